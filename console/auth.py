@@ -1,0 +1,151 @@
+"""Where a console finds its dispatcher and its token.
+
+The order, first found wins:
+
+- URL: ``--dispatcher``, env ``CORRAL_DISPATCHER``, ``http_url`` (or ``http_port``)
+  in ``DATA_DIR/dispatcher.json``, then ``http://127.0.0.1:9890``.
+- token: ``--token``, env ``CORRAL_TOKEN``, ``~/.config/corral/token``, then
+  ``DATA_DIR/admin.token`` when this user can read it.
+
+``DATA_DIR`` is ``--data-dir`` or env ``CORRAL_DATA_DIR``. Nothing here reads the
+process environment by itself: callers pass the mapping in.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from console.http import DispatcherClient
+
+DISPATCHER_ENV = "CORRAL_DISPATCHER"
+TOKEN_ENV = "CORRAL_TOKEN"
+DATA_DIR_ENV = "CORRAL_DATA_DIR"
+DEFAULT_URL = "http://127.0.0.1:9890"
+TOKEN_FILE = Path(".config") / "corral" / "token"
+ADMIN_TOKEN_NAME = "admin.token"
+DISPATCHER_FILE_NAME = "dispatcher.json"
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """A discovered value and where it came from (for error messages)."""
+
+    value: str
+    source: str
+
+
+def data_dir_from(explicit: str | Path | None, env: Mapping[str, str]) -> Path | None:
+    """The dispatcher data directory the console may read, if any was named."""
+    if explicit:
+        return Path(explicit).expanduser()
+    named = env.get(DATA_DIR_ENV, "").strip()
+    return Path(named).expanduser() if named else None
+
+
+def normalize_url(url: str) -> str:
+    """'host:9890' -> 'http://host:9890'; no trailing slash."""
+    cleaned = url.strip()
+    if "://" not in cleaned:
+        cleaned = "http://" + cleaned
+    return cleaned.rstrip("/")
+
+
+def find_dispatcher_url(
+    explicit: str | None, env: Mapping[str, str], data_dir: Path | None
+) -> Found:
+    """The dispatcher's HTTP base URL, following the documented order."""
+    if explicit and explicit.strip():
+        return Found(normalize_url(explicit), "--dispatcher")
+    named = env.get(DISPATCHER_ENV, "").strip()
+    if named:
+        return Found(normalize_url(named), DISPATCHER_ENV)
+    if data_dir is not None:
+        recorded = _url_from_dispatcher_file(data_dir / DISPATCHER_FILE_NAME)
+        if recorded:
+            return Found(recorded, str(data_dir / DISPATCHER_FILE_NAME))
+    return Found(DEFAULT_URL, "default")
+
+
+def find_token(
+    explicit: str | None,
+    env: Mapping[str, str],
+    home: Path | None,
+    data_dir: Path | None,
+) -> Found | None:
+    """The bearer token, following the documented order; None when there is none."""
+    if explicit and explicit.strip():
+        return Found(explicit.strip(), "--token")
+    named = env.get(TOKEN_ENV, "").strip()
+    if named:
+        return Found(named, TOKEN_ENV)
+    candidates = []
+    if home is not None:
+        candidates.append(home / TOKEN_FILE)
+    if data_dir is not None:
+        candidates.append(data_dir / ADMIN_TOKEN_NAME)
+    for path in candidates:
+        token = _read_small_text(path)
+        if token:
+            return Found(token, str(path))
+    return None
+
+
+def token_hint() -> str:
+    """What to do when no token was found, in one clause."""
+    return (
+        f"pass --token, set {TOKEN_ENV}, write ~/{TOKEN_FILE.as_posix()}, "
+        f"or name the dispatcher's data directory with --data-dir or {DATA_DIR_ENV}"
+    )
+
+
+def _read_small_text(path: Path) -> str:
+    try:
+        with path.open("r", encoding="utf-8") as handle:
+            return handle.read(4096).strip()
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+def _url_from_dispatcher_file(path: Path) -> str:
+    text = _read_small_text(path)
+    if not text:
+        return ""
+    try:
+        record = json.loads(text)
+    except ValueError:
+        return ""
+    if not isinstance(record, dict):
+        return ""
+    url = record.get("http_url")
+    if isinstance(url, str) and url.strip():
+        return normalize_url(url)
+    port = record.get("http_port")
+    if isinstance(port, int) and not isinstance(port, bool) and 0 < port < 65536:
+        return f"http://127.0.0.1:{port}"
+    return ""
+
+
+@dataclass
+class CliState:
+    """The global options, resolved into a client on first use."""
+
+    dispatcher: str | None = None
+    token: str | None = None
+    data_dir: str | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    home: Path | None = None
+    _client: DispatcherClient | None = None
+
+    def client(self) -> DispatcherClient:
+        if self._client is None:
+            data_dir = data_dir_from(self.data_dir, self.env)
+            url = find_dispatcher_url(self.dispatcher, self.env, data_dir)
+            token = find_token(self.token, self.env, self.home, data_dir)
+            hint = "" if token else f"no token found: {token_hint()}"
+            self._client = DispatcherClient(
+                url.value, token.value if token else None, auth_hint=hint
+            )
+        return self._client

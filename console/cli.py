@@ -1,0 +1,466 @@
+"""The `corral` command: the daemons (dispatcher, renderclient), the demo, and the consoles.
+
+This is the entry point: it alone configures logging and installs signal
+handlers. Every error leaves as one line `corral: error: ...` on stderr with
+exit 1 (refused or failed), 2 (usage), 3 (dispatcher unreachable) or 4 (auth).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import pydantic
+
+from console.auth import CliState
+from console.demo import run_demo
+from console.formatting import host_port
+from console.http import ConsoleError
+from console.jobs_cli import COMMANDS
+from dispatcher.config import Settings
+from dispatcher.errors import CorralError
+
+logger = logging.getLogger("corral")
+
+T = TypeVar("T")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+EXIT_INTERRUPTED = 130
+DEFAULT_RENDER_PORT = 9681
+
+
+class CorralGroup(click.Group):
+    """A click group whose errors are one line on stderr and a documented exit code."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        prog_name = prog_name or "corral"
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, **extra)
+        try:
+            result = super().main(args, prog_name, complete_var, False, **extra)
+        except click.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx else prog_name
+            _fail(f"{exc.format_message()} (see '{where} --help')", exc.exit_code)
+        except click.ClickException as exc:
+            _fail(exc.format_message(), exc.exit_code)
+        except ConsoleError as exc:
+            _fail(str(exc), exc.exit_code)
+        except CorralError as exc:
+            _fail(str(exc) or type(exc).__name__, 1)
+        except (click.Abort, KeyboardInterrupt):
+            _fail("interrupted", EXIT_INTERRUPTED)
+        except BrokenPipeError:
+            # The reader went away (corral jobs list | head): leave quietly.
+            with contextlib.suppress(OSError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(1)
+        except Exception as exc:
+            _fail(f"unexpected {type(exc).__name__}: {exc}", 1)
+        sys.exit(result if isinstance(result, int) and not isinstance(result, bool) else 0)
+
+
+def _fail(message: str, exit_code: int) -> None:
+    text = " ".join(str(message).split())
+    click.echo(f"corral: error: {text}", err=True)
+    sys.exit(exit_code)
+
+
+def _home() -> Path | None:
+    try:
+        return Path.home()
+    except RuntimeError:
+        return None
+
+
+@click.group(
+    name="corral", cls=CorralGroup, context_settings={"help_option_names": ["-h", "--help"]}
+)
+@click.option(
+    "--dispatcher",
+    metavar="URL",
+    help="Dispatcher HTTP URL [env CORRAL_DISPATCHER; default http://127.0.0.1:9890].",
+)
+@click.option(
+    "--token", help="Bearer token [env CORRAL_TOKEN, ~/.config/corral/token, DATA_DIR/admin.token]."
+)
+@click.option(
+    "--data-dir",
+    metavar="DIR",
+    help="A dispatcher's data directory to read its URL and admin token from [env CORRAL_DATA_DIR].",
+)
+@click.version_option(package_name="corral", prog_name="corral")
+@click.pass_context
+def main(
+    ctx: click.Context, dispatcher: str | None, token: str | None, data_dir: str | None
+) -> None:
+    """Corral render farm manager.
+
+    \b
+    corral demo                           render a short animation on this machine
+    corral dispatcher --data-dir DIR      run the dispatcher
+    corral renderclient --dispatcher H:P  run a render node
+    corral submit / jobs / nodes / logs / why / watch   manage the farm
+    """
+    ctx.obj = CliState(
+        dispatcher=dispatcher, token=token, data_dir=data_dir, env=dict(os.environ), home=_home()
+    )
+
+
+for _command in COMMANDS:
+    main.add_command(_command)
+
+
+# -- running a daemon ----------------------------------------------------------
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), stream=sys.stderr, format=LOG_FORMAT)
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """Run `coro` on uvloop where it is installed, else on the stdlib loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    return uvloop.run(coro)
+
+
+def _install_signals(
+    loop: asyncio.AbstractEventLoop, handler: Callable[[str], None]
+) -> list[signal.Signals]:
+    installed = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, handler, sig.name)
+            installed.append(sig)
+    return installed
+
+
+def _remove_signals(loop: asyncio.AbstractEventLoop, installed: list[signal.Signals]) -> None:
+    for sig in installed:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.remove_signal_handler(sig)
+
+
+async def serve_dispatcher(settings: Settings) -> None:
+    """Start the dispatcher, announce its addresses, and serve until a signal closes it."""
+    from dispatcher.app import Dispatcher  # the consoles need not import the server
+
+    dispatcher = Dispatcher(settings)
+    loop = asyncio.get_running_loop()
+    closing: list[asyncio.Task[None]] = []
+
+    def request_close(signame: str) -> None:
+        if closing:
+            logger.info("action=signal signal=%s: already closing", signame)
+            return
+        logger.info("action=signal signal=%s: closing the dispatcher", signame)
+        closing.append(loop.create_task(dispatcher.close(), name="dispatcher-close"))
+
+    try:
+        await dispatcher.start()
+    except (OSError, CorralError) as exc:
+        await dispatcher.close()
+        raise ConsoleError(f"cannot start the dispatcher: {exc}") from exc
+    except BaseException:
+        await dispatcher.close()
+        raise
+    installed = _install_signals(loop, request_close)
+    try:
+        host, port = dispatcher.render_address
+        click.echo(f"listening render={host_port(host, port)} http={dispatcher.http_url}")
+        sys.stdout.flush()
+        await dispatcher.wait_closed()
+        if closing:
+            await closing[0]
+    finally:
+        _remove_signals(loop, installed)
+        await dispatcher.close()
+
+
+def _settings_default(name: str) -> Any:
+    return Settings.model_fields[name].default
+
+
+class CompatPort(click.ParamType):  # type: ignore[type-arg]
+    """A port number, or 'off' to disable the Muster-compatible listener."""
+
+    name = "PORT|off"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> int | None:
+        if value is None or (isinstance(value, str) and value.lower() == "off"):
+            return None
+        try:
+            port = int(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a port number or 'off'", param, ctx)
+        if not 0 <= port <= 65535:
+            self.fail(f"{port} is not in 0..65535", param, ctx)
+        return port
+
+
+PORT = click.IntRange(0, 65535)
+DirPath = click.Path(file_okay=False, path_type=Path)
+log_level_option = click.option(
+    "--log-level",
+    type=click.Choice(LOG_LEVELS, case_sensitive=False),
+    default="info",
+    show_default=True,
+)
+
+
+@main.command()
+@click.option(
+    "--data-dir", required=True, type=DirPath, help="Where the queue, logs and tokens live."
+)
+@click.option(
+    "--host",
+    default=_settings_default("host"),
+    show_default=True,
+    help="Render-client listen address.",
+)
+@click.option(
+    "--port",
+    type=PORT,
+    default=_settings_default("port"),
+    show_default=True,
+    help="Render-client port (0: any free).",
+)
+@click.option(
+    "--http-host",
+    default=_settings_default("http_host"),
+    show_default=True,
+    help="HTTP listen address.",
+)
+@click.option(
+    "--http-port",
+    type=PORT,
+    default=_settings_default("http_port"),
+    show_default=True,
+    help="REST and web console port.",
+)
+@click.option(
+    "--compat-port",
+    type=CompatPort(),
+    default=str(_settings_default("compat_port")),
+    show_default=True,
+    help="MClientAPI-compatible HTTP port.",
+)
+@click.option(
+    "--durability",
+    type=click.Choice(["full", "normal"]),
+    default="full",
+    show_default=True,
+    help="full survives power loss, normal process crashes.",
+)
+@click.option(
+    "--heartbeat-s",
+    type=click.FloatRange(min=0.05),
+    default=_settings_default("heartbeat_interval_s"),
+    show_default=True,
+)
+@click.option(
+    "--node-lost-after-s",
+    type=click.FloatRange(min=0.1),
+    default=_settings_default("node_lost_after_s"),
+    show_default=True,
+)
+@click.option(
+    "--reconnect-grace-s",
+    type=click.FloatRange(min=0),
+    default=_settings_default("reconnect_grace_s"),
+    show_default=True,
+)
+@click.option(
+    "--assign-ahead",
+    type=click.IntRange(0, 64),
+    default=_settings_default("assign_ahead"),
+    show_default=True,
+    help="Chunks a node may hold beyond the one it runs.",
+)
+@click.option(
+    "--templates-dir",
+    "templates_dirs",
+    multiple=True,
+    type=DirPath,
+    help="Site template folder (repeat).",
+)
+@log_level_option
+def dispatcher(log_level: str, **options: Any) -> None:
+    """Run the dispatcher until SIGTERM or SIGINT.
+
+    Prints one line `listening render=HOST:PORT http=URL` once it serves.
+    """
+    configure_logging(log_level)
+    try:
+        settings = Settings(
+            data_dir=options["data_dir"],
+            host=options["host"],
+            port=options["port"],
+            http_host=options["http_host"],
+            http_port=options["http_port"],
+            compat_port=options["compat_port"],
+            durability=options["durability"],
+            heartbeat_interval_s=options["heartbeat_s"],
+            node_lost_after_s=options["node_lost_after_s"],
+            reconnect_grace_s=options["reconnect_grace_s"],
+            assign_ahead=options["assign_ahead"],
+            templates_dirs=tuple(options["templates_dirs"]),
+        )
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise click.UsageError(f"{where}: {first['msg']}") from None
+    run_async(serve_dispatcher(settings))
+
+
+def parse_address(text: str, default_port: int = DEFAULT_RENDER_PORT) -> tuple[str, int]:
+    """'farm:9681' -> ('farm', 9681); 'farm' -> ('farm', default); '[::1]:9681' -> ('::1', 9681)."""
+    cleaned = text.strip()
+    host, port_text = cleaned, ""
+    if cleaned.startswith("["):
+        inside, _, rest = cleaned[1:].partition("]")
+        host, port_text = inside, rest.removeprefix(":")
+    elif cleaned.count(":") == 1:
+        host, _, port_text = cleaned.partition(":")
+    if not host:
+        raise click.BadParameter(f"{text!r} has no host", param_hint="'--dispatcher'")
+    if not port_text:
+        return host, default_port
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise click.BadParameter(f"{text!r} has no valid port", param_hint="'--dispatcher'")
+    return host, int(port_text)
+
+
+async def serve_renderclient(options: Any) -> int:
+    """Run a render client; SIGTERM/SIGINT close it. Returns its exit code."""
+    from renderclient.client import RenderClient
+    from renderclient.main import run
+
+    client = RenderClient(options)
+    loop = asyncio.get_running_loop()
+    closing: list[asyncio.Task[None]] = []
+
+    def request_close(signame: str) -> None:
+        if closing:
+            logger.info("action=signal signal=%s: already closing", signame)
+            return
+        logger.info("action=signal signal=%s: closing the render client", signame)
+        closing.append(loop.create_task(client.close(), name="renderclient-close"))
+
+    installed = _install_signals(loop, request_close)
+    try:
+        code = await run(options, client=client)
+        if closing:
+            await closing[0]
+        return code
+    finally:
+        _remove_signals(loop, installed)
+
+
+@main.command()
+@click.option(
+    "--dispatcher",
+    "address",
+    required=True,
+    metavar="HOST:PORT",
+    help="The dispatcher's render-client address (port 9681 if left out).",
+)
+@click.option("--name", help="Node name.  [default: this host's name]")
+@click.option(
+    "--secret-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File holding the farm secret [else env CORRAL_SECRET].",
+)
+@click.option("--pool", "pools", multiple=True, help="Pool this node offers itself to (repeat).")
+@click.option(
+    "--instances",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Chunks this node runs at once.",
+)
+@click.option(
+    "--templates-dir",
+    "templates_dirs",
+    multiple=True,
+    type=DirPath,
+    help="Site template folder (repeat).",
+)
+@click.option(
+    "--state-dir",
+    type=DirPath,
+    help="Where received templates are kept [default: a temporary folder].",
+)
+@click.option(
+    "--finish-on-shutdown",
+    is_flag=True,
+    help="On SIGTERM let running chunks finish instead of handing them back.",
+)
+@log_level_option
+def renderclient(
+    address: str, name: str | None, secret_file: Path | None, log_level: str, **options: Any
+) -> None:
+    """Run a render node until SIGTERM or SIGINT."""
+    from renderclient.main import ClientOptions, SecretError, read_secret
+
+    host, port = parse_address(address)
+    try:
+        secret = read_secret(secret_file, os.environ)
+    except SecretError as exc:
+        raise ConsoleError(str(exc)) from None
+    try:
+        client_options = ClientOptions(
+            host=host,
+            port=port,
+            name=name or socket.gethostname(),
+            secret=secret,
+            pools=tuple(options["pools"]),
+            instances=options["instances"],
+            templates_dirs=tuple(options["templates_dirs"]),
+            state_dir=options["state_dir"],
+            finish_on_shutdown=options["finish_on_shutdown"],
+        )
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    configure_logging(log_level)
+    code = run_async(serve_renderclient(client_options))
+    if code:
+        sys.exit(code)
+
+
+@main.command()
+@click.option("--output", type=DirPath, default=Path("demo-output"), show_default=True)
+@click.option("--frames", type=click.IntRange(1, 10000), default=24, show_default=True)
+@click.option("--packet", type=click.IntRange(min=1), default=4, show_default=True)
+@click.option("--instances", type=click.IntRange(1, 64), default=2, show_default=True)
+@click.option("--keep-data", is_flag=True, help="Keep the demo dispatcher's data directory.")
+def demo(output: Path, frames: int, packet: int, instances: int, keep_data: bool) -> None:
+    """Render a short animation here: a dispatcher, a render node and one job.
+
+    The frames are written to --output; exit 0 when the job is done, 1 when it failed.
+    """
+    run_demo(output=output, frames=frames, packet=packet, instances=instances, keep_data=keep_data)
+
+
+if __name__ == "__main__":
+    main()

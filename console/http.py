@@ -1,0 +1,219 @@
+"""A small synchronous client of the dispatcher's REST API (stdlib only).
+
+Every call raises a `ConsoleError` subclass on failure, each with the exit code
+the CLI uses: `RequestRefused` (1), `AuthFailed` (4), `DispatcherUnreachable` (3).
+Proxies from the environment are ignored: consoles talk to the dispatcher directly.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping
+from typing import Any
+
+from dispatcher.errors import CorralError
+
+API_PREFIX = "/api/v1"
+DEFAULT_TIMEOUT_S = 30.0
+USER_AGENT = "corral-console/1"
+
+
+class ConsoleError(CorralError):
+    """An error a console reports as one line; `exit_code` is the CLI's exit status."""
+
+    exit_code = 1
+
+
+class RequestRefused(ConsoleError):
+    """The dispatcher answered with an error (problem+json)."""
+
+    def __init__(self, status: int, title: str, detail: str = "", field: str | None = None) -> None:
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.field = field
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        text = self.detail or self.title or f"HTTP {self.status}"
+        if self.field and self.field not in text:
+            text = f"{self.field}: {text}"
+        return text
+
+
+class AuthFailed(RequestRefused):
+    """The dispatcher refused the token (401) or the token lacks a permission (403)."""
+
+    exit_code = 4
+
+
+class DispatcherUnreachable(ConsoleError):
+    """No HTTP answer at all: refused connection, unknown host, timeout."""
+
+    exit_code = 3
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(f"cannot reach the dispatcher at {url} ({reason})")
+
+
+def job_ref(value: int | str) -> str:
+    """A job id or title as one URL path segment."""
+    return urllib.parse.quote(str(value).strip(), safe="")
+
+
+class DispatcherClient:
+    """Calls the REST API at `base_url` with a bearer token; one connection per call.
+
+    `auth_hint` is appended to authentication failures (the CLI says there how to
+    give a token when it found none).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None,
+        *,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        auth_hint: str = "",
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.timeout_s = timeout_s
+        self.auth_hint = auth_hint
+        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+    # -- transport ---------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        query: Mapping[str, object] | None = None,
+    ) -> Any:
+        """One call; returns decoded JSON, text for text/plain, None for an empty answer."""
+        url = self.base_url + API_PREFIX + path
+        if query:
+            pairs = {key: str(value) for key, value in query.items() if value is not None}
+            if pairs:
+                url += "?" + urllib.parse.urlencode(pairs)
+        headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode("utf-8")
+            headers["Content-Type"] = "application/json"
+        request = urllib.request.Request(url, data=data, headers=headers, method=method)
+        try:
+            with self._opener.open(request, timeout=self.timeout_s) as response:
+                payload = response.read()
+                content_type = response.headers.get("Content-Type", "")
+        except urllib.error.HTTPError as exc:
+            raise self._refusal(exc) from None
+        except urllib.error.URLError as exc:
+            raise DispatcherUnreachable(self.base_url, _reason(exc.reason)) from None
+        except (OSError, http.client.HTTPException) as exc:
+            raise DispatcherUnreachable(self.base_url, _reason(exc)) from None
+        return _decode(payload, content_type)
+
+    def _refusal(self, exc: urllib.error.HTTPError) -> RequestRefused:
+        try:
+            raw = exc.read()
+        except OSError:
+            raw = b""
+        title, detail, field = exc.reason or "", "", None
+        try:
+            problem = json.loads(raw) if raw else None
+        except ValueError:
+            problem = None
+        if isinstance(problem, dict):
+            title = str(problem.get("title") or title)
+            detail = str(problem.get("detail") or "")
+            field = problem.get("field") or None
+        elif raw:
+            detail = raw.decode("utf-8", "replace").strip()[:500]
+        status = exc.code
+        if status in (401, 403):
+            if self.auth_hint:
+                detail = f"{detail or title or 'unauthorized'} ({self.auth_hint})"
+            return AuthFailed(status, title or "unauthorized", detail, field)
+        return RequestRefused(status, title, detail, field)
+
+    # -- jobs --------------------------------------------------------------
+
+    def jobs(self, state: str | None = None) -> list[dict[str, Any]]:
+        result = self.request("GET", "/jobs/", query={"state": state})
+        return list(result or [])
+
+    def job(self, ref: int | str) -> dict[str, Any]:
+        return dict(self.request("GET", f"/jobs/{job_ref(ref)}"))
+
+    def job_id(self, ref: int | str) -> int:
+        """An id as is; a title is looked up (the dispatcher resolves it)."""
+        text = str(ref).strip()
+        if text.isdigit():
+            return int(text)
+        return int(self.job(text)["id"])
+
+    def submit(self, body: dict[str, Any] | list[dict[str, Any]]) -> Any:
+        return self.request("POST", "/jobs/", body=body)
+
+    def edit_job(self, job_id: int, fields: Mapping[str, Any]) -> dict[str, Any]:
+        return dict(self.request("PATCH", f"/jobs/{job_id}", body=dict(fields)))
+
+    def delete_job(self, job_id: int) -> None:
+        self.request("DELETE", f"/jobs/{job_id}")
+
+    def job_action(self, job_id: int, action: str) -> dict[str, Any]:
+        return dict(self.request("POST", f"/jobs/{job_id}/actions/{action}"))
+
+    def tasks(self, job_id: int) -> list[dict[str, Any]]:
+        return list(self.request("GET", f"/jobs/{job_id}/tasks/") or [])
+
+    def chunk_log(self, job_id: int, chunk: int, attempt: int | None = None) -> str:
+        result = self.request(
+            "GET", f"/jobs/{job_id}/tasks/{chunk}/log", query={"attempt": attempt}
+        )
+        if result is None:
+            return ""
+        return result if isinstance(result, str) else json.dumps(result)
+
+    def why(self, job_id: int) -> dict[str, Any]:
+        return dict(self.request("GET", f"/jobs/{job_id}/why"))
+
+    # -- nodes -------------------------------------------------------------
+
+    def nodes(self) -> list[dict[str, Any]]:
+        return list(self.request("GET", "/nodes/") or [])
+
+
+def _decode(payload: bytes, content_type: str) -> Any:
+    if not payload:
+        return None
+    if "json" in content_type:
+        try:
+            return json.loads(payload)
+        except ValueError as exc:
+            raise RequestRefused(200, "malformed answer", f"invalid JSON: {exc}") from None
+    return payload.decode("utf-8", "replace")
+
+
+def _reason(reason: object) -> str:
+    if isinstance(reason, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(reason, TimeoutError):
+        return "timed out"
+    if isinstance(reason, socket.gaierror):
+        return f"unknown host: {reason.strerror or reason}"
+    if isinstance(reason, OSError) and reason.strerror:
+        return reason.strerror.lower()
+    return str(reason) or type(reason).__name__

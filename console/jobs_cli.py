@@ -1,0 +1,504 @@
+"""The console commands of `corral`: submit, jobs, nodes, logs, why, watch.
+
+They talk to the dispatcher's REST API through `DispatcherClient`; the group in
+`console.cli` puts a `console.auth.CliState` (the global options) on the context.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from decimal import Decimal
+from typing import IO, Any
+
+import click
+from rich.console import Console
+
+from console.auth import CliState
+from console.formatting import (
+    job_details,
+    jobs_table,
+    make_progress,
+    nodes_table,
+    state_cell,
+    status_line,
+    submitted_line,
+    tasks_table,
+    to_json,
+    why_lines,
+)
+from console.http import AuthFailed, ConsoleError, DispatcherClient, RequestRefused
+from dispatcher.model import frame, parse_frame_range
+
+JOB_STATES = ("queued", "running", "done", "failed", "paused")
+DEPEND_MODES = ("success", "failure", "always")
+FINAL_STATES = ("done", "failed")
+
+
+class PartialFailure(ConsoleError):
+    """Some of several requested actions were refused; each was reported already."""
+
+
+pass_state = click.make_pass_decorator(CliState, ensure=True)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+
+
+def echo_json(value: Any) -> None:
+    click.echo(to_json(value))
+
+
+def stdout_console() -> Console:
+    return Console(highlight=False, soft_wrap=False)
+
+
+# -- parsing -------------------------------------------------------------------
+
+
+def _number(value: Decimal) -> int | float:
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def parse_frames(text: str) -> tuple[int | float, int | float]:
+    """'1-100' -> (1, 100); '-10--1' -> (-10, -1); '1.5-3' -> (1.5, 3)."""
+    try:
+        start, end = parse_frame_range(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--frames'") from None
+    if end < start:
+        raise click.BadParameter(
+            f"{text!r}: the last frame is before the first", param_hint="'--frames'"
+        )
+    return _number(start), _number(end)
+
+
+def parse_step(text: str) -> int | float:
+    try:
+        value = frame(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--by'") from None
+    if value <= 0:
+        raise click.BadParameter("must be positive", param_hint="'--by'")
+    return _number(value)
+
+
+def parse_pairs(values: Iterable[str], option: str) -> dict[str, str]:
+    """['K=V', 'A=b=c'] -> {'K': 'V', 'A': 'b=c'}; the last of a repeated key wins."""
+    result: dict[str, str] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint=f"'{option}'")
+        result[key.strip()] = value
+    return result
+
+
+def job_body(
+    options: Mapping[str, Any], command: Sequence[str], depends_on: Sequence[int] = ()
+) -> dict[str, Any]:
+    """The POST /jobs/ body from `corral submit`'s options (click's names); click errors."""
+    name, template = options["name"] or "", options["template"] or "cmdline"
+    if not name.strip():
+        raise click.BadParameter("must not be empty", param_hint="'--name'")
+    if template == "cmdline" and not command:
+        raise click.UsageError(
+            "the cmdline template needs a command: corral submit ... -- COMMAND ARGS..."
+        )
+    start, end = parse_frames(options["frames"] or "1")
+    body: dict[str, Any] = {
+        "title": name,
+        "template": template,
+        "start": start,
+        "end": end,
+        "by": parse_step(options["by"] or "1"),
+        "batch": options["packet"] or 1,
+    }
+    if command:
+        body["command"] = list(command)
+    renamed = {"priority": "priority", "max_nodes": "max_nodes", "requeue": "requeue",
+               "time_limit": "time_limit_s", "notes": "notes"}  # fmt: skip
+    for option, key in renamed.items():
+        if options.get(option) is not None:
+            body[key] = options[option]
+    if pools := [pool for pool in options.get("pools", ()) if pool]:
+        body["pools"] = pools
+    if excluded := [pool for pool in options.get("exclude_pools", ()) if pool]:
+        body["excluded_pools"] = excluded
+    if depends_on:
+        mode = options.get("depend_mode") or "success"
+        body["depends_on"] = [{"job": job_id, "mode": mode} for job_id in depends_on]
+    if options.get("per_frame"):
+        body["per_frame"] = True
+    if environ := parse_pairs(options.get("env", ()), "--env"):
+        body["environ"] = environ
+    if data := parse_pairs(options.get("attrs", ()), "--attr"):
+        body["data"] = data
+    if options.get("paused"):
+        body["paused"] = True
+    return body
+
+
+def read_job_file(stream: IO[str]) -> dict[str, Any] | list[dict[str, Any]]:
+    """One job object or a non-empty list of them, from a JSON file."""
+    try:
+        payload = json.load(stream)
+    except ValueError as exc:
+        raise click.BadParameter(f"not valid JSON: {exc}", param_hint="'--file'") from None
+    jobs = payload if isinstance(payload, list) else [payload]
+    if not jobs or not all(isinstance(job, dict) for job in jobs):
+        raise click.BadParameter(
+            "must hold a job object or a non-empty list of job objects", param_hint="'--file'"
+        )
+    return payload  # type: ignore[no-any-return]
+
+
+# -- submit --------------------------------------------------------------------
+
+
+@click.command(context_settings={"allow_interspersed_args": True})
+@click.option(
+    "--file", "job_file", type=click.File("r"), help="Submit job(s) from JSON; - is stdin."
+)
+@click.option("--template", help="Template key or id.  [default: cmdline]")
+@click.option("--name", help="The job's title.")
+@click.option("--frames", help="First-last frame, e.g. 1-100, -10--1, 1.5-3.  [default: 1]")
+@click.option("--by", default="1", show_default=True, help="Frame step.")
+@click.option(
+    "--packet", type=click.IntRange(min=1), default=1, show_default=True, help="Frames per chunk."
+)
+@click.option("--priority", type=click.IntRange(0, 65535), help="Higher runs first.  [default: 50]")
+@click.option("--pool", "pools", multiple=True, help="Run only on nodes of this pool (repeat).")
+@click.option(
+    "--exclude-pool", "exclude_pools", multiple=True, help="Never run on nodes of this pool."
+)
+@click.option(
+    "--max-nodes", type=click.IntRange(min=0), help="At most N nodes at once (0: no limit)."
+)
+@click.option(
+    "--depends-on", multiple=True, metavar="JOB", help="Wait for this job (id or title; repeat)."
+)
+@click.option("--per-frame", is_flag=True, help="Wait per frame, not for the whole job.")
+@click.option(
+    "--depend-mode", type=click.Choice(DEPEND_MODES), default="success", show_default=True
+)
+@click.option(
+    "--requeue", type=click.IntRange(min=0), help="Retries of a failed chunk.  [default: 3]"
+)
+@click.option(
+    "--time-limit",
+    type=click.FloatRange(min=0),
+    metavar="SECONDS",
+    help="Kill a chunk after this long.",
+)
+@click.option("--env", multiple=True, metavar="K=V", help="Environment variable for the command.")
+@click.option(
+    "--attr", "attrs", multiple=True, metavar="K=V", help="Template attribute (job data)."
+)
+@click.option("--notes", help="Free text shown with the job.")
+@click.option("--paused", is_flag=True, help="Submit paused.")
+@json_option
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@pass_state
+def submit(state: CliState, /, job_file: IO[str] | None, as_json: bool, **options: Any) -> None:
+    """Submit a job: options and `-- COMMAND ARGS...`, or --file JOB.json.
+
+    \b
+    corral submit --name shot010 --frames 1-100 --packet 10 -- render -f {start} -l {end}
+    corral submit --file jobs.json
+    """
+    command = options.pop("command")
+    ctx = click.get_current_context()
+    if job_file is not None:
+        given = [
+            name
+            for name in options
+            if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
+        ]
+        if given or command:
+            raise click.UsageError("--file cannot be combined with job options or a command")
+        body: Any = read_job_file(job_file)
+    else:
+        if not options["name"]:
+            raise click.UsageError("missing option '--name' (or give --file)")
+        refs = options["depends_on"]
+        depends = [state.client().job_id(ref) for ref in refs] if refs else []
+        body = job_body(options, command, depends)
+    created = state.client().submit(body)
+    if as_json:
+        echo_json(created)
+        return
+    for job in created if isinstance(created, list) else [created]:
+        click.echo(submitted_line(job))
+
+
+# -- jobs ----------------------------------------------------------------------
+
+
+@click.group()
+def jobs() -> None:
+    """List, inspect and change jobs."""
+
+
+@jobs.command("list")
+@click.option(
+    "--state", "job_state", type=click.Choice(JOB_STATES), help="Only jobs in this state."
+)
+@json_option
+@pass_state
+def jobs_list(state: CliState, job_state: str | None, as_json: bool) -> None:
+    """List jobs: id, title, state, progress, chunks, priority, user, template."""
+    found = state.client().jobs(job_state)
+    if as_json:
+        echo_json(found)
+    elif found:
+        stdout_console().print(jobs_table(found))
+    else:
+        click.echo("no jobs" + (f" in state {job_state}" if job_state else ""))
+
+
+@jobs.command("show")
+@click.argument("job")
+@json_option
+@pass_state
+def jobs_show(state: CliState, job: str, as_json: bool) -> None:
+    """Show one job (id or title)."""
+    found = state.client().job(job)
+    if as_json:
+        echo_json(found)
+    else:
+        stdout_console().print(job_details(found))
+
+
+def _for_each(refs: Iterable[str], act: Callable[[int], str], client: DispatcherClient) -> None:
+    """Apply `act` to every job; report refusals one line each and go on with the rest."""
+    refused = 0
+    for ref in refs:
+        try:
+            click.echo(act(client.job_id(ref)))
+        except AuthFailed:
+            raise
+        except RequestRefused as exc:
+            refused += 1
+            click.echo(f"corral: error: job {ref}: {exc}", err=True)
+    if refused:
+        raise PartialFailure(f"{refused} of the requested jobs refused the action")
+
+
+def _action_command(action: str, past: str, summary: str) -> click.Command:
+    @click.argument("job_refs", nargs=-1, required=True, metavar="JOB...")
+    @pass_state
+    def command(state: CliState, job_refs: tuple[str, ...]) -> None:
+        client = state.client()
+
+        def act(job_id: int) -> str:
+            job = client.job_action(job_id, action)
+            return f'{past} job {job_id} "{job.get("title", "")}"'
+
+        _for_each(job_refs, act, client)
+
+    command.__doc__ = summary
+    return jobs.command(action)(command)
+
+
+_action_command("pause", "paused", "Pause jobs: no new chunks start; running ones finish.")
+_action_command("resume", "resumed", "Resume paused jobs.")
+_action_command("reinit", "reinitialized", "Requeue every chunk of jobs, as if new.")
+
+
+@jobs.command("delete")
+@click.argument("job_refs", nargs=-1, required=True, metavar="JOB...")
+@pass_state
+def jobs_delete(state: CliState, job_refs: tuple[str, ...]) -> None:
+    """Delete jobs; their running chunks are killed."""
+    client = state.client()
+
+    def act(job_id: int) -> str:
+        client.delete_job(job_id)
+        return f"deleted job {job_id}"
+
+    _for_each(job_refs, act, client)
+
+
+@jobs.command("set")
+@click.argument("job")
+@click.option("--priority", type=click.IntRange(0, 65535))
+@click.option("--name", help="New title.")
+@click.option("--max-nodes", type=click.IntRange(min=0))
+@click.option(
+    "--pool", "pools", multiple=True, help="Replace the pools (repeat; --pool '' clears)."
+)
+@click.option("--requeue", type=click.IntRange(min=0))
+@click.option("--time-limit", type=click.FloatRange(min=0), metavar="SECONDS")
+@click.option("--notes")
+@click.option("--paused/--not-paused", default=None)
+@json_option
+@pass_state
+def jobs_set(state: CliState, /, job: str, as_json: bool, **options: Any) -> None:
+    """Change a job's settings."""
+    names = {"name": "title", "time_limit": "time_limit_s", "pools": "pools"}
+    fields: dict[str, Any] = {}
+    for key, value in options.items():
+        if value is None or (key == "pools" and not value):
+            continue
+        fields[names.get(key, key)] = value
+    if "pools" in fields:
+        fields["pools"] = [pool for pool in fields["pools"] if pool]
+    if not fields:
+        raise click.UsageError("nothing to change: give at least one option")
+    client = state.client()
+    changed = client.edit_job(client.job_id(job), fields)
+    if as_json:
+        echo_json(changed)
+    else:
+        click.echo(f'updated job {changed.get("id")} "{changed.get("title", "")}"')
+
+
+# -- nodes, logs, why ----------------------------------------------------------
+
+
+@click.group()
+def nodes() -> None:
+    """Render nodes."""
+
+
+@nodes.command("list")
+@json_option
+@pass_state
+def nodes_list(state: CliState, as_json: bool) -> None:
+    """List render nodes: state, pools and what they run."""
+    found = state.client().nodes()
+    if as_json:
+        echo_json(found)
+    elif found:
+        stdout_console().print(nodes_table(found))
+    else:
+        click.echo("no nodes")
+
+
+@click.command()
+@click.argument("job")
+@click.argument("chunk", type=click.IntRange(min=0), required=False)
+@click.option("--attempt", type=click.IntRange(min=1), help="An earlier attempt's log.")
+@json_option
+@pass_state
+def logs(state: CliState, job: str, chunk: int | None, attempt: int | None, as_json: bool) -> None:
+    """Print a chunk's log; without CHUNK (0-based), list the job's chunks."""
+    client = state.client()
+    job_id = client.job_id(job)
+    if chunk is None:
+        if attempt is not None:
+            raise click.UsageError("--attempt needs a CHUNK")
+        tasks = client.tasks(job_id)
+        if as_json:
+            echo_json(tasks)
+        else:
+            stdout_console().print(tasks_table(tasks))
+        return
+    text = client.chunk_log(job_id, chunk, attempt)
+    if as_json:
+        echo_json({"job": job_id, "chunk": chunk, "attempt": attempt, "log": text})
+    else:
+        click.echo(text, nl=not text.endswith("\n"))
+
+
+@click.command()
+@click.argument("job")
+@json_option
+@pass_state
+def why(state: CliState, job: str, as_json: bool) -> None:
+    """Explain why a job is not running."""
+    client = state.client()
+    job_id = client.job_id(job)
+    answer = client.why(job_id)
+    if as_json:
+        echo_json(answer)
+    else:
+        title = "" if job.strip().isdigit() else job.strip()
+        for line in why_lines(answer, title):
+            click.echo(line)
+
+
+# -- watch ---------------------------------------------------------------------
+
+
+def watch_job(
+    client: DispatcherClient,
+    job_id: int,
+    *,
+    interval_s: float = 0.5,
+    as_json: bool = False,
+    console: Console | None = None,
+    check: Callable[[], None] | None = None,
+) -> dict[str, Any]:
+    """Poll a job until it is done or failed and return its last state.
+
+    A terminal gets a progress bar; a pipe gets one status line per change, or
+    one JSON object per line with `as_json`. A paused job is watched on.
+    `check` runs before every poll and may raise to stop watching.
+    """
+    console = console or stdout_console()
+
+    def poll(job_ref: int) -> dict[str, Any]:
+        if check is not None:
+            check()
+        return client.job(job_ref)
+
+    if as_json or not console.is_terminal:
+        last = ""
+        while True:
+            job = poll(job_id)
+            line = json.dumps(job, sort_keys=True) if as_json else status_line(job)
+            if line != last:
+                console.out(line, highlight=False)
+                last = line
+            if job.get("state") in FINAL_STATES:
+                return job
+            time.sleep(interval_s)
+    with make_progress(console) as progress:
+        job = client.job(job_id)
+        task = progress.add_task(f"job {job_id}", total=max(1, _total(job)), running=0, state="")
+        while True:
+            counts = job.get("chunks") or {}
+            progress.update(
+                task,
+                total=max(1, _total(job)),
+                completed=int(counts.get("done") or 0) + int(counts.get("skipped") or 0),
+                running=int(counts.get("running") or 0),
+                state=state_cell(job.get("state")),
+            )
+            if job.get("state") in FINAL_STATES:
+                return job
+            time.sleep(interval_s)
+            job = poll(job_id)
+
+
+def _total(job: Mapping[str, Any]) -> int:
+    return int((job.get("chunks") or {}).get("total") or 0)
+
+
+def failure_message(job: Mapping[str, Any]) -> str:
+    counts = job.get("chunks") or {}
+    reason = job.get("failed_reason") or f"{counts.get('failed', 0)} chunk(s) failed"
+    return f'job {job.get("id")} "{job.get("title", "")}" failed: {reason}'
+
+
+@click.command()
+@click.argument("job")
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.05),
+    default=0.5,
+    show_default=True,
+    help="Seconds between polls.",
+)
+@json_option
+@pass_state
+def watch(state: CliState, job: str, interval: float, as_json: bool) -> None:
+    """Follow a job until it ends: exit 0 when done, 1 when failed."""
+    client = state.client()
+    final = watch_job(client, client.job_id(job), interval_s=interval, as_json=as_json)
+    if final.get("state") == "failed":
+        raise ConsoleError(failure_message(final))
+
+
+COMMANDS: tuple[click.Command, ...] = (submit, jobs, nodes, logs, why, watch)

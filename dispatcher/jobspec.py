@@ -1,0 +1,186 @@
+"""Validation of what a submitter sends: a job spec becomes a Job, or a ValidationError
+naming the field. Used by REST, the CLI's file submits and the hook API alike."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from dispatcher.errors import ValidationError
+from dispatcher.model import (
+    MAX_CHUNKS_PER_JOB,
+    ROOT_PARENT,
+    Dependency,
+    DependMode,
+    Job,
+    JobKind,
+    frame,
+    frame_count,
+    parse_frame_range,
+)
+
+Name = Annotated[str, Field(min_length=1, max_length=255)]
+ShortText = Annotated[str, Field(max_length=255)]
+
+
+class DependencySpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    job: int = Field(ge=1)
+    mode: DependMode = DependMode.SUCCESS
+
+
+class JobSpec(BaseModel):
+    """A submission. Unknown fields are refused so that typos do not pass silently."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+    title: Name
+    kind: JobKind = JobKind.JOB
+    parent: int = ROOT_PARENT
+    template: Annotated[str, Field(min_length=1, max_length=64)] = "cmdline"
+    command: list[Annotated[str, Field(max_length=65536)]] = Field(default_factory=list, max_length=4096)
+    frames: str | None = None
+    start: Decimal | None = None
+    end: Decimal | None = None
+    by: Decimal = Decimal(1)
+    batch: int = Field(1, ge=1, le=1_000_000)
+    priority: int = Field(50, ge=0, le=65535)
+    pools: list[ShortText] = Field(default_factory=list, max_length=256)
+    excluded_pools: list[ShortText] = Field(default_factory=list, max_length=256)
+    max_nodes: int = Field(0, ge=0, le=1_000_000)
+    depends_on: list[DependencySpec | int] = Field(default_factory=list, max_length=1000)
+    per_frame: bool = False
+    requeue: int = Field(3, ge=0, le=1000)
+    time_limit_s: float = Field(0.0, ge=0.0, le=30 * 86400)
+    environ: dict[ShortText, Annotated[str, Field(max_length=65536)]] = Field(default_factory=dict)
+    notes: Annotated[str, Field(max_length=65536)] = ""
+    data: dict[ShortText, Any] = Field(default_factory=dict)
+    paused: bool = False
+    project: ShortText = ""
+    department: ShortText = ""
+    user: ShortText | None = None
+
+    @field_validator("start", "end", "by", mode="before")
+    @classmethod
+    def _frame(cls, value: Any) -> Any:
+        return None if value is None else frame(value)
+
+    @field_validator("template", mode="before")
+    @classmethod
+    def _template(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @field_validator("parent")
+    @classmethod
+    def _parent(cls, value: int) -> int:
+        return ROOT_PARENT if value == 0 else value
+
+    @model_validator(mode="after")
+    def _frames(self) -> JobSpec:
+        if self.frames is not None:
+            if self.start is not None or self.end is not None:
+                raise ValueError("frames: give either frames or start/end, not both")
+            try:
+                self.start, self.end = parse_frame_range(self.frames)
+            except ValueError as exc:
+                raise ValueError(f"frames: {exc}") from None
+        if self.start is None:
+            self.start = Decimal(1) if self.end is None else self.end
+        if self.end is None:
+            self.end = self.start
+        if self.by <= 0:
+            raise ValueError("by: must be positive")
+        if self.end < self.start:
+            raise ValueError("end: the end frame is before the start frame")
+        if self.kind is JobKind.JOB:
+            chunks = -(-frame_count(self.start, self.end, self.by) // self.batch)
+            if chunks > MAX_CHUNKS_PER_JOB:
+                raise ValueError(f"batch: {chunks} chunks is over the limit of {MAX_CHUNKS_PER_JOB}")
+        return self
+
+    def dependencies(self) -> list[Dependency]:
+        deps = []
+        for item in self.depends_on:
+            if isinstance(item, int):
+                deps.append(Dependency(item))
+            else:
+                deps.append(Dependency(item.job, item.mode))
+        return deps
+
+
+def parse_spec(payload: Any) -> JobSpec:
+    """Validate one job object; ValidationError names the first bad field."""
+    if not isinstance(payload, dict):
+        raise ValidationError("a job must be a JSON object", field=None)
+    try:
+        return JobSpec.model_validate(payload)
+    except pydantic.ValidationError as exc:
+        raise _wrap(exc) from None
+
+
+def _wrap(exc: pydantic.ValidationError) -> ValidationError:
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or None
+    message = first["msg"].removeprefix("Value error, ")
+    if where is None and ": " in message:  # a whole-spec rule names its field first
+        where, message = message.split(": ", 1)
+    return ValidationError(f"{where}: {message}" if where else message, field=where)
+
+
+def build_job(spec: JobSpec, job_id: int, seq: int, user: str) -> Job:
+    """A new Job from a validated spec, with every chunk queued."""
+    assert spec.start is not None and spec.end is not None
+    job = Job(
+        id=job_id,
+        title=spec.title,
+        user=spec.user or user,
+        kind=spec.kind,
+        parent=spec.parent,
+        template=spec.template,
+        priority=spec.priority,
+        paused=spec.paused,
+        start=spec.start,
+        end=spec.end,
+        by=spec.by,
+        batch=spec.batch,
+        pools=list(spec.pools),
+        excluded_pools=list(spec.excluded_pools),
+        max_nodes=spec.max_nodes,
+        depends_on=spec.dependencies(),
+        per_frame=spec.per_frame,
+        requeue=spec.requeue,
+        time_limit_s=spec.time_limit_s,
+        environ=dict(spec.environ),
+        notes=spec.notes,
+        data=dict(spec.data),
+        command=list(spec.command),
+        project=spec.project,
+        department=spec.department,
+        seq=seq,
+    )
+    job.init_chunks()
+    return job
+
+
+EDITABLE = {
+    "title", "priority", "pools", "excluded_pools", "max_nodes", "requeue", "time_limit_s",
+    "environ", "notes", "data", "paused", "project", "department", "parent", "command",
+}  # fmt: skip
+
+
+def parse_edit(payload: Any) -> dict[str, Any]:
+    """Validate a partial edit against the same rules as a submission."""
+    if not isinstance(payload, dict) or not payload:
+        raise ValidationError("an edit must be a non-empty JSON object")
+    unknown = sorted(set(payload) - EDITABLE)
+    if unknown:
+        raise ValidationError(f"{unknown[0]}: cannot be edited", field=unknown[0])
+    probe = {"title": "x", **payload}
+    try:
+        checked = JobSpec.model_validate(probe)
+    except pydantic.ValidationError as exc:
+        raise _wrap(exc) from None
+    return {name: getattr(checked, name) for name in payload}

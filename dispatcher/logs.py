@@ -1,0 +1,107 @@
+"""Log files under the data directory: chunk output per attempt, and the action log.
+
+Chunk output never goes through the store's transactions: it is appended to
+`logs/jobs/JOB/CHUNK.ATTEMPT.log` as it arrives.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from collections import OrderedDict
+from pathlib import Path
+from typing import IO
+
+from dispatcher.errors import NotFound
+
+log = logging.getLogger(__name__)
+
+MAX_OPEN_FILES = 128
+
+
+class ChunkLogs:
+    """Append-only chunk output files, with a small cache of open handles."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root / "jobs"
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._open: OrderedDict[tuple[int, int, int], IO[bytes]] = OrderedDict()
+
+    def path(self, job: int, chunk: int, attempt: int) -> Path:
+        return self.root / str(job) / f"{chunk}.{attempt}.log"
+
+    def append(self, job: int, chunk: int, attempt: int, data: bytes) -> None:
+        key = (job, chunk, attempt)
+        handle = self._open.get(key)
+        if handle is None:
+            path = self.path(*key)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle = path.open("ab")
+            self._open[key] = handle
+            if len(self._open) > MAX_OPEN_FILES:
+                _, oldest = self._open.popitem(last=False)
+                oldest.close()
+        else:
+            self._open.move_to_end(key)
+        handle.write(data)
+
+    def end(self, job: int, chunk: int, attempt: int) -> None:
+        """The attempt is over: flush and close its file."""
+        handle = self._open.pop((job, chunk, attempt), None)
+        if handle is not None:
+            handle.close()
+
+    def attempts(self, job: int, chunk: int) -> list[int]:
+        folder = self.root / str(job)
+        found = []
+        for path in folder.glob(f"{chunk}.*.log"):
+            try:
+                found.append(int(path.name.split(".")[1]))
+            except (IndexError, ValueError):
+                continue
+        return sorted(found)
+
+    def read(self, job: int, chunk: int, attempt: int | None = None, limit: int = 4 << 20) -> bytes:
+        """The output of one attempt (the latest by default), at most `limit` bytes from its end."""
+        if attempt is None:
+            attempts = self.attempts(job, chunk)
+            if not attempts:
+                raise NotFound(f"no log for job {job} chunk {chunk}")
+            attempt = attempts[-1]
+        handle = self._open.get((job, chunk, attempt))
+        if handle is not None:
+            handle.flush()
+        path = self.path(job, chunk, attempt)
+        if not path.exists():
+            raise NotFound(f"no log for job {job} chunk {chunk} attempt {attempt}")
+        with path.open("rb") as source:
+            size = path.stat().st_size
+            if size > limit:
+                source.seek(size - limit)
+            return source.read()
+
+    def remove_job(self, job: int) -> None:
+        for key in [key for key in self._open if key[0] == job]:
+            self._open.pop(key).close()
+        shutil.rmtree(self.root / str(job), ignore_errors=True)
+
+    def close(self) -> None:
+        while self._open:
+            _, handle = self._open.popitem()
+            handle.close()
+
+
+class ActionLog:
+    """Who did what: one JSON line per management action, in `logs/actions.log`."""
+
+    def __init__(self, root: Path) -> None:
+        root.mkdir(parents=True, exist_ok=True)
+        self.path = root / "actions.log"
+
+    def record(self, user: str, action: str, **detail: object) -> None:
+        line = json.dumps({"time": time.time(), "user": user, "action": action, **detail}, default=str)
+        with self.path.open("a", encoding="utf-8") as out:
+            out.write(line + "\n")
+        log.info("action=%s user=%s %s", action, user, " ".join(f"{k}={v}" for k, v in detail.items()))

@@ -1,0 +1,259 @@
+"""The farm's nouns: jobs with their compact chunk arrays, nodes, statuses.
+
+Pure data, no I/O: the console, the render client and the hooks import this.
+Field names follow the PyFarm seed where it has the concept (title, state,
+start, end, by, batch, requeue, environ, data) so that REST needs no mapping.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import time
+from array import array
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+
+FRAME_PLACES = Decimal("0.0001")
+ROOT_PARENT = -1
+MAX_CHUNKS_PER_JOB = 1_000_000
+
+
+class Status(enum.StrEnum):
+    """One status vocabulary for jobs and chunks (docs/statuses.md maps it)."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    PAUSED = "paused"
+    SKIPPED = "skipped"
+
+
+# Chunk states are kept one byte each; these are the byte values.
+CHUNK_QUEUED = 0
+CHUNK_RUNNING = 1
+CHUNK_DONE = 2
+CHUNK_FAILED = 3
+CHUNK_SKIPPED = 4
+CHUNK_STATUS = {
+    CHUNK_QUEUED: Status.QUEUED,
+    CHUNK_RUNNING: Status.RUNNING,
+    CHUNK_DONE: Status.DONE,
+    CHUNK_FAILED: Status.FAILED,
+    CHUNK_SKIPPED: Status.SKIPPED,
+}
+CHUNK_CODE = {status: code for code, status in CHUNK_STATUS.items()}
+
+
+class DependMode(enum.StrEnum):
+    """When a dependency counts as met (Muster's depend modes)."""
+
+    SUCCESS = "success"
+    FAILURE = "failure"
+    ALWAYS = "always"
+
+
+class JobKind(enum.StrEnum):
+    JOB = "job"
+    FOLDER = "folder"
+
+
+def frame(value: object) -> Decimal:
+    """A frame number as a Decimal with 4 places; raises ValueError when it is not one."""
+    if isinstance(value, bool):
+        raise ValueError(f"not a frame number: {value!r}")
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation as exc:
+        raise ValueError(f"not a frame number: {value!r}") from exc
+    if not number.is_finite() or abs(number) >= Decimal(10) ** 9:
+        raise ValueError(f"frame out of range: {value!r}")
+    return number.quantize(FRAME_PLACES, rounding=ROUND_HALF_EVEN)
+
+
+def frame_text(value: Decimal) -> str:
+    """A frame as a command line wants it: 1, -3, 12.5 (no exponent, no trailing zeros)."""
+    text = format(value.normalize(), "f")
+    return "0" if text in ("-0", "") else text
+
+
+def parse_frame_range(text: str) -> tuple[Decimal, Decimal]:
+    """Parse '1-100', '-10--1', '5' or '1.5-3' into (start, end)."""
+    cleaned = text.strip()
+    if not cleaned:
+        raise ValueError("empty frame range")
+    # The separating dash is the first '-' that follows a digit.
+    for index in range(1, len(cleaned)):
+        if cleaned[index] == "-" and (cleaned[index - 1].isdigit() or cleaned[index - 1] == "."):
+            start, end = cleaned[:index], cleaned[index + 1 :]
+            return frame(start), frame(end)
+    single = frame(cleaned)
+    return single, single
+
+
+def frame_count(start: Decimal, end: Decimal, by: Decimal) -> int:
+    """How many frames start..end (inclusive) by step `by` holds."""
+    if by <= 0:
+        raise ValueError("by must be positive")
+    if end < start:
+        raise ValueError("end frame is before start frame")
+    return int((end - start) // by) + 1
+
+
+@dataclass(slots=True)
+class Dependency:
+    job_id: int
+    mode: DependMode = DependMode.SUCCESS
+
+
+@dataclass(slots=True)
+class Job:
+    """A job or folder of the queue. Chunk state lives in compact arrays."""
+
+    id: int
+    title: str
+    user: str = "admin"
+    kind: JobKind = JobKind.JOB
+    parent: int = ROOT_PARENT
+    template: str = "cmdline"
+    priority: int = 50
+    paused: bool = False
+    start: Decimal = Decimal(1)
+    end: Decimal = Decimal(1)
+    by: Decimal = Decimal(1)
+    batch: int = 1
+    pools: list[str] = field(default_factory=list)
+    excluded_pools: list[str] = field(default_factory=list)
+    max_nodes: int = 0
+    depends_on: list[Dependency] = field(default_factory=list)
+    per_frame: bool = False
+    requeue: int = 3
+    time_limit_s: float = 0.0
+    environ: dict[str, str] = field(default_factory=dict)
+    notes: str = ""
+    data: dict[str, object] = field(default_factory=dict)
+    command: list[str] = field(default_factory=list)
+    project: str = ""
+    department: str = ""
+    time_submitted: float = field(default_factory=time.time)
+    time_started: float | None = None
+    time_finished: float | None = None
+    seq: int = 0
+    # Compact per-chunk state, one entry per chunk.
+    chunk_status: bytearray = field(default_factory=bytearray)
+    chunk_attempts: array = field(default_factory=lambda: array("I"))
+    chunk_nodes: array = field(default_factory=lambda: array("i"))
+    chunk_failures: bytearray = field(default_factory=bytearray)
+    # Derived counters, kept in step with chunk_status by the queue.
+    counts: list[int] = field(default_factory=lambda: [0, 0, 0, 0, 0])
+    cursor: int = 0
+    failed_reason: str = ""
+
+    @property
+    def frames(self) -> int:
+        if self.kind is JobKind.FOLDER:
+            return 0
+        return frame_count(self.start, self.end, self.by)
+
+    @property
+    def chunk_count(self) -> int:
+        return len(self.chunk_status)
+
+    def init_chunks(self) -> None:
+        """(Re)create the chunk arrays: every chunk queued, no attempt yet."""
+        count = 0 if self.kind is JobKind.FOLDER else math.ceil(self.frames / self.batch)
+        self.chunk_status = bytearray(count)
+        self.chunk_attempts = array("I", bytes(4 * count))
+        self.chunk_nodes = array("i", [-1]) * count
+        self.chunk_failures = bytearray(count)
+        self.recount()
+
+    def recount(self) -> None:
+        self.counts = [self.chunk_status.count(code) for code in range(5)]
+        self.cursor = self._first_queued(0)
+
+    def _first_queued(self, index: int) -> int:
+        found = self.chunk_status.find(CHUNK_QUEUED, index)
+        return self.chunk_count if found < 0 else found
+
+    def advance_cursor(self) -> None:
+        self.cursor = self._first_queued(self.cursor)
+
+    def set_chunk(self, index: int, code: int) -> None:
+        """Change one chunk's status byte and keep counts and cursor in step."""
+        old = self.chunk_status[index]
+        if old == code:
+            return
+        self.counts[old] -= 1
+        self.counts[code] += 1
+        self.chunk_status[index] = code
+        if code == CHUNK_QUEUED and index < self.cursor:
+            self.cursor = index
+        elif old == CHUNK_QUEUED and index == self.cursor:
+            self.advance_cursor()
+
+    def chunk_frames(self, index: int) -> tuple[Decimal, Decimal]:
+        """The first and last frame of chunk `index`."""
+        first = index * self.batch
+        last = min(first + self.batch, self.frames) - 1
+        return self.start + first * self.by, self.start + last * self.by
+
+    def chunk_of_frame(self, value: Decimal) -> int | None:
+        """The chunk that renders frame `value`, or None where the job has no such frame."""
+        if value < self.start or value > self.end:
+            return None
+        steps, rest = divmod(value - self.start, self.by)
+        if rest:
+            return None
+        return int(steps) // self.batch
+
+    @property
+    def done(self) -> int:
+        return self.counts[CHUNK_DONE] + self.counts[CHUNK_SKIPPED]
+
+    @property
+    def finished(self) -> bool:
+        """True when no chunk is queued or running."""
+        return self.counts[CHUNK_QUEUED] == 0 and self.counts[CHUNK_RUNNING] == 0
+
+    @property
+    def state(self) -> Status:
+        """The job's status, derived from its chunks."""
+        if self.kind is JobKind.FOLDER:
+            return Status.PAUSED if self.paused else Status.QUEUED
+        if self.finished and self.chunk_count:
+            return Status.FAILED if self.counts[CHUNK_FAILED] else Status.DONE
+        if self.paused:
+            return Status.PAUSED
+        if self.counts[CHUNK_RUNNING]:
+            return Status.RUNNING
+        return Status.QUEUED
+
+    @property
+    def progress(self) -> float:
+        return self.done / self.chunk_count if self.chunk_count else 1.0
+
+
+@dataclass(slots=True)
+class Node:
+    """A render client instance, known by (host name, instance number)."""
+
+    id: int
+    name: str
+    instance: int = 0
+    host: str = ""
+    pools: list[str] = field(default_factory=list)
+    paused: bool = False
+    notes: str = ""
+    online: bool = False
+    address: str = ""
+    platform: str = ""
+    templates: list[str] = field(default_factory=list)
+    last_seen: float = 0.0
+    excluded_jobs: set[int] = field(default_factory=set)
+    excluded_templates: set[str] = field(default_factory=set)
+
+    @property
+    def label(self) -> str:
+        return self.name if self.instance == 0 else f"{self.name}#{self.instance}"

@@ -1,0 +1,424 @@
+"""The dispatcher's side of render-client sessions.
+
+One asyncio Protocol per connection (no streams: this is the hot path), frames
+written once per loop tick per connection. After the mutual handshake a
+session is a scheduler slot; results are acknowledged after their commit and
+assignments are sent after theirs. A supervised monitor marks silent nodes
+offline, declares them lost, and gives their chunks new attempts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import socket
+import time
+from collections.abc import Callable
+from typing import Any
+
+from dispatcher import protocol as p
+from dispatcher.config import Settings
+from dispatcher.logs import ChunkLogs
+from dispatcher.model import Node
+from dispatcher.queue import Queue
+from dispatcher.scheduler import Scheduler, Slot
+from dispatcher.store.sqlite import SqliteStore
+from dispatcher.views import job_fields
+
+log = logging.getLogger(__name__)
+
+
+class NodeSession(asyncio.Protocol):
+    """One render-client instance's connection."""
+
+    def __init__(self, server: NodeServer) -> None:
+        self.server = server
+        self.reader = p.FrameReader(server.settings.max_frame_bytes)
+        self.transport: asyncio.Transport | None = None
+        self.peer = "?"
+        self.state = "hello"
+        self.node: Node = Node(id=-1, name="?")
+        self.hello: p.Hello | None = None
+        self.server_nonce = b""
+        self.assigned: dict[tuple[int, int], p.Ref] = {}
+        self.capacity = 1 + server.settings.assign_ahead
+        self.last_seen = time.monotonic()
+        self._out: list[bytes] = []
+        self._flush_pending = False
+        self._log_window = (0.0, 0)
+        self.closed = False
+
+    # -- transport -----------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
+        peer = transport.get_extra_info("peername")
+        self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.server.sessions.add(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.server.sessions.discard(self)
+        self.server.session_closed(self)
+
+    def data_received(self, data: bytes) -> None:
+        self.last_seen = time.monotonic()
+        try:
+            for body in self.reader.feed(data):
+                self.handle(p.decode(body))
+                if self.closed:
+                    return
+        except p.ProtocolError as exc:
+            self.abort(str(exc))
+        except Exception:  # a bug must cost one session, never the dispatcher
+            log.exception("action=session_error node=%s peer=%s", self.node.label, self.peer)
+            self.abort("internal error handling a message")
+
+    def send(self, message: p.Message) -> None:
+        if self.closed:
+            return
+        self._out.append(p.encode(message))
+        if not self._flush_pending:
+            self._flush_pending = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_pending = False
+        if self._out and self.transport is not None and not self.closed:
+            self.transport.write(b"".join(self._out))
+        self._out.clear()
+
+    def abort(self, reason: str) -> None:
+        """Close this session with a logged reason; the dispatcher goes on."""
+        log.warning("action=session_closed node=%s peer=%s reason=%r", self.node.label, self.peer, reason)
+        if self.transport is not None and not self.closed:
+            self._flush()
+            self.transport.close()
+        self.closed = True
+
+    # -- scheduler slot ------------------------------------------------------
+    def free_slots(self) -> int:
+        return self.capacity - len(self.assigned) if self.state == "ready" and not self.closed else 0
+
+    def take(self, ref: p.Ref) -> None:
+        self.assigned[(ref.job, ref.chunk)] = ref
+
+    # -- messages ------------------------------------------------------------
+    def handle(self, message: p.Message) -> None:
+        if self.state == "ready":
+            self._handle_ready(message)
+        elif self.state == "hello" and isinstance(message, p.Hello):
+            self._on_hello(message)
+        elif self.state == "auth" and isinstance(message, p.Auth):
+            self._on_auth(message)
+        else:
+            self.abort(f"unexpected {type(message).__name__} message during the handshake")
+
+    def _handle_ready(self, message: p.Message) -> None:
+        if isinstance(message, p.Result):
+            self.server.on_result(self, message)
+        elif isinstance(message, p.Log):
+            self._on_log(message)
+        elif isinstance(message, p.Heartbeat):
+            self.node.online = True
+            self.node.last_seen = time.time()
+        elif isinstance(message, p.Progress):
+            pass
+        elif isinstance(message, p.Bye):
+            self.abort(f"render client said bye: {message.reason}")
+        else:
+            self.abort(f"unexpected {type(message).__name__} message from a render client")
+
+    def _on_hello(self, hello: p.Hello) -> None:
+        if hello.version != p.PROTOCOL_VERSION:
+            self.send(p.Refused(f"protocol version {hello.version} is not {p.PROTOCOL_VERSION}"))
+            self.abort(f"protocol version {hello.version}")
+            return
+        if not hello.name or len(hello.name) > 255 or not 0 <= hello.instance < 1024:
+            self.send(p.Refused("a node needs a name (1-255 characters) and an instance 0-1023"))
+            self.abort("bad node name or instance")
+            return
+        self.hello = hello
+        self.node = Node(id=-1, name=hello.name, instance=hello.instance)
+        self.server_nonce = secrets.token_bytes(32)
+        proof = p.proof(self.server.secret, "dispatcher", hello.nonce, self.server_nonce)
+        self.send(p.Challenge(version=p.PROTOCOL_VERSION, nonce=self.server_nonce, proof=proof))
+        self.state = "auth"
+
+    def _on_auth(self, auth: p.Auth) -> None:
+        assert self.hello is not None
+        expected = p.proof(self.server.secret, "renderclient", self.hello.nonce, self.server_nonce)
+        if not p.proof_ok(expected, auth.proof):
+            self.send(p.Refused("the render client could not prove the farm secret"))
+            self.abort("wrong farm secret")
+            return
+        self.state = "attaching"
+        self.server.attach(self, auth)
+
+    def _on_log(self, message: p.Log) -> None:
+        ref = message.ref
+        if not self.server.queue.is_current(ref, self.node.id):
+            return
+        now = time.monotonic()
+        start, used = self._log_window
+        if now - start >= 1.0:
+            start, used = now, 0
+        limit = self.server.settings.max_log_bytes_per_s
+        if used >= limit:
+            return
+        data = message.data
+        if used + len(data) > limit:
+            data = data[: limit - used] + b"\n[corral: log rate limit reached; output dropped]\n"
+        self._log_window = (start, used + len(data))
+        self.server.logs.append(ref.job, ref.chunk, ref.attempt, data)
+
+
+class NodeServer:
+    """Accepts render clients, runs the handshake, reconciles, and watches liveness."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        queue: Queue,
+        store: SqliteStore,
+        logs: ChunkLogs,
+        secret: bytes,
+        templates: Callable[[], tuple[str, dict[str, str]]],
+    ) -> None:
+        self.settings = settings
+        self.queue = queue
+        self.store = store
+        self.logs = logs
+        self.secret = secret
+        self.templates = templates
+        self.scheduler = Scheduler(queue, self.send_assigns)
+        self.sessions: set[NodeSession] = set()
+        self.live: dict[int, NodeSession] = {}
+        self.deadlines: dict[int, float] = {}
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._monitor: asyncio.Task[None] | None = None
+        self.address: tuple[str, int] = ("", 0)
+        self.results = 0
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: NodeSession(self), self.settings.host, self.settings.port, backlog=4096
+        )
+        sock = self._server.sockets[0].getsockname()
+        self.address = (sock[0], sock[1])
+        grace_until = time.monotonic() + self.settings.reconnect_grace_s
+        for ref in self.queue.running:
+            node_id = self.queue.running[ref].node_id
+            self.deadlines[node_id] = grace_until
+        self._monitor = asyncio.create_task(self._watch(), name="node-monitor")
+
+    async def close(self) -> None:
+        """Stop accepting, say bye to every render client, stop the monitor. Safe twice."""
+        if self._server is not None:
+            self._server.close()
+            for session in list(self.sessions):
+                session.send(p.Bye("the dispatcher is shutting down"))
+                session.abort("dispatcher shutting down")
+            await self._server.wait_closed()
+            self._server = None
+        for task in [self._monitor, *self._tasks]:
+            if task is not None:
+                task.cancel()
+        await asyncio.gather(*[t for t in [self._monitor, *self._tasks] if t], return_exceptions=True)
+        self._tasks.clear()
+        self._monitor = None
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("action=task_failed task=%s error=%r", task.get_name(), task.exception())
+
+    # -- handshake and reconciliation ---------------------------------------
+    def attach(self, session: NodeSession, auth: p.Auth) -> None:
+        self._spawn(self._attach(session, auth), f"attach-{session.peer}")
+
+    async def _attach(self, session: NodeSession, auth: p.Auth) -> None:
+        node = self._register(session, auth)
+        await self.store.commit()
+        if session.closed:
+            return
+        previous = self.live.get(node.id)
+        if previous is not None and previous is not session:
+            previous.send(p.Bye("replaced by a new session of the same node"))
+            previous.abort("replaced by a new session of the same node")
+        self.live[node.id] = session
+        self.deadlines.pop(node.id, None)
+        session.node = node
+        digest, sources = self.templates()
+        session.send(
+            p.Welcome(
+                node_id=node.id,
+                heartbeat_s=self.settings.heartbeat_interval_s,
+                templates_digest=digest,
+                templates=None if auth.templates_digest == digest else sources,
+            )
+        )
+        session.state = "ready"
+        log.info("action=node_online node=%d name=%s peer=%s", node.id, node.label, session.peer)
+        self._reconcile(session, auth)
+        self.scheduler.node_free(session)
+
+    def _register(self, session: NodeSession, auth: p.Auth) -> Node:
+        hello = session.hello
+        assert hello is not None
+        node = next(
+            (n for n in self.queue.nodes.values() if (n.name, n.instance) == (hello.name, hello.instance)),
+            None,
+        )
+        if node is None:
+            node = Node(id=max(self.queue.nodes, default=0) + 1, name=hello.name, instance=hello.instance)
+            self.queue.nodes[node.id] = node
+            log.info("action=node_registered node=%d name=%s", node.id, node.label)
+        node.host, node.platform, node.pools = auth.host, auth.platform, list(auth.pools)
+        node.address, node.online, node.last_seen = session.peer, True, time.time()
+        self.store.put_node(node)
+        return node
+
+    def _reconcile(self, session: NodeSession, auth: p.Auth) -> None:
+        """Match what the client says it runs and ran against the queue's attempts."""
+        node_id = session.node.id
+        reported: set[tuple[int, int]] = set()
+        for result in auth.results:
+            reported.add((result.ref.job, result.ref.chunk))
+            self.on_result(session, result, announce=False)
+        for ref in auth.running:
+            reported.add((ref.job, ref.chunk))
+            if self.queue.is_current(ref, node_id):
+                session.take(ref)
+            else:
+                log.warning("action=kill_stale node=%d job=%d chunk=%d attempt=%d", node_id, *ref)
+                session.send(p.Command("kill", ref=ref))
+        for ref in self.queue.runs_on(node_id):
+            if (ref.job, ref.chunk) not in reported:
+                self.queue.requeue_attempt(ref, f"node {session.node.label} reconnected without it")
+
+    def session_closed(self, session: NodeSession) -> None:
+        node = session.node
+        if self.live.get(node.id) is not session:
+            return
+        del self.live[node.id]
+        node.online = False
+        self.scheduler.node_gone(node.id)
+        if self.queue.runs_on(node.id):
+            self.deadlines[node.id] = time.monotonic() + self.settings.node_lost_after_s
+        log.warning("action=node_disconnected node=%d name=%s", node.id, node.label)
+
+    # -- results and assignments ---------------------------------------------
+    def on_result(self, session: NodeSession, result: p.Result, announce: bool = True) -> None:
+        ref = result.ref
+        key = (ref.job, ref.chunk)
+        if session.assigned.get(key) == ref:
+            del session.assigned[key]
+        self.logs.end(ref.job, ref.chunk, ref.attempt)
+        self.queue.finish_attempt(result, session.node.id)
+        self.results += 1
+        self.store.commit_future().add_done_callback(lambda done: _ack(session, ref, done))
+        if announce:
+            self.scheduler.node_free(session)
+
+    def send_assigns(self, assigns: list[tuple[Slot, p.Ref]]) -> None:
+        """Called by the scheduler: send each assignment once its attempt is durable."""
+        views: dict[int, dict[str, Any]] = {}
+        messages: list[tuple[NodeSession, p.Assign]] = []
+        for slot, ref in assigns:
+            assert isinstance(slot, NodeSession)
+            job = self.queue.jobs[ref.job]
+            if job.id not in views:
+                views[job.id] = job_fields(job)
+            first, last = job.chunk_frames(ref.chunk)
+            messages.append(
+                (slot, p.Assign(ref, views[job.id], str(first), str(last), job.time_limit_s))
+            )
+
+        def deliver(done: asyncio.Future[None]) -> None:
+            if done.cancelled() or done.exception() is not None:
+                return
+            for session, message in messages:
+                if self.queue.is_current(message.ref, session.node.id):
+                    session.send(message)
+
+        self.store.commit_future().add_done_callback(deliver)
+
+    def kill(self, ref: p.Ref, node_id: int) -> None:
+        """Tell the node running `ref` to kill it (its result will be dropped)."""
+        session = self.live.get(node_id)
+        if session is None:
+            return
+        session.assigned.pop((ref.job, ref.chunk), None)
+        session.send(p.Command("kill", ref=ref))
+        self.scheduler.node_free(session)
+
+    def connected(self) -> set[int]:
+        return {node_id for node_id, session in self.live.items() if session.state == "ready"}
+
+    # -- liveness ------------------------------------------------------------
+    async def _watch(self) -> None:
+        interval = min(self.settings.heartbeat_interval_s, 1.0) / 2
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                self._check_liveness()
+            except Exception:
+                log.exception("action=monitor_error; the monitor goes on")
+
+    def _check_liveness(self) -> None:
+        now = time.monotonic()
+        offline_after = self.settings.heartbeat_interval_s * self.settings.offline_after_missed
+        for session in list(self.live.values()):
+            silent = now - session.last_seen
+            if silent > self.settings.node_lost_after_s:
+                log.warning("action=node_lost node=%d silent_s=%.1f", session.node.id, silent)
+                self._requeue_node(session.node.id, "node lost (no heartbeat)")
+                session.abort("node lost: no heartbeat")
+                self.session_closed(session)
+            elif silent > offline_after and session.node.online:
+                session.node.online = False
+                log.warning("action=node_offline node=%d silent_s=%.1f", session.node.id, silent)
+        for node_id, deadline in list(self.deadlines.items()):
+            if node_id in self.live:
+                del self.deadlines[node_id]
+            elif now >= deadline:
+                del self.deadlines[node_id]
+                self._requeue_node(node_id, "node did not come back in time")
+
+    def _requeue_node(self, node_id: int, reason: str) -> None:
+        for ref in self.queue.runs_on(node_id):
+            self.queue.requeue_attempt(ref, reason)
+        session = self.live.get(node_id)
+        if session is not None:
+            session.assigned.clear()
+
+
+def _ack(session: NodeSession, ref: p.Ref, done: asyncio.Future[None]) -> None:
+    if not done.cancelled() and done.exception() is None:
+        session.send(p.ResultAck(ref))
+
+
+def raise_nofile_limit() -> int:
+    """Raise the soft open-file limit to the hard one; returns the new soft limit."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft < hard:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    except (ImportError, ValueError, OSError):
+        return os.sysconf("SC_OPEN_MAX")

@@ -1,0 +1,194 @@
+"""The render-client wire protocol, shared by the dispatcher and render clients.
+
+A frame is a 4-byte big-endian length followed by a msgpack map with a `type`
+field. Messages are msgspec Structs tagged by that field; `decode` and
+`FrameReader` are pure so tests need no socket.
+
+Handshake (mutual, over a farm secret neither side sends):
+  client -> Hello(nonce_c)         server -> Challenge(nonce_s, proof_s)
+  client checks proof_s, then      client -> Auth(proof_c, what it runs)
+  server checks proof_c            server -> Welcome(node id, ...) or Refused
+proof_s = HMAC(secret, "dispatcher" | nonce_c | nonce_s),
+proof_c = HMAC(secret, "renderclient" | nonce_c | nonce_s).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import struct
+from typing import Any
+
+import msgspec
+
+PROTOCOL_VERSION = 1
+MAX_FRAME_BYTES = 8 * 1024 * 1024
+HEADER = struct.Struct(">I")
+
+
+class Ref(msgspec.Struct, array_like=True, frozen=True):
+    """Names one attempt of one chunk: the attempt number is a fencing token."""
+
+    job: int
+    chunk: int
+    attempt: int
+
+
+class Hello(msgspec.Struct, tag="hello"):
+    version: int
+    name: str
+    instance: int
+    nonce: bytes
+
+
+class Challenge(msgspec.Struct, tag="challenge"):
+    version: int
+    nonce: bytes
+    proof: bytes
+
+
+class Result(msgspec.Struct, tag="result"):
+    """The end of one attempt. `ok` is the template's verdict on exit code and log."""
+
+    ref: Ref
+    ok: bool
+    exit_code: int | None = None
+    error: str = ""
+    started: float = 0.0
+    finished: float = 0.0
+    killed: bool = False
+
+
+class Auth(msgspec.Struct, tag="auth"):
+    proof: bytes
+    host: str = ""
+    platform: str = ""
+    pools: list[str] = []
+    templates_digest: str = ""
+    running: list[Ref] = []
+    results: list[Result] = []
+    cpus: int = 0
+    memory_bytes: int = 0
+
+
+class Welcome(msgspec.Struct, tag="welcome"):
+    node_id: int
+    heartbeat_s: float
+    templates_digest: str
+    templates: dict[str, str] | None = None
+
+
+class Refused(msgspec.Struct, tag="refused"):
+    reason: str
+
+
+class Assign(msgspec.Struct, tag="assign"):
+    """Run one chunk. `job` is the job as the template hooks see it (REST field names)."""
+
+    ref: Ref
+    job: dict[str, Any]
+    start: str
+    end: str
+    time_limit_s: float = 0.0
+
+
+class Log(msgspec.Struct, tag="log"):
+    ref: Ref
+    data: bytes
+
+
+class Progress(msgspec.Struct, tag="progress"):
+    ref: Ref
+    percent: float
+
+
+class ResultAck(msgspec.Struct, tag="result_ack"):
+    ref: Ref
+
+
+class Heartbeat(msgspec.Struct, tag="heartbeat"):
+    running: list[Ref] = []
+
+
+class Command(msgspec.Struct, tag="command"):
+    """A dispatcher command: kill, pause, resume, priority, soft_restart, ..."""
+
+    action: str
+    ref: Ref | None = None
+    args: dict[str, Any] = {}
+
+
+class Bye(msgspec.Struct, tag="bye"):
+    reason: str = ""
+
+
+Message = (
+    Hello
+    | Challenge
+    | Auth
+    | Welcome
+    | Refused
+    | Assign
+    | Log
+    | Progress
+    | Result
+    | ResultAck
+    | Heartbeat
+    | Command
+    | Bye
+)
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(Message)
+
+
+class ProtocolError(Exception):
+    """A peer sent something that is not a valid frame or message."""
+
+
+def encode(message: Message) -> bytes:
+    """One frame: the length header and the msgpack body."""
+    body = _encoder.encode(message)
+    return HEADER.pack(len(body)) + body
+
+
+def decode(body: bytes) -> Message:
+    """Decode one frame body; raises ProtocolError naming what was wrong."""
+    try:
+        return _decoder.decode(body)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise ProtocolError(f"bad message: {exc}") from exc
+
+
+class FrameReader:
+    """Splits a byte stream into frame bodies; refuses frames over `max_frame_bytes`."""
+
+    def __init__(self, max_frame_bytes: int = MAX_FRAME_BYTES) -> None:
+        self.max_frame_bytes = max_frame_bytes
+        self._buffer = bytearray()
+
+    def feed(self, data: bytes) -> list[bytes]:
+        self._buffer += data
+        bodies: list[bytes] = []
+        offset = 0
+        buffer = self._buffer
+        while len(buffer) - offset >= 4:
+            (length,) = HEADER.unpack_from(buffer, offset)
+            if length > self.max_frame_bytes:
+                raise ProtocolError(f"frame of {length} bytes is over the {self.max_frame_bytes} limit")
+            if len(buffer) - offset - 4 < length:
+                break
+            bodies.append(bytes(buffer[offset + 4 : offset + 4 + length]))
+            offset += 4 + length
+        if offset:
+            del buffer[:offset]
+        return bodies
+
+
+def proof(secret: bytes, role: str, client_nonce: bytes, server_nonce: bytes) -> bytes:
+    """HMAC-SHA256 that proves knowledge of the farm secret for one handshake."""
+    return hmac.new(secret, role.encode() + b"|" + client_nonce + b"|" + server_nonce, hashlib.sha256).digest()
+
+
+def proof_ok(expected: bytes, given: bytes) -> bool:
+    return hmac.compare_digest(expected, given)

@@ -1,0 +1,379 @@
+"""The in-memory queue. Every mutation of jobs and chunks goes through a method here:
+it validates, changes memory, records the change for the store and tells the
+scheduler. Callers acknowledge only after `store.commit()`."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from dispatcher import jobspec
+from dispatcher.errors import Conflict, NotFound, ValidationError
+from dispatcher.model import (
+    CHUNK_CODE,
+    CHUNK_DONE,
+    CHUNK_FAILED,
+    CHUNK_QUEUED,
+    CHUNK_RUNNING,
+    CHUNK_SKIPPED,
+    DependMode,
+    Job,
+    JobKind,
+    Node,
+    Status,
+)
+from dispatcher.protocol import Ref, Result
+from dispatcher.store.sqlite import Snapshot, SqliteStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Running:
+    """An attempt that was assigned and has not ended."""
+
+    node_id: int
+    attempt: int
+    started: float
+
+
+def _noop(*_: object) -> None:
+    return None
+
+
+class Queue:
+    """Jobs, their chunks' states and the attempts in flight."""
+
+    def __init__(self, store: SqliteStore, *, exclude_after_failures: int = 3) -> None:
+        self.store = store
+        self.exclude_after_failures = exclude_after_failures
+        self.jobs: dict[int, Job] = {}
+        self.nodes: dict[int, Node] = {}
+        self.running: dict[tuple[int, int], Running] = {}
+        self.job_nodes: dict[int, Counter[int]] = {}
+        self.dependants: dict[int, set[int]] = {}
+        self.node_failures: Counter[tuple[int, int]] = Counter()
+        self.next_job_id = 1
+        self.next_seq = 1
+        # Wired by the app: the scheduler's refresh, and the nodes' kill.
+        self.on_change: Callable[[Job], None] = _noop
+        self.on_remove: Callable[[int], None] = _noop
+        self.on_kill: Callable[[Ref, int], None] = _noop
+        self.on_finished: Callable[[Job], None] = _noop
+
+    # -- loading -------------------------------------------------------------
+    def load(self, snapshot: Snapshot) -> None:
+        """Take the store's contents. Running chunks stay running until reconciled."""
+        started = time.time()
+        for node in snapshot.nodes:
+            self.nodes[node.id] = node
+        for job in snapshot.jobs:
+            self.jobs[job.id] = job
+            for dep in job.depends_on:
+                self.dependants.setdefault(dep.job_id, set()).add(job.id)
+            for index in _indexes(job, CHUNK_RUNNING):
+                node_id = job.chunk_nodes[index]
+                self.running[(job.id, index)] = Running(node_id, job.chunk_attempts[index], started)
+                self.job_nodes.setdefault(job.id, Counter())[node_id] += 1
+        self.next_job_id = max([int(snapshot.meta.get("next_job_id", 1)), *[j + 1 for j in self.jobs]])
+        self.next_seq = max([1, *[job.seq + 1 for job in self.jobs.values()]])
+
+    # -- lookups -------------------------------------------------------------
+    def get(self, key: int | str) -> Job:
+        """A job by id, or by title when `key` is not all digits."""
+        if isinstance(key, int) or key.isdigit():
+            job = self.jobs.get(int(key))
+            if job is None:
+                raise NotFound(f"no job with id {key}")
+            return job
+        matches = [job for job in self.jobs.values() if job.title == key]
+        if not matches:
+            raise NotFound(f"no job titled {key!r}")
+        if len(matches) > 1:
+            ids = ", ".join(str(job.id) for job in matches)
+            raise Conflict(f"{len(matches)} jobs are titled {key!r} (ids {ids}); use an id")
+        return matches[0]
+
+    def chunk(self, job: Job, index: int) -> int:
+        if not 0 <= index < job.chunk_count:
+            raise NotFound(f"job {job.id} has no chunk {index} (it has {job.chunk_count})")
+        return index
+
+    # -- submitting and editing ---------------------------------------------
+    def submit(self, specs: list[jobspec.JobSpec], user: str) -> list[Job]:
+        """Queue new jobs. All are checked before any is added."""
+        for position, spec in enumerate(specs):
+            for dep in spec.dependencies():
+                if dep.job_id not in self.jobs:
+                    raise NotFound(f"depends_on: job {dep.job_id} does not exist (job #{position})")
+            if spec.parent != -1:
+                parent = self.jobs.get(spec.parent)
+                if parent is None or parent.kind is not JobKind.FOLDER:
+                    raise NotFound(f"parent: {spec.parent} is not a folder")
+        jobs = []
+        for spec in specs:
+            job = jobspec.build_job(spec, self.next_job_id, self.next_seq, user)
+            self.next_job_id += 1
+            self.next_seq += 1
+            self.jobs[job.id] = job
+            for dep in job.depends_on:
+                self.dependants.setdefault(dep.job_id, set()).add(job.id)
+            self.store.put_job(job)
+            jobs.append(job)
+            log.info("action=submit job=%d title=%r chunks=%d user=%s", job.id, job.title, job.chunk_count, job.user)
+        self.store.put_meta("next_job_id", str(self.next_job_id))
+        for job in jobs:
+            self.on_change(job)
+        return jobs
+
+    def edit(self, job: Job, changes: dict[str, object]) -> Job:
+        if "parent" in changes and changes["parent"] != -1:
+            parent = self.jobs.get(int(changes["parent"]))  # type: ignore[arg-type]
+            if parent is None or parent.kind is not JobKind.FOLDER or parent.id == job.id:
+                raise ValidationError(f"parent: {changes['parent']} is not a folder", field="parent")
+        for name, value in changes.items():
+            setattr(job, name, value)
+        self.store.put_job(job)
+        self.on_change(job)
+        return job
+
+    def pause(self, job: Job) -> Job:
+        return self.edit(job, {"paused": True})
+
+    def resume(self, job: Job) -> Job:
+        return self.edit(job, {"paused": False})
+
+    def delete(self, job: Job) -> None:
+        """Remove a job; its running attempts are killed and their results ignored."""
+        if job.kind is JobKind.FOLDER and any(other.parent == job.id for other in self.jobs.values()):
+            raise Conflict(f"folder {job.id} is not empty")
+        self._kill_running(job)
+        del self.jobs[job.id]
+        self.job_nodes.pop(job.id, None)
+        for dep in job.depends_on:
+            self.dependants.get(dep.job_id, set()).discard(job.id)
+        self.store.delete_job(job.id)
+        self.on_remove(job.id)
+        for dependant in self.dependants.pop(job.id, set()):
+            if dependant in self.jobs:
+                self.on_change(self.jobs[dependant])
+        log.info("action=delete job=%d", job.id)
+
+    def reinit(self, job: Job) -> Job:
+        """Queue every chunk again. Attempt numbers keep counting, so late results stay fenced."""
+        self._kill_running(job)
+        attempts = job.chunk_attempts
+        job.init_chunks()
+        job.chunk_attempts = attempts
+        job.time_started = job.time_finished = None
+        job.failed_reason = ""
+        self.store.put_job(job)
+        self.on_change(job)
+        self._changed_dependants(job)
+        log.info("action=reinit job=%d", job.id)
+        return job
+
+    def set_chunk_status(self, job: Job, index: int, status: Status) -> None:
+        """Muster's chunkSetStatus: queued (requeue), skipped or done (complete)."""
+        if status not in (Status.QUEUED, Status.SKIPPED, Status.DONE):
+            raise ValidationError(f"status: a chunk can be set to queued, skipped or done, not {status}")
+        self.chunk(job, index)
+        if job.chunk_status[index] == CHUNK_RUNNING:
+            running = self.running[(job.id, index)]
+            self._end_running(job, index, running, "killed", None, f"set to {status} by an operator")
+            self.on_kill(Ref(job.id, index, running.attempt), running.node_id)
+        job.set_chunk(index, CHUNK_CODE[status])
+        if status is Status.QUEUED:
+            job.chunk_failures[index] = 0
+            job.time_finished = None
+        self._after_chunk_change(job)
+
+    def _kill_running(self, job: Job) -> None:
+        for index in _indexes(job, CHUNK_RUNNING):
+            running = self.running.get((job.id, index))
+            if running is None:
+                continue
+            self._end_running(job, index, running, "killed", None, "job deleted or reinitialised")
+            job.set_chunk(index, CHUNK_QUEUED)
+            self.on_kill(Ref(job.id, index, running.attempt), running.node_id)
+
+    # -- attempts ------------------------------------------------------------
+    def start_attempt(self, job: Job, index: int, node_id: int) -> Ref:
+        """Assign a queued chunk to a node: a new attempt number, recorded for the store."""
+        now = time.time()
+        attempt = job.chunk_attempts[index] + 1
+        job.chunk_attempts[index] = attempt
+        job.chunk_nodes[index] = node_id
+        job.set_chunk(index, CHUNK_RUNNING)
+        self.running[(job.id, index)] = Running(node_id, attempt, now)
+        self.job_nodes.setdefault(job.id, Counter())[node_id] += 1
+        if job.time_started is None:
+            job.time_started = now
+            self.store.put_job(job)
+        else:
+            self.store.put_chunks(job)
+        self.store.put_run((job.id, index, attempt), node_id, "running", now)
+        return Ref(job.id, index, attempt)
+
+    def is_current(self, ref: Ref, node_id: int | None = None) -> bool:
+        """True when `ref` is the running attempt of its chunk (on `node_id`, if given)."""
+        running = self.running.get((ref.job, ref.chunk))
+        if running is None or running.attempt != ref.attempt:
+            return False
+        return node_id is None or running.node_id == node_id
+
+    def finish_attempt(self, result: Result, node_id: int) -> bool:
+        """Record a result. Only the current attempt counts; others are logged and dropped."""
+        ref = result.ref
+        if not self.is_current(ref, node_id):
+            log.warning(
+                "action=stale_result job=%d chunk=%d attempt=%d node=%d; dropped",
+                ref.job, ref.chunk, ref.attempt, node_id,
+            )  # fmt: skip
+            return False
+        job = self.jobs[ref.job]
+        running = self.running[(ref.job, ref.chunk)]
+        if result.ok:
+            state = "done"
+            job.set_chunk(ref.chunk, CHUNK_DONE)
+        else:
+            state = "killed" if result.killed else "failed"
+            self._count_failure(job, ref.chunk, node_id, counts=not result.killed)
+        self._end_running(job, ref.chunk, running, state, result.exit_code, result.error, result.finished)
+        log.info(
+            "action=chunk_%s job=%d chunk=%d attempt=%d node=%d exit=%s",
+            state, ref.job, ref.chunk, ref.attempt, node_id, result.exit_code,
+        )  # fmt: skip
+        self._after_chunk_change(job)
+        return True
+
+    def requeue_attempt(self, ref: Ref, reason: str) -> bool:
+        """Give a chunk whose attempt was lost (node lost, not reported) a new attempt."""
+        if not self.is_current(ref):
+            return False
+        job = self.jobs[ref.job]
+        running = self.running[(ref.job, ref.chunk)]
+        self._end_running(job, ref.chunk, running, "lost", None, reason)
+        job.set_chunk(ref.chunk, CHUNK_QUEUED)
+        log.warning("action=requeue job=%d chunk=%d attempt=%d reason=%r", *ref, reason)
+        self._after_chunk_change(job)
+        return True
+
+    def _count_failure(self, job: Job, index: int, node_id: int, *, counts: bool) -> None:
+        if not counts:
+            job.set_chunk(index, CHUNK_QUEUED)
+            return
+        job.chunk_failures[index] = min(255, job.chunk_failures[index] + 1)
+        if job.chunk_failures[index] > job.requeue:
+            job.set_chunk(index, CHUNK_FAILED)
+            job.failed_reason = f"chunk {index} failed {job.chunk_failures[index]} times"
+        else:
+            job.set_chunk(index, CHUNK_QUEUED)
+        key = (job.id, node_id)
+        self.node_failures[key] += 1
+        node = self.nodes.get(node_id)
+        if node is not None and self.node_failures[key] >= self.exclude_after_failures:
+            if job.id not in node.excluded_jobs:
+                node.excluded_jobs.add(job.id)
+                self.store.put_node(node)
+                log.warning("action=exclude node=%d job=%d failures=%d", node_id, job.id, self.node_failures[key])
+
+    def _end_running(
+        self,
+        job: Job,
+        index: int,
+        running: Running,
+        state: str,
+        exit_code: int | None,
+        error: str,
+        finished: float | None = None,
+    ) -> None:
+        del self.running[(job.id, index)]
+        counter = self.job_nodes.get(job.id)
+        if counter is not None:
+            counter[running.node_id] -= 1
+            if counter[running.node_id] <= 0:
+                del counter[running.node_id]
+        ref = (job.id, index, running.attempt)
+        self.store.put_run(ref, running.node_id, state, running.started, finished or time.time(), exit_code, error)
+
+    def _after_chunk_change(self, job: Job) -> None:
+        was_finished = job.time_finished is not None
+        if job.finished and job.chunk_count and not was_finished:
+            job.time_finished = time.time()
+            self.store.put_job(job)
+            log.info("action=job_%s job=%d", job.state.value, job.id)
+            self.on_finished(job)
+        else:
+            if was_finished and not job.finished:
+                job.time_finished = None
+                self.store.put_job(job)
+            self.store.put_chunks(job)
+        self.on_change(job)
+        self._changed_dependants(job)
+
+    def _changed_dependants(self, job: Job) -> None:
+        for dependant in self.dependants.get(job.id, ()):
+            other = self.jobs.get(dependant)
+            if other is not None:
+                self.on_change(other)
+
+    # -- dependencies --------------------------------------------------------
+    def blocking_dependencies(self, job: Job) -> list[str]:
+        """Why the job's whole-job dependencies hold it back; empty when they do not."""
+        reasons = []
+        for dep in job.depends_on:
+            other = self.jobs.get(dep.job_id)
+            if other is None or (job.per_frame and dep.mode is DependMode.SUCCESS):
+                continue
+            state = other.state
+            if not _dependency_met(state, dep.mode):
+                reasons.append(f"waits for job {other.id} to end with {dep.mode.value} (it is {state.value})")
+        return reasons
+
+    def chunk_dependencies_met(self, job: Job, index: int) -> bool:
+        """Per-frame waits: every frame of this chunk that a dependency renders must be done."""
+        first, last = job.chunk_frames(index)
+        for dep in job.depends_on:
+            other = self.jobs.get(dep.job_id)
+            if other is None or dep.mode is not DependMode.SUCCESS:
+                continue
+            if other.state is Status.DONE:
+                continue
+            value = first
+            while value <= last:
+                chunk = other.chunk_of_frame(value)
+                if chunk is not None and other.chunk_status[chunk] not in (CHUNK_DONE, CHUNK_SKIPPED):
+                    return False
+                value += job.by
+        return True
+
+    def runs_on(self, node_id: int) -> list[Ref]:
+        return [
+            Ref(job_id, chunk, running.attempt)
+            for (job_id, chunk), running in self.running.items()
+            if running.node_id == node_id
+        ]
+
+
+def _dependency_met(state: Status, mode: DependMode) -> bool:
+    if mode is DependMode.SUCCESS:
+        return state is Status.DONE
+    if mode is DependMode.FAILURE:
+        return state is Status.FAILED
+    return state in (Status.DONE, Status.FAILED)
+
+
+def _indexes(job: Job, code: int) -> list[int]:
+    found = []
+    index = job.chunk_status.find(code)
+    while index >= 0:
+        found.append(index)
+        index = job.chunk_status.find(code, index + 1)
+    return found
+
+
+__all__ = ["Queue", "Running", "CHUNK_SKIPPED", "CHUNK_FAILED"]

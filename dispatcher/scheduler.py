@@ -1,0 +1,242 @@
+"""Which chunk goes to which idle node, and why a job is not running.
+
+Event-driven: `job_changed` runs when a job may have become (un)dispatchable,
+`node_free` when a node has a free slot. Dispatchable jobs sit in one sorted
+index per pool (plus one for jobs open to every node), ordered by priority
+(higher first) then submit order; a pass walks only the buckets of a node's
+pools and stops at the first job with a chunk for it. Nothing scans the queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import heapq
+import logging
+from collections.abc import Callable, Iterator
+from typing import Protocol
+
+from dispatcher.model import Job, JobKind, Node
+from dispatcher.protocol import Ref
+from dispatcher.queue import Queue
+
+log = logging.getLogger(__name__)
+
+ANY_POOL = ""
+
+Key = tuple[int, int, int]  # (-priority, seq, job id)
+
+
+class Slot(Protocol):
+    """What the scheduler needs of a connected node session."""
+
+    node: Node
+
+    def free_slots(self) -> int: ...
+
+    def take(self, ref: Ref) -> None: ...
+
+
+class _Bucket:
+    """Job keys of one pool, kept sorted."""
+
+    __slots__ = ("keys",)
+
+    def __init__(self) -> None:
+        self.keys: list[Key] = []
+
+    def add(self, key: Key) -> None:
+        bisect.insort(self.keys, key)
+
+    def remove(self, key: Key) -> None:
+        index = bisect.bisect_left(self.keys, key)
+        if index < len(self.keys) and self.keys[index] == key:
+            del self.keys[index]
+
+
+class Scheduler:
+    """Matches dispatchable jobs with free node slots."""
+
+    def __init__(self, queue: Queue, send_assigns: Callable[[list[tuple[Slot, Ref]]], None]) -> None:
+        self.queue = queue
+        self.send_assigns = send_assigns
+        self.buckets: dict[str, _Bucket] = {}
+        self.indexed: dict[int, tuple[Key, tuple[str, ...]]] = {}
+        self.free: dict[int, Slot] = {}
+        self.holds: Callable[[Job, int], bool] = lambda job, index: False
+        self.paused = False  # the engine status (systemSwapEngineStatus)
+        self._kicked = False
+        self.assigned = 0
+
+    # -- the index -----------------------------------------------------------
+    def job_changed(self, job: Job) -> None:
+        """Put the job in or out of the index to match whether it can run now."""
+        want = self._dispatchable(job)
+        current = self.indexed.get(job.id)
+        key: Key = (-job.priority, job.seq, job.id)
+        pools = tuple(job.pools) or (ANY_POOL,)
+        if current is not None and (not want or current != (key, pools)):
+            self._unindex(job.id)
+            current = None
+        if want and current is None:
+            self.indexed[job.id] = (key, pools)
+            for pool in pools:
+                self.buckets.setdefault(pool, _Bucket()).add(key)
+            if self.free:
+                self.kick()
+
+    def job_removed(self, job_id: int) -> None:
+        self._unindex(job_id)
+
+    def _unindex(self, job_id: int) -> None:
+        entry = self.indexed.pop(job_id, None)
+        if entry is None:
+            return
+        key, pools = entry
+        for pool in pools:
+            self.buckets[pool].remove(key)
+
+    def _dispatchable(self, job: Job) -> bool:
+        if job.kind is JobKind.FOLDER or job.paused or job.cursor >= job.chunk_count:
+            return False
+        if job.max_nodes and len(self.queue.job_nodes.get(job.id, ())) >= job.max_nodes:
+            return False
+        return not self.queue.blocking_dependencies(job) and self._next_chunk(job) is not None
+
+    def _next_chunk(self, job: Job) -> int | None:
+        """The first queued chunk that no per-frame wait or hook holds back."""
+        index = job.cursor
+        checks_frames = job.per_frame and bool(job.depends_on)
+        status = job.chunk_status
+        while 0 <= index < job.chunk_count:
+            if (not checks_frames or self.queue.chunk_dependencies_met(job, index)) and not self.holds(
+                job, index
+            ):
+                return index
+            index = status.find(0, index + 1)
+        return None
+
+    # -- free slots ----------------------------------------------------------
+    def node_free(self, slot: Slot) -> None:
+        """A node has room for more work (connected, resumed, or a chunk ended)."""
+        if slot.free_slots() > 0 and not slot.node.paused:
+            self.free[slot.node.id] = slot
+            if self.indexed:
+                self.kick()
+
+    def node_gone(self, node_id: int) -> None:
+        self.free.pop(node_id, None)
+
+    def kick(self) -> None:
+        """Run one dispatch pass at the end of this loop tick (coalesced)."""
+        if not self._kicked and not self.paused:
+            self._kicked = True
+            asyncio.get_running_loop().call_soon(self._dispatch)
+
+    def _dispatch(self) -> None:
+        self._kicked = False
+        if self.paused:
+            return
+        assigns: list[tuple[Slot, Ref]] = []
+        for node_id in list(self.free):
+            slot = self.free[node_id]
+            if not self.indexed:
+                break
+            while slot.free_slots() > 0 and not slot.node.paused:
+                found = self._pick(slot.node)
+                if found is None:
+                    break
+                job, index = found
+                ref = self.queue.start_attempt(job, index, node_id)
+                slot.take(ref)
+                assigns.append((slot, ref))
+                self.job_changed(job)
+            if slot.free_slots() <= 0 or slot.node.paused:
+                del self.free[node_id]
+        if assigns:
+            self.assigned += len(assigns)
+            self.send_assigns(assigns)
+
+    def _candidates(self, node: Node) -> Iterator[Key]:
+        """Keys of the buckets this node may draw from, best first (live lists: no copies)."""
+        lists = [self.buckets[pool].keys for pool in (ANY_POOL, *node.pools) if pool in self.buckets]
+        if len(lists) == 1:
+            return iter(lists[0])
+        return heapq.merge(*lists)
+
+    def _pick(self, node: Node) -> tuple[Job, int] | None:
+        seen: set[int] = set()
+        drop: list[int] = []
+        found: tuple[Job, int] | None = None
+        for key in self._candidates(node):
+            job_id = key[2]
+            if job_id in seen:
+                continue
+            seen.add(job_id)
+            job = self.queue.jobs[job_id]
+            if self._refusal(job, node) is not None:
+                continue
+            index = self._next_chunk(job)
+            if index is None:
+                drop.append(job_id)
+                continue
+            found = (job, index)
+            break
+        for job_id in drop:  # after the walk: the buckets must not change under it
+            self._unindex(job_id)
+        return found
+
+    def _refusal(self, job: Job, node: Node) -> str | None:
+        """Why this node may not run this job, or None."""
+        if node.paused:
+            return "the node is paused"
+        if job.id in node.excluded_jobs:
+            return "the node is excluded from this job after repeated failures"
+        if job.template in node.excluded_templates:
+            return f"the node excludes template {job.template}"
+        if node.templates and job.template not in node.templates:
+            return f"the node does not have template {job.template}"
+        if job.pools and not set(job.pools) & set(node.pools):
+            return f"the node is not in pools {', '.join(job.pools)}"
+        if set(job.excluded_pools) & set(node.pools):
+            return "the node is in an excluded pool"
+        if job.max_nodes and node.id not in self.queue.job_nodes.get(job.id, ()):
+            if len(self.queue.job_nodes.get(job.id, ())) >= job.max_nodes:
+                return f"the job already runs on its maximum of {job.max_nodes} nodes"
+        return None
+
+    # -- explaining ----------------------------------------------------------
+    def why(self, job: Job, nodes: list[Node], connected: set[int]) -> list[str]:
+        """Plain sentences saying why `job` has no (more) chunks running."""
+        state = job.state.value
+        if job.kind is JobKind.FOLDER:
+            return ["it is a folder; folders hold jobs and never run"]
+        if job.finished and job.chunk_count:
+            return [f"it has ended: {state}" + (f" ({job.failed_reason})" if job.failed_reason else "")]
+        reasons: list[str] = []
+        if self.paused:
+            reasons.append("the dispatcher's engine is paused")
+        if job.paused:
+            reasons.append("the job is paused")
+        reasons += self.queue.blocking_dependencies(job)
+        if job.cursor >= job.chunk_count:
+            reasons.append("every remaining chunk is already running")
+        elif self._next_chunk(job) is None:
+            reasons.append("its queued chunks wait for frames of the jobs they depend on")
+        if job.max_nodes and len(self.queue.job_nodes.get(job.id, ())) >= job.max_nodes:
+            reasons.append(f"it already runs on its maximum of {job.max_nodes} nodes")
+        online = [node for node in nodes if node.id in connected]
+        if not online:
+            reasons.append("no render node is connected")
+        else:
+            refusals = {node.label: self._refusal(job, node) for node in online}
+            eligible = [name for name, refusal in refusals.items() if refusal is None]
+            if not eligible:
+                for name, refusal in sorted(refusals.items()):
+                    reasons.append(f"node {name}: {refusal}")
+            elif not any(node.id in self.free for node in online if refusals[node.label] is None):
+                busy = ", ".join(sorted(eligible))
+                reasons.append(f"every eligible node is busy ({busy}); it waits its turn by priority")
+        if not reasons:
+            reasons.append("nothing holds it back; it will be dispatched on the next free slot")
+        return reasons

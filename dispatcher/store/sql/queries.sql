@@ -1,0 +1,58 @@
+-- name: get_meta
+SELECT key, value FROM meta;
+
+-- name: put_meta
+INSERT INTO meta (key, value) VALUES (?, ?)
+ON CONFLICT (key) DO UPDATE SET value = excluded.value;
+
+-- name: load_jobs
+SELECT id, spec, chunk_status, chunk_attempts, chunk_nodes, chunk_failures FROM jobs ORDER BY id;
+
+-- name: put_job
+INSERT INTO jobs (id, spec, chunk_status, chunk_attempts, chunk_nodes, chunk_failures)
+VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET spec = excluded.spec, chunk_status = excluded.chunk_status,
+    chunk_attempts = excluded.chunk_attempts, chunk_nodes = excluded.chunk_nodes,
+    chunk_failures = excluded.chunk_failures;
+
+-- name: put_job_chunks
+UPDATE jobs SET chunk_status = ?, chunk_attempts = ?, chunk_nodes = ?, chunk_failures = ?
+WHERE id = ?;
+
+-- name: delete_job
+DELETE FROM jobs WHERE id = ?;
+
+-- name: delete_job_runs
+DELETE FROM runs WHERE job_id = ?;
+
+-- name: put_run
+INSERT INTO runs (job_id, chunk, attempt, node_id, state, started, finished, exit_code, error)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (job_id, chunk, attempt) DO UPDATE SET node_id = excluded.node_id,
+    state = excluded.state, started = excluded.started, finished = excluded.finished,
+    exit_code = excluded.exit_code, error = excluded.error;
+
+-- name: load_runs
+SELECT job_id, chunk, attempt, node_id, state, started, finished, exit_code, error
+FROM runs WHERE job_id = ? ORDER BY chunk, attempt;
+
+-- name: load_nodes
+SELECT id, name, instance, info FROM nodes ORDER BY id;
+
+-- name: put_node
+INSERT INTO nodes (id, name, instance, info) VALUES (?, ?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET name = excluded.name, instance = excluded.instance,
+    info = excluded.info;
+
+-- name: delete_node
+DELETE FROM nodes WHERE id = ?;
+
+-- name: load_users
+SELECT name, info FROM users ORDER BY name;
+
+-- name: put_user
+INSERT INTO users (name, info) VALUES (?, ?)
+ON CONFLICT (name) DO UPDATE SET info = excluded.info;
+
+-- name: delete_user
+DELETE FROM users WHERE name = ?;

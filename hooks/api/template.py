@@ -1,0 +1,526 @@
+"""Muster's template API (imported by template files as `MTemplateAPI`).
+
+A template file defines an `MTemplate` subclass and installs one instance::
+
+    class Blender(MTemplateAPI.MTemplate):
+        def __init__(self):
+            MTemplateAPI.MTemplate.__init__(self)
+            self.setID(20)
+            self.setName("Blender")
+
+    MTemplateAPI.MManager.getUniqueClass().installPyTemplate(Blender())
+
+The `on...` methods are virtual: the render client calls the command-line,
+environment and result hooks; the dispatcher-side hooks arrive later. A hook
+a template does not override keeps the default behaviour documented here.
+
+Names marked GUESS in the comments follow Muster's naming where no public
+source shows the value; Corral keeps them stable from here on.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, ClassVar
+
+from hooks.api.items import (
+    MTemplateItem,
+    MTemplateItemBoolean,
+    MTemplateItemCombo,
+    MTemplateItemDouble,
+    MTemplateItemFile,
+    MTemplateItemFolder,
+    MTemplateItemInteger,
+    MTemplateItemString,
+)
+from hooks.api.objects import MChunk, MJob, MStringRef
+
+__all__ = [
+    "MEnvironment",
+    "MManager",
+    "MStringRef",
+    "MTemplate",
+    "MTemplateError",
+    "MTemplateItem",
+    "MTemplateItemBoolean",
+    "MTemplateItemCombo",
+    "MTemplateItemDouble",
+    "MTemplateItemFile",
+    "MTemplateItemFolder",
+    "MTemplateItemInteger",
+    "MTemplateItemString",
+    "MTemplatePlatform",
+    "current_platform",
+    "kPlatformLinux",
+    "kPlatformMac",
+    "kPlatformWindows",
+    "kProcessAny",
+    "kProcessChild",
+    "kProcessDirect",
+    "kTemplateBroadcast",
+    "kTemplateErrorAbortRender",
+    "kTemplateErrorExcludeNode",
+    "kTemplateErrorPauseJob",
+    "kTemplateErrorRequeueChunk",
+    "kTemplateErrorTypeError",
+    "kTemplateErrorTypeInfo",
+    "kTemplateErrorTypeWarning",
+    "kTemplateImageSlicing",
+    "kTemplateMultiframe",
+    "kTemplateTargetHost",
+]
+
+logger = logging.getLogger(__name__)
+
+# Template logic: how a job's frames become work. Multiframe is 1 as in the
+# packetType Muster's REST API sends for such a job; the rest are GUESS.
+kTemplateMultiframe = 1
+kTemplateImageSlicing = 2
+kTemplateBroadcast = 3
+kTemplateTargetHost = 4
+
+# How the render client finds the rendering process (GUESS values).
+kProcessDirect = 0
+kProcessChild = 1
+kProcessAny = 2
+
+# Platforms (GUESS values).
+kPlatformWindows = 0
+kPlatformMac = 1
+kPlatformLinux = 2
+
+# MTemplateError types and actions. Only the type "error" and the action
+# "abort render" appear in public templates; the others are Corral's.
+kTemplateErrorTypeError = 0
+kTemplateErrorTypeWarning = 1
+kTemplateErrorTypeInfo = 2
+kTemplateErrorAbortRender = 1
+kTemplateErrorRequeueChunk = 2
+kTemplateErrorExcludeNode = 3
+kTemplateErrorPauseJob = 4
+
+
+def current_platform() -> int:
+    """The platform constant of the machine this code runs on."""
+    if sys.platform.startswith("win"):
+        return kPlatformWindows
+    if sys.platform == "darwin":
+        return kPlatformMac
+    return kPlatformLinux
+
+
+def default_key(name: str) -> str:
+    """A template key made from its name: "Maya (Arnold)" -> "maya__arnold_"."""
+    return re.sub(r"[^a-z0-9]", "_", name.lower())
+
+
+class MTemplateError:
+    """A hook's verdict: code 0 means success, anything else names a failure."""
+
+    kTemplateErrorTypeError = kTemplateErrorTypeError
+    kTemplateErrorTypeWarning = kTemplateErrorTypeWarning
+    kTemplateErrorTypeInfo = kTemplateErrorTypeInfo
+    kTemplateErrorAbortRender = kTemplateErrorAbortRender
+    kTemplateErrorRequeueChunk = kTemplateErrorRequeueChunk
+    kTemplateErrorExcludeNode = kTemplateErrorExcludeNode
+    kTemplateErrorPauseJob = kTemplateErrorPauseJob
+
+    def __init__(
+        self, code: int = 0, description: str = "", type: int = kTemplateErrorTypeError
+    ) -> None:
+        self._code = int(code)
+        self._description = str(description)
+        self._type = int(type)
+        self._actions: list[int] = []
+
+    def getErrorCode(self) -> int:
+        return self._code
+
+    def getDescription(self) -> str:
+        return self._description
+
+    def getType(self) -> int:
+        return self._type
+
+    def addErrorAction(self, action: int) -> None:
+        if action not in self._actions:
+            self._actions.append(int(action))
+
+    def getErrorActions(self) -> list[int]:
+        return list(self._actions)
+
+    def __repr__(self) -> str:
+        return f"MTemplateError({self._code}, {self._description!r}, type={self._type})"
+
+
+class MEnvironment:
+    """The environment a render process gets; hooks change it with setValue."""
+
+    def __init__(self, values: Mapping[str, str] | None = None) -> None:
+        self._values: dict[str, str] = dict(values or {})
+
+    def setValue(self, name: str, value: str) -> None:
+        self._values[str(name)] = str(value)
+
+    def getValue(self, name: str) -> str:
+        """The variable's value, "" when it is not set."""
+        return self._values.get(name, "")
+
+    def removeValue(self, name: str) -> None:
+        self._values.pop(name, None)
+
+    def items(self) -> list[tuple[str, str]]:
+        return list(self._values.items())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._values
+
+    def to_dict(self) -> dict[str, str]:
+        return dict(self._values)
+
+
+class MTemplatePlatform:
+    """A template's settings for one platform (`platformLinux`, ...)."""
+
+    def __init__(self, platform: int) -> None:
+        self._platform = platform
+        self._enabled = False
+        self._error_check = True
+        self._enabled_by_default = False
+        self._frames_floating = False
+        self._detection_logic = kProcessDirect
+        self._configuration: list[MTemplateItem] = []
+
+    def getPlatform(self) -> int:
+        return self._platform
+
+    def setPlatformEnabled(self, enabled: int | bool) -> None:
+        self._enabled = bool(enabled)
+
+    def getPlatformEnabled(self) -> bool:
+        return self._enabled
+
+    def setEnableErrorCheck(self, enabled: int | bool) -> None:
+        self._error_check = bool(enabled)
+
+    def getEnableErrorCheck(self) -> bool:
+        return self._error_check
+
+    def setEnabledByDefault(self, enabled: int | bool) -> None:
+        self._enabled_by_default = bool(enabled)
+
+    def getEnabledByDefault(self) -> bool:
+        return self._enabled_by_default
+
+    def setFramesFloating(self, floating: int | bool) -> None:
+        self._frames_floating = bool(floating)
+
+    def getFramesFloating(self) -> bool:
+        return self._frames_floating
+
+    def setDetectionLogic(self, logic: int) -> None:
+        self._detection_logic = int(logic)
+
+    def getDetectionLogic(self) -> int:
+        return self._detection_logic
+
+    def addClientConfigurationItem(self, item: MTemplateItem) -> None:
+        """A per-node setting (e.g. the application's folder), read as preferences."""
+        self._configuration.append(item)
+
+    def getClientConfigurationItems(self) -> list[MTemplateItem]:
+        return list(self._configuration)
+
+
+class MTemplate:
+    """Base class of every template; subclasses call `MTemplate.__init__(self)` first."""
+
+    def __init__(self) -> None:
+        self._id = 0
+        self._name = ""
+        self._key: str | None = None
+        self._description = ""
+        self._logic = kTemplateMultiframe
+        self._default_priority = 1
+        self._default_pools = ""
+        self._default_excluded_pools = ""
+        self._maximum_licenses = 0
+        self._licenses_group = ""
+        self._delay_group = ""
+        self._delay_s = 0
+        self._items: list[MTemplateItem] = []
+        self._mappings: dict[str, str] = {}
+        self.platformWindows = MTemplatePlatform(kPlatformWindows)
+        self.platformMac = MTemplatePlatform(kPlatformMac)
+        self.platformLinux = MTemplatePlatform(kPlatformLinux)
+
+    # Identity.
+
+    def setID(self, template_id: int) -> None:
+        self._id = int(template_id)
+
+    def getID(self) -> int:
+        return self._id
+
+    def setName(self, name: str) -> None:
+        self._name = str(name)
+
+    def getName(self) -> str:
+        return self._name
+
+    def setKey(self, key: str) -> None:
+        """Corral's unique string key ("cmdline"); defaults to the name made identifier-like."""
+        self._key = str(key)
+
+    def getKey(self) -> str:
+        if self._key:
+            return self._key
+        return default_key(self._name) or f"template_{self._id}"
+
+    def setDescription(self, description: str) -> None:
+        self._description = str(description)
+
+    def getDescription(self) -> str:
+        return self._description
+
+    # Defaults and limits.
+
+    def setTemplateLogic(self, logic: int) -> None:
+        self._logic = int(logic)
+
+    def getTemplateLogic(self) -> int:
+        return self._logic
+
+    def setDefaultPriority(self, priority: int) -> None:
+        self._default_priority = int(priority)
+
+    def getDefaultPriority(self) -> int:
+        return self._default_priority
+
+    def setDefaultPools(self, pools: str) -> None:
+        self._default_pools = str(pools)
+
+    def getDefaultPools(self) -> str:
+        return self._default_pools
+
+    def setDefaultExcludedPools(self, pools: str) -> None:
+        self._default_excluded_pools = str(pools)
+
+    def getDefaultExcludedPools(self) -> str:
+        return self._default_excluded_pools
+
+    def setMaximumLicenses(self, count: int) -> None:
+        """How many chunks of this template may run at once farm-wide; 0 means no limit."""
+        self._maximum_licenses = int(count)
+
+    def getMaximumLicenses(self) -> int:
+        return self._maximum_licenses
+
+    def setLicensesGroup(self, group: str) -> None:
+        self._licenses_group = str(group)
+
+    def getLicensesGroup(self) -> str:
+        return self._licenses_group
+
+    def setDelayGroup(self, group: str) -> None:
+        self._delay_group = str(group)
+
+    def getDelayGroup(self) -> str:
+        return self._delay_group
+
+    def setDelay(self, seconds: int) -> None:
+        """Seconds between two chunk starts in the same delay group."""
+        self._delay_s = int(seconds)
+
+    def getDelay(self) -> int:
+        return self._delay_s
+
+    # Submission form.
+
+    def addSubmissionItem(self, item: MTemplateItem) -> None:
+        self._items.append(item)
+
+    def getSubmissionItems(self) -> list[MTemplateItem]:
+        return list(self._items)
+
+    def addMapping(self, field: str, attribute: str) -> None:
+        """Store the submission field `field` in the job attribute `attribute`."""
+        self._mappings[str(field)] = str(attribute)
+
+    def getMappings(self) -> dict[str, str]:
+        return dict(self._mappings)
+
+    def platforms(self) -> list[MTemplatePlatform]:
+        return [self.platformWindows, self.platformMac, self.platformLinux]
+
+    def overrides(self, method: str) -> bool:
+        """True when this template's class replaces the base hook `method`."""
+        base = getattr(MTemplate, method, None)
+        return base is not None and getattr(type(self), method, None) is not base
+
+    def to_dict(self) -> dict[str, Any]:
+        """A summary for the REST API and the console."""
+        return {
+            "id": self._id,
+            "key": self.getKey(),
+            "name": self._name,
+            "description": self._description,
+            "logic": self._logic,
+            "default_priority": self._default_priority,
+            "default_pools": self._default_pools,
+            "default_excluded_pools": self._default_excluded_pools,
+            "items": [item.to_dict() for item in self._items],
+            "mappings": dict(self._mappings),
+        }
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} id={self._id} key={self.getKey()!r}>"
+
+    # Render-client hooks. The defaults describe a template that does nothing special.
+
+    def onBuildCommandLine(
+        self,
+        platform: int,
+        job: MJob,
+        chunk: MChunk,
+        clientTemplatePreferences: dict[str, Any],
+        instanceNum: int,
+    ) -> str:
+        """The arguments to run (the executable comes from onGetApplicationPath)."""
+        return ""
+
+    def onBuildEnvironment(
+        self,
+        job: MJob,
+        chunk: MChunk,
+        clientTemplatePreferences: dict[str, Any],
+        existingEnvironment: MEnvironment,
+    ) -> MEnvironment:
+        """The process environment; change `existingEnvironment` and return it."""
+        return existingEnvironment
+
+    def onGetApplicationPath(
+        self, job: MJob, clientTemplatePreferences: dict[str, Any], pathOut: MStringRef
+    ) -> MTemplateError:
+        """Write the executable into `pathOut`; leave it empty when the command line has it."""
+        return MTemplateError()
+
+    def onGetApplicationStartingFolder(
+        self, job: MJob, clientTemplatePreferences: dict[str, Any], pathOut: MStringRef
+    ) -> MTemplateError:
+        """Write the process's working folder into `pathOut`; empty keeps the client's."""
+        return MTemplateError()
+
+    def onCheckLog(
+        self, job: MJob, chunk: MChunk, clientTemplatePreferences: dict[str, Any], log: str
+    ) -> MTemplateError:
+        """Judge the end of the process's log; the default finds nothing wrong."""
+        return MTemplateError()
+
+    def onCheckExitCode(
+        self, job: MJob, chunk: MChunk, clientTemplatePreferences: dict[str, Any], exitCode: int
+    ) -> MTemplateError:
+        """Judge the exit code; the default fails any code but 0."""
+        if exitCode == 0:
+            return MTemplateError()
+        return MTemplateError(exitCode, f"the process exited with code {exitCode}")
+
+
+class MManager:
+    """The registry templates install themselves into.
+
+    `getUniqueClass()` is process-wide; a template loader swaps in a fresh
+    manager while it runs template files (see `MManager.use`).
+    """
+
+    _unique: ClassVar[MManager | None] = None
+    _swap_lock: ClassVar[threading.RLock] = threading.RLock()
+
+    def __init__(self) -> None:
+        self._templates: dict[str, MTemplate] = {}
+
+    @classmethod
+    def getUniqueClass(cls) -> MManager:
+        manager = cls._unique
+        if manager is None:
+            with cls._swap_lock:
+                if cls._unique is None:
+                    cls._unique = cls()
+                manager = cls._unique
+        return manager
+
+    @classmethod
+    def set_unique(cls, manager: MManager) -> None:
+        """Make `manager` the process-wide one (a render client's loaded template set)."""
+        with cls._swap_lock:
+            cls._unique = manager
+
+    @classmethod
+    @contextmanager
+    def use(cls, manager: MManager) -> Iterator[MManager]:
+        """Make `manager` the process-wide one for the block, then restore the previous one."""
+        with cls._swap_lock:
+            previous = cls._unique
+            cls._unique = manager
+            try:
+                yield manager
+            finally:
+                cls._unique = previous
+
+    def installPyTemplate(self, template: MTemplate) -> None:
+        """Install `template`; it replaces any installed template with the same id or key."""
+        if not isinstance(template, MTemplate):
+            raise TypeError(f"installPyTemplate needs an MTemplate, not {type(template).__name__}")
+        if template.getID() <= 0:
+            raise ValueError(f"template {template.getName()!r} has no positive id (call setID)")
+        key = template.getKey()
+        for old_key, old in list(self._templates.items()):
+            if old_key == key or old.getID() == template.getID():
+                logger.info(
+                    "template %s (id %d) replaces %s (id %d)",
+                    key,
+                    template.getID(),
+                    old_key,
+                    old.getID(),
+                    extra={"action": "template_replaced"},
+                )
+                del self._templates[old_key]
+        self._templates[key] = template
+
+    def resolveMappingToJob(self, templateId: int, field: str) -> str:
+        """The job attribute the template's submission field `field` is stored in.
+
+        A field without a mapping is stored under its own name; "" when no
+        template with that id is installed.
+        """
+        template = self.get_template(int(templateId))
+        if template is None:
+            return ""
+        return template.getMappings().get(field, field)
+
+    def get_template(self, key_or_id: str | int) -> MTemplate | None:
+        """The installed template with this key or id ("cmdline", "1" or 1)."""
+        if isinstance(key_or_id, str):
+            found = self._templates.get(key_or_id)
+            if found is not None:
+                return found
+            text = key_or_id.strip()
+            if not text.lstrip("-").isdigit():
+                return None
+            key_or_id = int(text)
+        for template in self._templates.values():
+            if template.getID() == key_or_id:
+                return template
+        return None
+
+    def list_templates(self) -> list[MTemplate]:
+        """The installed templates, by id."""
+        return sorted(self._templates.values(), key=lambda template: template.getID())
+
+    def clear(self) -> None:
+        self._templates.clear()

@@ -1,0 +1,207 @@
+"""The render client: K instance sessions of one node, sharing its template set."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import socket
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from hooks.runtime import TemplateSet, bundled_templates_dir
+from renderclient.session import InstanceSession
+
+if TYPE_CHECKING:
+    from renderclient.main import ClientOptions
+
+logger = logging.getLogger(__name__)
+
+EXIT_OK = 0
+
+
+def total_memory_bytes(meminfo: Path = Path("/proc/meminfo")) -> int:
+    """Total RAM in bytes as the kernel reports it; 0 where that is not known."""
+    try:
+        with meminfo.open() as lines:
+            for line in lines:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+@dataclass(frozen=True, slots=True)
+class NodeFacts:
+    """What a node tells the dispatcher about itself in every handshake."""
+
+    host: str
+    platform: str
+    cpus: int
+    memory_bytes: int
+
+
+def node_facts() -> NodeFacts:
+    return NodeFacts(
+        host=socket.gethostname(),
+        platform=sys.platform,
+        cpus=os.cpu_count() or 0,
+        memory_bytes=total_memory_bytes(),
+    )
+
+
+def _safe_name(digest: str) -> str:
+    name = "".join(char for char in digest if char.isalnum())[:32]
+    return name or "received"
+
+
+class TemplateCache:
+    """The node's template set: bundled + site folders, or what the dispatcher sent + site.
+
+    Templates received in a Welcome are written under
+    `state_dir/templates/DIGEST` and replace the bundled ones; site folders are
+    always laid over them.
+    """
+
+    def __init__(self, site_dirs: Sequence[Path], state_dir: Path) -> None:
+        self._site_dirs = [Path(path) for path in site_dirs]
+        self._received_dir = state_dir / "templates"
+        self.current = TemplateSet.load([bundled_templates_dir(), *self._site_dirs])
+
+    @property
+    def digest(self) -> str:
+        return str(self.current.digest)
+
+    def apply(self, digest: str, sources: dict[str, str] | None) -> None:
+        """Install the templates of a Welcome; None means ours already match."""
+        if sources is None or digest == self.digest:
+            return
+        # One folder per digest: a set already loaded may still import its helpers.
+        folder = self._received_dir / _safe_name(digest)
+        try:
+            if folder.exists():
+                shutil.rmtree(folder)
+            folder.mkdir(parents=True)
+            TemplateSet.write_sources(sources, folder)
+            loaded = TemplateSet.load([folder, *self._site_dirs])
+        except Exception as exc:
+            logger.error(
+                "action=templates_failed digest=%s error=%r; keeping digest=%s",
+                digest,
+                exc,
+                self.digest,
+            )
+            return
+        self.current = loaded
+        logger.info(
+            "action=templates_installed digest=%s templates=%d dir=%s",
+            self.digest,
+            len(sources),
+            folder,
+        )
+
+
+class RenderClient:
+    """A render node: `options.instances` sessions, numbered 0..K-1, to one dispatcher.
+
+    `start()` loads the templates and connects; `wait()` returns the exit code
+    once the client is closed or a dispatcher was refused (then it closes the
+    client itself); `close()` is safe to call twice and from a signal handler's
+    task. With `finish_on_shutdown` a running chunk may finish within
+    `timeout_s` (default `options.shutdown_grace_s`); otherwise it is killed and
+    handed back.
+    """
+
+    def __init__(self, options: ClientOptions) -> None:
+        self.options = options
+        self.sessions: list[InstanceSession] = []
+        self.exit_code = EXIT_OK
+        self._stop = asyncio.Event()
+        self._closed = asyncio.Event()
+        self._closing = False
+        self._started = False
+        self._temp_state_dir: Path | None = None
+
+    async def start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        options = self.options
+        state_dir = options.state_dir
+        if state_dir is None:
+            state_dir = Path(tempfile.mkdtemp(prefix="corral-renderclient-"))
+            self._temp_state_dir = state_dir
+        state_dir.mkdir(parents=True, exist_ok=True)
+        templates = TemplateCache(options.templates_dirs, state_dir)
+        facts = node_facts()
+        for instance in range(options.instances):
+            session = InstanceSession(
+                host=options.host,
+                port=options.port,
+                name=options.name,
+                instance=instance,
+                secret=options.secret,
+                pools=options.pools,
+                templates=templates,
+                facts=facts,
+                on_fatal=self._fatal,
+                heartbeat_s=options.heartbeat_s,
+                reconnect_max_s=options.reconnect_max_s,
+                log_batch_s=options.log_batch_s,
+            )
+            self.sessions.append(session)
+            await session.start()
+        logger.info(
+            "action=client_started node=%s instances=%d dispatcher=%s:%d templates=%s",
+            options.name,
+            options.instances,
+            options.host,
+            options.port,
+            templates.digest,
+        )
+
+    def _fatal(self, exit_code: int, reason: str) -> None:
+        if self._stop.is_set():
+            return
+        logger.error(
+            "action=client_stopping node=%s exit=%d reason=%s", self.options.name, exit_code, reason
+        )
+        self.exit_code = exit_code
+        self._stop.set()
+
+    async def wait(self) -> int:
+        """Until the client is closed (or stops itself); returns its exit code."""
+        await self._stop.wait()
+        await self.close(finish=False)
+        return self.exit_code
+
+    async def close(self, timeout_s: float | None = None, *, finish: bool | None = None) -> None:
+        """Stop taking work and let go of the dispatcher; see the class docstring."""
+        if self._closing:
+            await self._closed.wait()
+            return
+        self._closing = True
+        self._stop.set()
+        options = self.options
+        grace_s = options.shutdown_grace_s if timeout_s is None else timeout_s
+        finish_running = options.finish_on_shutdown if finish is None else finish
+        try:
+            await asyncio.gather(
+                *(
+                    session.close(finish=finish_running, timeout_s=grace_s)
+                    for session in self.sessions
+                )
+            )
+        finally:
+            if self._temp_state_dir is not None:
+                with contextlib.suppress(OSError):
+                    shutil.rmtree(self._temp_state_dir)
+            self._closed.set()
+            logger.info("action=client_closed node=%s exit=%d", options.name, self.exit_code)

@@ -1,0 +1,255 @@
+"""The render-client side of templates: what to run for a chunk, and whether it worked.
+
+`build_invocations` asks the job's template for the executable, the command
+line, the environment and the working folder, then turns the command line
+into argument lists: split with `shlex` (never a shell), `{start}`/`{end}`
+filled with the chunk's frames, and one process per frame when a token holds
+`{frame}`. `check_result` asks the template to judge the exit code and log.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from dispatcher.errors import TemplateError
+from dispatcher.model import frame, frame_text
+from hooks.api.objects import MChunk, MJob, MStringRef
+from hooks.api.template import MEnvironment, MTemplate, MTemplateError, current_platform
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Invocation:
+    """The processes for one chunk, run in order with the same environment and folder."""
+
+    argvs: list[list[str]]
+    env: dict[str, str]
+    cwd: str | None
+
+
+def _template_name(template: MTemplate) -> str:
+    return f"template {template.getKey()!r}"
+
+
+def _call(template: MTemplate, hook: str, call: Callable[[], T]) -> T:
+    """Run one hook; any exception becomes a TemplateError naming the template and hook."""
+    try:
+        return call()
+    except Exception as exc:
+        raise TemplateError(
+            f"{_template_name(template)}: {hook} raised {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def _check_error(template: MTemplate, hook: str, error: object) -> None:
+    """Raise TemplateError when a path hook reports a failure."""
+    if error is None:
+        return
+    if not isinstance(error, MTemplateError):
+        raise TemplateError(
+            f"{_template_name(template)}: {hook} returned {type(error).__name__}, "
+            "not an MTemplateError"
+        )
+    if error.getErrorCode() != 0:
+        raise TemplateError(
+            f"{_template_name(template)}: {hook} failed with code {error.getErrorCode()}: "
+            f"{error.getDescription()}"
+        )
+
+
+def _chunk(
+    job: Mapping[str, Any],
+    start: Decimal | str,
+    end: Decimal | str,
+    chunk_id: int | None,
+    attempt: int,
+) -> MChunk:
+    first, last = frame(start), frame(end)
+    if last < first:
+        raise TemplateError(
+            f"chunk ends at frame {frame_text(last)} before it starts at {frame_text(first)}"
+        )
+    if chunk_id is None:
+        # The chunk index follows from the frames when the caller does not know it.
+        try:
+            job_start, by = frame(job.get("start", first)), frame(job.get("by", 1))
+            batch = max(1, int(job.get("batch", 1)))
+            chunk_id = int((first - job_start) // by) // batch if by > 0 else 0
+        except (TypeError, ValueError):
+            chunk_id = 0
+    return MChunk(int(job.get("id", -1)), chunk_id, first, last, attempt)
+
+
+def _frames(first: Decimal, last: Decimal, by: Decimal) -> list[Decimal]:
+    frames: list[Decimal] = []
+    current = first
+    while current <= last:
+        frames.append(current)
+        current += by
+    return frames
+
+
+def build_invocations(
+    template: MTemplate,
+    job: Mapping[str, Any],
+    start: Decimal | str,
+    end: Decimal | str,
+    instance: int,
+    preferences: Mapping[str, Any] | None = None,
+    *,
+    chunk_id: int | None = None,
+    attempt: int = 0,
+    base_env: Mapping[str, str] | None = None,
+) -> Invocation:
+    """What to run for frames `start`..`end` of `job` (the job's wire-form dict).
+
+    `preferences` are the node's settings for this template (Muster's client
+    template preferences). `base_env` defaults to this process's environment;
+    the job's `environ` goes over it, then the template's onBuildEnvironment.
+    Raises TemplateError when the template fails or builds an empty command.
+    """
+    try:
+        chunk = _chunk(job, start, end, chunk_id, attempt)
+        by = frame(job.get("by", 1))
+    except ValueError as exc:
+        raise TemplateError(f"bad frames for {_template_name(template)}: {exc}") from exc
+    if by <= 0:
+        raise TemplateError(f"job frame step must be positive, not {frame_text(by)}")
+    prefs = dict(preferences or {})
+    mjob = MJob(job)
+
+    app_path = MStringRef()
+    error = _call(
+        template,
+        "onGetApplicationPath",
+        lambda: template.onGetApplicationPath(mjob, prefs, app_path),
+    )
+    _check_error(template, "onGetApplicationPath", error)
+
+    command = _call(
+        template,
+        "onBuildCommandLine",
+        lambda: template.onBuildCommandLine(current_platform(), mjob, chunk, prefs, instance),
+    )
+    if command is None:
+        command = ""
+    if not isinstance(command, str):
+        raise TemplateError(
+            f"{_template_name(template)}: onBuildCommandLine returned "
+            f"{type(command).__name__}, not a string"
+        )
+    try:
+        tokens = shlex.split(command)
+    except ValueError as exc:
+        raise TemplateError(
+            f"{_template_name(template)}: cannot split the command line {command!r}: {exc}"
+        ) from exc
+    executable = app_path.getString()
+    if executable:
+        tokens.insert(0, executable)
+    if not tokens:
+        raise TemplateError(f"{_template_name(template)} built an empty command line")
+
+    first, last = frame_text(chunk.start), frame_text(chunk.end)
+    tokens = [token.replace("{start}", first).replace("{end}", last) for token in tokens]
+    if any("{frame}" in token for token in tokens):
+        argvs = [
+            [token.replace("{frame}", frame_text(value)) for token in tokens]
+            for value in _frames(chunk.start, chunk.end, by)
+        ]
+    else:
+        argvs = [tokens]
+
+    env = dict(os.environ if base_env is None else base_env)
+    environ = job.get("environ") or {}
+    if not isinstance(environ, Mapping):
+        raise TemplateError(f"job environ must be a mapping, not {type(environ).__name__}")
+    env.update({str(name): str(value) for name, value in environ.items()})
+    existing = MEnvironment(env)
+    built = _call(
+        template,
+        "onBuildEnvironment",
+        lambda: template.onBuildEnvironment(mjob, chunk, prefs, existing),
+    )
+    if built is None:
+        built = existing
+    if isinstance(built, MEnvironment):
+        env = built.to_dict()
+    elif isinstance(built, Mapping):
+        env = {str(name): str(value) for name, value in built.items()}
+    else:
+        raise TemplateError(
+            f"{_template_name(template)}: onBuildEnvironment returned {type(built).__name__}, "
+            "not an environment"
+        )
+
+    folder = MStringRef()
+    error = _call(
+        template,
+        "onGetApplicationStartingFolder",
+        lambda: template.onGetApplicationStartingFolder(mjob, prefs, folder),
+    )
+    _check_error(template, "onGetApplicationStartingFolder", error)
+
+    return Invocation(argvs=argvs, env=env, cwd=folder.getString() or None)
+
+
+def _verdict(template: MTemplate, hook: str, call: Callable[[], object]) -> str:
+    """ "" when the hook finds nothing wrong, else why it failed."""
+    try:
+        error = call()
+    except Exception as exc:
+        return f"{hook} raised {type(exc).__name__}: {exc}"
+    if error is None:
+        return ""
+    if not isinstance(error, MTemplateError):
+        return f"{hook} returned {type(error).__name__}, not an MTemplateError"
+    if error.getErrorCode() == 0:
+        return ""
+    return f"{hook}: {error.getDescription() or f'error code {error.getErrorCode()}'}"
+
+
+def check_result(
+    template: MTemplate,
+    job: Mapping[str, Any],
+    start: Decimal | str,
+    end: Decimal | str,
+    exit_code: int,
+    log_tail: str,
+    preferences: Mapping[str, Any] | None = None,
+    *,
+    chunk_id: int | None = None,
+    attempt: int = 0,
+) -> tuple[bool, str]:
+    """The template's verdict on a finished chunk: (ok, reason).
+
+    onCheckExitCode and then onCheckLog are asked; the chunk is ok only when
+    both answer error code 0. `reason` names each check that failed ("" when
+    ok); a hook that raises counts as a failure with the exception's text.
+    """
+    try:
+        chunk = _chunk(job, start, end, chunk_id, attempt)
+    except (ValueError, TemplateError) as exc:
+        return False, f"bad frames: {exc}"
+    prefs = dict(preferences or {})
+    mjob = MJob(job)
+    reasons = [
+        _verdict(
+            template,
+            "onCheckExitCode",
+            lambda: template.onCheckExitCode(mjob, chunk, prefs, exit_code),
+        ),
+        _verdict(
+            template,
+            "onCheckLog",
+            lambda: template.onCheckLog(mjob, chunk, prefs, log_tail),
+        ),
+    ]
+    failed = [reason for reason in reasons if reason]
+    return not failed, "; ".join(failed)

@@ -1,0 +1,128 @@
+"""Entry point of the render client daemon: options, the farm secret, run until closed.
+
+The CLI builds `ClientOptions`, installs the signal handlers and awaits
+`run(options, client=...)`; this module never touches process signals.
+Exit codes: 0 after a clean close, 3 when a handshake was refused either way
+(the dispatcher refused this node, or could not prove the farm secret), 1 when
+the client could not start.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from renderclient.client import RenderClient
+from renderclient.session import EXIT_REFUSED
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PORT = 9681
+EXIT_OK = 0
+EXIT_START_FAILED = 1
+__all__ = ["EXIT_REFUSED", "ClientOptions", "SecretError", "read_secret", "run"]
+
+
+class SecretError(ValueError):
+    """No usable farm secret was given."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClientOptions:
+    """How one render node runs.
+
+    host, port: the dispatcher's render-client address (port 9681 by default).
+    name: the node's name; with `instances` it makes the node identities
+      (name, 0) .. (name, instances - 1).
+    secret: the farm secret (see read_secret); never shown in repr.
+    pools: pools this node offers itself to.
+    templates_dirs: site template folders laid over the bundled or received set.
+    state_dir: where templates received from the dispatcher are kept; None
+      means a temporary folder removed on close.
+    heartbeat_s: overrides the dispatcher's heartbeat interval when set.
+    reconnect_max_s: the cap of the reconnect backoff (it starts at 0.1 s).
+    finish_on_shutdown: on close, let a running chunk finish (True) or kill it
+      and hand it back (False).
+    shutdown_grace_s: how long close() may wait for running chunks and acks.
+    log_batch_s: how often chunk output is sent to the dispatcher.
+    """
+
+    host: str
+    port: int = DEFAULT_PORT
+    name: str = ""
+    secret: bytes = field(default=b"", repr=False)
+    pools: tuple[str, ...] = ()
+    instances: int = 1
+    templates_dirs: tuple[Path, ...] = ()
+    state_dir: Path | None = None
+    heartbeat_s: float | None = None
+    reconnect_max_s: float = 5.0
+    finish_on_shutdown: bool = False
+    shutdown_grace_s: float = 60.0
+    log_batch_s: float = 0.05
+
+    def __post_init__(self) -> None:
+        if not self.host:
+            raise ValueError("the dispatcher host is empty")
+        if not 0 < self.port < 65536:
+            raise ValueError(f"port {self.port} is out of range")
+        if not self.name:
+            raise ValueError("the node name is empty")
+        if not self.secret:
+            raise ValueError("the farm secret is empty")
+        if self.instances < 1:
+            raise ValueError(f"instances must be at least 1, not {self.instances}")
+        if self.heartbeat_s is not None and self.heartbeat_s <= 0:
+            raise ValueError("heartbeat_s must be positive")
+        if self.reconnect_max_s <= 0 or self.log_batch_s <= 0:
+            raise ValueError("reconnect_max_s and log_batch_s must be positive")
+        if self.shutdown_grace_s < 0:
+            raise ValueError("shutdown_grace_s must not be negative")
+        # Accept lists from callers; keep the options hashable and frozen.
+        object.__setattr__(self, "pools", tuple(self.pools))
+        object.__setattr__(self, "templates_dirs", tuple(Path(p) for p in self.templates_dirs))
+
+
+def read_secret(secret_file: Path | None, env: Mapping[str, str]) -> bytes:
+    """The farm secret from `secret_file`, else from CORRAL_SECRET in `env`; whitespace stripped.
+
+    Raises SecretError when neither gives a non-empty secret or the file cannot be read.
+    """
+    if secret_file is not None:
+        try:
+            secret = Path(secret_file).read_bytes().strip()
+        except OSError as exc:
+            raise SecretError(
+                f"cannot read the farm secret file {secret_file}: {exc.strerror}"
+            ) from exc
+        if not secret:
+            raise SecretError(f"the farm secret file {secret_file} is empty")
+        return secret
+    secret = env.get("CORRAL_SECRET", "").strip().encode()
+    if not secret:
+        raise SecretError("no farm secret: give a secret file or set CORRAL_SECRET")
+    return secret
+
+
+async def run(options: ClientOptions, *, client: RenderClient | None = None) -> int:
+    """Run a render client until it is closed; returns the process exit code.
+
+    Pass `client` (built from the same options) to keep a handle for the
+    signal handlers, which call `client.close()`. Cancelling run() closes the
+    client too.
+    """
+    client = client if client is not None else RenderClient(options)
+    try:
+        await client.start()
+    except Exception as exc:
+        logger.error(
+            "action=client_start_failed node=%s error=%r", options.name, exc, exc_info=True
+        )
+        await client.close(finish=False)
+        return EXIT_START_FAILED
+    try:
+        return await client.wait()
+    finally:
+        await client.close(finish=False)

@@ -1,0 +1,368 @@
+"""Runs one chunk's processes: a sequence of command lines, each in its own process group.
+
+Output (stdout and stderr merged) is handed to a callback in batches every
+`log_batch_s`, and the last `tail_bytes` of it are kept for the template's log
+check. A chunk's processes do not outlive it: when a command's leader exits,
+whatever it left behind in its process group gets SIGTERM, then SIGKILL after
+`term_grace_s`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from dispatcher.errors import TemplateError
+from dispatcher.protocol import Assign, Ref, Result
+from hooks.api.template import MTemplate
+from hooks.runtime import TemplateSet
+from renderclient.invocation import build_invocations, check_result
+
+logger = logging.getLogger(__name__)
+
+TAIL_BYTES = 64 * 1024
+TERM_GRACE_S = 2.0
+DRAIN_S = 1.0
+
+
+@dataclass(slots=True)
+class RunOutcome:
+    """What happened to one chunk's command sequence. Times are Unix seconds."""
+
+    exit_code: int | None
+    error: str
+    killed: bool
+    timed_out: bool
+    started: float
+    finished: float
+    log_tail: bytes
+
+
+class _LogBatcher:
+    """Collects output and hands it on at most every `batch_s`; keeps the tail."""
+
+    def __init__(self, on_output: Callable[[bytes], None], batch_s: float, tail_bytes: int) -> None:
+        self._on_output = on_output
+        self._batch_s = batch_s
+        self._tail_bytes = tail_bytes
+        self._pending = bytearray()
+        self._tail = bytearray()
+        self._handle: asyncio.TimerHandle | None = None
+
+    def add(self, data: bytes) -> None:
+        self._pending += data
+        self._tail += data
+        if len(self._tail) > 2 * self._tail_bytes:
+            del self._tail[: len(self._tail) - self._tail_bytes]
+        if self._handle is None:
+            self._handle = asyncio.get_running_loop().call_later(self._batch_s, self.flush)
+
+    def flush(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        if self._pending:
+            data = bytes(self._pending)
+            self._pending.clear()
+            try:
+                self._on_output(data)
+            except Exception:
+                logger.exception("action=log_forward_failed bytes=%d", len(data))
+
+    @property
+    def tail(self) -> bytes:
+        return bytes(self._tail[-self._tail_bytes :])
+
+
+class _PipeReader(asyncio.Protocol):
+    """Reads one child's merged output pipe until every writer has closed it."""
+
+    def __init__(self, batcher: _LogBatcher) -> None:
+        self._batcher = batcher
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def data_received(self, data: bytes) -> None:
+        self._batcher.add(data)
+
+    def eof_received(self) -> bool | None:
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+
+def _signal_group(pgid: int, signum: int) -> bool:
+    """Send a signal to a process group; False when the group has no process left."""
+    try:
+        os.killpg(pgid, signum)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        logger.warning("action=signal_refused pgid=%d signal=%d", pgid, signum)
+        return False
+    return True
+
+
+class ProcessRunner:
+    """Runs `argvs` one after another; the first failing command stops the sequence.
+
+    `time_limit_s` (0 = none) bounds the whole sequence: past it the running
+    process group is ended and the outcome says `timed_out`. `kill(reason)` ends
+    it early from outside (the outcome says `killed`). `env` is the complete
+    environment of the children; `cwd` None means the client's own directory.
+    """
+
+    def __init__(
+        self,
+        argvs: Sequence[Sequence[str]],
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+        time_limit_s: float = 0.0,
+        on_output: Callable[[bytes], None],
+        log_batch_s: float = 0.05,
+        tail_bytes: int = TAIL_BYTES,
+        term_grace_s: float = TERM_GRACE_S,
+        label: str = "",
+    ) -> None:
+        self._argvs = [list(argv) for argv in argvs]
+        self._env = dict(env) if env is not None else None
+        self._cwd = cwd
+        self._time_limit_s = time_limit_s
+        self._batcher = _LogBatcher(on_output, log_batch_s, tail_bytes)
+        self._term_grace_s = term_grace_s
+        self._label = label
+        self._stop = asyncio.Event()
+        self._kill_reason = ""
+        self.pid: int | None = None
+
+    def kill(self, reason: str) -> None:
+        """Ask the sequence to stop now; run() returns with killed=True and this error."""
+        if not self._stop.is_set():
+            self._kill_reason = reason
+            self._stop.set()
+
+    async def run(self) -> RunOutcome:
+        started = time.time()
+        deadline = time.monotonic() + self._time_limit_s if self._time_limit_s > 0 else None
+        exit_code: int | None = None
+        error = ""
+        timed_out = False
+        try:
+            for argv in self._argvs:
+                if self._stop.is_set():
+                    break
+                try:
+                    exit_code, timed_out = await self._run_one(argv, deadline)
+                except OSError as exc:
+                    exit_code, error = (
+                        None,
+                        f"could not start {argv[0] if argv else '(empty)'}: {exc}",
+                    )
+                    break
+                if timed_out or self._stop.is_set() or exit_code != 0:
+                    break
+        finally:
+            self._batcher.flush()
+        if timed_out:
+            error = f"time limit of {self._time_limit_s:g} s exceeded"
+        elif self._stop.is_set():
+            error = self._kill_reason
+        elif not error and exit_code not in (0, None):
+            error = f"exit code {exit_code}"
+        return RunOutcome(
+            exit_code=exit_code,
+            error=error,
+            killed=self._stop.is_set() and not timed_out,
+            timed_out=timed_out,
+            started=started,
+            finished=time.time(),
+            log_tail=self._batcher.tail,
+        )
+
+    async def _run_one(self, argv: list[str], deadline: float | None) -> tuple[int | None, bool]:
+        """Run one command; returns (exit code, timed out)."""
+        if not argv:
+            raise OSError("empty command line")
+        loop = asyncio.get_running_loop()
+        read_fd, write_fd = os.pipe()
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=write_fd,
+                stderr=write_fd,
+                env=self._env,
+                cwd=self._cwd,
+                start_new_session=True,
+            )
+        except BaseException:
+            os.close(read_fd)
+            os.close(write_fd)
+            raise
+        os.close(write_fd)
+        self.pid = process.pid
+        logger.debug("action=process_started %s pid=%d argv=%r", self._label, process.pid, argv)
+        reader = _PipeReader(self._batcher)
+        transport, _ = await loop.connect_read_pipe(lambda: reader, os.fdopen(read_fd, "rb", 0))
+        timed_out = False
+        try:
+            timed_out = await self._wait(process, deadline)
+            if timed_out or self._stop.is_set():
+                _signal_group(process.pid, signal.SIGTERM)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(process.wait(), self._term_grace_s)
+            await self._end_group(process, reader)
+        finally:
+            if process.returncode is None:
+                # Cancelled while running: leave nothing behind.
+                _signal_group(process.pid, signal.SIGKILL)
+            transport.close()
+        return process.returncode, timed_out
+
+    async def _wait(self, process: asyncio.subprocess.Process, deadline: float | None) -> bool:
+        """Wait for the leader to exit or a stop; True when the deadline passed first."""
+        exited = asyncio.create_task(process.wait(), name=f"corral-runner-wait-{process.pid}")
+        stopped = asyncio.create_task(self._stop.wait(), name=f"corral-runner-stop-{process.pid}")
+        try:
+            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+            done, _ = await asyncio.wait(
+                {exited, stopped}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+            return not done
+        finally:
+            for task in (exited, stopped):
+                task.cancel()
+            await asyncio.gather(exited, stopped, return_exceptions=True)
+
+    async def _end_group(self, process: asyncio.subprocess.Process, reader: _PipeReader) -> None:
+        """End whatever is left of the group once its leader is gone; drain the output."""
+        if process.returncode is None:
+            _signal_group(process.pid, signal.SIGKILL)
+            await process.wait()
+        if _signal_group(process.pid, signal.SIGTERM):
+            # Left-behind processes: give them the grace to exit (their pipe closes).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(reader.closed), self._term_grace_s)
+            _signal_group(process.pid, signal.SIGKILL)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(reader.closed), DRAIN_S)
+
+
+def failed_result(ref: Ref, error: str, *, killed: bool = False) -> Result:
+    """A Result for an attempt that never ran a process."""
+    now = time.time()
+    return Result(ref=ref, ok=False, error=error, started=now, finished=now, killed=killed)
+
+
+class ChunkRun:
+    """One assigned attempt: build its command lines from the template, run them, judge them.
+
+    `run()` always returns a Result (it never raises for a bad template or a
+    command that cannot start); `kill(reason)` stops it at any point.
+    """
+
+    def __init__(
+        self,
+        assign: Assign,
+        templates: TemplateSet,
+        *,
+        instance: int,
+        on_output: Callable[[bytes], None],
+        log_batch_s: float = 0.05,
+        label: str = "",
+    ) -> None:
+        self.assign = assign
+        self._templates = templates
+        self._instance = instance
+        self._on_output = on_output
+        self._log_batch_s = log_batch_s
+        self._label = label
+        self._runner: ProcessRunner | None = None
+        self._kill_reason = ""
+
+    @property
+    def ref(self) -> Ref:
+        return self.assign.ref
+
+    def kill(self, reason: str) -> None:
+        if not self._kill_reason:
+            self._kill_reason = reason
+        if self._runner is not None:
+            self._runner.kill(reason)
+
+    async def run(self) -> Result:
+        assign = self.assign
+        if self._kill_reason:
+            return failed_result(assign.ref, self._kill_reason, killed=True)
+        key = assign.job.get("template", "")
+        template = self._find_template(key)
+        if template is None:
+            return failed_result(assign.ref, f"template {key} not installed on this node")
+        ref = assign.ref
+        try:
+            invocation = build_invocations(
+                template,
+                assign.job,
+                assign.start,
+                assign.end,
+                self._instance,
+                chunk_id=ref.chunk,
+                attempt=ref.attempt,
+            )
+        except TemplateError as exc:
+            logger.warning("action=build_failed %s template=%s error=%s", self._label, key, exc)
+            return failed_result(ref, str(exc))
+        except Exception as exc:
+            logger.exception("action=build_failed %s template=%s", self._label, key)
+            return failed_result(ref, f"template {key} could not build the command line: {exc!r}")
+        self._runner = ProcessRunner(
+            invocation.argvs,
+            env=invocation.env,
+            cwd=invocation.cwd,
+            time_limit_s=assign.time_limit_s,
+            on_output=self._on_output,
+            log_batch_s=self._log_batch_s,
+            label=self._label,
+        )
+        if self._kill_reason:
+            self._runner.kill(self._kill_reason)
+        outcome = await self._runner.run()
+        ok, error = False, outcome.error
+        if not outcome.killed and not outcome.timed_out and outcome.exit_code is not None:
+            try:
+                ok, message = check_result(
+                    template,
+                    assign.job,
+                    assign.start,
+                    assign.end,
+                    outcome.exit_code,
+                    outcome.log_tail.decode("utf-8", errors="replace"),
+                    chunk_id=ref.chunk,
+                    attempt=ref.attempt,
+                )
+            except Exception as exc:
+                logger.warning("action=check_failed %s template=%s error=%r", self._label, key, exc)
+                ok, message = False, f"template {key} could not check the result: {exc}"
+            error = "" if ok else (message or error or "failed")
+        return Result(
+            ref=assign.ref,
+            ok=ok,
+            exit_code=outcome.exit_code,
+            error=error,
+            started=outcome.started,
+            finished=outcome.finished,
+            killed=outcome.killed,
+        )
+
+    def _find_template(self, key: object) -> MTemplate | None:
+        if isinstance(key, bool) or not isinstance(key, str | int) or key == "":
+            return None
+        return self._templates.get(key)

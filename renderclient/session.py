@@ -1,0 +1,491 @@
+"""One render-client instance's life with the dispatcher: connect, prove, work, reconnect.
+
+A session outlives its TCP connections. Chunks run in the session's worker
+task whether or not the dispatcher is reachable; results wait in `unacked`
+until a `ResultAck` names them and are re-reported in every new handshake.
+A dispatcher that cannot prove the farm secret, or that refuses this node,
+is never obeyed: the session reports a fatal error to its owner and stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import random
+import secrets
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from dispatcher.protocol import (
+    PROTOCOL_VERSION,
+    Assign,
+    Auth,
+    Bye,
+    Challenge,
+    Command,
+    FrameReader,
+    Heartbeat,
+    Hello,
+    Log,
+    Message,
+    ProtocolError,
+    Ref,
+    Refused,
+    Result,
+    ResultAck,
+    Welcome,
+    decode,
+    encode,
+    proof,
+    proof_ok,
+)
+from renderclient.runner import ChunkRun, failed_result
+
+if TYPE_CHECKING:
+    from renderclient.client import NodeFacts, TemplateCache
+
+logger = logging.getLogger(__name__)
+
+EXIT_REFUSED = 3
+BACKOFF_START_S = 0.1
+CONNECT_TIMEOUT_S = 10.0
+HANDSHAKE_TIMEOUT_S = 10.0
+READ_BYTES = 64 * 1024
+SHUTDOWN_REASON = "render client shutting down"
+KILLED_REASON = "killed by the dispatcher"
+
+
+class SessionFatal(Exception):
+    """The dispatcher failed its proof or refused this node: the client must stop."""
+
+
+class _Disconnected(Exception):
+    """The connection ended (peer closed it, said Bye, or broke the protocol)."""
+
+
+class _FrameStream:
+    """Messages read from a stream, one at a time."""
+
+    def __init__(self, reader: asyncio.StreamReader) -> None:
+        self._reader = reader
+        self._frames = FrameReader()
+        self._bodies: deque[bytes] = deque()
+
+    async def recv(self) -> Message:
+        while not self._bodies:
+            data = await self._reader.read(READ_BYTES)
+            if not data:
+                raise _Disconnected("dispatcher closed the connection")
+            self._bodies.extend(self._frames.feed(data))
+        return decode(self._bodies.popleft())
+
+
+class InstanceSession:
+    """The session of node (name, instance): one connection at a time, one chunk at a time.
+
+    `on_fatal(exit_code, reason)` is called once when the dispatcher is refused
+    or refuses this node; the owner then closes the client.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        name: str,
+        instance: int,
+        secret: bytes,
+        pools: Sequence[str],
+        templates: TemplateCache,
+        facts: NodeFacts,
+        on_fatal: Callable[[int, str], None],
+        heartbeat_s: float | None = None,
+        reconnect_max_s: float = 5.0,
+        log_batch_s: float = 0.05,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.name = name
+        self.instance = instance
+        self._secret = secret
+        self._pools = list(pools)
+        self._templates = templates
+        self._facts = facts
+        self._on_fatal = on_fatal
+        self._heartbeat_override_s = heartbeat_s
+        self._reconnect_max_s = reconnect_max_s
+        self._log_batch_s = log_batch_s
+        self._label = f"node={name} instance={instance}"
+        self._peer = f"{self._label} dispatcher={host}:{port}"
+        self._queue: deque[Assign] = deque()
+        self._current: ChunkRun | None = None
+        self.unacked: dict[Ref, Result] = {}
+        self.node_id: int | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._changed = asyncio.Event()
+        self.connected = asyncio.Event()
+        self._accepting = True
+        self._closing = False
+        self._closed = asyncio.Event()
+        self._connect_task: asyncio.Task[None] | None = None
+        self._work_task: asyncio.Task[None] | None = None
+
+    # -- lifecycle ---------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._connect_task is not None:
+            return
+        prefix = f"corral-renderclient-{self.name}-{self.instance}"
+        self._work_task = asyncio.create_task(self._work(), name=f"{prefix}-work")
+        self._connect_task = asyncio.create_task(self._maintain(), name=f"{prefix}-connection")
+        for task in (self._work_task, self._connect_task):
+            task.add_done_callback(self._task_ended)
+
+    async def close(self, *, finish: bool, timeout_s: float, kill_wait_s: float = 5.0) -> None:
+        """Stop taking work, then finish (or kill) the running chunk and report it.
+
+        Queued chunks that have not started are handed back as killed. With
+        `finish` the running chunk may go on for up to `timeout_s`; otherwise
+        it is killed and its result gets up to `kill_wait_s` to be acknowledged.
+        """
+        if self._closing:
+            await self._closed.wait()
+            return
+        self._closing = True
+        try:
+            deadline = time.monotonic() + timeout_s
+            self._accepting = False
+            while self._queue:
+                self._report(failed_result(self._queue.popleft().ref, SHUTDOWN_REASON, killed=True))
+            if finish:
+                await self._wait_until(lambda: self._current is None, deadline)
+            if not finish:
+                deadline = min(deadline, time.monotonic() + kill_wait_s)
+            elif self._current is not None:
+                # The grace is over: the killed chunk's result still gets its moment.
+                deadline = time.monotonic() + kill_wait_s
+            if self._current is not None:
+                self._current.kill(SHUTDOWN_REASON)
+            await self._wait_until(lambda: self._current is None, deadline)
+            await self._wait_until(lambda: not self.unacked or not self._online(), deadline)
+            if self.unacked:
+                logger.warning(
+                    "action=close_unacked %s results=%d: the dispatcher settles them by attempt",
+                    self._label,
+                    len(self.unacked),
+                )
+            self._send(Bye(reason=SHUTDOWN_REASON))
+        finally:
+            await self._cancel_tasks()
+            self._closed.set()
+
+    async def _cancel_tasks(self) -> None:
+        tasks = [task for task in (self._connect_task, self._work_task) if task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _task_ended(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled() or self._closing:
+            return
+        exc = task.exception()
+        if exc is None:
+            return  # the connection task ends by itself only after a fatal handshake
+        reason = f"task {task.get_name()} ended unexpectedly: {exc!r}"
+        logger.error("action=session_failed %s %s", self._label, reason, exc_info=exc)
+        self._on_fatal(1, reason)
+
+    def _online(self) -> bool:
+        return self._connect_task is not None and not self._connect_task.done()
+
+    async def _wait_until(self, predicate: Callable[[], bool], deadline: float) -> None:
+        while not predicate():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), remaining)
+
+    def _notify(self) -> None:
+        self._changed.set()
+
+    # -- state -------------------------------------------------------------
+
+    def running_refs(self) -> list[Ref]:
+        """Attempts this instance runs or holds queued, oldest first."""
+        refs = [self._current.ref] if self._current is not None else []
+        refs.extend(assign.ref for assign in self._queue)
+        return refs
+
+    # -- connection --------------------------------------------------------
+
+    async def _maintain(self) -> None:
+        delay_s = BACKOFF_START_S
+        while True:
+            try:
+                welcomed = await self._connect_once()
+            except SessionFatal as exc:
+                self._on_fatal(EXIT_REFUSED, str(exc))
+                return
+            if welcomed:
+                delay_s = BACKOFF_START_S
+            pause_s = delay_s * random.uniform(0.5, 1.0)
+            logger.debug("action=reconnect_wait %s wait_s=%.2f", self._label, pause_s)
+            await asyncio.sleep(pause_s)
+            delay_s = min(delay_s * 2, self._reconnect_max_s)
+
+    async def _connect_once(self) -> bool:
+        """One connection from connect to disconnect; True when the handshake succeeded."""
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(self.host, self.port), CONNECT_TIMEOUT_S
+            )
+        except (OSError, TimeoutError) as exc:
+            logger.info("action=connect_failed %s error=%r; retrying", self._peer, exc)
+            return False
+        stream = _FrameStream(reader)
+        welcomed = False
+        heartbeat: asyncio.Task[None] | None = None
+        try:
+            welcome, reported = await asyncio.wait_for(
+                self._handshake(stream, writer), HANDSHAKE_TIMEOUT_S
+            )
+            welcomed = True
+            self.node_id = welcome.node_id
+            self._writer = writer
+            self.connected.set()
+            # Results that ended during the handshake were not in Auth: send them now.
+            for ref, result in list(self.unacked.items()):
+                if ref not in reported:
+                    self._send(result)
+            interval_s = self._heartbeat_override_s or welcome.heartbeat_s
+            logger.info(
+                "action=connected %s node_id=%d heartbeat_s=%g running=%d unacked=%d",
+                self._peer,
+                welcome.node_id,
+                interval_s,
+                len(self.running_refs()),
+                len(self.unacked),
+            )
+            heartbeat = asyncio.create_task(
+                self._heartbeat(interval_s),
+                name=f"corral-renderclient-{self.name}-{self.instance}-heartbeat",
+            )
+            heartbeat.add_done_callback(self._heartbeat_ended)
+            while True:
+                self._handle(await stream.recv())
+        except (OSError, TimeoutError, ProtocolError, _Disconnected) as exc:
+            reason = str(exc) or type(exc).__name__
+            logger.warning("action=disconnected %s reason=%s; reconnecting", self._peer, reason)
+            return welcomed
+        finally:
+            self._writer = None
+            self.connected.clear()
+            if heartbeat is not None:
+                heartbeat.cancel()
+                await asyncio.gather(heartbeat, return_exceptions=True)
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+
+    async def _handshake(
+        self, stream: _FrameStream, writer: asyncio.StreamWriter
+    ) -> tuple[Welcome, set[Ref]]:
+        """Prove each other; returns the Welcome and the results reported in Auth."""
+        client_nonce = secrets.token_bytes(32)
+        hello = Hello(
+            version=PROTOCOL_VERSION, name=self.name, instance=self.instance, nonce=client_nonce
+        )
+        writer.write(encode(hello))
+        challenge = await stream.recv()
+        if isinstance(challenge, Refused):
+            raise self._refused(challenge)
+        if not isinstance(challenge, Challenge):
+            raise ProtocolError(f"expected a challenge, got {type(challenge).__name__}")
+        if challenge.version != PROTOCOL_VERSION:
+            logger.error(
+                "action=version_mismatch %s speaks protocol %d, this client %d",
+                self._peer,
+                challenge.version,
+                PROTOCOL_VERSION,
+            )
+            raise SessionFatal(f"dispatcher protocol version {challenge.version}")
+        expected = proof(self._secret, "dispatcher", client_nonce, challenge.nonce)
+        if not proof_ok(expected, challenge.proof):
+            logger.error(
+                "dispatcher %s:%d could not prove the farm secret; refusing it (%s)",
+                self.host,
+                self.port,
+                self._label,
+            )
+            raise SessionFatal(
+                f"dispatcher {self.host}:{self.port} could not prove the farm secret"
+            )
+        results = list(self.unacked.values())
+        auth = Auth(
+            proof=proof(self._secret, "renderclient", client_nonce, challenge.nonce),
+            host=self._facts.host,
+            platform=self._facts.platform,
+            pools=self._pools,
+            templates_digest=self._templates.digest,
+            running=self.running_refs(),
+            results=results,
+            cpus=self._facts.cpus,
+            memory_bytes=self._facts.memory_bytes,
+        )
+        writer.write(encode(auth))
+        answer = await stream.recv()
+        if isinstance(answer, Refused):
+            raise self._refused(answer)
+        if not isinstance(answer, Welcome):
+            raise ProtocolError(f"expected welcome, got {type(answer).__name__}")
+        self._templates.apply(answer.templates_digest, answer.templates)
+        return answer, {result.ref for result in results}
+
+    def _refused(self, refused: Refused) -> SessionFatal:
+        logger.error("action=refused %s reason=%s", self._peer, refused.reason)
+        return SessionFatal(f"refused by the dispatcher: {refused.reason}")
+
+    async def _heartbeat(self, interval_s: float) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            self._send(Heartbeat(running=self.running_refs()))
+
+    def _heartbeat_ended(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled():
+            return
+        error = task.exception()
+        logger.error("action=heartbeat_failed %s error=%r; reconnecting", self._peer, error)
+        if self._writer is not None:
+            self._writer.close()
+
+    def _send(self, message: Message) -> bool:
+        writer = self._writer
+        if writer is None or writer.is_closing():
+            return False
+        writer.write(encode(message))
+        return True
+
+    # -- messages ----------------------------------------------------------
+
+    def _handle(self, message: Message) -> None:
+        if isinstance(message, Assign):
+            self._accept(message)
+        elif isinstance(message, ResultAck):
+            if self.unacked.pop(message.ref, None) is not None:
+                self._notify()
+        elif isinstance(message, Command):
+            self._command(message)
+        elif isinstance(message, Heartbeat):
+            pass
+        elif isinstance(message, Bye):
+            logger.info("action=dispatcher_bye %s reason=%s", self._label, message.reason)
+            raise _Disconnected(f"dispatcher said bye: {message.reason}")
+        elif isinstance(message, Refused):
+            raise SessionFatal(str(self._refused(message)))
+        else:
+            raise ProtocolError(f"unexpected {type(message).__name__} message")
+
+    def _accept(self, assign: Assign) -> None:
+        ref = assign.ref
+        if not self._accepting:
+            self._report(failed_result(ref, SHUTDOWN_REASON, killed=True))
+            return
+        if ref in self.running_refs():
+            logger.info("action=assign_duplicate %s %s", self._label, _ref_text(ref))
+            return
+        if ref in self.unacked:
+            logger.info("action=assign_already_done %s %s", self._label, _ref_text(ref))
+            self._send(self.unacked[ref])
+            return
+        self._queue.append(assign)
+        logger.debug(
+            "action=chunk_queued %s %s queued=%d", self._label, _ref_text(ref), len(self._queue)
+        )
+        self._notify()
+
+    def _command(self, command: Command) -> None:
+        if command.action != "kill":
+            logger.warning(
+                "action=command_ignored %s unsupported command %s", self._label, command.action
+            )
+            return
+        ref = command.ref
+        if ref is None:
+            logger.warning("action=command_ignored %s kill without an attempt", self._label)
+            return
+        logger.info("action=kill %s %s", self._label, _ref_text(ref))
+        if self._current is not None and self._current.ref == ref:
+            self._current.kill(KILLED_REASON)
+            return
+        for assign in self._queue:
+            if assign.ref == ref:
+                self._queue.remove(assign)
+                self._report(failed_result(ref, KILLED_REASON, killed=True))
+                return
+        if ref in self.unacked:
+            self._send(self.unacked[ref])
+        else:
+            logger.info("action=kill_unknown %s %s: not on this node", self._label, _ref_text(ref))
+
+    # -- work --------------------------------------------------------------
+
+    async def _work(self) -> None:
+        while True:
+            while not self._queue:
+                self._changed.clear()
+                await self._changed.wait()
+            assign = self._queue.popleft()
+            ref = assign.ref
+            run = ChunkRun(
+                assign,
+                self._templates.current,
+                instance=self.instance,
+                on_output=functools.partial(self._send_log, ref),
+                log_batch_s=self._log_batch_s,
+                label=self._label,
+            )
+            self._current = run
+            logger.info(
+                "action=chunk_start %s %s frames=%s-%s",
+                self._label,
+                _ref_text(ref),
+                assign.start,
+                assign.end,
+            )
+            try:
+                result = await run.run()
+            except Exception as exc:
+                logger.exception("action=chunk_error %s %s", self._label, _ref_text(ref))
+                result = failed_result(ref, f"render client error: {exc}")
+            finally:
+                self._current = None
+            logger.info(
+                "action=chunk_done %s %s ok=%s exit=%s killed=%s error=%s",
+                self._label,
+                _ref_text(ref),
+                result.ok,
+                result.exit_code,
+                result.killed,
+                result.error or "-",
+            )
+            self._report(result)
+
+    def _send_log(self, ref: Ref, data: bytes) -> None:
+        # Output made while the dispatcher is unreachable is not kept: the log
+        # tail still judges the chunk, and the result is re-reported.
+        self._send(Log(ref=ref, data=data))
+
+    def _report(self, result: Result) -> None:
+        self.unacked[result.ref] = result
+        self._send(result)
+        self._notify()
+
+
+def _ref_text(ref: Ref) -> str:
+    return f"job={ref.job} chunk={ref.chunk} attempt={ref.attempt}"

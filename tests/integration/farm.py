@@ -1,0 +1,163 @@
+"""A real farm for tests: the `corral dispatcher` and `corral renderclient` commands as
+subprocesses on port 0 with a real SQLite file, and a small REST helper."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+CORRAL = str(Path(sys.executable).parent / "corral")
+
+FAST = [
+    "--heartbeat-s", "0.2",
+    "--node-lost-after-s", "3",
+    "--reconnect-grace-s", "2",
+]  # fmt: skip
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, body: Any) -> None:
+        super().__init__(f"HTTP {status}: {body}")
+        self.status = status
+        self.body = body
+
+
+def wait_for(predicate: Callable[[], Any], timeout_s: float = 30.0, what: str = "condition") -> Any:
+    """Poll until `predicate()` is truthy; fail the test with `what` after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+        time.sleep(0.05)
+
+
+@dataclass
+class Farm:
+    """One dispatcher process and the render clients started against it."""
+
+    data_dir: Path
+    extra_args: list[str] = field(default_factory=list)
+    process: subprocess.Popen[str] | None = None
+    clients: list[subprocess.Popen[str]] = field(default_factory=list)
+    url: str = ""
+    render: str = ""
+    token: str = ""
+
+    # -- processes -----------------------------------------------------------
+    def start(self) -> Farm:
+        args = [CORRAL, "dispatcher", "--data-dir", str(self.data_dir), "--port", "0",
+                "--http-port", "0", "--compat-port", "0", *FAST, *self.extra_args]  # fmt: skip
+        log = (self.data_dir.parent / f"{self.data_dir.name}-dispatcher.log").open("a")
+        self.process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, text=True)
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line.startswith("listening "):
+            self.process.kill()
+            raise AssertionError(f"dispatcher did not start: {line!r}; see {log.name}")
+        fields = dict(part.split("=", 1) for part in line.split()[1:])
+        self.render, self.url = fields["render"], fields["http"]
+        self.token = (self.data_dir / "admin.token").read_text().strip()
+        return self
+
+    def stop(self, sig: int = signal.SIGTERM) -> int | None:
+        """Stop the dispatcher with `sig` and return its exit code."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        try:
+            code = self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            code = self.process.wait()
+        self.process = None
+        return code
+
+    def client(self, name: str, *args: str, instances: int = 1, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+        host, port = self.render.rsplit(":", 1)
+        host = "127.0.0.1" if host in ("0.0.0.0", "") else host
+        log = (self.data_dir.parent / f"client-{name}.log").open("a")
+        process = subprocess.Popen(
+            [CORRAL, "renderclient", "--dispatcher", f"{host}:{port}", "--name", name,
+             "--secret-file", str(self.data_dir / "farm.secret"), "--instances", str(instances),
+             "--state-dir", str(self.data_dir.parent / f"state-{name}"), *args],
+            stdout=log, stderr=subprocess.STDOUT, text=True, env={**os.environ, **(env or {})},
+        )  # fmt: skip
+        self.clients.append(process)
+        return process
+
+    def close(self) -> None:
+        for process in self.clients:
+            if process.poll() is None:
+                process.terminate()
+        for process in self.clients:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self.stop()
+
+    # -- REST ----------------------------------------------------------------
+    def request(self, method: str, path: str, body: Any = None, token: str | None = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.url + path, data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        if token is None:
+            token = self.token
+        if token:
+            request.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                text = response.read().decode()
+                kind = response.headers.get("Content-Type", "")
+        except urllib.error.HTTPError as exc:
+            text = exc.read().decode()
+            raise ApiError(exc.code, json.loads(text) if text.startswith("{") else text) from None
+        if not text:
+            return None
+        return json.loads(text) if "json" in kind else text
+
+    def submit(self, **job: Any) -> dict[str, Any]:
+        job.setdefault("title", "test job")
+        result: dict[str, Any] = self.request("POST", "/api/v1/jobs/", job)
+        return result
+
+    def job(self, job_id: int) -> dict[str, Any]:
+        result: dict[str, Any] = self.request("GET", f"/api/v1/jobs/{job_id}")
+        return result
+
+    def chunks(self, job_id: int) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self.request("GET", f"/api/v1/jobs/{job_id}/tasks/")
+        return result
+
+    def nodes(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self.request("GET", "/api/v1/nodes/")
+        return result
+
+    def wait_state(self, job_id: int, *states: str, timeout_s: float = 60.0) -> dict[str, Any]:
+        return wait_for(
+            lambda: (job := self.job(job_id))["state"] in states and job,
+            timeout_s,
+            f"job {job_id} to reach {'/'.join(states)}",
+        )
+
+    def wait_nodes(self, count: int, timeout_s: float = 30.0) -> list[dict[str, Any]]:
+        return wait_for(
+            lambda: len(online := [n for n in self.nodes() if n["online"]]) >= count and online,
+            timeout_s,
+            f"{count} online nodes",
+        )
