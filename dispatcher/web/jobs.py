@@ -8,7 +8,7 @@ from dispatcher import jobspec
 from dispatcher.auth import Permission
 from dispatcher.errors import NotFound, PermissionDenied, ValidationError
 from dispatcher.model import Job, Status
-from dispatcher.views import chunk_view, job_view
+from dispatcher.views import chunk_view, iso, job_view
 from dispatcher.web.app import DISPATCHER, read_json, require
 
 MAX_JOBS_PER_SUBMIT = 10_000
@@ -100,7 +100,19 @@ async def list_chunks(request: web.Request) -> web.Response:
     dispatcher = request.app[DISPATCHER]
     job = _job(request)
     names = {node.id: node.label for node in dispatcher.queue.nodes.values()}
-    return web.json_response([chunk_view(job, index, names) for index in range(job.chunk_count)])
+    latest = {run[1]: run for run in await dispatcher.store.runs(job.id)}  # ordered: the last wins
+    views = []
+    for index in range(job.chunk_count):
+        view = chunk_view(job, index, names)
+        run = latest.get(index)
+        view.update(
+            time_started=iso(run[5]) if run else None,
+            time_finished=iso(run[6]) if run else None,
+            exit_code=run[7] if run else None,
+            error=run[8] if run else "",
+        )
+        views.append(view)
+    return web.json_response(views)
 
 
 def _chunk_index(request: web.Request, job: Job) -> int:

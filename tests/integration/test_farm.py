@@ -97,6 +97,8 @@ def test_dependency_modes(farm: Farm, tmp_path: Path) -> None:
                          command=record(order, "always"))  # fmt: skip
     farm.client("worker", instances=2)
     assert farm.wait_state(failing["id"], "failed")["failed_reason"]
+    failed_chunk = farm.chunks(failing["id"])[0]
+    assert failed_chunk["exit_code"] == 3 and failed_chunk["state"] == "failed"
     farm.wait_state(on_failure["id"], "done")
     farm.wait_state(always["id"], "done")
     assert sorted(order.read_text().split()) == ["always", "failure"]

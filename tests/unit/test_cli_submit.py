@@ -184,12 +184,12 @@ def test_submit_usage_errors(
 def test_other_templates_need_no_command(submits: Submits, invoke: Callable[..., Result]) -> None:
     result = invoke(
         "submit", "--template", "demo", "--name", "d", "--frames", "1-24", "--packet", "4",
-        "--attr", "output_folder=/tmp/out", "--attr", "width=160",
+        "--attr", "output_folder=/shows/out", "--attr", "width=160",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     body = submits.bodies[-1]
     assert body["template"] == "demo" and "command" not in body
-    assert body["data"] == {"output_folder": "/tmp/out", "width": "160"}
+    assert body["data"] == {"output_folder": "/shows/out", "width": "160"}
 
 
 def test_depends_on_ids_and_titles(submits: Submits, invoke: Callable[..., Result]) -> None:
