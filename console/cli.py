@@ -304,6 +304,48 @@ log_level_option = click.option(
     type=DirPath,
     help="Site template folder (repeat).",
 )
+@click.option(
+    "--hook-timeout-s",
+    type=click.FloatRange(min=0.1, max=3600),
+    default=_settings_default("hook_timeout_s"),
+    show_default=True,
+    help="Time limit of one hook call or dispatcher-context script.",
+)
+@click.option(
+    "--hook-memory-limit-mb",
+    type=click.IntRange(min=0),
+    default=_settings_default("hook_memory_limit_mb"),
+    show_default=True,
+    help="Address-space limit of the hook host process (0: none).",
+)
+@click.option(
+    "--chunk-hold-recheck-s",
+    type=click.FloatRange(min=0.05),
+    default=_settings_default("chunk_hold_recheck_s"),
+    show_default=True,
+    help="How often a chunk held by onValidateChunkDependancies is asked again.",
+)
+@click.option(
+    "--idle-hook-interval-s",
+    type=click.FloatRange(min=0.05),
+    default=_settings_default("idle_hook_interval_s"),
+    show_default=True,
+    help="How often onDispatcherIdling runs while render nodes are idle.",
+)
+@click.option(
+    "--statistics-interval-s",
+    type=click.FloatRange(min=0.05),
+    default=_settings_default("statistics_interval_s"),
+    show_default=True,
+    help="How often the dispatcher stores a statistics sample.",
+)
+@click.option(
+    "--discovery-address",
+    "discovery_addresses",
+    multiple=True,
+    metavar="HOST:PORT",
+    help="Where a nodes network scan sends its probe (repeat).",
+)
 @log_level_option
 def dispatcher(log_level: str, **options: Any) -> None:
     """Run the dispatcher until SIGTERM or SIGINT.
@@ -325,6 +367,12 @@ def dispatcher(log_level: str, **options: Any) -> None:
             reconnect_grace_s=options["reconnect_grace_s"],
             assign_ahead=options["assign_ahead"],
             templates_dirs=tuple(options["templates_dirs"]),
+            hook_timeout_s=options["hook_timeout_s"],
+            hook_memory_limit_mb=options["hook_memory_limit_mb"],
+            chunk_hold_recheck_s=options["chunk_hold_recheck_s"],
+            idle_hook_interval_s=options["idle_hook_interval_s"],
+            statistics_interval_s=options["statistics_interval_s"],
+            discovery_addresses=tuple(options["discovery_addresses"]),
         )
     except pydantic.ValidationError as exc:
         first = exc.errors()[0]

@@ -39,7 +39,7 @@ class Dispatcher:
         self.store = SqliteStore(settings.db_path, durability=settings.durability)
         self.queue = Queue(self.store, exclude_after_failures=settings.exclude_after_failures)
         self.users = Users(self.store, settings.data_dir)
-        self.templates = TemplateSet.load([])
+        self.templates: TemplateSet
         self.chunk_logs: ChunkLogs
         self.actions: ActionLog
         self.node_server: NodeServer
@@ -107,8 +107,8 @@ class Dispatcher:
                     raise
                 continue
             server = site._server
-            assert server is not None
-            return int(server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+            assert isinstance(server, asyncio.Server)
+            return int(server.sockets[0].getsockname()[1])
         raise AssertionError("unreachable")
 
     def _write_state(self, http_port: int) -> None:
@@ -164,7 +164,8 @@ class Dispatcher:
                     known = ", ".join(sorted(self.templates.keys()))
                     where = f"job #{position}: " if len(specs) > 1 else ""
                     raise ValidationError(
-                        f"{where}template: no template {spec.template!r} (known: {known})", field="template"
+                        f"{where}template: no template {spec.template!r} (known: {known})",
+                        field="template",
                     )
                 spec.template = template.getKey()
         jobs = self.queue.submit(specs, user)

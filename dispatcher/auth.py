@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import enum
 import hashlib
-import hmac
 import logging
 import os
 import secrets
@@ -40,7 +39,9 @@ ALL_PERMISSIONS = frozenset(Permission)
 @dataclass
 class User:
     name: str
-    permissions: set[Permission] = field(default_factory=lambda: {Permission.SUBMIT, Permission.MANAGE_OWN})
+    permissions: set[Permission] = field(
+        default_factory=lambda: {Permission.SUBMIT, Permission.MANAGE_OWN}
+    )
     token_digests: list[str] = field(default_factory=list)
     password_hash: str = ""
     groups: list[str] = field(default_factory=list)
@@ -155,7 +156,3 @@ class Users:
         except (VerificationError, InvalidHashError):
             return None
         return user
-
-
-def constant_time_equal(a: bytes, b: bytes) -> bool:
-    return hmac.compare_digest(a, b)

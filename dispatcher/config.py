@@ -36,6 +36,15 @@ class Settings(BaseModel):
     templates_dirs: tuple[Path, ...] = ()
     shutdown_grace_s: float = Field(5.0, ge=0.0)
     cancel_deadline_s: float = Field(2.0, ge=0.0)
+    # The hook host (hooks/supervisor.py): time limit per hook call, address-space
+    # limit of the host process (0: none), how often a held chunk is asked again,
+    # how often onDispatcherIdling runs while nodes idle, statistics sampling.
+    hook_timeout_s: float = Field(10.0, ge=0.1, le=3600.0)
+    hook_memory_limit_mb: int = Field(2048, ge=0)
+    chunk_hold_recheck_s: float = Field(5.0, ge=0.05)
+    idle_hook_interval_s: float = Field(60.0, ge=0.05)
+    statistics_interval_s: float = Field(60.0, ge=0.05)
+    discovery_addresses: tuple[str, ...] = ()
 
     @property
     def db_path(self) -> Path:

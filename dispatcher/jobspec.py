@@ -41,7 +41,9 @@ class JobSpec(BaseModel):
     kind: JobKind = JobKind.JOB
     parent: int = ROOT_PARENT
     template: Annotated[str, Field(min_length=1, max_length=64)] = "cmdline"
-    command: list[Annotated[str, Field(max_length=65536)]] = Field(default_factory=list, max_length=4096)
+    command: list[Annotated[str, Field(max_length=65536)]] = Field(
+        default_factory=list, max_length=4096
+    )
     frames: str | None = None
     start: Decimal | None = None
     end: Decimal | None = None
@@ -98,7 +100,9 @@ class JobSpec(BaseModel):
         if self.kind is JobKind.JOB:
             chunks = -(-frame_count(self.start, self.end, self.by) // self.batch)
             if chunks > MAX_CHUNKS_PER_JOB:
-                raise ValueError(f"batch: {chunks} chunks is over the limit of {MAX_CHUNKS_PER_JOB}")
+                raise ValueError(
+                    f"batch: {chunks} chunks is over the limit of {MAX_CHUNKS_PER_JOB}"
+                )
         return self
 
     def dependencies(self) -> list[Dependency]:

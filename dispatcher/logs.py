@@ -101,7 +101,11 @@ class ActionLog:
         self.path = root / "actions.log"
 
     def record(self, user: str, action: str, **detail: object) -> None:
-        line = json.dumps({"time": time.time(), "user": user, "action": action, **detail}, default=str)
+        line = json.dumps(
+            {"time": time.time(), "user": user, "action": action, **detail}, default=str
+        )
         with self.path.open("a", encoding="utf-8") as out:
             out.write(line + "\n")
-        log.info("action=%s user=%s %s", action, user, " ".join(f"{k}={v}" for k, v in detail.items()))
+        log.info(
+            "action=%s user=%s %s", action, user, " ".join(f"{k}={v}" for k, v in detail.items())
+        )

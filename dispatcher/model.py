@@ -142,8 +142,8 @@ class Job:
     seq: int = 0
     # Compact per-chunk state, one entry per chunk.
     chunk_status: bytearray = field(default_factory=bytearray)
-    chunk_attempts: array = field(default_factory=lambda: array("I"))
-    chunk_nodes: array = field(default_factory=lambda: array("i"))
+    chunk_attempts: array[int] = field(default_factory=lambda: array("I"))
+    chunk_nodes: array[int] = field(default_factory=lambda: array("i"))
     chunk_failures: bytearray = field(default_factory=bytearray)
     # Derived counters, kept in step with chunk_status by the queue.
     counts: list[int] = field(default_factory=lambda: [0, 0, 0, 0, 0])

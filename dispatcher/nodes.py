@@ -94,7 +94,9 @@ class NodeSession(asyncio.Protocol):
 
     def abort(self, reason: str) -> None:
         """Close this session with a logged reason; the dispatcher goes on."""
-        log.warning("action=session_closed node=%s peer=%s reason=%r", self.node.label, self.peer, reason)
+        log.warning(
+            "action=session_closed node=%s peer=%s reason=%r", self.node.label, self.peer, reason
+        )
         if self.transport is not None and not self.closed:
             self._flush()
             self.transport.close()
@@ -102,7 +104,9 @@ class NodeSession(asyncio.Protocol):
 
     # -- scheduler slot ------------------------------------------------------
     def free_slots(self) -> int:
-        return self.capacity - len(self.assigned) if self.state == "ready" and not self.closed else 0
+        return (
+            self.capacity - len(self.assigned) if self.state == "ready" and not self.closed else 0
+        )
 
     def take(self, ref: p.Ref) -> None:
         self.assigned[(ref.job, ref.chunk)] = ref
@@ -231,7 +235,9 @@ class NodeServer:
         for task in [self._monitor, *self._tasks]:
             if task is not None:
                 task.cancel()
-        await asyncio.gather(*[t for t in [self._monitor, *self._tasks] if t], return_exceptions=True)
+        await asyncio.gather(
+            *[t for t in [self._monitor, *self._tasks] if t], return_exceptions=True
+        )
         self._tasks.clear()
         self._monitor = None
 
@@ -279,11 +285,17 @@ class NodeServer:
         hello = session.hello
         assert hello is not None
         node = next(
-            (n for n in self.queue.nodes.values() if (n.name, n.instance) == (hello.name, hello.instance)),
+            (
+                n
+                for n in self.queue.nodes.values()
+                if (n.name, n.instance) == (hello.name, hello.instance)
+            ),
             None,
         )
         if node is None:
-            node = Node(id=max(self.queue.nodes, default=0) + 1, name=hello.name, instance=hello.instance)
+            node = Node(
+                id=max(self.queue.nodes, default=0) + 1, name=hello.name, instance=hello.instance
+            )
             self.queue.nodes[node.id] = node
             log.info("action=node_registered node=%d name=%s", node.id, node.label)
         node.host, node.platform, node.pools = auth.host, auth.platform, list(auth.pools)
@@ -303,7 +315,13 @@ class NodeServer:
             if self.queue.is_current(ref, node_id):
                 session.take(ref)
             else:
-                log.warning("action=kill_stale node=%d job=%d chunk=%d attempt=%d", node_id, *ref)
+                log.warning(
+                    "action=kill_stale node=%d job=%d chunk=%d attempt=%d",
+                    node_id,
+                    ref.job,
+                    ref.chunk,
+                    ref.attempt,
+                )
                 session.send(p.Command("kill", ref=ref))
         for ref in self.queue.runs_on(node_id):
             if (ref.job, ref.chunk) not in reported:

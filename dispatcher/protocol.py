@@ -57,6 +57,46 @@ class Result(msgspec.Struct, tag="result"):
     started: float = 0.0
     finished: float = 0.0
     killed: bool = False
+    oom: bool = False
+    peak_memory_bytes: int = 0
+    memory_available_bytes: int = 0
+
+
+class RenderUsage(msgspec.Struct, array_like=True):
+    """What one running attempt's process tree uses: CPU percent of one core, bytes."""
+
+    ref: Ref
+    pid: int
+    cpu_percent: float
+    memory_bytes: int
+    nice: int | None = None
+
+
+class Gpu(msgspec.Struct):
+    index: int
+    name: str
+    utilization_percent: float | None = None
+    memory_used_bytes: int | None = None
+    memory_total_bytes: int | None = None
+    temperature_c: float | None = None
+
+
+class Resources(msgspec.Struct):
+    """A render client's view of its host and of its renders. None where unknown.
+
+    `memory_available_bytes` is what a new render of this instance could use:
+    the host's available memory, or less where a memory limit applies.
+    """
+
+    sampled: float
+    cpus: int = 0
+    cpu_percent: float | None = None
+    load_1m: float | None = None
+    memory_total_bytes: int | None = None
+    memory_available_bytes: int | None = None
+    memory_limit_bytes: int | None = None
+    gpus: list[Gpu] | None = None
+    renders: list[RenderUsage] = []
 
 
 class Auth(msgspec.Struct, tag="auth"):
@@ -69,6 +109,7 @@ class Auth(msgspec.Struct, tag="auth"):
     results: list[Result] = []
     cpus: int = 0
     memory_bytes: int = 0
+    resources: Resources | None = None
 
 
 class Welcome(msgspec.Struct, tag="welcome"):
@@ -108,14 +149,28 @@ class ResultAck(msgspec.Struct, tag="result_ack"):
 
 class Heartbeat(msgspec.Struct, tag="heartbeat"):
     running: list[Ref] = []
+    resources: Resources | None = None
 
 
 class Command(msgspec.Struct, tag="command"):
-    """A dispatcher command: kill, pause, resume, priority, soft_restart, ..."""
+    """A dispatcher command. Actions (dispatcher/control.py sends them):
+
+    kill (ref), priority {nice}, realtime_log {on}, update, soft_restart,
+    run_python {request, code, timeout_s}, system_event {request, event}.
+    Commands with a `request` number are answered by a Reply with that number.
+    """
 
     action: str
     ref: Ref | None = None
     args: dict[str, Any] = {}
+
+
+class Reply(msgspec.Struct, tag="reply"):
+    """A render client's answer to a command that carried a request number."""
+
+    request: int
+    ok: bool
+    output: str = ""
 
 
 class Bye(msgspec.Struct, tag="bye"):
@@ -135,6 +190,7 @@ Message = (
     | ResultAck
     | Heartbeat
     | Command
+    | Reply
     | Bye
 )
 
@@ -155,7 +211,8 @@ def encode(message: Message) -> bytes:
 def decode(body: bytes) -> Message:
     """Decode one frame body; raises ProtocolError naming what was wrong."""
     try:
-        return _decoder.decode(body)
+        message: Message = _decoder.decode(body)
+        return message
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise ProtocolError(f"bad message: {exc}") from exc
 
@@ -175,7 +232,9 @@ class FrameReader:
         while len(buffer) - offset >= 4:
             (length,) = HEADER.unpack_from(buffer, offset)
             if length > self.max_frame_bytes:
-                raise ProtocolError(f"frame of {length} bytes is over the {self.max_frame_bytes} limit")
+                raise ProtocolError(
+                    f"frame of {length} bytes is over the {self.max_frame_bytes} limit"
+                )
             if len(buffer) - offset - 4 < length:
                 break
             bodies.append(bytes(buffer[offset + 4 : offset + 4 + length]))
@@ -187,7 +246,9 @@ class FrameReader:
 
 def proof(secret: bytes, role: str, client_nonce: bytes, server_nonce: bytes) -> bytes:
     """HMAC-SHA256 that proves knowledge of the farm secret for one handshake."""
-    return hmac.new(secret, role.encode() + b"|" + client_nonce + b"|" + server_nonce, hashlib.sha256).digest()
+    return hmac.new(
+        secret, role.encode() + b"|" + client_nonce + b"|" + server_nonce, hashlib.sha256
+    ).digest()
 
 
 def proof_ok(expected: bytes, given: bytes) -> bool:

@@ -26,7 +26,8 @@ from dispatcher.model import (
     Status,
 )
 from dispatcher.protocol import Ref, Result
-from dispatcher.store.sqlite import Snapshot, SqliteStore
+from dispatcher.store import Store
+from dispatcher.store.sqlite import Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ def _noop(*_: object) -> None:
 class Queue:
     """Jobs, their chunks' states and the attempts in flight."""
 
-    def __init__(self, store: SqliteStore, *, exclude_after_failures: int = 3) -> None:
+    def __init__(self, store: Store, *, exclude_after_failures: int = 3) -> None:
         self.store = store
         self.exclude_after_failures = exclude_after_failures
         self.jobs: dict[int, Job] = {}
@@ -78,7 +79,9 @@ class Queue:
                 node_id = job.chunk_nodes[index]
                 self.running[(job.id, index)] = Running(node_id, job.chunk_attempts[index], started)
                 self.job_nodes.setdefault(job.id, Counter())[node_id] += 1
-        self.next_job_id = max([int(snapshot.meta.get("next_job_id", 1)), *[j + 1 for j in self.jobs]])
+        self.next_job_id = max(
+            [int(snapshot.meta.get("next_job_id", 1)), *[j + 1 for j in self.jobs]]
+        )
         self.next_seq = max([1, *[job.seq + 1 for job in self.jobs.values()]])
 
     # -- lookups -------------------------------------------------------------
@@ -123,7 +126,13 @@ class Queue:
                 self.dependants.setdefault(dep.job_id, set()).add(job.id)
             self.store.put_job(job)
             jobs.append(job)
-            log.info("action=submit job=%d title=%r chunks=%d user=%s", job.id, job.title, job.chunk_count, job.user)
+            log.info(
+                "action=submit job=%d title=%r chunks=%d user=%s",
+                job.id,
+                job.title,
+                job.chunk_count,
+                job.user,
+            )
         self.store.put_meta("next_job_id", str(self.next_job_id))
         for job in jobs:
             self.on_change(job)
@@ -131,9 +140,11 @@ class Queue:
 
     def edit(self, job: Job, changes: dict[str, object]) -> Job:
         if "parent" in changes and changes["parent"] != -1:
-            parent = self.jobs.get(int(changes["parent"]))  # type: ignore[arg-type]
+            parent = self.jobs.get(int(str(changes["parent"])))
             if parent is None or parent.kind is not JobKind.FOLDER or parent.id == job.id:
-                raise ValidationError(f"parent: {changes['parent']} is not a folder", field="parent")
+                raise ValidationError(
+                    f"parent: {changes['parent']} is not a folder", field="parent"
+                )
         for name, value in changes.items():
             setattr(job, name, value)
         self.store.put_job(job)
@@ -148,7 +159,9 @@ class Queue:
 
     def delete(self, job: Job) -> None:
         """Remove a job; its running attempts are killed and their results ignored."""
-        if job.kind is JobKind.FOLDER and any(other.parent == job.id for other in self.jobs.values()):
+        if job.kind is JobKind.FOLDER and any(
+            other.parent == job.id for other in self.jobs.values()
+        ):
             raise Conflict(f"folder {job.id} is not empty")
         self._kill_running(job)
         del self.jobs[job.id]
@@ -179,11 +192,15 @@ class Queue:
     def set_chunk_status(self, job: Job, index: int, status: Status) -> None:
         """Muster's chunkSetStatus: queued (requeue), skipped or done (complete)."""
         if status not in (Status.QUEUED, Status.SKIPPED, Status.DONE):
-            raise ValidationError(f"status: a chunk can be set to queued, skipped or done, not {status}")
+            raise ValidationError(
+                f"status: a chunk can be set to queued, skipped or done, not {status}"
+            )
         self.chunk(job, index)
         if job.chunk_status[index] == CHUNK_RUNNING:
             running = self.running[(job.id, index)]
-            self._end_running(job, index, running, "killed", None, f"set to {status} by an operator")
+            self._end_running(
+                job, index, running, "killed", None, f"set to {status} by an operator"
+            )
             self.on_kill(Ref(job.id, index, running.attempt), running.node_id)
         job.set_chunk(index, CHUNK_CODE[status])
         if status is Status.QUEUED:
@@ -242,7 +259,9 @@ class Queue:
         else:
             state = "killed" if result.killed else "failed"
             self._count_failure(job, ref.chunk, node_id, counts=not result.killed)
-        self._end_running(job, ref.chunk, running, state, result.exit_code, result.error, result.finished)
+        self._end_running(
+            job, ref.chunk, running, state, result.exit_code, result.error, result.finished
+        )
         log.info(
             "action=chunk_%s job=%d chunk=%d attempt=%d node=%d exit=%s",
             state, ref.job, ref.chunk, ref.attempt, node_id, result.exit_code,
@@ -258,7 +277,13 @@ class Queue:
         running = self.running[(ref.job, ref.chunk)]
         self._end_running(job, ref.chunk, running, "lost", None, reason)
         job.set_chunk(ref.chunk, CHUNK_QUEUED)
-        log.warning("action=requeue job=%d chunk=%d attempt=%d reason=%r", *ref, reason)
+        log.warning(
+            "action=requeue job=%d chunk=%d attempt=%d reason=%r",
+            ref.job,
+            ref.chunk,
+            ref.attempt,
+            reason,
+        )
         self._after_chunk_change(job)
         return True
 
@@ -275,11 +300,19 @@ class Queue:
         key = (job.id, node_id)
         self.node_failures[key] += 1
         node = self.nodes.get(node_id)
-        if node is not None and self.node_failures[key] >= self.exclude_after_failures:
-            if job.id not in node.excluded_jobs:
-                node.excluded_jobs.add(job.id)
-                self.store.put_node(node)
-                log.warning("action=exclude node=%d job=%d failures=%d", node_id, job.id, self.node_failures[key])
+        if (
+            node is not None
+            and self.node_failures[key] >= self.exclude_after_failures
+            and job.id not in node.excluded_jobs
+        ):
+            node.excluded_jobs.add(job.id)
+            self.store.put_node(node)
+            log.warning(
+                "action=exclude node=%d job=%d failures=%d",
+                node_id,
+                job.id,
+                self.node_failures[key],
+            )
 
     def _end_running(
         self,
@@ -298,7 +331,9 @@ class Queue:
             if counter[running.node_id] <= 0:
                 del counter[running.node_id]
         ref = (job.id, index, running.attempt)
-        self.store.put_run(ref, running.node_id, state, running.started, finished or time.time(), exit_code, error)
+        self.store.put_run(
+            ref, running.node_id, state, running.started, finished or time.time(), exit_code, error
+        )
 
     def _after_chunk_change(self, job: Job) -> None:
         was_finished = job.time_finished is not None
@@ -331,7 +366,9 @@ class Queue:
                 continue
             state = other.state
             if not _dependency_met(state, dep.mode):
-                reasons.append(f"waits for job {other.id} to end with {dep.mode.value} (it is {state.value})")
+                reasons.append(
+                    f"waits for job {other.id} to end with {dep.mode.value} (it is {state.value})"
+                )
         return reasons
 
     def chunk_dependencies_met(self, job: Job, index: int) -> bool:
@@ -346,7 +383,10 @@ class Queue:
             value = first
             while value <= last:
                 chunk = other.chunk_of_frame(value)
-                if chunk is not None and other.chunk_status[chunk] not in (CHUNK_DONE, CHUNK_SKIPPED):
+                if chunk is not None and other.chunk_status[chunk] not in (
+                    CHUNK_DONE,
+                    CHUNK_SKIPPED,
+                ):
                     return False
                 value += job.by
         return True

@@ -57,7 +57,9 @@ class _Bucket:
 class Scheduler:
     """Matches dispatchable jobs with free node slots."""
 
-    def __init__(self, queue: Queue, send_assigns: Callable[[list[tuple[Slot, Ref]]], None]) -> None:
+    def __init__(
+        self, queue: Queue, send_assigns: Callable[[list[tuple[Slot, Ref]]], None]
+    ) -> None:
         self.queue = queue
         self.send_assigns = send_assigns
         self.buckets: dict[str, _Bucket] = {}
@@ -109,9 +111,9 @@ class Scheduler:
         checks_frames = job.per_frame and bool(job.depends_on)
         status = job.chunk_status
         while 0 <= index < job.chunk_count:
-            if (not checks_frames or self.queue.chunk_dependencies_met(job, index)) and not self.holds(
-                job, index
-            ):
+            if (
+                not checks_frames or self.queue.chunk_dependencies_met(job, index)
+            ) and not self.holds(job, index):
                 return index
             index = status.find(0, index + 1)
         return None
@@ -159,7 +161,9 @@ class Scheduler:
 
     def _candidates(self, node: Node) -> Iterator[Key]:
         """Keys of the buckets this node may draw from, best first (live lists: no copies)."""
-        lists = [self.buckets[pool].keys for pool in (ANY_POOL, *node.pools) if pool in self.buckets]
+        lists = [
+            self.buckets[pool].keys for pool in (ANY_POOL, *node.pools) if pool in self.buckets
+        ]
         if len(lists) == 1:
             return iter(lists[0])
         return heapq.merge(*lists)
@@ -200,9 +204,9 @@ class Scheduler:
             return f"the node is not in pools {', '.join(job.pools)}"
         if set(job.excluded_pools) & set(node.pools):
             return "the node is in an excluded pool"
-        if job.max_nodes and node.id not in self.queue.job_nodes.get(job.id, ()):
-            if len(self.queue.job_nodes.get(job.id, ())) >= job.max_nodes:
-                return f"the job already runs on its maximum of {job.max_nodes} nodes"
+        running_on = self.queue.job_nodes.get(job.id, ())
+        if job.max_nodes and node.id not in running_on and len(running_on) >= job.max_nodes:
+            return f"the job already runs on its maximum of {job.max_nodes} nodes"
         return None
 
     # -- explaining ----------------------------------------------------------
@@ -212,7 +216,9 @@ class Scheduler:
         if job.kind is JobKind.FOLDER:
             return ["it is a folder; folders hold jobs and never run"]
         if job.finished and job.chunk_count:
-            return [f"it has ended: {state}" + (f" ({job.failed_reason})" if job.failed_reason else "")]
+            return [
+                f"it has ended: {state}" + (f" ({job.failed_reason})" if job.failed_reason else "")
+            ]
         reasons: list[str] = []
         if self.paused:
             reasons.append("the dispatcher's engine is paused")
@@ -236,7 +242,9 @@ class Scheduler:
                     reasons.append(f"node {name}: {refusal}")
             elif not any(node.id in self.free for node in online if refusals[node.label] is None):
                 busy = ", ".join(sorted(eligible))
-                reasons.append(f"every eligible node is busy ({busy}); it waits its turn by priority")
+                reasons.append(
+                    f"every eligible node is busy ({busy}); it waits its turn by priority"
+                )
         if not reasons:
             reasons.append("nothing holds it back; it will be dispatched on the next free slot")
         return reasons

@@ -112,6 +112,8 @@ def node_view(node: Node, running: list[Any], connected: bool) -> dict[str, Any]
         "platform": node.platform,
         "address": node.address,
         "last_seen": iso(node.last_seen or None),
-        "running": [{"job": ref.job, "chunk": ref.chunk, "attempt": ref.attempt} for ref in running],
+        "running": [
+            {"job": ref.job, "chunk": ref.chunk, "attempt": ref.attempt} for ref in running
+        ],
         "excluded_jobs": sorted(node.excluded_jobs),
     }

@@ -149,7 +149,8 @@ class SqliteStore:
 
     # -- reading -------------------------------------------------------------
     async def load(self) -> Snapshot:
-        return await self._run(self._load_sync)
+        snapshot: Snapshot = await self._run(self._load_sync)
+        return snapshot
 
     def _load_sync(self) -> Snapshot:
         assert self._db is not None
@@ -162,8 +163,12 @@ class SqliteStore:
 
     async def runs(self, job_id: int) -> list[tuple[Any, ...]]:
         """Every attempt recorded for a job: (job, chunk, attempt, node, state, ...)."""
-        assert self._db is not None
-        return await self._run(lambda: self._db.execute(Q["load_runs"], (job_id,)).fetchall())
+        db = self._db
+        assert db is not None
+        found: list[tuple[Any, ...]] = await self._run(
+            lambda: db.execute(Q["load_runs"], (job_id,)).fetchall()
+        )
+        return found
 
     # -- recording changes ---------------------------------------------------
     def put_job(self, job: Job) -> None:

@@ -34,7 +34,9 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 def problem(status: int, title: str, detail: str, **extra: Any) -> web.Response:
     """An RFC 9457 problem+json answer."""
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
-    return web.Response(status=status, text=json.dumps(body), content_type="application/problem+json")
+    return web.Response(
+        status=status, text=json.dumps(body), content_type="application/problem+json"
+    )
 
 
 _STATUS: list[tuple[type[CorralError], int, str]] = [
@@ -68,7 +70,9 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return problem(exc.status, exc.reason, exc.text or exc.reason)
     except Exception:
         log.exception("action=http_error method=%s path=%s", request.method, request.path)
-        return problem(500, "Internal Server Error", "the dispatcher hit an unexpected error; see its log")
+        return problem(
+            500, "Internal Server Error", "the dispatcher hit an unexpected error; see its log"
+        )
 
 
 @web.middleware
@@ -79,7 +83,9 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if scheme.lower() == "bearer" and token.strip():
         user = request.app[DISPATCHER].users.by_token(token.strip())
     if user is None:
-        response = problem(401, "Unauthorized", "a valid 'Authorization: Bearer TOKEN' header is required")
+        response = problem(
+            401, "Unauthorized", "a valid 'Authorization: Bearer TOKEN' header is required"
+        )
         response.headers["WWW-Authenticate"] = 'Bearer realm="corral"'
         return response
     request[USER_KEY] = user
@@ -104,7 +110,9 @@ async def read_json(request: web.Request) -> Any:
     try:
         return await request.json(loads=json.loads)
     except json.JSONDecodeError as exc:
-        raise ValidationError(f"the body is not valid JSON: {exc.msg} at line {exc.lineno}") from exc
+        raise ValidationError(
+            f"the body is not valid JSON: {exc.msg} at line {exc.lineno}"
+        ) from exc
     except UnicodeDecodeError as exc:
         raise ValidationError("the body is not UTF-8 text") from exc
 

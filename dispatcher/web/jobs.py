@@ -21,7 +21,9 @@ def _job(request: web.Request) -> Job:
 def _may_manage(request: web.Request, job: Job) -> None:
     user = require(request, Permission.MANAGE_OWN)
     if job.user != user.name and not user.can(Permission.MANAGE_ALL):
-        raise PermissionDenied(f"job {job.id} belongs to {job.user}; {user.name} may manage only their own")
+        raise PermissionDenied(
+            f"job {job.id} belongs to {job.user}; {user.name} may manage only their own"
+        )
 
 
 async def list_jobs(request: web.Request) -> web.Response:
@@ -29,7 +31,9 @@ async def list_jobs(request: web.Request) -> web.Response:
     state = request.query.get("state")
     if state is not None and state not in Status.__members__.values():
         raise ValidationError(f"state: unknown state {state!r}", field="state")
-    views = [job_view(job) for job in queue.jobs.values() if state is None or job.state.value == state]
+    views = [
+        job_view(job) for job in queue.jobs.values() if state is None or job.state.value == state
+    ]
     return web.json_response(views)
 
 
@@ -162,7 +166,9 @@ async def set_chunk(request: web.Request) -> web.Response:
     except ValueError:
         raise ValidationError(f"state: unknown state {body['state']!r}", field="state") from None
     dispatcher.queue.set_chunk_status(job, index, status)
-    await dispatcher.commit("chunk_set_status", request, job=job.id, chunk=index, state=status.value)
+    await dispatcher.commit(
+        "chunk_set_status", request, job=job.id, chunk=index, state=status.value
+    )
     names = {node.id: node.label for node in dispatcher.queue.nodes.values()}
     return web.json_response(chunk_view(job, index, names))
 

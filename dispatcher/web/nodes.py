@@ -12,7 +12,8 @@ async def list_nodes(request: web.Request) -> web.Response:
     dispatcher = request.app[DISPATCHER]
     queue, connected = dispatcher.queue, dispatcher.node_server.connected()
     views = [
-        node_view(node, queue.runs_on(node.id), node.id in connected) for node in queue.nodes.values()
+        node_view(node, queue.runs_on(node.id), node.id in connected)
+        for node in queue.nodes.values()
     ]
     return web.json_response(views)
 

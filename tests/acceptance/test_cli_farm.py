@@ -14,7 +14,9 @@ from tests.integration.farm import CORRAL, Farm
 
 def corral(farm: Farm, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "CORRAL_DISPATCHER": farm.url, "CORRAL_TOKEN": farm.token}
-    return subprocess.run([CORRAL, *args], capture_output=True, text=True, env=env, input=stdin, timeout=60)
+    return subprocess.run(
+        [CORRAL, *args], capture_output=True, text=True, env=env, input=stdin, timeout=60
+    )
 
 
 def ok(result: subprocess.CompletedProcess[str]) -> str:
@@ -43,13 +45,30 @@ def test_submit_watch_list_show_logs(farm: Farm, tmp_path: Path) -> None:
 
 def test_watch_exits_1_when_the_job_fails(farm: Farm) -> None:
     farm.client("fails")
-    created = json.loads(ok(corral(farm, "submit", "--name", "bad", "--requeue", "0", "--json", "--", "false")))
+    created = json.loads(
+        ok(corral(farm, "submit", "--name", "bad", "--requeue", "0", "--json", "--", "false"))
+    )
     watched = corral(farm, "watch", str(created["id"]), "--interval", "0.1")
     assert watched.returncode == 1
 
 
 def test_pause_resume_set_reinit_delete_and_why(farm: Farm) -> None:
-    created = json.loads(ok(corral(farm, "submit", "--name", "managed", "--frames", "1-4", "--paused", "--json", "--", "true")))
+    created = json.loads(
+        ok(
+            corral(
+                farm,
+                "submit",
+                "--name",
+                "managed",
+                "--frames",
+                "1-4",
+                "--paused",
+                "--json",
+                "--",
+                "true",
+            )
+        )
+    )
     job_id = str(created["id"])
     assert created["state"] == "paused"
     why = json.loads(ok(corral(farm, "why", job_id, "--json")))
@@ -85,7 +104,9 @@ def test_submit_file_and_dependencies(farm: Farm, tmp_path: Path) -> None:
         (("jobs", "pause"), 2, ""),
     ],
 )
-def test_bad_input_one_line_error_and_exit_code(farm: Farm, args: tuple[str, ...], code: int, words: str) -> None:
+def test_bad_input_one_line_error_and_exit_code(
+    farm: Farm, args: tuple[str, ...], code: int, words: str
+) -> None:
     result = corral(farm, *args)
     assert result.returncode == code, (result.stdout, result.stderr)
     assert "Traceback" not in result.stderr
@@ -95,7 +116,9 @@ def test_bad_input_one_line_error_and_exit_code(farm: Farm, args: tuple[str, ...
 
 def test_wrong_token_exits_4(farm: Farm) -> None:
     env = {**os.environ, "CORRAL_DISPATCHER": farm.url, "CORRAL_TOKEN": "wrong"}
-    result = subprocess.run([CORRAL, "jobs", "list"], capture_output=True, text=True, env=env, timeout=30)
+    result = subprocess.run(
+        [CORRAL, "jobs", "list"], capture_output=True, text=True, env=env, timeout=30
+    )
     assert result.returncode == 4 and "Traceback" not in result.stderr
 
 

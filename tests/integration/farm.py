@@ -86,7 +86,9 @@ class Farm:
         self.process = None
         return code
 
-    def client(self, name: str, *args: str, instances: int = 1, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    def client(
+        self, name: str, *args: str, instances: int = 1, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[str]:
         host, port = self.render.rsplit(":", 1)
         host = "127.0.0.1" if host in ("0.0.0.0", "") else host
         log = (self.data_dir.parent / f"client-{name}.log").open("a")

@@ -19,7 +19,11 @@ def record(path: Path, text: str = "run") -> list[str]:
 
 def timed(path: Path, sleep_s: float) -> list[str]:
     """A command that appends start and end times (ns) to `path` around a sleep."""
-    return ["sh", "-c", f'echo "start $(date +%s%N)" >> "{path}"; sleep {sleep_s}; echo "end $(date +%s%N)" >> "{path}"']
+    return [
+        "sh",
+        "-c",
+        f'echo "start $(date +%s%N)" >> "{path}"; sleep {sleep_s}; echo "end $(date +%s%N)" >> "{path}"',
+    ]
 
 
 def intervals(path: Path) -> tuple[int, int]:
@@ -32,7 +36,9 @@ def test_hundred_frames_every_chunk_started_exactly_once(farm: Farm, tmp_path: P
     out.mkdir()
     farm.client("alpha", instances=2)
     farm.client("beta", instances=2)
-    job = farm.submit(title="hundred", frames="1-100", batch=10, command=record(out / "chunk_{start}-{end}.txt"))
+    job = farm.submit(
+        title="hundred", frames="1-100", batch=10, command=record(out / "chunk_{start}-{end}.txt")
+    )
     assert job["chunks"]["total"] == 10
     done = farm.wait_state(job["id"], "done", "failed")
     assert done["state"] == "done"
@@ -79,7 +85,9 @@ def test_pools_and_max_nodes(farm: Farm, tmp_path: Path) -> None:
 
     stamps = tmp_path / "stamps"
     stamps.mkdir()
-    single = farm.submit(title="one at a time", frames="1-5", max_nodes=1, command=timed(stamps / "{start}.txt", 0.2))
+    single = farm.submit(
+        title="one at a time", frames="1-5", max_nodes=1, command=timed(stamps / "{start}.txt", 0.2)
+    )
     farm.wait_state(single["id"], "done")
     spans = sorted(intervals(path) for path in stamps.iterdir())
     assert len(spans) == 5
@@ -90,7 +98,9 @@ def test_pools_and_max_nodes(farm: Farm, tmp_path: Path) -> None:
 def test_dependency_modes(farm: Farm, tmp_path: Path) -> None:
     order = tmp_path / "order.txt"
     failing = farm.submit(title="fails", frames="1", requeue=0, command=["sh", "-c", "exit 3"])
-    on_success = farm.submit(title="on success", depends_on=[failing["id"]], command=record(order, "success"))
+    on_success = farm.submit(
+        title="on success", depends_on=[failing["id"]], command=record(order, "success")
+    )
     on_failure = farm.submit(title="on failure", depends_on=[{"job": failing["id"], "mode": "failure"}],
                              command=record(order, "failure"))  # fmt: skip
     always = farm.submit(title="always", depends_on=[{"job": failing["id"], "mode": "always"}],
@@ -149,7 +159,9 @@ def test_submit_with_dependency_on_unknown_job_is_404(farm: Farm) -> None:
         ("just a string", None),
     ],
 )
-def test_malformed_submit_is_400_and_changes_nothing(farm: Farm, body: object, field: str | None) -> None:
+def test_malformed_submit_is_400_and_changes_nothing(
+    farm: Farm, body: object, field: str | None
+) -> None:
     with pytest.raises(ApiError) as caught:
         farm.request("POST", "/api/v1/jobs/", body)
     assert caught.value.status == 400, caught.value.body
@@ -201,7 +213,9 @@ def test_render_client_with_wrong_secret_is_refused(farm: Farm, tmp_path: Path) 
     assert farm.nodes() == []
 
 
-def test_dispatcher_sigkill_during_submits_loses_nothing_acknowledged(make_farm, tmp_path: Path) -> None:
+def test_dispatcher_sigkill_during_submits_loses_nothing_acknowledged(
+    make_farm, tmp_path: Path
+) -> None:
     farm = make_farm()
     acknowledged: list[int] = []
     stop = threading.Event()
@@ -211,7 +225,9 @@ def test_dispatcher_sigkill_during_submits_loses_nothing_acknowledged(make_farm,
         while not stop.is_set():
             n += 1
             try:
-                acknowledged.append(farm.submit(title=f"burst {n}", frames="1-2", command=["true"])["id"])
+                acknowledged.append(
+                    farm.submit(title=f"burst {n}", frames="1-2", command=["true"])["id"]
+                )
             except Exception:
                 return
 

@@ -1,0 +1,285 @@
+"""Simulated render clients: many sessions in one process, the real protocol, no command.
+
+Run as `python -m benchmarks.simclients --port P --secret-file F --clients N ...`.
+Each session does the real mutual handshake, then answers every Assign with a
+successful Result at once (or after `--hold-s`), and counts the ResultAcks
+(a result is acknowledged only after the dispatcher committed it). Latency is
+measured here, per session, from a result sent to the next assign received.
+
+The process prints `phase NAME` lines on stdout as it goes (connected,
+window-start, window-end) and one final `result {json}` line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import resource
+import secrets
+import sys
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from dispatcher import protocol as p
+
+LATENCY_KEEP = 2000  # raw latency samples kept per run (a uniform random subset)
+
+
+class Counters:
+    """What every session adds to while the measuring window is open."""
+
+    def __init__(self) -> None:
+        self.measuring = False
+        self.acked = 0
+        self.results = 0
+        self.assigns = 0
+        self.latencies: list[float] = []
+
+    def add_latency(self, value_s: float) -> None:
+        self.latencies.append(value_s)
+
+
+class SimSession(asyncio.Protocol):
+    """One simulated render-client instance on its own connection."""
+
+    def __init__(
+        self, name: str, secret: bytes, digest: str, hold_s: float, counters: Counters
+    ) -> None:
+        self.name = name
+        self.secret = secret
+        self.digest = digest
+        self.hold_s = hold_s
+        self.counters = counters
+        self.reader = p.FrameReader()
+        self.transport: asyncio.Transport | None = None
+        self.nonce = secrets.token_bytes(32)
+        self.state = "challenge"
+        self.welcome: asyncio.Future[p.Welcome] = asyncio.get_running_loop().create_future()
+        self.sent_at: deque[float] = deque()
+        self.out: list[bytes] = []
+        self.closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        hello = p.Hello(version=p.PROTOCOL_VERSION, name=self.name, instance=0, nonce=self.nonce)
+        self.transport.write(p.encode(hello))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if not self.welcome.done():
+            self.welcome.set_exception(ConnectionError(f"{self.name}: connection lost {exc!r}"))
+
+    def data_received(self, data: bytes) -> None:
+        for body in self.reader.feed(data):
+            self.handle(p.decode(body))
+        if self.out and self.transport is not None:
+            self.transport.write(b"".join(self.out))
+            self.out.clear()
+
+    def handle(self, message: p.Message) -> None:
+        counters = self.counters
+        if isinstance(message, p.Assign):
+            now = time.perf_counter()
+            if self.sent_at:
+                sent = self.sent_at.popleft()
+                if counters.measuring:
+                    counters.add_latency(now - sent)
+            if counters.measuring:
+                counters.assigns += 1
+            if self.hold_s > 0:
+                asyncio.get_running_loop().call_later(self.hold_s, self.finish_later, message.ref)
+            else:
+                self.out.append(self.result(message.ref, now))
+        elif isinstance(message, p.ResultAck):
+            if counters.measuring:
+                counters.acked += 1
+        elif isinstance(message, p.Challenge):
+            expected = p.proof(self.secret, "dispatcher", self.nonce, message.nonce)
+            if not p.proof_ok(expected, message.proof):
+                raise SystemExit(f"{self.name}: the dispatcher failed its proof")
+            auth = p.Auth(
+                proof=p.proof(self.secret, "renderclient", self.nonce, message.nonce),
+                host="sim",
+                platform=sys.platform,
+                templates_digest=self.digest,
+            )
+            self.out.append(p.encode(auth))
+        elif isinstance(message, p.Welcome):
+            self.state = "ready"
+            if not self.welcome.done():
+                self.welcome.set_result(message)
+        elif isinstance(message, p.Refused):
+            self.welcome.set_exception(ConnectionError(f"{self.name}: refused: {message.reason}"))
+        elif isinstance(message, p.Bye | p.Command | p.Heartbeat):
+            pass
+
+    def result(self, ref: p.Ref, now: float) -> bytes:
+        """A successful result frame; notes when it left."""
+        wall = time.time()
+        self.sent_at.append(time.perf_counter())
+        if self.counters.measuring:
+            self.counters.results += 1
+        return p.encode(p.Result(ref, True, 0, "", wall, wall))
+
+    def finish_later(self, ref: p.Ref) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.write(self.result(ref, time.perf_counter()))
+
+    def heartbeat(self) -> None:
+        if self.transport is not None and not self.closed and self.state == "ready":
+            self.transport.write(p.encode(p.Heartbeat()))
+
+
+def raise_open_files(needed: int) -> int:
+    """Raise the soft open-file limit to the hard one; SystemExit when still below `needed`."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        soft = hard
+    if soft < needed:
+        raise SystemExit(
+            f"simclients: the open-file limit is {soft} (hard {hard}) but {needed} are needed; "
+            "raise it (ulimit -n) and run again"
+        )
+    return soft
+
+
+def phase(name: str) -> None:
+    print(f"phase {name}", flush=True)
+
+
+async def connect(
+    args: argparse.Namespace, secret: bytes, counters: Counters
+) -> tuple[list[SimSession], str, float]:
+    """Connect every session; the first alone, to learn the template digest."""
+    loop = asyncio.get_running_loop()
+    started = time.perf_counter()
+    sessions: list[SimSession] = []
+    prefix = f"sim{os.getpid()}-"
+
+    async def one(index: int, digest: str) -> SimSession:
+        name = f"{prefix}{index:05d}"
+        _, session = await loop.create_connection(
+            lambda: SimSession(name, secret, digest, args.hold_s, counters), args.host, args.port
+        )
+        await asyncio.wait_for(session.welcome, args.connect_timeout_s)
+        return session
+
+    first = await one(0, "")
+    sessions.append(first)
+    digest = first.welcome.result().templates_digest
+    wave = max(1, args.wave)
+    for begin in range(1, args.clients, wave):
+        batch = range(begin, min(args.clients, begin + wave))
+        sessions += await asyncio.gather(*(one(index, digest) for index in batch))
+    return sessions, digest, time.perf_counter() - started
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    secret = Path(args.secret_file).read_bytes().strip()
+    limit = raise_open_files(args.clients + 64)
+    counters = Counters()
+    sessions, _digest, handshake_s = await connect(args, secret, counters)
+    phase("connected")
+
+    async def beat() -> None:
+        while True:
+            await asyncio.sleep(args.heartbeat_s)
+            for session in sessions:
+                session.heartbeat()
+
+    beats = asyncio.create_task(beat(), name="sim-heartbeats")
+    await asyncio.sleep(args.warmup_s)
+    phase("window-start")
+    counters.measuring = True
+    began = time.perf_counter()
+    cpu_began = time.process_time()
+    await asyncio.sleep(args.window_s)
+    counters.measuring = False
+    window_s = time.perf_counter() - began
+    cpu_s = time.process_time() - cpu_began
+    phase("window-end")
+    beats.cancel()
+    for session in sessions:
+        if session.transport is not None:
+            session.transport.close()
+    await asyncio.sleep(0)
+    latencies = counters.latencies
+    kept = latencies if len(latencies) <= LATENCY_KEEP else random.sample(latencies, LATENCY_KEEP)
+    return {
+        "clients": len(sessions),
+        "closed_early": sum(1 for session in sessions if session.closed),
+        "open_file_limit": limit,
+        "handshake_s": round(handshake_s, 4),
+        "window_s": round(window_s, 4),
+        "acked": counters.acked,
+        "results": counters.results,
+        "assigns": counters.assigns,
+        "chunks_per_s": counters.acked / window_s if window_s else 0.0,
+        "latency": summarize(latencies),
+        "latency_samples_ms": [round(value * 1000, 3) for value in kept],
+        "sim_cpu_s": round(cpu_s, 3),
+        "sim_loop": type(asyncio.get_running_loop()).__module__.split(".")[0],
+    }
+
+
+def percentile(ordered: list[float], fraction: float) -> float:
+    """The nearest-rank percentile of an already sorted list."""
+    if not ordered:
+        return float("nan")
+    rank = max(0, min(len(ordered) - 1, int(round(fraction * len(ordered) + 0.5)) - 1))
+    return ordered[rank]
+
+
+def summarize(values_s: list[float]) -> dict[str, float | int]:
+    """Count and p50/p90/p99/p99.9/max of latencies, in milliseconds."""
+    ordered = sorted(values_s)
+    if not ordered:
+        return {"count": 0}
+    return {
+        "count": len(ordered),
+        "p50_ms": round(percentile(ordered, 0.50) * 1000, 3),
+        "p90_ms": round(percentile(ordered, 0.90) * 1000, 3),
+        "p99_ms": round(percentile(ordered, 0.99) * 1000, 3),
+        "p999_ms": round(percentile(ordered, 0.999) * 1000, 3),
+        "max_ms": round(ordered[-1] * 1000, 3),
+    }
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.simclients")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--secret-file", required=True)
+    parser.add_argument("--clients", type=int, default=1000)
+    parser.add_argument("--hold-s", type=float, default=0.0, help="simulated render time per chunk")
+    parser.add_argument("--warmup-s", type=float, default=1.0)
+    parser.add_argument("--window-s", type=float, default=5.0)
+    parser.add_argument("--wave", type=int, default=100, help="handshakes under way at once")
+    parser.add_argument("--heartbeat-s", type=float, default=2.0)
+    parser.add_argument("--connect-timeout-s", type=float, default=30.0)
+    parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.loop == "uvloop":
+        try:
+            import uvloop
+        except ImportError:
+            args.loop = "asyncio"
+    if args.loop == "uvloop":
+        result = uvloop.run(run(args))
+    else:
+        result = asyncio.run(run(args))
+    print("result " + json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""An in-memory store with the SQLite store's recording interface, for the unit tier.
+
+It keeps the last recorded state of each row so tests can check what the
+queue asked to persist; `commit()` resolves at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from dispatcher.model import Job, Node
+from dispatcher.store import rows
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self.jobs: dict[int, tuple[bytes, tuple[bytes, bytes, bytes, bytes]]] = {}
+        self.runs_: dict[tuple[int, int, int], tuple[Any, ...]] = {}
+        self.nodes: dict[int, Node] = {}
+        self.users: dict[str, bytes] = {}
+        self.meta: dict[str, str] = {}
+        self.batches = 0
+
+    def put_job(self, job: Job) -> None:
+        self.jobs[job.id] = (rows.job_spec(job), rows.job_chunks(job))
+
+    def put_chunks(self, job: Job) -> None:
+        spec = self.jobs[job.id][0] if job.id in self.jobs else rows.job_spec(job)
+        self.jobs[job.id] = (spec, rows.job_chunks(job))
+
+    def delete_job(self, job_id: int) -> None:
+        self.jobs.pop(job_id, None)
+        for key in [key for key in self.runs_ if key[0] == job_id]:
+            del self.runs_[key]
+
+    def put_run(
+        self,
+        ref: tuple[int, int, int],
+        node_id: int,
+        state: str,
+        started: float | None,
+        finished: float | None = None,
+        exit_code: int | None = None,
+        error: str = "",
+    ) -> None:
+        self.runs_[ref] = (*ref, node_id, state, started, finished, exit_code, error)
+
+    def put_node(self, node: Node) -> None:
+        self.nodes[node.id] = node
+
+    def delete_node(self, node_id: int) -> None:
+        self.nodes.pop(node_id, None)
+
+    def put_user(self, name: str, info: bytes | None) -> None:
+        if info is None:
+            self.users.pop(name, None)
+        else:
+            self.users[name] = info
+
+    def put_meta(self, key: str, value: str) -> None:
+        self.meta[key] = value
+
+    def commit_future(self) -> asyncio.Future[None]:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        future.set_result(None)
+        self.batches += 1
+        return future
+
+    async def commit(self) -> None:
+        await self.commit_future()
+
+    async def runs(self, job_id: int) -> list[tuple[Any, ...]]:
+        return [run for key, run in sorted(self.runs_.items()) if key[0] == job_id]
+
+    def restored(self) -> list[Job]:
+        """The jobs as a restart would load them from what was recorded."""
+        return [
+            rows.job_from_row((job_id, spec, *chunks))
+            for job_id, (spec, chunks) in sorted(self.jobs.items())
+        ]

@@ -1,0 +1,126 @@
+"""The pipe between the dispatcher and its hook host.
+
+Frames are a 4-byte big-endian length and a msgpack body (msgspec Structs
+tagged by `type`), as on the render-client wire. The dispatcher sends work
+(`Invoke`: a batch of hook calls, `RunScript`) and answers API calls
+(`ApiReply`); the host announces itself (`Ready`), asks the dispatcher to run
+MDispatcherAPI functions (`ApiCall`) and reports every finished hook or script
+(`Done`). Values inside are plain msgpack data: dicts, lists, str, numbers.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+import msgspec
+
+HEADER = struct.Struct(">I")
+MAX_FRAME_BYTES = 64 * 1024 * 1024
+
+
+class HookCall(msgspec.Struct, array_like=True):
+    """One hook to run: `template` key, method name, and the job/chunk in wire form."""
+
+    template: str
+    method: str
+    job: dict[str, Any] | None = None
+    chunk: dict[str, Any] | None = None
+    args: list[Any] = []
+
+
+class Invoke(msgspec.Struct, tag="invoke"):
+    batch: int
+    calls: list[HookCall]
+
+
+class RunScript(msgspec.Struct, tag="script"):
+    batch: int
+    name: str
+    code: str
+
+
+class Done(msgspec.Struct, tag="done"):
+    """A hook call (or script) ended. `error` holds the traceback when it failed.
+
+    `fatal` says the host exits after this frame (sys.exit, memory, time limit):
+    the dispatcher restarts it and runs the rest of the batch on the new host.
+    """
+
+    batch: int
+    index: int
+    ok: bool = True
+    code: int = 0
+    description: str = ""
+    job: dict[str, Any] | None = None
+    value: str | None = None
+    output: str = ""
+    error: str = ""
+    fatal: bool = False
+    api_errors: list[str] = []
+
+
+class ApiCall(msgspec.Struct, tag="api"):
+    call: int
+    function: str
+    args: list[Any] = []
+
+
+class ApiReply(msgspec.Struct, tag="api_reply"):
+    call: int
+    code: int = 0
+    description: str = ""
+    values: list[Any] = []
+
+
+class Ready(msgspec.Struct, tag="ready"):
+    pid: int
+    templates: list[str] = []
+    errors: list[str] = []
+
+
+Message = Invoke | RunScript | Done | ApiCall | ApiReply | Ready
+
+_encoder = msgspec.msgpack.Encoder(decimal_format="string")
+_decoder = msgspec.msgpack.Decoder(Message)
+
+
+class WireError(Exception):
+    """A frame that is not a valid hook-host message."""
+
+
+def encode(message: Message) -> bytes:
+    body = _encoder.encode(message)
+    return HEADER.pack(len(body)) + body
+
+
+def decode(body: bytes) -> Message:
+    try:
+        return _decoder.decode(body)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise WireError(f"bad hook-host message: {exc}") from exc
+
+
+class FrameBuffer:
+    """Splits a byte stream into frame bodies."""
+
+    def __init__(self, max_frame_bytes: int = MAX_FRAME_BYTES) -> None:
+        self.max_frame_bytes = max_frame_bytes
+        self._buffer = bytearray()
+
+    def feed(self, data: bytes) -> list[bytes]:
+        self._buffer += data
+        bodies: list[bytes] = []
+        offset = 0
+        buffer = self._buffer
+        while len(buffer) - offset >= 4:
+            (length,) = HEADER.unpack_from(buffer, offset)
+            if length > self.max_frame_bytes:
+                raise WireError(f"frame of {length} bytes is over the {self.max_frame_bytes} limit")
+            if len(buffer) - offset - 4 < length:
+                break
+            bodies.append(bytes(buffer[offset + 4 : offset + 4 + length]))
+            offset += 4 + length
+        if offset:
+            del buffer[:offset]
+        return bodies
