@@ -1,0 +1,65 @@
+"""The SQLite store on a real file: what is committed comes back, batched."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from dispatcher.jobspec import build_job, parse_spec
+from dispatcher.model import CHUNK_DONE, Node
+from dispatcher.store.sqlite import SqliteStore
+
+
+async def test_committed_jobs_nodes_users_come_back(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "corral.db")
+    await store.open()
+    job = build_job(parse_spec({"title": "kept", "frames": "-5-5", "by": "0.5", "batch": 3,
+                                "depends_on": [{"job": 9, "mode": "failure"}], "data": {"k": [1, 2]}}), 1, 1, "ann")  # fmt: skip
+    job.set_chunk(2, CHUNK_DONE)
+    job.chunk_attempts[2] = 4
+    store.put_job(job)
+    store.put_run((1, 2, 4), 7, "done", 1.0, 2.0, 0, "")
+    store.put_node(Node(id=7, name="box", instance=1, pools=["gpu"], excluded_jobs={1}))
+    store.put_user("ann", b'{"permissions": ["submit"]}')
+    store.put_meta("next_job_id", "2")
+    await store.commit()
+    await store.close()
+    await store.close()  # safe twice
+
+    again = SqliteStore(tmp_path / "corral.db")
+    await again.open()
+    snapshot = await again.load()
+    (loaded,) = snapshot.jobs
+    assert (loaded.title, loaded.start, loaded.end, loaded.by, loaded.user) == (
+        "kept",
+        -5,
+        5,
+        job.by,
+        "ann",
+    )
+    assert bytes(loaded.chunk_status) == bytes(job.chunk_status) and loaded.chunk_attempts[2] == 4
+    assert loaded.depends_on[0].job_id == 9 and loaded.depends_on[0].mode.value == "failure"
+    assert loaded.data == {"k": [1, 2]} and loaded.counts[CHUNK_DONE] == 1
+    assert snapshot.nodes[0].pools == ["gpu"] and snapshot.nodes[0].excluded_jobs == {1}
+    assert snapshot.meta["next_job_id"] == "2" and "ann" in snapshot.users
+    assert (await again.runs(1))[0][:5] == (1, 2, 4, 7, "done")
+    assert again.pragmas() == {"journal_mode": "wal", "synchronous": 2, "user_version": 1}
+    again.delete_job(1)
+    await again.commit()
+    assert await again.runs(1) == []
+    await again.close()
+
+
+async def test_many_changes_in_one_tick_make_one_batch(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "corral.db", durability="normal")
+    await store.open()
+    before = store.batches
+    waiters = []
+    for job_id in range(1, 201):
+        store.put_job(build_job(parse_spec({"title": f"j{job_id}"}), job_id, job_id, "a"))
+        waiters.append(store.commit_future())
+    await asyncio.gather(*waiters)
+    assert store.batches - before <= 2
+    assert store.pragmas()["synchronous"] == 1
+    assert len((await store.load()).jobs) == 200
+    await store.close()
