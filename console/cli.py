@@ -134,7 +134,29 @@ def configure_logging(level: str) -> None:
 
 
 def run_async(coro: Coroutine[Any, Any, T]) -> T:
-    """Run `coro` on uvloop where it is installed, else on the stdlib loop."""
+    """Run `coro` on uvloop where it is installed, else on the stdlib loop.
+
+    Two switches for measuring, read here at the edge: CORRAL_EVENT_LOOP=asyncio
+    forces the stdlib loop, and CORRAL_PROFILE=FILE runs under cProfile and
+    writes its stats to FILE on exit.
+    """
+    profile_path = os.environ.get("CORRAL_PROFILE")
+    if profile_path:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+        try:
+            return _run_on_loop(coro)
+        finally:
+            profiler.disable()
+            profiler.dump_stats(profile_path)
+    return _run_on_loop(coro)
+
+
+def _run_on_loop(coro: Coroutine[Any, Any, T]) -> T:
+    if os.environ.get("CORRAL_EVENT_LOOP", "").lower() == "asyncio":
+        return asyncio.run(coro)
     try:
         import uvloop
     except ImportError:

@@ -106,9 +106,8 @@ class Dispatcher:
                 if candidate is candidates[-1]:
                     raise
                 continue
-            server = site._server
-            assert isinstance(server, asyncio.Server)
-            return int(server.sockets[0].getsockname()[1])
+            sockets = getattr(site._server, "sockets", None) or []  # uvloop's server is its own class
+            return int(sockets[0].getsockname()[1])
         raise AssertionError("unreachable")
 
     def _write_state(self, http_port: int) -> None:
