@@ -25,9 +25,11 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -p no:cacheprovider
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'
 	$(BIN)/python -m benchmarks
 
 bench-full: $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'
 	$(BIN)/python -m benchmarks --full
 
 lint: $(STAMP)

@@ -60,6 +60,12 @@ class CpuWindow:
         window.process = {pid: process_ticks(pid) for pid in window.pids}
         return window
 
+    def track(self, pids: Iterable[int]) -> None:
+        """Count processes started after the window opened (from their first tick)."""
+        for pid in pids:
+            self.pids.add(pid)
+            self.process.setdefault(pid, 0)
+
     def stop(self) -> CpuWindow:
         self.elapsed_s = time.perf_counter() - self.started
         busy = _machine_ticks()[0] - self.machine_busy

@@ -17,12 +17,20 @@ from dispatcher.store.sqlite import SqliteStore
 DB_FILES = ("corral.db", "corral.db-wal", "corral.db-shm")
 
 
-async def _seed(data_dir: Path, jobs: int, chunks_per_job: int, command: list[str]) -> None:
+async def _seed(
+    data_dir: Path, jobs: int, chunks_per_job: int, command: list[str], template: str
+) -> None:
     store = SqliteStore(data_dir / "corral.db", durability="full")
     await store.open()
     try:
         spec = jobspec.parse_spec(
-            {"title": "bench", "frames": f"1-{chunks_per_job}", "batch": 1, "command": command}
+            {
+                "title": "bench",
+                "frames": f"1-{chunks_per_job}",
+                "batch": 1,
+                "command": command,
+                "template": template,
+            }  # fmt: skip
         )
         for index in range(jobs):
             job_id = index + 1
@@ -36,11 +44,16 @@ async def _seed(data_dir: Path, jobs: int, chunks_per_job: int, command: list[st
 
 
 def seed_queue(
-    data_dir: Path, *, jobs: int, chunks_per_job: int, command: list[str] | None = None
+    data_dir: Path,
+    *,
+    jobs: int,
+    chunks_per_job: int,
+    command: list[str] | None = None,
+    template: str = "cmdline",
 ) -> Path:
     """A data directory holding `jobs` queued jobs of `chunks_per_job` one-frame chunks."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    asyncio.run(_seed(data_dir, jobs, chunks_per_job, command or ["/bin/true"]))
+    asyncio.run(_seed(data_dir, jobs, chunks_per_job, command or ["/bin/true"], template))
     return data_dir
 
 

@@ -48,13 +48,24 @@ class SimSession(asyncio.Protocol):
     """One simulated render-client instance on its own connection."""
 
     def __init__(
-        self, name: str, secret: bytes, digest: str, hold_s: float, counters: Counters
+        self,
+        name: str,
+        secret: bytes,
+        digest: str,
+        counters: Counters,
+        *,
+        hold_s: float = 0.0,
+        fill: int = 1,
+        killed: bool = False,
     ) -> None:
         self.name = name
         self.secret = secret
         self.digest = digest
         self.hold_s = hold_s
         self.counters = counters
+        # The first `fill` assigns fill the node's slots; every later one answers a result.
+        self.unpaired = fill
+        self.killed = killed
         self.reader = p.FrameReader()
         self.transport: asyncio.Transport | None = None
         self.nonce = secrets.token_bytes(32)
@@ -85,7 +96,9 @@ class SimSession(asyncio.Protocol):
         counters = self.counters
         if isinstance(message, p.Assign):
             now = time.perf_counter()
-            if self.sent_at:
+            if self.unpaired > 0:
+                self.unpaired -= 1
+            elif self.sent_at:
                 sent = self.sent_at.popleft()
                 if counters.measuring:
                     counters.add_latency(now - sent)
@@ -124,6 +137,8 @@ class SimSession(asyncio.Protocol):
         self.sent_at.append(time.perf_counter())
         if self.counters.measuring:
             self.counters.results += 1
+        if self.killed:  # the dispatcher requeues a killed chunk: the queue keeps its depth
+            return p.encode(p.Result(ref, False, None, "sim", wall, wall, killed=True))
         return p.encode(p.Result(ref, True, 0, "", wall, wall))
 
     def finish_later(self, ref: p.Ref) -> None:
@@ -165,7 +180,17 @@ async def connect(
     async def one(index: int, digest: str) -> SimSession:
         name = f"{prefix}{index:05d}"
         _, session = await loop.create_connection(
-            lambda: SimSession(name, secret, digest, args.hold_s, counters), args.host, args.port
+            lambda: SimSession(
+                name,
+                secret,
+                digest,
+                counters,
+                hold_s=args.hold_s,
+                fill=1 + args.ahead,
+                killed=args.answer == "killed",
+            ),
+            args.host,
+            args.port,
         )
         await asyncio.wait_for(session.welcome, args.connect_timeout_s)
         return session
@@ -205,6 +230,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     cpu_s = time.process_time() - cpu_began
     phase("window-end")
     beats.cancel()
+    closed_early = sum(1 for session in sessions if session.closed)
     for session in sessions:
         if session.transport is not None:
             session.transport.close()
@@ -213,7 +239,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     kept = latencies if len(latencies) <= LATENCY_KEEP else random.sample(latencies, LATENCY_KEEP)
     return {
         "clients": len(sessions),
-        "closed_early": sum(1 for session in sessions if session.closed),
+        "closed_early": closed_early,
         "open_file_limit": limit,
         "handshake_s": round(handshake_s, 4),
         "window_s": round(window_s, 4),
@@ -258,6 +284,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--secret-file", required=True)
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--hold-s", type=float, default=0.0, help="simulated render time per chunk")
+    parser.add_argument("--ahead", type=int, default=0, help="the dispatcher's assign_ahead")
+    parser.add_argument(
+        "--answer",
+        choices=("ok", "killed"),
+        default="ok",
+        help="ok completes each chunk; killed hands it back (the queue keeps its depth)",
+    )
     parser.add_argument("--warmup-s", type=float, default=1.0)
     parser.add_argument("--window-s", type=float, default=5.0)
     parser.add_argument("--wave", type=int, default=100, help="handshakes under way at once")
@@ -274,10 +307,7 @@ def main(argv: list[str] | None = None) -> None:
             import uvloop
         except ImportError:
             args.loop = "asyncio"
-    if args.loop == "uvloop":
-        result = uvloop.run(run(args))
-    else:
-        result = asyncio.run(run(args))
+    result = uvloop.run(run(args)) if args.loop == "uvloop" else asyncio.run(run(args))
     print("result " + json.dumps(result), flush=True)
 
 

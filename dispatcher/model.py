@@ -130,6 +130,7 @@ class Job:
     per_frame: bool = False
     requeue: int = 3
     time_limit_s: float = 0.0
+    memory_mb: int = 0
     environ: dict[str, str] = field(default_factory=dict)
     notes: str = ""
     data: dict[str, object] = field(default_factory=dict)
@@ -196,7 +197,9 @@ class Job:
     def chunk_frames(self, index: int) -> tuple[Decimal, Decimal]:
         """The first and last frame of chunk `index`."""
         first = index * self.batch
-        last = min(first + self.batch, self.frames) - 1
+        last = first + self.batch - 1
+        if index >= len(self.chunk_status) - 1:  # only the last chunk may be short
+            last = min(last, self.frames - 1)
         return self.start + first * self.by, self.start + last * self.by
 
     def chunk_of_frame(self, value: Decimal) -> int | None:
@@ -253,6 +256,9 @@ class Node:
     last_seen: float = 0.0
     excluded_jobs: set[int] = field(default_factory=set)
     excluded_templates: set[str] = field(default_factory=set)
+    # Settings the dispatcher sends again whenever the node connects.
+    process_priority: int | None = None
+    realtime_log: bool = True
 
     @property
     def label(self) -> str:

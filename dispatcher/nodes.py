@@ -49,6 +49,9 @@ class NodeSession(asyncio.Protocol):
         self._flush_pending = False
         self._log_window = (0.0, 0)
         self.closed = False
+        self.resources: p.Resources | None = None
+        self.connected_at = time.time()
+        self.draining = False
 
     # -- transport -----------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -104,9 +107,9 @@ class NodeSession(asyncio.Protocol):
 
     # -- scheduler slot ------------------------------------------------------
     def free_slots(self) -> int:
-        return (
-            self.capacity - len(self.assigned) if self.state == "ready" and not self.closed else 0
-        )
+        if self.state != "ready" or self.closed or self.draining:
+            return 0
+        return self.capacity - len(self.assigned)
 
     def take(self, ref: p.Ref) -> None:
         self.assigned[(ref.job, ref.chunk)] = ref
@@ -130,6 +133,14 @@ class NodeSession(asyncio.Protocol):
         elif isinstance(message, p.Heartbeat):
             self.node.online = True
             self.node.last_seen = time.time()
+            if message.resources is not None:
+                self.resources = message.resources
+            if message.draining and not self.draining:
+                self.draining = True
+                self.server.scheduler.node_gone(self.node.id)
+                log.info("action=node_draining node=%d", self.node.id)
+        elif isinstance(message, p.Reply):
+            self.server.on_reply(self, message)
         elif isinstance(message, p.Progress):
             pass
         elif isinstance(message, p.Bye):
@@ -201,6 +212,15 @@ class NodeServer:
         self.secret = secret
         self.templates = templates
         self.scheduler = Scheduler(queue, self.send_assigns)
+        self.scheduler.memory_of = self.memory_available
+        self.scheduler.online_nodes = lambda: [
+            session.node for session in self.live.values() if session.state == "ready"
+        ]
+        # Wired by dispatcher/control.py: replies to commands, what follows a
+        # result, and settings to send again when a node (re)connects.
+        self.on_reply: Callable[[NodeSession, p.Reply], None] = _ignore
+        self.after_result: Callable[[NodeSession, p.Result], None] = _ignore
+        self.on_attached: Callable[[NodeSession], None] = lambda session: None
         self.sessions: set[NodeSession] = set()
         self.live: dict[int, NodeSession] = {}
         self.deadlines: dict[int, float] = {}
@@ -209,6 +229,7 @@ class NodeServer:
         self._monitor: asyncio.Task[None] | None = None
         self.address: tuple[str, int] = ("", 0)
         self.results = 0
+        self._unacked: list[tuple[NodeSession, p.Ref]] = []
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -278,7 +299,9 @@ class NodeServer:
         )
         session.state = "ready"
         log.info("action=node_online node=%d name=%s peer=%s", node.id, node.label, session.peer)
+        session.resources = auth.resources
         self._reconcile(session, auth)
+        self.on_attached(session)
         self.scheduler.node_free(session)
 
     def _register(self, session: NodeSession, auth: p.Auth) -> Node:
@@ -347,9 +370,25 @@ class NodeServer:
         self.logs.end(ref.job, ref.chunk, ref.attempt)
         self.queue.finish_attempt(result, session.node.id)
         self.results += 1
-        self.store.commit_future().add_done_callback(lambda done: _ack(session, ref, done))
+        # One commit future per loop tick acknowledges every result of that tick.
+        if not self._unacked:
+            asyncio.get_running_loop().call_soon(self._ack_when_durable)
+        self._unacked.append((session, ref))
+        self.after_result(session, result)
         if announce:
             self.scheduler.node_free(session)
+
+    def _ack_when_durable(self) -> None:
+        """Acknowledge the results recorded so far once the store has committed them."""
+        results, self._unacked = self._unacked, []
+
+        def ack(done: asyncio.Future[None]) -> None:
+            if done.cancelled() or done.exception() is not None:
+                return
+            for session, ref in results:
+                session.send(p.ResultAck(ref))
+
+        self.store.commit_future().add_done_callback(ack)
 
     def send_assigns(self, assigns: list[tuple[Slot, p.Ref]]) -> None:
         """Called by the scheduler: send each assignment once its attempt is durable."""
@@ -359,7 +398,7 @@ class NodeServer:
             assert isinstance(slot, NodeSession)
             job = self.queue.jobs[ref.job]
             if job.id not in views:
-                views[job.id] = job_fields(job)
+                views[job.id] = p.preencoded(job_fields(job))
             first, last = job.chunk_frames(ref.chunk)
             messages.append(
                 (slot, p.Assign(ref, views[job.id], str(first), str(last), job.time_limit_s))
@@ -382,6 +421,13 @@ class NodeServer:
         session.assigned.pop((ref.job, ref.chunk), None)
         session.send(p.Command("kill", ref=ref))
         self.scheduler.node_free(session)
+
+    def memory_available(self, node_id: int) -> int | None:
+        """The free memory a node last reported for a new render (bytes; None: unknown)."""
+        session = self.live.get(node_id)
+        if session is None or session.resources is None:
+            return None
+        return session.resources.memory_available_bytes
 
     def connected(self) -> set[int]:
         return {node_id for node_id, session in self.live.items() if session.state == "ready"}
@@ -424,9 +470,8 @@ class NodeServer:
             session.assigned.clear()
 
 
-def _ack(session: NodeSession, ref: p.Ref, done: asyncio.Future[None]) -> None:
-    if not done.cancelled() and done.exception() is None:
-        session.send(p.ResultAck(ref))
+def _ignore(session: NodeSession, message: object) -> None:
+    return None
 
 
 def raise_nofile_limit() -> int:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import struct
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
@@ -62,7 +62,7 @@ class Result(msgspec.Struct, tag="result"):
     memory_available_bytes: int = 0
 
 
-class RenderUsage(msgspec.Struct, array_like=True):
+class RenderUsage(msgspec.Struct):
     """What one running attempt's process tree uses: CPU percent of one core, bytes."""
 
     ref: Ref
@@ -148,8 +148,12 @@ class ResultAck(msgspec.Struct, tag="result_ack"):
 
 
 class Heartbeat(msgspec.Struct, tag="heartbeat"):
+    """Sent every heartbeat interval. `draining`: the client is shutting down and
+    takes no more chunks (what it runs is finished or handed back)."""
+
     running: list[Ref] = []
     resources: Resources | None = None
+    draining: bool = False
 
 
 class Command(msgspec.Struct, tag="command"):
@@ -206,6 +210,15 @@ def encode(message: Message) -> bytes:
     """One frame: the length header and the msgpack body."""
     body = _encoder.encode(message)
     return HEADER.pack(len(body)) + body
+
+
+def preencoded(value: dict[str, Any]) -> dict[str, Any]:
+    """`value` encoded once, for a field that many messages carry (an Assign's job).
+
+    msgspec writes the bytes as they are, so the frame is the same as with the
+    dict; the return type is the field's, for the message's constructor.
+    """
+    return cast(dict[str, Any], msgspec.Raw(_encoder.encode(value)))
 
 
 def decode(body: bytes) -> Message:

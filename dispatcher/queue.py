@@ -57,6 +57,11 @@ class Queue:
         self.job_nodes: dict[int, Counter[int]] = {}
         self.dependants: dict[int, set[int]] = {}
         self.node_failures: Counter[tuple[int, int]] = Counter()
+        # What a failed chunk's retry needs: the nodes it failed on (avoided while
+        # another node can run it) and, after an out-of-memory kill, more free memory
+        # than the node it died on offered (bytes). Kept in memory only.
+        self.failed_on: dict[tuple[int, int], set[int]] = {}
+        self.memory_needed: dict[tuple[int, int], int] = {}
         self.next_job_id = 1
         self.next_seq = 1
         # Wired by the app: the scheduler's refresh, and the nodes' kill.
@@ -64,6 +69,11 @@ class Queue:
         self.on_remove: Callable[[int], None] = _noop
         self.on_kill: Callable[[Ref, int], None] = _noop
         self.on_finished: Callable[[Job], None] = _noop
+        # Wired to the template hooks: a job was edited, deleted, reinitialised, started.
+        self.on_edited: Callable[[Job, dict[str, object]], None] = _noop
+        self.on_deleted: Callable[[Job], None] = _noop
+        self.on_reinit: Callable[[Job], None] = _noop
+        self.on_started: Callable[[Job], None] = _noop
 
     # -- loading -------------------------------------------------------------
     def load(self, snapshot: Snapshot) -> None:
@@ -149,6 +159,7 @@ class Queue:
             setattr(job, name, value)
         self.store.put_job(job)
         self.on_change(job)
+        self.on_edited(job, changes)
         return job
 
     def pause(self, job: Job) -> Job:
@@ -173,6 +184,8 @@ class Queue:
         for dependant in self.dependants.pop(job.id, set()):
             if dependant in self.jobs:
                 self.on_change(self.jobs[dependant])
+        self.forget_chunk_failures(job.id)
+        self.on_deleted(job)
         log.info("action=delete job=%d", job.id)
 
     def reinit(self, job: Job) -> Job:
@@ -186,8 +199,40 @@ class Queue:
         self.store.put_job(job)
         self.on_change(job)
         self._changed_dependants(job)
+        self.forget_chunk_failures(job.id)
+        self.on_reinit(job)
         log.info("action=reinit job=%d", job.id)
         return job
+
+    def replace_all(self, jobs: list[Job]) -> None:
+        """Swap the whole queue for `jobs` (a checked snapshot import), as one batch.
+
+        Running attempts are killed; the new jobs' chunks that were running are
+        queued again, keeping their attempt numbers so late results stay fenced.
+        """
+        for job in list(self.jobs.values()):
+            self._kill_running(job)
+        for job_id in list(self.jobs):
+            self.store.delete_job(job_id)
+            self.on_remove(job_id)
+            self.forget_chunk_failures(job_id)
+        self.jobs.clear()
+        self.job_nodes.clear()
+        self.dependants.clear()
+        for job in jobs:
+            for index, code in enumerate(job.chunk_status):
+                if code == CHUNK_RUNNING:
+                    job.set_chunk(index, CHUNK_QUEUED)
+            self.jobs[job.id] = job
+            for dep in job.depends_on:
+                self.dependants.setdefault(dep.job_id, set()).add(job.id)
+            self.store.put_job(job)
+        self.next_job_id = max([self.next_job_id, *[job.id + 1 for job in jobs]])
+        self.next_seq = max([self.next_seq, *[job.seq + 1 for job in jobs]])
+        self.store.put_meta("next_job_id", str(self.next_job_id))
+        for job in jobs:
+            self.on_change(job)
+        log.info("action=queue_replaced jobs=%d", len(jobs))
 
     def set_chunk_status(self, job: Job, index: int, status: Status) -> None:
         """Muster's chunkSetStatus: queued (requeue), skipped or done (complete)."""
@@ -203,6 +248,7 @@ class Queue:
             )
             self.on_kill(Ref(job.id, index, running.attempt), running.node_id)
         job.set_chunk(index, CHUNK_CODE[status])
+        self.forget_chunk_failures(job.id, index)
         if status is Status.QUEUED:
             job.chunk_failures[index] = 0
             job.time_finished = None
@@ -226,10 +272,14 @@ class Queue:
         job.chunk_nodes[index] = node_id
         job.set_chunk(index, CHUNK_RUNNING)
         self.running[(job.id, index)] = Running(node_id, attempt, now)
-        self.job_nodes.setdefault(job.id, Counter())[node_id] += 1
+        counter = self.job_nodes.get(job.id)
+        if counter is None:  # (setdefault would build a Counter on every call)
+            counter = self.job_nodes[job.id] = Counter()
+        counter[node_id] += 1
         if job.time_started is None:
             job.time_started = now
             self.store.put_job(job)
+            self.on_started(job)
         else:
             self.store.put_chunks(job)
         self.store.put_run((job.id, index, attempt), node_id, "running", now)
@@ -256,9 +306,14 @@ class Queue:
         if result.ok:
             state = "done"
             job.set_chunk(ref.chunk, CHUNK_DONE)
+            self.forget_chunk_failures(job.id, ref.chunk)
         else:
             state = "killed" if result.killed else "failed"
             self._count_failure(job, ref.chunk, node_id, counts=not result.killed)
+            if result.oom:
+                self._needs_more_memory(ref, result)
+            if job.chunk_status[ref.chunk] == CHUNK_FAILED and result.error:
+                job.failed_reason += f" (last: {result.error})"
         self._end_running(
             job, ref.chunk, running, state, result.exit_code, result.error, result.finished
         )
@@ -287,6 +342,36 @@ class Queue:
         self._after_chunk_change(job)
         return True
 
+    def _needs_more_memory(self, ref: Ref, result: Result) -> None:
+        """After an out-of-memory kill the retry needs more than the node offered."""
+        needed = max(result.memory_available_bytes + 1, result.peak_memory_bytes)
+        key = (ref.job, ref.chunk)
+        self.memory_needed[key] = max(self.memory_needed.get(key, 0), needed)
+        log.warning(
+            "action=oom job=%d chunk=%d attempt=%d retry_needs_mb=%d",
+            ref.job,
+            ref.chunk,
+            ref.attempt,
+            self.memory_needed[key] // (1024 * 1024),
+        )
+
+    def forget_chunk_failures(self, job_id: int, index: int | None = None) -> None:
+        """Drop what failed attempts taught (one chunk, or every chunk of the job)."""
+        if not self.failed_on and not self.memory_needed:  # the usual case, on every result
+            return
+        for table in (self.failed_on, self.memory_needed):
+            if index is not None:
+                table.pop((job_id, index), None)
+            else:
+                for key in [key for key in table if key[0] == job_id]:
+                    del table[key]
+
+    def forget_node_failures(self, node_id: int, job_id: int | None = None) -> None:
+        """Reset a node's failure counts (of one job, or of all) after its exclusion is purged."""
+        for key in [key for key in self.node_failures if key[1] == node_id]:
+            if job_id is None or key[0] == job_id:
+                del self.node_failures[key]
+
     def _count_failure(self, job: Job, index: int, node_id: int, *, counts: bool) -> None:
         if not counts:
             job.set_chunk(index, CHUNK_QUEUED)
@@ -297,6 +382,7 @@ class Queue:
             job.failed_reason = f"chunk {index} failed {job.chunk_failures[index]} times"
         else:
             job.set_chunk(index, CHUNK_QUEUED)
+        self.failed_on.setdefault((job.id, index), set()).add(node_id)
         key = (job.id, node_id)
         self.node_failures[key] += 1
         node = self.nodes.get(node_id)
@@ -327,9 +413,11 @@ class Queue:
         del self.running[(job.id, index)]
         counter = self.job_nodes.get(job.id)
         if counter is not None:
-            counter[running.node_id] -= 1
-            if counter[running.node_id] <= 0:
-                del counter[running.node_id]
+            left = counter[running.node_id] - 1
+            if left > 0:
+                counter[running.node_id] = left
+            else:
+                counter.pop(running.node_id, None)
         ref = (job.id, index, running.attempt)
         self.store.put_run(
             ref, running.node_id, state, running.started, finished or time.time(), exit_code, error
@@ -366,8 +454,10 @@ class Queue:
                 continue
             state = other.state
             if not _dependency_met(state, dep.mode):
+                why = f": {other.failed_reason}" if state is Status.FAILED else ""
                 reasons.append(
-                    f"waits for job {other.id} to end with {dep.mode.value} (it is {state.value})"
+                    f"waits for job {other.id} to end with {dep.mode.value} "
+                    f"(it is {state.value}{why})"
                 )
         return reasons
 

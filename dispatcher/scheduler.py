@@ -16,13 +16,14 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
-from dispatcher.model import Job, JobKind, Node
+from dispatcher.model import CHUNK_QUEUED, Job, JobKind, Node
 from dispatcher.protocol import Ref
 from dispatcher.queue import Queue
 
 log = logging.getLogger(__name__)
 
 ANY_POOL = ""
+MIB = 1024 * 1024
 
 Key = tuple[int, int, int]  # (-priority, seq, job id)
 
@@ -66,9 +67,16 @@ class Scheduler:
         self.indexed: dict[int, tuple[Key, tuple[str, ...]]] = {}
         self.free: dict[int, Slot] = {}
         self.holds: Callable[[Job, int], bool] = lambda job, index: False
+        # Wired to the template hooks: True keeps the whole job back (one check, no chunk walk).
+        self.holds_job: Callable[[Job], bool] = lambda job: False
+        # Wired by the node server: a node's free memory for a new render (bytes,
+        # None when unknown) and the nodes connected now.
+        self.memory_of: Callable[[int], int | None] = lambda node_id: None
+        self.online_nodes: Callable[[], list[Node]] = lambda: []
         self.paused = False  # the engine status (systemSwapEngineStatus)
         self._kicked = False
         self.assigned = 0
+        self._gates: dict[int, tuple[object, ...]] = {}
 
     # -- the index -----------------------------------------------------------
     def job_changed(self, job: Job) -> None:
@@ -80,15 +88,22 @@ class Scheduler:
         if current is not None and (not want or current != (key, pools)):
             self._unindex(job.id)
             current = None
+        # Fields that decide which nodes may take the job: a change may suit a free node.
+        gates = (tuple(job.excluded_pools), job.memory_mb, job.max_nodes, job.template)
+        regated = want and current is not None and self._gates.get(job.id) != gates
+        self._gates[job.id] = gates
         if want and current is None:
             self.indexed[job.id] = (key, pools)
             for pool in pools:
                 self.buckets.setdefault(pool, _Bucket()).add(key)
             if self.free:
                 self.kick()
+        elif regated and self.free:
+            self.kick()
 
     def job_removed(self, job_id: int) -> None:
         self._unindex(job_id)
+        self._gates.pop(job_id, None)
 
     def _unindex(self, job_id: int) -> None:
         entry = self.indexed.pop(job_id, None)
@@ -103,11 +118,13 @@ class Scheduler:
             return False
         if job.max_nodes and len(self.queue.job_nodes.get(job.id, ())) >= job.max_nodes:
             return False
-        return not self.queue.blocking_dependencies(job) and self._next_chunk(job) is not None
+        if self.queue.blocking_dependencies(job) or self.holds_job(job):
+            return False
+        return self._next_chunk(job) is not None
 
-    def _next_chunk(self, job: Job) -> int | None:
-        """The first queued chunk that no per-frame wait or hook holds back."""
-        index = job.cursor
+    def _next_chunk(self, job: Job, start: int | None = None) -> int | None:
+        """The first queued chunk (from `start`) that no per-frame wait or hook holds back."""
+        index = job.cursor if start is None else job.chunk_status.find(CHUNK_QUEUED, start)
         checks_frames = job.per_frame and bool(job.depends_on)
         status = job.chunk_status
         while 0 <= index < job.chunk_count:
@@ -140,6 +157,8 @@ class Scheduler:
         if self.paused:
             return
         assigns: list[tuple[Slot, Ref]] = []
+        # Each job is re-indexed once after the pass: _pick checks every pick anew.
+        started: dict[int, Job] = {}
         for node_id in list(self.free):
             slot = self.free[node_id]
             if not self.indexed:
@@ -152,9 +171,11 @@ class Scheduler:
                 ref = self.queue.start_attempt(job, index, node_id)
                 slot.take(ref)
                 assigns.append((slot, ref))
-                self.job_changed(job)
+                started[job.id] = job
             if slot.free_slots() <= 0 or slot.node.paused:
                 del self.free[node_id]
+        for job in started.values():
+            self.job_changed(job)
         if assigns:
             self.assigned += len(assigns)
             self.send_assigns(assigns)
@@ -184,11 +205,50 @@ class Scheduler:
             if index is None:
                 drop.append(job_id)
                 continue
+            index = self._retry_fit(job, index, node)
+            if index is None:
+                continue
             found = (job, index)
             break
         for job_id in drop:  # after the walk: the buckets must not change under it
             self._unindex(job_id)
         return found
+
+    def _retry_fit(self, job: Job, index: int, node: Node) -> int | None:
+        """The first chunk from `index` this node should take, minding what failures taught:
+        a chunk that failed here waits for another node that can run it, and a chunk
+        killed for memory waits for a node with more free memory than it had."""
+        failed_on, needed = self.queue.failed_on, self.queue.memory_needed
+        if not failed_on and not needed:
+            return index
+        found: int | None = index
+        while found is not None:
+            key = (job.id, found)
+            if key not in failed_on and key not in needed:
+                return found
+            if self._memory_fits(node, needed.get(key, 0)) and not (
+                node.id in failed_on.get(key, ()) and self._other_node_for(job, key, node)
+            ):
+                return found
+            found = self._next_chunk(job, found + 1)
+        return None
+
+    def _memory_fits(self, node: Node, needed_bytes: int) -> bool:
+        available = self.memory_of(node.id) if needed_bytes else None
+        return available is None or available >= needed_bytes
+
+    def _other_node_for(self, job: Job, key: tuple[int, int], node: Node) -> bool:
+        """Whether a connected node other than `node`, that has not failed this chunk,
+        may run it."""
+        tried = self.queue.failed_on.get(key, set())
+        needed = self.queue.memory_needed.get(key, 0)
+        return any(
+            other.id != node.id
+            and other.id not in tried
+            and self._refusal(job, other) is None
+            and self._memory_fits(other, needed)
+            for other in self.online_nodes()
+        )
 
     def _refusal(self, job: Job, node: Node) -> str | None:
         """Why this node may not run this job, or None."""
@@ -198,15 +258,19 @@ class Scheduler:
             return "the node is excluded from this job after repeated failures"
         if job.template in node.excluded_templates:
             return f"the node excludes template {job.template}"
+        if job.memory_mb and not self._memory_fits(node, job.memory_mb * MIB):
+            free = (self.memory_of(node.id) or 0) // MIB
+            return f"the job needs {job.memory_mb} MB of free memory; the node has {free} MB"
         if node.templates and job.template not in node.templates:
             return f"the node does not have template {job.template}"
         if job.pools and not set(job.pools) & set(node.pools):
             return f"the node is not in pools {', '.join(job.pools)}"
-        if set(job.excluded_pools) & set(node.pools):
+        if job.excluded_pools and set(job.excluded_pools) & set(node.pools):
             return "the node is in an excluded pool"
-        running_on = self.queue.job_nodes.get(job.id, ())
-        if job.max_nodes and node.id not in running_on and len(running_on) >= job.max_nodes:
-            return f"the job already runs on its maximum of {job.max_nodes} nodes"
+        if job.max_nodes:
+            running_on = self.queue.job_nodes.get(job.id, ())
+            if node.id not in running_on and len(running_on) >= job.max_nodes:
+                return f"the job already runs on its maximum of {job.max_nodes} nodes"
         return None
 
     # -- explaining ----------------------------------------------------------
@@ -225,12 +289,22 @@ class Scheduler:
         if job.paused:
             reasons.append("the job is paused")
         reasons += self.queue.blocking_dependencies(job)
+        if self.holds_job(job):
+            reasons.append(
+                "a template hook holds it back (submission hooks or onValidateJobDependancies)"
+            )
         if job.cursor >= job.chunk_count:
             reasons.append("every remaining chunk is already running")
         elif self._next_chunk(job) is None:
             reasons.append("its queued chunks wait for frames of the jobs they depend on")
         if job.max_nodes and len(self.queue.job_nodes.get(job.id, ())) >= job.max_nodes:
             reasons.append(f"it already runs on its maximum of {job.max_nodes} nodes")
+        for (job_id, index), needed in sorted(self.queue.memory_needed.items()):
+            if job_id == job.id and job.chunk_status[index] == CHUNK_QUEUED:
+                reasons.append(
+                    f"chunk {index} was killed for lack of memory; it waits for a node with "
+                    f"more than {needed // MIB} MB free"
+                )
         online = [node for node in nodes if node.id in connected]
         if not online:
             reasons.append("no render node is connected")

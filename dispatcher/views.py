@@ -50,6 +50,7 @@ def job_fields(job: Job) -> dict[str, Any]:
         "per_frame": job.per_frame,
         "requeue": job.requeue,
         "time_limit_s": job.time_limit_s,
+        "memory_mb": job.memory_mb,
         "environ": job.environ,
         "notes": job.notes,
         "data": job.data,

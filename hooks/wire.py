@@ -96,9 +96,10 @@ def encode(message: Message) -> bytes:
 
 def decode(body: bytes) -> Message:
     try:
-        return _decoder.decode(body)
+        message: Message = _decoder.decode(body)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise WireError(f"bad hook-host message: {exc}") from exc
+    return message
 
 
 class FrameBuffer:

@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hooks.runtime import TemplateSet, bundled_templates_dir
+from renderclient.cgroups import CgroupError, MemoryCgroup
+from renderclient.commands import CommandSettings
+from renderclient.resources import ResourceMonitor
 from renderclient.session import InstanceSession
 
 if TYPE_CHECKING:
@@ -24,6 +27,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 EXIT_OK = 0
+# run() returns this after a soft restart; the entry point then re-executes the client.
+EXIT_RESTART = 75
 
 
 def total_memory_bytes(meminfo: Path = Path("/proc/meminfo")) -> int:
@@ -128,6 +133,8 @@ class RenderClient:
         self._closing = False
         self._started = False
         self._temp_state_dir: Path | None = None
+        self.monitor = ResourceMonitor()
+        self.cgroups: list[MemoryCgroup] = []
 
     async def start(self) -> None:
         if self._started:
@@ -141,7 +148,13 @@ class RenderClient:
         state_dir.mkdir(parents=True, exist_ok=True)
         templates = TemplateCache(options.templates_dirs, state_dir)
         facts = node_facts()
+        commands = CommandSettings(
+            on_soft_restart=self._soft_restart,
+            system_event_command=options.system_event_command or None,
+            python_timeout_s=options.python_timeout_s,
+        )
         for instance in range(options.instances):
+            cgroup = self._memory_cgroup(instance)
             session = InstanceSession(
                 host=options.host,
                 port=options.port,
@@ -155,6 +168,9 @@ class RenderClient:
                 heartbeat_s=options.heartbeat_s,
                 reconnect_max_s=options.reconnect_max_s,
                 log_batch_s=options.log_batch_s,
+                commands=commands,
+                monitor=self.monitor,
+                cgroup=cgroup,
             )
             self.sessions.append(session)
             await session.start()
@@ -166,6 +182,41 @@ class RenderClient:
             options.port,
             templates.digest,
         )
+
+    def _memory_cgroup(self, instance: int) -> MemoryCgroup | None:
+        """The instance's memory cgroup when a render memory limit is set; None without."""
+        limit_mb = self.options.memory_limit_mb
+        if not limit_mb:
+            return None
+        name = f"corral-{_safe_name(self.options.name)}-{instance}-{os.getpid()}"
+        try:
+            cgroup = MemoryCgroup.create(name, limit_mb * 1024 * 1024)
+        except CgroupError as exc:
+            logger.warning(
+                "action=memory_limit_unavailable node=%s instance=%d error=%s; "
+                "renders run without a memory limit",
+                self.options.name,
+                instance,
+                exc,
+            )
+            return None
+        logger.info(
+            "action=memory_limit node=%s instance=%d limit_mb=%d cgroup=%s",
+            self.options.name,
+            instance,
+            limit_mb,
+            cgroup.path,
+        )
+        self.cgroups.append(cgroup)
+        return cgroup
+
+    def _soft_restart(self, reason: str) -> None:
+        """Close, then let the entry point re-execute this client (same node ids)."""
+        if self._stop.is_set():
+            return
+        logger.warning("action=soft_restart node=%s reason=%s", self.options.name, reason)
+        self.exit_code = EXIT_RESTART
+        self._stop.set()
 
     def _fatal(self, exit_code: int, reason: str) -> None:
         if self._stop.is_set():
@@ -200,6 +251,9 @@ class RenderClient:
                 )
             )
         finally:
+            await self.monitor.close()
+            for cgroup in self.cgroups:
+                cgroup.remove()
             if self._temp_state_dir is not None:
                 with contextlib.suppress(OSError):
                     shutil.rmtree(self._temp_state_dir)

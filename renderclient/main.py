@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from renderclient.client import RenderClient
+from renderclient.client import EXIT_RESTART, RenderClient
 from renderclient.session import EXIT_REFUSED
 
 logger = logging.getLogger(__name__)
@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_PORT = 9681
 EXIT_OK = 0
 EXIT_START_FAILED = 1
-__all__ = ["EXIT_REFUSED", "ClientOptions", "SecretError", "read_secret", "run"]
+__all__ = ["EXIT_REFUSED", "EXIT_RESTART", "ClientOptions", "SecretError", "read_secret", "run"]
 
 
 class SecretError(ValueError):
@@ -47,6 +47,11 @@ class ClientOptions:
       and hand it back (False).
     shutdown_grace_s: how long close() may wait for running chunks and acks.
     log_batch_s: how often chunk output is sent to the dispatcher.
+    system_event_command: argv run for a shutdown/reboot/logoff event, the
+      event's name appended; empty refuses every system event (the default).
+    memory_limit_mb: run each instance's renders in a memory cgroup with this
+      limit (0: none; ignored with a warning where cgroups are not available).
+    python_timeout_s: the longest Python code sent by the dispatcher may run.
     """
 
     host: str
@@ -62,6 +67,9 @@ class ClientOptions:
     finish_on_shutdown: bool = False
     shutdown_grace_s: float = 60.0
     log_batch_s: float = 0.05
+    system_event_command: tuple[str, ...] = ()
+    memory_limit_mb: int = 0
+    python_timeout_s: float = 60.0
 
     def __post_init__(self) -> None:
         if not self.host:
@@ -80,6 +88,9 @@ class ClientOptions:
             raise ValueError("reconnect_max_s and log_batch_s must be positive")
         if self.shutdown_grace_s < 0:
             raise ValueError("shutdown_grace_s must not be negative")
+        if self.memory_limit_mb < 0 or self.python_timeout_s <= 0:
+            raise ValueError("memory_limit_mb must not be negative, python_timeout_s positive")
+        object.__setattr__(self, "system_event_command", tuple(self.system_event_command))
         # Accept lists from callers; keep the options hashable and frozen.
         object.__setattr__(self, "pools", tuple(self.pools))
         object.__setattr__(self, "templates_dirs", tuple(Path(p) for p in self.templates_dirs))

@@ -36,6 +36,12 @@ class ProcInfo:
     cpu_s: float
     nice: int
     rss_bytes: int
+    state: str = "R"
+
+    @property
+    def exited(self) -> bool:
+        """A zombie (or dead) process: it has ended and waits to be reaped."""
+        return self.state in ("Z", "X", "x")
 
 
 def parse_stat(text: str) -> ProcInfo | None:
@@ -54,7 +60,9 @@ def parse_stat(text: str) -> ProcInfo | None:
         rss_pages = int(fields[21])
     except (ValueError, IndexError):
         return None
-    return ProcInfo(pid, ppid, pgid, ticks / CLOCK_TICKS, nice, max(0, rss_pages) * PAGE_BYTES)
+    return ProcInfo(
+        pid, ppid, pgid, ticks / CLOCK_TICKS, nice, max(0, rss_pages) * PAGE_BYTES, fields[0]
+    )
 
 
 def read_proc(pid: int, proc: Path = PROC) -> ProcInfo | None:
@@ -65,7 +73,7 @@ def read_proc(pid: int, proc: Path = PROC) -> ProcInfo | None:
 
 
 def all_processes(proc: Path = PROC) -> dict[int, ProcInfo]:
-    """Every process readable under `proc`, by pid."""
+    """Every live (not yet ended) process readable under `proc`, by pid."""
     found: dict[int, ProcInfo] = {}
     try:
         entries = list(proc.iterdir())
@@ -74,7 +82,7 @@ def all_processes(proc: Path = PROC) -> dict[int, ProcInfo]:
     for entry in entries:
         if entry.name.isdigit():
             info = read_proc(int(entry.name), proc)
-            if info is not None:
+            if info is not None and not info.exited:
                 found[info.pid] = info
     return found
 
@@ -136,12 +144,23 @@ def signal_tree(leader: int, signum: int) -> int:
     return sent
 
 
+def _libc() -> ctypes.CDLL | None:
+    try:
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+
+
+# Loaded once here, not in the forked child (where as little as possible should run).
+_LIBC = _libc() if os.name == "posix" else None
+
+
 def die_with_parent() -> None:
     """In a freshly forked child: ask Linux to SIGKILL it when its parent dies.
 
     A render whose render client was killed would otherwise go on, unseen,
     while the dispatcher gives its chunk to another node.
     """
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if _LIBC is not None:
+        with contextlib.suppress(AttributeError):
+            _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)

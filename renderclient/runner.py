@@ -22,11 +22,15 @@ from dispatcher.errors import TemplateError
 from dispatcher.protocol import Assign, Ref, Result
 from hooks.api.template import MTemplate
 from hooks.runtime import TemplateSet
+from renderclient import processes
+from renderclient.cgroups import MemoryCgroup, kernel_oom_kills
 from renderclient.invocation import build_invocations, check_result
 
 logger = logging.getLogger(__name__)
 
 TAIL_BYTES = 64 * 1024
+# A leader killed by SIGKILL, or a shell reporting that its child was (128 + 9).
+OOM_EXIT_CODES = (-signal.SIGKILL, 128 + signal.SIGKILL)
 TERM_GRACE_S = 2.0
 DRAIN_S = 1.0
 
@@ -131,8 +135,15 @@ class ProcessRunner:
         tail_bytes: int = TAIL_BYTES,
         term_grace_s: float = TERM_GRACE_S,
         label: str = "",
+        cgroup: MemoryCgroup | None = None,
+        nice: int | None = None,
+        on_spawn: Callable[[int], None] | None = None,
     ) -> None:
         self._argvs = [list(argv) for argv in argvs]
+        self._cgroup = cgroup
+        self.nice = nice
+        self._on_spawn = on_spawn
+        self._members: set[int] = set()
         self._env = dict(env) if env is not None else None
         self._cwd = cwd
         self._time_limit_s = time_limit_s
@@ -202,6 +213,7 @@ class ProcessRunner:
                 env=self._env,
                 cwd=self._cwd,
                 start_new_session=True,
+                preexec_fn=self._in_child,
             )
         except BaseException:
             os.close(read_fd)
@@ -209,6 +221,11 @@ class ProcessRunner:
             raise
         os.close(write_fd)
         self.pid = process.pid
+        self._members = {process.pid}
+        if self.nice is not None:
+            processes.renice([process.pid], self.nice)
+        if self._on_spawn is not None:
+            self._on_spawn(process.pid)
         logger.debug("action=process_started %s pid=%d argv=%r", self._label, process.pid, argv)
         reader = _PipeReader(self._batcher)
         transport, _ = await loop.connect_read_pipe(lambda: reader, os.fdopen(read_fd, "rb", 0))
@@ -216,7 +233,7 @@ class ProcessRunner:
         try:
             timed_out = await self._wait(process, deadline)
             if timed_out or self._stop.is_set():
-                _signal_group(process.pid, signal.SIGTERM)
+                self._signal_tree(process.pid, signal.SIGTERM)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(process.wait(), self._term_grace_s)
             await self._end_group(process, reader)
@@ -224,8 +241,33 @@ class ProcessRunner:
             if process.returncode is None:
                 # Cancelled while running: leave nothing behind.
                 _signal_group(process.pid, signal.SIGKILL)
+            self._kill_members()
             transport.close()
         return process.returncode, timed_out
+
+    def _in_child(self) -> None:
+        """Runs in the forked child before exec: die with the client, join the cgroup."""
+        processes.die_with_parent()
+        if self._cgroup is not None:
+            self._cgroup.join()
+
+    def _signal_tree(self, leader: int, signum: int) -> None:
+        """Signal the leader's group and every descendant, remembering who they were."""
+        self._members.update(info.pid for info in processes.tree(leader))
+        _signal_group(leader, signum)
+        for pid in self._members:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signum)
+
+    def _kill_members(self) -> None:
+        """SIGKILL what is left of a stopped tree (descendants that left the group too)."""
+        for pid in self._members - {self.pid}:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+
+    def tree_pids(self) -> list[int]:
+        """The running command's process tree, leader first (empty between commands)."""
+        return [info.pid for info in processes.tree(self.pid)] if self.pid else []
 
     async def _wait(self, process: asyncio.subprocess.Process, deadline: float | None) -> bool:
         """Wait for the leader to exit or a stop; True when the deadline passed first."""
@@ -278,6 +320,10 @@ class ChunkRun:
         on_output: Callable[[bytes], None],
         log_batch_s: float = 0.05,
         label: str = "",
+        env: Mapping[str, str] | None = None,
+        cgroup: MemoryCgroup | None = None,
+        nice: int | None = None,
+        on_spawn: Callable[[int], None] | None = None,
     ) -> None:
         self.assign = assign
         self._templates = templates
@@ -285,6 +331,10 @@ class ChunkRun:
         self._on_output = on_output
         self._log_batch_s = log_batch_s
         self._label = label
+        self._env = dict(env or {})
+        self._cgroup = cgroup
+        self._nice = nice
+        self._on_spawn = on_spawn
         self._runner: ProcessRunner | None = None
         self._kill_reason = ""
 
@@ -297,6 +347,17 @@ class ChunkRun:
             self._kill_reason = reason
         if self._runner is not None:
             self._runner.kill(reason)
+
+    def set_nice(self, nice: int) -> list[int]:
+        """Renice the running process tree (and commands still to come); returns the pids."""
+        self._nice = nice
+        if self._runner is None:
+            return []
+        self._runner.nice = nice
+        return processes.renice(self._runner.tree_pids(), nice)
+
+    def tree_pids(self) -> list[int]:
+        return self._runner.tree_pids() if self._runner is not None else []
 
     async def run(self) -> Result:
         assign = self.assign
@@ -325,18 +386,26 @@ class ChunkRun:
             return failed_result(ref, f"template {key} could not build the command line: {exc!r}")
         self._runner = ProcessRunner(
             invocation.argvs,
-            env=invocation.env,
+            env={**invocation.env, **self._env},
             cwd=invocation.cwd,
             time_limit_s=assign.time_limit_s,
             on_output=self._on_output,
             log_batch_s=self._log_batch_s,
             label=self._label,
+            cgroup=self._cgroup,
+            nice=self._nice,
+            on_spawn=self._on_spawn,
         )
         if self._kill_reason:
             self._runner.kill(self._kill_reason)
+        oom_before = self._oom_counts()
         outcome = await self._runner.run()
+        oom = self._oom_killed(outcome, oom_before)
         ok, error = False, outcome.error
-        if not outcome.killed and not outcome.timed_out and outcome.exit_code is not None:
+        if oom:
+            error = "killed by the out-of-memory killer"
+            logger.warning("action=oom_killed %s %s", self._label, _ref_text(ref))
+        elif not outcome.killed and not outcome.timed_out and outcome.exit_code is not None:
             try:
                 ok, message = check_result(
                     template,
@@ -360,9 +429,28 @@ class ChunkRun:
             started=outcome.started,
             finished=outcome.finished,
             killed=outcome.killed,
+            oom=oom,
+        )
+
+    def _oom_counts(self) -> tuple[int | None, int | None]:
+        in_group = self._cgroup.oom_kills() if self._cgroup is not None else None
+        return kernel_oom_kills(), in_group
+
+    def _oom_killed(self, outcome: RunOutcome, before: tuple[int | None, int | None]) -> bool:
+        """A SIGKILL nobody here sent, while the kernel's OOM killer was at work."""
+        if outcome.killed or outcome.timed_out or outcome.exit_code not in OOM_EXIT_CODES:
+            return False
+        after = self._oom_counts()
+        return any(
+            old is not None and new is not None and new > old
+            for old, new in zip(before, after, strict=True)
         )
 
     def _find_template(self, key: object) -> MTemplate | None:
         if isinstance(key, bool) or not isinstance(key, str | int) or key == "":
             return None
         return self._templates.get(key)
+
+
+def _ref_text(ref: Ref) -> str:
+    return f"job={ref.job} chunk={ref.chunk} attempt={ref.attempt}"

@@ -13,12 +13,15 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
 import random
 import secrets
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
+
+import msgspec
 
 from dispatcher.protocol import (
     PROTOCOL_VERSION,
@@ -35,6 +38,7 @@ from dispatcher.protocol import (
     ProtocolError,
     Ref,
     Refused,
+    Resources,
     Result,
     ResultAck,
     Welcome,
@@ -43,9 +47,12 @@ from dispatcher.protocol import (
     proof,
     proof_ok,
 )
+from renderclient.commands import CommandSettings, NodeCommands
+from renderclient.resources import ResourceMonitor
 from renderclient.runner import ChunkRun, failed_result
 
 if TYPE_CHECKING:
+    from renderclient.cgroups import MemoryCgroup
     from renderclient.client import NodeFacts, TemplateCache
 
 logger = logging.getLogger(__name__)
@@ -57,6 +64,7 @@ HANDSHAKE_TIMEOUT_S = 10.0
 READ_BYTES = 64 * 1024
 SHUTDOWN_REASON = "render client shutting down"
 KILLED_REASON = "killed by the dispatcher"
+MAX_HELD_LOG_BYTES = 4 * 1024 * 1024
 
 
 class SessionFatal(Exception):
@@ -106,6 +114,10 @@ class InstanceSession:
         heartbeat_s: float | None = None,
         reconnect_max_s: float = 5.0,
         log_batch_s: float = 0.05,
+        commands: CommandSettings | None = None,
+        monitor: ResourceMonitor | None = None,
+        cgroup: MemoryCgroup | None = None,
+        realtime_log: bool = True,
     ) -> None:
         self.host = host
         self.port = port
@@ -133,6 +145,15 @@ class InstanceSession:
         self._closed = asyncio.Event()
         self._connect_task: asyncio.Task[None] | None = None
         self._work_task: asyncio.Task[None] | None = None
+        self._monitor = monitor or ResourceMonitor()
+        self._cgroup = cgroup
+        # Node settings the dispatcher's commands change (renderclient/commands.py).
+        self.nice: int | None = None
+        self.realtime_log = realtime_log
+        self._held_log = bytearray()
+        self._commands = NodeCommands(
+            self, commands or CommandSettings(on_soft_restart=_no_restart), self._label
+        )
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -159,6 +180,7 @@ class InstanceSession:
         try:
             deadline = time.monotonic() + timeout_s
             self._accepting = False
+            self.heartbeat_now()  # tells the dispatcher to send no more chunks
             while self._queue:
                 self._report(failed_result(self._queue.popleft().ref, SHUTDOWN_REASON, killed=True))
             if finish:
@@ -181,6 +203,7 @@ class InstanceSession:
             self._send(Bye(reason=SHUTDOWN_REASON))
         finally:
             await self._cancel_tasks()
+            await self._commands.close()
             self._closed.set()
 
     async def _cancel_tasks(self) -> None:
@@ -337,6 +360,7 @@ class InstanceSession:
             results=results,
             cpus=self._facts.cpus,
             memory_bytes=self._facts.memory_bytes,
+            resources=self.resources(),
         )
         writer.write(encode(auth))
         answer = await stream.recv()
@@ -354,7 +378,7 @@ class InstanceSession:
     async def _heartbeat(self, interval_s: float) -> None:
         while True:
             await asyncio.sleep(interval_s)
-            self._send(Heartbeat(running=self.running_refs()))
+            self.heartbeat_now()
 
     def _heartbeat_ended(self, task: asyncio.Task[None]) -> None:
         if task.cancelled():
@@ -363,6 +387,50 @@ class InstanceSession:
         logger.error("action=heartbeat_failed %s error=%r; reconnecting", self._peer, error)
         if self._writer is not None:
             self._writer.close()
+
+    def heartbeat_now(self) -> None:
+        self._send(
+            Heartbeat(
+                running=self.running_refs(),
+                resources=self.resources(),
+                draining=not self._accepting,
+            )
+        )
+
+    def resources(self) -> Resources:
+        """The host's figures as this instance sees them, with its renders' usage."""
+        host = self._monitor.host()
+        available, limit = host.memory_available_bytes, None
+        if self._cgroup is not None:
+            limit = self._cgroup.limit_bytes
+            inside = self._cgroup.available_bytes()
+            if inside is not None:
+                available = inside if available is None else min(available, inside)
+        return msgspec.structs.replace(
+            host,
+            memory_available_bytes=available,
+            memory_limit_bytes=limit,
+            renders=self._monitor.render_usage(self.running_refs()),
+        )
+
+    def environment(self) -> dict[str, str]:
+        """This instance's identity for the processes it starts (renders, node code)."""
+        env = dict(os.environ)
+        env.update(
+            CORRAL_NODE=self.name if self.instance == 0 else f"{self.name}#{self.instance}",
+            CORRAL_NODE_NAME=self.name,
+            CORRAL_INSTANCE=str(self.instance),
+            CORRAL_DISPATCHER=f"{self.host}:{self.port}",
+        )
+        if self.node_id is not None:
+            env["CORRAL_NODE_ID"] = str(self.node_id)
+        return env
+
+    def renice_running(self, nice: int) -> list[int]:
+        return self._current.set_nice(nice) if self._current is not None else []
+
+    def send(self, message: Message) -> bool:
+        return self._send(message)
 
     def _send(self, message: Message) -> bool:
         writer = self._writer
@@ -411,9 +479,7 @@ class InstanceSession:
 
     def _command(self, command: Command) -> None:
         if command.action != "kill":
-            logger.warning(
-                "action=command_ignored %s unsupported command %s", self._label, command.action
-            )
+            self._commands.handle(command)
             return
         ref = command.ref
         if ref is None:
@@ -442,6 +508,13 @@ class InstanceSession:
                 await self._changed.wait()
             assign = self._queue.popleft()
             ref = assign.ref
+            env = self.environment()
+            env.update(
+                CORRAL_JOB_ID=str(ref.job),
+                CORRAL_CHUNK=str(ref.chunk),
+                CORRAL_ATTEMPT=str(ref.attempt),
+            )
+            available = self.resources().memory_available_bytes or 0
             run = ChunkRun(
                 assign,
                 self._templates.current,
@@ -449,8 +522,13 @@ class InstanceSession:
                 on_output=functools.partial(self._send_log, ref),
                 log_batch_s=self._log_batch_s,
                 label=self._label,
+                env=env,
+                cgroup=self._cgroup,
+                nice=self.nice,
+                on_spawn=functools.partial(self._monitor.track, ref),
             )
             self._current = run
+            self._held_log.clear()
             logger.info(
                 "action=chunk_start %s %s frames=%s-%s",
                 self._label,
@@ -465,6 +543,15 @@ class InstanceSession:
                 result = failed_result(ref, f"render client error: {exc}")
             finally:
                 self._current = None
+            result = msgspec.structs.replace(
+                result,
+                peak_memory_bytes=self._monitor.peak_bytes(ref),
+                memory_available_bytes=available,
+            )
+            self._monitor.forget(ref)
+            if self._held_log:
+                self._send(Log(ref=ref, data=bytes(self._held_log)))
+                self._held_log.clear()
             logger.info(
                 "action=chunk_done %s %s ok=%s exit=%s killed=%s error=%s",
                 self._label,
@@ -478,8 +565,12 @@ class InstanceSession:
 
     def _send_log(self, ref: Ref, data: bytes) -> None:
         # Output made while the dispatcher is unreachable is not kept: the log
-        # tail still judges the chunk, and the result is re-reported.
-        self._send(Log(ref=ref, data=data))
+        # tail still judges the chunk, and the result is re-reported. With the
+        # real-time log off, output is held and sent once the chunk has ended.
+        if self.realtime_log:
+            self._send(Log(ref=ref, data=data))
+        elif len(self._held_log) < MAX_HELD_LOG_BYTES:
+            self._held_log += data[: MAX_HELD_LOG_BYTES - len(self._held_log)]
 
     def _report(self, result: Result) -> None:
         self.unacked[result.ref] = result
@@ -489,3 +580,7 @@ class InstanceSession:
 
 def _ref_text(ref: Ref) -> str:
     return f"job={ref.job} chunk={ref.chunk} attempt={ref.attempt}"
+
+
+def _no_restart(reason: str) -> None:
+    logger.warning("action=soft_restart_refused reason=%s: this session cannot restart", reason)

@@ -20,6 +20,8 @@ class MemoryStore:
         self.nodes: dict[int, Node] = {}
         self.users: dict[str, bytes] = {}
         self.meta: dict[str, str] = {}
+        self.records_: dict[tuple[str, str], bytes] = {}
+        self.timed: dict[str, list[tuple[Any, ...]]] = {"statistics": [], "history": []}
         self.batches = 0
 
     def put_job(self, job: Job) -> None:
@@ -60,6 +62,28 @@ class MemoryStore:
 
     def put_meta(self, key: str, value: str) -> None:
         self.meta[key] = value
+
+    def put_record(self, kind: str, name: str, info: bytes | None) -> None:
+        if info is None:
+            self.records_.pop((kind, name), None)
+        else:
+            self.records_[(kind, name)] = info
+
+    def put_statistic(self, time: float, info: bytes) -> None:
+        self.timed["statistics"].append((time, info))
+
+    def put_history(self, time: float, job_id: int, event: str, info: bytes) -> None:
+        self.timed["history"].append((time, job_id, event, info))
+
+    def clear_range(self, table: str, start: float, end: float) -> None:
+        self.timed[table] = [row for row in self.timed[table] if not start <= row[0] <= end]
+
+    async def records(self) -> list[tuple[str, str, bytes]]:
+        return [(kind, name, info) for (kind, name), info in sorted(self.records_.items())]
+
+    async def bounds(self, table: str) -> tuple[float | None, float | None, int]:
+        times = [row[0] for row in self.timed[table]]
+        return (min(times), max(times), len(times)) if times else (None, None, 0)
 
     def commit_future(self) -> asyncio.Future[None]:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()

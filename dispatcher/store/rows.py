@@ -14,8 +14,8 @@ _json = msgspec.json.Encoder(decimal_format="string")
 
 _SPEC_FIELDS = (
     "title", "user", "parent", "template", "priority", "paused", "batch", "pools",
-    "excluded_pools", "max_nodes", "per_frame", "requeue", "time_limit_s", "environ",
-    "notes", "data", "command", "project", "department", "time_submitted", "time_started",
+    "excluded_pools", "max_nodes", "per_frame", "requeue", "time_limit_s", "memory_mb",
+    "environ", "notes", "data", "command", "project", "department", "time_submitted", "time_started",
     "time_finished", "seq", "failed_reason",
 )  # fmt: skip
 
@@ -68,6 +68,8 @@ def node_row(node: Node) -> tuple[int, str, int, bytes]:
         "platform": node.platform,
         "excluded_jobs": sorted(node.excluded_jobs),
         "excluded_templates": sorted(node.excluded_templates),
+        "process_priority": node.process_priority,
+        "realtime_log": node.realtime_log,
     }
     return node.id, node.name, node.instance, _json.encode(info)
 
@@ -83,6 +85,8 @@ def node_from_row(row: tuple[Any, ...]) -> Node:
     node.platform = info.get("platform", "")
     node.excluded_jobs = set(info.get("excluded_jobs", []))
     node.excluded_templates = set(info.get("excluded_templates", []))
+    node.process_priority = info.get("process_priority")
+    node.realtime_log = bool(info.get("realtime_log", True))
     return node
 
 

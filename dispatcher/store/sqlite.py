@@ -58,11 +58,13 @@ class _Batch:
     deleted_nodes: set[int] = field(default_factory=set)
     users: dict[str, bytes | None] = field(default_factory=dict)
     meta: dict[str, str] = field(default_factory=dict)
+    # Named statements in the order recorded (records, statistics, history).
+    ops: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return any(
             (self.jobs, self.chunks, self.deleted_jobs, self.runs, self.nodes,
-             self.deleted_nodes, self.users, self.meta)
+             self.deleted_nodes, self.users, self.meta, self.ops)
         )  # fmt: skip
 
 
@@ -221,6 +223,52 @@ class SqliteStore:
         self._pending.meta[key] = value
         self._wake.set()
 
+    def put_record(self, kind: str, name: str, info: bytes | None) -> None:
+        """Record a named record's JSON (a pool, a repository, ...); None deletes it."""
+        if info is None:
+            self._pending.ops.append(("delete_record", (kind, name)))
+        else:
+            self._pending.ops.append(("put_record", (kind, name, info)))
+        self._wake.set()
+
+    def put_statistic(self, time: float, info: bytes) -> None:
+        self._pending.ops.append(("put_statistic", (time, info)))
+        self._wake.set()
+
+    def put_history(self, time: float, job_id: int, event: str, info: bytes) -> None:
+        self._pending.ops.append(("put_history", (time, job_id, event, info)))
+        self._wake.set()
+
+    def clear_range(self, table: str, start: float, end: float) -> None:
+        """Delete the statistics or history rows timed start..end (inclusive)."""
+        if table not in ("statistics", "history"):
+            raise ValueError(f"no time-ranged table {table!r}")
+        self._pending.ops.append((f"clear_{table}", (start, end)))
+        self._wake.set()
+
+    async def records(self) -> list[tuple[str, str, bytes]]:
+        """Every named record: (kind, name, info)."""
+        assert self._db is not None
+        found: list[tuple[str, str, bytes]] = await self._run(
+            lambda: self._db.execute(Q["load_records"]).fetchall()
+        )
+        return found
+
+    async def bounds(self, table: str) -> tuple[float | None, float | None, int]:
+        """(first time, last time, rows) of the statistics or history table."""
+        if table not in ("statistics", "history"):
+            raise ValueError(f"no time-ranged table {table!r}")
+        assert self._db is not None
+        row = await self._run(lambda: self._db.execute(Q[f"{table}_bounds"]).fetchone())
+        return row[0], row[1], int(row[2])
+
+    async def history(self, start: float, end: float) -> list[tuple[float, int, str, bytes]]:
+        assert self._db is not None
+        found: list[tuple[float, int, str, bytes]] = await self._run(
+            lambda: self._db.execute(Q["load_history"], (start, end)).fetchall()
+        )
+        return found
+
     # -- committing ----------------------------------------------------------
     def commit_future(self) -> asyncio.Future[None]:
         """A future resolved once everything recorded so far is durable."""
@@ -288,6 +336,8 @@ class SqliteStore:
                 else:
                     db.execute(Q["put_user"], (name, info))
             db.executemany(Q["put_meta"], batch.meta.items())
+            for name, params in batch.ops:
+                db.execute(Q[name], params)
             db.execute("COMMIT")
         except BaseException as exc:
             db.execute("ROLLBACK")

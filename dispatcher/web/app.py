@@ -118,7 +118,7 @@ async def read_json(request: web.Request) -> Any:
 
 
 def make_app(dispatcher: Dispatcher) -> web.Application:
-    from dispatcher.web import jobs, nodes
+    from dispatcher.web import hooks, jobs, nodes
 
     app = web.Application(
         middlewares=[errors_middleware, auth_middleware],
@@ -127,4 +127,5 @@ def make_app(dispatcher: Dispatcher) -> web.Application:
     app[DISPATCHER] = dispatcher
     jobs.add_routes(app)
     nodes.add_routes(app)
+    hooks.add_routes(app)
     return app

@@ -71,7 +71,7 @@ async def edit_job(request: web.Request) -> web.Response:
     job = _job(request)
     _may_manage(request, job)
     changes = jobspec.parse_edit(await read_json(request))
-    dispatcher.queue.edit(job, changes)
+    await dispatcher.edit_job(job, changes)
     await dispatcher.commit("edit", request, job=job.id, fields=sorted(changes))
     return web.json_response(job_view(job))
 

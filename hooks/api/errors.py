@@ -20,7 +20,6 @@ from dispatcher.errors import (
 __all__ = [
     "ERROR_CODES",
     "MUSTERERR",
-    "code_for",
     "kErrBadArgument",
     "kErrConflict",
     "kErrDisconnected",
@@ -56,15 +55,27 @@ ERROR_CODES: dict[int, tuple[str, str]] = {
         "called outside the dispatcher context (plain Python, a console or a render client)",
     ),
     kErrBadArgument: ("kErrBadArgument", "an argument has the wrong type or value"),
-    kErrNotFound: ("kErrNotFound", "no job, chunk, node, user, group, pool, repository or log of that id or name"),
-    kErrConflict: ("kErrConflict", "the object's state forbids it (e.g. a folder that is not empty, a name in use)"),
+    kErrNotFound: (
+        "kErrNotFound",
+        "no job, chunk, node, user, group, pool, repository or log of that id or name",
+    ),
+    kErrConflict: (
+        "kErrConflict",
+        "the object's state forbids it (e.g. a folder that is not empty, a name in use)",
+    ),
     kErrRefused: ("kErrRefused", "a template's validation hook refused it"),
     kErrPermission: ("kErrPermission", "not allowed (e.g. removing the admin user)"),
     kErrStore: ("kErrStore", "the database failed; nothing was changed"),
     kErrTemplate: ("kErrTemplate", "a template failed to load or a hook failed"),
-    kErrTimeout: ("kErrTimeout", "the operation did not finish in time (e.g. a node did not answer)"),
+    kErrTimeout: (
+        "kErrTimeout",
+        "the operation did not finish in time (e.g. a node did not answer)",
+    ),
     kErrDisconnected: ("kErrDisconnected", "the hook host lost its link to the dispatcher"),
-    kErrInternal: ("kErrInternal", "an unexpected error in the dispatcher; its log has the traceback"),
+    kErrInternal: (
+        "kErrInternal",
+        "an unexpected error in the dispatcher; its log has the traceback",
+    ),
 }
 
 _BY_EXCEPTION: list[tuple[type[CorralError], int]] = [

@@ -51,6 +51,8 @@ def _new_job() -> dict[str, Any]:
         "parent": ROOT_PARENT,
         "kind": "job",
         "state": Status.QUEUED.value,
+        "paused": False,
+        "per_frame": False,
     }
 
 
@@ -94,11 +96,34 @@ class MStringRef:
         return f"MStringRef({self._value!r})"
 
 
+_DEPEND_MODES = (DependMode.SUCCESS, DependMode.FAILURE, DependMode.ALWAYS)
+
+
 class MJob:
     """A job as hooks and templates see it; `MJob(job_dict)` or `MJob()` for a new one."""
 
+    # Muster's constants (values are GUESS where no public source shows them).
+    kJobDependSuccess = 0
+    kJobDependFailure = 1
+    kJobDependAlways = 2
+    kJobTypeJob = 0
+    kJobTypeFolder = 1
+    kSkipNone = 0
+    kSkipWarnings = 1
+    kSkipErrors = 2
+    kSkipAll = 3
+
     def __init__(self, data: Mapping[str, Any] | None = None) -> None:
         self._data: dict[str, Any] = _new_job() if data is None else copy.deepcopy(dict(data))
+        self._depend_mode = DependMode.SUCCESS
+
+    @classmethod
+    def adopt(cls, data: dict[str, Any]) -> MJob:
+        """An MJob over `data` itself, not a copy (for dicts fresh off the wire)."""
+        job = cls.__new__(cls)
+        job._data = data
+        job._depend_mode = DependMode.SUCCESS
+        return job
 
     def _get(self, key: str) -> Any:
         if key in self._data:
@@ -226,12 +251,87 @@ class MJob:
                 job_id = int(part)
             except ValueError as exc:
                 raise ValueError(f"not a job id: {part!r}") from exc
-            depends.append({"job": job_id, "mode": modes.get(job_id, DependMode.SUCCESS.value)})
+            depends.append({"job": job_id, "mode": modes.get(job_id, self._depend_mode.value)})
         self._data["depends_on"] = depends
 
     def getDepends(self) -> str:
         ids = (_dependency_id(entry) for entry in self._get("depends_on"))
         return ",".join(str(job_id) for job_id in ids if job_id is not None)
+
+    def setDependMode(self, mode: int | str) -> None:
+        """When the dependencies count as met: kJobDependSuccess (default), ...Failure, ...Always."""
+        if isinstance(mode, str):
+            chosen = DependMode(mode)
+        elif 0 <= int(mode) < len(_DEPEND_MODES):
+            chosen = _DEPEND_MODES[int(mode)]
+        else:
+            raise ValueError(f"unknown depend mode {mode!r}")
+        self._depend_mode = chosen
+        depends = []
+        for entry in self._get("depends_on"):
+            job_id = _dependency_id(entry)
+            if job_id is not None:
+                depends.append({"job": job_id, "mode": chosen.value})
+        self._data["depends_on"] = depends
+
+    def getDependMode(self) -> int:
+        modes = {
+            str(entry["mode"])
+            for entry in self._get("depends_on")
+            if isinstance(entry, Mapping) and "mode" in entry
+        }
+        mode = DependMode(modes.pop()) if len(modes) == 1 else self._depend_mode
+        return _DEPEND_MODES.index(mode)
+
+    def setJobType(self, kind: int) -> None:
+        """kJobTypeJob or kJobTypeFolder."""
+        if int(kind) not in (self.kJobTypeJob, self.kJobTypeFolder):
+            raise ValueError(f"unknown job type {kind!r}")
+        self._data["kind"] = "folder" if int(kind) == self.kJobTypeFolder else "job"
+
+    def getJobType(self) -> int:
+        return self.kJobTypeFolder if self._get("kind") == "folder" else self.kJobTypeJob
+
+    def setPacketType(self, packet_type: int) -> None:
+        """The template logic the job's packets follow (MTemplateAPI.kTemplateMultiframe, ...)."""
+        self._attributes()["packet_type"] = int(packet_type)
+
+    def getPacketType(self) -> int:
+        return int(self._attributes().get("packet_type", 1))
+
+    def setLogsErrorCheckType(self, check: int) -> None:
+        """Which log findings fail a chunk: kSkipNone, kSkipWarnings, kSkipErrors, kSkipAll."""
+        self._attributes()["logs_error_check"] = int(check)
+
+    def getLogsErrorCheckType(self) -> int:
+        return int(self._attributes().get("logs_error_check", self.kSkipNone))
+
+    def setPaused(self, paused: bool | int) -> None:
+        self._data["paused"] = bool(paused)
+
+    def getPaused(self) -> bool:
+        return bool(self._get("paused"))
+
+    def setNotes(self, notes: str) -> None:
+        self._data["notes"] = str(notes)
+
+    def getNotes(self) -> str:
+        return str(self._get("notes"))
+
+    def setCommand(self, command: list[str] | str) -> None:
+        """The command line the cmdline template runs (a Corral addition): a list, or a
+        string split like a shell would (never run by one)."""
+        import shlex
+
+        args = shlex.split(command) if isinstance(command, str) else [str(arg) for arg in command]
+        self._data["command"] = args
+
+    def getCommand(self) -> list[str]:
+        return [str(arg) for arg in self._get("command")]
+
+    def setOwner(self, owner: str) -> None:
+        """The job's owner; jobSubmit's owner argument sets it too."""
+        self._data["user"] = str(owner)
 
     # Template attributes.
 
@@ -275,6 +375,14 @@ class MJob:
 class MChunk:
     """One chunk of a job: frames `start`..`end` of attempt `attempt`."""
 
+    # Chunk status codes: the dispatcher's status bytes (Corral's values).
+    kChunkQueued = 0
+    kChunkRunning = 1
+    kChunkDone = 2
+    kChunkFailed = 3
+    kChunkSkipped = 4
+    _STATUS_NAMES = ("queued", "running", "done", "failed", "skipped")
+
     def __init__(
         self,
         job_id: int,
@@ -282,12 +390,57 @@ class MChunk:
         start: Decimal | str | float,
         end: Decimal | str | float,
         attempt: int = 0,
+        status: str = "queued",
+        node_id: int | None = None,
+        node_name: str = "",
+        failures: int = 0,
     ) -> None:
         self.job_id = int(job_id)
         self.chunk_id = int(chunk_id)
         self.start: Decimal = frame(start)
         self.end: Decimal = frame(end)
         self.attempt = int(attempt)
+        self.status = str(status)
+        self.node_id = -1 if node_id is None else int(node_id)
+        self.node_name = str(node_name or "")
+        self.failures = int(failures)
+
+    @classmethod
+    def from_dict(cls, view: Mapping[str, Any]) -> MChunk:
+        """An MChunk from the REST chunk form (id, job_id, state, start, end, attempts, ...)."""
+        return cls(
+            int(view["job_id"]), int(view["id"]), view["start"], view["end"],
+            int(view.get("attempts", 0)), str(view.get("state", "queued")),
+            view.get("node_id"), str(view.get("node") or ""), int(view.get("failures", 0)),
+        )  # fmt: skip
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.chunk_id, "job_id": self.job_id, "state": self.status,
+            "start": str(self.start), "end": str(self.end), "attempts": self.attempt,
+            "node_id": None if self.node_id < 0 else self.node_id, "node": self.node_name or None,
+            "failures": self.failures,
+        }  # fmt: skip
+
+    def getStatus(self) -> int:
+        """One of the kChunk* constants."""
+        try:
+            return self._STATUS_NAMES.index(self.status)
+        except ValueError:
+            return self.kChunkQueued
+
+    def getStatusName(self) -> str:
+        return self.status
+
+    def getNodeId(self) -> int:
+        """The node of the latest attempt, -1 when it never ran."""
+        return self.node_id
+
+    def getNodeName(self) -> str:
+        return self.node_name
+
+    def getFailures(self) -> int:
+        return self.failures
 
     def getJobId(self) -> int:
         return self.job_id

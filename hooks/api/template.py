@@ -430,6 +430,64 @@ class MTemplate:
             return MTemplateError()
         return MTemplateError(exitCode, f"the process exited with code {exitCode}")
 
+    # Dispatcher hooks: they run in the dispatcher's hook host with MDispatcherAPI.
+    # The dispatcher calls only the ones a template overrides (docs/hooks.md);
+    # these defaults say what not overriding one means.
+
+    def onDispatcherOverrideImpersonationUser(
+        self, userName: str, ownerOut: MStringRef
+    ) -> MTemplateError:
+        """Job-less: write the owner a submission by `userName` gets into `ownerOut`."""
+        return MTemplateError()
+
+    def onValidateJobSubmission(self, job: MJob) -> MTemplateError:
+        """A non-zero code refuses the submission; its description reaches the submitter."""
+        return MTemplateError()
+
+    def onSubmitJob(self, job: MJob) -> MTemplateError:
+        """Change `job` in place before it is queued; a non-zero code refuses it."""
+        return MTemplateError()
+
+    def onEditJob(self, job: MJob) -> MTemplateError:
+        """`job` as an edit would leave it: change it further, or refuse with a non-zero code."""
+        return MTemplateError()
+
+    def onJobPropertiesChanged(self, job: MJob) -> MTemplateError:
+        """After an edit, pause, resume or move of the job."""
+        return MTemplateError()
+
+    def onDeleteJob(self, job: MJob) -> MTemplateError:
+        """After the job was deleted (`job` is its last state)."""
+        return MTemplateError()
+
+    def onReinitJob(self, job: MJob) -> MTemplateError:
+        """After every chunk of the job was queued again."""
+        return MTemplateError()
+
+    def onJobStart(self, job: MJob) -> MTemplateError:
+        """When the job's first chunk is assigned (again after a reinit)."""
+        return MTemplateError()
+
+    def onJobCompleted(self, job: MJob) -> MTemplateError:
+        """When every chunk is done or skipped (not when the job failed)."""
+        return MTemplateError()
+
+    def onJobEnd(self, job: MJob) -> MTemplateError:
+        """When the job ends, done or failed (after onJobCompleted)."""
+        return MTemplateError()
+
+    def onValidateJobDependancies(self, job: MJob) -> MTemplateError:
+        """A non-zero code holds the whole job back; it is asked again later."""
+        return MTemplateError()
+
+    def onValidateChunkDependancies(self, job: MJob, chunk: MChunk) -> MTemplateError:
+        """A non-zero code holds this chunk back; it is asked again later."""
+        return MTemplateError()
+
+    def onDispatcherIdling(self) -> MTemplateError:
+        """Job-less: every idle_hook_interval_s while a connected node runs nothing."""
+        return MTemplateError()
+
 
 class MManager:
     """The registry templates install themselves into.

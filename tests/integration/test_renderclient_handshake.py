@@ -263,6 +263,7 @@ async def test_close_hands_back_a_running_chunk(tmp_path: Path) -> None:
         conn.send(_cmdline_assign(ref, ["sh", "-c", "echo started; sleep 30"]))
         assert (await conn.expect(Log)).data == b"started\n"
         closing = asyncio.create_task(client.close())
+        assert (await conn.expect(Heartbeat)).draining  # no more chunks, please
         result = await conn.expect(Result)
         assert (result.ref, result.killed, result.ok) == (ref, True, False)
         conn.send(ResultAck(ref=ref))

@@ -56,3 +56,34 @@ ON CONFLICT (name) DO UPDATE SET info = excluded.info;
 
 -- name: delete_user
 DELETE FROM users WHERE name = ?;
+
+-- name: load_records
+SELECT kind, name, info FROM records ORDER BY kind, name;
+
+-- name: put_record
+INSERT INTO records (kind, name, info) VALUES (?, ?, ?)
+ON CONFLICT (kind, name) DO UPDATE SET info = excluded.info;
+
+-- name: delete_record
+DELETE FROM records WHERE kind = ? AND name = ?;
+
+-- name: put_statistic
+INSERT INTO statistics (time, info) VALUES (?, ?);
+
+-- name: put_history
+INSERT INTO history (time, job_id, event, info) VALUES (?, ?, ?, ?);
+
+-- name: statistics_bounds
+SELECT MIN(time), MAX(time), COUNT(*) FROM statistics;
+
+-- name: history_bounds
+SELECT MIN(time), MAX(time), COUNT(*) FROM history;
+
+-- name: clear_statistics
+DELETE FROM statistics WHERE time >= ? AND time <= ?;
+
+-- name: clear_history
+DELETE FROM history WHERE time >= ? AND time <= ?;
+
+-- name: load_history
+SELECT time, job_id, event, info FROM history WHERE time >= ? AND time <= ? ORDER BY time;

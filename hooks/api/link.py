@@ -1,0 +1,156 @@
+"""The hook host's end of the pipe to the dispatcher, as MDispatcherAPI uses it.
+
+In the hook host, `hooks.host` opens one `Link` over the socket the
+dispatcher handed it. An API function sends an `ApiCall` and blocks until the
+matching `ApiReply`; the dispatcher runs the call on its loop against the live
+queue. Anywhere else (plain Python, a console, a render client) there is no
+link, and every call returns a kErrWrongContext MUSTERERR instead of raising.
+"""
+
+from __future__ import annotations
+
+import itertools
+import socket
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from hooks import wire
+from hooks.api.context import running_context
+from hooks.api.errors import (
+    MUSTERERR,
+    kErrBadArgument,
+    kErrDisconnected,
+    kErrNone,
+    kErrWrongContext,
+)
+
+
+class LinkClosed(Exception):
+    """The dispatcher closed the pipe."""
+
+
+class Link:
+    """Blocking frame I/O over the host's socket."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self._reader = sock.makefile("rb", buffering=256 * 1024)
+        self._calls = itertools.count(1)
+        self.api_errors: list[str] = []  # failed calls of the current script, for its report
+
+    def send(self, message: wire.Message) -> None:
+        self.sock.sendall(wire.encode(message))
+
+    def receive(self) -> wire.Message:
+        header = self._reader.read(4)
+        if len(header) < 4:
+            raise LinkClosed("the dispatcher closed the hook pipe")
+        (length,) = wire.HEADER.unpack(header)
+        if length > wire.MAX_FRAME_BYTES:
+            raise wire.WireError(f"frame of {length} bytes is over the limit")
+        body = self._reader.read(length)
+        if len(body) < length:
+            raise LinkClosed("the dispatcher closed the hook pipe mid-frame")
+        return wire.decode(body)
+
+    def call(self, function: str, args: Sequence[Any]) -> wire.ApiReply:
+        """Run `function` on the dispatcher and wait for its reply."""
+        call_id = next(self._calls)
+        self.send(wire.ApiCall(call_id, function, list(args)))
+        while True:
+            message = self.receive()
+            if isinstance(message, wire.ApiReply) and message.call == call_id:
+                return message
+            # A reply to a call abandoned by a time limit: drop it.
+
+    def close(self) -> None:
+        try:
+            self._reader.close()
+        finally:
+            self.sock.close()
+
+
+_link: Link | None = None
+
+
+def set_link(link: Link | None) -> None:
+    """Install the host's link (hooks.host does this once)."""
+    global _link
+    _link = link
+
+
+def current_link() -> Link | None:
+    return _link
+
+
+Decode = Callable[[list[Any]], tuple[Any, ...]]
+
+
+def invoke(
+    function: str, args: Sequence[Any], empty: tuple[Any, ...], decode: Decode | None = None
+) -> Any:
+    """Call an API function; returns `err` alone or `(err, *values)`.
+
+    `empty` are the values returned beside a failed MUSTERERR (e.g. `([],)` for
+    a list); `decode` turns the reply's plain values into Muster objects.
+    """
+    wrong = _wrong_context(function)
+    if wrong is not None:
+        return _pack(wrong, empty)
+    link = _link
+    if link is None:
+        return _pack(
+            MUSTERERR(kErrDisconnected, "the hook host has no link to the dispatcher"), empty
+        )
+    try:
+        reply = link.call(function, args)
+    except (OSError, LinkClosed, wire.WireError) as exc:
+        return _pack(
+            MUSTERERR(kErrDisconnected, f"the link to the dispatcher failed: {exc}"), empty
+        )
+    if reply.code != kErrNone:
+        err = MUSTERERR(reply.code, reply.description)
+        link.api_errors.append(f"{function}: {err}")
+        return _pack(err, empty)
+    values = tuple(reply.values)[: len(empty)]
+    if decode is not None:
+        values = decode(list(values))
+    return _pack(MUSTERERR(), values)
+
+
+def _wrong_context(function: str) -> MUSTERERR | None:
+    context = running_context()
+    if context == "dispatcher":
+        return None
+    where = repr(context) if context else "plain Python"
+    return MUSTERERR(
+        kErrWrongContext,
+        f"MDispatcherAPI.{function} works only in the dispatcher context (a dispatcher hook "
+        f"or `corral run-script --target dispatcher`), not in {where}",
+    )
+
+
+def bad_argument(function: str, message: str, empty: tuple[Any, ...]) -> Any:
+    """The answer to an argument the host side can already tell is wrong."""
+    wrong = _wrong_context(function)
+    if wrong is not None:
+        return _pack(wrong, empty)
+    err = MUSTERERR(kErrBadArgument, f"{function}: {message}")
+    if _link is not None:
+        _link.api_errors.append(f"{function}: {err}")
+    return _pack(err, empty)
+
+
+def _pack(err: MUSTERERR, values: tuple[Any, ...]) -> Any:
+    return (err, *values) if values else err
+
+
+def as_int(value: object) -> int | None:
+    """An id argument as an int: ints and digit strings pass, anything else is None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    return None

@@ -1,0 +1,558 @@
+"""Template hooks at the dispatcher's lifecycle points.
+
+`Hooks` decides which template hooks run when, and turns their answers into
+effects; the `HookHost` (hooks/supervisor.py) runs them. The rules (the full
+table is in docs/hooks.md):
+
+- A job's hooks are its template's; job-less hooks (onDispatcherIdling,
+  onDispatcherOverrideImpersonationUser) run for every installed template that
+  overrides them, by template id. A hook a template does not override is never
+  called.
+- Submission (`admit`): impersonation, then onValidateJobSubmission (a
+  non-zero code, or a hook that fails, refuses with the reason), then
+  onSubmitJob (changes the job before it is queued). Edits (`before_edit`):
+  onEditJob sees the edited job and may change or refuse it.
+- Notifications (onJobPropertiesChanged, onDeleteJob, onReinitJob, onJobStart,
+  onJobCompleted, onJobEnd) are queued and batched per loop tick.
+- onValidateJobDependancies / onValidateChunkDependancies hold a job or a
+  chunk back through the scheduler's `holds` hook point. An unknown verdict
+  holds while it is asked (asks are batched per tick); a held verdict is asked
+  again when its job changes or every `chunk_hold_recheck_s`.
+- Re-entrancy: an API call made by a running hook never waits for hooks. The
+  hooks it triggers are queued one level deeper (CALLER_DEPTH + 1) and run
+  after the calling hook returns; a job submitted or edited from a hook is held
+  until its own hooks have run. Hooks deeper than MAX_DEPTH are skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from dispatcher import jobspec
+from dispatcher.errors import Refused, ValidationError
+from dispatcher.model import Job, Status
+from dispatcher.views import job_view
+from hooks import wire
+from hooks.host import REF_KEY
+from hooks.supervisor import CALLER_DEPTH, HookHost
+
+if TYPE_CHECKING:
+    from dispatcher.app import Dispatcher
+
+log = logging.getLogger(__name__)
+
+MAX_DEPTH = 3
+ASKS_PER_JOB = 64
+SPEC_FIELDS = frozenset(jobspec.JobSpec.model_fields) - {"frames"}
+
+JOB_HOLD = "onValidateJobDependancies"
+CHUNK_HOLD = "onValidateChunkDependancies"
+IDLING = "onDispatcherIdling"
+IMPERSONATION = "onDispatcherOverrideImpersonationUser"
+
+Callback = Callable[[wire.Done], None]
+
+
+@dataclass
+class _Pending:
+    call: wire.HookCall
+    depth: int
+    callback: Callback | None
+
+
+def spec_wire(spec: jobspec.JobSpec, owner: str) -> dict[str, Any]:
+    """A spec as the MJob a submission hook sees."""
+    data = spec.model_dump(mode="json", exclude={"frames"})
+    data.update(id=-1, user=spec.user or owner, state=Status.QUEUED.value)
+    return data
+
+
+def spec_from_wire(data: dict[str, Any]) -> jobspec.JobSpec:
+    """The spec a hook left in an MJob; ValidationError when it broke a rule."""
+    return jobspec.parse_spec({key: value for key, value in data.items() if key in SPEC_FIELDS})
+
+
+def edit_changes(job: Job, data: dict[str, Any]) -> dict[str, Any]:
+    """The editable fields a hook changed in an MJob of `job`, validated."""
+    current = job_view(job)
+    changed = {
+        key: data[key] for key in jobspec.EDITABLE if key in data and data[key] != current.get(key)
+    }
+    return jobspec.parse_edit(changed) if changed else {}
+
+
+def _reason(template: str, method: str, done: wire.Done) -> str:
+    if done.error:
+        error_lines = [
+            line.strip() for line in done.error.strip().splitlines() if line.strip()
+        ] or ["it failed"]
+        what = error_lines[0]
+        if len(error_lines) > 1 and "HookTimedOut" not in error_lines[-1]:
+            what += f": {error_lines[-1]}"
+        return f"template {template}: {method} failed ({what})"
+    text = done.description or f"code {done.code}"
+    return f"template {template} refused: {text}"
+
+
+class Hooks:
+    """The dispatcher's template hooks. `await start()`, `await close()`."""
+
+    def __init__(self, dispatcher: Dispatcher, host: HookHost) -> None:
+        self.dispatcher = dispatcher
+        self.host = host
+        self._pending: list[_Pending] = []
+        self._flush_scheduled = False
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._loops: list[asyncio.Task[None]] = []
+        self.admitting: set[int] = set()
+        self.job_verdicts: dict[int, bool] = {}
+        self.chunk_verdicts: dict[int, dict[int, bool]] = {}  # job -> chunk -> passed
+        self._asking: set[tuple[int, int]] = set()  # (job, chunk or -1) being asked
+        self._asking_per_job: Counter[int] = Counter()
+        self.skipped = 0
+        self.closed = False
+        self._cached_set: object = None
+        self._cache: dict[tuple[str, str], bool] = {}
+
+    # -- lifecycle -------------------------------------------------------------
+    async def start(self) -> None:
+        await self.host.start()
+        for name, loop in (
+            ("hook-idling", self._idle_loop),
+            ("hook-hold-recheck", self._recheck_loop),
+        ):
+            task = asyncio.create_task(loop(), name=name)
+            task.add_done_callback(self._loop_done)
+            self._loops.append(task)
+
+    def _loop_done(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None and not self.closed:
+            log.error("action=hook_loop_died task=%s error=%r", task.get_name(), task.exception())
+
+    async def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        for task in [*self._loops, *self._tasks]:
+            task.cancel()
+        await asyncio.gather(*self._loops, *self._tasks, return_exceptions=True)
+        await self.host.close()
+
+    # -- which hooks exist -------------------------------------------------------
+    def overrides(self, template_key: str, method: str) -> bool:
+        """True when the template `template_key` overrides hook `method` (cached per template set)."""
+        templates = self.dispatcher.templates
+        if templates is not self._cached_set:
+            self._cached_set = templates
+            self._cache.clear()
+        key = (template_key, method)
+        found = self._cache.get(key)
+        if found is None:
+            template = templates.get(template_key)
+            found = self._cache[key] = template is not None and template.overrides(method)
+        return found
+
+    def templates_overriding(self, method: str) -> list[str]:
+        return [t.getKey() for t in self.dispatcher.templates.templates if t.overrides(method)]
+
+    # -- queueing calls ------------------------------------------------------------
+    def _depth(self) -> int:
+        return CALLER_DEPTH.get() + 1
+
+    def enqueue(
+        self, call: wire.HookCall, callback: Callback | None = None, depth: int | None = None
+    ) -> bool:
+        """Queue one hook call for this tick's batch; False when the depth limit skips it."""
+        depth = self._depth() if depth is None else depth
+        if depth > MAX_DEPTH:
+            self.skipped += 1
+            log.warning(
+                "action=hook_skipped template=%s hook=%s depth=%d reason=depth_limit_%d",
+                call.template, call.method, depth, MAX_DEPTH,
+            )  # fmt: skip
+            return False
+        self._pending.append(_Pending(call, depth, callback))
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+        return True
+
+    async def call(self, call: wire.HookCall, depth: int | None = None) -> wire.Done | None:
+        """Run one hook and wait for it (None when the depth limit skipped it)."""
+        future: asyncio.Future[wire.Done] = asyncio.get_running_loop().create_future()
+
+        def resolve(done: wire.Done) -> None:
+            if not future.done():
+                future.set_result(done)
+
+        if not self.enqueue(call, resolve, depth):
+            return None
+        return await future
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        pending, self._pending = self._pending, []
+        by_depth: dict[int, list[_Pending]] = {}
+        for item in pending:
+            by_depth.setdefault(item.depth, []).append(item)
+        for depth, items in sorted(by_depth.items()):
+            self.spawn(self._run_batch(items, depth), "hook-batch")
+
+    async def _run_batch(self, items: list[_Pending], depth: int) -> None:
+        results = await self.host.invoke([item.call for item in items], depth)
+        for item, done in zip(items, results, strict=True):
+            if item.callback is not None:
+                try:
+                    item.callback(done)
+                except Exception:
+                    log.exception("action=hook_result_error hook=%s", item.call.method)
+
+    def spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.ensure_future(coro)
+        task.set_name(name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("action=hook_task_failed task=%s error=%r", task.get_name(), task.exception())
+
+    def notify(self, job: Job, method: str, chunk: dict[str, Any] | None = None) -> None:
+        """Queue a notification hook of the job's template, if it overrides it."""
+        if self.overrides(job.template, method):
+            self.enqueue(wire.HookCall(job.template, method, job_view(job), chunk))
+
+    # -- submission --------------------------------------------------------------------
+    def in_hook(self) -> bool:
+        """True while serving an API call of a running hook or script."""
+        return CALLER_DEPTH.get() > 0
+
+    async def admit(self, specs: list[jobspec.JobSpec], user: str) -> list[jobspec.JobSpec]:
+        """Run the submission hooks of each spec; raises Refused naming the job and reason."""
+        if self.in_hook():
+            return specs  # deferred: `submitted` holds the jobs until their hooks ran
+        admitted = []
+        for position, spec in enumerate(specs):
+            where = f"job #{position}: " if len(specs) > 1 else ""
+            spec = await self._impersonate(spec, user)
+            if spec.kind.value != "job":
+                admitted.append(spec)
+                continue
+            data = spec_wire(spec, user)
+            if self.overrides(spec.template, "onValidateJobSubmission"):
+                done = await self.call(
+                    wire.HookCall(spec.template, "onValidateJobSubmission", data)
+                )
+                if done is not None and not done.ok:
+                    raise Refused(where + _reason(spec.template, "onValidateJobSubmission", done))
+            if self.overrides(spec.template, "onSubmitJob"):
+                done = await self.call(wire.HookCall(spec.template, "onSubmitJob", data))
+                if done is not None and not done.ok and not done.error:
+                    raise Refused(where + _reason(spec.template, "onSubmitJob", done))
+                if done is not None and done.ok and done.job is not None:
+                    try:
+                        spec = spec_from_wire(done.job)
+                    except ValidationError as exc:
+                        raise Refused(
+                            f"{where}template {spec.template}: onSubmitJob left the job invalid: {exc}"
+                        ) from None
+            admitted.append(spec)
+        return admitted
+
+    async def _impersonate(self, spec: jobspec.JobSpec, user: str) -> jobspec.JobSpec:
+        owner = spec.user or user
+        for key in self.templates_overriding(IMPERSONATION):
+            done = await self.call(
+                wire.HookCall(key, IMPERSONATION, None, None, [user, {REF_KEY: owner}])
+            )
+            if done is not None and done.ok and done.value and done.value.strip():
+                owner = done.value.strip()[:255]
+        if owner != (spec.user or user):
+            log.info("action=impersonated user=%s owner=%s", user, owner)
+            return spec.model_copy(update={"user": owner})
+        return spec
+
+    def submitted(self, jobs: list[Job]) -> None:
+        """After queueing: record the jobs; from inside a hook, hold them for their deferred hooks."""
+        for job in jobs:
+            self.dispatcher.activity.record("submitted", job.id, title=job.title, user=job.user)
+        if not self.in_hook():
+            return
+        depth = self._depth()
+        for job in jobs:
+            wanted = [
+                m
+                for m in ("onValidateJobSubmission", "onSubmitJob")
+                if self.overrides(job.template, m)
+            ]
+            if wanted and depth <= MAX_DEPTH:
+                self.admitting.add(job.id)
+                self.spawn(self._deferred_admission(job, wanted, depth), f"hook-admit-{job.id}")
+
+    async def _deferred_admission(self, job: Job, methods: list[str], depth: int) -> None:
+        queue = self.dispatcher.queue
+        try:
+            for method in methods:
+                if queue.jobs.get(job.id) is not job:
+                    return
+                done = await self.call(wire.HookCall(job.template, method, job_view(job)), depth)
+                if done is None or queue.jobs.get(job.id) is not job:
+                    continue
+                if not done.ok and (method == "onValidateJobSubmission" or not done.error):
+                    reason = _reason(job.template, method, done)
+                    log.warning(
+                        "action=deferred_submission_refused job=%d reason=%r", job.id, reason
+                    )
+                    self.admitting.discard(job.id)
+                    queue.delete(job)
+                    self.dispatcher.message_log.add(
+                        f"job {job.id} refused: {reason}", source="hooks"
+                    )
+                    return
+                if done.ok and done.job is not None:
+                    try:
+                        changes = edit_changes(job, done.job)
+                    except ValidationError as exc:
+                        log.warning(
+                            "action=hook_change_refused job=%d hook=%s reason=%r",
+                            job.id,
+                            method,
+                            str(exc),
+                        )
+                        continue
+                    if changes:
+                        queue.edit(job, changes)
+        finally:
+            self.admitting.discard(job.id)
+            if queue.jobs.get(job.id) is job:
+                self.dispatcher.node_server.scheduler.job_changed(job)
+            await self.dispatcher.store.commit()
+
+    # -- edits ---------------------------------------------------------------------------
+    async def before_edit(self, job: Job, changes: dict[str, Any]) -> dict[str, Any]:
+        """onEditJob on the edited job: returns the changes to apply; raises Refused."""
+        if not changes or not self.overrides(job.template, "onEditJob"):
+            return changes
+        if self.in_hook():
+            self._deferred_edit(job, changes)
+            return changes
+        data = {**job_view(job), **jobspec_json(changes)}
+        done = await self.call(wire.HookCall(job.template, "onEditJob", data))
+        if done is None or done.error:
+            return changes
+        if not done.ok:
+            raise Refused(_reason(job.template, "onEditJob", done))
+        if done.job is None:
+            return changes
+        merged = {**data, **done.job}
+        try:
+            extra = edit_changes(job, merged)
+        except ValidationError as exc:
+            raise Refused(
+                f"template {job.template}: onEditJob left the job invalid: {exc}"
+            ) from None
+        return {**changes, **extra}
+
+    def _deferred_edit(self, job: Job, changes: dict[str, Any]) -> None:
+        previous = {name: job_view(job).get(name) for name in changes}
+
+        def applied(done: wire.Done) -> None:
+            queue = self.dispatcher.queue
+            if queue.jobs.get(job.id) is not job or done.error:
+                return
+            if not done.ok:
+                log.warning(
+                    "action=deferred_edit_refused job=%d reason=%r; edit undone",
+                    job.id,
+                    done.description,
+                )
+                queue.edit(job, jobspec.parse_edit(previous))
+            elif done.job is not None:
+                try:
+                    extra = edit_changes(job, done.job)
+                except ValidationError as exc:
+                    log.warning(
+                        "action=hook_change_refused job=%d hook=onEditJob reason=%r",
+                        job.id,
+                        str(exc),
+                    )
+                    return
+                if extra:
+                    queue.edit(job, extra)
+
+        self.enqueue(
+            wire.HookCall(job.template, "onEditJob", {**job_view(job), **jobspec_json(changes)}),
+            applied,
+        )
+
+    # -- queue notifications ---------------------------------------------------------------
+    def job_edited(self, job: Job, changes: dict[str, object]) -> None:
+        self.clear_holds(job.id)
+        self.notify(job, "onJobPropertiesChanged")
+
+    def job_deleted(self, job: Job) -> None:
+        self.forget(job.id)
+        self.dispatcher.activity.record("deleted", job.id, title=job.title)
+        self.notify(job, "onDeleteJob")
+
+    def job_reinit(self, job: Job) -> None:
+        self.forget(job.id)
+        self.dispatcher.activity.record("reinit", job.id, title=job.title)
+        self.notify(job, "onReinitJob")
+
+    def job_started(self, job: Job) -> None:
+        self.dispatcher.activity.record("started", job.id, title=job.title)
+        self.notify(job, "onJobStart")
+
+    def job_finished(self, job: Job) -> None:
+        state = job.state
+        self.dispatcher.activity.record(
+            "completed" if state is Status.DONE else "failed", job.id, title=job.title
+        )
+        if state is Status.DONE:
+            self.notify(job, "onJobCompleted")
+        self.notify(job, "onJobEnd")
+
+    def job_changed(self, job: Job) -> None:
+        """Any change of a job: its held verdicts are asked again."""
+        self.clear_holds(job.id)
+
+    # -- holding jobs and chunks back -------------------------------------------------------
+    def holds_job(self, job: Job) -> bool:
+        """The scheduler's job hook point: True keeps the whole job from running now."""
+        if job.id in self.admitting:
+            return True
+        if not self.overrides(job.template, JOB_HOLD):
+            return False
+        verdict = self.job_verdicts.get(job.id)
+        if verdict is None:
+            self._ask(job, -1)
+            return True
+        return not verdict
+
+    def holds(self, job: Job, index: int) -> bool:
+        """The scheduler's chunk hook point: True keeps chunk `index` of `job` from running now."""
+        if not self.overrides(job.template, CHUNK_HOLD):
+            return False
+        verdicts = self.chunk_verdicts.get(job.id)
+        verdict = None if verdicts is None else verdicts.get(index)
+        if verdict is None:
+            self._ask(job, index)
+            return True
+        return not verdict
+
+    def _ask(self, job: Job, index: int) -> None:
+        key = (job.id, index)
+        if key in self._asking:
+            return
+        if index >= 0 and self._asking_per_job[job.id] >= ASKS_PER_JOB:
+            return
+        self._asking.add(key)
+        self._asking_per_job[job.id] += 1
+        if index < 0:
+            call = wire.HookCall(job.template, JOB_HOLD, job_view(job))
+        else:
+            first, last = job.chunk_frames(index)
+            chunk = {"id": index, "job_id": job.id, "state": "queued", "start": str(first), "end": str(last),
+                     "attempts": job.chunk_attempts[index], "failures": job.chunk_failures[index]}  # fmt: skip
+            call = wire.HookCall(job.template, CHUNK_HOLD, job_view(job), chunk)
+
+        def answered(done: wire.Done) -> None:
+            self._asked(key)
+            if self.dispatcher.queue.jobs.get(job.id) is not job:
+                return
+            if done.error:
+                log.warning(
+                    "action=hold_hook_failed job=%d chunk=%d; held until asked again", job.id, index
+                )
+            if index < 0:
+                self.job_verdicts[job.id] = done.ok
+            else:
+                self.chunk_verdicts.setdefault(job.id, {})[index] = done.ok
+            if done.ok:
+                self.dispatcher.node_server.scheduler.job_changed(job)
+
+        if not self.enqueue(call, answered, depth=1):
+            self._asked(key)
+
+    def _asked(self, key: tuple[int, int]) -> None:
+        if key in self._asking:
+            self._asking.discard(key)
+            self._asking_per_job[key[0]] -= 1
+            if self._asking_per_job[key[0]] <= 0:
+                del self._asking_per_job[key[0]]
+
+    def clear_holds(self, job_id: int) -> None:
+        """Forget the held (not the passed) verdicts of a job."""
+        if self.job_verdicts.get(job_id) is False:
+            del self.job_verdicts[job_id]
+        verdicts = self.chunk_verdicts.get(job_id)
+        if verdicts:
+            for index in [index for index, ok in verdicts.items() if not ok]:
+                del verdicts[index]
+
+    def forget_all(self) -> None:
+        """Drop every verdict (templates reloaded, queue replaced): all are asked again."""
+        self.job_verdicts.clear()
+        self.chunk_verdicts.clear()
+
+    def forget(self, job_id: int) -> None:
+        self.job_verdicts.pop(job_id, None)
+        self.chunk_verdicts.pop(job_id, None)
+
+    async def _recheck_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.dispatcher.settings.chunk_hold_recheck_s)
+            held = {job_id for job_id, ok in self.job_verdicts.items() if not ok}
+            held |= {
+                job_id
+                for job_id, verdicts in self.chunk_verdicts.items()
+                if not all(verdicts.values())
+            }
+            scheduler = self.dispatcher.node_server.scheduler
+            for job_id in held:
+                self.clear_holds(job_id)
+                job = self.dispatcher.queue.jobs.get(job_id)
+                if job is not None:
+                    scheduler.job_changed(job)
+
+    # -- idling ------------------------------------------------------------------------------
+    async def _idle_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.dispatcher.settings.idle_hook_interval_s)
+            if self.nodes_idle():
+                for key in self.templates_overriding(IDLING):
+                    self.enqueue(wire.HookCall(key, IDLING), depth=1)
+
+    def nodes_idle(self) -> bool:
+        """True when a connected, unpaused node runs nothing."""
+        queue = self.dispatcher.queue
+        server = self.dispatcher.node_server
+        busy = {running.node_id for running in queue.running.values()}
+        return any(
+            node_id not in busy and not queue.nodes[node_id].paused
+            for node_id in server.connected()
+            if node_id in queue.nodes
+        )
+
+
+def jobspec_json(changes: dict[str, Any]) -> dict[str, Any]:
+    """Parsed edit values in their JSON form (an MJob holds JSON values)."""
+    out: dict[str, Any] = {}
+    for name, value in changes.items():
+        if hasattr(value, "model_dump"):
+            out[name] = value.model_dump(mode="json")
+        elif isinstance(value, list):
+            out[name] = [
+                item.model_dump(mode="json") if hasattr(item, "model_dump") else item
+                for item in value
+            ]
+        else:
+            out[name] = value
+    return out

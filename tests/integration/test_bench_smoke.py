@@ -1,0 +1,85 @@
+"""`make bench` at a tiny scale (20 simulated clients, a few hundred chunks, one run), so
+the harness cannot rot: every figure is measured and the JSON has every key."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+PROBES = {"tcp_1conn", "tcp_100conn", "sqlite_1row", "sqlite_1000rows", "spawn_1", "spawn_2"}
+FIGURES = {
+    "noop_ahead0", "noop_ahead4", "noop_ahead0_stdlib", "noop_ahead4_stdlib", "real_clients",
+    "latency_q1k", "latency_q100k", "latency_q1m", "latency_q1m_stdlib", "queue_1m",
+    "rest_submit", "rest_list", "hook_call", "hook_chunks",
+}  # fmt: skip
+SKIPPED_IN_SMOKE = {
+    "noop_ahead0_stdlib",
+    "noop_ahead4_stdlib",
+    "latency_q100k",
+    "latency_q1m_stdlib",
+}
+TARGETS = {
+    "noop_20k", "noop_p99_100ms", "noop_ahead4_40k", "latency_flat", "memory_150mb",
+    "restart_2s", "real_clients_half_spawn", "hook_call_100us", "hook_chunks_5k",
+}  # fmt: skip
+MACHINE = {
+    "cores", "python", "sqlite", "git_commit", "event_loop", "protocol_version",
+    "store_pragmas", "durability",
+}  # fmt: skip
+
+
+def _check_measured(name: str, figure: dict[str, Any], *, probe: bool = False) -> None:
+    assert figure["status"] == "measured", f"{name}: {figure['status']}"
+    assert figure["metrics"], name
+    for metric, summary in figure["metrics"].items():
+        assert set(summary) == {"samples", "min", "median", "max"}, (name, metric)
+        assert len(summary["samples"]) == 1, (name, metric)
+    for run in figure["runs"]:
+        assert {"metrics", "raw", "cpu", "tries"} <= set(run), name
+        assert "other_pct" in run["cpu"], name
+    assert probe or "ratio_to_probes" in figure, name
+
+
+@pytest.mark.timeout(180)
+def test_bench_harness_smoke(tmp_path: Path) -> None:
+    out = tmp_path / "results"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--smoke", "--out", str(out),
+         "--scratch", str(tmp_path / "scratch")],
+        cwd=ROOT, capture_output=True, text=True, timeout=170,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert "| figure" in done.stdout  # the table was printed
+    result = json.loads((out / "bench-smoke.json").read_text())
+
+    assert {"schema", "mode", "created", "machine", "scale", "other_cpu_pct", "probes",
+            "figures", "targets", "chart"} <= set(result)  # fmt: skip
+    assert result["mode"] == "smoke"
+    assert set(result["machine"]) >= MACHINE
+    pragmas = result["machine"]["store_pragmas"]
+    assert pragmas["journal_mode"] == "wal" and pragmas["synchronous"] == 2  # FULL
+
+    assert set(result["probes"]) == PROBES
+    for name, figure in result["probes"].items():
+        _check_measured(name, figure, probe=True)
+    assert set(result["figures"]) == FIGURES
+    for name, figure in result["figures"].items():
+        if name in SKIPPED_IN_SMOKE:
+            assert figure["status"].startswith("skipped"), name
+        elif figure["status"].startswith("not measured"):
+            assert name.startswith("hook_"), f"{name}: {figure['status']}"
+        else:
+            _check_measured(name, figure)
+    assert set(result["targets"]) == TARGETS
+    for key, target in result["targets"].items():
+        assert isinstance(target["target_met"], bool), key
+        assert {"target", "value", "limit", "measured"} <= set(target), key
+    if result["chart"] is not None:
+        assert (out / result["chart"]).stat().st_size > 0
