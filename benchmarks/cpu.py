@@ -39,6 +39,28 @@ def process_ticks(pid: int) -> int:
     return sum(int(value) for value in fields[11:15])
 
 
+def descendants(pids: Iterable[int]) -> set[int]:
+    """The live children, grandchildren, ... of `pids` (a dispatcher's hook host)."""
+    found: set[int] = set()
+    todo = list(pids)
+    while todo:
+        pid = todo.pop()
+        try:
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                with open(f"/proc/{pid}/task/{task}/children") as children:
+                    for child in children.read().split():
+                        if int(child) not in found:
+                            found.add(int(child))
+                            todo.append(int(child))
+            except OSError:
+                continue
+    return found
+
+
 @dataclass
 class CpuWindow:
     """A measuring window: call `stop()` at its end, then read the shares."""
@@ -55,6 +77,7 @@ class CpuWindow:
     @classmethod
     def start(cls, pids: Iterable[int] = ()) -> CpuWindow:
         window = cls(pids={os.getpid(), *pids})
+        window.pids |= descendants(window.pids)
         window.started = time.perf_counter()
         window.machine_busy = _machine_ticks()[0]
         window.process = {pid: process_ticks(pid) for pid in window.pids}
@@ -67,6 +90,9 @@ class CpuWindow:
             self.process.setdefault(pid, 0)
 
     def stop(self) -> CpuWindow:
+        # Children started during the window (a hook host starts with its first hook)
+        # are ours from their first tick; their own children are counted when reaped.
+        self.track(descendants(self.pids) - self.pids)
         self.elapsed_s = time.perf_counter() - self.started
         busy = _machine_ticks()[0] - self.machine_busy
         ours = sum(max(0, process_ticks(pid) - begun) for pid, begun in self.process.items())

@@ -37,9 +37,9 @@ class Context:
     status: dict[str, Any] = field(default_factory=dict)
     counter: int = 0
 
-    def data_dir(self, jobs: int, template: str = "cmdline") -> Path:
+    def data_dir(self, jobs: int, template: str = "cmdline", chunks_per_job: int = 0) -> Path:
         """A fresh data directory holding `jobs` queued jobs of `chunks_per_job` chunks."""
-        key = (jobs, self.scale.chunks_per_job, template)
+        key = (jobs, chunks_per_job or self.scale.chunks_per_job, template)
         if key not in self.seeds:
             seeded = self.scratch / f"seed-{jobs}x{key[1]}-{template}"
             self.seeds[key] = seed_queue(
@@ -88,14 +88,17 @@ def noop(
     template: str = "cmdline",
     extra_args: tuple[str, ...] = (),
     warmup_s: float | None = None,
+    jobs: int = 0,
+    chunks_per_job: int = 0,
 ) -> dict[str, Any]:
     """No-op chunks/s with `clients` simulated render clients, and their latency."""
     scale = ctx.scale
-    jobs = scale.throughput_jobs
-    seeded = jobs * scale.chunks_per_job
+    jobs = jobs or scale.throughput_jobs
+    chunks_per_job = chunks_per_job or scale.chunks_per_job
+    seeded = jobs * chunks_per_job
 
     def run(index: int) -> tuple[dict[str, float], dict[str, Any], dict[str, float]]:
-        data = ctx.data_dir(jobs, template)
+        data = ctx.data_dir(jobs, template, chunks_per_job)
         d = Dispatcher(
             data, assign_ahead=ahead, loop=loop, log_path=ctx.log_path(), extra_args=extra_args
         )

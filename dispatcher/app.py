@@ -27,7 +27,8 @@ from dispatcher.queue import Queue
 from dispatcher.services import HookServices
 from dispatcher.store.sqlite import SqliteStore
 from dispatcher.web.app import current_user, make_app
-from hooks.runtime import TemplateSet, bundled_templates_dir
+from hooks.catalog import TemplateCatalog
+from hooks.runtime import bundled_templates_dir
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ class Dispatcher(HookServices):
         self.store = SqliteStore(settings.db_path, durability=settings.durability)
         self.queue = Queue(self.store, exclude_after_failures=settings.exclude_after_failures)
         self.users = Users(self.store, settings.data_dir)
-        self.templates: TemplateSet
+        self.templates: TemplateCatalog
         self.chunk_logs: ChunkLogs
         self.actions: ActionLog
         self.node_server: NodeServer
@@ -66,7 +67,7 @@ class Dispatcher(HookServices):
         self.queue.load(snapshot)
         self.chunk_logs = ChunkLogs(settings.logs_dir)
         self.actions = ActionLog(settings.logs_dir)
-        self.reload_templates()
+        await self.reload_templates()
         self.node_server = NodeServer(
             _with_port(settings, "port", recorded.get("render_port")),
             queue=self.queue,
@@ -112,7 +113,9 @@ class Dispatcher(HookServices):
                 if candidate is candidates[-1]:
                     raise
                 continue
-            sockets = getattr(site._server, "sockets", None) or []  # uvloop's server is its own class
+            sockets = (
+                getattr(site._server, "sockets", None) or []
+            )  # uvloop's server is its own class
             return int(sockets[0].getsockname()[1])
         raise AssertionError("unreachable")
 
@@ -155,9 +158,10 @@ class Dispatcher(HookServices):
         await self._closed.wait()
 
     # -- operations used by the consoles -------------------------------------
-    def reload_templates(self) -> TemplateSet:
+    async def reload_templates(self) -> TemplateCatalog:
+        """Load the template folders in a child process (a template never runs in the dispatcher)."""
         dirs = [bundled_templates_dir(), *self.settings.templates_dirs]
-        self.templates = TemplateSet.load(dirs)
+        self.templates = await asyncio.to_thread(TemplateCatalog.load, dirs)
         for error in self.templates.errors:
             log.error("action=template_error %s", error)
         return self.templates

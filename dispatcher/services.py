@@ -22,8 +22,9 @@ from dispatcher.config import Settings
 from dispatcher.errors import ValidationError
 from dispatcher.model import Job
 from dispatcher.records import Records
+from hooks.catalog import TemplateCatalog
 from hooks.lifecycle import Hooks
-from hooks.runtime import TemplateSet, bundled_templates_dir
+from hooks.runtime import bundled_templates_dir
 from hooks.supervisor import HookHost
 
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ class HookServices:
     queue: Queue
     node_server: NodeServer
     control: NodeControl
-    templates: TemplateSet
+    templates: TemplateCatalog
     records: Records
     message_log: MessageLog
     activity: ActivityLog
@@ -65,7 +66,7 @@ class HookServices:
     hooks: Hooks
     ldap_config: dict[str, Any]
 
-    def reload_templates(self) -> TemplateSet:
+    async def reload_templates(self) -> TemplateCatalog:
         raise NotImplementedError
 
     # -- lifecycle -------------------------------------------------------------
@@ -145,9 +146,9 @@ class HookServices:
             self.queue.edit(job, changes)
         return job
 
-    async def reload_hooks(self) -> TemplateSet:
+    async def reload_hooks(self) -> TemplateCatalog:
         """Reload the template files here and in a fresh hook host; re-ask held jobs."""
-        templates = self.reload_templates()
+        templates = await self.reload_templates()
         self.hook_host.request_restart()
         self.hooks.forget_all()
         for job in self.queue.jobs.values():

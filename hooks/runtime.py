@@ -24,7 +24,7 @@ import re
 import sys
 import tempfile
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import hooks
@@ -44,6 +44,18 @@ def bundled_templates_dir() -> Path:
 def _skipped(relative: PurePosixPath) -> bool:
     """Hidden files and folders and bytecode caches are not sources."""
     return any(part.startswith(".") or part == "__pycache__" for part in relative.parts)
+
+
+def _source_files(folder: Path) -> list[tuple[str, Path]]:
+    """(relative posix name, path) of every source file under `folder`, sorted."""
+    if not folder.is_dir():
+        return []
+    found = []
+    for path in sorted(folder.rglob("*.py")):
+        relative = PurePosixPath(path.relative_to(folder).as_posix())
+        if not _skipped(relative) and path.is_file():
+            found.append((str(relative), path))
+    return found
 
 
 def _check_source_name(name: str) -> PurePosixPath:
@@ -70,11 +82,25 @@ class TemplateSet:
         self.errors: list[str] = []
         self.origins: dict[str, str] = {}
         self.digest = self.compute_digest(self.sources)
+        self._skip: dict[str, str] = {}
+        self._before_file: Callable[[Path], None] | None = None
 
     @classmethod
-    def load(cls, dirs: Sequence[Path]) -> TemplateSet:
-        """Load every top-level `*.py` of each folder in order; later folders override."""
+    def load(
+        cls,
+        dirs: Sequence[Path],
+        *,
+        skip: Mapping[str, str] | None = None,
+        before_file: Callable[[Path], None] | None = None,
+    ) -> TemplateSet:
+        """Load every top-level `*.py` of each folder in order; later folders override.
+
+        `skip` maps files not to run to the reason, recorded as their error;
+        `before_file` is called with each file just before it runs.
+        """
         template_set = cls(dirs)
+        template_set._skip = dict(skip or {})
+        template_set._before_file = before_file
         with MManager.use(template_set.manager):
             for folder in template_set.dirs:
                 template_set._load_dir(folder)
@@ -94,12 +120,9 @@ class TemplateSet:
         if not folder.is_dir():
             self._error(str(folder), "not a folder")
             return
-        for path in sorted(folder.rglob("*.py")):
-            relative = PurePosixPath(path.relative_to(folder).as_posix())
-            if _skipped(relative) or not path.is_file():
-                continue
+        for relative, path in _source_files(folder):
             try:
-                self.sources[str(relative)] = path.read_text(encoding="utf-8")
+                self.sources[relative] = path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
                 self._error(str(path), f"cannot read: {exc}")
         for path in sorted(folder.glob("*.py")):
@@ -108,6 +131,11 @@ class TemplateSet:
             self._run_file(path)
 
     def _run_file(self, path: Path) -> None:
+        if str(path) in self._skip:
+            self._error(str(path), self._skip[str(path)])
+            return
+        if self._before_file is not None:
+            self._before_file(path)
         before = {id(template) for template in self.manager.list_templates()}
         stem = re.sub(r"\W", "_", path.stem)
         name = f"corral_template_{next(_module_numbers)}_{stem}"
@@ -158,6 +186,18 @@ class TemplateSet:
     def activate(self) -> None:
         """Make this set's registry the process-wide `MManager.getUniqueClass()`."""
         MManager.set_unique(self.manager)
+
+    @staticmethod
+    def collect_sources(dirs: Sequence[Path]) -> dict[str, str]:
+        """The text of every `.py` file under the folders (later folders win); unreadable ones are left out."""
+        sources: dict[str, str] = {}
+        for folder in dirs:
+            for relative, path in _source_files(Path(folder)):
+                try:
+                    sources[relative] = path.read_text(encoding="utf-8")
+                except (OSError, UnicodeDecodeError):
+                    continue
+        return sources
 
     @staticmethod
     def compute_digest(sources: Mapping[str, str]) -> str:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from hooks.catalog import load_vetted
 from hooks.runtime import TemplateSet, bundled_templates_dir
 from renderclient.cgroups import CgroupError, MemoryCgroup
 from renderclient.commands import CommandSettings
@@ -78,7 +79,7 @@ class TemplateCache:
     def __init__(self, site_dirs: Sequence[Path], state_dir: Path) -> None:
         self._site_dirs = [Path(path) for path in site_dirs]
         self._received_dir = state_dir / "templates"
-        self.current = TemplateSet.load([bundled_templates_dir(), *self._site_dirs])
+        self.current = load_vetted([bundled_templates_dir(), *self._site_dirs])
 
     @property
     def digest(self) -> str:
@@ -95,7 +96,7 @@ class TemplateCache:
                 shutil.rmtree(folder)
             folder.mkdir(parents=True)
             TemplateSet.write_sources(sources, folder)
-            loaded = TemplateSet.load([folder, *self._site_dirs])
+            loaded = load_vetted([folder, *self._site_dirs])
         except Exception as exc:
             logger.error(
                 "action=templates_failed digest=%s error=%r; keeping digest=%s",

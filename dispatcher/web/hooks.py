@@ -14,7 +14,7 @@ from aiohttp import web
 from dispatcher.auth import Permission
 from dispatcher.errors import ValidationError
 from dispatcher.web.app import DISPATCHER, read_json, require
-from hooks.api.template import MTemplate
+from hooks.catalog import TemplateInfo
 
 # The dispatcher-side hooks, in the seed's order.
 DISPATCHER_HOOKS = (
@@ -24,7 +24,7 @@ DISPATCHER_HOOKS = (
 )  # fmt: skip
 
 
-def template_view(template: MTemplate, origin: str | None) -> dict[str, Any]:
+def template_view(template: TemplateInfo, origin: str | None) -> dict[str, Any]:
     view = template.to_dict()
     view["hooks"] = [name for name in DISPATCHER_HOOKS if template.overrides(name)]
     view["file"] = origin
