@@ -275,138 +275,75 @@ log_level_option = click.option(
 )
 
 
+def setting(flag: str, text: str, kind: Any = None, field: str | None = None, **extra: Any) -> Any:
+    """An option of `corral dispatcher` named after its Settings field, with its default."""
+    name = field or flag.lstrip("-").replace("-", "_")
+    default = extra.pop("default", _settings_default(name))
+    extra.setdefault("show_default", True)
+    return click.option(flag, name, type=kind, default=default, help=text, **extra)
+
+
 @main.command()
 @click.option(
     "--data-dir", required=True, type=DirPath, help="Where the queue, logs and tokens live."
 )
-@click.option(
-    "--host",
-    default=_settings_default("host"),
-    show_default=True,
-    help="Render-client listen address.",
-)
-@click.option(
-    "--port",
-    type=PORT,
-    default=_settings_default("port"),
-    show_default=True,
-    help="Render-client port (0: any free).",
-)
-@click.option(
-    "--http-host",
-    default=_settings_default("http_host"),
-    show_default=True,
-    help="HTTP listen address.",
-)
-@click.option(
-    "--http-port",
-    type=PORT,
-    default=_settings_default("http_port"),
-    show_default=True,
-    help="REST and web console port.",
-)
-@click.option(
-    "--compat-port",
-    type=CompatPort(),
-    default=str(_settings_default("compat_port")),
-    show_default=True,
-    help="MClientAPI-compatible HTTP port.",
-)
-@click.option(
+@setting("--host", "Render-client listen address.")
+@setting("--port", "Render-client port (0: any free).", PORT)
+@setting("--http-host", "HTTP listen address.")
+@setting("--http-port", "REST and web console port.", PORT)
+@setting("--compat-port", "MClientAPI-compatible HTTP port ('off': none).", CompatPort(),
+         default=str(_settings_default("compat_port")))  # fmt: skip
+@setting(
     "--durability",
-    type=click.Choice(["full", "normal"]),
-    default="full",
-    show_default=True,
-    help="full survives power loss, normal process crashes.",
+    "full survives power loss, normal process crashes.",
+    click.Choice(["full", "normal"]),
 )
-@click.option(
-    "--heartbeat-s",
-    type=click.FloatRange(min=0.05),
-    default=_settings_default("heartbeat_interval_s"),
-    show_default=True,
-)
-@click.option(
+@setting("--heartbeat-s", "Seconds between render-client heartbeats.", click.FloatRange(min=0.05),
+         field="heartbeat_interval_s")  # fmt: skip
+@setting(
     "--node-lost-after-s",
-    type=click.FloatRange(min=0.1),
-    default=_settings_default("node_lost_after_s"),
-    show_default=True,
+    "Silence after which a node is lost and its chunks retried.",
+    click.FloatRange(min=0.1),
 )
-@click.option(
+@setting(
     "--reconnect-grace-s",
-    type=click.FloatRange(min=0),
-    default=_settings_default("reconnect_grace_s"),
-    show_default=True,
+    "After a restart, how long running chunks wait for their node.",
+    click.FloatRange(min=0),
 )
-@click.option(
+@setting(
     "--offline-after-missed",
-    type=click.IntRange(min=1),
-    default=_settings_default("offline_after_missed"),
-    show_default=True,
-    help="Missed heartbeats after which a node shows offline.",
+    "Missed heartbeats after which a node shows offline.",
+    click.IntRange(min=1),
 )
-@click.option(
+@setting(
     "--exclude-after-failures",
-    type=click.IntRange(min=1),
-    default=_settings_default("exclude_after_failures"),
-    show_default=True,
-    help="Failures of one job after which a node is excluded from it.",
+    "Failures of one job after which a node is excluded from it.",
+    click.IntRange(min=1),
 )
-@click.option(
-    "--assign-ahead",
-    type=click.IntRange(0, 64),
-    default=_settings_default("assign_ahead"),
-    show_default=True,
-    help="Chunks a node may hold beyond the one it runs.",
-)
-@click.option(
-    "--templates-dir",
-    "templates_dirs",
-    multiple=True,
-    type=DirPath,
-    help="Site template folder (repeat).",
-)
-@click.option(
+@setting("--assign-ahead", "Chunks a node may hold beyond the one it runs.", click.IntRange(0, 64))
+@setting("--templates-dir", "Site template folder (repeat).", DirPath, field="templates_dirs", multiple=True,
+         show_default=False)  # fmt: skip
+@setting(
     "--hook-timeout-s",
-    type=click.FloatRange(min=0.1, max=3600),
-    default=_settings_default("hook_timeout_s"),
-    show_default=True,
-    help="Time limit of one hook call or dispatcher-context script.",
+    "Time limit of one hook call or dispatcher-context script.",
+    click.FloatRange(0.1, 3600),
 )
-@click.option(
+@setting(
     "--hook-memory-limit-mb",
-    type=click.IntRange(min=0),
-    default=_settings_default("hook_memory_limit_mb"),
-    show_default=True,
-    help="Address-space limit of the hook host process (0: none).",
+    "Address-space limit of the hook host process (0: none).",
+    click.IntRange(min=0),
 )
-@click.option(
-    "--chunk-hold-recheck-s",
-    type=click.FloatRange(min=0.05),
-    default=_settings_default("chunk_hold_recheck_s"),
-    show_default=True,
-    help="How often a chunk held by onValidateChunkDependancies is asked again.",
-)
-@click.option(
-    "--idle-hook-interval-s",
-    type=click.FloatRange(min=0.05),
-    default=_settings_default("idle_hook_interval_s"),
-    show_default=True,
-    help="How often onDispatcherIdling runs while render nodes are idle.",
-)
-@click.option(
+@setting("--chunk-hold-recheck-s", "How often a chunk held by onValidateChunkDependancies is asked again.",
+         click.FloatRange(min=0.05))  # fmt: skip
+@setting("--idle-hook-interval-s", "How often onDispatcherIdling runs while render nodes are idle.",
+         click.FloatRange(min=0.05))  # fmt: skip
+@setting(
     "--statistics-interval-s",
-    type=click.FloatRange(min=0.05),
-    default=_settings_default("statistics_interval_s"),
-    show_default=True,
-    help="How often the dispatcher stores a statistics sample.",
+    "How often the dispatcher stores a statistics sample.",
+    click.FloatRange(min=0.05),
 )
-@click.option(
-    "--discovery-address",
-    "discovery_addresses",
-    multiple=True,
-    metavar="HOST:PORT",
-    help="Where a nodes network scan sends its probe (repeat).",
-)
+@setting("--discovery-address", "Where a nodes network scan sends its probe (repeat).", field="discovery_addresses",
+         multiple=True, metavar="HOST:PORT", show_default=False)  # fmt: skip
 @log_level_option
 def dispatcher(log_level: str, **options: Any) -> None:
     """Run the dispatcher until SIGTERM or SIGINT.
@@ -416,26 +353,7 @@ def dispatcher(log_level: str, **options: Any) -> None:
     configure_logging(log_level)
     try:
         settings = Settings(
-            data_dir=options["data_dir"],
-            host=options["host"],
-            port=options["port"],
-            http_host=options["http_host"],
-            http_port=options["http_port"],
-            compat_port=options["compat_port"],
-            durability=options["durability"],
-            heartbeat_interval_s=options["heartbeat_s"],
-            node_lost_after_s=options["node_lost_after_s"],
-            reconnect_grace_s=options["reconnect_grace_s"],
-            offline_after_missed=options["offline_after_missed"],
-            exclude_after_failures=options["exclude_after_failures"],
-            assign_ahead=options["assign_ahead"],
-            templates_dirs=tuple(options["templates_dirs"]),
-            hook_timeout_s=options["hook_timeout_s"],
-            hook_memory_limit_mb=options["hook_memory_limit_mb"],
-            chunk_hold_recheck_s=options["chunk_hold_recheck_s"],
-            idle_hook_interval_s=options["idle_hook_interval_s"],
-            statistics_interval_s=options["statistics_interval_s"],
-            discovery_addresses=tuple(options["discovery_addresses"]),
+            **{k: tuple(v) if isinstance(v, list | tuple) else v for k, v in options.items()}
         )
     except pydantic.ValidationError as exc:
         first = exc.errors()[0]

@@ -233,6 +233,8 @@ def decode(body: bytes) -> Message:
 class FrameReader:
     """Splits a byte stream into frame bodies; refuses frames over `max_frame_bytes`."""
 
+    error: type[Exception] = ProtocolError
+
     def __init__(self, max_frame_bytes: int = MAX_FRAME_BYTES) -> None:
         self.max_frame_bytes = max_frame_bytes
         self._buffer = bytearray()
@@ -245,7 +247,7 @@ class FrameReader:
         while len(buffer) - offset >= 4:
             (length,) = HEADER.unpack_from(buffer, offset)
             if length > self.max_frame_bytes:
-                raise ProtocolError(
+                raise self.error(
                     f"frame of {length} bytes is over the {self.max_frame_bytes} limit"
                 )
             if len(buffer) - offset - 4 < length:

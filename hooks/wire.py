@@ -15,6 +15,8 @@ from typing import Any
 
 import msgspec
 
+from dispatcher.protocol import FrameReader
+
 HEADER = struct.Struct(">I")
 MAX_FRAME_BYTES = 64 * 1024 * 1024
 
@@ -102,26 +104,10 @@ def decode(body: bytes) -> Message:
     return message
 
 
-class FrameBuffer:
-    """Splits a byte stream into frame bodies."""
+class FrameBuffer(FrameReader):
+    """The render-client frame splitter, with the hook pipe's own limit and error."""
+
+    error = WireError
 
     def __init__(self, max_frame_bytes: int = MAX_FRAME_BYTES) -> None:
-        self.max_frame_bytes = max_frame_bytes
-        self._buffer = bytearray()
-
-    def feed(self, data: bytes) -> list[bytes]:
-        self._buffer += data
-        bodies: list[bytes] = []
-        offset = 0
-        buffer = self._buffer
-        while len(buffer) - offset >= 4:
-            (length,) = HEADER.unpack_from(buffer, offset)
-            if length > self.max_frame_bytes:
-                raise WireError(f"frame of {length} bytes is over the {self.max_frame_bytes} limit")
-            if len(buffer) - offset - 4 < length:
-                break
-            bodies.append(bytes(buffer[offset + 4 : offset + 4 + length]))
-            offset += 4 + length
-        if offset:
-            del buffer[:offset]
-        return bodies
+        super().__init__(max_frame_bytes)
