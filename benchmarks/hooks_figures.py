@@ -44,7 +44,7 @@ MTemplateAPI.MManager.getUniqueClass().installPyTemplate(BenchHookTemplate())
 """
 
 
-HOOK_JOBS = (150, 2)  # (headline and full, smoke)
+HOOK_JOBS = (150, 10)  # (headline and full, smoke)
 HOOK_CHUNKS_PER_JOB = (2_000, 2_000)
 
 

@@ -471,6 +471,13 @@ async def serve_renderclient(options: Any) -> int:
     help="Command run for shutdown/reboot/logoff events, the event appended "
     "[default: refuse them].",
 )
+@click.option(
+    "--discovery-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    metavar="PORT",
+    help="Answer a dispatcher's nodes network scan on this UDP port [default: do not].",
+)
 @log_level_option
 def renderclient(
     address: str, name: str | None, secret_file: Path | None, log_level: str, **options: Any
@@ -497,6 +504,7 @@ def renderclient(
             shutdown_grace_s=options["shutdown_grace_s"],
             reconnect_max_s=options["reconnect_max_s"],
             memory_limit_mb=options["memory_limit_mb"],
+            discovery_port=options["discovery_port"],
             system_event_command=tuple(shlex.split(options["system_event_command"] or "")),
         )
     except ValueError as exc:

@@ -19,6 +19,7 @@ from hooks.catalog import load_vetted
 from hooks.runtime import TemplateSet, bundled_templates_dir
 from renderclient.cgroups import CgroupError, MemoryCgroup
 from renderclient.commands import CommandSettings
+from renderclient.discovery import Responder, listen
 from renderclient.resources import ResourceMonitor
 from renderclient.session import InstanceSession
 
@@ -136,6 +137,7 @@ class RenderClient:
         self._temp_state_dir: Path | None = None
         self.monitor = ResourceMonitor()
         self.cgroups: list[MemoryCgroup] = []
+        self._discovery: asyncio.DatagramTransport | None = None
 
     async def start(self) -> None:
         if self._started:
@@ -175,6 +177,9 @@ class RenderClient:
             )
             self.sessions.append(session)
             await session.start()
+        if options.discovery_port is not None:
+            responder = Responder(options.secret, options.name, options.instances, facts.host)
+            self._discovery = await listen("0.0.0.0", options.discovery_port, responder)
         logger.info(
             "action=client_started node=%s instances=%d dispatcher=%s:%d templates=%s",
             options.name,
@@ -252,6 +257,8 @@ class RenderClient:
                 )
             )
         finally:
+            if self._discovery is not None:
+                self._discovery.close()
             await self.monitor.close()
             for cgroup in self.cgroups:
                 cgroup.remove()

@@ -49,6 +49,7 @@ class ClientOptions:
     log_batch_s: how often chunk output is sent to the dispatcher.
     system_event_command: argv run for a shutdown/reboot/logoff event, the
       event's name appended; empty refuses every system event (the default).
+    discovery_port: answer a dispatcher's nodes network scan on this UDP port.
     memory_limit_mb: run each instance's renders in a memory cgroup with this
       limit (0: none; ignored with a warning where cgroups are not available).
     python_timeout_s: the longest Python code sent by the dispatcher may run.
@@ -69,6 +70,7 @@ class ClientOptions:
     log_batch_s: float = 0.05
     system_event_command: tuple[str, ...] = ()
     memory_limit_mb: int = 0
+    discovery_port: int | None = None
     python_timeout_s: float = 60.0
 
     def __post_init__(self) -> None:
@@ -88,6 +90,8 @@ class ClientOptions:
             raise ValueError("reconnect_max_s and log_batch_s must be positive")
         if self.shutdown_grace_s < 0:
             raise ValueError("shutdown_grace_s must not be negative")
+        if self.discovery_port is not None and not 0 < self.discovery_port < 65536:
+            raise ValueError(f"discovery port {self.discovery_port} is out of range")
         if self.memory_limit_mb < 0 or self.python_timeout_s <= 0:
             raise ValueError("memory_limit_mb must not be negative, python_timeout_s positive")
         object.__setattr__(self, "system_event_command", tuple(self.system_event_command))

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from dispatcher.errors import StoreError
 from dispatcher.model import Job, Node
 from dispatcher.store import rows
@@ -36,6 +38,7 @@ def _named_queries(text: str) -> dict[str, str]:
 
 
 Q = _named_queries((SQL_DIR / "queries.sql").read_text())
+_rows_json = msgspec.json.Encoder()
 
 
 @dataclass
@@ -327,7 +330,8 @@ class SqliteStore:
             db.executemany(Q["put_job"], batch.jobs.values())
             db.executemany(Q["put_job_chunks"], batch.chunks.values())
             runs = [run for key, run in batch.runs.items() if key[0] not in batch.deleted_jobs]
-            db.executemany(Q["put_run"], runs)
+            if runs:
+                db.execute(Q["put_runs_json"], (_rows_json.encode(runs),))
             db.executemany(Q["put_node"], batch.nodes.values())
             db.executemany(Q["delete_node"], [(node_id,) for node_id in batch.deleted_nodes])
             for name, info in batch.users.items():

@@ -87,9 +87,15 @@ class Farm:
         return code
 
     def client(
-        self, name: str, *args: str, instances: int = 1, env: dict[str, str] | None = None
+        self,
+        name: str,
+        *args: str,
+        instances: int = 1,
+        env: dict[str, str] | None = None,
+        dispatcher: str | None = None,
     ) -> subprocess.Popen[str]:
-        host, port = self.render.rsplit(":", 1)
+        """Start `corral renderclient` against this farm (or `dispatcher`, HOST:PORT)."""
+        host, port = (dispatcher or self.render).rsplit(":", 1)
         host = "127.0.0.1" if host in ("0.0.0.0", "") else host
         log = (self.data_dir.parent / f"client-{name}.log").open("a")
         process = subprocess.Popen(

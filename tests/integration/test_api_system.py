@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import socket
 import sqlite3
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from renderclient.discovery import Responder, listen
 from tests.integration.farm import Farm, wait_for
 from tests.integration.hookfarm import covers, run_script, script_json, start_farm, write_template
 
@@ -181,40 +178,22 @@ def test_soft_restart_and_network_scan(setup: tuple[Farm, Path, int]) -> None:
     listing = wait_for(lambda: (t := farm.request("GET", "/api/v1/templates/"))["hook_host"]["starts"] > starts and t,
                        10, "a fresh hook host")  # fmt: skip
     assert "late" in [template["key"] for template in listing["templates"]]
-    secret = (farm.data_dir / "farm.secret").read_text().strip().encode()
-    stop = threading.Event()
-
-    def respond() -> None:
-        async def main() -> None:
-            transport = await listen(
-                "127.0.0.1", port, Responder(secret, "scanned-host", 2, "10.1.2.3")
+    # A real render client that answers scans but never connects (its dispatcher address is closed).
+    farm.client(
+        "scanned-host", "--discovery-port", str(port), instances=2, dispatcher="127.0.0.1:9"
+    )
+    wait_for(
+        lambda: (
+            values(
+                farm,
+                "print(json.dumps(MDispatcherAPI.systemStartNodesNetworkScan().getErrorCode()))",
             )
-            while not stop.is_set():
-                await asyncio.sleep(0.05)
-            transport.close()
-
-        asyncio.run(main())
-
-    thread = threading.Thread(target=respond, daemon=True)
-    thread.start()
-    try:
-        wait_for(
-            lambda: (
-                values(
-                    farm,
-                    """
-print(json.dumps(MDispatcherAPI.systemStartNodesNetworkScan().getErrorCode()))
-""",
-                )
-                == 0
-                and any(n["host_name"] == "scanned-host" for n in farm.nodes())
-            ),
-            20,
-            "the scanned node",
-        )
-    finally:
-        stop.set()
-        thread.join(timeout=5)
+            == 0
+            and any(n["host_name"] == "scanned-host" for n in farm.nodes())
+        ),
+        20,
+        "the scanned node",
+    )
     scanned = sorted(n["name"] for n in farm.nodes() if n["host_name"] == "scanned-host")
     assert scanned == ["scanned-host", "scanned-host#1"]
     assert not any(n["online"] for n in farm.nodes() if n["host_name"] == "scanned-host")
