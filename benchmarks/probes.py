@@ -60,7 +60,7 @@ def loop_name() -> str:
         import uvloop
     except ImportError:
         return "asyncio"
-    return f"uvloop {uvloop.__version__}"
+    return f"uvloop {getattr(uvloop, '__version__', '?')}"
 
 
 # -- TCP ---------------------------------------------------------------------
@@ -103,7 +103,8 @@ class _PingClient(asyncio.Protocol):
         self.frame = _frame(_encode({"type": "result", "ref": [1, 2, 3], "ok": True, "exit": 0}))
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = transport  # type: ignore[assignment]  # uvloop's is its own class
+        assert self.transport is not None
         self.transport.write(self.frame)
 
     def data_received(self, data: bytes) -> None:

@@ -127,7 +127,7 @@ def _loop_version() -> str:
         import uvloop
     except ImportError:
         return "asyncio (uvloop not installed)"
-    return f"uvloop {uvloop.__version__}"
+    return f"uvloop {getattr(uvloop, '__version__', '?')}"
 
 
 def _memory_total_bytes() -> int | None:

@@ -76,8 +76,9 @@ class SimSession(asyncio.Protocol):
         self.closed = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = transport  # type: ignore[assignment]  # uvloop's is its own class
         hello = p.Hello(version=p.PROTOCOL_VERSION, name=self.name, instance=0, nonce=self.nonce)
+        assert self.transport is not None
         self.transport.write(p.encode(hello))
 
     def connection_lost(self, exc: Exception | None) -> None:
