@@ -66,7 +66,9 @@ class Scheduler:
         self.buckets: dict[str, _Bucket] = {}
         self.indexed: dict[int, tuple[Key, tuple[str, ...]]] = {}
         self.free: dict[int, Slot] = {}
-        self.holds: Callable[[Job, int], bool] = lambda job, index: False
+        # A chunk hook point: False lets the chunk run, True holds it, None holds it
+        # and every later chunk of the job (nothing more can be decided now).
+        self.holds: Callable[[Job, int], bool | None] = lambda job, index: False
         # Wired to the template hooks: True keeps the whole job back (one check, no chunk walk).
         self.holds_job: Callable[[Job], bool] = lambda job: False
         # Wired by the node server: a node's free memory for a new render (bytes,
@@ -128,10 +130,12 @@ class Scheduler:
         checks_frames = job.per_frame and bool(job.depends_on)
         status = job.chunk_status
         while 0 <= index < job.chunk_count:
-            if (
-                not checks_frames or self.queue.chunk_dependencies_met(job, index)
-            ) and not self.holds(job, index):
-                return index
+            if not checks_frames or self.queue.chunk_dependencies_met(job, index):
+                held = self.holds(job, index)
+                if held is False:
+                    return index
+                if held is None:
+                    return None
             index = status.find(0, index + 1)
         return None
 

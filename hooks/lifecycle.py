@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 
 MAX_DEPTH = 3
 ASKS_PER_JOB = 64
+MAX_ASKS = 4096  # hold verdicts asked at once, over all jobs
+MAX_BATCH_CALLS = 256  # hook calls in one frame to the host
 SPEC_FIELDS = frozenset(jobspec.JobSpec.model_fields) - {"frames"}
 
 JOB_HOLD = "onValidateJobDependancies"
@@ -114,6 +116,8 @@ class Hooks:
         self.chunk_verdicts: dict[int, dict[int, bool]] = {}  # job -> chunk -> passed
         self._asking: set[tuple[int, int]] = set()  # (job, chunk or -1) being asked
         self._asking_per_job: Counter[int] = Counter()
+        self._starved: dict[int, Job] = {}  # jobs with chunks left unasked for want of room
+        self._rewalk_scheduled = False
         self.skipped = 0
         self.closed = False
         self._cached_set: object = None
@@ -201,7 +205,10 @@ class Hooks:
         for item in pending:
             by_depth.setdefault(item.depth, []).append(item)
         for depth, items in sorted(by_depth.items()):
-            self.spawn(self._run_batch(items, depth), "hook-batch")
+            for start in range(0, len(items), MAX_BATCH_CALLS):
+                self.spawn(
+                    self._run_batch(items[start : start + MAX_BATCH_CALLS], depth), "hook-batch"
+                )
 
     async def _run_batch(self, items: list[_Pending], depth: int) -> None:
         results = await self.host.invoke([item.call for item in items], depth)
@@ -436,23 +443,27 @@ class Hooks:
             return True
         return not verdict
 
-    def holds(self, job: Job, index: int) -> bool:
-        """The scheduler's chunk hook point: True keeps chunk `index` of `job` from running now."""
+    def holds(self, job: Job, index: int) -> bool | None:
+        """The scheduler's chunk hook point: True keeps chunk `index` of `job` from running now;
+        None also tells it that no later chunk of the job can be decided now (too many asked)."""
         if not self.overrides(job.template, CHUNK_HOLD):
             return False
         verdicts = self.chunk_verdicts.get(job.id)
         verdict = None if verdicts is None else verdicts.get(index)
         if verdict is None:
-            self._ask(job, index)
-            return True
+            return True if self._ask(job, index) else None
         return not verdict
 
-    def _ask(self, job: Job, index: int) -> None:
+    def _ask(self, job: Job, index: int) -> bool:
+        """Ask the hook about a job (index -1) or chunk; False when the caps say not now."""
         key = (job.id, index)
         if key in self._asking:
-            return
-        if index >= 0 and self._asking_per_job[job.id] >= ASKS_PER_JOB:
-            return
+            return True
+        if index >= 0 and (
+            self._asking_per_job[job.id] >= ASKS_PER_JOB or len(self._asking) >= MAX_ASKS
+        ):
+            self._starved[job.id] = job  # walked again when asks are answered
+            return False
         self._asking.add(key)
         self._asking_per_job[job.id] += 1
         if index < 0:
@@ -480,6 +491,7 @@ class Hooks:
 
         if not self.enqueue(call, answered, depth=1):
             self._asked(key)
+        return True
 
     def _asked(self, key: tuple[int, int]) -> None:
         if key in self._asking:
@@ -487,6 +499,21 @@ class Hooks:
             self._asking_per_job[key[0]] -= 1
             if self._asking_per_job[key[0]] <= 0:
                 del self._asking_per_job[key[0]]
+        if self._starved and not self._rewalk_scheduled:
+            self._rewalk_scheduled = True
+            asyncio.get_running_loop().call_soon(self._rewalk_starved)
+
+    def _rewalk_starved(self) -> None:
+        """Jobs whose chunks could not be asked for want of room: walk them again now."""
+        self._rewalk_scheduled = False
+        scheduler = self.dispatcher.node_server.scheduler
+        waiting, self._starved = list(self._starved.values()), {}
+        for position, job in enumerate(waiting):
+            if len(self._asking) >= MAX_ASKS:  # no room yet: the rest wait for the next answers
+                self._starved.update((other.id, other) for other in waiting[position:])
+                return
+            if self.dispatcher.queue.jobs.get(job.id) is job:
+                scheduler.job_changed(job)  # a job still without room puts itself back
 
     def clear_holds(self, job_id: int) -> None:
         """Forget the held (not the passed) verdicts of a job."""
