@@ -40,4 +40,6 @@ def test_thousands_of_jobs_with_a_chunk_hook_keep_running(make_farm, tmp_path: P
     assert farm.wait_state(first, "done", timeout_s=60)["state"] == "done"
     status = farm.request("GET", "/api/v1/templates/")["hook_host"]
     assert status["faults"] == 0, status
-    wait_for(lambda: farm.request("GET", "/api/v1/status")["results"] >= 200, 30, "200 chunk results")
+    wait_for(
+        lambda: farm.request("GET", "/api/v1/status")["results"] >= 200, 30, "200 chunk results"
+    )

@@ -49,8 +49,18 @@ HELLO = p.Hello(version=p.PROTOCOL_VERSION, name="evil", instance=0, nonce=b"n" 
         p.encode(HELLO) + p.encode(p.Auth(proof=b"wrong" * 6)),
         p.encode(HELLO) + p.encode(HELLO),
     ],
-    ids=["http", "huge-frame", "garbage-msgpack", "result-first", "auth-first", "old-version",
-         "empty-name", "bad-instance", "wrong-proof", "hello-twice"],  # fmt: skip
+    ids=[
+        "http",
+        "huge-frame",
+        "garbage-msgpack",
+        "result-first",
+        "auth-first",
+        "old-version",
+        "empty-name",
+        "bad-instance",
+        "wrong-proof",
+        "hello-twice",
+    ],  # fmt: skip
 )
 def test_hostile_session_is_closed_and_farm_goes_on(farm: Farm, payload: bytes) -> None:
     sock = connect(farm)

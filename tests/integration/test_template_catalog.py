@@ -59,10 +59,16 @@ def test_a_looping_template_file_times_out(tmp_path: Path) -> None:
     site.mkdir()
     (site / "loops.py").write_text("while True:\n    pass\n")
     catalog = TemplateCatalog.load([site], timeout_s=1)
-    assert catalog.templates == [] and "took over 1 s" in catalog.errors[0] and "loops.py" in catalog.errors[0]
+    assert (
+        catalog.templates == []
+        and "took over 1 s" in catalog.errors[0]
+        and "loops.py" in catalog.errors[0]
+    )
 
 
-def test_dispatcher_starts_and_serves_with_a_crashing_site_template(make_farm, tmp_path: Path) -> None:
+def test_dispatcher_starts_and_serves_with_a_crashing_site_template(
+    make_farm, tmp_path: Path
+) -> None:
     site = tmp_path / "site"
     site.mkdir()
     (site / "crash.py").write_text(HOSTILE["crashes"])
