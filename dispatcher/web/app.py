@@ -7,6 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 from aiohttp import web
 
 from dispatcher.auth import Permission, User
@@ -29,6 +30,14 @@ DISPATCHER: web.AppKey[Dispatcher] = web.AppKey("dispatcher")
 USER_KEY = "corral_user"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+_encoder = msgspec.json.Encoder()
+
+
+def json_response(data: Any, status: int = 200) -> web.Response:
+    """A JSON answer encoded with msgspec (several times faster than json for big listings)."""
+    return web.Response(body=_encoder.encode(data), status=status, content_type="application/json")
 
 
 def problem(status: int, title: str, detail: str, **extra: Any) -> web.Response:

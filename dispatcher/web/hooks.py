@@ -13,7 +13,7 @@ from aiohttp import web
 
 from dispatcher.auth import Permission
 from dispatcher.errors import ValidationError
-from dispatcher.web.app import DISPATCHER, read_json, require
+from dispatcher.web.app import DISPATCHER, json_response, read_json, require
 from hooks.catalog import TemplateInfo
 
 # The dispatcher-side hooks, in the seed's order.
@@ -49,7 +49,7 @@ def templates_view(request: web.Request) -> dict[str, Any]:
 
 
 async def list_templates(request: web.Request) -> web.Response:
-    return web.json_response(templates_view(request))
+    return json_response(templates_view(request))
 
 
 async def reload_templates(request: web.Request) -> web.Response:
@@ -58,7 +58,7 @@ async def reload_templates(request: web.Request) -> web.Response:
     templates = await dispatcher.reload_hooks()
     dispatcher.actions.record(user.name, "templates_reload", templates=len(templates.templates))
     await dispatcher.store.commit()
-    return web.json_response(templates_view(request))
+    return json_response(templates_view(request))
 
 
 async def run_script(request: web.Request) -> web.Response:
@@ -73,7 +73,7 @@ async def run_script(request: web.Request) -> web.Response:
     dispatcher.actions.record(user.name, "run_script", name=name, bytes=len(body["code"]))
     result = await dispatcher.run_script(name, body["code"])
     await dispatcher.store.commit()
-    return web.json_response(result)
+    return json_response(result)
 
 
 def add_routes(app: web.Application) -> None:

@@ -9,7 +9,7 @@ from dispatcher.auth import Permission
 from dispatcher.errors import NotFound, PermissionDenied, ValidationError
 from dispatcher.model import Job, Status
 from dispatcher.views import chunk_view, iso, job_view
-from dispatcher.web.app import DISPATCHER, read_json, require
+from dispatcher.web.app import DISPATCHER, json_response, read_json, require
 
 MAX_JOBS_PER_SUBMIT = 10_000
 
@@ -34,7 +34,7 @@ async def list_jobs(request: web.Request) -> web.Response:
     views = [
         job_view(job) for job in queue.jobs.values() if state is None or job.state.value == state
     ]
-    return web.json_response(views)
+    return json_response(views)
 
 
 async def submit_jobs(request: web.Request) -> web.Response:
@@ -59,11 +59,11 @@ async def submit_jobs(request: web.Request) -> web.Response:
             raise PermissionDenied(f"{user.name} may not submit jobs as {specs[-1].user}")
     jobs = await dispatcher.submit(specs, user.name)
     views = [job_view(job) for job in jobs]
-    return web.json_response(views if many else views[0], status=201)
+    return json_response(views if many else views[0], status=201)
 
 
 async def get_job(request: web.Request) -> web.Response:
-    return web.json_response(job_view(_job(request)))
+    return json_response(job_view(_job(request)))
 
 
 async def edit_job(request: web.Request) -> web.Response:
@@ -73,7 +73,7 @@ async def edit_job(request: web.Request) -> web.Response:
     changes = jobspec.parse_edit(await read_json(request))
     await dispatcher.edit_job(job, changes)
     await dispatcher.commit("edit", request, job=job.id, fields=sorted(changes))
-    return web.json_response(job_view(job))
+    return json_response(job_view(job))
 
 
 async def delete_job(request: web.Request) -> web.Response:
@@ -97,7 +97,7 @@ async def job_action(request: web.Request) -> web.Response:
         raise NotFound(f"no job action {action!r}; try one of {', '.join(actions)}")
     actions[action](job)
     await dispatcher.commit(action, request, job=job.id)
-    return web.json_response(job_view(job))
+    return json_response(job_view(job))
 
 
 async def list_chunks(request: web.Request) -> web.Response:
@@ -116,7 +116,7 @@ async def list_chunks(request: web.Request) -> web.Response:
             error=run[8] if run else "",
         )
         views.append(view)
-    return web.json_response(views)
+    return json_response(views)
 
 
 def _chunk_index(request: web.Request, job: Job) -> int:
@@ -138,7 +138,7 @@ async def get_chunk(request: web.Request) -> web.Response:
         for _, chunk, attempt, node, state, started, finished, exit_code, error in await dispatcher.store.runs(job.id)
         if chunk == index
     ]  # fmt: skip
-    return web.json_response(view)
+    return json_response(view)
 
 
 async def chunk_log(request: web.Request) -> web.Response:
@@ -170,14 +170,14 @@ async def set_chunk(request: web.Request) -> web.Response:
         "chunk_set_status", request, job=job.id, chunk=index, state=status.value
     )
     names = {node.id: node.label for node in dispatcher.queue.nodes.values()}
-    return web.json_response(chunk_view(job, index, names))
+    return json_response(chunk_view(job, index, names))
 
 
 async def why(request: web.Request) -> web.Response:
     dispatcher = request.app[DISPATCHER]
     job = _job(request)
     reasons = dispatcher.why(job)
-    return web.json_response({"job": job.id, "state": job.state.value, "reasons": reasons})
+    return json_response({"job": job.id, "state": job.state.value, "reasons": reasons})
 
 
 def add_routes(app: web.Application) -> None:

@@ -21,7 +21,7 @@ from dispatcher.errors import NotFound, ValidationError
 from dispatcher.model import Node
 from dispatcher.protocol import Resources
 from dispatcher.views import node_view
-from dispatcher.web.app import DISPATCHER, current_user, read_json, require
+from dispatcher.web.app import DISPATCHER, current_user, json_response, read_json, require
 
 if TYPE_CHECKING:
     from dispatcher.app import Dispatcher
@@ -66,7 +66,7 @@ def _resources_view(resources: Resources | None) -> dict[str, Any] | None:
 
 async def list_nodes(request: web.Request) -> web.Response:
     dispatcher = request.app[DISPATCHER]
-    return web.json_response(
+    return json_response(
         [node_detail(dispatcher, node) for node in dispatcher.queue.nodes.values()]
     )
 
@@ -74,7 +74,7 @@ async def list_nodes(request: web.Request) -> web.Response:
 async def get_node(request: web.Request) -> web.Response:
     dispatcher = request.app[DISPATCHER]
     node = dispatcher.control.find(request.match_info["node"])
-    return web.json_response(node_detail(dispatcher, node))
+    return json_response(node_detail(dispatcher, node))
 
 
 async def delete_node(request: web.Request) -> web.Response:
@@ -226,7 +226,7 @@ async def node_action(request: web.Request) -> web.Response:
     answer = await handler(dispatcher.control, node, args)
     await dispatcher.commit(f"node_{action}", request, node=node.id, ok=answer.ok)
     present = node.id in dispatcher.queue.nodes
-    return web.json_response(
+    return json_response(
         {
             "action": action,
             "ok": answer.ok,
@@ -249,7 +249,7 @@ async def kill_nodes_on_job(request: web.Request) -> web.Response:
     await dispatcher.commit("kill_nodes_on_job", request, job=job.id, then=then)
     names = ", ".join(dispatcher.queue.nodes[node_id].label for node_id in touched)
     output = f"job {job.id}: killed on {names or 'no node'}; then {then}"
-    return web.json_response({"job": job.id, "then": then, "nodes": touched, "output": output})
+    return json_response({"job": job.id, "then": then, "nodes": touched, "output": output})
 
 
 async def list_hosts(request: web.Request) -> web.Response:
@@ -269,14 +269,14 @@ async def list_hosts(request: web.Request) -> web.Response:
             latest = host["resources"]
             if latest is None or resources["sampled"] > latest["sampled"]:
                 host["resources"] = {k: v for k, v in resources.items() if k != "renders"}
-    return web.json_response(list(hosts.values()))
+    return json_response(list(hosts.values()))
 
 
 async def status(request: web.Request) -> web.Response:
     dispatcher = request.app[DISPATCHER]
     collect = request.query.get("gc") == "1"  # ?gc=1: a full collection before rss_bytes
     view = dispatcher.status(collect_garbage=collect)
-    return web.json_response({**view, "user": current_user(request).name})
+    return json_response({**view, "user": current_user(request).name})
 
 
 def add_routes(app: web.Application) -> None:
