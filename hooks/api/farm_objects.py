@@ -215,11 +215,8 @@ class MRepository(_Record):
         self._data[self._PLATFORMS[int(platform)]] = str(path)
 
 
-class MUser(_Record):
-    """An account. The password is write-only: it travels once and is stored hashed."""
-
-    _DEFAULTS = {"name": "", "email": "", "groups": [], "permissions": ["submit", "manage_own"],
-                 "password": "", "ldap": False}  # fmt: skip
+class _Account(_Record):
+    """What users and groups share: a name (a plain string builds one) and permissions."""
 
     def __init__(self, data: Mapping[str, Any] | str | None = None) -> None:
         super().__init__({"name": data} if isinstance(data, str) else data)
@@ -229,6 +226,20 @@ class MUser(_Record):
 
     def setName(self, name: str) -> None:
         self._data["name"] = str(name)
+
+    def getPermissions(self) -> str:
+        """Comma-separated: submit, manage_own, manage_all, manage_nodes, administer."""
+        return ",".join(self._get("permissions"))
+
+    def setPermissions(self, permissions: str | Iterable[str]) -> None:
+        self._data["permissions"] = _split(permissions)
+
+
+class MUser(_Account):
+    """An account. The password is write-only: it travels once and is stored hashed."""
+
+    _DEFAULTS = {"name": "", "email": "", "groups": [], "permissions": ["submit", "manage_own"],
+                 "password": "", "ldap": False}  # fmt: skip
 
     def getEmail(self) -> str:
         return str(self._get("email"))
@@ -242,13 +253,6 @@ class MUser(_Record):
     def setGroups(self, groups: str | Iterable[str]) -> None:
         self._data["groups"] = _split(groups)
 
-    def getPermissions(self) -> str:
-        """Comma-separated: submit, manage_own, manage_all, manage_nodes, administer."""
-        return ",".join(self._get("permissions"))
-
-    def setPermissions(self, permissions: str | Iterable[str]) -> None:
-        self._data["permissions"] = _split(permissions)
-
     def hasPermission(self, permission: str) -> bool:
         held = set(self._get("permissions"))
         return "administer" in held or permission in held
@@ -260,31 +264,16 @@ class MUser(_Record):
         return bool(self._get("ldap"))
 
 
-class MGroup(_Record):
+class MGroup(_Account):
     """A group of users with the permissions its members share."""
 
     _DEFAULTS = {"name": "", "description": "", "permissions": [], "users": []}
-
-    def __init__(self, data: Mapping[str, Any] | str | None = None) -> None:
-        super().__init__({"name": data} if isinstance(data, str) else data)
-
-    def getName(self) -> str:
-        return str(self._get("name"))
-
-    def setName(self, name: str) -> None:
-        self._data["name"] = str(name)
 
     def getDescription(self) -> str:
         return str(self._get("description"))
 
     def setDescription(self, description: str) -> None:
         self._data["description"] = str(description)
-
-    def getPermissions(self) -> str:
-        return ",".join(self._get("permissions"))
-
-    def setPermissions(self, permissions: str | Iterable[str]) -> None:
-        self._data["permissions"] = _split(permissions)
 
     def getUsers(self) -> str:
         """The members' names, comma-separated."""
