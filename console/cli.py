@@ -29,6 +29,7 @@ from console.formatting import host_port
 from console.hooks_cli import COMMANDS as HOOK_COMMANDS
 from console.http import ConsoleError
 from console.jobs_cli import COMMANDS
+from console.login_cli import login
 from console.nodes_cli import install_node_commands
 from dispatcher.config import Settings
 from dispatcher.errors import CorralError
@@ -130,7 +131,7 @@ def main(
     )
 
 
-for _command in (*COMMANDS, *HOOK_COMMANDS):
+for _command in (*COMMANDS, *HOOK_COMMANDS, login):
     main.add_command(_command)
 install_node_commands(main)
 
