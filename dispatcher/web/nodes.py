@@ -117,29 +117,14 @@ async def _kill_restart(control: NodeControl, node: Node, args: dict[str, Any]) 
     return Answer(True, _refs_text("restarting on", node, refs))
 
 
-async def _pause(control: NodeControl, node: Node, args: dict[str, Any]) -> Answer:
-    control.pause(node.id)
-    return Answer(True, f"paused node {node.label}")
+def _simple(call: Callable[[NodeControl, int], object], done: str) -> Action:
+    """A handler for an action that takes no arguments: `done` names the node as {node}."""
 
+    async def handler(control: NodeControl, node: Node, args: dict[str, Any]) -> Answer:
+        call(control, node.id)
+        return Answer(True, done.format(node=node.label))
 
-async def _resume(control: NodeControl, node: Node, args: dict[str, Any]) -> Answer:
-    control.resume(node.id)
-    return Answer(True, f"resumed node {node.label}")
-
-
-async def _update(control: NodeControl, node: Node, args: dict[str, Any]) -> Answer:
-    control.force_update(node.id)
-    return Answer(True, f"asked node {node.label} for its status")
-
-
-async def _soft_restart(control: NodeControl, node: Node, args: dict[str, Any]) -> Answer:
-    control.soft_restart(node.id)
-    return Answer(True, f"node {node.label} is restarting")
-
-
-async def _remove(control: NodeControl, node: Node, args: dict[str, Any]) -> Answer:
-    control.remove_registration(node.id)
-    return Answer(True, f"removed node {node.label}")
+    return handler
 
 
 async def _priority(control: NodeControl, node: Node, args: dict[str, Any]) -> Answer:
@@ -198,11 +183,23 @@ ACTIONS: dict[str, tuple[Action, set[str], Permission]] = {
     "kill": (_kill, set(), Permission.MANAGE_NODES),
     "kill-pause": (_kill_pause, set(), Permission.MANAGE_NODES),
     "kill-restart": (_kill_restart, set(), Permission.MANAGE_NODES),
-    "pause": (_pause, set(), Permission.MANAGE_NODES),
-    "resume": (_resume, set(), Permission.MANAGE_NODES),
-    "update": (_update, set(), Permission.MANAGE_NODES),
-    "soft-restart": (_soft_restart, set(), Permission.MANAGE_NODES),
-    "remove": (_remove, set(), Permission.MANAGE_NODES),
+    "pause": (_simple(NodeControl.pause, "paused node {node}"), set(), Permission.MANAGE_NODES),
+    "resume": (_simple(NodeControl.resume, "resumed node {node}"), set(), Permission.MANAGE_NODES),
+    "update": (
+        _simple(NodeControl.force_update, "asked node {node} for its status"),
+        set(),
+        Permission.MANAGE_NODES,
+    ),
+    "soft-restart": (
+        _simple(NodeControl.soft_restart, "node {node} is restarting"),
+        set(),
+        Permission.MANAGE_NODES,
+    ),
+    "remove": (
+        _simple(NodeControl.remove_registration, "removed node {node}"),
+        set(),
+        Permission.MANAGE_NODES,
+    ),
     "priority": (_priority, {"priority"}, Permission.MANAGE_NODES),
     "purge-exclusions": (_purge, {"template", "job"}, Permission.MANAGE_NODES),
     "exclude": (_exclude, {"template"}, Permission.MANAGE_NODES),

@@ -129,10 +129,8 @@ class MNode(_Record):
         return [str(key) for key in self._get("excluded_templates")]
 
 
-class MPool(_Record):
-    """A named set of nodes. Jobs name pools to run only on their nodes."""
-
-    _DEFAULTS = {"name": "", "description": "", "nodes": []}
+class _Named(_Record):
+    """A record known by its name (a plain string builds one)."""
 
     def __init__(self, data: Mapping[str, Any] | str | None = None) -> None:
         super().__init__({"name": data} if isinstance(data, str) else data)
@@ -143,11 +141,21 @@ class MPool(_Record):
     def setName(self, name: str) -> None:
         self._data["name"] = str(name)
 
+
+class _Described(_Named):
+    """A named record with a free-text description."""
+
     def getDescription(self) -> str:
         return str(self._get("description"))
 
     def setDescription(self, description: str) -> None:
         self._data["description"] = str(description)
+
+
+class MPool(_Described):
+    """A named set of nodes. Jobs name pools to run only on their nodes."""
+
+    _DEFAULTS = {"name": "", "description": "", "nodes": []}
 
     def getNodes(self) -> str:
         """The member nodes' names, comma-separated."""
@@ -166,26 +174,11 @@ class MPool(_Record):
         self._data["nodes"] = [node for node in self._get("nodes") if node != name]
 
 
-class MRepository(_Record):
+class MRepository(_Described):
     """A storage root with its path on each platform, for path substitution."""
 
     _DEFAULTS = {"name": "", "description": "", "windows": "", "mac": "", "linux": ""}
     _PLATFORMS = {0: "windows", 1: "mac", 2: "linux"}  # MTemplateAPI.kPlatform* values
-
-    def __init__(self, data: Mapping[str, Any] | str | None = None) -> None:
-        super().__init__({"name": data} if isinstance(data, str) else data)
-
-    def getName(self) -> str:
-        return str(self._get("name"))
-
-    def setName(self, name: str) -> None:
-        self._data["name"] = str(name)
-
-    def getDescription(self) -> str:
-        return str(self._get("description"))
-
-    def setDescription(self, description: str) -> None:
-        self._data["description"] = str(description)
 
     def getWindowsPath(self) -> str:
         return str(self._get("windows"))
@@ -215,17 +208,8 @@ class MRepository(_Record):
         self._data[self._PLATFORMS[int(platform)]] = str(path)
 
 
-class _Account(_Record):
-    """What users and groups share: a name (a plain string builds one) and permissions."""
-
-    def __init__(self, data: Mapping[str, Any] | str | None = None) -> None:
-        super().__init__({"name": data} if isinstance(data, str) else data)
-
-    def getName(self) -> str:
-        return str(self._get("name"))
-
-    def setName(self, name: str) -> None:
-        self._data["name"] = str(name)
+class _Account(_Named):
+    """What users and groups share besides a name: permissions."""
 
     def getPermissions(self) -> str:
         """Comma-separated: submit, manage_own, manage_all, manage_nodes, administer."""
@@ -264,16 +248,10 @@ class MUser(_Account):
         return bool(self._get("ldap"))
 
 
-class MGroup(_Account):
+class MGroup(_Account, _Described):
     """A group of users with the permissions its members share."""
 
     _DEFAULTS = {"name": "", "description": "", "permissions": [], "users": []}
-
-    def getDescription(self) -> str:
-        return str(self._get("description"))
-
-    def setDescription(self, description: str) -> None:
-        self._data["description"] = str(description)
 
     def getUsers(self) -> str:
         """The members' names, comma-separated."""
