@@ -32,7 +32,17 @@ from console.jobs_cli import COMMANDS
 from console.login_cli import login
 from console.nodes_cli import install_node_commands
 from dispatcher.config import Settings
-from dispatcher.errors import CorralError
+from dispatcher.errors import (
+    AuthenticationFailed,
+    Conflict,
+    CorralError,
+    NotFound,
+    PermissionDenied,
+    Refused,
+    StoreError,
+    TemplateError,
+    ValidationError,
+)
 
 logger = logging.getLogger("corral")
 
@@ -42,6 +52,32 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 EXIT_INTERRUPTED = 130
 DEFAULT_RENDER_PORT = 9681
 EXIT_RESTART = 75  # renderclient.client.EXIT_RESTART: re-execute after a soft restart
+
+
+# The one table from Corral's exceptions to exit codes (1 refused or failed, 4 not allowed);
+# every class of dispatcher/errors.py has its row, a test checks it. The console's own
+# errors (console/http.py) carry their exit code.
+EXIT_CODES: dict[type[CorralError], int] = {
+    CorralError: 1,
+    ValidationError: 1,
+    NotFound: 1,
+    Conflict: 1,
+    Refused: 1,
+    PermissionDenied: 4,
+    StoreError: 1,
+    TemplateError: 1,
+    AuthenticationFailed: 4,
+}
+
+
+def exit_code_for(exc: CorralError) -> int:
+    """The exit code of an error: the console's own, or the row of its nearest class."""
+    if isinstance(exc, ConsoleError):
+        return exc.exit_code
+    for kind in type(exc).__mro__:
+        if kind in EXIT_CODES:
+            return EXIT_CODES[kind]
+    raise AssertionError(f"no exit code for {type(exc).__name__}")  # CorralError has a row
 
 
 class CorralGroup(click.Group):
@@ -65,10 +101,8 @@ class CorralGroup(click.Group):
             _fail(f"{exc.format_message()} (see '{where} --help')", exc.exit_code)
         except click.ClickException as exc:
             _fail(exc.format_message(), exc.exit_code)
-        except ConsoleError as exc:
-            _fail(str(exc), exc.exit_code)
         except CorralError as exc:
-            _fail(str(exc) or type(exc).__name__, 1)
+            _fail(str(exc) or type(exc).__name__, exit_code_for(exc))
         except (click.Abort, KeyboardInterrupt):
             _fail("interrupted", EXIT_INTERRUPTED)
         except BrokenPipeError:

@@ -1,54 +1,85 @@
-"""The Dispatcher: starts the store, queue, node server and HTTP API in order and
-closes them in reverse."""
+"""The Dispatcher: holds the farm's parts, starts them in order and closes them in reverse.
+
+The parts, in start order: the store, the users, records and queue loaded from
+it, the log files, the templates, the node server with its scheduler and node
+control, the statistics sampler, the hook host and the template hooks, and
+the HTTP API. The operations (dispatcher/operations/) act on these parts; the
+fronts (the HTTP API, the hook API) only call the operations.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-from dispatcher import jobspec
+from dispatcher import VERSION
+from dispatcher.activity import ActivityLog, LogFolder, MessageLog, StatisticsSampler
 from dispatcher.auth import Users, farm_secret
 from dispatcher.config import Settings
 from dispatcher.control import NodeControl
-from dispatcher.errors import ValidationError
+from dispatcher.events import EventBus
 from dispatcher.logs import ActionLog, ChunkLogs
-from dispatcher.model import Job, JobKind
 from dispatcher.nodes import NodeServer
-from dispatcher.protocol import PROTOCOL_VERSION
+from dispatcher.operations import Operations
 from dispatcher.queue import Queue
-from dispatcher.services import HookServices
+from dispatcher.records import Records
+from dispatcher.scheduler import Scheduler
 from dispatcher.store.sqlite import SqliteStore
-from dispatcher.web.app import current_user, make_app
+from dispatcher.web.app import make_app
 from hooks.catalog import TemplateCatalog
+from hooks.lifecycle import Hooks
 from hooks.runtime import bundled_templates_dir
+from hooks.service import ApiService
+from hooks.supervisor import HookHost
 
 log = logging.getLogger(__name__)
 
-VERSION = "0.1.0"
+__all__ = ["VERSION", "Dispatcher"]
 
 
-class Dispatcher(HookServices):
+def chain(*callbacks: Callable[..., None]) -> Callable[..., None]:
+    """One callable that calls each of `callbacks` in order."""
+
+    def call_all(*args: Any) -> None:
+        for callback in callbacks:
+            callback(*args)
+
+    return call_all
+
+
+class Dispatcher:
     """One farm's dispatcher. `await start()`, then `await close()` (safe twice)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.store = SqliteStore(settings.db_path, durability=settings.durability)
-        self.queue = Queue(self.store, exclude_after_failures=settings.exclude_after_failures)
         self.users = Users(self.store, settings.data_dir)
+        self.records = Records(self.store)
+        self.queue = Queue(self.store, exclude_after_failures=settings.exclude_after_failures)
+        self.bus = EventBus()
+        self.operations = Operations(self)
+        self.api = ApiService(self.operations)  # the hook API's front
         self.templates: TemplateCatalog
         self.chunk_logs: ChunkLogs
         self.actions: ActionLog
+        self.message_log: MessageLog
+        self.activity: ActivityLog
+        self.action_logs: LogFolder
         self.node_server: NodeServer
+        self.scheduler: Scheduler
         self.control: NodeControl
-        self._runner: web.AppRunner | None = None
+        self.sampler: StatisticsSampler
+        self.hook_host: HookHost
+        self.hooks: Hooks
+        self.web: web.AppRunner | None = None
         self.render_address: tuple[str, int] = ("", 0)
         self.http_url = ""
         self.compat_url = ""
@@ -65,48 +96,94 @@ class Dispatcher(HookServices):
         snapshot = await self.store.load()
         self.users.load(snapshot.users)
         self.queue.load(snapshot)
-        self.chunk_logs = ChunkLogs(settings.logs_dir)
-        self.actions = ActionLog(settings.logs_dir)
-        await self.reload_templates()
-        self.node_server = NodeServer(
-            _with_port(settings, "port", recorded.get("render_port")),
-            queue=self.queue,
-            store=self.store,
-            logs=self.chunk_logs,
-            secret=farm_secret(settings.data_dir),
-            templates=lambda: (self.templates.digest, self.templates.sources),
+        self.records.load(await self.store.records())
+        logs = settings.logs_dir
+        self.chunk_logs = ChunkLogs(logs)
+        self.actions = ActionLog(logs)
+        self.message_log = MessageLog(logs)
+        self.activity = ActivityLog(logs, self.store)
+        self.action_logs = LogFolder(logs, r"actions(-[\w.-]+)?\.log")
+        await self.operations.system.load_templates()
+        self._start_node_server(recorded)
+        self.operations.system.apply_stored()
+        self.sampler = StatisticsSampler(
+            self.store,
+            self.operations.records.statistics_sample,
+            lambda: self.settings.statistics_interval_s,
         )
-        scheduler = self.node_server.scheduler
-        self.queue.on_change = scheduler.job_changed
-        self.queue.on_remove = scheduler.job_removed
-        self.queue.on_kill = self.node_server.kill
-        self.control = NodeControl(queue=self.queue, store=self.store, nodes=self.node_server)
-        await self.start_hook_services()
+        self._start_hooks()
+        self.operations.pools.identify()
+        await self.hooks.start()
+        await self.sampler.start()
         await self.store.commit()
         await self.node_server.start()
         for job in self.queue.jobs.values():
-            scheduler.job_changed(job)
+            self.scheduler.job_changed(job)
         self.render_address = self.node_server.address
-        self._runner = web.AppRunner(make_app(self), access_log=None, handle_signals=False)
-        await self._runner.setup()
-        http_port = await self._listen(settings.http_port, recorded.get("http_port"))
-        self.http_url = f"http://{_url_host(settings.http_host)}:{http_port}"
-        if settings.compat_port is not None:
-            compat = await self._listen(settings.compat_port, recorded.get("compat_port"))
-            self.compat_url = f"http://{_url_host(settings.http_host)}:{compat}"
+        await self._start_web(recorded)
         self.started_at = time.time()
-        self._write_state(http_port)
         self._started = True
         log.info(
             "action=started jobs=%d nodes=%d render=%s:%d http=%s",
             len(self.queue.jobs), len(self.queue.nodes), *self.render_address, self.http_url,
         )  # fmt: skip
 
+    def _start_node_server(self, recorded: dict[str, Any]) -> None:
+        """The node server, its scheduler and node control, wired to the queue."""
+        self.node_server = NodeServer(
+            _with_port(self.settings, "port", recorded.get("render_port")),
+            queue=self.queue,
+            store=self.store,
+            logs=self.chunk_logs,
+            secret=farm_secret(self.settings.data_dir),
+            templates=lambda: (self.templates.digest, self.templates.sources),
+        )
+        self.scheduler = self.node_server.scheduler
+        self.queue.on_change = self.scheduler.job_changed
+        self.queue.on_remove = self.scheduler.job_removed
+        self.queue.on_kill = self.node_server.kill
+        self.control = NodeControl(queue=self.queue, store=self.store, nodes=self.node_server)
+        self.node_server.on_attached = chain(
+            self.operations.pools.node_attached, self.node_server.on_attached
+        )
+
+    def _start_hooks(self) -> None:
+        """The hook host (its API calls answered by the hook API front) and the hook points."""
+        self.hook_host = HookHost(
+            self.api.handle,
+            templates_dirs=lambda: [bundled_templates_dir(), *self.settings.templates_dirs],
+            timeout_s=lambda: self.settings.hook_timeout_s,
+            memory_limit_mb=lambda: self.settings.hook_memory_limit_mb,
+        )
+        self.api.host = self.hook_host
+        self.hooks = hooks = Hooks(self, self.hook_host)
+        self.scheduler.holds = hooks.holds
+        self.scheduler.holds_job = hooks.holds_job
+        queue = self.queue
+        queue.on_change = chain(hooks.job_changed, queue.on_change)
+        queue.on_finished = chain(queue.on_finished, hooks.job_finished)
+        queue.on_edited = hooks.job_edited
+        queue.on_deleted = hooks.job_deleted
+        queue.on_reinit = hooks.job_reinit
+        queue.on_started = hooks.job_started
+
+    async def _start_web(self, recorded: dict[str, Any]) -> None:
+        settings = self.settings
+        app = make_app(self.operations, max_request_bytes=settings.max_request_bytes)
+        self.web = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self.web.setup()
+        http_port = await self._listen(settings.http_port, recorded.get("http_port"))
+        self.http_url = f"http://{_url_host(settings.http_host)}:{http_port}"
+        if settings.compat_port is not None:
+            compat = await self._listen(settings.compat_port, recorded.get("compat_port"))
+            self.compat_url = f"http://{_url_host(settings.http_host)}:{compat}"
+        self._write_state(http_port)
+
     async def _listen(self, port: int, recorded: Any) -> int:
-        assert self._runner is not None
+        assert self.web is not None
         candidates = [recorded, 0] if port == 0 and isinstance(recorded, int) else [port]
         for candidate in candidates:
-            site = web.TCPSite(self._runner, self.settings.http_host, candidate, backlog=1024)
+            site = web.TCPSite(self.web, self.settings.http_host, candidate, backlog=1024)
             try:
                 await site.start()
             except OSError:
@@ -135,96 +212,36 @@ class Dispatcher(HookServices):
         temporary.replace(path)
 
     async def close(self) -> None:
-        """Stop taking work, close sessions and HTTP, flush the store. Safe twice."""
+        """Stop taking work, then close the parts in reverse order. Safe twice."""
         if not self._started:
-            await self.close_hook_services()
+            await self._close_hooks()
             await self.store.close()
             self._closed.set()
             return
         self._started = False
         log.info("action=stopping")
-        self.node_server.scheduler.paused = True
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-        await self.close_hook_services()
+        self.scheduler.paused = True
+        if self.web is not None:
+            await self.web.cleanup()
+            self.web = None
+        await self._close_hooks()
         await self.node_server.close()
         await self.store.close()
         self.chunk_logs.close()
         log.info("action=stopped")
         self._closed.set()
 
+    async def _close_hooks(self) -> None:
+        """The hooks (and their host), the sampler and the activity file; safe twice."""
+        if hasattr(self, "hooks"):
+            await self.hooks.close()
+        if hasattr(self, "sampler"):
+            await self.sampler.close()
+        if hasattr(self, "activity"):
+            self.activity.close()
+
     async def wait_closed(self) -> None:
         await self._closed.wait()
-
-    # -- operations used by the consoles -------------------------------------
-    async def reload_templates(self) -> TemplateCatalog:
-        """Load the template folders in a child process (a template never runs in the dispatcher)."""
-        dirs = [bundled_templates_dir(), *self.settings.templates_dirs]
-        self.templates = await asyncio.to_thread(TemplateCatalog.load, dirs)
-        for error in self.templates.errors:
-            log.error("action=template_error %s", error)
-        return self.templates
-
-    async def submit(self, specs: list[jobspec.JobSpec], user: str) -> list[Job]:
-        """Queue validated jobs and return them once they are durable."""
-        for position, spec in enumerate(specs):
-            if spec.kind is JobKind.JOB:
-                template = self.templates.get(spec.template)
-                if template is None:
-                    known = ", ".join(sorted(self.templates.keys()))
-                    where = f"job #{position}: " if len(specs) > 1 else ""
-                    raise ValidationError(
-                        f"{where}template: no template {spec.template!r} (known: {known})",
-                        field="template",
-                    )
-                spec.template = template.getKey()
-        specs = await self.hooks.admit(specs, user)
-        jobs = self.queue.submit(specs, user)
-        self.hooks.submitted(jobs)
-        await self.store.commit()
-        return jobs
-
-    async def commit(self, action: str, request: web.Request, **detail: object) -> None:
-        """Record an operator's action and wait until it is durable."""
-        self.actions.record(current_user(request).name, action, **detail)
-        await self.store.commit()
-
-    def why(self, job: Job) -> list[str]:
-        nodes = list(self.queue.nodes.values())
-        return self.node_server.scheduler.why(job, nodes, self.node_server.connected())
-
-    def status(self, *, collect_garbage: bool = False) -> dict[str, Any]:
-        """The dispatcher's counters. `collect_garbage` runs a full collection first, so that
-        `rss_bytes` is the resident memory the queue really needs (it pauses the loop)."""
-        if collect_garbage:
-            gc.collect()
-        return {
-            "version": VERSION,
-            "protocol": PROTOCOL_VERSION,
-            "uptime_s": round(time.time() - self.started_at, 3),
-            "jobs": len(self.queue.jobs),
-            "nodes": len(self.queue.nodes),
-            "nodes_online": len(self.node_server.connected()),
-            "chunks_running": len(self.queue.running),
-            "chunks_assigned": self.node_server.scheduler.assigned,
-            "results": self.node_server.results,
-            "store_batches": self.store.batches,
-            "store": self.store.pragmas(),
-            "templates": sorted(self.templates.keys()),
-            "render_port": self.render_address[1],
-            "rss_bytes": _rss_bytes(),
-            **self.hook_status(),
-        }
-
-
-def _rss_bytes() -> int | None:
-    """This process's resident memory now (Linux); None where /proc is missing."""
-    try:
-        with open("/proc/self/statm") as statm:
-            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 def _read_json(path: Path) -> dict[str, Any]:

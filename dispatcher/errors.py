@@ -37,3 +37,7 @@ class StoreError(CorralError):
 
 class TemplateError(CorralError):
     """A template failed to load, or one of its hooks failed."""
+
+
+class AuthenticationFailed(CorralError):
+    """Unknown user, wrong password or a token the dispatcher does not know."""

@@ -10,13 +10,22 @@ from __future__ import annotations
 import enum
 import math
 import time
+import uuid
 from array import array
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 FRAME_PLACES = Decimal("0.0001")
 ROOT_PARENT = -1
 MAX_CHUNKS_PER_JOB = 1_000_000
+# Identities of jobs and nodes stored before they had a UUID are derived from
+# what never changes about them, so they stay the same across restarts.
+LEGACY_UUID_NAMESPACE = uuid.UUID("6f1d5f3a-8d5e-4c1b-9a0e-2b7c4e1d9f30")
+
+
+def legacy_uuid(*parts: object) -> str:
+    return str(uuid.uuid5(LEGACY_UUID_NAMESPACE, ":".join(str(part) for part in parts)))
 
 
 class Status(enum.StrEnum):
@@ -150,6 +159,8 @@ class Job:
     counts: list[int] = field(default_factory=lambda: [0, 0, 0, 0, 0])
     cursor: int = 0
     failed_reason: str = ""
+    # A stable identity beside the integer id (Smedge and PyFarm name jobs by UUID).
+    uuid: str = field(default_factory=lambda: str(uuid.uuid4()))
 
     @property
     def frames(self) -> int:
@@ -238,6 +249,22 @@ class Job:
         return self.done / self.chunk_count if self.chunk_count else 1.0
 
 
+def within(jobs: Mapping[int, Job], folder: int, job_id: int) -> bool:
+    """True when `folder` is the job `job_id` itself or lies anywhere below it, so that
+    making `folder` the job's parent would put the job inside itself (a cycle)."""
+    seen: set[int] = set()
+    current = folder
+    while current != ROOT_PARENT and current not in seen:
+        if current == job_id:
+            return True
+        seen.add(current)
+        above = jobs.get(current)
+        if above is None:
+            return False
+        current = above.parent
+    return False
+
+
 @dataclass(slots=True)
 class Node:
     """A render client instance, known by (host name, instance number)."""
@@ -259,6 +286,7 @@ class Node:
     # Settings the dispatcher sends again whenever the node connects.
     process_priority: int | None = None
     realtime_log: bool = True
+    uuid: str = field(default_factory=lambda: str(uuid.uuid4()))
 
     @property
     def label(self) -> str:

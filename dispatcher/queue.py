@@ -24,6 +24,7 @@ from dispatcher.model import (
     JobKind,
     Node,
     Status,
+    within,
 )
 from dispatcher.protocol import Ref, Result
 from dispatcher.store import Store
@@ -123,9 +124,7 @@ class Queue:
                 if dep.job_id not in self.jobs:
                     raise NotFound(f"depends_on: job {dep.job_id} does not exist (job #{position})")
             if spec.parent != -1:
-                parent = self.jobs.get(spec.parent)
-                if parent is None or parent.kind is not JobKind.FOLDER:
-                    raise NotFound(f"parent: {spec.parent} is not a folder")
+                self._check_parent(None, spec.parent)
         jobs = []
         for spec in specs:
             job = jobspec.build_job(spec, self.next_job_id, self.next_seq, user)
@@ -148,18 +147,44 @@ class Queue:
             self.on_change(job)
         return jobs
 
+    def _check_parent(self, job: Job | None, parent_id: int) -> None:
+        """A parent must be an existing folder, and never the job itself or one of its
+        descendants (two folders each inside the other would vanish from the tree)."""
+        parent = self.jobs.get(parent_id)
+        if parent is None:
+            raise NotFound(f"parent: there is no job {parent_id}")
+        if parent.kind is not JobKind.FOLDER:
+            raise ValidationError(
+                f"parent: job {parent_id} is a {parent.kind.value}, not a folder", field="parent"
+            )
+        if job is not None and within(self.jobs, parent_id, job.id):
+            where = "the job itself" if parent_id == job.id else f"inside job {job.id}"
+            raise ValidationError(
+                f"parent: folder {parent_id} is {where}; a job cannot move into itself or "
+                "its own subfolders",
+                field="parent",
+            )
+
     def edit(self, job: Job, changes: dict[str, object]) -> Job:
+        """Change a job's fields. A job no longer in the queue (deleted meanwhile) is never
+        written back: NotFound."""
+        if self.jobs.get(job.id) is not job:
+            raise NotFound(f"no job with id {job.id} (it was deleted)")
         if "parent" in changes and changes["parent"] != -1:
-            parent = self.jobs.get(int(str(changes["parent"])))
-            if parent is None or parent.kind is not JobKind.FOLDER or parent.id == job.id:
-                raise ValidationError(
-                    f"parent: {changes['parent']} is not a folder", field="parent"
-                )
+            self._check_parent(job, int(str(changes["parent"])))
         for name, value in changes.items():
             setattr(job, name, value)
         self.store.put_job(job)
         self.on_change(job)
         self.on_edited(job, changes)
+        return job
+
+    def refresh(self, job: Job) -> Job:
+        """Recount the job from its chunks, record it and let the scheduler (and the
+        hooks' held verdicts) look at it again."""
+        job.recount()
+        self.store.put_job(job)
+        self.on_change(job)
         return job
 
     def pause(self, job: Job) -> Job:

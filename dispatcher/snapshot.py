@@ -26,7 +26,7 @@ import msgspec
 
 from dispatcher import jobspec
 from dispatcher.errors import ValidationError
-from dispatcher.model import CHUNK_STATUS, ROOT_PARENT, Job, JobKind
+from dispatcher.model import CHUNK_STATUS, ROOT_PARENT, Job, JobKind, within
 from dispatcher.store import rows
 
 HEADER = "-- corral queue export v1"
@@ -143,6 +143,11 @@ def _validated(found: list[tuple[Any, ...]]) -> list[Job]:
         ):
             raise ValidationError(
                 f"sql: job {job.id}: parent {job.parent} is not a folder of the snapshot",
+                field="sql",
+            )
+        if job.parent != ROOT_PARENT and within(jobs, job.parent, job.id):
+            raise ValidationError(
+                f"sql: job {job.id}: parent {job.parent} lies inside job {job.id} (a folder cycle)",
                 field="sql",
             )
         for dep in job.depends_on:

@@ -79,6 +79,7 @@ def job_view(job: Job) -> dict[str, Any]:
         },
         progress=round(job.progress, 4),
         failed_reason=job.failed_reason,
+        uuid=job.uuid,
     )
     return view
 
@@ -102,6 +103,7 @@ def chunk_view(job: Job, index: int, node_names: dict[int, str]) -> dict[str, An
 def node_view(node: Node, running: list[Any], connected: bool) -> dict[str, Any]:
     return {
         "id": node.id,
+        "uuid": node.uuid,
         "name": node.label,
         "host_name": node.name,
         "instance": node.instance,

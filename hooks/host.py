@@ -143,7 +143,11 @@ class Host:
                 arguments.append(ref)
             else:
                 arguments.append(arg)
-        done = self._run(batch, index, lambda: method(*arguments))
+        self.link.template = call.template
+        try:
+            done = self._run(batch, index, lambda: method(*arguments))
+        finally:
+            self.link.template = ""
         if done.ok or not done.error:
             done.job = None if job is None else job.to_dict()
             done.value = None if ref is None else ref.getString()

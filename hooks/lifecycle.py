@@ -31,18 +31,21 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from dispatcher import jobspec
+from dispatcher.activity import ActivityLog, MessageLog
+from dispatcher.config import Settings
 from dispatcher.errors import Refused, ValidationError
 from dispatcher.model import Job, Status
+from dispatcher.nodes import NodeServer
+from dispatcher.queue import Queue
+from dispatcher.store.sqlite import SqliteStore
 from dispatcher.views import job_view
 from hooks import wire
+from hooks.catalog import TemplateCatalog
 from hooks.host import REF_KEY
 from hooks.supervisor import CALLER_DEPTH, HookHost
-
-if TYPE_CHECKING:
-    from dispatcher.app import Dispatcher
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +61,18 @@ IDLING = "onDispatcherIdling"
 IMPERSONATION = "onDispatcherOverrideImpersonationUser"
 
 Callback = Callable[[wire.Done], None]
+
+
+class HookFarm(Protocol):
+    """The dispatcher's parts the hooks read and act on (attributes of `Dispatcher`)."""
+
+    settings: Settings
+    templates: TemplateCatalog
+    queue: Queue
+    store: SqliteStore
+    node_server: NodeServer
+    activity: ActivityLog
+    message_log: MessageLog
 
 
 @dataclass
@@ -104,7 +119,7 @@ def _reason(template: str, method: str, done: wire.Done) -> str:
 class Hooks:
     """The dispatcher's template hooks. `await start()`, `await close()`."""
 
-    def __init__(self, dispatcher: Dispatcher, host: HookHost) -> None:
+    def __init__(self, dispatcher: HookFarm, host: HookHost) -> None:
         self.dispatcher = dispatcher
         self.host = host
         self._pending: list[_Pending] = []

@@ -53,6 +53,7 @@ class _Work:
     script: tuple[str, str] | None
     depth: int
     future: asyncio.Future[list[wire.Done]]
+    actor: str = ""  # the user a script runs for; its API calls act as them
 
 
 @dataclass
@@ -131,6 +132,7 @@ class HookHost:
         self._restart_wanted = False
         self._closing = False
         self.current_depth = 0
+        self.current_actor = ""
         self.starts = 0
         self.faults = 0
         self.template_keys: list[str] = []
@@ -182,9 +184,10 @@ class HookHost:
             return []
         return await self._submit(_Work(calls, None, depth, self._future()))
 
-    async def run_script(self, name: str, code: str) -> wire.Done:
-        """Run a dispatcher-context script; its Done has its output and failed API calls."""
-        results = await self._submit(_Work(None, (name, code), 1, self._future()))
+    async def run_script(self, name: str, code: str, actor: str = "") -> wire.Done:
+        """Run a dispatcher-context script for user `actor`; its Done has its output and
+        failed API calls."""
+        results = await self._submit(_Work(None, (name, code), 1, self._future(), actor))
         return results[0]
 
     def _future(self) -> asyncio.Future[list[wire.Done]]:
@@ -224,11 +227,11 @@ class HookHost:
                     await self._wake.wait()
                 continue
             work = self._queue.popleft()
-            self.current_depth = work.depth
+            self.current_depth, self.current_actor = work.depth, work.actor
             try:
                 results = await self._run(work)
             finally:
-                self.current_depth = 0
+                self.current_depth, self.current_actor = 0, ""
             if not work.future.done():
                 work.future.set_result(results)
 

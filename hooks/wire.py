@@ -63,9 +63,13 @@ class Done(msgspec.Struct, tag="done"):
 
 
 class ApiCall(msgspec.Struct, tag="api"):
+    """An MDispatcherAPI call; `template` is the key of the template whose hook makes it
+    ("" from a script)."""
+
     call: int
     function: str
     args: list[Any] = []
+    template: str = ""
 
 
 class ApiReply(msgspec.Struct, tag="api_reply"):

@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 
-from dispatcher.model import Dependency, DependMode, Job, JobKind, Node
+from dispatcher.model import Dependency, DependMode, Job, JobKind, Node, legacy_uuid
 
 _json = msgspec.json.Encoder(decimal_format="string")
 
@@ -16,7 +16,7 @@ _SPEC_FIELDS = (
     "title", "user", "parent", "template", "priority", "paused", "batch", "pools",
     "excluded_pools", "max_nodes", "per_frame", "requeue", "time_limit_s", "memory_mb",
     "environ", "notes", "data", "command", "project", "department", "time_submitted", "time_started",
-    "time_finished", "seq", "failed_reason",
+    "time_finished", "seq", "failed_reason", "uuid",
 )  # fmt: skip
 
 
@@ -55,6 +55,8 @@ def job_from_row(row: tuple[Any, ...]) -> Job:
     job.chunk_nodes = array("i")
     job.chunk_nodes.frombytes(nodes)
     job.chunk_failures = bytearray(failures)
+    if "uuid" not in spec:
+        job.uuid = legacy_uuid("job", job.id, job.time_submitted)
     job.recount()
     return job
 
@@ -70,6 +72,7 @@ def node_row(node: Node) -> tuple[int, str, int, bytes]:
         "excluded_templates": sorted(node.excluded_templates),
         "process_priority": node.process_priority,
         "realtime_log": node.realtime_log,
+        "uuid": node.uuid,
     }
     return node.id, node.name, node.instance, _json.encode(info)
 
@@ -87,6 +90,7 @@ def node_from_row(row: tuple[Any, ...]) -> Node:
     node.excluded_templates = set(info.get("excluded_templates", []))
     node.process_priority = info.get("process_priority")
     node.realtime_log = bool(info.get("realtime_log", True))
+    node.uuid = info.get("uuid") or legacy_uuid("node", node.id, name, instance)
     return node
 
 

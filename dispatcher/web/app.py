@@ -5,29 +5,28 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 from aiohttp import web
 
-from dispatcher.auth import Permission, User
 from dispatcher.errors import (
+    AuthenticationFailed,
     Conflict,
     CorralError,
     NotFound,
     PermissionDenied,
     Refused,
     StoreError,
+    TemplateError,
     ValidationError,
 )
-
-if TYPE_CHECKING:
-    from dispatcher.app import Dispatcher
+from dispatcher.operations import Actor, Operations
 
 log = logging.getLogger(__name__)
 
-DISPATCHER: web.AppKey[Dispatcher] = web.AppKey("dispatcher")
-USER_KEY = "corral_user"
+OPERATIONS: web.AppKey[Operations] = web.AppKey("operations")
+ACTOR_KEY = "corral_actor"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -48,6 +47,8 @@ def problem(status: int, title: str, detail: str, **extra: Any) -> web.Response:
     )
 
 
+# The one table from Corral's exceptions to HTTP: every class of dispatcher/errors.py has
+# its row (a test checks it); a subclass without its own row takes its parent's.
 _STATUS: list[tuple[type[CorralError], int, str]] = [
     (ValidationError, 400, "Bad Request"),
     (NotFound, 404, "Not Found"),
@@ -55,16 +56,26 @@ _STATUS: list[tuple[type[CorralError], int, str]] = [
     (Refused, 422, "Refused by template"),
     (PermissionDenied, 403, "Forbidden"),
     (StoreError, 503, "Store unavailable"),
+    (TemplateError, 502, "Template failed"),
+    (AuthenticationFailed, 401, "Unauthorized"),
+    (CorralError, 500, "Internal Server Error"),
 ]
+
+
+def status_for(exc: CorralError) -> tuple[int, str]:
+    """The HTTP status and title of an exception: the row of its nearest class."""
+    rows = {kind: (status, title) for kind, status, title in _STATUS}
+    for kind in type(exc).__mro__:
+        if kind in rows:
+            return rows[kind]
+    raise AssertionError(f"no HTTP status for {type(exc).__name__}")  # CorralError has a row
 
 
 def error_response(exc: CorralError) -> web.Response:
     """The one place errors become HTTP answers."""
-    for kind, status, title in _STATUS:
-        if isinstance(exc, kind):
-            extra = {"field": exc.field} if isinstance(exc, ValidationError) and exc.field else {}
-            return problem(status, title, str(exc), **extra)
-    return problem(500, "Internal Server Error", str(exc))
+    status, title = status_for(exc)
+    extra = {"field": exc.field} if isinstance(exc, ValidationError) and exc.field else {}
+    return problem(status, title, str(exc), **extra)
 
 
 @web.middleware
@@ -90,29 +101,28 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         return await handler(request)  # the one way to get a token
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
-    user = None
+    actor = None
     if scheme.lower() == "bearer" and token.strip():
-        user = request.app[DISPATCHER].users.by_token(token.strip())
-    if user is None:
+        actor = request.app[OPERATIONS].accounts.authenticate(token.strip())
+    if actor is None:
         response = problem(
             401, "Unauthorized", "a valid 'Authorization: Bearer TOKEN' header is required"
         )
         response.headers["WWW-Authenticate"] = 'Bearer realm="corral"'
         return response
-    request[USER_KEY] = user
+    request[ACTOR_KEY] = actor
     return await handler(request)
 
 
-def current_user(request: web.Request) -> User:
-    user: User = request[USER_KEY]
-    return user
+def actor_of(request: web.Request) -> Actor:
+    """The user making the request, as the operations' actor."""
+    actor: Actor = request[ACTOR_KEY]
+    return actor
 
 
-def require(request: web.Request, permission: Permission) -> User:
-    user = current_user(request)
-    if not user.can(permission):
-        raise PermissionDenied(f"user {user.name} lacks the {permission.value} permission")
-    return user
+def operations(request: web.Request) -> tuple[Operations, Actor]:
+    """The operations and the request's actor: what every route needs."""
+    return request.app[OPERATIONS], actor_of(request)
 
 
 async def read_json(request: web.Request) -> Any:
@@ -128,14 +138,13 @@ async def read_json(request: web.Request) -> Any:
         raise ValidationError("the body is not UTF-8 text") from exc
 
 
-def make_app(dispatcher: Dispatcher) -> web.Application:
+def make_app(ops: Operations, *, max_request_bytes: int) -> web.Application:
     from dispatcher.web import hooks, jobs, login, nodes
 
     app = web.Application(
-        middlewares=[errors_middleware, auth_middleware],
-        client_max_size=dispatcher.settings.max_request_bytes,
+        middlewares=[errors_middleware, auth_middleware], client_max_size=max_request_bytes
     )
-    app[DISPATCHER] = dispatcher
+    app[OPERATIONS] = ops
     jobs.add_routes(app)
     login.add_routes(app)
     nodes.add_routes(app)

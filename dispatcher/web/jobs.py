@@ -4,180 +4,94 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from dispatcher import jobspec
-from dispatcher.auth import Permission
-from dispatcher.errors import NotFound, PermissionDenied, ValidationError
-from dispatcher.model import Job, Status
-from dispatcher.views import chunk_view, iso, job_view
-from dispatcher.web.app import DISPATCHER, json_response, read_json, require
-
-MAX_JOBS_PER_SUBMIT = 10_000
+from dispatcher.errors import NotFound, ValidationError
+from dispatcher.views import job_view
+from dispatcher.web.app import json_response, operations, read_json
 
 
-def _job(request: web.Request) -> Job:
-    return request.app[DISPATCHER].queue.get(request.match_info["job"])
-
-
-def _may_manage(request: web.Request, job: Job) -> None:
-    user = require(request, Permission.MANAGE_OWN)
-    if job.user != user.name and not user.can(Permission.MANAGE_ALL):
-        raise PermissionDenied(
-            f"job {job.id} belongs to {job.user}; {user.name} may manage only their own"
-        )
+def _key(request: web.Request) -> str:
+    return request.match_info["job"]
 
 
 async def list_jobs(request: web.Request) -> web.Response:
-    queue = request.app[DISPATCHER].queue
-    state = request.query.get("state")
-    if state is not None and state not in Status.__members__.values():
-        raise ValidationError(f"state: unknown state {state!r}", field="state")
-    views = [
-        job_view(job) for job in queue.jobs.values() if state is None or job.state.value == state
-    ]
-    return json_response(views)
+    ops, actor = operations(request)
+    jobs = ops.jobs.list(actor, request.query.get("state"))
+    return json_response([job_view(job) for job in jobs])
 
 
 async def submit_jobs(request: web.Request) -> web.Response:
-    dispatcher = request.app[DISPATCHER]
-    user = require(request, Permission.SUBMIT)
+    ops, actor = operations(request)
     payload = await read_json(request)
     many = isinstance(payload, list)
-    items = payload if many else [payload]
-    if not items:
-        raise ValidationError("the list of jobs is empty")
-    if len(items) > MAX_JOBS_PER_SUBMIT:
-        raise ValidationError(f"at most {MAX_JOBS_PER_SUBMIT} jobs per request")
-    specs = []
-    for position, item in enumerate(items):
-        try:
-            specs.append(jobspec.parse_spec(item))
-        except ValidationError as exc:
-            if many:
-                raise ValidationError(f"job #{position}: {exc}", field=exc.field) from None
-            raise
-        if specs[-1].user not in (None, user.name) and not user.can(Permission.MANAGE_ALL):
-            raise PermissionDenied(f"{user.name} may not submit jobs as {specs[-1].user}")
-    jobs = await dispatcher.submit(specs, user.name)
+    jobs = await ops.jobs.submit(actor, payload if many else [payload])
     views = [job_view(job) for job in jobs]
     return json_response(views if many else views[0], status=201)
 
 
 async def get_job(request: web.Request) -> web.Response:
-    return json_response(job_view(_job(request)))
+    ops, actor = operations(request)
+    return json_response(job_view(ops.jobs.get(actor, _key(request))))
 
 
 async def edit_job(request: web.Request) -> web.Response:
-    dispatcher = request.app[DISPATCHER]
-    job = _job(request)
-    _may_manage(request, job)
-    changes = jobspec.parse_edit(await read_json(request))
-    await dispatcher.edit_job(job, changes)
-    await dispatcher.commit("edit", request, job=job.id, fields=sorted(changes))
+    ops, actor = operations(request)
+    ops.jobs.get(actor, _key(request))  # 404 before reading the body
+    job = await ops.jobs.edit(actor, _key(request), await read_json(request))
     return json_response(job_view(job))
 
 
 async def delete_job(request: web.Request) -> web.Response:
-    dispatcher = request.app[DISPATCHER]
-    job = _job(request)
-    _may_manage(request, job)
-    dispatcher.queue.delete(job)
-    dispatcher.chunk_logs.remove_job(job.id)
-    await dispatcher.commit("delete", request, job=job.id)
+    ops, actor = operations(request)
+    await ops.jobs.delete(actor, _key(request))
     return web.Response(status=204)
 
 
 async def job_action(request: web.Request) -> web.Response:
-    dispatcher = request.app[DISPATCHER]
-    job = _job(request)
-    _may_manage(request, job)
+    ops, actor = operations(request)
+    actions = {"pause": ops.jobs.pause, "resume": ops.jobs.resume, "reinit": ops.jobs.reinit}
     action = request.match_info["action"]
-    queue = dispatcher.queue
-    actions = {"pause": queue.pause, "resume": queue.resume, "reinit": queue.reinit}
     if action not in actions:
+        ops.jobs.get(actor, _key(request))
         raise NotFound(f"no job action {action!r}; try one of {', '.join(actions)}")
-    actions[action](job)
-    await dispatcher.commit(action, request, job=job.id)
+    job = await actions[action](actor, _key(request))
     return json_response(job_view(job))
 
 
+async def why(request: web.Request) -> web.Response:
+    ops, actor = operations(request)
+    job, reasons = ops.jobs.why(actor, _key(request))
+    return json_response({"job": job.id, "state": job.state.value, "reasons": reasons})
+
+
 async def list_chunks(request: web.Request) -> web.Response:
-    dispatcher = request.app[DISPATCHER]
-    job = _job(request)
-    names = {node.id: node.label for node in dispatcher.queue.nodes.values()}
-    latest = {run[1]: run for run in await dispatcher.store.runs(job.id)}  # ordered: the last wins
-    views = []
-    for index in range(job.chunk_count):
-        view = chunk_view(job, index, names)
-        run = latest.get(index)
-        view.update(
-            time_started=iso(run[5]) if run else None,
-            time_finished=iso(run[6]) if run else None,
-            exit_code=run[7] if run else None,
-            error=run[8] if run else "",
-        )
-        views.append(view)
-    return json_response(views)
-
-
-def _chunk_index(request: web.Request, job: Job) -> int:
-    text = request.match_info["chunk"]
-    if not text.isdigit():
-        raise ValidationError(f"chunk: {text!r} is not a chunk number", field="chunk")
-    return request.app[DISPATCHER].queue.chunk(job, int(text))
+    ops, actor = operations(request)
+    return json_response(await ops.chunks.list(actor, _key(request)))
 
 
 async def get_chunk(request: web.Request) -> web.Response:
-    dispatcher = request.app[DISPATCHER]
-    job = _job(request)
-    index = _chunk_index(request, job)
-    names = {node.id: node.label for node in dispatcher.queue.nodes.values()}
-    view = chunk_view(job, index, names)
-    view["runs"] = [
-        {"attempt": attempt, "node_id": node, "state": state, "started": started, "finished": finished,
-         "exit_code": exit_code, "error": error}
-        for _, chunk, attempt, node, state, started, finished, exit_code, error in await dispatcher.store.runs(job.id)
-        if chunk == index
-    ]  # fmt: skip
+    ops, actor = operations(request)
+    return json_response(await ops.chunks.get(actor, _key(request), request.match_info["chunk"]))
+
+
+async def set_chunk(request: web.Request) -> web.Response:
+    ops, actor = operations(request)
+    body = await read_json(request)
+    if not isinstance(body, dict) or "state" not in body:
+        raise ValidationError("state: required (queued, skipped or done)", field="state")
+    view = await ops.chunks.set_status(
+        actor, _key(request), request.match_info["chunk"], body["state"]
+    )
     return json_response(view)
 
 
 async def chunk_log(request: web.Request) -> web.Response:
-    dispatcher = request.app[DISPATCHER]
-    job = _job(request)
-    index = _chunk_index(request, job)
+    ops, actor = operations(request)
     attempt_text = request.query.get("attempt")
     if attempt_text is not None and not attempt_text.isdigit():
         raise ValidationError("attempt: must be a whole number", field="attempt")
     attempt = int(attempt_text) if attempt_text is not None else None
-    data = dispatcher.chunk_logs.read(job.id, index, attempt)
+    data = ops.chunks.log(actor, _key(request), request.match_info["chunk"], attempt)
     return web.Response(body=data, content_type="text/plain", charset="utf-8")
-
-
-async def set_chunk(request: web.Request) -> web.Response:
-    dispatcher = request.app[DISPATCHER]
-    job = _job(request)
-    _may_manage(request, job)
-    index = _chunk_index(request, job)
-    body = await read_json(request)
-    if not isinstance(body, dict) or "state" not in body:
-        raise ValidationError("state: required (queued, skipped or done)", field="state")
-    try:
-        status = Status(body["state"])
-    except ValueError:
-        raise ValidationError(f"state: unknown state {body['state']!r}", field="state") from None
-    dispatcher.queue.set_chunk_status(job, index, status)
-    await dispatcher.commit(
-        "chunk_set_status", request, job=job.id, chunk=index, state=status.value
-    )
-    names = {node.id: node.label for node in dispatcher.queue.nodes.values()}
-    return json_response(chunk_view(job, index, names))
-
-
-async def why(request: web.Request) -> web.Response:
-    dispatcher = request.app[DISPATCHER]
-    job = _job(request)
-    reasons = dispatcher.why(job)
-    return json_response({"job": job.id, "state": job.state.value, "reasons": reasons})
 
 
 def add_routes(app: web.Application) -> None:

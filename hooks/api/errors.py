@@ -7,6 +7,7 @@ docs/hooks.md; `code_for` is the one place a Corral exception becomes a code.
 from __future__ import annotations
 
 from dispatcher.errors import (
+    AuthenticationFailed,
     Conflict,
     CorralError,
     NotFound,
@@ -78,6 +79,9 @@ ERROR_CODES: dict[int, tuple[str, str]] = {
     ),
 }
 
+# The one table from Corral's exceptions to MUSTERERR codes: every class of
+# dispatcher/errors.py has its row (a test checks it); a subclass without its own row
+# takes its parent's.
 _BY_EXCEPTION: list[tuple[type[CorralError], int]] = [
     (ValidationError, kErrBadArgument),
     (NotFound, kErrNotFound),
@@ -86,6 +90,8 @@ _BY_EXCEPTION: list[tuple[type[CorralError], int]] = [
     (PermissionDenied, kErrPermission),
     (StoreError, kErrStore),
     (TemplateError, kErrTemplate),
+    (AuthenticationFailed, kErrPermission),
+    (CorralError, kErrInternal),
 ]
 
 
@@ -93,10 +99,11 @@ def code_for(exc: BaseException) -> int:
     """The MUSTERERR code of an exception raised while serving an API call."""
     if isinstance(exc, TimeoutError):
         return kErrTimeout
-    for kind, code in _BY_EXCEPTION:
-        if isinstance(exc, kind):
-            return code
-    return kErrInternal
+    rows = dict(_BY_EXCEPTION)
+    for kind in type(exc).__mro__:
+        if kind in rows:
+            return rows[kind]
+    return kErrInternal  # not Corral's: an unexpected error
 
 
 class MUSTERERR:

@@ -37,6 +37,7 @@ class Link:
         self._reader = sock.makefile("rb", buffering=256 * 1024)
         self._calls = itertools.count(1)
         self.api_errors: list[str] = []  # failed calls of the current script, for its report
+        self.template = ""  # the key of the template whose hook runs now ("" for a script)
 
     def send(self, message: wire.Message) -> None:
         self.sock.sendall(wire.encode(message))
@@ -56,7 +57,7 @@ class Link:
     def call(self, function: str, args: Sequence[Any]) -> wire.ApiReply:
         """Run `function` on the dispatcher and wait for its reply."""
         call_id = next(self._calls)
-        self.send(wire.ApiCall(call_id, function, list(args)))
+        self.send(wire.ApiCall(call_id, function, list(args), self.template))
         while True:
             message = self.receive()
             if isinstance(message, wire.ApiReply) and message.call == call_id:

@@ -1,34 +1,32 @@
-"""The dispatcher's side of MDispatcherAPI: `ApiService.handle` answers the hook host's calls.
+"""The dispatcher's side of MDispatcherAPI: `ApiService.handle` answers the hook host's
+calls. It is a front, like REST: the area modules (jobs, nodes, system, accounts)
+translate each call into one operation (dispatcher/operations/).
 
-Every function runs on the dispatcher loop against the live queue and state;
-the area modules (jobs, nodes, system, accounts) hold the implementations.
+The actor of a call is the template whose hook made it (`template:KEY`, with
+the dispatcher's authority), or, for a dispatcher-context script, the user who
+ran it.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from dispatcher.errors import CorralError
+from dispatcher.operations import Actor, Operations
 from hooks import wire
-from hooks.api.errors import kErrBadArgument, kErrInternal
+from hooks.api.errors import code_for, kErrBadArgument, kErrInternal
 from hooks.service import accounts, jobs, nodes, system  # noqa: F401  (they fill REGISTRY)
 from hooks.service.registry import REGISTRY, Impl
-
-if TYPE_CHECKING:
-    from dispatcher.app import Dispatcher
+from hooks.supervisor import HookHost
 
 log = logging.getLogger(__name__)
 
 
 def _failure(call: wire.ApiCall, exc: BaseException) -> wire.ApiReply:
-    from hooks.api.errors import code_for
-
-    if isinstance(exc, CorralError):
+    if isinstance(exc, CorralError | TimeoutError):
         return wire.ApiReply(call.call, code_for(exc), str(exc) or type(exc).__name__)
-    if isinstance(exc, TimeoutError):
-        return wire.ApiReply(call.call, code_for(exc), str(exc) or "timed out")
     if isinstance(exc, TypeError) and "argument" in str(exc):
         return wire.ApiReply(call.call, kErrBadArgument, f"{call.function}: {exc}")
     log.error("action=hook_api_error function=%s error=%r", call.function, exc, exc_info=exc)
@@ -36,31 +34,38 @@ def _failure(call: wire.ApiCall, exc: BaseException) -> wire.ApiReply:
 
 
 class ApiService:
-    """Maps ApiCall frames to the implementations in REGISTRY."""
+    """Maps ApiCall frames to the functions in REGISTRY, each onto an operation."""
 
-    def __init__(self, dispatcher: Dispatcher) -> None:
-        self.dispatcher = dispatcher
-        self.calls = 0
+    def __init__(self, operations: Operations) -> None:
+        self.operations = operations
+        self.host: HookHost | None = None  # set once the host exists: who runs a script
+
+    def actor(self, call: wire.ApiCall) -> Actor:
+        if call.template:
+            return Actor.of_template(call.template)
+        running = self.host.current_actor if self.host is not None else ""
+        return self.operations.system.script_actor(running)
 
     def handle(self, call: wire.ApiCall) -> wire.ApiReply | Awaitable[wire.ApiReply]:
-        self.calls += 1
+        self.operations.system.api_calls += 1
         entry = REGISTRY.get(call.function)
         if entry is None:
             return wire.ApiReply(
                 call.call, kErrBadArgument, f"no MDispatcherAPI function {call.function!r}"
             )
         function, is_async = entry
+        actor = self.actor(call)
         if is_async:
-            return self._await(call, function)
+            return self._await(call, function, actor)
         try:
-            values = function(self.dispatcher, *call.args)
+            values = function(self.operations, actor, *call.args)
         except Exception as exc:
             return _failure(call, exc)
         return wire.ApiReply(call.call, 0, "", list(values))
 
-    async def _await(self, call: wire.ApiCall, function: Impl) -> wire.ApiReply:
+    async def _await(self, call: wire.ApiCall, function: Impl, actor: Actor) -> wire.ApiReply:
         try:
-            values: list[Any] = await function(self.dispatcher, *call.args)
+            values: list[Any] = await function(self.operations, actor, *call.args)
         except Exception as exc:
             return _failure(call, exc)
         return wire.ApiReply(call.call, 0, "", list(values))

@@ -1,141 +1,101 @@
-"""MDispatcherAPI jobs and chunks, on the dispatcher's live queue."""
+"""MDispatcherAPI jobs and chunks, translated onto the job and chunk operations."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from dispatcher import jobspec
 from dispatcher.errors import ValidationError
-from dispatcher.model import Job, JobKind, Status
-from dispatcher.views import chunk_view, job_view
-from hooks.lifecycle import edit_changes, spec_from_wire
-from hooks.service.registry import api, as_int, as_text, done
-
-if TYPE_CHECKING:
-    from dispatcher.app import Dispatcher
-
-
-def _job(d: Dispatcher, job_id: object) -> Job:
-    return d.queue.get(as_int(job_id, "job"))
-
-
-def _names(d: Dispatcher) -> dict[int, str]:
-    return {node.id: node.label for node in d.queue.nodes.values()}
-
-
-def _owner(owner: object) -> str:
-    name = as_text(owner, "owner").strip()
-    if len(name) > 255:
-        raise ValidationError("owner: at most 255 characters", field="owner")
-    return name
+from dispatcher.operations import Actor, Operations
+from dispatcher.views import job_view
+from hooks.lifecycle import SPEC_FIELDS
+from hooks.service.registry import api, as_int, as_text
 
 
 @api
-def jobGetList(d: Dispatcher) -> list[Any]:
-    return [[job_view(job) for job in d.queue.jobs.values()]]
+def jobGetList(ops: Operations, actor: Actor) -> list[Any]:
+    return [[job_view(job) for job in ops.jobs.list(actor)]]
 
 
 @api
-def jobGet(d: Dispatcher, job_id: object) -> list[Any]:
-    return [job_view(_job(d, job_id))]
+def jobGet(ops: Operations, actor: Actor, job_id: object) -> list[Any]:
+    return [job_view(ops.jobs.get(actor, as_int(job_id, "job")))]
 
 
 @api
-async def jobReparent(d: Dispatcher, job_id: object, parent: object) -> list[Any]:
-    job = _job(d, job_id)
-    changes = jobspec.parse_edit({"parent": as_int(parent, "parent")})
-    d.queue.edit(job, changes)
-    return await done(d, "reparent", job=job.id, parent=job.parent)
+async def jobReparent(ops: Operations, actor: Actor, job_id: object, parent: object) -> list[Any]:
+    await ops.jobs.reparent(actor, as_int(job_id, "job"), as_int(parent, "parent"))
+    return []
 
 
 @api
-async def jobSubmit(d: Dispatcher, data: object, owner: object) -> list[Any]:
+async def jobSubmit(ops: Operations, actor: Actor, data: object, owner: object) -> list[Any]:
     if not isinstance(data, dict):
         raise ValidationError("job: an MJob is required")
-    name = _owner(owner)
-    spec = spec_from_wire({**data, "user": name})
-    jobs = await d.submit([spec], name)
-    d.actions.record("hooks", "submit", job=jobs[0].id, owner=name)
+    owner = as_text(owner, "owner")
+    item = {key: value for key, value in data.items() if key in SPEC_FIELDS}
+    jobs = await ops.jobs.submit(actor, [{**item, "user": owner.strip()}], owner=owner)
     return [job_view(jobs[0])]
 
 
 @api
-async def jobEdit(d: Dispatcher, data: object) -> list[Any]:
+async def jobEdit(ops: Operations, actor: Actor, data: object) -> list[Any]:
     if not isinstance(data, dict):
         raise ValidationError("job: an MJob is required")
-    job = _job(d, data.get("id"))
-    changes = edit_changes(job, data)
-    if changes:
-        await d.edit_job(job, changes)
-    return await done(d, "edit", job=job.id, fields=sorted(changes))
-
-
-@api
-async def jobAddFolder(d: Dispatcher, parent: object, owner: object, name: object) -> list[Any]:
-    spec = jobspec.parse_spec(
-        {"title": as_text(name, "name"), "kind": JobKind.FOLDER.value, "parent": as_int(parent, "parent"),
-         "user": _owner(owner)}
-    )  # fmt: skip
-    folders = await d.submit([spec], _owner(owner))
-    d.actions.record("hooks", "add_folder", job=folders[0].id)
-    return [folders[0].id]
-
-
-@api
-async def jobReinit(d: Dispatcher, job_id: object) -> list[Any]:
-    job = _job(d, job_id)
-    d.queue.reinit(job)
-    return await done(d, "reinit", job=job.id)
-
-
-@api
-async def jobDelete(d: Dispatcher, job_id: object) -> list[Any]:
-    job = _job(d, job_id)
-    d.queue.delete(job)
-    d.chunk_logs.remove_job(job.id)
-    return await done(d, "delete", job=job.id)
-
-
-@api
-def jobUpdateStatus(d: Dispatcher, job_id: object) -> list[Any]:
-    job = _job(d, job_id)
-    job.recount()
-    d.store.put_job(job)
-    d.queue.on_change(job)
+    await ops.jobs.edit(actor, as_int(data.get("id"), "job"), data, only_changed=True)
     return []
 
 
 @api
-async def jobUpdate(d: Dispatcher, job_id: object) -> list[Any]:
-    job = _job(d, job_id)
-    d.store.put_job(job)
-    await d.store.commit()
+async def jobAddFolder(
+    ops: Operations, actor: Actor, parent: object, owner: object, name: object
+) -> list[Any]:
+    folder = await ops.jobs.add_folder(
+        actor, as_int(parent, "parent"), as_text(name, "name"), as_text(owner, "owner")
+    )
+    return [folder.id]
+
+
+@api
+async def jobReinit(ops: Operations, actor: Actor, job_id: object) -> list[Any]:
+    await ops.jobs.reinit(actor, as_int(job_id, "job"))
     return []
 
 
 @api
-def chunkGetList(d: Dispatcher, job_id: object) -> list[Any]:
-    job = _job(d, job_id)
-    names = _names(d)
-    return [[chunk_view(job, index, names) for index in range(job.chunk_count)]]
+async def jobDelete(ops: Operations, actor: Actor, job_id: object) -> list[Any]:
+    await ops.jobs.delete(actor, as_int(job_id, "job"))
+    return []
 
 
 @api
-def chunkGet(d: Dispatcher, job_id: object, chunk_id: object) -> list[Any]:
-    job = _job(d, job_id)
-    index = d.queue.chunk(job, as_int(chunk_id, "chunk"))
-    return [chunk_view(job, index, _names(d))]
+async def jobUpdateStatus(ops: Operations, actor: Actor, job_id: object) -> list[Any]:
+    await ops.jobs.update_status(actor, as_int(job_id, "job"))
+    return []
+
+
+@api
+async def jobUpdate(ops: Operations, actor: Actor, job_id: object) -> list[Any]:
+    await ops.jobs.update(actor, as_int(job_id, "job"))
+    return []
+
+
+@api
+async def chunkGetList(ops: Operations, actor: Actor, job_id: object) -> list[Any]:
+    return [await ops.chunks.list(actor, as_int(job_id, "job"), runs=False)]
+
+
+@api
+async def chunkGet(ops: Operations, actor: Actor, job_id: object, chunk_id: object) -> list[Any]:
+    return [
+        await ops.chunks.get(actor, as_int(job_id, "job"), as_int(chunk_id, "chunk"), runs=False)
+    ]
 
 
 @api
 async def chunkSetStatus(
-    d: Dispatcher, job_id: object, chunk_id: object, status: object
+    ops: Operations, actor: Actor, job_id: object, chunk_id: object, status: object
 ) -> list[Any]:
-    job = _job(d, job_id)
-    index = d.queue.chunk(job, as_int(chunk_id, "chunk"))
-    try:
-        chosen = Status(as_text(status, "status"))
-    except ValueError:
-        raise ValidationError(f"status: unknown chunk status {status!r}", field="status") from None
-    d.queue.set_chunk_status(job, index, chosen)
-    return await done(d, "chunk_set_status", job=job.id, chunk=index, state=chosen.value)
+    await ops.chunks.set_status(
+        actor, as_int(job_id, "job"), as_int(chunk_id, "chunk"), as_text(status, "status")
+    )
+    return []

@@ -1,0 +1,178 @@
+"""Job operations: submit, edit (and reparent), pause, resume, reinit, delete, status
+updates, and the read-only lookups every front shares."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dispatcher import jobspec
+from dispatcher.auth import Permission
+from dispatcher.errors import NotFound, PermissionDenied, ValidationError
+from dispatcher.events import JobEvent
+from dispatcher.model import Job, JobKind, Status
+from dispatcher.operations.actor import Actor
+from dispatcher.operations.farm import Area
+from dispatcher.views import job_view
+
+MAX_JOBS_PER_SUBMIT = 10_000
+MAX_OWNER_CHARS = 255
+
+
+class JobOperations(Area):
+    # -- lookups -----------------------------------------------------------------
+    def get(self, actor: Actor, key: int | str) -> Job:
+        """A job by id or by title (Conflict, listing the ids, when several bear it)."""
+        return self.farm.queue.get(key)
+
+    def list(self, actor: Actor, state: str | None = None) -> list[Job]:
+        if state is not None and state not in Status.__members__.values():
+            raise ValidationError(f"state: unknown state {state!r}", field="state")
+        jobs = self.farm.queue.jobs.values()
+        return [job for job in jobs if state is None or job.state.value == state]
+
+    def why(self, actor: Actor, key: int | str) -> tuple[Job, list[str]]:
+        """Why the job is not running (an empty list when nothing holds it)."""
+        job = self.get(actor, key)
+        server = self.farm.node_server
+        nodes = list(self.farm.queue.nodes.values())
+        return job, server.scheduler.why(job, nodes, server.connected())
+
+    # -- submitting --------------------------------------------------------------
+    async def submit(
+        self, actor: Actor, items: list[Any], *, owner: str | None = None
+    ) -> list[Job]:
+        """Queue new jobs (specs as JSON objects) once their templates' hooks admitted them.
+
+        `owner` is whom the jobs belong to when the actor is not a user (a template
+        submitting for someone); a user submits as themself unless they may manage all.
+        """
+        actor.require(Permission.SUBMIT)
+        if not isinstance(items, list) or not items:
+            raise ValidationError("the list of jobs is empty")
+        if len(items) > MAX_JOBS_PER_SUBMIT:
+            raise ValidationError(f"at most {MAX_JOBS_PER_SUBMIT} jobs per request")
+        name = _owner(owner) if owner is not None else actor.name
+        specs = []
+        for position, item in enumerate(items):
+            where = f"job #{position}: " if len(items) > 1 else ""
+            try:
+                spec = jobspec.parse_spec(item)
+            except ValidationError as exc:
+                raise ValidationError(f"{where}{exc}", field=exc.field) from None
+            if spec.user not in (None, name) and not actor.can(Permission.MANAGE_ALL):
+                raise PermissionDenied(f"{actor.name} may not submit jobs as {spec.user}")
+            if spec.kind is JobKind.JOB:
+                template = self.farm.templates.get(spec.template)
+                if template is None:
+                    known = ", ".join(sorted(self.farm.templates.keys()))
+                    raise ValidationError(
+                        f"{where}template: no template {spec.template!r} (known: {known})",
+                        field="template",
+                    )
+                spec.template = template.getKey()
+            specs.append(spec)
+        specs = await self.farm.hooks.admit(specs, name)
+        jobs = self.farm.queue.submit(specs, name)
+        self.farm.hooks.submitted(jobs)
+        ids = [job.id for job in jobs]
+        await self.finish(actor, JobEvent(action="submit", actor=actor.name, jobs=ids), jobs=ids)
+        return jobs
+
+    async def add_folder(self, actor: Actor, parent: int, title: str, owner: str) -> Job:
+        """Muster's jobAddFolder: a folder job under `parent` (-1 or 0: the top)."""
+        item = {"title": title, "kind": JobKind.FOLDER.value, "parent": parent}
+        return (await self.submit(actor, [item], owner=owner))[0]
+
+    # -- changing ----------------------------------------------------------------
+    async def edit(
+        self, actor: Actor, key: int | str, fields: Any, *, only_changed: bool = False
+    ) -> Job:
+        """Edit a job's fields after its template's onEditJob had its say (it may change or
+        refuse the edit). `only_changed`: `fields` is a whole job (an MJob), of which only
+        the editable fields that differ from the job's are applied."""
+        job = self.get(actor, key)
+        actor.may_manage(job)
+        if only_changed:
+            if not isinstance(fields, dict):
+                raise ValidationError("job: an MJob is required")
+            current = job_view(job)
+            fields = {
+                name: value
+                for name, value in fields.items()
+                if name in jobspec.EDITABLE and value != current.get(name)
+            }
+        changes = jobspec.parse_edit(fields) if fields or not only_changed else {}
+        if changes:
+            changes = await self.farm.hooks.before_edit(job, changes)
+            if self.farm.queue.jobs.get(job.id) is not job:
+                raise NotFound(f"job {job.id} was deleted while its edit was checked")
+            if changes:
+                self.farm.queue.edit(job, changes)
+        names = sorted(changes)
+        event = JobEvent(action="edit", actor=actor.name, jobs=[job.id], fields=names)
+        await self.finish(actor, event, job=job.id, fields=names)
+        return job
+
+    async def reparent(self, actor: Actor, key: int | str, parent: int) -> Job:
+        """Move a job into folder `parent` (-1: the top): an edit of its parent."""
+        return await self.edit(actor, key, {"parent": parent})
+
+    async def pause(self, actor: Actor, key: int | str) -> Job:
+        return await self._simple(actor, key, "pause")
+
+    async def resume(self, actor: Actor, key: int | str) -> Job:
+        return await self._simple(actor, key, "resume")
+
+    async def reinit(self, actor: Actor, key: int | str) -> Job:
+        """Queue every chunk of the job again (running attempts are killed)."""
+        return await self._simple(actor, key, "reinit")
+
+    async def _simple(self, actor: Actor, key: int | str, action: str) -> Job:
+        job = self.get(actor, key)
+        actor.may_manage(job)
+        queue = self.farm.queue
+        {"pause": queue.pause, "resume": queue.resume, "reinit": queue.reinit}[action](job)
+        await self.finish(
+            actor, JobEvent(action=action, actor=actor.name, jobs=[job.id]), job=job.id
+        )
+        return job
+
+    async def delete(self, actor: Actor, key: int | str) -> None:
+        """Remove a job (a folder only when empty); its running attempts are killed."""
+        job = self.get(actor, key)
+        actor.may_manage(job)
+        self.farm.queue.delete(job)
+        self.farm.chunk_logs.remove_job(job.id)
+        await self.finish(
+            actor, JobEvent(action="delete", actor=actor.name, jobs=[job.id]), job=job.id
+        )
+
+    async def update_status(self, actor: Actor, key: int | str) -> Job:
+        """Muster's jobUpdateStatus: recount the job from its chunks and look at it again
+        now: held dependency verdicts are asked again and the scheduler revisits it."""
+        job = self.get(actor, key)
+        actor.may_manage(job)
+        self.farm.queue.refresh(job)
+        event = JobEvent(action="update_status", actor=actor.name, jobs=[job.id])
+        await self.finish(actor, event, job=job.id, state=job.state.value)
+        return job
+
+    async def update(self, actor: Actor, key: int | str) -> Job:
+        """Muster's jobUpdate: write the job now, wait until it is durable, and tell every
+        console following the farm that the job changed."""
+        job = self.get(actor, key)
+        actor.may_manage(job)
+        self.farm.store.put_job(job)
+        await self.finish(
+            actor, JobEvent(action="update", actor=actor.name, jobs=[job.id]), job=job.id
+        )
+        return job
+
+
+def _owner(owner: object) -> str:
+    if not isinstance(owner, str) or not owner.strip():
+        raise ValidationError("owner: a non-empty string is required", field="owner")
+    name = owner.strip()
+    if len(name) > MAX_OWNER_CHARS:
+        raise ValidationError(f"owner: at most {MAX_OWNER_CHARS} characters", field="owner")
+    return name
