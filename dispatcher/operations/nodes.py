@@ -22,6 +22,8 @@ from dispatcher.operations.farm import Area
 from dispatcher.protocol import Ref, Resources
 from dispatcher.views import node_view
 
+__all__ = ["Answer", "NodeOperations"]
+
 
 def _refs_text(verb: str, node: Node, refs: list[Ref]) -> str:
     chunks = ", ".join(f"job {ref.job} chunk {ref.chunk}" for ref in refs) or "nothing running"

@@ -26,7 +26,7 @@ from dispatcher.operations import Actor, Operations
 log = logging.getLogger(__name__)
 
 OPERATIONS: web.AppKey[Operations] = web.AppKey("operations")
-ACTOR_KEY = "corral_actor"
+ACTOR_KEY: web.RequestKey[Actor] = web.RequestKey("actor", Actor)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -116,8 +116,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
 
 def actor_of(request: web.Request) -> Actor:
     """The user making the request, as the operations' actor."""
-    actor: Actor = request[ACTOR_KEY]
-    return actor
+    return request[ACTOR_KEY]
 
 
 def operations(request: web.Request) -> tuple[Operations, Actor]:

@@ -14,9 +14,9 @@ from typing import Any
 
 from aiohttp import web
 
-from dispatcher.control import Answer
 from dispatcher.errors import NotFound, ValidationError
 from dispatcher.operations import Actor, Operations
+from dispatcher.operations.nodes import Answer
 from dispatcher.web.app import json_response, operations, read_json
 
 Call = Callable[[Operations, Actor, str, dict[str, Any]], Awaitable[Answer]]
