@@ -104,10 +104,8 @@ async def test_every_rest_route_reaches_an_operation(live: Live) -> None:
         )["id"]
         for url, body in _bodies(method, path, job):
             spy.calls.clear()
-            try:
+            with contextlib.suppress(HttpError):  # a refusal still went through an operation
                 await live.rest(method, url, body)
-            except HttpError:
-                pass  # a refusal still went through an operation
             if not spy.calls:
                 silent.append(f"{method} {url}")
     for method, path in routes:
