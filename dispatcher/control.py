@@ -90,8 +90,10 @@ class NodeControl:
         if not matches:
             raise NotFound(f"no node named {text!r}")
         if len(matches) > 1:
-            names = ", ".join(sorted(node.label for node in matches))
-            raise Conflict(f"{len(matches)} nodes are named {text!r} ({names}); use an id")
+            named = ", ".join(
+                f"{node.id} ({node.label})" for node in sorted(matches, key=lambda n: n.id)
+            )
+            raise Conflict(f"{len(matches)} nodes are named {text!r} (ids {named}); use an id")
         return matches[0]
 
     def session(self, node_id: int) -> NodeSession:

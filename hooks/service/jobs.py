@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from dispatcher.errors import ValidationError
+from dispatcher.jobspec import JobSpec
 from dispatcher.operations import Actor, Operations
 from dispatcher.views import job_view
-from hooks.lifecycle import SPEC_FIELDS
 from hooks.service.registry import api, as_int, as_text
+
+# What of an MJob a submission takes (an MJob has start and end, not a frame range).
+SPEC_FIELDS = frozenset(JobSpec.model_fields) - {"frames"}
 
 
 @api
