@@ -225,7 +225,9 @@ async def serve_dispatcher(settings: Settings) -> None:
         await dispatcher.start()
     except (OSError, CorralError) as exc:
         await dispatcher.close()
-        raise ConsoleError(f"cannot start the dispatcher: {exc}") from exc
+        error = ConsoleError(f"cannot start the dispatcher: {exc}")
+        error.exit_code = getattr(exc, "exit_code", 1)  # StartupError: 5 or 6 (docs/cli.md)
+        raise error from exc
     except BaseException:
         await dispatcher.close()
         raise
@@ -238,6 +240,9 @@ async def serve_dispatcher(settings: Settings) -> None:
         await dispatcher.wait_closed()
         if closing:
             await closing[0]
+        fatal = getattr(dispatcher, "fatal", None)
+        if fatal is not None:
+            raise ConsoleError(f"the dispatcher stopped: the store failed: {fatal}")
     finally:
         _remove_signals(loop, installed)
         await dispatcher.close()
@@ -345,6 +350,10 @@ def setting(flag: str, text: str, kind: Any = None, field: str | None = None, **
 )
 @setting("--discovery-address", "Where a nodes network scan sends its probe (repeat).", field="discovery_addresses",
          multiple=True, metavar="HOST:PORT", show_default=False)  # fmt: skip
+@setting("--checkpoint-interval-s", "How often the WAL is copied into the database (0: every batch).",
+         click.FloatRange(min=0))  # fmt: skip
+@setting("--store-retry-max-s", "Longest pause between write probes while the disk refuses writes.",
+         click.FloatRange(0.01, 60))  # fmt: skip
 @log_level_option
 def dispatcher(log_level: str, **options: Any) -> None:
     """Run the dispatcher until SIGTERM or SIGINT.

@@ -18,6 +18,7 @@ from dispatcher import jobspec
 from dispatcher.auth import Users, farm_secret
 from dispatcher.config import Settings
 from dispatcher.control import NodeControl
+from dispatcher.datadir import DataDirLock
 from dispatcher.errors import ValidationError
 from dispatcher.logs import ActionLog, ChunkLogs
 from dispatcher.model import Job, JobKind
@@ -25,6 +26,7 @@ from dispatcher.nodes import NodeServer
 from dispatcher.protocol import PROTOCOL_VERSION
 from dispatcher.queue import Queue
 from dispatcher.services import HookServices
+from dispatcher.store.refusal import store_wiring
 from dispatcher.store.sqlite import SqliteStore
 from dispatcher.web.app import current_user, make_app
 from hooks.catalog import TemplateCatalog
@@ -40,7 +42,13 @@ class Dispatcher(HookServices):
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.store = SqliteStore(settings.db_path, durability=settings.durability)
+        self.lock = DataDirLock(settings.data_dir)
+        self.store = SqliteStore(
+            settings.db_path,
+            durability=settings.durability,
+            checkpoint_interval_s=settings.checkpoint_interval_s,
+            retry_max_s=settings.store_retry_max_s,
+        )
         self.queue = Queue(self.store, exclude_after_failures=settings.exclude_after_failures)
         self.users = Users(self.store, settings.data_dir)
         self.templates: TemplateCatalog
@@ -55,10 +63,12 @@ class Dispatcher(HookServices):
         self.started_at = 0.0
         self._started = False
         self._closed = asyncio.Event()
+        self.fatal: BaseException | None = None
 
     # -- lifecycle -----------------------------------------------------------
     async def start(self) -> None:
         settings = self.settings
+        self.lock.acquire()  # one dispatcher per data directory
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         recorded = _read_json(settings.data_dir / "dispatcher.json")
         await self.store.open()
@@ -82,6 +92,7 @@ class Dispatcher(HookServices):
         self.queue.on_kill = self.node_server.kill
         self.control = NodeControl(queue=self.queue, store=self.store, nodes=self.node_server)
         await self.start_hook_services()
+        store_wiring(self.store, self.queue, self.users, self.records, scheduler, self._fatal)
         await self.store.commit()
         await self.node_server.start()
         for job in self.queue.jobs.values():
@@ -139,6 +150,7 @@ class Dispatcher(HookServices):
         if not self._started:
             await self.close_hook_services()
             await self.store.close()
+            self.lock.release()
             self._closed.set()
             return
         self._started = False
@@ -151,8 +163,14 @@ class Dispatcher(HookServices):
         await self.node_server.close()
         await self.store.close()
         self.chunk_logs.close()
+        self.lock.release()
         log.info("action=stopped")
         self._closed.set()
+
+    def _fatal(self, exc: BaseException) -> None:
+        """The store can no longer be trusted: stop loudly (the CLI exits non-zero)."""
+        self.fatal = exc
+        asyncio.get_running_loop().create_task(self.close(), name="dispatcher-fatal-close")
 
     async def wait_closed(self) -> None:
         await self._closed.wait()
@@ -211,6 +229,7 @@ class Dispatcher(HookServices):
             "results": self.node_server.results,
             "store_batches": self.store.batches,
             "store": self.store.pragmas(),
+            "store_health": self.store.health(),
             "templates": sorted(self.templates.keys()),
             "render_port": self.render_address[1],
             "rss_bytes": _rss_bytes(),

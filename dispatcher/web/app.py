@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,7 @@ from dispatcher.errors import (
     PermissionDenied,
     Refused,
     StoreError,
+    StoreUnavailable,
     ValidationError,
 )
 
@@ -63,6 +65,10 @@ def error_response(exc: CorralError) -> web.Response:
     for kind, status, title in _STATUS:
         if isinstance(exc, kind):
             extra = {"field": exc.field} if isinstance(exc, ValidationError) and exc.field else {}
+            if isinstance(exc, StoreUnavailable):  # the store retries by itself: say when
+                response = problem(status, title, str(exc), cause=exc.cause)
+                response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
+                return response
             return problem(status, title, str(exc), **extra)
     return problem(500, "Internal Server Error", str(exc))
 
