@@ -499,6 +499,10 @@ class SqliteStore:
             await self._flush_once()
 
     async def _flush_once(self) -> None:
+        # One more turn of the loop first: a change's commit may be asked for by a
+        # callback of the same tick (the nodes acknowledge results that way), and it
+        # must join the batch that holds the change.
+        await asyncio.sleep(0)
         batch = self._take()
         waiters, self._waiters = self._waiters, []
         self._inflight = (batch, waiters)
@@ -509,7 +513,11 @@ class SqliteStore:
                 self.batches += 1
         except Exception as exc:
             self._inflight = None
-            self._refuse(batch, waiters, self._error_for(exc, batch))
+            error = self._error_for(exc, batch)
+            self._refuse(batch, waiters, error)
+            await asyncio.sleep(0)  # commits asked for the refused changes a tick late
+            if self._pending or self._waiters:
+                self._refuse(self._take(), [], error)
             return
         self._inflight = None
         for future in waiters:
