@@ -31,6 +31,7 @@ from console.http import ConsoleError
 from console.jobs_cli import COMMANDS
 from console.login_cli import login
 from console.nodes_cli import install_node_commands
+from console.store_cli import COMMANDS as STORE_COMMANDS
 from dispatcher.config import Settings
 from dispatcher.errors import CorralError
 
@@ -131,7 +132,7 @@ def main(
     )
 
 
-for _command in (*COMMANDS, *HOOK_COMMANDS, login):
+for _command in (*COMMANDS, *HOOK_COMMANDS, login, *STORE_COMMANDS):
     main.add_command(_command)
 install_node_commands(main)
 
