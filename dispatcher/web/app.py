@@ -18,6 +18,7 @@ from dispatcher.errors import (
     NotFound,
     PermissionDenied,
     Refused,
+    StartupError,
     StoreError,
     StoreUnavailable,
     ValidationError,
@@ -56,7 +57,8 @@ _STATUS: list[tuple[type[CorralError], int, str]] = [
     (Conflict, 409, "Conflict"),
     (Refused, 422, "Refused by template"),
     (PermissionDenied, 403, "Forbidden"),
-    (StoreError, 503, "Store unavailable"),
+    (StoreError, 503, "Store unavailable"),  # StoreUnavailable too, with Retry-After
+    (StartupError, 503, "Store unavailable"),
 ]
 
 

@@ -12,6 +12,7 @@ from dispatcher.errors import (
     NotFound,
     PermissionDenied,
     Refused,
+    StartupError,
     StoreError,
     TemplateError,
     ValidationError,
@@ -85,6 +86,7 @@ _BY_EXCEPTION: list[tuple[type[CorralError], int]] = [
     (Refused, kErrRefused),
     (PermissionDenied, kErrPermission),
     (StoreError, kErrStore),
+    (StartupError, kErrStore),  # (StoreUnavailable is a StoreError)
     (TemplateError, kErrTemplate),
 ]
 
