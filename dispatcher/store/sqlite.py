@@ -122,6 +122,8 @@ class SqliteStore:
         self._closed = False
         self._pragmas: dict[str, Any] = {}
         self._outage: _Outage | None = None
+        # The batch being written and its waiters (failed by supervision if the writer dies).
+        self._inflight: tuple[Batch, list[asyncio.Future[None]]] | None = None
         self._last_checkpoint = time.monotonic()
         self.batches = 0
         self.refused_batches = 0
@@ -227,9 +229,10 @@ class SqliteStore:
         if self._flusher is not None:
             self._flusher.cancel()
             await asyncio.gather(self._flusher, return_exceptions=True)
-        for waiter in self._waiters:
+        inflight, self._inflight = self._inflight, None
+        for waiter in self._waiters + (inflight[1] if inflight is not None else []):
             if not waiter.done():
-                waiter.set_exception(StoreError("the store closed; nothing was changed"))
+                waiter.set_exception(StoreError("the store closed before the change was written"))
         self._waiters.clear()
         if self._reader is not None:
             self._reader.close()
@@ -512,19 +515,17 @@ class SqliteStore:
                 await self._run(self._write, batch)
                 self.batches += 1
         except Exception as exc:
-            self._inflight = None
             error = self._error_for(exc, batch)
+            # Callbacks already queued this turn may still ask for the commit of a
+            # change that is about to be taken back: let them, then refuse it all.
+            await asyncio.sleep(0)
+            self._inflight = None
             self._refuse(batch, waiters, error)
-            await asyncio.sleep(0)  # commits asked for the refused changes a tick late
-            if self._pending or self._waiters:
-                self._refuse(self._take(), [], error)
             return
         self._inflight = None
         for future in waiters:
             if not future.done():
                 future.set_result(None)
-
-    _inflight: tuple[Batch, list[asyncio.Future[None]]] | None = None
 
     def _error_for(self, exc: BaseException, batch: Batch) -> StoreError:
         """The error a refused batch's waiters get; a cause in the machine starts an outage."""

@@ -19,6 +19,9 @@ import pytest
 
 from dispatcher.errors import StoreError
 from dispatcher.jobspec import build_job, parse_spec
+from dispatcher.model import Node
+from dispatcher.protocol import Result
+from dispatcher.queue import Queue
 from dispatcher.store.sqlite import SqliteStore
 from tests.integration.farm import Farm, wait_for
 from tests.integration.mounts import fill, tmpfs
@@ -148,3 +151,43 @@ def test_a_full_log_disk_does_not_fail_committed_changes(tmp_path: Path) -> None
             assert farm.job(job["id"])["priority"] == 7
         finally:
             farm.close()
+
+
+async def test_a_refused_batch_is_taken_back_from_memory_whole(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "corral.db")
+    await store.open()
+    queue = Queue(store)
+    store.on_refused = queue.take_back
+    kept, doomed = queue.submit([parse_spec({"title": "kept", "frames": "1-4", "batch": 1}),
+                                 parse_spec({"title": "doomed"})], "ann")  # fmt: skip
+    queue.nodes[7] = Node(id=7, name="box", instance=1)
+    await store.commit()
+
+    # One batch: an edit, a deletion, an assignment, a failure, and a value that
+    # cannot be stored. All of it is refused, and memory returns to the stored state.
+    queue.edit(kept, {"priority": 99, "data": {"x": "\ud800"}})
+    queue.delete(doomed)
+    queue.start_attempt(kept, 0, 7)
+    ref = queue.start_attempt(kept, 1, 7)
+    queue.finish_attempt(Result(ref=ref, ok=False, exit_code=1, error="boom"), 7)
+    assert queue.failed_on and queue.node_failures
+    with pytest.raises(StoreError):
+        await store.commit()
+    assert (kept.priority, kept.data) == (50, {})
+    assert doomed.id in queue.jobs and queue.jobs[doomed.id].title == "doomed"
+    assert bytes(kept.chunk_status) == bytes(4) and list(kept.chunk_attempts) == [0] * 4
+    assert queue.running == {} and kept.cursor == 0
+    assert not queue.failed_on and not queue.node_failures
+
+    # What is committed afterwards is what memory holds.
+    ref = queue.start_attempt(kept, 1, 7)
+    queue.finish_attempt(Result(ref=ref, ok=False, exit_code=1, error="boom"), 7)
+    await store.commit()
+    await store.close()
+    again = SqliteStore(tmp_path / "corral.db")
+    await again.open()
+    snapshot = await again.load()
+    assert sorted(job.title for job in snapshot.jobs) == ["doomed", "kept"]
+    assert snapshot.failed_on == {(kept.id, 1): {7}}
+    assert snapshot.node_failures == {(kept.id, 7): 1}
+    await again.close()
