@@ -31,15 +31,19 @@ from console.http import ConsoleError
 from console.jobs_cli import COMMANDS
 from console.login_cli import login
 from console.nodes_cli import install_node_commands
+from console.store_cli import COMMANDS as STORE_COMMANDS
 from dispatcher.config import Settings
 from dispatcher.errors import (
     AuthenticationFailed,
     Conflict,
     CorralError,
+    DataDirLocked,
     NotFound,
     PermissionDenied,
     Refused,
+    StartupError,
     StoreError,
+    StoreUnavailable,
     TemplateError,
     ValidationError,
 )
@@ -67,6 +71,9 @@ EXIT_CODES: dict[type[CorralError], int] = {
     StoreError: 1,
     TemplateError: 1,
     AuthenticationFailed: 4,
+    StoreUnavailable: 1,
+    StartupError: StartupError.exit_code,  # 6: the data directory cannot be used as it is
+    DataDirLocked: DataDirLocked.exit_code,  # 5: another dispatcher holds it
 }
 
 
@@ -165,7 +172,7 @@ def main(
     )
 
 
-for _command in (*COMMANDS, *HOOK_COMMANDS, login):
+for _command in (*COMMANDS, *HOOK_COMMANDS, login, *STORE_COMMANDS):
     main.add_command(_command)
 install_node_commands(main)
 
@@ -259,7 +266,9 @@ async def serve_dispatcher(settings: Settings) -> None:
         await dispatcher.start()
     except (OSError, CorralError) as exc:
         await dispatcher.close()
-        raise ConsoleError(f"cannot start the dispatcher: {exc}") from exc
+        error = ConsoleError(f"cannot start the dispatcher: {exc}")
+        error.exit_code = exit_code_for(exc) if isinstance(exc, CorralError) else 1
+        raise error from exc
     except BaseException:
         await dispatcher.close()
         raise
@@ -272,6 +281,9 @@ async def serve_dispatcher(settings: Settings) -> None:
         await dispatcher.wait_closed()
         if closing:
             await closing[0]
+        fatal = getattr(dispatcher, "fatal", None)
+        if fatal is not None:
+            raise ConsoleError(f"the dispatcher stopped: the store failed: {fatal}")
     finally:
         _remove_signals(loop, installed)
         await dispatcher.close()
@@ -379,6 +391,10 @@ def setting(flag: str, text: str, kind: Any = None, field: str | None = None, **
 )
 @setting("--discovery-address", "Where a nodes network scan sends its probe (repeat).", field="discovery_addresses",
          multiple=True, metavar="HOST:PORT", show_default=False)  # fmt: skip
+@setting("--checkpoint-interval-s", "How often the WAL is copied into the database (0: every batch).",
+         click.FloatRange(min=0))  # fmt: skip
+@setting("--store-retry-max-s", "Longest pause between write probes while the disk refuses writes.",
+         click.FloatRange(0.01, 60))  # fmt: skip
 @log_level_option
 def dispatcher(log_level: str, **options: Any) -> None:
     """Run the dispatcher until SIGTERM or SIGINT.

@@ -25,6 +25,7 @@ from typing import IO, Any, Protocol
 import msgspec
 
 from dispatcher.errors import NotFound, ValidationError
+from dispatcher.logs import lost_write
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +52,11 @@ class MessageLog:
     def add(self, message: str, *, internal: bool = False, source: str = "hook") -> None:
         text = " ".join(message.splitlines()) if message else ""
         kind = "internal" if internal else "message"
-        with self.path.open("a", encoding="utf-8") as out:
-            out.write(f"{_stamp(time.time())} {kind} {source}: {text}\n")
+        try:
+            with self.path.open("a", encoding="utf-8") as out:
+                out.write(f"{_stamp(time.time())} {kind} {source}: {text}\n")
+        except OSError as exc:
+            lost_write(self.path, exc)
         log.log(
             logging.DEBUG if internal else logging.INFO,
             "action=log_%s source=%s %s",
@@ -132,19 +136,25 @@ class ActivityLog:
         day = datetime.datetime.fromtimestamp(moment, datetime.UTC).strftime("%Y-%m-%d")
         words = " ".join(f"{key}={value!r}" for key, value in detail.items())
         path = self.folder / f"activity-{day}.log"
-        if self._out is None or day != self._day or not path.exists():  # a new day, or removed
-            self.close()
-            self._out = path.open(
-                "a", encoding="utf-8", buffering=1
-            )  # line-buffered: readable at once
-            self._day = day
-        self._out.write(f"{_stamp(moment)} {event} job={job_id} {words}\n")
+        try:
+            if self._out is None or day != self._day or not path.exists():  # new day, or removed
+                self.close()
+                self._out = path.open(
+                    "a", encoding="utf-8", buffering=1
+                )  # line-buffered: readable at once
+                self._day = day
+            self._out.write(f"{_stamp(moment)} {event} job={job_id} {words}\n")
+        except OSError as exc:  # (a full disk must not fail the change this line describes)
+            lost_write(path, exc)
         self.store.put_history(moment, job_id, event, msgspec.json.encode(detail))
 
     def close(self) -> None:
-        if self._out is not None:
-            self._out.close()
-            self._out = None
+        out, self._out = self._out, None
+        if out is not None:
+            try:
+                out.close()
+            except OSError as exc:
+                lost_write(Path(out.name), exc)
 
 
 class StatisticsSampler:

@@ -25,6 +25,7 @@ from dispatcher.activity import ActivityLog, LogFolder, MessageLog, StatisticsSa
 from dispatcher.auth import Users, farm_secret
 from dispatcher.config import Settings
 from dispatcher.control import NodeControl
+from dispatcher.datadir import DataDirLock
 from dispatcher.events import EventBus
 from dispatcher.logs import ActionLog, ChunkLogs
 from dispatcher.nodes import NodeServer
@@ -32,6 +33,7 @@ from dispatcher.operations import Operations
 from dispatcher.queue import Queue
 from dispatcher.records import Records
 from dispatcher.scheduler import Scheduler
+from dispatcher.store.refusal import store_wiring
 from dispatcher.store.sqlite import SqliteStore
 from dispatcher.web.app import make_app
 from hooks.catalog import TemplateCatalog
@@ -60,7 +62,13 @@ class Dispatcher:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.store = SqliteStore(settings.db_path, durability=settings.durability)
+        self.lock = DataDirLock(settings.data_dir)
+        self.store = SqliteStore(
+            settings.db_path,
+            durability=settings.durability,
+            checkpoint_interval_s=settings.checkpoint_interval_s,
+            retry_max_s=settings.store_retry_max_s,
+        )
         self.users = Users(self.store, settings.data_dir)
         self.records = Records(self.store)
         self.queue = Queue(self.store, exclude_after_failures=settings.exclude_after_failures)
@@ -86,10 +94,13 @@ class Dispatcher:
         self.started_at = 0.0
         self._started = False
         self._closed = asyncio.Event()
+        self.fatal: BaseException | None = None
+        self._fatal_close: asyncio.Task[None] | None = None
 
     # -- lifecycle -----------------------------------------------------------
     async def start(self) -> None:
         settings = self.settings
+        self.lock.acquire()  # one dispatcher per data directory
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         recorded = _read_json(settings.data_dir / "dispatcher.json")
         await self.store.open()
@@ -115,6 +126,7 @@ class Dispatcher:
         self.operations.pools.identify()
         await self.hooks.start()
         await self.sampler.start()
+        store_wiring(self.store, self.queue, self.users, self.records, self.scheduler, self._fatal)
         await self.store.commit()
         await self.node_server.start()
         for job in self.queue.jobs.values():
@@ -216,6 +228,7 @@ class Dispatcher:
         if not self._started:
             await self._close_hooks()
             await self.store.close()
+            self.lock.release()
             self._closed.set()
             return
         self._started = False
@@ -228,6 +241,7 @@ class Dispatcher:
         await self.node_server.close()
         await self.store.close()
         self.chunk_logs.close()
+        self.lock.release()
         log.info("action=stopped")
         self._closed.set()
 
@@ -239,6 +253,14 @@ class Dispatcher:
             await self.sampler.close()
         if hasattr(self, "activity"):
             self.activity.close()
+
+    def _fatal(self, exc: BaseException) -> None:
+        """The store can no longer be trusted: stop loudly (the CLI exits non-zero)."""
+        self.fatal = exc
+        if self._fatal_close is None:
+            self._fatal_close = asyncio.get_running_loop().create_task(
+                self.close(), name="dispatcher-fatal-close"
+            )
 
     async def wait_closed(self) -> None:
         await self._closed.wait()

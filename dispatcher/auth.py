@@ -132,6 +132,14 @@ class Users:
         self.store.put_user(name, None)
         self._reindex()
 
+    def restore(self, name: str, info: bytes | None) -> None:
+        """Put a user back to the store's copy (None: not stored) after a refused change."""
+        if info is None:
+            self.users.pop(name, None)
+        else:
+            self.users[name] = User.from_json(name, info)
+        self._reindex()
+
     def by_token(self, token: str) -> User | None:
         name = self._by_token.get(_digest(token))
         return self.users.get(name) if name else None

@@ -45,6 +45,11 @@ class Settings(BaseModel):
     idle_hook_interval_s: float = Field(60.0, ge=0.05)
     statistics_interval_s: float = Field(60.0, ge=0.05)
     discovery_addresses: tuple[str, ...] = ()
+    # The store: copy the WAL into the database at most this often (0: after every
+    # batch), so losing the WAL file loses little; while the disk cannot take a
+    # write, probe it again after a pause that doubles up to store_retry_max_s.
+    checkpoint_interval_s: float = Field(2.0, ge=0.0)
+    store_retry_max_s: float = Field(1.0, ge=0.01, le=60.0)
 
     @property
     def db_path(self) -> Path:

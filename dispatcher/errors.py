@@ -41,3 +41,42 @@ class TemplateError(CorralError):
 
 class AuthenticationFailed(CorralError):
     """Unknown user, wrong password or a token the dispatcher does not know."""
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot write now (disk full, read-only file system, I/O error).
+
+    Nothing was changed; the store retries by itself and `retry_after_s` says when
+    to ask again. `cause` is the driver's own message (e.g. "database or disk is full").
+    """
+
+    cause = ""
+    retry_after_s = 1.0
+
+    def __init__(self, message: str, *, cause: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.cause = cause
+        self.retry_after_s = retry_after_s
+
+
+class StartupError(CorralError):
+    """The dispatcher cannot start on this data directory as it is.
+
+    `path` names the file or folder at fault; `exit_code` is the CLI's exit status
+    (docs/cli.md)."""
+
+    exit_code = 6
+
+    def __init__(self, message: str, *, path: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class DataDirLocked(StartupError):
+    """Another dispatcher holds the data directory's lock; `holder_pid` is its pid (0: unknown)."""
+
+    exit_code = 5
+
+    def __init__(self, message: str, *, path: str, holder_pid: int) -> None:
+        super().__init__(message, path=path)
+        self.holder_pid = holder_pid

@@ -19,6 +19,21 @@ from dispatcher.errors import NotFound
 log = logging.getLogger(__name__)
 
 MAX_OPEN_FILES = 128
+_LOST_WRITE_LOG_EVERY_S = 60.0
+_lost_logged: dict[str, float] = {}
+
+
+def lost_write(path: Path, exc: OSError) -> None:
+    """A log file could not be written (disk full, read-only): the line is dropped.
+
+    Log files are the record of what happened, not the farm's state: a failed write
+    must never fail the change it describes (that is committed in the store). Warned
+    once a minute per file."""
+    now = time.monotonic()
+    key = str(path)
+    if now - _lost_logged.get(key, -_LOST_WRITE_LOG_EVERY_S) >= _LOST_WRITE_LOG_EVERY_S:
+        _lost_logged[key] = now
+        log.warning("action=log_write_failed path=%s error=%s; lines are dropped", path, exc)
 
 
 class ChunkLogs:
@@ -35,23 +50,26 @@ class ChunkLogs:
     def append(self, job: int, chunk: int, attempt: int, data: bytes) -> None:
         key = (job, chunk, attempt)
         handle = self._open.get(key)
-        if handle is None:
-            path = self.path(*key)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            handle = path.open("ab")
-            self._open[key] = handle
-            if len(self._open) > MAX_OPEN_FILES:
-                _, oldest = self._open.popitem(last=False)
-                oldest.close()
-        else:
-            self._open.move_to_end(key)
-        handle.write(data)
+        try:
+            if handle is None:
+                path = self.path(*key)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                handle = path.open("ab")
+                self._open[key] = handle
+                if len(self._open) > MAX_OPEN_FILES:
+                    _, oldest = self._open.popitem(last=False)
+                    _close_quietly(oldest)
+            else:
+                self._open.move_to_end(key)
+            handle.write(data)
+        except OSError as exc:
+            lost_write(self.path(*key), exc)
 
     def end(self, job: int, chunk: int, attempt: int) -> None:
         """The attempt is over: flush and close its file."""
         handle = self._open.pop((job, chunk, attempt), None)
         if handle is not None:
-            handle.close()
+            _close_quietly(handle)
 
     def attempts(self, job: int, chunk: int) -> list[int]:
         folder = self.root / str(job)
@@ -84,13 +102,13 @@ class ChunkLogs:
 
     def remove_job(self, job: int) -> None:
         for key in [key for key in self._open if key[0] == job]:
-            self._open.pop(key).close()
+            _close_quietly(self._open.pop(key))
         shutil.rmtree(self.root / str(job), ignore_errors=True)
 
     def close(self) -> None:
         while self._open:
             _, handle = self._open.popitem()
-            handle.close()
+            _close_quietly(handle)
 
 
 class ActionLog:
@@ -104,8 +122,19 @@ class ActionLog:
         line = json.dumps(
             {"time": time.time(), "user": user, "action": action, **detail}, default=str
         )
-        with self.path.open("a", encoding="utf-8") as out:
-            out.write(line + "\n")
+        try:
+            with self.path.open("a", encoding="utf-8") as out:
+                out.write(line + "\n")
+        except OSError as exc:
+            lost_write(self.path, exc)
         log.info(
             "action=%s user=%s %s", action, user, " ".join(f"{k}={v}" for k, v in detail.items())
         )
+
+
+def _close_quietly(handle: IO[bytes]) -> None:
+    """Close a log file; buffered lines that cannot be written are dropped."""
+    try:
+        handle.close()
+    except OSError as exc:
+        lost_write(Path(handle.name), exc)

@@ -20,6 +20,7 @@ from typing import Any
 
 from dispatcher import protocol as p
 from dispatcher.config import Settings
+from dispatcher.errors import StoreError
 from dispatcher.logs import ChunkLogs
 from dispatcher.model import Node
 from dispatcher.queue import Queue
@@ -278,7 +279,11 @@ class NodeServer:
 
     async def _attach(self, session: NodeSession, auth: p.Auth) -> None:
         node = self._register(session, auth)
-        await self.store.commit()
+        try:
+            await self.store.commit()
+        except StoreError as exc:  # the client reconnects later, with its backoff
+            session.abort(f"not registered: {exc}")
+            return
         if session.closed:
             return
         previous = self.live.get(node.id)
@@ -384,6 +389,8 @@ class NodeServer:
 
         def ack(done: asyncio.Future[None]) -> None:
             if done.cancelled() or done.exception() is not None:
+                # Refused and taken back: the clients resend their results on reconnect.
+                _abort_all({session for session, _ in results}, done)
                 return
             for session, ref in results:
                 session.send(p.ResultAck(ref))
@@ -406,6 +413,8 @@ class NodeServer:
 
         def deliver(done: asyncio.Future[None]) -> None:
             if done.cancelled() or done.exception() is not None:
+                # Refused and taken back: the sessions' slots hold attempts that never were.
+                _abort_all({session for session, _ in messages}, done)
                 return
             for session, message in messages:
                 if self.queue.is_current(message.ref, session.node.id):
@@ -485,3 +494,12 @@ def raise_nofile_limit() -> int:
         return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     except (ImportError, ValueError, OSError):
         return os.sysconf("SC_OPEN_MAX")
+
+
+def _abort_all(sessions: set[NodeSession], done: asyncio.Future[None]) -> None:
+    """Close sessions whose results or assignments the store refused; they reconnect."""
+    reason = (
+        "the store refused the session's last change" if done.cancelled() else str(done.exception())
+    )
+    for session in sessions:
+        session.abort(f"store: {reason}")

@@ -27,7 +27,8 @@ from dispatcher.model import (
     within,
 )
 from dispatcher.protocol import Ref, Result
-from dispatcher.store import Store
+from dispatcher.store import Store, rows
+from dispatcher.store.batch import Refusal
 from dispatcher.store.sqlite import Snapshot
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,8 @@ class Queue:
         self.node_failures: Counter[tuple[int, int]] = Counter()
         # What a failed chunk's retry needs: the nodes it failed on (avoided while
         # another node can run it) and, after an out-of-memory kill, more free memory
-        # than the node it died on offered (bytes). Kept in memory only.
+        # than the node it died on offered (bytes). Kept in the store with
+        # `node_failures`, so a restart remembers them.
         self.failed_on: dict[tuple[int, int], set[int]] = {}
         self.memory_needed: dict[tuple[int, int], int] = {}
         self.next_job_id = 1
@@ -94,6 +96,75 @@ class Queue:
             [int(snapshot.meta.get("next_job_id", 1)), *[j + 1 for j in self.jobs]]
         )
         self.next_seq = max([1, *[job.seq + 1 for job in self.jobs.values()]])
+        self.failed_on.update(snapshot.failed_on)
+        self.memory_needed.update(snapshot.memory_needed)
+        self.node_failures.update(snapshot.node_failures)
+
+    def take_back(self, refusal: Refusal) -> None:
+        """Put the records of a batch the store refused back to the store's copy.
+
+        Nothing of a refused change stays in memory: a job never stored goes, a
+        job whose deletion was refused comes back, an edited job gets its stored
+        fields and chunk states again (attempts no longer stored stop running),
+        and the failure memory of those jobs is the stored one.
+        """
+        now = time.time()
+        for job_id, stored in refusal.jobs.items():
+            current = self.jobs.get(job_id)
+            if current is not None:
+                self._unlink(current)
+            if stored is None:
+                if current is not None:
+                    self.on_remove(job_id)
+                    log.warning("action=take_back job=%d; it was never stored", job_id)
+                continue
+            job = stored
+            if current is not None:  # keep the object others hold
+                for name in rows.STORED_FIELDS:
+                    setattr(current, name, getattr(stored, name))
+                current.recount()
+                job = current
+            self.jobs[job_id] = job
+            for dep in job.depends_on:
+                self.dependants.setdefault(dep.job_id, set()).add(job_id)
+            for index in _indexes(job, CHUNK_RUNNING):
+                node_id = job.chunk_nodes[index]
+                self.running[(job_id, index)] = Running(node_id, job.chunk_attempts[index], now)
+                self.job_nodes.setdefault(job_id, Counter())[node_id] += 1
+            self.on_change(job)
+            log.warning("action=take_back job=%d; back to its stored state", job_id)
+        jobs = set(refusal.jobs)
+        for table in (self.failed_on, self.memory_needed):
+            for key in [key for key in table if key[0] in jobs]:
+                del table[key]
+        for key in [
+            key for key in self.node_failures
+            if key[0] in jobs or key[1] in refusal.failure_nodes
+        ]:  # fmt: skip
+            del self.node_failures[key]
+        self.failed_on.update(refusal.failed_on)
+        self.memory_needed.update(refusal.memory_needed)
+        self.node_failures.update(refusal.node_failures)
+        for node_id, stored_node in refusal.nodes.items():
+            node = self.nodes.get(node_id)
+            if stored_node is None:
+                if node is not None and not node.online:
+                    del self.nodes[node_id]
+                continue
+            if node is None:
+                self.nodes[node_id] = stored_node
+            else:
+                for name in rows.NODE_FIELDS:
+                    setattr(node, name, getattr(stored_node, name))
+
+    def _unlink(self, job: Job) -> None:
+        """Drop a job from the queue's indexes (not from the scheduler's)."""
+        self.jobs.pop(job.id, None)
+        self.job_nodes.pop(job.id, None)
+        for key in [key for key in self.running if key[0] == job.id]:
+            del self.running[key]
+        for dep in job.depends_on:
+            self.dependants.get(dep.job_id, set()).discard(job.id)
 
     # -- lookups -------------------------------------------------------------
     def get(self, key: int | str) -> Job:
@@ -119,6 +190,7 @@ class Queue:
     # -- submitting and editing ---------------------------------------------
     def submit(self, specs: list[jobspec.JobSpec], user: str) -> list[Job]:
         """Queue new jobs. All are checked before any is added."""
+        self.store.ensure_writable()
         for position, spec in enumerate(specs):
             for dep in spec.dependencies():
                 if dep.job_id not in self.jobs:
@@ -170,6 +242,7 @@ class Queue:
         written back: NotFound."""
         if self.jobs.get(job.id) is not job:
             raise NotFound(f"no job with id {job.id} (it was deleted)")
+        self.store.ensure_writable()
         if "parent" in changes and changes["parent"] != -1:
             self._check_parent(job, int(str(changes["parent"])))
         for name, value in changes.items():
@@ -195,6 +268,7 @@ class Queue:
 
     def delete(self, job: Job) -> None:
         """Remove a job; its running attempts are killed and their results ignored."""
+        self.store.ensure_writable()
         if job.kind is JobKind.FOLDER and any(
             other.parent == job.id for other in self.jobs.values()
         ):
@@ -215,6 +289,7 @@ class Queue:
 
     def reinit(self, job: Job) -> Job:
         """Queue every chunk again. Attempt numbers keep counting, so late results stay fenced."""
+        self.store.ensure_writable()
         self._kill_running(job)
         attempts = job.chunk_attempts
         job.init_chunks()
@@ -235,6 +310,7 @@ class Queue:
         Running attempts are killed; the new jobs' chunks that were running are
         queued again, keeping their attempt numbers so late results stay fenced.
         """
+        self.store.ensure_writable()
         for job in list(self.jobs.values()):
             self._kill_running(job)
         for job_id in list(self.jobs):
@@ -261,6 +337,7 @@ class Queue:
 
     def set_chunk_status(self, job: Job, index: int, status: Status) -> None:
         """Muster's chunkSetStatus: queued (requeue), skipped or done (complete)."""
+        self.store.ensure_writable()
         if status not in (Status.QUEUED, Status.SKIPPED, Status.DONE):
             raise ValidationError(
                 f"status: a chunk can be set to queued, skipped or done, not {status}"
@@ -372,6 +449,9 @@ class Queue:
         needed = max(result.memory_available_bytes + 1, result.peak_memory_bytes)
         key = (ref.job, ref.chunk)
         self.memory_needed[key] = max(self.memory_needed.get(key, 0), needed)
+        self.store.put_chunk_failures(
+            ref.job, ref.chunk, self.failed_on.get(key, set()), self.memory_needed[key]
+        )
         log.warning(
             "action=oom job=%d chunk=%d attempt=%d retry_needs_mb=%d",
             ref.job,
@@ -384,18 +464,22 @@ class Queue:
         """Drop what failed attempts taught (one chunk, or every chunk of the job)."""
         if not self.failed_on and not self.memory_needed:  # the usual case, on every result
             return
-        for table in (self.failed_on, self.memory_needed):
-            if index is not None:
-                table.pop((job_id, index), None)
-            else:
-                for key in [key for key in table if key[0] == job_id]:
-                    del table[key]
+        if index is not None:
+            keys = {(job_id, index)} & (self.failed_on.keys() | self.memory_needed.keys())
+        else:
+            keys = {key for table in (self.failed_on, self.memory_needed) for key in table
+                    if key[0] == job_id}  # fmt: skip
+        for key in keys:
+            self.failed_on.pop(key, None)
+            self.memory_needed.pop(key, None)
+            self.store.forget_chunk_failures(*key)
 
     def forget_node_failures(self, node_id: int, job_id: int | None = None) -> None:
         """Reset a node's failure counts (of one job, or of all) after its exclusion is purged."""
         for key in [key for key in self.node_failures if key[1] == node_id]:
             if job_id is None or key[0] == job_id:
                 del self.node_failures[key]
+        self.store.forget_node_failures(node_id, job_id)
 
     def _count_failure(self, job: Job, index: int, node_id: int, *, counts: bool) -> None:
         if not counts:
@@ -407,9 +491,14 @@ class Queue:
             job.failed_reason = f"chunk {index} failed {job.chunk_failures[index]} times"
         else:
             job.set_chunk(index, CHUNK_QUEUED)
-        self.failed_on.setdefault((job.id, index), set()).add(node_id)
+        failed_on = self.failed_on.setdefault((job.id, index), set())
+        failed_on.add(node_id)
+        self.store.put_chunk_failures(
+            job.id, index, failed_on, self.memory_needed.get((job.id, index), 0)
+        )
         key = (job.id, node_id)
         self.node_failures[key] += 1
+        self.store.put_node_failures(job.id, node_id, self.node_failures[key])
         node = self.nodes.get(node_id)
         if (
             node is not None

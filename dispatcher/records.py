@@ -76,6 +76,15 @@ class Records:
         self.store.put_record(kind, name, None)
         log.info("action=record_removed kind=%s name=%s", kind, name)
 
+    def restore(self, kind: str, name: str, info: bytes | None) -> None:
+        """Put a record back to the store's copy (None: not stored) after a refused change."""
+        if kind not in self.items:
+            return
+        if info is None:
+            self.items[kind].pop(name, None)
+        else:
+            self.items[kind][name] = msgspec.json.decode(info)
+
     def notify(self, kind: str) -> int:
         """Bump the kind's revision (consoles reload on a change); returns it."""
         self._kind(kind)

@@ -158,7 +158,7 @@ class Scheduler:
 
     def _dispatch(self) -> None:
         self._kicked = False
-        if self.paused:
+        if self.paused or not self.queue.store.writable:  # (kicked again when it is)
             return
         assigns: list[tuple[Slot, Ref]] = []
         # Each job is re-indexed once after the pass: _pick checks every pick anew.

@@ -324,6 +324,7 @@ class SystemOperations(Area):
             "chunks_assigned": server.scheduler.assigned,
             "results": server.results,
             "store_batches": farm.store.batches,
+            "store_health": farm.store.health(),
             "store": farm.store.pragmas(),
             "templates": sorted(farm.templates.keys()),
             "render_port": farm.render_address[1],

@@ -23,6 +23,28 @@ class MemoryStore:
         self.records_: dict[tuple[str, str], bytes] = {}
         self.timed: dict[str, list[tuple[Any, ...]]] = {"statistics": [], "history": []}
         self.batches = 0
+        self.chunk_failures: dict[tuple[int, int], tuple[set[int], int]] = {}
+        self.node_failures: dict[tuple[int, int], int] = {}
+        self.writable = True
+
+    def ensure_writable(self) -> None:
+        return None
+
+    def put_chunk_failures(
+        self, job_id: int, index: int, failed_on: set[int], memory_needed: int
+    ) -> None:
+        self.chunk_failures[(job_id, index)] = (set(failed_on), memory_needed)
+
+    def forget_chunk_failures(self, job_id: int, index: int) -> None:
+        self.chunk_failures.pop((job_id, index), None)
+
+    def put_node_failures(self, job_id: int, node_id: int, failures: int) -> None:
+        self.node_failures[(job_id, node_id)] = failures
+
+    def forget_node_failures(self, node_id: int, job_id: int | None = None) -> None:
+        for key in [key for key in self.node_failures if key[1] == node_id]:
+            if job_id is None or key[0] == job_id:
+                del self.node_failures[key]
 
     def put_job(self, job: Job) -> None:
         self.jobs[job.id] = (rows.job_spec(job), rows.job_chunks(job))
@@ -33,6 +55,9 @@ class MemoryStore:
 
     def delete_job(self, job_id: int) -> None:
         self.jobs.pop(job_id, None)
+        for table in (self.chunk_failures, self.node_failures):
+            for key in [key for key in table if key[0] == job_id]:
+                del table[key]
         for key in [key for key in self.runs_ if key[0] == job_id]:
             del self.runs_[key]
 

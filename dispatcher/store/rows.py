@@ -20,6 +20,18 @@ _SPEC_FIELDS = (
 )  # fmt: skip
 
 
+# Everything a job row holds: what a refused change's job gets back from the store.
+STORED_FIELDS = (
+    *_SPEC_FIELDS, "kind", "start", "end", "by", "depends_on",
+    "chunk_status", "chunk_attempts", "chunk_nodes", "chunk_failures",
+)  # fmt: skip
+# What a node row holds besides its id, name and instance.
+NODE_FIELDS = (
+    "host", "pools", "paused", "notes", "platform", "excluded_jobs", "excluded_templates",
+    "process_priority", "realtime_log",
+)  # fmt: skip
+
+
 def job_spec(job: Job) -> bytes:
     """The job's fields (not its chunk arrays) as JSON."""
     spec: dict[str, Any] = {name: getattr(job, name) for name in _SPEC_FIELDS}

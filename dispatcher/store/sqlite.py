@@ -1,9 +1,19 @@
-"""The embedded SQLite store: WAL, synchronous=FULL, group commit.
+"""The embedded SQLite store: WAL, synchronous=FULL, group commit, a supervised writer.
 
 Every change the queue makes is recorded here with a `put_*` call (cheap, in
-memory). A supervised flusher task writes everything recorded since the last
-batch in one transaction on the store's own thread, then resolves the futures
-of every `commit()` that waited for it: one fsync per batch, not per change.
+memory). The writer task writes everything recorded since the last batch in one
+transaction on the store's own thread, then resolves the futures of every
+`commit()` that waited for it: one fsync per batch, not per change.
+
+A batch that cannot be written is refused whole. Every change not yet durable
+(that batch, and what was recorded while it was written) is taken back: the
+store reads its own copy of each record they touched and hands it to
+`on_refused`, which puts the dispatcher's memory back to what is on disk; then
+their waiters fail with the cause. When the cause lies in the machine (disk
+full, read-only file system, I/O error) the store turns *unavailable*: it
+refuses changes at once, probes the disk with a growing pause, and turns
+available again by itself. When the cause lies in the data (a value that cannot
+be encoded) only that batch is refused.
 """
 
 from __future__ import annotations
@@ -13,19 +23,26 @@ import concurrent.futures
 import logging
 import re
 import sqlite3
+import time
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
-from dispatcher.errors import StoreError
+from dispatcher.errors import StoreError, StoreUnavailable
 from dispatcher.model import Job, Node
-from dispatcher.store import rows
+from dispatcher.store import rows, startup
+from dispatcher.store.batch import Batch, Refusal
 
 log = logging.getLogger(__name__)
 
 SQL_DIR = Path(__file__).parent / "sql"
+# The probe that tells a store which could not write that it can again: a write
+# of about a batch's size, taken back in the same transaction.
+PROBE_BYTES = 64 * 1024
 
 
 def _named_queries(text: str) -> dict[str, str]:
@@ -49,65 +66,108 @@ class Snapshot:
     jobs: list[Job]
     nodes: list[Node]
     users: dict[str, bytes]
+    failed_on: dict[tuple[int, int], set[int]] = field(default_factory=dict)
+    memory_needed: dict[tuple[int, int], int] = field(default_factory=dict)
+    node_failures: Counter[tuple[int, int]] = field(default_factory=Counter)
 
 
 @dataclass
-class _Batch:
-    jobs: dict[int, tuple[Any, ...]] = field(default_factory=dict)
-    chunks: dict[int, tuple[Any, ...]] = field(default_factory=dict)
-    deleted_jobs: set[int] = field(default_factory=set)
-    runs: dict[tuple[int, int, int], tuple[Any, ...]] = field(default_factory=dict)
-    nodes: dict[int, tuple[Any, ...]] = field(default_factory=dict)
-    deleted_nodes: set[int] = field(default_factory=set)
-    users: dict[str, bytes | None] = field(default_factory=dict)
-    meta: dict[str, str] = field(default_factory=dict)
-    # Named statements in the order recorded (records, statistics, history).
-    ops: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
+class _Outage:
+    """The store cannot write: why, since when, and when it tries again."""
 
-    def __bool__(self) -> bool:
-        return any(
-            (self.jobs, self.chunks, self.deleted_jobs, self.runs, self.nodes,
-             self.deleted_nodes, self.users, self.meta, self.ops)
-        )  # fmt: skip
+    cause: str
+    since: float
+    delay_s: float
+    next_probe: float
+    probes: int = 0
+
+
+def _noop(*_: object) -> None:
+    return None
+
+
+def _in_machine(exc: BaseException) -> bool:
+    """True when a write failed because of the disk or file system, not the data."""
+    return isinstance(exc, sqlite3.OperationalError | OSError | MemoryError)
+
+
+def _cause(exc: BaseException) -> str:
+    name = getattr(exc, "sqlite_errorname", "")
+    text = str(exc) or type(exc).__name__
+    return f"{text} ({name})" if name else text
 
 
 class SqliteStore:
     """The store of one dispatcher: `open()`, `load()`, `put_*()`, `commit()`, `close()`."""
 
-    def __init__(self, path: Path, *, durability: str = "full") -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        durability: str = "full",
+        checkpoint_interval_s: float = 2.0,
+        retry_max_s: float = 1.0,
+    ) -> None:
         self.path = path
         self.durability = durability
+        self.checkpoint_interval_s = checkpoint_interval_s
+        self.retry_max_s = retry_max_s
         self._db: sqlite3.Connection | None = None
+        self._reader: sqlite3.Connection | None = None
         self._thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="corral-store")
-        self._pending = _Batch()
-        self._dirty_jobs: dict[int, Job] = {}
-        self._dirty_chunks: dict[int, Job] = {}
+        self._pending = Batch()
         self._waiters: list[asyncio.Future[None]] = []
         self._wake = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
         self._closed = False
         self._pragmas: dict[str, Any] = {}
+        self._outage: _Outage | None = None
+        # The batch being written and its waiters (failed by supervision if the writer dies).
+        self._inflight: tuple[Batch, list[asyncio.Future[None]]] | None = None
+        self._last_checkpoint = time.monotonic()
         self.batches = 0
-        self.failure: BaseException | None = None
+        self.refused_batches = 0
+        self.checkpoints = 0
+        self.writer_restarts = 0
+        self.last_recovery_s: float | None = None
+        # Wired by the dispatcher: memory goes back to the store's copy of a refused
+        # batch's records; the store turned available again; the store cannot even be
+        # read, so memory can no longer be trusted (the dispatcher stops).
+        self.on_refused: Callable[[Refusal], None] = _noop
+        self.on_available: Callable[[], None] = _noop
+        self.on_fatal: Callable[[BaseException], None] = _noop
 
     # -- lifecycle -----------------------------------------------------------
     async def open(self) -> None:
-        await self._run(self._open_sync)
-        self._flusher = asyncio.create_task(self._flush_loop(), name="store-flusher")
+        """Open the file (refusing one that would lose a farm: see store/startup.py)."""
+        try:
+            await self._run(self._open_sync)
+        except (sqlite3.Error, OSError) as exc:
+            raise startup.explain(exc, self.path) from exc
+        self._start_writer()
 
     def _open_sync(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        startup.check_files(self.path)
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute(f"PRAGMA synchronous={'FULL' if self.durability == 'full' else 'NORMAL'}")
-        db.execute("PRAGMA foreign_keys=ON")
-        db.execute("PRAGMA busy_timeout=5000")
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(f"PRAGMA synchronous={'FULL' if self.durability == 'full' else 'NORMAL'}")
+            db.execute("PRAGMA foreign_keys=ON")
+            db.execute("PRAGMA busy_timeout=5000")
+            self._migrate(db)
+            self._pragmas = {
+                name: db.execute(f"PRAGMA {name}").fetchone()[0]
+                for name in ("journal_mode", "synchronous", "user_version")
+            }
+            # A second connection, used on the loop only to read back a refused
+            # batch's records: it never waits for the writer (WAL readers don't).
+            self._reader = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._reader.execute("PRAGMA query_only=ON")
+        except BaseException:
+            db.close()
+            raise
         self._db = db
-        self._migrate(db)
-        self._pragmas = {
-            name: db.execute(f"PRAGMA {name}").fetchone()[0]
-            for name in ("journal_mode", "synchronous", "user_version")
-        }
 
     def _migrate(self, db: sqlite3.Connection) -> None:
         version = db.execute("PRAGMA user_version").fetchone()[0]
@@ -124,37 +184,126 @@ class SqliteStore:
                 db.execute(f"PRAGMA user_version={number}")
                 db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
                 raise
 
+    def _start_writer(self) -> None:
+        self._flusher = asyncio.create_task(self._flush_loop(), name="store-writer")
+        self._flusher.add_done_callback(self._writer_done)
+
+    def _writer_done(self, task: asyncio.Task[None]) -> None:
+        """Supervision: a writer that died of a bug fails its waiters and is restarted."""
+        if task.cancelled() or self._closed:
+            return
+        exc = task.exception()
+        log.critical(
+            "action=store_writer_died error=%r; its changes are refused, the writer restarts",
+            exc,
+        )
+        self.writer_restarts += 1
+        error = StoreError(f"the store's writer failed: {exc!r}; nothing was changed")
+        inflight, self._inflight = self._inflight, None
+        batch, waiters = inflight if inflight is not None else (Batch(), [])
+        try:
+            self._refuse(batch, waiters, error)
+        finally:
+            delay = 0.0 if self.writer_restarts == 1 else 0.1  # a bug repeating must not spin
+            asyncio.get_running_loop().call_later(delay, self._restart_writer)
+
+    def _restart_writer(self) -> None:
+        if not self._closed:
+            self._start_writer()
+            self._wake.set()
+
     async def close(self) -> None:
-        """Flush what is pending, stop the flusher, close the file. Safe twice."""
+        """Flush what is pending, stop the writer, checkpoint, close the file. Safe twice."""
         if self._closed:
             return
-        if self._flusher is not None and self.failure is None:
+        if self._flusher is not None and not self._flusher.done():
             try:
                 await self.commit()
-            except StoreError:
-                log.exception("store: the last flush failed on close")
+            except StoreError as exc:
+                log.error("action=store_close_unflushed error=%s", exc)
         self._closed = True
         if self._flusher is not None:
             self._flusher.cancel()
             await asyncio.gather(self._flusher, return_exceptions=True)
+        inflight, self._inflight = self._inflight, None
+        for waiter in self._waiters + (inflight[1] if inflight is not None else []):
+            if not waiter.done():
+                waiter.set_exception(StoreError("the store closed before the change was written"))
+        self._waiters.clear()
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
         if self._db is not None:
-            await self._run(self._db.close)
-            self._db = None
+            await self._run(self._close_sync)
         self._thread.shutdown(wait=True)
+
+    def _close_sync(self) -> None:
+        db, self._db = self._db, None
+        assert db is not None
+        try:
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as exc:
+            log.warning("action=checkpoint_failed on_close=1 error=%s", exc)
+        db.close()
 
     def pragmas(self) -> dict[str, Any]:
         """The pragmas as the database reported them when opened."""
         return dict(self._pragmas)
+
+    # -- health --------------------------------------------------------------
+    @property
+    def writable(self) -> bool:
+        """False while the store cannot write (then every change is refused at once)."""
+        return self._outage is None
+
+    def ensure_writable(self) -> None:
+        """Raise StoreUnavailable while the store cannot write: call before changing memory."""
+        if self._outage is not None:
+            raise self._unavailable_error()
+
+    def _unavailable_error(self) -> StoreUnavailable:
+        outage = self._outage
+        assert outage is not None
+        retry = max(0.0, outage.next_probe - time.monotonic())
+        return StoreUnavailable(
+            f"the store cannot write: {outage.cause}; nothing was changed, try again later",
+            cause=outage.cause,
+            retry_after_s=retry,
+        )
+
+    def health(self) -> dict[str, Any]:
+        """The store's state for /api/v1/status."""
+        outage = self._outage
+        state: dict[str, Any] = {
+            "state": "ok" if outage is None else "unavailable",
+            "batches": self.batches,
+            "refused_batches": self.refused_batches,
+            "checkpoints": self.checkpoints,
+            "writer_restarts": self.writer_restarts,
+            "last_recovery_s": self.last_recovery_s,
+        }
+        if outage is not None:
+            state.update(
+                cause=outage.cause,
+                since=outage.since,
+                probes=outage.probes,
+                retry_in_s=round(max(0.0, outage.next_probe - time.monotonic()), 3),
+            )
+        return state
 
     async def _run(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
 
     # -- reading -------------------------------------------------------------
     async def load(self) -> Snapshot:
-        snapshot: Snapshot = await self._run(self._load_sync)
+        try:
+            snapshot: Snapshot = await self._run(self._load_sync)
+        except sqlite3.DatabaseError as exc:
+            raise startup.explain(exc, self.path) from exc
         return snapshot
 
     def _load_sync(self) -> Snapshot:
@@ -164,7 +313,13 @@ class SqliteStore:
         jobs = [rows.job_from_row(row) for row in db.execute(Q["load_jobs"])]
         nodes = [rows.node_from_row(row) for row in db.execute(Q["load_nodes"])]
         users = dict(db.execute(Q["load_users"]).fetchall())
-        return Snapshot(meta=meta, jobs=jobs, nodes=nodes, users=users)
+        snapshot = Snapshot(meta=meta, jobs=jobs, nodes=nodes, users=users)
+        _chunk_failures(
+            db.execute(Q["load_chunk_failures"]), snapshot.failed_on, snapshot.memory_needed
+        )
+        for job_id, node_id, failures in db.execute(Q["load_node_failures"]):
+            snapshot.node_failures[(job_id, node_id)] = failures
+        return snapshot
 
     async def runs(self, job_id: int) -> list[tuple[Any, ...]]:
         """Every attempt recorded for a job: (job, chunk, attempt, node, state, ...)."""
@@ -178,19 +333,19 @@ class SqliteStore:
     # -- recording changes ---------------------------------------------------
     def put_job(self, job: Job) -> None:
         """Record the whole job (fields and chunks)."""
-        self._dirty_jobs[job.id] = job
-        self._dirty_chunks.pop(job.id, None)
+        self._pending.dirty_jobs[job.id] = job
+        self._pending.dirty_chunks.pop(job.id, None)
         self._wake.set()
 
     def put_chunks(self, job: Job) -> None:
         """Record the job's chunk arrays only."""
-        if job.id not in self._dirty_jobs:
-            self._dirty_chunks[job.id] = job
+        if job.id not in self._pending.dirty_jobs:
+            self._pending.dirty_chunks[job.id] = job
         self._wake.set()
 
     def delete_job(self, job_id: int) -> None:
-        self._dirty_jobs.pop(job_id, None)
-        self._dirty_chunks.pop(job_id, None)
+        self._pending.dirty_jobs.pop(job_id, None)
+        self._pending.dirty_chunks.pop(job_id, None)
         self._pending.deleted_jobs.add(job_id)
         self._wake.set()
 
@@ -232,6 +387,40 @@ class SqliteStore:
             self._pending.ops.append(("delete_record", (kind, name)))
         else:
             self._pending.ops.append(("put_record", (kind, name, info)))
+        self._pending.records.add((kind, name))
+        self._wake.set()
+
+    def put_chunk_failures(
+        self, job_id: int, index: int, failed_on: set[int], memory_needed: int
+    ) -> None:
+        """Record what a chunk's failed attempts taught (see Queue.failed_on)."""
+        self._pending.ops.append(
+            (
+                "put_chunk_failures",
+                (job_id, index, _rows_json.encode(sorted(failed_on)), memory_needed),
+            )
+        )
+        self._pending.failure_jobs.add(job_id)
+        self._wake.set()
+
+    def forget_chunk_failures(self, job_id: int, index: int) -> None:
+        self._pending.ops.append(("forget_chunk_failures", (job_id, index)))
+        self._pending.failure_jobs.add(job_id)
+        self._wake.set()
+
+    def put_node_failures(self, job_id: int, node_id: int, failures: int) -> None:
+        """Record how often a node failed a job (toward its exclusion)."""
+        self._pending.ops.append(("put_node_failures", (job_id, node_id, failures)))
+        self._pending.failure_jobs.add(job_id)
+        self._wake.set()
+
+    def forget_node_failures(self, node_id: int, job_id: int | None = None) -> None:
+        if job_id is None:
+            self._pending.ops.append(("forget_all_node_failures", (node_id,)))
+            self._pending.failure_nodes.add(node_id)
+        else:
+            self._pending.ops.append(("forget_node_failures", (node_id, job_id)))
+            self._pending.failure_jobs.add(job_id)
         self._wake.set()
 
     def put_statistic(self, time: float, info: bytes) -> None:
@@ -274,10 +463,12 @@ class SqliteStore:
 
     # -- committing ----------------------------------------------------------
     def commit_future(self) -> asyncio.Future[None]:
-        """A future resolved once everything recorded so far is durable."""
+        """A future resolved once everything recorded so far is durable, or failed with
+        the reason it was refused (StoreError; StoreUnavailable while the disk cannot
+        take it). It never waits for ever: the writer is supervised."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        if self.failure is not None:
-            future.set_exception(StoreError(f"the store failed: {self.failure}"))
+        if self._closed:
+            future.set_exception(StoreError("the store is closed; nothing was changed"))
             return future
         self._waiters.append(future)
         self._wake.set()
@@ -286,39 +477,172 @@ class SqliteStore:
     async def commit(self) -> None:
         await self.commit_future()
 
-    def _take(self) -> _Batch:
-        batch, self._pending = self._pending, _Batch()
-        for job_id, job in self._dirty_jobs.items():
-            batch.jobs[job_id] = (job_id, rows.job_spec(job), *rows.job_chunks(job))
-        for job_id, job in self._dirty_chunks.items():
-            batch.chunks[job_id] = (*rows.job_chunks(job), job_id)
-        self._dirty_jobs.clear()
-        self._dirty_chunks.clear()
+    def _take(self) -> Batch:
+        batch, self._pending = self._pending, Batch()
         return batch
 
     async def _flush_loop(self) -> None:
         while True:
-            await self._wake.wait()
+            outage = self._outage
+            if outage is None:
+                await self._wake.wait()
+            else:
+                try:
+                    pause = max(0.0, outage.next_probe - time.monotonic())
+                    await asyncio.wait_for(self._wake.wait(), pause)
+                except TimeoutError:
+                    pass
             self._wake.clear()
-            batch = self._take()
-            waiters, self._waiters = self._waiters, []
-            try:
-                if batch:
-                    await self._run(self._write, batch)
-                    self.batches += 1
-            except Exception as exc:  # a broken disk: fail every waiter, accept no more
-                self.failure = exc
-                log.critical("action=store_failed error=%s; no further change is accepted", exc)
-                error = StoreError(f"the store failed: {exc}")
-                for future in waiters + self._waiters:
-                    if not future.done():
-                        future.set_exception(error)
-                return
-            for future in waiters:
-                if not future.done():
-                    future.set_result(None)
+            if self._outage is not None:
+                if self._pending or self._waiters:  # refused at once, taken back
+                    self._refuse(self._take(), [], self._unavailable_error())
+                if time.monotonic() >= self._outage.next_probe:
+                    await self._probe()
+                continue
+            await self._flush_once()
 
-    def _write(self, batch: _Batch) -> None:
+    async def _flush_once(self) -> None:
+        # One more turn of the loop first: a change's commit may be asked for by a
+        # callback of the same tick (the nodes acknowledge results that way), and it
+        # must join the batch that holds the change.
+        await asyncio.sleep(0)
+        batch = self._take()
+        waiters, self._waiters = self._waiters, []
+        self._inflight = (batch, waiters)
+        try:
+            _encode(batch)  # a value that cannot be stored raises here, on the loop
+            if batch:
+                await self._run(self._write, batch)
+                self.batches += 1
+        except Exception as exc:
+            error = self._error_for(exc, batch)
+            # Callbacks already queued this turn may still ask for the commit of a
+            # change that is about to be taken back: let them, then refuse it all.
+            await asyncio.sleep(0)
+            self._inflight = None
+            self._refuse(batch, waiters, error)
+            return
+        self._inflight = None
+        for future in waiters:
+            if not future.done():
+                future.set_result(None)
+
+    def _error_for(self, exc: BaseException, batch: Batch) -> StoreError:
+        """The error a refused batch's waiters get; a cause in the machine starts an outage."""
+        cause = _cause(exc)
+        if _in_machine(exc):
+            now = time.monotonic()
+            delay = min(0.05, self.retry_max_s)
+            self._outage = _Outage(
+                cause=cause, since=time.time(), delay_s=delay, next_probe=now + delay
+            )
+            log.error(
+                "action=store_unavailable cause=%r path=%s; changes are refused until a "
+                "write succeeds again (probing with backoff up to %.1f s)",
+                cause, self.path, self.retry_max_s,
+            )  # fmt: skip
+            return self._unavailable_error()
+        log.error("action=store_refused cause=%r %s", cause, batch.describe())
+        return StoreError(f"the change could not be stored: {cause}; nothing was changed")
+
+    def _refuse(self, batch: Batch, waiters: list[asyncio.Future[None]], error: StoreError) -> None:
+        """Take back every change not yet durable and fail its waiters with `error`."""
+        batch.absorb(self._take())
+        waiters = waiters + self._waiters
+        self._waiters = []
+        self.refused_batches += 1
+        try:
+            refusal = self._read_back(batch, error)
+        except Exception as exc:  # cannot even read the file: memory can't be trusted
+            log.critical(
+                "action=store_fatal error=%r; the refused changes cannot be taken back, "
+                "the dispatcher stops",
+                exc,
+            )
+            error = StoreError(f"the store failed: {_cause(exc)}; nothing was changed")
+            self.on_fatal(exc)
+        else:
+            try:
+                self.on_refused(refusal)
+            except Exception:
+                log.exception("action=store_take_back_failed; the dispatcher stops")
+                self.on_fatal(RuntimeError("taking back a refused batch failed"))
+        for future in waiters:
+            if not future.done():
+                future.set_exception(error)
+
+    def _read_back(self, batch: Batch, error: StoreError) -> Refusal:
+        """The stored copy of every record `batch` touched (read on the loop: no await,
+        so nothing is recorded between reading and putting memory back)."""
+        db = self._reader
+        assert db is not None
+        refusal = Refusal(error=error)
+        for job_id in sorted(batch.touched_jobs()):
+            row = db.execute(Q["get_job"], (job_id,)).fetchone()
+            refusal.jobs[job_id] = None if row is None else rows.job_from_row(row)
+            _chunk_failures(
+                db.execute(Q["job_chunk_failures"], (job_id,)),
+                refusal.failed_on,
+                refusal.memory_needed,
+            )
+            for job, node_id, failures in db.execute(Q["job_node_failures"], (job_id,)):
+                refusal.node_failures[(job, node_id)] = failures
+        for node_id in sorted(batch.failure_nodes):
+            for job, node, failures in db.execute(Q["node_node_failures"], (node_id,)):
+                refusal.node_failures[(job, node)] = failures
+        refusal.failure_nodes = set(batch.failure_nodes)
+        for node_id in sorted(batch.touched_nodes()):
+            row = db.execute(Q["get_node"], (node_id,)).fetchone()
+            refusal.nodes[node_id] = None if row is None else rows.node_from_row(row)
+        for name in batch.users:
+            row = db.execute(Q["get_user"], (name,)).fetchone()
+            refusal.users[name] = None if row is None else row[0]
+        for kind, name in batch.records:
+            row = db.execute(Q["get_record"], (kind, name)).fetchone()
+            refusal.records[(kind, name)] = None if row is None else row[0]
+        db.execute("SELECT 1").fetchall()  # (ends the implicit read)
+        return refusal
+
+    async def _probe(self) -> None:
+        """Try a real write; on success the store is available again."""
+        outage = self._outage
+        assert outage is not None
+        outage.probes += 1
+        try:
+            await self._run(self._probe_sync)
+        except Exception as exc:
+            cause = _cause(exc)
+            if cause != outage.cause:
+                log.error("action=store_unavailable cause=%r path=%s", cause, self.path)
+            outage.cause = cause
+            outage.delay_s = min(outage.delay_s * 2, self.retry_max_s)
+            outage.next_probe = time.monotonic() + outage.delay_s
+            return
+        self._outage = None
+        self.last_recovery_s = round(time.time() - outage.since, 3)
+        log.warning(
+            "action=store_available after_s=%.3f probes=%d; changes are accepted again",
+            self.last_recovery_s, outage.probes,
+        )  # fmt: skip
+        try:
+            self.on_available()
+        except Exception:
+            log.exception("action=store_available_callback_failed")
+        self._wake.set()
+
+    def _probe_sync(self) -> None:
+        db = self._db
+        assert db is not None
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute(Q["probe"], ("x" * PROBE_BYTES,))
+            db.execute(Q["unprobe"])
+            db.execute("COMMIT")
+        except BaseException:
+            _rollback(db)
+            raise
+
+    def _write(self, batch: Batch) -> None:
         db = self._db
         assert db is not None
         db.execute("BEGIN")
@@ -327,6 +651,8 @@ class SqliteStore:
                 ids = [(job_id,) for job_id in batch.deleted_jobs]
                 db.executemany(Q["delete_job"], ids)
                 db.executemany(Q["delete_job_runs"], ids)
+                db.executemany(Q["delete_job_chunk_failures"], ids)
+                db.executemany(Q["delete_job_node_failures"], ids)
             db.executemany(Q["put_job"], batch.jobs.values())
             db.executemany(Q["put_job_chunks"], batch.chunks.values())
             runs = [run for key, run in batch.runs.items() if key[0] not in batch.deleted_jobs]
@@ -341,8 +667,55 @@ class SqliteStore:
                     db.execute(Q["put_user"], (name, info))
             db.executemany(Q["put_meta"], batch.meta.items())
             for name, params in batch.ops:
+                if params and name.endswith("_failures") and params[0] in batch.deleted_jobs:
+                    continue  # (a job deleted in this batch keeps no failure memory)
                 db.execute(Q[name], params)
             db.execute("COMMIT")
-        except BaseException as exc:
-            db.execute("ROLLBACK")
-            raise StoreError(str(exc)) from exc
+        except BaseException:
+            _rollback(db)  # the original error is what the waiters must hear
+            raise
+        self._checkpoint(db)
+
+    def _checkpoint(self, db: sqlite3.Connection) -> None:
+        """Copy the WAL into the database every `checkpoint_interval_s`, so that losing
+        the WAL file loses at most that much. The batch is committed already: a failed
+        checkpoint is logged, never reported as a failed batch."""
+        now = time.monotonic()
+        if now - self._last_checkpoint < self.checkpoint_interval_s:
+            return
+        self._last_checkpoint = now
+        try:
+            db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            self.checkpoints += 1
+        except sqlite3.Error as exc:
+            log.warning("action=checkpoint_failed error=%s", exc)
+
+
+def _encode(batch: Batch) -> None:
+    """Encode the live jobs' rows now (msgspec raises on a value it cannot store)."""
+    for job_id, job in batch.dirty_jobs.items():
+        batch.jobs[job_id] = (job_id, rows.job_spec(job), *rows.job_chunks(job))
+    for job_id, job in batch.dirty_chunks.items():
+        batch.chunks[job_id] = (*rows.job_chunks(job), job_id)
+
+
+def _rollback(db: sqlite3.Connection) -> None:
+    """Roll back if SQLite has not already (it does by itself on a full disk)."""
+    if not db.in_transaction:
+        return
+    try:
+        db.execute("ROLLBACK")
+    except sqlite3.Error as exc:
+        log.warning("action=rollback_failed error=%s", exc)
+
+
+def _chunk_failures(
+    found: Any,
+    failed_on: dict[tuple[int, int], set[int]],
+    memory_needed: dict[tuple[int, int], int],
+) -> None:
+    for job_id, index, nodes, needed in found:
+        if nodes and nodes != "[]":
+            failed_on[(job_id, index)] = set(msgspec.json.decode(nodes))
+        if needed:
+            memory_needed[(job_id, index)] = needed

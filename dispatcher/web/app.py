@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -14,10 +15,13 @@ from dispatcher.errors import (
     AuthenticationFailed,
     Conflict,
     CorralError,
+    DataDirLocked,
     NotFound,
     PermissionDenied,
     Refused,
+    StartupError,
     StoreError,
+    StoreUnavailable,
     TemplateError,
     ValidationError,
 )
@@ -56,6 +60,9 @@ _STATUS: list[tuple[type[CorralError], int, str]] = [
     (Refused, 422, "Refused by template"),
     (PermissionDenied, 403, "Forbidden"),
     (StoreError, 503, "Store unavailable"),
+    (StoreUnavailable, 503, "Store unavailable"),  # with Retry-After
+    (StartupError, 503, "Store unavailable"),
+    (DataDirLocked, 503, "Store unavailable"),
     (TemplateError, 502, "Template failed"),
     (AuthenticationFailed, 401, "Unauthorized"),
     (CorralError, 500, "Internal Server Error"),
@@ -74,6 +81,10 @@ def status_for(exc: CorralError) -> tuple[int, str]:
 def error_response(exc: CorralError) -> web.Response:
     """The one place errors become HTTP answers."""
     status, title = status_for(exc)
+    if isinstance(exc, StoreUnavailable):  # the store retries by itself: say when
+        response = problem(status, title, str(exc), cause=exc.cause)
+        response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
+        return response
     extra = {"field": exc.field} if isinstance(exc, ValidationError) and exc.field else {}
     return problem(status, title, str(exc), **extra)
 

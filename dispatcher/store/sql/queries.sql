@@ -25,6 +25,15 @@ DELETE FROM jobs WHERE id = ?;
 -- name: delete_job_runs
 DELETE FROM runs WHERE job_id = ?;
 
+-- name: delete_job_chunk_failures
+DELETE FROM chunk_failures WHERE job_id = ?;
+
+-- name: delete_job_node_failures
+DELETE FROM node_failures WHERE job_id = ?;
+
+-- name: get_job
+SELECT id, spec, chunk_status, chunk_attempts, chunk_nodes, chunk_failures FROM jobs WHERE id = ?;
+
 -- name: put_run
 INSERT INTO runs (job_id, chunk, attempt, node_id, state, started, finished, exit_code, error)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -58,6 +67,15 @@ ON CONFLICT (id) DO UPDATE SET name = excluded.name, instance = excluded.instanc
 
 -- name: delete_node
 DELETE FROM nodes WHERE id = ?;
+
+-- name: get_node
+SELECT id, name, instance, info FROM nodes WHERE id = ?;
+
+-- name: get_user
+SELECT info FROM users WHERE name = ?;
+
+-- name: get_record
+SELECT info FROM records WHERE kind = ? AND name = ?;
 
 -- name: load_users
 SELECT name, info FROM users ORDER BY name;
@@ -99,3 +117,43 @@ DELETE FROM history WHERE time >= ? AND time <= ?;
 
 -- name: load_history
 SELECT time, job_id, event, info FROM history WHERE time >= ? AND time <= ? ORDER BY time;
+
+-- name: load_chunk_failures
+SELECT job_id, chunk, failed_on, memory_needed FROM chunk_failures;
+
+-- name: load_node_failures
+SELECT job_id, node_id, failures FROM node_failures;
+
+-- name: job_chunk_failures
+SELECT job_id, chunk, failed_on, memory_needed FROM chunk_failures WHERE job_id = ?;
+
+-- name: job_node_failures
+SELECT job_id, node_id, failures FROM node_failures WHERE job_id = ?;
+
+-- name: node_node_failures
+SELECT job_id, node_id, failures FROM node_failures WHERE node_id = ?;
+
+-- name: put_chunk_failures
+INSERT INTO chunk_failures (job_id, chunk, failed_on, memory_needed) VALUES (?, ?, ?, ?)
+ON CONFLICT (job_id, chunk) DO UPDATE SET failed_on = excluded.failed_on,
+    memory_needed = excluded.memory_needed;
+
+-- name: forget_chunk_failures
+DELETE FROM chunk_failures WHERE job_id = ? AND chunk = ?;
+
+-- name: put_node_failures
+INSERT INTO node_failures (job_id, node_id, failures) VALUES (?, ?, ?)
+ON CONFLICT (job_id, node_id) DO UPDATE SET failures = excluded.failures;
+
+-- name: forget_node_failures
+DELETE FROM node_failures WHERE node_id = ? AND job_id = ?;
+
+-- name: forget_all_node_failures
+DELETE FROM node_failures WHERE node_id = ?;
+
+-- name: probe
+INSERT INTO meta (key, value) VALUES ('store_probe', ?)
+ON CONFLICT (key) DO UPDATE SET value = excluded.value;
+
+-- name: unprobe
+DELETE FROM meta WHERE key = 'store_probe';

@@ -1,0 +1,119 @@
+"""`corral store check` and `corral store backup`: the database of a data directory.
+
+Both read the file directly (they need read access to the data directory, not
+a token) and are safe while the dispatcher runs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from console.auth import data_dir_from
+from console.http import ConsoleError
+
+DB_NAME = "corral.db"
+
+
+def _database(ctx: click.Context, data_dir: Path | None, db: Path | None) -> Path:
+    if db is not None:
+        return db
+    state = ctx.find_root().obj
+    folder = data_dir or data_dir_from(getattr(state, "data_dir", None), getattr(state, "env", {}))
+    if folder is None:
+        raise click.UsageError("name the data directory with --data-dir (or CORRAL_DATA_DIR)")
+    return folder / DB_NAME
+
+
+_data_dir_option = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The dispatcher's data directory [env CORRAL_DATA_DIR].",
+)
+_db_option = click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A database file instead (a backup, say).",
+)
+
+
+@click.group()
+def store() -> None:
+    """Check or copy a dispatcher's database (safe while it runs)."""
+
+
+@store.command()
+@_data_dir_option
+@_db_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object instead of text.")
+@click.pass_context
+def check(ctx: click.Context, data_dir: Path | None, db: Path | None, as_json: bool) -> None:
+    """SQLite's full integrity check of the database: exit 0 when sound, 1 when not."""
+    from dispatcher.store.maintenance import check as run_check
+
+    path = _database(ctx, data_dir, db)
+    report = run_check(path)
+    if as_json:
+        click.echo(json.dumps(report.__dict__))
+    elif report.ok:
+        click.echo(
+            f"{path}: ok ({report.pages} pages of {report.page_size} bytes, "
+            f"schema {report.schema_version}, {report.jobs} jobs)"
+        )
+    else:
+        click.echo(f"{path}: {len(report.problems)} problem(s) found", err=True)
+        for problem in report.problems[:100]:
+            click.echo(f"  {' '.join(problem.split())}", err=True)
+    ctx.exit(0 if report.ok else 1)
+
+
+@store.command()
+@click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
+@_data_dir_option
+@_db_option
+@click.option("--force", is_flag=True, help="Replace TARGET if it exists.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.pass_context
+def backup(
+    ctx: click.Context,
+    target: Path,
+    data_dir: Path | None,
+    db: Path | None,
+    force: bool,
+    quiet: bool,
+) -> None:
+    """Copy the database to TARGET as it is at one instant (SQLite's online backup)."""
+    import sqlite3
+
+    from dispatcher.store.maintenance import backup as run_backup
+
+    source = _database(ctx, data_dir, db)
+    if target.exists() and not force:
+        raise ConsoleError(f"{target} exists; give another name or --force")
+    bar: Any = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if quiet:
+            return
+        if bar is None:
+            bar = click.progressbar(
+                length=total, label="backup", file=click.get_text_stream("stderr")
+            )
+            bar.__enter__()
+        bar.update(done - bar.pos)
+
+    try:
+        pages = run_backup(source, target, progress)
+    except (OSError, sqlite3.Error) as exc:
+        raise ConsoleError(f"cannot back up {source}: {exc}") from exc
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    click.echo(f"{source} -> {target}: {pages} pages, {target.stat().st_size} bytes, checked ok")
+
+
+COMMANDS = [store]
