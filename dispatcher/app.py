@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from dispatcher import jobspec
+from dispatcher import jobspec, tls
 from dispatcher.auth import Users, farm_secret
 from dispatcher.config import Settings
 from dispatcher.control import NodeControl
@@ -90,10 +90,11 @@ class Dispatcher(HookServices):
         self._runner = web.AppRunner(make_app(self), access_log=None, handle_signals=False)
         await self._runner.setup()
         http_port = await self._listen(settings.http_port, recorded.get("http_port"))
-        self.http_url = f"http://{_url_host(settings.http_host)}:{http_port}"
+        scheme = "https" if settings.tls_cert is not None else "http"
+        self.http_url = f"{scheme}://{_url_host(settings.http_host)}:{http_port}"
         if settings.compat_port is not None:
             compat = await self._listen(settings.compat_port, recorded.get("compat_port"))
-            self.compat_url = f"http://{_url_host(settings.http_host)}:{compat}"
+            self.compat_url = f"{scheme}://{_url_host(settings.http_host)}:{compat}"
         self.started_at = time.time()
         self._write_state(http_port)
         self._started = True
@@ -105,8 +106,15 @@ class Dispatcher(HookServices):
     async def _listen(self, port: int, recorded: Any) -> int:
         assert self._runner is not None
         candidates = [recorded, 0] if port == 0 and isinstance(recorded, int) else [port]
+        ssl_context = tls.server_context(self.settings)  # None without a certificate
         for candidate in candidates:
-            site = web.TCPSite(self._runner, self.settings.http_host, candidate, backlog=1024)
+            site = web.TCPSite(
+                self._runner,
+                self.settings.http_host,
+                candidate,
+                backlog=1024,
+                ssl_context=ssl_context,
+            )
             try:
                 await site.start()
             except OSError:

@@ -259,6 +259,9 @@ class Node:
     # Settings the dispatcher sends again whenever the node connects.
     process_priority: int | None = None
     realtime_log: bool = True
+    # The node's own key (hex), issued at registration and proved in every
+    # handshake; empty until issued, or after an administrator reset it.
+    key: str = field(default="", repr=False)
 
     @property
     def label(self) -> str:

@@ -70,6 +70,7 @@ def node_row(node: Node) -> tuple[int, str, int, bytes]:
         "excluded_templates": sorted(node.excluded_templates),
         "process_priority": node.process_priority,
         "realtime_log": node.realtime_log,
+        "key": node.key,
     }
     return node.id, node.name, node.instance, _json.encode(info)
 
@@ -87,6 +88,7 @@ def node_from_row(row: tuple[Any, ...]) -> Node:
     node.excluded_templates = set(info.get("excluded_templates", []))
     node.process_priority = info.get("process_priority")
     node.realtime_log = bool(info.get("realtime_log", True))
+    node.key = str(info.get("key", ""))
     return node
 
 

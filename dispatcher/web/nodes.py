@@ -200,6 +200,11 @@ ACTIONS: dict[str, tuple[Action, set[str], Permission]] = {
         set(),
         Permission.MANAGE_NODES,
     ),
+    "reset-key": (
+        _simple(NodeControl.reset_key, "reset the key of node {node}; it gets a new one"),
+        set(),
+        Permission.ADMINISTER,
+    ),
     "priority": (_priority, {"priority"}, Permission.MANAGE_NODES),
     "purge-exclusions": (_purge, {"template", "job"}, Permission.MANAGE_NODES),
     "exclude": (_exclude, {"template"}, Permission.MANAGE_NODES),
