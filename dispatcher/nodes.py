@@ -285,6 +285,7 @@ class NodeServer:
         self._accepting = False
         self._paused_at = 0.0
         self.accept_pauses = 0
+        self._names = _NodeNames()
 
     async def start(self) -> None:
         self._tls = tls.server_context(self.settings)
@@ -323,7 +324,7 @@ class NodeServer:
         self._accepting = True
         asyncio.get_running_loop().add_reader(self._listener.fileno(), self._accept_ready)
         if self._paused_at:
-            log.info(
+            log.debug(
                 "action=accept_resumed paused_s=%.3f handshaking=%d",
                 time.monotonic() - self._paused_at,
                 len(self.handshaking),
@@ -452,10 +453,7 @@ class NodeServer:
         self.scheduler.node_free(session)
 
     def find_node(self, name: str, instance: int) -> Node | None:
-        return next(
-            (n for n in self.queue.nodes.values() if (n.name, n.instance) == (name, instance)),
-            None,
-        )
+        return self._names.find(self.queue.nodes, name, instance)
 
     def _key_proved(self, session: NodeSession, auth: p.Auth) -> bool:
         """True unless the node is registered with a key this session did not prove."""
@@ -498,6 +496,7 @@ class NodeServer:
                 id=max(self.queue.nodes, default=0) + 1, name=hello.name, instance=hello.instance
             )
             self.queue.nodes[node.id] = node
+            self._names.added(self.queue.nodes, node)
             log.info("action=node_registered node=%d name=%s", node.id, node.label)
         new_key = b""
         if not node.key:
@@ -651,6 +650,66 @@ class NodeServer:
         session = self.live.get(node_id)
         if session is not None:
             session.assigned.clear()
+
+
+class _NodeNames:
+    """(name, instance) -> node id over the queue's node table, so that a handshake
+    costs no scan of every node.
+
+    Others add nodes (discovery) and remove them (node control) without telling
+    this index. A hit is checked against the table; a miss is trusted only while
+    the table is the same object, of the same size, with the same Node object
+    last (a dict keeps insertion order, so a node added since changes the last
+    one or the size); otherwise the index is rebuilt.
+    """
+
+    def __init__(self) -> None:
+        self._ids: dict[tuple[str, int], int] = {}
+        self._table: dict[int, Node] | None = None
+        self._size = -1
+        self._last: Node | None = None
+
+    def find(self, nodes: dict[int, Node], name: str, instance: int) -> Node | None:
+        key = (name, instance)
+        node = nodes.get(self._ids.get(key, -1))
+        if node is not None and (node.name, node.instance) == key:
+            return node
+        if node is not None or not self._fresh(nodes):
+            self._ids = {(n.name, n.instance): n.id for n in nodes.values()}
+            self._mark(nodes)
+            node = nodes.get(self._ids.get(key, -1))
+            return node if node is not None and (node.name, node.instance) == key else None
+        return None
+
+    def added(self, nodes: dict[int, Node], node: Node) -> None:
+        """`node` was just appended to `nodes` (after a find that missed it)."""
+        self._ids[(node.name, node.instance)] = node.id
+        last, before = _last_two(nodes)
+        was_fresh = (
+            nodes is self._table
+            and len(nodes) == self._size + 1
+            and last is node
+            and before is self._last
+        )
+        if was_fresh:
+            self._mark(nodes)
+
+    def _fresh(self, nodes: dict[int, Node]) -> bool:
+        return (
+            nodes is self._table and len(nodes) == self._size and _last_two(nodes)[0] is self._last
+        )
+
+    def _mark(self, nodes: dict[int, Node]) -> None:
+        self._table, self._size, self._last = nodes, len(nodes), _last_two(nodes)[0]
+
+
+def _last_two(nodes: dict[int, Node]) -> tuple[Node | None, Node | None]:
+    ids = reversed(nodes)
+    last, before = next(ids, None), next(ids, None)
+    return (
+        nodes[last] if last is not None else None,
+        nodes[before] if before is not None else None,
+    )
 
 
 def _ignore(session: NodeSession, message: object) -> None:
