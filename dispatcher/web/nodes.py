@@ -3,8 +3,8 @@
 Node actions: `POST /api/v1/nodes/{node}/actions/{action}` with a JSON object
 of the action's arguments (none for most); `{node}` is an id or a name. The
 answer is `{"action", "ok", "output", "node"}` where `node` is the node's view
-after the action. Actions need the manage-nodes permission, run-python the
-administer permission.
+after the action. Actions need the manage-nodes permission, run-python and
+reset-key the administer permission.
 """
 
 from __future__ import annotations
