@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import ssl
 import subprocess
 import time
@@ -128,3 +129,25 @@ def test_an_unreadable_certificate_stops_the_start_with_one_line(tmp_path: Path)
     assert result.returncode == 1
     assert f"cannot load the TLS certificate {missing}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_connection_that_never_starts_tls_loses_its_slot_at_the_deadline(
+    make_farm: Callable[..., Farm], pki: dict[str, Path]
+) -> None:
+    farm = make_farm(
+        "--tls-cert", str(pki["cert"]), "--tls-key", str(pki["key"]),
+        "--handshake-timeout-s", "1", "--max-handshaking", "2",
+    )  # fmt: skip
+    port = int(farm.render.rsplit(":", 1)[1])
+    silent = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(2)]
+    for sock in silent:
+        sock.settimeout(5.0)
+        assert sock.recv(1024) == b"", "a silent connection outlived its handshake time"
+        sock.close()
+    farm.client("after", "--tls-ca", str(pki["ca"]))
+    nodes = wait_for(
+        lambda: [n for n in https_json(farm, "/api/v1/nodes/", pki["ca"]) if n["online"]],
+        30,
+        "the TLS node online once the silent ones are gone",
+    )
+    assert [n["name"] for n in nodes] == ["after"]
