@@ -23,6 +23,7 @@ from console.http import DispatcherClient
 DISPATCHER_ENV = "CORRAL_DISPATCHER"
 TOKEN_ENV = "CORRAL_TOKEN"
 DATA_DIR_ENV = "CORRAL_DATA_DIR"
+TLS_CA_ENV = "CORRAL_TLS_CA"
 DEFAULT_URL = "http://127.0.0.1:9890"
 TOKEN_FILE = Path(".config") / "corral" / "token"
 ADMIN_TOKEN_NAME = "admin.token"
@@ -137,6 +138,7 @@ class CliState:
     data_dir: str | None = None
     env: Mapping[str, str] = field(default_factory=dict)
     home: Path | None = None
+    tls_ca: str | None = None
     _client: DispatcherClient | None = None
 
     def client(self) -> DispatcherClient:
@@ -145,7 +147,8 @@ class CliState:
             url = find_dispatcher_url(self.dispatcher, self.env, data_dir)
             token = find_token(self.token, self.env, self.home, data_dir)
             hint = "" if token else f"no token found: {token_hint()}"
+            ca_file = self.tls_ca or self.env.get(TLS_CA_ENV, "").strip() or None
             self._client = DispatcherClient(
-                url.value, token.value if token else None, auth_hint=hint
+                url.value, token.value if token else None, auth_hint=hint, ca_file=ca_file
             )
         return self._client

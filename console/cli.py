@@ -154,10 +154,19 @@ def _home() -> Path | None:
     metavar="DIR",
     help="A dispatcher's data directory to read its URL and admin token from [env CORRAL_DATA_DIR].",
 )
+@click.option(
+    "--tls-ca",
+    metavar="FILE",
+    help="CA file to verify an https dispatcher's certificate [env CORRAL_TLS_CA].",
+)
 @click.version_option(package_name="corral", prog_name="corral")
 @click.pass_context
 def main(
-    ctx: click.Context, dispatcher: str | None, token: str | None, data_dir: str | None
+    ctx: click.Context,
+    dispatcher: str | None,
+    token: str | None,
+    data_dir: str | None,
+    tls_ca: str | None,
 ) -> None:
     """Corral render farm manager.
 
@@ -168,7 +177,12 @@ def main(
     corral submit / jobs / nodes / logs / why / watch   manage the farm
     """
     ctx.obj = CliState(
-        dispatcher=dispatcher, token=token, data_dir=data_dir, env=dict(os.environ), home=_home()
+        dispatcher=dispatcher,
+        token=token,
+        data_dir=data_dir,
+        env=dict(os.environ),
+        home=_home(),
+        tls_ca=tls_ca,
     )
 
 
@@ -314,6 +328,7 @@ class CompatPort(click.ParamType):  # type: ignore[type-arg]
 
 PORT = click.IntRange(0, 65535)
 DirPath = click.Path(file_okay=False, path_type=Path)
+FilePath = click.Path(dir_okay=False, path_type=Path)
 log_level_option = click.option(
     "--log-level",
     type=click.Choice(LOG_LEVELS, case_sensitive=False),
@@ -395,6 +410,13 @@ def setting(flag: str, text: str, kind: Any = None, field: str | None = None, **
          click.FloatRange(min=0))  # fmt: skip
 @setting("--store-retry-max-s", "Longest pause between write probes while the disk refuses writes.",
          click.FloatRange(0.01, 60))  # fmt: skip
+@setting("--tls-cert", "TLS certificate chain (PEM) for the render port and HTTP; needs --tls-key.",
+         FilePath, metavar="FILE")  # fmt: skip
+@setting("--tls-key", "Private key (PEM) of --tls-cert.", FilePath, metavar="FILE")
+@setting("--handshake-timeout-s", "Time a render-port connection has to finish its handshake.",
+         click.FloatRange(min=0, min_open=True, max=600))  # fmt: skip
+@setting("--max-handshaking", "Render-port connections in their handshake at once; more wait.",
+         click.IntRange(1, 1_000_000))  # fmt: skip
 @log_level_option
 def dispatcher(log_level: str, **options: Any) -> None:
     """Run the dispatcher until SIGTERM or SIGINT.
@@ -409,7 +431,8 @@ def dispatcher(log_level: str, **options: Any) -> None:
     except pydantic.ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
-        raise click.UsageError(f"{where}: {first['msg']}") from None
+        message = first["msg"].removeprefix("Value error, ")
+        raise click.UsageError(f"{where}: {message}" if where else message) from None
     run_async(serve_dispatcher(settings))
 
 
@@ -489,7 +512,14 @@ async def serve_renderclient(options: Any) -> int:
 @click.option(
     "--state-dir",
     type=DirPath,
-    help="Where received templates are kept [default: a temporary folder].",
+    help="Where the node keys and received templates are kept "
+    "[default: $XDG_STATE_HOME or ~/.local/state, then corral/renderclient].",
+)
+@click.option(
+    "--tls-ca",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Connect with TLS and verify the dispatcher's certificate against this CA file.",
 )
 @click.option(
     "--finish-on-shutdown",
@@ -557,6 +587,8 @@ def renderclient(
             memory_limit_mb=options["memory_limit_mb"],
             discovery_port=options["discovery_port"],
             system_event_command=tuple(shlex.split(options["system_event_command"] or "")),
+            secret_file=secret_file,
+            tls_ca=options["tls_ca"],
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
@@ -564,20 +596,22 @@ def renderclient(
     from hooks.api.context import set_context
 
     set_context("renderclient")  # this process is a render client from here on
+    launch_env = dict(os.environ)  # the client removes its secrets from os.environ
     code = run_async(serve_renderclient(client_options))
     if code == EXIT_RESTART:
-        restart_self()
+        restart_self(launch_env)
     if code:
         sys.exit(code)
 
 
-def restart_self() -> None:
-    """Replace this process with a fresh copy of itself (a render client's soft restart)."""
+def restart_self(env: dict[str, str]) -> None:
+    """Replace this process with a fresh copy of itself (a render client's soft restart),
+    with the environment it was started with."""
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()
     argv = [sys.executable, *sys.orig_argv[1:]]
-    os.execv(sys.executable, argv)
+    os.execve(sys.executable, argv, env)
 
 
 @main.command()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.client
 import json
 import socket
+import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -72,7 +73,8 @@ class DispatcherClient:
     """Calls the REST API at `base_url` with a bearer token; one connection per call.
 
     `auth_hint` is appended to authentication failures (the CLI says there how to
-    give a token when it found none).
+    give a token when it found none). `ca_file` verifies an https dispatcher's
+    certificate against that CA instead of the system's.
     """
 
     def __init__(
@@ -82,12 +84,20 @@ class DispatcherClient:
         *,
         timeout_s: float = DEFAULT_TIMEOUT_S,
         auth_hint: str = "",
+        ca_file: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.timeout_s = timeout_s
         self.auth_hint = auth_hint
-        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        handlers: list[urllib.request.BaseHandler] = [urllib.request.ProxyHandler({})]
+        if ca_file:
+            try:
+                context = ssl.create_default_context(cafile=ca_file)
+            except (OSError, ValueError) as exc:
+                raise ConsoleError(f"cannot read the CA file {ca_file}: {exc}") from None
+            handlers.append(urllib.request.HTTPSHandler(context=context))
+        self._opener = urllib.request.build_opener(*handlers)
 
     # -- transport ---------------------------------------------------------
 

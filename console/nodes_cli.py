@@ -76,6 +76,7 @@ SIMPLE_ACTIONS = {
     "update": "Ask nodes for a fresh status (resources, running chunks).",
     "soft-restart": "Restart the render client process of nodes (same node ids).",
     "remove": "Remove the registration of offline nodes.",
+    "reset-key": "Reset nodes' keys: the next render client under each name gets a new one.",
 }
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
-from dispatcher import VERSION
+from dispatcher import VERSION, tls
 from dispatcher.activity import ActivityLog, LogFolder, MessageLog, StatisticsSampler
 from dispatcher.auth import Users, farm_secret
 from dispatcher.config import Settings
@@ -185,17 +185,21 @@ class Dispatcher:
         self.web = web.AppRunner(app, access_log=None, handle_signals=False)
         await self.web.setup()
         http_port = await self._listen(settings.http_port, recorded.get("http_port"))
-        self.http_url = f"http://{_url_host(settings.http_host)}:{http_port}"
+        scheme = "https" if settings.tls_cert is not None else "http"
+        self.http_url = f"{scheme}://{_url_host(settings.http_host)}:{http_port}"
         if settings.compat_port is not None:
             compat = await self._listen(settings.compat_port, recorded.get("compat_port"))
-            self.compat_url = f"http://{_url_host(settings.http_host)}:{compat}"
+            self.compat_url = f"{scheme}://{_url_host(settings.http_host)}:{compat}"
         self._write_state(http_port)
 
     async def _listen(self, port: int, recorded: Any) -> int:
         assert self.web is not None
         candidates = [recorded, 0] if port == 0 and isinstance(recorded, int) else [port]
+        ssl_context = tls.server_context(self.settings)  # None without a certificate
         for candidate in candidates:
-            site = web.TCPSite(self.web, self.settings.http_host, candidate, backlog=1024)
+            site = web.TCPSite(
+                self.web, self.settings.http_host, candidate, backlog=1024, ssl_context=ssl_context
+            )
             try:
                 await site.start()
             except OSError:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 DEFAULT_RENDER_PORT = 9681
 DEFAULT_HTTP_PORT = 9890
@@ -50,6 +50,20 @@ class Settings(BaseModel):
     # write, probe it again after a pause that doubles up to store_retry_max_s.
     checkpoint_interval_s: float = Field(2.0, ge=0.0)
     store_retry_max_s: float = Field(1.0, ge=0.01, le=60.0)
+    # Render port and HTTP hardening (docs/security.md): TLS certificate and key
+    # files (both or neither), the time an unauthenticated render-port
+    # connection has to finish its handshake, and how many may be handshaking
+    # at once before the dispatcher stops accepting until one finishes.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    handshake_timeout_s: float = Field(10.0, gt=0.0, le=600.0)
+    max_handshaking: int = Field(1024, ge=1, le=1_000_000)
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Settings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together: give both or neither")
+        return self
 
     @property
     def db_path(self) -> Path:

@@ -312,6 +312,18 @@ class NodeControl:
         self.store.delete_node(node_id)
         log.warning("action=node_removed node=%d name=%s", node_id, node.label)
 
+    def reset_key(self, node_id: int) -> None:
+        """Forget the node's key: the next render client to connect under its name gets a
+        new one. A connected node is disconnected, so it reconnects and takes it at once."""
+        node = self.node(node_id)
+        node.key = ""
+        self.store.put_node(node)
+        log.warning("action=node_key_reset node=%d name=%s", node_id, node.label)
+        session = self.nodes.live.get(node_id)
+        if session is not None and not session.closed:
+            session.send(p.Bye("node key reset by an administrator; reconnect for a new one"))
+            session.abort("node key reset by an administrator")
+
     # -- commands with an answer ---------------------------------------------
     def send_system_event(self, node_id: int, event: str) -> asyncio.Future[Answer]:
         """Hand shutdown, reboot or logoff to the node's event command (a node without

@@ -287,6 +287,9 @@ class Node:
     process_priority: int | None = None
     realtime_log: bool = True
     uuid: str = field(default_factory=lambda: str(uuid.uuid4()))
+    # The node's own key (hex), issued at registration and proved in every
+    # handshake; empty until issued, or after an administrator reset it.
+    key: str = field(default="", repr=False)
 
     @property
     def label(self) -> str:

@@ -5,20 +5,30 @@ written once per loop tick per connection. After the mutual handshake a
 session is a scheduler slot; results are acknowledged after their commit and
 assignments are sent after theirs. A supervised monitor marks silent nodes
 offline, declares them lost, and gives their chunks new attempts.
+
+A node proves its own key in every handshake after its first registration,
+so no holder of the farm secret can take over another node's id, attempts or
+results. Connections that have not finished the handshake are bounded: a
+deadline, a small frame limit, and at most `max_handshaking` at once; past
+that the listening socket is not read, so the kernel's backlog holds the rest
+until a slot frees (nothing is refused).
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
 import secrets
 import socket
+import ssl
 import time
 from collections.abc import Callable
 from typing import Any
 
 from dispatcher import protocol as p
+from dispatcher import tls
 from dispatcher.config import Settings
 from dispatcher.errors import StoreError
 from dispatcher.logs import ChunkLogs
@@ -30,13 +40,19 @@ from dispatcher.views import job_fields
 
 log = logging.getLogger(__name__)
 
+LISTEN_BACKLOG = 4096
+ACCEPT_BATCH = 64  # connections accepted per readiness callback before others run
+ACCEPT_RETRY_S = 1.0  # pause after running out of descriptors
+MIN_NONCE_BYTES = 16
+
 
 class NodeSession(asyncio.Protocol):
     """One render-client instance's connection."""
 
     def __init__(self, server: NodeServer) -> None:
         self.server = server
-        self.reader = p.FrameReader(server.settings.max_frame_bytes)
+        settings = server.settings
+        self.reader = p.FrameReader(min(p.MAX_HANDSHAKE_FRAME_BYTES, settings.max_frame_bytes))
         self.transport: asyncio.Transport | None = None
         self.peer = "?"
         self.state = "hello"
@@ -53,10 +69,17 @@ class NodeSession(asyncio.Protocol):
         self.resources: p.Resources | None = None
         self.connected_at = time.time()
         self.draining = False
+        # Until the Welcome is sent this session holds a handshake slot.
+        self._deadline = asyncio.get_running_loop().call_later(
+            settings.handshake_timeout_s, self._handshake_expired
+        )
 
     # -- transport -----------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
+        if self.closed:  # its handshake time ran out while TLS was still negotiating
+            transport.close()
+            return
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
         sock = transport.get_extra_info("socket")
@@ -67,7 +90,23 @@ class NodeSession(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self.server.sessions.discard(self)
+        self.handshake_over()
         self.server.session_closed(self)
+
+    def handshake_over(self) -> None:
+        """Give back the handshake slot (welcomed, closed or never connected). Idempotent."""
+        self._deadline.cancel()
+        self.server.handshake_ended(self)
+
+    def _handshake_expired(self) -> None:
+        if self.state == "ready" or self.closed:
+            return
+        if self.transport is None:  # the TLS handshake never finished
+            self.closed = True
+            self.handshake_over()
+            return
+        timeout_s = self.server.settings.handshake_timeout_s
+        self.abort(f"no handshake within {timeout_s:g} s")
 
     def data_received(self, data: bytes) -> None:
         self.last_seen = time.monotonic()
@@ -105,6 +144,8 @@ class NodeSession(asyncio.Protocol):
             self._flush()
             self.transport.close()
         self.closed = True
+        if self.transport is None:
+            self.handshake_over()
 
     # -- scheduler slot ------------------------------------------------------
     def free_slots(self) -> int:
@@ -158,6 +199,10 @@ class NodeSession(asyncio.Protocol):
             self.send(p.Refused("a node needs a name (1-255 characters) and an instance 0-1023"))
             self.abort("bad node name or instance")
             return
+        if len(hello.nonce) < MIN_NONCE_BYTES:
+            self.send(p.Refused(f"a hello nonce has at least {MIN_NONCE_BYTES} bytes"))
+            self.abort("short nonce")
+            return
         self.hello = hello
         self.node = Node(id=-1, name=hello.name, instance=hello.instance)
         self.server_nonce = secrets.token_bytes(32)
@@ -174,6 +219,12 @@ class NodeSession(asyncio.Protocol):
             return
         self.state = "attaching"
         self.server.attach(self, auth)
+
+    def welcomed(self) -> None:
+        """The handshake is over: full-size frames from now on."""
+        self.state = "ready"
+        self.reader.max_frame_bytes = self.server.settings.max_frame_bytes
+        self.handshake_over()
 
     def _on_log(self, message: p.Log) -> None:
         ref = message.ref
@@ -225,20 +276,27 @@ class NodeServer:
         self.sessions: set[NodeSession] = set()
         self.live: dict[int, NodeSession] = {}
         self.deadlines: dict[int, float] = {}
-        self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._monitor: asyncio.Task[None] | None = None
         self.address: tuple[str, int] = ("", 0)
         self.results = 0
         self._unacked: list[tuple[NodeSession, p.Ref]] = []
+        # Accepting: our own listening socket, read only while fewer than
+        # `max_handshaking` sessions are in their handshake.
+        self._listener: socket.socket | None = None
+        self._tls: ssl.SSLContext | None = None
+        self.handshaking: set[NodeSession] = set()
+        self._accepting = False
+        self._paused_at = 0.0
+        self.accept_pauses = 0
+        self._names = _NodeNames()
 
     async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
-            lambda: NodeSession(self), self.settings.host, self.settings.port, backlog=4096
-        )
-        sock = self._server.sockets[0].getsockname()
+        self._tls = tls.server_context(self.settings)
+        self._listener = _listening_socket(self.settings.host, self.settings.port)
+        sock = self._listener.getsockname()
         self.address = (sock[0], sock[1])
+        self._resume_accepting()
         grace_until = time.monotonic() + self.settings.reconnect_grace_s
         for ref in self.queue.running:
             node_id = self.queue.running[ref].node_id
@@ -247,13 +305,13 @@ class NodeServer:
 
     async def close(self) -> None:
         """Stop accepting, say bye to every render client, stop the monitor. Safe twice."""
-        if self._server is not None:
-            self._server.close()
+        if self._listener is not None:
+            self._pause_accepting()
+            self._listener.close()
+            self._listener = None
             for session in list(self.sessions):
                 session.send(p.Bye("the dispatcher is shutting down"))
                 session.abort("dispatcher shutting down")
-            await self._server.wait_closed()
-            self._server = None
         for task in [self._monitor, *self._tasks]:
             if task is not None:
                 task.cancel()
@@ -262,6 +320,92 @@ class NodeServer:
         )
         self._tasks.clear()
         self._monitor = None
+
+    # -- accepting -----------------------------------------------------------
+    def _resume_accepting(self) -> None:
+        if self._accepting or self._listener is None:
+            return
+        self._accepting = True
+        asyncio.get_running_loop().add_reader(self._listener.fileno(), self._accept_ready)
+        if self._paused_at:
+            log.debug(
+                "action=accept_resumed paused_s=%.3f handshaking=%d",
+                time.monotonic() - self._paused_at,
+                len(self.handshaking),
+            )
+            self._paused_at = 0.0
+
+    def _pause_accepting(self) -> None:
+        if not self._accepting or self._listener is None:
+            return
+        self._accepting = False
+        asyncio.get_running_loop().remove_reader(self._listener.fileno())
+
+    def _accept_ready(self) -> None:
+        listener = self._listener
+        if listener is None:
+            return
+        for _ in range(ACCEPT_BATCH):
+            if len(self.handshaking) >= self.settings.max_handshaking:
+                self._pause_for_handshakes()
+                return
+            try:
+                conn, _address = listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                # Out of descriptors or buffers: wait a moment, as the kernel's
+                # backlog holds the connection meanwhile. Others: that one failed.
+                log.warning("action=accept_failed error=%r", exc)
+                if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    self._pause_accepting()
+                    asyncio.get_running_loop().call_later(ACCEPT_RETRY_S, self._resume_accepting)
+                    return
+                continue
+            conn.setblocking(False)
+            session = NodeSession(self)
+            self.handshaking.add(session)
+            self._spawn(self._connect(conn, session), "render-accept")
+
+    def _pause_for_handshakes(self) -> None:
+        self._pause_accepting()
+        self.accept_pauses += 1
+        if not self._paused_at:
+            self._paused_at = time.monotonic()
+            if self.accept_pauses == 1 or self.accept_pauses % 100 == 0:
+                log.warning(
+                    "action=accept_paused handshaking=%d limit=%d pauses=%d: "
+                    "new connections wait in the listen backlog",
+                    len(self.handshaking),
+                    self.settings.max_handshaking,
+                    self.accept_pauses,
+                )
+
+    async def _connect(self, conn: socket.socket, session: NodeSession) -> None:
+        """Wrap an accepted socket in a transport (after its TLS handshake, with TLS)."""
+        loop = asyncio.get_running_loop()
+        try:
+            if self._tls is None:
+                await loop.connect_accepted_socket(lambda: session, conn)
+            else:
+                await loop.connect_accepted_socket(
+                    lambda: session,
+                    conn,
+                    ssl=self._tls,
+                    ssl_handshake_timeout=self.settings.handshake_timeout_s,
+                )
+        except (OSError, TimeoutError, ssl.SSLError) as exc:
+            log.info("action=tls_handshake_failed error=%r", exc)
+            conn.close()
+            session.closed = True
+            session.handshake_over()
+
+    def handshake_ended(self, session: NodeSession) -> None:
+        """A session left its handshake: free its slot and accept again if paused."""
+        if session in self.handshaking:
+            self.handshaking.discard(session)
+            if not self._accepting and len(self.handshaking) < self.settings.max_handshaking:
+                self._resume_accepting()
 
     def _spawn(self, coro: Any, name: str) -> None:
         task = asyncio.create_task(coro, name=name)
@@ -278,9 +422,11 @@ class NodeServer:
         self._spawn(self._attach(session, auth), f"attach-{session.peer}")
 
     async def _attach(self, session: NodeSession, auth: p.Auth) -> None:
-        node = self._register(session, auth)
+        if not self._key_proved(session, auth):
+            return
+        node, new_key = self._register(session, auth)
         try:
-            await self.store.commit()
+            await self.store.commit()  # a new key is durable before the node is told it
         except StoreError as exc:  # the client reconnects later, with its backoff
             session.abort(f"not registered: {exc}")
             return
@@ -294,42 +440,81 @@ class NodeServer:
         self.deadlines.pop(node.id, None)
         session.node = node
         digest, sources = self.templates()
+        hello = session.hello
+        assert hello is not None
         session.send(
             p.Welcome(
                 node_id=node.id,
                 heartbeat_s=self.settings.heartbeat_interval_s,
                 templates_digest=digest,
                 templates=None if auth.templates_digest == digest else sources,
+                node_key=p.mask_node_key(self.secret, hello.nonce, session.server_nonce, new_key)
+                if new_key
+                else b"",
             )
         )
-        session.state = "ready"
+        session.welcomed()
         log.info("action=node_online node=%d name=%s peer=%s", node.id, node.label, session.peer)
         session.resources = auth.resources
         self._reconcile(session, auth)
         self.on_attached(session)
         self.scheduler.node_free(session)
 
-    def _register(self, session: NodeSession, auth: p.Auth) -> Node:
+    def find_node(self, name: str, instance: int) -> Node | None:
+        return self._names.find(self.queue.nodes, name, instance)
+
+    def _key_proved(self, session: NodeSession, auth: p.Auth) -> bool:
+        """True unless the node is registered with a key this session did not prove."""
         hello = session.hello
         assert hello is not None
-        node = next(
-            (
-                n
-                for n in self.queue.nodes.values()
-                if (n.name, n.instance) == (hello.name, hello.instance)
-            ),
-            None,
+        node = self.find_node(hello.name, hello.instance)
+        if node is None or not node.key:
+            return True
+        expected = p.node_proof(
+            bytes.fromhex(node.key), hello.name, hello.instance, hello.nonce, session.server_nonce
         )
+        if p.proof_ok(expected, auth.node_proof):
+            return True
+        live = self.live.get(node.id)
+        log.warning(
+            "action=node_key_refused node=%d name=%s peer=%s live_peer=%s key_given=%s",
+            node.id,
+            node.label,
+            session.peer,
+            live.peer if live is not None else "-",
+            bool(auth.node_proof),
+        )
+        session.send(
+            p.Refused(
+                f"node {node.label} is registered with a node key this render client did not "
+                f"prove; if this is that node, an administrator can reset its key "
+                f"(corral nodes reset-key {node.label})"
+            )
+        )
+        session.abort("node key not proved")
+        return False
+
+    def _register(self, session: NodeSession, auth: p.Auth) -> tuple[Node, bytes]:
+        """The session's node, registered if new; and a new node key when one is issued."""
+        hello = session.hello
+        assert hello is not None
+        node = self.find_node(hello.name, hello.instance)
         if node is None:
             node = Node(
                 id=max(self.queue.nodes, default=0) + 1, name=hello.name, instance=hello.instance
             )
             self.queue.nodes[node.id] = node
+            self._names.added(self.queue.nodes, node)
             log.info("action=node_registered node=%d name=%s", node.id, node.label)
+        new_key = b""
+        if not node.key:
+            new_key = secrets.token_bytes(p.NODE_KEY_BYTES)
+            node.key = new_key.hex()
+            log.info("action=node_key_issued node=%d name=%s", node.id, node.label)
         node.host, node.platform, node.pools = auth.host, auth.platform, list(auth.pools)
         node.address, node.online, node.last_seen = session.peer, True, time.time()
         self.store.put_node(node)
-        return node
+        return node, new_key
 
     def _reconcile(self, session: NodeSession, auth: p.Auth) -> None:
         """Match what the client says it runs and ran against the queue's attempts."""
@@ -479,8 +664,77 @@ class NodeServer:
             session.assigned.clear()
 
 
+class _NodeNames:
+    """(name, instance) -> node id over the queue's node table, so that a handshake
+    costs no scan of every node.
+
+    Others add nodes (discovery) and remove them (node control) without telling
+    this index. A hit is checked against the table; a miss is trusted only while
+    the table is the same object, of the same size, with the same Node object
+    last (a dict keeps insertion order, so a node added since changes the last
+    one or the size); otherwise the index is rebuilt.
+    """
+
+    def __init__(self) -> None:
+        self._ids: dict[tuple[str, int], int] = {}
+        self._table: dict[int, Node] | None = None
+        self._size = -1
+        self._last: Node | None = None
+
+    def find(self, nodes: dict[int, Node], name: str, instance: int) -> Node | None:
+        key = (name, instance)
+        node = nodes.get(self._ids.get(key, -1))
+        if node is not None and (node.name, node.instance) == key:
+            return node
+        if node is not None or not self._fresh(nodes):
+            self._ids = {(n.name, n.instance): n.id for n in nodes.values()}
+            self._mark(nodes)
+            node = nodes.get(self._ids.get(key, -1))
+            return node if node is not None and (node.name, node.instance) == key else None
+        return None
+
+    def added(self, nodes: dict[int, Node], node: Node) -> None:
+        """`node` was just appended to `nodes` (after a find that missed it)."""
+        self._ids[(node.name, node.instance)] = node.id
+        last, before = _last_two(nodes)
+        was_fresh = (
+            nodes is self._table
+            and len(nodes) == self._size + 1
+            and last is node
+            and before is self._last
+        )
+        if was_fresh:
+            self._mark(nodes)
+
+    def _fresh(self, nodes: dict[int, Node]) -> bool:
+        return (
+            nodes is self._table and len(nodes) == self._size and _last_two(nodes)[0] is self._last
+        )
+
+    def _mark(self, nodes: dict[int, Node]) -> None:
+        self._table, self._size, self._last = nodes, len(nodes), _last_two(nodes)[0]
+
+
+def _last_two(nodes: dict[int, Node]) -> tuple[Node | None, Node | None]:
+    ids = reversed(nodes)
+    last, before = next(ids, None), next(ids, None)
+    return (
+        nodes[last] if last is not None else None,
+        nodes[before] if before is not None else None,
+    )
+
+
 def _ignore(session: NodeSession, message: object) -> None:
     return None
+
+
+def _listening_socket(host: str, port: int) -> socket.socket:
+    """A non-blocking TCP socket listening on (host, port); the first address host resolves to."""
+    infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    family, _kind, _proto, _name, address = infos[0]
+    sock = socket.create_server(address[:2], family=family, backlog=LISTEN_BACKLOG)
+    sock.setblocking(False)
+    return sock
 
 
 def raise_nofile_limit() -> int:

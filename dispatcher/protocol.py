@@ -6,10 +6,17 @@ field. Messages are msgspec Structs tagged by that field; `decode` and
 
 Handshake (mutual, over a farm secret neither side sends):
   client -> Hello(nonce_c)         server -> Challenge(nonce_s, proof_s)
-  client checks proof_s, then      client -> Auth(proof_c, what it runs)
-  server checks proof_c            server -> Welcome(node id, ...) or Refused
+  client checks proof_s, then      client -> Auth(proof_c, proof_n, what it runs)
+  server checks proof_c, proof_n   server -> Welcome(node id, new key, ...) or Refused
 proof_s = HMAC(secret, "dispatcher" | nonce_c | nonce_s),
-proof_c = HMAC(secret, "renderclient" | nonce_c | nonce_s).
+proof_c = HMAC(secret, "renderclient" | nonce_c | nonce_s),
+proof_n = HMAC(node key, "node" | name | instance | nonce_c | nonce_s), empty
+          while the client holds no key for the node.
+A node key is issued by the dispatcher at a node's first registration (and
+after an administrator reset it); it travels in the Welcome masked with
+HMAC(secret, "node-key" | nonce_c | nonce_s), so only a peer that knows the
+farm secret and saw this handshake's nonces can read it. Until a session is
+authenticated its frames may be at most MAX_HANDSHAKE_FRAME_BYTES.
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ import msgspec
 
 PROTOCOL_VERSION = 1
 MAX_FRAME_BYTES = 8 * 1024 * 1024
+MAX_HANDSHAKE_FRAME_BYTES = 64 * 1024
+NODE_KEY_BYTES = 32
 HEADER = struct.Struct(">I")
 
 
@@ -100,6 +109,8 @@ class Resources(msgspec.Struct):
 
 
 class Auth(msgspec.Struct, tag="auth"):
+    """`node_proof` proves the node key (see node_proof); empty when the client has none."""
+
     proof: bytes
     host: str = ""
     platform: str = ""
@@ -110,13 +121,17 @@ class Auth(msgspec.Struct, tag="auth"):
     cpus: int = 0
     memory_bytes: int = 0
     resources: Resources | None = None
+    node_proof: bytes = b""
 
 
 class Welcome(msgspec.Struct, tag="welcome"):
+    """`node_key`: a new node key, masked (see mask_node_key); empty when none is issued."""
+
     node_id: int
     heartbeat_s: float
     templates_digest: str
     templates: dict[str, str] | None = None
+    node_key: bytes = b""
 
 
 class Refused(msgspec.Struct, tag="refused"):
@@ -268,3 +283,23 @@ def proof(secret: bytes, role: str, client_nonce: bytes, server_nonce: bytes) ->
 
 def proof_ok(expected: bytes, given: bytes) -> bool:
     return hmac.compare_digest(expected, given)
+
+
+def node_proof(
+    key: bytes, name: str, instance: int, client_nonce: bytes, server_nonce: bytes
+) -> bytes:
+    """HMAC-SHA256 that proves a node's own key for one handshake, bound to its name."""
+    message = b"|".join(
+        [b"node", name.encode(), str(instance).encode(), client_nonce, server_nonce]
+    )
+    return hmac.new(key, message, hashlib.sha256).digest()
+
+
+def mask_node_key(secret: bytes, client_nonce: bytes, server_nonce: bytes, key: bytes) -> bytes:
+    """The node key XOR a pad only this handshake's two peers can make; its own inverse."""
+    pad = hmac.new(
+        secret, b"node-key|" + client_nonce + b"|" + server_nonce, hashlib.sha256
+    ).digest()
+    if len(key) > len(pad):
+        raise ValueError(f"a node key is at most {len(pad)} bytes")
+    return bytes(a ^ b for a, b in zip(key, pad, strict=False))

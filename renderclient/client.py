@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import shutil
 import socket
+import ssl
 import sys
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,8 @@ from hooks.runtime import TemplateSet, bundled_templates_dir
 from renderclient.cgroups import CgroupError, MemoryCgroup
 from renderclient.commands import CommandSettings
 from renderclient.discovery import Responder, listen
+from renderclient.environment import remove_secrets
+from renderclient.nodekeys import NodeKeys
 from renderclient.resources import ResourceMonitor
 from renderclient.session import InstanceSession
 
@@ -62,6 +63,15 @@ def node_facts() -> NodeFacts:
         cpus=os.cpu_count() or 0,
         memory_bytes=total_memory_bytes(),
     )
+
+
+def _tls_context(ca_file: Path | None) -> ssl.SSLContext | None:
+    """A context that verifies the dispatcher's certificate against `ca_file`; None: no TLS."""
+    if ca_file is None:
+        return None
+    context = ssl.create_default_context(cafile=str(ca_file))
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
 
 
 def _safe_name(digest: str) -> str:
@@ -134,7 +144,6 @@ class RenderClient:
         self._closed = asyncio.Event()
         self._closing = False
         self._started = False
-        self._temp_state_dir: Path | None = None
         self.monitor = ResourceMonitor()
         self.cgroups: list[MemoryCgroup] = []
         self._discovery: asyncio.DatagramTransport | None = None
@@ -145,10 +154,14 @@ class RenderClient:
         self._started = True
         options = self.options
         state_dir = options.state_dir
-        if state_dir is None:
-            state_dir = Path(tempfile.mkdtemp(prefix="corral-renderclient-"))
-            self._temp_state_dir = state_dir
+        assert state_dir is not None  # ClientOptions resolves the default
         state_dir.mkdir(parents=True, exist_ok=True)
+        # Nothing this client starts may see the farm secret or a token.
+        removed = remove_secrets(None, options.secret, [str(options.secret_file or "")])
+        if removed:
+            logger.info("action=secrets_kept_from_renders names=%s", ",".join(sorted(removed)))
+        tls = _tls_context(options.tls_ca)
+        keys = NodeKeys(state_dir)
         templates = TemplateCache(options.templates_dirs, state_dir)
         facts = node_facts()
         commands = CommandSettings(
@@ -164,6 +177,8 @@ class RenderClient:
                 name=options.name,
                 instance=instance,
                 secret=options.secret,
+                keys=keys,
+                tls=tls,
                 pools=options.pools,
                 templates=templates,
                 facts=facts,
@@ -262,8 +277,5 @@ class RenderClient:
             await self.monitor.close()
             for cgroup in self.cgroups:
                 cgroup.remove()
-            if self._temp_state_dir is not None:
-                with contextlib.suppress(OSError):
-                    shutil.rmtree(self._temp_state_dir)
             self._closed.set()
             logger.info("action=client_closed node=%s exit=%d", options.name, self.exit_code)

@@ -10,6 +10,7 @@ the client could not start.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,11 +23,27 @@ logger = logging.getLogger(__name__)
 DEFAULT_PORT = 9681
 EXIT_OK = 0
 EXIT_START_FAILED = 1
-__all__ = ["EXIT_REFUSED", "EXIT_RESTART", "ClientOptions", "SecretError", "read_secret", "run"]
+__all__ = [
+    "EXIT_REFUSED",
+    "EXIT_RESTART",
+    "ClientOptions",
+    "SecretError",
+    "default_state_dir",
+    "read_secret",
+    "run",
+]
 
 
 class SecretError(ValueError):
     """No usable farm secret was given."""
+
+
+def default_state_dir(env: Mapping[str, str] | None = None) -> Path:
+    """$XDG_STATE_HOME/corral/renderclient, else ~/.local/state/corral/renderclient."""
+    env = os.environ if env is None else env
+    base = env.get("XDG_STATE_HOME", "").strip()
+    root = Path(base) if base else Path.home() / ".local" / "state"
+    return root / "corral" / "renderclient"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,8 +56,12 @@ class ClientOptions:
     secret: the farm secret (see read_secret); never shown in repr.
     pools: pools this node offers itself to.
     templates_dirs: site template folders laid over the bundled or received set.
-    state_dir: where templates received from the dispatcher are kept; None
-      means a temporary folder removed on close.
+    state_dir: where the node keys (mode 0600) and the templates received from
+      the dispatcher are kept; None means default_state_dir().
+    secret_file: the file the secret was read from (kept out of renders'
+      environment like the secret itself).
+    tls_ca: verify the dispatcher's TLS certificate against this CA file and
+      connect with TLS; None connects in the clear.
     heartbeat_s: overrides the dispatcher's heartbeat interval when set.
     reconnect_max_s: the cap of the reconnect backoff (it starts at 0.1 s).
     finish_on_shutdown: on close, let a running chunk finish (True) or kill it
@@ -72,6 +93,8 @@ class ClientOptions:
     memory_limit_mb: int = 0
     discovery_port: int | None = None
     python_timeout_s: float = 60.0
+    secret_file: Path | None = None
+    tls_ca: Path | None = None
 
     def __post_init__(self) -> None:
         if not self.host:
@@ -98,6 +121,8 @@ class ClientOptions:
         # Accept lists from callers; keep the options hashable and frozen.
         object.__setattr__(self, "pools", tuple(self.pools))
         object.__setattr__(self, "templates_dirs", tuple(Path(p) for p in self.templates_dirs))
+        if self.state_dir is None:
+            object.__setattr__(self, "state_dir", default_state_dir())
 
 
 def read_secret(secret_file: Path | None, env: Mapping[str, str]) -> bytes:

@@ -5,6 +5,8 @@ task whether or not the dispatcher is reachable; results wait in `unacked`
 until a `ResultAck` names them and are re-reported in every new handshake.
 A dispatcher that cannot prove the farm secret, or that refuses this node,
 is never obeyed: the session reports a fatal error to its owner and stops.
+The node's own key (renderclient/nodekeys.py) is proved in every handshake
+once the dispatcher has issued it.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import logging
 import os
 import random
 import secrets
+import ssl
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -24,6 +27,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from dispatcher.protocol import (
+    MAX_HANDSHAKE_FRAME_BYTES,
     PROTOCOL_VERSION,
     Assign,
     Auth,
@@ -44,10 +48,14 @@ from dispatcher.protocol import (
     Welcome,
     decode,
     encode,
+    mask_node_key,
+    node_proof,
     proof,
     proof_ok,
 )
 from renderclient.commands import CommandSettings, NodeCommands
+from renderclient.environment import without_secrets
+from renderclient.nodekeys import NodeKeyError, NodeKeys
 from renderclient.resources import ResourceMonitor
 from renderclient.runner import ChunkRun, failed_result
 
@@ -65,6 +73,9 @@ READ_BYTES = 64 * 1024
 SHUTDOWN_REASON = "render client shutting down"
 KILLED_REASON = "killed by the dispatcher"
 MAX_HELD_LOG_BYTES = 4 * 1024 * 1024
+# Results reported in the Auth frame, whose size the dispatcher limits until it
+# has authenticated the client; the rest follow the Welcome.
+AUTH_RESULTS_BUDGET_BYTES = MAX_HANDSHAKE_FRAME_BYTES // 2
 
 
 class SessionFatal(Exception):
@@ -107,6 +118,8 @@ class InstanceSession:
         name: str,
         instance: int,
         secret: bytes,
+        keys: NodeKeys | None = None,
+        tls: ssl.SSLContext | None = None,
         pools: Sequence[str],
         templates: TemplateCache,
         facts: NodeFacts,
@@ -124,6 +137,8 @@ class InstanceSession:
         self.name = name
         self.instance = instance
         self._secret = secret
+        self._keys = keys
+        self._tls = tls
         self._pools = list(pools)
         self._templates = templates
         self._facts = facts
@@ -266,8 +281,19 @@ class InstanceSession:
         """One connection from connect to disconnect; True when the handshake succeeded."""
         try:
             reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(self.host, self.port), CONNECT_TIMEOUT_S
+                asyncio.open_connection(
+                    self.host,
+                    self.port,
+                    ssl=self._tls,
+                    server_hostname=self.host if self._tls is not None else None,
+                ),
+                CONNECT_TIMEOUT_S,
             )
+        except ssl.SSLCertVerificationError as exc:
+            logger.error(
+                "action=tls_verify_failed %s error=%s; retrying", self._peer, exc.verify_message
+            )
+            return False
         except (OSError, TimeoutError) as exc:
             logger.info("action=connect_failed %s error=%r; retrying", self._peer, exc)
             return False
@@ -349,9 +375,13 @@ class InstanceSession:
             raise SessionFatal(
                 f"dispatcher {self.host}:{self.port} could not prove the farm secret"
             )
-        results = list(self.unacked.values())
+        results = _within(list(self.unacked.values()), AUTH_RESULTS_BUDGET_BYTES)
+        key = self._keys.load(self.name, self.instance) if self._keys is not None else b""
         auth = Auth(
             proof=proof(self._secret, "renderclient", client_nonce, challenge.nonce),
+            node_proof=node_proof(key, self.name, self.instance, client_nonce, challenge.nonce)
+            if key
+            else b"",
             host=self._facts.host,
             platform=self._facts.platform,
             pools=self._pools,
@@ -368,8 +398,31 @@ class InstanceSession:
             raise self._refused(answer)
         if not isinstance(answer, Welcome):
             raise ProtocolError(f"expected welcome, got {type(answer).__name__}")
+        if answer.node_key:
+            self._keep_key(
+                mask_node_key(self._secret, client_nonce, challenge.nonce, answer.node_key)
+            )
         self._templates.apply(answer.templates_digest, answer.templates)
         return answer, {result.ref for result in results}
+
+    def _keep_key(self, key: bytes) -> None:
+        """Store a key the dispatcher issued; without it this node could not come back."""
+        if self._keys is None:
+            logger.warning(
+                "action=node_key_not_kept %s: this session has no state folder", self._label
+            )
+            return
+        try:
+            self._keys.save(self.name, self.instance, key)
+        except NodeKeyError as exc:
+            logger.error("action=node_key_not_kept %s error=%s", self._label, exc)
+            raise SessionFatal(
+                f"{exc}; fix the state folder, then reset the node's key "
+                f"(corral nodes reset-key {self._node_label()})"
+            ) from exc
+
+    def _node_label(self) -> str:
+        return self.name if self.instance == 0 else f"{self.name}#{self.instance}"
 
     def _refused(self, refused: Refused) -> SessionFatal:
         logger.error("action=refused %s reason=%s", self._peer, refused.reason)
@@ -415,9 +468,9 @@ class InstanceSession:
 
     def environment(self) -> dict[str, str]:
         """This instance's identity for the processes it starts (renders, node code)."""
-        env = dict(os.environ)
+        env = without_secrets(os.environ, self._secret)
         env.update(
-            CORRAL_NODE=self.name if self.instance == 0 else f"{self.name}#{self.instance}",
+            CORRAL_NODE=self._node_label(),
             CORRAL_NODE_NAME=self.name,
             CORRAL_INSTANCE=str(self.instance),
             CORRAL_DISPATCHER=f"{self.host}:{self.port}",
@@ -576,6 +629,18 @@ class InstanceSession:
         self.unacked[result.ref] = result
         self._send(result)
         self._notify()
+
+
+def _within(results: list[Result], budget_bytes: int) -> list[Result]:
+    """The oldest results whose frames fit in `budget_bytes` together."""
+    kept: list[Result] = []
+    used = 0
+    for result in results:
+        used += len(encode(result))
+        if used > budget_bytes:
+            break
+        kept.append(result)
+    return kept
 
 
 def _ref_text(ref: Ref) -> str:

@@ -187,6 +187,14 @@ class NodeOperations(Area):
             actor, "node_remove", node, Answer(True, f"removed node {node.label}")
         )
 
+    async def reset_key(self, actor: Actor, key: int | str) -> Answer:
+        """Forget the node's key (administer): the next render client under its name gets a
+        new one, and a connected node is disconnected so that it takes it at once."""
+        node = self._node(actor, key, Permission.ADMINISTER)
+        self.farm.control.reset_key(node.id)
+        answer = Answer(True, f"reset the key of node {node.label}; it gets a new one")
+        return await self._done(actor, "node_reset_key", node, answer)
+
     async def set_priority(self, actor: Actor, key: int | str, priority: object) -> Answer:
         node = self._node(actor, key, Permission.MANAGE_NODES)
         if priority is None:

@@ -85,6 +85,7 @@ def node_row(node: Node) -> tuple[int, str, int, bytes]:
         "process_priority": node.process_priority,
         "realtime_log": node.realtime_log,
         "uuid": node.uuid,
+        "key": node.key,
     }
     return node.id, node.name, node.instance, _json.encode(info)
 
@@ -103,6 +104,7 @@ def node_from_row(row: tuple[Any, ...]) -> Node:
     node.process_priority = info.get("process_priority")
     node.realtime_log = bool(info.get("realtime_log", True))
     node.uuid = info.get("uuid") or legacy_uuid("node", node.id, name, instance)
+    node.key = str(info.get("key", ""))
     return node
 
 

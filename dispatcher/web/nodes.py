@@ -40,6 +40,7 @@ ACTIONS: dict[str, tuple[Call, set[str]]] = {
     "update": (lambda ops, actor, key, args: ops.nodes.force_update(actor, key), set()),
     "soft-restart": (lambda ops, actor, key, args: ops.nodes.soft_restart(actor, key), set()),
     "remove": (lambda ops, actor, key, args: ops.nodes.remove(actor, key), set()),
+    "reset-key": (lambda ops, actor, key, args: ops.nodes.reset_key(actor, key), set()),
     "priority": (
         lambda ops, actor, key, args: ops.nodes.set_priority(actor, key, args.get("priority")),
         {"priority"},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import stat
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
@@ -31,6 +32,8 @@ from dispatcher.protocol import (
     Welcome,
     decode,
     encode,
+    mask_node_key,
+    node_proof,
     proof,
     proof_ok,
 )
@@ -305,6 +308,42 @@ async def test_each_instance_is_its_own_node(tmp_path: Path) -> None:
         ]
         await client.close()
         assert await asyncio.wait_for(task, 10) == 0
+
+
+async def test_a_node_key_issued_in_the_welcome_is_kept_and_proved_after(
+    tmp_path: Path,
+) -> None:
+    key = os.urandom(32)
+    async with peer_server() as peer:
+        options = _options(peer.port, tmp_path)
+        client = RenderClient(options)
+        task = asyncio.create_task(run(options, client=client))
+        conn = await peer.accept()
+        hello = await conn.expect(Hello)
+        server_nonce = os.urandom(32)
+        good = proof(SECRET, "dispatcher", hello.nonce, server_nonce)
+        conn.send(Challenge(version=PROTOCOL_VERSION, nonce=server_nonce, proof=good))
+        auth = await conn.expect(Auth)
+        assert auth.node_proof == b""  # no key yet
+        masked = mask_node_key(SECRET, hello.nonce, server_nonce, key)
+        conn.send(Welcome(node_id=7, heartbeat_s=5.0, templates_digest="", node_key=masked))
+        kept = tmp_path / "state" / "node-keys" / "node-a.0.key"
+        while not kept.exists():
+            await asyncio.sleep(0.01)
+        assert bytes.fromhex(kept.read_text()) == key
+        assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+        await conn.close()
+
+        conn = await peer.accept()
+        hello = await conn.expect(Hello)
+        server_nonce = os.urandom(32)
+        good = proof(SECRET, "dispatcher", hello.nonce, server_nonce)
+        conn.send(Challenge(version=PROTOCOL_VERSION, nonce=server_nonce, proof=good))
+        auth = await conn.expect(Auth)
+        expected = node_proof(key, "node-a", 0, hello.nonce, server_nonce)
+        assert proof_ok(expected, auth.node_proof)
+        conn.send(Refused(reason="stop here"))
+        assert await asyncio.wait_for(task, 10) == 3
 
 
 def test_read_secret_prefers_the_file(tmp_path: Path) -> None:
