@@ -89,8 +89,8 @@ class HookServices:
         self.hook_host = HookHost(
             self.api.handle,
             templates_dirs=self.templates_dirs,
-            timeout_s=lambda: self.settings.hook_timeout_s,
-            memory_limit_mb=lambda: self.settings.hook_memory_limit_mb,
+            timeout_s=settings.hook_timeout_s,  # start options: fixed for the host's life
+            memory_limit_mb=settings.hook_memory_limit_mb,
         )
         self.hooks = Hooks(self, self.hook_host)  # type: ignore[arg-type]
         scheduler = self.node_server.scheduler
@@ -125,11 +125,17 @@ class HookServices:
         return [bundled_templates_dir(), *self.settings.templates_dirs]
 
     def _apply_stored_settings(self) -> None:
-        from hooks.service.system import checked_settings
+        from hooks.service.system import LIVE_SETTINGS, checked_settings
 
         stored = self.records.find("config", "settings")
         if not stored:
             return
+        fixed = sorted(name for name in stored if name not in LIVE_SETTINGS)
+        if fixed:  # stored by an older version; start options now
+            log.warning(
+                "action=stored_settings_ignored fields=%s reason=start_options", ",".join(fixed)
+            )
+            stored = {name: value for name, value in stored.items() if name in LIVE_SETTINGS}
         try:
             updated, changed = checked_settings(self.settings, stored)
         except ValidationError as exc:

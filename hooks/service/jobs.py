@@ -84,6 +84,7 @@ async def jobAddFolder(d: Dispatcher, parent: object, owner: object, name: objec
 @api
 async def jobReinit(d: Dispatcher, job_id: object) -> list[Any]:
     job = _job(d, job_id)
+    d.hooks.before_reinit(job)  # bounds hook loops (onJobEnd -> jobReinit) and hook depth
     d.queue.reinit(job)
     return await done(d, "reinit", job=job.id)
 

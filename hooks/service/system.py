@@ -15,8 +15,9 @@ if TYPE_CHECKING:
     from dispatcher.app import Dispatcher
 
 # Settings systemSetConfiguration may change while the dispatcher runs.
+# The hook host's time and memory limits are start options: a hook may not lift its own.
 LIVE_SETTINGS = frozenset({
-    "hook_timeout_s", "hook_memory_limit_mb", "chunk_hold_recheck_s", "idle_hook_interval_s",
+    "chunk_hold_recheck_s", "idle_hook_interval_s",
     "statistics_interval_s", "exclude_after_failures", "heartbeat_interval_s",
     "offline_after_missed", "node_lost_after_s", "reconnect_grace_s", "max_log_bytes_per_s",
     "discovery_addresses", "shutdown_grace_s", "cancel_deadline_s",
