@@ -130,6 +130,7 @@ class _HostProtocol(asyncio.Protocol):
             self.transport.set_write_buffer_limits(high=REPLY_BUFFER_BYTES)  # type: ignore[union-attr]
 
     def data_received(self, data: bytes) -> None:
+        self._started_this_tick = 0  # one read per loop iteration: a new tick's budget
         try:
             for body in self.buffer.feed(data):
                 message = wire.decode(body)
@@ -172,8 +173,8 @@ class _HostProtocol(asyncio.Protocol):
     def _flow(self) -> None:
         """Read the host's socket only while there is room for more calls; drain the backlog."""
         room = self.in_flight < MAX_CALLS_IN_FLIGHT and not self.writing_paused
-        if (self._started_this_tick or (self.backlog and room)) and not self._drain_scheduled:
-            self._drain_scheduled = True  # the tick budget starts again next iteration
+        if self.backlog and room and not self._drain_scheduled:
+            self._drain_scheduled = True  # the rest in the next iteration, with a new budget
             asyncio.get_running_loop().call_soon(self._drain)
         full = (
             len(self.backlog) >= MAX_CALLS_PER_TICK
