@@ -84,8 +84,8 @@ async def _round_trips(templates: Path, calls: int) -> list[float]:
     host = HookHost(
         refuse,
         templates_dirs=lambda: [templates],
-        timeout_s=lambda: 10.0,
-        memory_limit_mb=lambda: 0,
+        timeout_s=10.0,
+        memory_limit_mb=0,
     )
     spec = jobspec.parse_spec({"title": "hook bench", "frames": "1-10", "template": "benchhook"})
     job = jobspec.build_job(spec, 1, 1, "admin")

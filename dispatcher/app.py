@@ -164,8 +164,8 @@ class Dispatcher:
         self.hook_host = HookHost(
             self.api.handle,
             templates_dirs=lambda: [bundled_templates_dir(), *self.settings.templates_dirs],
-            timeout_s=lambda: self.settings.hook_timeout_s,
-            memory_limit_mb=lambda: self.settings.hook_memory_limit_mb,
+            timeout_s=self.settings.hook_timeout_s,  # start options: fixed for the host's life
+            memory_limit_mb=self.settings.hook_memory_limit_mb,
         )
         self.api.host = self.hook_host
         self.hooks = hooks = Hooks(self, self.hook_host)

@@ -13,6 +13,13 @@ then end this process, which the dispatcher restarts. The address space is
 capped (RLIMIT_AS) so a hook that floods memory fails instead of the machine;
 a crash in C (a segfault) ends the process with faulthandler's traceback on
 stderr, which the dispatcher logs.
+
+The host leads its own process group (the dispatcher starts it in a new
+session) and everything a hook starts belongs to it: the dispatcher kills the
+whole group whenever it stops or restarts the host, and the host kills its
+group itself when its pipe closes. On Linux the host also asks for a
+parent-death signal (prctl PR_SET_PDEATHSIG), so that a dispatcher that dies
+without a word (kill -9) takes it along even while a hook runs.
 """
 
 from __future__ import annotations
@@ -110,12 +117,22 @@ class Host:
                 return 0
             if isinstance(message, wire.Invoke):
                 for index, call in enumerate(message.calls):
-                    self._finish(self.run_hook(message.batch, index, call))
+                    done = self.run_hook(message.batch, index, call)
+                    done.call = call.id
+                    self._finish(done)
             elif isinstance(message, wire.RunScript):
-                self._finish(self.run_script(message))
+                done = self.run_script(message)
+                done.call = message.call
+                self._finish(done)
 
     def _finish(self, done: wire.Done) -> None:
-        self.link.send(done)
+        try:
+            frame = wire.encode(done)
+        except wire.EncodeError as exc:  # e.g. a hook left an object in its job
+            done = wire.Done(done.batch, done.index, ok=False, call=done.call, fatal=done.fatal,
+                             error=f"its result could not be sent: {exc}")  # fmt: skip
+            frame = wire.encode(done)
+        self.link.sock.sendall(frame)
         if done.fatal:
             sys.stdout.flush()
             sys.stderr.flush()
@@ -199,6 +216,33 @@ class Host:
         )
 
 
+PR_SET_PDEATHSIG = 1
+
+
+def _kill_group(signum: int, frame: FrameType | None) -> None:
+    """The dispatcher died: end this host and everything its hooks started."""
+    os.killpg(os.getpgrp(), signal.SIGKILL)
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Ask Linux for SIGTERM when the dispatcher dies; on it, kill the whole group.
+
+    SIGTERM, not SIGKILL, so that the handler can take the hooks' children along
+    (they do not inherit a parent-death signal). A process forked by a hook gets
+    the default SIGTERM back, so that killing it cannot take the host down.
+    """
+    signal.signal(signal.SIGTERM, _kill_group)
+    os.register_at_fork(after_in_child=lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL))
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+            log.warning("prctl(PR_SET_PDEATHSIG) failed: errno %d", ctypes.get_errno())
+    if parent_pid and os.getppid() != parent_pid:  # it died before the signal was asked for
+        _kill_group(signal.SIGTERM, None)
+
+
 def _limit_memory(megabytes: int) -> None:
     if megabytes <= 0:
         return
@@ -215,6 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--templates-dir", action="append", default=[], type=Path)
     parser.add_argument("--timeout-s", type=float, default=10.0)
     parser.add_argument("--memory-mb", type=int, default=0)
+    parser.add_argument("--parent-pid", type=int, default=0, help="the dispatcher's pid")
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.WARNING,
@@ -222,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         format="hook host: %(levelname)s %(name)s: %(message)s",
     )
     faulthandler.enable(file=sys.stderr)
+    _die_with_parent(args.parent_pid)
     signal.signal(signal.SIGALRM, _on_alarm)
     signal.signal(
         signal.SIGINT, signal.SIG_IGN
@@ -234,10 +280,15 @@ def main(argv: list[str] | None = None) -> int:
     templates = TemplateSet.load(args.templates_dir)
     templates.activate()
     try:
-        return Host(link, templates, args.timeout_s).serve()
+        Host(link, templates, args.timeout_s).serve()
     except (OSError, wire.WireError) as exc:
         log.error("the pipe to the dispatcher failed: %s", exc)
-        return 1
+    # The pipe closed: the dispatcher is done with this host (or dead, and its socket
+    # closes before the parent-death signal comes). Take the hooks' children along.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    _kill_group(signal.SIGTERM, None)
+    return 0
 
 
 if __name__ == "__main__":

@@ -17,17 +17,28 @@ table is in docs/hooks.md):
 - onValidateJobDependancies / onValidateChunkDependancies hold a job or a
   chunk back through the scheduler's `holds` hook point. An unknown verdict
   holds while it is asked (asks are batched per tick); a held verdict is asked
-  again when its job changes or every `chunk_hold_recheck_s`.
+  again when its job changes or every `chunk_hold_recheck_s`. A question not
+  answered within `ask_timeout_s` is dropped and asked again (a late answer
+  is ignored).
+- onDispatcherIdling runs every `idle_hook_interval_s` while nodes idle, but a
+  template's next call is queued only once its last one has answered: a slow
+  idle hook never piles calls up in front of submissions.
 - Re-entrancy: an API call made by a running hook never waits for hooks. The
   hooks it triggers are queued one level deeper (CALLER_DEPTH + 1) and run
   after the calling hook returns; a job submitted or edited from a hook is held
-  until its own hooks have run. Hooks deeper than MAX_DEPTH are skipped.
+  until its own hooks have run. A change whose hooks would run deeper than
+  MAX_DEPTH is refused (the calling hook gets the error, it is logged), never
+  applied with its hooks skipped. A job its hooks reinitialise more than
+  MAX_HOOK_REINITS times in a row (onJobEnd calling jobReinit) is refused the
+  next reinit, so such a loop ends.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,6 +61,12 @@ from hooks.supervisor import CALLER_DEPTH, HookHost
 log = logging.getLogger(__name__)
 
 MAX_DEPTH = 3
+MAX_HOOK_REINITS = 10  # reinits of one job by its hooks, with no reinit from outside between
+# A hold question (or an idle call) unanswered this long is asked again: three hard
+# deadlines of the hook host, and never less than a minute, so that a busy host
+# is not sent the same questions over and over.
+ASK_TIMEOUT_DEADLINES = 3
+MIN_ASK_TIMEOUT_S = 60.0
 ASKS_PER_JOB = 64
 MAX_ASKS = 4096  # hold verdicts asked at once, over all jobs
 MAX_BATCH_CALLS = 256  # hook calls in one frame to the host
@@ -129,7 +146,11 @@ class Hooks:
         self.admitting: set[int] = set()
         self.job_verdicts: dict[int, bool] = {}
         self.chunk_verdicts: dict[int, dict[int, bool]] = {}  # job -> chunk -> passed
-        self._asking: set[tuple[int, int]] = set()  # (job, chunk or -1) being asked
+        # (job, chunk or -1) being asked -> (when asked, the ask's token)
+        self._asking: dict[tuple[int, int], tuple[float, int]] = {}
+        self._ask_tokens = itertools.count(1)
+        self._idling: dict[str, float] = {}  # template -> when its pending idle call was queued
+        self._hook_reinits: Counter[int] = Counter()
         self._asking_per_job: Counter[int] = Counter()
         self._starved: dict[int, Job] = {}  # jobs with chunks left unasked for want of room
         self._rewalk_scheduled = False
@@ -183,15 +204,60 @@ class Hooks:
     def _depth(self) -> int:
         return CALLER_DEPTH.get() + 1
 
+    @property
+    def ask_timeout_s(self) -> float:
+        """How long a hold question or an idle call may stay unanswered before it is asked again."""
+        return max(MIN_ASK_TIMEOUT_S, ASK_TIMEOUT_DEADLINES * self.host.hard_deadline_s)
+
+    def guard(self, template: str, methods: tuple[str, ...], what: str) -> None:
+        """Refuse (Refused, logged) a change made from a hook whose hooks would run past MAX_DEPTH.
+
+        `methods` are the hooks the change triggers on `template`; a change that
+        triggers none of them is never refused.
+        """
+        depth = self._depth()
+        if not self.in_hook() or depth <= MAX_DEPTH:
+            return
+        triggered = [method for method in methods if self.overrides(template, method)]
+        if not triggered:
+            return
+        self.skipped += 1
+        log.error(
+            "action=hook_depth_refused what=%r template=%s hooks=%s depth=%d limit=%d",
+            what, template, ",".join(triggered), depth, MAX_DEPTH,
+        )  # fmt: skip
+        raise Refused(
+            f"{what}: refused, its hooks ({', '.join(triggered)}) would run at depth {depth}, "
+            f"past the limit of {MAX_DEPTH} nested hook calls"
+        )
+
+    def before_reinit(self, job: Job) -> None:
+        """Refuse a reinit from a hook past the depth limit, or past MAX_HOOK_REINITS in a row."""
+        if not self.in_hook():
+            return
+        self.guard(job.template, ("onReinitJob",), f"reinit of job {job.id}")
+        count = self._hook_reinits[job.id] + 1
+        if count > MAX_HOOK_REINITS:
+            log.error(
+                "action=hook_reinit_refused job=%d reinits=%d limit=%d; a hook loop is stopped",
+                job.id, count - 1, MAX_HOOK_REINITS,
+            )  # fmt: skip
+            raise Refused(
+                f"job {job.id} was reinitialised by hooks {MAX_HOOK_REINITS} times in a row; "
+                "refused, so that a hook cannot loop for ever (a reinit from outside hooks "
+                "resets the count)"
+            )
+        self._hook_reinits[job.id] = count
+
     def enqueue(
         self, call: wire.HookCall, callback: Callback | None = None, depth: int | None = None
     ) -> bool:
         """Queue one hook call for this tick's batch; False when the depth limit skips it."""
         depth = self._depth() if depth is None else depth
-        if depth > MAX_DEPTH:
+        if depth > MAX_DEPTH:  # the changes that trigger hooks are refused by guard() before
             self.skipped += 1
-            log.warning(
-                "action=hook_skipped template=%s hook=%s depth=%d reason=depth_limit_%d",
+            log.error(
+                "action=hook_refused template=%s hook=%s depth=%d reason=depth_limit_%d",
                 call.template, call.method, depth, MAX_DEPTH,
             )  # fmt: skip
             return False
@@ -258,6 +324,10 @@ class Hooks:
     async def admit(self, specs: list[jobspec.JobSpec], user: str) -> list[jobspec.JobSpec]:
         """Run the submission hooks of each spec; raises Refused naming the job and reason."""
         if self.in_hook():
+            for position, spec in enumerate(specs):
+                if spec.kind.value == "job":
+                    self.guard(spec.template, ("onValidateJobSubmission", "onSubmitJob"),
+                               f"submission of job #{position} {spec.title!r}")  # fmt: skip
             return specs  # deferred: `submitted` holds the jobs until their hooks ran
         admitted = []
         for position, spec in enumerate(specs):
@@ -359,6 +429,10 @@ class Hooks:
     # -- edits ---------------------------------------------------------------------------
     async def before_edit(self, job: Job, changes: dict[str, Any]) -> dict[str, Any]:
         """onEditJob on the edited job: returns the changes to apply; raises Refused."""
+        if changes:
+            self.guard(
+                job.template, ("onEditJob", "onJobPropertiesChanged"), f"edit of job {job.id}"
+            )
         if not changes or not self.overrides(job.template, "onEditJob"):
             return changes
         if self.in_hook():
@@ -425,6 +499,8 @@ class Hooks:
 
     def job_reinit(self, job: Job) -> None:
         self.forget(job.id)
+        if not self.in_hook():
+            self._hook_reinits.pop(job.id, None)
         self.dispatcher.activity.record("reinit", job.id, title=job.title)
         self.notify(job, "onReinitJob")
 
@@ -479,7 +555,8 @@ class Hooks:
         ):
             self._starved[job.id] = job  # walked again when asks are answered
             return False
-        self._asking.add(key)
+        token = next(self._ask_tokens)
+        self._asking[key] = (time.monotonic(), token)
         self._asking_per_job[job.id] += 1
         if index < 0:
             call = wire.HookCall(job.template, JOB_HOLD, job_view(job))
@@ -490,6 +567,8 @@ class Hooks:
             call = wire.HookCall(job.template, CHUNK_HOLD, job_view(job), chunk)
 
         def answered(done: wire.Done) -> None:
+            if self._asking.get(key, (0.0, 0))[1] != token:
+                return  # timed out and asked again: this late answer is not the current one
             self._asked(key)
             if self.dispatcher.queue.jobs.get(job.id) is not job:
                 return
@@ -510,7 +589,7 @@ class Hooks:
 
     def _asked(self, key: tuple[int, int]) -> None:
         if key in self._asking:
-            self._asking.discard(key)
+            del self._asking[key]
             self._asking_per_job[key[0]] -= 1
             if self._asking_per_job[key[0]] <= 0:
                 del self._asking_per_job[key[0]]
@@ -548,10 +627,23 @@ class Hooks:
         self.job_verdicts.pop(job_id, None)
         self.chunk_verdicts.pop(job_id, None)
 
+    def _expire_questions(self) -> set[int]:
+        """Drop hold questions unanswered past ask_timeout_s; the ids of their jobs."""
+        limit = time.monotonic() - self.ask_timeout_s
+        expired = [key for key, (asked, _) in self._asking.items() if asked < limit]
+        for key in expired:
+            log.warning(
+                "action=hold_question_timed_out job=%d chunk=%d after_s=%.1f; asked again",
+                key[0], key[1], self.ask_timeout_s,
+            )  # fmt: skip
+            self._asked(key)
+        return {job_id for job_id, _ in expired}
+
     async def _recheck_loop(self) -> None:
         while True:
             await asyncio.sleep(self.dispatcher.settings.chunk_hold_recheck_s)
-            held = {job_id for job_id, ok in self.job_verdicts.items() if not ok}
+            held = self._expire_questions()
+            held |= {job_id for job_id, ok in self.job_verdicts.items() if not ok}
             held |= {
                 job_id
                 for job_id, verdicts in self.chunk_verdicts.items()
@@ -570,7 +662,21 @@ class Hooks:
             await asyncio.sleep(self.dispatcher.settings.idle_hook_interval_s)
             if self.nodes_idle():
                 for key in self.templates_overriding(IDLING):
-                    self.enqueue(wire.HookCall(key, IDLING), depth=1)
+                    self._idle(key)
+
+    def _idle(self, key: str) -> None:
+        """Queue template `key`'s onDispatcherIdling unless its last call is still pending."""
+        queued = self._idling.get(key)
+        if queued is not None and time.monotonic() - queued < self.ask_timeout_s:
+            return
+        self._idling[key] = now = time.monotonic()
+
+        def answered(done: wire.Done) -> None:
+            if self._idling.get(key) == now:
+                del self._idling[key]
+
+        if not self.enqueue(wire.HookCall(key, IDLING), answered, depth=1):
+            self._idling.pop(key, None)
 
     def nodes_idle(self) -> bool:
         """True when a connected, unpaused node runs nothing."""

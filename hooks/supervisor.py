@@ -13,6 +13,35 @@ reason and traceback (also logged). A host that died is restarted before the
 next piece of work; calls of a batch that had not run yet are run on the new
 host. A hook stuck where SIGALRM cannot reach it is killed with the host at
 a hard deadline (the time limit plus as much again, at least 1 s).
+
+Every caller gets its answer or an error, always:
+
+- Results are matched to calls by call id (`HookCall.id`, `Done.call`); a
+  frame that answers no waiting call is logged and dropped.
+- A call that cannot be encoded (a value msgpack cannot carry) fails alone
+  with that reason; the rest of its batch runs.
+- The worker that feeds the host is supervised: a fault inside it is logged
+  with its traceback, fails the calls of the work in hand with the real cause
+  (the host is killed, its state unknown), and the worker goes on; should the
+  worker task itself end, it is logged and started again. Each piece of work
+  also has an outer bound, so nothing waits past it even on a bug.
+- The host's output is read in bounded pieces: a line longer than
+  `MAX_LOG_LINE_BYTES` is logged cut short, never held whole.
+
+The host and everything its hooks start form one process group, killed as a
+whole whenever the host is stopped or restarted; the host itself asks for a
+parent-death signal, so a dispatcher killed without a word takes it along.
+
+API calls from the host are read with flow control: at most
+`MAX_CALLS_PER_TICK` are started per loop iteration (and no new one once
+`TICK_BUDGET_S` has been spent in that iteration), and the host's socket is
+not read while `MAX_CALLS_IN_FLIGHT` calls are unanswered or while their
+replies wait to be written (the host is not reading them). A hook that sends
+thousands of calls without reading replies thus waits on its own pipe instead
+of growing the dispatcher or holding its loop.
+
+The time and memory limits are start options: taken once here and passed to
+every host started, never changed while the dispatcher runs.
 """
 
 from __future__ import annotations
@@ -22,6 +51,8 @@ import contextlib
 import contextvars
 import itertools
 import logging
+import os
+import signal
 import socket
 import sys
 import time
@@ -37,6 +68,11 @@ log = logging.getLogger(__name__)
 
 READY_TIMEOUT_S = 30.0
 RESTART_BACKOFF_S = 0.5
+MAX_LOG_LINE_BYTES = 8 * 1024  # longer lines of the host's stdout/stderr are cut
+MAX_CALLS_IN_FLIGHT = 64  # API calls started and not yet answered, per host
+MAX_CALLS_PER_TICK = 32  # API calls started in one loop iteration ...
+TICK_BUDGET_S = 0.004  # ... and for at most this long (the first call always starts)
+REPLY_BUFFER_BYTES = 1024 * 1024  # replies waiting to be written before reading stops
 
 CALLER_DEPTH: contextvars.ContextVar[int] = contextvars.ContextVar("corral_hook_depth", default=0)
 
@@ -54,6 +90,11 @@ class _Work:
     depth: int
     future: asyncio.Future[list[wire.Done]]
     actor: str = ""  # the user a script runs for; its API calls act as them
+    results: dict[int, wire.Done] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return len(self.calls) if self.calls is not None else 1
 
 
 @dataclass
@@ -66,7 +107,7 @@ class _Process:
 
 
 class _HostProtocol(asyncio.Protocol):
-    """Frames from the host: Ready, Done, ApiCall."""
+    """Frames from the host: Ready, Done, ApiCall (these with flow control)."""
 
     def __init__(self, owner: HookHost) -> None:
         self.owner = owner
@@ -76,66 +117,196 @@ class _HostProtocol(asyncio.Protocol):
         self.ready.add_done_callback(lambda done: done.cancelled() or done.exception())
         self.done: asyncio.Queue[wire.Done | None] = asyncio.Queue()
         self.lost = False
+        self.backlog: deque[wire.ApiCall] = deque()  # read, not yet started
+        self.in_flight = 0  # started, reply not yet written
+        self.writing_paused = False
+        self.reading_paused = False
+        self._drain_scheduled = False
+        self._started_this_tick = 0
+        self._tick_began = 0.0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        with contextlib.suppress(AttributeError, NotImplementedError):
+            self.transport.set_write_buffer_limits(high=REPLY_BUFFER_BYTES)  # type: ignore[union-attr]
 
     def data_received(self, data: bytes) -> None:
+        self._started_this_tick = 0  # one read per loop iteration: a new tick's budget
         try:
             for body in self.buffer.feed(data):
-                self._handle(wire.decode(body))
+                message = wire.decode(body)
+                if isinstance(message, wire.ApiCall):
+                    if self.backlog or not self._may_start():
+                        self.backlog.append(message)
+                    else:
+                        self._start(message)
+                elif isinstance(message, wire.Done):
+                    self.done.put_nowait(message)
+                elif isinstance(message, wire.Ready) and not self.ready.done():
+                    self.ready.set_result(message)
         except wire.WireError as exc:
             log.error("action=hook_host_protocol_error error=%s; restarting the host", exc)
             if self.transport is not None:
                 self.transport.close()
+        self._flow()
 
-    def _handle(self, message: wire.Message) -> None:
-        if isinstance(message, wire.ApiCall):
-            self.owner._api_call(self, message)
-        elif isinstance(message, wire.Done):
-            self.done.put_nowait(message)
-        elif isinstance(message, wire.Ready) and not self.ready.done():
-            self.ready.set_result(message)
+    # -- flow control --------------------------------------------------------------
+    def _may_start(self) -> bool:
+        return (
+            self.in_flight < MAX_CALLS_IN_FLIGHT
+            and not self.writing_paused
+            and (
+                self._started_this_tick == 0
+                or (
+                    self._started_this_tick < MAX_CALLS_PER_TICK
+                    and time.perf_counter() - self._tick_began < TICK_BUDGET_S
+                )
+            )
+        )
 
+    def _start(self, call: wire.ApiCall) -> None:
+        if not self._started_this_tick:
+            self._tick_began = time.perf_counter()
+        self.in_flight += 1
+        self._started_this_tick += 1
+        self.owner._api_call(self, call)
+
+    def _flow(self) -> None:
+        """Read the host's socket only while there is room for more calls; drain the backlog."""
+        room = self.in_flight < MAX_CALLS_IN_FLIGHT and not self.writing_paused
+        if self.backlog and room and not self._drain_scheduled:
+            self._drain_scheduled = True  # the rest in the next iteration, with a new budget
+            asyncio.get_running_loop().call_soon(self._drain)
+        full = (
+            len(self.backlog) >= MAX_CALLS_PER_TICK
+            or self.in_flight >= MAX_CALLS_IN_FLIGHT
+            or self.writing_paused
+        )
+        if self.transport is None or self.lost or full == self.reading_paused:
+            return
+        self.reading_paused = full
+        if full:
+            self.transport.pause_reading()
+        else:
+            self.transport.resume_reading()
+
+    def _drain(self) -> None:
+        self._drain_scheduled = False
+        self._started_this_tick = 0
+        while self.backlog and self._may_start() and not self.lost:
+            self._start(self.backlog.popleft())
+        self._flow()
+
+    def answered(self) -> None:
+        """A call's reply was handed to the transport (or dropped with the pipe)."""
+        self.in_flight -= 1
+        self._flow()
+
+    def pause_writing(self) -> None:
+        self.writing_paused = True
+        self._flow()
+
+    def resume_writing(self) -> None:
+        self.writing_paused = False
+        self._flow()
+
+    # -- sending -----------------------------------------------------------------------
     def send(self, message: wire.Message) -> None:
+        """Write one frame; EncodeError when the message cannot be encoded (nothing is written)."""
         if self.transport is not None and not self.lost:
             self.transport.write(wire.encode(message))
 
+    def reply(self, answer: wire.ApiReply) -> None:
+        """Send an API reply; one that cannot be encoded becomes an error reply naming why."""
+        try:
+            self.send(answer)
+        except wire.EncodeError as exc:
+            log.error("action=hook_api_reply_unencodable call=%d error=%s", answer.call, exc)
+            self.send(wire.ApiReply(answer.call, 11, f"the reply could not be sent: {exc}"))
+        finally:
+            self.answered()
+
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
+        self.backlog.clear()
         if not self.ready.done():
             self.ready.set_exception(HostDied("the hook host exited before it was ready"))
         self.done.put_nowait(None)
 
 
+class _LineLog:
+    """Splits a stream into lines for the log, cutting lines over MAX_LOG_LINE_BYTES."""
+
+    def __init__(self, pid: int, name: str) -> None:
+        self.pid, self.name = pid, name
+        self.pending = b""
+        self.dropped = 0  # bytes of an over-long line not kept
+
+    def feed(self, data: bytes) -> None:
+        *lines, self.pending = (self.pending + data).split(b"\n")
+        for line in lines:
+            self._emit(line)
+        if len(self.pending) > MAX_LOG_LINE_BYTES:
+            if not self.dropped:
+                self._emit(self.pending[:MAX_LOG_LINE_BYTES], cut=True)
+            self.dropped += len(self.pending)
+            self.pending = b""
+
+    def close(self) -> None:
+        if self.pending or self.dropped:
+            self._emit(self.pending)
+
+    def _emit(self, line: bytes, cut: bool = False) -> None:
+        if self.dropped and not cut:  # the end of a line already logged cut short
+            self.dropped = 0
+            return
+        text = line.decode("utf-8", "replace").rstrip()
+        if cut:
+            text += " ... (line truncated)"
+        if text:
+            log.warning("action=hook_host_%s pid=%d %s", self.name, self.pid, text)
+
+
 class HookHost:
-    """Starts, feeds and restarts the hook host. `await start()`, then `await close()`."""
+    """Starts, feeds and restarts the hook host. `await start()`, then `await close()`.
+
+    `timeout_s` (per hook call) and `memory_limit_mb` (the host's address space,
+    0: none) are fixed for the host's life: the dispatcher's start options.
+    """
 
     def __init__(
         self,
         handler: ApiHandler,
         *,
         templates_dirs: Callable[[], list[Path]],
-        timeout_s: Callable[[], float],
-        memory_limit_mb: Callable[[], int],
+        timeout_s: float,
+        memory_limit_mb: int,
     ) -> None:
         self.handler = handler
         self.templates_dirs = templates_dirs
-        self.timeout_s = timeout_s
-        self.memory_limit_mb = memory_limit_mb
+        self.timeout_s = float(timeout_s)
+        self.memory_limit_mb = int(memory_limit_mb)
         self._queue: deque[_Work] = deque()
         self._wake = asyncio.Event()
         self._worker: asyncio.Task[None] | None = None
+        self._current: _Work | None = None
         self._process: _Process | None = None
         self._api_tasks: set[asyncio.Task[Any]] = set()
         self._batches = itertools.count(1)
+        self._call_ids = itertools.count(1)
         self._restart_wanted = False
         self._closing = False
         self.current_depth = 0
         self.current_actor = ""
         self.starts = 0
         self.faults = 0
+        self.worker_faults = 0
         self.template_keys: list[str] = []
+
+    @property
+    def hard_deadline_s(self) -> float:
+        """When a call that SIGALRM could not stop is killed with its host."""
+        return self.timeout_s + max(1.0, self.timeout_s)
 
     # -- lifecycle -------------------------------------------------------------
     async def start(self) -> None:
@@ -145,14 +316,29 @@ class HookHost:
             self._worker.add_done_callback(self._worker_done)
 
     def _worker_done(self, task: asyncio.Task[None]) -> None:
-        if self._closing or task.cancelled():
-            return
-        log.error("action=hook_host_worker_died error=%r; restarting it", task.exception())
+        """The worker ended outside close(): fail its work in hand, log, start it again."""
         self._worker = None
-        asyncio.get_running_loop().call_soon(lambda: asyncio.ensure_future(self.start()))
+        if self._closing:
+            return
+        cause: BaseException = (
+            asyncio.CancelledError("the hook host worker was cancelled")
+            if task.cancelled()
+            else task.exception() or RuntimeError("the hook host worker returned")
+        )
+        self.worker_faults += 1
+        log.error("action=hook_host_worker_died error=%r; restarting it", cause, exc_info=cause)
+        work, self._current = self._current, None
+        if work is not None:
+            self._finish(work, f"the hook host's supervisor failed: {cause!r}")
+        self._restart_wanted = True  # the process's state is unknown
+        asyncio.get_running_loop().call_later(RESTART_BACKOFF_S, self._restart_worker)
+
+    def _restart_worker(self) -> None:
+        if not self._closing:
+            asyncio.ensure_future(self.start())
 
     async def close(self) -> None:
-        """Fail waiting work, stop the worker and the process. Safe twice."""
+        """Fail waiting work, stop the worker and the process (and its group). Safe twice."""
         if self._closing:
             return
         self._closing = True
@@ -160,13 +346,14 @@ class HookHost:
             self._worker.cancel()
             await asyncio.gather(self._worker, return_exceptions=True)
             self._worker = None
+        if self._current is not None:
+            self._finish(self._current, "the dispatcher is closing")
+            self._current = None
         while self._queue:
-            work = self._queue.popleft()
-            if not work.future.done():
-                work.future.set_result(self._failed_all(work, "the dispatcher is closing"))
+            self._finish(self._queue.popleft(), "the dispatcher is closing")
         for task in list(self._api_tasks):
             task.cancel()
-        await self._stop_process()
+        await self._stop_process(kill=True)
 
     def request_restart(self) -> None:
         """Start a fresh host (templates reloaded) once the current work is done."""
@@ -195,14 +382,20 @@ class HookHost:
 
     async def _submit(self, work: _Work) -> list[wire.Done]:
         if self._closing:
-            return self._failed_all(work, "the dispatcher is closing")
-        self._queue.append(work)
-        self._wake.set()
+            self._finish(work, "the dispatcher is closing")
+        else:
+            self._queue.append(work)
+            self._wake.set()
         return await asyncio.shield(work.future)
 
-    def _failed_all(self, work: _Work, reason: str) -> list[wire.Done]:
-        count = len(work.calls) if work.calls is not None else 1
-        return [wire.Done(0, index, ok=False, error=reason) for index in range(count)]
+    def _finish(self, work: _Work, reason: str = "") -> None:
+        """Answer the work's waiter: its results so far, `reason` for every call without one."""
+        if work.future.done():
+            return
+        for index in range(work.total):
+            if index not in work.results:
+                work.results[index] = wire.Done(0, index, ok=False, error=reason or "no result")
+        work.future.set_result([work.results[index] for index in range(work.total)])
 
     # -- the worker ----------------------------------------------------------------
     async def _start_early(self) -> None:
@@ -226,20 +419,40 @@ class HookHost:
                 if not self._restart_wanted:
                     await self._wake.wait()
                 continue
-            work = self._queue.popleft()
+            work = self._current = self._queue.popleft()
             self.current_depth, self.current_actor = work.depth, work.actor
             try:
-                results = await self._run(work)
+                await self._run_bounded(work)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a bug here must not strand the waiters
+                self.worker_faults += 1
+                log.exception("action=hook_host_worker_fault error=%r", exc)
+                self._finish(work, f"the hook host's supervisor failed: {exc!r}")
+                await self._stop_process_quietly()
             finally:
                 self.current_depth, self.current_actor = 0, ""
-            if not work.future.done():
-                work.future.set_result(results)
+            self._current = None
+            self._finish(work)
 
-    async def _run(self, work: _Work) -> list[wire.Done]:
-        total = len(work.calls) if work.calls is not None else 1
-        results: dict[int, wire.Done] = {}
-        while len(results) < total:
-            pending = [index for index in range(total) if index not in results]
+    async def _run_bounded(self, work: _Work) -> None:
+        """Run the work within an outer bound: every call a start and a hard deadline."""
+        bound_s = READY_TIMEOUT_S + work.total * (
+            self.hard_deadline_s + READY_TIMEOUT_S + RESTART_BACKOFF_S
+        )
+        try:
+            async with asyncio.timeout(bound_s) as scope:
+                await self._run(work)
+        except TimeoutError:
+            if not scope.expired():
+                raise
+            log.error("action=hook_work_overdue bound_s=%.1f; the host is killed", bound_s)
+            self._finish(work, f"no result within {bound_s:g} s; the hook host was killed")
+            await self._stop_process_quietly()
+
+    async def _run(self, work: _Work) -> None:
+        while len(work.results) < work.total:
+            pending = [index for index in range(work.total) if index not in work.results]
             try:
                 process = await self._ensure_process()
             except (HostDied, OSError, TimeoutError) as exc:
@@ -249,57 +462,94 @@ class HookHost:
                     RESTART_BACKOFF_S,
                 )
                 await asyncio.sleep(RESTART_BACKOFF_S)
-                results[pending[0]] = wire.Done(
-                    0, pending[0], ok=False, error=f"the hook host did not start: {exc}"
+                self._record(
+                    work,
+                    pending[0],
+                    wire.Done(0, pending[0], ok=False, error=f"the hook host did not start: {exc}"),
                 )
                 continue
-            batch = next(self._batches)
-            if work.calls is not None:
-                process.protocol.send(wire.Invoke(batch, [work.calls[index] for index in pending]))
-            else:
-                assert work.script is not None
-                process.protocol.send(wire.RunScript(batch, *work.script))
-            await self._collect(process, batch, work, pending, results)
-        return [results[index] for index in range(total)]
+            sent = self._send(process, work, pending)
+            if sent:
+                await self._collect(process, work, sent)
 
-    async def _collect(
-        self,
-        process: _Process,
-        batch: int,
-        work: _Work,
-        pending: list[int],
-        results: dict[int, wire.Done],
-    ) -> None:
-        """Gather the Done frames of one sent batch; on a fault the current call fails."""
-        timeout = self.timeout_s()
-        hard_deadline_s = timeout + max(1.0, timeout)
-        position = 0
-        while position < len(pending):
-            index = pending[position]
+    def _send(self, process: _Process, work: _Work, pending: list[int]) -> dict[int, int]:
+        """Send the pending calls as one frame; returns call id -> index of those sent.
+
+        A call that cannot be encoded is answered with the reason here and left out.
+        """
+        batch = next(self._batches)
+        if work.script is not None:
+            call_id = next(self._call_ids)
+            message: wire.Message = wire.RunScript(batch, *work.script, call=call_id)
+            sent = {call_id: 0}
+        else:
+            assert work.calls is not None
+            sent = {}
+            for index in pending:
+                work.calls[index].id = call_id = next(self._call_ids)
+                sent[call_id] = index
+            message = wire.Invoke(batch, [work.calls[index] for index in pending])
+        try:
+            process.protocol.send(message)
+            return sent
+        except wire.EncodeError:
+            pass
+        if work.calls is None:  # a script's text and name are str: only a lone surrogate
+            self._record(work, 0, wire.Done(batch, 0, ok=False, error="the script could not be sent: it is not valid text"))  # fmt: skip
+            return {}
+        fit: dict[int, int] = {}
+        for call_id, index in sent.items():
             try:
-                done = await asyncio.wait_for(process.protocol.done.get(), hard_deadline_s)
-            except TimeoutError:
-                done = None
-                reason = (
-                    f"it ran past the hard deadline of {hard_deadline_s:g} s; the host was killed"
-                )
-                await self._stop_process(kill=True)
+                wire.encode(wire.Invoke(batch, [work.calls[index]]))
+            except wire.EncodeError as exc:
+                self._record(work, index, wire.Done(batch, index, ok=False, call=call_id,
+                                                    error=f"the hook call could not be sent: {exc}"))  # fmt: skip
             else:
-                reason = await self._death_reason(process) if done is None else ""
-            if done is None or done.batch != batch:
-                if done is not None:
-                    continue  # a late frame of an earlier batch
-                results[index] = wire.Done(batch, index, ok=False, error=reason, fatal=True)
-                self._report(work, index, results[index])
+                fit[call_id] = index
+        if fit:
+            process.protocol.send(wire.Invoke(batch, [work.calls[index] for index in fit.values()]))
+        return fit
+
+    async def _collect(self, process: _Process, work: _Work, sent: dict[int, int]) -> None:
+        """Gather the Done frames of the sent calls, matched by call id.
+
+        The host runs calls in the order sent, so the lowest unanswered id is the
+        one running: a hard deadline or the host's death fails that call; the
+        calls after it are sent again to the next host.
+        """
+        deadline_s = self.hard_deadline_s
+        while sent:
+            try:
+                done = await asyncio.wait_for(process.protocol.done.get(), deadline_s)
+            except TimeoutError:
+                running = min(sent)
+                reason = f"it ran past the hard deadline of {deadline_s:g} s; the host was killed"
+                await self._stop_process(kill=True)
+                self._record(work, sent[running], wire.Done(0, sent[running], ok=False, call=running, error=reason, fatal=True))  # fmt: skip
+                return
+            if done is None:
+                running = min(sent)
+                reason = await self._death_reason(process)
+                self._record(work, sent[running], wire.Done(0, sent[running], ok=False, call=running, error=reason, fatal=True))  # fmt: skip
                 await self._stop_process()
                 return
-            done.index = index
-            results[index] = done
-            self._report(work, index, done)
-            position += 1
+            index = sent.pop(done.call, None)
+            if index is None:
+                log.warning(
+                    "action=hook_result_unmatched call=%d batch=%d; no call waits for it, dropped",
+                    done.call,
+                    done.batch,
+                )
+                continue
+            self._record(work, index, done)
             if done.fatal:
                 await self._stop_process()
                 return
+
+    def _record(self, work: _Work, index: int, done: wire.Done) -> None:
+        done.index = index
+        work.results[index] = done
+        self._report(work, index, done)
 
     def _report(self, work: _Work, index: int, done: wire.Done) -> None:
         if work.calls is not None:
@@ -319,11 +569,12 @@ class HookHost:
         if self._process is not None and not self._process.protocol.lost:
             return self._process
         if self._process is not None:
-            await self._stop_process()
+            await self._stop_process(kill=True)
         parent, child = socket.socketpair()
         try:
             args = [sys.executable, "-m", "hooks.host", "--fd", str(child.fileno()),
-                    "--timeout-s", repr(self.timeout_s()), "--memory-mb", str(self.memory_limit_mb())]  # fmt: skip
+                    "--timeout-s", repr(self.timeout_s), "--memory-mb", str(self.memory_limit_mb),
+                    "--parent-pid", str(os.getpid())]  # fmt: skip
             for folder in self.templates_dirs():
                 args += ["--templates-dir", str(folder)]
             process = await asyncio.create_subprocess_exec(
@@ -332,6 +583,7 @@ class HookHost:
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
                 pass_fds=(child.fileno(),),
+                start_new_session=True,  # its own process group, killed as a whole
             )
         except BaseException:
             parent.close()
@@ -367,28 +619,39 @@ class HookHost:
         return running
 
     async def _log_stream(self, stream: asyncio.StreamReader, pid: int, name: str) -> None:
-        while True:
-            line = await stream.readline()
-            if not line:
-                return
-            text = line.decode("utf-8", "replace").rstrip()
-            if text:
-                log.warning("action=hook_host_%s pid=%d %s", name, pid, text)
+        lines = _LineLog(pid, name)
+        try:
+            while data := await stream.read(64 * 1024):
+                lines.feed(data)
+        except Exception:  # the log of a dying host must not take anything down
+            log.exception("action=hook_host_%s_unreadable pid=%d", name, pid)
+        finally:
+            lines.close()
 
     async def _death_reason(self, process: _Process) -> str:
         code = None
         with contextlib.suppress(TimeoutError):
             code = await asyncio.wait_for(process.process.wait(), 2.0)
-        for reader in process.readers:  # let the traceback reach the log first
-            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(asyncio.shield(reader), 1.0)
+        await self._await_readers(process)  # let the traceback reach the log first
         if code is None:
             return "the hook host closed its pipe"
         if code < 0:
             return f"the hook host was killed by signal {-code} (a crash, e.g. a segfault); see its traceback above"
         return f"the hook host exited with code {code}"
 
+    async def _await_readers(self, running: _Process) -> None:
+        for reader in running.readers:
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(reader), 1.0)
+
+    async def _stop_process_quietly(self) -> None:
+        try:
+            await self._stop_process(kill=True)
+        except Exception:
+            log.exception("action=hook_host_stop_failed")
+
     async def _stop_process(self, kill: bool = False) -> None:
+        """End the host and then its whole process group (whatever its hooks started)."""
         running, self._process = self._process, None
         if running is None:
             return
@@ -396,17 +659,16 @@ class HookHost:
         process = running.process
         if process.returncode is None:
             if kill:
-                with contextlib.suppress(ProcessLookupError):
-                    process.kill()
+                _kill_group(running.pid)
             try:
                 await asyncio.wait_for(process.wait(), 2.0)
             except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    process.kill()
+                _kill_group(running.pid)
                 await process.wait()
+        _kill_group(running.pid)  # children of its hooks, left behind by a host that exited
+        await self._await_readers(running)
         for reader in running.readers:
-            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(reader, 1.0)
+            reader.cancel()
         log.info("action=hook_host_stopped pid=%d code=%s", running.pid, process.returncode)
 
     # -- API calls from the host ----------------------------------------------------
@@ -415,12 +677,12 @@ class HookHost:
         try:
             answer = self.handler(call)
             if isinstance(answer, wire.ApiReply):
-                protocol.send(answer)
+                protocol.reply(answer)
                 return
             task = asyncio.ensure_future(answer)
         except Exception as exc:  # the handler maps errors itself; this is a bug's last net
             log.exception("action=hook_api_error function=%s", call.function)
-            protocol.send(wire.ApiReply(call.call, 11, f"internal error: {exc}"))
+            protocol.reply(wire.ApiReply(call.call, 11, f"internal error: {exc}"))
             return
         finally:
             CALLER_DEPTH.reset(token)
@@ -430,13 +692,14 @@ class HookHost:
         def finished(done: asyncio.Future[wire.ApiReply]) -> None:
             self._api_tasks.discard(task)
             if done.cancelled():
+                protocol.answered()
                 return
             error = done.exception()
             if error is not None:
                 log.error("action=hook_api_error function=%s error=%r", call.function, error)
-                protocol.send(wire.ApiReply(call.call, 11, f"internal error: {error}"))
+                protocol.reply(wire.ApiReply(call.call, 11, f"internal error: {error}"))
             else:
-                protocol.send(done.result())
+                protocol.reply(done.result())
             log.debug(
                 "action=hook_api_call function=%s took_s=%.3f",
                 call.function,
@@ -444,3 +707,9 @@ class HookHost:
             )
 
         task.add_done_callback(finished)
+
+
+def _kill_group(pid: int) -> None:
+    """SIGKILL the process group the host leads (it is gone already: nothing to do)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)

@@ -6,6 +6,11 @@ tagged by `type`), as on the render-client wire. The dispatcher sends work
 (`ApiReply`); the host announces itself (`Ready`), asks the dispatcher to run
 MDispatcherAPI functions (`ApiCall`) and reports every finished hook or script
 (`Done`). Values inside are plain msgpack data: dicts, lists, str, numbers.
+
+Every hook call and script carries a call id, unique for the dispatcher's
+lifetime, and its `Done` names it back: the dispatcher matches results to
+calls by id, never by the order frames arrive in. API calls are matched to
+their replies the same way (`ApiCall.call`).
 """
 
 from __future__ import annotations
@@ -22,13 +27,15 @@ MAX_FRAME_BYTES = 64 * 1024 * 1024
 
 
 class HookCall(msgspec.Struct, array_like=True):
-    """One hook to run: `template` key, method name, and the job/chunk in wire form."""
+    """One hook to run: `template` key, method name, the job/chunk in wire form, and the
+    call id its `Done` answers with (set by the dispatcher when it sends the call)."""
 
     template: str
     method: str
     job: dict[str, Any] | None = None
     chunk: dict[str, Any] | None = None
     args: list[Any] = []
+    id: int = 0
 
 
 class Invoke(msgspec.Struct, tag="invoke"):
@@ -40,6 +47,7 @@ class RunScript(msgspec.Struct, tag="script"):
     batch: int
     name: str
     code: str
+    call: int = 0
 
 
 class Done(msgspec.Struct, tag="done"):
@@ -60,6 +68,7 @@ class Done(msgspec.Struct, tag="done"):
     error: str = ""
     fatal: bool = False
     api_errors: list[str] = []
+    call: int = 0
 
 
 class ApiCall(msgspec.Struct, tag="api"):
@@ -95,8 +104,16 @@ class WireError(Exception):
     """A frame that is not a valid hook-host message."""
 
 
+class EncodeError(WireError):
+    """A message holds a value msgpack cannot carry (a lone surrogate, an object, a huge int)."""
+
+
 def encode(message: Message) -> bytes:
-    body = _encoder.encode(message)
+    """The frame of `message`; EncodeError names what could not be encoded."""
+    try:
+        body = _encoder.encode(message)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise EncodeError(f"{type(message).__name__} could not be encoded: {exc}") from None
     return HEADER.pack(len(body)) + body
 
 

@@ -131,6 +131,8 @@ class JobOperations(Area):
         job = self.get(actor, key)
         actor.may_manage(job)
         queue = self.farm.queue
+        if action == "reinit":  # bounds hook loops (onJobEnd -> jobReinit) and hook depth
+            self.farm.hooks.before_reinit(job)
         {"pause": queue.pause, "resume": queue.resume, "reinit": queue.reinit}[action](job)
         await self.finish(
             actor, JobEvent(action=action, actor=actor.name, jobs=[job.id]), job=job.id

@@ -32,8 +32,9 @@ MAX_SCRIPT_BYTES = 4 * 1024 * 1024
 MAX_SCRIPT_NAME_CHARS = 255
 
 # Settings systemSetConfiguration may change while the dispatcher runs.
+# The hook host's time and memory limits are start options: a hook may not lift its own.
 LIVE_SETTINGS = frozenset({
-    "hook_timeout_s", "hook_memory_limit_mb", "chunk_hold_recheck_s", "idle_hook_interval_s",
+    "chunk_hold_recheck_s", "idle_hook_interval_s",
     "statistics_interval_s", "exclude_after_failures", "heartbeat_interval_s",
     "offline_after_missed", "node_lost_after_s", "reconnect_grace_s", "max_log_bytes_per_s",
     "discovery_addresses", "shutdown_grace_s", "cancel_deadline_s",
@@ -108,6 +109,12 @@ class SystemOperations(Area):
         stored = records.find("config", "settings")
         if not stored:
             return
+        fixed = sorted(name for name in stored if name not in LIVE_SETTINGS)
+        if fixed:  # stored by an older version; start options now
+            log.warning(
+                "action=stored_settings_ignored fields=%s reason=start_options", ",".join(fixed)
+            )
+            stored = {name: value for name, value in stored.items() if name in LIVE_SETTINGS}
         try:
             updated, changed = checked_settings(self.farm.settings, stored)
         except ValidationError as exc:

@@ -105,6 +105,8 @@ def invoke(
         )
     try:
         reply = link.call(function, args)
+    except wire.EncodeError as exc:
+        return bad_argument(function, str(exc), empty)
     except (OSError, LinkClosed, wire.WireError) as exc:
         return _pack(
             MUSTERERR(kErrDisconnected, f"the link to the dispatcher failed: {exc}"), empty

@@ -212,30 +212,34 @@ def test_configuration_and_ldap(setup: tuple[Farm, Path, int]) -> None:
         """
 err, config = MDispatcherAPI.systemGetConfiguration()
 before = config.getHookTimeout()
-config.setHookTimeout(3.5)
+config.setValue("chunk_hold_recheck_s", 0.5)
 config.setExcludeAfterFailures(5)
 codes = [err.getErrorCode(), MDispatcherAPI.systemSetConfiguration(config, True).getErrorCode()]
 port = MDispatcherAPI.MDispatcherConfiguration(config.to_dict()); port.setValue("http_port", 1)
-bad = MDispatcherAPI.MDispatcherConfiguration(config.to_dict()); bad.setHookTimeout(-1)
+bad = MDispatcherAPI.MDispatcherConfiguration(config.to_dict()); bad.setExcludeAfterFailures(-1)
+fixed = MDispatcherAPI.MDispatcherConfiguration(config.to_dict()); fixed.setHookTimeout(3.5)
 refused = [MDispatcherAPI.systemSetConfiguration(port, False).getErrorCode(),
-           MDispatcherAPI.systemSetConfiguration(bad, False).getErrorCode()]
+           MDispatcherAPI.systemSetConfiguration(bad, False).getErrorCode(),
+           MDispatcherAPI.systemSetConfiguration(fixed, False).getErrorCode()]
 err, again = MDispatcherAPI.systemGetConfiguration()
 ldap = MDispatcherAPI.MLDAPConfiguration()
 ldap.setServer("ldap.studio.example"); ldap.setPort(636); ldap.setUseSSL(True); ldap.setBindPassword("hunter2")
 codes.append(MDispatcherAPI.systemSetLDAPConfiguration(ldap, True).getErrorCode())
 err, got = MDispatcherAPI.systemGetLDAPConfiguration()
-print(json.dumps({"codes": codes, "refused": refused, "before": before, "after": again.getHookTimeout(),
+print(json.dumps({"codes": codes, "refused": refused, "before": before, "after": again.getValue("chunk_hold_recheck_s"),
     "exclude": again.getExcludeAfterFailures(), "ldap": [got.getServer(), got.getPort(), got.getUseSSL(), got.to_dict()["bind_password"]]}))
 """,
     )
-    assert result["codes"] == [0, 0, 0] and result["refused"] == [2, 2]
-    assert (result["before"], result["after"], result["exclude"]) == (2.0, 3.5, 5)
+    # The last refusal: the hook time limit is a start option.
+    assert result["codes"] == [0, 0, 0] and result["refused"] == [2, 2, 2]
+    assert (result["before"], result["after"], result["exclude"]) == (2.0, 0.5, 5)
     assert result["ldap"] == ["ldap.studio.example", 636, True, ""]
     with sqlite3.connect(farm.data_dir / "corral.db") as db:
         stored = dict(
             db.execute("SELECT kind, info FROM records WHERE kind IN ('config', 'ldap')").fetchall()
         )
-    assert json.loads(stored["config"]) == {"hook_timeout_s": 3.5, "exclude_after_failures": 5}
+    stored_config = json.loads(stored["config"])
+    assert stored_config == {"chunk_hold_recheck_s": 0.5, "exclude_after_failures": 5}
     assert json.loads(stored["ldap"])["bind_password"] == "hunter2"
 
 

@@ -225,8 +225,11 @@ def test_reentrant_calls_are_queued_and_depth_limited(setup: tuple[Farm, Path]) 
     )
     farm.request("GET", "/api/v1/status")  # let any fourth level show
     calls = [line for line in lines(log, "recursive") if line[0] == me]
-    assert [line[1] for line in calls] == ["20", "21", "22"]  # depth 1, 2, 3; the 4th is skipped
-    wait_for(lambda: farm.job(job["id"])["priority"] == 23, 10, "the last edit")
+    assert [line[1] for line in calls] == ["20", "21", "22"]  # depth 1, 2, 3
+    # The depth-3 hook's edit would run hooks at depth 4: it is refused, not applied unhooked.
+    assert farm.job(job["id"])["priority"] == 22
+    log_text = (farm.data_dir.parent / f"{farm.data_dir.name}-dispatcher.log").read_text()
+    assert "action=hook_depth_refused" in log_text and "hooks=onJobPropertiesChanged" in log_text
     # A job submitted from inside a hook gets its own submission hooks after the hook returns.
     farm.request("POST", f"/api/v1/jobs/{job['id']}/actions/resume")
     farm.wait_state(job["id"], "done")
