@@ -41,7 +41,11 @@ class Dispatcher(HookServices):
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.store = SqliteStore(settings.db_path, durability=settings.durability)
-        self.queue = Queue(self.store, exclude_after_failures=settings.exclude_after_failures)
+        self.queue = Queue(
+            self.store,
+            exclude_after_failures=settings.exclude_after_failures,
+            chunk_limits=settings.chunk_limits,
+        )
         self.users = Users(self.store, settings.data_dir)
         self.templates: TemplateCatalog
         self.chunk_logs: ChunkLogs
@@ -179,6 +183,7 @@ class Dispatcher(HookServices):
                         field="template",
                     )
                 spec.template = template.getKey()
+                jobspec.check_command(spec, position if len(specs) > 1 else None)
         specs = await self.hooks.admit(specs, user)
         jobs = self.queue.submit(specs, user)
         self.hooks.submitted(jobs)

@@ -37,3 +37,13 @@ class StoreError(CorralError):
 
 class TemplateError(CorralError):
     """A template failed to load, or one of its hooks failed."""
+
+
+class LimitExceeded(CorralError):
+    """A request would pass one of the dispatcher's size limits; `limit` names the
+    setting and `value` is its current value."""
+
+    def __init__(self, message: str, limit: str, value: int) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.value = value

@@ -10,10 +10,12 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 from aiohttp import web
 
+from dispatcher import http_errors, limits
 from dispatcher.auth import Permission, User
 from dispatcher.errors import (
     Conflict,
     CorralError,
+    LimitExceeded,
     NotFound,
     PermissionDenied,
     Refused,
@@ -55,6 +57,7 @@ _STATUS: list[tuple[type[CorralError], int, str]] = [
     (Refused, 422, "Refused by template"),
     (PermissionDenied, 403, "Forbidden"),
     (StoreError, 503, "Store unavailable"),
+    (LimitExceeded, 422, "Limit exceeded"),
 ]
 
 
@@ -63,6 +66,8 @@ def error_response(exc: CorralError) -> web.Response:
     for kind, status, title in _STATUS:
         if isinstance(exc, kind):
             extra = {"field": exc.field} if isinstance(exc, ValidationError) and exc.field else {}
+            if isinstance(exc, LimitExceeded):
+                extra = {"limit": exc.limit, "value": exc.value}
             return problem(status, title, str(exc), **extra)
     return problem(500, "Internal Server Error", str(exc))
 
@@ -91,7 +96,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     user = None
-    if scheme.lower() == "bearer" and token.strip():
+    if scheme.lower() == "bearer" and token.strip() and token.isascii():  # tokens are ASCII
         user = request.app[DISPATCHER].users.by_token(token.strip())
     if user is None:
         response = problem(
@@ -119,7 +124,7 @@ async def read_json(request: web.Request) -> Any:
     if request.content_length is None and not request.can_read_body:
         raise ValidationError("the request needs a JSON body")
     try:
-        return await request.json(loads=json.loads)
+        return await request.json(loads=limits.json_loads)
     except json.JSONDecodeError as exc:
         raise ValidationError(
             f"the body is not valid JSON: {exc.msg} at line {exc.lineno}"
@@ -130,6 +135,8 @@ async def read_json(request: web.Request) -> Any:
 
 def make_app(dispatcher: Dispatcher) -> web.Application:
     from dispatcher.web import hooks, jobs, login, nodes
+
+    http_errors.quiet_bad_requests()
 
     app = web.Application(
         middlewares=[errors_middleware, auth_middleware],

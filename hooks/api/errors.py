@@ -9,6 +9,7 @@ from __future__ import annotations
 from dispatcher.errors import (
     Conflict,
     CorralError,
+    LimitExceeded,
     NotFound,
     PermissionDenied,
     Refused,
@@ -86,6 +87,7 @@ _BY_EXCEPTION: list[tuple[type[CorralError], int]] = [
     (PermissionDenied, kErrPermission),
     (StoreError, kErrStore),
     (TemplateError, kErrTemplate),
+    (LimitExceeded, kErrBadArgument),
 ]
 
 
