@@ -47,11 +47,16 @@ def json_depth_error(value: Any, limit: int = MAX_JSON_DEPTH) -> str | None:
         else:
             continue
         if depth > limit:
-            return path or "(body)"
+            return _short(path) or "(body)"
         for key, child in children:
             if isinstance(child, dict | list | tuple):
                 pending.append((child, depth + 1, f"{path}.{key}" if path else str(key)))
     return None
+
+
+def _short(path: str) -> str:
+    parts = path.split(".")
+    return path if len(parts) <= 4 else ".".join(parts[:3]) + "..."
 
 
 def json_loads(text: str) -> Any:
@@ -106,7 +111,7 @@ def unstorable_text(value: Any, path: str, limit: int = MAX_JSON_DEPTH) -> tuple
         else:
             continue
         if depth > limit:
-            return where, f"nested deeper than {limit} levels"
+            return _short(where), f"nested deeper than {limit} levels"
         for key, child in pairs:
             if isinstance(key, str) and (reason := text_error(key)) is not None:
                 return where, f"the key {key!a} {reason}"
