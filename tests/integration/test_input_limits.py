@@ -94,7 +94,11 @@ def test_deep_json_is_400_everywhere_login_included(farm: Farm) -> None:
         body = ("[" * depth + "]" * depth).encode()
         for path in ("/api/v1/jobs/", "/api/v1/login"):
             status, kind, answer = raw_request(farm, "POST", path, body)
-            assert status == 400 and kind.startswith("application/problem+json"), (path, depth, answer)
+            assert status == 400 and kind.startswith("application/problem+json"), (
+                path,
+                depth,
+                answer,
+            )
             assert "nested deeper than 64" in str(answer), answer
     deep_data = {"title": "t", "command": ["true"], "data": {"a": json.loads("[" * 70 + "]" * 70)}}
     error = refused(farm, "POST", "/api/v1/jobs/", deep_data)
