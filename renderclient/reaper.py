@@ -7,8 +7,7 @@ Nothing in a SIGKILLed client can act, and a parent-death signal reaches only
 the client's direct children. The reaper is that direct child: it is the
 subreaper of the command's whole tree, gets SIGUSR1 when the client dies and
 then kills its children until none is left. reaper.c is the reaper; it is
-compiled once per source version into a cache folder (about a millisecond per
-spawn). Where no C compiler is found, this module is the reaper, run by the
+compiled once per source version into a cache folder (one exec more per spawn). Where no C compiler is found, this module is the reaper, run by the
 same Python (a few tens of milliseconds per spawn); the logic is the same.
 
     reaper CLIENT_PID -- COMMAND [ARGUMENT...]
