@@ -68,9 +68,9 @@ def run_probes(scale: Scale, scratch: Path) -> dict[str, dict[str, Any]]:
         "sqlite_1000rows": probe("sqlite_1000rows", sqlite(1000), unit="commits/s",
                                  what="WAL, synchronous=FULL, 1,000 rows per transaction"),
         "spawn_1": probe("spawn_1", spawn(1), unit="spawns/s",
-                         what="/bin/true via asyncio subprocesses, 1 at a time"),
+                         what="/bin/true under the render reaper via asyncio subprocesses, 1 at a time"),
         "spawn_2": probe("spawn_2", spawn(2), unit="spawns/s",
-                         what="/bin/true via asyncio subprocesses, 2 at a time"),
+                         what="/bin/true under the render reaper via asyncio subprocesses, 2 at a time"),
     }  # fmt: skip
 
 

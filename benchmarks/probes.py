@@ -23,6 +23,8 @@ from typing import Any
 
 import msgspec
 
+from renderclient import reaper
+
 HEADER = struct.Struct(">I")
 TRUE = "/bin/true"
 _encode = msgspec.msgpack.encode
@@ -207,8 +209,9 @@ async def _spawn_loop(parallel: int, duration_s: float) -> float:
     async def worker() -> None:
         nonlocal count
         while time.perf_counter() < deadline:
+            # Under the reaper every render runs under (renderclient/reaper.py).
             process = await asyncio.create_subprocess_exec(
-                TRUE, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL
+                *reaper.wrap([TRUE]), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL
             )
             await process.wait()
             count += 1

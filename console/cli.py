@@ -25,7 +25,7 @@ import pydantic
 
 from console.auth import CliState
 from console.demo import run_demo
-from console.formatting import host_port
+from console.formatting import host_port, printable
 from console.hooks_cli import COMMANDS as HOOK_COMMANDS
 from console.http import ConsoleError
 from console.jobs_cli import COMMANDS
@@ -38,6 +38,7 @@ from dispatcher.errors import (
     Conflict,
     CorralError,
     DataDirLocked,
+    LimitExceeded,
     NotFound,
     PermissionDenied,
     Refused,
@@ -74,6 +75,7 @@ EXIT_CODES: dict[type[CorralError], int] = {
     StoreUnavailable: 1,
     StartupError: StartupError.exit_code,  # 6: the data directory cannot be used as it is
     DataDirLocked: DataDirLocked.exit_code,  # 5: another dispatcher holds it
+    LimitExceeded: 1,
 }
 
 
@@ -126,7 +128,7 @@ class CorralGroup(click.Group):
 
 
 def _fail(message: str, exit_code: int) -> None:
-    text = " ".join(str(message).split())
+    text = printable(" ".join(str(message).split()))
     click.echo(f"corral: error: {text}", err=True)
     sys.exit(exit_code)
 
@@ -417,6 +419,14 @@ def setting(flag: str, text: str, kind: Any = None, field: str | None = None, **
          click.FloatRange(min=0, min_open=True, max=600))  # fmt: skip
 @setting("--max-handshaking", "Render-port connections in their handshake at once; more wait.",
          click.IntRange(1, 1_000_000))  # fmt: skip
+@setting(
+    "--max-request-bytes", "Largest HTTP request body (larger: 413).", click.IntRange(min=1024)
+)
+@setting("--max-chunks-per-job", "Most chunks one job may have (more: 422).", click.IntRange(min=1))
+@setting("--max-chunks-per-request", "Most chunks one submit request may add (more: 422).",
+         click.IntRange(min=1))  # fmt: skip
+@setting("--max-chunks-queued", "Most chunks queued or running in all (past it submits get 422).",
+         click.IntRange(min=1))  # fmt: skip
 @log_level_option
 def dispatcher(log_level: str, **options: Any) -> None:
     """Run the dispatcher until SIGTERM or SIGINT.

@@ -7,6 +7,7 @@ that scripts see the documented API fields and nothing else.
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Any
 
@@ -31,9 +32,37 @@ STATE_STYLES = {
 }
 
 
+# What a terminal could take as a command: C0 controls (tab and newline are kept
+# where a text may have several lines), DEL, C1 controls (0x9b is a one-byte CSI),
+# and lone surrogates (which cannot even be written as UTF-8).
+_CONTROL_ONE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_CONTROL_LINES = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+# json.dumps escapes C0 controls itself; these it would write as they are.
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\ud800-\udfff]")
+
+
+def _visible(found: re.Match[str]) -> str:
+    code = ord(found.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(value: Any, *, lines: bool = False) -> str:
+    """`value` as text that cannot drive a terminal: every control character shows
+    as an escape (`\\x1b`). With `lines`, newlines and tabs stay as they are."""
+    pattern = _CONTROL_LINES if lines else _CONTROL_ONE_LINE
+    return pattern.sub(_visible, str(value))
+
+
+def cell(value: Any, *, lines: bool = False) -> str:
+    """A stored string for a rich table: control characters and markup both escaped."""
+    return escape(printable(value, lines=lines))
+
+
 def to_json(value: Any) -> str:
-    """Stable machine-readable text: sorted keys, two-space indent, UTF-8 kept."""
-    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
+    """Stable machine-readable text: sorted keys, two-space indent, UTF-8 kept
+    (but no character a terminal would obey)."""
+    text = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
+    return _JSON_UNSAFE.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
 
 
 def frame_text(value: Any) -> str:
@@ -102,7 +131,7 @@ def progress_percent(job: dict[str, Any]) -> str:
 def state_cell(state: Any) -> str:
     text = str(state or "-")
     style = STATE_STYLES.get(text)
-    return f"[{style}]{escape(text)}[/]" if style else escape(text)
+    return f"[{style}]{cell(text)}[/]" if style else cell(text)
 
 
 def frames_text(job: dict[str, Any]) -> str:
@@ -128,13 +157,13 @@ def jobs_table(jobs: list[dict[str, Any]]) -> Table:
         folder = job.get("kind") == "folder"
         table.add_row(
             str(job.get("id", "")),
-            escape(str(job.get("title", ""))) + ("/" if folder else ""),
+            cell(job.get("title", "")) + ("/" if folder else ""),
             state_cell(job.get("state")),
             "" if folder else progress_percent(job),
             "" if folder else f"{chunks_done(job)}/{counts['total']}",
             str(job.get("priority", "")),
-            escape(str(job.get("user", ""))),
-            escape(str(job.get("template", ""))),
+            cell(job.get("user", "")),
+            cell(job.get("template", "")),
         )
     return table
 
@@ -142,8 +171,8 @@ def jobs_table(jobs: list[dict[str, Any]]) -> Table:
 def _dependency_text(dep: Any) -> str:
     if isinstance(dep, dict):
         mode = dep.get("mode", "success")
-        return f"{dep.get('job')}" + ("" if mode == "success" else f" (on {mode})")
-    return str(dep)
+        return cell(f"{dep.get('job')}" + ("" if mode == "success" else f" (on {mode})"))
+    return cell(dep)
 
 
 def _mapping_text(value: Any) -> str:
@@ -167,12 +196,12 @@ def job_details(job: dict[str, Any]) -> Table:
     limit = float(job.get("time_limit_s") or 0)
     rows: list[tuple[str, str]] = [
         ("id", str(job.get("id", ""))),
-        ("title", escape(str(job.get("title", "")))),
+        ("title", cell(job.get("title", ""))),
         ("state", state_cell(job.get("state"))),
         ("kind", str(job.get("kind", "job"))),
         ("parent", str(job.get("parent", -1))),
-        ("template", escape(str(job.get("template", "")))),
-        ("user", escape(str(job.get("user", "")))),
+        ("template", cell(job.get("template", ""))),
+        ("user", cell(job.get("user", ""))),
         ("priority", str(job.get("priority", ""))),
         ("paused", "yes" if job.get("paused") else "no"),
         ("frames", frames_text(job)),
@@ -183,25 +212,25 @@ def job_details(job: dict[str, Any]) -> Table:
             f"{counts['running']} running, {counts['queued']} queued, "
             f"{counts['failed']} failed, {counts['skipped']} skipped",
         ),
-        ("pools", escape(", ".join(job.get("pools") or []) or "any")),
-        ("excluded pools", escape(", ".join(job.get("excluded_pools") or []) or "-")),
+        ("pools", cell(", ".join(job.get("pools") or []) or "any")),
+        ("excluded pools", cell(", ".join(job.get("excluded_pools") or []) or "-")),
         ("max nodes", str(job.get("max_nodes") or "no limit")),
         ("depends on", ", ".join(_dependency_text(d) for d in job.get("depends_on") or []) or "-"),
         ("per frame", "yes" if job.get("per_frame") else "no"),
         ("requeue", str(job.get("requeue", ""))),
         ("time limit", duration_text(limit) if limit else "none"),
-        ("command", escape(" ".join(str(part) for part in job.get("command") or []) or "-")),
-        ("environ", escape(_mapping_text(job.get("environ")))),
-        ("data", escape(_mapping_text(job.get("data")))),
-        ("project", escape(str(job.get("project") or "-"))),
-        ("department", escape(str(job.get("department") or "-"))),
-        ("notes", escape(str(job.get("notes") or "-"))),
+        ("command", cell(" ".join(str(part) for part in job.get("command") or []) or "-")),
+        ("environ", cell(_mapping_text(job.get("environ")), lines=True)),
+        ("data", cell(_mapping_text(job.get("data")), lines=True)),
+        ("project", cell(job.get("project") or "-")),
+        ("department", cell(job.get("department") or "-")),
+        ("notes", cell(job.get("notes") or "-", lines=True)),
         ("submitted", time_text(job.get("time_submitted"))),
         ("started", time_text(job.get("time_started"))),
         ("finished", time_text(job.get("time_finished"))),
     ]
     if job.get("failed_reason"):
-        rows.append(("failed reason", f"[red]{escape(str(job['failed_reason']))}[/]"))
+        rows.append(("failed reason", f"[red]{cell(job['failed_reason'])}[/]"))
     for name, value in rows:
         table.add_row(name, value)
     return table
@@ -222,10 +251,10 @@ def tasks_table(tasks: list[dict[str, Any]]) -> Table:
             str(task.get("id", "")),
             frames_text(task),
             state_cell(task.get("state")),
-            escape(str(task.get("node") or "-")),
+            cell(task.get("node") or "-"),
             str(task.get("attempts", 0)),
             "-" if exit_code is None else str(exit_code),
-            escape(str(task.get("error") or "")),
+            cell(task.get("error") or ""),
         )
     return table
 
@@ -236,9 +265,9 @@ def _running_text(running: Any) -> str:
     parts = []
     for item in running:
         if isinstance(item, dict):
-            parts.append(f"job {item.get('job')} chunk {item.get('chunk')}")
+            parts.append(cell(f"job {item.get('job')} chunk {item.get('chunk')}"))
         else:
-            parts.append(str(item))
+            parts.append(cell(item))
     return ", ".join(parts)
 
 
@@ -263,10 +292,10 @@ def nodes_table(nodes: list[dict[str, Any]]) -> Table:
             state = "[green]idle[/]"
         table.add_row(
             str(node.get("id", "")),
-            escape(name),
-            escape(str(node.get("host") or "-")),
+            cell(name),
+            cell(node.get("host") or "-"),
             state,
-            escape(", ".join(node.get("pools") or []) or "-"),
+            cell(", ".join(node.get("pools") or []) or "-"),
             _running_text(node.get("running")),
             time_text(node.get("last_seen")),
         )
@@ -275,9 +304,9 @@ def nodes_table(nodes: list[dict[str, Any]]) -> Table:
 
 def why_lines(answer: dict[str, Any], title: str = "") -> list[str]:
     """'job 3 "x" is queued:' followed by one indented line per reason."""
-    label = f"job {answer.get('job')}" + (f' "{title}"' if title else "")
-    reasons = [str(reason) for reason in answer.get("reasons") or []]
-    state = answer.get("state", "?")
+    label = printable(f"job {answer.get('job')}" + (f' "{title}"' if title else ""))
+    reasons = [printable(reason) for reason in answer.get("reasons") or []]
+    state = printable(answer.get("state", "?"))
     if not reasons:
         return [f"{label} is {state}: no reason given by the dispatcher"]
     return [f"{label} is {state}:"] + [f"  - {reason}" for reason in reasons]
@@ -285,13 +314,13 @@ def why_lines(answer: dict[str, Any], title: str = "") -> list[str]:
 
 def submitted_line(job: dict[str, Any]) -> str:
     total = chunk_counts(job)["total"]
-    return f'submitted job {job.get("id")} "{job.get("title", "")}" ({total} chunks)'
+    return printable(f'submitted job {job.get("id")} "{job.get("title", "")}" ({total} chunks)')
 
 
 def status_line(job: dict[str, Any]) -> str:
     """One plain line of a job's progress, for watching without a terminal."""
     counts = chunk_counts(job)
-    return (
+    return printable(
         f"job {job.get('id')} {job.get('state')}: "
         f"{chunks_done(job)}/{counts['total']} chunks done, "
         f"{counts['running']} running, {counts['failed']} failed"

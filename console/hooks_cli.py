@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from console.auth import CliState
-from console.formatting import to_json
+from console.formatting import printable, to_json
 from console.http import ConsoleError
 
 pass_state = click.make_pass_decorator(CliState, ensure=True)
@@ -36,9 +36,11 @@ def templates() -> None:
 def _print_templates(answer: dict[str, Any]) -> None:
     for template in answer.get("templates", []):
         hooks = ", ".join(template.get("hooks", [])) or "no dispatcher hooks"
-        click.echo(f"{template['id']:>5}  {template['key']:<20} {template['name']}  [{hooks}]")
+        click.echo(
+            printable(f"{template['id']:>5}  {template['key']:<20} {template['name']}  [{hooks}]")
+        )
     for error in answer.get("errors", []):
-        click.echo(f"corral: template error: {error}", err=True)
+        click.echo(printable(f"corral: template error: {error}"), err=True)
 
 
 @templates.command("list")

@@ -21,6 +21,7 @@ from console.formatting import (
     jobs_table,
     make_progress,
     nodes_table,
+    printable,
     state_cell,
     status_line,
     submitted_line,
@@ -274,12 +275,12 @@ def _for_each(refs: Iterable[str], act: Callable[[int], str], client: Dispatcher
     refused = 0
     for ref in refs:
         try:
-            click.echo(act(client.job_id(ref)))
+            click.echo(printable(act(client.job_id(ref))))
         except AuthFailed:
             raise
         except RequestRefused as exc:
             refused += 1
-            click.echo(f"corral: error: job {ref}: {exc}", err=True)
+            click.echo(printable(f"corral: error: job {ref}: {exc}"), err=True)
     if refused:
         raise PartialFailure(f"{refused} of the requested jobs refused the action")
 
@@ -350,7 +351,7 @@ def jobs_set(state: CliState, /, job: str, as_json: bool, **options: Any) -> Non
     if as_json:
         echo_json(changed)
     else:
-        click.echo(f'updated job {changed.get("id")} "{changed.get("title", "")}"')
+        click.echo(printable(f'updated job {changed.get("id")} "{changed.get("title", "")}"'))
 
 
 # -- nodes, logs, why ----------------------------------------------------------
@@ -398,7 +399,7 @@ def logs(state: CliState, job: str, chunk: int | None, attempt: int | None, as_j
     if as_json:
         echo_json({"job": job_id, "chunk": chunk, "attempt": attempt, "log": text})
     else:
-        click.echo(text, nl=not text.endswith("\n"))
+        click.echo(printable(text, lines=True), nl=not text.endswith("\n"))
 
 
 @click.command()

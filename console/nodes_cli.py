@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from console.auth import CliState
+from console.formatting import printable
 from console.http import AuthFailed, ConsoleError, DispatcherClient, RequestRefused, job_ref
 
 pass_state = click.make_pass_decorator(CliState, ensure=True)
@@ -49,12 +50,12 @@ def _for_each(items: Iterable[str], what: str, act: Callable[[str], str]) -> Non
     refused = 0
     for item in items:
         try:
-            click.echo(act(item))
+            click.echo(printable(act(item)))
         except AuthFailed:
             raise
         except RequestRefused as exc:
             refused += 1
-            click.echo(f"corral: error: {what} {item}: {exc}", err=True)
+            click.echo(printable(f"corral: error: {what} {item}: {exc}"), err=True)
     if refused:
         raise PartialFailure(f"{refused} of the requested {what}s refused the action")
 
@@ -102,7 +103,7 @@ def nodes_show(state: CliState, node: str, as_json: bool) -> None:
         _echo_json(found)
         return
     for line in node_lines(found):
-        click.echo(line)
+        click.echo(printable(line))
 
 
 def _mb(value: Any) -> str:
@@ -152,9 +153,11 @@ def nodes_hosts(state: CliState, as_json: bool) -> None:
         resources = host.get("resources") or {}
         names = ", ".join(node["name"] for node in host.get("nodes", []))
         click.echo(
-            f"{host.get('host') or '?'}: nodes {names}; cpu {resources.get('cpu_percent', '-')}%"
-            f"; memory available {_mb(resources.get('memory_available_bytes'))}"
-            f" of {_mb(resources.get('memory_total_bytes'))}; renders {host.get('renders', 0)}"
+            printable(
+                f"{host.get('host') or '?'}: nodes {names}; cpu {resources.get('cpu_percent', '-')}%"
+                f"; memory available {_mb(resources.get('memory_available_bytes'))}"
+                f" of {_mb(resources.get('memory_total_bytes'))}; renders {host.get('renders', 0)}"
+            )
         )
 
 
@@ -164,7 +167,12 @@ def nodes_hosts(state: CliState, as_json: bool) -> None:
 @pass_state
 def nodes_priority(state: CliState, node: str, priority: int) -> None:
     """Set the process priority (nice -20..19) of a node's renders, running ones too."""
-    click.echo(node_action(state.client(), node, "priority", {"priority": priority})["output"])
+    click.echo(
+        printable(
+            node_action(state.client(), node, "priority", {"priority": priority})["output"],
+            lines=True,
+        )
+    )
 
 
 @click.command("purge-exclusions")
@@ -180,7 +188,7 @@ def nodes_purge(state: CliState, node: str, template: str | None, job: str | Non
         body["template"] = template
     if job is not None:
         body["job"] = client.job_id(job)
-    click.echo(node_action(client, node, "purge-exclusions", body)["output"])
+    click.echo(printable(node_action(client, node, "purge-exclusions", body)["output"], lines=True))
 
 
 @click.command("realtime-log")
@@ -190,7 +198,7 @@ def nodes_purge(state: CliState, node: str, template: str | None, job: str | Non
 def nodes_realtime_log(state: CliState, node: str, switch: str) -> None:
     """Stream render output while it runs (on) or send it when the chunk ends (off)."""
     answer = node_action(state.client(), node, "realtime-log", {"on": switch == "on"})
-    click.echo(answer["output"])
+    click.echo(printable(answer["output"], lines=True))
 
 
 @click.command("system-event")
@@ -200,7 +208,7 @@ def nodes_realtime_log(state: CliState, node: str, switch: str) -> None:
 def nodes_system_event(state: CliState, node: str, event: str) -> None:
     """Send shutdown, reboot or logoff to a node's event handler (refused without one)."""
     answer = node_action(state.client(), node, "system-event", {"event": event})
-    click.echo(answer["output"])
+    click.echo(printable(answer["output"], lines=True))
     if not answer.get("ok"):
         raise ConsoleError(f"node {node} did not carry out {event}")
 
@@ -227,7 +235,9 @@ def nodes_run_python(state: CliState, node: str, file: Any) -> None:
 @pass_state
 def nodes_notes(state: CliState, node: str, text: str) -> None:
     """Set a node's notes ('' clears them)."""
-    click.echo(node_action(state.client(), node, "notes", {"notes": text})["output"])
+    click.echo(
+        printable(node_action(state.client(), node, "notes", {"notes": text})["output"], lines=True)
+    )
 
 
 # -- jobs and chunks -----------------------------------------------------------
@@ -248,7 +258,7 @@ def jobs_kill_nodes(state: CliState, job: str, then: str) -> None:
     client = state.client()
     job_id = client.job_id(job)
     answer = client.request("POST", f"/jobs/{job_id}/kill-nodes", body={"then": then})
-    click.echo(dict(answer or {}).get("output", ""))
+    click.echo(printable(dict(answer or {}).get("output", ""), lines=True))
 
 
 @click.group("chunks")

@@ -71,7 +71,11 @@ class Dispatcher:
         )
         self.users = Users(self.store, settings.data_dir)
         self.records = Records(self.store)
-        self.queue = Queue(self.store, exclude_after_failures=settings.exclude_after_failures)
+        self.queue = Queue(
+            self.store,
+            exclude_after_failures=settings.exclude_after_failures,
+            chunk_limits=settings.chunk_limits,
+        )
         self.bus = EventBus()
         self.operations = Operations(self)
         self.api = ApiService(self.operations)  # the hook API's front

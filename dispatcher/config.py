@@ -7,6 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from dispatcher.limits import ChunkLimits
+from dispatcher.model import MAX_CHUNKS_PER_JOB
+
 DEFAULT_RENDER_PORT = 9681
 DEFAULT_HTTP_PORT = 9890
 DEFAULT_COMPAT_PORT = 9781
@@ -64,6 +67,18 @@ class Settings(BaseModel):
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("tls_cert and tls_key go together: give both or neither")
         return self
+
+    # Input limits (dispatcher/limits.py; docs/security.md "Input limits"). A request
+    # body over max_request_bytes gets 413; a submit past a chunk limit gets 422.
+    max_chunks_per_job: int = Field(1_000_000, ge=1, le=MAX_CHUNKS_PER_JOB)
+    max_chunks_per_request: int = Field(2_000_000, ge=1)
+    max_chunks_queued: int = Field(20_000_000, ge=1)
+
+    @property
+    def chunk_limits(self) -> ChunkLimits:
+        return ChunkLimits(
+            self.max_chunks_per_job, self.max_chunks_per_request, self.max_chunks_queued
+        )
 
     @property
     def db_path(self) -> Path:

@@ -80,3 +80,13 @@ class DataDirLocked(StartupError):
     def __init__(self, message: str, *, path: str, holder_pid: int) -> None:
         super().__init__(message, path=path)
         self.holder_pid = holder_pid
+
+
+class LimitExceeded(CorralError):
+    """A request would pass one of the dispatcher's size limits; `limit` names the
+    setting and `value` is its current value."""
+
+    def __init__(self, message: str, limit: str, value: int) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.value = value

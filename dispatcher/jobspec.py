@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from dispatcher import limits
 from dispatcher.errors import ValidationError
 from dispatcher.model import (
     MAX_CHUNKS_PER_JOB,
@@ -66,6 +67,43 @@ class JobSpec(BaseModel):
     department: ShortText = ""
     user: ShortText | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, payload: Any) -> Any:
+        # Every string anywhere in the spec, keys included, before any field rule:
+        # NUL would be cut short at run time and a lone surrogate cannot be stored.
+        if isinstance(payload, dict):
+            for name, value in payload.items():
+                found = limits.unstorable_text(value, str(name))
+                if found is not None:
+                    raise ValueError(f"{found[0]}: {found[1]}")
+        return payload
+
+    @field_validator("title", "project", "department", "user", "template")
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        if value is not None and (reason := limits.name_error(value)) is not None:
+            raise ValueError(reason)
+        return value
+
+    @field_validator("pools", "excluded_pools")
+    @classmethod
+    def _pool_names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if (reason := limits.name_error(name)) is not None:
+                raise ValueError(f"{name!a} {reason}")
+        return value
+
+    @field_validator("environ")
+    @classmethod
+    def _environ_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if not limits.ENV_NAME.fullmatch(name):
+                raise ValueError(
+                    f"{name!a} is not a variable name (letters, digits and _, not first a digit)"
+                )
+        return value
+
     @field_validator("start", "end", "by", mode="before")
     @classmethod
     def _frame(cls, value: Any) -> Any:
@@ -98,13 +136,14 @@ class JobSpec(BaseModel):
             raise ValueError("by: must be positive")
         if self.end < self.start:
             raise ValueError("end: the end frame is before the start frame")
-        if self.kind is JobKind.JOB:
-            chunks = -(-frame_count(self.start, self.end, self.by) // self.batch)
-            if chunks > MAX_CHUNKS_PER_JOB:
-                raise ValueError(
-                    f"batch: {chunks} chunks is over the limit of {MAX_CHUNKS_PER_JOB}"
-                )
         return self
+
+    def chunk_count(self) -> int:
+        """How many chunks the job will have (a folder has none)."""
+        if self.kind is not JobKind.JOB:
+            return 0
+        assert self.start is not None and self.end is not None
+        return -(-frame_count(self.start, self.end, self.by) // self.batch)
 
     def dependencies(self) -> list[Dependency]:
         deps = []
@@ -121,9 +160,13 @@ def parse_spec(payload: Any) -> JobSpec:
     if not isinstance(payload, dict):
         raise ValidationError("a job must be a JSON object", field=None)
     try:
-        return JobSpec.model_validate(payload)
+        spec = JobSpec.model_validate(payload)
     except pydantic.ValidationError as exc:
         raise _wrap(exc) from None
+    # The model's own bound; the configurable limits (dispatcher/limits.py) are
+    # checked where jobs are admitted.
+    limits.check_chunks([spec.chunk_count()], limits.ChunkLimits(per_job=MAX_CHUNKS_PER_JOB), 0)
+    return spec
 
 
 def _wrap(exc: pydantic.ValidationError) -> ValidationError:
@@ -133,6 +176,21 @@ def _wrap(exc: pydantic.ValidationError) -> ValidationError:
     if where is None and ": " in message:  # a whole-spec rule names its field first
         where, message = message.split(": ", 1)
     return ValidationError(f"{where}: {message}" if where else message, field=where)
+
+
+# Templates whose command line is the job's own `command` (templates/cmdline.py):
+# a job of theirs without one would fail on every node it is given to.
+COMMAND_TEMPLATES = frozenset({"cmdline"})
+
+
+def check_command(spec: JobSpec, position: int | None = None) -> None:
+    """Refuse a job whose template (its key, resolved) runs a command it does not give."""
+    if spec.kind is JobKind.JOB and spec.template in COMMAND_TEMPLATES and not spec.command:
+        where = f"job #{position}: " if position is not None else ""
+        raise ValidationError(
+            f"{where}command: the {spec.template} template runs the job's command; give one",
+            field="command",
+        )
 
 
 def build_job(spec: JobSpec, job_id: int, seq: int, user: str) -> Job:

@@ -24,9 +24,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import struct
-from typing import Any, cast
+from typing import Annotated, Any, cast
 
 import msgspec
+from msgspec import Meta
 
 PROTOCOL_VERSION = 1
 MAX_FRAME_BYTES = 8 * 1024 * 1024
@@ -34,13 +35,32 @@ MAX_HANDSHAKE_FRAME_BYTES = 64 * 1024
 NODE_KEY_BYTES = 32
 HEADER = struct.Struct(">I")
 
+# What a render client may report, checked when a frame is decoded (NaN and the
+# infinities fail every bound; msgspec refuses invalid UTF-8, so no surrogates).
+# A frame outside these bounds is a ProtocolError: its session is closed and
+# nothing of the message is stored (docs/security.md, "Input limits").
+MAX_ID = 2**53  # ids and counters stay exact in JSON and fit SQLite's integers
+MAX_TIME_S = 4_102_444_800.0  # 2100-01-01 in Unix time
+MAX_BYTES = 2**60
+MAX_PERCENT = 1e6  # CPU percent of one core, summed over many cores
+MAX_TEXT = 65536
+MAX_ITEMS = 65536
+
+Id = Annotated[int, Meta(ge=0, le=MAX_ID)]
+Time = Annotated[float, Meta(ge=0.0, le=MAX_TIME_S)]
+Bytes = Annotated[int, Meta(ge=0, le=MAX_BYTES)]
+Percent = Annotated[float, Meta(ge=0.0, le=MAX_PERCENT)]
+Count = Annotated[int, Meta(ge=0, le=MAX_ITEMS)]
+Text = Annotated[str, Meta(max_length=MAX_TEXT)]
+ExitCode = Annotated[int, Meta(ge=-(2**31), le=2**32)]
+
 
 class Ref(msgspec.Struct, array_like=True, frozen=True):
     """Names one attempt of one chunk: the attempt number is a fencing token."""
 
-    job: int
-    chunk: int
-    attempt: int
+    job: Id
+    chunk: Id
+    attempt: Id
 
 
 class Hello(msgspec.Struct, tag="hello"):
@@ -61,33 +81,33 @@ class Result(msgspec.Struct, tag="result"):
 
     ref: Ref
     ok: bool
-    exit_code: int | None = None
-    error: str = ""
-    started: float = 0.0
-    finished: float = 0.0
+    exit_code: ExitCode | None = None
+    error: Text = ""
+    started: Time = 0.0
+    finished: Time = 0.0
     killed: bool = False
     oom: bool = False
-    peak_memory_bytes: int = 0
-    memory_available_bytes: int = 0
+    peak_memory_bytes: Bytes = 0
+    memory_available_bytes: Bytes = 0
 
 
 class RenderUsage(msgspec.Struct):
     """What one running attempt's process tree uses: CPU percent of one core, bytes."""
 
     ref: Ref
-    pid: int
-    cpu_percent: float
-    memory_bytes: int
-    nice: int | None = None
+    pid: Id
+    cpu_percent: Percent
+    memory_bytes: Bytes
+    nice: Annotated[int, Meta(ge=-100, le=100)] | None = None
 
 
 class Gpu(msgspec.Struct):
-    index: int
-    name: str
-    utilization_percent: float | None = None
-    memory_used_bytes: int | None = None
-    memory_total_bytes: int | None = None
-    temperature_c: float | None = None
+    index: Count
+    name: Annotated[str, Meta(max_length=256)]
+    utilization_percent: Percent | None = None
+    memory_used_bytes: Bytes | None = None
+    memory_total_bytes: Bytes | None = None
+    temperature_c: Annotated[float, Meta(ge=-273.0, le=1000.0)] | None = None
 
 
 class Resources(msgspec.Struct):
@@ -97,15 +117,15 @@ class Resources(msgspec.Struct):
     the host's available memory, or less where a memory limit applies.
     """
 
-    sampled: float
-    cpus: int = 0
-    cpu_percent: float | None = None
-    load_1m: float | None = None
-    memory_total_bytes: int | None = None
-    memory_available_bytes: int | None = None
-    memory_limit_bytes: int | None = None
-    gpus: list[Gpu] | None = None
-    renders: list[RenderUsage] = []
+    sampled: Time
+    cpus: Count = 0
+    cpu_percent: Percent | None = None
+    load_1m: Percent | None = None
+    memory_total_bytes: Bytes | None = None
+    memory_available_bytes: Bytes | None = None
+    memory_limit_bytes: Bytes | None = None
+    gpus: Annotated[list[Gpu], Meta(max_length=1024)] | None = None
+    renders: Annotated[list[RenderUsage], Meta(max_length=MAX_ITEMS)] = []
 
 
 class Auth(msgspec.Struct, tag="auth"):
@@ -155,7 +175,7 @@ class Log(msgspec.Struct, tag="log"):
 
 class Progress(msgspec.Struct, tag="progress"):
     ref: Ref
-    percent: float
+    percent: Annotated[float, Meta(ge=0.0, le=100.0)]
 
 
 class ResultAck(msgspec.Struct, tag="result_ack"):
@@ -166,7 +186,7 @@ class Heartbeat(msgspec.Struct, tag="heartbeat"):
     """Sent every heartbeat interval. `draining`: the client is shutting down and
     takes no more chunks (what it runs is finished or handed back)."""
 
-    running: list[Ref] = []
+    running: Annotated[list[Ref], Meta(max_length=MAX_ITEMS)] = []
     resources: Resources | None = None
     draining: bool = False
 
@@ -187,13 +207,13 @@ class Command(msgspec.Struct, tag="command"):
 class Reply(msgspec.Struct, tag="reply"):
     """A render client's answer to a command that carried a request number."""
 
-    request: int
+    request: Id
     ok: bool
-    output: str = ""
+    output: Annotated[str, Meta(max_length=4 * 1024 * 1024)] = ""
 
 
 class Bye(msgspec.Struct, tag="bye"):
-    reason: str = ""
+    reason: Text = ""
 
 
 Message = (

@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from dispatcher import jobspec
+from dispatcher import jobspec, limits
 from dispatcher.errors import Conflict, NotFound, ValidationError
 from dispatcher.model import (
     CHUNK_CODE,
@@ -50,8 +50,15 @@ def _noop(*_: object) -> None:
 class Queue:
     """Jobs, their chunks' states and the attempts in flight."""
 
-    def __init__(self, store: Store, *, exclude_after_failures: int = 3) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        exclude_after_failures: int = 3,
+        chunk_limits: limits.ChunkLimits | None = None,
+    ) -> None:
         self.store = store
+        self.chunk_limits = chunk_limits or limits.ChunkLimits()
         self.exclude_after_failures = exclude_after_failures
         self.jobs: dict[int, Job] = {}
         self.nodes: dict[int, Node] = {}
@@ -182,6 +189,12 @@ class Queue:
             raise Conflict(f"{len(matches)} jobs are titled {key!r} (ids {ids}); use an id")
         return matches[0]
 
+    def unfinished_chunks(self) -> int:
+        """Chunks queued or running in all jobs (what max_chunks_queued bounds)."""
+        return sum(
+            job.counts[CHUNK_QUEUED] + job.counts[CHUNK_RUNNING] for job in self.jobs.values()
+        )
+
     def chunk(self, job: Job, index: int) -> int:
         if not 0 <= index < job.chunk_count:
             raise NotFound(f"job {job.id} has no chunk {index} (it has {job.chunk_count})")
@@ -191,6 +204,9 @@ class Queue:
     def submit(self, specs: list[jobspec.JobSpec], user: str) -> list[Job]:
         """Queue new jobs. All are checked before any is added."""
         self.store.ensure_writable()
+        limits.check_chunks(
+            [spec.chunk_count() for spec in specs], self.chunk_limits, self.unfinished_chunks()
+        )
         for position, spec in enumerate(specs):
             for dep in spec.dependencies():
                 if dep.job_id not in self.jobs:

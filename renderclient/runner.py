@@ -4,15 +4,18 @@ Output (stdout and stderr merged) is handed to a callback in batches every
 `log_batch_s`, and the last `tail_bytes` of it are kept for the template's log
 check. A chunk's processes do not outlive it: when a command's leader exits,
 whatever it left behind in its process group gets SIGTERM, then SIGKILL after
-`term_grace_s`.
+`term_grace_s`. Each command runs under a reaper (renderclient/reaper.py), so
+that none of its processes outlives the render client either.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
+import shutil
 import signal
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -22,7 +25,7 @@ from dispatcher.errors import TemplateError
 from dispatcher.protocol import Assign, Ref, Result
 from hooks.api.template import MTemplate
 from hooks.runtime import TemplateSet
-from renderclient import processes
+from renderclient import processes, reaper
 from renderclient.cgroups import MemoryCgroup, kernel_oom_kills
 from renderclient.invocation import build_invocations, check_result
 
@@ -202,11 +205,12 @@ class ProcessRunner:
         """Run one command; returns (exit code, timed out)."""
         if not argv:
             raise OSError("empty command line")
+        self._check_startable(argv[0])
         loop = asyncio.get_running_loop()
         read_fd, write_fd = os.pipe()
         try:
             process = await asyncio.create_subprocess_exec(
-                *argv,
+                *reaper.wrap(argv),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=write_fd,
                 stderr=write_fd,
@@ -246,10 +250,28 @@ class ProcessRunner:
         return process.returncode, timed_out
 
     def _in_child(self) -> None:
-        """Runs in the forked child before exec: die with the client, join the cgroup."""
+        """Runs in the forked child before exec: die with the client, join the cgroup,
+        take the nice value (so that everything the command starts inherits it)."""
         processes.die_with_parent()
         if self._cgroup is not None:
             self._cgroup.join()
+        if self.nice is not None:
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, 0, self.nice)
+
+    def _check_startable(self, program: str) -> None:
+        """Raise OSError as exec would for a program that cannot start (the reaper
+        starts it, so its own exec error would reach us only as exit code 127)."""
+        if os.sep in program:
+            path = os.path.join(self._cwd or os.getcwd(), program)
+            if os.path.isdir(path) or not os.access(path, os.F_OK):
+                raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), program)
+            if not os.access(path, os.X_OK):
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), program)
+            return
+        search = (self._env if self._env is not None else os.environ).get("PATH", os.defpath)
+        if shutil.which(program, path=search) is None:
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), program)
 
     def _signal_tree(self, leader: int, signum: int) -> None:
         """Signal the leader's group and every descendant, remembering who they were."""

@@ -70,6 +70,7 @@ class JobOperations(Area):
                         field="template",
                     )
                 spec.template = template.getKey()
+                jobspec.check_command(spec, position if len(items) > 1 else None)
             specs.append(spec)
         specs = await self.farm.hooks.admit(specs, name)
         jobs = self.farm.queue.submit(specs, name)

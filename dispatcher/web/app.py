@@ -11,11 +11,13 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
+from dispatcher import http_errors, limits
 from dispatcher.errors import (
     AuthenticationFailed,
     Conflict,
     CorralError,
     DataDirLocked,
+    LimitExceeded,
     NotFound,
     PermissionDenied,
     Refused,
@@ -65,6 +67,7 @@ _STATUS: list[tuple[type[CorralError], int, str]] = [
     (DataDirLocked, 503, "Store unavailable"),
     (TemplateError, 502, "Template failed"),
     (AuthenticationFailed, 401, "Unauthorized"),
+    (LimitExceeded, 422, "Limit exceeded"),
     (CorralError, 500, "Internal Server Error"),
 ]
 
@@ -86,6 +89,8 @@ def error_response(exc: CorralError) -> web.Response:
         response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
         return response
     extra = {"field": exc.field} if isinstance(exc, ValidationError) and exc.field else {}
+    if isinstance(exc, LimitExceeded):
+        extra = {"limit": exc.limit, "value": exc.value}
     return problem(status, title, str(exc), **extra)
 
 
@@ -113,7 +118,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     actor = None
-    if scheme.lower() == "bearer" and token.strip():
+    if scheme.lower() == "bearer" and token.strip() and token.isascii():  # tokens are ASCII
         actor = request.app[OPERATIONS].accounts.authenticate(token.strip())
     if actor is None:
         response = problem(
@@ -139,7 +144,7 @@ async def read_json(request: web.Request) -> Any:
     if request.content_length is None and not request.can_read_body:
         raise ValidationError("the request needs a JSON body")
     try:
-        return await request.json(loads=json.loads)
+        return await request.json(loads=limits.json_loads)
     except json.JSONDecodeError as exc:
         raise ValidationError(
             f"the body is not valid JSON: {exc.msg} at line {exc.lineno}"
@@ -150,6 +155,8 @@ async def read_json(request: web.Request) -> Any:
 
 def make_app(ops: Operations, *, max_request_bytes: int) -> web.Application:
     from dispatcher.web import hooks, jobs, login, nodes
+
+    http_errors.quiet_bad_requests()
 
     app = web.Application(
         middlewares=[errors_middleware, auth_middleware], client_max_size=max_request_bytes

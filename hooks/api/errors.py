@@ -11,6 +11,7 @@ from dispatcher.errors import (
     Conflict,
     CorralError,
     DataDirLocked,
+    LimitExceeded,
     NotFound,
     PermissionDenied,
     Refused,
@@ -98,6 +99,7 @@ _BY_EXCEPTION: list[tuple[type[CorralError], int]] = [
     (TemplateError, kErrTemplate),
     (AuthenticationFailed, kErrPermission),
     (CorralError, kErrInternal),
+    (LimitExceeded, kErrBadArgument),
 ]
 
 

@@ -428,3 +428,41 @@ def test_a_plain_text_error_body_is_kept() -> None:
     client = DispatcherClient("http://x", "t")
     error = client._refusal(_http_error(502, b"Bad Gateway from proxy", "text/plain"))
     assert str(error) == "Bad Gateway from proxy"
+
+
+# -- hostile stored strings ----------------------------------------------------
+
+HOSTILE = "[red]x\x1b[2J\x9b1m\x07"
+
+
+def test_a_hostile_title_prints_escaped_everywhere(
+    api: FakeApi, invoke: Callable[..., Result]
+) -> None:
+    hostile = job(5, HOSTILE)
+    hostile.update(notes="n\x1b]0;owned\x07", failed_reason="\x1b[31mred", environ={"K": "v\x1b"})
+    api.on("GET", "/jobs/", [hostile])
+    api.on("GET", "/jobs/5", hostile)
+    api.on("POST", "/jobs/5/actions/pause", hostile)
+    outputs = [
+        invoke("jobs", "list"),
+        invoke("jobs", "show", "5"),
+        invoke("jobs", "list", "--json"),
+        invoke("jobs", "pause", "5"),
+    ]
+    for result in outputs:
+        assert result.exit_code == 0, result.output
+        text = result.stdout
+        assert not any(ch in text for ch in "\x1b\x07\x9b"), repr(text)
+    table, sheet, as_json, _paused = (result.stdout for result in outputs)
+    assert "[red]x\\x1b[2J\\x9b1m\\x07" in table  # the markup too prints as it is
+    assert "[red]x\\x1b[2J\\x9b1m\\x07" in sheet and "n\\x1b]0;owned\\x07" in sheet
+    assert json.loads(as_json)[0]["title"] == HOSTILE  # JSON escapes it, scripts get it back
+
+
+def test_an_error_naming_a_hostile_string_prints_escaped(
+    api: FakeApi, invoke: Callable[..., Result]
+) -> None:
+    api.on("GET", "/jobs/9", RequestRefused(404, "Not Found", "no job titled '\x1b[2J'"))
+    result = invoke("jobs", "show", "9")
+    assert result.exit_code != 0
+    assert "\x1b" not in result.stderr and "\\x1b[2J" in result.stderr, repr(result.stderr)

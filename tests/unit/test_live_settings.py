@@ -10,7 +10,7 @@ import pytest
 
 from dispatcher.config import Settings
 from dispatcher.errors import ValidationError
-from hooks.service.system import LIVE_SETTINGS, checked_settings
+from dispatcher.operations.system import LIVE_SETTINGS, checked_settings
 
 
 def test_a_change_builds_a_new_frozen_settings(tmp_path: Path) -> None:

@@ -1,3 +1,6 @@
+import time
+
+import msgspec
 import pytest
 
 from dispatcher import protocol as p
@@ -43,3 +46,71 @@ def test_proofs_depend_on_role_secret_and_nonces() -> None:
     for other in (p.proof(b"t", "dispatcher", b"a", b"b"), p.proof(b"s", "renderclient", b"a", b"b"),
                   p.proof(b"s", "dispatcher", b"a", b"c")):  # fmt: skip
         assert not p.proof_ok(base, other)
+
+
+def _result_body(**fields: object) -> bytes:
+    """A Result frame body with fields the Struct's own constructor would not check."""
+    base: dict[str, object] = {"type": "result", "ref": [1, 0, 1], "ok": True}
+    return msgspec.msgpack.encode({**base, **fields})
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"finished": 1e300},
+        {"started": float("nan")},
+        {"finished": float("inf")},
+        {"started": -1.0},
+        {"peak_memory_bytes": -1},
+        {"memory_available_bytes": 2**63},
+        {"exit_code": 2**40},
+        {"error": "e" * (p.MAX_TEXT + 1)},
+        {"ref": [1, -1, 1]},
+        {"ref": [2**60, 0, 1]},
+    ],
+    ids=str,
+)
+def test_impossible_result_values_are_protocol_errors(fields: dict[str, object]) -> None:
+    with pytest.raises(p.ProtocolError):
+        p.decode(_result_body(**fields))
+
+
+def test_a_plausible_result_decodes() -> None:
+    now = time.time()
+    result = p.decode(_result_body(started=now, finished=now + 1, peak_memory_bytes=1 << 30))
+    assert isinstance(result, p.Result) and result.finished == now + 1
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        {"type": "progress", "ref": [1, 0, 1], "percent": 101.0},
+        {"type": "progress", "ref": [1, 0, 1], "percent": float("nan")},
+        {"type": "heartbeat", "resources": {"sampled": 1e300}},
+        {"type": "heartbeat", "resources": {"sampled": 1.0, "memory_total_bytes": -5}},
+        {"type": "heartbeat", "resources": {"sampled": 1.0, "cpu_percent": float("inf")}},
+        {
+            "type": "heartbeat",
+            "resources": {"sampled": 1.0, "gpus": [{"index": 0, "name": "g" * 300}]},
+        },
+        {
+            "type": "heartbeat",
+            "resources": {
+                "sampled": 1.0,
+                "renders": [{"ref": [1, 0, 1], "pid": 5, "cpu_percent": 1.0, "memory_bytes": -1}],
+            },
+        },
+        {"type": "heartbeat", "running": [[1, 0, 1]] * (p.MAX_ITEMS + 1)},
+        {"type": "reply", "request": -1, "ok": True},
+        {"type": "result", "ref": [1, 0, 1], "ok": True, "error": b"\xed\xa0\x80"},
+    ],
+    ids=lambda message: str(message)[:60],
+)
+def test_impossible_values_in_other_messages_are_protocol_errors(
+    message: dict[str, object],
+) -> None:
+    body = msgspec.msgpack.encode(message)
+    if message.get("error") == b"\xed\xa0\x80":  # a surrogate, UTF-8 encoded by hand
+        body = body.replace(b"\xc4\x03\xed\xa0\x80", b"\xa3\xed\xa0\x80")
+    with pytest.raises(p.ProtocolError):
+        p.decode(body)

@@ -1,0 +1,85 @@
+"""Renders die with their render client: after a SIGKILL of the client, every process
+of its renders is gone, grandchildren in their own sessions included."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from renderclient import reaper
+from tests.integration.farm import Farm, wait_for
+
+
+def gone(pid: int) -> bool:
+    """True when `pid` no longer runs (ended, or a zombie waiting to be reaped)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state in ("Z", "X")
+
+
+def read_pid(path: Path) -> int:
+    text = wait_for(lambda: path.exists() and path.read_text().strip(), 30, f"{path.name}")
+    return int(text)
+
+
+# The command's own process starts a grandchild in a new session that records its pid
+# and sleeps; the command then sleeps too.
+def escaping_command(pid_file: Path) -> list[str]:
+    inner = f"echo $$ > {pid_file}.tmp && mv {pid_file}.tmp {pid_file} && exec sleep 300"
+    return ["sh", "-c", f"setsid sh -c '{inner}' & exec sleep 300"]
+
+
+def test_a_killed_render_client_takes_every_render_process_with_it(
+    farm: Farm, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "grandchild.pid"
+    client = farm.client("doomed")
+    farm.wait_nodes(1)
+    job = farm.submit(title="escaper", command=escaping_command(pid_file))
+    grandchild = read_pid(pid_file)
+    assert not gone(grandchild)
+    assert os.getsid(grandchild) == grandchild  # it left the render's session
+    client.send_signal(signal.SIGKILL)
+    client.wait(timeout=10)
+    wait_for(lambda: gone(grandchild), 5, "the grandchild to die with its render client")
+    assert farm.job(job["id"])["state"] in ("running", "queued")
+
+
+@pytest.mark.parametrize("kind", ["compiled", "python"])
+def test_each_reaper_kills_the_tree_when_its_parent_dies(tmp_path: Path, kind: str) -> None:
+    if kind == "compiled":
+        built = reaper.build(tmp_path / "cache")
+        if built is None:
+            pytest.skip("no C compiler here: renders use the Python reaper")
+        prefix = [str(built)]
+    else:
+        prefix = [sys.executable, "-I", "-S", reaper.__file__]
+    pid_file = tmp_path / "grandchild.pid"
+    # A stand-in render client: it starts the reaper, reports the reaper's pid, waits.
+    parent = textwrap.dedent(
+        f"""
+        import os, subprocess, sys
+        argv = {prefix!r} + [str(os.getpid()), "--"] + {escaping_command(pid_file)!r}
+        child = subprocess.Popen(argv, start_new_session=True)
+        print(child.pid, flush=True)
+        child.wait()
+        """
+    )
+    process = subprocess.Popen([sys.executable, "-c", parent], stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    reaper_pid = int(process.stdout.readline())
+    grandchild = read_pid(pid_file)
+    children = Path(f"/proc/{reaper_pid}/task/{reaper_pid}/children")
+    command_pids = [int(pid) for pid in children.read_text().split()] if children.exists() else []
+    process.kill()
+    process.wait()
+    wait_for(lambda: gone(grandchild), 5, "the grandchild to die")
+    wait_for(lambda: all(gone(pid) for pid in [*command_pids, reaper_pid]), 5, "the rest")
