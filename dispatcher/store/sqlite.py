@@ -13,6 +13,7 @@ import concurrent.futures
 import logging
 import re
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -166,13 +167,17 @@ class SqliteStore:
         users = dict(db.execute(Q["load_users"]).fetchall())
         return Snapshot(meta=meta, jobs=jobs, nodes=nodes, users=users)
 
-    async def runs(self, job_id: int) -> list[tuple[Any, ...]]:
-        """Every attempt recorded for a job: (job, chunk, attempt, node, state, ...)."""
+    async def runs(self, job_id: int, chunks: Sequence[int] | None = None) -> list[tuple[Any, ...]]:
+        """The attempts recorded for a job, or for its `chunks` only (a listing's page:
+        a million-chunk job is never read whole): (job, chunk, attempt, node, state, ...)
+        ordered by chunk and attempt."""
         db = self._db
         assert db is not None
-        found: list[tuple[Any, ...]] = await self._run(
-            lambda: db.execute(Q["load_runs"], (job_id,)).fetchall()
-        )
+        if chunks is None:
+            query, args = Q["load_runs"], (job_id,)
+        else:
+            query, args = Q["load_runs_of_chunks"], (job_id, _rows_json.encode(list(chunks)))
+        found: list[tuple[Any, ...]] = await self._run(lambda: db.execute(query, args).fetchall())
         return found
 
     # -- recording changes ---------------------------------------------------

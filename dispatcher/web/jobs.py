@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from dispatcher import jobspec
+from dispatcher import jobspec, listing
 from dispatcher.auth import Permission
 from dispatcher.errors import NotFound, PermissionDenied, ValidationError
 from dispatcher.model import Job, Status
-from dispatcher.views import chunk_view, iso, job_view
+from dispatcher.views import chunk_view, job_view
 from dispatcher.web.app import DISPATCHER, json_response, read_json, require
 
 MAX_JOBS_PER_SUBMIT = 10_000
@@ -26,15 +26,18 @@ def _may_manage(request: web.Request, job: Job) -> None:
         )
 
 
-async def list_jobs(request: web.Request) -> web.Response:
-    queue = request.app[DISPATCHER].queue
-    state = request.query.get("state")
-    if state is not None and state not in Status.__members__.values():
-        raise ValidationError(f"state: unknown state {state!r}", field="state")
-    views = [
-        job_view(job) for job in queue.jobs.values() if state is None or job.state.value == state
-    ]
-    return json_response(views)
+async def list_jobs(request: web.Request) -> web.StreamResponse:
+    """Paged (`limit`, `after`) or streamed; filters `state`, `user`, `parent`, `template`."""
+    dispatcher = request.app[DISPATCHER]
+    templates = dispatcher.templates
+
+    def template_key(text: str) -> str:
+        found = templates.get(text)
+        return found.getKey() if found is not None else text
+
+    selection = listing.job_selection(dispatcher.queue, request.query, template_key=template_key)
+    render = listing.job_render(dispatcher.queue)
+    return await listing.respond(request, selection, render, slice_items=listing.JOB_SLICE)
 
 
 async def submit_jobs(request: web.Request) -> web.Response:
@@ -100,23 +103,13 @@ async def job_action(request: web.Request) -> web.Response:
     return json_response(job_view(job))
 
 
-async def list_chunks(request: web.Request) -> web.Response:
+async def list_chunks(request: web.Request) -> web.StreamResponse:
+    """Paged (`limit`, `after`) or streamed by chunk index; filter `state`."""
     dispatcher = request.app[DISPATCHER]
     job = _job(request)
-    names = {node.id: node.label for node in dispatcher.queue.nodes.values()}
-    latest = {run[1]: run for run in await dispatcher.store.runs(job.id)}  # ordered: the last wins
-    views = []
-    for index in range(job.chunk_count):
-        view = chunk_view(job, index, names)
-        run = latest.get(index)
-        view.update(
-            time_started=iso(run[5]) if run else None,
-            time_finished=iso(run[6]) if run else None,
-            exit_code=run[7] if run else None,
-            error=run[8] if run else "",
-        )
-        views.append(view)
-    return json_response(views)
+    selection = listing.chunk_selection(job, request.query)
+    render = listing.chunk_render(dispatcher.store, dispatcher.queue, job)
+    return await listing.respond(request, selection, render, slice_items=listing.CHUNK_SLICE)
 
 
 def _chunk_index(request: web.Request, job: Job) -> int:
@@ -135,7 +128,7 @@ async def get_chunk(request: web.Request) -> web.Response:
     view["runs"] = [
         {"attempt": attempt, "node_id": node, "state": state, "started": started, "finished": finished,
          "exit_code": exit_code, "error": error}
-        for _, chunk, attempt, node, state, started, finished, exit_code, error in await dispatcher.store.runs(job.id)
+        for _, chunk, attempt, node, state, started, finished, exit_code, error in await dispatcher.store.runs(job.id, [index])
         if chunk == index
     ]  # fmt: skip
     return json_response(view)

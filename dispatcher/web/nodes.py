@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 from aiohttp import web
 
+from dispatcher import listing
 from dispatcher.auth import Permission
 from dispatcher.control import Answer, NodeControl
 from dispatcher.errors import NotFound, ValidationError
@@ -64,11 +65,16 @@ def _resources_view(resources: Resources | None) -> dict[str, Any] | None:
     return view
 
 
-async def list_nodes(request: web.Request) -> web.Response:
+async def list_nodes(request: web.Request) -> web.StreamResponse:
+    """Paged (`limit`, `after`) or streamed by node id."""
     dispatcher = request.app[DISPATCHER]
-    return json_response(
-        [node_detail(dispatcher, node) for node in dispatcher.queue.nodes.values()]
-    )
+    nodes = dispatcher.queue.nodes
+
+    def render(keys: list[int]) -> list[Any]:
+        return [node_detail(dispatcher, nodes[key]) for key in keys if key in nodes]
+
+    selection = listing.Selection.of_keys(nodes)
+    return await listing.respond(request, selection, render, slice_items=listing.NODE_SLICE)
 
 
 async def get_node(request: web.Request) -> web.Response:

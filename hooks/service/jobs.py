@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from dispatcher import jobspec
+from dispatcher import jobspec, listing
 from dispatcher.errors import ValidationError
 from dispatcher.model import Job, JobKind, Status
 from dispatcher.views import chunk_view, job_view
@@ -31,8 +31,10 @@ def _owner(owner: object) -> str:
 
 
 @api
-def jobGetList(d: Dispatcher) -> list[Any]:
-    return [[job_view(job) for job in d.queue.jobs.values()]]
+async def jobGetList(d: Dispatcher) -> list[Any]:
+    selection = listing.Selection.of(d.queue.index.all)
+    render = listing.job_render(d.queue)
+    return [await listing.collect(selection, render, slice_items=listing.JOB_SLICE)]
 
 
 @api
@@ -114,10 +116,15 @@ async def jobUpdate(d: Dispatcher, job_id: object) -> list[Any]:
 
 
 @api
-def chunkGetList(d: Dispatcher, job_id: object) -> list[Any]:
+async def chunkGetList(d: Dispatcher, job_id: object) -> list[Any]:
     job = _job(d, job_id)
     names = _names(d)
-    return [[chunk_view(job, index, names) for index in range(job.chunk_count)]]
+
+    def render(keys: list[int]) -> list[Any]:
+        return [chunk_view(job, index, names) for index in keys if index < job.chunk_count]
+
+    selection = listing.chunk_selection(job, {})
+    return [await listing.collect(selection, render, slice_items=listing.CHUNK_SLICE)]
 
 
 @api
