@@ -345,6 +345,8 @@ def setting(flag: str, text: str, kind: Any = None, field: str | None = None, **
 )
 @setting("--discovery-address", "Where a nodes network scan sends its probe (repeat).", field="discovery_addresses",
          multiple=True, metavar="HOST:PORT", show_default=False)  # fmt: skip
+@setting("--loop-stall-s", "Event-loop lag counted as a stall; the log then names where the loop was stuck.",
+         click.FloatRange(0.01, 60))  # fmt: skip
 @log_level_option
 def dispatcher(log_level: str, **options: Any) -> None:
     """Run the dispatcher until SIGTERM or SIGINT.

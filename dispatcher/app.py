@@ -20,6 +20,7 @@ from dispatcher.config import Settings
 from dispatcher.control import NodeControl
 from dispatcher.errors import ValidationError
 from dispatcher.logs import ActionLog, ChunkLogs
+from dispatcher.looplag import LoopLag
 from dispatcher.model import Job, JobKind
 from dispatcher.nodes import NodeServer
 from dispatcher.protocol import PROTOCOL_VERSION
@@ -43,6 +44,7 @@ class Dispatcher(HookServices):
         self.store = SqliteStore(settings.db_path, durability=settings.durability)
         self.queue = Queue(self.store, exclude_after_failures=settings.exclude_after_failures)
         self.users = Users(self.store, settings.data_dir)
+        self.loop_lag = LoopLag(stall_s=settings.loop_stall_s)
         self.templates: TemplateCatalog
         self.chunk_logs: ChunkLogs
         self.actions: ActionLog
@@ -61,6 +63,7 @@ class Dispatcher(HookServices):
         settings = self.settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         recorded = _read_json(settings.data_dir / "dispatcher.json")
+        await self.loop_lag.start()
         await self.store.open()
         snapshot = await self.store.load()
         self.users.load(snapshot.users)
@@ -139,6 +142,7 @@ class Dispatcher(HookServices):
         if not self._started:
             await self.close_hook_services()
             await self.store.close()
+            await self.loop_lag.close()
             self._closed.set()
             return
         self._started = False
@@ -151,6 +155,7 @@ class Dispatcher(HookServices):
         await self.node_server.close()
         await self.store.close()
         self.chunk_logs.close()
+        await self.loop_lag.close()
         log.info("action=stopped")
         self._closed.set()
 
@@ -214,6 +219,7 @@ class Dispatcher(HookServices):
             "templates": sorted(self.templates.keys()),
             "render_port": self.render_address[1],
             "rss_bytes": _rss_bytes(),
+            "loop": self.loop_lag.view(),
             **self.hook_status(),
         }
 

@@ -45,6 +45,8 @@ class Settings(BaseModel):
     idle_hook_interval_s: float = Field(60.0, ge=0.05)
     statistics_interval_s: float = Field(60.0, ge=0.05)
     discovery_addresses: tuple[str, ...] = ()
+    # A loop lag past this counts as a stall, and the watchdog logs where the loop was stuck.
+    loop_stall_s: float = Field(0.1, ge=0.01, le=60.0)
 
     @property
     def db_path(self) -> Path:
