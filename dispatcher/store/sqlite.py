@@ -168,13 +168,17 @@ class SqliteStore:
         return Snapshot(meta=meta, jobs=jobs, nodes=nodes, users=users)
 
     async def runs(self, job_id: int, chunks: Sequence[int] | None = None) -> list[tuple[Any, ...]]:
-        """The attempts recorded for a job, or for its `chunks` only (a listing's page:
-        a million-chunk job is never read whole): (job, chunk, attempt, node, state, ...)
-        ordered by chunk and attempt."""
+        """The attempts recorded for a job, or for its `chunks` only (ascending: a listing's
+        page, so a million-chunk job is never read whole): (job, chunk, attempt, node,
+        state, ...) ordered by chunk and attempt."""
         db = self._db
         assert db is not None
         if chunks is None:
             query, args = Q["load_runs"], (job_id,)
+        elif not chunks:
+            return []
+        elif chunks[-1] - chunks[0] + 1 == len(chunks):  # a run of chunks: a range read
+            query, args = Q["load_runs_between"], (job_id, chunks[0], chunks[-1])
         else:
             query, args = Q["load_runs_of_chunks"], (job_id, _rows_json.encode(list(chunks)))
         found: list[tuple[Any, ...]] = await self._run(lambda: db.execute(query, args).fetchall())
