@@ -275,7 +275,7 @@ def job_selection(
     tests: list[Callable[[Job], bool]] = []
     state_text = query.get("state")
     if state_text is not None:
-        state = _status(state_text, Status, "state")
+        state = _status(state_text)
         sets.append(index.state.ids(state))
         tests.append(lambda job: job.state is state)
     user = _one_of(query, "user", "owner")
@@ -316,7 +316,7 @@ def job_render(queue: Queue) -> Render:
 def chunk_selection(job: Job, query: Mapping[str, str]) -> Selection:
     """A job's chunks by index, filtered by `state` (queued, running, done, failed, skipped)."""
     state_text = query.get("state")
-    code = None if state_text is None else CHUNK_CODE.get(_status(state_text, Status, "state"))
+    code = None if state_text is None else CHUNK_CODE.get(_status(state_text))
     if state_text is not None and code is None:
         known = ", ".join(status.value for status in CHUNK_CODE)
         raise ValidationError(
@@ -363,13 +363,13 @@ def chunk_render(store: Store, queue: Queue, job: Job) -> Render:
     return render
 
 
-def _status(text: str, kind: type[Status], field: str) -> Status:
+def _status(text: str) -> Status:
     try:
-        return kind(text)
+        return Status(text)
     except ValueError:
-        known = ", ".join(status.value for status in kind)
+        known = ", ".join(status.value for status in Status)
         raise ValidationError(
-            f"{field}: unknown state {text[:64]!r}; one of {known}", field=field
+            f"state: unknown state {text[:64]!r}; one of {known}", field="state"
         ) from None
 
 

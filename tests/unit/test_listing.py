@@ -227,3 +227,18 @@ async def test_a_reinitialised_job_is_listed_as_queued_again() -> None:
     queue.reinit(job)
     assert await _listed(queue, {"state": "done"}) == []
     assert await _listed(queue, {"state": "queued"}) == [job.id]
+
+
+def test_iso_is_the_text_datetime_gives() -> None:
+    import datetime
+
+    from dispatcher.views import iso
+
+    rng = random.Random(5)
+    values = [0.0, 1.5, -1.5, 1e9, 1_700_000_000.9999995, 1_700_000_000.0000005, -0.0000004]
+    values += [rng.uniform(-2e9, 4e9) for _ in range(20_000)]
+    values += [round(rng.uniform(0, 2e9), rng.randrange(0, 7)) for _ in range(20_000)]
+    for value in values:
+        expected = datetime.datetime.fromtimestamp(value, datetime.UTC).isoformat()
+        assert iso(value) == expected, value
+    assert iso(None) is None
