@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import dispatcher_figures as df
-from benchmarks import probes, report
+from benchmarks import listing_figures, probes, report
 from benchmarks.cpu import CpuWindow
 from benchmarks.farm import BenchError, raise_open_files
 from benchmarks.runner import SCALES, Scale, measure, median
@@ -103,7 +103,18 @@ def run_figures(scale: Scale, ctx: df.Context, spawn_rate: float | None) -> dict
     figures["rest_submit"] = df.rest_submit(ctx)
     figures["rest_list"] = df.rest_list(ctx)
     figures.update(df.hook_figures(ctx, figures["noop_ahead0"]))
+    for name, figure in listing_figures.FIGURES.items():
+        figures[name] = figure(ctx)
     return figures
+
+
+# Figures `--only` can run by themselves (each needs nothing but the context).
+SINGLE = {
+    "queue_1m": df.queue_scale,
+    "rest_submit": df.rest_submit,
+    "rest_list": df.rest_list,
+    **listing_figures.FIGURES,
+}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -115,11 +126,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--scratch", type=Path, help="scratch folder (default: a temporary one)")
     parser.add_argument("--keep-scratch", action="store_true")
     parser.add_argument("--no-chart", action="store_true")
+    parser.add_argument(
+        "--only",
+        type=lambda text: [name.strip() for name in text.split(",") if name.strip()],
+        metavar="NAME[,NAME]",
+        help=f"only these figures, no probes (one of: {', '.join(SINGLE)})",
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    unknown = [name for name in args.only or [] if name not in SINGLE]
+    if unknown:
+        print(f"benchmarks: --only: no figure {unknown[0]!r}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     for quiet in ("dispatcher", "hooks", "matplotlib"):  # seeding opens the store in-process
         logging.getLogger(quiet).setLevel(logging.WARNING)
@@ -139,11 +160,15 @@ def main(argv: list[str] | None = None) -> int:
     scratch.mkdir(parents=True, exist_ok=True)
     log.info("corral bench (%s): scratch in %s", mode, scratch)
     try:
-        probe_figures = run_probes(scale, scratch)
         ctx = df.Context(scale=scale, scratch=scratch)
-        figures = run_figures(scale, ctx, median(probe_figures["spawn_2"], "spawns_per_s"))
+        if args.only:
+            probe_figures: dict[str, dict[str, Any]] = {}
+            figures = {name: SINGLE[name](ctx) for name in args.only}
+        else:
+            probe_figures = run_probes(scale, scratch)
+            figures = run_figures(scale, ctx, median(probe_figures["spawn_2"], "spawns_per_s"))
         result = report.build(
-            mode=mode,
+            mode=mode + ("-only" if args.only else ""),  # never overwrites a whole run's file
             scale=asdict(scale),
             probes=probe_figures,
             figures=figures,

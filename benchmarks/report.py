@@ -42,6 +42,9 @@ TARGETS = (
     Target("real_clients_half_spawn", "/bin/true chunks >= 50 % of the raw spawn rate", "real_clients", "ratio_to_spawn", ">=", 0.5),
     Target("hook_call_100us", "one hook call <= 100 us median", "hook_call", "median_us", "<=", 100),
     Target("hook_chunks_5k", ">= 5,000 chunks/s with a chunk-path hook", "hook_chunks", "chunks_per_s", ">=", 5_000),
+    Target("listing_jobs_page_20ms", "100-job page p99 <= 20 ms, 10,000 jobs", "listing_jobs_page", "p99_ms", "<=", 20),
+    Target("listing_chunks_page_20ms", "1,000-chunk page p99 <= 20 ms, 1,000,000-chunk job", "listing_chunks_page", "p99_ms", "<=", 20),
+    Target("listing_poll_latency", "dispatch p99 while polling <= 1.2x unloaded", "listing_dispatch", "p99_ratio", "<=", 1.2),
 )  # fmt: skip
 
 # (figure prefix, metric, probe, probe metric, kind): "rate" divides the rates; "time"
@@ -227,6 +230,11 @@ ROWS = (
     ("GET /api/v1/jobs/ p99 ms, {rest_jobs:,} jobs", "figures", "rest_list", "p99_ms", "{:,.0f}"),
     ("Hook call median us", "figures", "hook_call", "median_us", "{:,.0f}"),
     ("Chunks/s with a chunk-path hook", "figures", "hook_chunks", "chunks_per_s", "{:,.0f}"),
+    ("100-job page p99 ms, {rest_jobs:,} jobs", "figures", "listing_jobs_page", "p99_ms", "{:,.1f}"),
+    ("1,000-chunk page p99 ms, {listing_chunks:,}-chunk job", "figures", "listing_chunks_page", "p99_ms", "{:,.1f}"),
+    ("Dispatch p99 ms, no listing", "figures", "listing_dispatch", "p99_ms_unloaded", "{:,.1f}"),
+    ("Dispatch p99 ms, job list polled every 100 ms", "figures", "listing_dispatch", "p99_ms_polled", "{:,.1f}"),
+    ("  polled / unloaded", "figures", "listing_dispatch", "p99_ratio", "{:.2f}x"),
 )  # fmt: skip
 
 ROW_TARGETS = {
@@ -239,6 +247,9 @@ ROW_TARGETS = {
     ("real_clients", "ratio_to_spawn"): "real_clients_half_spawn",
     ("hook_call", "median_us"): "hook_call_100us",
     ("hook_chunks", "chunks_per_s"): "hook_chunks_5k",
+    ("listing_jobs_page", "p99_ms"): "listing_jobs_page_20ms",
+    ("listing_chunks_page", "p99_ms"): "listing_chunks_page_20ms",
+    ("listing_dispatch", "p99_ratio"): "listing_poll_latency",
 }
 
 
@@ -252,6 +263,7 @@ def _sizes(scale: dict[str, Any]) -> dict[str, Any]:
     sizes = dict(scale)
     sizes.setdefault("q100k", 100_000)
     sizes["big_chunks"] = scale["big_jobs"] * scale["chunks_per_job"]
+    sizes.setdefault("listing_chunks", 1_000_000)
     for key, queued in scale["depth_queued"]:
         sizes[key] = queued
     for key, queued in (("q1k", 1_000), ("q1m", 1_000_000)):

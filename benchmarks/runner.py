@@ -39,6 +39,8 @@ class Scale:
     rest_window_s: float = 3.0
     rest_concurrency: int = 8
     list_samples: int = 20
+    list_page_samples: int = 200  # the listing figures: pages timed per run
+    listing_chunks: int = 1_000_000  # the chunks of the job whose chunk pages are timed
     restart_runs: int = 3
     probe_s: float = 1.5
     stdlib: tuple[str, ...] = ("noop_ahead0",)
@@ -74,6 +76,8 @@ SMOKE = Scale(
     rest_window_s=0.3,
     rest_concurrency=2,
     list_samples=3,
+    list_page_samples=5,
+    listing_chunks=3_000,
     restart_runs=1,
     probe_s=0.15,
     stdlib=(),

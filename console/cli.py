@@ -427,6 +427,8 @@ def setting(flag: str, text: str, kind: Any = None, field: str | None = None, **
          click.IntRange(min=1))  # fmt: skip
 @setting("--max-chunks-queued", "Most chunks queued or running in all (past it submits get 422).",
          click.IntRange(min=1))  # fmt: skip
+@setting("--loop-stall-s", "Event-loop lag counted as a stall; the log then names where the loop was stuck.",
+         click.FloatRange(0.01, 60))  # fmt: skip
 @log_level_option
 def dispatcher(log_level: str, **options: Any) -> None:
     """Run the dispatcher until SIGTERM or SIGINT.

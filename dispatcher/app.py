@@ -28,6 +28,7 @@ from dispatcher.control import NodeControl
 from dispatcher.datadir import DataDirLock
 from dispatcher.events import EventBus
 from dispatcher.logs import ActionLog, ChunkLogs
+from dispatcher.looplag import LoopLag
 from dispatcher.nodes import NodeServer
 from dispatcher.operations import Operations
 from dispatcher.queue import Queue
@@ -79,6 +80,7 @@ class Dispatcher:
         self.bus = EventBus()
         self.operations = Operations(self)
         self.api = ApiService(self.operations)  # the hook API's front
+        self.loop_lag = LoopLag(stall_s=settings.loop_stall_s)
         self.templates: TemplateCatalog
         self.chunk_logs: ChunkLogs
         self.actions: ActionLog
@@ -107,6 +109,7 @@ class Dispatcher:
         self.lock.acquire()  # one dispatcher per data directory
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         recorded = _read_json(settings.data_dir / "dispatcher.json")
+        await self.loop_lag.start()
         await self.store.open()
         snapshot = await self.store.load()
         self.users.load(snapshot.users)
@@ -237,6 +240,7 @@ class Dispatcher:
             await self._close_hooks()
             await self.store.close()
             self.lock.release()
+            await self.loop_lag.close()
             self._closed.set()
             return
         self._started = False
@@ -250,6 +254,7 @@ class Dispatcher:
         await self.store.close()
         self.chunk_logs.close()
         self.lock.release()
+        await self.loop_lag.close()
         log.info("action=stopped")
         self._closed.set()
 

@@ -80,6 +80,9 @@ class Settings(BaseModel):
             self.max_chunks_per_job, self.max_chunks_per_request, self.max_chunks_queued
         )
 
+    # A loop lag past this counts as a stall, and the watchdog logs where the loop was stuck.
+    loop_stall_s: float = Field(0.1, ge=0.01, le=60.0)
+
     @property
     def db_path(self) -> Path:
         return self.data_dir / "corral.db"

@@ -86,6 +86,9 @@ class LimitExceeded(CorralError):
     """A request would pass one of the dispatcher's size limits; `limit` names the
     setting and `value` is its current value."""
 
+    limit = ""
+    value = 0
+
     def __init__(self, message: str, limit: str, value: int) -> None:
         super().__init__(message)
         self.limit = limit

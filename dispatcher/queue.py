@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from dispatcher import jobspec, limits
 from dispatcher.errors import Conflict, NotFound, ValidationError
+from dispatcher.indexes import JobIndex
 from dispatcher.model import (
     CHUNK_CODE,
     CHUNK_DONE,
@@ -61,6 +62,8 @@ class Queue:
         self.chunk_limits = chunk_limits or limits.ChunkLimits()
         self.exclude_after_failures = exclude_after_failures
         self.jobs: dict[int, Job] = {}
+        # Jobs by id, state, user, parent and template, for listings (kept in step below).
+        self.index = JobIndex()
         self.nodes: dict[int, Node] = {}
         self.running: dict[tuple[int, int], Running] = {}
         self.job_nodes: dict[int, Counter[int]] = {}
@@ -93,6 +96,7 @@ class Queue:
             self.nodes[node.id] = node
         for job in snapshot.jobs:
             self.jobs[job.id] = job
+            self.index.update(job)
             for dep in job.depends_on:
                 self.dependants.setdefault(dep.job_id, set()).add(job.id)
             for index in _indexes(job, CHUNK_RUNNING):
@@ -132,6 +136,7 @@ class Queue:
                 current.recount()
                 job = current
             self.jobs[job_id] = job
+            self.index.update(job)
             for dep in job.depends_on:
                 self.dependants.setdefault(dep.job_id, set()).add(job_id)
             for index in _indexes(job, CHUNK_RUNNING):
@@ -167,6 +172,7 @@ class Queue:
     def _unlink(self, job: Job) -> None:
         """Drop a job from the queue's indexes (not from the scheduler's)."""
         self.jobs.pop(job.id, None)
+        self.index.remove(job.id)
         self.job_nodes.pop(job.id, None)
         for key in [key for key in self.running if key[0] == job.id]:
             del self.running[key]
@@ -219,6 +225,7 @@ class Queue:
             self.next_job_id += 1
             self.next_seq += 1
             self.jobs[job.id] = job
+            self.index.update(job)
             for dep in job.depends_on:
                 self.dependants.setdefault(dep.job_id, set()).add(job.id)
             self.store.put_job(job)
@@ -263,6 +270,7 @@ class Queue:
             self._check_parent(job, int(str(changes["parent"])))
         for name, value in changes.items():
             setattr(job, name, value)
+        self.index.update(job)
         self.store.put_job(job)
         self.on_change(job)
         self.on_edited(job, changes)
@@ -285,12 +293,11 @@ class Queue:
     def delete(self, job: Job) -> None:
         """Remove a job; its running attempts are killed and their results ignored."""
         self.store.ensure_writable()
-        if job.kind is JobKind.FOLDER and any(
-            other.parent == job.id for other in self.jobs.values()
-        ):
+        if job.kind is JobKind.FOLDER and self.index.parent.ids(job.id):
             raise Conflict(f"folder {job.id} is not empty")
         self._kill_running(job)
         del self.jobs[job.id]
+        self.index.remove(job.id)
         self.job_nodes.pop(job.id, None)
         for dep in job.depends_on:
             self.dependants.get(dep.job_id, set()).discard(job.id)
@@ -312,6 +319,7 @@ class Queue:
         job.chunk_attempts = attempts
         job.time_started = job.time_finished = None
         job.failed_reason = ""
+        self.index.update_state(job)
         self.store.put_job(job)
         self.on_change(job)
         self._changed_dependants(job)
@@ -334,6 +342,7 @@ class Queue:
             self.on_remove(job_id)
             self.forget_chunk_failures(job_id)
         self.jobs.clear()
+        self.index.clear()
         self.job_nodes.clear()
         self.dependants.clear()
         for job in jobs:
@@ -341,6 +350,7 @@ class Queue:
                 if code == CHUNK_RUNNING:
                     job.set_chunk(index, CHUNK_QUEUED)
             self.jobs[job.id] = job
+            self.index.update(job)
             for dep in job.depends_on:
                 self.dependants.setdefault(dep.job_id, set()).add(job.id)
             self.store.put_job(job)
@@ -389,6 +399,7 @@ class Queue:
         job.chunk_attempts[index] = attempt
         job.chunk_nodes[index] = node_id
         job.set_chunk(index, CHUNK_RUNNING)
+        self.index.update_state(job)
         self.running[(job.id, index)] = Running(node_id, attempt, now)
         counter = self.job_nodes.get(job.id)
         if counter is None:  # (setdefault would build a Counter on every call)
@@ -554,6 +565,7 @@ class Queue:
         )
 
     def _after_chunk_change(self, job: Job) -> None:
+        self.index.update_state(job)
         was_finished = job.time_finished is not None
         if job.finished and job.chunk_count and not was_finished:
             job.time_finished = time.time()

@@ -3,14 +3,16 @@ chunk's state (requeue, skip, complete)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from dispatcher import listing
 from dispatcher.errors import ValidationError
 from dispatcher.events import ChunkEvent
 from dispatcher.model import Job, Status
 from dispatcher.operations.actor import Actor
 from dispatcher.operations.farm import Area
-from dispatcher.views import chunk_view, iso
+from dispatcher.views import chunk_view
 
 
 class ChunkOperations(Area):
@@ -29,24 +31,31 @@ class ChunkOperations(Area):
         return self.farm.queue.chunk(job, chunk)
 
     # -- lookups -----------------------------------------------------------------
+    def listing(
+        self, actor: Actor, key: int | str, query: Mapping[str, str]
+    ) -> tuple[listing.Selection, listing.Render]:
+        """A job's chunks by index (filter `state`) and how to render a slice of them with
+        their last attempt's times; a front pages or streams it (dispatcher/listing.py)."""
+        job = self._job(key)
+        queue = self.farm.queue
+        return listing.chunk_selection(job, query), listing.chunk_render(
+            self.farm.store, queue, job
+        )
+
     async def list(
         self, actor: Actor, key: int | str, *, runs: bool = True
     ) -> list[dict[str, Any]]:
-        """Every chunk's view; with `runs`, the times, exit code and error of its last attempt."""
+        """Every chunk's view, built in slices; with `runs`, the times, exit code and error
+        of its last attempt."""
         job = self._job(key)
-        names = self._names()
-        views = [chunk_view(job, index, names) for index in range(job.chunk_count)]
-        if runs:
-            latest = {run[1]: run for run in await self.farm.store.runs(job.id)}  # the last wins
-            for index, view in enumerate(views):
-                run = latest.get(index)
-                view.update(
-                    time_started=iso(run[5]) if run else None,
-                    time_finished=iso(run[6]) if run else None,
-                    exit_code=run[7] if run else None,
-                    error=run[8] if run else "",
-                )
-        return views
+        selection, render = self.listing(actor, job.id, {})
+        if not runs:
+            names = self._names()
+
+            def render(keys: list[int]) -> list[Any]:
+                return [chunk_view(job, index, names) for index in keys if index < job.chunk_count]
+
+        return await listing.collect(selection, render, slice_items=listing.CHUNK_SLICE)
 
     async def get(
         self, actor: Actor, key: int | str, chunk: object, *, runs: bool = True
@@ -60,7 +69,7 @@ class ChunkOperations(Area):
                 {"attempt": attempt, "node_id": node, "state": state, "started": started,
                  "finished": finished, "exit_code": exit_code, "error": error}
                 for _, number, attempt, node, state, started, finished, exit_code, error
-                in await self.farm.store.runs(job.id)
+                in await self.farm.store.runs(job.id, [index])
                 if number == index
             ]  # fmt: skip
         return view

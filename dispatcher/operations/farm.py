@@ -16,6 +16,7 @@ from dispatcher.config import Settings
 from dispatcher.control import NodeControl
 from dispatcher.events import Event, EventBus
 from dispatcher.logs import ActionLog, ChunkLogs
+from dispatcher.looplag import LoopLag
 from dispatcher.nodes import NodeServer
 from dispatcher.operations.actor import Actor
 from dispatcher.queue import Queue
@@ -46,6 +47,7 @@ class Farm(Protocol):
     hook_host: HookHost
     hooks: Hooks
     bus: EventBus
+    loop_lag: LoopLag
     started_at: float
     render_address: tuple[str, int]
 

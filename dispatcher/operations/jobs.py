@@ -3,13 +3,14 @@ updates, and the read-only lookups every front shares."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from dispatcher import jobspec
+from dispatcher import jobspec, listing
 from dispatcher.auth import Permission
 from dispatcher.errors import NotFound, PermissionDenied, ValidationError
 from dispatcher.events import JobEvent
-from dispatcher.model import Job, JobKind, Status
+from dispatcher.model import Job, JobKind
 from dispatcher.operations.actor import Actor
 from dispatcher.operations.farm import Area
 from dispatcher.views import job_view
@@ -24,11 +25,26 @@ class JobOperations(Area):
         """A job by id or by title (Conflict, listing the ids, when several bear it)."""
         return self.farm.queue.get(key)
 
-    def list(self, actor: Actor, state: str | None = None) -> list[Job]:
-        if state is not None and state not in Status.__members__.values():
-            raise ValidationError(f"state: unknown state {state!r}", field="state")
-        jobs = self.farm.queue.jobs.values()
-        return [job for job in jobs if state is None or job.state.value == state]
+    def listing(
+        self, actor: Actor, query: Mapping[str, str]
+    ) -> tuple[listing.Selection, listing.Render]:
+        """The jobs a listing asks for (filters `state`, `user`, `parent`, `template`, through
+        the queue's indexes) and how to render a slice of them; a front pages or streams it
+        (dispatcher/listing.py)."""
+        templates = self.farm.templates
+
+        def template_key(text: str) -> str:
+            found = templates.get(text)
+            return found.getKey() if found is not None else text
+
+        queue = self.farm.queue
+        selection = listing.job_selection(queue, query, template_key=template_key)
+        return selection, listing.job_render(queue)
+
+    async def views(self, actor: Actor, query: Mapping[str, str] | None = None) -> list[Any]:
+        """Every job's view (filtered as `listing`), built in slices that give the loop a turn."""
+        selection, render = self.listing(actor, query or {})
+        return await listing.collect(selection, render, slice_items=listing.JOB_SLICE)
 
     def why(self, actor: Actor, key: int | str) -> tuple[Job, list[str]]:
         """Why the job is not running (an empty list when nothing holds it)."""

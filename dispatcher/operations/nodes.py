@@ -12,6 +12,7 @@ from typing import Any
 
 import msgspec
 
+from dispatcher import listing
 from dispatcher.auth import Permission
 from dispatcher.control import Answer
 from dispatcher.errors import ValidationError
@@ -50,6 +51,15 @@ class NodeOperations(Area):
 
     def list(self, actor: Actor) -> list[Node]:
         return list(self.farm.queue.nodes.values())
+
+    def listing(self, actor: Actor) -> tuple[listing.Selection, listing.Render]:
+        """Every node by id, and how to render a slice of them (dispatcher/listing.py)."""
+        nodes = self.farm.queue.nodes
+
+        def render(keys: list[int]) -> list[Any]:
+            return [self.view(nodes[key]) for key in keys if key in nodes]
+
+        return listing.Selection.of_keys(nodes), render
 
     def present(self, node: Node) -> bool:
         return node.id in self.farm.queue.nodes

@@ -332,6 +332,7 @@ class SystemOperations(Area):
             "results": server.results,
             "store_batches": farm.store.batches,
             "store_health": farm.store.health(),
+            "loop": farm.loop_lag.view(),
             "store": farm.store.pragmas(),
             "templates": sorted(farm.templates.keys()),
             "render_port": farm.render_address[1],

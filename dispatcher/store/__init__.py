@@ -5,6 +5,7 @@ with `commit()`."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -39,4 +40,6 @@ class Store(Protocol):
     @property
     def writable(self) -> bool: ...
     def commit_future(self) -> asyncio.Future[None]: ...
-    async def runs(self, job_id: int) -> list[tuple[Any, ...]]: ...
+    async def runs(
+        self, job_id: int, chunks: Sequence[int] | None = None
+    ) -> list[tuple[Any, ...]]: ...

@@ -7,6 +7,7 @@ queue asked to persist; `commit()` resolves at once.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 from dispatcher.model import Job, Node
@@ -119,8 +120,13 @@ class MemoryStore:
     async def commit(self) -> None:
         await self.commit_future()
 
-    async def runs(self, job_id: int) -> list[tuple[Any, ...]]:
-        return [run for key, run in sorted(self.runs_.items()) if key[0] == job_id]
+    async def runs(self, job_id: int, chunks: Sequence[int] | None = None) -> list[tuple[Any, ...]]:
+        wanted = None if chunks is None else set(chunks)
+        return [
+            run
+            for key, run in sorted(self.runs_.items())
+            if key[0] == job_id and (wanted is None or key[1] in wanted)
+        ]
 
     def restored(self) -> list[Job]:
         """The jobs as a restart would load them from what was recorded."""

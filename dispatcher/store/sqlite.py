@@ -25,7 +25,7 @@ import re
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -321,13 +321,21 @@ class SqliteStore:
             snapshot.node_failures[(job_id, node_id)] = failures
         return snapshot
 
-    async def runs(self, job_id: int) -> list[tuple[Any, ...]]:
-        """Every attempt recorded for a job: (job, chunk, attempt, node, state, ...)."""
+    async def runs(self, job_id: int, chunks: Sequence[int] | None = None) -> list[tuple[Any, ...]]:
+        """The attempts recorded for a job, or for its `chunks` only (ascending: a listing's
+        page, so a million-chunk job is never read whole): (job, chunk, attempt, node,
+        state, ...) ordered by chunk and attempt."""
         db = self._db
         assert db is not None
-        found: list[tuple[Any, ...]] = await self._run(
-            lambda: db.execute(Q["load_runs"], (job_id,)).fetchall()
-        )
+        if chunks is None:
+            query, args = Q["load_runs"], (job_id,)
+        elif not chunks:
+            return []
+        elif chunks[-1] - chunks[0] + 1 == len(chunks):  # a run of chunks: a range read
+            query, args = Q["load_runs_between"], (job_id, chunks[0], chunks[-1])
+        else:
+            query, args = Q["load_runs_of_chunks"], (job_id, _rows_json.encode(list(chunks)))
+        found: list[tuple[Any, ...]] = await self._run(lambda: db.execute(query, args).fetchall())
         return found
 
     # -- recording changes ---------------------------------------------------

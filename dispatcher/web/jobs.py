@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from dispatcher import listing
 from dispatcher.errors import NotFound, ValidationError
 from dispatcher.views import job_view
 from dispatcher.web.app import json_response, operations, read_json
@@ -13,10 +14,11 @@ def _key(request: web.Request) -> str:
     return request.match_info["job"]
 
 
-async def list_jobs(request: web.Request) -> web.Response:
+async def list_jobs(request: web.Request) -> web.StreamResponse:
+    """Paged (`limit`, `after`) or streamed; filters `state`, `user`, `parent`, `template`."""
     ops, actor = operations(request)
-    jobs = ops.jobs.list(actor, request.query.get("state"))
-    return json_response([job_view(job) for job in jobs])
+    selection, render = ops.jobs.listing(actor, request.query)
+    return await listing.respond(request, selection, render, slice_items=listing.JOB_SLICE)
 
 
 async def submit_jobs(request: web.Request) -> web.Response:
@@ -63,9 +65,11 @@ async def why(request: web.Request) -> web.Response:
     return json_response({"job": job.id, "state": job.state.value, "reasons": reasons})
 
 
-async def list_chunks(request: web.Request) -> web.Response:
+async def list_chunks(request: web.Request) -> web.StreamResponse:
+    """Paged (`limit`, `after`) or streamed by chunk index; filter `state`."""
     ops, actor = operations(request)
-    return json_response(await ops.chunks.list(actor, _key(request)))
+    selection, render = ops.chunks.listing(actor, _key(request), request.query)
+    return await listing.respond(request, selection, render, slice_items=listing.CHUNK_SLICE)
 
 
 async def get_chunk(request: web.Request) -> web.Response:

@@ -14,6 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
+from dispatcher import listing
 from dispatcher.errors import NotFound, ValidationError
 from dispatcher.operations import Actor, Operations
 from dispatcher.operations.nodes import Answer
@@ -81,9 +82,11 @@ async def _body(request: web.Request, allowed: set[str]) -> dict[str, Any]:
     return body
 
 
-async def list_nodes(request: web.Request) -> web.Response:
+async def list_nodes(request: web.Request) -> web.StreamResponse:
+    """Paged (`limit`, `after`) or streamed by node id."""
     ops, actor = operations(request)
-    return json_response([ops.nodes.view(node) for node in ops.nodes.list(actor)])
+    selection, render = ops.nodes.listing(actor)
+    return await listing.respond(request, selection, render, slice_items=listing.NODE_SLICE)
 
 
 async def get_node(request: web.Request) -> web.Response:

@@ -15,8 +15,8 @@ SPEC_FIELDS = frozenset(JobSpec.model_fields) - {"frames"}
 
 
 @api
-def jobGetList(ops: Operations, actor: Actor) -> list[Any]:
-    return [[job_view(job) for job in ops.jobs.list(actor)]]
+async def jobGetList(ops: Operations, actor: Actor) -> list[Any]:
+    return [await ops.jobs.views(actor)]
 
 
 @api

@@ -18,6 +18,7 @@ FIGURES = {
     "noop_ahead0", "noop_ahead4", "noop_ahead0_stdlib", "noop_ahead4_stdlib", "real_clients",
     "latency_q1k", "latency_q100k", "latency_q1m", "latency_q1m_stdlib", "queue_1m",
     "rest_submit", "rest_list", "hook_call", "hook_chunks",
+    "listing_jobs_page", "listing_chunks_page", "listing_dispatch",
 }  # fmt: skip
 SKIPPED_IN_SMOKE = {
     "noop_ahead0_stdlib",
@@ -28,6 +29,7 @@ SKIPPED_IN_SMOKE = {
 TARGETS = {
     "noop_20k", "noop_p99_100ms", "noop_ahead4_40k", "latency_flat", "memory_150mb",
     "restart_2s", "real_clients_half_spawn", "hook_call_100us", "hook_chunks_5k",
+    "listing_jobs_page_20ms", "listing_chunks_page_20ms", "listing_poll_latency",
 }  # fmt: skip
 MACHINE = {
     "cores", "python", "sqlite", "git_commit", "event_loop", "protocol_version",
@@ -83,3 +85,12 @@ def test_bench_harness_smoke(tmp_path: Path) -> None:
         assert {"target", "value", "limit", "measured"} <= set(target), key
     if result["chart"] is not None:
         assert (out / result["chart"]).stat().st_size > 0
+
+
+def test_bench_only_refuses_a_figure_it_does_not_know() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--only", "listing_jobs_page,nope"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "'nope'" in done.stderr

@@ -57,6 +57,16 @@ ON CONFLICT (job_id, chunk, attempt) DO UPDATE SET node_id = excluded.node_id,
 SELECT job_id, chunk, attempt, node_id, state, started, finished, exit_code, error
 FROM runs WHERE job_id = ? ORDER BY chunk, attempt;
 
+-- name: load_runs_between
+-- The attempts of the chunks first..last of a job (one page's worth).
+SELECT job_id, chunk, attempt, node_id, state, started, finished, exit_code, error
+FROM runs WHERE job_id = ? AND chunk BETWEEN ? AND ? ORDER BY chunk, attempt;
+
+-- name: load_runs_of_chunks
+-- The attempts of some chunks of a job (a JSON array of chunk indexes): one page's worth.
+SELECT job_id, chunk, attempt, node_id, state, started, finished, exit_code, error
+FROM runs WHERE job_id = ? AND chunk IN (SELECT value FROM json_each(?)) ORDER BY chunk, attempt;
+
 -- name: load_nodes
 SELECT id, name, instance, info FROM nodes ORDER BY id;
 
