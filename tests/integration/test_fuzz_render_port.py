@@ -12,6 +12,7 @@ holds no traceback. `make fuzz` runs the same with many more examples.
 from __future__ import annotations
 
 import contextlib
+import json
 import secrets
 import socket
 import time
@@ -20,7 +21,7 @@ from typing import Any
 
 import msgspec
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from dispatcher import protocol as p
@@ -111,6 +112,19 @@ def watched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Watched]:
         farm.close()
 
 
+@pytest.fixture(scope="module")
+def idle_peers(watched: Watched) -> Iterator[tuple[float, list[Peer], list[Peer]]]:
+    """Idle and half-frame connections opened when the module starts; the test that checks
+    them runs after the fuzzers, so that waiting for the handshake deadline costs nothing."""
+    idle = [Peer(watched.farm.render) for _ in range(3)]
+    half = [Peer(watched.farm.render) for _ in range(3)]
+    for peer in half:
+        peer.send(p.HEADER.pack(100) + b"partial")
+    yield time.monotonic(), idle, half
+    for peer in [*idle, *half]:
+        peer.close()
+
+
 @pytest.fixture
 def tally(request: pytest.FixtureRequest) -> Iterator[Tally]:
     tally = Tally(f"render port/{request.node.name.removeprefix('test_')}")
@@ -140,25 +154,25 @@ def attack(watched: Watched, tally: Tally, kind: str, send: Callable[[Peer], Non
 # -- before the handshake --------------------------------------------------------
 
 
-@examples(40)
+@examples(25)
 @given(data=st.binary(min_size=1, max_size=4096))
-def test_random_bytes(watched: Watched, tally: Tally, data: bytes) -> None:
+def test_random_bytes(watched: Watched, tally: Tally, idle_peers: object, data: bytes) -> None:
     attack(watched, tally, "random bytes", lambda peer: peer.send(data))
 
 
-@examples(30)
+@examples(20)
 @given(body=st.binary(max_size=2048))
 def test_valid_length_random_body(watched: Watched, tally: Tally, body: bytes) -> None:
     attack(watched, tally, "framed random bytes", lambda peer: peer.send(frame(body)))
 
 
-@examples(30)
+@examples(20)
 @given(value=values)
 def test_valid_length_random_msgpack(watched: Watched, tally: Tally, value: Any) -> None:
     attack(watched, tally, "random msgpack", lambda peer: peer.send(packed(value)))
 
 
-@examples(30)
+@examples(20)
 @given(cut=st.integers(min_value=1), then=st.binary(max_size=16))
 def test_truncated_frames(watched: Watched, tally: Tally, cut: int, then: bytes) -> None:
     whole = packed(valid_hello())
@@ -166,14 +180,14 @@ def test_truncated_frames(watched: Watched, tally: Tally, cut: int, then: bytes)
     attack(watched, tally, "truncated frame", lambda peer: peer.send(part + then))
 
 
-@examples(20)
+@examples(12)
 @given(length=st.integers(min_value=p.MAX_FRAME_BYTES + 1, max_value=2**32 - 1),
        tail=st.binary(max_size=1024))  # fmt: skip
 def test_oversized_length_prefix(watched: Watched, tally: Tally, length: int, tail: bytes) -> None:
     attack(watched, tally, "oversized length", lambda peer: peer.send(p.HEADER.pack(length) + tail))
 
 
-@examples(20)
+@examples(10)
 @given(version=ints.filter(lambda v: v != p.PROTOCOL_VERSION))
 def test_wrong_protocol_version(watched: Watched, tally: Tally, version: int) -> None:
     def send(peer: Peer) -> None:
@@ -186,7 +200,7 @@ def test_wrong_protocol_version(watched: Watched, tally: Tally, version: int) ->
     attack(watched, tally, "wrong version", send)
 
 
-@examples(40)
+@examples(25)
 @given(hello=mutated(valid_hello()), then_auth=st.booleans())
 def test_mutated_hello(
     watched: Watched, tally: Tally, hello: dict[str, Any], then_auth: bool
@@ -218,7 +232,7 @@ def valid_auth(secret: bytes, hello: p.Hello, challenge: p.Challenge) -> dict[st
     return wire(auth)  # type: ignore[no-any-return]
 
 
-@examples(40)
+@examples(25)
 @given(data=st.data(), name=st.sampled_from(NAMES))
 def test_mutated_auth_after_real_hello(
     watched: Watched, tally: Tally, data: st.DataObject, name: str
@@ -249,7 +263,7 @@ def valid_messages() -> list[dict[str, Any]]:
     return [wire(message) for message in messages]
 
 
-@examples(40)
+@examples(25)
 @given(data=st.data(), name=st.sampled_from(NAMES))
 def test_mutated_messages_after_real_handshake(
     watched: Watched, tally: Tally, data: st.DataObject, name: str
@@ -271,7 +285,7 @@ def test_mutated_messages_after_real_handshake(
     attack(watched, tally, "after handshake", send)
 
 
-@examples(15)
+@examples(8)
 @given(
     sizes=st.lists(st.integers(1, 7), min_size=1, max_size=40),
     pause_s=st.sampled_from([0.0, 0.001, 0.005]),
@@ -303,39 +317,13 @@ def test_slow_handshake_byte_by_byte(
     attack(watched, tally, "slow handshake", send)
 
 
-def handshake_deadline_s(farm: Farm) -> float:
-    """The dispatcher's handshake deadline: 10 s unless it was started with a shorter one."""
-    return 10.0
-
-
-@pytest.mark.xfail(strict=False, reason="known: no handshake deadline before authentication")
-def test_idle_and_half_frame_connections_are_closed_by_the_handshake_deadline(
-    watched: Watched, tally: Tally
-) -> None:
-    idle = [Peer(watched.farm.render) for _ in range(3)]
-    half = [Peer(watched.farm.render) for _ in range(3)]
-    try:
-        for peer in half:
-            peer.send(p.HEADER.pack(100) + b"partial")
-        for peer in [*idle, *half]:
-            tally.sent("idle" if peer in idle else "half frame")
-        deadline = time.monotonic() + handshake_deadline_s(watched.farm) + 5.0
-        still_open = [peer for peer in [*idle, *half]
-                      if not peer.closed_by_peer(max(0.0, deadline - time.monotonic()))]  # fmt: skip
-        watched.check_up()
-        assert not still_open, f"{len(still_open)} unauthenticated connections never closed"
-    finally:
-        for peer in [*idle, *half]:
-            peer.close()
-
-
 @pytest.mark.xfail(strict=False, reason="known: no small frame limit before authentication")
 def test_frame_limit_before_authentication(watched: Watched, tally: Tally) -> None:
     """A frame over 64 KiB before the handshake is refused at once, not buffered."""
     with Peer(watched.farm.render) as peer:
         peer.send(p.HEADER.pack(1024 * 1024) + b"\x00" * 1024)
         tally.sent("large frame before auth")
-        assert peer.closed_by_peer(3.0), "a 1 MiB frame was accepted before authentication"
+        assert peer.closed_by_peer(2.0), "a 1 MiB frame was accepted before authentication"
     watched.check_up()
 
 
@@ -365,56 +353,72 @@ result_fields: dict[str, st.SearchStrategy[Any]] = {
 }
 
 
-@st.composite
-def mutated_result(draw: st.DrawFn, ref: p.Ref) -> dict[str, Any]:
-    now = time.time()
-    result = wire(p.Result(ref, ok=True, exit_code=0, started=now - 1, finished=now))
-    for name in draw(st.lists(st.sampled_from(sorted(result_fields)), min_size=1, max_size=4,
-                              unique=True)):  # fmt: skip
-        result[name] = draw(result_fields[name])
-    if draw(st.integers(0, 4)) == 0:
-        job, chunk, attempt = result["ref"]
-        result["ref"] = draw(st.sampled_from([
-            [job, chunk, attempt + 1], [job, -1, attempt], [job, chunk, 0], [job, 2**40, attempt],
-            [job + 1, chunk, attempt], [job, chunk], [job, chunk, attempt, 9], "ref",
-        ]))  # fmt: skip
-    return result
+REF_CHANGES = [None, (0, 0, 1), (0, -1, 0), (0, 0, -1), (0, 2**40, 0), (1, 0, 0), "short", "text"]
+
+
+def changed_ref(ref: p.Ref, change: Any) -> Any:
+    if change is None:
+        return [ref.job, ref.chunk, ref.attempt]
+    if change == "short":
+        return [ref.job, ref.chunk]
+    if change == "text":
+        return "ref"
+    job, chunk, attempt = change
+    return [ref.job + job, ref.chunk + chunk, ref.attempt + attempt]
+
+
+def plausible(run: dict[str, Any]) -> bool:
+    """What a stored run may hold: times of this era (or none), an exit code of 32 bits."""
+    times_ok = all(
+        run.get(name) is None or (isinstance(run[name], int | float) and 0 <= run[name] < 1e11)
+        for name in ("started", "finished")
+    )
+    code = run.get("exit_code")
+    return times_ok and (code is None or -(2**31) <= code < 2**32)
 
 
 @pytest.mark.xfail(strict=False, reason="known: impossible result values are stored")
-@examples(40, shrink=False)
-@given(data=st.data())
+@examples(15, shrink=False)
+@given(
+    changes=st.dictionaries(
+        st.sampled_from(sorted(result_fields)), st.none(), min_size=1, max_size=4
+    ).flatmap(lambda names: st.fixed_dictionaries({name: result_fields[name] for name in names})),
+    ref_change=st.sampled_from(REF_CHANGES),
+)
+@example(changes={"finished": 1e300}, ref_change=None)
+@example(changes={"started": float("nan")}, ref_change=None)
+@example(changes={"exit_code": 2**64 - 1}, ref_change=None)
 def test_mutated_results_for_assigned_chunks(
-    result_farm: tuple[Watched, int], tally: Tally, data: st.DataObject
+    result_farm: tuple[Watched, int], tally: Tally, changes: dict[str, Any], ref_change: Any
 ) -> None:
     """A result for a chunk the dispatcher really assigned, with mutated values: the session
-    may be closed, but nothing impossible is stored (the chunk's REST views still answer)."""
+    may be closed, but nothing impossible is stored and the chunk's REST views answer."""
     watched, job_id = result_farm
     farm = watched.farm
-    secret = farm_secret(farm)
-    chunk = None
     with Peer(farm.render) as peer:
-        peer.handshake(secret, "fuzz-results")
+        peer.handshake(farm_secret(farm), "fuzz-results")
         assign = None
         deadline = time.monotonic() + 5.0
-        while assign is None and time.monotonic() < deadline:
-            message = peer.recv(deadline - time.monotonic())
-            if message is None:
-                break
+        while assign is None and (message := peer.recv(deadline - time.monotonic())) is not None:
             if isinstance(message, p.Assign):
                 assign = message
         assert assign is not None, "the dispatcher assigned nothing to a fresh node"
-        chunk = assign.ref.chunk
-        result = data.draw(mutated_result(assign.ref), label="result")
+        now = time.time()
+        result = wire(p.Result(assign.ref, ok=True, exit_code=0, started=now - 1, finished=now))
+        result.update(changes, ref=changed_ref(assign.ref, ref_change))
         peer.send(packed(result))
         peer.drain(0.1)
     tally.sent("result")
     watched.check_up()
+    chunk = assign.ref.chunk
     for path in (f"/api/v1/jobs/{job_id}/tasks/{chunk}", f"/api/v1/jobs/{job_id}/tasks/"):
         answer = http_request(farm.url, "GET", path, token=farm.token)
         if answer.status >= 500:
             tally.server_errors += 1
         assert answer.status == 200, f"GET {path} answered {answer.status}: {answer.body[:300]!r}"
+        if path.endswith(f"/{chunk}"):
+            runs = json.loads(answer.body)["runs"]
+            assert all(plausible(run) for run in runs), f"an impossible value was stored: {runs}"
     watched.check_writes()
 
 
@@ -424,6 +428,30 @@ def test_results_farm_bounded(
     watched, _ = result_farm
     watched.check_up()
     print(watched.check_bounded())
+
+
+HANDSHAKE_DEADLINE_S = 10.0  # the default the issue asks for
+
+
+@pytest.mark.xfail(strict=False, reason="known: no handshake deadline before authentication")
+def test_idle_and_half_frame_connections_are_closed_by_the_handshake_deadline(
+    watched: Watched, tally: Tally, idle_peers: tuple[float, list[Peer], list[Peer]]
+) -> None:
+    opened, idle, half = idle_peers
+    for _ in idle:
+        tally.sent("idle")
+    for _ in half:
+        tally.sent("half frame")
+    deadline = opened + HANDSHAKE_DEADLINE_S + 2.0
+    still_open = [
+        peer
+        for peer in [*idle, *half]
+        if not peer.closed_by_peer(max(0.0, deadline - time.monotonic()))
+    ]
+    for peer in [*idle, *half]:
+        peer.close()
+    watched.check_up()
+    assert not still_open, f"{len(still_open)} unauthenticated connections never closed"
 
 
 # -- at the end ---------------------------------------------------------------
