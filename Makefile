@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench bench-full lint format clean
+.PHONY: demo test fuzz bench bench-full lint format clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -23,6 +23,12 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -p no:cacheprovider
+
+# The fuzzers of tests/integration/test_fuzz_*.py with many examples each (`make test`
+# runs them with a few); CORRAL_FUZZ_EXAMPLES=N sets how many per test.
+fuzz: $(STAMP)
+	CORRAL_FUZZ=long $(BIN)/python -m pytest -p no:cacheprovider -m fuzz --timeout=3600 -rxX \
+		tests/integration/test_fuzz_render_port.py tests/integration/test_fuzz_rest.py
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'
