@@ -280,6 +280,7 @@ class Queue:
         """Recount the job from its chunks, record it and let the scheduler (and the
         hooks' held verdicts) look at it again."""
         job.recount()
+        self.index.update_state(job)
         self.store.put_job(job)
         self.on_change(job)
         return job
