@@ -461,7 +461,7 @@ def parse_address(text: str, default_port: int = DEFAULT_RENDER_PORT) -> tuple[s
         raise click.BadParameter(f"{text!r} has no host", param_hint="'--dispatcher'")
     if not port_text:
         return host, default_port
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+    if not port_text.isdecimal() or not 0 < int(port_text) < 65536:
         raise click.BadParameter(f"{text!r} has no valid port", param_hint="'--dispatcher'")
     return host, int(port_text)
 

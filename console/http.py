@@ -170,7 +170,7 @@ class DispatcherClient:
     def job_id(self, ref: int | str) -> int:
         """An id as is; a title is looked up (the dispatcher resolves it)."""
         text = str(ref).strip()
-        if text.isdigit():
+        if text.isdecimal():
             return int(text)
         return int(self.job(text)["id"])
 

@@ -414,7 +414,7 @@ def why(state: CliState, job: str, as_json: bool) -> None:
     if as_json:
         echo_json(answer)
     else:
-        title = "" if job.strip().isdigit() else job.strip()
+        title = "" if job.strip().isdecimal() else job.strip()
         for line in why_lines(answer, title):
             click.echo(line)
 

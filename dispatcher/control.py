@@ -81,7 +81,7 @@ class NodeControl:
     def find(self, key: int | str) -> Node:
         """A node by id, or by name ('name' or 'name#instance')."""
         text = str(key).strip()
-        if text.isdigit():
+        if text.isdecimal():
             return self.node(int(text))
         matches = [node for node in self.queue.nodes.values() if text in (node.label, node.name)]
         exact = [node for node in matches if node.label == text]

@@ -73,7 +73,7 @@ class DataDirLock:
 def _read_pid(fd: int) -> int:
     try:
         text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
-        return int(text) if text.isdigit() else 0
+        return int(text) if text.isdecimal() else 0
     except OSError:
         return 0
 

@@ -96,7 +96,7 @@ class _Collector(asyncio.DatagramProtocol):
 
 def parse_address(text: str) -> tuple[str, int]:
     host, _, port = text.strip().rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if not host or not port.isdecimal() or not 0 < int(port) < 65536:
         raise ValueError(f"not HOST:PORT: {text!r}")
     return host.strip("[]"), int(port)
 

@@ -94,7 +94,7 @@ class PageQuery:
         limit = None
         text = query.get("limit")
         if text is not None:
-            if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+            if not text.isascii() or not text.isdecimal() or not 1 <= int(text) <= MAX_LIMIT:
                 raise ValidationError(
                     f"limit: {text[:32]!r} is not a whole number from 1 to {MAX_LIMIT:,}",
                     field="limit",
@@ -382,7 +382,7 @@ def _one_of(query: Mapping[str, str], name: str, alias: str) -> str | None:
 
 def _parent(text: str) -> int:
     body = text[1:] if text.startswith("-") else text
-    if not body.isascii() or not body.isdigit():
+    if not body.isascii() or not body.isdecimal():
         raise ValidationError(f"parent: {text[:32]!r} is not a folder id", field="parent")
     value = int(text)
     return ROOT_PARENT if value in (0, -1) else value

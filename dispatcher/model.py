@@ -94,7 +94,7 @@ def parse_frame_range(text: str) -> tuple[Decimal, Decimal]:
         raise ValueError("empty frame range")
     # The separating dash is the first '-' that follows a digit.
     for index in range(1, len(cleaned)):
-        if cleaned[index] == "-" and (cleaned[index - 1].isdigit() or cleaned[index - 1] == "."):
+        if cleaned[index] == "-" and (cleaned[index - 1].isdecimal() or cleaned[index - 1] == "."):
             start, end = cleaned[:index], cleaned[index + 1 :]
             return frame(start), frame(end)
     single = frame(cleaned)

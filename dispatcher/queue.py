@@ -182,7 +182,7 @@ class Queue:
     # -- lookups -------------------------------------------------------------
     def get(self, key: int | str) -> Job:
         """A job by id, or by title when `key` is not all digits."""
-        if isinstance(key, int) or key.isdigit():
+        if isinstance(key, int) or key.isdecimal():
             job = self.jobs.get(int(key))
             if job is None:
                 raise NotFound(f"no job with id {key}")

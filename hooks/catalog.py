@@ -104,7 +104,7 @@ class TemplateCatalog:
         text = str(key_or_id).strip()
         for template in self.templates:
             if template.getKey() == text or (
-                text.lstrip("-").isdigit() and template.getID() == int(text)
+                text.lstrip("-").isdecimal() and template.getID() == int(text)
             ):
                 return template
         return None

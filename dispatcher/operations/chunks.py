@@ -24,7 +24,7 @@ class ChunkOperations(Area):
 
     def index(self, job: Job, chunk: object) -> int:
         """A chunk number of the job (0-based); NotFound past its last chunk."""
-        if isinstance(chunk, str) and chunk.isdigit():
+        if isinstance(chunk, str) and chunk.isdecimal():
             chunk = int(chunk)
         if isinstance(chunk, bool) or not isinstance(chunk, int):
             raise ValidationError(f"chunk: {chunk!r} is not a chunk number", field="chunk")

@@ -41,7 +41,7 @@ class NodeOperations(Area):
 
     def by_name(self, actor: Actor, name: str) -> Node:
         """A node by name only (a name made of digits is still a name here)."""
-        if name.strip().isdigit():
+        if name.strip().isdecimal():
             queue = self.farm.queue
             matches = [node for node in queue.nodes.values() if name in (node.label, node.name)]
             if not matches:

@@ -91,7 +91,7 @@ async def set_chunk(request: web.Request) -> web.Response:
 async def chunk_log(request: web.Request) -> web.Response:
     ops, actor = operations(request)
     attempt_text = request.query.get("attempt")
-    if attempt_text is not None and not attempt_text.isdigit():
+    if attempt_text is not None and not attempt_text.isdecimal():
         raise ValidationError("attempt: must be a whole number", field="attempt")
     attempt = int(attempt_text) if attempt_text is not None else None
     data = ops.chunks.log(actor, _key(request), request.match_info["chunk"], attempt)

@@ -201,7 +201,7 @@ class MJob:
     def getTemplateID(self) -> int:
         """The template's integer id; -1 when the job names a template not installed here."""
         value = str(self._get("template"))
-        if value.lstrip("-").isdigit():
+        if value.lstrip("-").isdecimal():
             return int(value)
         from hooks.api.template import MManager  # the template module imports this one
 

@@ -568,7 +568,7 @@ class MManager:
             if found is not None:
                 return found
             text = key_or_id.strip()
-            if not text.lstrip("-").isdigit():
+            if not text.lstrip("-").isdecimal():
                 return None
             key_or_id = int(text)
         for template in self._templates.values():

@@ -317,7 +317,6 @@ def test_slow_handshake_byte_by_byte(
     attack(watched, tally, "slow handshake", send)
 
 
-@pytest.mark.xfail(strict=False, reason="known: no small frame limit before authentication")
 def test_frame_limit_before_authentication(watched: Watched, tally: Tally) -> None:
     """A frame over 64 KiB before the handshake is refused at once, not buffered."""
     with Peer(watched.farm.render) as peer:
@@ -377,7 +376,6 @@ def plausible(run: dict[str, Any]) -> bool:
     return times_ok and (code is None or -(2**31) <= code < 2**32)
 
 
-@pytest.mark.xfail(strict=False, reason="known: impossible result values are stored")
 @examples(15, shrink=False)
 @given(
     changes=st.dictionaries(
@@ -433,7 +431,6 @@ def test_results_farm_bounded(
 HANDSHAKE_DEADLINE_S = 10.0  # the default the issue asks for
 
 
-@pytest.mark.xfail(strict=False, reason="known: no handshake deadline before authentication")
 def test_idle_and_half_frame_connections_are_closed_by_the_handshake_deadline(
     watched: Watched, tally: Tally, idle_peers: tuple[float, list[Peer], list[Peer]]
 ) -> None:
