@@ -31,7 +31,7 @@ from aiohttp import web
 from dispatcher.errors import ValidationError
 from dispatcher.indexes import SortedIds
 from dispatcher.model import CHUNK_CODE, ROOT_PARENT, Job, Status
-from dispatcher.views import chunk_view, iso, job_view
+from dispatcher.views import chunk_views, iso, job_view
 
 if TYPE_CHECKING:
     from dispatcher.queue import Queue
@@ -345,19 +345,15 @@ def chunk_render(store: Store, queue: Queue, job: Job) -> Render:
 
     async def render(keys: list[int]) -> list[Any]:
         latest = {run[1]: run for run in await store.runs(job.id, keys)}  # ordered: last wins
-        views = []
-        for index in keys:
-            if index >= job.chunk_count:
-                continue
-            view = chunk_view(job, index, names)
-            run = latest.get(index)
+        views = chunk_views(job, keys, names)
+        for view in views:
+            run = latest.get(view["id"])
             view.update(
                 time_started=iso(run[5]) if run else None,
                 time_finished=iso(run[6]) if run else None,
                 exit_code=run[7] if run else None,
                 error=run[8] if run else "",
             )
-            views.append(view)
         return views
 
     return render

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import math
+from collections.abc import Iterable
 from typing import Any
 
 from dispatcher.model import (
@@ -100,6 +101,40 @@ def job_view(job: Job) -> dict[str, Any]:
         uuid=job.uuid,
     )
     return view
+
+
+_STATE_NAMES = {code: status.value for code, status in CHUNK_STATUS.items()}
+
+
+def chunk_views(
+    job: Job, indexes: Iterable[int], node_names: dict[int, str]
+) -> list[dict[str, Any]]:
+    """The views of some of a job's chunks (indexes past its last chunk are left out): the
+    same as `chunk_view` for each, several times faster for a listing's page. Frame ranges
+    of whole numbers (the usual case) are computed with integers, others with Decimal."""
+    if job.start != int(job.start) or job.by != int(job.by):
+        return [chunk_view(job, index, node_names) for index in indexes if index < job.chunk_count]
+    start, by, batch = int(job.start), int(job.by), job.batch
+    last_chunk, last_frame = len(job.chunk_status) - 1, job.frames - 1
+    status, attempts, failures, nodes = (
+        job.chunk_status, job.chunk_attempts, job.chunk_failures, job.chunk_nodes
+    )  # fmt: skip
+    views = []
+    for index in indexes:
+        if index >= job.chunk_count:
+            continue
+        first = index * batch
+        last = first + batch - 1
+        if index >= last_chunk:
+            last = min(last, last_frame)
+        node_id = nodes[index]
+        views.append({
+            "id": index, "job_id": job.id, "state": _STATE_NAMES[status[index]],
+            "start": start + first * by, "end": start + last * by, "attempts": attempts[index],
+            "failures": failures[index], "node_id": node_id if node_id >= 0 else None,
+            "node": node_names.get(node_id),
+        })  # fmt: skip
+    return views
 
 
 def chunk_view(job: Job, index: int, node_names: dict[int, str]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from dispatcher.events import ChunkEvent
 from dispatcher.model import Job, Status
 from dispatcher.operations.actor import Actor
 from dispatcher.operations.farm import Area
-from dispatcher.views import chunk_view
+from dispatcher.views import chunk_view, chunk_views
 
 
 class ChunkOperations(Area):
@@ -53,7 +53,7 @@ class ChunkOperations(Area):
             names = self._names()
 
             def render(keys: list[int]) -> list[Any]:
-                return [chunk_view(job, index, names) for index in keys if index < job.chunk_count]
+                return chunk_views(job, keys, names)
 
         return await listing.collect(selection, render, slice_items=listing.CHUNK_SLICE)
 

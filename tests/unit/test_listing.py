@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from dispatcher import listing
+from dispatcher import jobspec, listing
 from dispatcher.errors import ValidationError
 from dispatcher.indexes import SortedIds
 from dispatcher.jobspec import parse_spec
@@ -20,6 +20,7 @@ from dispatcher.protocol import Result
 from dispatcher.queue import Queue
 from dispatcher.store.memory import MemoryStore
 from dispatcher.store.sqlite import Snapshot
+from dispatcher.views import chunk_view, chunk_views
 
 USERS = ("ann", "bob", "cy")
 TEMPLATES = ("cmdline", "blender")
@@ -242,3 +243,23 @@ def test_iso_is_the_text_datetime_gives() -> None:
         expected = datetime.datetime.fromtimestamp(value, datetime.UTC).isoformat()
         assert iso(value) == expected, value
     assert iso(None) is None
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "by", "batch"),
+    [(1, 1003, 1, 10), (-5, 40, 3, 4), (1, 2, 0.5, 2), (0.25, 3.75, 0.25, 3)],
+)
+def test_chunk_views_are_chunk_view_for_every_chunk(
+    start: float, end: float, by: float, batch: int
+) -> None:
+    spec = jobspec.parse_spec(
+        {"title": "t", "template": "cmdline", "start": start, "end": end, "by": by,
+         "batch": batch, "command": ["x"]}
+    )  # fmt: skip
+    job = jobspec.build_job(spec, 7, 1, "u")
+    job.chunk_nodes[1] = 3
+    names = {3: "box#1"}
+    indexes = [*range(job.chunk_count), job.chunk_count, job.chunk_count + 5]
+    assert chunk_views(job, indexes, names) == [
+        chunk_view(job, index, names) for index in range(job.chunk_count)
+    ]
