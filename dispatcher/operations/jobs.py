@@ -150,6 +150,9 @@ class JobOperations(Area):
         queue = self.farm.queue
         if action == "reinit":  # bounds hook loops (onJobEnd -> jobReinit) and hook depth
             self.farm.hooks.before_reinit(job)
+        else:  # pause and resume are edits: their hook runs past the depth limit is refused
+            what = f"{action} of job {job.id}"
+            self.farm.hooks.guard(job.template, ("onJobPropertiesChanged",), what)
         {"pause": queue.pause, "resume": queue.resume, "reinit": queue.reinit}[action](job)
         await self.finish(
             actor, JobEvent(action=action, actor=actor.name, jobs=[job.id]), job=job.id
@@ -160,6 +163,7 @@ class JobOperations(Area):
         """Remove a job (a folder only when empty); its running attempts are killed."""
         job = self.get(actor, key)
         actor.may_manage(job)
+        self.farm.hooks.guard(job.template, ("onDeleteJob",), f"delete of job {job.id}")
         self.farm.queue.delete(job)
         self.farm.chunk_logs.remove_job(job.id)
         await self.finish(
