@@ -44,7 +44,12 @@ def test_login_gives_a_token_with_the_users_permissions(farm: Farm, tmp_path: Pa
     assert answer["user"] == "bob" and answer["permissions"] == ["manage_own", "submit"]
 
     # Bob submits and manages his own jobs, but nothing of the admin's, nor scripts or node code.
-    own = farm.request("POST", "/api/v1/jobs/", {"title": "bob's", "command": ["true"], "paused": True}, token=token)
+    own = farm.request(
+        "POST",
+        "/api/v1/jobs/",
+        {"title": "bob's", "command": ["true"], "paused": True},
+        token=token,
+    )
     assert own["user"] == "bob"
     farm.request("POST", f"/api/v1/jobs/{own['id']}/actions/resume", token=token)
     admins = farm.submit(title="admin's", command=["true"], paused=True)
