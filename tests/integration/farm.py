@@ -141,6 +141,8 @@ class Farm:
 
     def submit(self, **job: Any) -> dict[str, Any]:
         job.setdefault("title", "test job")
+        if job.get("kind", "job") == "job" and job.get("template", "cmdline") == "cmdline":
+            job.setdefault("command", ["true"])  # a cmdline job needs one
         result: dict[str, Any] = self.request("POST", "/api/v1/jobs/", job)
         return result
 

@@ -299,10 +299,39 @@ def route_table() -> list[tuple[str, str]]:
 # -- the render port -----------------------------------------------------------
 
 
+# The node keys the dispatchers issued to the fuzzers' node names, by (render address,
+# name, instance): a registered name must prove its key in every later handshake.
+NODE_KEYS: dict[tuple[str, str, int], bytes] = {}
+
+
+def keyed_auth(
+    address: str, secret: bytes, hello: p.Hello, challenge: p.Challenge, **fields: Any
+) -> p.Auth:
+    """A valid Auth for `hello`: the farm secret's proof and, once the name has a key, the
+    node's own proof."""
+    key = NODE_KEYS.get((address, hello.name, hello.instance), b"")
+    if key and "node_proof" not in fields:
+        fields["node_proof"] = p.node_proof(
+            key, hello.name, hello.instance, hello.nonce, challenge.nonce
+        )
+    proof = p.proof(secret, "renderclient", hello.nonce, challenge.nonce)
+    return p.Auth(proof=proof, **fields)
+
+
+def keep_key(
+    address: str, secret: bytes, hello: p.Hello, challenge: p.Challenge, welcome: p.Welcome
+) -> None:
+    """Remember the key a Welcome issued (masked on the wire) for the hello's name."""
+    if welcome.node_key:
+        key = p.mask_node_key(secret, hello.nonce, challenge.nonce, welcome.node_key)
+        NODE_KEYS[(address, hello.name, hello.instance)] = key
+
+
 class Peer:
     """One raw connection to the render port."""
 
     def __init__(self, address: str, timeout_s: float = 5.0) -> None:
+        self.address = address
         host, port = address.rsplit(":", 1)
         host = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
         self.sock = socket.create_connection((host, int(port)), timeout=timeout_s)
@@ -384,10 +413,10 @@ class Peer:
         hello, challenge = self.hello(name, instance)
         expected = p.proof(secret, "dispatcher", hello.nonce, challenge.nonce)
         assert p.proof_ok(expected, challenge.proof), "the dispatcher failed its proof"
-        mine = p.proof(secret, "renderclient", hello.nonce, challenge.nonce)
-        self.send_message(p.Auth(proof=mine, **auth))
+        self.send_message(keyed_auth(self.address, secret, hello, challenge, **auth))
         welcome = self.recv(10.0)
         assert isinstance(welcome, p.Welcome), f"expected a welcome, got {welcome!r}"
+        keep_key(self.address, secret, hello, challenge, welcome)
         return welcome
 
 

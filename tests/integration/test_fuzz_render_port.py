@@ -33,6 +33,8 @@ from tests.integration.fuzzkit import (
     examples,
     farm_secret,
     http_request,
+    keep_key,
+    keyed_auth,
     report,
     terminal_line,
 )
@@ -245,6 +247,8 @@ def test_mutated_auth_after_real_hello(
         peer.send(packed(auth))
         answer = peer.recv(5.0)
         assert answer is None or isinstance(answer, p.Welcome | p.Refused), answer
+        if isinstance(answer, p.Welcome):  # the name is registered now: later ones prove it
+            keep_key(peer.address, secret, hello, challenge, answer)
 
     attack(watched, tally, "mutated auth", send)
 
@@ -309,10 +313,10 @@ def test_slow_handshake_byte_by_byte(
         trickle(peer, p.encode(hello))
         challenge = peer.recv(5.0)
         assert isinstance(challenge, p.Challenge), challenge
-        proof = p.proof(secret, "renderclient", hello.nonce, challenge.nonce)
-        trickle(peer, p.encode(p.Auth(proof=proof, host="slow")))
+        trickle(peer, p.encode(keyed_auth(peer.address, secret, hello, challenge, host="slow")))
         welcome = peer.recv(10.0)
         assert isinstance(welcome, p.Welcome), f"a slow but valid client got {welcome!r}"
+        keep_key(peer.address, secret, hello, challenge, welcome)
 
     attack(watched, tally, "slow handshake", send)
 

@@ -65,7 +65,7 @@ async def test_a_value_that_cannot_be_stored_is_refused_and_the_writer_lives_on(
     assert [(r.jobs, r.error.__class__) for r in refused] == [({2: None}, StoreError)]
     assert store.health()["state"] == "ok" and store.health()["refused_batches"] == 1
 
-    store.put_job(build_job(parse_spec({"title": "after"}), 3, 3, "ann"))
+    store.put_job(build_job(parse_spec({"title": "after", "command": ["true"]}), 3, 3, "ann"))
     await asyncio.wait_for(store.commit(), 5)  # the writer is alive: no hang
     await store.close()
 
@@ -77,7 +77,9 @@ async def test_a_value_that_cannot_be_stored_is_refused_and_the_writer_lives_on(
 
 def test_a_job_the_store_refuses_never_lingers(make_farm: Any) -> None:
     farm = make_farm()
-    status, _, body = post(farm, "/api/v1/jobs/", {"title": "poison", "data": {"x": "\ud800"}})
+    status, _, body = post(
+        farm, "/api/v1/jobs/", {"title": "poison", "command": ["true"], "data": {"x": "\ud800"}}
+    )
     # Refused at the edge (400/422) or by the store (503): never a 500, never kept.
     assert status in (400, 422, 503), (status, body)
     assert "poison" not in titles(farm)
@@ -95,7 +97,9 @@ def test_full_disk_refuses_writes_with_503_then_recovers_by_itself(tmp_path: Pat
             filler = fill(disk)
             refused: list[tuple[str, dict[str, str], Any]] = []
             for n in range(200):
-                status, headers, body = post(farm, "/api/v1/jobs/", {"title": f"full {n}"})
+                status, headers, body = post(
+                    farm, "/api/v1/jobs/", {"title": f"full {n}", "command": ["true"]}
+                )
                 assert status in (201, 503), (status, body)  # never a 500
                 if status == 201:  # the WAL still had room for this one
                     acked.add(f"full {n}")
@@ -115,7 +119,9 @@ def test_full_disk_refuses_writes_with_503_then_recovers_by_itself(tmp_path: Pat
             filler.unlink()
             freed = time.monotonic()
             recovered = wait_for(
-                lambda: post(farm, "/api/v1/jobs/", {"title": "after"})[0] == 201,
+                lambda: (
+                    post(farm, "/api/v1/jobs/", {"title": "after", "command": ["true"]})[0] == 201
+                ),
                 15,
                 "writes to be accepted again",
             )
