@@ -128,15 +128,7 @@ class PoolOperations(Area):
         if name not in self.names():
             raise NotFound(f"no pool named {name!r}")
         nodes = fields.get("nodes", self.view(name)["nodes"])
-        self._set_members(name, nodes)
-        self._identity(name)
-        self.farm.records.put(
-            "pool",
-            name,
-            {"description": fields.get("description", ""), "nodes": sorted(set(nodes))},
-        )
-        await self._done(actor, "pool_configure", "pool", name)
-        return self.view(name)
+        return await self._save_pool(actor, "pool_configure", name, fields, nodes)
 
     async def add_pool(self, actor: Actor, info: object) -> dict[str, Any]:
         actor.require(Permission.ADMINISTER)
@@ -144,15 +136,17 @@ class PoolOperations(Area):
         name = check_name("pool", fields.get("name"))
         if name in self.names():
             raise Conflict(f"a pool named {name!r} exists already")
-        nodes = fields.get("nodes", [])
+        return await self._save_pool(actor, "pool_add", name, fields, fields.get("nodes", []))
+
+    async def _save_pool(
+        self, actor: Actor, action: str, name: str, fields: dict[str, Any], nodes: list[str]
+    ) -> dict[str, Any]:
+        """Set the pool's members and record it (description, node names); its view."""
         self._set_members(name, nodes)
         self._identity(name)
-        self.farm.records.put(
-            "pool",
-            name,
-            {"description": fields.get("description", ""), "nodes": sorted(set(nodes))},
-        )
-        await self._done(actor, "pool_add", "pool", name)
+        record = {"description": fields.get("description", ""), "nodes": sorted(set(nodes))}
+        self.farm.records.put("pool", name, record)
+        await self._done(actor, action, "pool", name)
         return self.view(name)
 
     async def remove_pool(self, actor: Actor, name: object) -> None:
