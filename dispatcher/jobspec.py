@@ -183,9 +183,13 @@ def _wrap(exc: pydantic.ValidationError) -> ValidationError:
 COMMAND_TEMPLATES = frozenset({"cmdline"})
 
 
-def check_command(spec: JobSpec, position: int | None = None) -> None:
-    """Refuse a job whose template (its key, resolved) runs a command it does not give."""
-    if spec.kind is JobKind.JOB and spec.template in COMMAND_TEMPLATES and not spec.command:
+def check_command(
+    spec: JobSpec | Job, position: int | None = None, command: list[str] | None = None
+) -> None:
+    """Refuse a job whose template (its key, resolved) runs a command it does not give;
+    `command` is an edit's new command for the job `spec`."""
+    command = spec.command if command is None else command
+    if spec.kind is JobKind.JOB and spec.template in COMMAND_TEMPLATES and not command:
         where = f"job #{position}: " if position is not None else ""
         raise ValidationError(
             f"{where}command: the {spec.template} template runs the job's command; give one",

@@ -19,13 +19,16 @@ from dispatcher.model import (
 )
 
 _SECONDS: dict[int, str] = {}  # whole second -> its ISO text without the offset
+_MIN_TIMESTAMP = -62_135_596_800.0  # 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z: the
+_MAX_TIMESTAMP = 253_402_300_799.0  # first and last seconds a datetime can show
 
 
 def iso(timestamp: float | None) -> str | None:
     """`datetime.fromtimestamp(timestamp, UTC).isoformat()`, the same text, several times
     faster: the date and time of each whole second are formatted once (a chunk page
-    formats two per chunk)."""
-    if timestamp is None:
+    formats two per chunk). None for None, and for a time no datetime can show (a value
+    stored before render clients' times were checked must not break a listing)."""
+    if timestamp is None or not _MIN_TIMESTAMP <= timestamp <= _MAX_TIMESTAMP:
         return None
     fraction, whole = math.modf(timestamp)
     seconds, micros = int(whole), round(fraction * 1e6)  # as datetime rounds: half to even

@@ -119,6 +119,8 @@ class JobOperations(Area):
                 if name in jobspec.EDITABLE and value != current.get(name)
             }
         changes = jobspec.parse_edit(fields) if fields or not only_changed else {}
+        if "command" in changes:
+            jobspec.check_command(job, command=changes["command"])  # type: ignore[arg-type]
         if changes:
             changes = await self.farm.hooks.before_edit(job, changes)
             if self.farm.queue.jobs.get(job.id) is not job:

@@ -153,6 +153,7 @@ def test_submit_with_dependency_on_unknown_job_is_404(farm: Farm) -> None:
         ({"title": "x", "template": "no-such-template"}, "template"),
         ({"title": "x", "bogus": 1}, "bogus"),
         ({"title": "x", "environ": {"A": 1}}, "environ.A"),
+        ({"title": "x"}, "command"),  # a cmdline job runs its command: it needs one
         ({"no_title": True}, "title"),
         ([], None),
         ("just a string", None),

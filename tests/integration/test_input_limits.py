@@ -82,6 +82,7 @@ def test_hostile_edits_are_refused_and_change_nothing(farm: Farm) -> None:
         {"environ": {"PATH=/tmp": "1"}},
         {"command": ["a\x00"]},
         {"data": {"a": "\ud800"}},
+        {"command": []},
     ):
         error = refused(farm, "PATCH", f"/api/v1/jobs/{job['id']}", change)
         assert error.status == 400 and error.body["field"], error.body

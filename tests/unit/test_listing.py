@@ -20,7 +20,7 @@ from dispatcher.protocol import Result
 from dispatcher.queue import Queue
 from dispatcher.store.memory import MemoryStore
 from dispatcher.store.sqlite import Snapshot
-from dispatcher.views import chunk_view, chunk_views
+from dispatcher.views import chunk_view, chunk_views, iso
 
 USERS = ("ann", "bob", "cy")
 TEMPLATES = ("cmdline", "blender")
@@ -233,8 +233,6 @@ async def test_a_reinitialised_job_is_listed_as_queued_again() -> None:
 def test_iso_is_the_text_datetime_gives() -> None:
     import datetime
 
-    from dispatcher.views import iso
-
     rng = random.Random(5)
     values = [0.0, 1.5, -1.5, 1e9, 1_700_000_000.9999995, 1_700_000_000.0000005, -0.0000004]
     values += [rng.uniform(-2e9, 4e9) for _ in range(20_000)]
@@ -243,6 +241,11 @@ def test_iso_is_the_text_datetime_gives() -> None:
         expected = datetime.datetime.fromtimestamp(value, datetime.UTC).isoformat()
         assert iso(value) == expected, value
     assert iso(None) is None
+
+
+@pytest.mark.parametrize("value", [1e300, -1e300, float("nan"), float("inf"), -7e10, 3e11])
+def test_iso_of_a_time_no_datetime_can_show_is_none(value: float) -> None:
+    assert iso(value) is None
 
 
 @pytest.mark.parametrize(
