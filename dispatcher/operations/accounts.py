@@ -142,6 +142,7 @@ class AccountOperations(Area):
 
     async def add_user(self, actor: Actor, info: object) -> User:
         actor.require(Permission.ADMINISTER)
+        self.writable()
         fields = checked_fields(info, USER_FIELDS)
         name = check_name("user", fields.get("name"))
         if name in self.farm.users.users:
@@ -153,6 +154,7 @@ class AccountOperations(Area):
 
     async def remove_user(self, actor: Actor, name: object) -> None:
         actor.require(Permission.ADMINISTER)
+        self.writable()
         user = self.user(actor, name)
         if user.name == "admin":
             raise PermissionDenied("the admin user cannot be removed")
@@ -161,6 +163,7 @@ class AccountOperations(Area):
 
     async def configure_user(self, actor: Actor, info: object) -> User:
         actor.require(Permission.ADMINISTER)
+        self.writable()
         fields = checked_fields(info, USER_FIELDS)
         user = self.user(actor, fields.get("name"))
         self._apply_user(user, fields)
@@ -205,6 +208,7 @@ class AccountOperations(Area):
 
     async def add_group(self, actor: Actor, info: object) -> dict[str, Any]:
         actor.require(Permission.ADMINISTER)
+        self.writable()
         fields = checked_fields(info, GROUP_FIELDS)
         name = check_name("group", fields.get("name"))
         if self.farm.records.find("group", name) is not None:
@@ -215,6 +219,7 @@ class AccountOperations(Area):
 
     async def remove_group(self, actor: Actor, name: object) -> None:
         actor.require(Permission.ADMINISTER)
+        self.writable()
         text = name_of(name)
         self.farm.records.remove("group", text)
         users = self.farm.users
@@ -226,6 +231,7 @@ class AccountOperations(Area):
 
     async def configure_group(self, actor: Actor, info: object) -> dict[str, Any]:
         actor.require(Permission.ADMINISTER)
+        self.writable()
         fields = checked_fields(info, GROUP_FIELDS)
         name = name_of(fields.get("name"))
         self._save_group(name, fields, self.farm.records.get("group", name))

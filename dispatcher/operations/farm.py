@@ -58,6 +58,12 @@ class Area:
     def __init__(self, farm: Farm) -> None:
         self.farm = farm
 
+    def writable(self) -> None:
+        """Refuse a change while the store cannot write (StoreUnavailable: 503, kErrStore),
+        before the operation touches anything: a command sent to a render client or a
+        live setting cannot be taken back when its commit is refused."""
+        self.farm.store.ensure_writable()
+
     async def finish(self, actor: Actor, event: Event, /, **detail: Any) -> None:
         """The change is made: commit it, record who did it, publish its event."""
         await self.farm.store.commit()

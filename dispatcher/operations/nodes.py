@@ -119,7 +119,9 @@ class NodeOperations(Area):
     # -- the common ending ---------------------------------------------------------
     def _node(self, actor: Actor, key: int | str, permission: Permission) -> Node:
         actor.require(permission)
-        return self.get(actor, key)
+        node = self.get(actor, key)
+        self.writable()
+        return node
 
     async def _done(
         self, actor: Actor, action: str, node: Node, answer: Answer, /, **detail: Any
@@ -156,6 +158,7 @@ class NodeOperations(Area):
         job = self.farm.queue.get(job_key)
         if not isinstance(then, str):
             raise ValidationError("then: required (pause, redo or go-on)", field="then")
+        self.writable()
         touched = self.farm.control.kill_nodes_working_on_job(job.id, then)
         event = NodeEvent(action="kill_nodes_on_job", actor=actor.name, nodes=touched, job=job.id)
         await self.finish(actor, event, job=job.id, then=then, nodes=touched)

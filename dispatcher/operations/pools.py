@@ -123,6 +123,7 @@ class PoolOperations(Area):
 
     async def configure_pool(self, actor: Actor, info: object) -> dict[str, Any]:
         actor.require(Permission.ADMINISTER)
+        self.writable()
         fields = checked_fields(info, POOL_FIELDS)
         name = name_of(fields.get("name"))
         if name not in self.names():
@@ -132,6 +133,7 @@ class PoolOperations(Area):
 
     async def add_pool(self, actor: Actor, info: object) -> dict[str, Any]:
         actor.require(Permission.ADMINISTER)
+        self.writable()
         fields = checked_fields(info, POOL_FIELDS)
         name = check_name("pool", fields.get("name"))
         if name in self.names():
@@ -151,6 +153,7 @@ class PoolOperations(Area):
 
     async def remove_pool(self, actor: Actor, name: object) -> None:
         actor.require(Permission.ADMINISTER)
+        self.writable()
         text = name_of(name)
         if text not in self.names():
             raise NotFound(f"no pool named {text!r}")
@@ -162,6 +165,7 @@ class PoolOperations(Area):
 
     async def notify(self, actor: Actor, kind: str) -> int:
         """Tell the consoles that the pools (or repositories) changed: a new revision."""
+        self.writable()
         revision = self.farm.records.notify(kind)
         await self._done(actor, f"{kind}_notify", kind, str(revision))
         return revision
@@ -176,6 +180,7 @@ class PoolOperations(Area):
 
     async def configure_repository(self, actor: Actor, info: object) -> None:
         actor.require(Permission.ADMINISTER)
+        self.writable()
         fields = checked_fields(info, REPOSITORY_FIELDS)
         name = name_of(fields.get("name"))
         previous = self.farm.records.get("repository", name)
@@ -186,6 +191,7 @@ class PoolOperations(Area):
 
     async def add_repository(self, actor: Actor, info: object) -> None:
         actor.require(Permission.ADMINISTER)
+        self.writable()
         fields = checked_fields(info, REPOSITORY_FIELDS)
         name = check_name("repository", fields.get("name"))
         self.farm.records.add("repository", name, _repository(fields))
@@ -193,6 +199,7 @@ class PoolOperations(Area):
 
     async def remove_repository(self, actor: Actor, name: object) -> None:
         actor.require(Permission.ADMINISTER)
+        self.writable()
         text = name_of(name)
         self.farm.records.remove("repository", text)
         await self._done(actor, "repository_remove", "repository", text)

@@ -50,6 +50,7 @@ class RecordOperations(Area):
         if table not in TABLES:
             raise ValidationError(f"table: one of {', '.join(TABLES)}", field="table")
         first, last = _time(start, "start"), _time(end, "end")
+        self.writable()
         self.farm.store.clear_range(table, first, last)
         event = SystemEvent(
             action=f"clear_{table}", actor=actor.name, detail={"start": first, "end": last}

@@ -129,6 +129,7 @@ class SystemOperations(Area):
     async def configure(self, actor: Actor, values: object, *, store: bool) -> list[str]:
         """Change live settings now; `store` keeps them for the next start."""
         actor.require(Permission.ADMINISTER)
+        self.writable()
         if not isinstance(values, dict):
             raise ValidationError("configuration: an MDispatcherConfiguration is required")
         updated, changed = checked_settings(self.farm.settings, values)
@@ -147,6 +148,7 @@ class SystemOperations(Area):
 
     async def configure_ldap(self, actor: Actor, info: object, *, store: bool) -> None:
         actor.require(Permission.ADMINISTER)
+        self.writable()
         if not isinstance(info, dict):
             raise ValidationError("configuration: an MLDAPConfiguration is required")
         checked: dict[str, Any] = {}
@@ -173,6 +175,7 @@ class SystemOperations(Area):
     async def set_engine(self, actor: Actor, running: bool) -> bool:
         """Pause (no new assignments anywhere) or run the scheduler."""
         actor.require(Permission.ADMINISTER)
+        self.writable()
         server = self.farm.node_server
         scheduler = server.scheduler
         scheduler.paused = not running
@@ -187,6 +190,7 @@ class SystemOperations(Area):
     async def soft_restart(self, actor: Actor) -> None:
         """Reload templates and stored settings, restart the hook host; work goes on."""
         actor.require(Permission.ADMINISTER)
+        self.writable()
         self.apply_stored()
         await self._reload_hooks()
         log.warning("action=soft_restart")
@@ -194,6 +198,7 @@ class SystemOperations(Area):
 
     async def reset_counters(self, actor: Actor) -> None:
         actor.require(Permission.ADMINISTER)
+        self.writable()
         farm = self.farm
         farm.node_server.results = 0
         farm.node_server.scheduler.assigned = 0
@@ -205,6 +210,7 @@ class SystemOperations(Area):
     async def scan_nodes(self, actor: Actor) -> int:
         """Probe the discovery addresses; register the render clients that answer."""
         actor.require(Permission.MANAGE_NODES)
+        self.writable()
         farm = self.farm
         answers = await discovery.scan(
             farm.settings.discovery_addresses, farm.node_server.secret, timeout_s=1.0
@@ -238,6 +244,7 @@ class SystemOperations(Area):
     async def reload_templates(self, actor: Actor) -> dict[str, Any]:
         """Reload the template files here and in a fresh hook host; held jobs are asked again."""
         actor.require(Permission.ADMINISTER)
+        self.writable()
         templates = await self._reload_hooks()
         await self._done(actor, "templates_reload", templates=len(templates.templates))
         return self.templates(actor)
@@ -263,6 +270,7 @@ class SystemOperations(Area):
         """Run a script in the dispatcher context (administer); its output and outcome. Its
         MDispatcherAPI calls act as the actor who ran it."""
         actor.require(Permission.ADMINISTER)
+        self.writable()
         if not isinstance(code, str) or len(code) > MAX_SCRIPT_BYTES:
             raise ValidationError(
                 "code: the script's Python text (at most 4 MB) is required", field="code"
@@ -301,6 +309,7 @@ class SystemOperations(Area):
     async def import_queue(self, actor: Actor, text: object) -> int:
         """Replace the whole queue with a checked snapshot (administer)."""
         actor.require(Permission.ADMINISTER)
+        self.writable()
         if not isinstance(text, str) or not text.strip():
             raise ValidationError("sql: a non-empty string is required", field="sql")
         jobs = snapshot.parse(text)

@@ -197,3 +197,51 @@ async def test_a_refused_batch_is_taken_back_from_memory_whole(tmp_path: Path) -
     assert snapshot.failed_on == {(kept.id, 1): {7}}
     assert snapshot.node_failures == {(kept.id, 7): 1}
     await again.close()
+
+
+async def test_while_the_store_cannot_write_an_action_is_refused_before_it_acts(
+    tmp_path: Path,
+) -> None:
+    """A node kill, a pause of the engine, a template reload: refused with 503 before they
+    touch anything, as the answer says ("nothing was changed"); the render runs on."""
+    from dispatcher.errors import StoreUnavailable
+    from dispatcher.operations import Actor
+    from tests.integration.inprocess import HttpError, live_dispatcher
+
+    out = tmp_path / "pid.txt"  # beside the full disk, not on it
+    with tmpfs(tmp_path / "disk", 24 << 20) as disk:
+        async with live_dispatcher(disk / "farm", store_retry_max_s=0.2) as live:
+            live.client("alpha")
+            script = f'echo $$ > "{out}"; exec sleep 60'
+            job = await live.rest(
+                "POST", "/api/v1/jobs/", {"title": "long", "command": ["sh", "-c", script]}
+            )
+            text = await live.wait(lambda: out.exists() and out.read_text().strip(), 20, "render")
+            pid = int(text)
+            filler = fill(disk)
+
+            async def refused() -> bool:
+                try:
+                    await live.rest("PATCH", f"/api/v1/jobs/{job['id']}", {"notes": "x" * 4096})
+                except HttpError as exc:
+                    return exc.status == 503
+                return False
+
+            await live.wait(refused, 20, "the full disk to refuse a write")
+            with pytest.raises(HttpError) as caught:
+                await live.rest("POST", "/api/v1/nodes/alpha/actions/kill")
+            assert caught.value.status == 503, caught.value.body
+            await asyncio.sleep(1.0)
+            assert Path(f"/proc/{pid}").exists(), "the refused kill killed the render"
+            system = live.ops.system
+            with pytest.raises(StoreUnavailable):
+                await system.set_engine(Actor.system(), False)
+            assert system.engine_running(Actor.system())  # the engine was not paused
+
+            filler.unlink()
+            await live.wait(
+                lambda: live.dispatcher.store.health()["state"] == "ok", 15, "the store to recover"
+            )
+            answer = await live.rest("POST", "/api/v1/nodes/alpha/actions/kill")
+            assert answer["ok"] and f"job {job['id']} chunk 0" in answer["output"]
+
