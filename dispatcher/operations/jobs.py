@@ -167,10 +167,11 @@ class JobOperations(Area):
         actor.may_manage(job)
         self.farm.hooks.guard(job.template, ("onDeleteJob",), f"delete of job {job.id}")
         self.farm.queue.delete(job)
-        self.farm.chunk_logs.remove_job(job.id)
         await self.finish(
             actor, JobEvent(action="delete", actor=actor.name, jobs=[job.id]), job=job.id
         )
+        # Only once the deletion is durable: a refused one brings the job back (logs too).
+        self.farm.chunk_logs.remove_job(job.id)
 
     async def update_status(self, actor: Actor, key: int | str) -> Job:
         """Muster's jobUpdateStatus: recount the job from its chunks and look at it again

@@ -245,3 +245,29 @@ async def test_while_the_store_cannot_write_an_action_is_refused_before_it_acts(
             answer = await live.rest("POST", "/api/v1/nodes/alpha/actions/kill")
             assert answer["ok"] and f"job {job['id']} chunk 0" in answer["output"]
 
+
+async def test_a_refused_deletion_keeps_the_jobs_chunk_logs(tmp_path: Path) -> None:
+    """A deleted job whose deletion the store refuses comes back, and so do its logs:
+    they go only once the deletion is durable."""
+    from dispatcher.operations import Actor
+    from tests.integration.inprocess import live_dispatcher
+
+    async with live_dispatcher(tmp_path / "farm") as live:
+        live.client("alpha")
+        job = await live.rest(
+            "POST", "/api/v1/jobs/", {"title": "logged", "command": ["echo", "the output"]}
+        )
+        other = await live.rest("POST", "/api/v1/jobs/", {"title": "other", "kind": "folder"})
+        ops, queue = live.ops, live.dispatcher.queue
+        await live.wait(lambda: queue.jobs[job["id"]].state.value == "done", 30, "the job")
+        assert b"the output" in ops.chunks.log(Actor.system(), job["id"], 0, None)
+
+        # The deletion shares its batch with a value the store cannot take: both refused.
+        queue.edit(queue.jobs[other["id"]], {"data": {"x": "\ud800"}})
+        with pytest.raises(StoreError):
+            await ops.jobs.delete(Actor.system(), job["id"])
+        assert queue.jobs[job["id"]].title == "logged"  # taken back
+        assert b"the output" in ops.chunks.log(Actor.system(), job["id"], 0, None)
+
+        await ops.jobs.delete(Actor.system(), job["id"])  # durable now: the logs go
+        assert not (live.dispatcher.chunk_logs.root / str(job["id"])).exists()
