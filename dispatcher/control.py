@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from dispatcher import protocol as p
 from dispatcher.errors import Conflict, NotFound, ValidationError
-from dispatcher.model import CHUNK_QUEUED, Node
+from dispatcher.model import CHUNK_QUEUED, Node, parse_id
 from dispatcher.nodes import NodeServer, NodeSession
 from dispatcher.queue import Queue
 from dispatcher.store.sqlite import SqliteStore
@@ -82,7 +82,10 @@ class NodeControl:
         """A node by id, or by name ('name' or 'name#instance')."""
         text = str(key).strip()
         if text.isdecimal():
-            return self.node(int(text))
+            node_id = parse_id(text)
+            if node_id is None:
+                raise NotFound(f"no node with id {text[:32]}")
+            return self.node(node_id)
         matches = [node for node in self.queue.nodes.values() if text in (node.label, node.name)]
         exact = [node for node in matches if node.label == text]
         if exact:

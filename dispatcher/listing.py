@@ -30,7 +30,7 @@ from aiohttp import web
 
 from dispatcher.errors import ValidationError
 from dispatcher.indexes import SortedIds
-from dispatcher.model import CHUNK_CODE, ROOT_PARENT, Job, Status
+from dispatcher.model import CHUNK_CODE, ROOT_PARENT, Job, Status, parse_id
 from dispatcher.views import chunk_views, iso, job_view
 
 if TYPE_CHECKING:
@@ -94,12 +94,12 @@ class PageQuery:
         limit = None
         text = query.get("limit")
         if text is not None:
-            if not text.isascii() or not text.isdecimal() or not 1 <= int(text) <= MAX_LIMIT:
+            limit = parse_id(text)
+            if limit is None or not 1 <= limit <= MAX_LIMIT:
                 raise ValidationError(
                     f"limit: {text[:32]!r} is not a whole number from 1 to {MAX_LIMIT:,}",
                     field="limit",
                 )
-            limit = int(text)
         after = query.get("after")
         return cls(limit, -1 if after is None else decode_cursor(after))
 
@@ -377,10 +377,9 @@ def _one_of(query: Mapping[str, str], name: str, alias: str) -> str | None:
 
 
 def _parent(text: str) -> int:
-    body = text[1:] if text.startswith("-") else text
-    if not body.isascii() or not body.isdecimal():
+    value = parse_id(text, signed=True)
+    if value is None:
         raise ValidationError(f"parent: {text[:32]!r} is not a folder id", field="parent")
-    value = int(text)
     return ROOT_PARENT if value in (0, -1) else value
 
 

@@ -249,6 +249,20 @@ class Job:
         return self.done / self.chunk_count if self.chunk_count else 1.0
 
 
+MAX_ID_DIGITS = 18
+"""Ids are 64-bit numbers: a longer run of digits names no id (and int() refuses
+thousands of digits with a ValueError)."""
+
+
+def parse_id(text: str, *, signed: bool = False) -> int | None:
+    """The number an id written as text names: ASCII decimal digits (with `signed`, after
+    an optional '-'), at most MAX_ID_DIGITS of them; None for any other text."""
+    digits = text[1:] if signed and text.startswith("-") else text
+    if not digits.isascii() or not digits.isdecimal() or len(digits) > MAX_ID_DIGITS:
+        return None
+    return int(text)
+
+
 def within(jobs: Mapping[int, Job], folder: int, job_id: int) -> bool:
     """True when `folder` is the job `job_id` itself or lies anywhere below it, so that
     making `folder` the job's parent would put the job inside itself (a cycle)."""

@@ -25,6 +25,7 @@ from dispatcher.model import (
     JobKind,
     Node,
     Status,
+    parse_id,
     within,
 )
 from dispatcher.protocol import Ref, Result
@@ -183,9 +184,10 @@ class Queue:
     def get(self, key: int | str) -> Job:
         """A job by id, or by title when `key` is not all digits."""
         if isinstance(key, int) or key.isdecimal():
-            job = self.jobs.get(int(key))
+            job_id = key if isinstance(key, int) else parse_id(key)
+            job = self.jobs.get(job_id) if job_id is not None else None
             if job is None:
-                raise NotFound(f"no job with id {key}")
+                raise NotFound(f"no job with id {str(key)[:32]}")
             return job
         matches = [job for job in self.jobs.values() if job.title == key]
         if not matches:

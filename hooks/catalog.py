@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dispatcher.model import parse_id
 from hooks.api.template import MTemplate
 
 if TYPE_CHECKING:
@@ -102,10 +103,9 @@ class TemplateCatalog:
 
     def get(self, key_or_id: str | int) -> TemplateInfo | None:
         text = str(key_or_id).strip()
+        number = parse_id(text, signed=True)
         for template in self.templates:
-            if template.getKey() == text or (
-                text.lstrip("-").isdecimal() and template.getID() == int(text)
-            ):
+            if template.getKey() == text or (number is not None and template.getID() == number):
                 return template
         return None
 

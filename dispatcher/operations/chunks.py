@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from dispatcher import listing
-from dispatcher.errors import ValidationError
+from dispatcher.errors import NotFound, ValidationError
 from dispatcher.events import ChunkEvent
-from dispatcher.model import Job, Status
+from dispatcher.model import Job, Status, parse_id
 from dispatcher.operations.actor import Actor
 from dispatcher.operations.farm import Area
 from dispatcher.views import chunk_view, chunk_views
@@ -25,7 +25,10 @@ class ChunkOperations(Area):
     def index(self, job: Job, chunk: object) -> int:
         """A chunk number of the job (0-based); NotFound past its last chunk."""
         if isinstance(chunk, str) and chunk.isdecimal():
-            chunk = int(chunk)
+            number = parse_id(chunk)
+            if number is None:
+                raise NotFound(f"job {job.id} has no chunk {chunk[:32]}")
+            chunk = number
         if isinstance(chunk, bool) or not isinstance(chunk, int):
             raise ValidationError(f"chunk: {chunk!r} is not a chunk number", field="chunk")
         return self.farm.queue.chunk(job, chunk)

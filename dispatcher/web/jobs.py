@@ -6,6 +6,7 @@ from aiohttp import web
 
 from dispatcher import listing
 from dispatcher.errors import NotFound, ValidationError
+from dispatcher.model import parse_id
 from dispatcher.views import job_view
 from dispatcher.web.app import json_response, operations, read_json
 
@@ -91,9 +92,9 @@ async def set_chunk(request: web.Request) -> web.Response:
 async def chunk_log(request: web.Request) -> web.Response:
     ops, actor = operations(request)
     attempt_text = request.query.get("attempt")
-    if attempt_text is not None and not attempt_text.isdecimal():
+    attempt = parse_id(attempt_text) if attempt_text is not None else None
+    if attempt_text is not None and attempt is None:
         raise ValidationError("attempt: must be a whole number", field="attempt")
-    attempt = int(attempt_text) if attempt_text is not None else None
     data = ops.chunks.log(actor, _key(request), request.match_info["chunk"], attempt)
     return web.Response(body=data, content_type="text/plain", charset="utf-8")
 

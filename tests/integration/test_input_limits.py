@@ -243,3 +243,32 @@ def test_an_impossible_result_closes_the_session_and_is_not_stored(
     assert tasks[0]["state"] != "done" and tasks[0]["time_finished"] is None, tasks
     log = (farm.data_dir.parent / f"{farm.data_dir.name}-dispatcher.log").read_text()
     assert "action=session_closed node=liar" in log
+
+
+def test_numbers_longer_than_any_id_are_404_or_400_never_500(farm: Farm) -> None:
+    """A run of digits too long for int() (over 4,300) or written '--1' names no id:
+    a clear 404 or 400, not a ValueError and 500."""
+    job = farm.submit(title="one", paused=True)
+    huge = "9" * 5000
+    answers = {
+        f"/api/v1/jobs/{huge}": 404,
+        f"/api/v1/jobs/{job['id']}/tasks/{huge}": 404,
+        f"/api/v1/jobs/{job['id']}/tasks/0/log?attempt={huge}": 400,
+        f"/api/v1/nodes/{huge}": 404,
+        f"/api/v1/jobs/?parent={huge}": 400,
+        f"/api/v1/jobs/?parent=-{huge}": 400,
+        f"/api/v1/jobs/?limit={huge}": 400,
+        f"/api/v1/jobs/?template={huge}": 200,
+        "/api/v1/jobs/?template=--1": 200,
+    }
+    for path, status in answers.items():
+        try:
+            assert farm.request("GET", path) == [], path[:60]
+            got = 200
+        except ApiError as exc:
+            got = exc.status
+        assert got == status, (path[:60], got)
+    error = refused(farm, "POST", "/api/v1/jobs/", {"title": "t", "template": "--1"})
+    assert error.status == 400 and error.body["field"] == "template", error.body
+    assert [item["id"] for item in farm.request("GET", "/api/v1/jobs/")] == [job["id"]]
+
