@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -61,12 +62,18 @@ def _short(path: str) -> str:
 
 def json_loads(text: str) -> Any:
     """`json.loads` that refuses nesting deeper than MAX_JSON_DEPTH with a ValidationError
-    (json's own recursion would otherwise end in RecursionError)."""
+    (json's own recursion would otherwise end in RecursionError), and a number too long
+    to read (json raises a plain ValueError past Python's 4,300-digit int limit)."""
     try:
         value = json.loads(text)
     except RecursionError:
         value = None
         where: str | None = "(body)"
+    except json.JSONDecodeError:
+        raise
+    except ValueError:
+        digits = sys.get_int_max_str_digits()
+        raise ValidationError(f"the body holds a number of more than {digits:,} digits") from None
     else:
         where = json_depth_error(value)
     if where is not None:

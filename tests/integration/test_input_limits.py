@@ -272,3 +272,16 @@ def test_numbers_longer_than_any_id_are_404_or_400_never_500(farm: Farm) -> None
     assert error.status == 400 and error.body["field"] == "template", error.body
     assert [item["id"] for item in farm.request("GET", "/api/v1/jobs/")] == [job["id"]]
 
+
+def test_a_number_too_long_to_read_is_400_login_included(farm: Farm) -> None:
+    """json.loads raises a plain ValueError (not a JSONDecodeError) for an integer of
+    more than 4,300 digits: that is bad input, 400, not a 500."""
+    huge = "1" + "0" * 5000
+    for path, body in (
+        ("/api/v1/jobs/", '{"title": "t", "command": ["true"], "priority": ' + huge + "}"),
+        ("/api/v1/login", '{"username": "admin", "password": ' + huge + "}"),
+    ):
+        status, kind, answer = raw_request(farm, "POST", path, body.encode())
+        assert status == 400 and kind.startswith("application/problem+json"), (path, answer)
+        assert "digits" in str(answer), answer
+    assert farm.request("GET", "/api/v1/jobs/") == []
