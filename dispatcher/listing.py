@@ -43,7 +43,7 @@ MAX_LIMIT = 10_000
 """The largest `?limit=`; a longer list is asked for without a limit (it is streamed)."""
 
 JOB_SLICE = 100
-CHUNK_SLICE = 500
+CHUNK_SLICE = 1_000
 NODE_SLICE = 50
 """Items per slice: each slice takes a few milliseconds to build and encode."""
 
