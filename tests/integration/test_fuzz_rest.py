@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import signal
 import urllib.parse
 from collections.abc import Iterator
 from typing import Any
@@ -195,33 +194,22 @@ class RestTarget:
         self.node.close()
 
 
+def _serve(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[RestTarget]:
+    """A dispatcher of its own with a live node, closed after the module."""
+    farm = Farm(tmp_path_factory.mktemp(name) / "farm").start()
+    target = None
+    try:
+        target = RestTarget(farm)
+        yield target
+    finally:
+        if target is not None:
+            target.close()
+        farm.close()
+
+
 @pytest.fixture(scope="module")
 def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RestTarget]:
-    farm = Farm(tmp_path_factory.mktemp("fuzz-rest") / "farm").start()
-    target = None
-    try:
-        target = RestTarget(farm)
-        yield target
-    finally:
-        if target is not None:
-            target.close()
-        farm.close()
-
-
-@pytest.fixture(scope="module")
-def defect_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RestTarget]:
-    """A dispatcher of its own for the known defects, so that their tracebacks stay out of
-    the main target's log."""
-    farm = Farm(tmp_path_factory.mktemp("fuzz-defects") / "farm").start()
-    target = None
-    try:
-        target = RestTarget(farm)
-        yield target
-    finally:
-        if target is not None:
-            target.close()
-        farm.stop(signal.SIGKILL)  # a dispatcher whose store died no longer stops on SIGTERM
-        farm.close()
+    yield from _serve(tmp_path_factory, "fuzz-rest")
 
 
 @pytest.fixture
@@ -378,11 +366,11 @@ def test_bad_tokens(
     .map(bytes)
     .filter(lambda data: not _utf8(data))
 )
-def test_non_utf8_tokens(defect_target: RestTarget, tally: Tally, token: bytes) -> None:
+def test_non_utf8_tokens(target: RestTarget, tally: Tally, token: bytes) -> None:
     raw = request_bytes(b"GET", b"/api/v1/jobs/", headers=[(b"Authorization", b"Bearer " + token)])
-    answer = http_raw(defect_target.farm.url, raw)
+    answer = http_raw(target.farm.url, raw)
     check_answer(answer, tally, "non-UTF-8 token", f"GET /api/v1/jobs/ Bearer {token!r}")
-    check_alive(defect_target, tally)
+    check_alive(target, tally)
 
 
 def _utf8(data: bytes) -> bool:
@@ -421,16 +409,16 @@ def test_large_headers(
     text=st.sampled_from(["²", "①", "1²", "⑳"]),
 )
 def test_ids_of_unicode_digits(
-    defect_target: RestTarget, tally: Tally, route: tuple[str, str], text: str
+    target: RestTarget, tally: Tally, route: tuple[str, str], text: str
 ) -> None:
     """str.isdigit() is true for '²' and '①', int() refuses them: ids, chunks, ?attempt=."""
     method, template = route
     if (method, template) == ("DELETE", "/api/v1/jobs/{job}"):
         method = "GET"
     path = re.sub(r"\{\w+\}", quote(text), template) + "?attempt=" + quote(text)
-    answer = http_request(defect_target.farm.url, method, path, token=defect_target.farm.token)
+    answer = http_request(target.farm.url, method, path, token=target.farm.token)
     check_answer(answer, tally, "unicode digit id", f"{method} {path}")
-    check_alive(defect_target, tally)
+    check_alive(target, tally)
 
 
 def deep(depth: int, kind: str) -> bytes:
@@ -446,15 +434,15 @@ def deep(depth: int, kind: str) -> bytes:
     kind=st.sampled_from(["list", "object"]),
 )
 def test_deep_json(
-    defect_target: RestTarget, tally: Tally, route: tuple[str, str], depth: int, kind: str
+    target: RestTarget, tally: Tally, route: tuple[str, str], depth: int, kind: str
 ) -> None:
     method, template = route
-    path = re.sub(r"\{\w+\}", str(defect_target.victims()[0]), template)
+    path = re.sub(r"\{\w+\}", str(target.victims()[0]), template)
     answer = http_request(
-        defect_target.farm.url, method, path, token=defect_target.farm.token, body=deep(depth, kind)
+        target.farm.url, method, path, token=target.farm.token, body=deep(depth, kind)
     )
     check_answer(answer, tally, "deep JSON", f"{method} {path} depth {depth} ({kind})")
-    check_alive(defect_target, tally)
+    check_alive(target, tally)
 
 
 # -- lone surrogates ("\ud800" escaped in JSON) ----------------------------------------
@@ -485,9 +473,8 @@ def test_lone_surrogates_in_job_text(
     check_alive(target, tally)
 
 
-def test_lone_surrogate_in_job_data(defect_target: RestTarget, tally: Tally) -> None:
-    """Last on the defects' dispatcher: today this stops its store (and SIGTERM with it)."""
-    target = defect_target
+def test_lone_surrogate_in_job_data(target: RestTarget, tally: Tally) -> None:
+    """A lone surrogate in job data is refused; the store and the dispatcher stay up."""
     body = json.dumps({"title": "s", "paused": True, "data": {"x": "\ud800"}})
     try:
         answer = http_request(target.farm.url, "POST", "/api/v1/jobs/", token=target.farm.token,
@@ -501,20 +488,12 @@ def test_lone_surrogate_in_job_data(defect_target: RestTarget, tally: Tally) -> 
     target.watched.check_writes(timeout_s=3)
 
 
-# -- malformed HTTP: on a dispatcher of their own, since today each one logs a traceback ------
+# -- malformed HTTP and bodies over the limit: on a dispatcher of their own, whose memory is watched apart --
 
 
 @pytest.fixture(scope="module")
 def parser_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RestTarget]:
-    farm = Farm(tmp_path_factory.mktemp("fuzz-http") / "farm").start()
-    target = None
-    try:
-        target = RestTarget(farm)
-        yield target
-    finally:
-        if target is not None:
-            target.close()
-        farm.close()
+    yield from _serve(tmp_path_factory, "fuzz-http")
 
 
 @st.composite
