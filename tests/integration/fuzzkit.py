@@ -171,6 +171,11 @@ class Watched:
             raise AssertionError(
                 f"a write hung for {timeout_s} s: the store stopped writing\n{self.log_tail()}"
             ) from None
+        if answer.status == 404:  # a fuzzed DELETE may hit it: a new sentinel is a write too
+            self.sentinel = self.farm.submit(title="fuzz sentinel", command=["true"], paused=True)[
+                "id"
+            ]
+            return
         if answer.status != 200:
             raise AssertionError(f"a write answered {answer.status}: {answer.body[:300]!r}")
 
