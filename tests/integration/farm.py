@@ -44,6 +44,19 @@ def wait_for(predicate: Callable[[], Any], timeout_s: float = 30.0, what: str = 
         time.sleep(0.05)
 
 
+def stop_processes(processes: list[subprocess.Popen[str]]) -> None:
+    """SIGTERM each process still running, then wait for all (SIGKILL after 10 s)."""
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 @dataclass
 class Farm:
     """One dispatcher process and the render clients started against it."""
@@ -108,15 +121,7 @@ class Farm:
         return process
 
     def close(self) -> None:
-        for process in self.clients:
-            if process.poll() is None:
-                process.terminate()
-        for process in self.clients:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_processes(self.clients)
         self.stop()
 
     # -- REST ----------------------------------------------------------------

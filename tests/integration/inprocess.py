@@ -21,6 +21,7 @@ from dispatcher.app import Dispatcher
 from dispatcher.config import Settings
 from dispatcher.events import Event
 from dispatcher.operations import Actor
+from tests.integration.farm import stop_processes
 
 CORRAL = str(Path(sys.executable).parent / "corral")
 
@@ -124,13 +125,7 @@ async def live_dispatcher(
             dispatcher.bus.subscribe(live.events.append)
             try:
                 yield live
-            finally:
-                for process in live.clients:
-                    process.terminate()
-                for process in live.clients:
-                    try:
-                        process.wait(timeout=10)
-                    except subprocess.TimeoutExpired:
-                        process.kill()
+            finally:  # waited for off the loop: the dispatcher is still serving them
+                await asyncio.to_thread(stop_processes, live.clients)
     finally:
         await dispatcher.close()
