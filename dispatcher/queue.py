@@ -198,9 +198,13 @@ class Queue:
         return matches[0]
 
     def unfinished_chunks(self) -> int:
-        """Chunks queued or running in all jobs (what max_chunks_queued bounds)."""
+        """Chunks queued or running in all jobs (what max_chunks_queued bounds). A done or
+        failed job has none, so only the unfinished jobs of the state index are summed."""
+        jobs = self.jobs
         return sum(
-            job.counts[CHUNK_QUEUED] + job.counts[CHUNK_RUNNING] for job in self.jobs.values()
+            jobs[key].counts[CHUNK_QUEUED] + jobs[key].counts[CHUNK_RUNNING]
+            for state in (Status.QUEUED, Status.RUNNING, Status.PAUSED)
+            for key in self.index.state.ids(state)
         )
 
     def chunk(self, job: Job, index: int) -> int:

@@ -15,7 +15,7 @@ from dispatcher import jobspec, listing
 from dispatcher.errors import ValidationError
 from dispatcher.indexes import SortedIds
 from dispatcher.jobspec import parse_spec
-from dispatcher.model import ROOT_PARENT, Job, JobKind, Status
+from dispatcher.model import CHUNK_QUEUED, CHUNK_RUNNING, ROOT_PARENT, Job, JobKind, Status
 from dispatcher.protocol import Result
 from dispatcher.queue import Queue
 from dispatcher.store.memory import MemoryStore
@@ -118,6 +118,10 @@ async def _listed(queue: Queue, query: dict[str, str]) -> list[int]:
 
 async def _check_every_filter(queue: Queue) -> None:
     parents = {ROOT_PARENT, *(job.id for job in queue.jobs.values() if job.kind is JobKind.FOLDER)}
+    unfinished = sum(
+        job.counts[CHUNK_QUEUED] + job.counts[CHUNK_RUNNING] for job in queue.jobs.values()
+    )
+    assert queue.unfinished_chunks() == unfinished  # summed through the state index
     assert await _listed(queue, {}) == _brute(queue)
     for state in Status:
         assert await _listed(queue, {"state": state.value}) == _brute(queue, state=state.value)
