@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
 
 from dispatcher.errors import ValidationError
 from dispatcher.indexes import SortedIds
@@ -102,6 +103,31 @@ class PageQuery:
                 )
         after = query.get("after")
         return cls(limit, -1 if after is None else decode_cursor(after))
+
+
+class PageParams(BaseModel):
+    """The query of every listing, as the API document shows it (PageQuery.parse checks it)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    limit: int | None = Field(None, ge=1, le=MAX_LIMIT, description="at most this many items")
+    after: str | None = Field(None, description="the cursor of the previous page's Link header")
+
+
+class JobQuery(PageParams):
+    """Filters of the job listing; several must all match."""
+
+    state: Status | None = None
+    user: str | None = None
+    owner: str | None = Field(None, description="the same as user")
+    parent: int | None = Field(None, description="a folder id; -1 or 0 is the top")
+    template: str | None = Field(None, description="a template key or id")
+
+
+class ChunkQuery(PageParams):
+    """The filter of a job's chunk listing."""
+
+    state: Status | None = None
 
 
 # -- selecting keys -------------------------------------------------------------

@@ -8,21 +8,35 @@
 from __future__ import annotations
 
 from aiohttp import web
+from pydantic import BaseModel
 
 from dispatcher.errors import ValidationError
-from dispatcher.web.app import json_response, operations, read_json
+from dispatcher.web.app import json_response, operations
+from dispatcher.web.endpoint import Routes, read_json
+
+routes = Routes("templates")
 
 
+class ScriptBody(BaseModel):
+    """A script to run in the hook host."""
+
+    name: str = "<script>"
+    code: str
+
+
+@routes.get("/api/v1/templates/")
 async def list_templates(request: web.Request) -> web.Response:
     ops, actor = operations(request)
     return json_response(ops.system.templates(actor))
 
 
+@routes.post("/api/v1/templates/reload")
 async def reload_templates(request: web.Request) -> web.Response:
     ops, actor = operations(request)
     return json_response(await ops.system.reload_templates(actor))
 
 
+@routes.post("/api/v1/scripts/run", body=ScriptBody)
 async def run_script(request: web.Request) -> web.Response:
     ops, actor = operations(request)
     body = await read_json(request)
@@ -33,6 +47,4 @@ async def run_script(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get("/api/v1/templates/", list_templates)
-    app.router.add_post("/api/v1/templates/reload", reload_templates)
-    app.router.add_post("/api/v1/scripts/run", run_script)
+    routes.add_to(app)

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from dispatcher import listing
 from dispatcher.errors import NotFound, ValidationError
+from dispatcher.jobspec import JobSpec
 from dispatcher.model import parse_id
 from dispatcher.views import job_view
-from dispatcher.web.app import json_response, operations, read_json
+from dispatcher.web.app import json_response, operations
+from dispatcher.web.endpoint import Routes, read_json
+
+routes = Routes("jobs")
 
 
 def _key(request: web.Request) -> str:
     return request.match_info["job"]
 
 
+@routes.get("/api/v1/jobs/", query=listing.JobQuery)
 async def list_jobs(request: web.Request) -> web.StreamResponse:
     """Paged (`limit`, `after`) or streamed; filters `state`, `user`, `parent`, `template`."""
     ops, actor = operations(request)
@@ -22,6 +29,7 @@ async def list_jobs(request: web.Request) -> web.StreamResponse:
     return await listing.respond(request, selection, render, slice_items=listing.JOB_SLICE)
 
 
+@routes.post("/api/v1/jobs/", body=JobSpec | list[JobSpec], status=201)
 async def submit_jobs(request: web.Request) -> web.Response:
     ops, actor = operations(request)
     payload = await read_json(request)
@@ -31,11 +39,13 @@ async def submit_jobs(request: web.Request) -> web.Response:
     return json_response(views if many else views[0], status=201)
 
 
+@routes.get("/api/v1/jobs/{job}")
 async def get_job(request: web.Request) -> web.Response:
     ops, actor = operations(request)
     return json_response(job_view(ops.jobs.get(actor, _key(request))))
 
 
+@routes.patch("/api/v1/jobs/{job}", body=dict[str, Any])
 async def edit_job(request: web.Request) -> web.Response:
     ops, actor = operations(request)
     ops.jobs.get(actor, _key(request))  # 404 before reading the body
@@ -43,12 +53,14 @@ async def edit_job(request: web.Request) -> web.Response:
     return json_response(job_view(job))
 
 
+@routes.delete("/api/v1/jobs/{job}", status=204)
 async def delete_job(request: web.Request) -> web.Response:
     ops, actor = operations(request)
     await ops.jobs.delete(actor, _key(request))
     return web.Response(status=204)
 
 
+@routes.post("/api/v1/jobs/{job}/actions/{action}")
 async def job_action(request: web.Request) -> web.Response:
     ops, actor = operations(request)
     actions = {"pause": ops.jobs.pause, "resume": ops.jobs.resume, "reinit": ops.jobs.reinit}
@@ -60,12 +72,14 @@ async def job_action(request: web.Request) -> web.Response:
     return json_response(job_view(job))
 
 
+@routes.get("/api/v1/jobs/{job}/why")
 async def why(request: web.Request) -> web.Response:
     ops, actor = operations(request)
     job, reasons = ops.jobs.why(actor, _key(request))
     return json_response({"job": job.id, "state": job.state.value, "reasons": reasons})
 
 
+@routes.get("/api/v1/jobs/{job}/tasks/", query=listing.ChunkQuery)
 async def list_chunks(request: web.Request) -> web.StreamResponse:
     """Paged (`limit`, `after`) or streamed by chunk index; filter `state`."""
     ops, actor = operations(request)
@@ -73,11 +87,13 @@ async def list_chunks(request: web.Request) -> web.StreamResponse:
     return await listing.respond(request, selection, render, slice_items=listing.CHUNK_SLICE)
 
 
+@routes.get("/api/v1/jobs/{job}/tasks/{chunk}")
 async def get_chunk(request: web.Request) -> web.Response:
     ops, actor = operations(request)
     return json_response(await ops.chunks.get(actor, _key(request), request.match_info["chunk"]))
 
 
+@routes.post("/api/v1/jobs/{job}/tasks/{chunk}", body=dict[str, Any])
 async def set_chunk(request: web.Request) -> web.Response:
     ops, actor = operations(request)
     body = await read_json(request)
@@ -89,6 +105,7 @@ async def set_chunk(request: web.Request) -> web.Response:
     return json_response(view)
 
 
+@routes.get("/api/v1/jobs/{job}/tasks/{chunk}/log", content_type="text/plain")
 async def chunk_log(request: web.Request) -> web.Response:
     ops, actor = operations(request)
     attempt_text = request.query.get("attempt")
@@ -100,14 +117,4 @@ async def chunk_log(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get("/api/v1/jobs/", list_jobs)
-    app.router.add_post("/api/v1/jobs/", submit_jobs)
-    app.router.add_get("/api/v1/jobs/{job}", get_job)
-    app.router.add_patch("/api/v1/jobs/{job}", edit_job)
-    app.router.add_delete("/api/v1/jobs/{job}", delete_job)
-    app.router.add_post("/api/v1/jobs/{job}/actions/{action}", job_action)
-    app.router.add_get("/api/v1/jobs/{job}/why", why)
-    app.router.add_get("/api/v1/jobs/{job}/tasks/", list_chunks)
-    app.router.add_get("/api/v1/jobs/{job}/tasks/{chunk}", get_chunk)
-    app.router.add_post("/api/v1/jobs/{job}/tasks/{chunk}", set_chunk)
-    app.router.add_get("/api/v1/jobs/{job}/tasks/{chunk}/log", chunk_log)
+    routes.add_to(app)

@@ -4,13 +4,23 @@ has `/api/login` for the same). The only route that needs no token."""
 from __future__ import annotations
 
 from aiohttp import web
+from pydantic import BaseModel
 
 from dispatcher.errors import ValidationError
-from dispatcher.web.app import OPERATIONS, json_response, read_json
+from dispatcher.web.app import OPERATIONS, json_response
+from dispatcher.web.endpoint import Routes, read_json
 
-LOGIN_PATH = "/api/v1/login"
+routes = Routes("login")
 
 
+class LoginBody(BaseModel):
+    """A user's name and password."""
+
+    username: str
+    password: str
+
+
+@routes.post("/api/v1/login", body=LoginBody, public=True)
 async def login(request: web.Request) -> web.Response:
     body = await read_json(request)
     if not isinstance(body, dict):
@@ -23,4 +33,4 @@ async def login(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_post(LOGIN_PATH, login)
+    routes.add_to(app)

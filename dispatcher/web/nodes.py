@@ -13,12 +13,16 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from pydantic import BaseModel
 
 from dispatcher import listing
 from dispatcher.errors import NotFound, ValidationError
 from dispatcher.operations import Actor, Operations
 from dispatcher.operations.nodes import Answer
-from dispatcher.web.app import json_response, operations, read_json
+from dispatcher.web.app import json_response, operations
+from dispatcher.web.endpoint import Routes, read_json
+
+routes = Routes("nodes")
 
 Call = Callable[[Operations, Actor, str, dict[str, Any]], Awaitable[Answer]]
 
@@ -70,6 +74,12 @@ ACTIONS: dict[str, tuple[Call, set[str]]] = {
 }
 
 
+class KillNodesBody(BaseModel):
+    """What the nodes do after the kill: pause, redo the chunk or go on."""
+
+    then: str | None = None
+
+
 async def _body(request: web.Request, allowed: set[str]) -> dict[str, Any]:
     if not request.can_read_body:
         return {}
@@ -82,6 +92,7 @@ async def _body(request: web.Request, allowed: set[str]) -> dict[str, Any]:
     return body
 
 
+@routes.get("/api/v1/nodes/", query=listing.PageParams)
 async def list_nodes(request: web.Request) -> web.StreamResponse:
     """Paged (`limit`, `after`) or streamed by node id."""
     ops, actor = operations(request)
@@ -89,17 +100,20 @@ async def list_nodes(request: web.Request) -> web.StreamResponse:
     return await listing.respond(request, selection, render, slice_items=listing.NODE_SLICE)
 
 
+@routes.get("/api/v1/nodes/{node}")
 async def get_node(request: web.Request) -> web.Response:
     ops, actor = operations(request)
     return json_response(ops.nodes.view(ops.nodes.get(actor, request.match_info["node"])))
 
 
+@routes.delete("/api/v1/nodes/{node}", status=204)
 async def delete_node(request: web.Request) -> web.Response:
     ops, actor = operations(request)
     await ops.nodes.remove(actor, request.match_info["node"])
     return web.Response(status=204)
 
 
+@routes.post("/api/v1/nodes/{node}/actions/{action}", body=dict[str, Any] | None)
 async def node_action(request: web.Request) -> web.Response:
     ops, actor = operations(request)
     action = request.match_info["action"]
@@ -113,6 +127,7 @@ async def node_action(request: web.Request) -> web.Response:
     return json_response({"action": action, "ok": answer.ok, "output": answer.output, "node": view})
 
 
+@routes.post("/api/v1/jobs/{job}/kill-nodes", body=KillNodesBody)
 async def kill_nodes_on_job(request: web.Request) -> web.Response:
     """Muster's nodeKillAnd{Pause,Redo,GoOn}NodesWorkingOnJob: body {"then": ...}."""
     ops, actor = operations(request)
@@ -124,12 +139,14 @@ async def kill_nodes_on_job(request: web.Request) -> web.Response:
     return json_response({"job": job.id, "then": then, "nodes": touched, "output": output})
 
 
+@routes.get("/api/v1/hosts/")
 async def list_hosts(request: web.Request) -> web.Response:
     """Per host name: its node instances, the latest resources and the renders running."""
     ops, actor = operations(request)
     return json_response(ops.nodes.hosts(actor))
 
 
+@routes.get("/api/v1/status")
 async def status(request: web.Request) -> web.Response:
     ops, actor = operations(request)
     collect = request.query.get("gc") == "1"  # ?gc=1: a full collection before rss_bytes
@@ -137,10 +154,4 @@ async def status(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get("/api/v1/nodes/", list_nodes)
-    app.router.add_get("/api/v1/nodes/{node}", get_node)
-    app.router.add_delete("/api/v1/nodes/{node}", delete_node)
-    app.router.add_post("/api/v1/nodes/{node}/actions/{action}", node_action)
-    app.router.add_post("/api/v1/jobs/{job}/kill-nodes", kill_nodes_on_job)
-    app.router.add_get("/api/v1/hosts/", list_hosts)
-    app.router.add_get("/api/v1/status", status)
+    routes.add_to(app)
