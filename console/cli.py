@@ -429,6 +429,9 @@ def setting(flag: str, text: str, kind: Any = None, field: str | None = None, **
          click.IntRange(min=1))  # fmt: skip
 @setting("--loop-stall-s", "Event-loop lag counted as a stall; the log then names where the loop was stuck.",
          click.FloatRange(0.01, 60))  # fmt: skip
+@setting("--max-log-followers", "Live log tails (?follow=1) served at once (more: 422).",
+         click.IntRange(1, 1024))  # fmt: skip
+@setting("--max-log-follow-s", "Longest a live log tail may run.", click.FloatRange(1, 86400))
 @log_level_option
 def dispatcher(log_level: str, **options: Any) -> None:
     """Run the dispatcher until SIGTERM or SIGINT.

@@ -92,7 +92,8 @@ class LogFolder:
             if path.is_file() and self.pattern.fullmatch(path.name)
         )
 
-    def _path(self, name: str) -> Path:
+    def path(self, name: str) -> Path:
+        """The file of log `name`: ValidationError for a name that is not one, NotFound when absent."""
         if (
             not isinstance(name, str)
             or not self.pattern.fullmatch(name)
@@ -108,7 +109,7 @@ class LogFolder:
         return path
 
     def read(self, name: str) -> str:
-        path = self._path(name)
+        path = self.path(name)
         with path.open("rb") as source:
             size = path.stat().st_size
             if size > MAX_READ_BYTES:
@@ -116,7 +117,7 @@ class LogFolder:
             return source.read().decode("utf-8", "replace")
 
     def remove(self, name: str) -> None:
-        self._path(name).unlink()
+        self.path(name).unlink()
         log.info("action=log_removed folder=%s name=%s", self.folder.name, name)
 
 

@@ -90,3 +90,8 @@ class Settings(BaseModel):
     @property
     def logs_dir(self) -> Path:
         return self.data_dir / "logs"
+
+    # Live log tails (GET /api/v1/logs/...?follow=1): at most this many at once (more:
+    # 422), each for at most this long; a tail never holds the loop or a shutdown.
+    max_log_followers: int = Field(16, ge=1, le=1024)
+    max_log_follow_s: float = Field(600.0, ge=1.0, le=86400.0)

@@ -10,7 +10,7 @@ from dispatcher import jobspec, listing
 from dispatcher.auth import Permission
 from dispatcher.errors import NotFound, PermissionDenied, ValidationError
 from dispatcher.events import JobEvent
-from dispatcher.model import Job, JobKind
+from dispatcher.model import ROOT_PARENT, Job, JobKind
 from dispatcher.operations.actor import Actor
 from dispatcher.operations.farm import Area
 from dispatcher.views import job_view
@@ -40,6 +40,19 @@ class JobOperations(Area):
         queue = self.farm.queue
         selection = listing.job_selection(queue, query, template_key=template_key)
         return selection, listing.job_render(queue)
+
+    def folder(self, actor: Actor, key: int | str) -> Job:
+        """A folder by id or title; NotFound when there is none, or the job is no folder."""
+        job = self.get(actor, key)
+        if job.kind is not JobKind.FOLDER:
+            raise NotFound(f"job {job.id} is a {job.kind.value}, not a folder")
+        return job
+
+    def children(self, actor: Actor, key: int | str) -> tuple[listing.Selection, listing.Render]:
+        """The jobs and folders right inside folder `key` (-1 or 0: the top of the tree),
+        as a listing (dispatcher/listing.py)."""
+        parent = ROOT_PARENT if key in (-1, 0) else self.folder(actor, key).id
+        return self.listing(actor, {"parent": str(parent)})
 
     async def views(self, actor: Actor, query: Mapping[str, str] | None = None) -> list[Any]:
         """Every job's view (filtered as `listing`), built in slices that give the loop a turn."""

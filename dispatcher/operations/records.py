@@ -8,17 +8,24 @@ clearing or removing anything needs administer.
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
+import msgspec
+
+from dispatcher import tail
 from dispatcher.activity import LogFolder
 from dispatcher.auth import Permission
-from dispatcher.errors import ValidationError
+from dispatcher.errors import LimitExceeded, ValidationError
 from dispatcher.events import SystemEvent
 from dispatcher.operations.actor import Actor
 from dispatcher.operations.farm import Area
 
 TABLES = ("statistics", "history")
 LOG_KINDS = ("activity", "action")
+FOLLOW_KINDS = ("dispatcher", *LOG_KINDS)
+MAX_SAMPLES = 10_000
 
 
 def _time(value: object, what: str) -> float:
@@ -31,6 +38,31 @@ def _text(value: object, what: str, *, empty: bool = False) -> str:
     if not isinstance(value, str) or (not empty and not value.strip()):
         raise ValidationError(f"{what}: a non-empty string is required", field=what)
     return value
+
+
+class LogTail:
+    """A live tail holding one of the `max_log_followers` places until it ends or is
+    closed: iterate it, and `aclose()` it in a `finally`."""
+
+    def __init__(self, source: AsyncIterator[bytes], release: Callable[[], None]) -> None:
+        self._source = source
+        self._release: Callable[[], None] | None = release
+
+    def __aiter__(self) -> LogTail:
+        return self
+
+    async def __anext__(self) -> bytes:
+        try:
+            return await anext(self._source)
+        except StopAsyncIteration:
+            await self.aclose()
+            raise
+
+    async def aclose(self) -> None:
+        release, self._release = self._release, None
+        if release is not None:
+            release()
+            await self._source.aclose()
 
 
 class RecordOperations(Area):
@@ -57,6 +89,24 @@ class RecordOperations(Area):
         )
         await self.finish(actor, event, start=first, end=last)
 
+    async def samples(
+        self, actor: Actor, table: str, start: object, end: object, *, after: int, limit: int
+    ) -> tuple[list[dict[str, Any]], int | None]:
+        """Up to `limit` rows of `table` timed start..end (inclusive) after row `after`, in
+        the order they were written, and the row to continue after (None: no more)."""
+        if table not in TABLES:
+            raise ValidationError(f"table: one of {', '.join(TABLES)}", field="table")
+        first, last = _time(start, "start"), _time(end, "end")
+        if not 1 <= limit <= MAX_SAMPLES:
+            raise ValidationError(f"limit: 1 to {MAX_SAMPLES}", field="limit")
+        store = self.farm.store
+        await store.commit()  # what was recorded so far counts
+        rows = await store.timed_rows(table, first, last, after, limit + 1)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        views = [_timed_view(table, row) for row in rows]
+        return views, (rows[-1][0] if more else None)
+
     # -- log files -----------------------------------------------------------------------
     def _folder(self, kind: str) -> LogFolder:
         if kind == "activity":
@@ -77,6 +127,49 @@ class RecordOperations(Area):
         self._folder(kind).remove(text)
         event = SystemEvent(action=f"remove_{kind}_log", actor=actor.name, detail={"name": text})
         await self.finish(actor, event, name=text)
+
+    def follow_log(
+        self,
+        actor: Actor,
+        kind: str,
+        name: object,
+        *,
+        duration_s: float,
+        max_bytes: int,
+        stop: Callable[[], bool],
+    ) -> LogTail:
+        """What is written to a log from now on (the dispatcher log: kind `dispatcher`, no
+        name), for at most `duration_s` and `max_bytes`, or until `stop()`; at most
+        `max_log_followers` at once (LimitExceeded past it)."""
+        settings = self.farm.settings
+        if not 0 < duration_s <= settings.max_log_follow_s:
+            raise ValidationError(
+                f"follow_s: more than 0 and at most {settings.max_log_follow_s:g} seconds",
+                field="follow_s",
+            )
+        if max_bytes < 1:
+            raise ValidationError("max_bytes: at least 1", field="max_bytes")
+        path = self._log_path(kind, name)
+        if self._followers >= settings.max_log_followers:
+            raise LimitExceeded(
+                f"{self._followers} live log tails run already (the limit)",
+                "max_log_followers", settings.max_log_followers,
+            )  # fmt: skip
+        self._followers += 1
+        source = tail.follow(path, duration_s=duration_s, max_bytes=max_bytes, stop=stop)
+        return LogTail(source, self._release)
+
+    _followers = 0
+
+    def _release(self) -> None:
+        self._followers -= 1
+
+    def _log_path(self, kind: str, name: object) -> Path:
+        if kind == "dispatcher":
+            return self.farm.message_log.path
+        if kind not in LOG_KINDS:
+            raise ValidationError(f"kind: one of {', '.join(FOLLOW_KINDS)}", field="kind")
+        return self._folder(kind).path(_text(name, "name"))
 
     # -- the dispatcher's message log ------------------------------------------------------
     async def add_message(self, actor: Actor, message: object, *, internal: bool = False) -> None:
@@ -107,3 +200,10 @@ class RecordOperations(Area):
             "assigned": farm.node_server.scheduler.assigned,
             "hook_faults": farm.hook_host.faults,
         }
+
+
+def _timed_view(table: str, row: tuple[Any, ...]) -> dict[str, Any]:
+    if table == "statistics":
+        info = msgspec.json.decode(row[2])
+        return {**info, "time": row[1]} if isinstance(info, dict) else {"time": row[1]}
+    return {"time": row[1], "job": row[2], "event": row[3], "detail": msgspec.json.decode(row[4])}

@@ -111,6 +111,12 @@ class MemoryStore:
         times = [row[0] for row in self.timed[table]]
         return (min(times), max(times), len(times)) if times else (None, None, 0)
 
+    async def timed_rows(
+        self, table: str, start: float, end: float, after: int, limit: int
+    ) -> list[tuple[Any, ...]]:
+        numbered = [(number, *row) for number, row in enumerate(self.timed[table], 1)]
+        return [row for row in numbered if row[0] > after and start <= row[1] <= end][:limit]
+
     def commit_future(self) -> asyncio.Future[None]:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         future.set_result(None)

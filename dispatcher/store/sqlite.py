@@ -462,6 +462,20 @@ class SqliteStore:
         row = await self._run(lambda: self._db.execute(Q[f"{table}_bounds"]).fetchone())
         return row[0], row[1], int(row[2])
 
+    async def timed_rows(
+        self, table: str, start: float, end: float, after: int, limit: int
+    ) -> list[tuple[Any, ...]]:
+        """Up to `limit` rows of the statistics or history table timed start..end, in the
+        order they were written, after row `after`: (row, time, info) or (row, time, job
+        id, event, info)."""
+        if table not in ("statistics", "history"):
+            raise ValueError(f"no time-ranged table {table!r}")
+        assert self._db is not None
+        found: list[tuple[Any, ...]] = await self._run(
+            lambda: self._db.execute(Q[f"{table}_range"], (start, end, after, limit)).fetchall()
+        )
+        return found
+
     async def history(self, start: float, end: float) -> list[tuple[float, int, str, bytes]]:
         assert self._db is not None
         found: list[tuple[float, int, str, bytes]] = await self._run(

@@ -128,6 +128,14 @@ DELETE FROM history WHERE time >= ? AND time <= ?;
 -- name: load_history
 SELECT time, job_id, event, info FROM history WHERE time >= ? AND time <= ? ORDER BY time;
 
+-- name: statistics_range
+SELECT rowid, time, info FROM statistics
+WHERE time >= ? AND time <= ? AND rowid > ? ORDER BY rowid LIMIT ?;
+
+-- name: history_range
+SELECT rowid, time, job_id, event, info FROM history
+WHERE time >= ? AND time <= ? AND rowid > ? ORDER BY rowid LIMIT ?;
+
 -- name: load_chunk_failures
 SELECT job_id, chunk, failed_on, memory_needed FROM chunk_failures;
 
