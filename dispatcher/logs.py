@@ -65,6 +65,15 @@ class ChunkLogs:
         except OSError as exc:
             lost_write(self.path(*key), exc)
 
+    def flush(self, job: int, chunk: int, attempt: int) -> None:
+        """Write what the attempt's open file holds in its buffer (a live tail reads it)."""
+        handle = self._open.get((job, chunk, attempt))
+        if handle is not None:
+            try:
+                handle.flush()
+            except OSError as exc:
+                lost_write(self.path(job, chunk, attempt), exc)
+
     def end(self, job: int, chunk: int, attempt: int) -> None:
         """The attempt is over: flush and close its file."""
         handle = self._open.pop((job, chunk, attempt), None)

@@ -3,7 +3,8 @@
 `follow` yields what is appended to a file after it started, in pieces of at
 most `READ_BYTES`, until one of its bounds ends it: `duration_s` passed,
 `max_bytes` were yielded, `stop()` says so (the HTTP server is closing, the
-reader went away), or the file was removed. A file cut shorter (a cleared log)
+reader went away), the writer finished and everything was read, or the file
+was removed. A file cut shorter (a cleared log)
 is followed from its new start; one not written yet is waited for. The
 file is polled every `poll_s`: a size check, and a read off the loop only when
 it grew, so a follower costs nothing while its log is quiet.
@@ -43,9 +44,14 @@ async def follow(
     duration_s: float,
     max_bytes: int,
     stop: Callable[[], bool] = lambda: False,
+    refresh: Callable[[], None] = lambda: None,
+    finished: Callable[[], bool] = lambda: False,
     poll_s: float = POLL_S,
 ) -> AsyncIterator[bytes]:
-    """What is written to `path` from now on, until a bound ends it (see the module)."""
+    """What is written to `path` from now on, until a bound ends it (see the module).
+    `refresh()` runs before each look at the file (a writer that buffers flushes);
+    once `finished()` (the writer is done) the tail ends when it has read everything."""
+    refresh()
     start = _size(path)
     offset, seen = start or 0, start is not None  # a log not written yet is waited for
     deadline = time.monotonic() + duration_s
@@ -55,6 +61,8 @@ async def follow(
         if stop():
             why = "stopped"
             break
+        done = finished()  # asked first: what it wrote before is then in `size`
+        refresh()
         size = _size(path)
         if size is None and seen:
             why = "removed"
@@ -63,6 +71,9 @@ async def follow(
         if size < offset:  # cleared: what is written next is new
             offset = 0
         if size == offset:
+            if done:
+                why = "finished"
+                break
             await asyncio.sleep(min(poll_s, max(0.0, deadline - time.monotonic())))
             continue
         count = min(size - offset, READ_BYTES, max_bytes - sent)

@@ -17,8 +17,9 @@ import msgspec
 from dispatcher import tail
 from dispatcher.activity import LogFolder
 from dispatcher.auth import Permission
-from dispatcher.errors import LimitExceeded, ValidationError
+from dispatcher.errors import LimitExceeded, NotFound, ValidationError
 from dispatcher.events import SystemEvent
+from dispatcher.model import parse_id
 from dispatcher.operations.actor import Actor
 from dispatcher.operations.farm import Area
 
@@ -141,25 +142,81 @@ class RecordOperations(Area):
         """What is written to a log from now on (the dispatcher log: kind `dispatcher`, no
         name), for at most `duration_s` and `max_bytes`, or until `stop()`; at most
         `max_log_followers` at once (LimitExceeded past it)."""
-        settings = self.farm.settings
-        if not 0 < duration_s <= settings.max_log_follow_s:
-            raise ValidationError(
-                f"follow_s: more than 0 and at most {settings.max_log_follow_s:g} seconds",
-                field="follow_s",
-            )
-        if max_bytes < 1:
-            raise ValidationError("max_bytes: at least 1", field="max_bytes")
+        self._check_follow(duration_s, max_bytes)
         path = self._log_path(kind, name)
+        return self._tail(path, duration_s, max_bytes, stop)
+
+    def follow_chunk_log(
+        self,
+        actor: Actor,
+        job_key: int | str,
+        chunk: object,
+        attempt: int | None,
+        *,
+        duration_s: float,
+        max_bytes: int,
+        stop: Callable[[], bool],
+    ) -> LogTail:
+        """What an attempt of a chunk (by default its current one: the one running, or the
+        last that ran) writes to its log from now on, bounded as `follow_log`; the tail
+        ends once the attempt is over and all it wrote was read."""
+        job = self.farm.queue.get(job_key)
+        number = parse_id(chunk) if isinstance(chunk, str) else None
+        if number is None:
+            raise ValidationError(
+                f"chunk: {str(chunk)[:32]!r} is not a chunk number", field="chunk"
+            )
+        index = self.farm.queue.chunk(job, number)
+        logs = self.farm.chunk_logs
+        current = job.chunk_attempts[index]
+        if attempt is None:
+            attempt = current  # the one running, or the last that ran
+        if not 1 <= attempt <= current:
+            detail = "has not run yet" if current == 0 else f"has had attempts 1 to {current}"
+            raise NotFound(f"job {job.id} chunk {index} {detail}")
+        self._check_follow(duration_s, max_bytes)
+        path = logs.path(job.id, index, attempt)
+        key = (job.id, index, attempt)
+        running = self.farm.queue.running
+
+        def finished() -> bool:
+            now = running.get((job.id, index))
+            return now is None or now.attempt != attempt
+
+        return self._tail(path, duration_s, max_bytes, stop, lambda: logs.flush(*key), finished)
+
+    def _tail(
+        self,
+        path: Path,
+        duration_s: float,
+        max_bytes: int,
+        stop: Callable[[], bool],
+        refresh: Callable[[], None] = lambda: None,
+        finished: Callable[[], bool] = lambda: False,
+    ) -> LogTail:
+        settings = self.farm.settings
         if self._followers >= settings.max_log_followers:
             raise LimitExceeded(
                 f"{self._followers} live log tails run already (the limit)",
                 "max_log_followers", settings.max_log_followers,
             )  # fmt: skip
         self._followers += 1
-        source = tail.follow(path, duration_s=duration_s, max_bytes=max_bytes, stop=stop)
+        source = tail.follow(
+            path, duration_s=duration_s, max_bytes=max_bytes, stop=stop, refresh=refresh,
+            finished=finished,
+        )  # fmt: skip
         return LogTail(source, self._release)
 
     _followers = 0
+
+    def _check_follow(self, duration_s: float, max_bytes: int) -> None:
+        limit_s = self.farm.settings.max_log_follow_s
+        if not 0 < duration_s <= limit_s:
+            raise ValidationError(
+                f"follow_s: more than 0 and at most {limit_s:g} seconds", field="follow_s"
+            )
+        if max_bytes < 1:
+            raise ValidationError("max_bytes: at least 1", field="max_bytes")
 
     def _release(self) -> None:
         self._followers -= 1

@@ -5,7 +5,8 @@ the API add), the daily activity logs and the action logs
 (`/api/v1/logs/{activity|action}/{name}`). Any log can be followed live with
 `?follow=1`: the answer streams what is written to it from then on, for at most
 `follow_s` seconds (and `max_log_follow_s`) or `max_bytes` bytes. A chunk's log
-is `/api/v1/jobs/{job}/tasks/{n}/log`.
+is `/api/v1/logs/chunks/{job}/{n}` (also followed: what its running attempt
+writes).
 
 Statistics and history: `.../bounds`, the rows of a time range (paged as every
 listing: `limit`, `after`, a Link header), and `DELETE` of a time range.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+from collections.abc import Callable
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
@@ -47,6 +49,13 @@ class LogQuery(BaseModel):
     max_bytes: int = Field(
         DEFAULT_FOLLOW_BYTES, ge=1, le=1 << 30, description="end it after this many bytes"
     )
+
+
+class ChunkLogQuery(LogQuery):
+    """A chunk's log whole (its last 4 MiB), or followed; `attempt` by default the
+    chunk's current one."""
+
+    attempt: int | None = Field(None, ge=1, le=2**32 - 1)
 
 
 class RangeQuery(BaseModel):
@@ -92,16 +101,22 @@ async def _text_or_follow(request: web.Request, kind: str, name: str | None) -> 
             ops.records.messages(actor) if name is None else ops.records.read_log(actor, kind, name)
         )
         return web.Response(text=text, content_type="text/plain", charset="utf-8")
+    tail = ops.records.follow_log(
+        actor, kind, name, duration_s=query.follow_s, max_bytes=query.max_bytes,
+        stop=_stop(request),
+    )  # fmt: skip
+    return await _stream(request, tail)
+
+
+def _stop(request: web.Request) -> Callable[[], bool]:
+    """When a tail must end before its bounds: the server closes, or the reader went."""
     stopping = request.app[FOLLOW_STOP]
 
     def stop() -> bool:
         transport = request.transport
         return stopping.is_set() or transport is None or transport.is_closing()
 
-    tail = ops.records.follow_log(
-        actor, kind, name, duration_s=query.follow_s, max_bytes=query.max_bytes, stop=stop
-    )
-    return await _stream(request, tail)
+    return stop
 
 
 async def _stream(request: web.Request, tail: LogTail) -> web.StreamResponse:
@@ -175,6 +190,22 @@ async def remove_log(request: web.Request) -> web.Response:
     ops, actor = operations(request)
     await ops.records.remove_log(actor, request.match_info["kind"], request.match_info["name"])
     return web.Response(status=204)
+
+
+@routes.get("/api/v1/logs/chunks/{job}/{chunk}", query=ChunkLogQuery, content_type="text/plain")
+async def chunk_log(request: web.Request) -> web.StreamResponse:
+    """A chunk's output (`?follow=1`: what its running attempt writes from now on)."""
+    ops, actor = operations(request)
+    query: ChunkLogQuery = read_query(request)
+    job, chunk = request.match_info["job"], request.match_info["chunk"]
+    if not query.follow:
+        data = ops.chunks.log(actor, job, chunk, query.attempt)
+        return web.Response(body=data, content_type="text/plain", charset="utf-8")
+    tail = ops.records.follow_chunk_log(
+        actor, job, chunk, query.attempt, duration_s=query.follow_s,
+        max_bytes=query.max_bytes, stop=_stop(request),
+    )  # fmt: skip
+    return await _stream(request, tail)
 
 
 # -- statistics and history ------------------------------------------------------------------

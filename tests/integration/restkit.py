@@ -82,9 +82,18 @@ def make_user(farm: Farm, name: str, *permissions: str) -> str:
 
 def state(farm: Farm) -> dict[str, Any]:
     """What the resource routes can change, read through other routes and the hook API."""
-    paths = ["/api/v1/jobs/", "/api/v1/pools/", "/api/v1/repositories/", "/api/v1/users/",
-             "/api/v1/groups/", "/api/v1/system/engine", "/api/v1/system/configuration",
-             "/api/v1/system/ldap", "/api/v1/logs/", "/api/v1/nodes/"]  # fmt: skip
+    paths = [
+        "/api/v1/jobs/",
+        "/api/v1/pools/",
+        "/api/v1/repositories/",
+        "/api/v1/users/",
+        "/api/v1/groups/",
+        "/api/v1/system/engine",
+        "/api/v1/system/configuration",
+        "/api/v1/system/ldap",
+        "/api/v1/logs/",
+        "/api/v1/nodes/",
+    ]
     seen: dict[str, Any] = {path: ok(farm, "GET", path) for path in paths}
     for node in seen["/api/v1/nodes/"]:  # what changes with every heartbeat is left out
         for moving in ("resources", "last_seen", "connected_since"):

@@ -48,8 +48,11 @@ def test_folders_make_move_rename_list_delete(setup: tuple[Farm, str, str]) -> N
     # rename, then move to the top: seen through the hook API's jobGet
     ok(farm, "PATCH", f"/api/v1/folders/{seq['id']}", {"title": "seq020"})
     ok(farm, "PATCH", f"/api/v1/folders/{seq['id']}", {"parent": -1})
-    seen = api(farm, f"err, job = MDispatcherAPI.jobGet({seq['id']})\n"
-                     "print(json.dumps([job.to_dict()['title'], job.to_dict()['parent']]))")  # fmt: skip
+    seen = api(
+        farm,
+        f"err, job = MDispatcherAPI.jobGet({seq['id']})\n"
+        "print(json.dumps([job.to_dict()['title'], job.to_dict()['parent']]))",
+    )
     assert seen == ["seq020", -1]
 
     # paged like every listing
@@ -78,10 +81,12 @@ def test_folders_make_move_rename_list_delete(setup: tuple[Farm, str, str]) -> N
 def test_a_job_is_not_a_folder(setup: tuple[Farm, str, str]) -> None:
     farm, _, _ = setup
     job = farm.submit(title="plain", paused=True)
-    for method, path, body in [("GET", f"/api/v1/folders/{job['id']}", None),
-                               ("GET", f"/api/v1/folders/{job['id']}/children", None),
-                               ("PATCH", f"/api/v1/folders/{job['id']}", {"title": "x"}),
-                               ("DELETE", f"/api/v1/folders/{job['id']}", None)]:  # fmt: skip
+    for method, path, body in [
+        ("GET", f"/api/v1/folders/{job['id']}", None),
+        ("GET", f"/api/v1/folders/{job['id']}/children", None),
+        ("PATCH", f"/api/v1/folders/{job['id']}", {"title": "x"}),
+        ("DELETE", f"/api/v1/folders/{job['id']}", None),
+    ]:
         answer = call(farm, method, path, body)
         assert answer.status == 404 and "not a folder" in answer.body["detail"], (method, answer)
     assert ok(farm, "GET", f"/api/v1/jobs/{job['id']}")["title"] == "plain"
@@ -98,8 +103,12 @@ def test_folder_refusals(setup: tuple[Farm, str, str]) -> None:
         farm, Write("PATCH", path, {"title": "moved"}, "/api/v1/folders/99999"), submitter
     )
     check_refusals(farm, Write("DELETE", path, None, "/api/v1/folders/99999"), submitter)
-    cases = [({"title": ""}, "title"), ({"title": "x", "parent": 99999}, "parent"),
-             ({"title": "x", "parent": "1"}, "parent"), ({"title": "x" * 300}, "title")]  # fmt: skip
+    cases = [
+        ({"title": ""}, "title"),
+        ({"title": "x", "parent": 99999}, "parent"),
+        ({"title": "x", "parent": "1"}, "parent"),
+        ({"title": "x" * 300}, "title"),
+    ]
     for body, field in cases:
         answer = call(farm, "POST", "/api/v1/folders/", body)
         assert answer.status in (400, 404) and answer.field in (field, None), (body, answer)
@@ -125,8 +134,11 @@ def test_pools(setup: tuple[Farm, str, str]) -> None:
     assert ok(farm, "GET", "/api/v1/pools/gpu") == made
     assert "gpu" in [pool["name"] for pool in ok(farm, "GET", "/api/v1/pools/")]
     assert [p["name"] for p in ok(farm, "GET", f"/api/v1/nodes/{node}/pools")] == ["gpu"]
-    seen = api(farm, "err, pool = MDispatcherAPI.poolGet('gpu')\n"
-                     "print(json.dumps([pool.getDescription(), pool.getNodesList()]))")  # fmt: skip
+    seen = api(
+        farm,
+        "err, pool = MDispatcherAPI.poolGet('gpu')\n"
+        "print(json.dumps([pool.getDescription(), pool.getNodesList()]))",
+    )
     assert seen == ["cards", [node]]
 
     changed = ok(farm, "PATCH", "/api/v1/pools/gpu", {"description": "all cards", "nodes": []})
@@ -177,16 +189,30 @@ def test_repositories(setup: tuple[Farm, str, str]) -> None:
     assert ok(farm, "GET", "/api/v1/repositories/main") == made
     assert made in ok(farm, "GET", "/api/v1/repositories/")
     ok(farm, "PATCH", "/api/v1/repositories/main", {"windows": "S:\\show"})
-    seen = api(farm, "err, repo = MDispatcherAPI.repositoriesGet('main')\n"
-                     "print(json.dumps([repo.getWindowsPath(), repo.getLinuxPath()]))")  # fmt: skip
+    seen = api(
+        farm,
+        "err, repo = MDispatcherAPI.repositoriesGet('main')\n"
+        "print(json.dumps([repo.getWindowsPath(), repo.getLinuxPath()]))",
+    )
     assert seen == ["S:\\show", "/mnt/show"]
     assert call(farm, "POST", "/api/v1/repositories/", {"name": "main"}).status == 409
 
     check_refusals(farm, Write("POST", "/api/v1/repositories/", {"name": "other"}), submitter)
-    check_refusals(farm, Write("PATCH", "/api/v1/repositories/main", {"mac": "/Volumes/show"},
-                               "/api/v1/repositories/nope"), submitter)  # fmt: skip
-    check_refusals(farm, Write("DELETE", "/api/v1/repositories/main", None, "/api/v1/repositories/nope"),
-                   submitter)  # fmt: skip
+    check_refusals(
+        farm,
+        Write(
+            "PATCH",
+            "/api/v1/repositories/main",
+            {"mac": "/Volumes/show"},
+            "/api/v1/repositories/nope",
+        ),
+        submitter,
+    )
+    check_refusals(
+        farm,
+        Write("DELETE", "/api/v1/repositories/main", None, "/api/v1/repositories/nope"),
+        submitter,
+    )
     ok(farm, "DELETE", "/api/v1/repositories/main", status=204)
     assert call(farm, "GET", "/api/v1/repositories/main").status == 404
     assert api(farm, "print(json.dumps(MDispatcherAPI.repositoriesGetList()[1]))") == []

@@ -34,8 +34,15 @@ MAX_FOLLOW_S = 30
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Farm, str]]:
     root: Path = tmp_path_factory.mktemp("rest-records")
-    farm = start_farm(root / "farm", "--max-request-bytes", str(MAX_REQUEST_BYTES),
-                      "--max-log-followers", "2", "--max-log-follow-s", str(MAX_FOLLOW_S))  # fmt: skip
+    farm = start_farm(
+        root / "farm",
+        "--max-request-bytes",
+        str(MAX_REQUEST_BYTES),
+        "--max-log-followers",
+        "2",
+        "--max-log-follow-s",
+        str(MAX_FOLLOW_S),
+    )
     yield farm, make_user(farm, "sub", "submit")
     farm.close()
 
@@ -108,7 +115,8 @@ def test_activity_and_action_logs(setup: tuple[Farm, str]) -> None:
     )
     seen = script_json(
         farm,
-        "import json, MDispatcherAPI\nprint(json.dumps(MDispatcherAPI.systemGetActivityLogsList()[1]))",
+        "import json, MDispatcherAPI\n"
+        "print(json.dumps(MDispatcherAPI.systemGetActivityLogsList()[1]))",
     )
     assert seen == [activity]
 
@@ -116,8 +124,16 @@ def test_activity_and_action_logs(setup: tuple[Farm, str]) -> None:
     old = farm.data_dir / "logs" / "actions-2020-01-01.log"
     old.write_text('{"action": "old"}\n')
     assert "actions-2020-01-01.log" in ok(farm, "GET", "/api/v1/logs/action/")
-    check_refusals(farm, Write("DELETE", "/api/v1/logs/action/actions-2020-01-01.log", None,
-                               "/api/v1/logs/action/actions-2020-01-02.log"), submitter)  # fmt: skip
+    check_refusals(
+        farm,
+        Write(
+            "DELETE",
+            "/api/v1/logs/action/actions-2020-01-01.log",
+            None,
+            "/api/v1/logs/action/actions-2020-01-02.log",
+        ),
+        submitter,
+    )
     ok(farm, "DELETE", "/api/v1/logs/action/actions-2020-01-01.log", status=204)
     assert not old.exists() and ok(farm, "GET", "/api/v1/logs/action/") == ["actions.log"]
 
@@ -168,8 +184,12 @@ def test_live_tails_are_limited(setup: tuple[Farm, str]) -> None:
     assert answer.body["value"] == 2
     for tail in tails:
         tail.result()
-    for query, field in [("follow_s=0", "follow_s"), (f"follow_s={MAX_FOLLOW_S + 1}", "follow_s"),
-                         ("max_bytes=0", "max_bytes"), ("follow_s=abc", "follow_s")]:  # fmt: skip
+    for query, field in [
+        ("follow_s=0", "follow_s"),
+        (f"follow_s={MAX_FOLLOW_S + 1}", "follow_s"),
+        ("max_bytes=0", "max_bytes"),
+        ("follow_s=abc", "follow_s"),
+    ]:
         answer = call(farm, "GET", f"/api/v1/logs/dispatcher?follow=1&{query}")
         assert answer.status == 400 and answer.field == field, (query, answer.body)
     assert call(farm, "GET", "/api/v1/logs/dispatcher?follow=1", token="").status == 401
@@ -178,6 +198,39 @@ def test_live_tails_are_limited(setup: tuple[Farm, str]) -> None:
     assert tail.status == 200
     tail.result()
     assert actions(farm) == before
+
+
+def test_live_tail_of_a_running_chunk_ends_with_its_attempt(setup: tuple[Farm, str]) -> None:
+    farm, _ = setup
+    farm.client("tailer")
+    script = "echo first; sleep 1; echo second; sleep 1; echo third; sleep 0.5"
+    job = farm.submit(title="talks", command=["sh", "-c", script])
+    wait_for(
+        lambda: ok(farm, "GET", f"/api/v1/jobs/{job['id']}/tasks/0")["state"] == "running",
+        30,
+        "the chunk to run",
+    )
+    follower = Follower(farm, f"/api/v1/logs/chunks/{job['id']}/0?follow=1&follow_s=25")
+    text, elapsed = follower.result()
+    assert "second" in text and "third" in text, text
+    assert elapsed < 15, elapsed  # it ended with the attempt, not after follow_s
+    farm.wait_state(job["id"], "done")
+    whole = ok(farm, "GET", f"/api/v1/logs/chunks/{job['id']}/0")
+    assert all(word in whole for word in ("first", "second", "third"))
+    assert ok(farm, "GET", f"/api/v1/logs/chunks/{job['id']}/0?attempt=1") == whole
+
+    waiting = farm.submit(title="waits", paused=True)
+    for path, status, field in [
+        (f"/api/v1/logs/chunks/{waiting['id']}/0?follow=1", 404, None),
+        (f"/api/v1/logs/chunks/{job['id']}/0?follow=1&attempt=2", 404, None),
+        (f"/api/v1/logs/chunks/{job['id']}/1?follow=1", 404, None),
+        (f"/api/v1/logs/chunks/{job['id']}/x?follow=1", 400, "chunk"),
+        (f"/api/v1/logs/chunks/{job['id']}/x", 400, "chunk"),
+        (f"/api/v1/logs/chunks/{job['id']}/0?attempt=0", 400, "attempt"),
+        ("/api/v1/logs/chunks/99999/0?follow=1", 404, None),
+    ]:
+        answer = call(farm, "GET", path)
+        assert answer.status == status and answer.field == field, (path, answer.body)
 
 
 def test_a_tail_does_not_hold_a_shutdown(make_farm: Callable[..., Farm]) -> None:
@@ -252,8 +305,12 @@ def test_history(setup: tuple[Farm, str]) -> None:
     ]:
         answer = call(farm, "DELETE", path)
         assert answer.status == 400 and answer.field == field, (path, answer.body)
-    for path, field in [("/api/v1/history/?limit=0", "limit"), ("/api/v1/history/?after=zzz", "after"),
-                        ("/api/v1/history/?end=soon", "end"), ("/api/v1/history/?job=1", "job")]:  # fmt: skip
+    for path, field in [
+        ("/api/v1/history/?limit=0", "limit"),
+        ("/api/v1/history/?after=zzz", "after"),
+        ("/api/v1/history/?end=soon", "end"),
+        ("/api/v1/history/?job=1", "job"),
+    ]:
         answer = call(farm, "GET", path)
         assert answer.status == 400 and answer.field == field, (path, answer.body)
     assert call(farm, "GET", "/api/v1/history/", token="").status == 401

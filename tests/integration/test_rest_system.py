@@ -36,8 +36,13 @@ def free_udp_port() -> int:
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Farm, str]]:
     root: Path = tmp_path_factory.mktemp("rest-system")
-    farm = start_farm(root / "farm", "--max-request-bytes", str(MAX_REQUEST_BYTES),
-                      "--discovery-address", f"127.0.0.1:{free_udp_port()}")  # fmt: skip
+    farm = start_farm(
+        root / "farm",
+        "--max-request-bytes",
+        str(MAX_REQUEST_BYTES),
+        "--discovery-address",
+        f"127.0.0.1:{free_udp_port()}",
+    )
     yield farm, make_user(farm, "sub", "submit")
     farm.close()
 
@@ -72,13 +77,19 @@ def test_configuration(setup: tuple[Farm, str]) -> None:
     )
     assert changed == {"changed": ["exclude_after_failures"]}
     assert ok(farm, "GET", "/api/v1/system/configuration")["values"]["exclude_after_failures"] == 7
-    seen = api(farm, "err, c = MDispatcherAPI.systemGetConfiguration()\n"
-                     "print(json.dumps(c.to_dict()['values']['exclude_after_failures']))")  # fmt: skip
+    seen = api(
+        farm,
+        "err, c = MDispatcherAPI.systemGetConfiguration()\n"
+        "print(json.dumps(c.to_dict()['values']['exclude_after_failures']))",
+    )
     assert seen == 7
     body = {"values": {"exclude_after_failures": 5}}
     check_refusals(farm, Write("PATCH", "/api/v1/system/configuration", body), submitter)
-    for values, field in [({"no_such": 1}, "no_such"), ({"port": 1}, "port"),
-                          ({"exclude_after_failures": 0}, "exclude_after_failures")]:  # fmt: skip
+    for values, field in [
+        ({"no_such": 1}, "no_such"),
+        ({"port": 1}, "port"),
+        ({"exclude_after_failures": 0}, "exclude_after_failures"),
+    ]:
         answer = call(farm, "PATCH", "/api/v1/system/configuration", {"values": values})
         assert answer.status == 400 and answer.field == field, answer.body
     assert (
@@ -108,8 +119,14 @@ def test_configuration_store_flag_outlives_a_restart(tmp_path: Path) -> None:
 
 def test_ldap_configuration(setup: tuple[Farm, str]) -> None:
     farm, submitter = setup
-    values = {"enabled": False, "server": "ldap.studio", "port": 636, "use_ssl": True,
-              "base_dn": "dc=studio", "bind_password": "secret-bind"}  # fmt: skip
+    values = {
+        "enabled": False,
+        "server": "ldap.studio",
+        "port": 636,
+        "use_ssl": True,
+        "base_dn": "dc=studio",
+        "bind_password": "secret-bind",
+    }
     answer = ok(farm, "PUT", "/api/v1/system/ldap", {"values": values, "store": True})
     assert answer["server"] == "ldap.studio" and answer["port"] == 636
     assert answer["bind_password"] == ""  # write-only
@@ -199,6 +216,7 @@ def test_export_import_round_trip(setup: tuple[Farm, str]) -> None:
     assert ok(farm, "GET", "/api/v1/queue/export").splitlines()[2:] == text.splitlines()[2:]
     seen = api(
         farm,
-        "err, jobs = MDispatcherAPI.jobGetList()\nprint(json.dumps(sorted(j.to_dict()['title'] for j in jobs)))",
+        "err, jobs = MDispatcherAPI.jobGetList()\n"
+        "print(json.dumps(sorted(j.to_dict()['title'] for j in jobs)))",
     )
     assert seen == sorted(job["title"] for job in jobs_before)

@@ -38,11 +38,20 @@ def no_secrets(farm: Farm, answer: Any, *secrets: str) -> None:
 
 def test_users(setup: tuple[Farm, str]) -> None:
     farm, submitter = setup
-    body = {"name": "ana", "email": "ana@studio", "permissions": ["submit", "manage_own"],
-            "password": "first-password"}  # fmt: skip
+    body = {
+        "name": "ana",
+        "email": "ana@studio",
+        "permissions": ["submit", "manage_own"],
+        "password": "first-password",
+    }
     made = ok(farm, "POST", "/api/v1/users/", body, 201)
-    assert made == {"name": "ana", "email": "ana@studio", "groups": [],
-                    "permissions": ["manage_own", "submit"], "ldap": False}  # fmt: skip
+    assert made == {
+        "name": "ana",
+        "email": "ana@studio",
+        "groups": [],
+        "permissions": ["manage_own", "submit"],
+        "ldap": False,
+    }
     token = ok(farm, "POST", "/api/v1/login", {"username": "ana", "password": "first-password"})[
         "token"
     ]
@@ -50,15 +59,22 @@ def test_users(setup: tuple[Farm, str]) -> None:
         no_secrets(farm, answer, "first-password", token, farm.token)
     assert ok(farm, "GET", "/api/v1/users/ana", token=token)["email"] == "ana@studio"
 
-    changed = ok(farm, "PATCH", "/api/v1/users/ana", {"email": "ana@farm", "permissions": ["submit"],
-                                                        "password": "second-password"})  # fmt: skip
+    changed = ok(
+        farm,
+        "PATCH",
+        "/api/v1/users/ana",
+        {"email": "ana@farm", "permissions": ["submit"], "password": "second-password"},
+    )
     assert changed["email"] == "ana@farm" and changed["permissions"] == ["submit"]
     no_secrets(farm, changed, "second-password")
     wrong = call(farm, "POST", "/api/v1/login", {"username": "ana", "password": "first-password"})
     assert wrong.status == 401
     ok(farm, "POST", "/api/v1/login", {"username": "ana", "password": "second-password"})
-    seen = api(farm, "err, user = MDispatcherAPI.userGet('ana')\n"
-                     "print(json.dumps([user.getEmail(), user.getPermissions()]))")  # fmt: skip
+    seen = api(
+        farm,
+        "err, user = MDispatcherAPI.userGet('ana')\n"
+        "print(json.dumps([user.getEmail(), user.getPermissions()]))",
+    )
     assert seen[0] == "ana@farm" and "submit" in seen[1] and "manage_own" not in seen[1]
 
     ok(farm, "DELETE", "/api/v1/users/ana", status=204)
@@ -71,8 +87,13 @@ def test_users(setup: tuple[Farm, str]) -> None:
 def test_groups(setup: tuple[Farm, str]) -> None:
     farm, _ = setup
     ok(farm, "POST", "/api/v1/users/", {"name": "ben"}, 201)
-    made = ok(farm, "POST", "/api/v1/groups/", {"name": "fx", "description": "effects",
-                                                "permissions": ["submit"], "users": ["ben"]}, 201)  # fmt: skip
+    made = ok(
+        farm,
+        "POST",
+        "/api/v1/groups/",
+        {"name": "fx", "description": "effects", "permissions": ["submit"], "users": ["ben"]},
+        201,
+    )
     assert made == {
         "name": "fx",
         "description": "effects",
@@ -115,8 +136,11 @@ def test_user_and_group_refusals(setup: tuple[Farm, str]) -> None:
         farm, Write("DELETE", "/api/v1/users/kept", None, "/api/v1/users/nobody"), submitter
     )
     check_refusals(farm, Write("POST", "/api/v1/groups/", {"name": "new"}), submitter)
-    check_refusals(farm, Write("PATCH", "/api/v1/groups/crew", {"description": "x"}, "/api/v1/groups/nobody"),
-                   submitter)  # fmt: skip
+    check_refusals(
+        farm,
+        Write("PATCH", "/api/v1/groups/crew", {"description": "x"}, "/api/v1/groups/nobody"),
+        submitter,
+    )
     check_refusals(
         farm, Write("DELETE", "/api/v1/groups/crew", None, "/api/v1/groups/nobody"), submitter
     )
