@@ -143,7 +143,7 @@ def operations(request: web.Request) -> tuple[Operations, Actor]:
 
 
 def make_app(ops: Operations, *, max_request_bytes: int) -> web.Application:
-    from dispatcher.web import hooks, jobs, login, nodes
+    from dispatcher.web import hooks, jobs, login, nodes, notified
 
     http_errors.quiet_bad_requests()
 
@@ -155,4 +155,5 @@ def make_app(ops: Operations, *, max_request_bytes: int) -> web.Application:
     login.add_routes(app)
     nodes.add_routes(app)
     hooks.add_routes(app)
+    notified.add_routes(app)
     return app
