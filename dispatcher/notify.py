@@ -33,8 +33,8 @@ from dispatcher.auth import Users
 from dispatcher.config import Settings
 from dispatcher.events import Event, JobEvent
 from dispatcher.model import Job, Status
+from dispatcher.notified import entries
 from dispatcher.notify_send import MailServer, NotConfigured, Senders, SendFailed
-from dispatcher.operations.notifications import entries
 from dispatcher.views import iso
 
 log = logging.getLogger(__name__)
