@@ -58,7 +58,9 @@ class NotifiedUserBody(BaseModel):
 def parse_entry(payload: Any, where: str = "") -> NotifiedUserBody:
     """One entry validated; ValidationError names the first bad field (after `where`)."""
     if not isinstance(payload, dict):
-        raise ValidationError(f"{where}a JSON object is required", field=where.rstrip(".") or None)
+        place = where.rstrip(".")
+        text = f"{place}: a JSON object is required" if place else "a JSON object is required"
+        raise ValidationError(text, field=place or None)
     try:
         return NotifiedUserBody.model_validate(payload)
     except pydantic.ValidationError as exc:
@@ -80,6 +82,35 @@ def entries(job: Job) -> list[dict[str, Any]]:
             "on_success": bool(entry.get("on_success", True)),
             "on_failure": bool(entry.get("on_failure", True)),
             "on_deletion": bool(entry.get("on_deletion", False)),
-            "webhook": entry.get("webhook") if isinstance(entry.get("webhook"), str) else None,
+            "webhook": _webhook_or_none(entry.get("webhook")),
         })  # fmt: skip
     return out
+
+
+def _webhook_or_none(value: object) -> str | None:
+    """A stored webhook that is a valid URL (an imported queue's need not be), else None."""
+    if not isinstance(value, str) or len(value) > MAX_WEBHOOK_CHARS:
+        return None
+    try:
+        return check_webhook(value)
+    except ValueError:
+        return None
+
+
+def to_stored(payload: Any, field: str = "notified_users") -> list[dict[str, Any]]:
+    """A submitted job's list of entries (request bodies) as `Job.notified_users` keeps it:
+    each validated, numbered from 1, one entry per user (a later one replaces an earlier
+    one). Whether the users exist is the caller's check."""
+    if not isinstance(payload, list):
+        raise ValidationError(f"{field}: a list is required", field=field)
+    if len(payload) > MAX_NOTIFIED_PER_JOB:
+        raise ValidationError(f"{field}: at most {MAX_NOTIFIED_PER_JOB} per job", field=field)
+    by_name: dict[str, dict[str, Any]] = {}
+    for position, item in enumerate(payload):
+        entry = parse_entry(item, f"{field}.{position}.").model_dump(exclude_none=True)
+        previous = by_name.get(entry["username"])
+        by_name[entry["username"]] = {
+            "id": previous["id"] if previous else len(by_name) + 1,
+            **entry,
+        }
+    return list(by_name.values())

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from dispatcher.operations import Actor
 from tests.integration.inprocess import HttpError, Live, live_dispatcher
@@ -31,23 +31,33 @@ class Mail:
     sender: str
     recipients: list[str]
     message: Message
+    login: str | None = None
 
 
 @dataclass
 class MailServer:
-    """A real SMTP server on a free port, keeping what it received."""
+    """A real SMTP server on a free port, keeping what it received. It accepts mail
+    without a login, and a login only as `corral` with the password `s3cret`."""
 
     port: int
     mails: list[Mail] = field(default_factory=list)
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         content = envelope.content if isinstance(envelope.content, bytes) else b""
-        self.mails.append(
-            Mail(
-                str(envelope.mail_from), list(envelope.rcpt_tos), email.message_from_bytes(content)
-            )
-        )
+        message = email.message_from_bytes(content)
+        login = session.auth_data if session.authenticated else None
+        sender, recipients = str(envelope.mail_from), list(envelope.rcpt_tos)
+        self.mails.append(Mail(sender, recipients, message, login))
         return "250 OK"
+
+    def authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+    ) -> AuthResult:
+        ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
+            b"corral",
+            b"s3cret",
+        )
+        return AuthResult(success=ok, auth_data="corral" if ok else None)
 
     def to(self, address: str) -> list[str]:
         return [str(mail.message["Subject"]) for mail in self.mails if address in mail.recipients]
@@ -57,7 +67,11 @@ class MailServer:
 async def smtp() -> AsyncIterator[MailServer]:
     box = MailServer(0)
     server = await asyncio.get_running_loop().create_server(
-        lambda: SMTP(box, hostname="mail.test"), "127.0.0.1", 0
+        lambda: SMTP(
+            box, hostname="mail.test", authenticator=box.authenticate, auth_require_tls=False
+        ),
+        "127.0.0.1",
+        0,
     )
     box.port = server.sockets[0].getsockname()[1]
     yield box
@@ -196,7 +210,7 @@ async def test_done_failed_and_deleted_jobs_mail_and_call_the_users_who_asked(
         assert len(smtp.mails) == 3 and all(
             mail.sender == "farm@studio.test" for mail in smtp.mails
         )
-        assert all(len(mail.recipients) == 1 for mail in smtp.mails)
+        assert all(len(mail.recipients) == 1 and mail.login is None for mail in smtp.mails)
         deleted = next(mail for mail in smtp.mails if "deleted" in str(mail.message["Subject"]))
         assert "deleted by: admin" in deleted.message.get_payload(decode=True).decode()
         assert str(deleted.message["To"]) == "alice@studio.test"
@@ -296,7 +310,7 @@ async def test_the_sending_task_is_restarted_when_it_dies(
 async def test_the_list_survives_a_restart_and_still_notifies(
     tmp_path: Path, smtp: MailServer
 ) -> None:
-    settings = {"smtp_host": "127.0.0.1", "smtp_port": smtp.port, **FAST}
+    settings: dict[str, Any] = {"smtp_host": "127.0.0.1", "smtp_port": smtp.port, **FAST}
     data = tmp_path / "farm"
     async with live_dispatcher(data, **settings) as live:
         await account(live, "alice", "alice@studio.test")
@@ -305,6 +319,9 @@ async def test_the_list_survives_a_restart_and_still_notifies(
         await notify(live, job_id, {"username": "alice"})
         await notify(live, job_id, {"username": "bob", "on_success": False, "on_deletion": True})
         before = await live.rest("GET", f"/api/v1/jobs/{job_id}/notified_users/")
+    password = tmp_path / "smtp.password"
+    password.write_text("s3cret\n")
+    settings.update(smtp_username="corral", smtp_password_file=password)
     async with live_dispatcher(data, **settings) as live:
         after = await live.rest("GET", f"/api/v1/jobs/{job_id}/notified_users/")
         assert after == before
@@ -321,6 +338,7 @@ async def test_the_list_survives_a_restart_and_still_notifies(
         await live.wait(lambda: smtp.mails, what="the mail after the restart")
         await asyncio.sleep(0.3)
         assert [mail.recipients for mail in smtp.mails] == [["alice@studio.test"]]
+        assert smtp.mails[0].login == "corral"  # it logged in with the password file's password
 
 
 # -- the routes -------------------------------------------------------------------------------
