@@ -141,7 +141,7 @@ class Senders:
                 if not 200 <= answer.status < 300:
                     raise SendFailed(f"the webhook answered {answer.status}")
                 return answer.status
+        except TimeoutError as exc:  # before OSError, of which it is one
+            raise SendFailed(f"no answer in {timeout_s} s") from exc
         except (aiohttp.ClientError, OSError) as exc:
             raise SendFailed(f"{type(exc).__name__}: {exc}") from exc
-        except TimeoutError as exc:
-            raise SendFailed(f"no answer in {timeout_s} s") from exc
