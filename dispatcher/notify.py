@@ -34,7 +34,7 @@ from dispatcher.config import Settings
 from dispatcher.events import Event, JobEvent
 from dispatcher.model import Job, Status
 from dispatcher.notified import entries
-from dispatcher.notify_send import MailServer, NotConfigured, Senders, SendFailed
+from dispatcher.notify_send import MailServer, NotConfigured, Senders, SendFailed, Undeliverable
 from dispatcher.views import iso
 
 log = logging.getLogger(__name__)
@@ -166,11 +166,12 @@ class Notifier:
                 continue
             name = entry["username"]
             user = self._users.users.get(name)
-            if user is None:
+            if user is None:  # an account removed since: its entry is ignored
                 log.warning(
                     "action=notify_skipped job=%d user=%s reason=no_such_user", job.id, name
                 )
-            elif user.email:
+                continue
+            if user.email:
                 notices.append(Notice("email", user.email, name, event, summary))
             elif not entry["webhook"]:
                 log.warning("action=notify_skipped job=%d user=%s reason=no_address", job.id, name)
@@ -274,6 +275,9 @@ class Notifier:
         except NotConfigured as exc:
             self.stats["not_configured"] += 1
             log.warning("action=notify_not_configured %s error=%r", _describe(notice), str(exc))
+        except Undeliverable as exc:
+            self.stats["undeliverable"] += 1
+            log.warning("action=notify_undeliverable %s error=%r", _describe(notice), str(exc))
         except SendFailed as exc:
             self._failed(notice, str(exc), settings)
         except Exception as exc:  # a bug of ours: logged with its traceback, retried

@@ -24,7 +24,11 @@ from dispatcher import VERSION
 from dispatcher.config import Settings
 
 
-class NotConfigured(Exception):
+class Undeliverable(Exception):
+    """A notice no later attempt can send (an address that is not one): not retried."""
+
+
+class NotConfigured(Undeliverable):
     """E-mail is asked for while no SMTP server is configured: not retried."""
 
 
@@ -64,6 +68,10 @@ def _read_password(path: Path) -> str:
 
 
 def message(sender: str, to: str, subject: str, body: str) -> EmailMessage:
+    """The e-mail; Undeliverable for an address that is no single mailbox (an account's
+    address is free text: a line break in it must not add a header)."""
+    if "@" not in to or any(char.isspace() or ord(char) < 32 for char in to) or "," in to:
+        raise Undeliverable(f"{to!r} is not an e-mail address")
     mail = EmailMessage()
     mail["From"] = sender
     mail["To"] = to

@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 
 from dispatcher.config import Settings
-from dispatcher.notify_send import MailServer, NotConfigured, Senders, SendFailed
+from dispatcher.notify_send import (
+    MailServer,
+    NotConfigured,
+    Senders,
+    SendFailed,
+    Undeliverable,
+    message,
+)
 
 
 async def _closed_port() -> int:
@@ -73,3 +80,17 @@ def test_an_unreadable_password_file_is_a_failed_send(tmp_path: Path) -> None:
     )
     with pytest.raises(SendFailed, match="smtp_password_file"):
         MailServer.of(settings)
+
+
+@pytest.mark.parametrize("to", ["a@b.test\nBcc: x@y.test", "no-at-sign", "a@b.test, c@d.test", ""])
+def test_an_address_that_is_no_single_mailbox_is_undeliverable(to: str) -> None:
+    with pytest.raises(Undeliverable):
+        message("farm@studio.test", to, "subject", "body")
+
+
+def test_a_message_has_its_headers() -> None:
+    mail = message("farm@studio.test", "alice@studio.test", 'Corral: job 1 "x" done', "body\n")
+    assert (mail["From"], mail["To"]) == ("farm@studio.test", "alice@studio.test")
+    assert mail["Subject"] == 'Corral: job 1 "x" done' and mail["Message-ID"].endswith(
+        "@studio.test>"
+    )
