@@ -432,6 +432,23 @@ def setting(flag: str, text: str, kind: Any = None, field: str | None = None, **
 @setting("--max-log-followers", "Live log tails (?follow=1) served at once (more: 422).",
          click.IntRange(1, 1024))  # fmt: skip
 @setting("--max-log-follow-s", "Longest a live log tail may run.", click.FloatRange(1, 86400))
+@setting("--smtp-host", "SMTP server that notification e-mails go through (unset: e-mail off).",
+         show_default=False)  # fmt: skip
+@setting("--smtp-port", "Port of --smtp-host.", click.IntRange(1, 65535))
+@setting("--smtp-from", "Sender address of notification e-mails.")
+@setting("--smtp-starttls/--no-smtp-starttls", "Upgrade the SMTP connection with STARTTLS.",
+         field="smtp_starttls")  # fmt: skip
+@setting("--smtp-username", "SMTP login name (empty: no login).")
+@setting("--smtp-password-file", "File holding the SMTP password.", FilePath, metavar="FILE")
+@setting("--notify-timeout-s", "Time limit of one notification e-mail or webhook call.",
+         click.FloatRange(min=0, min_open=True, max=600))  # fmt: skip
+@setting(
+    "--notify-attempts",
+    "Attempts a notification gets before it is given up.",
+    click.IntRange(1, 100),
+)
+@setting("--notify-retry-s", "Pause before a notification's second attempt (doubling after).",
+         click.FloatRange(0, 3600))  # fmt: skip
 @log_level_option
 def dispatcher(log_level: str, **options: Any) -> None:
     """Run the dispatcher until SIGTERM or SIGINT.

@@ -30,6 +30,7 @@ from dispatcher.events import EventBus
 from dispatcher.logs import ActionLog, ChunkLogs
 from dispatcher.looplag import LoopLag
 from dispatcher.nodes import NodeServer
+from dispatcher.notify import Notifier
 from dispatcher.operations import Operations
 from dispatcher.queue import Queue
 from dispatcher.records import Records
@@ -81,6 +82,7 @@ class Dispatcher:
         self.operations = Operations(self)
         self.api = ApiService(self.operations)  # the hook API's front
         self.loop_lag = LoopLag(stall_s=settings.loop_stall_s)
+        self.notifier = Notifier(lambda: self.settings, self.users)
         self.templates: TemplateCatalog
         self.chunk_logs: ChunkLogs
         self.actions: ActionLog
@@ -130,6 +132,7 @@ class Dispatcher:
             lambda: self.settings.statistics_interval_s,
         )
         self._start_hooks()
+        await self._start_notifier()
         self.operations.pools.identify()
         await self.hooks.start()
         await self.sampler.start()
@@ -186,6 +189,15 @@ class Dispatcher:
         queue.on_reinit = hooks.job_reinit
         queue.on_started = hooks.job_started
 
+    async def _start_notifier(self) -> None:
+        """Notified users hear of a job's end from the queue, of its deletion from the queue
+        (what the job was) and the bus (once the deletion is durable)."""
+        queue, notifier = self.queue, self.notifier
+        queue.on_finished = chain(queue.on_finished, notifier.job_finished)
+        queue.on_deleted = chain(queue.on_deleted, notifier.job_deleted)
+        self.bus.subscribe(notifier.on_event)
+        await notifier.start()
+
     async def _start_web(self, recorded: dict[str, Any]) -> None:
         settings = self.settings
         app = make_app(self.operations, max_request_bytes=settings.max_request_bytes)
@@ -237,6 +249,7 @@ class Dispatcher:
     async def close(self) -> None:
         """Stop taking work, then close the parts in reverse order. Safe twice."""
         if not self._started:
+            await self.notifier.close()
             await self._close_hooks()
             await self.store.close()
             self.lock.release()
@@ -249,6 +262,7 @@ class Dispatcher:
         if self.web is not None:
             await self.web.cleanup()
             self.web = None
+        await self.notifier.close()
         await self._close_hooks()
         await self.node_server.close()
         await self.store.close()

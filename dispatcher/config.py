@@ -95,3 +95,19 @@ class Settings(BaseModel):
     # 422), each for at most this long; a tail never holds the loop or a shutdown.
     max_log_followers: int = Field(16, ge=1, le=1024)
     max_log_follow_s: float = Field(600.0, ge=1.0, le=86400.0)
+    # Notifications of a job's end or deletion (dispatcher/notify.py, docs/operations.md):
+    # the SMTP server (no host: e-mail is not configured, and only logged), the sender,
+    # STARTTLS and a login (the password read from a file); one time limit for each
+    # e-mail or webhook call, how many attempts a notification gets (the pause between
+    # them doubling from notify_retry_s), how many may wait, and how many go out at once.
+    smtp_host: str | None = None
+    smtp_port: int = Field(25, ge=1, le=65535)
+    smtp_from: str = "corral@localhost"
+    smtp_starttls: bool = False
+    smtp_username: str = ""
+    smtp_password_file: Path | None = None
+    notify_timeout_s: float = Field(10.0, gt=0.0, le=600.0)
+    notify_attempts: int = Field(3, ge=1, le=100)
+    notify_retry_s: float = Field(5.0, ge=0.0, le=3600.0)
+    notify_queue_max: int = Field(10_000, ge=1, le=10_000_000)
+    notify_concurrency: int = Field(4, ge=1, le=256)

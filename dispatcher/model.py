@@ -161,6 +161,9 @@ class Job:
     failed_reason: str = ""
     # A stable identity beside the integer id (Smedge and PyFarm name jobs by UUID).
     uuid: str = field(default_factory=lambda: str(uuid.uuid4()))
+    # Who is told when the job ends or is deleted: {id, username, on_success, on_failure,
+    # on_deletion[, webhook]} each (dispatcher/notified.py).
+    notified_users: list[dict[str, object]] = field(default_factory=list)
 
     @property
     def frames(self) -> int:

@@ -17,6 +17,7 @@ from dispatcher.operations.chunks import ChunkOperations
 from dispatcher.operations.farm import Area, Farm
 from dispatcher.operations.jobs import JobOperations
 from dispatcher.operations.nodes import NodeOperations
+from dispatcher.operations.notifications import NotificationOperations
 from dispatcher.operations.pools import PoolOperations
 from dispatcher.operations.records import RecordOperations
 from dispatcher.operations.system import SystemOperations
@@ -35,6 +36,7 @@ class Operations:
         self.pools = PoolOperations(farm)
         self.records = RecordOperations(farm)
         self.system = SystemOperations(farm)
+        self.notifications = NotificationOperations(farm)
 
     def areas(self) -> dict[str, Area]:
         return {name: area for name, area in vars(self).items() if isinstance(area, Area)}

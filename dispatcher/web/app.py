@@ -143,7 +143,18 @@ def operations(request: web.Request) -> tuple[Operations, Actor]:
 
 
 def make_app(ops: Operations, *, max_request_bytes: int) -> web.Application:
-    from dispatcher.web import folders, hooks, jobs, login, nodes, pools, records, system, users
+    from dispatcher.web import (
+        folders,
+        hooks,
+        jobs,
+        login,
+        nodes,
+        notified,
+        pools,
+        records,
+        system,
+        users,
+    )
 
     http_errors.quiet_bad_requests()
 
@@ -151,10 +162,7 @@ def make_app(ops: Operations, *, max_request_bytes: int) -> web.Application:
         middlewares=[errors_middleware, auth_middleware], client_max_size=max_request_bytes
     )
     app[OPERATIONS] = ops
-    jobs.add_routes(app)
-    login.add_routes(app)
-    nodes.add_routes(app)
-    hooks.add_routes(app)
-    for resources in (folders, pools, users, records, system):
-        resources.add_routes(app)
+    modules = (jobs, login, nodes, hooks, folders, pools, users, records, system, notified)
+    for module in modules:
+        module.add_routes(app)
     return app
