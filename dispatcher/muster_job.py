@@ -20,6 +20,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
+from dispatcher import limits
 from dispatcher.errors import ValidationError
 from dispatcher.model import ROOT_PARENT, DependMode, frame, frame_text, parse_frame_range
 
@@ -74,7 +75,7 @@ class MusterJob(BaseModel):
     startOn: int = 0
     chunksInterleave: int = 0
     chunksPriority: ShortText = "0"
-    chunksTimeoutValue: float = 0
+    chunksTimeoutValue: float = 0.0
     project: ShortText = ""
     department: ShortText = ""
     shot: ShortText = ""
@@ -142,7 +143,11 @@ def parse_environment(text: str) -> dict[str, str]:
         if equals < 0:
             raise ValidationError(f"{field}: {text[position:][:40]!r} has no '='", field=field)
         name = text[position:equals].strip()
+        if not limits.ENV_NAME.fullmatch(name):
+            raise ValidationError(f"{field}: {name[:40]!r} is not a variable name", field=field)
         position = equals + 1
+        while position < size and text[position] in " \t":
+            position += 1
         if position < size and text[position] in "'\"":
             end = _literal_end(text, position)
             if end is None:
@@ -211,7 +216,7 @@ def _text(name: str, value: Scalar) -> str:
 
 
 def _number(value: float) -> float | int:
-    return int(value) if value.is_integer() else value
+    return int(value) if float(value).is_integer() else value
 
 
 def _frames(enabled: dict[str, Scalar]) -> dict[str, Any]:
