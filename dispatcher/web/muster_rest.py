@@ -99,8 +99,9 @@ class MusterQuery(BaseModel):
 
 
 class LoginQuery(MusterQuery):
-    username: str = Field(min_length=1, max_length=1024)
-    password: str = Field(min_length=1, max_length=1024)
+    # Required, and checked by the login operation itself (so a refusal is audited there).
+    username: str | None = Field(None, description="required")
+    password: str | None = Field(None, description="required")
 
 
 class TemplatesQuery(MusterQuery):
