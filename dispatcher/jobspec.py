@@ -3,11 +3,20 @@ naming the field. Used by REST, the CLI's file submits and the hook API alike.""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Annotated, Any
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from dispatcher import limits
 from dispatcher.errors import ValidationError
@@ -28,9 +37,28 @@ ShortText = Annotated[str, Field(max_length=255)]
 
 
 class DependencySpec(BaseModel):
+    """A job to wait for: an existing job's id (`job`), or `submitted`, the position of
+    an earlier job of the same submit (whose id nobody knows before it is queued)."""
+
     model_config = ConfigDict(extra="forbid")
-    job: int = Field(ge=1)
+    job: int | None = Field(None, ge=1)
+    submitted: int | None = Field(None, ge=0)
     mode: DependMode = DependMode.SUCCESS
+
+    @model_validator(mode="after")
+    def _one_target(self) -> DependencySpec:
+        if (self.job is None) == (self.submitted is None):
+            raise ValueError("job: give either job (an id) or submitted (a position), not both")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Only the target given, so hooks and views see {"job": 12, "mode": ...} as before.
+        data: dict[str, Any] = handler(self)
+        for name in ("job", "submitted"):
+            if data.get(name) is None:
+                data.pop(name, None)
+        return data
 
 
 class JobSpec(BaseModel):
@@ -145,13 +173,24 @@ class JobSpec(BaseModel):
         assert self.start is not None and self.end is not None
         return -(-frame_count(self.start, self.end, self.by) // self.batch)
 
-    def dependencies(self) -> list[Dependency]:
+    def dependencies(self, earlier: Sequence[int] = ()) -> list[Dependency]:
+        """The jobs to wait for; `earlier` are the ids given to the jobs before this one in
+        the same submit, which `submitted` positions name (ValidationError past them)."""
         deps = []
         for item in self.depends_on:
             if isinstance(item, int):
                 deps.append(Dependency(item))
-            else:
+            elif item.job is not None:
                 deps.append(Dependency(item.job, item.mode))
+            else:
+                assert item.submitted is not None
+                if item.submitted >= len(earlier):
+                    raise ValidationError(
+                        f"depends_on: submitted {item.submitted} is not an earlier job of this "
+                        "submit (a job may wait only for those before it)",
+                        field="depends_on",
+                    )
+                deps.append(Dependency(earlier[item.submitted], item.mode))
         return deps
 
 
@@ -197,8 +236,9 @@ def check_command(
         )
 
 
-def build_job(spec: JobSpec, job_id: int, seq: int, user: str) -> Job:
-    """A new Job from a validated spec, with every chunk queued."""
+def build_job(spec: JobSpec, job_id: int, seq: int, user: str, earlier: Sequence[int] = ()) -> Job:
+    """A new Job from a validated spec, with every chunk queued; `earlier` as in
+    `JobSpec.dependencies`."""
     assert spec.start is not None and spec.end is not None
     job = Job(
         id=job_id,
@@ -216,7 +256,7 @@ def build_job(spec: JobSpec, job_id: int, seq: int, user: str) -> Job:
         pools=list(spec.pools),
         excluded_pools=list(spec.excluded_pools),
         max_nodes=spec.max_nodes,
-        depends_on=spec.dependencies(),
+        depends_on=spec.dependencies(earlier),
         per_frame=spec.per_frame,
         requeue=spec.requeue,
         time_limit_s=spec.time_limit_s,

@@ -219,15 +219,19 @@ class Queue:
         limits.check_chunks(
             [spec.chunk_count() for spec in specs], self.chunk_limits, self.unfinished_chunks()
         )
+        # The ids the jobs will get, in order: a job may wait for one before it (`submitted`).
+        ids = [self.next_job_id + position for position in range(len(specs))]
         for position, spec in enumerate(specs):
-            for dep in spec.dependencies():
-                if dep.job_id not in self.jobs:
+            for dep in spec.dependencies(ids[:position]):
+                if dep.job_id not in self.jobs and dep.job_id not in ids[:position]:
                     raise NotFound(f"depends_on: job {dep.job_id} does not exist (job #{position})")
             if spec.parent != -1:
                 self._check_parent(None, spec.parent)
         jobs = []
-        for spec in specs:
-            job = jobspec.build_job(spec, self.next_job_id, self.next_seq, user)
+        for position, spec in enumerate(specs):
+            job = jobspec.build_job(
+                spec, self.next_job_id, self.next_seq, user, earlier=ids[:position]
+            )
             self.next_job_id += 1
             self.next_seq += 1
             self.jobs[job.id] = job

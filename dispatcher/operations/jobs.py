@@ -86,6 +86,7 @@ class JobOperations(Area):
             where = f"job #{position}: " if len(items) > 1 else ""
             try:
                 spec = jobspec.parse_spec(item)
+                spec.dependencies([0] * position)  # `submitted` names an earlier job: before hooks
             except ValidationError as exc:
                 raise ValidationError(f"{where}{exc}", field=exc.field) from None
             if spec.user not in (None, name) and not actor.can(Permission.MANAGE_ALL):

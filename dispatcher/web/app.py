@@ -119,12 +119,17 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         return await handler(request)  # logging in, the API document
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
+    if not header:  # Muster's REST clients send the token as ?authToken=
+        scheme, token = "bearer", request.query.get("authToken", "")
     actor = None
     if scheme.lower() == "bearer" and token.strip() and token.isascii():  # tokens are ASCII
         actor = request.app[OPERATIONS].accounts.authenticate(token.strip())
     if actor is None:
         response = problem(
-            401, "Unauthorized", "a valid 'Authorization: Bearer TOKEN' header is required"
+            401,
+            "Unauthorized",
+            "a valid 'Authorization: Bearer TOKEN' header (or authToken query parameter) "
+            "is required",
         )
         response.headers["WWW-Authenticate"] = 'Bearer realm="corral"'
         return response
@@ -148,6 +153,7 @@ def make_app(ops: Operations, *, max_request_bytes: int) -> web.Application:
         hooks,
         jobs,
         login,
+        muster_rest,
         nodes,
         notified,
         pools,
@@ -159,10 +165,23 @@ def make_app(ops: Operations, *, max_request_bytes: int) -> web.Application:
     http_errors.quiet_bad_requests()
 
     app = web.Application(
-        middlewares=[errors_middleware, auth_middleware], client_max_size=max_request_bytes
+        middlewares=[muster_rest.muster_errors, errors_middleware, auth_middleware],
+        client_max_size=max_request_bytes,
     )
     app[OPERATIONS] = ops
-    modules = (jobs, login, nodes, hooks, folders, pools, users, records, system, notified)
+    modules = (
+        jobs,
+        login,
+        nodes,
+        hooks,
+        folders,
+        pools,
+        users,
+        records,
+        system,
+        notified,
+        muster_rest,
+    )
     for module in modules:
         module.add_routes(app)
     return app
