@@ -161,6 +161,8 @@ class Job:
     failed_reason: str = ""
     # A stable identity beside the integer id (Smedge and PyFarm name jobs by UUID).
     uuid: str = field(default_factory=lambda: str(uuid.uuid4()))
+    # A keyed submit's key (dispatcher/idempotency.py): {"key", "by", "digest"}, else None.
+    idempotency: dict[str, str] | None = None
 
     @property
     def frames(self) -> int:
