@@ -8,6 +8,7 @@ import asyncio
 import json
 import signal
 import sqlite3
+import subprocess
 import threading
 import time
 import urllib.error
@@ -20,7 +21,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.integration.farm import Farm, wait_for
+from tests.integration.farm import CORRAL, Farm, wait_for
 from tests.integration.hookfarm import TEMPLATE_HEAD, write_template
 from tests.integration.inprocess import Live, live_dispatcher
 
@@ -255,5 +256,24 @@ def test_a_retry_after_a_kill_between_commit_and_answer_gets_the_committed_job(
         listing = farm.request("GET", "/api/v1/jobs/")
         assert [item["id"] for item in listing] == committed  # exactly one job queued
         assert committed_with_key(data / "corral.db", KEY) == committed
+    finally:
+        farm.close()
+
+
+def test_corral_submit_sends_its_key(tmp_path: Path) -> None:
+    farm = Farm(tmp_path / "data").start()
+    try:
+        command = [CORRAL, "--dispatcher", farm.url, "--token", farm.token, "submit", "--json",
+                   "--name", "shot030", "--idempotency-key", "cli-run-1", "--", "true"]  # fmt: skip
+        answers = [
+            json.loads(subprocess.run(command, capture_output=True, text=True, timeout=60,
+                                      check=True).stdout)
+            for _ in range(2)
+        ]  # fmt: skip
+        assert answers[0]["id"] == answers[1]["id"]
+        assert [job["id"] for job in farm.request("GET", "/api/v1/jobs/")] == [answers[0]["id"]]
+        bad = subprocess.run(command[:-4] + ["--idempotency-key", "", "--", "true"],
+                             capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert bad.returncode == 1 and "Idempotency-Key" in bad.stderr
     finally:
         farm.close()
