@@ -92,25 +92,24 @@ class JobOperations(Area):
         scope = (actor.name, idempotency.check_key(idempotency_key))
         request = idempotency.digest(items, owner)
         keys = self._keys()
-        while (pending := keys.pending.get(scope)) is not None:
-            await asyncio.shield(pending)  # resolved when the first ends, however it ends
         settings = self.farm.settings
-        now = time.time()
-        known = keys.find(
-            scope,
-            request,
-            self.farm.queue.jobs,
-            now=now,
-            retention_s=settings.idempotency_retention_s,
-        )
-        if known is not None:
-            return Submitted(known, replayed=True)
-        keys.prune(now=now, retention_s=settings.idempotency_retention_s)
+        retention_s = settings.idempotency_retention_s
+        while True:
+            while (pending := keys.pending.get(scope)) is not None:
+                await asyncio.shield(pending)  # resolved when the first ends, however it ends
+            known = keys.find(
+                scope, request, self.farm.queue.jobs, now=time.time(), retention_s=retention_s
+            )
+            if known is None:
+                break
+            await self.farm.store.commit()  # answer only what is durable
+            if all(self.farm.queue.jobs.get(job.id) is job for job in known):
+                return Submitted(known, replayed=True)
+        keys.prune(now=time.time(), retention_s=retention_s)
         waiting = asyncio.get_running_loop().create_future()
         keys.pending[scope] = waiting
         try:
             jobs = await self._submit(actor, items, owner, idempotency.mark(scope, request))
-            keys.add(scope, request, jobs, now=now)
         finally:
             del keys.pending[scope]
             waiting.set_result(None)
@@ -156,6 +155,10 @@ class JobOperations(Area):
         if key is not None:  # commits with the jobs, in this loop tick's batch
             for job in jobs:
                 job.idempotency = dict(key)
+            # Known at once: should this request go away during the commit, its retry
+            # still finds the jobs (a refused commit takes them back, freeing the key).
+            scope = (key["by"], key["key"])
+            self.idempotency_keys.add(scope, key["digest"], jobs, now=time.time())
         self.farm.hooks.submitted(jobs)
         ids = [job.id for job in jobs]
         await self.finish(actor, JobEvent(action="submit", actor=actor.name, jobs=ids), jobs=ids)
