@@ -16,14 +16,14 @@ import shlex
 import signal
 import socket
 import sys
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-import pydantic
 
 from console.auth import CliState
+from console.config_cli import config_option, install_config_commands, resolve_settings
 from console.demo import run_demo
 from console.formatting import host_port, printable
 from console.hooks_cli import COMMANDS as HOOK_COMMANDS
@@ -33,6 +33,7 @@ from console.login_cli import login
 from console.nodes_cli import install_node_commands
 from console.store_cli import COMMANDS as STORE_COMMANDS
 from dispatcher.config import Settings
+from dispatcher.config_sources import Origin, unknown_env
 from dispatcher.errors import (
     AuthenticationFailed,
     Conflict,
@@ -263,11 +264,11 @@ def tune_collector() -> None:
     gc.set_threshold(10_000, 20, 20)
 
 
-async def serve_dispatcher(settings: Settings) -> None:
+async def serve_dispatcher(settings: Settings, origins: Mapping[str, Origin] | None = None) -> None:
     """Start the dispatcher, announce its addresses, and serve until a signal closes it."""
     from dispatcher.app import Dispatcher  # the consoles need not import the server
 
-    dispatcher = Dispatcher(settings)
+    dispatcher = Dispatcher(settings, origins=origins)
     loop = asyncio.get_running_loop()
     closing: list[asyncio.Task[None]] = []
 
@@ -348,8 +349,12 @@ def setting(flag: str, text: str, kind: Any = None, field: str | None = None, **
 
 
 @main.command()
+@config_option
 @click.option(
-    "--data-dir", required=True, type=DirPath, help="Where the queue, logs and tokens live."
+    "--data-dir",
+    "data_dir",
+    type=DirPath,
+    help="Where the queue, logs and tokens live [env CORRAL_DATA_DIR, or the file's data_dir].",
 )
 @setting("--host", "Render-client listen address.")
 @setting("--port", "Render-client port (0: any free).", PORT)
@@ -450,22 +455,28 @@ def setting(flag: str, text: str, kind: Any = None, field: str | None = None, **
 @setting("--notify-retry-s", "Pause before a notification's second attempt (doubling after).",
          click.FloatRange(0, 3600))  # fmt: skip
 @log_level_option
-def dispatcher(log_level: str, **options: Any) -> None:
+@click.pass_context
+def dispatcher(
+    ctx: click.Context, log_level: str, config_file: Path | None, **options: Any
+) -> None:
     """Run the dispatcher until SIGTERM or SIGINT.
 
+    Settings come from the defaults, the --config file (or DATA_DIR/corral.toml),
+    CORRAL_<SETTING> variables, the settings stored through the API, and the
+    options given here, each over the one before (`corral config show`).
     Prints one line `listening render=HOST:PORT http=URL` once it serves.
     """
     configure_logging(log_level)
-    try:
-        settings = Settings(
-            **{k: tuple(v) if isinstance(v, list | tuple) else v for k, v in options.items()}
-        )
-    except pydantic.ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        message = first["msg"].removeprefix("Value error, ")
-        raise click.UsageError(f"{where}: {message}" if where else message) from None
-    run_async(serve_dispatcher(settings))
+    env = dict(os.environ)
+    resolved = resolve_settings(ctx, options, config_file, env)
+    for name in unknown_env(env):
+        logger.warning("action=unknown_variable name=%s: not a setting; ignored", name)
+    if resolved.file is not None:
+        logger.info("action=config_file path=%s", resolved.file)
+    run_async(serve_dispatcher(resolved.settings, resolved.origins))
+
+
+install_config_commands(main, dispatcher)
 
 
 def parse_address(text: str, default_port: int = DEFAULT_RENDER_PORT) -> tuple[str, int]:

@@ -108,6 +108,7 @@ class DispatcherClient:
         *,
         body: Any = None,
         query: Mapping[str, object] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Any:
         """One call; returns decoded JSON, text for text/plain, None for an empty answer."""
         url = self.base_url + API_PREFIX + path
@@ -115,7 +116,7 @@ class DispatcherClient:
             pairs = {key: str(value) for key, value in query.items() if value is not None}
             if pairs:
                 url += "?" + urllib.parse.urlencode(pairs)
-        headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
+        headers = {"Accept": "application/json", "User-Agent": USER_AGENT, **(headers or {})}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         data = None
@@ -174,8 +175,15 @@ class DispatcherClient:
             return int(text)
         return int(self.job(text)["id"])
 
-    def submit(self, body: dict[str, Any] | list[dict[str, Any]]) -> Any:
-        return self.request("POST", "/jobs/", body=body)
+    def submit(
+        self, body: dict[str, Any] | list[dict[str, Any]], *, idempotency_key: str | None = None
+    ) -> Any:
+        """Submit jobs; with a key, a repeat of this submit answers its first jobs."""
+        if idempotency_key is None:
+            return self.request("POST", "/jobs/", body=body)
+        return self.request(
+            "POST", "/jobs/", body=body, headers={"Idempotency-Key": idempotency_key}
+        )
 
     def edit_job(self, job_id: int, fields: Mapping[str, Any]) -> dict[str, Any]:
         return dict(self.request("PATCH", f"/jobs/{job_id}", body=dict(fields)))

@@ -197,6 +197,11 @@ def read_job_file(stream: IO[str]) -> dict[str, Any] | list[dict[str, Any]]:
 )
 @click.option("--notes", help="Free text shown with the job.")
 @click.option("--paused", is_flag=True, help="Submit paused.")
+@click.option(
+    "--idempotency-key",
+    metavar="KEY",
+    help="Send this Idempotency-Key: running the same submit again answers its first jobs.",
+)
 @json_option
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @pass_state
@@ -208,6 +213,7 @@ def submit(state: CliState, /, job_file: IO[str] | None, as_json: bool, **option
     corral submit --file jobs.json
     """
     command = options.pop("command")
+    idempotency_key = options.pop("idempotency_key")
     ctx = click.get_current_context()
     if job_file is not None:
         given = [
@@ -224,7 +230,7 @@ def submit(state: CliState, /, job_file: IO[str] | None, as_json: bool, **option
         refs = options["depends_on"]
         depends = [state.client().job_id(ref) for ref in refs] if refs else []
         body = job_body(options, command, depends)
-    created = state.client().submit(body)
+    created = state.client().submit(body, idempotency_key=idempotency_key)
     if as_json:
         echo_json(created)
         return

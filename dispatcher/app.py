@@ -14,7 +14,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from dispatcher import VERSION, tls
 from dispatcher.activity import ActivityLog, LogFolder, MessageLog, StatisticsSampler
 from dispatcher.auth import Users, farm_secret
 from dispatcher.config import Settings
+from dispatcher.config_sources import Origin
 from dispatcher.control import NodeControl
 from dispatcher.datadir import DataDirLock
 from dispatcher.events import EventBus
@@ -62,7 +63,9 @@ def chain(*callbacks: Callable[..., None]) -> Callable[..., None]:
 class Dispatcher:
     """One farm's dispatcher. `await start()`, then `await close()` (safe twice)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, origins: Mapping[str, Origin] | None = None) -> None:
+        """`origins`: where each setting came from (dispatcher/config_sources.py); a
+        setting given as a command-line option keeps its value over a stored one."""
         self.settings = settings
         self.lock = DataDirLock(settings.data_dir)
         self.store = SqliteStore(
@@ -80,6 +83,7 @@ class Dispatcher:
         )
         self.bus = EventBus()
         self.operations = Operations(self)
+        self.operations.system.origins.update(origins or {})
         self.api = ApiService(self.operations)  # the hook API's front
         self.loop_lag = LoopLag(stall_s=settings.loop_stall_s)
         self.notifier = Notifier(lambda: self.settings, self.users)

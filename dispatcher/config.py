@@ -14,6 +14,15 @@ DEFAULT_RENDER_PORT = 9681
 DEFAULT_HTTP_PORT = 9890
 DEFAULT_COMPAT_PORT = 9781
 
+# Settings systemSetConfiguration may change while the dispatcher runs.
+# The hook host's time and memory limits are start options: a hook may not lift its own.
+LIVE_SETTINGS = frozenset({
+    "chunk_hold_recheck_s", "idle_hook_interval_s",
+    "statistics_interval_s", "exclude_after_failures", "heartbeat_interval_s",
+    "offline_after_missed", "node_lost_after_s", "reconnect_grace_s", "max_log_bytes_per_s",
+    "discovery_addresses", "shutdown_grace_s", "cancel_deadline_s",
+})  # fmt: skip
+
 
 class Settings(BaseModel):
     """Everything the dispatcher can be told. Times are seconds, sizes bytes."""
@@ -111,3 +120,9 @@ class Settings(BaseModel):
     notify_retry_s: float = Field(5.0, ge=0.0, le=3600.0)
     notify_queue_max: int = Field(10_000, ge=1, le=10_000_000)
     notify_concurrency: int = Field(4, ge=1, le=256)
+    # Idempotent submits (docs/api.md): how long a submit's Idempotency-Key is remembered
+    # (a key is also freed when its jobs are deleted). For crash tests only: how long a
+    # submit holds its answer after its commit (0: not at all), so that a test can kill
+    # the dispatcher between the two.
+    idempotency_retention_s: float = Field(86400.0, ge=1.0, le=366 * 86400.0)
+    debug_submit_answer_delay_s: float = Field(0.0, ge=0.0, le=60.0)

@@ -164,6 +164,8 @@ class Job:
     # Who is told when the job ends or is deleted: {id, username, on_success, on_failure,
     # on_deletion[, webhook]} each (dispatcher/notified.py).
     notified_users: list[dict[str, object]] = field(default_factory=list)
+    # A keyed submit's key (dispatcher/idempotency.py): {"key", "by", "digest"}, else None.
+    idempotency: dict[str, str] | None = None
 
     @property
     def frames(self) -> int:

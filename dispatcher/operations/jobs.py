@@ -3,23 +3,38 @@ updates, and the read-only lookups every front shares."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+import time
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from dispatcher import jobspec, listing
+from dispatcher import idempotency, jobspec, listing
 from dispatcher.auth import Permission
 from dispatcher.errors import NotFound, PermissionDenied, ValidationError
 from dispatcher.events import JobEvent
 from dispatcher.model import ROOT_PARENT, Job, JobKind
 from dispatcher.operations.actor import Actor
-from dispatcher.operations.farm import Area
+from dispatcher.operations.farm import Area, Farm
 from dispatcher.views import job_view
 
 MAX_JOBS_PER_SUBMIT = 10_000
 MAX_OWNER_CHARS = 255
 
 
+class Submitted(list[Job]):
+    """The jobs a submit queued; `replayed` when a retried keyed submit answers the jobs
+    its first try queued."""
+
+    def __init__(self, jobs: Iterable[Job], *, replayed: bool = False) -> None:
+        super().__init__(jobs)
+        self.replayed = replayed
+
+
 class JobOperations(Area):
+    def __init__(self, farm: Farm) -> None:
+        super().__init__(farm)
+        self.idempotency_keys = idempotency.IdempotencyKeys()
+
     # -- lookups -----------------------------------------------------------------
     def get(self, actor: Actor, key: int | str) -> Job:
         """A job by id or by title (Conflict, listing the ids, when several bear it)."""
@@ -68,14 +83,61 @@ class JobOperations(Area):
 
     # -- submitting --------------------------------------------------------------
     async def submit(
-        self, actor: Actor, items: list[Any], *, owner: str | None = None
-    ) -> list[Job]:
+        self,
+        actor: Actor,
+        items: list[Any],
+        *,
+        owner: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Submitted:
         """Queue new jobs (specs as JSON objects) once their templates' hooks admitted them.
 
         `owner` is whom the jobs belong to when the actor is not a user (a template
         submitting for someone); a user submits as themself unless they may manage all.
+        With an `idempotency_key` (dispatcher/idempotency.py), a submit the actor already
+        made with that key answers its jobs (`replayed`) instead of queuing new ones, and
+        a different request with the key is a Conflict; a second request arriving while
+        the first is in flight waits for its outcome.
         """
         actor.require(Permission.SUBMIT)
+        if idempotency_key is None:
+            return Submitted(await self._submit(actor, items, owner, None))
+        scope = (actor.name, idempotency.check_key(idempotency_key))
+        request = idempotency.digest(items, owner)
+        keys = self._keys()
+        settings = self.farm.settings
+        retention_s = settings.idempotency_retention_s
+        while True:
+            while (pending := keys.pending.get(scope)) is not None:
+                await asyncio.shield(pending)  # resolved when the first ends, however it ends
+            known = keys.find(
+                scope, request, self.farm.queue.jobs, now=time.time(), retention_s=retention_s
+            )
+            if known is None:
+                break
+            await self.farm.store.commit()  # answer only what is durable
+            if all(self.farm.queue.jobs.get(job.id) is job for job in known):
+                return Submitted(known, replayed=True)
+        keys.prune(now=time.time(), retention_s=retention_s)
+        waiting = asyncio.get_running_loop().create_future()
+        keys.pending[scope] = waiting
+        try:
+            jobs = await self._submit(actor, items, owner, idempotency.mark(scope, request))
+        finally:
+            del keys.pending[scope]
+            waiting.set_result(None)
+        if settings.debug_submit_answer_delay_s:  # crash tests: die between commit and answer
+            await asyncio.sleep(settings.debug_submit_answer_delay_s)
+        return Submitted(jobs)
+
+    def _keys(self) -> idempotency.IdempotencyKeys:
+        if not self.idempotency_keys.loaded:
+            self.idempotency_keys.load(self.farm.queue.jobs.values())
+        return self.idempotency_keys
+
+    async def _submit(
+        self, actor: Actor, items: list[Any], owner: str | None, key: dict[str, str] | None
+    ) -> list[Job]:
         if not isinstance(items, list) or not items:
             raise ValidationError("the list of jobs is empty")
         if len(items) > MAX_JOBS_PER_SUBMIT:
@@ -104,6 +166,13 @@ class JobOperations(Area):
             specs.append(spec)
         specs = await self.farm.hooks.admit(specs, name)
         jobs = self.farm.queue.submit(specs, name)
+        if key is not None:  # commits with the jobs, in this loop tick's batch
+            for job in jobs:
+                job.idempotency = dict(key)
+            # Known at once: should this request go away during the commit, its retry
+            # still finds the jobs (a refused commit takes them back, freeing the key).
+            scope = (key["by"], key["key"])
+            self.idempotency_keys.add(scope, key["digest"], jobs, now=time.time())
         self.farm.hooks.submitted(jobs)
         ids = [job.id for job in jobs]
         await self.finish(actor, JobEvent(action="submit", actor=actor.name, jobs=ids), jobs=ids)

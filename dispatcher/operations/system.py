@@ -17,11 +17,12 @@ import pydantic
 
 from dispatcher import VERSION, discovery, snapshot
 from dispatcher.auth import Permission
-from dispatcher.config import Settings
+from dispatcher.config import LIVE_SETTINGS, Settings
+from dispatcher.config_sources import DEFAULT, STORED, Origin
 from dispatcher.errors import ValidationError
 from dispatcher.events import SystemEvent
 from dispatcher.operations.actor import Actor
-from dispatcher.operations.farm import Area
+from dispatcher.operations.farm import Area, Farm
 from dispatcher.protocol import PROTOCOL_VERSION
 from hooks.catalog import TemplateCatalog, TemplateInfo
 from hooks.runtime import bundled_templates_dir
@@ -31,14 +32,6 @@ log = logging.getLogger(__name__)
 MAX_SCRIPT_BYTES = 4 * 1024 * 1024
 MAX_SCRIPT_NAME_CHARS = 255
 
-# Settings systemSetConfiguration may change while the dispatcher runs.
-# The hook host's time and memory limits are start options: a hook may not lift its own.
-LIVE_SETTINGS = frozenset({
-    "chunk_hold_recheck_s", "idle_hook_interval_s",
-    "statistics_interval_s", "exclude_after_failures", "heartbeat_interval_s",
-    "offline_after_missed", "node_lost_after_s", "reconnect_grace_s", "max_log_bytes_per_s",
-    "discovery_addresses", "shutdown_grace_s", "cancel_deadline_s",
-})  # fmt: skip
 
 LDAP_KEYS = {
     "enabled": bool, "server": str, "port": int, "use_ssl": bool, "base_dn": str, "bind_user": str,
@@ -86,6 +79,13 @@ def template_view(template: TemplateInfo, origin: str | None) -> dict[str, Any]:
 class SystemOperations(Area):
     api_calls = 0  # MDispatcherAPI calls answered (counted by the hook API front)
     ldap: dict[str, Any]
+    # Where each setting's value came from (dispatcher/config_sources.py); the CLI sets
+    # them at start, stored and API changes update them. A name not here is a default.
+    origins: dict[str, Origin]
+
+    def __init__(self, farm: Farm) -> None:
+        super().__init__(farm)
+        self.origins = {}
 
     async def _done(self, actor: Actor, action: str, /, **detail: Any) -> None:
         await self.finish(
@@ -115,16 +115,36 @@ class SystemOperations(Area):
                 "action=stored_settings_ignored fields=%s reason=start_options", ",".join(fixed)
             )
             stored = {name: value for name, value in stored.items() if name in LIVE_SETTINGS}
+        # An option given on the command line wins over a stored value (docs/operations.md).
+        pinned = sorted(name for name in stored if self.origin(name).kind == "option")
+        if pinned:
+            log.warning(
+                "action=stored_settings_overridden fields=%s reason=command_line_option; "
+                "the option's value is used",
+                ",".join(pinned),
+            )
+            stored = {name: value for name, value in stored.items() if name not in pinned}
         try:
             updated, changed = checked_settings(self.farm.settings, stored)
         except ValidationError as exc:
             log.error("action=stored_settings_ignored reason=%s", exc)
             return
         self.apply_settings(updated)
+        for name in stored:
+            self.origins[name] = STORED
         log.info("action=stored_settings_applied fields=%s", ",".join(sorted(changed)))
 
+    def origin(self, name: str) -> Origin:
+        return self.origins.get(name, DEFAULT)
+
     def configuration(self, actor: Actor) -> dict[str, Any]:
-        return {"values": self.farm.settings.model_dump(mode="json"), "live": sorted(LIVE_SETTINGS)}
+        """The settings in force, the live ones, and where each value came from."""
+        values = self.farm.settings.model_dump(mode="json")
+        return {
+            "values": values,
+            "live": sorted(LIVE_SETTINGS),
+            "origins": {name: self.origin(name).to_dict() for name in values},
+        }
 
     async def configure(self, actor: Actor, values: object, *, store: bool) -> list[str]:
         """Change live settings now; `store` keeps them for the next start."""
@@ -134,6 +154,8 @@ class SystemOperations(Area):
             raise ValidationError("configuration: an MDispatcherConfiguration is required")
         updated, changed = checked_settings(self.farm.settings, values)
         self.apply_settings(updated)
+        for name in changed:
+            self.origins[name] = STORED if store else Origin("api", f"changed by {actor.name}")
         if store:
             records = self.farm.records
             stored = records.find("config", "settings") or {}

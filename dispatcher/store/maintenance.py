@@ -15,7 +15,7 @@ from pathlib import Path
 
 from dispatcher.errors import StartupError
 from dispatcher.store import startup
-from dispatcher.store.sqlite import SQL_DIR
+from dispatcher.store.sqlite import SQL_DIR, Q
 
 BACKUP_STEP_PAGES = 256
 
@@ -121,3 +121,16 @@ def backup(source: Path, target: Path, progress: Callable[[int, int], None] | No
         os.fsync(copy.fileno())
     partial.replace(target)
     return total[0]
+
+
+def read_record(path: Path, kind: str, name: str) -> bytes | None:
+    """One named record of the database (`corral config show` reads the stored settings),
+    None when the database or the record is missing."""
+    if not path.is_file():
+        return None
+    db = _connect_read_only(path)
+    try:
+        row = db.execute(Q["get_record"], (kind, name)).fetchone()
+    finally:
+        db.close()
+    return None if row is None else bytes(row[0])

@@ -16,7 +16,7 @@ _SPEC_FIELDS = (
     "title", "user", "parent", "template", "priority", "paused", "batch", "pools",
     "excluded_pools", "max_nodes", "per_frame", "requeue", "time_limit_s", "memory_mb",
     "environ", "notes", "data", "command", "project", "department", "time_submitted", "time_started",
-    "time_finished", "seq", "failed_reason", "uuid", "notified_users",
+    "time_finished", "seq", "failed_reason", "uuid", "notified_users", "idempotency",
 )  # fmt: skip
 
 

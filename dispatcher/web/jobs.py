@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from dispatcher import listing
+from dispatcher import idempotency, listing
 from dispatcher.errors import NotFound, ValidationError
 from dispatcher.jobspec import JobSpec
 from dispatcher.model import parse_id
@@ -31,12 +31,28 @@ async def list_jobs(request: web.Request) -> web.StreamResponse:
 
 @routes.post("/api/v1/jobs/", body=JobSpec | list[JobSpec], status=201)
 async def submit_jobs(request: web.Request) -> web.Response:
+    """Submit one job (an object) or several (a list).
+
+    With an `Idempotency-Key` header, a retry answers the jobs the first request
+    queued (201 again, with `Idempotent-Replayed: true`); the same key with another
+    body answers 409.
+    """
     ops, actor = operations(request)
+    keys = request.headers.getall(idempotency.HEADER, [])
+    if len(keys) > 1:
+        raise ValidationError(
+            f"{idempotency.HEADER}: one key per request", field=idempotency.HEADER
+        )
     payload = await read_json(request)
     many = isinstance(payload, list)
-    jobs = await ops.jobs.submit(actor, payload if many else [payload])
+    jobs = await ops.jobs.submit(
+        actor, payload if many else [payload], idempotency_key=keys[0] if keys else None
+    )
     views = [job_view(job) for job in jobs]
-    return json_response(views if many else views[0], status=201)
+    response = json_response(views if many else views[0], status=201)
+    if jobs.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
 
 
 @routes.get("/api/v1/jobs/{job}")

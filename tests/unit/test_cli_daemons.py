@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import renderclient.client
 import renderclient.main
 from console.cli import CompatPort, main, parse_address
 from dispatcher.config import Settings
+from dispatcher.config_sources import Origin
 
 
 class FakeDispatcher:
@@ -24,8 +26,9 @@ class FakeDispatcher:
 
     instances: list[FakeDispatcher] = []
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, origins: Mapping[str, Origin] | None = None) -> None:
         self.settings = settings
+        self.origins = dict(origins or {})
         self.render_address = ("", 0)
         self.http_url = ""
         self.closes = 0
@@ -106,9 +109,9 @@ def test_dispatcher_start_failure_is_one_line(
 
 
 def test_dispatcher_needs_a_data_dir() -> None:
-    result = CliRunner().invoke(main, ["dispatcher"])
+    result = CliRunner().invoke(main, ["dispatcher"], env={"CORRAL_DATA_DIR": None})
     assert result.exit_code == 2
-    assert result.stderr.startswith("corral: error: Missing option '--data-dir'")
+    assert result.stderr.startswith("corral: error: data_dir: required: give --data-dir")
 
 
 class FakeRenderClient:
