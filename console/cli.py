@@ -35,6 +35,7 @@ from console.store_cli import COMMANDS as STORE_COMMANDS
 from dispatcher.config import Settings
 from dispatcher.errors import (
     AuthenticationFailed,
+    Busy,
     Conflict,
     CorralError,
     DataDirLocked,
@@ -76,6 +77,7 @@ EXIT_CODES: dict[type[CorralError], int] = {
     StartupError: StartupError.exit_code,  # 6: the data directory cannot be used as it is
     DataDirLocked: DataDirLocked.exit_code,  # 5: another dispatcher holds it
     LimitExceeded: 1,
+    Busy: 1,
 }
 
 

@@ -29,13 +29,16 @@ from dispatcher.datadir import DataDirLock
 from dispatcher.events import EventBus
 from dispatcher.logs import ActionLog, ChunkLogs
 from dispatcher.looplag import LoopLag
+from dispatcher.metrics import Metrics
 from dispatcher.nodes import NodeServer
 from dispatcher.operations import Operations
+from dispatcher.progress import Progress
 from dispatcher.queue import Queue
 from dispatcher.records import Records
 from dispatcher.scheduler import Scheduler
 from dispatcher.store.refusal import store_wiring
 from dispatcher.store.sqlite import SqliteStore
+from dispatcher.streams import Streams
 from dispatcher.web.app import make_app
 from hooks.catalog import TemplateCatalog
 from hooks.lifecycle import Hooks
@@ -78,6 +81,11 @@ class Dispatcher:
             chunk_limits=settings.chunk_limits,
         )
         self.bus = EventBus()
+        self.streams = Streams(self.bus)
+        self.metrics = Metrics()
+        self.progress = Progress(
+            self.bus, self.store, self.queue.jobs, lambda: self.settings.events_progress_interval_s
+        )
         self.operations = Operations(self)
         self.api = ApiService(self.operations)  # the hook API's front
         self.loop_lag = LoopLag(stall_s=settings.loop_stall_s)
@@ -161,6 +169,9 @@ class Dispatcher:
         self.queue.on_change = self.scheduler.job_changed
         self.queue.on_remove = self.scheduler.job_removed
         self.queue.on_kill = self.node_server.kill
+        self.queue.on_progress = self.progress.job_moved
+        self.queue.on_remove = chain(self.queue.on_remove, self.progress.job_removed)
+        self.node_server.on_node_change = self.progress.node_changed
         self.control = NodeControl(queue=self.queue, store=self.store, nodes=self.node_server)
         self.node_server.on_attached = chain(
             self.operations.pools.node_attached, self.node_server.on_attached
@@ -246,6 +257,7 @@ class Dispatcher:
         self._started = False
         log.info("action=stopping")
         self.scheduler.paused = True
+        self.progress.close()
         if self.web is not None:
             await self.web.cleanup()
             self.web = None

@@ -14,6 +14,7 @@ from aiohttp import web
 from dispatcher import http_errors
 from dispatcher.errors import (
     AuthenticationFailed,
+    Busy,
     Conflict,
     CorralError,
     DataDirLocked,
@@ -69,6 +70,7 @@ _STATUS: list[tuple[type[CorralError], int, str]] = [
     (TemplateError, 502, "Template failed"),
     (AuthenticationFailed, 401, "Unauthorized"),
     (LimitExceeded, 422, "Limit exceeded"),
+    (Busy, 503, "Service Unavailable"),
     (CorralError, 500, "Internal Server Error"),
 ]
 
@@ -143,7 +145,7 @@ def operations(request: web.Request) -> tuple[Operations, Actor]:
 
 
 def make_app(ops: Operations, *, max_request_bytes: int) -> web.Application:
-    from dispatcher.web import hooks, jobs, login, nodes
+    from dispatcher.web import events, hooks, jobs, login, metrics, nodes
 
     http_errors.quiet_bad_requests()
 
@@ -155,4 +157,6 @@ def make_app(ops: Operations, *, max_request_bytes: int) -> web.Application:
     login.add_routes(app)
     nodes.add_routes(app)
     hooks.add_routes(app)
+    events.add_routes(app)
+    metrics.add_routes(app)
     return app
