@@ -16,8 +16,10 @@ cannot keep up is dropped there, and its connection aborted here.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import socket
 import time
 from typing import Annotated
 
@@ -39,6 +41,7 @@ MAX_EVENT_ID = 2**63 - 1
 # An idle stream looks this often whether its client went away (the slot frees).
 LIVENESS_S = 1.0
 SHUTDOWN_REASON = "the dispatcher is shutting down"
+SEND_BUFFER_BYTES = 128 * 1024
 
 Id = Annotated[int, Field(ge=1, le=MAX_EVENT_ID)]
 Kind = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
@@ -102,6 +105,16 @@ def missed_message(last_seq: int, after: int) -> bytes:
     return b"id: %d\nevent: missed\ndata: %s\n\n" % (last_seq, data.encode())
 
 
+def _cap_send_buffer(transport: asyncio.BaseTransport | None) -> None:
+    """A fixed kernel send buffer for a stream's socket: the kernel would otherwise grow it
+    to megabytes for a client that reads nothing, before that client counts as slow."""
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is None:
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
+
+
 class _Connection:
     """One client's stream on its connection: writes bounded in time, cut on a drop."""
 
@@ -121,6 +134,7 @@ class _Connection:
             }
         )
         self.stream.on_drop = self.cut
+        _cap_send_buffer(self.transport)
 
     def cut(self, reason: str = "") -> None:
         """Abort the connection: a write the client does not take ends at once."""
