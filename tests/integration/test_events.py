@@ -255,7 +255,7 @@ async def test_a_client_that_reads_nothing_never_blocks_submits_and_is_dropped(
         try:
             await live.wait(lambda: live.dispatcher.streams.open, what="the stream open")
             slowest = 0.0
-            for batch in range(40):
+            for _ in range(40):
                 started = time.monotonic()
                 await live.script(
                     "import MDispatcherAPI, json\n"
