@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import click
@@ -99,27 +99,30 @@ def watch_job(
         job = client.job(job_id)
         if as_json:
             console.out(snapshot_line(job=job["id"], state=job.get("state"), chunks=job.get("chunks")), highlight=False)  # fmt: skip
-        show = _progress_bar(console, job_id) if console.is_terminal and not as_json else None
+        bar = _progress_bar(console, job_id) if console.is_terminal and not as_json else None
         last = ""
-        for event in events:
+        for event in _with_start(events):
             if check is not None:
                 check()
             if event is not None:
                 if as_json:
                     console.out(event_line(event), highlight=False)
                 job = _applied(job, event, client)
-            if show is not None:
-                show(job)
-            elif not as_json:
-                line = status_line(job)
-                if line != last:
-                    console.out(line, highlight=False)
-                    last = line
-            if job.get("state") in FINAL_STATES:
-                if show is not None:
-                    show(job, final=True)
+            ended = job.get("state") in FINAL_STATES
+            if bar is not None:
+                bar(job, final=ended)
+            elif not as_json and status_line(job) != last:
+                last = status_line(job)
+                console.out(last, highlight=False)
+            if ended:
                 return job
     raise AssertionError("the event stream ended")  # it only ends by raising
+
+
+def _with_start(events: Iterable[StreamEvent | None]) -> Iterator[StreamEvent | None]:
+    """The events after one first `None`: the job as read is shown before any event."""
+    yield None
+    yield from events
 
 
 def _progress_bar(console: Console, job_id: int) -> Callable[..., None]:
