@@ -431,6 +431,17 @@ def setting(flag: str, text: str, kind: Any = None, field: str | None = None, **
          click.IntRange(min=1))  # fmt: skip
 @setting("--loop-stall-s", "Event-loop lag counted as a stall; the log then names where the loop was stuck.",
          click.FloatRange(0.01, 60))  # fmt: skip
+@setting("--events-keepalive-s", "Idle event streams get a comment line this often.",
+         click.FloatRange(0.05, 3600))  # fmt: skip
+@setting(
+    "--events-max-streams", "Event streams open at once (more: 503).", click.IntRange(1, 100_000)
+)
+@setting("--events-queue-events", "Events a stream may fall behind before its client is dropped.",
+         click.IntRange(16, 1_000_000))  # fmt: skip
+@setting("--events-progress-interval-s", "How often job progress events are published.",
+         click.FloatRange(0.01, 60))  # fmt: skip
+@click.option("--metrics-public", "metrics_public", is_flag=True,
+              help="Serve /metrics without a token (for Prometheus scrapers).")  # fmt: skip
 @log_level_option
 def dispatcher(log_level: str, **options: Any) -> None:
     """Run the dispatcher until SIGTERM or SIGINT.
