@@ -2,9 +2,11 @@
 
 Every operation that changes the farm publishes exactly one event after its
 change is durable. An event names the action (the same word the action log
-records), who did it and what it touched; the live event stream, the metrics
-and the web console subscribe to the bus. A subscriber that raises is logged
-and dropped from that delivery: it can never fail or delay the operation.
+records), who did it and what it touched. The core's own changes (render
+results, nodes coming and going) are published as `CoreEvent`s by
+dispatcher/progress.py. The live event stream (dispatcher/streams.py) and the
+web console subscribe to the bus. A subscriber that raises is logged and
+dropped from that delivery: it can never fail or delay the operation.
 """
 
 from __future__ import annotations
