@@ -36,6 +36,7 @@ from dispatcher.config import Settings
 from dispatcher.config_sources import Origin, unknown_env
 from dispatcher.errors import (
     AuthenticationFailed,
+    Busy,
     Conflict,
     CorralError,
     DataDirLocked,
@@ -77,6 +78,7 @@ EXIT_CODES: dict[type[CorralError], int] = {
     StartupError: StartupError.exit_code,  # 6: the data directory cannot be used as it is
     DataDirLocked: DataDirLocked.exit_code,  # 5: another dispatcher holds it
     LimitExceeded: 1,
+    Busy: 1,
 }
 
 
@@ -454,6 +456,17 @@ def setting(flag: str, text: str, kind: Any = None, field: str | None = None, **
 )
 @setting("--notify-retry-s", "Pause before a notification's second attempt (doubling after).",
          click.FloatRange(0, 3600))  # fmt: skip
+@setting("--events-keepalive-s", "Idle event streams get a comment line this often.",
+         click.FloatRange(0.05, 3600))  # fmt: skip
+@setting(
+    "--events-max-streams", "Event streams open at once (more: 503).", click.IntRange(1, 100_000)
+)
+@setting("--events-queue-events", "Events a stream may fall behind before its client is dropped.",
+         click.IntRange(16, 1_000_000))  # fmt: skip
+@setting("--events-progress-interval-s", "How often job progress events are published.",
+         click.FloatRange(0.01, 60))  # fmt: skip
+@click.option("--metrics-public", "metrics_public", is_flag=True,
+              help="Serve /metrics without a token (for Prometheus scrapers).")  # fmt: skip
 @log_level_option
 @click.pass_context
 def dispatcher(

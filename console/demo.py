@@ -24,7 +24,7 @@ import click
 
 from console.formatting import chunk_counts, duration_text, host_port, log_tail
 from console.http import ConsoleError, DispatcherClient
-from console.jobs_cli import failure_message, stdout_console, watch_job
+from console.watch_cli import failure_message, stdout_console, watch_job
 
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0

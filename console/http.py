@@ -136,6 +136,35 @@ class DispatcherClient:
             raise DispatcherUnreachable(self.base_url, _reason(exc)) from None
         return _decode(payload, content_type)
 
+    def follow(self, **filters: Any) -> Any:
+        """An `EventFollower` of the live events (`jobs`, `nodes`, `kinds`, `after`)."""
+        from console.events import EventFollower  # it builds on this module
+
+        return EventFollower(self, **filters)
+
+    def open_events(
+        self, query: list[tuple[str, str]], last_event_id: int | None, timeout_s: float
+    ) -> Any:
+        """Open GET /api/v1/events (server-sent events); the answer is read line by line
+        (console/events.py). `timeout_s` bounds each read, not the stream."""
+        url = self.base_url + API_PREFIX + "/events"
+        if query:
+            url += "?" + urllib.parse.urlencode(query)
+        headers = {"Accept": "text/event-stream", "User-Agent": USER_AGENT}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        if last_event_id is not None:
+            headers["Last-Event-ID"] = str(last_event_id)
+        request = urllib.request.Request(url, headers=headers, method="GET")
+        try:
+            return self._opener.open(request, timeout=timeout_s)
+        except urllib.error.HTTPError as exc:
+            raise self._refusal(exc) from None
+        except urllib.error.URLError as exc:
+            raise DispatcherUnreachable(self.base_url, _reason(exc.reason)) from None
+        except (OSError, http.client.HTTPException) as exc:
+            raise DispatcherUnreachable(self.base_url, _reason(exc)) from None
+
     def _refusal(self, exc: urllib.error.HTTPError) -> RequestRefused:
         try:
             raw = exc.read()

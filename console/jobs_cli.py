@@ -1,4 +1,4 @@
-"""The console commands of `corral`: submit, jobs, nodes, logs, why, watch.
+"""The console commands of `corral`: submit, jobs, nodes, logs, why (watch: watch_cli.py).
 
 They talk to the dispatcher's REST API through `DispatcherClient`; the group in
 `console.cli` puts a `console.auth.CliState` (the global options) on the context.
@@ -6,30 +6,27 @@ They talk to the dispatcher's REST API through `DispatcherClient`; the group in
 
 from __future__ import annotations
 
+import contextlib
 import json
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import IO, Any
 
 import click
-from rich.console import Console
 
 from console.auth import CliState
 from console.formatting import (
     job_details,
     jobs_table,
-    make_progress,
     nodes_table,
     printable,
-    state_cell,
-    status_line,
     submitted_line,
     tasks_table,
     to_json,
     why_lines,
 )
 from console.http import AuthFailed, ConsoleError, DispatcherClient, RequestRefused
+from console.watch_cli import stdout_console, watch, watch_jobs_list
 from dispatcher.model import frame, parse_frame_range
 
 JOB_STATES = ("queued", "running", "done", "failed", "paused")
@@ -47,10 +44,6 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON f
 
 def echo_json(value: Any) -> None:
     click.echo(to_json(value))
-
-
-def stdout_console() -> Console:
-    return Console(highlight=False, soft_wrap=False)
 
 
 # -- parsing -------------------------------------------------------------------
@@ -250,10 +243,19 @@ def jobs() -> None:
 @click.option(
     "--state", "job_state", type=click.Choice(JOB_STATES), help="Only jobs in this state."
 )
+@click.option("--watch", "watching", is_flag=True, help="Keep following changes (live events).")
 @json_option
 @pass_state
-def jobs_list(state: CliState, job_state: str | None, as_json: bool) -> None:
-    """List jobs: id, title, state, progress, chunks, priority, user, template."""
+def jobs_list(state: CliState, job_state: str | None, as_json: bool, watching: bool) -> None:
+    """List jobs: id, title, state, progress, chunks, priority, user, template.
+
+    With --watch the table is kept current from the live events until Ctrl-C
+    (with --json: a snapshot line, then one JSON event per line).
+    """
+    if watching:
+        with contextlib.suppress(KeyboardInterrupt):
+            watch_jobs_list(state.client(), job_state, as_json, stdout_console())
+        return
     found = state.client().jobs(job_state)
     if as_json:
         echo_json(found)
@@ -423,89 +425,6 @@ def why(state: CliState, job: str, as_json: bool) -> None:
         title = "" if job.strip().isdecimal() else job.strip()
         for line in why_lines(answer, title):
             click.echo(line)
-
-
-# -- watch ---------------------------------------------------------------------
-
-
-def watch_job(
-    client: DispatcherClient,
-    job_id: int,
-    *,
-    interval_s: float = 0.5,
-    as_json: bool = False,
-    console: Console | None = None,
-    check: Callable[[], None] | None = None,
-) -> dict[str, Any]:
-    """Poll a job until it is done or failed and return its last state.
-
-    A terminal gets a progress bar; a pipe gets one status line per change, or
-    one JSON object per line with `as_json`. A paused job is watched on.
-    `check` runs before every poll and may raise to stop watching.
-    """
-    console = console or stdout_console()
-
-    def poll(job_ref: int) -> dict[str, Any]:
-        if check is not None:
-            check()
-        return client.job(job_ref)
-
-    if as_json or not console.is_terminal:
-        last = ""
-        while True:
-            job = poll(job_id)
-            line = json.dumps(job, sort_keys=True) if as_json else status_line(job)
-            if line != last:
-                console.out(line, highlight=False)
-                last = line
-            if job.get("state") in FINAL_STATES:
-                return job
-            time.sleep(interval_s)
-    with make_progress(console) as progress:
-        job = client.job(job_id)
-        task = progress.add_task(f"job {job_id}", total=max(1, _total(job)), running=0, state="")
-        while True:
-            counts = job.get("chunks") or {}
-            progress.update(
-                task,
-                total=max(1, _total(job)),
-                completed=int(counts.get("done") or 0) + int(counts.get("skipped") or 0),
-                running=int(counts.get("running") or 0),
-                state=state_cell(job.get("state")),
-            )
-            if job.get("state") in FINAL_STATES:
-                return job
-            time.sleep(interval_s)
-            job = poll(job_id)
-
-
-def _total(job: Mapping[str, Any]) -> int:
-    return int((job.get("chunks") or {}).get("total") or 0)
-
-
-def failure_message(job: Mapping[str, Any]) -> str:
-    counts = job.get("chunks") or {}
-    reason = job.get("failed_reason") or f"{counts.get('failed', 0)} chunk(s) failed"
-    return f'job {job.get("id")} "{job.get("title", "")}" failed: {reason}'
-
-
-@click.command()
-@click.argument("job")
-@click.option(
-    "--interval",
-    type=click.FloatRange(min=0.05),
-    default=0.5,
-    show_default=True,
-    help="Seconds between polls.",
-)
-@json_option
-@pass_state
-def watch(state: CliState, job: str, interval: float, as_json: bool) -> None:
-    """Follow a job until it ends: exit 0 when done, 1 when failed."""
-    client = state.client()
-    final = watch_job(client, client.job_id(job), interval_s=interval, as_json=as_json)
-    if final.get("state") == "failed":
-        raise ConsoleError(failure_message(final))
 
 
 COMMANDS: tuple[click.Command, ...] = (submit, jobs, nodes, logs, why, watch)

@@ -30,14 +30,17 @@ from dispatcher.datadir import DataDirLock
 from dispatcher.events import EventBus
 from dispatcher.logs import ActionLog, ChunkLogs
 from dispatcher.looplag import LoopLag
+from dispatcher.metrics import Metrics
 from dispatcher.nodes import NodeServer
 from dispatcher.notify import Notifier
 from dispatcher.operations import Operations
+from dispatcher.progress import Progress
 from dispatcher.queue import Queue
 from dispatcher.records import Records
 from dispatcher.scheduler import Scheduler
 from dispatcher.store.refusal import store_wiring
 from dispatcher.store.sqlite import SqliteStore
+from dispatcher.streams import Streams
 from dispatcher.web.app import make_app
 from hooks.catalog import TemplateCatalog
 from hooks.lifecycle import Hooks
@@ -82,6 +85,11 @@ class Dispatcher:
             chunk_limits=settings.chunk_limits,
         )
         self.bus = EventBus()
+        self.streams = Streams(self.bus)
+        self.metrics = Metrics()
+        self.progress = Progress(
+            self.bus, self.store, self.queue.jobs, lambda: self.settings.events_progress_interval_s
+        )
         self.operations = Operations(self)
         self.operations.system.origins.update(origins or {})
         self.api = ApiService(self.operations)  # the hook API's front
@@ -168,6 +176,9 @@ class Dispatcher:
         self.queue.on_change = self.scheduler.job_changed
         self.queue.on_remove = self.scheduler.job_removed
         self.queue.on_kill = self.node_server.kill
+        self.queue.on_progress = self.progress.job_moved
+        self.queue.on_remove = chain(self.queue.on_remove, self.progress.job_removed)
+        self.node_server.on_node_change = self.progress.node_changed
         self.control = NodeControl(queue=self.queue, store=self.store, nodes=self.node_server)
         self.node_server.on_attached = chain(
             self.operations.pools.node_attached, self.node_server.on_attached
@@ -263,6 +274,7 @@ class Dispatcher:
         self._started = False
         log.info("action=stopping")
         self.scheduler.paused = True
+        self.progress.close()
         if self.web is not None:
             await self.web.cleanup()
             self.web = None

@@ -92,6 +92,17 @@ class Settings(BaseModel):
     # A loop lag past this counts as a stall, and the watchdog logs where the loop was stuck.
     loop_stall_s: float = Field(0.1, ge=0.01, le=60.0)
 
+    # Live events (GET /api/v1/events, docs/api.md "Live events"): a comment line on an
+    # idle stream this often; at most this many open streams (more: 503); events one
+    # stream may have waiting before its client counts as too slow and is dropped; how
+    # often the progress of jobs whose chunks moved is published. /metrics without a
+    # token when metrics_public (docs/operations.md "Metrics").
+    events_keepalive_s: float = Field(15.0, ge=0.05, le=3600.0)
+    events_max_streams: int = Field(256, ge=1, le=100_000)
+    events_queue_events: int = Field(4096, ge=16, le=1_000_000)
+    events_progress_interval_s: float = Field(0.5, ge=0.01, le=60.0)
+    metrics_public: bool = False
+
     @property
     def db_path(self) -> Path:
         return self.data_dir / "corral.db"

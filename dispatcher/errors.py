@@ -93,3 +93,14 @@ class LimitExceeded(CorralError):
         super().__init__(message)
         self.limit = limit
         self.value = value
+
+
+class Busy(CorralError):
+    """The dispatcher is at a bound it keeps on something open at once (event streams);
+    `limit` names the setting. Nothing was changed: try again later."""
+
+    limit = ""
+
+    def __init__(self, message: str, limit: str = "") -> None:
+        super().__init__(message)
+        self.limit = limit

@@ -23,6 +23,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from dispatcher.histogram import LoopHistogram
+
 log = logging.getLogger(__name__)
 
 MAX_RESTARTS = 3
@@ -45,6 +47,7 @@ class LoopLag:
         self.stalls = 0
         self.warnings = 0
         self.restarts = 0
+        self.histogram = LoopHistogram()  # every measured lag (the metrics)
         self._last_tick = time.monotonic()
         self._loop_thread: int | None = None
         self._task: asyncio.Task[None] | None = None
@@ -108,6 +111,7 @@ class LoopLag:
     def _record(self, now: float, expected: float) -> None:
         lag = max(0.0, now - expected)
         self.lag_s = lag
+        self.histogram.observe(lag)
         if lag > self.max_lag_s:
             self.max_lag_s = lag
         if lag > self.stall_s:

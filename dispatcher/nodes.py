@@ -31,6 +31,7 @@ from dispatcher import protocol as p
 from dispatcher import tls
 from dispatcher.config import Settings
 from dispatcher.errors import StoreError
+from dispatcher.histogram import LoopHistogram
 from dispatcher.logs import ChunkLogs
 from dispatcher.model import Node
 from dispatcher.queue import Queue
@@ -69,6 +70,9 @@ class NodeSession(asyncio.Protocol):
         self.resources: p.Resources | None = None
         self.connected_at = time.time()
         self.draining = False
+        # When the oldest result not yet followed by an assignment arrived (0: none):
+        # the start of the dispatch latency the metrics measure.
+        self.result_at = 0.0
         # Until the Welcome is sent this session holds a handshake slot.
         self._deadline = asyncio.get_running_loop().call_later(
             settings.handshake_timeout_s, self._handshake_expired
@@ -273,6 +277,10 @@ class NodeServer:
         self.on_reply: Callable[[NodeSession, p.Reply], None] = _ignore
         self.after_result: Callable[[NodeSession, p.Result], None] = _ignore
         self.on_attached: Callable[[NodeSession], None] = lambda session: None
+        # A node came online, went offline, was lost or disconnected (the progress events).
+        self.on_node_change: Callable[[Node, str], None] = lambda node, action: None
+        # Result received -> next assignment handed to the connection (seconds).
+        self.dispatch_latency = LoopHistogram()
         self.sessions: set[NodeSession] = set()
         self.live: dict[int, NodeSession] = {}
         self.deadlines: dict[int, float] = {}
@@ -281,6 +289,7 @@ class NodeServer:
         self.address: tuple[str, int] = ("", 0)
         self.results = 0
         self._unacked: list[tuple[NodeSession, p.Ref]] = []
+        self._awaiting: list[NodeSession] = []
         # Accepting: our own listening socket, read only while fewer than
         # `max_handshaking` sessions are in their handshake.
         self._listener: socket.socket | None = None
@@ -458,6 +467,7 @@ class NodeServer:
         session.resources = auth.resources
         self._reconcile(session, auth)
         self.on_attached(session)
+        self.on_node_change(node, "node_online")
         self.scheduler.node_free(session)
 
     def find_node(self, name: str, instance: int) -> Node | None:
@@ -550,6 +560,7 @@ class NodeServer:
         if self.queue.runs_on(node.id):
             self.deadlines[node.id] = time.monotonic() + self.settings.node_lost_after_s
         log.warning("action=node_disconnected node=%d name=%s", node.id, node.label)
+        self.on_node_change(node, "node_disconnected")
 
     # -- results and assignments ---------------------------------------------
     def on_result(self, session: NodeSession, result: p.Result, announce: bool = True) -> None:
@@ -567,6 +578,18 @@ class NodeServer:
         self.after_result(session, result)
         if announce:
             self.scheduler.node_free(session)
+        if not session.result_at:
+            # Scheduled after the dispatch pass node_free asked for (call_soon is FIFO):
+            # a session that pass gave nothing stops timing (it waits for work, idle).
+            session.result_at = time.monotonic()
+            if not self._awaiting:
+                asyncio.get_running_loop().call_soon(self._settle_awaiting)
+            self._awaiting.append(session)
+
+    def _settle_awaiting(self) -> None:
+        sessions, self._awaiting = self._awaiting, []
+        for session in sessions:
+            session.result_at = 0.0
 
     def _ack_when_durable(self) -> None:
         """Acknowledge the results recorded so far once the store has committed them."""
@@ -585,25 +608,29 @@ class NodeServer:
     def send_assigns(self, assigns: list[tuple[Slot, p.Ref]]) -> None:
         """Called by the scheduler: send each assignment once its attempt is durable."""
         views: dict[int, dict[str, Any]] = {}
-        messages: list[tuple[NodeSession, p.Assign]] = []
+        messages: list[tuple[NodeSession, p.Assign, float]] = []
         for slot, ref in assigns:
             assert isinstance(slot, NodeSession)
             job = self.queue.jobs[ref.job]
             if job.id not in views:
                 views[job.id] = p.preencoded(job_fields(job))
             first, last = job.chunk_frames(ref.chunk)
-            messages.append(
-                (slot, p.Assign(ref, views[job.id], str(first), str(last), job.time_limit_s))
-            )
+            assign = p.Assign(ref, views[job.id], str(first), str(last), job.time_limit_s)
+            messages.append((slot, assign, slot.result_at))
+            slot.result_at = 0.0
 
         def deliver(done: asyncio.Future[None]) -> None:
             if done.cancelled() or done.exception() is not None:
                 # Refused and taken back: the sessions' slots hold attempts that never were.
-                _abort_all({session for session, _ in messages}, done)
+                _abort_all({session for session, _, _ in messages}, done)
                 return
-            for session, message in messages:
+            now = time.monotonic()
+            latency = self.dispatch_latency
+            for session, message, result_at in messages:
                 if self.queue.is_current(message.ref, session.node.id):
                     session.send(message)
+                    if result_at:
+                        latency.observe(now - result_at)
 
         self.store.commit_future().add_done_callback(deliver)
 
@@ -643,12 +670,14 @@ class NodeServer:
             silent = now - session.last_seen
             if silent > self.settings.node_lost_after_s:
                 log.warning("action=node_lost node=%d silent_s=%.1f", session.node.id, silent)
+                self.on_node_change(session.node, "node_lost")
                 self._requeue_node(session.node.id, "node lost (no heartbeat)")
                 session.abort("node lost: no heartbeat")
                 self.session_closed(session)
             elif silent > offline_after and session.node.online:
                 session.node.online = False
                 log.warning("action=node_offline node=%d silent_s=%.1f", session.node.id, silent)
+                self.on_node_change(session.node, "node_offline")
         for node_id, deadline in list(self.deadlines.items()):
             if node_id in self.live:
                 del self.deadlines[node_id]

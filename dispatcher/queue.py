@@ -88,6 +88,10 @@ class Queue:
         self.on_deleted: Callable[[Job], None] = _noop
         self.on_reinit: Callable[[Job], None] = _noop
         self.on_started: Callable[[Job], None] = _noop
+        # Wired to the progress events: a chunk of the job changed state (the hot path).
+        self.on_progress: Callable[[Job], None] = _noop
+        # Failed attempts since start (a result that failed, not a kill), for the metrics.
+        self.failed_attempts = 0
 
     # -- loading -------------------------------------------------------------
     def load(self, snapshot: Snapshot) -> None:
@@ -423,6 +427,7 @@ class Queue:
         else:
             self.store.put_chunks(job)
         self.store.put_run((job.id, index, attempt), node_id, "running", now)
+        self.on_progress(job)
         return Ref(job.id, index, attempt)
 
     def is_current(self, ref: Ref, node_id: int | None = None) -> bool:
@@ -523,6 +528,7 @@ class Queue:
         if not counts:
             job.set_chunk(index, CHUNK_QUEUED)
             return
+        self.failed_attempts += 1
         job.chunk_failures[index] = min(255, job.chunk_failures[index] + 1)
         if job.chunk_failures[index] > job.requeue:
             job.set_chunk(index, CHUNK_FAILED)
@@ -590,6 +596,7 @@ class Queue:
             self.store.put_chunks(job)
         self.on_change(job)
         self._changed_dependants(job)
+        self.on_progress(job)
 
     def _changed_dependants(self, job: Job) -> None:
         for dependant in self.dependants.get(job.id, ()):

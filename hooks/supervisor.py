@@ -62,6 +62,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dispatcher.histogram import LoopHistogram
 from hooks import wire
 
 log = logging.getLogger(__name__)
@@ -302,6 +303,8 @@ class HookHost:
         self.faults = 0
         self.worker_faults = 0
         self.template_keys: list[str] = []
+        # Seconds each hook call took in the host, by hook method ("script": scripts).
+        self.call_latency: dict[str, LoopHistogram] = {}
 
     @property
     def hard_deadline_s(self) -> float:
@@ -518,6 +521,7 @@ class HookHost:
         calls after it are sent again to the next host.
         """
         deadline_s = self.hard_deadline_s
+        began = time.monotonic()  # the host runs the calls one after the other
         while sent:
             try:
                 done = await asyncio.wait_for(process.protocol.done.get(), deadline_s)
@@ -541,10 +545,20 @@ class HookHost:
                     done.batch,
                 )
                 continue
+            ended = time.monotonic()
+            self._time_call(work, index, ended - began)
+            began = ended
             self._record(work, index, done)
             if done.fatal:
                 await self._stop_process()
                 return
+
+    def _time_call(self, work: _Work, index: int, seconds: float) -> None:
+        method = work.calls[index].method if work.calls is not None else "script"
+        histogram = self.call_latency.get(method)
+        if histogram is None:  # hook methods are a fixed set: the labels stay few
+            histogram = self.call_latency[method] = LoopHistogram()
+        histogram.observe(seconds)
 
     def _record(self, work: _Work, index: int, done: wire.Done) -> None:
         done.index = index

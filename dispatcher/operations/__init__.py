@@ -14,8 +14,10 @@ from __future__ import annotations
 from dispatcher.operations.accounts import AccountOperations
 from dispatcher.operations.actor import Actor
 from dispatcher.operations.chunks import ChunkOperations
+from dispatcher.operations.events import EventOperations
 from dispatcher.operations.farm import Area, Farm
 from dispatcher.operations.jobs import JobOperations
+from dispatcher.operations.metrics import MetricsOperations
 from dispatcher.operations.nodes import NodeOperations
 from dispatcher.operations.notifications import NotificationOperations
 from dispatcher.operations.pools import PoolOperations
@@ -37,6 +39,8 @@ class Operations:
         self.records = RecordOperations(farm)
         self.system = SystemOperations(farm)
         self.notifications = NotificationOperations(farm)
+        self.events = EventOperations(farm)
+        self.metrics = MetricsOperations(farm)
 
     def areas(self) -> dict[str, Area]:
         return {name: area for name, area in vars(self).items() if isinstance(area, Area)}

@@ -17,11 +17,13 @@ from dispatcher.control import NodeControl
 from dispatcher.events import Event, EventBus
 from dispatcher.logs import ActionLog, ChunkLogs
 from dispatcher.looplag import LoopLag
+from dispatcher.metrics import Metrics
 from dispatcher.nodes import NodeServer
 from dispatcher.operations.actor import Actor
 from dispatcher.queue import Queue
 from dispatcher.records import Records
 from dispatcher.store.sqlite import SqliteStore
+from dispatcher.streams import Streams
 from hooks.catalog import TemplateCatalog
 from hooks.lifecycle import Hooks
 from hooks.supervisor import HookHost
@@ -47,6 +49,8 @@ class Farm(Protocol):
     hook_host: HookHost
     hooks: Hooks
     bus: EventBus
+    streams: Streams
+    metrics: Metrics
     loop_lag: LoopLag
     started_at: float
     render_address: tuple[str, int]

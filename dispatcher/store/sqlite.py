@@ -33,6 +33,7 @@ from typing import Any
 import msgspec
 
 from dispatcher.errors import StoreError, StoreUnavailable
+from dispatcher.histogram import LoopHistogram
 from dispatcher.model import Job, Node
 from dispatcher.store import rows, startup
 from dispatcher.store.batch import Batch, Refusal
@@ -127,6 +128,8 @@ class SqliteStore:
         self._last_checkpoint = time.monotonic()
         self.batches = 0
         self.refused_batches = 0
+        # Seconds from a batch handed to the writer thread to its commit (the metrics).
+        self.commit_latency = LoopHistogram()
         self.checkpoints = 0
         self.writer_restarts = 0
         self.last_recovery_s: float | None = None
@@ -534,7 +537,9 @@ class SqliteStore:
         try:
             _encode(batch)  # a value that cannot be stored raises here, on the loop
             if batch:
+                started = time.perf_counter()
                 await self._run(self._write, batch)
+                self.commit_latency.observe(time.perf_counter() - started)
                 self.batches += 1
         except Exception as exc:
             error = self._error_for(exc, batch)

@@ -14,6 +14,7 @@ from aiohttp import web
 from dispatcher import http_errors
 from dispatcher.errors import (
     AuthenticationFailed,
+    Busy,
     Conflict,
     CorralError,
     DataDirLocked,
@@ -69,6 +70,7 @@ _STATUS: list[tuple[type[CorralError], int, str]] = [
     (TemplateError, 502, "Template failed"),
     (AuthenticationFailed, 401, "Unauthorized"),
     (LimitExceeded, 422, "Limit exceeded"),
+    (Busy, 503, "Service Unavailable"),
     (CorralError, 500, "Internal Server Error"),
 ]
 
@@ -149,10 +151,12 @@ def operations(request: web.Request) -> tuple[Operations, Actor]:
 
 def make_app(ops: Operations, *, max_request_bytes: int) -> web.Application:
     from dispatcher.web import (
+        events,
         folders,
         hooks,
         jobs,
         login,
+        metrics,
         muster_rest,
         nodes,
         notified,
@@ -181,6 +185,8 @@ def make_app(ops: Operations, *, max_request_bytes: int) -> web.Application:
         system,
         notified,
         muster_rest,
+        events,
+        metrics,
     )
     for module in modules:
         module.add_routes(app)

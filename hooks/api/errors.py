@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dispatcher.errors import (
     AuthenticationFailed,
+    Busy,
     Conflict,
     CorralError,
     DataDirLocked,
@@ -100,6 +101,7 @@ _BY_EXCEPTION: list[tuple[type[CorralError], int]] = [
     (AuthenticationFailed, kErrPermission),
     (CorralError, kErrInternal),
     (LimitExceeded, kErrBadArgument),
+    (Busy, kErrTimeout),
 ]
 
 

@@ -19,7 +19,7 @@ import aiohttp
 
 from dispatcher.app import Dispatcher
 from dispatcher.config import Settings
-from dispatcher.events import Event
+from dispatcher.events import CoreEvent, Event
 from dispatcher.operations import Actor
 from tests.integration.farm import stop_processes
 
@@ -122,7 +122,11 @@ async def live_dispatcher(
     try:
         async with aiohttp.ClientSession() as session:
             live = Live(dispatcher, session, token)
-            dispatcher.bus.subscribe(live.events.append)
+            # The operations' events; the core's own (progress, node states) come and go
+            # with the render clients' timing, so they are not recorded here.
+            dispatcher.bus.subscribe(
+                lambda event: None if isinstance(event, CoreEvent) else live.events.append(event)
+            )
             try:
                 yield live
             finally:  # waited for off the loop: the dispatcher is still serving them

@@ -18,6 +18,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from console.cli import main
+from console.events import StreamEvent
 from console.http import AuthFailed, DispatcherClient, RequestRefused
 
 CLEAN_ENV: dict[str, str | None] = {
@@ -272,42 +273,85 @@ def test_why(api: FakeApi, invoke: Callable[..., Result]) -> None:
 # -- watch ---------------------------------------------------------------------
 
 
-def _sequence(*answers: dict[str, Any]) -> Callable[[Any], dict[str, Any]]:
-    remaining = list(answers)
+class Follower:
+    """The stream `watch` follows: these events, then idle ticks."""
 
-    def next_answer(body: Any) -> dict[str, Any]:
-        return remaining.pop(0) if len(remaining) > 1 else remaining[0]
+    def __init__(self, *events: StreamEvent) -> None:
+        self.events = events
 
-    return next_answer
+    def __enter__(self) -> Follower:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def wait_connected(self, timeout_s: float) -> bool:
+        return True
+
+    def __iter__(self) -> Any:
+        yield from self.events
+        while True:
+            yield None
 
 
-def test_watch_until_done(api: FakeApi, invoke: Callable[..., Result]) -> None:
-    api.on("GET", "/jobs/1", _sequence(
-        job(1, "a", "queued"),
-        job(1, "a", "paused"),
-        job(1, "a", "running", queued=2, running=2),
-        job(1, "a", "done", queued=0, done=4),
-    ))  # fmt: skip
-    result = invoke("watch", "1", "--interval", "0.05")
+def _stream(monkeypatch: pytest.MonkeyPatch, *events: StreamEvent) -> list[dict[str, Any]]:
+    asked: list[dict[str, Any]] = []
+
+    def follow(self: DispatcherClient, **filters: Any) -> Follower:
+        asked.append(filters)
+        return Follower(*events)
+
+    monkeypatch.setattr(DispatcherClient, "follow", follow)
+    return asked
+
+
+def _progress(number: int, state: str, **chunks: int) -> StreamEvent:
+    counts = {"total": 4, "queued": 4, "running": 0, "done": 0, "failed": 0, "skipped": 0, **chunks}
+    data = {"type": "progress", "action": "job_progress", "actor": "system", "job": 1,
+            "state": state, "chunks": counts}  # fmt: skip
+    return StreamEvent(number, "progress", data)
+
+
+def test_watch_until_done(
+    api: FakeApi, invoke: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api.on("GET", "/jobs/1", job(1, "a", "paused"))
+    paused = job(1, "a", "paused")
+    resumed = {**paused, "state": "queued", "paused": False}
+    asked = _stream(
+        monkeypatch,
+        _progress(5, "running", queued=2, running=2),
+        StreamEvent(6, "job", {"type": "job", "action": "edit", "jobs": [1]}),
+        _progress(7, "done", queued=0, done=4),
+    )
+    reads = iter([paused, resumed])
+    api.on("GET", "/jobs/1", lambda body: next(reads))
+    result = invoke("watch", "1")
     assert result.exit_code == 0, result.output
+    assert asked == [{"jobs": [1]}]
     assert result.stdout.splitlines() == [
-        "job 1 queued: 0/4 chunks done, 0 running, 0 failed",
         "job 1 paused: 0/4 chunks done, 0 running, 0 failed",
         "job 1 running: 0/4 chunks done, 2 running, 0 failed",
+        "job 1 queued: 0/4 chunks done, 0 running, 0 failed",  # read again after the edit
         "job 1 done: 4/4 chunks done, 0 running, 0 failed",
     ]
 
 
-def test_watch_failed_exits_1(api: FakeApi, invoke: Callable[..., Result]) -> None:
+def test_watch_failed_exits_1(
+    api: FakeApi, invoke: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+) -> None:
     failed = {
         **job(1, "a", "failed", queued=0, done=3, failed=1),
         "failed_reason": "chunk 3 failed",
     }
-    api.on("GET", "/jobs/1", _sequence(job(1, "a", "running", running=1), failed))
+    reads = iter([job(1, "a", "running", running=1), failed])
+    api.on("GET", "/jobs/1", lambda body: next(reads))
+    _stream(monkeypatch, StreamEvent(9, "missed", {"type": "missed", "action": "missed"}))
     result = invoke("watch", "1", "--json")
     assert result.exit_code == 1
-    snapshots = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [snap["state"] for snap in snapshots] == ["running", "failed"]
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["type"] for line in lines] == ["snapshot", "missed"]
+    assert lines[0]["state"] == "running" and lines[1]["id"] == 9
     assert _one_error_line(result) == 'corral: error: job 1 "a" failed: chunk 3 failed'
 
 

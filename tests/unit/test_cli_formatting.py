@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import io
-import time
 from typing import Any
 
 import pytest
 from rich.console import Console
 
+from console.events import StreamEvent
 from console.formatting import (
     duration_text,
     frame_text,
@@ -20,7 +20,7 @@ from console.formatting import (
     time_text,
     to_json,
 )
-from console.jobs_cli import watch_job
+from console.watch_cli import watch_job
 
 
 @pytest.mark.parametrize(
@@ -84,29 +84,56 @@ def test_status_line() -> None:
     assert status_line(job) == "job 4 running: 4/10 chunks done, 2 running, 0 failed"
 
 
-class Polls:
-    def __init__(self, *answers: dict[str, Any]) -> None:
-        self.answers = list(answers)
+class Events:
+    """A stand-in client: the job as first read, then the events of its stream."""
+
+    def __init__(self, job: dict[str, Any], *events: StreamEvent | None) -> None:
+        self.first = job
+        self.events = list(events)
+        self.filters: dict[str, Any] = {}
 
     def job(self, ref: int | str) -> dict[str, Any]:
-        return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        return self.first
+
+    def follow(self, **filters: Any) -> Events:
+        self.filters = filters
+        return self
+
+    def __enter__(self) -> Events:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def wait_connected(self, timeout_s: float) -> bool:
+        return True
+
+    def __iter__(self) -> Any:
+        yield from self.events
+        while True:
+            yield None  # idle ticks, as the real stream gives
 
 
-def test_watch_draws_a_progress_bar_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(time, "sleep", lambda seconds: None)
-    client = Polls(
-        {"id": 1, "state": "running", "chunks": {"total": 4, "done": 1, "running": 2}},
-        {"id": 1, "state": "done", "chunks": {"total": 4, "done": 4}},
+def progress(state: str, **chunks: int) -> StreamEvent:
+    return StreamEvent(7, "progress", {"type": "progress", "action": "job_progress", "job": 1,
+                                       "state": state, "chunks": chunks})  # fmt: skip
+
+
+def test_watch_draws_a_progress_bar_on_a_terminal() -> None:
+    client = Events(
+        {"id": 1, "state": "queued", "chunks": {"total": 4}},
+        progress("running", total=4, done=1, running=2),
+        None,
+        progress("done", total=4, done=4),
     )
     console = Console(file=io.StringIO(), force_terminal=True, width=100)
-    final = watch_job(client, 1, interval_s=0.01, console=console)  # type: ignore[arg-type]
-    assert final["state"] == "done"
+    final = watch_job(client, 1, console=console)  # type: ignore[arg-type]
+    assert final["state"] == "done" and client.filters == {"jobs": [1]}
     assert "4/4" in console.file.getvalue()  # type: ignore[attr-defined]
 
 
-def test_watch_check_can_stop_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(time, "sleep", lambda seconds: None)
-    client = Polls({"id": 1, "state": "queued", "chunks": {"total": 4}})
+def test_watch_check_can_stop_it() -> None:
+    client = Events({"id": 1, "state": "queued", "chunks": {"total": 4}})
     calls = []
 
     def check() -> None:

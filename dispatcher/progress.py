@@ -1,0 +1,117 @@
+"""The events of the changes the core makes by itself: job progress and node states.
+
+Operations publish their own events. Render results, assignments, requeues and
+nodes coming and going have no operation behind them, yet a console watching
+the farm must see them. Nodes change rarely: each change is published at once.
+Chunks change up to tens of thousands of times a second, so the queue only marks
+the job (one set insertion); every `interval_s` the marked jobs are published,
+one `ProgressEvent` each, once the store has committed what they show.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from dispatcher.events import EventBus, NodeStateEvent, ProgressEvent
+from dispatcher.model import (
+    CHUNK_DONE,
+    CHUNK_FAILED,
+    CHUNK_QUEUED,
+    CHUNK_RUNNING,
+    CHUNK_SKIPPED,
+    Job,
+    Node,
+)
+from dispatcher.store.sqlite import SqliteStore
+
+log = logging.getLogger(__name__)
+
+ACTOR = "system"
+
+
+class Progress:
+    """Publishes job progress (coalesced per job) and node state changes on the bus.
+
+    `jobs` is the queue's job table (read at publishing time); `interval_s` is read
+    at every flush, so a changed setting takes effect at the next one.
+    """
+
+    def __init__(
+        self,
+        bus: EventBus,
+        store: SqliteStore,
+        jobs: dict[int, Job],
+        interval_s: Callable[[], float],
+    ) -> None:
+        self.bus = bus
+        self.store = store
+        self.jobs = jobs
+        self.interval_s = interval_s
+        self._marked: set[int] = set()
+        self._states: dict[int, str] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._closed = False
+
+    # -- the hot path: one set insertion per chunk change ------------------------
+    def job_moved(self, job: Job) -> None:
+        """A chunk of `job` changed state (called by the queue)."""
+        self._marked.add(job.id)
+        if self._timer is None and not self._closed:
+            self._timer = asyncio.get_running_loop().call_later(self.interval_s(), self._flush)
+
+    def job_removed(self, job_id: int) -> None:
+        self._marked.discard(job_id)
+        self._states.pop(job_id, None)
+
+    # -- publishing ---------------------------------------------------------------
+    def _flush(self) -> None:
+        self._timer = None
+        marked, self._marked = self._marked, set()
+        events = []
+        for job_id in marked:
+            job = self.jobs.get(job_id)
+            if job is None:
+                continue
+            state = job.state.value
+            action = "job_progress" if self._states.get(job_id) == state else "job_state"
+            self._states[job_id] = state
+            counts = job.counts
+            chunks = {
+                "total": job.chunk_count,
+                "queued": counts[CHUNK_QUEUED],
+                "running": counts[CHUNK_RUNNING],
+                "done": counts[CHUNK_DONE],
+                "failed": counts[CHUNK_FAILED],
+                "skipped": counts[CHUNK_SKIPPED],
+            }
+            events.append(
+                ProgressEvent(action=action, actor=ACTOR, job=job_id, state=state, chunks=chunks)
+            )
+        if not events:
+            return
+
+        def publish(done: asyncio.Future[None]) -> None:
+            if done.cancelled() or done.exception() is not None:
+                # Refused and taken back: what these events say did not happen.
+                log.debug("action=progress_not_published jobs=%d", len(events))
+                return
+            for event in events:
+                self.bus.publish(event)
+
+        self.store.commit_future().add_done_callback(publish)
+
+    def node_changed(self, node: Node, action: str) -> None:
+        """A node came online, went offline, was lost or disconnected."""
+        if not self._closed:
+            self.bus.publish(
+                NodeStateEvent(action=action, actor=ACTOR, node=node.id, name=node.label)
+            )
+
+    def close(self) -> None:
+        """Publish nothing more (the dispatcher is closing). Safe twice."""
+        self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
