@@ -129,6 +129,8 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         response.headers["WWW-Authenticate"] = 'Bearer realm="corral"'
         return response
     request[ACTOR_KEY] = actor
+    if endpoint is not None and endpoint.permission is not None:
+        actor.require(endpoint.permission)  # the declared need, before any lookup or body
     return await handler(request)
 
 
@@ -143,7 +145,7 @@ def operations(request: web.Request) -> tuple[Operations, Actor]:
 
 
 def make_app(ops: Operations, *, max_request_bytes: int) -> web.Application:
-    from dispatcher.web import hooks, jobs, login, nodes
+    from dispatcher.web import hooks, jobs, login, nodes, openapi
 
     http_errors.quiet_bad_requests()
 
@@ -155,4 +157,5 @@ def make_app(ops: Operations, *, max_request_bytes: int) -> web.Application:
     login.add_routes(app)
     nodes.add_routes(app)
     hooks.add_routes(app)
+    openapi.add_routes(app)
     return app
