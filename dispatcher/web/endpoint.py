@@ -46,7 +46,9 @@ class Endpoint:
     user needs for the route (None: any user with a token); the operation
     checks it, the declaration shows it in the document and the contract test
     holds the two together. `params` gives a path part a type (an enum of
-    actions, say) where "a string" says too little.
+    actions, say) where "a string" says too little. `errors` adds statuses to
+    the problem answers the document derives from the rest (401 on a public
+    route that checks a password, say).
     """
 
     method: str
@@ -61,6 +63,7 @@ class Endpoint:
     content_type: str = "application/json"
     permission: Permission | None = None
     params: Mapping[str, Any] | None = None
+    errors: tuple[int, ...] = ()
 
     @property
     def summary(self) -> str:

@@ -75,7 +75,7 @@ def error_statuses(endpoint: Endpoint) -> list[int]:
         statuses.append(413)
     if endpoint.method != "GET" and not endpoint.public:
         statuses.append(503)
-    return sorted(statuses)
+    return sorted(set(statuses) | set(endpoint.errors))
 
 
 def path_parameters(path: str) -> list[str]:
