@@ -10,8 +10,8 @@ operation, `make fuzz` (CORRAL_FUZZ=long) many; the count is printed at the end.
 
 Left out, because a random case must not run them:
 - POST /api/v1/scripts/run: runs any Python in the dispatcher with its authority;
-- the node actions `run-python` (any Python on a render node), `remove` and `reset-key`
-  (they take the one node away, and the rest of the run would fuzz a farm without one).
+- the node actions `run-python` (any Python on a render node) and `reset-key` (the node
+  could not prove itself again, and the rest of the run would fuzz a farm without one).
 The document is narrowed for that in the test's own copy; everything else is fuzzed,
 the destructive job routes included (on the test's own jobs).
 """
@@ -45,7 +45,7 @@ from tests.integration.fuzzkit import FakeNode, Tally, Watched, examples, report
 pytestmark = [pytest.mark.integration, pytest.mark.fuzz]
 
 UNSAFE_OPERATIONS = {("POST", "/api/v1/scripts/run")}
-UNSAFE_NODE_ACTIONS = {"run-python", "remove", "reset-key"}
+UNSAFE_NODE_ACTIONS = {"run-python", "reset-key"}
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]  # fmt: skip
 
@@ -56,6 +56,11 @@ OPERATIONS = sorted(
     for method in item
     if (method.upper(), path) not in UNSAFE_OPERATIONS
 )
+NODE_NAME = "openapi-node"
+SAMPLE_JOBS: dict[str, dict[str, Any]] = {
+    "fuzz job": {"frames": "1-6", "command": ["true"], "paused": True},
+    "fuzz folder": {"kind": "folder"},
+}
 TOTAL = Tally("REST/openapi all operations")
 
 
@@ -84,18 +89,24 @@ class Target:
     def __init__(self, farm: Farm) -> None:
         self.farm = farm
         self.watched = Watched(farm).baseline()
-        self.node = FakeNode(farm, "openapi-node")
-        node = farm.wait_nodes(1)[0]
-        folder = farm.submit(title="fuzz folder", kind="folder")
-        job = farm.submit(title="fuzz job", frames="1-6", command=["true"], paused=True)
-        samples = {
-            "job": [str(job["id"]), str(folder["id"]), "fuzz job"],
-            "node": [str(node["id"]), node["name"]],
-            "chunk": ["0", "1", "5"],
-        }
+        self.node = FakeNode(farm, NODE_NAME)
+        self.restore()
+        # By name: a deleted sample is made again under the same name (see restore).
+        samples = {"job": list(SAMPLE_JOBS), "node": [NODE_NAME], "chunk": ["0", "1", "5"]}
         with urllib.request.urlopen(farm.url + "/api/v1/openapi.json", timeout=30) as answer:
             served = json.loads(answer.read())  # no token: the document is public
         self.schema = schemathesis.openapi.from_dict(narrowed(served, samples))
+
+    def restore(self) -> None:
+        """Make the sample jobs and the node again when a fuzzed DELETE took them away."""
+        titles = {job["title"] for job in self.farm.request("GET", "/api/v1/jobs/")}
+        for title, spec in SAMPLE_JOBS.items():
+            if title not in titles:
+                self.farm.submit(title=title, **spec)
+        if not any(node["online"] for node in self.farm.nodes()):
+            self.node.close()
+            self.node = FakeNode(self.farm, NODE_NAME)
+            self.farm.wait_nodes(1)
 
     def close(self) -> None:
         self.node.close()
@@ -154,6 +165,7 @@ def test_operation_from_the_schema(
     run()
     try:
         target.watched.check_up()
+        target.restore()
     except AssertionError:
         tally.crashes += 1
         TOTAL.crashes += 1
