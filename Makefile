@@ -28,7 +28,8 @@ test: $(STAMP)
 # runs them with a few); CORRAL_FUZZ_EXAMPLES=N sets how many per test.
 fuzz: $(STAMP)
 	CORRAL_FUZZ=long $(BIN)/python -m pytest -p no:cacheprovider -m fuzz --timeout=3600 -rxX \
-		tests/integration/test_fuzz_render_port.py tests/integration/test_fuzz_rest.py
+		tests/integration/test_fuzz_render_port.py tests/integration/test_fuzz_rest.py \
+		tests/integration/test_fuzz_openapi.py
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'

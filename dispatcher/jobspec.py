@@ -292,3 +292,21 @@ def parse_edit(payload: Any) -> dict[str, Any]:
     except pydantic.ValidationError as exc:
         raise _wrap(exc) from None
     return {name: getattr(checked, name) for name in payload}
+
+
+def edit_model() -> type[BaseModel]:
+    """The body of an edit as a model, for the API document: the editable fields of a
+    submission, each optional (`parse_edit` checks an edit with the submission's rules)."""
+    fields: dict[str, Any] = {}
+    for name, info in JobSpec.model_fields.items():
+        if name in EDITABLE:
+            kind = (
+                Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+            )
+            fields[name] = (kind | None, pydantic.Field(None, description=info.description))
+    return pydantic.create_model(
+        "JobEdit",
+        __config__=ConfigDict(extra="forbid"),
+        __doc__="A job's fields to change.",
+        **fields,
+    )

@@ -136,6 +136,8 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         response.headers["WWW-Authenticate"] = 'Bearer realm="corral"'
         return response
     request[ACTOR_KEY] = actor
+    if endpoint is not None and endpoint.permission is not None:
+        actor.require(endpoint.permission)  # the declared need, before any lookup or body
     return await handler(request)
 
 
@@ -160,6 +162,7 @@ def make_app(ops: Operations, *, max_request_bytes: int) -> web.Application:
         muster_rest,
         nodes,
         notified,
+        openapi,
         pools,
         records,
         system,
@@ -187,6 +190,7 @@ def make_app(ops: Operations, *, max_request_bytes: int) -> web.Application:
         muster_rest,
         events,
         metrics,
+        openapi,
     )
     for module in modules:
         module.add_routes(app)

@@ -28,6 +28,7 @@ from aiohttp import web
 from pydantic import BaseModel, TypeAdapter
 
 from dispatcher import limits
+from dispatcher.auth import Permission
 from dispatcher.errors import ValidationError
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -41,7 +42,13 @@ class Endpoint:
     `bytes` means a raw body (text/plain or a file), `None` no body. `query` is
     a model of the query parameters. `answer` is the success body's type when
     it has a fixed shape; `status` the success status. `public` routes need
-    no token (logging in, the API document).
+    no token (logging in, the API document). `permission` is the least one a
+    user needs for the route (None: any user with a token); the operation
+    checks it, the declaration shows it in the document and the contract test
+    holds the two together. `params` gives a path part a type (an enum of
+    actions, say) where "a string" says too little. `errors` adds statuses to
+    the problem answers the document derives from the rest (401 on a public
+    route that checks a password, say).
     """
 
     method: str
@@ -54,6 +61,9 @@ class Endpoint:
     status: int = 200
     public: bool = False
     content_type: str = "application/json"
+    permission: Permission | None = None
+    params: Mapping[str, Any] | None = None
+    errors: tuple[int, ...] = ()
 
     @property
     def summary(self) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel
 
+from dispatcher.auth import Permission
 from dispatcher.errors import ValidationError
 from dispatcher.web.app import json_response, operations
 from dispatcher.web.endpoint import Routes, read_json
@@ -30,13 +31,13 @@ async def list_templates(request: web.Request) -> web.Response:
     return json_response(ops.system.templates(actor))
 
 
-@routes.post("/api/v1/templates/reload")
+@routes.post("/api/v1/templates/reload", permission=Permission.ADMINISTER)
 async def reload_templates(request: web.Request) -> web.Response:
     ops, actor = operations(request)
     return json_response(await ops.system.reload_templates(actor))
 
 
-@routes.post("/api/v1/scripts/run", body=ScriptBody)
+@routes.post("/api/v1/scripts/run", body=ScriptBody, permission=Permission.ADMINISTER)
 async def run_script(request: web.Request) -> web.Response:
     ops, actor = operations(request)
     body = await read_json(request)

@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Literal
 
 from aiohttp import web
+from pydantic import BaseModel, ConfigDict
 
-from dispatcher import idempotency, listing
+from dispatcher import idempotency, jobspec, listing
+from dispatcher.auth import Permission
 from dispatcher.errors import NotFound, ValidationError
 from dispatcher.jobspec import JobSpec
 from dispatcher.model import parse_id
 from dispatcher.views import job_view
 from dispatcher.web.app import json_response, operations
-from dispatcher.web.endpoint import Routes, read_json
+from dispatcher.web.endpoint import Routes, read_body, read_json
 
 routes = Routes("jobs")
+JOB_ACTIONS = ("pause", "resume", "reinit")
+JobEdit = jobspec.edit_model()
+
+
+class ChunkStateBody(BaseModel):
+    """A chunk's new state: queued (run it again), skipped or done."""
+
+    model_config = ConfigDict(extra="forbid")
+    state: str
 
 
 def _key(request: web.Request) -> str:
@@ -29,7 +40,9 @@ async def list_jobs(request: web.Request) -> web.StreamResponse:
     return await listing.respond(request, selection, render, slice_items=listing.JOB_SLICE)
 
 
-@routes.post("/api/v1/jobs/", body=JobSpec | list[JobSpec], status=201)
+@routes.post(
+    "/api/v1/jobs/", body=JobSpec | list[JobSpec], status=201, permission=Permission.SUBMIT
+)
 async def submit_jobs(request: web.Request) -> web.Response:
     """Submit one job (an object) or several (a list).
 
@@ -61,7 +74,7 @@ async def get_job(request: web.Request) -> web.Response:
     return json_response(job_view(ops.jobs.get(actor, _key(request))))
 
 
-@routes.patch("/api/v1/jobs/{job}", body=dict[str, Any])
+@routes.patch("/api/v1/jobs/{job}", body=JobEdit, permission=Permission.MANAGE_OWN)
 async def edit_job(request: web.Request) -> web.Response:
     ops, actor = operations(request)
     ops.jobs.get(actor, _key(request))  # 404 before reading the body
@@ -69,14 +82,18 @@ async def edit_job(request: web.Request) -> web.Response:
     return json_response(job_view(job))
 
 
-@routes.delete("/api/v1/jobs/{job}", status=204)
+@routes.delete("/api/v1/jobs/{job}", status=204, permission=Permission.MANAGE_OWN)
 async def delete_job(request: web.Request) -> web.Response:
     ops, actor = operations(request)
     await ops.jobs.delete(actor, _key(request))
     return web.Response(status=204)
 
 
-@routes.post("/api/v1/jobs/{job}/actions/{action}")
+@routes.post(
+    "/api/v1/jobs/{job}/actions/{action}",
+    params={"action": Literal[JOB_ACTIONS]},
+    permission=Permission.MANAGE_OWN,
+)
 async def job_action(request: web.Request) -> web.Response:
     ops, actor = operations(request)
     actions = {"pause": ops.jobs.pause, "resume": ops.jobs.resume, "reinit": ops.jobs.reinit}
@@ -109,14 +126,14 @@ async def get_chunk(request: web.Request) -> web.Response:
     return json_response(await ops.chunks.get(actor, _key(request), request.match_info["chunk"]))
 
 
-@routes.post("/api/v1/jobs/{job}/tasks/{chunk}", body=dict[str, Any])
+@routes.post(
+    "/api/v1/jobs/{job}/tasks/{chunk}", body=ChunkStateBody, permission=Permission.MANAGE_OWN
+)
 async def set_chunk(request: web.Request) -> web.Response:
     ops, actor = operations(request)
-    body = await read_json(request)
-    if not isinstance(body, dict) or "state" not in body:
-        raise ValidationError("state: required (queued, skipped or done)", field="state")
+    body = await read_body(request)
     view = await ops.chunks.set_status(
-        actor, _key(request), request.match_info["chunk"], body["state"]
+        actor, _key(request), request.match_info["chunk"], body.state
     )
     return json_response(view)
 

@@ -20,7 +20,7 @@ class LoginBody(BaseModel):
     password: str
 
 
-@routes.post("/api/v1/login", body=LoginBody, public=True)
+@routes.post("/api/v1/login", body=LoginBody, public=True, errors=(401,))
 async def login(request: web.Request) -> web.Response:
     body = await read_json(request)
     if not isinstance(body, dict):

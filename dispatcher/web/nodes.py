@@ -10,12 +10,13 @@ administer permission.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from dispatcher import listing
+from dispatcher.auth import Permission
 from dispatcher.errors import NotFound, ValidationError
 from dispatcher.operations import Actor, Operations
 from dispatcher.operations.nodes import Answer
@@ -77,6 +78,8 @@ ACTIONS: dict[str, tuple[Call, set[str]]] = {
 class KillNodesBody(BaseModel):
     """What the nodes do after the kill: pause, redo the chunk or go on."""
 
+    model_config = ConfigDict(extra="forbid")
+
     then: str | None = None
 
 
@@ -106,14 +109,19 @@ async def get_node(request: web.Request) -> web.Response:
     return json_response(ops.nodes.view(ops.nodes.get(actor, request.match_info["node"])))
 
 
-@routes.delete("/api/v1/nodes/{node}", status=204)
+@routes.delete("/api/v1/nodes/{node}", status=204, permission=Permission.MANAGE_NODES)
 async def delete_node(request: web.Request) -> web.Response:
     ops, actor = operations(request)
     await ops.nodes.remove(actor, request.match_info["node"])
     return web.Response(status=204)
 
 
-@routes.post("/api/v1/nodes/{node}/actions/{action}", body=dict[str, Any] | None)
+@routes.post(
+    "/api/v1/nodes/{node}/actions/{action}",
+    body=dict[str, Any] | None,
+    params={"action": Literal[tuple(ACTIONS)]},
+    permission=Permission.MANAGE_NODES,
+)
 async def node_action(request: web.Request) -> web.Response:
     ops, actor = operations(request)
     action = request.match_info["action"]
@@ -127,7 +135,9 @@ async def node_action(request: web.Request) -> web.Response:
     return json_response({"action": action, "ok": answer.ok, "output": answer.output, "node": view})
 
 
-@routes.post("/api/v1/jobs/{job}/kill-nodes", body=KillNodesBody)
+@routes.post(
+    "/api/v1/jobs/{job}/kill-nodes", body=KillNodesBody, permission=Permission.MANAGE_NODES
+)
 async def kill_nodes_on_job(request: web.Request) -> web.Response:
     """Muster's nodeKillAnd{Pause,Redo,GoOn}NodesWorkingOnJob: body {"then": ...}."""
     ops, actor = operations(request)

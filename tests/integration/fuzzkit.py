@@ -301,6 +301,17 @@ def route_table() -> list[tuple[str, str]]:
     return sorted(set(routes))
 
 
+def public_routes() -> set[tuple[str, str]]:
+    """(method, path template) of the routes declared public (they need no token)."""
+    from types import SimpleNamespace
+
+    from dispatcher.web.app import make_app
+    from dispatcher.web.endpoint import declared_endpoints
+
+    app = make_app(SimpleNamespace(), max_request_bytes=1024)  # type: ignore[arg-type]
+    return {(e.method, e.path) for e in declared_endpoints(app) if e.public}
+
+
 # -- the render port -----------------------------------------------------------
 
 
