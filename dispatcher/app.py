@@ -34,6 +34,7 @@ from dispatcher.operations import Operations
 from dispatcher.queue import Queue
 from dispatcher.records import Records
 from dispatcher.scheduler import Scheduler
+from dispatcher.software import Registry
 from dispatcher.store.refusal import store_wiring
 from dispatcher.store.sqlite import SqliteStore
 from dispatcher.web.app import make_app
@@ -72,6 +73,7 @@ class Dispatcher:
         )
         self.users = Users(self.store, settings.data_dir)
         self.records = Records(self.store)
+        self.software = Registry(self.records)
         self.queue = Queue(
             self.store,
             exclude_after_failures=settings.exclude_after_failures,
@@ -163,7 +165,9 @@ class Dispatcher:
         self.queue.on_kill = self.node_server.kill
         self.control = NodeControl(queue=self.queue, store=self.store, nodes=self.node_server)
         self.node_server.on_attached = chain(
-            self.operations.pools.node_attached, self.node_server.on_attached
+            self.operations.pools.node_attached,
+            self.operations.software.node_attached,
+            self.node_server.on_attached,
         )
 
     def _start_hooks(self) -> None:

@@ -442,8 +442,7 @@ class Queue:
         self.on_change(job)
 
     def remove_failed_on(self, job: Job, index: int, node_id: int) -> None:
-        """Let a chunk run on a node it failed on again: the node leaves the chunk's list,
-        and its exclusion from the job (after repeated failures) is lifted."""
+        """Drop a node from the nodes a chunk failed on (its retries no longer avoid it)."""
         self.store.ensure_writable()
         key = (job.id, self.chunk(job, index))
         failed_on = self.failed_on.get(key, set())
@@ -454,12 +453,6 @@ class Queue:
         else:
             self.failed_on.pop(key, None)
             self.store.forget_chunk_failures(*key)
-        node = self.nodes.get(node_id)
-        if node is not None and job.id in node.excluded_jobs:
-            node.excluded_jobs.discard(job.id)
-            self.store.put_node(node)
-        if any(key == (job.id, node_id) for key in self.node_failures):
-            self.forget_node_failures(node_id, job.id)
         self.on_change(job)
 
     def refresh(self, job: Job) -> Job:

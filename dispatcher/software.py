@@ -154,7 +154,11 @@ def _software_view(name: str, info: dict[str, Any]) -> dict[str, Any]:
 # -- matching ----------------------------------------------------------------------------
 def satisfies(node: Node, requirement: dict[str, Any]) -> bool:
     """Whether the node reports the software in a version within the requirement's range."""
-    name, low, high = requirement["software"], requirement["min_version"], requirement["max_version"]
+    name, low, high = (
+        requirement["software"],
+        requirement["min_version"],
+        requirement["max_version"],
+    )
     for software, version in node.software:
         if software != name:
             continue

@@ -19,6 +19,7 @@ from dispatcher.operations.jobs import JobOperations
 from dispatcher.operations.nodes import NodeOperations
 from dispatcher.operations.pools import PoolOperations
 from dispatcher.operations.records import RecordOperations
+from dispatcher.operations.software import SoftwareOperations
 from dispatcher.operations.system import SystemOperations
 
 __all__ = ["Actor", "Area", "Farm", "Operations"]
@@ -35,6 +36,7 @@ class Operations:
         self.pools = PoolOperations(farm)
         self.records = RecordOperations(farm)
         self.system = SystemOperations(farm)
+        self.software = SoftwareOperations(farm)
 
     def areas(self) -> dict[str, Area]:
         return {name: area for name, area in vars(self).items() if isinstance(area, Area)}

@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from dispatcher import jobspec, listing
+from dispatcher import jobspec, listing, pyfarm
 from dispatcher.auth import Permission
-from dispatcher.errors import NotFound, PermissionDenied, ValidationError
+from dispatcher.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from dispatcher.events import JobEvent
-from dispatcher.model import Job, JobKind
+from dispatcher.model import Job, JobKind, Status
 from dispatcher.operations.actor import Actor
 from dispatcher.operations.farm import Area
 from dispatcher.views import job_view
@@ -25,8 +25,28 @@ class JobOperations(Area):
         """A job by id or by title (Conflict, listing the ids, when several bear it)."""
         return self.farm.queue.get(key)
 
+    def answer(self, actor: Actor, job: Job) -> dict[str, Any]:
+        """The job as PyFarm's API shows it (REST), with its notified users."""
+        queue = self.farm.queue
+        view = pyfarm.job_answer(job, queue.jobs, queue.dependants.get(job.id, ()))
+        view["notified_users"] = self.notified(actor, job)
+        return view
+
+    def notified(self, actor: Actor, job: Job) -> list[Any]:
+        """The users notified of the job's events, as PyFarm's job answer lists them.
+        Notifications (dispatcher/notify*) fill this; none until they are configured."""
+        return []
+
+    def schema(self, actor: Actor) -> dict[str, str]:
+        """PyFarm's job schema: its columns and their SQL types."""
+        return dict(pyfarm.SCHEMA)
+
     def listing(
-        self, actor: Actor, query: Mapping[str, str]
+        self,
+        actor: Actor,
+        query: Mapping[str, str],
+        *,
+        pyfarm_views: bool = False,
     ) -> tuple[listing.Selection, listing.Render]:
         """The jobs a listing asks for (filters `state`, `user`, `parent`, `template`, through
         the queue's indexes) and how to render a slice of them; a front pages or streams it
@@ -39,7 +59,18 @@ class JobOperations(Area):
 
         queue = self.farm.queue
         selection = listing.job_selection(queue, query, template_key=template_key)
-        return selection, listing.job_render(queue)
+        if not pyfarm_views:
+            return selection, listing.job_render(queue)
+        jobs, dependants = queue.jobs, queue.dependants
+
+        def render(keys: list[int]) -> list[Any]:
+            return [
+                pyfarm.job_answer(job, jobs, dependants.get(key, ()))
+                for key in keys
+                if (job := jobs.get(key)) is not None
+            ]
+
+        return selection, render
 
     async def views(self, actor: Actor, query: Mapping[str, str] | None = None) -> list[Any]:
         """Every job's view (filtered as `listing`), built in slices that give the loop a turn."""
@@ -55,12 +86,19 @@ class JobOperations(Area):
 
     # -- submitting --------------------------------------------------------------
     async def submit(
-        self, actor: Actor, items: list[Any], *, owner: str | None = None
+        self,
+        actor: Actor,
+        items: list[Any],
+        *,
+        owner: str | None = None,
+        unique_titles: bool = False,
     ) -> list[Job]:
         """Queue new jobs (specs as JSON objects) once their templates' hooks admitted them.
 
         `owner` is whom the jobs belong to when the actor is not a user (a template
         submitting for someone); a user submits as themself unless they may manage all.
+        `unique_titles` (PyFarm's API): a title already borne by a queued, running or
+        paused job is a Conflict.
         """
         actor.require(Permission.SUBMIT)
         if not isinstance(items, list) or not items:
@@ -77,6 +115,8 @@ class JobOperations(Area):
                 raise ValidationError(f"{where}{exc}", field=exc.field) from None
             if spec.user not in (None, name) and not actor.can(Permission.MANAGE_ALL):
                 raise PermissionDenied(f"{actor.name} may not submit jobs as {spec.user}")
+            if spec.jobtype is not None:
+                self._jobtype(spec, where)
             if spec.kind is JobKind.JOB:
                 template = self.farm.templates.get(spec.template)
                 if template is None:
@@ -88,12 +128,59 @@ class JobOperations(Area):
                 spec.template = template.getKey()
                 jobspec.check_command(spec, position if len(items) > 1 else None)
             specs.append(spec)
+        if unique_titles:
+            self._unique_titles([spec.title for spec in specs])
+        for spec in specs:  # a software that does not exist is NotFound before any hook runs
+            self._software(spec)
         specs = await self.farm.hooks.admit(specs, name)
+        for spec in specs:  # (a hook may have changed them)
+            spec._software = self._software(spec)
         jobs = self.farm.queue.submit(specs, name)
         self.farm.hooks.submitted(jobs)
         ids = [job.id for job in jobs]
         await self.finish(actor, JobEvent(action="submit", actor=actor.name, jobs=ids), jobs=ids)
         return jobs
+
+    def _jobtype(self, spec: jobspec.JobSpec, where: str) -> None:
+        """PyFarm's jobtype: a template (key or id), or a job type registered for one."""
+        assert spec.jobtype is not None
+        registered = self.farm.software.jobtype(spec.jobtype)
+        template = self.farm.templates.get(registered["template"] if registered else spec.jobtype)
+        if template is None:
+            known = ", ".join(sorted(self.farm.templates.keys()))
+            raise ValidationError(
+                f"{where}jobtype: no template or registered job type {spec.jobtype!r} "
+                f"(templates: {known})",
+                field="jobtype",
+            )
+        if "template" in spec.model_fields_set:
+            given = self.farm.templates.get(spec.template)
+            if given is None or given.getKey() != template.getKey():
+                raise ValidationError(
+                    f"{where}template: {spec.template!r} differs from the jobtype's template "
+                    f"{template.getKey()!r}; give one of them",
+                    field="template",
+                )
+        spec.template = template.getKey()
+
+    def _unique_titles(self, titles: list[str]) -> None:
+        queue = self.farm.queue
+        wanted = set(titles)
+        if len(wanted) < len(titles):
+            raise Conflict("title: two jobs of this request have the same title")
+        for state in (Status.QUEUED, Status.RUNNING, Status.PAUSED):
+            for key in queue.index.state.ids(state):
+                job = queue.jobs.get(key)
+                if job is not None and job.title in wanted:
+                    raise Conflict(
+                        f"title: job {job.id} titled {job.title!r} is {state.value}; a live "
+                        "job's title is unique on this route"
+                    )
+
+    def _software(self, spec: jobspec.JobSpec) -> list[dict[str, Any]]:
+        return [
+            self.farm.software.resolve(item.model_dump()) for item in spec.software_requirements
+        ]
 
     async def add_folder(self, actor: Actor, parent: int, title: str, owner: str) -> Job:
         """Muster's jobAddFolder: a folder job under `parent` (-1 or 0: the top)."""
@@ -119,6 +206,10 @@ class JobOperations(Area):
                 if name in jobspec.EDITABLE and value != current.get(name)
             }
         changes = jobspec.parse_edit(fields) if fields or not only_changed else {}
+        if "software_requirements" in changes:
+            changes["software_requirements"] = [
+                self.farm.software.resolve(item) for item in changes["software_requirements"]
+            ]
         if "command" in changes:
             jobspec.check_command(job, command=changes["command"])  # type: ignore[arg-type]
         if changes:

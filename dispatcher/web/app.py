@@ -143,7 +143,7 @@ def operations(request: web.Request) -> tuple[Operations, Actor]:
 
 
 def make_app(ops: Operations, *, max_request_bytes: int) -> web.Application:
-    from dispatcher.web import hooks, jobs, login, nodes
+    from dispatcher.web import hooks, jobs, login, nodes, pyfarm_software, tasks
 
     http_errors.quiet_bad_requests()
 
@@ -152,6 +152,8 @@ def make_app(ops: Operations, *, max_request_bytes: int) -> web.Application:
     )
     app[OPERATIONS] = ops
     jobs.add_routes(app)
+    tasks.add_routes(app)
+    pyfarm_software.add_routes(app)
     login.add_routes(app)
     nodes.add_routes(app)
     hooks.add_routes(app)

@@ -1,4 +1,4 @@
-"""REST routes for jobs and their chunks (PyFarm's /api/v1/jobs/ shapes)."""
+"""REST routes for jobs (PyFarm's /api/v1/jobs/ shapes; their tasks are in tasks.py)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,8 @@ from typing import Any
 from aiohttp import web
 
 from dispatcher import listing
-from dispatcher.errors import NotFound, ValidationError
+from dispatcher.errors import NotFound
 from dispatcher.jobspec import JobSpec
-from dispatcher.model import parse_id
-from dispatcher.views import job_view
 from dispatcher.web.app import json_response, operations
 from dispatcher.web.endpoint import Routes, read_json
 
@@ -25,32 +23,59 @@ def _key(request: web.Request) -> str:
 async def list_jobs(request: web.Request) -> web.StreamResponse:
     """Paged (`limit`, `after`) or streamed; filters `state`, `user`, `parent`, `template`."""
     ops, actor = operations(request)
-    selection, render = ops.jobs.listing(actor, request.query)
+    selection, render = ops.jobs.listing(actor, request.query, pyfarm_views=True)
     return await listing.respond(request, selection, render, slice_items=listing.JOB_SLICE)
 
 
 @routes.post("/api/v1/jobs/", body=JobSpec | list[JobSpec], status=201)
 async def submit_jobs(request: web.Request) -> web.Response:
+    """Submit a job (or a list); a title a live job bears already is 409."""
     ops, actor = operations(request)
     payload = await read_json(request)
     many = isinstance(payload, list)
-    jobs = await ops.jobs.submit(actor, payload if many else [payload])
-    views = [job_view(job) for job in jobs]
+    jobs = await ops.jobs.submit(actor, payload if many else [payload], unique_titles=True)
+    views = [ops.jobs.answer(actor, job) for job in jobs]
     return json_response(views if many else views[0], status=201)
+
+
+# Declared before /api/v1/jobs/{job}: a plain path is matched before a variable one.
+@routes.get("/api/v1/jobs/schema", answer=dict[str, str])
+async def job_schema(request: web.Request) -> web.Response:
+    """PyFarm's job schema: each column and its SQL type."""
+    ops, actor = operations(request)
+    return json_response(ops.jobs.schema(actor))
 
 
 @routes.get("/api/v1/jobs/{job}")
 async def get_job(request: web.Request) -> web.Response:
+    """One job, by id or by title."""
     ops, actor = operations(request)
-    return json_response(job_view(ops.jobs.get(actor, _key(request))))
+    return json_response(ops.jobs.answer(actor, ops.jobs.get(actor, _key(request))))
+
+
+async def _edit(request: web.Request) -> web.Response:
+    ops, actor = operations(request)
+    ops.jobs.get(actor, _key(request))  # 404 before reading the body
+    job = await ops.jobs.edit(actor, _key(request), await read_json(request))
+    return json_response(ops.jobs.answer(actor, job))
+
+
+@routes.post("/api/v1/jobs/{job}", body=dict[str, Any])
+async def update_job(request: web.Request) -> web.Response:
+    """Update a job's fields; a new start, end or by creates or deletes its tasks."""
+    return await _edit(request)
+
+
+@routes.put("/api/v1/jobs/{job}", body=dict[str, Any])
+async def put_job(request: web.Request) -> web.Response:
+    """Update a job's fields (as POST)."""
+    return await _edit(request)
 
 
 @routes.patch("/api/v1/jobs/{job}", body=dict[str, Any])
 async def edit_job(request: web.Request) -> web.Response:
-    ops, actor = operations(request)
-    ops.jobs.get(actor, _key(request))  # 404 before reading the body
-    job = await ops.jobs.edit(actor, _key(request), await read_json(request))
-    return json_response(job_view(job))
+    """Update a job's fields (as POST)."""
+    return await _edit(request)
 
 
 @routes.delete("/api/v1/jobs/{job}", status=204)
@@ -69,7 +94,7 @@ async def job_action(request: web.Request) -> web.Response:
         ops.jobs.get(actor, _key(request))
         raise NotFound(f"no job action {action!r}; try one of {', '.join(actions)}")
     job = await actions[action](actor, _key(request))
-    return json_response(job_view(job))
+    return json_response(ops.jobs.answer(actor, job))
 
 
 @routes.get("/api/v1/jobs/{job}/why")
@@ -77,43 +102,6 @@ async def why(request: web.Request) -> web.Response:
     ops, actor = operations(request)
     job, reasons = ops.jobs.why(actor, _key(request))
     return json_response({"job": job.id, "state": job.state.value, "reasons": reasons})
-
-
-@routes.get("/api/v1/jobs/{job}/tasks/", query=listing.ChunkQuery)
-async def list_chunks(request: web.Request) -> web.StreamResponse:
-    """Paged (`limit`, `after`) or streamed by chunk index; filter `state`."""
-    ops, actor = operations(request)
-    selection, render = ops.chunks.listing(actor, _key(request), request.query)
-    return await listing.respond(request, selection, render, slice_items=listing.CHUNK_SLICE)
-
-
-@routes.get("/api/v1/jobs/{job}/tasks/{chunk}")
-async def get_chunk(request: web.Request) -> web.Response:
-    ops, actor = operations(request)
-    return json_response(await ops.chunks.get(actor, _key(request), request.match_info["chunk"]))
-
-
-@routes.post("/api/v1/jobs/{job}/tasks/{chunk}", body=dict[str, Any])
-async def set_chunk(request: web.Request) -> web.Response:
-    ops, actor = operations(request)
-    body = await read_json(request)
-    if not isinstance(body, dict) or "state" not in body:
-        raise ValidationError("state: required (queued, skipped or done)", field="state")
-    view = await ops.chunks.set_status(
-        actor, _key(request), request.match_info["chunk"], body["state"]
-    )
-    return json_response(view)
-
-
-@routes.get("/api/v1/jobs/{job}/tasks/{chunk}/log", content_type="text/plain")
-async def chunk_log(request: web.Request) -> web.Response:
-    ops, actor = operations(request)
-    attempt_text = request.query.get("attempt")
-    attempt = parse_id(attempt_text) if attempt_text is not None else None
-    if attempt_text is not None and attempt is None:
-        raise ValidationError("attempt: must be a whole number", field="attempt")
-    data = ops.chunks.log(actor, _key(request), request.match_info["chunk"], attempt)
-    return web.Response(body=data, content_type="text/plain", charset="utf-8")
 
 
 def add_routes(app: web.Application) -> None:

@@ -20,7 +20,7 @@ FAST_LOSS = ("--node-lost-after-s", "1.5")
 
 
 def runs(farm: Farm, job_id: int, chunk: int = 0) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = farm.request("GET", f"/api/v1/jobs/{job_id}/tasks/{chunk}")[
+    found: list[dict[str, Any]] = farm.request("GET", f"/api/v1/jobs/{job_id}/tasks/{farm.task(job_id, chunk)}")[
         "runs"
     ]
     return found

@@ -101,7 +101,7 @@ CASES = [
     Case("delete", _job, lambda live, ctx: live.rest("DELETE", f"/api/v1/jobs/{ctx['job']}"),
          "MDispatcherAPI.jobDelete({job})", "delete",
          lambda ctx: {"job": ctx["job"]}, lambda ctx: {"type": "job", "jobs": [ctx["job"]]}, _gone),
-    Case("chunk_set_status", _job, lambda live, ctx: live.rest("POST", f"/api/v1/jobs/{ctx['job']}/tasks/0", {"state": "skipped"}),
+    Case("chunk_set_status", _job, lambda live, ctx: live.rest("POST", f"/api/v1/jobs/{ctx['job']}/tasks/{live.dispatcher.queue.jobs[ctx['job']].task_id(0)}", {"state": "skipped"}),
          'MDispatcherAPI.chunkSetStatus({job}, 0, "skipped")', "chunk_set_status",
          lambda ctx: {"job": ctx["job"], "chunk": 0, "state": "skipped"},
          lambda ctx: {"type": "chunk", "job": ctx["job"], "chunk": 0, "state": "skipped"},
