@@ -304,7 +304,7 @@ def build_job(spec: JobSpec, job_id: int, seq: int, user: str) -> Job:
         project=spec.project,
         department=spec.department,
         seq=seq,
-        jobtype=spec.jobtype or "",
+        jobtype=spec.jobtype,
         jobtype_version=spec.jobtype_version,
         software_requirements=software_requirements(spec),
         tag_requirements=[tag.model_dump() for tag in spec.tag_requirements],

@@ -162,7 +162,7 @@ class Job:
     # A stable identity beside the integer id (Smedge and PyFarm name jobs by UUID).
     uuid: str = field(default_factory=lambda: str(uuid.uuid4()))
     # PyFarm's job fields (dispatcher/requirements.py gives the requirements meaning).
-    jobtype: str = ""
+    jobtype: str | None = None
     jobtype_version: int = 1
     software_requirements: list[dict[str, object]] = field(default_factory=list)
     tag_requirements: list[dict[str, object]] = field(default_factory=list)

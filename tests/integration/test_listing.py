@@ -268,5 +268,5 @@ def test_the_chunks_of_a_huge_job_are_streamed_while_the_dispatcher_answers(farm
         time.sleep(0.1)
     listed = json.loads(body)
     assert headers.get("Transfer-Encoding") == "chunked"
-    assert len(listed) == 200_000 and listed[-1]["id"] == 199_999
+    assert len(listed) == 200_000 and listed[-1]["chunk"] == 199_999
     assert max(poller.times) < 0.5, sorted(poller.times)[-5:]
