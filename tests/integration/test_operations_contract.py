@@ -7,7 +7,6 @@ template's hook acts as `template:KEY` with the dispatcher's authority."""
 from __future__ import annotations
 
 import itertools
-
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
