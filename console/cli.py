@@ -552,6 +552,13 @@ async def serve_renderclient(options: Any) -> int:
 )
 @click.option("--pool", "pools", multiple=True, help="Pool this node offers itself to (repeat).")
 @click.option(
+    "--software",
+    multiple=True,
+    metavar="NAME=VERSION",
+    help="Software this node has, for jobs' software_requirements (repeat).",
+)
+@click.option("--tag", "tags", multiple=True, help="A tag for jobs' tag_requirements (repeat).")
+@click.option(
     "--instances",
     type=click.IntRange(min=1),
     default=1,
@@ -634,6 +641,8 @@ def renderclient(
             name=name or socket.gethostname(),
             secret=secret,
             pools=tuple(options["pools"]),
+            software=tuple(parse_software(text) for text in options["software"]),
+            tags=tuple(options["tags"]),
             instances=options["instances"],
             templates_dirs=tuple(options["templates_dirs"]),
             state_dir=options["state_dir"],
@@ -658,6 +667,14 @@ def renderclient(
         restart_self(launch_env)
     if code:
         sys.exit(code)
+
+
+def parse_software(text: str) -> tuple[str, str]:
+    """NAME=VERSION from `--software` (a UsageError otherwise)."""
+    name, sep, version = text.partition("=")
+    if not sep or not name.strip() or not version.strip():
+        raise click.UsageError(f"--software {text!r}: give NAME=VERSION, e.g. blender=4.0")
+    return name.strip(), version.strip()
 
 
 def restart_self(env: dict[str, str]) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
@@ -91,8 +91,9 @@ def time_text(value: Any) -> str:
             moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
         except ValueError:
             return str(value)
-    if moment.tzinfo is not None:
-        moment = moment.astimezone()
+    if moment.tzinfo is None:  # PyFarm's times are UTC without an offset
+        moment = moment.replace(tzinfo=UTC)
+    moment = moment.astimezone()
     return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
@@ -239,6 +240,7 @@ def job_details(job: dict[str, Any]) -> Table:
 def tasks_table(tasks: list[dict[str, Any]]) -> Table:
     table = Table(box=None, header_style="bold", pad_edge=False)
     table.add_column("CHUNK", justify="right")
+    table.add_column("TASK", justify="right")
     table.add_column("FRAMES")
     table.add_column("STATE")
     table.add_column("NODE")
@@ -248,6 +250,7 @@ def tasks_table(tasks: list[dict[str, Any]]) -> Table:
     for task in tasks:
         exit_code = task.get("exit_code")
         table.add_row(
+            str(task.get("chunk", "")),
             str(task.get("id", "")),
             frames_text(task),
             state_cell(task.get("state")),

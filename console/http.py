@@ -226,10 +226,23 @@ class DispatcherClient:
     def tasks(self, job_id: int) -> list[dict[str, Any]]:
         return list(self.request("GET", f"/jobs/{job_id}/tasks/") or [])
 
+    def task_id(self, job_id: int, chunk: int) -> int:
+        """The global task id of a job's chunk (0-based), from the job's `task_ids` runs;
+        ConsoleError past its last chunk."""
+        job = self.job(job_id)
+        total = int((job.get("chunks") or {}).get("total") or 0)
+        if not 0 <= chunk < total:
+            raise ConsoleError(f"job {job_id} has no chunk {chunk} (it has {total})")
+        found = -1
+        for first, base in job.get("task_ids") or []:
+            if first > chunk:
+                break
+            found = base + chunk - first
+        return found
+
     def chunk_log(self, job_id: int, chunk: int, attempt: int | None = None) -> str:
-        result = self.request(
-            "GET", f"/jobs/{job_id}/tasks/{chunk}/log", query={"attempt": attempt}
-        )
+        task = self.task_id(job_id, chunk)
+        result = self.request("GET", f"/jobs/{job_id}/tasks/{task}/log", query={"attempt": attempt})
         if result is None:
             return ""
         return result if isinstance(result, str) else json.dumps(result)

@@ -275,8 +275,9 @@ def _chunk_command(verb: str, state_name: str) -> click.Command:
         job_id = client.job_id(job)
 
         def act(chunk: str) -> str:
+            task = client.task_id(job_id, int(chunk))
             answer = client.request(
-                "POST", f"/jobs/{job_id}/tasks/{chunk}", body={"state": state_name}
+                "POST", f"/jobs/{job_id}/tasks/{task}", body={"state": state_name}
             )
             return f"job {job_id} chunk {chunk}: {dict(answer or {}).get('state', state_name)}"
 

@@ -38,6 +38,7 @@ from dispatcher.progress import Progress
 from dispatcher.queue import Queue
 from dispatcher.records import Records
 from dispatcher.scheduler import Scheduler
+from dispatcher.software import Registry
 from dispatcher.store.refusal import store_wiring
 from dispatcher.store.sqlite import SqliteStore
 from dispatcher.streams import Streams
@@ -79,6 +80,7 @@ class Dispatcher:
         )
         self.users = Users(self.store, settings.data_dir)
         self.records = Records(self.store)
+        self.software = Registry(self.records)
         self.queue = Queue(
             self.store,
             exclude_after_failures=settings.exclude_after_failures,
@@ -181,7 +183,9 @@ class Dispatcher:
         self.node_server.on_node_change = self.progress.node_changed
         self.control = NodeControl(queue=self.queue, store=self.store, nodes=self.node_server)
         self.node_server.on_attached = chain(
-            self.operations.pools.node_attached, self.node_server.on_attached
+            self.operations.pools.node_attached,
+            self.operations.software.node_attached,
+            self.node_server.on_attached,
         )
 
     def _start_hooks(self) -> None:

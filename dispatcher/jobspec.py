@@ -12,6 +12,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SerializerFunctionWrapHandler,
     field_validator,
     model_serializer,
@@ -61,6 +62,31 @@ class DependencySpec(BaseModel):
         return data
 
 
+Version = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class SoftwareRequirementSpec(BaseModel):
+    """PyFarm's software requirement: a software, optionally within min..max versions."""
+
+    model_config = ConfigDict(extra="forbid")
+    software: Name
+    min_version: Version | None = None
+    max_version: Version | None = None
+    # A job's answer shows these ids; a client may send a requirement back as it got it.
+    # They are looked up again from the names, never taken from here.
+    software_id: int | None = None
+    min_version_id: int | None = None
+    max_version_id: int | None = None
+
+
+class TagRequirementSpec(BaseModel):
+    """PyFarm's tag requirement: the node must have the tag (must not, with `negate`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    tag: Name
+    negate: bool = False
+
+
 class JobSpec(BaseModel):
     """A submission. Unknown fields are refused so that typos do not pass silently."""
 
@@ -94,6 +120,26 @@ class JobSpec(BaseModel):
     project: ShortText = ""
     department: ShortText = ""
     user: ShortText | None = None
+    # PyFarm's fields (docs/api.md, "Jobs (PyFarm API)").
+    jobtype: Annotated[str, Field(min_length=1, max_length=255)] | None = None
+    jobtype_version: int = Field(1, ge=1, le=1_000_000)
+    software_requirements: list[SoftwareRequirementSpec] = Field(
+        default_factory=list, max_length=64
+    )
+    tag_requirements: list[TagRequirementSpec] = Field(default_factory=list, max_length=64)
+    ram: int | None = Field(None, ge=0, le=64 * 1024 * 1024)
+    ram_warning: int | None = Field(None, ge=0, le=64 * 1024 * 1024)
+    ram_max: int | None = Field(None, ge=0, le=64 * 1024 * 1024)
+    cpus: int = Field(1, ge=1, le=65536)
+    hidden: bool = False
+    tags: list[ShortText] = Field(default_factory=list, max_length=256)
+    project_id: int | None = Field(None, ge=0, le=2**63 - 1)
+    parents: list[Annotated[int, Field(ge=1)]] = Field(default_factory=list, max_length=1000)
+    children: list[Annotated[int, Field(ge=1)]] = Field(default_factory=list, max_length=1000)
+    notified_users: list[Any] = Field(default_factory=list, max_length=1000)
+    jobqueue: ShortText | None = None
+    # The software requirements resolved against the registry (ids), set by the operation.
+    _software: list[dict[str, Any]] | None = PrivateAttr(default=None)
 
     @model_validator(mode="before")
     @classmethod
@@ -131,6 +177,37 @@ class JobSpec(BaseModel):
                     f"{name!a} is not a variable name (letters, digits and _, not first a digit)"
                 )
         return value
+
+    @field_validator("environ", mode="before")
+    @classmethod
+    def _no_environ(cls, value: Any) -> Any:
+        return {} if value is None else value  # PyFarm's unset environ is null
+
+    @field_validator("tags")
+    @classmethod
+    def _tag_names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if (reason := limits.name_error(name)) is not None:
+                raise ValueError(f"{name!a} {reason}")
+        return value
+
+    @model_validator(mode="after")
+    def _pyfarm(self) -> JobSpec:
+        # PyFarm's names for fields Corral has: each agrees with Corral's when both are given.
+        if self.ram is not None:
+            if "memory_mb" in self.model_fields_set and self.memory_mb != self.ram:
+                raise ValueError("ram: differs from memory_mb; give one of them")
+            self.memory_mb = self.ram
+        if self.jobqueue is not None:
+            if self.pools and self.pools != [self.jobqueue]:
+                raise ValueError("jobqueue: differs from pools; give one of them")
+            self.pools = [self.jobqueue]
+        warning, most = self.ram_warning, self.ram_max
+        if warning is not None and most is not None and warning > most:
+            raise ValueError("ram_warning: above ram_max")
+        known = {item if isinstance(item, int) else item.job for item in self.depends_on}
+        self.depends_on += [parent for parent in dict.fromkeys(self.parents) if parent not in known]
+        return self
 
     @field_validator("start", "end", "by", mode="before")
     @classmethod
@@ -268,15 +345,46 @@ def build_job(spec: JobSpec, job_id: int, seq: int, user: str, earlier: Sequence
         project=spec.project,
         department=spec.department,
         seq=seq,
+        jobtype=spec.jobtype,
+        jobtype_version=spec.jobtype_version,
+        software_requirements=software_requirements(spec),
+        tag_requirements=[tag.model_dump() for tag in spec.tag_requirements],
+        ram_warning=spec.ram_warning,
+        ram_max=spec.ram_max,
+        cpus=spec.cpus,
+        hidden=spec.hidden,
+        tags=list(spec.tags),
+        project_id=spec.project_id,
+        notified_users=list(spec.notified_users),
     )
     job.init_chunks()
     return job
 
 
+def software_requirements(spec: JobSpec) -> list[dict[str, Any]]:
+    """The spec's software requirements as stored: resolved (with ids) when the operation
+    resolved them, else as given with no ids."""
+    if spec._software is not None:
+        return spec._software
+    return unresolved(spec.software_requirements)
+
+
+def unresolved(items: list[SoftwareRequirementSpec]) -> list[dict[str, Any]]:
+    return [
+        {"software": item.software, "min_version": item.min_version,
+         "max_version": item.max_version, "software_id": None, "min_version_id": None,
+         "max_version_id": None}
+        for item in items
+    ]  # fmt: skip
+
+
 EDITABLE = {
     "title", "priority", "pools", "excluded_pools", "max_nodes", "requeue", "time_limit_s",
     "memory_mb", "environ", "notes", "data", "paused", "project", "department", "parent", "command",
+    "start", "end", "by", "jobtype_version", "software_requirements", "tag_requirements", "ram",
+    "ram_warning", "ram_max", "cpus", "hidden", "tags", "project_id", "notified_users",
 }  # fmt: skip
+FRAME_RANGE = ("start", "end", "by")
 
 
 def parse_edit(payload: Any) -> dict[str, Any]:
@@ -291,7 +399,18 @@ def parse_edit(payload: Any) -> dict[str, Any]:
         checked = JobSpec.model_validate(probe)
     except pydantic.ValidationError as exc:
         raise _wrap(exc) from None
-    return {name: getattr(checked, name) for name in payload}
+    changes = {name: getattr(checked, name) for name in payload}
+    if "ram" in changes:  # PyFarm's name for memory_mb
+        ram = changes.pop("ram")
+        if "memory_mb" in changes and changes["memory_mb"] != ram:
+            raise ValidationError("ram: differs from memory_mb; give one of them", field="ram")
+        if ram is not None:
+            changes["memory_mb"] = ram
+    if "software_requirements" in changes:
+        changes["software_requirements"] = unresolved(changes["software_requirements"])
+    if "tag_requirements" in changes:
+        changes["tag_requirements"] = [tag.model_dump() for tag in changes["tag_requirements"]]
+    return changes
 
 
 def edit_model() -> type[BaseModel]:

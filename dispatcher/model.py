@@ -166,6 +166,48 @@ class Job:
     notified_users: list[dict[str, object]] = field(default_factory=list)
     # A keyed submit's key (dispatcher/idempotency.py): {"key", "by", "digest"}, else None.
     idempotency: dict[str, str] | None = None
+    # PyFarm's job fields (dispatcher/requirements.py gives the requirements meaning).
+    jobtype: str | None = None
+    jobtype_version: int = 1
+    software_requirements: list[dict[str, object]] = field(default_factory=list)
+    tag_requirements: list[dict[str, object]] = field(default_factory=list)
+    ram_warning: int | None = None
+    ram_max: int | None = None
+    cpus: int = 1
+    hidden: bool = False
+    tags: list[str] = field(default_factory=list)
+    project_id: int | None = None
+    # Global task ids: runs of [first chunk index, task id of that chunk, time created];
+    # chunk i of a run starting at index f with id b has task id b + i - f.
+    task_ids: list[list[float]] = field(default_factory=list)
+
+    def task_id(self, index: int) -> int:
+        """The global task id of chunk `index` (-1 when the job has none yet)."""
+        found = -1
+        for first, base, _ in self.task_ids:
+            if first > index:
+                break
+            found = int(base) + index - int(first)
+        return found
+
+    def task_index(self, task_id: int) -> int | None:
+        """The chunk whose global task id is `task_id`, or None."""
+        runs = self.task_ids
+        for position, (first, base, _) in enumerate(runs):
+            end = int(runs[position + 1][0]) if position + 1 < len(runs) else self.chunk_count
+            index = task_id - int(base) + int(first)
+            if int(first) <= index < end:
+                return index
+        return None
+
+    def task_created(self, index: int) -> float:
+        """When chunk `index`'s task was made (submit, or the edit that added it)."""
+        found = self.time_submitted
+        for first, _, created in self.task_ids:
+            if first > index:
+                break
+            found = created
+        return found
 
     @property
     def frames(self) -> int:
@@ -306,6 +348,10 @@ class Node:
     process_priority: int | None = None
     realtime_log: bool = True
     uuid: str = field(default_factory=lambda: str(uuid.uuid4()))
+    # What the render client reports in each handshake: software (name, version), tags, CPUs.
+    software: list[tuple[str, str]] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    cpus: int = 0
     # The node's own key (hex), issued at registration and proved in every
     # handshake; empty until issued, or after an administrator reset it.
     key: str = field(default="", repr=False)

@@ -522,6 +522,8 @@ class NodeServer:
             node.key = new_key.hex()
             log.info("action=node_key_issued node=%d name=%s", node.id, node.label)
         node.host, node.platform, node.pools = auth.host, auth.platform, list(auth.pools)
+        node.software = [(name[:255], version[:64]) for name, version in auth.software]
+        node.tags, node.cpus = [tag[:255] for tag in auth.tags], auth.cpus
         node.address, node.online, node.last_seen = session.peer, True, time.time()
         self.store.put_node(node)
         return node, new_key

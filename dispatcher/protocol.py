@@ -142,6 +142,9 @@ class Auth(msgspec.Struct, tag="auth"):
     memory_bytes: int = 0
     resources: Resources | None = None
     node_proof: bytes = b""
+    # What the node offers jobs' requirements: software as (name, version) and tags.
+    software: Annotated[list[tuple[Text, Text]], Meta(max_length=1024)] = []
+    tags: Annotated[list[Text], Meta(max_length=1024)] = []
 
 
 class Welcome(msgspec.Struct, tag="welcome"):

@@ -7,8 +7,9 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 
 from dispatcher import jobspec, limits
 from dispatcher.errors import Conflict, NotFound, ValidationError
@@ -20,11 +21,13 @@ from dispatcher.model import (
     CHUNK_QUEUED,
     CHUNK_RUNNING,
     CHUNK_SKIPPED,
+    Dependency,
     DependMode,
     Job,
     JobKind,
     Node,
     Status,
+    frame_count,
     parse_id,
     within,
 )
@@ -78,6 +81,7 @@ class Queue:
         self.memory_needed: dict[tuple[int, int], int] = {}
         self.next_job_id = 1
         self.next_seq = 1
+        self.next_task_id = 1  # global task ids (PyFarm's), see Job.task_ids
         # Wired by the app: the scheduler's refresh, and the nodes' kill.
         self.on_change: Callable[[Job], None] = _noop
         self.on_remove: Callable[[int], None] = _noop
@@ -112,6 +116,7 @@ class Queue:
             [int(snapshot.meta.get("next_job_id", 1)), *[j + 1 for j in self.jobs]]
         )
         self.next_seq = max([1, *[job.seq + 1 for job in self.jobs.values()]])
+        self._number_tasks(int(snapshot.meta.get("next_task_id", 1)), self.jobs.values())
         self.failed_on.update(snapshot.failed_on)
         self.memory_needed.update(snapshot.memory_needed)
         self.node_failures.update(snapshot.node_failures)
@@ -174,6 +179,31 @@ class Queue:
                 for name in rows.NODE_FIELDS:
                     setattr(node, name, getattr(stored_node, name))
 
+    def _number_tasks(self, floor: int, jobs: Iterable[Job]) -> None:
+        """Set next_task_id past every task id in use, and number the tasks of jobs stored
+        before tasks had global ids (recorded for the store)."""
+        unnumbered = []
+        top = floor
+        for job in jobs:
+            if job.task_ids:
+                top = max(top, *(job.task_id(index) + 1 for index in _run_ends(job)))
+            elif job.chunk_count:
+                unnumbered.append(job)
+        self.next_task_id = max(self.next_task_id, top)
+        for job in unnumbered:
+            self._new_tasks(job, [0], job.time_submitted)
+            self.store.put_job(job)
+        if unnumbered:
+            self.store.put_meta("next_task_id", str(self.next_task_id))
+
+    def _new_tasks(self, job: Job, runs: list[int], created: float) -> None:
+        """Give chunks fresh task ids: one id run per entry of `runs` (first chunk index),
+        each up to the next run or the last chunk."""
+        for position, first in enumerate(runs):
+            end = runs[position + 1] if position + 1 < len(runs) else job.chunk_count
+            job.task_ids.append([first, self.next_task_id, created])
+            self.next_task_id += end - first
+
     def _unlink(self, job: Job) -> None:
         """Drop a job from the queue's indexes (not from the scheduler's)."""
         self.jobs.pop(job.id, None)
@@ -231,6 +261,14 @@ class Queue:
                     raise NotFound(f"depends_on: job {dep.job_id} does not exist (job #{position})")
             if spec.parent != -1:
                 self._check_parent(None, spec.parent)
+            for child in spec.children:
+                if child not in self.jobs:
+                    raise NotFound(f"children: job {child} does not exist (job #{position})")
+                if child in spec.parents or child in {dep.job_id for dep in spec.dependencies()}:
+                    raise ValidationError(
+                        f"children: job {child} is also a parent (job #{position})",
+                        field="children",
+                    )
         jobs = []
         for position, spec in enumerate(specs):
             job = jobspec.build_job(
@@ -238,6 +276,8 @@ class Queue:
             )
             self.next_job_id += 1
             self.next_seq += 1
+            if job.chunk_count:
+                self._new_tasks(job, [0], job.time_submitted)
             self.jobs[job.id] = job
             self.index.update(job)
             for dep in job.depends_on:
@@ -252,9 +292,24 @@ class Queue:
                 job.user,
             )
         self.store.put_meta("next_job_id", str(self.next_job_id))
+        self.store.put_meta("next_task_id", str(self.next_task_id))
+        for spec, job in zip(specs, jobs, strict=True):
+            self._adopt_children(job, spec.children)
         for job in jobs:
             self.on_change(job)
         return jobs
+
+    def _adopt_children(self, job: Job, children: list[int]) -> None:
+        """PyFarm's `children`: those jobs now wait for `job` to succeed."""
+        for child_id in dict.fromkeys(children):
+            child = self.jobs[child_id]
+            if any(dep.job_id == job.id for dep in child.depends_on):
+                continue
+            child.depends_on.append(Dependency(job.id))
+            self.dependants.setdefault(job.id, set()).add(child_id)
+            self.store.put_job(child)
+            self.on_change(child)
+            log.info("action=depend job=%d on=%d", child_id, job.id)
 
     def _check_parent(self, job: Job | None, parent_id: int) -> None:
         """A parent must be an existing folder, and never the job itself or one of its
@@ -282,13 +337,131 @@ class Queue:
         self.store.ensure_writable()
         if "parent" in changes and changes["parent"] != -1:
             self._check_parent(job, int(str(changes["parent"])))
+        frames = {name: changes.pop(name) for name in jobspec.FRAME_RANGE if name in changes}
+        if frames and job.kind is not JobKind.JOB:
+            raise ValidationError(f"{next(iter(frames))}: a folder has no frames", field="start")
+        new_range = tuple(frames.get(name, getattr(job, name)) for name in jobspec.FRAME_RANGE)
+        reframe = new_range != (job.start, job.end, job.by)
+        if reframe:
+            self._check_range(job, *new_range)  # type: ignore[arg-type]
         for name, value in changes.items():
             setattr(job, name, value)
+        if reframe:
+            self._reframe(job, *new_range)  # type: ignore[arg-type]
+            changes.update(frames)
         self.index.update(job)
         self.store.put_job(job)
         self.on_change(job)
         self.on_edited(job, changes)
         return job
+
+    def _check_range(self, job: Job, start: Decimal, end: Decimal, by: Decimal) -> None:
+        if by <= 0:
+            raise ValidationError("by: must be positive", field="by")
+        if end < start:
+            raise ValidationError("end: the end frame is before the start frame", field="end")
+        count = -(-frame_count(start, end, by) // job.batch)
+        unfinished = job.counts[CHUNK_QUEUED] + job.counts[CHUNK_RUNNING]
+        limits.check_chunks([count], self.chunk_limits, self.unfinished_chunks() - unfinished)
+
+    def _reframe(self, job: Job, start: Decimal, end: Decimal, by: Decimal) -> None:
+        """Give the job a new frame range: a chunk whose frames stay the same keeps its
+        state, attempts and task id; chunks for new frames are queued with new task ids;
+        chunks whose frames left the range are deleted (a running one is killed). A running
+        chunk that would change its number is killed and queued again, so that no result
+        ever lands on the wrong chunk."""
+        old_count = job.chunk_count
+        new_frames = _chunk_frames(start, end, by, job.batch)
+        where = {frames: index for index, frames in enumerate(new_frames)}
+        moves = {old: where.get(job.chunk_frames(old)) for old in range(old_count)}
+        status = bytearray(job.chunk_status)
+        for index in _indexes(job, CHUNK_RUNNING):  # kill what moves or goes, keep the rest
+            if moves[index] != index:
+                running = self.running.get((job.id, index))
+                if running is not None:
+                    self._end_running(job, index, running, "killed", None, "frame range edited")
+                    self.on_kill(Ref(job.id, index, running.attempt), running.node_id)
+                status[index] = CHUNK_QUEUED
+        old_ids = [job.task_id(index) for index in range(old_count)]
+        old_created = [job.task_created(index) for index in range(old_count)]
+        attempts = job.chunk_attempts.tolist()
+        nodes, failures = job.chunk_nodes.tolist(), bytes(job.chunk_failures)
+        job.start, job.end, job.by = start, end, by
+        job.init_chunks()
+        now = time.time()
+        ids: list[tuple[int, float]] = [(-1, now)] * job.chunk_count
+        for old, index in moves.items():
+            if index is None:
+                continue
+            job.chunk_status[index] = status[old]
+            job.chunk_attempts[index] = attempts[old]
+            job.chunk_nodes[index] = nodes[old]
+            job.chunk_failures[index] = failures[old]
+            ids[index] = (old_ids[old], old_created[old])
+        for index in range(min(old_count, job.chunk_count)):  # fences late results by attempt
+            job.chunk_attempts[index] = max(job.chunk_attempts[index], attempts[index])
+        self._renumber(job, ids)
+        for key in [key for key in self.failed_on.keys() | self.memory_needed.keys()
+                    if key[0] == job.id]:  # fmt: skip
+            nodes_failed = self.failed_on.pop(key, set())
+            needed = self.memory_needed.pop(key, 0)
+            self.store.forget_chunk_failures(*key)
+            new_index = moves.get(key[1])
+            if new_index is not None:
+                if nodes_failed:
+                    self.failed_on[(job.id, new_index)] = nodes_failed
+                if needed:
+                    self.memory_needed[(job.id, new_index)] = needed
+                self.store.put_chunk_failures(job.id, new_index, nodes_failed, needed)
+        job.recount()
+        if not job.finished:
+            job.time_finished = None
+        elif job.time_finished is None and job.chunk_count:
+            job.time_finished = now
+        self.store.put_meta("next_task_id", str(self.next_task_id))
+        self._changed_dependants(job)
+        log.info(
+            "action=reframe job=%d start=%s end=%s by=%s chunks=%d->%d",
+            job.id, start, end, by, old_count, job.chunk_count,
+        )  # fmt: skip
+
+    def _renumber(self, job: Job, ids: list[tuple[int, float]]) -> None:
+        """Task id runs from each chunk's (task id, created), -1 for a new task."""
+        runs: list[list[float]] = []
+        last_id, last_created = -2, -1.0
+        for index, (task_id, created) in enumerate(ids):
+            if task_id < 0:
+                task_id = self.next_task_id
+                self.next_task_id += 1
+            if not (task_id == last_id + 1 and created == last_created):
+                runs.append([index, task_id, created])
+            last_id, last_created = task_id, created
+        job.task_ids = runs
+
+    # -- failed on agents ----------------------------------------------------
+    def add_failed_on(self, job: Job, index: int, node_id: int) -> None:
+        """Record that a chunk failed on a node: its retries avoid that node while another
+        can run it (as after a failed attempt there)."""
+        self.store.ensure_writable()
+        key = (job.id, self.chunk(job, index))
+        failed_on = self.failed_on.setdefault(key, set())
+        failed_on.add(node_id)
+        self.store.put_chunk_failures(job.id, index, failed_on, self.memory_needed.get(key, 0))
+        self.on_change(job)
+
+    def remove_failed_on(self, job: Job, index: int, node_id: int) -> None:
+        """Drop a node from the nodes a chunk failed on (its retries no longer avoid it)."""
+        self.store.ensure_writable()
+        key = (job.id, self.chunk(job, index))
+        failed_on = self.failed_on.get(key, set())
+        failed_on.discard(node_id)
+        needed = self.memory_needed.get(key, 0)
+        if failed_on or needed:
+            self.store.put_chunk_failures(job.id, index, failed_on, needed)
+        else:
+            self.failed_on.pop(key, None)
+            self.store.forget_chunk_failures(*key)
+        self.on_change(job)
 
     def refresh(self, job: Job) -> Job:
         """Recount the job from its chunks, record it and let the scheduler (and the
@@ -372,6 +545,8 @@ class Queue:
         self.next_job_id = max([self.next_job_id, *[job.id + 1 for job in jobs]])
         self.next_seq = max([self.next_seq, *[job.seq + 1 for job in jobs]])
         self.store.put_meta("next_job_id", str(self.next_job_id))
+        self._number_tasks(self.next_task_id, jobs)
+        self.store.put_meta("next_task_id", str(self.next_task_id))
         for job in jobs:
             self.on_change(job)
         log.info("action=queue_replaced jobs=%d", len(jobs))
@@ -655,6 +830,23 @@ def _dependency_met(state: Status, mode: DependMode) -> bool:
     if mode is DependMode.FAILURE:
         return state is Status.FAILED
     return state in (Status.DONE, Status.FAILED)
+
+
+def _run_ends(job: Job) -> list[int]:
+    """The last chunk index of each task id run."""
+    firsts = [int(run[0]) for run in job.task_ids]
+    return [end - 1 for end in [*firsts[1:], job.chunk_count] if end > 0]
+
+
+def _chunk_frames(
+    start: Decimal, end: Decimal, by: Decimal, batch: int
+) -> list[tuple[Decimal, Decimal]]:
+    """The first and last frame of each chunk of a range, as Job.chunk_frames gives them."""
+    frames = frame_count(start, end, by)
+    return [
+        (start + first * by, start + min(first + batch - 1, frames - 1) * by)
+        for first in range(0, frames, batch)
+    ]
 
 
 def _indexes(job: Job, code: int) -> list[int]:

@@ -19,7 +19,7 @@ from dispatcher.errors import Conflict, NotFound, ValidationError
 
 log = logging.getLogger(__name__)
 
-KINDS = ("pool", "repository", "group", "config", "ldap")
+KINDS = ("pool", "repository", "group", "config", "ldap", "software", "jobtype")
 MAX_NAME_CHARS = 255
 
 

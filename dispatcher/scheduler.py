@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
+from dispatcher import software
 from dispatcher.model import CHUNK_QUEUED, Job, JobKind, Node
 from dispatcher.protocol import Ref
 from dispatcher.queue import Queue
@@ -78,6 +79,7 @@ class Scheduler:
         self.paused = False  # the engine status (systemSwapEngineStatus)
         self._kicked = False
         self.assigned = 0
+        # (the requirement lists are held, not copied: an edit replaces them)
         self._gates: dict[int, tuple[object, ...]] = {}
 
     # -- the index -----------------------------------------------------------
@@ -91,7 +93,10 @@ class Scheduler:
             self._unindex(job.id)
             current = None
         # Fields that decide which nodes may take the job: a change may suit a free node.
-        gates = (tuple(job.excluded_pools), job.memory_mb, job.max_nodes, job.template)
+        gates = (
+            tuple(job.excluded_pools), job.memory_mb, job.max_nodes, job.template, job.cpus,
+            job.software_requirements, job.tag_requirements,
+        )  # fmt: skip
         regated = want and current is not None and self._gates.get(job.id) != gates
         self._gates[job.id] = gates
         if want and current is None:
@@ -275,6 +280,8 @@ class Scheduler:
             running_on = self.queue.job_nodes.get(job.id, ())
             if node.id not in running_on and len(running_on) >= job.max_nodes:
                 return f"the job already runs on its maximum of {job.max_nodes} nodes"
+        if job.software_requirements or job.tag_requirements or job.cpus > 1:
+            return software.refusal(job, node)
         return None
 
     # -- explaining ----------------------------------------------------------

@@ -175,4 +175,7 @@ def node_view(node: Node, running: list[Any], connected: bool) -> dict[str, Any]
             {"job": ref.job, "chunk": ref.chunk, "attempt": ref.attempt} for ref in running
         ],
         "excluded_jobs": sorted(node.excluded_jobs),
+        "software": [{"software": name, "version": version} for name, version in node.software],
+        "tags": node.tags,
+        "cpus": node.cpus,
     }

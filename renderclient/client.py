@@ -180,6 +180,8 @@ class RenderClient:
                 keys=keys,
                 tls=tls,
                 pools=options.pools,
+                software=options.software,
+                tags=options.tags,
                 templates=templates,
                 facts=facts,
                 on_fatal=self._fatal,

@@ -55,6 +55,8 @@ class ClientOptions:
       (name, 0) .. (name, instances - 1).
     secret: the farm secret (see read_secret); never shown in repr.
     pools: pools this node offers itself to.
+    software: (name, version) pairs this node has, for jobs' software requirements.
+    tags: this node's tags, for jobs' tag requirements.
     templates_dirs: site template folders laid over the bundled or received set.
     state_dir: where the node keys (mode 0600) and the templates received from
       the dispatcher are kept; None means default_state_dir().
@@ -81,6 +83,8 @@ class ClientOptions:
     name: str = ""
     secret: bytes = field(default=b"", repr=False)
     pools: tuple[str, ...] = ()
+    software: tuple[tuple[str, str], ...] = ()
+    tags: tuple[str, ...] = ()
     instances: int = 1
     templates_dirs: tuple[Path, ...] = ()
     state_dir: Path | None = None
@@ -120,6 +124,8 @@ class ClientOptions:
         object.__setattr__(self, "system_event_command", tuple(self.system_event_command))
         # Accept lists from callers; keep the options hashable and frozen.
         object.__setattr__(self, "pools", tuple(self.pools))
+        object.__setattr__(self, "software", tuple((n, v) for n, v in self.software))
+        object.__setattr__(self, "tags", tuple(self.tags))
         object.__setattr__(self, "templates_dirs", tuple(Path(p) for p in self.templates_dirs))
         if self.state_dir is None:
             object.__setattr__(self, "state_dir", default_state_dir())

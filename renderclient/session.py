@@ -122,6 +122,8 @@ class InstanceSession:
         tls: ssl.SSLContext | None = None,
         pools: Sequence[str],
         templates: TemplateCache,
+        software: Sequence[tuple[str, str]] = (),
+        tags: Sequence[str] = (),
         facts: NodeFacts,
         on_fatal: Callable[[int, str], None],
         heartbeat_s: float | None = None,
@@ -140,6 +142,8 @@ class InstanceSession:
         self._keys = keys
         self._tls = tls
         self._pools = list(pools)
+        self._software = [(name, version) for name, version in software]
+        self._tags = list(tags)
         self._templates = templates
         self._facts = facts
         self._on_fatal = on_fatal
@@ -391,6 +395,8 @@ class InstanceSession:
             cpus=self._facts.cpus,
             memory_bytes=self._facts.memory_bytes,
             resources=self.resources(),
+            software=self._software,
+            tags=self._tags,
         )
         writer.write(encode(auth))
         answer = await stream.recv()

@@ -22,6 +22,7 @@ from dispatcher.operations.nodes import NodeOperations
 from dispatcher.operations.notifications import NotificationOperations
 from dispatcher.operations.pools import PoolOperations
 from dispatcher.operations.records import RecordOperations
+from dispatcher.operations.software import SoftwareOperations
 from dispatcher.operations.system import SystemOperations
 
 __all__ = ["Actor", "Area", "Farm", "Operations"]
@@ -41,6 +42,7 @@ class Operations:
         self.notifications = NotificationOperations(farm)
         self.events = EventOperations(farm)
         self.metrics = MetricsOperations(farm)
+        self.software = SoftwareOperations(farm)
 
     def areas(self) -> dict[str, Area]:
         return {name: area for name, area in vars(self).items() if isinstance(area, Area)}

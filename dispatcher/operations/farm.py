@@ -22,6 +22,7 @@ from dispatcher.nodes import NodeServer
 from dispatcher.operations.actor import Actor
 from dispatcher.queue import Queue
 from dispatcher.records import Records
+from dispatcher.software import Registry
 from dispatcher.store.sqlite import SqliteStore
 from dispatcher.streams import Streams
 from hooks.catalog import TemplateCatalog
@@ -39,6 +40,7 @@ class Farm(Protocol):
     node_server: NodeServer
     control: NodeControl
     records: Records
+    software: Registry
     templates: TemplateCatalog
     chunk_logs: ChunkLogs
     actions: ActionLog

@@ -8,11 +8,11 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from dispatcher import idempotency, jobspec, listing
+from dispatcher import idempotency, jobspec, listing, pyfarm
 from dispatcher.auth import Permission
-from dispatcher.errors import NotFound, PermissionDenied, ValidationError
+from dispatcher.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from dispatcher.events import JobEvent
-from dispatcher.model import ROOT_PARENT, Job, JobKind
+from dispatcher.model import ROOT_PARENT, Job, JobKind, Status
 from dispatcher.operations.actor import Actor
 from dispatcher.operations.farm import Area, Farm
 from dispatcher.views import job_view
@@ -40,8 +40,28 @@ class JobOperations(Area):
         """A job by id or by title (Conflict, listing the ids, when several bear it)."""
         return self.farm.queue.get(key)
 
+    def answer(self, actor: Actor, job: Job) -> dict[str, Any]:
+        """The job as PyFarm's API shows it (REST), with its notified users."""
+        queue = self.farm.queue
+        view = pyfarm.job_answer(job, queue.jobs, queue.dependants.get(job.id, ()))
+        view["notified_users"] = self.notified(actor, job)
+        return view
+
+    def notified(self, actor: Actor, job: Job) -> list[Any]:
+        """The users notified of the job's events, as PyFarm's job answer lists them.
+        Notifications (dispatcher/notify*) fill this; none until they are configured."""
+        return []
+
+    def schema(self, actor: Actor) -> dict[str, str]:
+        """PyFarm's job schema: its columns and their SQL types."""
+        return dict(pyfarm.SCHEMA)
+
     def listing(
-        self, actor: Actor, query: Mapping[str, str]
+        self,
+        actor: Actor,
+        query: Mapping[str, str],
+        *,
+        pyfarm_views: bool = False,
     ) -> tuple[listing.Selection, listing.Render]:
         """The jobs a listing asks for (filters `state`, `user`, `parent`, `template`, through
         the queue's indexes) and how to render a slice of them; a front pages or streams it
@@ -54,7 +74,18 @@ class JobOperations(Area):
 
         queue = self.farm.queue
         selection = listing.job_selection(queue, query, template_key=template_key)
-        return selection, listing.job_render(queue)
+        if not pyfarm_views:
+            return selection, listing.job_render(queue)
+        jobs, dependants = queue.jobs, queue.dependants
+
+        def render(keys: list[int]) -> list[Any]:
+            return [
+                pyfarm.job_answer(job, jobs, dependants.get(key, ()))
+                for key in keys
+                if (job := jobs.get(key)) is not None
+            ]
+
+        return selection, render
 
     def folder(self, actor: Actor, key: int | str) -> Job:
         """A folder by id or title; NotFound when there is none, or the job is no folder."""
@@ -89,6 +120,7 @@ class JobOperations(Area):
         *,
         owner: str | None = None,
         idempotency_key: str | None = None,
+        unique_titles: bool = False,
     ) -> Submitted:
         """Queue new jobs (specs as JSON objects) once their templates' hooks admitted them.
 
@@ -97,11 +129,12 @@ class JobOperations(Area):
         With an `idempotency_key` (dispatcher/idempotency.py), a submit the actor already
         made with that key answers its jobs (`replayed`) instead of queuing new ones, and
         a different request with the key is a Conflict; a second request arriving while
-        the first is in flight waits for its outcome.
+        the first is in flight waits for its outcome. `unique_titles` (PyFarm's API): a
+        title already borne by a queued, running or paused job is a Conflict.
         """
         actor.require(Permission.SUBMIT)
         if idempotency_key is None:
-            return Submitted(await self._submit(actor, items, owner, None))
+            return Submitted(await self._submit(actor, items, owner, None, unique_titles))
         scope = (actor.name, idempotency.check_key(idempotency_key))
         request = idempotency.digest(items, owner)
         keys = self._keys()
@@ -122,7 +155,9 @@ class JobOperations(Area):
         waiting = asyncio.get_running_loop().create_future()
         keys.pending[scope] = waiting
         try:
-            jobs = await self._submit(actor, items, owner, idempotency.mark(scope, request))
+            jobs = await self._submit(
+                actor, items, owner, idempotency.mark(scope, request), unique_titles
+            )
         finally:
             del keys.pending[scope]
             waiting.set_result(None)
@@ -136,7 +171,12 @@ class JobOperations(Area):
         return self.idempotency_keys
 
     async def _submit(
-        self, actor: Actor, items: list[Any], owner: str | None, key: dict[str, str] | None
+        self,
+        actor: Actor,
+        items: list[Any],
+        owner: str | None,
+        key: dict[str, str] | None,
+        unique_titles: bool,
     ) -> list[Job]:
         if not isinstance(items, list) or not items:
             raise ValidationError("the list of jobs is empty")
@@ -153,6 +193,8 @@ class JobOperations(Area):
                 raise ValidationError(f"{where}{exc}", field=exc.field) from None
             if spec.user not in (None, name) and not actor.can(Permission.MANAGE_ALL):
                 raise PermissionDenied(f"{actor.name} may not submit jobs as {spec.user}")
+            if spec.jobtype is not None:
+                self._jobtype(spec, where)
             if spec.kind is JobKind.JOB:
                 template = self.farm.templates.get(spec.template)
                 if template is None:
@@ -164,7 +206,13 @@ class JobOperations(Area):
                 spec.template = template.getKey()
                 jobspec.check_command(spec, position if len(items) > 1 else None)
             specs.append(spec)
+        if unique_titles:
+            self._unique_titles([spec.title for spec in specs])
+        for spec in specs:  # a software that does not exist is NotFound before any hook runs
+            self._software(spec)
         specs = await self.farm.hooks.admit(specs, name)
+        for spec in specs:  # (a hook may have changed them)
+            spec._software = self._software(spec)
         jobs = self.farm.queue.submit(specs, name)
         if key is not None:  # commits with the jobs, in this loop tick's batch
             for job in jobs:
@@ -177,6 +225,47 @@ class JobOperations(Area):
         ids = [job.id for job in jobs]
         await self.finish(actor, JobEvent(action="submit", actor=actor.name, jobs=ids), jobs=ids)
         return jobs
+
+    def _jobtype(self, spec: jobspec.JobSpec, where: str) -> None:
+        """PyFarm's jobtype: a template (key or id), or a job type registered for one."""
+        assert spec.jobtype is not None
+        registered = self.farm.software.jobtype(spec.jobtype)
+        template = self.farm.templates.get(registered["template"] if registered else spec.jobtype)
+        if template is None:
+            known = ", ".join(sorted(self.farm.templates.keys()))
+            raise ValidationError(
+                f"{where}jobtype: no template or registered job type {spec.jobtype!r} "
+                f"(templates: {known})",
+                field="jobtype",
+            )
+        if "template" in spec.model_fields_set:
+            given = self.farm.templates.get(spec.template)
+            if given is None or given.getKey() != template.getKey():
+                raise ValidationError(
+                    f"{where}template: {spec.template!r} differs from the jobtype's template "
+                    f"{template.getKey()!r}; give one of them",
+                    field="template",
+                )
+        spec.template = template.getKey()
+
+    def _unique_titles(self, titles: list[str]) -> None:
+        queue = self.farm.queue
+        wanted = set(titles)
+        if len(wanted) < len(titles):
+            raise Conflict("title: two jobs of this request have the same title")
+        for state in (Status.QUEUED, Status.RUNNING, Status.PAUSED):
+            for key in queue.index.state.ids(state):
+                job = queue.jobs.get(key)
+                if job is not None and job.title in wanted:
+                    raise Conflict(
+                        f"title: job {job.id} titled {job.title!r} is {state.value}; a live "
+                        "job's title is unique on this route"
+                    )
+
+    def _software(self, spec: jobspec.JobSpec) -> list[dict[str, Any]]:
+        return [
+            self.farm.software.resolve(item.model_dump()) for item in spec.software_requirements
+        ]
 
     async def add_folder(self, actor: Actor, parent: int, title: str, owner: str) -> Job:
         """Muster's jobAddFolder: a folder job under `parent` (-1 or 0: the top)."""
@@ -202,6 +291,10 @@ class JobOperations(Area):
                 if name in jobspec.EDITABLE and value != current.get(name)
             }
         changes = jobspec.parse_edit(fields) if fields or not only_changed else {}
+        if "software_requirements" in changes:
+            changes["software_requirements"] = [
+                self.farm.software.resolve(item) for item in changes["software_requirements"]
+            ]
         if "command" in changes:
             jobspec.check_command(job, command=changes["command"])  # type: ignore[arg-type]
         if changes:

@@ -16,7 +16,9 @@ _SPEC_FIELDS = (
     "title", "user", "parent", "template", "priority", "paused", "batch", "pools",
     "excluded_pools", "max_nodes", "per_frame", "requeue", "time_limit_s", "memory_mb",
     "environ", "notes", "data", "command", "project", "department", "time_submitted", "time_started",
-    "time_finished", "seq", "failed_reason", "uuid", "notified_users", "idempotency",
+    "time_finished", "seq", "failed_reason", "uuid",
+    "jobtype", "jobtype_version", "software_requirements", "tag_requirements", "ram_warning",
+    "ram_max", "cpus", "hidden", "tags", "project_id", "notified_users", "task_ids", "idempotency",
 )  # fmt: skip
 
 
@@ -28,7 +30,7 @@ STORED_FIELDS = (
 # What a node row holds besides its id, name and instance.
 NODE_FIELDS = (
     "host", "pools", "paused", "notes", "platform", "excluded_jobs", "excluded_templates",
-    "process_priority", "realtime_log",
+    "process_priority", "realtime_log", "software", "tags", "cpus",
 )  # fmt: skip
 
 
@@ -86,6 +88,9 @@ def node_row(node: Node) -> tuple[int, str, int, bytes]:
         "realtime_log": node.realtime_log,
         "uuid": node.uuid,
         "key": node.key,
+        "software": [list(item) for item in node.software],
+        "tags": node.tags,
+        "cpus": node.cpus,
     }
     return node.id, node.name, node.instance, _json.encode(info)
 
@@ -105,6 +110,9 @@ def node_from_row(row: tuple[Any, ...]) -> Node:
     node.realtime_log = bool(info.get("realtime_log", True))
     node.uuid = info.get("uuid") or legacy_uuid("node", node.id, name, instance)
     node.key = str(info.get("key", ""))
+    node.software = [(str(name), str(version)) for name, version in info.get("software", [])]
+    node.tags = [str(tag) for tag in info.get("tags", [])]
+    node.cpus = int(info.get("cpus", 0))
     return node
 
 

@@ -164,8 +164,10 @@ def make_app(ops: Operations, *, max_request_bytes: int) -> web.Application:
         notified,
         openapi,
         pools,
+        pyfarm_software,
         records,
         system,
+        tasks,
         users,
     )
 
@@ -178,6 +180,8 @@ def make_app(ops: Operations, *, max_request_bytes: int) -> web.Application:
     app[OPERATIONS] = ops
     modules = (
         jobs,
+        tasks,
+        pyfarm_software,
         login,
         nodes,
         hooks,

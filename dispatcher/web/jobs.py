@@ -1,31 +1,21 @@
-"""REST routes for jobs and their chunks (PyFarm's /api/v1/jobs/ shapes)."""
+"""REST routes for jobs (PyFarm's /api/v1/jobs/ shapes; their tasks are in tasks.py)."""
 
 from __future__ import annotations
 
 from typing import Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict
 
 from dispatcher import idempotency, jobspec, listing
 from dispatcher.auth import Permission
 from dispatcher.errors import NotFound, ValidationError
 from dispatcher.jobspec import JobSpec
-from dispatcher.model import parse_id
-from dispatcher.views import job_view
 from dispatcher.web.app import json_response, operations
-from dispatcher.web.endpoint import Routes, read_body, read_json
+from dispatcher.web.endpoint import Routes, read_json
 
 routes = Routes("jobs")
 JOB_ACTIONS = ("pause", "resume", "reinit")
 JobEdit = jobspec.edit_model()
-
-
-class ChunkStateBody(BaseModel):
-    """A chunk's new state: queued (run it again), skipped or done."""
-
-    model_config = ConfigDict(extra="forbid")
-    state: str
 
 
 def _key(request: web.Request) -> str:
@@ -36,7 +26,7 @@ def _key(request: web.Request) -> str:
 async def list_jobs(request: web.Request) -> web.StreamResponse:
     """Paged (`limit`, `after`) or streamed; filters `state`, `user`, `parent`, `template`."""
     ops, actor = operations(request)
-    selection, render = ops.jobs.listing(actor, request.query)
+    selection, render = ops.jobs.listing(actor, request.query, pyfarm_views=True)
     return await listing.respond(request, selection, render, slice_items=listing.JOB_SLICE)
 
 
@@ -44,7 +34,7 @@ async def list_jobs(request: web.Request) -> web.StreamResponse:
     "/api/v1/jobs/", body=JobSpec | list[JobSpec], status=201, permission=Permission.SUBMIT
 )
 async def submit_jobs(request: web.Request) -> web.Response:
-    """Submit one job (an object) or several (a list).
+    """Submit one job (an object) or several (a list); a title a live job bears already is 409.
 
     With an `Idempotency-Key` header, a retry answers the jobs the first request
     queued (201 again, with `Idempotent-Replayed: true`); the same key with another
@@ -59,27 +49,56 @@ async def submit_jobs(request: web.Request) -> web.Response:
     payload = await read_json(request)
     many = isinstance(payload, list)
     jobs = await ops.jobs.submit(
-        actor, payload if many else [payload], idempotency_key=keys[0] if keys else None
+        actor,
+        payload if many else [payload],
+        idempotency_key=keys[0] if keys else None,
+        unique_titles=True,
     )
-    views = [job_view(job) for job in jobs]
+    views = [ops.jobs.answer(actor, job) for job in jobs]
     response = json_response(views if many else views[0], status=201)
     if jobs.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return response
 
 
+# Declared before /api/v1/jobs/{job}: a plain path is matched before a variable one.
+@routes.get("/api/v1/jobs/schema", answer=dict[str, str])
+async def job_schema(request: web.Request) -> web.Response:
+    """PyFarm's job schema: each column and its SQL type."""
+    ops, actor = operations(request)
+    return json_response(ops.jobs.schema(actor))
+
+
 @routes.get("/api/v1/jobs/{job}")
 async def get_job(request: web.Request) -> web.Response:
+    """One job, by id or by title."""
     ops, actor = operations(request)
-    return json_response(job_view(ops.jobs.get(actor, _key(request))))
+    return json_response(ops.jobs.answer(actor, ops.jobs.get(actor, _key(request))))
+
+
+async def _edit(request: web.Request) -> web.Response:
+    ops, actor = operations(request)
+    ops.jobs.get(actor, _key(request))  # 404 before reading the body
+    job = await ops.jobs.edit(actor, _key(request), await read_json(request))
+    return json_response(ops.jobs.answer(actor, job))
+
+
+@routes.post("/api/v1/jobs/{job}", body=JobEdit, permission=Permission.MANAGE_OWN)
+async def update_job(request: web.Request) -> web.Response:
+    """Update a job's fields; a new start, end or by creates or deletes its tasks."""
+    return await _edit(request)
+
+
+@routes.put("/api/v1/jobs/{job}", body=JobEdit, permission=Permission.MANAGE_OWN)
+async def put_job(request: web.Request) -> web.Response:
+    """Update a job's fields (as POST)."""
+    return await _edit(request)
 
 
 @routes.patch("/api/v1/jobs/{job}", body=JobEdit, permission=Permission.MANAGE_OWN)
 async def edit_job(request: web.Request) -> web.Response:
-    ops, actor = operations(request)
-    ops.jobs.get(actor, _key(request))  # 404 before reading the body
-    job = await ops.jobs.edit(actor, _key(request), await read_json(request))
-    return json_response(job_view(job))
+    """Update a job's fields (as POST)."""
+    return await _edit(request)
 
 
 @routes.delete("/api/v1/jobs/{job}", status=204, permission=Permission.MANAGE_OWN)
@@ -102,7 +121,7 @@ async def job_action(request: web.Request) -> web.Response:
         ops.jobs.get(actor, _key(request))
         raise NotFound(f"no job action {action!r}; try one of {', '.join(actions)}")
     job = await actions[action](actor, _key(request))
-    return json_response(job_view(job))
+    return json_response(ops.jobs.answer(actor, job))
 
 
 @routes.get("/api/v1/jobs/{job}/why")
@@ -110,43 +129,6 @@ async def why(request: web.Request) -> web.Response:
     ops, actor = operations(request)
     job, reasons = ops.jobs.why(actor, _key(request))
     return json_response({"job": job.id, "state": job.state.value, "reasons": reasons})
-
-
-@routes.get("/api/v1/jobs/{job}/tasks/", query=listing.ChunkQuery)
-async def list_chunks(request: web.Request) -> web.StreamResponse:
-    """Paged (`limit`, `after`) or streamed by chunk index; filter `state`."""
-    ops, actor = operations(request)
-    selection, render = ops.chunks.listing(actor, _key(request), request.query)
-    return await listing.respond(request, selection, render, slice_items=listing.CHUNK_SLICE)
-
-
-@routes.get("/api/v1/jobs/{job}/tasks/{chunk}")
-async def get_chunk(request: web.Request) -> web.Response:
-    ops, actor = operations(request)
-    return json_response(await ops.chunks.get(actor, _key(request), request.match_info["chunk"]))
-
-
-@routes.post(
-    "/api/v1/jobs/{job}/tasks/{chunk}", body=ChunkStateBody, permission=Permission.MANAGE_OWN
-)
-async def set_chunk(request: web.Request) -> web.Response:
-    ops, actor = operations(request)
-    body = await read_body(request)
-    view = await ops.chunks.set_status(
-        actor, _key(request), request.match_info["chunk"], body.state
-    )
-    return json_response(view)
-
-
-@routes.get("/api/v1/jobs/{job}/tasks/{chunk}/log", content_type="text/plain")
-async def chunk_log(request: web.Request) -> web.Response:
-    ops, actor = operations(request)
-    attempt_text = request.query.get("attempt")
-    attempt = parse_id(attempt_text) if attempt_text is not None else None
-    if attempt_text is not None and attempt is None:
-        raise ValidationError("attempt: must be a whole number", field="attempt")
-    data = ops.chunks.log(actor, _key(request), request.match_info["chunk"], attempt)
-    return web.Response(body=data, content_type="text/plain", charset="utf-8")
 
 
 def add_routes(app: web.Application) -> None:

@@ -68,6 +68,7 @@ class Farm:
     url: str = ""
     render: str = ""
     token: str = ""
+    submitted: int = 0
 
     # -- processes -----------------------------------------------------------
     def start(self) -> Farm:
@@ -145,7 +146,9 @@ class Farm:
         return json.loads(text) if "json" in kind else text
 
     def submit(self, **job: Any) -> dict[str, Any]:
-        job.setdefault("title", "test job")
+        # A live job's title is unique on POST /api/v1/jobs/ (PyFarm's rule).
+        self.submitted += 1
+        job.setdefault("title", f"test job {self.submitted}")
         if job.get("kind", "job") == "job" and job.get("template", "cmdline") == "cmdline":
             job.setdefault("command", ["true"])  # a cmdline job needs one
         result: dict[str, Any] = self.request("POST", "/api/v1/jobs/", job)
@@ -154,6 +157,14 @@ class Farm:
     def job(self, job_id: int) -> dict[str, Any]:
         result: dict[str, Any] = self.request("GET", f"/api/v1/jobs/{job_id}")
         return result
+
+    def task(self, job_id: int, chunk: int) -> int:
+        """The global task id of a job's chunk (0-based), from the job's `task_ids` runs."""
+        found = -1
+        for first, base in self.job(job_id)["task_ids"]:
+            if first <= chunk:
+                found = base + chunk - first
+        return found
 
     def chunks(self, job_id: int) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = self.request("GET", f"/api/v1/jobs/{job_id}/tasks/")

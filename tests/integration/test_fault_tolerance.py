@@ -20,9 +20,9 @@ FAST_LOSS = ("--node-lost-after-s", "1.5")
 
 
 def runs(farm: Farm, job_id: int, chunk: int = 0) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = farm.request("GET", f"/api/v1/jobs/{job_id}/tasks/{chunk}")[
-        "runs"
-    ]
+    found: list[dict[str, Any]] = farm.request(
+        "GET", f"/api/v1/jobs/{job_id}/tasks/{farm.task(job_id, chunk)}"
+    )["runs"]
     return found
 
 

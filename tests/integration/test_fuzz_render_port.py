@@ -413,7 +413,8 @@ def test_mutated_results_for_assigned_chunks(
     tally.sent("result")
     watched.check_up()
     chunk = assign.ref.chunk
-    for path in (f"/api/v1/jobs/{job_id}/tasks/{chunk}", f"/api/v1/jobs/{job_id}/tasks/"):
+    task = farm.task(job_id, chunk)
+    for path in (f"/api/v1/jobs/{job_id}/tasks/{task}", f"/api/v1/jobs/{job_id}/tasks/"):
         answer = http_request(farm.url, "GET", path, token=farm.token)
         if answer.status >= 500:
             tally.server_errors += 1

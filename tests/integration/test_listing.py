@@ -58,6 +58,10 @@ def ids(items: list[dict[str, Any]]) -> list[int]:
     return [item["id"] for item in items]
 
 
+def chunks(items: list[dict[str, Any]]) -> list[int]:
+    return [item["chunk"] for item in items]
+
+
 @pytest.fixture(scope="module")
 def farm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Farm]:
     """25 jobs in two folders, of three users and two templates, in every state."""
@@ -79,7 +83,8 @@ def farm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Farm]:
         for job in submitted[:6]:  # done: some rendered, some skipped
             for chunk in range(4):
                 state = "done" if job["id"] % 2 else "skipped"
-                farm.request("POST", f"/api/v1/jobs/{job['id']}/tasks/{chunk}", {"state": state})
+                task = job["task_ids"][0][1] + chunk
+                farm.request("POST", f"/api/v1/jobs/{job['id']}/tasks/{task}", {"state": state})
         farm.client("lister", "--instances", "3")
         farm.wait_nodes(3)
         wait_for(
@@ -166,17 +171,18 @@ def test_chunks_by_page_and_by_state(farm: Farm) -> None:
     job = farm.submit(title="many chunks", frames="1-2500", command=["true"], paused=True)
     done = [0, 7, 999, 1000, 2001, 2499]
     for chunk in done:
-        farm.request("POST", f"/api/v1/jobs/{job['id']}/tasks/{chunk}", {"state": "done"})
+        task = job["task_ids"][0][1] + chunk
+        farm.request("POST", f"/api/v1/jobs/{job['id']}/tasks/{task}", {"state": "done"})
     found = pages(farm, f"/api/v1/jobs/{job['id']}/tasks/?limit=1000")
     assert [len(page) for page in found] == [1000, 1000, 500]
-    assert ids([chunk for page in found for chunk in page]) == list(range(2500))
+    assert chunks([chunk for page in found for chunk in page]) == list(range(2500))
     by_state = farm.request("GET", f"/api/v1/jobs/{job['id']}/tasks/?state=done")
-    assert ids(by_state) == done
+    assert chunks(by_state) == done
     assert all(chunk["state"] == "done" for chunk in by_state)
     paged = pages(farm, f"/api/v1/jobs/{job['id']}/tasks/?state=done&limit=4")
-    assert [ids(page) for page in paged] == [done[:4], done[4:]]
+    assert [chunks(page) for page in paged] == [done[:4], done[4:]]
     queued = farm.request("GET", f"/api/v1/jobs/{job['id']}/tasks/?state=queued&limit=3")
-    assert ids(queued) == [1, 2, 3]
+    assert chunks(queued) == [1, 2, 3]
 
 
 def test_running_chunks_carry_their_attempt_in_a_page(farm: Farm) -> None:
@@ -262,5 +268,5 @@ def test_the_chunks_of_a_huge_job_are_streamed_while_the_dispatcher_answers(farm
         time.sleep(0.1)
     listed = json.loads(body)
     assert headers.get("Transfer-Encoding") == "chunked"
-    assert len(listed) == 200_000 and listed[-1]["id"] == 199_999
+    assert len(listed) == 200_000 and listed[-1]["chunk"] == 199_999
     assert max(poller.times) < 0.5, sorted(poller.times)[-5:]

@@ -61,7 +61,9 @@ def alive(pid: int) -> bool:
 def chunk_log(farm: Farm, job_id: int, chunk: int = 0) -> str:
     """A chunk's log so far; "" while it has none."""
     try:
-        return str(farm.request("GET", f"/api/v1/jobs/{job_id}/tasks/{chunk}/log"))
+        return str(
+            farm.request("GET", f"/api/v1/jobs/{job_id}/tasks/{farm.task(job_id, chunk)}/log")
+        )
     except ApiError as exc:
         if exc.status == 404:
             return ""
@@ -92,7 +94,7 @@ def test_kill_requeues_without_counting_and_the_process_dies(farm: Farm, tmp_pat
     assert "job 1 chunk 0" in answer
     wait_for(lambda: not alive(pid), 10, "the killed render to exit")
     done = farm.wait_state(job["id"], "done", timeout_s=15)
-    chunk = farm.request("GET", f"/api/v1/jobs/{job['id']}/tasks/0")
+    chunk = farm.request("GET", f"/api/v1/jobs/{job['id']}/tasks/{farm.task(job['id'], 0)}")
     assert [run["state"] for run in chunk["runs"]] == ["killed", "done"]
     assert chunk["failures"] == 0 and done["chunks"]["done"] == 1
     assert [att for _, att in lines(out, "end")] == ["2"]  # the killed attempt never ended

@@ -105,7 +105,7 @@ def test_a_session_under_a_live_nodes_name_without_its_key_is_refused(farm: Farm
     assert "action=node_key_refused" in dispatcher_log(farm)
     # The impostor's success was not taken: the real render finishes the chunk.
     assert farm.wait_state(job["id"], "done", "failed")["state"] == "done"
-    log_text = farm.request("GET", f"/api/v1/jobs/{job['id']}/tasks/0/log")
+    log_text = farm.request("GET", f"/api/v1/jobs/{job['id']}/tasks/{farm.task(job['id'], 0)}/log")
     assert "real-render" in log_text
     chunk = farm.chunks(job["id"])[0]
     assert chunk["attempts"] == 1 and chunk["node"] == "alpha"
@@ -207,7 +207,9 @@ def test_renders_and_node_code_never_see_corrals_secrets(farm: Farm, tmp_path: P
         node = farm.wait_nodes(1)[0]
         job = farm.submit(title="print env", frames="1-1", command=["env"])
         assert farm.wait_state(job["id"], "done", "failed")["state"] == "done"
-        log_text = farm.request("GET", f"/api/v1/jobs/{job['id']}/tasks/0/log")
+        log_text = farm.request(
+            "GET", f"/api/v1/jobs/{job['id']}/tasks/{farm.task(job['id'], 0)}/log"
+        )
         assert "RENDER_PATH_HINT=kept" in log_text and "CORRAL_NODE=envy" in log_text
         assert secret not in log_text
         assert "CORRAL_SECRET" not in log_text and "token-of-the-node-operator" not in log_text

@@ -6,6 +6,7 @@ template's hook acts as `template:KEY` with the dispatcher's authority."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,15 +23,21 @@ pytestmark = pytest.mark.integration
 Ctx = dict[str, Any]
 
 
+TITLES = itertools.count(1)  # a live job's title is unique on POST /api/v1/jobs/
+
+
 async def _job(live: Live, **extra: Any) -> Ctx:
+    title = f"c {next(TITLES)}"
     job = await live.rest(
-        "POST", "/api/v1/jobs/", {"title": "c", "command": ["true"], "paused": True, **extra}
+        "POST", "/api/v1/jobs/", {"title": title, "command": ["true"], "paused": True, **extra}
     )
     return {"job": job["id"]}
 
 
 async def _job_in_folder(live: Live) -> Ctx:
-    folder = await live.rest("POST", "/api/v1/jobs/", {"title": "f", "kind": "folder"})
+    folder = await live.rest(
+        "POST", "/api/v1/jobs/", {"title": f"f {next(TITLES)}", "kind": "folder"}
+    )
     return {**await _job(live), "folder": folder["id"]}
 
 
@@ -101,7 +108,7 @@ CASES = [
     Case("delete", _job, lambda live, ctx: live.rest("DELETE", f"/api/v1/jobs/{ctx['job']}"),
          "MDispatcherAPI.jobDelete({job})", "delete",
          lambda ctx: {"job": ctx["job"]}, lambda ctx: {"type": "job", "jobs": [ctx["job"]]}, _gone),
-    Case("chunk_set_status", _job, lambda live, ctx: live.rest("POST", f"/api/v1/jobs/{ctx['job']}/tasks/0", {"state": "skipped"}),
+    Case("chunk_set_status", _job, lambda live, ctx: live.rest("POST", f"/api/v1/jobs/{ctx['job']}/tasks/{live.dispatcher.queue.jobs[ctx['job']].task_id(0)}", {"state": "skipped"}),
          'MDispatcherAPI.chunkSetStatus({job}, 0, "skipped")', "chunk_set_status",
          lambda ctx: {"job": ctx["job"], "chunk": 0, "state": "skipped"},
          lambda ctx: {"type": "chunk", "job": ctx["job"], "chunk": 0, "state": "skipped"},
@@ -250,7 +257,9 @@ async def test_a_hook_acts_as_its_template_with_the_dispatchers_authority(tmp_pa
         victim = await live.rest(
             "POST", "/api/v1/jobs/", {"title": "admin's", "command": ["true"], "paused": True}
         )
-        folder = await live.rest("POST", "/api/v1/jobs/", {"title": "f", "kind": "folder"})
+        folder = await live.rest(
+            "POST", "/api/v1/jobs/", {"title": f"f {next(TITLES)}", "kind": "folder"}
+        )
         # A plain user may not touch admin's job ...
         with pytest.raises(HttpError) as refused:
             await live.rest("POST", f"/api/v1/jobs/{victim['id']}/actions/reinit", token=other)

@@ -67,11 +67,13 @@ def _routes(live: Live) -> list[tuple[str, str]]:
     return found
 
 
-def _bodies(method: str, path: str, job: int) -> list[tuple[str, Any]]:
+def _bodies(method: str, path: str, job: int, task: int) -> list[tuple[str, Any]]:
     """Concrete requests for a route: its path filled in, and a plausible body."""
     from dispatcher.web.nodes import ACTIONS
 
     filled = path.replace("{job}", str(job)).replace("{chunk}", "0").replace("{node}", "1")
+    filled = filled.replace("{task}", str(task)).replace("{agent}", "no-such-node")
+    filled = filled.replace("{name}", "blender")
     if "{action}" in filled and "/nodes/" in filled:
         return [(filled.replace("{action}", action), None) for action in ACTIONS]
     if "{action}" in filled:
@@ -79,9 +81,14 @@ def _bodies(method: str, path: str, job: int) -> list[tuple[str, Any]]:
             (filled.replace("{action}", action), None) for action in ("pause", "resume", "reinit")
         ]
     bodies: dict[tuple[str, str], Any] = {
-        ("POST", "/api/v1/jobs/"): {"title": "spied", "command": ["true"], "paused": True},
+        ("POST", "/api/v1/jobs/"): {"title": f"spied {job}", "command": ["true"], "paused": True},
         ("PATCH", "/api/v1/jobs/{job}"): {"priority": 3},
-        ("POST", "/api/v1/jobs/{job}/tasks/{chunk}"): {"state": "skipped"},
+        ("POST", "/api/v1/jobs/{job}/tasks/{task}"): {"state": "skipped"},
+        ("PUT", "/api/v1/jobs/{job}/tasks/{task}"): {"state": "skipped"},
+        ("POST", "/api/v1/jobs/{job}"): {"priority": 3},
+        ("PUT", "/api/v1/jobs/{job}"): {"priority": 3},
+        ("POST", "/api/v1/software/"): {"software": "blender", "versions": ["4.0"]},
+        ("POST", "/api/v1/jobtypes/"): {"name": "TestJobType", "template": "cmdline"},
         ("POST", "/api/v1/jobs/{job}/kill-nodes"): {"then": "go-on"},
         ("POST", "/api/v1/scripts/run"): {"name": "s.py", "code": "print(1)"},
         ("POST", "/api/v1/login"): {"username": "admin", "password": "wrong"},
@@ -99,10 +106,13 @@ async def test_every_rest_route_reaches_an_operation(live: Live) -> None:
             continue  # last: they remove what the others use
         job = (
             await live.rest(
-                "POST", "/api/v1/jobs/", {"title": "t", "command": ["true"], "paused": True}
+                "POST",
+                "/api/v1/jobs/",
+                {"title": f"t {method} {path}", "command": ["true"], "paused": True},
             )
         )["id"]
-        for url, body in _bodies(method, path, job):
+        task = live.dispatcher.queue.jobs[job].task_id(0)
+        for url, body in _bodies(method, path, job, task):
             spy.calls.clear()
             with contextlib.suppress(HttpError):  # a refusal still went through an operation
                 if url == "/api/v1/events":  # a stream that never ends: its headers suffice
@@ -113,10 +123,13 @@ async def test_every_rest_route_reaches_an_operation(live: Live) -> None:
                 silent.append(f"{method} {url}")
     for method, path in routes:
         if method == "DELETE":
-            job = (await live.rest("POST", "/api/v1/jobs/", {"title": "t", "command": ["true"]}))[
-                "id"
-            ]
-            for url, _ in _bodies(method, path, job):
+            job = (
+                await live.rest(
+                    "POST", "/api/v1/jobs/", {"title": f"t {path}", "command": ["true"]}
+                )
+            )["id"]
+            task = live.dispatcher.queue.jobs[job].task_id(0)
+            for url, _ in _bodies(method, path, job, task):
                 spy.calls.clear()
                 with contextlib.suppress(HttpError):
                     await live.rest(method, url)
@@ -165,7 +178,7 @@ async def test_every_api_function_reaches_an_operation(live: Live) -> None:
             continue  # covered below: it restarts the hook host
         job = (
             await live.rest(
-                "POST", "/api/v1/jobs/", {"title": "t", "command": ["true"], "paused": True}
+                "POST", "/api/v1/jobs/", {"title": f"t {name}", "command": ["true"], "paused": True}
             )
         )["id"]
         default = [1] if NODE_ONLY.match(name) else []

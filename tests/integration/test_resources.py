@@ -74,7 +74,9 @@ def test_out_of_memory_kill_is_recognised_and_retried_on_a_bigger_node(farm: Far
         lambda: (c := farm.chunks(job["id"])[0])["failures"] == 1 and c, 20, "the OOM kill"
     )
     assert chunk["state"] == "queued"
-    run = farm.request("GET", f"/api/v1/jobs/{job['id']}/tasks/0")["runs"][0]
+    run = farm.request("GET", f"/api/v1/jobs/{job['id']}/tasks/{farm.task(job['id'], 0)}")["runs"][
+        0
+    ]
     assert run["state"] == "failed" and "out-of-memory" in run["error"], run
     time.sleep(0.5)  # the small node does not get it again
     assert farm.chunks(job["id"])[0]["attempts"] == 1
@@ -82,7 +84,7 @@ def test_out_of_memory_kill_is_recognised_and_retried_on_a_bigger_node(farm: Far
     assert any("lack of memory" in reason for reason in reasons), reasons
     farm.client("big", "--memory-limit-mb", "512")
     farm.wait_state(job["id"], "done", timeout_s=20)
-    runs = farm.request("GET", f"/api/v1/jobs/{job['id']}/tasks/0")["runs"]
+    runs = farm.request("GET", f"/api/v1/jobs/{job['id']}/tasks/{farm.task(job['id'], 0)}")["runs"]
     assert [(r["state"], r["node_id"]) for r in runs] == [
         ("failed", node(farm, "small")["id"]),
         ("done", node(farm, "big")["id"]),

@@ -248,7 +248,8 @@ def test_logs_lists_chunks_or_prints_one(api: FakeApi, invoke: Callable[..., Res
          "exit_code": 3, "error": "exit code 3"},
     ]  # fmt: skip
     api.on("GET", "/jobs/2/tasks/", tasks)
-    api.on("GET", "/jobs/2/tasks/1/log", "line one\nline two\n")
+    api.on("GET", "/jobs/2", {"id": 2, "chunks": {"total": 2}, "task_ids": [[0, 40]]})
+    api.on("GET", "/jobs/2/tasks/41/log", "line one\nline two\n")
     listing = invoke("logs", "2")
     assert listing.exit_code == 0, listing.output
     assert "exit code 3" in listing.stdout and "3-4" in listing.stdout

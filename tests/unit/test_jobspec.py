@@ -52,7 +52,7 @@ def test_not_an_object() -> None:
 
 def test_edit_accepts_only_editable_fields() -> None:
     assert parse_edit({"priority": 80, "notes": "n"}) == {"priority": 80, "notes": "n"}
-    for bad in ({}, {"start": 3}, {"priority": -1}, "x"):
+    for bad in ({}, {"state": "done"}, {"kind": "folder"}, {"priority": -1}, "x"):
         with pytest.raises(ValidationError):
             parse_edit(bad)
 
