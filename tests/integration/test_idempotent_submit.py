@@ -61,10 +61,11 @@ async def test_a_retry_answers_the_first_job(tmp_path: Path) -> None:
         assert status == 201 and headers["Idempotent-Replayed"] == "true"
         assert again["id"] == first["id"] and again["title"] == first["title"]
         assert await job_ids(live) == [first["id"]]
-        # Without a key (or with another) the same body is a new job.
-        status, other, _ = await post(live, JOB, key=None)
+        # Without a key (or with another) a job is a new one (under another title: the
+        # route refuses a second live job of one title, 409).
+        status, other, _ = await post(live, {**JOB, "title": "shot010 comp b"}, key=None)
         assert status == 201 and other["id"] != first["id"]
-        status, third, _ = await post(live, JOB, key=KEY + "-b")
+        status, third, _ = await post(live, {**JOB, "title": "shot010 comp c"}, key=KEY + "-b")
         assert status == 201 and third["id"] not in (first["id"], other["id"])
         assert len(await job_ids(live)) == 3
 
@@ -111,7 +112,7 @@ async def test_keys_belong_to_their_user_and_need_the_submit_permission(tmp_path
     async with farm(tmp_path) as live:
         _, mine, _ = await post(live, JOB)
         artist = await live.user("artist", "submit")
-        status, theirs, headers = await post(live, JOB, token=artist)
+        status, theirs, headers = await post(live, {**JOB, "title": "theirs"}, token=artist)
         assert status == 201 and "Idempotent-Replayed" not in headers
         assert theirs["id"] != mine["id"] and theirs["user"] == "artist"
         viewer = await live.user("viewer")
@@ -136,7 +137,8 @@ async def test_a_key_expires_after_the_retention_period(tmp_path: Path) -> None:
         _, again, _ = await post(live, JOB)
         assert again["id"] == first["id"]
         await asyncio.sleep(1.2)
-        status, later, headers = await post(live, JOB)
+        # Another body under the key: a conflict while the key is known, a new job after.
+        status, later, headers = await post(live, {**JOB, "title": "shot010 comp b"})
         assert status == 201 and "Idempotent-Replayed" not in headers
         assert later["id"] != first["id"]
 
