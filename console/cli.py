@@ -32,12 +32,14 @@ from console.jobs_cli import COMMANDS
 from console.login_cli import login
 from console.nodes_cli import install_node_commands
 from console.store_cli import COMMANDS as STORE_COMMANDS
+from console.users_cli import COMMANDS as USER_COMMANDS
 from dispatcher.config import Settings
 from dispatcher.errors import (
     AuthenticationFailed,
     Conflict,
     CorralError,
     DataDirLocked,
+    DirectoryUnavailable,
     LimitExceeded,
     NotFound,
     PermissionDenied,
@@ -46,6 +48,7 @@ from dispatcher.errors import (
     StoreError,
     StoreUnavailable,
     TemplateError,
+    TooManyAttempts,
     ValidationError,
 )
 
@@ -76,6 +79,8 @@ EXIT_CODES: dict[type[CorralError], int] = {
     StartupError: StartupError.exit_code,  # 6: the data directory cannot be used as it is
     DataDirLocked: DataDirLocked.exit_code,  # 5: another dispatcher holds it
     LimitExceeded: 1,
+    TooManyAttempts: 4,  # login refused until the window passes
+    DirectoryUnavailable: 1,
 }
 
 
@@ -188,7 +193,7 @@ def main(
     )
 
 
-for _command in (*COMMANDS, *HOOK_COMMANDS, login, *STORE_COMMANDS):
+for _command in (*COMMANDS, *HOOK_COMMANDS, login, *STORE_COMMANDS, *USER_COMMANDS):
     main.add_command(_command)
 install_node_commands(main)
 
@@ -291,6 +296,7 @@ async def serve_dispatcher(settings: Settings) -> None:
     tune_collector()
     installed = _install_signals(loop, request_close)
     try:
+        show_first_password(dispatcher.users.take_first_password())
         host, port = dispatcher.render_address
         click.echo(f"listening render={host_port(host, port)} http={dispatcher.http_url}")
         sys.stdout.flush()
@@ -303,6 +309,19 @@ async def serve_dispatcher(settings: Settings) -> None:
     finally:
         _remove_signals(loop, installed)
         await dispatcher.close()
+
+
+def show_first_password(password: str | None) -> None:
+    """On a new data directory: the admin's generated password, once, on stderr (it is
+    stored only as a hash; `corral users passwd admin` changes it)."""
+    if password is None:
+        return
+    click.echo(
+        f"corral: the user admin was created with the password: {password}\n"
+        "corral: it is shown only this once; change it with 'corral users passwd admin'",
+        err=True,
+    )
+    sys.stderr.flush()
 
 
 def _settings_default(name: str) -> Any:

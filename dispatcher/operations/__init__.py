@@ -35,6 +35,7 @@ class Operations:
         self.pools = PoolOperations(farm)
         self.records = RecordOperations(farm)
         self.system = SystemOperations(farm)
+        self.accounts.ldap_config = lambda: getattr(self.system, "ldap", {})
 
     def areas(self) -> dict[str, Area]:
         return {name: area for name, area in vars(self).items() if isinstance(area, Area)}

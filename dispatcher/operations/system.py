@@ -16,7 +16,7 @@ from typing import Any
 import pydantic
 
 from dispatcher import VERSION, discovery, snapshot
-from dispatcher.auth import Permission
+from dispatcher.auth import Permission, effective_permissions
 from dispatcher.config import Settings
 from dispatcher.errors import ValidationError
 from dispatcher.events import SystemEvent
@@ -43,6 +43,7 @@ LIVE_SETTINGS = frozenset({
 LDAP_KEYS = {
     "enabled": bool, "server": str, "port": int, "use_ssl": bool, "base_dn": str, "bind_user": str,
     "bind_password": str, "user_filter": str, "group_filter": str, "directory": str,
+    "user_attribute": str,
 }  # fmt: skip
 
 # The dispatcher-side hooks, in the seed's order.
@@ -300,7 +301,9 @@ class SystemOperations(Area):
     def script_actor(self, name: str) -> Actor:
         """Who a running dispatcher-context script acts for (`template:?` when unknown)."""
         user = self.farm.users.users.get(name) if name else None
-        return Actor.of_script(user) if user is not None else Actor.of_template("?")
+        if user is None:
+            return Actor.of_template("?")
+        return Actor.of_script(user, effective_permissions(user, self.farm.records))
 
     # -- the queue as a whole -------------------------------------------------------------------
     def export_queue(self, actor: Actor) -> str:

@@ -17,6 +17,7 @@ from dispatcher.errors import (
     Conflict,
     CorralError,
     DataDirLocked,
+    DirectoryUnavailable,
     LimitExceeded,
     NotFound,
     PermissionDenied,
@@ -25,6 +26,7 @@ from dispatcher.errors import (
     StoreError,
     StoreUnavailable,
     TemplateError,
+    TooManyAttempts,
     ValidationError,
 )
 from dispatcher.operations import Actor, Operations
@@ -69,6 +71,8 @@ _STATUS: list[tuple[type[CorralError], int, str]] = [
     (TemplateError, 502, "Template failed"),
     (AuthenticationFailed, 401, "Unauthorized"),
     (LimitExceeded, 422, "Limit exceeded"),
+    (TooManyAttempts, 429, "Too Many Requests"),  # with Retry-After
+    (DirectoryUnavailable, 503, "Directory unavailable"),
     (CorralError, 500, "Internal Server Error"),
 ]
 
@@ -87,6 +91,10 @@ def error_response(exc: CorralError) -> web.Response:
     status, title = status_for(exc)
     if isinstance(exc, StoreUnavailable):  # the store retries by itself: say when
         response = problem(status, title, str(exc), cause=exc.cause)
+        response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
+        return response
+    if isinstance(exc, TooManyAttempts):  # failed logins: say when to try again
+        response = problem(status, title, str(exc))
         response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
         return response
     extra = {"field": exc.field} if isinstance(exc, ValidationError) and exc.field else {}
@@ -112,19 +120,46 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         )
 
 
+SESSION_COOKIE = "corral_session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def bearer_token(request: web.Request) -> str | None:
+    """The token of an `Authorization: Bearer` header; None when there is no such header."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip()
+
+
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Who the request is from: a bearer token (scripts), or else the session cookie
+    (browsers), whose writes must carry the session's CSRF token."""
     endpoint = endpoint_of(request.match_info.route.handler)
     if endpoint is not None and endpoint.public:
         return await handler(request)  # logging in, the API document
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
+    accounts = request.app[OPERATIONS].accounts
     actor = None
-    if scheme.lower() == "bearer" and token.strip() and token.isascii():  # tokens are ASCII
-        actor = request.app[OPERATIONS].accounts.authenticate(token.strip())
+    token = bearer_token(request)
+    if token is not None:
+        if token and token.isascii():  # tokens are ASCII
+            actor = accounts.authenticate(token)
+    elif SESSION_COOKIE in request.cookies:
+        cookie = request.cookies[SESSION_COOKIE]
+        if cookie and cookie.isascii():
+            write = request.method not in SAFE_METHODS
+            actor = accounts.authenticate_session(
+                cookie, request.headers.get(CSRF_HEADER), write=write
+            )
     if actor is None:
         response = problem(
-            401, "Unauthorized", "a valid 'Authorization: Bearer TOKEN' header is required"
+            401,
+            "Unauthorized",
+            "a valid 'Authorization: Bearer TOKEN' header or session cookie is required"
+            " (the token may have expired or been revoked)",
         )
         response.headers["WWW-Authenticate"] = 'Bearer realm="corral"'
         return response
@@ -143,7 +178,7 @@ def operations(request: web.Request) -> tuple[Operations, Actor]:
 
 
 def make_app(ops: Operations, *, max_request_bytes: int) -> web.Application:
-    from dispatcher.web import hooks, jobs, login, nodes
+    from dispatcher.web import hooks, jobs, login, nodes, tokens
 
     http_errors.quiet_bad_requests()
 
@@ -155,4 +190,5 @@ def make_app(ops: Operations, *, max_request_bytes: int) -> web.Application:
     login.add_routes(app)
     nodes.add_routes(app)
     hooks.add_routes(app)
+    tokens.add_routes(app)
     return app

@@ -11,6 +11,7 @@ from dispatcher.errors import (
     Conflict,
     CorralError,
     DataDirLocked,
+    DirectoryUnavailable,
     LimitExceeded,
     NotFound,
     PermissionDenied,
@@ -19,6 +20,7 @@ from dispatcher.errors import (
     StoreError,
     StoreUnavailable,
     TemplateError,
+    TooManyAttempts,
     ValidationError,
 )
 
@@ -100,6 +102,8 @@ _BY_EXCEPTION: list[tuple[type[CorralError], int]] = [
     (AuthenticationFailed, kErrPermission),
     (CorralError, kErrInternal),
     (LimitExceeded, kErrBadArgument),
+    (TooManyAttempts, kErrPermission),
+    (DirectoryUnavailable, kErrTimeout),
 ]
 
 
