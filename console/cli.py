@@ -448,6 +448,17 @@ def setting(flag: str, text: str, kind: Any = None, field: str | None = None, **
          click.IntRange(min=1))  # fmt: skip
 @setting("--loop-stall-s", "Event-loop lag counted as a stall; the log then names where the loop was stuck.",
          click.FloatRange(0.01, 60))  # fmt: skip
+@setting("--token-ttl-s", "How long a token from a login lives (admin.token's does not expire).",
+         click.FloatRange(1, 10 * 365 * 24 * 3600))  # fmt: skip
+@setting("--login-max-failures", "Failed logins per user name and per address before 429.",
+         click.IntRange(1, 1_000_000))  # fmt: skip
+@setting(
+    "--login-window-s",
+    "The window the failed logins are counted in.",
+    click.FloatRange(0.1, 86_400),
+)
+@setting("--ldap-timeout-s", "Time limit of one call to the LDAP directory.",
+         click.FloatRange(min=0, min_open=True, max=120))  # fmt: skip
 @log_level_option
 def dispatcher(log_level: str, **options: Any) -> None:
     """Run the dispatcher until SIGTERM or SIGINT.
