@@ -334,22 +334,37 @@ class AccountOperations(Area):
             raise NotFound(f"no user named {text!r}")
         return user
 
-    def _apply_user(self, user: User, info: dict[str, Any]) -> None:
+    async def _apply_user(self, user: User, info: dict[str, Any], *, new: bool) -> None:
+        """Check every field, hash a new password off the loop, then change the user: a
+        refused change leaves the user as it was."""
         users, records = self.farm.users, self.farm.records
-        if "email" in info:
-            user.email = info["email"]
+        groups = permissions = None
         if "groups" in info:
             unknown = [group for group in info["groups"] if records.find("group", group) is None]
             if unknown:
                 raise ValidationError(f"groups: no group named {unknown[0]!r}", field="groups")
-            user.groups = sorted(set(info["groups"]))
+            groups = sorted(set(info["groups"]))
         if "permissions" in info:
             permissions = _permissions(info["permissions"])
             if user.name == "admin" and Permission.ADMINISTER not in permissions:
                 raise PermissionDenied("the admin user keeps the administer permission")
-            user.permissions = permissions
+        digest = None
         if info.get("password"):
-            users.set_password(user, info["password"])
+            # argon2 is slow on purpose: hash off the loop so other requests go on.
+            digest = await asyncio.to_thread(users.hash_password, info["password"])
+        current = users.users.get(user.name)
+        if new and current is not None:
+            raise Conflict(f"a user named {user.name!r} exists already")
+        if not new and current is not user:
+            raise NotFound(f"no user named {user.name!r}")
+        if "email" in info:
+            user.email = info["email"]
+        if groups is not None:
+            user.groups = groups
+        if permissions is not None:
+            user.permissions = permissions
+        if digest is not None:
+            user.password_hash = digest
         users.put(user)
 
     async def add_user(self, actor: Actor, info: object) -> User:
@@ -360,7 +375,7 @@ class AccountOperations(Area):
         if name in self.farm.users.users:
             raise Conflict(f"a user named {name!r} exists already")
         user = User(name)
-        self._apply_user(user, fields)
+        await self._apply_user(user, fields, new=True)
         await self._done(actor, "user_add", "user", name)
         return user
 
@@ -378,7 +393,7 @@ class AccountOperations(Area):
         self.writable()
         fields = checked_fields(info, USER_FIELDS)
         user = self.user(actor, fields.get("name"))
-        self._apply_user(user, fields)
+        await self._apply_user(user, fields, new=False)
         await self._done(actor, "user_configure", "user", user.name)
         return user
 
