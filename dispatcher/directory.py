@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -68,6 +69,8 @@ class Directory:
 
     def __init__(self, timeout_s: float = 5.0) -> None:
         self.timeout_s = timeout_s
+        # ldap3 sets the socket's receive timeout from a whole number of seconds.
+        self._receive_timeout_s = max(1, math.ceil(timeout_s))
 
     async def authenticate(self, config: DirectoryConfig, name: str, password: str) -> str | None:
         """The directory's spelling of the user's name when the password is right, else None.
@@ -81,10 +84,13 @@ class Directory:
 
     async def _off_loop(self, fn: Any, *args: Any) -> Any:
         try:
-            return await asyncio.wait_for(asyncio.to_thread(fn, *args), 2 * self.timeout_s + 1)
+            return await asyncio.wait_for(
+                asyncio.to_thread(fn, *args), 2 * self._receive_timeout_s + 1
+            )
         except TimeoutError:
             raise DirectoryUnavailable(
-                f"the directory did not answer within {2 * self.timeout_s + 1:g} s", "timeout"
+                f"the directory did not answer within {2 * self._receive_timeout_s + 1:g} s",
+                "timeout",
             ) from None
 
     # -- in a worker thread ---------------------------------------------------------
@@ -108,7 +114,7 @@ class Directory:
             server,
             user=config.bind_user or None,
             password=config.bind_password or None,
-            receive_timeout=self.timeout_s,
+            receive_timeout=self._receive_timeout_s,
             read_only=True,
             raise_exceptions=False,
         )
@@ -153,7 +159,7 @@ class Directory:
             server,
             user=entry["dn"],
             password=password,
-            receive_timeout=self.timeout_s,
+            receive_timeout=self._receive_timeout_s,
             read_only=True,
             raise_exceptions=False,
         )
