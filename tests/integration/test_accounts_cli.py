@@ -6,14 +6,19 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import sqlite3
+import ssl
 import subprocess
+import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.integration.farm import CORRAL, ApiError, Farm
+from tests.integration.test_tls import make_ca, make_server_cert
 
 PASSWORD_LINE = re.compile(r"the user admin was created with the password: (\S+)")
 
@@ -144,3 +149,26 @@ def test_passwd_logout_and_tokens_from_the_command_line(farm: Farm, tmp_path: Pa
     )
     again = corral(farm, "tokens", "revoke", first["id"], token=farm.token)
     assert again.returncode == 1 and "no token" in again.stderr
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+def test_the_session_cookie_is_secure_over_tls(
+    make_farm: Callable[..., Farm], tmp_path: Path
+) -> None:
+    folder = tmp_path / "pki"
+    folder.mkdir()
+    ca_key, ca_cert = make_ca(folder, "farm")
+    cert, key = make_server_cert(folder, ca_key, ca_cert)
+    farm = make_farm("--tls-cert", str(cert), "--tls-key", str(key))
+    log = farm.data_dir.parent / f"{farm.data_dir.name}-dispatcher.log"
+    (password,) = PASSWORD_LINE.findall(log.read_text())
+    body = json.dumps({"username": "admin", "password": password, "cookie": True}).encode()
+    request = urllib.request.Request(farm.url + "/api/v1/login", data=body, method="POST")
+    request.add_header("Content-Type", "application/json")
+    context = ssl.create_default_context(cafile=str(ca_cert))
+    with urllib.request.urlopen(request, timeout=30, context=context) as response:
+        cookie = response.headers["Set-Cookie"]
+        answer = json.loads(response.read())
+    attributes = [part.strip().lower() for part in cookie.split(";")]
+    assert {"secure", "httponly", "samesite=strict", "path=/"} <= set(attributes)
+    assert answer["csrf_token"] and "token" not in answer
