@@ -15,7 +15,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from dispatcher.auth import SESSION, Permission, Token, User, effective_permissions
+from dispatcher.auth import ADMIN_FILE, SESSION, Permission, Token, User, effective_permissions
 from dispatcher.directory import Directory, DirectoryConfig
 from dispatcher.errors import (
     AuthenticationFailed,
@@ -221,10 +221,16 @@ class AccountOperations(Area):
         return self.actor_for(user, record.id)
 
     async def logout(self, actor: Actor) -> str:
-        """Revoke the token the actor's request came with; returns its id."""
+        """Revoke the token the actor's request came with; returns its id. The admin file's
+        token is refused (Conflict): it is revoked by its id, which rotates it."""
         found = self.farm.users.find_token(actor.token_id) if actor.token_id else None
         if found is None:
             raise ValidationError("this request came with no token to revoke")
+        if found[1].kind == ADMIN_FILE:  # it is the file's, not a login's: revoking rotates it
+            raise Conflict(
+                "the token of admin.token does not log out; revoke it by its id"
+                " (corral tokens revoke ID) to have a new one written into the file"
+            )
         self.writable()
         self.farm.users.revoke(*found)
         await self._done(actor, "logout", "token", actor.token_id)

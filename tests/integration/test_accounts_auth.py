@@ -170,8 +170,10 @@ async def test_revoking_and_listing_tokens(tmp_path: Path) -> None:
         assert {a["action"] for a in live.actions()} >= {"logout", "token_revoke", "login"}
         assert [e.action for e in live.events if e.action == "logout"] == ["logout"]
 
-        # Revoking the admin file's token writes a new one into the file.
+        # The admin file's token does not log out; revoking it writes a new one into the file.
         file_token = live.token
+        assert await status_of(live, "POST", "/api/v1/logout", file_token) == 409
+        assert await status_of(live, "GET", "/api/v1/jobs/", file_token) == 200
         admin_id = next(t["id"] for t in everyone if t["user"] == "admin")
         assert await status_of(live, "DELETE", f"/api/v1/tokens/{admin_id}", file_token) == 200
         assert await status_of(live, "GET", "/api/v1/jobs/", file_token) == 401
