@@ -4,8 +4,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# System packages the tests use (slapd: the LDAP tests run a real OpenLDAP server).
+# Add a package here and `make test` installs it when it is missing (as root, with
+# apt-get); without root a test that needs a missing one is skipped and says why.
+DEBIAN_PACKAGES := slapd ldap-utils
 
-.PHONY: demo test fuzz bench bench-full lint format clean
+.PHONY: demo test fuzz bench bench-full lint format clean debian-packages
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -21,7 +25,23 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/corral demo
 
-test: $(STAMP)
+# Installs the missing DEBIAN_PACKAGES (root with apt-get only; otherwise says what is missing).
+debian-packages:
+	@missing=""; \
+	for package in $(DEBIAN_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' "$$package" 2>/dev/null | grep -q "ok installed" || \
+			missing="$$missing $$package"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian packages:$$missing"; \
+		apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	else \
+		echo "missing Debian packages:$$missing (not root or no apt-get: the tests that need them skip)"; \
+	fi
+
+test: $(STAMP) debian-packages
 	$(BIN)/python -m pytest -p no:cacheprovider
 
 # The fuzzers of tests/integration/test_fuzz_*.py with many examples each (`make test`

@@ -32,6 +32,7 @@ from console.jobs_cli import COMMANDS
 from console.login_cli import login
 from console.nodes_cli import install_node_commands
 from console.store_cli import COMMANDS as STORE_COMMANDS
+from console.users_cli import COMMANDS as USER_COMMANDS
 from dispatcher.config import Settings
 from dispatcher.config_sources import Origin, unknown_env
 from dispatcher.errors import (
@@ -40,6 +41,7 @@ from dispatcher.errors import (
     Conflict,
     CorralError,
     DataDirLocked,
+    DirectoryUnavailable,
     LimitExceeded,
     NotFound,
     PermissionDenied,
@@ -48,6 +50,7 @@ from dispatcher.errors import (
     StoreError,
     StoreUnavailable,
     TemplateError,
+    TooManyAttempts,
     ValidationError,
 )
 
@@ -79,6 +82,8 @@ EXIT_CODES: dict[type[CorralError], int] = {
     DataDirLocked: DataDirLocked.exit_code,  # 5: another dispatcher holds it
     LimitExceeded: 1,
     Busy: 1,
+    TooManyAttempts: 4,  # login refused until the window passes
+    DirectoryUnavailable: 1,
 }
 
 
@@ -191,7 +196,7 @@ def main(
     )
 
 
-for _command in (*COMMANDS, *HOOK_COMMANDS, login, *STORE_COMMANDS):
+for _command in (*COMMANDS, *HOOK_COMMANDS, login, *STORE_COMMANDS, *USER_COMMANDS):
     main.add_command(_command)
 install_node_commands(main)
 
@@ -294,6 +299,7 @@ async def serve_dispatcher(settings: Settings, origins: Mapping[str, Origin] | N
     tune_collector()
     installed = _install_signals(loop, request_close)
     try:
+        show_first_password(dispatcher.users.take_first_password())
         host, port = dispatcher.render_address
         click.echo(f"listening render={host_port(host, port)} http={dispatcher.http_url}")
         sys.stdout.flush()
@@ -306,6 +312,19 @@ async def serve_dispatcher(settings: Settings, origins: Mapping[str, Origin] | N
     finally:
         _remove_signals(loop, installed)
         await dispatcher.close()
+
+
+def show_first_password(password: str | None) -> None:
+    """On a new data directory: the admin's generated password, once, on stderr (it is
+    stored only as a hash; `corral users passwd admin` changes it)."""
+    if password is None:
+        return
+    click.echo(
+        f"corral: the user admin was created with the password: {password}\n"
+        "corral: it is shown only this once; change it with 'corral users passwd admin'",
+        err=True,
+    )
+    sys.stderr.flush()
 
 
 def _settings_default(name: str) -> Any:
@@ -467,6 +486,17 @@ def setting(flag: str, text: str, kind: Any = None, field: str | None = None, **
          click.FloatRange(0.01, 60))  # fmt: skip
 @click.option("--metrics-public", "metrics_public", is_flag=True,
               help="Serve /metrics without a token (for Prometheus scrapers).")  # fmt: skip
+@setting("--token-ttl-s", "How long a token from a login lives (admin.token's does not expire).",
+         click.FloatRange(1, 10 * 365 * 24 * 3600))  # fmt: skip
+@setting("--login-max-failures", "Failed logins per user name and per address before 429.",
+         click.IntRange(1, 1_000_000))  # fmt: skip
+@setting(
+    "--login-window-s",
+    "The window the failed logins are counted in.",
+    click.FloatRange(0.1, 86_400),
+)
+@setting("--ldap-timeout-s", "Time limit of one call to the LDAP directory.",
+         click.FloatRange(min=0, min_open=True, max=120))  # fmt: skip
 @log_level_option
 @click.pass_context
 def dispatcher(

@@ -48,7 +48,8 @@ class RequestRefused(ConsoleError):
 
 
 class AuthFailed(RequestRefused):
-    """The dispatcher refused the token (401) or the token lacks a permission (403)."""
+    """The dispatcher refused the token (401), the token lacks a permission (403), or
+    logins are refused for a while after too many failures (429)."""
 
     exit_code = 4
 
@@ -186,6 +187,8 @@ class DispatcherClient:
             if self.auth_hint:
                 detail = f"{detail or title or 'unauthorized'} ({self.auth_hint})"
             return AuthFailed(status, title or "unauthorized", detail, field)
+        if status == 429:  # too many failed logins: not allowed now
+            return AuthFailed(status, title, detail, field)
         return RequestRefused(status, title, detail, field)
 
     # -- jobs --------------------------------------------------------------

@@ -78,7 +78,7 @@ class Dispatcher:
             checkpoint_interval_s=settings.checkpoint_interval_s,
             retry_max_s=settings.store_retry_max_s,
         )
-        self.users = Users(self.store, settings.data_dir)
+        self.users = Users(self.store, settings.data_dir, token_ttl_s=settings.token_ttl_s)
         self.records = Records(self.store)
         self.software = Registry(self.records)
         self.queue = Queue(

@@ -102,6 +102,14 @@ class Settings(BaseModel):
     events_queue_events: int = Field(4096, ge=16, le=1_000_000)
     events_progress_interval_s: float = Field(0.5, ge=0.01, le=60.0)
     metrics_public: bool = False
+    # Accounts (docs/security.md "Accounts"): how long a token from a login lives (the
+    # admin.token file's does not expire); failed logins allowed per user name and per
+    # client address within the window before logins answer 429; how long one call to
+    # the LDAP directory may take.
+    token_ttl_s: float = Field(30 * 24 * 3600.0, ge=1.0, le=10 * 365 * 24 * 3600.0)
+    login_max_failures: int = Field(10, ge=1, le=1_000_000)
+    login_window_s: float = Field(300.0, ge=0.1, le=86_400.0)
+    ldap_timeout_s: float = Field(5.0, gt=0.0, le=120.0)
 
     @property
     def db_path(self) -> Path:

@@ -104,3 +104,25 @@ class Busy(CorralError):
     def __init__(self, message: str, limit: str = "") -> None:
         super().__init__(message)
         self.limit = limit
+
+
+class TooManyAttempts(CorralError):
+    """Too many failed logins for a user name or from an address in the window; nothing
+    was checked. `retry_after_s` says when to try again."""
+
+    retry_after_s = 1.0
+
+    def __init__(self, message: str, retry_after_s: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class DirectoryUnavailable(CorralError):
+    """The configured LDAP directory did not answer in time or refused the dispatcher's
+    own bind; `cause` is the client's message."""
+
+    cause = ""
+
+    def __init__(self, message: str, cause: str = "") -> None:
+        super().__init__(message)
+        self.cause = cause

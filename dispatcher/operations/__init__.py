@@ -43,6 +43,7 @@ class Operations:
         self.events = EventOperations(farm)
         self.metrics = MetricsOperations(farm)
         self.software = SoftwareOperations(farm)
+        self.accounts.ldap_config = lambda: getattr(self.system, "ldap", {})
 
     def areas(self) -> dict[str, Area]:
         return {name: area for name, area in vars(self).items() if isinstance(area, Area)}

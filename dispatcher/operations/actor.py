@@ -1,7 +1,8 @@
 """Who performs an operation, and what they may do.
 
 - a user (REST, the consoles, a script a user runs in the dispatcher context):
-  their permissions decide;
+  their effective permissions decide: their own and their groups' together,
+  as they stand when the request is authenticated;
 - a template's hook (`template:KEY`): it acts with the dispatcher's authority,
   as Muster's templates do, and is never refused for want of a permission;
 - the dispatcher itself (`system`): start-up, timers, stored settings.
@@ -20,20 +21,23 @@ USER, SCRIPT, TEMPLATE, SYSTEM = "user", "script", "template", "system"
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """`name` is what the action log and the events record."""
+    """`name` is what the action log and the events record; `permissions` a user's
+    effective permissions; `token_id` the id of the token the request came with."""
 
     name: str
     kind: str
     user: User | None = None
+    permissions: frozenset[Permission] = frozenset()
+    token_id: str = ""
 
     @classmethod
-    def of_user(cls, user: User) -> Actor:
-        return cls(user.name, USER, user)
+    def of_user(cls, user: User, permissions: frozenset[Permission], token_id: str = "") -> Actor:
+        return cls(user.name, USER, user, permissions, token_id)
 
     @classmethod
-    def of_script(cls, user: User) -> Actor:
+    def of_script(cls, user: User, permissions: frozenset[Permission]) -> Actor:
         """A dispatcher-context script run by `user` (who needed administer to run it)."""
-        return cls(user.name, SCRIPT, user)
+        return cls(user.name, SCRIPT, user, permissions)
 
     @classmethod
     def of_template(cls, key: str) -> Actor:
@@ -44,8 +48,10 @@ class Actor:
         return cls("system", SYSTEM)
 
     def can(self, permission: Permission) -> bool:
-        """Templates and the system hold the dispatcher's authority; users their permissions."""
-        return self.user is None or self.user.can(permission)
+        """Templates and the system hold the dispatcher's authority; users their effective
+        permissions (administer includes every other)."""
+        held = self.permissions
+        return self.user is None or Permission.ADMINISTER in held or permission in held
 
     def require(self, permission: Permission) -> None:
         if not self.can(permission):

@@ -16,7 +16,7 @@ from typing import Any
 import pydantic
 
 from dispatcher import VERSION, discovery, snapshot
-from dispatcher.auth import Permission
+from dispatcher.auth import Permission, effective_permissions
 from dispatcher.config import LIVE_SETTINGS, Settings
 from dispatcher.config_sources import DEFAULT, STORED, Origin
 from dispatcher.errors import ValidationError
@@ -36,6 +36,7 @@ MAX_SCRIPT_NAME_CHARS = 255
 LDAP_KEYS = {
     "enabled": bool, "server": str, "port": int, "use_ssl": bool, "base_dn": str, "bind_user": str,
     "bind_password": str, "user_filter": str, "group_filter": str, "directory": str,
+    "user_attribute": str,
 }  # fmt: skip
 
 # The dispatcher-side hooks, in the seed's order.
@@ -322,7 +323,9 @@ class SystemOperations(Area):
     def script_actor(self, name: str) -> Actor:
         """Who a running dispatcher-context script acts for (`template:?` when unknown)."""
         user = self.farm.users.users.get(name) if name else None
-        return Actor.of_script(user) if user is not None else Actor.of_template("?")
+        if user is None:
+            return Actor.of_template("?")
+        return Actor.of_script(user, effective_permissions(user, self.farm.records))
 
     # -- the queue as a whole -------------------------------------------------------------------
     def export_queue(self, actor: Actor) -> str:

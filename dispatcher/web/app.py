@@ -18,6 +18,7 @@ from dispatcher.errors import (
     Conflict,
     CorralError,
     DataDirLocked,
+    DirectoryUnavailable,
     LimitExceeded,
     NotFound,
     PermissionDenied,
@@ -26,6 +27,7 @@ from dispatcher.errors import (
     StoreError,
     StoreUnavailable,
     TemplateError,
+    TooManyAttempts,
     ValidationError,
 )
 from dispatcher.operations import Actor, Operations
@@ -71,6 +73,8 @@ _STATUS: list[tuple[type[CorralError], int, str]] = [
     (AuthenticationFailed, 401, "Unauthorized"),
     (LimitExceeded, 422, "Limit exceeded"),
     (Busy, 503, "Service Unavailable"),
+    (TooManyAttempts, 429, "Too Many Requests"),  # with Retry-After
+    (DirectoryUnavailable, 503, "Directory unavailable"),
     (CorralError, 500, "Internal Server Error"),
 ]
 
@@ -89,6 +93,10 @@ def error_response(exc: CorralError) -> web.Response:
     status, title = status_for(exc)
     if isinstance(exc, StoreUnavailable):  # the store retries by itself: say when
         response = problem(status, title, str(exc), cause=exc.cause)
+        response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
+        return response
+    if isinstance(exc, TooManyAttempts):  # failed logins: say when to try again
+        response = problem(status, title, str(exc))
         response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
         return response
     extra = {"field": exc.field} if isinstance(exc, ValidationError) and exc.field else {}
@@ -114,24 +122,49 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         )
 
 
+SESSION_COOKIE = "corral_session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def bearer_token(request: web.Request) -> str | None:
+    """The token of an `Authorization: Bearer` header, else of Muster's `authToken` query
+    parameter when there is no Authorization header; None when neither is given."""
+    header = request.headers.get("Authorization", "")
+    if not header:  # Muster's REST clients send the token as ?authToken=
+        return request.query.get("authToken")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip()
+
+
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Who the request is from: a bearer token (scripts), or else the session cookie
+    (browsers), whose writes must carry the session's CSRF token."""
     endpoint = endpoint_of(request.match_info.route.handler)
     if endpoint is not None and endpoint.public:
         return await handler(request)  # logging in, the API document
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if not header:  # Muster's REST clients send the token as ?authToken=
-        scheme, token = "bearer", request.query.get("authToken", "")
+    accounts = request.app[OPERATIONS].accounts
     actor = None
-    if scheme.lower() == "bearer" and token.strip() and token.isascii():  # tokens are ASCII
-        actor = request.app[OPERATIONS].accounts.authenticate(token.strip())
+    token = bearer_token(request)
+    if token is not None:
+        if token and token.isascii():  # tokens are ASCII
+            actor = accounts.authenticate(token)
+    elif SESSION_COOKIE in request.cookies:
+        cookie = request.cookies[SESSION_COOKIE]
+        if cookie and cookie.isascii():
+            write = request.method not in SAFE_METHODS
+            actor = accounts.authenticate_session(
+                cookie, request.headers.get(CSRF_HEADER), write=write
+            )
     if actor is None:
         response = problem(
             401,
             "Unauthorized",
-            "a valid 'Authorization: Bearer TOKEN' header (or authToken query parameter) "
-            "is required",
+            "a valid 'Authorization: Bearer TOKEN' header, authToken query parameter or "
+            "session cookie is required (the token may have expired or been revoked)",
         )
         response.headers["WWW-Authenticate"] = 'Bearer realm="corral"'
         return response
@@ -168,6 +201,7 @@ def make_app(ops: Operations, *, max_request_bytes: int) -> web.Application:
         records,
         system,
         tasks,
+        tokens,
         users,
     )
 
@@ -195,6 +229,7 @@ def make_app(ops: Operations, *, max_request_bytes: int) -> web.Application:
         events,
         metrics,
         openapi,
+        tokens,
     )
     for module in modules:
         module.add_routes(app)

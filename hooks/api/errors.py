@@ -12,6 +12,7 @@ from dispatcher.errors import (
     Conflict,
     CorralError,
     DataDirLocked,
+    DirectoryUnavailable,
     LimitExceeded,
     NotFound,
     PermissionDenied,
@@ -20,6 +21,7 @@ from dispatcher.errors import (
     StoreError,
     StoreUnavailable,
     TemplateError,
+    TooManyAttempts,
     ValidationError,
 )
 
@@ -102,6 +104,8 @@ _BY_EXCEPTION: list[tuple[type[CorralError], int]] = [
     (CorralError, kErrInternal),
     (LimitExceeded, kErrBadArgument),
     (Busy, kErrTimeout),
+    (TooManyAttempts, kErrPermission),
+    (DirectoryUnavailable, kErrTimeout),
 ]
 
 

@@ -322,7 +322,7 @@ class MLDAPConfiguration(_Record):
     _DEFAULTS = {
         "enabled": False, "server": "", "port": 389, "use_ssl": False, "base_dn": "",
         "bind_user": "", "bind_password": "", "user_filter": "(objectClass=person)",
-        "group_filter": "(objectClass=group)", "directory": "",
+        "group_filter": "(objectClass=group)", "directory": "", "user_attribute": "uid",
     }  # fmt: skip
 
     def getEnabled(self) -> bool:
@@ -382,3 +382,10 @@ class MLDAPConfiguration(_Record):
 
     def setDirectory(self, name: str) -> None:
         self._data["directory"] = str(name)
+
+    def getUserAttribute(self) -> str:
+        """The attribute that holds a user's login name (uid; sAMAccountName in Active Directory)."""
+        return str(self._get("user_attribute"))
+
+    def setUserAttribute(self, name: str) -> None:
+        self._data["user_attribute"] = str(name)

@@ -13,8 +13,9 @@ from hooks.service.registry import api
 
 
 @api
-def userGetList(ops: Operations, actor: Actor) -> list[Any]:
-    return [[user_view(user) for user in ops.accounts.users(actor)]]
+async def userGetList(ops: Operations, actor: Actor) -> list[Any]:
+    """The dispatcher's users, then the directory's as `@directory@NAME`."""
+    return [await ops.accounts.user_list(actor)]
 
 
 @api

@@ -21,6 +21,17 @@ from dispatcher.config import Settings
 from dispatcher.config_sources import Origin
 
 
+class FakeUsers:
+    """The user table of a new data directory: the admin's first password, shown once."""
+
+    def __init__(self) -> None:
+        self.first_password: str | None = "first-admin-pw"
+
+    def take_first_password(self) -> str | None:
+        password, self.first_password = self.first_password, None
+        return password
+
+
 class FakeDispatcher:
     """Starts instantly, sends itself SIGTERM, and closes when told to."""
 
@@ -29,6 +40,7 @@ class FakeDispatcher:
     def __init__(self, settings: Settings, *, origins: Mapping[str, Origin] | None = None) -> None:
         self.settings = settings
         self.origins = dict(origins or {})
+        self.users = FakeUsers()
         self.render_address = ("", 0)
         self.http_url = ""
         self.closes = 0
@@ -68,7 +80,9 @@ def test_dispatcher_builds_settings_announces_and_closes_on_sigterm(
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert result.stdout == "listening render=127.0.0.1:40001 http=http://127.0.0.1:40002\n"
+    assert "the user admin was created with the password: first-admin-pw" in result.stderr
     (instance,) = fake_dispatcher.instances
+    assert instance.users.first_password is None
     assert instance.closes >= 1
     assert instance.settings == Settings(
         data_dir=tmp_path,
