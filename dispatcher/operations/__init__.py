@@ -20,6 +20,7 @@ from dispatcher.operations.nodes import NodeOperations
 from dispatcher.operations.pools import PoolOperations
 from dispatcher.operations.records import RecordOperations
 from dispatcher.operations.system import SystemOperations
+from dispatcher.operations.template_config import TemplateConfigOperations
 
 __all__ = ["Actor", "Area", "Farm", "Operations"]
 
@@ -35,6 +36,7 @@ class Operations:
         self.pools = PoolOperations(farm)
         self.records = RecordOperations(farm)
         self.system = SystemOperations(farm)
+        self.template_config = TemplateConfigOperations(farm)
 
     def areas(self) -> dict[str, Area]:
         return {name: area for name, area in vars(self).items() if isinstance(area, Area)}

@@ -143,7 +143,18 @@ def operations(request: web.Request) -> tuple[Operations, Actor]:
 
 
 def make_app(ops: Operations, *, max_request_bytes: int) -> web.Application:
-    from dispatcher.web import folders, hooks, jobs, login, nodes, pools, records, system, users
+    from dispatcher.web import (
+        folders,
+        hooks,
+        jobs,
+        login,
+        nodes,
+        pools,
+        records,
+        system,
+        template_config,
+        users,
+    )
 
     http_errors.quiet_bad_requests()
 
@@ -157,4 +168,5 @@ def make_app(ops: Operations, *, max_request_bytes: int) -> web.Application:
     hooks.add_routes(app)
     for resources in (folders, pools, users, records, system):
         resources.add_routes(app)
+    template_config.add_routes(app)
     return app
