@@ -591,6 +591,13 @@ async def serve_renderclient(options: Any) -> int:
     show_default=True,
     help="The longest a chunk's template callbacks (or onClientIdling) may take.",
 )
+@click.option(
+    "--idle-interval-s",
+    type=click.FloatRange(min=0.01),
+    default=60.0,
+    show_default=True,
+    help="How often templates' onClientIdling runs while an instance is idle.",
+)
 @log_level_option
 def renderclient(
     address: str, name: str | None, secret_file: Path | None, log_level: str, **options: Any
@@ -623,6 +630,7 @@ def renderclient(
             tls_ca=options["tls_ca"],
             template_config=tuple(options["template_config"]),
             hook_timeout_s=options["hook_timeout_s"],
+            idle_interval_s=options["idle_interval_s"],
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None

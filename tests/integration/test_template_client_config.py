@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from renderclient.template_config import NodeTemplateConfig, TemplateConfigError, read_file
 from tests.integration.farm import CORRAL, ApiError, Farm, wait_for
 from tests.integration.hookfarm import start_farm
 
@@ -57,12 +58,21 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Farm, Path
         "kat1",
         "--pool", "lighting",
         "--hook-timeout-s", "3",
+        "--idle-interval-s", "0.3",
+        "--template-config", f"katana:KATIDLEFILE={root / 'idle.txt'}",
         "--template-config", f"katana:KATAPP={apps / 'katana-own'}",
         "--template-config", "katana:KATTHREADS=8",
     )  # fmt: skip
     farm.wait_nodes(1)
-    yield farm, apps
+    yield farm, root
     farm.close()
+
+
+def test_on_client_idling_runs_in_the_render_client_context(setup: tuple[Farm, Path]) -> None:
+    farm, root = setup
+    report = root / "idle.txt"
+    text = wait_for(lambda: report.exists() and report.read_text(), 20, "onClientIdling's report")
+    assert text == "idle renderclient instance 0 of 1 status 0/0"
 
 
 def chunk_log(farm: Farm, job_id: int, chunk: int = 0) -> str:
@@ -98,7 +108,7 @@ def corral(farm: Farm, *args: str) -> subprocess.CompletedProcess[str]:
 def test_the_katana_template_runs_with_the_nodes_own_configuration(
     setup: tuple[Farm, Path], tmp_path: Path
 ) -> None:
-    farm, apps = setup
+    farm, _ = setup
     job = render(farm, "own", workdir=str(tmp_path))
     assert job["state"] == "done", job
     name, said = katana_line(chunk_log(farm, int(job["id"]), 1))
@@ -114,7 +124,8 @@ def test_the_katana_template_runs_with_the_nodes_own_configuration(
 def test_dispatcher_values_reach_the_connected_node_pool_then_node(
     setup: tuple[Farm, Path],
 ) -> None:
-    farm, apps = setup
+    farm, root = setup
+    apps = root / "apps"
     client = farm.clients[0]
     view = farm.request("PUT", POOL_PATH, {"values": {"KATAPP": str(apps / "katana-pool")}})
     assert view["values"] == {"KATAPP": str(apps / "katana-pool")} and view["nodes"] == ["kat1"]
@@ -152,7 +163,8 @@ def test_dispatcher_values_reach_the_connected_node_pool_then_node(
 
 
 def test_bad_values_are_refused_and_change_nothing(setup: tuple[Farm, Path]) -> None:
-    farm, apps = setup
+    farm, root = setup
+    apps = root / "apps"
     farm.request("PUT", NODE_PATH, {"values": {"KATAPP": str(apps / "katana-node")}})
     before = farm.request("GET", NODE_PATH)
     cases = [
@@ -207,7 +219,8 @@ def test_a_hook_that_raises_or_hangs_fails_only_its_chunk(setup: tuple[Farm, Pat
 def test_the_dispatcher_value_survives_a_restart_and_comes_in_the_welcome(
     setup: tuple[Farm, Path],
 ) -> None:
-    farm, apps = setup
+    farm, root = setup
+    apps = root / "apps"
     farm.request("PUT", NODE_PATH, {"values": {"KATAPP": str(apps / "katana-node")}})
     farm.stop()
     farm.start()
@@ -215,3 +228,20 @@ def test_the_dispatcher_value_survives_a_restart_and_comes_in_the_welcome(
     assert farm.request("GET", NODE_PATH)["node_values"] == {"KATAPP": str(apps / "katana-node")}
     job = render(farm, "after restart")
     assert job["state"] == "done" and katana_line(chunk_log(farm, int(job["id"])))[0] == "node"
+
+
+def test_the_nodes_own_file_json_or_toml(tmp_path: Path) -> None:
+    assert read_file(tmp_path) == ({}, None)
+    (tmp_path / "template-config.toml").write_text('[katana]\nKATAPP = "/opt/k"\nKATTHREADS = 3\n')
+    layer, path = read_file(tmp_path)
+    assert layer == {"katana": {"KATAPP": "/opt/k", "KATTHREADS": 3}} and path is not None
+    config = NodeTemplateConfig.load(tmp_path, ["katana:KATTHREADS=12"])
+    assert config.local == {"katana": {"KATAPP": "/opt/k", "KATTHREADS": "12"}}
+    (tmp_path / "template-config.json").write_text("{}")
+    with pytest.raises(TemplateConfigError, match="keep one of them"):
+        read_file(tmp_path)
+    (tmp_path / "template-config.toml").unlink()
+    for bad in ("[1, 2]", '{"katana": {"A": [1]}}', "{not json"):
+        (tmp_path / "template-config.json").write_text(bad)
+        with pytest.raises(TemplateConfigError):
+            read_file(tmp_path)

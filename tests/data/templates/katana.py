@@ -69,6 +69,10 @@ class KatanaTemplate(MTemplateAPI.MTemplate):
         self.platformLinux.addClientConfigurationItem(application)
         self.platformLinux.addClientConfigurationItem(threads)
         self.platformLinux.addClientConfigurationItem(home)
+        idle_report = MTemplateAPI.MTemplateItemFile(
+            "KATIDLEFILE", "Idle report", "Where onClientIdling writes", "", 0, 0, 1, "*"
+        )
+        self.platformLinux.addClientConfigurationItem(idle_report)
         windows_app = MTemplateAPI.MTemplateItemFile(
             "KATAPP",
             "Katana executable",
@@ -117,6 +121,18 @@ class KatanaTemplate(MTemplateAPI.MTemplate):
     def onBuildEnvironment(self, job, chunk, clientTemplatePreferences, existingEnvironment):
         existingEnvironment.setValue("KATANA_HOME", clientTemplatePreferences["KATHOME"])
         return existingEnvironment
+
+    def onClientIdling(self, clientTemplatePreferences, instanceNum):
+        report = clientTemplatePreferences["KATIDLEFILE"]
+        if report:
+            err, instances = MInstanceAPI.getRunningInstances()
+            status_err, status = MInstanceAPI.getInstanceStatus(instanceNum)
+            with open(report, "w") as stream:
+                stream.write(
+                    "idle %s instance %d of %d status %d/%d"
+                    % (muster.runningContext(), instanceNum, instances, status, err.getErrorCode())
+                )
+        return MTemplateAPI.MTemplateError()
 
     def onCheckLog(self, job, chunk, clientTemplatePreferences, log):
         if "KATANA CRASH" in log:
