@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 
 FILE_NAMES = ("template-config.json", "template-config.toml")
 MAX_FILE_BYTES = 1024 * 1024
+MAX_LOCAL_BYTES = 16 * 1024
 
 
 class TemplateConfigError(ValueError):
@@ -108,6 +109,12 @@ class NodeTemplateConfig:
             layer.setdefault(template, {}).update(values)
         if path is not None:
             logger.info("action=template_config_file file=%s templates=%d", path, len(from_file))
+        # The values travel in the handshake, whose frames are small until it is done.
+        size = len(json.dumps(layer))
+        if size > MAX_LOCAL_BYTES:
+            raise TemplateConfigError(
+                f"the node's client configuration is {size} bytes; at most {MAX_LOCAL_BYTES}"
+            )
         return cls(layer)
 
     def check(self, templates: Sequence[MTemplate]) -> list[str]:

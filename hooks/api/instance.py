@@ -1,8 +1,9 @@
 """Muster's MInstanceAPI: what render-client-side template code may ask about its node.
 
-The functions work in the render-client context (template callbacks the
-render client runs, and Python the dispatcher runs on a node) and answer a
-kErrWrongContext MUSTERERR elsewhere. Like MDispatcherAPI, every function
+The functions work in the render client's own process (the template
+callbacks it runs) and answer a kErrWrongContext MUSTERERR outside the
+render-client context; Python the dispatcher runs on a node
+(nodeRunPythonCode) runs in a process of its own and gets kErrNotFound. Like MDispatcherAPI, every function
 returns a MUSTERERR first, then its value::
 
     err, count = MInstanceAPI.getRunningInstances()

@@ -245,3 +245,5 @@ def test_the_nodes_own_file_json_or_toml(tmp_path: Path) -> None:
         (tmp_path / "template-config.json").write_text(bad)
         with pytest.raises(TemplateConfigError):
             read_file(tmp_path)
+    with pytest.raises(TemplateConfigError, match="at most"):
+        NodeTemplateConfig.load(tmp_path / "none", [f"katana:KATAPP={'x' * 20000}"])
