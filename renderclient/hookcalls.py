@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 import threading
 import traceback
 from collections.abc import Callable
@@ -69,15 +70,25 @@ async def run_limited(call: Callable[[], T], *, timeout_s: float, what: str) -> 
             timeout_s,
             len(abandoned),
         )
-        raise TemplateError(
+        error = TemplateError(
             f"{what} did not return within {timeout_s:g} s (the template hook is stuck)"
-        ) from None
+        )
+        frame = sys._current_frames().get(thread.ident or -1)
+        if frame is not None:
+            # Where it is stuck, for the chunk's log.
+            error.add_note(
+                "".join(["Stuck at (most recent call last):\n", *traceback.format_stack(frame)])
+            )
+        raise error from None
 
 
 def failure_text(exc: BaseException) -> str:
     """What a chunk's log shows for a template failure: the message, then the
     template's traceback when there is one."""
     lines = [f"[corral] {exc}\n"]
+    lines.extend(
+        note if note.endswith("\n") else note + "\n" for note in getattr(exc, "__notes__", [])
+    )
     cause = exc.__cause__
     if cause is not None:
         lines.extend(traceback.format_exception(type(cause), cause, cause.__traceback__))

@@ -210,6 +210,8 @@ def test_a_hook_that_raises_or_hangs_fails_only_its_chunk(setup: tuple[Farm, Pat
     assert job["state"] == "failed"
     error = farm.chunks(int(job["id"]))[0]["error"]
     assert "did not return within 3 s" in error, error
+    log = chunk_log(farm, int(job["id"]))
+    assert "Stuck at" in log and "time.sleep(float(job.attributeGetString" in log, log
 
     assert client.poll() is None
     job = render(farm, "fine after")

@@ -251,8 +251,9 @@ def test_run_limited_returns_raises_and_gives_up() -> None:
 
         release = threading.Event()
         started = time.monotonic()
-        with pytest.raises(TemplateError, match="did not return within 0.2 s"):
+        with pytest.raises(TemplateError, match="did not return within 0.2 s") as stuck:
             await run_limited(release.wait, timeout_s=0.2, what="hangs")
+        assert "Stuck at" in failure_text(stuck.value) and "wait" in failure_text(stuck.value)
         assert time.monotonic() - started < 2
         release.set()
         # The loop is not blocked by a stuck callback: other work goes on.
