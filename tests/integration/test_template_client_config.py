@@ -167,6 +167,13 @@ def test_bad_values_are_refused_and_change_nothing(setup: tuple[Farm, Path]) -> 
     apps = root / "apps"
     farm.request("PUT", NODE_PATH, {"values": {"KATAPP": str(apps / "katana-node")}})
     before = farm.request("GET", NODE_PATH)
+    actions = [
+        json.loads(line)
+        for line in str(farm.request("GET", "/api/v1/logs/action/actions.log")).splitlines()
+    ]
+    changes = [line for line in actions if line["action"] == "node_template_config"]
+    assert changes[-1]["target"] == "node:kat1" and changes[-1]["pushed"] == [1]
+    assert changes[-1]["user"] == "admin" and changes[-1]["items"] == ["KATAPP"]
     cases = [
         ({"values": {"NOPE": "x"}}, 400, "NOPE"),
         ({"values": {"KATAPP": "/a", "NOPE": "x"}}, 400, "NOPE"),
@@ -194,6 +201,8 @@ def test_bad_values_are_refused_and_change_nothing(setup: tuple[Farm, Path]) -> 
     wrong = corral(farm, "nodes", "template-config", "kat1", "katana", "NOPE=1")
     assert wrong.returncode != 0 and "NOPE" in wrong.stderr
     assert farm.request("GET", NODE_PATH) == before
+    after = str(farm.request("GET", "/api/v1/logs/action/actions.log")).splitlines()
+    assert len(after) == len(actions)  # nothing refused was recorded as a change
 
 
 def test_a_hook_that_raises_or_hangs_fails_only_its_chunk(setup: tuple[Farm, Path]) -> None:
