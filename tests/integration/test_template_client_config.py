@@ -16,6 +16,7 @@ import pytest
 from renderclient.template_config import NodeTemplateConfig, TemplateConfigError, read_file
 from tests.integration.farm import CORRAL, ApiError, Farm, wait_for
 from tests.integration.hookfarm import start_farm
+from tests.integration.restkit import make_user
 
 pytestmark = pytest.mark.integration
 
@@ -165,6 +166,7 @@ def test_dispatcher_values_reach_the_connected_node_pool_then_node(
 def test_bad_values_are_refused_and_change_nothing(setup: tuple[Farm, Path]) -> None:
     farm, root = setup
     apps = root / "apps"
+    submitter = make_user(farm, "lighter", "submit")
     farm.request("PUT", NODE_PATH, {"values": {"KATAPP": str(apps / "katana-node")}})
     before = farm.request("GET", NODE_PATH)
     actions = [
@@ -198,6 +200,11 @@ def test_bad_values_are_refused_and_change_nothing(setup: tuple[Farm, Path]) -> 
     with pytest.raises(ApiError) as refused:
         farm.request("PUT", NODE_PATH, {"values": {"KATAPP": "/a"}}, token="")
     assert refused.value.status == 401
+    for path in (NODE_PATH, POOL_PATH):
+        with pytest.raises(ApiError) as refused:
+            farm.request("PUT", path, {"values": {"KATAPP": "/a"}}, token=submitter)
+        assert refused.value.status == 403, path
+    assert farm.request("GET", NODE_PATH, token=submitter) == before  # reading needs a token only
     wrong = corral(farm, "nodes", "template-config", "kat1", "katana", "NOPE=1")
     assert wrong.returncode != 0 and "NOPE" in wrong.stderr
     assert farm.request("GET", NODE_PATH) == before
