@@ -16,17 +16,20 @@ hooks/api/preferences.py.
 from __future__ import annotations
 
 import contextlib
+import logging
 from typing import Any
 
 from dispatcher import protocol as p
 from dispatcher.auth import Permission
 from dispatcher.errors import NotFound, ValidationError
-from dispatcher.events import NodeEvent
+from dispatcher.events import AccountEvent, Event, NodeEvent
 from dispatcher.model import Node
 from dispatcher.operations.actor import Actor
-from dispatcher.operations.farm import Area
+from dispatcher.operations.farm import Area, Farm
 from hooks.api.preferences import Layer, coerce, declared_items, dispatcher_layer, merge
 from hooks.catalog import TemplateInfo
+
+log = logging.getLogger(__name__)
 
 # Stored as "config" records named PREFIX + "node:LABEL" or PREFIX + "pool:NAME".
 KIND = "config"
@@ -44,6 +47,19 @@ def node_platform(platform: str) -> str:
 
 
 class TemplateConfigOperations(Area):
+    def __init__(self, farm: Farm) -> None:
+        super().__init__(farm)
+        # A pool's members changed: its values now reach other nodes.
+        farm.bus.subscribe(self._pool_changed)
+
+    def _pool_changed(self, event: Event) -> None:
+        if not isinstance(event, AccountEvent) or event.kind != "pool":
+            return
+        if self.farm.records.find(KIND, f"{PREFIX}pool:{event.name}") is None:
+            return
+        pushed = self._push(lambda node: True)
+        log.info("action=template_config_pushed pool=%s nodes=%d", event.name, len(pushed))
+
     # -- lookups -------------------------------------------------------------------
     def _template(self, template: object) -> tuple[TemplateInfo, dict[str, dict[str, Any]]]:
         if not isinstance(template, str | int) or isinstance(template, bool):

@@ -234,6 +234,23 @@ def test_a_hook_that_raises_or_hangs_fails_only_its_chunk(setup: tuple[Farm, Pat
     assert job["state"] == "done"
 
 
+def test_a_node_joining_a_pool_gets_its_values_at_once(setup: tuple[Farm, Path]) -> None:
+    farm, root = setup
+    apps = root / "apps"
+    farm.request("PUT", NODE_PATH, {"values": {}})
+    farm.request("POST", "/api/v1/pools/", {"name": "anim"})
+    farm.request("PUT", "/api/v1/pools/anim/template-config/katana",
+                 {"values": {"KATAPP": str(apps / "katana-node")}})  # fmt: skip
+    assert katana_line(chunk_log(farm, int(render(farm, "lighting")["id"])))[0] == "pool"
+    farm.request("PATCH", "/api/v1/pools/anim", {"nodes": ["kat1"]})
+    # "anim" sorts before "lighting": its value wins now that kat1 is in it.
+    view = farm.request("GET", NODE_PATH)
+    assert view["effective"]["KATAPP"] == str(apps / "katana-node"), view
+    assert katana_line(chunk_log(farm, int(render(farm, "anim")["id"])))[0] == "node"
+    farm.request("PATCH", "/api/v1/pools/anim", {"nodes": []})
+    assert katana_line(chunk_log(farm, int(render(farm, "left anim")["id"])))[0] == "pool"
+
+
 def test_the_dispatcher_value_survives_a_restart_and_comes_in_the_welcome(
     setup: tuple[Farm, Path],
 ) -> None:
