@@ -275,11 +275,16 @@ def renderclient_context() -> Iterator[None]:
 
 
 def test_instance_api_needs_the_render_client_context() -> None:
+    previous = running_context()
     instance.set_provider(lambda: [instance.kInstanceStatusIdle])
     try:
-        err, count = MInstanceAPI.getRunningInstances()
-        assert err.getErrorCode() == kErrWrongContext and count == 0
+        for where in ("", "dispatcher", "console"):
+            set_context(where)
+            err, count = MInstanceAPI.getRunningInstances()
+            assert err.getErrorCode() == kErrWrongContext and count == 0, where
+            assert MInstanceAPI.getInstanceStatus(0)[0].getErrorCode() == kErrWrongContext
     finally:
+        set_context(previous)
         instance.set_provider(None)
 
 
