@@ -1,10 +1,14 @@
 """Muster's `MInstanceAPI` module (render client context).
 
-A placeholder so that scripts choosing their API module by
-`muster.runningContext()` import cleanly in the render client; the instance
-functions arrive with the rest of the in-process API.
+Template callbacks that run in the render client (onBuildCommandLine,
+onGetApplicationPath, onClientIdling, ...) ask about their node with it::
+
+    err, count = MInstanceAPI.getRunningInstances()
+
+See `hooks.api.instance` for the functions and constants.
 """
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from hooks.api.instance import *  # noqa: F403
+from hooks.api.instance import __all__ as __all__

@@ -32,6 +32,7 @@ from console.jobs_cli import COMMANDS
 from console.login_cli import login
 from console.nodes_cli import install_node_commands
 from console.store_cli import COMMANDS as STORE_COMMANDS
+from console.template_config_cli import install_template_config_commands
 from console.users_cli import COMMANDS as USER_COMMANDS
 from dispatcher.config import Settings
 from dispatcher.config_sources import Origin, unknown_env
@@ -199,6 +200,7 @@ def main(
 for _command in (*COMMANDS, *HOOK_COMMANDS, login, *STORE_COMMANDS, *USER_COMMANDS):
     main.add_command(_command)
 install_node_commands(main)
+install_template_config_commands(main)
 
 
 # -- running a daemon ----------------------------------------------------------
@@ -652,6 +654,28 @@ async def serve_renderclient(options: Any) -> int:
     metavar="PORT",
     help="Answer a dispatcher's nodes network scan on this UDP port [default: do not].",
 )
+@click.option(
+    "--template-config",
+    "template_config",
+    multiple=True,
+    metavar="TEMPLATE:KEY=VALUE",
+    help="This node's value of a template's client configuration item (repeat); "
+    "over the state folder's template-config.json/.toml, under the dispatcher's.",
+)
+@click.option(
+    "--hook-timeout-s",
+    type=click.FloatRange(min=0.001),
+    default=60.0,
+    show_default=True,
+    help="The longest a chunk's template callbacks (or onClientIdling) may take.",
+)
+@click.option(
+    "--idle-interval-s",
+    type=click.FloatRange(min=0.01),
+    default=60.0,
+    show_default=True,
+    help="How often templates' onClientIdling runs while an instance is idle.",
+)
 @log_level_option
 def renderclient(
     address: str, name: str | None, secret_file: Path | None, log_level: str, **options: Any
@@ -684,6 +708,9 @@ def renderclient(
             system_event_command=tuple(shlex.split(options["system_event_command"] or "")),
             secret_file=secret_file,
             tls_ca=options["tls_ca"],
+            template_config=tuple(options["template_config"]),
+            hook_timeout_s=options["hook_timeout_s"],
+            idle_interval_s=options["idle_interval_s"],
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None

@@ -187,6 +187,7 @@ class Dispatcher:
             self.operations.software.node_attached,
             self.node_server.on_attached,
         )
+        self.node_server.template_config_of = self.operations.template_config.layer_for
 
     def _start_hooks(self) -> None:
         """The hook host (its API calls answered by the hook API front) and the hook points."""

@@ -68,6 +68,7 @@ class NodeSession(asyncio.Protocol):
         self._log_window = (0.0, 0)
         self.closed = False
         self.resources: p.Resources | None = None
+        self.own_template_config: dict[str, dict[str, Any]] = {}
         self.connected_at = time.time()
         self.draining = False
         # When the oldest result not yet followed by an assignment arrived (0: none):
@@ -281,6 +282,8 @@ class NodeServer:
         self.on_node_change: Callable[[Node, str], None] = lambda node, action: None
         # Result received -> next assignment handed to the connection (seconds).
         self.dispatch_latency = LoopHistogram()
+        # The client configuration the dispatcher sets for a node (sent in the Welcome).
+        self.template_config_of: Callable[[Node], dict[str, dict[str, Any]]] | None = None
         self.sessions: set[NodeSession] = set()
         self.live: dict[int, NodeSession] = {}
         self.deadlines: dict[int, float] = {}
@@ -460,15 +463,28 @@ class NodeServer:
                 node_key=p.mask_node_key(self.secret, hello.nonce, session.server_nonce, new_key)
                 if new_key
                 else b"",
+                template_config=self._template_config(node),
             )
         )
         session.welcomed()
         log.info("action=node_online node=%d name=%s peer=%s", node.id, node.label, session.peer)
         session.resources = auth.resources
+        session.own_template_config = auth.template_config
         self._reconcile(session, auth)
         self.on_attached(session)
         self.on_node_change(node, "node_online")
         self.scheduler.node_free(session)
+
+    def _template_config(self, node: Node) -> dict[str, dict[str, Any]] | None:
+        """The node's client configuration for the Welcome; None (the client keeps what it
+        has) when it cannot be made."""
+        if self.template_config_of is None:
+            return None
+        try:
+            return self.template_config_of(node)
+        except Exception:
+            log.exception("action=template_config_failed node=%d", node.id)
+            return None
 
     def find_node(self, name: str, instance: int) -> Node | None:
         return self._names.find(self.queue.nodes, name, instance)

@@ -128,8 +128,20 @@ class Resources(msgspec.Struct):
     renders: Annotated[list[RenderUsage], Meta(max_length=MAX_ITEMS)] = []
 
 
+# Client configuration values: {template key: {item name: value}} (hooks/api/preferences.py).
+ConfigValue = Annotated[str, Meta(max_length=4096)] | int | float | bool
+TemplateConfig = Annotated[
+    dict[
+        Annotated[str, Meta(max_length=256)],
+        Annotated[dict[Annotated[str, Meta(max_length=256)], ConfigValue], Meta(max_length=256)],
+    ],
+    Meta(max_length=1024),
+]
+
+
 class Auth(msgspec.Struct, tag="auth"):
-    """`node_proof` proves the node key (see node_proof); empty when the client has none."""
+    """`node_proof` proves the node key (see node_proof); empty when the client has none.
+    `template_config`: the node's own client configuration values (shown by the dispatcher)."""
 
     proof: bytes
     host: str = ""
@@ -145,16 +157,20 @@ class Auth(msgspec.Struct, tag="auth"):
     # What the node offers jobs' requirements: software as (name, version) and tags.
     software: Annotated[list[tuple[Text, Text]], Meta(max_length=1024)] = []
     tags: Annotated[list[Text], Meta(max_length=1024)] = []
+    template_config: TemplateConfig = {}
 
 
 class Welcome(msgspec.Struct, tag="welcome"):
-    """`node_key`: a new node key, masked (see mask_node_key); empty when none is issued."""
+    """`node_key`: a new node key, masked (see mask_node_key); empty when none is issued.
+    `template_config`: the client configuration the dispatcher sets for this node (its
+    own values over its pools'); None from a dispatcher that does not send it."""
 
     node_id: int
     heartbeat_s: float
     templates_digest: str
     templates: dict[str, str] | None = None
     node_key: bytes = b""
+    template_config: TemplateConfig | None = None
 
 
 class Refused(msgspec.Struct, tag="refused"):
@@ -198,7 +214,10 @@ class Command(msgspec.Struct, tag="command"):
     """A dispatcher command. Actions (dispatcher/control.py sends them):
 
     kill (ref), priority {nice}, realtime_log {on}, update, soft_restart,
-    run_python {request, code, timeout_s}, system_event {request, event}.
+    run_python {request, code, timeout_s}, system_event {request, event},
+    template_config {values} (the whole client configuration the dispatcher sets
+    for the node, replacing what it sent before; a client without it answers
+    "unsupported command", so the protocol version stays 1).
     Commands with a `request` number are answered by a Reply with that number.
     """
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from hooks.api import instance as instance_api
 from hooks.catalog import load_vetted
 from hooks.runtime import TemplateSet, bundled_templates_dir
 from renderclient.cgroups import CgroupError, MemoryCgroup
@@ -23,6 +24,7 @@ from renderclient.environment import remove_secrets
 from renderclient.nodekeys import NodeKeys
 from renderclient.resources import ResourceMonitor
 from renderclient.session import InstanceSession
+from renderclient.template_config import NodeTemplateConfig
 
 if TYPE_CHECKING:
     from renderclient.main import ClientOptions
@@ -91,6 +93,9 @@ class TemplateCache:
         self._site_dirs = [Path(path) for path in site_dirs]
         self._received_dir = state_dir / "templates"
         self.current = load_vetted([bundled_templates_dir(), *self._site_dirs])
+        # Template callbacks reach their set through MManager.getUniqueClass()
+        # (resolveMappingToJob, get_template): it must be the set they run from.
+        self.current.activate()
 
     @property
     def digest(self) -> str:
@@ -117,6 +122,7 @@ class TemplateCache:
             )
             return
         self.current = loaded
+        loaded.activate()
         logger.info(
             "action=templates_installed digest=%s templates=%d dir=%s",
             self.digest,
@@ -163,6 +169,8 @@ class RenderClient:
         tls = _tls_context(options.tls_ca)
         keys = NodeKeys(state_dir)
         templates = TemplateCache(options.templates_dirs, state_dir)
+        template_config = NodeTemplateConfig.load(state_dir, options.template_config)
+        template_config.check(templates.current.templates)
         facts = node_facts()
         commands = CommandSettings(
             on_soft_restart=self._soft_restart,
@@ -191,9 +199,13 @@ class RenderClient:
                 commands=commands,
                 monitor=self.monitor,
                 cgroup=cgroup,
+                template_config=template_config,
+                hook_timeout_s=options.hook_timeout_s,
+                idle_interval_s=options.idle_interval_s,
             )
             self.sessions.append(session)
             await session.start()
+        instance_api.set_provider(self._instance_statuses)
         if options.discovery_port is not None:
             responder = Responder(options.secret, options.name, options.instances, facts.host)
             self._discovery = await listen("0.0.0.0", options.discovery_port, responder)
@@ -205,6 +217,10 @@ class RenderClient:
             options.port,
             templates.digest,
         )
+
+    def _instance_statuses(self) -> list[int]:
+        """MInstanceAPI's view of this node: each instance's status (read from hook threads)."""
+        return [session.instance_status() for session in list(self.sessions)]
 
     def _memory_cgroup(self, instance: int) -> MemoryCgroup | None:
         """The instance's memory cgroup when a render memory limit is set; None without."""
@@ -274,6 +290,7 @@ class RenderClient:
                 )
             )
         finally:
+            instance_api.set_provider(None)
             if self._discovery is not None:
                 self._discovery.close()
             await self.monitor.close()

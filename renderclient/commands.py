@@ -57,6 +57,8 @@ class CommandTarget(Protocol):
 
     def environment(self) -> dict[str, str]: ...
 
+    def set_template_config(self, values: dict[str, dict[str, Any]]) -> str: ...
+
 
 @dataclass(frozen=True, slots=True)
 class CommandSettings:
@@ -161,6 +163,14 @@ class NodeCommands:
         self._target.heartbeat_now()
         return True, "status sent"
 
+    def _template_config(self, args: dict[str, Any]) -> tuple[bool, str]:
+        values = args.get("values")
+        if not isinstance(values, dict) or not all(
+            isinstance(items, dict) for items in values.values()
+        ):
+            raise ValueError("'values' must map template keys to items and values")
+        return True, self._target.set_template_config(values)
+
     def _soft_restart(self, args: dict[str, Any]) -> tuple[bool, str]:
         self._settings.on_soft_restart("soft restart requested by the dispatcher")
         return True, "restarting"
@@ -202,6 +212,7 @@ _SYNC: dict[str, Callable[[NodeCommands, dict[str, Any]], tuple[bool, str]]] = {
     "realtime_log": NodeCommands._realtime_log,
     "update": NodeCommands._update,
     "soft_restart": NodeCommands._soft_restart,
+    "template_config": NodeCommands._template_config,
 }
 _ASYNC: dict[
     str, Callable[[NodeCommands, dict[str, Any]], Coroutine[Any, Any, tuple[bool, str]]]

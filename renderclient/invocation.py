@@ -1,7 +1,8 @@
 """The render-client side of templates: what to run for a chunk, and whether it worked.
 
 `build_invocations` asks the job's template for the executable, the command
-line, the environment and the working folder, then turns the command line
+line (onBuildCommandLine, then onBuildAdditionalParameters appended), the
+environment and the working folder, then turns the command line
 into argument lists: split with `shlex` (never a shell), `{start}`/`{end}`
 filled with the chunk's frames, and one process per frame when a token holds
 `{frame}`. `check_result` asks the template to judge the exit code and log.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -137,13 +139,22 @@ def build_invocations(
         "onBuildCommandLine",
         lambda: template.onBuildCommandLine(current_platform(), mjob, chunk, prefs, instance),
     )
-    if command is None:
-        command = ""
-    if not isinstance(command, str):
-        raise TemplateError(
-            f"{_template_name(template)}: onBuildCommandLine returned "
-            f"{type(command).__name__}, not a string"
-        )
+    additional = _call(
+        template,
+        "onBuildAdditionalParameters",
+        lambda: template.onBuildAdditionalParameters(
+            current_platform(), mjob, chunk, prefs, instance
+        ),
+    )
+    for hook, text in (
+        ("onBuildCommandLine", command),
+        ("onBuildAdditionalParameters", additional),
+    ):
+        if text is not None and not isinstance(text, str):
+            raise TemplateError(
+                f"{_template_name(template)}: {hook} returned {type(text).__name__}, not a string"
+            )
+    command = " ".join(part for part in (command, additional) if part)
     try:
         tokens = shlex.split(command)
     except ValueError as exc:
@@ -200,11 +211,21 @@ def build_invocations(
     return Invocation(argvs=argvs, env=env, cwd=folder.getString() or None)
 
 
-def _verdict(template: MTemplate, hook: str, call: Callable[[], object]) -> str:
-    """ "" when the hook finds nothing wrong, else why it failed."""
+def _verdict(
+    template: MTemplate,
+    hook: str,
+    call: Callable[[], object],
+    tracebacks: list[str] | None = None,
+) -> str:
+    """ "" when the hook finds nothing wrong, else why it failed (a traceback goes to
+    `tracebacks`)."""
     try:
         error = call()
     except Exception as exc:
+        if tracebacks is not None:
+            tracebacks.append(
+                "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+            )
         return f"{hook} raised {type(exc).__name__}: {exc}"
     if error is None:
         return ""
@@ -226,6 +247,7 @@ def check_result(
     *,
     chunk_id: int | None = None,
     attempt: int = 0,
+    tracebacks: list[str] | None = None,
 ) -> tuple[bool, str]:
     """The template's verdict on a finished chunk: (ok, reason).
 
@@ -244,11 +266,13 @@ def check_result(
             template,
             "onCheckExitCode",
             lambda: template.onCheckExitCode(mjob, chunk, prefs, exit_code),
+            tracebacks,
         ),
         _verdict(
             template,
             "onCheckLog",
             lambda: template.onCheckLog(mjob, chunk, prefs, log_tail),
+            tracebacks,
         ),
     ]
     failed = [reason for reason in reasons if reason]

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from renderclient.client import EXIT_RESTART, RenderClient
 from renderclient.session import EXIT_REFUSED
+from renderclient.template_config import parse_options
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +77,11 @@ class ClientOptions:
     memory_limit_mb: run each instance's renders in a memory cgroup with this
       limit (0: none; ignored with a warning where cgroups are not available).
     python_timeout_s: the longest Python code sent by the dispatcher may run.
+    template_config: the node's own client configuration, "TEMPLATE:KEY=VALUE"
+      each (over the state folder's template-config.json or .toml).
+    hook_timeout_s: the longest one chunk's template callbacks (building the
+      command line, checking the result) or an onClientIdling call may take.
+    idle_interval_s: how often onClientIdling is called while an instance is idle.
     """
 
     host: str
@@ -99,6 +105,9 @@ class ClientOptions:
     python_timeout_s: float = 60.0
     secret_file: Path | None = None
     tls_ca: Path | None = None
+    template_config: tuple[str, ...] = ()
+    hook_timeout_s: float = 60.0
+    idle_interval_s: float = 60.0
 
     def __post_init__(self) -> None:
         if not self.host:
@@ -121,6 +130,10 @@ class ClientOptions:
             raise ValueError(f"discovery port {self.discovery_port} is out of range")
         if self.memory_limit_mb < 0 or self.python_timeout_s <= 0:
             raise ValueError("memory_limit_mb must not be negative, python_timeout_s positive")
+        if self.hook_timeout_s <= 0 or self.idle_interval_s <= 0:
+            raise ValueError("hook_timeout_s and idle_interval_s must be positive")
+        object.__setattr__(self, "template_config", tuple(self.template_config))
+        parse_options(self.template_config)  # a malformed option is a usage error
         object.__setattr__(self, "system_event_command", tuple(self.system_event_command))
         # Accept lists from callers; keep the options hashable and frozen.
         object.__setattr__(self, "pools", tuple(self.pools))

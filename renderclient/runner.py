@@ -20,6 +20,7 @@ import signal
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from dispatcher.errors import TemplateError
 from dispatcher.protocol import Assign, Ref, Result
@@ -27,6 +28,7 @@ from hooks.api.template import MTemplate
 from hooks.runtime import TemplateSet
 from renderclient import processes, reaper
 from renderclient.cgroups import MemoryCgroup, kernel_oom_kills
+from renderclient.hookcalls import DEFAULT_HOOK_TIMEOUT_S, failure_text, run_limited
 from renderclient.invocation import build_invocations, check_result
 
 logger = logging.getLogger(__name__)
@@ -346,8 +348,12 @@ class ChunkRun:
         cgroup: MemoryCgroup | None = None,
         nice: int | None = None,
         on_spawn: Callable[[int], None] | None = None,
+        preferences_of: Callable[[MTemplate], dict[str, Any]] | None = None,
+        hook_timeout_s: float = DEFAULT_HOOK_TIMEOUT_S,
     ) -> None:
         self.assign = assign
+        self._preferences_of = preferences_of
+        self._hook_timeout_s = hook_timeout_s
         self._templates = templates
         self._instance = instance
         self._on_output = on_output
@@ -391,17 +397,28 @@ class ChunkRun:
             return failed_result(assign.ref, f"template {key} not installed on this node")
         ref = assign.ref
         try:
-            invocation = build_invocations(
-                template,
-                assign.job,
-                assign.start,
-                assign.end,
-                self._instance,
-                chunk_id=ref.chunk,
-                attempt=ref.attempt,
+            preferences = await run_limited(
+                lambda: self._preferences(template),
+                timeout_s=self._hook_timeout_s,
+                what=f"template {key}: reading the client configuration",
+            )
+            invocation = await run_limited(
+                lambda: build_invocations(
+                    template,
+                    assign.job,
+                    assign.start,
+                    assign.end,
+                    self._instance,
+                    preferences,
+                    chunk_id=ref.chunk,
+                    attempt=ref.attempt,
+                ),
+                timeout_s=self._hook_timeout_s,
+                what=f"template {key}: building the command line",
             )
         except TemplateError as exc:
             logger.warning("action=build_failed %s template=%s error=%s", self._label, key, exc)
+            self._log_text(failure_text(exc))
             return failed_result(ref, str(exc))
         except Exception as exc:
             logger.exception("action=build_failed %s template=%s", self._label, key)
@@ -428,17 +445,30 @@ class ChunkRun:
             error = "killed by the out-of-memory killer"
             logger.warning("action=oom_killed %s %s", self._label, _ref_text(ref))
         elif not outcome.killed and not outcome.timed_out and outcome.exit_code is not None:
+            tracebacks: list[str] = []
+            exit_code, log_tail = outcome.exit_code, outcome.log_tail.decode("utf-8", "replace")
             try:
-                ok, message = check_result(
-                    template,
-                    assign.job,
-                    assign.start,
-                    assign.end,
-                    outcome.exit_code,
-                    outcome.log_tail.decode("utf-8", errors="replace"),
-                    chunk_id=ref.chunk,
-                    attempt=ref.attempt,
+                ok, message = await run_limited(
+                    lambda: check_result(
+                        template,
+                        assign.job,
+                        assign.start,
+                        assign.end,
+                        exit_code,
+                        log_tail,
+                        preferences,
+                        chunk_id=ref.chunk,
+                        attempt=ref.attempt,
+                        tracebacks=tracebacks,
+                    ),
+                    timeout_s=self._hook_timeout_s,
+                    what=f"template {key}: checking the result",
                 )
+                for text in tracebacks:
+                    self._log_text(f"[corral] template {key}: a result check raised\n{text}")
+            except TemplateError as exc:
+                self._log_text(failure_text(exc))
+                ok, message = False, str(exc)
             except Exception as exc:
                 logger.warning("action=check_failed %s template=%s error=%r", self._label, key, exc)
                 ok, message = False, f"template {key} could not check the result: {exc}"
@@ -453,6 +483,16 @@ class ChunkRun:
             killed=outcome.killed,
             oom=oom,
         )
+
+    def _preferences(self, template: MTemplate) -> dict[str, Any]:
+        return self._preferences_of(template) if self._preferences_of is not None else {}
+
+    def _log_text(self, text: str) -> None:
+        """A line of Corral's own in the chunk's log (a template failure, the command)."""
+        try:
+            self._on_output(text.encode("utf-8", "replace"))
+        except Exception:
+            logger.exception("action=log_forward_failed %s", self._label)
 
     def _oom_counts(self) -> tuple[int | None, int | None]:
         in_group = self._cgroup.oom_kills() if self._cgroup is not None else None

@@ -22,10 +22,11 @@ import ssl
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from dispatcher.errors import TemplateError
 from dispatcher.protocol import (
     MAX_HANDSHAKE_FRAME_BYTES,
     PROTOCOL_VERSION,
@@ -53,11 +54,15 @@ from dispatcher.protocol import (
     proof,
     proof_ok,
 )
+from hooks.api import instance
+from hooks.api.template import MTemplate, MTemplateError
 from renderclient.commands import CommandSettings, NodeCommands
 from renderclient.environment import without_secrets
+from renderclient.hookcalls import DEFAULT_HOOK_TIMEOUT_S, run_limited
 from renderclient.nodekeys import NodeKeyError, NodeKeys
 from renderclient.resources import ResourceMonitor
 from renderclient.runner import ChunkRun, failed_result
+from renderclient.template_config import NodeTemplateConfig
 
 if TYPE_CHECKING:
     from renderclient.cgroups import MemoryCgroup
@@ -76,6 +81,7 @@ MAX_HELD_LOG_BYTES = 4 * 1024 * 1024
 # Results reported in the Auth frame, whose size the dispatcher limits until it
 # has authenticated the client; the rest follow the Welcome.
 AUTH_RESULTS_BUDGET_BYTES = MAX_HANDSHAKE_FRAME_BYTES // 2
+DEFAULT_IDLE_INTERVAL_S = 60.0
 
 
 class SessionFatal(Exception):
@@ -133,6 +139,9 @@ class InstanceSession:
         monitor: ResourceMonitor | None = None,
         cgroup: MemoryCgroup | None = None,
         realtime_log: bool = True,
+        template_config: NodeTemplateConfig | None = None,
+        hook_timeout_s: float = DEFAULT_HOOK_TIMEOUT_S,
+        idle_interval_s: float = DEFAULT_IDLE_INTERVAL_S,
     ) -> None:
         self.host = host
         self.port = port
@@ -170,6 +179,11 @@ class InstanceSession:
         self.nice: int | None = None
         self.realtime_log = realtime_log
         self._held_log = bytearray()
+        # Client configuration: the node's own values, and what the dispatcher sets.
+        self.template_config = template_config or NodeTemplateConfig()
+        self.dispatcher_config: dict[str, dict[str, Any]] = {}
+        self._hook_timeout_s = hook_timeout_s
+        self._idle_interval_s = idle_interval_s
         self._commands = NodeCommands(
             self, commands or CommandSettings(on_soft_restart=_no_restart), self._label
         )
@@ -397,6 +411,7 @@ class InstanceSession:
             resources=self.resources(),
             software=self._software,
             tags=self._tags,
+            template_config=self.template_config.local,
         )
         writer.write(encode(auth))
         answer = await stream.recv()
@@ -409,6 +424,8 @@ class InstanceSession:
                 mask_node_key(self._secret, client_nonce, challenge.nonce, answer.node_key)
             )
         self._templates.apply(answer.templates_digest, answer.templates)
+        if answer.template_config is not None:
+            self.set_template_config(answer.template_config)
         return answer, {result.ref for result in results}
 
     def _keep_key(self, key: bytes) -> None:
@@ -484,6 +501,51 @@ class InstanceSession:
         if self.node_id is not None:
             env["CORRAL_NODE_ID"] = str(self.node_id)
         return env
+
+    def set_template_config(self, values: dict[str, dict[str, Any]]) -> str:
+        """Take the client configuration the dispatcher sets for this node (all of it)."""
+        self.dispatcher_config = {str(template): dict(items) for template, items in values.items()}
+        logger.info(
+            "action=template_config %s templates=%s",
+            self._label,
+            ",".join(sorted(self.dispatcher_config)) or "-",
+        )
+        return f"client configuration for {len(self.dispatcher_config)} templates"
+
+    def preferences(self, template: MTemplate) -> dict[str, Any]:
+        """clientTemplatePreferences for `template` on this instance."""
+        return self.template_config.preferences(template, self.dispatcher_config)
+
+    def instance_status(self) -> int:
+        """This instance's MInstanceAPI status."""
+        if self._current is not None:
+            return instance.kInstanceStatusRendering
+        if not self.connected.is_set():
+            return instance.kInstanceStatusDisconnected
+        return instance.kInstanceStatusIdle
+
+    async def _idle(self) -> None:
+        """onClientIdling of every template that overrides it, each under the time limit."""
+        for template in self._templates.current.templates:
+            if not template.overrides("onClientIdling"):
+                continue
+            what = f"template {template.getKey()}: onClientIdling"
+            try:
+                error = await run_limited(
+                    lambda t=template: t.onClientIdling(self.preferences(t), self.instance),  # type: ignore[misc]
+                    timeout_s=self._hook_timeout_s,
+                    what=what,
+                )
+            except TemplateError as exc:
+                logger.warning("action=client_idling_failed %s %s", self._label, exc)
+                continue
+            if isinstance(error, MTemplateError) and error.getErrorCode() != 0:
+                logger.warning(
+                    "action=client_idling_failed %s %s: %s",
+                    self._label,
+                    what,
+                    error.getDescription(),
+                )
 
     def renice_running(self, nice: int) -> list[int]:
         return self._current.set_nice(nice) if self._current is not None else []
@@ -564,7 +626,10 @@ class InstanceSession:
         while True:
             while not self._queue:
                 self._changed.clear()
-                await self._changed.wait()
+                try:
+                    await asyncio.wait_for(self._changed.wait(), self._idle_interval_s)
+                except TimeoutError:
+                    await self._idle()
             assign = self._queue.popleft()
             ref = assign.ref
             env = self.environment()
@@ -585,6 +650,8 @@ class InstanceSession:
                 cgroup=self._cgroup,
                 nice=self.nice,
                 on_spawn=functools.partial(self._monitor.track, ref),
+                preferences_of=self.preferences,
+                hook_timeout_s=self._hook_timeout_s,
             )
             self._current = run
             self._held_log.clear()

@@ -24,6 +24,7 @@ from dispatcher.operations.pools import PoolOperations
 from dispatcher.operations.records import RecordOperations
 from dispatcher.operations.software import SoftwareOperations
 from dispatcher.operations.system import SystemOperations
+from dispatcher.operations.template_config import TemplateConfigOperations
 
 __all__ = ["Actor", "Area", "Farm", "Operations"]
 
@@ -44,6 +45,7 @@ class Operations:
         self.metrics = MetricsOperations(farm)
         self.software = SoftwareOperations(farm)
         self.accounts.ldap_config = lambda: getattr(self.system, "ldap", {})
+        self.template_config = TemplateConfigOperations(farm)
 
     def areas(self) -> dict[str, Area]:
         return {name: area for name, area in vars(self).items() if isinstance(area, Area)}

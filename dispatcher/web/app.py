@@ -201,6 +201,7 @@ def make_app(ops: Operations, *, max_request_bytes: int) -> web.Application:
         records,
         system,
         tasks,
+        template_config,
         tokens,
         users,
     )
@@ -230,6 +231,7 @@ def make_app(ops: Operations, *, max_request_bytes: int) -> web.Application:
         metrics,
         openapi,
         tokens,
+        template_config,
     )
     for module in modules:
         module.add_routes(app)

@@ -376,7 +376,24 @@ class MTemplate:
             "default_excluded_pools": self._default_excluded_pools,
             "items": [item.to_dict() for item in self._items],
             "mappings": dict(self._mappings),
+            "client_configuration": {
+                name: [item.to_dict() for item in platform.getClientConfigurationItems()]
+                for name, platform in (
+                    ("windows", self.platformWindows),
+                    ("mac", self.platformMac),
+                    ("linux", self.platformLinux),
+                )
+            },
         }
+
+    def platform_settings(self, platform: int) -> MTemplatePlatform:
+        """The `platformWindows` / `platformMac` / `platformLinux` of a platform constant."""
+        by_constant = {
+            kPlatformWindows: self.platformWindows,
+            kPlatformMac: self.platformMac,
+            kPlatformLinux: self.platformLinux,
+        }
+        return by_constant.get(platform, self.platformLinux)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} id={self._id} key={self.getKey()!r}>"
@@ -392,6 +409,17 @@ class MTemplate:
         instanceNum: int,
     ) -> str:
         """The arguments to run (the executable comes from onGetApplicationPath)."""
+        return ""
+
+    def onBuildAdditionalParameters(
+        self,
+        platform: int,
+        job: MJob,
+        chunk: MChunk,
+        clientTemplatePreferences: dict[str, Any],
+        instanceNum: int,
+    ) -> str:
+        """More arguments, appended after onBuildCommandLine's (signature a GUESS)."""
         return ""
 
     def onBuildEnvironment(
@@ -429,6 +457,13 @@ class MTemplate:
         if exitCode == 0:
             return MTemplateError()
         return MTemplateError(exitCode, f"the process exited with code {exitCode}")
+
+    def onClientIdling(
+        self, clientTemplatePreferences: dict[str, Any], instanceNum: int
+    ) -> MTemplateError:
+        """In the render client, every idle interval while the instance runs nothing
+        (signature a GUESS); MInstanceAPI works here."""
+        return MTemplateError()
 
     # Dispatcher hooks: they run in the dispatcher's hook host with MDispatcherAPI.
     # The dispatcher calls only the ones a template overrides (docs/hooks.md);
