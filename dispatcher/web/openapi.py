@@ -38,12 +38,13 @@ PART_DESCRIPTIONS = {
 # The problem+json answers, and when a route can give each.
 ERRORS = {
     400: "the request is malformed or a field is invalid (`field` names it)",
-    401: "no valid `Authorization: Bearer TOKEN` header",
+    401: "no valid token (bearer header, `authToken` parameter or session cookie)",
     403: "the user lacks the permission the route needs",
     404: "no such job, node, chunk or action",
     409: "the change conflicts with the farm's state",
     413: "the body is larger than the dispatcher's `max_request_bytes`",
     422: "refused by a template's validation hook, or past a limit",
+    429: "too many failed logins; `Retry-After` says when to try again",
     503: "the store cannot write now; `Retry-After` says when to ask again",
 }
 
