@@ -16,7 +16,7 @@ from tests.integration.farm import CORRAL, Farm, wait_for
 
 pytestmark = pytest.mark.integration
 
-TEMPLATE = '''
+TEMPLATE = """
 import shlex
 import MTemplateAPI
 
@@ -40,7 +40,7 @@ class {cls}(MTemplateAPI.MTemplate):
 
 
 MTemplateAPI.MManager.getUniqueClass().installPyTemplate({cls}())
-'''
+"""
 SPAN = (
     "import sys, time; open(sys.argv[1], 'a').write('%f begin\\n' % time.time())\n"
     "time.sleep(1.0); open(sys.argv[1], 'a').write('%f end\\n' % time.time())"
@@ -83,9 +83,11 @@ def test_one_license_means_one_chunk_at_once(farm: Farm, tmp_path: Path) -> None
     second = farm.submit(template="onelicense", command=command)
     # While one chunk runs (three nodes are free), the other waits for the license.
     reasons = wait_for(
-        lambda: (found := farm.request("GET", f"/api/v1/jobs/{second['id']}/why")["reasons"])
-        and any("licenses are all in use (1 of 1" in reason for reason in found)
-        and found,
+        lambda: (
+            (found := farm.request("GET", f"/api/v1/jobs/{second['id']}/why")["reasons"])
+            and any("licenses are all in use (1 of 1" in reason for reason in found)
+            and found
+        ),
         20,
         "why to name the licenses",
     )
