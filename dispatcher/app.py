@@ -188,6 +188,9 @@ class Dispatcher:
             self.node_server.on_attached,
         )
         self.node_server.template_config_of = self.operations.template_config.layer_for
+        self.node_server.repositories = lambda: [info for _, info in self.records.all("repository")]
+        self.scheduler.licenses.templates = lambda: self.templates.templates
+        self.queue.on_released = self.scheduler.released
 
     def _start_hooks(self) -> None:
         """The hook host (its API calls answered by the hook API front) and the hook points."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import pydantic
 from pydantic import (
@@ -19,7 +19,7 @@ from pydantic import (
     model_validator,
 )
 
-from dispatcher import limits
+from dispatcher import limits, logic
 from dispatcher.errors import ValidationError
 from dispatcher.model import (
     MAX_CHUNKS_PER_JOB,
@@ -138,6 +138,11 @@ class JobSpec(BaseModel):
     children: list[Annotated[int, Field(ge=1)]] = Field(default_factory=list, max_length=1000)
     notified_users: list[Any] = Field(default_factory=list, max_length=1000)
     jobqueue: ShortText | None = None
+    # Template logic (dispatcher/logic.py; None: the template's) and path translation.
+    logic: Literal["multiframe", "image_slicing", "broadcast", "target_host"] | None = None
+    hosts: list[ShortText] = Field(default_factory=list, max_length=10_000)
+    slices: int = Field(0, ge=0, le=10_000)
+    subst: list[ShortText] = Field(default_factory=list, max_length=256)
     # The software requirements resolved against the registry (ids), set by the operation.
     _software: list[dict[str, Any]] | None = PrivateAttr(default=None)
 
@@ -248,7 +253,8 @@ class JobSpec(BaseModel):
         if self.kind is not JobKind.JOB:
             return 0
         assert self.start is not None and self.end is not None
-        return -(-frame_count(self.start, self.end, self.by) // self.batch)
+        frames = frame_count(self.start, self.end, self.by)
+        return logic.chunk_count(self.logic, frames, self.batch, len(self.hosts), self.slices)
 
     def dependencies(self, earlier: Sequence[int] = ()) -> list[Dependency]:
         """The jobs to wait for; `earlier` are the ids given to the jobs before this one in
@@ -356,6 +362,10 @@ def build_job(spec: JobSpec, job_id: int, seq: int, user: str, earlier: Sequence
         tags=list(spec.tags),
         project_id=spec.project_id,
         notified_users=list(spec.notified_users),
+        logic=spec.logic or "multiframe",
+        hosts=list(spec.hosts),
+        slices=spec.slices,
+        subst=list(spec.subst),
     )
     job.init_chunks()
     return job
@@ -383,6 +393,7 @@ EDITABLE = {
     "memory_mb", "environ", "notes", "data", "paused", "project", "department", "parent", "command",
     "start", "end", "by", "jobtype_version", "software_requirements", "tag_requirements", "ram",
     "ram_warning", "ram_max", "cpus", "hidden", "tags", "project_id", "notified_users",
+    "subst",
 }  # fmt: skip
 FRAME_RANGE = ("start", "end", "by")
 

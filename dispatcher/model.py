@@ -180,6 +180,13 @@ class Job:
     # Global task ids: runs of [first chunk index, task id of that chunk, time created];
     # chunk i of a run starting at index f with id b has task id b + i - f.
     task_ids: list[list[float]] = field(default_factory=list)
+    # Template logic (dispatcher/logic.py): multiframe, broadcast, target_host or
+    # image_slicing; the nodes broadcast or target-host chunks run on; image slicing's
+    # tile count; the fields whose paths are translated per platform (dispatcher/paths.py).
+    logic: str = "multiframe"
+    hosts: list[str] = field(default_factory=list)
+    slices: int = 0
+    subst: list[str] = field(default_factory=list)
 
     def task_id(self, index: int) -> int:
         """The global task id of chunk `index` (-1 when the job has none yet)."""
@@ -219,9 +226,24 @@ class Job:
     def chunk_count(self) -> int:
         return len(self.chunk_status)
 
+    def planned_chunks(self) -> int:
+        """How many chunks the job's frames and logic make (dispatcher/logic.py)."""
+        if self.kind is JobKind.FOLDER:
+            return 0
+        if self.logic == "broadcast":  # one per node it was sent to
+            return len(self.hosts)
+        if self.logic == "image_slicing":  # the tiles, then the assembling chunk
+            return self.slices + 1
+        return math.ceil(self.frames / self.batch)
+
+    @property
+    def whole_range(self) -> bool:
+        """True when every chunk renders the job's whole frame range (not frame chunks)."""
+        return self.logic in ("broadcast", "image_slicing")
+
     def init_chunks(self) -> None:
         """(Re)create the chunk arrays: every chunk queued, no attempt yet."""
-        count = 0 if self.kind is JobKind.FOLDER else math.ceil(self.frames / self.batch)
+        count = self.planned_chunks()
         self.chunk_status = bytearray(count)
         self.chunk_attempts = array("I", bytes(4 * count))
         self.chunk_nodes = array("i", [-1]) * count
@@ -254,6 +276,8 @@ class Job:
 
     def chunk_frames(self, index: int) -> tuple[Decimal, Decimal]:
         """The first and last frame of chunk `index`."""
+        if self.whole_range:
+            return self.start, self.end
         first = index * self.batch
         last = first + self.batch - 1
         if index >= len(self.chunk_status) - 1:  # only the last chunk may be short
@@ -264,6 +288,8 @@ class Job:
         """The chunk that renders frame `value`, or None where the job has no such frame."""
         if value < self.start or value > self.end:
             return None
+        if self.whole_range:  # a sliced frame is done when its tiles are assembled
+            return self.chunk_count - 1 if self.logic == "image_slicing" else None
         steps, rest = divmod(value - self.start, self.by)
         if rest:
             return None

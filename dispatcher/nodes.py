@@ -27,8 +27,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from dispatcher import paths, tls
 from dispatcher import protocol as p
-from dispatcher import tls
 from dispatcher.config import Settings
 from dispatcher.errors import StoreError
 from dispatcher.histogram import LoopHistogram
@@ -284,6 +284,8 @@ class NodeServer:
         self.dispatch_latency = LoopHistogram()
         # The client configuration the dispatcher sets for a node (sent in the Welcome).
         self.template_config_of: Callable[[Node], dict[str, dict[str, Any]]] | None = None
+        # Wired by the app: the repositories (path translation of a job's marked fields).
+        self.repositories: Callable[[], list[dict[str, Any]]] = lambda: []
         self.sessions: set[NodeSession] = set()
         self.live: dict[int, NodeSession] = {}
         self.deadlines: dict[int, float] = {}
@@ -332,6 +334,7 @@ class NodeServer:
         )
         self._tasks.clear()
         self._monitor = None
+        self.scheduler.close()
 
     # -- accepting -----------------------------------------------------------
     def _resume_accepting(self) -> None:
@@ -625,15 +628,24 @@ class NodeServer:
 
     def send_assigns(self, assigns: list[tuple[Slot, p.Ref]]) -> None:
         """Called by the scheduler: send each assignment once its attempt is durable."""
-        views: dict[int, dict[str, Any]] = {}
+        views: dict[tuple[int, str], dict[str, Any]] = {}
         messages: list[tuple[NodeSession, p.Assign, float]] = []
+        repositories: list[dict[str, Any]] | None = None
         for slot, ref in assigns:
             assert isinstance(slot, NodeSession)
             job = self.queue.jobs[ref.job]
-            if job.id not in views:
-                views[job.id] = p.preencoded(job_fields(job))
+            # A job with fields marked for translation gets one view per platform.
+            marked = bool(job.subst) or "muster" in job.data
+            key = (job.id, paths.platform_of(slot.node.platform) if marked else "")
+            if key not in views:
+                fields = job_fields(job)
+                if marked:
+                    if repositories is None:
+                        repositories = self.repositories()
+                    fields = paths.translate_job(fields, repositories, key[1])
+                views[key] = p.preencoded(fields)
             first, last = job.chunk_frames(ref.chunk)
-            assign = p.Assign(ref, views[job.id], str(first), str(last), job.time_limit_s)
+            assign = p.Assign(ref, views[key], str(first), str(last), job.time_limit_s)
             messages.append((slot, assign, slot.result_at))
             slot.result_at = 0.0
 

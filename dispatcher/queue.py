@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from dispatcher import jobspec, limits
+from dispatcher import jobspec, limits, logic
 from dispatcher.errors import Conflict, NotFound, ValidationError
 from dispatcher.indexes import JobIndex
 from dispatcher.model import (
@@ -71,6 +71,8 @@ class Queue:
         self.nodes: dict[int, Node] = {}
         self.running: dict[tuple[int, int], Running] = {}
         self.job_nodes: dict[int, Counter[int]] = {}
+        # Running attempts per template key: the licenses in use (dispatcher/licenses.py).
+        self.running_templates: Counter[str] = Counter()
         self.dependants: dict[int, set[int]] = {}
         self.node_failures: Counter[tuple[int, int]] = Counter()
         # What a failed chunk's retry needs: the nodes it failed on (avoided while
@@ -94,6 +96,8 @@ class Queue:
         self.on_started: Callable[[Job], None] = _noop
         # Wired to the progress events: a chunk of the job changed state (the hot path).
         self.on_progress: Callable[[Job], None] = _noop
+        # Wired to the scheduler: an attempt of the job ended (a license may be free).
+        self.on_released: Callable[[Job], None] = _noop
         # Failed attempts since start (a result that failed, not a kill), for the metrics.
         self.failed_attempts = 0
 
@@ -112,6 +116,7 @@ class Queue:
                 node_id = job.chunk_nodes[index]
                 self.running[(job.id, index)] = Running(node_id, job.chunk_attempts[index], started)
                 self.job_nodes.setdefault(job.id, Counter())[node_id] += 1
+                self.running_templates[job.template] += 1
         self.next_job_id = max(
             [int(snapshot.meta.get("next_job_id", 1)), *[j + 1 for j in self.jobs]]
         )
@@ -153,6 +158,7 @@ class Queue:
                 node_id = job.chunk_nodes[index]
                 self.running[(job_id, index)] = Running(node_id, job.chunk_attempts[index], now)
                 self.job_nodes.setdefault(job_id, Counter())[node_id] += 1
+                self.running_templates[job.template] += 1
             self.on_change(job)
             log.warning("action=take_back job=%d; back to its stored state", job_id)
         jobs = set(refusal.jobs)
@@ -211,6 +217,7 @@ class Queue:
         self.job_nodes.pop(job.id, None)
         for key in [key for key in self.running if key[0] == job.id]:
             del self.running[key]
+            self._released(job)
         for dep in job.depends_on:
             self.dependants.get(dep.job_id, set()).discard(job.id)
 
@@ -250,6 +257,13 @@ class Queue:
     def submit(self, specs: list[jobspec.JobSpec], user: str) -> list[Job]:
         """Queue new jobs. All are checked before any is added."""
         self.store.ensure_writable()
+        for position, spec in enumerate(specs):
+            if spec.kind is JobKind.JOB:
+                try:
+                    logic.settle(spec, self.nodes.values())  # type: ignore[arg-type]
+                except ValidationError as exc:
+                    where = f"job #{position}: " if len(specs) > 1 else ""
+                    raise ValidationError(f"{where}{exc}", field=exc.field) from None
         limits.check_chunks(
             [spec.chunk_count() for spec in specs], self.chunk_limits, self.unfinished_chunks()
         )
@@ -342,6 +356,13 @@ class Queue:
             raise ValidationError(f"{next(iter(frames))}: a folder has no frames", field="start")
         new_range = tuple(frames.get(name, getattr(job, name)) for name in jobspec.FRAME_RANGE)
         reframe = new_range != (job.start, job.end, job.by)
+        if reframe and job.whole_range:
+            name = next(iter(frames))
+            raise ValidationError(
+                f"{name}: a {job.logic} job's chunks are fixed at submit; its frames cannot "
+                "change (submit a new job)",
+                field=name,
+            )
         if reframe:
             self._check_range(job, *new_range)  # type: ignore[arg-type]
         for name, value in changes.items():
@@ -595,6 +616,7 @@ class Queue:
         if counter is None:  # (setdefault would build a Counter on every call)
             counter = self.job_nodes[job.id] = Counter()
         counter[node_id] += 1
+        self.running_templates[job.template] += 1
         if job.time_started is None:
             job.time_started = now
             self.store.put_job(job)
@@ -744,6 +766,7 @@ class Queue:
         finished: float | None = None,
     ) -> None:
         del self.running[(job.id, index)]
+        self._released(job)
         counter = self.job_nodes.get(job.id)
         if counter is not None:
             left = counter[running.node_id] - 1
@@ -755,6 +778,14 @@ class Queue:
         self.store.put_run(
             ref, running.node_id, state, running.started, finished or time.time(), exit_code, error
         )
+
+    def _released(self, job: Job) -> None:
+        left = self.running_templates[job.template] - 1
+        if left > 0:
+            self.running_templates[job.template] = left
+        else:
+            self.running_templates.pop(job.template, None)
+        self.on_released(job)
 
     def _after_chunk_change(self, job: Job) -> None:
         self.index.update_state(job)

@@ -5,6 +5,12 @@ Event-driven: `job_changed` runs when a job may have become (un)dispatchable,
 index per pool (plus one for jobs open to every node), ordered by priority
 (higher first) then submit order; a pass walks only the buckets of a node's
 pools and stops at the first job with a chunk for it. Nothing scans the queue.
+
+Template logic (dispatcher/logic.py) pins broadcast chunks to their nodes, keeps
+target-host jobs on their hosts and holds an image-slicing job's assembling
+chunk until its tiles are done. Licenses and delays (dispatcher/licenses.py)
+are counters checked per pick; a chunk end that frees a license kicks a pass,
+and a delay arms one timer that kicks a pass when the earliest delay elapses.
 """
 
 from __future__ import annotations
@@ -16,7 +22,8 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
-from dispatcher import software
+from dispatcher import logic, software
+from dispatcher.licenses import Licenses
 from dispatcher.model import CHUNK_QUEUED, Job, JobKind, Node
 from dispatcher.protocol import Ref
 from dispatcher.queue import Queue
@@ -79,6 +86,10 @@ class Scheduler:
         self.paused = False  # the engine status (systemSwapEngineStatus)
         self._kicked = False
         self.assigned = 0
+        # Licenses and delays; `licenses.templates` is wired to the template catalog.
+        self.licenses = Licenses(queue.running_templates)
+        self._delay_timer: asyncio.TimerHandle | None = None
+        self._delay_due = 0.0
         # (the requirement lists are held, not copied: an edit replaces them)
         self._gates: dict[int, tuple[object, ...]] = {}
 
@@ -135,7 +146,9 @@ class Scheduler:
         checks_frames = job.per_frame and bool(job.depends_on)
         status = job.chunk_status
         while 0 <= index < job.chunk_count:
-            if not checks_frames or self.queue.chunk_dependencies_met(job, index):
+            if logic.assembly_waits(job, index):
+                pass  # (the last chunk: the walk ends)
+            elif not checks_frames or self.queue.chunk_dependencies_met(job, index):
                 held = self.holds(job, index)
                 if held is False:
                     return index
@@ -154,6 +167,36 @@ class Scheduler:
 
     def node_gone(self, node_id: int) -> None:
         self.free.pop(node_id, None)
+
+    def released(self, job: Job) -> None:
+        """An attempt of the job ended: a license of its group may be free for a free node
+        (a node that frees a slot kicks by itself; a lost node's chunk does not)."""
+        if self.free and self.indexed and self.licenses.limits_for(job.template) is not None:
+            self.kick()
+
+    def _arm_delay(self, delay_s: float) -> None:
+        """Kick a pass once `delay_s` has passed (one timer, at the earliest delay)."""
+        loop = asyncio.get_running_loop()
+        due = loop.time() + delay_s
+        if self._delay_timer is not None:
+            if self._delay_due <= due:
+                return
+            self._delay_timer.cancel()
+        self._delay_due = due
+        self._delay_timer = loop.call_at(due + 0.001, self._delay_elapsed)
+
+    def _delay_elapsed(self) -> None:
+        self._delay_timer = None
+        try:
+            self.kick()
+        except Exception:  # a pass not kicked now is kicked by the next node or job change
+            log.exception("action=delay_timer_failed; the next change kicks the scheduler")
+
+    def close(self) -> None:
+        """Cancel the delay timer (safe to call twice)."""
+        if self._delay_timer is not None:
+            self._delay_timer.cancel()
+            self._delay_timer = None
 
     def kick(self) -> None:
         """Run one dispatch pass at the end of this loop tick (coalesced)."""
@@ -178,6 +221,7 @@ class Scheduler:
                     break
                 job, index = found
                 ref = self.queue.start_attempt(job, index, node_id)
+                self.licenses.started(job.template)
                 slot.take(ref)
                 assigns.append((slot, ref))
                 started[job.id] = job
@@ -214,14 +258,31 @@ class Scheduler:
             if index is None:
                 drop.append(job_id)
                 continue
-            index = self._retry_fit(job, index, node)
+            if job.logic == logic.BROADCAST:
+                index = self._pinned(job, node)
+            else:
+                index = self._retry_fit(job, index, node)
             if index is None:
+                continue
+            wait = self.licenses.wait(job.template)
+            if wait is not None:
+                if wait.retry_s > 0:
+                    self._arm_delay(wait.retry_s)
                 continue
             found = (job, index)
             break
         for job_id in drop:  # after the walk: the buckets must not change under it
             self._unindex(job_id)
         return found
+
+    def _pinned(self, job: Job, node: Node) -> int | None:
+        """Broadcast: the node's own chunk when it is queued and nothing holds it."""
+        index = logic.pinned_chunk(job, node)
+        if index is None or job.chunk_status[index] != CHUNK_QUEUED:
+            return None
+        if job.per_frame and job.depends_on and not self.queue.chunk_dependencies_met(job, index):
+            return None
+        return index if self.holds(job, index) is False else None
 
     def _retry_fit(self, job: Job, index: int, node: Node) -> int | None:
         """The first chunk from `index` this node should take, minding what failures taught:
@@ -263,6 +324,8 @@ class Scheduler:
         """Why this node may not run this job, or None."""
         if node.paused:
             return "the node is paused"
+        if job.hosts and (reason := logic.host_refusal(job, node)) is not None:
+            return reason
         if job.id in node.excluded_jobs:
             return "the node is excluded from this job after repeated failures"
         if job.template in node.excluded_templates:
@@ -307,7 +370,16 @@ class Scheduler:
         if job.cursor >= job.chunk_count:
             reasons.append("every remaining chunk is already running")
         elif self._next_chunk(job) is None:
-            reasons.append("its queued chunks wait for frames of the jobs they depend on")
+            if logic.assembly_waits(job, job.cursor):
+                tiles = job.chunk_count - 1
+                reasons.append(
+                    f"its assembling chunk waits for its {tiles} tiles ({job.done} done)"
+                )
+            else:
+                reasons.append("its queued chunks wait for frames of the jobs they depend on")
+        wait = self.licenses.wait(job.template)
+        if wait is not None and not job.finished:
+            reasons.append(wait.reason)
         if job.max_nodes and len(self.queue.job_nodes.get(job.id, ())) >= job.max_nodes:
             reasons.append(f"it already runs on its maximum of {job.max_nodes} nodes")
         for (job_id, index), needed in sorted(self.queue.memory_needed.items()):
@@ -317,6 +389,14 @@ class Scheduler:
                     f"more than {needed // MIB} MB free"
                 )
         online = [node for node in nodes if node.id in connected]
+        if job.logic == logic.BROADCAST:
+            labels = {node.label for node in online}
+            away = [
+                f"chunk {index} is for node {host}, which is not connected"
+                for index, host in enumerate(job.hosts)
+                if job.chunk_status[index] == CHUNK_QUEUED and host not in labels
+            ]
+            reasons += away[:8]
         if not online:
             reasons.append("no render node is connected")
         else:

@@ -176,6 +176,9 @@ def _check_job(job_id: int, job: Job, spec: dict[str, Any]) -> None:
         end=job.end,
         by=job.by,
         batch=job.batch,
+        logic=job.logic,
+        hosts=job.hosts,
+        slices=job.slices,
     )
     expected.init_chunks()
     count = expected.chunk_count

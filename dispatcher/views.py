@@ -79,6 +79,10 @@ def job_fields(job: Job) -> dict[str, Any]:
         "command": job.command,
         "project": job.project,
         "department": job.department,
+        "logic": job.logic,
+        "hosts": job.hosts,
+        "slices": job.slices,
+        "subst": job.subst,
     }
 
 
@@ -115,7 +119,7 @@ def chunk_views(
     """The views of some of a job's chunks (indexes past its last chunk are left out): the
     same as `chunk_view` for each, several times faster for a listing's page. Frame ranges
     of whole numbers (the usual case) are computed with integers, others with Decimal."""
-    if job.start != int(job.start) or job.by != int(job.by):
+    if job.whole_range or job.start != int(job.start) or job.by != int(job.by):
         return [chunk_view(job, index, node_names) for index in indexes if index < job.chunk_count]
     start, by, batch = int(job.start), int(job.by), job.batch
     last_chunk, last_frame = len(job.chunk_status) - 1, job.frames - 1

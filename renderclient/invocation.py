@@ -4,7 +4,8 @@
 line (onBuildCommandLine, then onBuildAdditionalParameters appended), the
 environment and the working folder, then turns the command line
 into argument lists: split with `shlex` (never a shell), `{start}`/`{end}`
-filled with the chunk's frames, and one process per frame when a token holds
+filled with the chunk's frames (`{slice}`/`{slices}` with an image-slicing tile),
+and one process per frame when a token holds
 `{frame}`. `check_result` asks the template to judge the exit code and log.
 """
 
@@ -85,7 +86,21 @@ def _chunk(
             chunk_id = int((first - job_start) // by) // batch if by > 0 else 0
         except (TypeError, ValueError):
             chunk_id = 0
-    return MChunk(int(job.get("id", -1)), chunk_id, first, last, attempt)
+    chunk = MChunk(int(job.get("id", -1)), chunk_id, first, last, attempt)
+    tiles = _slices(job)
+    if tiles:
+        chunk.attributes.update(slice_index=chunk_id, slices_count=tiles)
+    return chunk
+
+
+def _slices(job: Mapping[str, Any]) -> int:
+    """Image slicing's tile count of the job (0 when it does not slice)."""
+    if job.get("logic") != "image_slicing":
+        return 0
+    try:
+        return max(0, int(job.get("slices", 0)))
+    except (TypeError, ValueError):
+        return 0
 
 
 def _frames(first: Decimal, last: Decimal, by: Decimal) -> list[Decimal]:
@@ -169,6 +184,9 @@ def build_invocations(
 
     first, last = frame_text(chunk.start), frame_text(chunk.end)
     tokens = [token.replace("{start}", first).replace("{end}", last) for token in tokens]
+    if chunk.getSlicesCount():  # image slicing: the tile (the count for the assembly)
+        index, count = str(chunk.getSliceIndex()), str(chunk.getSlicesCount())
+        tokens = [token.replace("{slice}", index).replace("{slices}", count) for token in tokens]
     if any("{frame}" in token for token in tokens):
         argvs = [
             [token.replace("{frame}", frame_text(value)) for token in tokens]

@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from dispatcher import idempotency, jobspec, listing, pyfarm
+from dispatcher import idempotency, jobspec, listing, logic, pyfarm
 from dispatcher.auth import Permission
 from dispatcher.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from dispatcher.events import JobEvent
@@ -204,6 +204,10 @@ class JobOperations(Area):
                         field="template",
                     )
                 spec.template = template.getKey()
+                if spec.logic is None:  # the submission's, Muster's packetType, the template's
+                    spec.logic = logic.muster_packet_type(spec.data) or logic.from_template(
+                        template.to_dict().get("logic")
+                    )
                 jobspec.check_command(spec, position if len(items) > 1 else None)
             specs.append(spec)
         if unique_titles:

@@ -19,6 +19,7 @@ _SPEC_FIELDS = (
     "time_finished", "seq", "failed_reason", "uuid",
     "jobtype", "jobtype_version", "software_requirements", "tag_requirements", "ram_warning",
     "ram_max", "cpus", "hidden", "tags", "project_id", "notified_users", "task_ids", "idempotency",
+    "logic", "hosts", "slices", "subst",
 )  # fmt: skip
 
 

@@ -404,6 +404,9 @@ class MChunk:
         self.node_id = -1 if node_id is None else int(node_id)
         self.node_name = str(node_name or "")
         self.failures = int(failures)
+        # Chunk attributes the render client sets (image slicing: "slice_index",
+        # "slices_count"; the assembling chunk's index equals the count).
+        self.attributes: dict[str, Any] = {}
 
     @classmethod
     def from_dict(cls, view: Mapping[str, Any]) -> MChunk:
@@ -456,6 +459,32 @@ class MChunk:
 
     def getAttempt(self) -> int:
         return self.attempt
+
+    def attributeGetString(self, key: str) -> str:
+        """A chunk attribute as text ("" when the chunk has none by that name)."""
+        value = self.attributes.get(key)
+        return "" if value is None else str(value)
+
+    def attributeGetInt(self, key: str) -> int:
+        """A chunk attribute as an integer (0 when the chunk has none by that name)."""
+        try:
+            return int(self.attributes.get(key, 0))
+        except (TypeError, ValueError):
+            return 0
+
+    def getSliceIndex(self) -> int:
+        """Image slicing: this tile's index from 0 (the count for the assembling chunk);
+        -1 when the job does not slice."""
+        return int(self.attributes.get("slice_index", -1))
+
+    def getSlicesCount(self) -> int:
+        """Image slicing: how many tiles the frame is cut into (0 when it is not)."""
+        return int(self.attributes.get("slices_count", 0))
+
+    def isAssemblingChunk(self) -> bool:
+        """Image slicing: True for the chunk that puts the tiles together."""
+        count = self.getSlicesCount()
+        return count > 0 and self.getSliceIndex() == count
 
     def __repr__(self) -> str:
         return (

@@ -374,6 +374,10 @@ class MTemplate:
             "default_priority": self._default_priority,
             "default_pools": self._default_pools,
             "default_excluded_pools": self._default_excluded_pools,
+            "maximum_licenses": self._maximum_licenses,
+            "licenses_group": self._licenses_group,
+            "delay_group": self._delay_group,
+            "delay_s": self._delay_s,
             "items": [item.to_dict() for item in self._items],
             "mappings": dict(self._mappings),
             "client_configuration": {
