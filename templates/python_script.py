@@ -28,7 +28,7 @@ RULES = [
     LogRule.error(
         r"^(\w+(?:\.\w+)*(?:Error|Exception|Exit|Interrupt)): (.*)", "the script raised {1}: {2}"
     ),
-    LogRule.error(r"^Traceback \(most recent call last\):", "the script raised an exception"),
+    LogRule.error(r"^(\w+(?:\.\w+)*(?:Error|Exception))$", "the script raised {1}"),
     LogRule.warn(r"^(?:\S+:\d+: )?(\w*Warning): (.*)", "{1}: {2}"),
 ]
 
