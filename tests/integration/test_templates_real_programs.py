@@ -82,9 +82,7 @@ def test_python_script_runs_per_frame_and_a_raised_error_fails_it(
 
 
 @needs_blender
-def test_blender_on_a_missing_scene_fails_saying_why(
-    bundled: TemplateSet, tmp_path: Path
-) -> None:
+def test_blender_on_a_missing_scene_fails_saying_why(bundled: TemplateSet, tmp_path: Path) -> None:
     data = {"job_file": str(tmp_path / "missing.blend"), "output_folder": str(tmp_path)}
     ok, why, log, code = run_chunk(bundled, "blender", data, "1", "1", BLENDERPATH=BLENDER)
     assert not ok and code != 0
