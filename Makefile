@@ -4,10 +4,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# System packages the tests use (slapd: the LDAP tests run a real OpenLDAP server).
+# System packages the tests use (slapd: the LDAP tests run a real OpenLDAP server;
+# blender and ffmpeg: the bundled templates' tests and the pipeline example run them).
 # Add a package here and `make test` installs it when it is missing (as root, with
 # apt-get); without root a test that needs a missing one is skipped and says why.
-DEBIAN_PACKAGES := slapd ldap-utils
+DEBIAN_PACKAGES := slapd ldap-utils blender ffmpeg
 
 .PHONY: demo test fuzz bench bench-full lint format clean debian-packages
 

@@ -2,7 +2,10 @@
 
 The job's `command` is a list of arguments. `{start}` and `{end}` in it
 become the chunk's first and last frame; `{frame}` makes one process per
-frame. The command is never handed to a shell.
+frame. The command is never handed to a shell, and names its own program, so
+there is no application path to configure. Exit code 0 is success unless the
+job lists others in `ok_exit_codes` ("0,1" for a tool that answers 1 for
+"copied files"); the log is not read.
 """
 
 from __future__ import annotations
@@ -25,6 +28,17 @@ class CommandLineTemplate(MTemplateAPI.MTemplate):
         self.setDescription("Runs the job's command with {start}, {end} or {frame} filled in")
         self.setTemplateLogic(MTemplateAPI.kTemplateMultiframe)
         self.setDefaultPriority(50)
+        codes = MTemplateAPI.MTemplateItemString(
+            "CMDOKCODES",
+            "Success exit codes",
+            "Comma-separated exit codes that mean success",
+            "0",
+            1,
+            0,
+            1,
+        )
+        self.addSubmissionItem(codes)
+        self.addMapping("CMDOKCODES", "ok_exit_codes")
         for platform in self.platforms():
             platform.setPlatformEnabled(1)
             platform.setEnabledByDefault(1)
@@ -45,9 +59,27 @@ class CommandLineTemplate(MTemplateAPI.MTemplate):
     def onCheckExitCode(
         self, job: MJob, chunk: MChunk, clientTemplatePreferences: dict[str, Any], exitCode: int
     ) -> MTemplateAPI.MTemplateError:
-        if exitCode == 0:
+        if exitCode in self.success_codes(job):
             return MTemplateAPI.MTemplateError()
-        return MTemplateAPI.MTemplateError(exitCode, f"the command exited with code {exitCode}")
+        return MTemplateAPI.MTemplateError(
+            exitCode or 1,
+            f"the command exited with code {exitCode}",
+            MTemplateAPI.kTemplateErrorTypeError,
+        )
+
+    def success_codes(self, job: MJob) -> set[int]:
+        """The exit codes that mean success: the job's `ok_exit_codes`, else 0."""
+        text = job.attributeGetString("ok_exit_codes") or job.attributeGetString("CMDOKCODES")
+        codes = set()
+        for part in (text or "0").replace(";", ",").split(","):
+            if part.strip():
+                try:
+                    codes.add(int(part))
+                except ValueError:
+                    raise ValueError(
+                        f"ok_exit_codes: {part.strip()!r} is not an exit code"
+                    ) from None
+        return codes or {0}
 
 
 MTemplateAPI.MManager.getUniqueClass().installPyTemplate(CommandLineTemplate())

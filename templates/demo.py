@@ -1,12 +1,16 @@
 """Corral demo renderer: renders an animation with the bundled pure-Python ray tracer.
 
 Needs nothing but Python, so a fresh farm can render real frames. Each chunk
-runs `tools/raytrace.py` once with the current Python interpreter and writes
-`frame_NNNN.png` files into the job's output folder.
+runs `tools/raytrace.py` once with the render client's own Python interpreter
+(there is nothing to install, so no per-platform path to configure) and writes
+`frame_NNNN.png` files into the job's output folder. The tracer prints
+`frame N written to PATH` per frame: progress, and a chunk whose log lacks a
+frame fails.
 """
 
 from __future__ import annotations
 
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -14,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import MTemplateAPI
 from dispatcher.model import frame, frame_count, frame_text
+from hooks import templatekit
 
 if TYPE_CHECKING:
     from hooks.api.objects import MChunk, MJob
@@ -21,6 +26,7 @@ if TYPE_CHECKING:
 RAYTRACER = Path(__file__).resolve().parent / "tools" / "raytrace.py"
 DEFAULT_WIDTH = 160
 DEFAULT_HEIGHT = 90
+WRITTEN = re.compile(r"^frame (\S+) written to ", re.MULTILINE)
 
 
 def _size(attributes: dict[str, Any], name: str, default: int) -> int:
@@ -100,6 +106,43 @@ class DemoTemplate(MTemplateAPI.MTemplate):
         # One log line per frame as it finishes, not all of them at exit.
         existingEnvironment.setValue("PYTHONUNBUFFERED", "1")
         return existingEnvironment
+
+    def onCheckLog(
+        self, job: MJob, chunk: MChunk, clientTemplatePreferences: dict[str, Any], log: str
+    ) -> MTemplateAPI.MTemplateError:
+        if "Traceback (most recent call last)" in log:
+            return MTemplateAPI.MTemplateError(
+                1, "the ray tracer raised an error", MTemplateAPI.kTemplateErrorTypeError
+            )
+        expected = len(templatekit.chunk_frames(job, chunk))
+        written = len(WRITTEN.findall(log))
+        if written < expected:
+            return MTemplateAPI.MTemplateError(
+                2,
+                f"the ray tracer wrote {written} of the chunk's {expected} frames",
+                MTemplateAPI.kTemplateErrorTypeError,
+            )
+        return MTemplateAPI.MTemplateError()
+
+    def onCheckExitCode(
+        self, job: MJob, chunk: MChunk, clientTemplatePreferences: dict[str, Any], exitCode: int
+    ) -> MTemplateAPI.MTemplateError:
+        if exitCode == 0:
+            return MTemplateAPI.MTemplateError()
+        return MTemplateAPI.MTemplateError(
+            exitCode,
+            f"the ray tracer exited with code {exitCode}",
+            MTemplateAPI.kTemplateErrorTypeError,
+        )
+
+    def onCheckProgress(
+        self, job: MJob, chunk: MChunk, clientTemplatePreferences: dict[str, Any], log: str
+    ) -> float:
+        """Percent of the chunk's frames written."""
+        written = len(WRITTEN.findall(log))
+        if not written:
+            return templatekit.UNKNOWN_PROGRESS
+        return templatekit.progress_percent(written, len(templatekit.chunk_frames(job, chunk)))
 
 
 MTemplateAPI.MManager.getUniqueClass().installPyTemplate(DemoTemplate())
