@@ -676,6 +676,13 @@ async def serve_renderclient(options: Any) -> int:
     show_default=True,
     help="How often templates' onClientIdling runs while an instance is idle.",
 )
+@click.option(
+    "--log-check-interval-s",
+    type=click.FloatRange(min=0.05),
+    default=1.0,
+    show_default=True,
+    help="How often a running chunk's new log lines go to its template's onCheckLog.",
+)
 @log_level_option
 def renderclient(
     address: str, name: str | None, secret_file: Path | None, log_level: str, **options: Any
@@ -711,6 +718,7 @@ def renderclient(
             template_config=tuple(options["template_config"]),
             hook_timeout_s=options["hook_timeout_s"],
             idle_interval_s=options["idle_interval_s"],
+            log_check_interval_s=options["log_check_interval_s"],
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None

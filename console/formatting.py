@@ -323,10 +323,12 @@ def submitted_line(job: dict[str, Any]) -> str:
 def status_line(job: dict[str, Any]) -> str:
     """One plain line of a job's progress, for watching without a terminal."""
     counts = chunk_counts(job)
+    running = job.get("running_progress") or {}
+    at = ", ".join(f"{index} at {float(value):g}%" for index, value in sorted(running.items()))
     return printable(
         f"job {job.get('id')} {job.get('state')}: "
         f"{chunks_done(job)}/{counts['total']} chunks done, "
-        f"{counts['running']} running, {counts['failed']} failed"
+        f"{counts['running']} running{f' (chunk {at})' if at else ''}, {counts['failed']} failed"
     )
 
 

@@ -73,7 +73,8 @@ def _applied(job: dict[str, Any], event: StreamEvent, client: DispatcherClient) 
     data = event.data
     if event.kind == "progress":
         return {**job, "state": data.get("state", job.get("state")),
-                "chunks": {**(job.get("chunks") or {}), **(data.get("chunks") or {})}}  # fmt: skip
+                "chunks": {**(job.get("chunks") or {}), **(data.get("chunks") or {})},
+                "running_progress": data.get("running") or {}}  # fmt: skip
     if event.kind == "job" and data.get("action") == "delete":
         raise ConsoleError(f"job {job.get('id')} was deleted")
     return client.job(int(job["id"]))
@@ -135,7 +136,9 @@ def _progress_bar(console: Console, job_id: int) -> Callable[..., None]:
         progress.update(
             task,
             total=max(1, int(counts.get("total") or 0)),
-            completed=int(counts.get("done") or 0) + int(counts.get("skipped") or 0),
+            completed=int(counts.get("done") or 0)
+            + int(counts.get("skipped") or 0)
+            + sum(float(value) for value in (job.get("running_progress") or {}).values()) / 100,
             running=int(counts.get("running") or 0),
             state=state_cell(job.get("state")),
         )

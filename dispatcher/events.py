@@ -83,6 +83,8 @@ class ProgressEvent(CoreEvent, tag="progress"):
     job: int
     state: str
     chunks: dict[str, int]
+    # Running chunks' percent as their render clients read it from the log, by index.
+    running: dict[str, float] = {}
 
 
 class NodeStateEvent(CoreEvent, tag="node_state"):

@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from dispatcher.errors import ValidationError
 from dispatcher.indexes import SortedIds
 from dispatcher.model import CHUNK_CODE, ROOT_PARENT, Job, Status, parse_id
-from dispatcher.views import chunk_views, iso, job_view
+from dispatcher.views import chunk_views, iso, job_view, outcome_fields
 
 if TYPE_CHECKING:
     from dispatcher.queue import Queue
@@ -379,6 +379,9 @@ def chunk_render(store: Store, queue: Queue, job: Job) -> Render:
                 time_finished=iso(run[6]) if run else None,
                 exit_code=run[7] if run else None,
                 error=run[8] if run else "",
+            )
+            view.update(
+                outcome_fields(view["state"], run, queue.running_progress(job.id, view["id"]))
             )
         return views
 

@@ -189,7 +189,9 @@ class NodeSession(asyncio.Protocol):
         elif isinstance(message, p.Reply):
             self.server.on_reply(self, message)
         elif isinstance(message, p.Progress):
-            pass
+            self.server.queue.progress(
+                message.ref, self.node.id, message.percent, message.frames_done
+            )
         elif isinstance(message, p.Bye):
             self.abort(f"render client said bye: {message.reason}")
         else:

@@ -50,6 +50,8 @@ class Progress:
         self.jobs = jobs
         self.interval_s = interval_s
         self._marked: set[int] = set()
+        # Running chunks' progress of a job (wired to the queue by the app).
+        self.running_of: Callable[[int], dict[str, float]] = lambda job_id: {}
         self._states: dict[int, str] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._closed = False
@@ -87,8 +89,11 @@ class Progress:
                 "skipped": counts[CHUNK_SKIPPED],
             }
             events.append(
-                ProgressEvent(action=action, actor=ACTOR, job=job_id, state=state, chunks=chunks)
-            )
+                ProgressEvent(
+                    action=action, actor=ACTOR, job=job_id, state=state, chunks=chunks,
+                    running=self.running_of(job_id),
+                )
+            )  # fmt: skip
         if not events:
             return
 

@@ -76,8 +76,18 @@ class Challenge(msgspec.Struct, tag="challenge"):
     proof: bytes
 
 
+# What a template's verdict asks of the dispatcher after a failed attempt
+# (MTemplateError's actions, docs/templates.md "Errors").
+RESULT_ACTIONS = ("abort_render", "requeue_chunk", "exclude_node", "pause_job")
+
+
 class Result(msgspec.Struct, tag="result"):
-    """The end of one attempt. `ok` is the template's verdict on exit code and log."""
+    """The end of one attempt. `ok` is the template's verdict on exit code and log.
+
+    `frames_done`: frames the attempt completed; `warnings` / `errors`: what the
+    template's checks found (errors counted even when the job skips them);
+    `actions`: names from RESULT_ACTIONS the template's verdict asked for.
+    """
 
     ref: Ref
     ok: bool
@@ -89,6 +99,10 @@ class Result(msgspec.Struct, tag="result"):
     oom: bool = False
     peak_memory_bytes: Bytes = 0
     memory_available_bytes: Bytes = 0
+    frames_done: Id = 0
+    warnings: Id = 0
+    errors: Id = 0
+    actions: Annotated[list[Annotated[str, Meta(max_length=32)]], Meta(max_length=8)] = []
 
 
 class RenderUsage(msgspec.Struct):
@@ -193,8 +207,12 @@ class Log(msgspec.Struct, tag="log"):
 
 
 class Progress(msgspec.Struct, tag="progress"):
+    """How far a running attempt is, as its template reads it from the log;
+    `frames_done` None where the client does not count frames."""
+
     ref: Ref
     percent: Annotated[float, Meta(ge=0.0, le=100.0)]
+    frames_done: Id | None = None
 
 
 class ResultAck(msgspec.Struct, tag="result_ack"):

@@ -8,11 +8,11 @@ and `end` its whole range when it holds several frames).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from dispatcher.model import CHUNK_STATUS, Job, Node
-from dispatcher.views import iso, job_view
+from dispatcher.views import iso, job_view, outcome_fields
 
 # PyFarm's job schema answer (GET /api/v1/jobs/schema): its column types.
 SCHEMA: dict[str, str] = {
@@ -104,10 +104,15 @@ def _failed(job: Job) -> list[int]:
 
 
 def task_views(
-    job: Job, indexes: Iterable[int], nodes: Mapping[int, Node], latest: Mapping[int, Run]
+    job: Job,
+    indexes: Iterable[int],
+    nodes: Mapping[int, Node],
+    latest: Mapping[int, Run],
+    live: Callable[[int, int], tuple[float, int] | None] | None = None,
 ) -> list[dict[str, Any]]:
     """Tasks as PyFarm shows them, with Corral's chunk fields; `latest` holds each chunk's
-    last attempt (its times, exit code and error)."""
+    last attempt (its times, exit code, error and outcome), `live(job, chunk)` a running
+    chunk's reported (percent, frames done)."""
     ref = {"id": job.id, "title": job.title}
     views = []
     for index in indexes:
@@ -133,6 +138,8 @@ def task_views(
             "time_finished": time_text(run[6]) if run else None,
             "exit_code": run[7] if run else None, "error": run[8] if run else "",
         })  # fmt: skip
+        state = views[-1]["state"]
+        views[-1].update(outcome_fields(state, run, live(job.id, index) if live else None))
     return views
 
 

@@ -46,6 +46,9 @@ class Running:
     node_id: int
     attempt: int
     started: float
+    # What the render client last reported of it (Progress messages).
+    percent: float | None = None
+    frames_done: int = 0
 
 
 def _noop(*_: object) -> None:
@@ -70,6 +73,8 @@ class Queue:
         self.index = JobIndex()
         self.nodes: dict[int, Node] = {}
         self.running: dict[tuple[int, int], Running] = {}
+        # Running chunks that reported progress, by job (for the progress events).
+        self.reporting: dict[int, set[int]] = {}
         self.job_nodes: dict[int, Counter[int]] = {}
         # Running attempts per template key: the licenses in use (dispatcher/licenses.py).
         self.running_templates: Counter[str] = Counter()
@@ -645,26 +650,82 @@ class Queue:
             return False
         job = self.jobs[ref.job]
         running = self.running[(ref.job, ref.chunk)]
+        actions = set() if result.ok or result.killed else set(result.actions)
         if result.ok:
             state = "done"
             job.set_chunk(ref.chunk, CHUNK_DONE)
             self.forget_chunk_failures(job.id, ref.chunk)
         else:
             state = "killed" if result.killed else "failed"
-            self._count_failure(job, ref.chunk, node_id, counts=not result.killed)
+            requeue = "requeue_chunk" in actions and "abort_render" not in actions
+            self._count_failure(job, ref.chunk, node_id, counts=not result.killed and not requeue)
             if result.oom:
                 self._needs_more_memory(ref, result)
+            if "abort_render" in actions and job.chunk_status[ref.chunk] != CHUNK_FAILED:
+                # The template aborted the render: no more retries of this chunk.
+                job.set_chunk(ref.chunk, CHUNK_FAILED)
+                job.failed_reason = f"chunk {ref.chunk} aborted by its template"
             if job.chunk_status[ref.chunk] == CHUNK_FAILED and result.error:
                 job.failed_reason += f" (last: {result.error})"
+        outcome = (result.frames_done, result.warnings, result.errors)
         self._end_running(
-            job, ref.chunk, running, state, result.exit_code, result.error, result.finished
-        )
+            job, ref.chunk, running, state, result.exit_code, result.error, result.finished,
+            outcome,
+        )  # fmt: skip
+        if actions:
+            self._template_actions(job, ref, node_id, actions)
         log.info(
             "action=chunk_%s job=%d chunk=%d attempt=%d node=%d exit=%s",
             state, ref.job, ref.chunk, ref.attempt, node_id, result.exit_code,
         )  # fmt: skip
         self._after_chunk_change(job)
         return True
+
+    def _template_actions(self, job: Job, ref: Ref, node_id: int, actions: set[str]) -> None:
+        """What a failed attempt's template asked beyond the chunk itself: keep the
+        node off the job, pause the job (docs/templates.md, "Errors")."""
+        log.warning(
+            "action=template_actions job=%d chunk=%d attempt=%d node=%d actions=%s",
+            ref.job, ref.chunk, ref.attempt, node_id, ",".join(sorted(actions)),
+        )  # fmt: skip
+        node = self.nodes.get(node_id)
+        if "exclude_node" in actions and node is not None and job.id not in node.excluded_jobs:
+            node.excluded_jobs.add(job.id)
+            self.store.put_node(node)
+            log.warning("action=exclude node=%d job=%d reason=template", node_id, job.id)
+        if "pause_job" in actions and not job.paused and not job.finished:
+            self.pause(job)
+
+    def progress(self, ref: Ref, node_id: int, percent: float, frames_done: int | None) -> bool:
+        """A running attempt's progress as its render client reads it; kept in memory
+        only (the result records the frames done). False for an attempt not running."""
+        if not self.is_current(ref, node_id):
+            return False
+        running = self.running[(ref.job, ref.chunk)]
+        running.percent = percent
+        if frames_done is not None:
+            running.frames_done = frames_done
+        self.reporting.setdefault(ref.job, set()).add(ref.chunk)
+        job = self.jobs.get(ref.job)
+        if job is not None:
+            self.on_progress(job)
+        return True
+
+    def chunks_progress(self, job_id: int) -> dict[str, float]:
+        """The percent of each running chunk of a job that reported progress, by index."""
+        found = {}
+        for index in self.reporting.get(job_id, ()):
+            running = self.running.get((job_id, index))
+            if running is not None and running.percent is not None:
+                found[str(index)] = round(running.percent, 2)
+        return found
+
+    def running_progress(self, job_id: int, index: int) -> tuple[float, int] | None:
+        """(percent, frames done) of a running chunk that reported progress, else None."""
+        running = self.running.get((job_id, index))
+        if running is None or running.percent is None:
+            return None
+        return running.percent, running.frames_done
 
     def requeue_attempt(self, ref: Ref, reason: str) -> bool:
         """Give a chunk whose attempt was lost (node lost, not reported) a new attempt."""
@@ -764,8 +825,14 @@ class Queue:
         exit_code: int | None,
         error: str,
         finished: float | None = None,
+        outcome: tuple[int, int, int] = (0, 0, 0),
     ) -> None:
         del self.running[(job.id, index)]
+        reporting = self.reporting.get(job.id)
+        if reporting is not None:
+            reporting.discard(index)
+            if not reporting:
+                del self.reporting[job.id]
         self._released(job)
         counter = self.job_nodes.get(job.id)
         if counter is not None:
@@ -776,8 +843,9 @@ class Queue:
                 counter.pop(running.node_id, None)
         ref = (job.id, index, running.attempt)
         self.store.put_run(
-            ref, running.node_id, state, running.started, finished or time.time(), exit_code, error
-        )
+            ref, running.node_id, state, running.started, finished or time.time(), exit_code,
+            error, outcome,
+        )  # fmt: skip
 
     def _released(self, job: Job) -> None:
         left = self.running_templates[job.template] - 1

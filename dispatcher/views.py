@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from dispatcher.model import (
@@ -158,6 +158,40 @@ def chunk_view(job: Job, index: int, node_names: dict[int, str]) -> dict[str, An
         "node_id": node_id if node_id >= 0 else None,
         "node": node_names.get(node_id),
     }
+
+
+def outcome_fields(
+    state: str, run: Sequence[Any] | None, live: tuple[float, int] | None
+) -> dict[str, Any]:
+    """A chunk's outcome for its view: `progress` (percent: 100 once done or skipped, what
+    the render client last reported while it runs, else 0), `frames_done`, and the
+    `warnings` and `errors` of its latest attempt. `run` is the latest attempt's row
+    (store.runs), `live` the running attempt's (percent, frames done)."""
+    recorded = run is not None and len(run) >= 12
+    frames_done = int(run[9]) if recorded and run is not None else 0
+    if state in ("done", "skipped"):
+        progress = 100.0
+    elif state == "running" and live is not None:
+        progress, frames_done = round(live[0], 2), live[1]
+    else:
+        progress = 0.0
+    return {
+        "progress": progress,
+        "frames_done": frames_done,
+        "warnings": int(run[10]) if recorded and run is not None else 0,
+        "errors": int(run[11]) if recorded and run is not None else 0,
+    }
+
+
+def run_view(run: Sequence[Any]) -> dict[str, Any]:
+    """One attempt of a chunk (a store.runs row) as the chunk views list it."""
+    view = {
+        "attempt": run[2], "node_id": run[3], "state": run[4], "started": run[5],
+        "finished": run[6], "exit_code": run[7], "error": run[8],
+    }  # fmt: skip
+    if len(run) >= 12:
+        view.update(frames_done=run[9], warnings=run[10], errors=run[11])
+    return view
 
 
 def node_view(node: Node, running: list[Any], connected: bool) -> dict[str, Any]:

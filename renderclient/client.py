@@ -202,6 +202,7 @@ class RenderClient:
                 template_config=template_config,
                 hook_timeout_s=options.hook_timeout_s,
                 idle_interval_s=options.idle_interval_s,
+                log_check_interval_s=options.log_check_interval_s,
             )
             self.sessions.append(session)
             await session.start()

@@ -5,8 +5,9 @@ line (onBuildCommandLine, then onBuildAdditionalParameters appended), the
 environment and the working folder, then turns the command line
 into argument lists: split with `shlex` (never a shell), `{start}`/`{end}`
 filled with the chunk's frames (`{slice}`/`{slices}` with an image-slicing tile),
-and one process per frame when a token holds
-`{frame}`. `check_result` asks the template to judge the exit code and log.
+and one process per frame when a token holds `{frame}`. `judge_result` asks the
+template to judge the exit code and the whole log; `check_log_block` asks it about
+a block of a running process's log.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from dispatcher.errors import TemplateError
 from dispatcher.model import frame, frame_text
 from hooks.api.objects import MChunk, MJob, MStringRef
 from hooks.api.template import MEnvironment, MTemplate, MTemplateError, current_platform
+from renderclient import verdicts
+from renderclient.verdicts import Judgement, Verdict
 
 T = TypeVar("T")
 
@@ -229,29 +232,88 @@ def build_invocations(
     return Invocation(argvs=argvs, env=env, cwd=folder.getString() or None)
 
 
-def _verdict(
-    template: MTemplate,
-    hook: str,
-    call: Callable[[], object],
-    tracebacks: list[str] | None = None,
-) -> str:
-    """ "" when the hook finds nothing wrong, else why it failed (a traceback goes to
+def _ask(hook: str, call: Callable[[], object], tracebacks: list[str] | None = None) -> Verdict:
+    """One check hook's Verdict; a hook that raises is an error (its traceback goes to
     `tracebacks`)."""
     try:
-        error = call()
+        answer = call()
     except Exception as exc:
         if tracebacks is not None:
             tracebacks.append(
                 "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
             )
-        return f"{hook} raised {type(exc).__name__}: {exc}"
-    if error is None:
-        return ""
-    if not isinstance(error, MTemplateError):
-        return f"{hook} returned {type(error).__name__}, not an MTemplateError"
-    if error.getErrorCode() == 0:
-        return ""
-    return f"{hook}: {error.getDescription() or f'error code {error.getErrorCode()}'}"
+        return verdicts.raised(hook, exc)
+    return verdicts.classify(hook, answer)
+
+
+def checks_log(template: MTemplate) -> bool:
+    """Whether onCheckLog is asked at all: the template overrides it and its platform
+    has the error check enabled (`setEnableErrorCheck`)."""
+    return (
+        template.overrides("onCheckLog")
+        and template.platform_settings(current_platform()).getEnableErrorCheck()
+    )
+
+
+def check_log_block(
+    template: MTemplate,
+    job: Mapping[str, Any],
+    start: Decimal | str,
+    end: Decimal | str,
+    block: str,
+    preferences: Mapping[str, Any] | None = None,
+    *,
+    chunk_id: int | None = None,
+    attempt: int = 0,
+    tracebacks: list[str] | None = None,
+) -> Verdict:
+    """onCheckLog on a block of a running process's log. Only an abort counts on such
+    a call: the caller kills the render when the answer `aborts`, and ignores the rest."""
+    chunk = _chunk(job, start, end, chunk_id, attempt)
+    prefs, mjob = dict(preferences or {}), MJob(job)
+    return _ask("onCheckLog", lambda: template.onCheckLog(mjob, chunk, prefs, block), tracebacks)
+
+
+def judge_result(
+    template: MTemplate,
+    job: Mapping[str, Any],
+    start: Decimal | str,
+    end: Decimal | str,
+    exit_code: int,
+    log: str,
+    preferences: Mapping[str, Any] | None = None,
+    *,
+    chunk_id: int | None = None,
+    attempt: int = 0,
+    tracebacks: list[str] | None = None,
+) -> Judgement:
+    """The template's verdict on a finished process: onCheckExitCode, then onCheckLog on
+    the whole log (when the template checks logs), each answer classified the Muster
+    way (renderclient/verdicts.py) and onCheckLog's filtered by the job's logs error
+    check type."""
+    judgement = Judgement()
+    try:
+        chunk = _chunk(job, start, end, chunk_id, attempt)
+    except (ValueError, TemplateError) as exc:
+        judgement.fail(f"bad frames: {exc}")
+        return judgement
+    prefs = dict(preferences or {})
+    mjob = MJob(job)
+    judgement.add(
+        _ask(
+            "onCheckExitCode",
+            lambda: template.onCheckExitCode(mjob, chunk, prefs, exit_code),
+            tracebacks,
+        )
+    )
+    if checks_log(template):
+        skip_warnings, skip_errors = verdicts.skips(mjob)
+        judgement.add(
+            _ask("onCheckLog", lambda: template.onCheckLog(mjob, chunk, prefs, log), tracebacks),
+            skip_warnings=skip_warnings,
+            skip_errors=skip_errors,
+        )
+    return judgement
 
 
 def check_result(
@@ -267,31 +329,23 @@ def check_result(
     attempt: int = 0,
     tracebacks: list[str] | None = None,
 ) -> tuple[bool, str]:
-    """The template's verdict on a finished chunk: (ok, reason).
+    """`judge_result` as (ok, reason): reason names each check that failed ("" when ok)."""
+    judgement = judge_result(
+        template,
+        job,
+        start,
+        end,
+        exit_code,
+        log_tail,
+        preferences,
+        chunk_id=chunk_id,
+        attempt=attempt,
+        tracebacks=tracebacks,
+    )
+    return judgement.ok, judgement.message
 
-    onCheckExitCode and then onCheckLog are asked; the chunk is ok only when
-    both answer error code 0. `reason` names each check that failed ("" when
-    ok); a hook that raises counts as a failure with the exception's text.
-    """
-    try:
-        chunk = _chunk(job, start, end, chunk_id, attempt)
-    except (ValueError, TemplateError) as exc:
-        return False, f"bad frames: {exc}"
-    prefs = dict(preferences or {})
-    mjob = MJob(job)
-    reasons = [
-        _verdict(
-            template,
-            "onCheckExitCode",
-            lambda: template.onCheckExitCode(mjob, chunk, prefs, exit_code),
-            tracebacks,
-        ),
-        _verdict(
-            template,
-            "onCheckLog",
-            lambda: template.onCheckLog(mjob, chunk, prefs, log_tail),
-            tracebacks,
-        ),
-    ]
-    failed = [reason for reason in reasons if reason]
-    return not failed, "; ".join(failed)
+
+def chunk_frames(job: Mapping[str, Any], start: Decimal | str, end: Decimal | str) -> list[Decimal]:
+    """The frames of a chunk (its first to its last, by the job's step)."""
+    by = frame(job.get("by", 1))
+    return _frames(frame(start), frame(end), by) if by > 0 else [frame(start)]

@@ -82,6 +82,8 @@ class ClientOptions:
     hook_timeout_s: the longest one chunk's template callbacks (building the
       command line, checking the result) or an onClientIdling call may take.
     idle_interval_s: how often onClientIdling is called while an instance is idle.
+    log_check_interval_s: how often a running chunk's new log lines are checked
+      (onCheckLog as the log streams, progress and frame patterns).
     """
 
     host: str
@@ -108,6 +110,7 @@ class ClientOptions:
     template_config: tuple[str, ...] = ()
     hook_timeout_s: float = 60.0
     idle_interval_s: float = 60.0
+    log_check_interval_s: float = 1.0
 
     def __post_init__(self) -> None:
         if not self.host:
@@ -132,6 +135,8 @@ class ClientOptions:
             raise ValueError("memory_limit_mb must not be negative, python_timeout_s positive")
         if self.hook_timeout_s <= 0 or self.idle_interval_s <= 0:
             raise ValueError("hook_timeout_s and idle_interval_s must be positive")
+        if self.log_check_interval_s <= 0:
+            raise ValueError("log_check_interval_s must be positive")
         object.__setattr__(self, "template_config", tuple(self.template_config))
         parse_options(self.template_config)  # a malformed option is a usage error
         object.__setattr__(self, "system_event_command", tuple(self.system_event_command))

@@ -1,8 +1,8 @@
 """Runs one chunk's processes: a sequence of command lines, each in its own process group.
 
 Output (stdout and stderr merged) is handed to a callback in batches every
-`log_batch_s`, and the last `tail_bytes` of it are kept for the template's log
-check. A chunk's processes do not outlive it: when a command's leader exits,
+`log_batch_s`; a chunk's run also spools it for the template's log checks
+(renderclient/logwatch.py: checked as it streams, then whole at the end). A chunk's processes do not outlive it: when a command's leader exits,
 whatever it left behind in its process group gets SIGTERM, then SIGKILL after
 `term_grace_s`. Each command runs under a reaper (renderclient/reaper.py), so
 that none of its processes outlives the render client either.
@@ -20,16 +20,21 @@ import signal
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from dispatcher.errors import TemplateError
 from dispatcher.protocol import Assign, Ref, Result
+from hooks.api.objects import MJob
 from hooks.api.template import MTemplate
 from hooks.runtime import TemplateSet
 from renderclient import processes, reaper
 from renderclient.cgroups import MemoryCgroup, kernel_oom_kills
+from renderclient.chunklog import expected_outputs, missing_outputs
 from renderclient.hookcalls import DEFAULT_HOOK_TIMEOUT_S, failure_text, run_limited
-from renderclient.invocation import build_invocations, check_result
+from renderclient.invocation import Invocation, build_invocations, chunk_frames, judge_result
+from renderclient.logwatch import LOG_CHECK_INTERVAL_S, LogWatch
+from renderclient.verdicts import Judgement
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +56,7 @@ class RunOutcome:
     started: float
     finished: float
     log_tail: bytes
+    commands_done: int = 0
 
 
 class _LogBatcher:
@@ -143,8 +149,10 @@ class ProcessRunner:
         cgroup: MemoryCgroup | None = None,
         nice: int | None = None,
         on_spawn: Callable[[int], None] | None = None,
+        on_command_done: Callable[[int], None] | None = None,
     ) -> None:
         self._argvs = [list(argv) for argv in argvs]
+        self._on_command_done = on_command_done
         self._cgroup = cgroup
         self.nice = nice
         self._on_spawn = on_spawn
@@ -171,6 +179,7 @@ class ProcessRunner:
         exit_code: int | None = None
         error = ""
         timed_out = False
+        done = 0
         try:
             for argv in self._argvs:
                 if self._stop.is_set():
@@ -185,6 +194,9 @@ class ProcessRunner:
                     break
                 if timed_out or self._stop.is_set() or exit_code != 0:
                     break
+                done += 1
+                if self._on_command_done is not None:
+                    self._on_command_done(done)
         finally:
             self._batcher.flush()
         if timed_out:
@@ -201,6 +213,7 @@ class ProcessRunner:
             started=started,
             finished=time.time(),
             log_tail=self._batcher.tail,
+            commands_done=done,
         )
 
     async def _run_one(self, argv: list[str], deadline: float | None) -> tuple[int | None, bool]:
@@ -350,8 +363,12 @@ class ChunkRun:
         on_spawn: Callable[[int], None] | None = None,
         preferences_of: Callable[[MTemplate], dict[str, Any]] | None = None,
         hook_timeout_s: float = DEFAULT_HOOK_TIMEOUT_S,
+        on_progress: Callable[[float, int], None] | None = None,
+        log_check_interval_s: float = LOG_CHECK_INTERVAL_S,
     ) -> None:
         self.assign = assign
+        self._on_progress = on_progress
+        self._log_check_interval_s = log_check_interval_s
         self._preferences_of = preferences_of
         self._hook_timeout_s = hook_timeout_s
         self._templates = templates
@@ -423,66 +440,176 @@ class ChunkRun:
         except Exception as exc:
             logger.exception("action=build_failed %s template=%s", self._label, key)
             return failed_result(ref, f"template {key} could not build the command line: {exc!r}")
+        try:
+            frames = chunk_frames(assign.job, assign.start, assign.end)
+        except (ValueError, ArithmeticError):
+            frames = []
+        watch = LogWatch(
+            template,
+            assign.job,
+            assign.start,
+            assign.end,
+            preferences,
+            chunk_id=ref.chunk,
+            attempt=ref.attempt,
+            frame_count=len(frames),
+            hook_timeout_s=self._hook_timeout_s,
+            on_progress=self._progress,
+            on_abort=lambda verdict: self.kill(verdict.message),
+            write=self._log_text,
+            interval_s=self._log_check_interval_s,
+        )
+        try:
+            return await self._run_watched(template, key, invocation, preferences, watch, frames)
+        finally:
+            watch.close()
+
+    async def _run_watched(
+        self,
+        template: MTemplate,
+        key: object,
+        invocation: Invocation,
+        preferences: dict[str, Any],
+        watch: LogWatch,
+        frames: list[Decimal],
+    ) -> Result:
+        assign, ref = self.assign, self.assign.ref
+
+        def output(data: bytes) -> None:
+            watch.add(data)
+            self._on_output(data)
+
         self._runner = ProcessRunner(
             invocation.argvs,
             env={**invocation.env, **self._env},
             cwd=invocation.cwd,
             time_limit_s=assign.time_limit_s,
-            on_output=self._on_output,
+            on_output=output,
             log_batch_s=self._log_batch_s,
             label=self._label,
             cgroup=self._cgroup,
             nice=self._nice,
             on_spawn=self._on_spawn,
+            on_command_done=watch.commands_done if len(invocation.argvs) > 1 else None,
         )
         if self._kill_reason:
             self._runner.kill(self._kill_reason)
+        watch.start(f"corral-renderclient-logwatch-{ref.job}-{ref.chunk}-{ref.attempt}")
         oom_before = self._oom_counts()
-        outcome = await self._runner.run()
+        try:
+            outcome = await self._runner.run()
+        finally:
+            await watch.stop()
         oom = self._oom_killed(outcome, oom_before)
-        ok, error = False, outcome.error
-        if oom:
+        judgement = Judgement()
+        error = outcome.error
+        if watch.aborted is not None:
+            judgement.fail(watch.aborted.message, watch.aborted.actions)
+            error = watch.aborted.message
+        elif oom:
             error = "killed by the out-of-memory killer"
             logger.warning("action=oom_killed %s %s", self._label, _ref_text(ref))
         elif not outcome.killed and not outcome.timed_out and outcome.exit_code is not None:
-            tracebacks: list[str] = []
-            exit_code, log_tail = outcome.exit_code, outcome.log_tail.decode("utf-8", "replace")
-            try:
-                ok, message = await run_limited(
-                    lambda: check_result(
-                        template,
-                        assign.job,
-                        assign.start,
-                        assign.end,
-                        exit_code,
-                        log_tail,
-                        preferences,
-                        chunk_id=ref.chunk,
-                        attempt=ref.attempt,
-                        tracebacks=tracebacks,
-                    ),
-                    timeout_s=self._hook_timeout_s,
-                    what=f"template {key}: checking the result",
-                )
-                for text in tracebacks:
-                    self._log_text(f"[corral] template {key}: a result check raised\n{text}")
-            except TemplateError as exc:
-                self._log_text(failure_text(exc))
-                ok, message = False, str(exc)
-            except Exception as exc:
-                logger.warning("action=check_failed %s template=%s error=%r", self._label, key, exc)
-                ok, message = False, f"template {key} could not check the result: {exc}"
-            error = "" if ok else (message or error or "failed")
+            judgement = await self._judge(template, key, outcome.exit_code, preferences, watch)
+            if judgement.ok and template.getOutputPattern():
+                await self._check_outputs(template, key, frames, judgement)
+            self._log_findings(judgement)
+            error = "" if judgement.ok else (judgement.message or error or "failed")
+        ok = judgement.ok and watch.aborted is None and not oom and not outcome.killed
+        ok = ok and not outcome.timed_out and outcome.exit_code is not None
+        frames_done = len(frames) if ok else min(watch.frames_done, len(frames))
+        if ok:
+            self._progress(100.0, frames_done)
         return Result(
             ref=assign.ref,
             ok=ok,
             exit_code=outcome.exit_code,
-            error=error,
+            error="" if ok else (error or "failed"),
             started=outcome.started,
             finished=outcome.finished,
-            killed=outcome.killed,
+            killed=outcome.killed and watch.aborted is None,
             oom=oom,
+            frames_done=frames_done,
+            warnings=len(judgement.warnings),
+            errors=judgement.error_count,
+            actions=list(judgement.actions) if not ok else [],
         )
+
+    async def _judge(
+        self,
+        template: MTemplate,
+        key: object,
+        exit_code: int,
+        preferences: dict[str, Any],
+        watch: LogWatch,
+    ) -> Judgement:
+        """The final check: onCheckExitCode, then onCheckLog with the whole log."""
+        assign, ref = self.assign, self.assign.ref
+        tracebacks: list[str] = []
+        try:
+            judgement = await run_limited(
+                lambda: judge_result(
+                    template,
+                    assign.job,
+                    assign.start,
+                    assign.end,
+                    exit_code,
+                    watch.log.whole(),
+                    preferences,
+                    chunk_id=ref.chunk,
+                    attempt=ref.attempt,
+                    tracebacks=tracebacks,
+                ),
+                timeout_s=self._hook_timeout_s,
+                what=f"template {key}: checking the result",
+            )
+            for text in tracebacks:
+                self._log_text(f"[corral] template {key}: a result check raised\n{text}")
+        except TemplateError as exc:
+            self._log_text(failure_text(exc))
+            judgement = Judgement()
+            judgement.fail(str(exc))
+        except Exception as exc:
+            logger.warning("action=check_failed %s template=%s error=%r", self._label, key, exc)
+            judgement = Judgement()
+            judgement.fail(f"template {key} could not check the result: {exc}")
+        return judgement
+
+    async def _check_outputs(
+        self, template: MTemplate, key: object, frames: list[Decimal], judgement: Judgement
+    ) -> None:
+        """Every frame's declared output must be a file (a missing one fails the chunk)."""
+        paths = expected_outputs(template.getOutputPattern(), MJob(self.assign.job), frames)
+        try:
+            missing = await run_limited(
+                lambda: missing_outputs(paths),
+                timeout_s=self._hook_timeout_s,
+                what=f"template {key}: checking the output files",
+            )
+        except TemplateError as exc:
+            judgement.fail(str(exc))
+            return
+        if missing:
+            shown = ", ".join(missing[:5]) + (
+                f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+            )
+            judgement.fail(f"missing output ({len(missing)} of {len(paths)} files): {shown}")
+
+    def _log_findings(self, judgement: Judgement) -> None:
+        """Warnings and notes go into the chunk's log (errors become the chunk's error)."""
+        lines = [f"[corral] warning: {text}\n" for text in judgement.warnings]
+        lines += [f"[corral] note: {text}\n" for text in judgement.notes]
+        if lines:
+            self._log_text("".join(lines))
+        for text in judgement.warnings:
+            logger.info("action=chunk_warning %s %s %s", self._label, _ref_text(self.ref), text)
+
+    def _progress(self, percent: float, frames_done: int) -> None:
+        if self._on_progress is not None:
+            try:
+                self._on_progress(percent, frames_done)
+            except Exception:
+                logger.exception("action=progress_forward_failed %s", self._label)
 
     def _preferences(self, template: MTemplate) -> dict[str, Any]:
         return self._preferences_of(template) if self._preferences_of is not None else {}

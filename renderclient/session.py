@@ -40,6 +40,7 @@ from dispatcher.protocol import (
     Hello,
     Log,
     Message,
+    Progress,
     ProtocolError,
     Ref,
     Refused,
@@ -59,6 +60,7 @@ from hooks.api.template import MTemplate, MTemplateError
 from renderclient.commands import CommandSettings, NodeCommands
 from renderclient.environment import without_secrets
 from renderclient.hookcalls import DEFAULT_HOOK_TIMEOUT_S, run_limited
+from renderclient.logwatch import LOG_CHECK_INTERVAL_S
 from renderclient.nodekeys import NodeKeyError, NodeKeys
 from renderclient.resources import ResourceMonitor
 from renderclient.runner import ChunkRun, failed_result
@@ -142,7 +144,9 @@ class InstanceSession:
         template_config: NodeTemplateConfig | None = None,
         hook_timeout_s: float = DEFAULT_HOOK_TIMEOUT_S,
         idle_interval_s: float = DEFAULT_IDLE_INTERVAL_S,
+        log_check_interval_s: float = LOG_CHECK_INTERVAL_S,
     ) -> None:
+        self._log_check_interval_s = log_check_interval_s
         self.host = host
         self.port = port
         self.name = name
@@ -652,6 +656,8 @@ class InstanceSession:
                 on_spawn=functools.partial(self._monitor.track, ref),
                 preferences_of=self.preferences,
                 hook_timeout_s=self._hook_timeout_s,
+                on_progress=functools.partial(self._send_progress, ref),
+                log_check_interval_s=self._log_check_interval_s,
             )
             self._current = run
             self._held_log.clear()
@@ -697,6 +703,12 @@ class InstanceSession:
             self._send(Log(ref=ref, data=data))
         elif len(self._held_log) < MAX_HELD_LOG_BYTES:
             self._held_log += data[: MAX_HELD_LOG_BYTES - len(self._held_log)]
+
+    def _send_progress(self, ref: Ref, percent: float, frames_done: int) -> None:
+        # Progress is a hint: while the dispatcher is unreachable it is dropped.
+        self._send(
+            Progress(ref=ref, percent=min(100.0, max(0.0, percent)), frames_done=frames_done)
+        )
 
     def _report(self, result: Result) -> None:
         self.unacked[result.ref] = result

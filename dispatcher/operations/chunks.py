@@ -12,7 +12,7 @@ from dispatcher.events import ChunkEvent
 from dispatcher.model import CHUNK_RUNNING, CHUNK_STATUS, Job, Node, Status, parse_id
 from dispatcher.operations.actor import Actor
 from dispatcher.operations.farm import Area
-from dispatcher.views import chunk_view, chunk_views
+from dispatcher.views import chunk_view, chunk_views, outcome_fields, run_view
 
 
 class ChunkOperations(Area):
@@ -68,13 +68,10 @@ class ChunkOperations(Area):
         index = self.index(job, chunk)
         view = chunk_view(job, index, self._names())
         if runs:
-            view["runs"] = [
-                {"attempt": attempt, "node_id": node, "state": state, "started": started,
-                 "finished": finished, "exit_code": exit_code, "error": error}
-                for _, number, attempt, node, state, started, finished, exit_code, error
-                in await self.farm.store.runs(job.id, [index])
-                if number == index
-            ]  # fmt: skip
+            rows = [run for run in await self.farm.store.runs(job.id, [index]) if run[1] == index]
+            view["runs"] = [run_view(run) for run in rows]
+            live = self.farm.queue.running_progress(job.id, index)
+            view.update(outcome_fields(view["state"], rows[-1] if rows else None, live))
         return view
 
     def log(self, actor: Actor, key: int | str, chunk: object, attempt: int | None) -> bytes:
@@ -120,11 +117,12 @@ class ChunkOperations(Area):
     ) -> tuple[listing.Selection, listing.Render]:
         """A job's tasks in chunk order (filter `state`), rendered as PyFarm shows them."""
         job = self._job(key)
-        store, nodes = self.farm.store, self.farm.queue.nodes
+        store, queue = self.farm.store, self.farm.queue
+        nodes = queue.nodes
 
         async def render(keys: list[int]) -> list[Any]:
             latest = {run[1]: run for run in await store.runs(job.id, keys)}  # last wins
-            return pyfarm.task_views(job, keys, nodes, latest)
+            return pyfarm.task_views(job, keys, nodes, latest, queue.running_progress)
 
         return listing.chunk_selection(job, query), render
 
@@ -133,13 +131,10 @@ class ChunkOperations(Area):
         job, index = self.task(actor, key, task)
         runs = [run for run in await self.farm.store.runs(job.id, [index]) if run[1] == index]
         view = pyfarm.task_views(
-            job, [index], self.farm.queue.nodes, {index: runs[-1]} if runs else {}
-        )[0]
-        view["runs"] = [
-            {"attempt": attempt, "node_id": node, "state": state, "started": started,
-             "finished": finished, "exit_code": exit_code, "error": error}
-            for _, _, attempt, node, state, started, finished, exit_code, error in runs
-        ]  # fmt: skip
+            job, [index], self.farm.queue.nodes, {index: runs[-1]} if runs else {},
+            self.farm.queue.running_progress,
+        )[0]  # fmt: skip
+        view["runs"] = [run_view(run) for run in runs]
         return view
 
     async def set_task_state(

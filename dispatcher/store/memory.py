@@ -71,8 +71,9 @@ class MemoryStore:
         finished: float | None = None,
         exit_code: int | None = None,
         error: str = "",
+        outcome: tuple[int, int, int] = (0, 0, 0),
     ) -> None:
-        self.runs_[ref] = (*ref, node_id, state, started, finished, exit_code, error)
+        self.runs_[ref] = (*ref, node_id, state, started, finished, exit_code, error, *outcome)
 
     def put_node(self, node: Node) -> None:
         self.nodes[node.id] = node

@@ -369,8 +369,18 @@ class SqliteStore:
         finished: float | None = None,
         exit_code: int | None = None,
         error: str = "",
+        outcome: tuple[int, int, int] = (0, 0, 0),
     ) -> None:
-        self._pending.runs[ref] = (*ref, node_id, state, started, finished, exit_code, error)
+        self._pending.runs[ref] = (
+            *ref,
+            node_id,
+            state,
+            started,
+            finished,
+            exit_code,
+            error,
+            *outcome,
+        )
         self._wake.set()
 
     def put_node(self, node: Node) -> None:

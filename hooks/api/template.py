@@ -95,7 +95,8 @@ kPlatformMac = 1
 kPlatformLinux = 2
 
 # MTemplateError types and actions. Only the type "error" and the action
-# "abort render" appear in public templates; the others are Corral's.
+# "abort render" appear in public templates; the others are Corral's (what each
+# does: docs/templates.md, "Errors").
 kTemplateErrorTypeError = 0
 kTemplateErrorTypeWarning = 1
 kTemplateErrorTypeInfo = 2
@@ -255,6 +256,9 @@ class MTemplate:
         self._delay_s = 0
         self._items: list[MTemplateItem] = []
         self._mappings: dict[str, str] = {}
+        self._progress_pattern = ""
+        self._frame_pattern = ""
+        self._output_pattern = ""
         self.platformWindows = MTemplatePlatform(kPlatformWindows)
         self.platformMac = MTemplatePlatform(kPlatformMac)
         self.platformLinux = MTemplatePlatform(kPlatformLinux)
@@ -340,6 +344,33 @@ class MTemplate:
     def getDelay(self) -> int:
         return self._delay_s
 
+    # What the render client reads from the log and checks after a chunk (Corral's own;
+    # docs/templates.md "Progress, frames and outputs").
+
+    def setProgressPattern(self, pattern: str) -> None:
+        """A regular expression whose first group is the render's percent (0-100), read
+        from the log as it streams; the last match wins."""
+        self._progress_pattern = str(pattern)
+
+    def getProgressPattern(self) -> str:
+        return self._progress_pattern
+
+    def setFramePattern(self, pattern: str) -> None:
+        """A regular expression matching one log line per finished frame."""
+        self._frame_pattern = str(pattern)
+
+    def getFramePattern(self) -> str:
+        return self._frame_pattern
+
+    def setOutputPattern(self, pattern: str) -> None:
+        """The file each frame writes, checked after a chunk: `{attribute}` is a job
+        attribute, a run of `#` the zero-padded frame, `{frame}` the frame as is
+        ("{output_folder}/frame_####.png")."""
+        self._output_pattern = str(pattern)
+
+    def getOutputPattern(self) -> str:
+        return self._output_pattern
+
     # Submission form.
 
     def addSubmissionItem(self, item: MTemplateItem) -> None:
@@ -380,6 +411,9 @@ class MTemplate:
             "delay_s": self._delay_s,
             "items": [item.to_dict() for item in self._items],
             "mappings": dict(self._mappings),
+            "progress_pattern": self._progress_pattern,
+            "frame_pattern": self._frame_pattern,
+            "output_pattern": self._output_pattern,
             "client_configuration": {
                 name: [item.to_dict() for item in platform.getClientConfigurationItems()]
                 for name, platform in (

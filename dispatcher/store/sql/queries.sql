@@ -35,36 +35,44 @@ DELETE FROM node_failures WHERE job_id = ?;
 SELECT id, spec, chunk_status, chunk_attempts, chunk_nodes, chunk_failures FROM jobs WHERE id = ?;
 
 -- name: put_run
-INSERT INTO runs (job_id, chunk, attempt, node_id, state, started, finished, exit_code, error)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+INSERT INTO runs (job_id, chunk, attempt, node_id, state, started, finished, exit_code, error,
+    frames_done, warnings, errors)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (job_id, chunk, attempt) DO UPDATE SET node_id = excluded.node_id,
     state = excluded.state, started = excluded.started, finished = excluded.finished,
-    exit_code = excluded.exit_code, error = excluded.error;
+    exit_code = excluded.exit_code, error = excluded.error,
+    frames_done = excluded.frames_done, warnings = excluded.warnings, errors = excluded.errors;
 
 -- name: put_runs_json
 -- put_run for a whole batch in one statement: a JSON array of rows in put_run's order.
 -- One step instead of one per row, so the store thread rarely holds the GIL.
-INSERT INTO runs (job_id, chunk, attempt, node_id, state, started, finished, exit_code, error)
+INSERT INTO runs (job_id, chunk, attempt, node_id, state, started, finished, exit_code, error,
+    frames_done, warnings, errors)
 SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
     json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'),
-    json_extract(value, '$[6]'), json_extract(value, '$[7]'), json_extract(value, '$[8]')
+    json_extract(value, '$[6]'), json_extract(value, '$[7]'), json_extract(value, '$[8]'),
+    json_extract(value, '$[9]'), json_extract(value, '$[10]'), json_extract(value, '$[11]')
 FROM json_each(?) WHERE true
 ON CONFLICT (job_id, chunk, attempt) DO UPDATE SET node_id = excluded.node_id,
     state = excluded.state, started = excluded.started, finished = excluded.finished,
-    exit_code = excluded.exit_code, error = excluded.error;
+    exit_code = excluded.exit_code, error = excluded.error,
+    frames_done = excluded.frames_done, warnings = excluded.warnings, errors = excluded.errors;
 
 -- name: load_runs
-SELECT job_id, chunk, attempt, node_id, state, started, finished, exit_code, error
+SELECT job_id, chunk, attempt, node_id, state, started, finished, exit_code, error,
+    frames_done, warnings, errors
 FROM runs WHERE job_id = ? ORDER BY chunk, attempt;
 
 -- name: load_runs_between
 -- The attempts of the chunks first..last of a job (one page's worth).
-SELECT job_id, chunk, attempt, node_id, state, started, finished, exit_code, error
+SELECT job_id, chunk, attempt, node_id, state, started, finished, exit_code, error,
+    frames_done, warnings, errors
 FROM runs WHERE job_id = ? AND chunk BETWEEN ? AND ? ORDER BY chunk, attempt;
 
 -- name: load_runs_of_chunks
 -- The attempts of some chunks of a job (a JSON array of chunk indexes): one page's worth.
-SELECT job_id, chunk, attempt, node_id, state, started, finished, exit_code, error
+SELECT job_id, chunk, attempt, node_id, state, started, finished, exit_code, error,
+    frames_done, warnings, errors
 FROM runs WHERE job_id = ? AND chunk IN (SELECT value FROM json_each(?)) ORDER BY chunk, attempt;
 
 -- name: load_nodes
