@@ -633,7 +633,15 @@ class NodeServer:
             if job.id not in views:
                 views[job.id] = p.preencoded(job_fields(job))
             first, last = job.chunk_frames(ref.chunk)
-            assign = p.Assign(ref, views[job.id], str(first), str(last), job.time_limit_s)
+            assign = p.Assign(
+                ref,
+                views[job.id],
+                str(first),
+                str(last),
+                job.time_limit_s,
+                ram_warning_mb=job.ram_warning or None,  # 0, as null: no threshold
+                ram_max_mb=job.ram_max or None,
+            )
             messages.append((slot, assign, slot.result_at))
             slot.result_at = 0.0
 
