@@ -193,8 +193,10 @@ class DispatcherClient:
 
     # -- jobs --------------------------------------------------------------
 
-    def jobs(self, state: str | None = None) -> list[dict[str, Any]]:
-        result = self.request("GET", "/jobs/", query={"state": state})
+    def jobs(self, state: str | None = None, *, hidden: bool | None = None) -> list[dict[str, Any]]:
+        """The jobs (in `state`); `hidden` False leaves hidden jobs out, True keeps only them."""
+        flag = None if hidden is None else str(hidden).lower()
+        result = self.request("GET", "/jobs/", query={"state": state, "hidden": flag})
         return list(result or [])
 
     def job(self, ref: int | str) -> dict[str, Any]:

@@ -243,20 +243,24 @@ def jobs() -> None:
 @click.option(
     "--state", "job_state", type=click.Choice(JOB_STATES), help="Only jobs in this state."
 )
+@click.option("--all", "show_all", is_flag=True, help="Hidden jobs too.")
 @click.option("--watch", "watching", is_flag=True, help="Keep following changes (live events).")
 @json_option
 @pass_state
-def jobs_list(state: CliState, job_state: str | None, as_json: bool, watching: bool) -> None:
+def jobs_list(
+    state: CliState, job_state: str | None, show_all: bool, as_json: bool, watching: bool
+) -> None:
     """List jobs: id, title, state, progress, chunks, priority, user, template.
 
+    Jobs submitted as hidden are left out unless --all.
     With --watch the table is kept current from the live events until Ctrl-C
     (with --json: a snapshot line, then one JSON event per line).
     """
     if watching:
         with contextlib.suppress(KeyboardInterrupt):
-            watch_jobs_list(state.client(), job_state, as_json, stdout_console())
+            watch_jobs_list(state.client(), job_state, as_json, stdout_console(), show_all=show_all)
         return
-    found = state.client().jobs(job_state)
+    found = state.client().jobs(job_state, hidden=None if show_all else False)
     if as_json:
         echo_json(found)
     elif found:

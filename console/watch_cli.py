@@ -160,13 +160,20 @@ def follow_events(
 
 
 def watch_jobs_list(
-    client: DispatcherClient, job_state: str | None, as_json: bool, console: Console
+    client: DispatcherClient,
+    job_state: str | None,
+    as_json: bool,
+    console: Console,
+    *,
+    show_all: bool = False,
 ) -> None:
-    """`jobs list --watch`: the table kept current (a terminal), or one line per event."""
+    """`jobs list --watch`: the table kept current (a terminal), or one line per event.
+    Hidden jobs are left out of the table unless `show_all`."""
     kinds = ("job", "progress", "chunk")
+    hidden = None if show_all else False
     with client.follow(kinds=kinds) as events:
         events.wait_connected(CONNECT_WAIT_S)
-        found = client.jobs(job_state)
+        found = client.jobs(job_state, hidden=hidden)
         if as_json:
             console.out(snapshot_line(jobs=found), highlight=False)
             for event in events:
@@ -184,7 +191,11 @@ def watch_jobs_list(
             for event in events:
                 stale = stale or event is not None
                 if stale and time.monotonic() - read_at >= RELIST_EVERY_S:
-                    found, stale, read_at = client.jobs(job_state), False, time.monotonic()
+                    found, stale, read_at = (
+                        client.jobs(job_state, hidden=hidden),
+                        False,
+                        time.monotonic(),
+                    )
                     live.update(jobs_table(found), refresh=True)
 
 

@@ -1,4 +1,5 @@
-"""Ordered indexes of the queue's jobs: by id, and by state, user, parent folder and template.
+"""Ordered indexes of the queue's jobs: by id, by state, user, parent folder and template,
+and the hidden ones.
 
 Listings page through these instead of scanning every job. Each index keeps job ids
 in ascending order, so a page is "the next N ids after the cursor": a bisection,
@@ -89,7 +90,8 @@ class FieldIndex(Generic[K]):
 
 
 class JobIndex:
-    """Every job id in order, and per state, user, parent folder and template.
+    """Every job id in order, per state, user, parent folder and template, and the hidden
+    jobs (few: a console's `?hidden=true` pages through them alone).
 
     `update(job)` after a job was added or edited, `update_state(job)` after its chunk
     counters moved (the hot path: one state comparison when nothing changed),
@@ -101,6 +103,7 @@ class JobIndex:
     user: FieldIndex[str]
     parent: FieldIndex[int]
     template: FieldIndex[str]
+    hidden: SortedIds
 
     def __init__(self) -> None:
         self.clear()
@@ -111,12 +114,13 @@ class JobIndex:
         self.user: FieldIndex[str] = FieldIndex()
         self.parent: FieldIndex[int] = FieldIndex()
         self.template: FieldIndex[str] = FieldIndex()
+        self.hidden = SortedIds()
         self._states: dict[int, Status] = {}
-        self._fields: dict[int, tuple[str, int, str]] = {}
+        self._fields: dict[int, tuple[str, int, str, bool]] = {}
 
     def update(self, job: Job) -> None:
         """Index a new job, or move an edited one to its new values."""
-        fields = (job.user, job.parent, job.template)
+        fields = (job.user, job.parent, job.template, job.hidden)
         old = self._fields.get(job.id)
         if old != fields:
             if old is None:
@@ -125,9 +129,12 @@ class JobIndex:
                 self.user.discard(old[0], job.id)
                 self.parent.discard(old[1], job.id)
                 self.template.discard(old[2], job.id)
+                self.hidden.discard(job.id)
             self.user.add(fields[0], job.id)
             self.parent.add(fields[1], job.id)
             self.template.add(fields[2], job.id)
+            if job.hidden:
+                self.hidden.add(job.id)
             self._fields[job.id] = fields
         self.update_state(job)
 
@@ -149,6 +156,7 @@ class JobIndex:
             self.user.discard(fields[0], job_id)
             self.parent.discard(fields[1], job_id)
             self.template.discard(fields[2], job_id)
+            self.hidden.discard(job_id)
         state = self._states.pop(job_id, None)
         if state is not None:
             self.state.discard(state, job_id)

@@ -122,6 +122,9 @@ class JobQuery(PageParams):
     owner: str | None = Field(None, description="the same as user")
     parent: int | None = Field(None, description="a folder id; -1 or 0 is the top")
     template: str | None = Field(None, description="a template key or id")
+    hidden: bool | None = Field(
+        None, description="false: leave hidden jobs out; true: only them; absent: all jobs"
+    )
 
 
 class ChunkQuery(PageParams):
@@ -289,8 +292,9 @@ async def collect(selection: Selection, render: Render, *, slice_items: int) -> 
 def job_selection(
     queue: Queue, query: Mapping[str, str], *, template_key: Callable[[str], str] | None = None
 ) -> Selection:
-    """The jobs a query asks for: filters `state`, `user` (or `owner`), `parent` and
-    `template` (a key, or an id that `template_key` turns into one), all of them at once.
+    """The jobs a query asks for: filters `state`, `user` (or `owner`), `parent`,
+    `template` (a key, or an id that `template_key` turns into one) and `hidden`, all of
+    them at once.
 
     The smallest of the filters' indexes gives the candidates; each candidate is
     tested against the live job, so a job that changed while the listing ran is
@@ -318,6 +322,12 @@ def job_selection(
         template = template_key(template) if template_key is not None else template
         sets.append(index.template.ids(template))
         tests.append(lambda job: job.template == template)
+    hidden_text = query.get("hidden")
+    if hidden_text is not None:
+        hidden = _flag(hidden_text, "hidden")
+        if hidden:
+            sets.append(index.hidden)  # few: the candidates are these alone
+        tests.append(lambda job: job.hidden is hidden)
     jobs = queue.jobs
     if not tests:
         return Selection.of(index.all)
@@ -326,7 +336,7 @@ def job_selection(
         job = jobs.get(key)
         return job is not None and all(test(job) for test in tests)
 
-    return Selection.of(min(sets, key=len), match)
+    return Selection.of(min(sets, key=len) if sets else index.all, match)
 
 
 def job_render(queue: Queue) -> Render:
@@ -396,6 +406,18 @@ def _status(text: str) -> Status:
         raise ValidationError(
             f"state: unknown state {text[:64]!r}; one of {known}", field="state"
         ) from None
+
+
+def _flag(text: str, name: str) -> bool:
+    """A boolean query value as pydantic reads one (true/false, 1/0, yes/no, on/off)."""
+    value = _FLAGS.get(text.strip().lower())
+    if value is None:
+        raise ValidationError(f"{name}: {text[:32]!r} is not true or false", field=name)
+    return value
+
+
+_FLAGS = {"true": True, "t": True, "1": True, "yes": True, "y": True, "on": True,
+          "false": False, "f": False, "0": False, "no": False, "n": False, "off": False}  # fmt: skip
 
 
 def _one_of(query: Mapping[str, str], name: str, alias: str) -> str | None:

@@ -647,7 +647,15 @@ class NodeServer:
                     fields = paths.translate_job(fields, repositories, key[1])
                 views[key] = p.preencoded(fields)
             first, last = job.chunk_frames(ref.chunk)
-            assign = p.Assign(ref, views[key], str(first), str(last), job.time_limit_s)
+            assign = p.Assign(
+                ref,
+                views[key],
+                str(first),
+                str(last),
+                job.time_limit_s,
+                ram_warning_mb=job.ram_warning or None,  # 0, as null: no threshold
+                ram_max_mb=job.ram_max or None,
+            )
             messages.append((slot, assign, slot.result_at))
             slot.result_at = 0.0
 

@@ -192,13 +192,21 @@ class Refused(msgspec.Struct, tag="refused"):
 
 
 class Assign(msgspec.Struct, tag="assign"):
-    """Run one chunk. `job` is the job as the template hooks see it (REST field names)."""
+    """Run one chunk. `job` is the job as the template hooks see it (REST field names).
+
+    `ram_warning_mb` and `ram_max_mb` are the job's memory thresholds for the attempt's
+    process tree (None: none): past the first the client writes a warning into the
+    chunk's log, past the second it ends the render and fails the attempt. A client
+    that predates them ignores them (msgspec skips unknown fields).
+    """
 
     ref: Ref
     job: dict[str, Any]
     start: str
     end: str
     time_limit_s: float = 0.0
+    ram_warning_mb: Annotated[int, Meta(ge=1)] | None = None
+    ram_max_mb: Annotated[int, Meta(ge=1)] | None = None
 
 
 class Log(msgspec.Struct, tag="log"):

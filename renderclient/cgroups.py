@@ -148,6 +148,23 @@ class MemoryCgroup:
         except (OSError, ValueError, IndexError):
             return None
 
+    def working_set_bytes(self) -> int | None:
+        """What the cgroup's processes use: its usage less the inactive file cache (pages
+        the kernel drops first, which a render writing big files would otherwise be
+        charged for); the usage alone where the kernel does not say."""
+        usage = self.usage_bytes()
+        if usage is None:
+            return None
+        name = "total_inactive_file" if self.version == 1 else "inactive_file"
+        try:
+            for line in (self.path / "memory.stat").read_text().splitlines():
+                key, _, value = line.partition(" ")
+                if key == name:
+                    return max(0, usage - int(value))
+        except (OSError, ValueError):
+            pass
+        return usage
+
     def available_bytes(self) -> int | None:
         usage = self.usage_bytes()
         return None if usage is None else max(0, self.limit_bytes - usage)

@@ -61,6 +61,7 @@ from renderclient.commands import CommandSettings, NodeCommands
 from renderclient.environment import without_secrets
 from renderclient.hookcalls import DEFAULT_HOOK_TIMEOUT_S, run_limited
 from renderclient.logwatch import LOG_CHECK_INTERVAL_S
+from renderclient.memwatch import MemoryCounts, MemoryWatch, run_watched
 from renderclient.nodekeys import NodeKeyError, NodeKeys
 from renderclient.resources import ResourceMonitor
 from renderclient.runner import ChunkRun, failed_result
@@ -183,6 +184,7 @@ class InstanceSession:
         self.nice: int | None = None
         self.realtime_log = realtime_log
         self._held_log = bytearray()
+        self.memory_counts = MemoryCounts()  # the jobs' ram_warning and ram_max at work
         # Client configuration: the node's own values, and what the dispatcher sets.
         self.template_config = template_config or NodeTemplateConfig()
         self.dispatcher_config: dict[str, dict[str, Any]] = {}
@@ -643,17 +645,26 @@ class InstanceSession:
                 CORRAL_ATTEMPT=str(ref.attempt),
             )
             available = self.resources().memory_available_bytes or 0
+            write_log = functools.partial(self._send_log, ref)
+            watch = MemoryWatch.of(
+                assign,
+                write_log=write_log,
+                cgroup=self._cgroup,
+                counts=self.memory_counts,
+                label=self._label,
+            )
+            track = functools.partial(self._monitor.track, ref)
             run = ChunkRun(
                 assign,
                 self._templates.current,
                 instance=self.instance,
-                on_output=functools.partial(self._send_log, ref),
+                on_output=write_log,
                 log_batch_s=self._log_batch_s,
                 label=self._label,
                 env=env,
                 cgroup=self._cgroup,
                 nice=self.nice,
-                on_spawn=functools.partial(self._monitor.track, ref),
+                on_spawn=track if watch is None else _both(track, watch.follow),
                 preferences_of=self.preferences,
                 hook_timeout_s=self._hook_timeout_s,
                 on_progress=functools.partial(self._send_progress, ref),
@@ -669,7 +680,7 @@ class InstanceSession:
                 assign.end,
             )
             try:
-                result = await run.run()
+                result = await run_watched(run, watch)
             except Exception as exc:
                 logger.exception("action=chunk_error %s %s", self._label, _ref_text(ref))
                 result = failed_result(ref, f"render client error: {exc}")
@@ -726,6 +737,14 @@ def _within(results: list[Result], budget_bytes: int) -> list[Result]:
             break
         kept.append(result)
     return kept
+
+
+def _both(first: Callable[[int], None], second: Callable[[int], None]) -> Callable[[int], None]:
+    def call(pid: int) -> None:
+        first(pid)
+        second(pid)
+
+    return call
 
 
 def _ref_text(ref: Ref) -> str:

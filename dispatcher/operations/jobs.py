@@ -63,9 +63,9 @@ class JobOperations(Area):
         *,
         pyfarm_views: bool = False,
     ) -> tuple[listing.Selection, listing.Render]:
-        """The jobs a listing asks for (filters `state`, `user`, `parent`, `template`, through
-        the queue's indexes) and how to render a slice of them; a front pages or streams it
-        (dispatcher/listing.py)."""
+        """The jobs a listing asks for (filters `state`, `user`, `parent`, `template`,
+        `hidden`, through the queue's indexes) and how to render a slice of them; a front
+        pages or streams it (dispatcher/listing.py)."""
         templates = self.farm.templates
 
         def template_key(text: str) -> str:

@@ -24,7 +24,7 @@ def _key(request: web.Request) -> str:
 
 @routes.get("/api/v1/jobs/", query=listing.JobQuery)
 async def list_jobs(request: web.Request) -> web.StreamResponse:
-    """Paged (`limit`, `after`) or streamed; filters `state`, `user`, `parent`, `template`."""
+    """Paged (`limit`, `after`) or streamed; filters state, user, parent, template, hidden."""
     ops, actor = operations(request)
     selection, render = ops.jobs.listing(actor, request.query, pyfarm_views=True)
     return await listing.respond(request, selection, render, slice_items=listing.JOB_SLICE)

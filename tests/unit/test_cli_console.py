@@ -138,7 +138,7 @@ def test_jobs_list_json_is_the_api_objects_sorted(
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == jobs
     assert result.stdout == json.dumps(jobs, indent=2, sort_keys=True) + "\n"
-    assert api.calls == [("GET", "/jobs/", None, {"state": None})]
+    assert api.calls == [("GET", "/jobs/", None, {"state": None, "hidden": "false"})]
 
 
 def test_jobs_list_table(api: FakeApi, invoke: Callable[..., Result]) -> None:
@@ -149,7 +149,7 @@ def test_jobs_list_table(api: FakeApi, invoke: Callable[..., Result]) -> None:
     for column in ("ID", "TITLE", "STATE", "PROGRESS", "CHUNKS", "PRIORITY", "USER", "TEMPLATE"):
         assert column in header
     assert row.split() == ["1", "shot010", "running", "50%", "2/4", "50", "admin", "cmdline"]
-    assert api.calls[0][3] == {"state": "running"}
+    assert api.calls[0][3] == {"state": "running", "hidden": "false"}
 
 
 def test_jobs_list_empty(api: FakeApi, invoke: Callable[..., Result]) -> None:

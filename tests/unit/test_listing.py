@@ -132,6 +132,12 @@ async def _check_every_filter(queue: Queue) -> None:
         assert await _listed(queue, {"parent": str(parent)}) == _brute(queue, parent=parent)
     for template in TEMPLATES:
         assert await _listed(queue, {"template": template}) == _brute(queue, template=template)
+    for hidden in (True, False):
+        text = str(hidden).lower()
+        assert await _listed(queue, {"hidden": text}) == _brute(queue, hidden=hidden)
+        for user in USERS:
+            query = {"hidden": text, "user": user}
+            assert await _listed(queue, query) == _brute(queue, hidden=hidden, user=user)
     for state in (Status.RUNNING, Status.QUEUED):
         for user in USERS:
             query = {"state": state.value, "user": user, "template": "cmdline"}
@@ -143,7 +149,7 @@ def _submit(queue: Queue, rng: random.Random, folders: list[int]) -> Job:
     spec = parse_spec(
         {"title": "j", "frames": f"1-{rng.randint(1, 6)}", "command": ["/bin/true"],
          "template": rng.choice(TEMPLATES), "parent": rng.choice([ROOT_PARENT, *folders]),
-         "user": rng.choice(USERS)}
+         "user": rng.choice(USERS), "hidden": rng.random() < 0.2}
     )  # fmt: skip
     return queue.submit([spec], spec.user or "ann")[0]
 
@@ -171,7 +177,7 @@ async def test_the_indexes_match_a_brute_force_filter_through_every_change() -> 
             changes: dict[str, object] = rng.choice(
                 [{"paused": not job.paused}, {"user": rng.choice(USERS)},
                  {"parent": rng.choice([ROOT_PARENT, *folders])},
-                 {"template": rng.choice(TEMPLATES)}]
+                 {"template": rng.choice(TEMPLATES)}, {"hidden": not job.hidden}]
             )  # fmt: skip
             queue.edit(job, changes)
         elif action == 3:
@@ -199,7 +205,8 @@ async def test_the_indexes_match_a_brute_force_filter_through_every_change() -> 
 async def test_a_filter_value_that_is_not_known_is_refused_naming_it() -> None:
     queue = Queue(MemoryStore())
     for query, field in (({"state": "sleeping"}, "state"), ({"parent": "x"}, "parent"),
-                         ({"user": "a", "owner": "b"}, "owner")):  # fmt: skip
+                         ({"user": "a", "owner": "b"}, "owner"), ({"hidden": "maybe"}, "hidden"),
+                         ({"hidden": ""}, "hidden")):  # fmt: skip
         with pytest.raises(ValidationError) as caught:
             listing.job_selection(queue, query)
         assert caught.value.field == field
