@@ -63,6 +63,22 @@ def envelope(
     return web.Response(status=code, text=json.dumps(body), content_type="application/json")
 
 
+class MusterStatus(BaseModel):
+    """How the request went: `Code` is the HTTP status; `Field` names a bad field."""
+
+    Code: int
+    Time: str
+    Description: str
+    field_name: str | None = Field(None, alias="Field")
+
+
+class MusterEnvelope(BaseModel):
+    """Every answer of Muster's routes, errors included."""
+
+    ResponseStatus: MusterStatus
+    ResponseData: dict[str, Any]
+
+
 def _is_muster(request: web.Request) -> bool:
     endpoint = endpoint_of(request.match_info.route.handler)
     if endpoint is not None:
@@ -140,7 +156,14 @@ class NotAcceptable(web.HTTPNotAcceptable):
 
 
 # -- login and templates ----------------------------------------------------------------
-@routes.post("/api/login", query=LoginQuery, public=True)
+@routes.post(
+    "/api/login",
+    query=LoginQuery,
+    public=True,
+    answer=MusterEnvelope,
+    envelope=MusterEnvelope,
+    errors=(401, 406, 429),
+)
 async def login(request: web.Request) -> web.Response:
     """Log in with `username` and `password` query parameters; ResponseData.authToken."""
     query = _query(request)
@@ -166,13 +189,25 @@ async def _templates(request: web.Request) -> web.Response:
     return envelope({"templates": templates})
 
 
-@routes.post("/api/templates/list", query=TemplatesQuery)
+@routes.post(
+    "/api/templates/list",
+    query=TemplatesQuery,
+    answer=MusterEnvelope,
+    envelope=MusterEnvelope,
+    errors=(406,),
+)
 async def templates_post(request: web.Request) -> web.Response:
     """The installed templates as {name, id} (`select` adds key, description, ...)."""
     return await _templates(request)
 
 
-@routes.get("/api/templates/list", query=TemplatesQuery)
+@routes.get(
+    "/api/templates/list",
+    query=TemplatesQuery,
+    answer=MusterEnvelope,
+    envelope=MusterEnvelope,
+    errors=(406,),
+)
 async def templates_get(request: web.Request) -> web.Response:
     """The installed templates as {name, id} (`select` adds key, description, ...)."""
     return await _templates(request)
@@ -184,7 +219,14 @@ Action = Callable[
 ]
 
 
-@routes.post("/api/queue/actions", query=ActionsQuery, body=ActionBody)
+@routes.post(
+    "/api/queue/actions",
+    query=ActionsQuery,
+    body=ActionBody,
+    answer=MusterEnvelope,
+    envelope=MusterEnvelope,
+    errors=(406,),
+)
 async def queue_action(request: web.Request) -> web.Response:
     """Muster's queue actions by `name`: submit, list, pause, resume, delete, reinit.
 
@@ -194,7 +236,13 @@ async def queue_action(request: web.Request) -> web.Response:
     return await _action(request, write=True)
 
 
-@routes.get("/api/queue/actions", query=ActionsQuery)
+@routes.get(
+    "/api/queue/actions",
+    query=ActionsQuery,
+    answer=MusterEnvelope,
+    envelope=MusterEnvelope,
+    errors=(405, 406),
+)
 async def queue_list(request: web.Request) -> web.Response:
     """The job queue (`name=list`), paged with `limit` and ResponseData.next as `after`."""
     return await _action(request, write=False)
