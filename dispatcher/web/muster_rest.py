@@ -126,7 +126,9 @@ class TemplatesQuery(MusterQuery):
 
 class ActionsQuery(MusterQuery):
     name: str = Field(description="submit, list, pause, resume, delete or reinit")
-    jobId: str | None = Field(None, max_length=20_000, description="a job id or a comma list")
+    jobId: str | None = Field(
+        None, max_length=20_000, pattern=r"^[0-9, ]*$", description="a job id or a comma list"
+    )
     limit: int | None = Field(None, ge=1, le=listing.MAX_LIMIT)
     after: str | None = Field(None, description="ResponseData.next of the previous page")
     state: str | None = None

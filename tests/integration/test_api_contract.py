@@ -447,6 +447,46 @@ def test_every_route_keeps_its_contract(
     assert target.snapshot() == before, f"{what}: a refused request changed the farm"
 
 
+def _longest(schema: dict[str, Any]) -> str | None:
+    """The longest value a string parameter may take, in the widest characters it allows
+    (4 UTF-8 bytes, 12 once percent-encoded); None for a parameter without a bound."""
+    length = schema.get("maxLength")
+    if schema.get("type") != "string" or length is None:
+        return None
+    return ("1" if "pattern" in schema else "\U0001f600") * length
+
+
+def test_the_longest_query_the_document_allows_reaches_its_route(target: Target) -> None:
+    """Every bounded query parameter at its longest, percent-encoded, is read by the route
+    and answered in the route's declared format, not refused as a too-long request line by
+    the HTTP parser in plain text (aiohttp's default line limit is shorter than some)."""
+    before = target.snapshot()
+    tried = 0
+    for method, template, operation in OPERATIONS:
+        if method != "GET" or operation["security"] == []:
+            continue
+        longest = {
+            p["name"]: value for p in operation.get("parameters", [])
+            if p["in"] == "query" and (value := _longest(p["schema"])) is not None
+        }  # fmt: skip
+        if not longest:
+            continue
+        path = target.path(template, operation)
+        query = urllib.parse.urlencode(longest)
+        answer = target.send(method, path + ("&" if "?" in path else "?") + query)
+        what = f"{method} {template} with {sorted(longest)} at their longest"
+        assert answer.status != 0 and answer.status < 500, (what, answer.status)
+        declared = operation["responses"].get(str(answer.status))
+        assert declared is not None, f"{what}: answered {answer.status}: {answer.body[:200]!r}"
+        if "$ref" in declared:
+            declared = DOCUMENT["components"]["responses"][declared["$ref"].rsplit("/", 1)[1]]
+        kinds = set(declared.get("content", {}))
+        assert answer.content_type in kinds, f"{what}: {answer.content_type}, not {kinds}"
+        tried += 1
+    assert tried >= 2  # the Muster routes' `select` and `jobId` at least
+    assert target.snapshot() == before
+
+
 def test_the_table_covers_every_declared_route() -> None:
     """The parametrization above is the document's operations, one each."""
     app = make_app(SimpleNamespace(), max_request_bytes=1024)  # type: ignore[arg-type]
