@@ -12,7 +12,7 @@ writes the action-log line with the actor's name and publishes one event.
 from __future__ import annotations
 
 from dispatcher.operations.accounts import AccountOperations
-from dispatcher.operations.actor import Actor
+from dispatcher.operations.actor import Actor, Permission
 from dispatcher.operations.chunks import ChunkOperations
 from dispatcher.operations.events import EventOperations
 from dispatcher.operations.farm import Area, Farm
@@ -25,7 +25,7 @@ from dispatcher.operations.records import RecordOperations
 from dispatcher.operations.software import SoftwareOperations
 from dispatcher.operations.system import SystemOperations
 
-__all__ = ["Actor", "Area", "Farm", "Operations"]
+__all__ = ["Actor", "Area", "Farm", "Operations", "Permission"]
 
 
 class Operations:

@@ -28,8 +28,8 @@ from aiohttp import web
 from pydantic import BaseModel, TypeAdapter
 
 from dispatcher import limits
-from dispatcher.auth import Permission
 from dispatcher.errors import ValidationError
+from dispatcher.operations import Permission
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

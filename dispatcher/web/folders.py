@@ -12,9 +12,9 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from dispatcher import listing
-from dispatcher.auth import Permission
 from dispatcher.errors import ValidationError
 from dispatcher.model import ROOT_PARENT
+from dispatcher.operations import Permission
 from dispatcher.views import job_view
 from dispatcher.web.app import json_response, operations
 from dispatcher.web.endpoint import Routes, read_body, read_query

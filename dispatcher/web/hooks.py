@@ -10,8 +10,8 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel
 
-from dispatcher.auth import Permission
 from dispatcher.errors import ValidationError
+from dispatcher.operations import Permission
 from dispatcher.web.app import json_response, operations
 from dispatcher.web.endpoint import Routes, read_json
 

@@ -7,9 +7,9 @@ from typing import Literal
 from aiohttp import web
 
 from dispatcher import idempotency, jobspec, listing
-from dispatcher.auth import Permission
 from dispatcher.errors import NotFound, ValidationError
 from dispatcher.jobspec import JobSpec
+from dispatcher.operations import Permission
 from dispatcher.web.app import json_response, operations
 from dispatcher.web.endpoint import Routes, read_json
 

@@ -16,9 +16,8 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
 from dispatcher import listing
-from dispatcher.auth import Permission
 from dispatcher.errors import NotFound, ValidationError
-from dispatcher.operations import Actor, Operations
+from dispatcher.operations import Actor, Operations, Permission
 from dispatcher.operations.nodes import Answer
 from dispatcher.web.app import json_response, operations
 from dispatcher.web.endpoint import Routes, read_json

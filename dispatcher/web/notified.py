@@ -9,7 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
-from dispatcher.auth import Permission
+from dispatcher.operations import Permission
 from dispatcher.operations.notifications import NotifiedUserBody
 from dispatcher.web.app import json_response, operations
 from dispatcher.web.endpoint import Routes, read_json

@@ -12,8 +12,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, StrictStr
 
-from dispatcher.auth import Permission
-from dispatcher.operations import Actor, Operations
+from dispatcher.operations import Actor, Operations, Permission
 from dispatcher.web.app import json_response, operations
 from dispatcher.web.endpoint import Routes, read_body
 

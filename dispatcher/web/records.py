@@ -24,7 +24,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from dispatcher import listing
-from dispatcher.auth import Permission
+from dispatcher.operations import Permission
 from dispatcher.operations.records import MAX_SAMPLES, LogTail
 from dispatcher.web.app import json_response, operations
 from dispatcher.web.endpoint import Routes, read_body, read_query

@@ -18,8 +18,8 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, StrictBool
 
-from dispatcher.auth import Permission
 from dispatcher.errors import ValidationError
+from dispatcher.operations import Permission
 from dispatcher.web.app import json_response, operations
 from dispatcher.web.endpoint import Routes, read_body
 

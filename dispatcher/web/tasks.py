@@ -9,9 +9,9 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from dispatcher import listing
-from dispatcher.auth import Permission
 from dispatcher.errors import ValidationError
 from dispatcher.model import parse_id
+from dispatcher.operations import Permission
 from dispatcher.web.app import json_response, operations
 from dispatcher.web.endpoint import Routes, read_body
 

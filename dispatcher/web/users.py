@@ -11,7 +11,7 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, StrictStr
 
-from dispatcher.auth import Permission
+from dispatcher.operations import Permission
 from dispatcher.operations.accounts import user_view
 from dispatcher.web.app import json_response, operations
 from dispatcher.web.endpoint import Routes, read_body
