@@ -234,6 +234,8 @@ async def queue_action(request: web.Request) -> web.Response:
 
     submit takes `{"RequestData": {"platform": 0, "job": {...}}}`; pause, resume, delete
     and reinit take the job ids as `jobId=12,13` or `{"RequestData": {"jobIds": [...]}}`.
+    The permission depends on the action: submit needs `submit`; pause, resume, delete
+    and reinit `manage_own` (another user's job `manage_all`); list none.
     """
     return await _action(request, write=True)
 
