@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
-from dispatcher import VERSION, tls
+from dispatcher import VERSION, limits, tls
 from dispatcher.activity import ActivityLog, LogFolder, MessageLog, StatisticsSampler
 from dispatcher.auth import Users, farm_secret
 from dispatcher.config import Settings
@@ -225,7 +225,10 @@ class Dispatcher:
     async def _start_web(self, recorded: dict[str, Any]) -> None:
         settings = self.settings
         app = make_app(self.operations, max_request_bytes=settings.max_request_bytes)
-        self.web = web.AppRunner(app, access_log=None, handle_signals=False)
+        self.web = web.AppRunner(
+            app, access_log=None, handle_signals=False,
+            max_line_size=limits.MAX_REQUEST_LINE_BYTES,
+        )  # fmt: skip
         await self.web.setup()
         http_port = await self._listen(settings.http_port, recorded.get("http_port"))
         scheme = "https" if settings.tls_cert is not None else "http"

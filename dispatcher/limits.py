@@ -19,6 +19,12 @@ from dispatcher.errors import LimitExceeded, ValidationError
 # Deeper than any real job's data needs; far below what json and msgspec can recurse.
 MAX_JSON_DEPTH = 64
 
+# The longest HTTP request line (method, path and query) the REST port reads. aiohttp's
+# own default (8190 bytes) is shorter than queries the routes declare (Muster's comma
+# list of job ids, a `select` of non-ASCII text percent-encoded): past the limit the
+# parser answers plain text before any route can answer in the API's error format.
+MAX_REQUEST_LINE_BYTES = 64 * 1024
+
 # Text that can never be stored: NUL ends a C string (an argument "a\0b" would run
 # as "a"), and a lone UTF-16 surrogate cannot be encoded as UTF-8.
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")

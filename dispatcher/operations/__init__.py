@@ -12,7 +12,7 @@ writes the action-log line with the actor's name and publishes one event.
 from __future__ import annotations
 
 from dispatcher.operations.accounts import AccountOperations
-from dispatcher.operations.actor import Actor
+from dispatcher.operations.actor import Actor, Permission
 from dispatcher.operations.chunks import ChunkOperations
 from dispatcher.operations.events import EventOperations
 from dispatcher.operations.farm import Area, Farm
@@ -26,7 +26,7 @@ from dispatcher.operations.software import SoftwareOperations
 from dispatcher.operations.system import SystemOperations
 from dispatcher.operations.template_config import TemplateConfigOperations
 
-__all__ = ["Actor", "Area", "Farm", "Operations"]
+__all__ = ["Actor", "Area", "Farm", "Operations", "Permission"]
 
 
 class Operations:

@@ -28,8 +28,8 @@ from aiohttp import web
 from pydantic import BaseModel, TypeAdapter
 
 from dispatcher import limits
-from dispatcher.auth import Permission
 from dispatcher.errors import ValidationError
+from dispatcher.operations import Permission
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -48,7 +48,9 @@ class Endpoint:
     holds the two together. `params` gives a path part a type (an enum of
     actions, say) where "a string" says too little. `errors` adds statuses to
     the problem answers the document derives from the rest (401 on a public
-    route that checks a password, say).
+    route that checks a password, say). `envelope` is the type of the error
+    answers of a route that does not answer problem+json (Muster's routes answer
+    every error in their own JSON envelope); None: problem+json.
     """
 
     method: str
@@ -64,6 +66,7 @@ class Endpoint:
     permission: Permission | None = None
     params: Mapping[str, Any] | None = None
     errors: tuple[int, ...] = ()
+    envelope: Any = None
 
     @property
     def summary(self) -> str:

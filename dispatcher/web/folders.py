@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from dispatcher import listing
 from dispatcher.errors import ValidationError
 from dispatcher.model import ROOT_PARENT
+from dispatcher.operations import Permission
 from dispatcher.views import job_view
 from dispatcher.web.app import json_response, operations
 from dispatcher.web.endpoint import Routes, read_body, read_query
@@ -50,7 +51,7 @@ def _key(request: web.Request) -> int | str:
     return ROOT_PARENT if text in ("-1", "0") else text
 
 
-@routes.post("/api/v1/folders/", body=FolderBody, status=201)
+@routes.post("/api/v1/folders/", body=FolderBody, status=201, permission=Permission.SUBMIT)
 async def add_folder(request: web.Request) -> web.Response:
     """Make a folder; the answer is its job view (`kind` is `folder`)."""
     ops, actor = operations(request)
@@ -78,7 +79,7 @@ async def list_children(request: web.Request) -> web.StreamResponse:
     return await listing.respond(request, selection, render, slice_items=listing.JOB_SLICE)
 
 
-@routes.patch("/api/v1/folders/{folder}", body=FolderEdit)
+@routes.patch("/api/v1/folders/{folder}", body=FolderEdit, permission=Permission.MANAGE_OWN)
 async def edit_folder(request: web.Request) -> web.Response:
     """Rename a folder (`title`) or move it into another folder (`parent`)."""
     ops, actor = operations(request)
@@ -90,7 +91,7 @@ async def edit_folder(request: web.Request) -> web.Response:
     return json_response(job_view(await ops.jobs.edit(actor, folder.id, fields)))
 
 
-@routes.delete("/api/v1/folders/{folder}", status=204)
+@routes.delete("/api/v1/folders/{folder}", status=204, permission=Permission.MANAGE_OWN)
 async def delete_folder(request: web.Request) -> web.Response:
     """Delete an empty folder (409 while it holds anything)."""
     ops, actor = operations(request)

@@ -10,8 +10,8 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel
 
-from dispatcher.auth import Permission
 from dispatcher.errors import ValidationError
+from dispatcher.operations import Permission
 from dispatcher.web.app import json_response, operations
 from dispatcher.web.endpoint import Routes, read_json
 
@@ -27,18 +27,21 @@ class ScriptBody(BaseModel):
 
 @routes.get("/api/v1/templates/")
 async def list_templates(request: web.Request) -> web.Response:
+    """The installed templates with the hooks each overrides, load errors and the hook host."""
     ops, actor = operations(request)
     return json_response(ops.system.templates(actor))
 
 
 @routes.post("/api/v1/templates/reload", permission=Permission.ADMINISTER)
 async def reload_templates(request: web.Request) -> web.Response:
+    """Reload the template files and restart the hook host; held jobs are asked again."""
     ops, actor = operations(request)
     return json_response(await ops.system.reload_templates(actor))
 
 
 @routes.post("/api/v1/scripts/run", body=ScriptBody, permission=Permission.ADMINISTER)
 async def run_script(request: web.Request) -> web.Response:
+    """Run a Python script in the dispatcher context as the caller; its output and outcome."""
     ops, actor = operations(request)
     body = await read_json(request)
     if not isinstance(body, dict) or not isinstance(body.get("code"), str):

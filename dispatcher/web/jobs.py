@@ -7,9 +7,9 @@ from typing import Literal
 from aiohttp import web
 
 from dispatcher import idempotency, jobspec, listing
-from dispatcher.auth import Permission
 from dispatcher.errors import NotFound, ValidationError
 from dispatcher.jobspec import JobSpec
+from dispatcher.operations import Permission
 from dispatcher.web.app import json_response, operations
 from dispatcher.web.endpoint import Routes, read_json
 
@@ -24,7 +24,8 @@ def _key(request: web.Request) -> str:
 
 @routes.get("/api/v1/jobs/", query=listing.JobQuery)
 async def list_jobs(request: web.Request) -> web.StreamResponse:
-    """Paged (`limit`, `after`) or streamed; filters state, user, parent, template, hidden."""
+    """The jobs, paged (`limit`, `after`) or streamed; filters state, user, parent, template,
+    hidden."""
     ops, actor = operations(request)
     selection, render = ops.jobs.listing(actor, request.query, pyfarm_views=True)
     return await listing.respond(request, selection, render, slice_items=listing.JOB_SLICE)
@@ -103,6 +104,7 @@ async def edit_job(request: web.Request) -> web.Response:
 
 @routes.delete("/api/v1/jobs/{job}", status=204, permission=Permission.MANAGE_OWN)
 async def delete_job(request: web.Request) -> web.Response:
+    """Delete a job (its running attempts are killed) or an empty folder."""
     ops, actor = operations(request)
     await ops.jobs.delete(actor, _key(request))
     return web.Response(status=204)
@@ -114,6 +116,7 @@ async def delete_job(request: web.Request) -> web.Response:
     permission=Permission.MANAGE_OWN,
 )
 async def job_action(request: web.Request) -> web.Response:
+    """Pause a job, resume it, or reinit it (every chunk queued again)."""
     ops, actor = operations(request)
     actions = {"pause": ops.jobs.pause, "resume": ops.jobs.resume, "reinit": ops.jobs.reinit}
     action = request.match_info["action"]
@@ -126,6 +129,7 @@ async def job_action(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/jobs/{job}/why")
 async def why(request: web.Request) -> web.Response:
+    """Why a job is not running: what holds it (`reasons` is empty when nothing does)."""
     ops, actor = operations(request)
     job, reasons = ops.jobs.why(actor, _key(request))
     return json_response({"job": job.id, "state": job.state.value, "reasons": reasons})

@@ -63,6 +63,22 @@ def envelope(
     return web.Response(status=code, text=json.dumps(body), content_type="application/json")
 
 
+class MusterStatus(BaseModel):
+    """How the request went: `Code` is the HTTP status; `Field` names a bad field."""
+
+    Code: int
+    Time: str
+    Description: str
+    field_name: str | None = Field(None, alias="Field")
+
+
+class MusterEnvelope(BaseModel):
+    """Every answer of Muster's routes, errors included."""
+
+    ResponseStatus: MusterStatus
+    ResponseData: dict[str, Any]
+
+
 def _is_muster(request: web.Request) -> bool:
     endpoint = endpoint_of(request.match_info.route.handler)
     if endpoint is not None:
@@ -110,7 +126,9 @@ class TemplatesQuery(MusterQuery):
 
 class ActionsQuery(MusterQuery):
     name: str = Field(description="submit, list, pause, resume, delete or reinit")
-    jobId: str | None = Field(None, max_length=20_000, description="a job id or a comma list")
+    jobId: str | None = Field(
+        None, max_length=20_000, pattern=r"^[0-9, ]*$", description="a job id or a comma list"
+    )
     limit: int | None = Field(None, ge=1, le=listing.MAX_LIMIT)
     after: str | None = Field(None, description="ResponseData.next of the previous page")
     state: str | None = None
@@ -140,7 +158,14 @@ class NotAcceptable(web.HTTPNotAcceptable):
 
 
 # -- login and templates ----------------------------------------------------------------
-@routes.post("/api/login", query=LoginQuery, public=True)
+@routes.post(
+    "/api/login",
+    query=LoginQuery,
+    public=True,
+    answer=MusterEnvelope,
+    envelope=MusterEnvelope,
+    errors=(401, 406, 429),
+)
 async def login(request: web.Request) -> web.Response:
     """Log in with `username` and `password` query parameters; ResponseData.authToken."""
     query = _query(request)
@@ -166,13 +191,25 @@ async def _templates(request: web.Request) -> web.Response:
     return envelope({"templates": templates})
 
 
-@routes.post("/api/templates/list", query=TemplatesQuery)
+@routes.post(
+    "/api/templates/list",
+    query=TemplatesQuery,
+    answer=MusterEnvelope,
+    envelope=MusterEnvelope,
+    errors=(406,),
+)
 async def templates_post(request: web.Request) -> web.Response:
     """The installed templates as {name, id} (`select` adds key, description, ...)."""
     return await _templates(request)
 
 
-@routes.get("/api/templates/list", query=TemplatesQuery)
+@routes.get(
+    "/api/templates/list",
+    query=TemplatesQuery,
+    answer=MusterEnvelope,
+    envelope=MusterEnvelope,
+    errors=(406,),
+)
 async def templates_get(request: web.Request) -> web.Response:
     """The installed templates as {name, id} (`select` adds key, description, ...)."""
     return await _templates(request)
@@ -184,17 +221,32 @@ Action = Callable[
 ]
 
 
-@routes.post("/api/queue/actions", query=ActionsQuery, body=ActionBody)
+@routes.post(
+    "/api/queue/actions",
+    query=ActionsQuery,
+    body=ActionBody,
+    answer=MusterEnvelope,
+    envelope=MusterEnvelope,
+    errors=(406,),
+)
 async def queue_action(request: web.Request) -> web.Response:
     """Muster's queue actions by `name`: submit, list, pause, resume, delete, reinit.
 
     submit takes `{"RequestData": {"platform": 0, "job": {...}}}`; pause, resume, delete
     and reinit take the job ids as `jobId=12,13` or `{"RequestData": {"jobIds": [...]}}`.
+    The permission depends on the action: submit needs `submit`; pause, resume, delete
+    and reinit `manage_own` (another user's job `manage_all`); list none.
     """
     return await _action(request, write=True)
 
 
-@routes.get("/api/queue/actions", query=ActionsQuery)
+@routes.get(
+    "/api/queue/actions",
+    query=ActionsQuery,
+    answer=MusterEnvelope,
+    envelope=MusterEnvelope,
+    errors=(405, 406),
+)
 async def queue_list(request: web.Request) -> web.Response:
     """The job queue (`name=list`), paged with `limit` and ResponseData.next as `after`."""
     return await _action(request, write=False)

@@ -16,9 +16,8 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
 from dispatcher import listing
-from dispatcher.auth import Permission
 from dispatcher.errors import NotFound, ValidationError
-from dispatcher.operations import Actor, Operations
+from dispatcher.operations import Actor, Operations, Permission
 from dispatcher.operations.nodes import Answer
 from dispatcher.web.app import json_response, operations
 from dispatcher.web.endpoint import Routes, read_json
@@ -97,7 +96,7 @@ async def _body(request: web.Request, allowed: set[str]) -> dict[str, Any]:
 
 @routes.get("/api/v1/nodes/", query=listing.PageParams)
 async def list_nodes(request: web.Request) -> web.StreamResponse:
-    """Paged (`limit`, `after`) or streamed by node id."""
+    """The render nodes, paged (`limit`, `after`) or streamed in node id order."""
     ops, actor = operations(request)
     selection, render = ops.nodes.listing(actor)
     return await listing.respond(request, selection, render, slice_items=listing.NODE_SLICE)
@@ -105,12 +104,14 @@ async def list_nodes(request: web.Request) -> web.StreamResponse:
 
 @routes.get("/api/v1/nodes/{node}")
 async def get_node(request: web.Request) -> web.Response:
+    """One render node, by id or name, with its state and latest resources."""
     ops, actor = operations(request)
     return json_response(ops.nodes.view(ops.nodes.get(actor, request.match_info["node"])))
 
 
 @routes.delete("/api/v1/nodes/{node}", status=204, permission=Permission.MANAGE_NODES)
 async def delete_node(request: web.Request) -> web.Response:
+    """Forget an offline render node's registration."""
     ops, actor = operations(request)
     await ops.nodes.remove(actor, request.match_info["node"])
     return web.Response(status=204)
@@ -123,6 +124,10 @@ async def delete_node(request: web.Request) -> web.Response:
     permission=Permission.MANAGE_NODES,
 )
 async def node_action(request: web.Request) -> web.Response:
+    """Run an action on a render node (kill, pause, priority, ...); the body holds its arguments.
+
+    Most actions need manage_nodes; `run-python` and `reset-key` need administer.
+    """
     ops, actor = operations(request)
     action = request.match_info["action"]
     entry = ACTIONS.get(action)
@@ -158,6 +163,7 @@ async def list_hosts(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/status")
 async def status(request: web.Request) -> web.Response:
+    """The dispatcher's counters: uptime, jobs, nodes, the store, memory (`gc=1` collects first)."""
     ops, actor = operations(request)
     collect = request.query.get("gc") == "1"  # ?gc=1: a full collection before rss_bytes
     return json_response(ops.system.status(actor, collect_garbage=collect))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
+from dispatcher.operations import Permission
 from dispatcher.operations.notifications import NotifiedUserBody
 from dispatcher.web.app import json_response, operations
 from dispatcher.web.endpoint import Routes, read_json
@@ -72,11 +73,15 @@ async def remove_notified_user(request: web.Request) -> web.Response:
 
 for _path in (f"{BASE}/", BASE):
     routes.get(_path, answer=list[NotifiedUserView])(list_notified_users)
-    routes.post(_path, body=NotifiedUserBody, answer=NotifiedUserView, status=201)(
-        add_notified_user
-    )
+    routes.post(
+        _path,
+        body=NotifiedUserBody,
+        answer=NotifiedUserView,
+        status=201,
+        permission=Permission.MANAGE_OWN,
+    )(add_notified_user)
 for _path in (BASE + "/{username}", BASE + "/{username}/"):
-    routes.delete(_path, status=204)(remove_notified_user)
+    routes.delete(_path, status=204, permission=Permission.MANAGE_OWN)(remove_notified_user)
 
 
 def add_routes(app: web.Application) -> None:

@@ -43,8 +43,10 @@ ERRORS = {
     404: "no such job, node, chunk or action",
     409: "the change conflicts with the farm's state",
     413: "the body is larger than the dispatcher's `max_request_bytes`",
+    405: "the method does not fit what the request asks (a change asked by GET)",
+    406: "the answer cannot be given in the format asked for (JSON only)",
     422: "refused by a template's validation hook, or past a limit",
-    429: "too many failed logins; `Retry-After` says when to try again",
+    429: "too many failed logins from this address; `Retry-After` says when to try again",
     503: "the store cannot write now; `Retry-After` says when to ask again",
 }
 
@@ -199,7 +201,14 @@ def _operation(endpoint: Endpoint, schemas: _Schemas, operation_id: str) -> dict
         success["content"] = {endpoint.content_type: {"schema": answer}}
     responses: dict[str, Any] = {str(endpoint.status): success}
     for status in error_statuses(endpoint):
-        responses[str(status)] = {"$ref": f"#/components/responses/Problem{status}"}
+        if endpoint.envelope is None:
+            responses[str(status)] = {"$ref": f"#/components/responses/Problem{status}"}
+        else:  # the route's own error answers (Muster's envelope), JSON all the same
+            schema = schemas.of(endpoint.envelope, "serialization")
+            responses[str(status)] = {
+                "description": ERRORS[status],
+                "content": {"application/json": {"schema": schema}},
+            }
     operation["responses"] = responses
     operation["security"] = [] if endpoint.public else [{"bearer": []}]
     operation["x-permission"] = endpoint.permission.value if endpoint.permission else None
@@ -218,6 +227,7 @@ def build_document(app: web.Application) -> dict[str, Any]:
         schemas.want(endpoint.body, "validation")
         schemas.want(endpoint.query, "validation")
         schemas.want(endpoint.answer, "serialization")
+        schemas.want(endpoint.envelope, "serialization")
     schemas.build()
     paths: dict[str, dict[str, Any]] = {}
     used_ids: set[str] = set()

@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, StrictStr
 
-from dispatcher.operations import Actor, Operations
+from dispatcher.operations import Actor, Operations, Permission
 from dispatcher.web.app import json_response, operations
 from dispatcher.web.endpoint import Routes, read_body
 
@@ -92,7 +92,9 @@ async def list_pools(request: web.Request) -> web.Response:
     return json_response(ops.pools.pools(actor))
 
 
-@routes.post("/api/v1/pools/", body=PoolBody, answer=PoolView, status=201)
+@routes.post(
+    "/api/v1/pools/", body=PoolBody, answer=PoolView, status=201, permission=Permission.ADMINISTER
+)
 async def add_pool(request: web.Request) -> web.Response:
     """Add a pool (administer); `nodes` are node names (`name` or `name#instance`)."""
     ops, actor = operations(request)
@@ -108,7 +110,9 @@ async def get_pool(request: web.Request) -> web.Response:
     return json_response(_pool(ops, actor, request.match_info["pool"]))
 
 
-@routes.patch("/api/v1/pools/{pool}", body=PoolEdit, answer=PoolView)
+@routes.patch(
+    "/api/v1/pools/{pool}", body=PoolEdit, answer=PoolView, permission=Permission.ADMINISTER
+)
 async def configure_pool(request: web.Request) -> web.Response:
     """Change a pool's description or members (administer)."""
     ops, actor = operations(request)
@@ -118,7 +122,7 @@ async def configure_pool(request: web.Request) -> web.Response:
     return json_response(await ops.pools.configure_pool(actor, {**fields, "name": name}))
 
 
-@routes.delete("/api/v1/pools/{pool}", status=204)
+@routes.delete("/api/v1/pools/{pool}", status=204, permission=Permission.ADMINISTER)
 async def remove_pool(request: web.Request) -> web.Response:
     """Remove a pool (administer): its nodes leave it."""
     ops, actor = operations(request)
@@ -138,11 +142,18 @@ async def node_pools(request: web.Request) -> web.Response:
 # -- repositories -----------------------------------------------------------------
 @routes.get("/api/v1/repositories/", answer=list[RepositoryView])
 async def list_repositories(request: web.Request) -> web.Response:
+    """Every repository with its root path per platform."""
     ops, actor = operations(request)
     return json_response(ops.pools.repositories(actor))
 
 
-@routes.post("/api/v1/repositories/", body=RepositoryBody, answer=RepositoryView, status=201)
+@routes.post(
+    "/api/v1/repositories/",
+    body=RepositoryBody,
+    answer=RepositoryView,
+    status=201,
+    permission=Permission.ADMINISTER,
+)
 async def add_repository(request: web.Request) -> web.Response:
     """Add a repository (administer)."""
     ops, actor = operations(request)
@@ -153,11 +164,17 @@ async def add_repository(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/repositories/{repository}", answer=RepositoryView)
 async def get_repository(request: web.Request) -> web.Response:
+    """One repository, by name."""
     ops, actor = operations(request)
     return json_response(ops.pools.repository(actor, request.match_info["repository"]))
 
 
-@routes.patch("/api/v1/repositories/{repository}", body=RepositoryEdit, answer=RepositoryView)
+@routes.patch(
+    "/api/v1/repositories/{repository}",
+    body=RepositoryEdit,
+    answer=RepositoryView,
+    permission=Permission.ADMINISTER,
+)
 async def configure_repository(request: web.Request) -> web.Response:
     """Change a repository's description or paths (administer)."""
     ops, actor = operations(request)
@@ -168,7 +185,7 @@ async def configure_repository(request: web.Request) -> web.Response:
     return json_response(ops.pools.repository(actor, name))
 
 
-@routes.delete("/api/v1/repositories/{repository}", status=204)
+@routes.delete("/api/v1/repositories/{repository}", status=204, permission=Permission.ADMINISTER)
 async def remove_repository(request: web.Request) -> web.Response:
     """Remove a repository (administer)."""
     ops, actor = operations(request)

@@ -7,6 +7,7 @@ from typing import Annotated
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from dispatcher.operations import Permission
 from dispatcher.web.app import json_response, operations
 from dispatcher.web.endpoint import Routes, read_body
 
@@ -41,7 +42,7 @@ async def list_software(request: web.Request) -> web.Response:
     return json_response(ops.software.list(actor))
 
 
-@routes.post("/api/v1/software/", body=SoftwareBody, status=201)
+@routes.post("/api/v1/software/", body=SoftwareBody, status=201, permission=Permission.ADMINISTER)
 async def register_software(request: web.Request) -> web.Response:
     """Register a software and versions of it (administer)."""
     ops, actor = operations(request)
@@ -58,7 +59,7 @@ async def get_software(request: web.Request) -> web.Response:
     return json_response(ops.software.get(actor, request.match_info["name"]))
 
 
-@routes.delete("/api/v1/software/{name}", status=204)
+@routes.delete("/api/v1/software/{name}", status=204, permission=Permission.ADMINISTER)
 async def remove_software(request: web.Request) -> web.Response:
     """Forget a software (administer)."""
     ops, actor = operations(request)
@@ -73,7 +74,7 @@ async def list_jobtypes(request: web.Request) -> web.Response:
     return json_response(ops.software.jobtypes(actor))
 
 
-@routes.post("/api/v1/jobtypes/", body=JobTypeBody, status=201)
+@routes.post("/api/v1/jobtypes/", body=JobTypeBody, status=201, permission=Permission.ADMINISTER)
 async def register_jobtype(request: web.Request) -> web.Response:
     """Register a job type for a template (administer)."""
     ops, actor = operations(request)
@@ -82,7 +83,7 @@ async def register_jobtype(request: web.Request) -> web.Response:
     return json_response(view, status=201)
 
 
-@routes.delete("/api/v1/jobtypes/{name}", status=204)
+@routes.delete("/api/v1/jobtypes/{name}", status=204, permission=Permission.ADMINISTER)
 async def remove_jobtype(request: web.Request) -> web.Response:
     """Forget a job type (administer); jobs of it keep their template."""
     ops, actor = operations(request)

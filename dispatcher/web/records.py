@@ -24,6 +24,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from dispatcher import listing
+from dispatcher.operations import Permission
 from dispatcher.operations.records import MAX_SAMPLES, LogTail
 from dispatcher.web.app import json_response, operations
 from dispatcher.web.endpoint import Routes, read_body, read_query
@@ -154,7 +155,7 @@ async def dispatcher_log(request: web.Request) -> web.StreamResponse:
     return await _text_or_follow(request, "dispatcher", None)
 
 
-@routes.delete("/api/v1/logs/dispatcher", status=204)
+@routes.delete("/api/v1/logs/dispatcher", status=204, permission=Permission.ADMINISTER)
 async def clear_dispatcher_log(request: web.Request) -> web.Response:
     """Empty the dispatcher log (administer)."""
     ops, actor = operations(request)
@@ -162,7 +163,7 @@ async def clear_dispatcher_log(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-@routes.post("/api/v1/logs/dispatcher", body=MessageBody, status=204)
+@routes.post("/api/v1/logs/dispatcher", body=MessageBody, status=204, permission=Permission.SUBMIT)
 async def add_message(request: web.Request) -> web.Response:
     """Add a line to the dispatcher log (submit)."""
     ops, actor = operations(request)
@@ -184,7 +185,7 @@ async def read_log(request: web.Request) -> web.StreamResponse:
     return await _text_or_follow(request, request.match_info["kind"], request.match_info["name"])
 
 
-@routes.delete("/api/v1/logs/{kind}/{name}", status=204)
+@routes.delete("/api/v1/logs/{kind}/{name}", status=204, permission=Permission.ADMINISTER)
 async def remove_log(request: web.Request) -> web.Response:
     """Remove an activity or action log file (administer)."""
     ops, actor = operations(request)
@@ -248,7 +249,9 @@ async def statistics(request: web.Request) -> web.Response:
     return await _rows(request, "statistics")
 
 
-@routes.delete("/api/v1/statistics/", query=ClearQuery, status=204)
+@routes.delete(
+    "/api/v1/statistics/", query=ClearQuery, status=204, permission=Permission.ADMINISTER
+)
 async def clear_statistics(request: web.Request) -> web.Response:
     """Delete the samples of a time range (administer)."""
     return await _clear(request, "statistics")
@@ -266,7 +269,7 @@ async def history(request: web.Request) -> web.Response:
     return await _rows(request, "history")
 
 
-@routes.delete("/api/v1/history/", query=ClearQuery, status=204)
+@routes.delete("/api/v1/history/", query=ClearQuery, status=204, permission=Permission.ADMINISTER)
 async def clear_history(request: web.Request) -> web.Response:
     """Delete the history rows of a time range (administer)."""
     return await _clear(request, "history")

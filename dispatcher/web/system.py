@@ -19,6 +19,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, StrictBool
 
 from dispatcher.errors import ValidationError
+from dispatcher.operations import Permission
 from dispatcher.web.app import json_response, operations
 from dispatcher.web.endpoint import Routes, read_body
 
@@ -66,11 +67,12 @@ def _engine(running: bool) -> web.Response:
 # -- the engine and the dispatcher -------------------------------------------------
 @routes.get("/api/v1/system/engine", answer=Engine)
 async def engine_status(request: web.Request) -> web.Response:
+    """Whether the engine assigns work to the render nodes (false: paused)."""
     ops, actor = operations(request)
     return _engine(ops.system.engine_running(actor))
 
 
-@routes.put("/api/v1/system/engine", body=Engine, answer=Engine)
+@routes.put("/api/v1/system/engine", body=Engine, answer=Engine, permission=Permission.ADMINISTER)
 async def set_engine(request: web.Request) -> web.Response:
     """Run or pause the engine (administer)."""
     ops, actor = operations(request)
@@ -78,14 +80,14 @@ async def set_engine(request: web.Request) -> web.Response:
     return _engine(await ops.system.set_engine(actor, body.running))
 
 
-@routes.post("/api/v1/system/engine/swap", answer=Engine)
+@routes.post("/api/v1/system/engine/swap", answer=Engine, permission=Permission.ADMINISTER)
 async def swap_engine(request: web.Request) -> web.Response:
     """Pause a running engine, run a paused one (administer)."""
     ops, actor = operations(request)
     return _engine(await ops.system.set_engine(actor, not ops.system.engine_running(actor)))
 
 
-@routes.post("/api/v1/system/soft-restart", status=204)
+@routes.post("/api/v1/system/soft-restart", status=204, permission=Permission.ADMINISTER)
 async def soft_restart(request: web.Request) -> web.Response:
     """Reload templates and stored settings, restart the hook host; work goes on (administer)."""
     ops, actor = operations(request)
@@ -93,7 +95,7 @@ async def soft_restart(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-@routes.post("/api/v1/system/counters/reset", status=204)
+@routes.post("/api/v1/system/counters/reset", status=204, permission=Permission.ADMINISTER)
 async def reset_counters(request: web.Request) -> web.Response:
     """Zero the statistics counters (results, assignments, hook faults, API calls)."""
     ops, actor = operations(request)
@@ -101,7 +103,7 @@ async def reset_counters(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-@routes.post("/api/v1/system/nodes-scan", answer=ScanAnswer)
+@routes.post("/api/v1/system/nodes-scan", answer=ScanAnswer, permission=Permission.MANAGE_NODES)
 async def scan_nodes(request: web.Request) -> web.Response:
     """Probe the discovery addresses and register the render clients that answer."""
     ops, actor = operations(request)
@@ -116,7 +118,12 @@ async def configuration(request: web.Request) -> web.Response:
     return json_response(ops.system.configuration(actor))
 
 
-@routes.patch("/api/v1/system/configuration", body=SettingsBody, answer=Changed)
+@routes.patch(
+    "/api/v1/system/configuration",
+    body=SettingsBody,
+    answer=Changed,
+    permission=Permission.ADMINISTER,
+)
 async def configure(request: web.Request) -> web.Response:
     """Change live settings now; `store` keeps them for the next start (administer)."""
     ops, actor = operations(request)
@@ -132,7 +139,7 @@ async def ldap_configuration(request: web.Request) -> web.Response:
     return json_response(ops.system.ldap_configuration(actor))
 
 
-@routes.put("/api/v1/system/ldap", body=SettingsBody)
+@routes.put("/api/v1/system/ldap", body=SettingsBody, permission=Permission.ADMINISTER)
 async def configure_ldap(request: web.Request) -> web.Response:
     """Replace the LDAP configuration; `store` keeps it for the next start (administer)."""
     ops, actor = operations(request)
@@ -152,7 +159,9 @@ async def export_queue(request: web.Request) -> web.Response:
     return response
 
 
-@routes.post("/api/v1/queue/import", body=bytes, answer=ImportAnswer)
+@routes.post(
+    "/api/v1/queue/import", body=bytes, answer=ImportAnswer, permission=Permission.ADMINISTER
+)
 async def import_queue(request: web.Request) -> web.Response:
     """Replace the whole queue with an export's text, checked whole first (administer)."""
     ops, actor = operations(request)

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from dispatcher import listing
 from dispatcher.errors import ValidationError
 from dispatcher.model import parse_id
+from dispatcher.operations import Permission
 from dispatcher.web.app import json_response, operations
 from dispatcher.web.endpoint import Routes, read_body
 
@@ -75,13 +76,13 @@ async def _update(request: web.Request) -> web.Response:
     return json_response(view)
 
 
-@routes.post(TASK, body=TaskUpdate)
+@routes.post(TASK, body=TaskUpdate, permission=Permission.MANAGE_OWN)
 async def update_task(request: web.Request) -> web.Response:
     """Set a task queued (run it again), skipped or done; `running` confirms it runs."""
     return await _update(request)
 
 
-@routes.put(TASK, body=TaskUpdate)
+@routes.put(TASK, body=TaskUpdate, permission=Permission.MANAGE_OWN)
 async def put_task(request: web.Request) -> web.Response:
     """Update a task (as POST)."""
     return await _update(request)
@@ -107,7 +108,9 @@ async def failed_on_agents(request: web.Request) -> web.Response:
     return json_response(ops.chunks.failed_on(actor, _key(request), _task(request)))
 
 
-@routes.post(TASK + "/failed_on_agents/", body=AgentRef, status=201)
+@routes.post(
+    TASK + "/failed_on_agents/", body=AgentRef, status=201, permission=Permission.MANAGE_OWN
+)
 async def add_failed_on_agent(request: web.Request) -> web.Response:
     """Record that this task failed on a render node; its retries avoid that node."""
     ops, actor = operations(request)
@@ -117,7 +120,7 @@ async def add_failed_on_agent(request: web.Request) -> web.Response:
     return json_response(view, status=201)
 
 
-@routes.delete(TASK + "/failed_on_agents/{agent}", status=204)
+@routes.delete(TASK + "/failed_on_agents/{agent}", status=204, permission=Permission.MANAGE_OWN)
 async def remove_failed_on_agent(request: web.Request) -> web.Response:
     """Let this task run on the render node again."""
     ops, actor = operations(request)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, StrictStr
 
+from dispatcher.operations import Permission
 from dispatcher.operations.accounts import user_view
 from dispatcher.web.app import json_response, operations
 from dispatcher.web.endpoint import Routes, read_body
@@ -80,11 +81,14 @@ class GroupView(BaseModel):
 # -- users -----------------------------------------------------------------------
 @routes.get("/api/v1/users/", answer=list[UserView])
 async def list_users(request: web.Request) -> web.Response:
+    """Every user: name, e-mail, groups and permissions."""
     ops, actor = operations(request)
     return json_response([user_view(user) for user in ops.accounts.users(actor)])
 
 
-@routes.post("/api/v1/users/", body=UserBody, answer=UserView, status=201)
+@routes.post(
+    "/api/v1/users/", body=UserBody, answer=UserView, status=201, permission=Permission.ADMINISTER
+)
 async def add_user(request: web.Request) -> web.Response:
     """Add a user (administer)."""
     ops, actor = operations(request)
@@ -95,11 +99,14 @@ async def add_user(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/users/{user}", answer=UserView)
 async def get_user(request: web.Request) -> web.Response:
+    """One user, by name."""
     ops, actor = operations(request)
     return json_response(user_view(ops.accounts.user(actor, request.match_info["user"])))
 
 
-@routes.patch("/api/v1/users/{user}", body=UserEdit, answer=UserView)
+@routes.patch(
+    "/api/v1/users/{user}", body=UserEdit, answer=UserView, permission=Permission.ADMINISTER
+)
 async def configure_user(request: web.Request) -> web.Response:
     """Change a user's e-mail, groups, permissions or password (administer)."""
     ops, actor = operations(request)
@@ -110,7 +117,7 @@ async def configure_user(request: web.Request) -> web.Response:
     return json_response(user_view(user))
 
 
-@routes.delete("/api/v1/users/{user}", status=204)
+@routes.delete("/api/v1/users/{user}", status=204, permission=Permission.ADMINISTER)
 async def remove_user(request: web.Request) -> web.Response:
     """Remove a user (administer; `admin` stays)."""
     ops, actor = operations(request)
@@ -121,11 +128,18 @@ async def remove_user(request: web.Request) -> web.Response:
 # -- groups ----------------------------------------------------------------------
 @routes.get("/api/v1/groups/", answer=list[GroupView])
 async def list_groups(request: web.Request) -> web.Response:
+    """Every group: its permissions and its members."""
     ops, actor = operations(request)
     return json_response(ops.accounts.groups(actor))
 
 
-@routes.post("/api/v1/groups/", body=GroupBody, answer=GroupView, status=201)
+@routes.post(
+    "/api/v1/groups/",
+    body=GroupBody,
+    answer=GroupView,
+    status=201,
+    permission=Permission.ADMINISTER,
+)
 async def add_group(request: web.Request) -> web.Response:
     """Add a group (administer); `users` become its members."""
     ops, actor = operations(request)
@@ -135,11 +149,14 @@ async def add_group(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/groups/{group}", answer=GroupView)
 async def get_group(request: web.Request) -> web.Response:
+    """One group, by name."""
     ops, actor = operations(request)
     return json_response(ops.accounts.group(actor, request.match_info["group"]))
 
 
-@routes.patch("/api/v1/groups/{group}", body=GroupEdit, answer=GroupView)
+@routes.patch(
+    "/api/v1/groups/{group}", body=GroupEdit, answer=GroupView, permission=Permission.ADMINISTER
+)
 async def configure_group(request: web.Request) -> web.Response:
     """Change a group's description, permissions or members (administer)."""
     ops, actor = operations(request)
@@ -149,7 +166,7 @@ async def configure_group(request: web.Request) -> web.Response:
     return json_response(await ops.accounts.configure_group(actor, {**fields, "name": name}))
 
 
-@routes.delete("/api/v1/groups/{group}", status=204)
+@routes.delete("/api/v1/groups/{group}", status=204, permission=Permission.ADMINISTER)
 async def remove_group(request: web.Request) -> web.Response:
     """Remove a group (administer); its members leave it."""
     ops, actor = operations(request)

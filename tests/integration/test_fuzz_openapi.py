@@ -14,6 +14,11 @@ Left out, because a random case must not run them:
   could not prove itself again, and the rest of the run would fuzz a farm without one).
 The document is narrowed for that in the test's own copy; everything else is fuzzed,
 the destructive job routes included (on the test's own jobs).
+
+Streams are answers without an end by design, so a case must cut them: the event
+stream (text/event-stream) is read for STREAM_S seconds and judged on what came, and
+a log follow (`follow`) is cut to FOLLOW_S seconds (its `follow_s`, when the case left
+it out or asked for longer; a `follow_s` that is no number is sent as drawn).
 """
 
 from __future__ import annotations
@@ -62,6 +67,27 @@ SAMPLE_JOBS: dict[str, dict[str, Any]] = {
     "fuzz folder": {"kind": "folder"},
 }
 TOTAL = Tally("REST/openapi all operations")
+STREAM_S = 2.0
+FOLLOW_S = 2.0
+
+
+def _streams(raw: dict[str, Any]) -> bool:
+    """True for an operation whose success answer is a server-sent event stream."""
+    return any("text/event-stream" in answer.get("content", {})
+               for answer in raw.get("responses", {}).values())  # fmt: skip
+
+
+def cut_follow(case: Any) -> None:
+    """A case that follows a log ends after FOLLOW_S seconds at the latest."""
+    query = case.query
+    if not isinstance(query, dict) or "follow" not in query:
+        return
+    try:
+        asked = float(query.get("follow_s", "inf"))
+    except (TypeError, ValueError):
+        return  # not a number: refused at once, as drawn
+    if not asked <= FOLLOW_S:  # longer, absent, or NaN
+        query["follow_s"] = FOLLOW_S
 
 
 def narrowed(document: dict[str, Any], samples: dict[str, list[str]]) -> dict[str, Any]:
@@ -145,6 +171,8 @@ def test_operation_from_the_schema(
 ) -> None:
     operation = target.schema[path][method]
     public = operation.definition.raw.get("security") == []
+    # (connect, read): schemathesis reads an event stream until the read half has passed.
+    timeout = (30.0, STREAM_S) if _streams(operation.definition.raw) else 30.0
     headers = {"Authorization": f"Bearer {target.farm.token}"} if token == "admin" else {}
     cases = st.one_of(
         operation.as_strategy(generation_mode=GenerationMode.POSITIVE),
@@ -154,7 +182,8 @@ def test_operation_from_the_schema(
     @examples(4)
     @given(case=cases)
     def run(case: Any) -> None:
-        response = case.call(base_url=target.farm.url, headers=headers, timeout=30)
+        cut_follow(case)
+        response = case.call(base_url=target.farm.url, headers=headers, timeout=timeout)
         for count in (tally, TOTAL):
             count.sent(f"{method} {path}", f"{response.status_code // 100}xx")
             count.server_errors += response.status_code >= 500

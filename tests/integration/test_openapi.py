@@ -77,7 +77,9 @@ def test_the_document_is_valid_openapi_and_describes_the_routes() -> None:
     problem = submit["responses"]["400"]["$ref"].rsplit("/", 1)[1]
     assert "application/problem+json" in document["components"]["responses"][problem]["content"]
     login = document["paths"]["/api/v1/login"]["post"]
-    assert login["security"] == [] and "401" not in login["responses"]
+    # Public, yet it checks a password: a wrong one is 401, too many wrong ones 429.
+    assert login["security"] == [] and {"401", "429"} <= set(login["responses"])
+    assert "403" not in login["responses"]  # no token, so no permission to lack
     # Path parts, query models, enums of actions.
     action = document["paths"]["/api/v1/jobs/{job}/actions/{action}"]["post"]["parameters"]
     assert [p["name"] for p in action] == ["job", "action"]
