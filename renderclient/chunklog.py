@@ -7,6 +7,10 @@ and its last `tail_bytes`, with a line saying how much was left out between them
 While the process runs, `take_block()` gives the complete lines written since the
 last call, for the streaming onCheckLog calls and the progress patterns.
 
+`ProgressLog` keeps the log so far for onCheckProgress, bounded: the whole log up
+to `PROGRESS_LOG_MAX_CHARS` (4 Mi characters, 4 MiB of ASCII output), past it the
+latest that much, cut at a line start, after a line saying how much was left out.
+
 `LogScanner` reads a template's progress and frame patterns from those blocks;
 `expected_outputs` expands its output pattern for a chunk's frames.
 """
@@ -16,6 +20,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from collections import deque
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import IO
@@ -28,6 +33,7 @@ TAIL_KEEP_BYTES = 1024 * 1024
 # A block is handed out at the latest at this size (a process that writes fast
 # is checked as often as its output allows, never with one huge block).
 MAX_BLOCK_BYTES = 1024 * 1024
+PROGRESS_LOG_MAX_CHARS = 4 * 1024 * 1024
 
 
 class ChunkLog:
@@ -94,6 +100,47 @@ class ChunkLog:
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+class ProgressLog:
+    """The log so far as onCheckProgress reads it: blocks kept as they come (on the
+    loop, cheap), joined by `text()` in the callback's thread."""
+
+    def __init__(self, max_chars: int = PROGRESS_LOG_MAX_CHARS) -> None:
+        self.max_chars = max_chars
+        self.size = 0
+        self.left_out = 0
+        self.changed = False
+        self._pieces: deque[str] = deque()
+
+    def add(self, block: str) -> None:
+        if not block:
+            return
+        self._pieces.append(block)
+        self.size += len(block)
+        self.changed = True
+        excess = self.size - self.max_chars
+        while excess > 0 and len(self._pieces[0]) <= excess:
+            dropped = self._pieces.popleft()
+            self.size -= len(dropped)
+            self.left_out += len(dropped)
+            excess -= len(dropped)
+        if excess > 0:
+            # Cut the oldest block at a line start, so that no half line is read.
+            first = self._pieces[0]
+            cut = first.find("\n", excess - 1) + 1 or excess
+            self._pieces[0] = first[cut:]
+            self.size -= cut
+            self.left_out += cut
+
+    def snapshot(self) -> tuple[str, ...]:
+        """The pieces as they are now (on the loop); `changed` is reset."""
+        self.changed = False
+        pieces = tuple(self._pieces)
+        if self.left_out:
+            note = f"[corral] {self.left_out} characters of the log left out here (progress cap)\n"
+            pieces = (note, *pieces)
+        return pieces
 
 
 class LogScanner:

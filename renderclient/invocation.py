@@ -7,11 +7,13 @@ into argument lists: split with `shlex` (never a shell), `{start}`/`{end}`
 filled with the chunk's frames (`{slice}`/`{slices}` with an image-slicing tile),
 and one process per frame when a token holds `{frame}`. `judge_result` asks the
 template to judge the exit code and the whole log; `check_log_block` asks it about
-a block of a running process's log.
+a block of a running process's log, and `check_progress` for the percent the log so
+far shows done.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import shlex
 import traceback
@@ -272,6 +274,37 @@ def check_log_block(
     chunk = _chunk(job, start, end, chunk_id, attempt)
     prefs, mjob = dict(preferences or {}), MJob(job)
     return _ask("onCheckLog", lambda: template.onCheckLog(mjob, chunk, prefs, block), tracebacks)
+
+
+def asks_progress(template: MTemplate) -> bool:
+    """Whether onCheckProgress is asked at all: the template overrides it."""
+    return template.overrides("onCheckProgress")
+
+
+def check_progress(
+    template: MTemplate,
+    job: Mapping[str, Any],
+    start: Decimal | str,
+    end: Decimal | str,
+    log: str,
+    preferences: Mapping[str, Any] | None = None,
+    *,
+    chunk_id: int | None = None,
+    attempt: int = 0,
+) -> float | None:
+    """onCheckProgress on the log so far: the percent clamped to 0..100, or None while
+    the template answers a negative number (it cannot tell yet). A callback that raises
+    raises here; an answer that is not a number is a TemplateError."""
+    chunk = _chunk(job, start, end, chunk_id, attempt)
+    answer = template.onCheckProgress(MJob(job), chunk, dict(preferences or {}), log)
+    if isinstance(answer, bool) or not isinstance(answer, int | float | Decimal):
+        raise TemplateError(
+            f"template {template.getKey()}: onCheckProgress answered {answer!r}, not a percent"
+        )
+    value = float(answer)
+    if math.isnan(value):
+        raise TemplateError(f"template {template.getKey()}: onCheckProgress answered NaN")
+    return None if value < 0 else min(100.0, value)
 
 
 def judge_result(

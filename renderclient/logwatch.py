@@ -8,6 +8,15 @@ and to its onCheckLog. On those calls only an abort counts: an error answer with
 is left to the final check on the whole log. A streaming onCheckLog that raises
 or does not return in time is written into the chunk's log and not called again
 for this chunk (the final check still runs).
+
+A template that overrides onCheckProgress is asked, in the same way and at most
+once per interval while new output came, for the percent the log so far shows
+done (`ProgressLog`: the whole log up to 4 Mi characters, past it the latest 4 Mi).
+An answer of 0 or more wins over the progress pattern and the frame count, and the
+percent it gives never goes down within an attempt (a count a long log lost to the
+cap holds where it was). A callback that raises, answers something else than a
+number or does not return in time is written into the chunk's log once and not
+called again for this chunk.
 """
 
 from __future__ import annotations
@@ -15,14 +24,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from dispatcher.errors import TemplateError
 from hooks.api.template import MTemplate
-from renderclient.chunklog import ChunkLog, LogScanner
+from renderclient.chunklog import ChunkLog, LogScanner, ProgressLog
 from renderclient.hookcalls import failure_text, run_limited
-from renderclient.invocation import check_log_block, checks_log
+from renderclient.invocation import asks_progress, check_log_block, check_progress, checks_log
 from renderclient.verdicts import Verdict
 
 logger = logging.getLogger(__name__)
@@ -70,6 +80,11 @@ class LogWatch:
         self._write = write
         self._interval_s = interval_s
         self._streaming = checks_log(template)
+        self._asks_progress = asks_progress(template)
+        self._progress_log = ProgressLog()
+        self._progress_asked_at = -float("inf")
+        self.template_percent: float | None = None
+        self.progress_calls = 0
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
@@ -86,7 +101,7 @@ class LogWatch:
             self._wake.set()
 
     def start(self, name: str) -> None:
-        if self._task is None and (self._streaming or self.scanner.active):
+        if self._task is None and (self._streaming or self.scanner.active or self._asks_progress):
             self._task = asyncio.create_task(self._watch(), name=name)
 
     async def stop(self) -> None:
@@ -114,7 +129,9 @@ class LogWatch:
 
     def _report(self) -> None:
         frames = min(self.frames_done, self._frame_count)
-        if self.scanner.reads_progress and self.scanner.percent is not None:
+        if self.template_percent is not None:
+            percent = self.template_percent
+        elif self.scanner.reads_progress and self.scanner.percent is not None:
             percent = self.scanner.percent
         else:
             percent = 100.0 * frames / self._frame_count
@@ -132,6 +149,45 @@ class LogWatch:
                 await self._check(block, final)
             if final:
                 return
+            if self._asks_progress:
+                self._progress_log.add(block)
+                if self._progress_log.changed and self._progress_due():
+                    await self._ask_progress()
+
+    def _progress_due(self) -> bool:
+        return time.monotonic() - self._progress_asked_at >= self._interval_s * 0.999
+
+    async def _ask_progress(self) -> None:
+        """onCheckProgress on the log so far (skipped for the last lines: the chunk's
+        outcome gives its progress then)."""
+        self._progress_asked_at = time.monotonic()
+        pieces = self._progress_log.snapshot()
+
+        def call() -> float | None:
+            return check_progress(
+                self._template,
+                self._job,
+                self._start,
+                self._end,
+                "".join(pieces),
+                self._preferences,
+                chunk_id=self._chunk_id,
+                attempt=self._attempt,
+            )
+
+        what = f"template {self._template.getKey()}: onCheckProgress"
+        try:
+            percent = await run_limited(call, timeout_s=self._hook_timeout_s, what=what)
+        except TemplateError as exc:
+            self._write(failure_text(exc) + "[corral] onCheckProgress is not called again\n")
+            self._asks_progress = False
+            return
+        self.progress_calls += 1
+        if percent is None:
+            return
+        if self.template_percent is None or percent > self.template_percent:
+            self.template_percent = percent
+            self._report()
 
     async def _check(self, block: str, final: bool) -> None:
         streaming = self._streaming and not final and self.aborted is None

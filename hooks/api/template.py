@@ -496,6 +496,15 @@ class MTemplate:
             return MTemplateError()
         return MTemplateError(exitCode, f"the process exited with code {exitCode}")
 
+    def onCheckProgress(
+        self, job: MJob, chunk: MChunk, clientTemplatePreferences: dict[str, Any], log: str
+    ) -> float:
+        """Corral's own (Muster has no progress callback): the percent (0-100) of the
+        chunk that `log`, the log so far, shows done, or -1 while it shows nothing.
+        Called while the process runs, only when a template overrides it; an answer of
+        0 or more replaces what the progress pattern reads (docs/templates.md)."""
+        return -1.0
+
     def onClientIdling(
         self, clientTemplatePreferences: dict[str, Any], instanceNum: int
     ) -> MTemplateError:
