@@ -681,7 +681,8 @@ async def serve_renderclient(options: Any) -> int:
     type=click.FloatRange(min=0.05),
     default=1.0,
     show_default=True,
-    help="How often a running chunk's new log lines go to its template's onCheckLog.",
+    help="How often a running chunk's new log lines go to its template's onCheckLog"
+    " (and at most how often its onCheckProgress is asked).",
 )
 @log_level_option
 def renderclient(

@@ -83,7 +83,7 @@ class ClientOptions:
       command line, checking the result) or an onClientIdling call may take.
     idle_interval_s: how often onClientIdling is called while an instance is idle.
     log_check_interval_s: how often a running chunk's new log lines are checked
-      (onCheckLog as the log streams, progress and frame patterns).
+      (onCheckLog as the log streams, progress and frame patterns, onCheckProgress).
     """
 
     host: str
