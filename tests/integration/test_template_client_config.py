@@ -77,7 +77,8 @@ def test_on_client_idling_runs_in_the_render_client_context(setup: tuple[Farm, P
 
 
 def chunk_log(farm: Farm, job_id: int, chunk: int = 0) -> str:
-    return str(farm.request("GET", f"/api/v1/jobs/{job_id}/tasks/{chunk}/log"))
+    task = farm.task(job_id, chunk)  # the route takes the global task id
+    return str(farm.request("GET", f"/api/v1/jobs/{job_id}/tasks/{task}/log"))
 
 
 def katana_line(log: str) -> tuple[str, dict[str, object]]:
