@@ -155,7 +155,11 @@ def _checked(item: Mapping[str, Any], field: str, value: Any) -> Any:
             raise ValidationError(f"{field}: {value} is below the minimum {low}{label}", field)
         if high is not None and value > high:
             raise ValidationError(f"{field}: {value} is above the maximum {high}{label}", field)
-    if kind == "file" and value.strip() and not filter_accepts(str(item.get("filter") or ""), value):
+    if (
+        kind == "file"
+        and value.strip()
+        and not filter_accepts(str(item.get("filter") or ""), value)
+    ):
         patterns = ", ".join(filter_patterns(str(item.get("filter") or "")))
         raise ValidationError(
             f"{field}: {value!r} does not match the file filter {patterns}{label}", field

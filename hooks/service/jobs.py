@@ -17,7 +17,8 @@ SPEC_FIELDS = frozenset(JobSpec.model_fields) - {"frames"}
 # item may set count as not given while they hold a new MJob's value, so that the
 # template's defaults and items apply (dispatcher/submission_items.py).
 _UNSET = MJob().to_dict()
-TEMPLATE_FILLED = ("priority", "pools", "excluded_pools", "max_nodes", "start", "end", "by")
+TEMPLATE_FILLED = ("priority", "pools", "excluded_pools", "max_nodes", "by")
+FRAME_RANGE = ("start", "end")  # untouched only together: start 1 with end 6 is a range
 
 
 @api
@@ -41,11 +42,10 @@ async def jobSubmit(ops: Operations, actor: Actor, data: object, owner: object) 
     if not isinstance(data, dict):
         raise ValidationError("job: an MJob is required")
     owner = as_text(owner, "owner")
-    item = {
-        key: value
-        for key, value in data.items()
-        if key in SPEC_FIELDS and not (key in TEMPLATE_FILLED and value == _UNSET.get(key))
-    }
+    untouched = {key for key in TEMPLATE_FILLED if data.get(key) == _UNSET[key]}
+    if all(data.get(key) == _UNSET[key] for key in FRAME_RANGE):
+        untouched.update(FRAME_RANGE)
+    item = {key: value for key, value in data.items() if key in SPEC_FIELDS - untouched}
     jobs = await ops.jobs.submit(actor, [{**item, "user": owner.strip()}], owner=owner)
     return [job_view(jobs[0])]
 
