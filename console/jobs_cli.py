@@ -98,15 +98,14 @@ def job_body(
         raise click.UsageError(
             "the cmdline template needs a command: corral submit ... -- COMMAND ARGS..."
         )
-    start, end = parse_frames(options["frames"] or "1")
-    body: dict[str, Any] = {
-        "title": name,
-        "template": template,
-        "start": start,
-        "end": end,
-        "by": parse_step(options["by"] or "1"),
-        "batch": options["packet"] or 1,
-    }
+    body: dict[str, Any] = {"title": name, "template": template}
+    # Frames only when given: a template's frame items (--set KATSTARTFRAME=...) or
+    # the dispatcher's default (1) decide otherwise.
+    if options.get("frames"):
+        body["start"], body["end"] = parse_frames(options["frames"])
+    if options.get("by"):
+        body["by"] = parse_step(options["by"])
+    body["batch"] = options["packet"] or 1
     if command:
         body["command"] = list(command)
     renamed = {"priority": "priority", "max_nodes": "max_nodes", "requeue": "requeue",
@@ -156,7 +155,7 @@ def read_job_file(stream: IO[str]) -> dict[str, Any] | list[dict[str, Any]]:
 @click.option("--template", help="Template key or id.  [default: cmdline]")
 @click.option("--name", help="The job's title.")
 @click.option("--frames", help="First-last frame, e.g. 1-100, -10--1, 1.5-3.  [default: 1]")
-@click.option("--by", default="1", show_default=True, help="Frame step.")
+@click.option("--by", help="Frame step.  [default: 1]")
 @click.option(
     "--packet", type=click.IntRange(min=1), default=1, show_default=True, help="Frames per chunk."
 )
@@ -186,7 +185,12 @@ def read_job_file(stream: IO[str]) -> dict[str, Any] | list[dict[str, Any]]:
 )
 @click.option("--env", multiple=True, metavar="K=V", help="Environment variable for the command.")
 @click.option(
-    "--attr", "attrs", multiple=True, metavar="K=V", help="Template attribute (job data)."
+    "--set",
+    "--attr",
+    "attrs",
+    multiple=True,
+    metavar="K=V",
+    help="A template field (submission item, e.g. KATFILENAME=...) or attribute (job data).",
 )
 @click.option("--notes", help="Free text shown with the job.")
 @click.option("--paused", is_flag=True, help="Submit paused.")

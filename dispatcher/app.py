@@ -175,6 +175,7 @@ class Dispatcher:
             templates=lambda: (self.templates.digest, self.templates.sources),
         )
         self.scheduler = self.node_server.scheduler
+        self.scheduler.template_platforms = lambda key: self.templates.platforms_of(key)
         self.queue.on_change = self.scheduler.job_changed
         self.queue.on_remove = self.scheduler.job_removed
         self.queue.on_kill = self.node_server.kill

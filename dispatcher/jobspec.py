@@ -145,6 +145,9 @@ class JobSpec(BaseModel):
     subst: list[ShortText] = Field(default_factory=list, max_length=256)
     # The software requirements resolved against the registry (ids), set by the operation.
     _software: list[dict[str, Any]] | None = PrivateAttr(default=None)
+    # The fields the submitter sent (validators set some others): template defaults
+    # fill only the rest (dispatcher/submission_items.py).
+    _given: frozenset[str] = PrivateAttr(default=frozenset())
 
     @model_validator(mode="before")
     @classmethod
@@ -285,6 +288,7 @@ def parse_spec(payload: Any) -> JobSpec:
         spec = JobSpec.model_validate(payload)
     except pydantic.ValidationError as exc:
         raise _wrap(exc) from None
+    spec._given = frozenset(payload)
     # The model's own bound; the configurable limits (dispatcher/limits.py) are
     # checked where jobs are admitted.
     limits.check_chunks([spec.chunk_count()], limits.ChunkLimits(per_job=MAX_CHUNKS_PER_JOB), 0)

@@ -286,9 +286,6 @@ def job_specs(job: MusterJob, template: dict[str, Any]) -> list[dict[str, Any]]:
         "parent": job.parentId,
         "priority": TOP_PRIORITY if job.emergencyQueue else priority,
         "batch": job.packetSize,
-        "pools": _names(job.includedPools),
-        "excluded_pools": _names(job.excludedPools),
-        "max_nodes": job.maximumInstances,
         "depends_on": [
             {"job": job_id, "mode": mode.value} for job_id in _depend_ids(job.dependIds)
         ],
@@ -300,6 +297,13 @@ def job_specs(job: MusterJob, template: dict[str, Any]) -> list[dict[str, Any]]:
         "data": data,
         **_frames(enabled),
     }
+    # Left out when not set, so that the template's defaults apply (dispatcher/submission_items.py).
+    if pools := _names(job.includedPools):
+        spec["pools"] = pools
+    if excluded := _names(job.excludedPools):
+        spec["excluded_pools"] = excluded
+    if job.maximumInstances:
+        spec["max_nodes"] = job.maximumInstances
     specs = [spec]
     action = (
         _text(POST_JOB_ACTION, enabled[POST_JOB_ACTION]).strip()
@@ -327,8 +331,8 @@ def post_action_spec(spec: dict[str, Any], command_line: str) -> dict[str, Any]:
         "command": command,
         "parent": spec["parent"],
         "priority": spec["priority"],
-        "pools": spec["pools"],
-        "excluded_pools": spec["excluded_pools"],
+        "pools": spec.get("pools", []),
+        "excluded_pools": spec.get("excluded_pools", []),
         "depends_on": [{"submitted": 0, "mode": DependMode.ALWAYS.value}],
         "environ": spec["environ"],
         "project": spec["project"],

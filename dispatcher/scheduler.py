@@ -36,6 +36,15 @@ MIB = 1024 * 1024
 Key = tuple[int, int, int]  # (-priority, seq, job id)
 
 
+def platform_name(platform: str) -> str:
+    """A node's `sys.platform` as a template platform's name ("" when unknown)."""
+    if platform.startswith(("win", "cygwin", "msys")):
+        return "windows"
+    if platform == "darwin":
+        return "mac"
+    return "linux" if platform.startswith("linux") else ""
+
+
 class Slot(Protocol):
     """What the scheduler needs of a connected node session."""
 
@@ -83,6 +92,9 @@ class Scheduler:
         # None when unknown) and the nodes connected now.
         self.memory_of: Callable[[int], int | None] = lambda node_id: None
         self.online_nodes: Callable[[], list[Node]] = lambda: []
+        # Wired to the template catalog: the platforms ("linux", "windows", "mac") a
+        # template is enabled for; empty means every platform.
+        self.template_platforms: Callable[[str], frozenset[str]] = lambda key: frozenset()
         self.paused = False  # the engine status (systemSwapEngineStatus)
         self._kicked = False
         self.assigned = 0
@@ -335,6 +347,9 @@ class Scheduler:
             return f"the job needs {job.memory_mb} MB of free memory; the node has {free} MB"
         if node.templates and job.template not in node.templates:
             return f"the node does not have template {job.template}"
+        platforms = self.template_platforms(job.template)
+        if platforms and (platform := platform_name(node.platform)) not in (*platforms, ""):
+            return f"template {job.template} is not enabled for {platform} nodes"
         if job.pools and not set(job.pools) & set(node.pools):
             return f"the node is not in pools {', '.join(job.pools)}"
         if job.excluded_pools and set(job.excluded_pools) & set(node.pools):

@@ -55,6 +55,48 @@ class TemplateInfo:
     def overrides(self, method: str) -> bool:
         return method in self.hooks
 
+    # The template's settings, for the submit path and the scheduler (a catalog
+    # written before a setting existed answers MTemplate's default).
+    def getDefaultPriority(self) -> int:
+        return int(self.info.get("default_priority", 50))
+
+    def getDefaultPools(self) -> str:
+        return str(self.info.get("default_pools") or "")
+
+    def getDefaultExcludedPools(self) -> str:
+        return str(self.info.get("default_excluded_pools") or "")
+
+    def getDefaultMaximumNodes(self) -> int:
+        return int(self.info.get("default_maximum_nodes") or 0)
+
+    def getMaximumLicenses(self) -> int:
+        return int(self.info.get("maximum_licenses") or 0)
+
+    def getLicensesGroup(self) -> str:
+        return str(self.info.get("licenses_group") or "")
+
+    def getDelayGroup(self) -> str:
+        return str(self.info.get("delay_group") or "")
+
+    def getDelay(self) -> int:
+        return int(self.info.get("delay_s") or 0)
+
+    def getSubmissionItems(self) -> list[dict[str, Any]]:
+        """The submission items' descriptions (`MTemplateItem.to_dict()`), in form order."""
+        return [dict(item) for item in self.info.get("items") or []]
+
+    def getMappings(self) -> dict[str, str]:
+        return {str(k): str(v) for k, v in (self.info.get("mappings") or {}).items()}
+
+    def enabled_platforms(self) -> frozenset[str]:
+        """The platforms ("linux", "windows", "mac") the template is enabled for; empty
+        when it enables none, which Corral reads as every platform (a template written
+        without platform settings runs anywhere)."""
+        platforms = self.info.get("platforms") or {}
+        return frozenset(
+            name for name, switches in platforms.items() if (switches or {}).get("enabled")
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return dict(self.info)
 
@@ -70,6 +112,7 @@ class TemplateCatalog:
     sources: dict[str, str] = field(default_factory=dict)
     digest: str = ""
     fatal: dict[str, str] = field(default_factory=dict)
+    _platforms: dict[str, frozenset[str]] | None = field(default=None, repr=False)
 
     @classmethod
     def load(cls, dirs: Sequence[Path], timeout_s: float = LOAD_TIMEOUT_S) -> TemplateCatalog:
@@ -111,6 +154,13 @@ class TemplateCatalog:
 
     def keys(self) -> list[str]:
         return [template.getKey() for template in self.templates]
+
+    def platforms_of(self, key: str) -> frozenset[str]:
+        """The platforms the template `key` is enabled for (empty: every platform, or no
+        such template), looked up once per catalog: the scheduler asks on every match."""
+        if self._platforms is None:
+            self._platforms = {t.getKey(): t.enabled_platforms() for t in self.templates}
+        return self._platforms.get(key, frozenset())
 
     def __contains__(self, key_or_id: object) -> bool:
         return isinstance(key_or_id, str | int) and self.get(key_or_id) is not None

@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from dispatcher import idempotency, jobspec, listing, logic, pyfarm
+from dispatcher import idempotency, jobspec, listing, logic, pyfarm, submission_items
 from dispatcher.auth import Permission
 from dispatcher.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from dispatcher.events import JobEvent
@@ -204,6 +204,10 @@ class JobOperations(Area):
                         field="template",
                     )
                 spec.template = template.getKey()
+                try:  # the template's items are the job's fields; its defaults fill the rest
+                    submission_items.apply(spec, template, spec._given)
+                except ValidationError as exc:
+                    raise ValidationError(f"{where}{exc}", field=exc.field) from None
                 if spec.logic is None:  # the submission's, Muster's packetType, the template's
                     spec.logic = logic.muster_packet_type(spec.data) or logic.from_template(
                         template.to_dict().get("logic")

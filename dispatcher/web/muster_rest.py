@@ -341,6 +341,8 @@ def _renamed(exc: ValidationError, jobs: int) -> ValidationError:
     if key is None:
         return ValidationError(message, exc.field)
     field = f"RequestData.job.{key}"
+    if key == "attributes" and exc.field:  # data.KATFILENAME -> ...attributes.KATFILENAME
+        field += exc.field[len(head) :]
     if exc.field and message.startswith(f"{exc.field}:"):
         message = f"{field}:{message.removeprefix(exc.field + ':')}"
     elif post_action:

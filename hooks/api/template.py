@@ -237,6 +237,16 @@ class MTemplatePlatform:
     def getClientConfigurationItems(self) -> list[MTemplateItem]:
         return list(self._configuration)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The platform's switches, as the dispatcher's catalog keeps them."""
+        return {
+            "enabled": self._enabled,
+            "error_check": self._error_check,
+            "enabled_by_default": self._enabled_by_default,
+            "frames_floating": self._frames_floating,
+            "detection_logic": self._detection_logic,
+        }
+
 
 class MTemplate:
     """Base class of every template; subclasses call `MTemplate.__init__(self)` first."""
@@ -247,9 +257,11 @@ class MTemplate:
         self._key: str | None = None
         self._description = ""
         self._logic = kTemplateMultiframe
-        self._default_priority = 1
+        # Corral's own default priority until the template sets one (setDefaultPriority).
+        self._default_priority = 50
         self._default_pools = ""
         self._default_excluded_pools = ""
+        self._default_maximum_nodes = 0
         self._maximum_licenses = 0
         self._licenses_group = ""
         self._delay_group = ""
@@ -317,6 +329,14 @@ class MTemplate:
 
     def getDefaultExcludedPools(self) -> str:
         return self._default_excluded_pools
+
+    def setDefaultMaximumNodes(self, count: int) -> None:
+        """How many nodes a job of this template may use at once when it does not say;
+        0 means no limit (Corral's, by analogy with MJob.setMaximumNodes)."""
+        self._default_maximum_nodes = int(count)
+
+    def getDefaultMaximumNodes(self) -> int:
+        return self._default_maximum_nodes
 
     def setMaximumLicenses(self, count: int) -> None:
         """How many chunks of this template may run at once farm-wide; 0 means no limit."""
@@ -405,6 +425,7 @@ class MTemplate:
             "default_priority": self._default_priority,
             "default_pools": self._default_pools,
             "default_excluded_pools": self._default_excluded_pools,
+            "default_maximum_nodes": self._default_maximum_nodes,
             "maximum_licenses": self._maximum_licenses,
             "licenses_group": self._licenses_group,
             "delay_group": self._delay_group,
@@ -414,6 +435,14 @@ class MTemplate:
             "progress_pattern": self._progress_pattern,
             "frame_pattern": self._frame_pattern,
             "output_pattern": self._output_pattern,
+            "platforms": {
+                name: platform.to_dict()
+                for name, platform in (
+                    ("windows", self.platformWindows),
+                    ("mac", self.platformMac),
+                    ("linux", self.platformLinux),
+                )
+            },
             "client_configuration": {
                 name: [item.to_dict() for item in platform.getClientConfigurationItems()]
                 for name, platform in (

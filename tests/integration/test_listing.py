@@ -76,7 +76,9 @@ def farm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Farm]:
         jobs = [
             {"title": f"job {n}", "frames": "1-4", "command": ["sleep", "60"],
              "user": users[n % 3], "parent": parents[n % 3 if n % 5 else 0],
-             "template": templates[(n // 2) % 2], "paused": n % 7 == 3}
+             "template": templates[(n // 2) % 2], "paused": n % 7 == 3,
+             # the demo template's output folder is a required item (tiny frames)
+             "data": {"output_folder": str(root / "out"), "width": 4, "height": 4}}
             for n in range(23)
         ]  # fmt: skip
         submitted = farm.request("POST", "/api/v1/jobs/", jobs)

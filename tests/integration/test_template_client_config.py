@@ -77,7 +77,7 @@ def test_on_client_idling_runs_in_the_render_client_context(setup: tuple[Farm, P
 
 
 def chunk_log(farm: Farm, job_id: int, chunk: int = 0) -> str:
-    task = farm.task(job_id, chunk)
+    task = farm.task(job_id, chunk)  # the route takes the global task id
     return str(farm.request("GET", f"/api/v1/jobs/{job_id}/tasks/{task}/log"))
 
 

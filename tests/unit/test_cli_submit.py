@@ -105,7 +105,6 @@ def test_submit_builds_the_job_body(submits: Submits, invoke: Callable[..., Resu
             "template": "cmdline",
             "start": 1,
             "end": 100,
-            "by": 1,
             "batch": 10,
             "command": ["render", "-s", "{start}", "-e", "{end}", "--flag"],
             "priority": 60,
@@ -252,13 +251,11 @@ def test_parse_helpers() -> None:
 
 
 def test_job_body_keeps_server_defaults_out() -> None:
-    options = {"name": "n", "template": None, "frames": None, "by": "1", "packet": 1}
+    # No frames and no step: the template's frame items or the dispatcher's default decide.
+    options = {"name": "n", "template": None, "frames": None, "by": None, "packet": 1}
     assert job_body(options, ["echo"]) == {
         "title": "n",
         "template": "cmdline",
-        "start": 1,
-        "end": 1,
-        "by": 1,
         "batch": 1,
         "command": ["echo"],
     }

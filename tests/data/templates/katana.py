@@ -37,16 +37,31 @@ class KatanaTemplate(MTemplateAPI.MTemplate):
         scene = MTemplateAPI.MTemplateItemFile(
             "KATFILENAME", "Scene file", "The Katana scene to render", "", 0, 1, 1, "*.katana"
         )
+        start = MTemplateAPI.MTemplateItemInteger(
+            "KATSTARTFRAME", "Start frame", "The first frame to render", 1, 0, 0, 1
+        )
+        end = MTemplateAPI.MTemplateItemInteger(
+            "KATENDFRAME", "End frame", "The last frame to render", 1, 0, 0, 1
+        )
+        by = MTemplateAPI.MTemplateItemInteger(
+            "KATBYFRAME", "By frame", "The frame step", 1, 0, 0, 1, minimum=1, maximum=100
+        )
         node = MTemplateAPI.MTemplateItemString(
             "KATNODE", "Render node", "The render node to render", "", 0, 0, 1
         )
+        notes = MTemplateAPI.MTemplateItemString("JOBNOTES", "Job notes", "Notes", "", 0, 0, 1)
         home = MTemplateAPI.MTemplateItemFolder(
             "KATHOME", "Katana root folder", "Where Katana is installed", "/default/path", 0, 0, 1
         )
-        for item in (scene, node):
+        for item in (scene, start, end, by, node, notes):
             self.addSubmissionItem(item)
+        self.addMapping("KATSTARTFRAME", "start_frame")
+        self.addMapping("KATENDFRAME", "end_frame")
+        self.addMapping("KATBYFRAME", "by_frame")
         self.addMapping("KATFILENAME", "job_file")
         self.addMapping("KATNODE", "render_node")
+        self.addMapping("JOBNOTES", "job_notes")
+        self.addMapping("OUTPUTFOLDER", "output_folder")  # mapped, but no such item
 
         application = MTemplateAPI.MTemplateItemFile(
             "KATAPP",
@@ -105,6 +120,9 @@ class KatanaTemplate(MTemplateAPI.MTemplate):
         status_err, status = MInstanceAPI.getInstanceStatus(instanceNum)
         line = '--batch --katana-file="' + scene + '"'
         line += " -t " + ("%.0f" % chunk.getStartFrame()) + "-" + ("%.0f" % chunk.getEndFrame())
+        node = job.attributeGetString(manager.resolveMappingToJob(self.getID(), "KATNODE"))
+        if node:
+            line += ' --render-node="' + node + '"'
         line += " --threads=" + str(clientTemplatePreferences["KATTHREADS"])
         line += " --context=" + muster.runningContext()
         line += " --linux=" + str(MClientAPI.GetPlatform() == MClientAPI.kPlatformLinux)
