@@ -206,12 +206,12 @@ async def test_an_id_older_than_the_memory_gets_the_missed_event_first(live: Liv
         "print(json.dumps(1))\n"
     )
     last = live.dispatcher.bus.last_seq
-    for headers in ({"Last-Event-ID": str(old_id)}, {"Last-Event-ID": "1"}):  # too old; another run
-        resumed = await stream(live, "", **headers)
+    for n, headers in enumerate(({"Last-Event-ID": str(old_id)}, {"Last-Event-ID": "1"})):
+        resumed = await stream(live, "", **headers)  # too old; another run's
         missed = await resumed.next()
         assert missed is not None and missed["event"] == "missed", missed
         assert missed["id"] == last and missed["data"]["after"] == int(headers["Last-Event-ID"])
-        job = await submit(live, "after", paused=True)
+        job = await submit(live, f"after {n}", paused=True)
         going_on = await resumed.next()
         assert going_on is not None and going_on["data"]["jobs"] == [job]
         assert going_on["id"] == live.dispatcher.bus.last_seq

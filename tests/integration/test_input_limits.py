@@ -87,7 +87,8 @@ def test_hostile_edits_are_refused_and_change_nothing(farm: Farm) -> None:
         error = refused(farm, "PATCH", f"/api/v1/jobs/{job['id']}", change)
         assert error.status == 400 and error.body["field"], error.body
     after = farm.job(job["id"])
-    assert (after["title"], after["environ"], after["command"]) == ("kept", {}, ["true"])
+    # (PyFarm's answer shows an unset environ as null)
+    assert (after["title"], after["environ"], after["command"]) == ("kept", None, ["true"])
 
 
 def test_deep_json_is_400_everywhere_login_included(farm: Farm) -> None:
