@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 # apt-get); without root a test that needs a missing one is skipped and says why.
 DEBIAN_PACKAGES := slapd ldap-utils blender ffmpeg
 
-.PHONY: demo test fuzz bench bench-full lint format clean debian-packages
+.PHONY: demo test fuzz bench bench-full lint format clean debian-packages blender-addon
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -59,6 +59,12 @@ bench: $(STAMP)
 bench-full: $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'
 	$(BIN)/python -m benchmarks --full
+
+# The Blender add-on with the client library inside, to install in Blender (docs/submitting.md).
+blender-addon: dist/corral_submit.zip
+
+dist/corral_submit.zip: addons/blender/corral_submit.py corral_client/*.py
+	python3 addons/blender/make_zip.py $@
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

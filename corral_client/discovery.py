@@ -1,0 +1,70 @@
+"""Where the library finds the dispatcher and the token, as the ``corral`` command does.
+
+First found wins:
+
+- the dispatcher: the ``dispatcher`` argument, env ``CORRAL_DISPATCHER``, then
+  ``http://127.0.0.1:9890``;
+- the token: the ``token`` argument, env ``CORRAL_TOKEN``, then the file
+  ``~/.config/corral/token`` (written by ``corral login``).
+"""
+
+import os
+from typing import Mapping, Optional
+
+DISPATCHER_ENV = "CORRAL_DISPATCHER"
+TOKEN_ENV = "CORRAL_TOKEN"
+TLS_CA_ENV = "CORRAL_TLS_CA"
+DEFAULT_URL = "http://127.0.0.1:9890"
+TOKEN_FILE = os.path.join(".config", "corral", "token")
+MAX_TOKEN_BYTES = 4096
+
+
+def normalize_url(url: str) -> str:
+    """``host:9890`` -> ``http://host:9890``, without a trailing slash."""
+    cleaned = url.strip()
+    if "://" not in cleaned:
+        cleaned = "http://" + cleaned
+    return cleaned.rstrip("/")
+
+
+def find_dispatcher(explicit: Optional[str] = None, env: Optional[Mapping[str, str]] = None) -> str:
+    """The dispatcher's HTTP base URL: ``explicit``, ``CORRAL_DISPATCHER``, the default."""
+    if explicit and explicit.strip():
+        return normalize_url(explicit)
+    named = (os.environ if env is None else env).get(DISPATCHER_ENV, "").strip()
+    return normalize_url(named) if named else DEFAULT_URL
+
+
+def token_path(home: Optional[str] = None) -> str:
+    """The token file ``corral login`` writes: ``~/.config/corral/token``."""
+    return os.path.join(home if home is not None else os.path.expanduser("~"), TOKEN_FILE)
+
+
+def find_token(
+    explicit: Optional[str] = None,
+    env: Optional[Mapping[str, str]] = None,
+    home: Optional[str] = None,
+) -> Optional[str]:
+    """The bearer token: ``explicit``, ``CORRAL_TOKEN``, the token file; None if none."""
+    if explicit and explicit.strip():
+        return explicit.strip()
+    named = (os.environ if env is None else env).get(TOKEN_ENV, "").strip()
+    if named:
+        return named
+    try:
+        with open(token_path(home), encoding="utf-8") as handle:
+            return handle.read(MAX_TOKEN_BYTES).strip() or None
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def save_token(token: str, home: Optional[str] = None) -> str:
+    """Write ``token`` to the token file (mode 0600), as ``corral login`` does; its path."""
+    path = token_path(home)
+    folder = os.path.dirname(path)
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(token + "\n")
+    os.chmod(path, 0o600)
+    return path
