@@ -239,13 +239,34 @@ def http_raw(base_url: str, raw: bytes, timeout_s: float = 20.0) -> Answer:
         response = http.client.HTTPResponse(sock)
         try:
             response.begin()
-            body = response.read()
+            body = read_body(sock, response, BODY_DEADLINE_S)
         except (http.client.RemoteDisconnected, ConnectionResetError):
             return Answer(0, {}, b"")
         except http.client.IncompleteRead as exc:
             body = exc.partial
         headers = {name.lower(): value for name, value in response.getheaders()}
         return Answer(response.status, headers, body)
+
+
+# A body still coming after this long is a stream (the event stream, a followed log):
+# what arrived by then is the answer.
+BODY_DEADLINE_S = 5.0
+
+
+def read_body(sock: socket.socket, response: http.client.HTTPResponse, deadline_s: float) -> bytes:
+    """The answer's body, or what of it came within `deadline_s` (streams never end)."""
+    parts: list[bytes] = []
+    end = time.monotonic() + deadline_s
+    while (left := end - time.monotonic()) > 0:
+        sock.settimeout(left)
+        try:
+            part = response.read1(65536) if response.chunked else response.read(65536)
+        except TimeoutError:
+            break
+        if not part:
+            break
+        parts.append(part)
+    return b"".join(parts)
 
 
 def request_bytes(

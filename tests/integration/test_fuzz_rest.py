@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import urllib.parse
 from collections.abc import Iterator
 from typing import Any
@@ -22,6 +23,7 @@ from hypothesis import strategies as st
 
 from tests.integration.farm import Farm
 from tests.integration.fuzzkit import (
+    BODY_DEADLINE_S,
     FUZZ,
     Answer,
     FakeNode,
@@ -481,6 +483,17 @@ def test_lone_surrogates_in_job_text(
     listing = http_request(target.farm.url, "GET", "/api/v1/jobs/", token=target.farm.token)
     check_answer(listing, tally, "listing after a surrogate", "GET /api/v1/jobs/")
     check_alive(target, tally)
+
+
+def test_streams_are_cut_so_that_a_case_ends(target: RestTarget) -> None:
+    """The event stream and a followed log never end by themselves: a fuzz case reads
+    them for a bounded time (fuzzkit.BODY_DEADLINE_S) and goes on."""
+    for path in ("/api/v1/events", "/api/v1/logs/dispatcher?follow=1"):
+        began = time.monotonic()
+        answer = http_request(target.farm.url, "GET", path, token=target.farm.token)
+        took_s = time.monotonic() - began
+        assert answer.status == 200, (path, answer.status, answer.body[:200])
+        assert took_s < BODY_DEADLINE_S + 3, (path, took_s)
 
 
 def test_lone_surrogate_in_job_data(target: RestTarget, tally: Tally) -> None:
