@@ -8,6 +8,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,13 +27,17 @@ POOL_PATH = "/api/v1/pools/lighting/template-config/katana"
 
 
 def fake_katana(folder: Path, name: str) -> Path:
-    """A small executable "Katana" that prints who it is, its arguments, folder and env."""
+    """A small executable "Katana" that prints who it is, its arguments, folder and env;
+    given a scene whose name holds "crash", it prints Katana's crash line and hangs."""
     script = folder / f"katana-{name}"
     script.write_text(
         f"#!{sys.executable}\n"
-        "import json, os, sys\n"
+        "import json, os, sys, time\n"
         f"print('KATANA {name} ' + json.dumps({{'argv': sys.argv[1:], 'cwd': os.getcwd(),\n"
         "    'home': os.environ.get('KATANA_HOME')}), flush=True)\n"
+        "if any('crash' in arg for arg in sys.argv):\n"
+        "    print('KATANA CRASH: segmentation violation', flush=True)\n"
+        "    time.sleep(60)\n"
     )
     script.chmod(0o755)
     return script
@@ -121,6 +126,26 @@ def test_the_katana_template_runs_with_the_nodes_own_configuration(
         "--instances=1/0", "--status=1/0", "--home=/studio/katana",
     ]  # fmt: skip
     assert said["cwd"] == str(tmp_path) and said["home"] == "/studio/katana"
+
+
+def test_a_crash_line_aborts_the_render_and_on_job_end_runs(setup: tuple[Farm, Path]) -> None:
+    """The template's onCheckLog sees the crash line while Katana runs: the render is
+    killed at once (not after its 60 s), the chunk fails without the job's retries,
+    and the template's onJobEnd hook runs in the dispatcher."""
+    farm, _ = setup
+    began = time.monotonic()
+    job = farm.submit(title="crash", template="katana", frames="1-2", batch=2, requeue=3,
+                      data={"job_file": "/shots/crash.katana"})  # fmt: skip
+    job = farm.wait_state(job["id"], "done", "failed")
+    assert job["state"] == "failed" and time.monotonic() - began < 40, job
+    task = farm.request("GET", f"/api/v1/jobs/{job['id']}/tasks/{farm.task(job['id'], 0)}")
+    assert task["attempts"] == 1, task  # aborted: no retry despite requeue 3
+    assert "Katana crashed" in chunk_log(farm, int(job["id"]), 0)
+    wait_for(
+        lambda: f"katana job {job['id']} ended" in farm.request("GET", "/api/v1/logs/dispatcher"),
+        20,
+        "onJobEnd's line in the dispatcher log",
+    )
 
 
 def test_dispatcher_values_reach_the_connected_node_pool_then_node(

@@ -5,7 +5,9 @@ client configuration item (KATAPP) each node sets; the render-client
 callbacks read clientTemplatePreferences and the platform and instance APIs.
 The test's "Katana" is a small script that prints what it was given.
 A job with the attribute `explode` makes onBuildCommandLine raise; `hang`
-makes it sleep past the render client's hook time limit.
+makes it sleep past the render client's hook time limit. A "KATANA CRASH" line
+in the log aborts the render; onJobEnd (a dispatcher hook) writes a line to the
+dispatcher's log.
 """
 
 # ruff: noqa: UP031  (written as Muster templates are: %-formatted frames)
@@ -13,6 +15,7 @@ makes it sleep past the render client's hook time limit.
 import time
 
 import MClientAPI
+import MDispatcherAPI
 import MInstanceAPI
 import MTemplateAPI
 import muster
@@ -159,6 +162,10 @@ class KatanaTemplate(MTemplateAPI.MTemplate):
             )
             error.addErrorAction(MTemplateAPI.MTemplateError.kTemplateErrorAbortRender)
             return error
+        return MTemplateAPI.MTemplateError()
+
+    def onJobEnd(self, job):
+        MDispatcherAPI.logAddMessage("katana job %d ended" % job.getJobId())
         return MTemplateAPI.MTemplateError()
 
     def onCheckExitCode(self, job, chunk, clientTemplatePreferences, exitCode):
