@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
+from dispatcher.operations import Permission
 from dispatcher.web.app import json_response, operations
 from dispatcher.web.endpoint import Routes, read_body
 
@@ -80,6 +81,7 @@ async def node_template_config(request: web.Request) -> web.Response:
     "/api/v1/nodes/{node}/template-config/{template}",
     body=TemplateConfigBody,
     answer=NodeTemplateConfigView,
+    permission=Permission.MANAGE_NODES,
 )
 async def set_node_template_config(request: web.Request) -> web.Response:
     """Set a node's values of a template's client configuration items (manage-nodes).
@@ -109,6 +111,7 @@ async def pool_template_config(request: web.Request) -> web.Response:
     "/api/v1/pools/{pool}/template-config/{template}",
     body=TemplateConfigBody,
     answer=PoolTemplateConfigView,
+    permission=Permission.MANAGE_NODES,
 )
 async def set_pool_template_config(request: web.Request) -> web.Response:
     """Set a pool's values of a template's client configuration items (manage-nodes).

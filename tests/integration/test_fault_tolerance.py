@@ -122,7 +122,7 @@ def test_always_failing_node_is_excluded_and_chunks_retry_elsewhere(
     retried = [c for c in farm.chunks(job["id"]) if c["failures"]]
     assert len(retried) == 3
     for chunk in retried:
-        history = runs(farm, job["id"], chunk["id"])
+        history = runs(farm, job["id"], chunk["chunk"])  # its 0-based number
         assert [run["state"] for run in history] == ["failed", "done"], history
         assert history[1]["node_id"] == node(farm, "good")["id"]
     shown = cli(farm, "nodes", "show", "bad").stdout

@@ -80,7 +80,7 @@ def host_starts(farm: Farm) -> int:
 
 
 def next_call_works(farm: Farm) -> None:
-    job = farm.submit(title="fine", template="faulty", paused=True, command=["true"])
+    job = farm.submit(template="faulty", paused=True, command=["true"])  # a title of its own
     assert job["notes"] == "hooked"  # onValidateJobSubmission and onSubmitJob both ran
 
 
