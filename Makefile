@@ -42,8 +42,9 @@ debian-packages:
 		echo "missing Debian packages:$$missing (not root or no apt-get: the tests that need them skip)"; \
 	fi
 
+# Two workers (the machine's cores); a file's tests stay together on one worker.
 test: $(STAMP) debian-packages
-	$(BIN)/python -m pytest -p no:cacheprovider
+	$(BIN)/python -m pytest -p no:cacheprovider -n 2 --dist loadfile
 
 # The fuzzers of tests/integration/test_fuzz_*.py with many examples each (`make test`
 # runs them with a few); CORRAL_FUZZ_EXAMPLES=N sets how many per test.
