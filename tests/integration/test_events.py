@@ -322,13 +322,17 @@ async def test_corral_watch_json_sees_the_job_finish(live: Live) -> None:
 
 async def test_corral_watch_and_jobs_list_watch_exit_0_on_ctrl_c(live: Live) -> None:
     for args in (("watch", "--json", "--kind", "submit"), ("jobs", "list", "--watch", "--json")):
+        before = set(live.dispatcher.streams.open)  # (an earlier test's may still be closing)
         process = await _corral(live, *args)
         try:
             if args[0] == "jobs":
                 first = json.loads(await asyncio.wait_for(process.stdout.readline(), 30))  # type: ignore[union-attr]
                 assert first["type"] == "snapshot"
             else:
-                await live.wait(lambda: live.dispatcher.streams.open, what="the watch's stream")
+                await live.wait(
+                    lambda before=before: live.dispatcher.streams.open - before,
+                    what="the watch's stream",
+                )
             job = await submit(live, f"seen by {args[0]}", paused=True)
             line = await asyncio.wait_for(process.stdout.readline(), 30)  # type: ignore[union-attr]
             event = json.loads(line)

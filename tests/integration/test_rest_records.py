@@ -206,7 +206,10 @@ def test_live_tail_of_a_running_chunk_ends_with_its_attempt(setup: tuple[Farm, s
     script = "echo first; sleep 1; echo second; sleep 1; echo third; sleep 0.5"
     job = farm.submit(title="talks", command=["sh", "-c", script])
     wait_for(
-        lambda: ok(farm, "GET", f"/api/v1/jobs/{job['id']}/tasks/0")["state"] == "running",
+        lambda: (
+            ok(farm, "GET", f"/api/v1/jobs/{job['id']}/tasks/{farm.task(job['id'], 0)}")["state"]
+            == "running"
+        ),
         30,
         "the chunk to run",
     )
