@@ -151,7 +151,7 @@ def test_store_check_and_an_online_backup_of_a_live_farm(tmp_path: Path) -> None
 
         def submit_meanwhile() -> None:
             while not busy.is_set():
-                farm.submit(title="during", data={"pad": "y" * 2000})
+                farm.submit(data={"pad": "y" * 2000})  # each under a title of its own
 
         writer = threading.Thread(target=submit_meanwhile)
         writer.start()
