@@ -17,7 +17,13 @@ from decimal import Decimal
 from typing import Any
 
 from dispatcher.model import frame
-from hooks.api.items import MTemplateItemFile, MTemplateItemInteger
+from hooks.api.items import (
+    MTemplateItem,
+    MTemplateItemFile,
+    MTemplateItemFolder,
+    MTemplateItemInteger,
+    MTemplateItemString,
+)
 from hooks.api.objects import MChunk, MJob
 from hooks.api.template import (
     MTemplate,
@@ -35,15 +41,19 @@ __all__ = [
     "UNKNOWN_PROGRESS",
     "LogRule",
     "add_application_item",
+    "add_environment_item",
+    "add_mapped_items",
     "add_threads_item",
     "application",
     "check_log",
     "chunk_frames",
     "enable_platforms",
+    "exit_code_check",
     "field",
     "field_flag",
     "field_number",
     "progress_percent",
+    "set_environment",
 ]
 
 # What onCheckProgress answers while the log says nothing about progress yet.
@@ -101,6 +111,43 @@ def add_threads_item(template: MTemplate, name: str, default: int = 0) -> None:
                 1,
             )
         )
+
+
+def add_mapped_items(template: MTemplate, items: Iterable[tuple[MTemplateItem, str]]) -> None:
+    """Declare submission items, each mapped to its Muster job attribute (`job_file`, ...)."""
+    for item, attribute in items:
+        template.addSubmissionItem(item)
+        template.addMapping(item.getName(), attribute)
+
+
+def add_environment_item(
+    template: MTemplate, name: str, label: str, description: str, *, folder: bool = False
+) -> None:
+    """Declare on every platform a per-node text (or folder) item, empty by default, whose
+    value the template's onBuildEnvironment passes on (`set_environment`)."""
+    kind = MTemplateItemFolder if folder else MTemplateItemString
+    for platform in template.platforms():
+        platform.addClientConfigurationItem(kind(name, label, description, "", 0, 0, 1))
+
+
+def set_environment(
+    environment: Any, preferences: Mapping[str, Any], variables: Mapping[str, str]
+) -> None:
+    """Set each environment variable from the node's item that feeds it, where the node
+    gives a value (`{"NUKELICENSE": "foundry_LICENSE"}`); an empty one keeps the node's."""
+    for item, variable in variables.items():
+        value = str(preferences.get(item) or "")
+        if value:
+            environment.setValue(variable, value)
+
+
+def exit_code_check(exit_code: int, program: str) -> MTemplateError:
+    """Success for exit code 0, else an error naming `program` and the code."""
+    if exit_code == 0:
+        return MTemplateError()
+    return MTemplateError(
+        exit_code, f"{program} exited with code {exit_code}", kTemplateErrorTypeError
+    )
 
 
 def application(template: MTemplate, preferences: Mapping[str, Any], name: str) -> str:

@@ -100,9 +100,7 @@ class BlenderTemplate(MTemplateAPI.MTemplate):
                                               "Put before the render arguments", "", 1, 0, 1),
              "additional_flags"),
         ]  # fmt: skip
-        for item, attribute in items:
-            self.addSubmissionItem(item)
-            self.addMapping(item.getName(), attribute)
+        templatekit.add_mapped_items(self, items)
 
         templatekit.enable_platforms(self)
         templatekit.add_application_item(

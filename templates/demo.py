@@ -127,13 +127,7 @@ class DemoTemplate(MTemplateAPI.MTemplate):
     def onCheckExitCode(
         self, job: MJob, chunk: MChunk, clientTemplatePreferences: dict[str, Any], exitCode: int
     ) -> MTemplateAPI.MTemplateError:
-        if exitCode == 0:
-            return MTemplateAPI.MTemplateError()
-        return MTemplateAPI.MTemplateError(
-            exitCode,
-            f"the ray tracer exited with code {exitCode}",
-            MTemplateAPI.kTemplateErrorTypeError,
-        )
+        return templatekit.exit_code_check(exitCode, "the ray tracer")
 
     def onCheckProgress(
         self, job: MJob, chunk: MChunk, clientTemplatePreferences: dict[str, Any], log: str

@@ -59,9 +59,7 @@ class HoudiniTemplate(MTemplateAPI.MTemplate):
                                               "Given to hrender.py before the scene", "", 1, 0, 1),
              "additional_flags"),
         ]  # fmt: skip
-        for item, attribute in items:
-            self.addSubmissionItem(item)
-            self.addMapping(item.getName(), attribute)
+        templatekit.add_mapped_items(self, items)
 
         templatekit.enable_platforms(self)
         templatekit.add_application_item(
@@ -85,17 +83,12 @@ class HoudiniTemplate(MTemplateAPI.MTemplate):
                     "HRENDER", "hrender.py", "Empty: hrender.py beside hython", "", 0, 0, 1, "*.py"
                 )
             )
-            platform.addClientConfigurationItem(
-                MTemplateAPI.MTemplateItemString(
-                    "HOULICENSE",
-                    "Licence server",
-                    "SESI_LMHOST for this node; empty keeps the node's",
-                    "",
-                    0,
-                    0,
-                    1,
-                )
-            )
+        templatekit.add_environment_item(
+            self,
+            "HOULICENSE",
+            "Licence server",
+            "SESI_LMHOST for this node; empty keeps the node's",
+        )
 
     def onGetApplicationPath(
         self, job: MJob, clientTemplatePreferences: dict[str, Any], pathOut: MTemplateAPI.MStringRef
@@ -135,9 +128,9 @@ class HoudiniTemplate(MTemplateAPI.MTemplate):
         clientTemplatePreferences: dict[str, Any],
         existingEnvironment: MTemplateAPI.MEnvironment,
     ) -> MTemplateAPI.MEnvironment:
-        licence = str(clientTemplatePreferences.get("HOULICENSE") or "")
-        if licence:
-            existingEnvironment.setValue("SESI_LMHOST", licence)
+        templatekit.set_environment(
+            existingEnvironment, clientTemplatePreferences, {"HOULICENSE": "SESI_LMHOST"}
+        )
         # Mantra's ALF_PROGRESS lines and hython's prints reach the log as they happen.
         existingEnvironment.setValue("PYTHONUNBUFFERED", "1")
         return existingEnvironment
@@ -150,11 +143,7 @@ class HoudiniTemplate(MTemplateAPI.MTemplate):
     def onCheckExitCode(
         self, job: MJob, chunk: MChunk, clientTemplatePreferences: dict[str, Any], exitCode: int
     ) -> MTemplateAPI.MTemplateError:
-        if exitCode == 0:
-            return MTemplateAPI.MTemplateError()
-        return MTemplateAPI.MTemplateError(
-            exitCode, f"hython exited with code {exitCode}", MTemplateAPI.kTemplateErrorTypeError
-        )
+        return templatekit.exit_code_check(exitCode, "hython")
 
     def onCheckProgress(
         self, job: MJob, chunk: MChunk, clientTemplatePreferences: dict[str, Any], log: str

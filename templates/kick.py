@@ -72,9 +72,7 @@ class KickTemplate(MTemplateAPI.MTemplate):
                                               "Put after the scene file", "", 1, 0, 1),
              "additional_flags"),
         ]  # fmt: skip
-        for item, attribute in items:
-            self.addSubmissionItem(item)
-            self.addMapping(item.getName(), attribute)
+        templatekit.add_mapped_items(self, items)
 
         templatekit.enable_platforms(self)
         templatekit.add_application_item(
@@ -88,23 +86,15 @@ class KickTemplate(MTemplateAPI.MTemplate):
             },
         )
         templatekit.add_threads_item(self, "KICKTHREADS")
-        for platform in self.platforms():
-            platform.addClientConfigurationItem(
-                MTemplateAPI.MTemplateItemString(
-                    "KICKLICENSE",
-                    "Licence server",
-                    "ADSKFLEX_LICENSE_FILE for this node; empty keeps the node's",
-                    "",
-                    0,
-                    0,
-                    1,
-                )
-            )
-            platform.addClientConfigurationItem(
-                MTemplateAPI.MTemplateItemFolder(
-                    "KICKPLUGINS", "Shader path", "ARNOLD_PLUGIN_PATH for this node", "", 0, 0, 1
-                )
-            )
+        templatekit.add_environment_item(
+            self,
+            "KICKLICENSE",
+            "Licence server",
+            "ADSKFLEX_LICENSE_FILE for this node; empty keeps the node's",
+        )
+        templatekit.add_environment_item(
+            self, "KICKPLUGINS", "Shader path", "ARNOLD_PLUGIN_PATH for this node", folder=True
+        )
 
     def onSubmitJob(self, job: MJob) -> MTemplateAPI.MTemplateError:
         # A scene file holds one frame: one kick process, one chunk, per frame.
@@ -160,12 +150,11 @@ class KickTemplate(MTemplateAPI.MTemplate):
         clientTemplatePreferences: dict[str, Any],
         existingEnvironment: MTemplateAPI.MEnvironment,
     ) -> MTemplateAPI.MEnvironment:
-        licence = str(clientTemplatePreferences.get("KICKLICENSE") or "")
-        if licence:
-            existingEnvironment.setValue("ADSKFLEX_LICENSE_FILE", licence)
-        plugins = str(clientTemplatePreferences.get("KICKPLUGINS") or "")
-        if plugins:
-            existingEnvironment.setValue("ARNOLD_PLUGIN_PATH", plugins)
+        templatekit.set_environment(
+            existingEnvironment,
+            clientTemplatePreferences,
+            {"KICKLICENSE": "ADSKFLEX_LICENSE_FILE", "KICKPLUGINS": "ARNOLD_PLUGIN_PATH"},
+        )
         return existingEnvironment
 
     def onCheckLog(
@@ -176,11 +165,7 @@ class KickTemplate(MTemplateAPI.MTemplate):
     def onCheckExitCode(
         self, job: MJob, chunk: MChunk, clientTemplatePreferences: dict[str, Any], exitCode: int
     ) -> MTemplateAPI.MTemplateError:
-        if exitCode == 0:
-            return MTemplateAPI.MTemplateError()
-        return MTemplateAPI.MTemplateError(
-            exitCode, f"kick exited with code {exitCode}", MTemplateAPI.kTemplateErrorTypeError
-        )
+        return templatekit.exit_code_check(exitCode, "kick")
 
     def onCheckProgress(
         self, job: MJob, chunk: MChunk, clientTemplatePreferences: dict[str, Any], log: str

@@ -74,9 +74,7 @@ class MayaTemplate(MTemplateAPI.MTemplate):
                                               "Put before the scene file", "", 1, 0, 1),
              "additional_flags"),
         ]  # fmt: skip
-        for item, attribute in items:
-            self.addSubmissionItem(item)
-            self.addMapping(item.getName(), attribute)
+        templatekit.add_mapped_items(self, items)
 
         templatekit.enable_platforms(self)
         templatekit.add_application_item(
@@ -94,19 +92,12 @@ class MayaTemplate(MTemplateAPI.MTemplate):
             },
         )
         templatekit.add_threads_item(self, "MAYATHREADS")
-        for platform in self.platforms():
-            platform.addClientConfigurationItem(
-                MTemplateAPI.MTemplateItemString(
-                    "MAYALICENSE",
-                    "Licence server",
-                    "ADSKFLEX_LICENSE_FILE for this node, e.g. 27000@licence; empty keeps the "
-                    "node's",
-                    "",
-                    0,
-                    0,
-                    1,
-                )
-            )
+        templatekit.add_environment_item(
+            self,
+            "MAYALICENSE",
+            "Licence server",
+            "ADSKFLEX_LICENSE_FILE for this node, e.g. 27000@licence; empty keeps the node's",
+        )
 
     def onGetApplicationPath(
         self, job: MJob, clientTemplatePreferences: dict[str, Any], pathOut: MTemplateAPI.MStringRef
@@ -154,9 +145,9 @@ class MayaTemplate(MTemplateAPI.MTemplate):
         # No usage reporting or crash dialog in a batch render: each would wait for a click.
         existingEnvironment.setValue("MAYA_DISABLE_CIP", "1")
         existingEnvironment.setValue("MAYA_DISABLE_CER", "1")
-        licence = str(clientTemplatePreferences.get("MAYALICENSE") or "")
-        if licence:
-            existingEnvironment.setValue("ADSKFLEX_LICENSE_FILE", licence)
+        templatekit.set_environment(
+            existingEnvironment, clientTemplatePreferences, {"MAYALICENSE": "ADSKFLEX_LICENSE_FILE"}
+        )
         return existingEnvironment
 
     def onCheckLog(
@@ -170,13 +161,7 @@ class MayaTemplate(MTemplateAPI.MTemplate):
     def onCheckExitCode(
         self, job: MJob, chunk: MChunk, clientTemplatePreferences: dict[str, Any], exitCode: int
     ) -> MTemplateAPI.MTemplateError:
-        if exitCode == 0:
-            return MTemplateAPI.MTemplateError()
-        return MTemplateAPI.MTemplateError(
-            exitCode,
-            f"Maya's Render exited with code {exitCode}",
-            MTemplateAPI.kTemplateErrorTypeError,
-        )
+        return templatekit.exit_code_check(exitCode, "Maya's Render")
 
     def onCheckProgress(
         self, job: MJob, chunk: MChunk, clientTemplatePreferences: dict[str, Any], log: str

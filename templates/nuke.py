@@ -62,9 +62,7 @@ class NukeTemplate(MTemplateAPI.MTemplate):
                                               "Put before the script", "", 1, 0, 1),
              "additional_flags"),
         ]  # fmt: skip
-        for item, attribute in items:
-            self.addSubmissionItem(item)
-            self.addMapping(item.getName(), attribute)
+        templatekit.add_mapped_items(self, items)
 
         templatekit.enable_platforms(self)
         templatekit.add_application_item(
@@ -80,23 +78,15 @@ class NukeTemplate(MTemplateAPI.MTemplate):
             },
         )
         templatekit.add_threads_item(self, "NUKETHREADS")
-        for platform in self.platforms():
-            platform.addClientConfigurationItem(
-                MTemplateAPI.MTemplateItemString(
-                    "NUKELICENSE",
-                    "Licence server",
-                    "foundry_LICENSE for this node, e.g. 4101@licence; empty keeps the node's",
-                    "",
-                    0,
-                    0,
-                    1,
-                )
-            )
-            platform.addClientConfigurationItem(
-                MTemplateAPI.MTemplateItemFolder(
-                    "NUKEPLUGINS", "Plug-in path", "NUKE_PATH for this node", "", 0, 0, 1
-                )
-            )
+        templatekit.add_environment_item(
+            self,
+            "NUKELICENSE",
+            "Licence server",
+            "foundry_LICENSE for this node, e.g. 4101@licence; empty keeps the node's",
+        )
+        templatekit.add_environment_item(
+            self, "NUKEPLUGINS", "Plug-in path", "NUKE_PATH for this node", folder=True
+        )
 
     def onGetApplicationPath(
         self, job: MJob, clientTemplatePreferences: dict[str, Any], pathOut: MTemplateAPI.MStringRef
@@ -142,12 +132,11 @@ class NukeTemplate(MTemplateAPI.MTemplate):
         clientTemplatePreferences: dict[str, Any],
         existingEnvironment: MTemplateAPI.MEnvironment,
     ) -> MTemplateAPI.MEnvironment:
-        licence = str(clientTemplatePreferences.get("NUKELICENSE") or "")
-        if licence:
-            existingEnvironment.setValue("foundry_LICENSE", licence)
-        plugins = str(clientTemplatePreferences.get("NUKEPLUGINS") or "")
-        if plugins:
-            existingEnvironment.setValue("NUKE_PATH", plugins)
+        templatekit.set_environment(
+            existingEnvironment,
+            clientTemplatePreferences,
+            {"NUKELICENSE": "foundry_LICENSE", "NUKEPLUGINS": "NUKE_PATH"},
+        )
         return existingEnvironment
 
     def onCheckLog(
@@ -158,11 +147,7 @@ class NukeTemplate(MTemplateAPI.MTemplate):
     def onCheckExitCode(
         self, job: MJob, chunk: MChunk, clientTemplatePreferences: dict[str, Any], exitCode: int
     ) -> MTemplateAPI.MTemplateError:
-        if exitCode == 0:
-            return MTemplateAPI.MTemplateError()
-        return MTemplateAPI.MTemplateError(
-            exitCode, f"Nuke exited with code {exitCode}", MTemplateAPI.kTemplateErrorTypeError
-        )
+        return templatekit.exit_code_check(exitCode, "Nuke")
 
     def onCheckProgress(
         self, job: MJob, chunk: MChunk, clientTemplatePreferences: dict[str, Any], log: str

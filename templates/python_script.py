@@ -54,9 +54,7 @@ class PythonScriptTemplate(MTemplateAPI.MTemplate):
                                               "Where the script runs; empty for the node's",
                                               "", 1, 0, 1), "working_folder"),
         ]  # fmt: skip
-        for item, attribute in items:
-            self.addSubmissionItem(item)
-            self.addMapping(item.getName(), attribute)
+        templatekit.add_mapped_items(self, items)
 
         templatekit.enable_platforms(self)
         templatekit.add_application_item(
@@ -120,13 +118,7 @@ class PythonScriptTemplate(MTemplateAPI.MTemplate):
     def onCheckExitCode(
         self, job: MJob, chunk: MChunk, clientTemplatePreferences: dict[str, Any], exitCode: int
     ) -> MTemplateAPI.MTemplateError:
-        if exitCode == 0:
-            return MTemplateAPI.MTemplateError()
-        return MTemplateAPI.MTemplateError(
-            exitCode,
-            f"the script exited with code {exitCode}",
-            MTemplateAPI.kTemplateErrorTypeError,
-        )
+        return templatekit.exit_code_check(exitCode, "the script")
 
     def onCheckProgress(
         self, job: MJob, chunk: MChunk, clientTemplatePreferences: dict[str, Any], log: str
