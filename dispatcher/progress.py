@@ -15,16 +15,9 @@ import logging
 from collections.abc import Callable
 
 from dispatcher.events import EventBus, NodeStateEvent, ProgressEvent
-from dispatcher.model import (
-    CHUNK_DONE,
-    CHUNK_FAILED,
-    CHUNK_QUEUED,
-    CHUNK_RUNNING,
-    CHUNK_SKIPPED,
-    Job,
-    Node,
-)
+from dispatcher.model import Job, Node
 from dispatcher.store.sqlite import SqliteStore
+from dispatcher.views import chunk_counts
 
 log = logging.getLogger(__name__)
 
@@ -79,18 +72,9 @@ class Progress:
             state = job.state.value
             action = "job_progress" if self._states.get(job_id) == state else "job_state"
             self._states[job_id] = state
-            counts = job.counts
-            chunks = {
-                "total": job.chunk_count,
-                "queued": counts[CHUNK_QUEUED],
-                "running": counts[CHUNK_RUNNING],
-                "done": counts[CHUNK_DONE],
-                "failed": counts[CHUNK_FAILED],
-                "skipped": counts[CHUNK_SKIPPED],
-            }
             events.append(
                 ProgressEvent(
-                    action=action, actor=ACTOR, job=job_id, state=state, chunks=chunks,
+                    action=action, actor=ACTOR, job=job_id, state=state, chunks=chunk_counts(job),
                     running=self.running_of(job_id),
                 )
             )  # fmt: skip

@@ -86,23 +86,28 @@ def job_fields(job: Job) -> dict[str, Any]:
     }
 
 
+def chunk_counts(job: Job) -> dict[str, int]:
+    """How many of a job's chunks are in each state, and the total."""
+    counts = job.counts
+    return {
+        "total": job.chunk_count,
+        "queued": counts[CHUNK_QUEUED],
+        "running": counts[CHUNK_RUNNING],
+        "done": counts[CHUNK_DONE],
+        "failed": counts[CHUNK_FAILED],
+        "skipped": counts[CHUNK_SKIPPED],
+    }
+
+
 def job_view(job: Job) -> dict[str, Any]:
     """The REST form of a job: its fields plus state, progress and times."""
-    counts = job.counts
     view = job_fields(job)
     view.update(
         state=job.state.value,
         time_submitted=iso(job.time_submitted),
         time_started=iso(job.time_started),
         time_finished=iso(job.time_finished),
-        chunks={
-            "total": job.chunk_count,
-            "queued": counts[CHUNK_QUEUED],
-            "running": counts[CHUNK_RUNNING],
-            "done": counts[CHUNK_DONE],
-            "failed": counts[CHUNK_FAILED],
-            "skipped": counts[CHUNK_SKIPPED],
-        },
+        chunks=chunk_counts(job),
         progress=round(job.progress, 4),
         failed_reason=job.failed_reason,
         uuid=job.uuid,
