@@ -415,9 +415,9 @@ def parse_edit(payload: Any) -> dict[str, Any]:
     except pydantic.ValidationError as exc:
         raise _wrap(exc) from None
     changes = {name: getattr(checked, name) for name in payload}
-    if "ram" in changes:  # PyFarm's name for memory_mb: the spec's rule made them agree
-        if changes.pop("ram") is not None:
-            changes["memory_mb"] = checked.memory_mb
+    # PyFarm's `ram` is memory_mb (the spec's rule refused one that differs from it).
+    if "ram" in changes and changes.pop("ram") is not None:
+        changes["memory_mb"] = checked.memory_mb
     if "software_requirements" in changes:
         changes["software_requirements"] = unresolved(changes["software_requirements"])
     if "tag_requirements" in changes:
