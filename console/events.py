@@ -16,6 +16,7 @@ import http.client
 import json
 import logging
 import queue
+import socket
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -126,11 +127,14 @@ class EventFollower:
             yield item
 
     def close(self) -> None:
+        """Stop following at once. The reader thread may be blocked reading the stream
+        (holding the response's buffer lock, so closing the response would wait for the
+        next line): shutting its socket down ends that read now."""
         self._stop.set()
         response = self._response
         if response is not None:
             with contextlib.suppress(Exception):
-                response.close()
+                _socket_of(response).shutdown(socket.SHUT_RDWR)
 
     # -- the reader thread -----------------------------------------------------------
     def _read(self) -> None:
@@ -186,3 +190,9 @@ class EventFollower:
             self._response = None
             with contextlib.suppress(Exception):
                 response.close()
+
+
+def _socket_of(response: Any) -> socket.socket:
+    """The socket under an open HTTP response (http.client reads it through a SocketIO)."""
+    sock: socket.socket = response.fp.raw._sock
+    return sock

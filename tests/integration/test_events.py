@@ -356,3 +356,39 @@ async def test_a_job_watch_fails_fast_on_a_refused_stream(live: Live) -> None:
     assert process.returncode == 4, err.decode()
     with pytest.raises(HttpError):
         await live.rest("GET", "/api/v1/events?job=x")
+
+
+def test_closing_a_follower_ends_a_read_in_flight_at_once() -> None:
+    """Ctrl-C closes the follower while its thread is blocked reading a quiet stream:
+    the close and the thread end at once, not at the next line or the read timeout."""
+    import http.server
+    import threading
+
+    from console.events import EventFollower
+    from console.http import DispatcherClient
+
+    class Quiet(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # headers, then nothing: a stream between keep-alives
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            self.wfile.flush()
+            time.sleep(20)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = DispatcherClient(f"http://127.0.0.1:{server.server_address[1]}", "t")
+        follower = EventFollower(client)
+        assert follower.wait_connected(10)
+        time.sleep(0.3)  # the thread is inside its read now
+        began = time.monotonic()
+        follower.close()
+        follower._thread.join(5)
+        assert time.monotonic() - began < 2 and not follower._thread.is_alive()
+    finally:
+        server.shutdown()
