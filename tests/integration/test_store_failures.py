@@ -7,6 +7,7 @@ real dispatcher runs on a real tmpfs that the test fills up and frees again.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import signal
 import time
@@ -220,9 +221,14 @@ async def test_while_the_store_cannot_write_an_action_is_refused_before_it_acts(
             pid = int(text)
             filler = fill(disk)
 
+            tries = itertools.count()
+
             async def refused() -> bool:
+                # Other notes each time: the same notes again change nothing and write
+                # nothing, so they would never meet the full disk.
+                notes = f"{next(tries)} " + "x" * 4096
                 try:
-                    await live.rest("PATCH", f"/api/v1/jobs/{job['id']}", {"notes": "x" * 4096})
+                    await live.rest("PATCH", f"/api/v1/jobs/{job['id']}", {"notes": notes})
                 except HttpError as exc:
                     return exc.status == 503
                 return False
