@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 import click
 
 from console.auth import CliState
+from console.compat_cli import COMMANDS as COMPAT_COMMANDS
 from console.config_cli import config_option, install_config_commands, resolve_settings
 from console.demo import run_demo
 from console.formatting import host_port, printable
@@ -197,7 +198,14 @@ def main(
     )
 
 
-for _command in (*COMMANDS, *HOOK_COMMANDS, login, *STORE_COMMANDS, *USER_COMMANDS):
+for _command in (
+    *COMMANDS,
+    *HOOK_COMMANDS,
+    login,
+    *STORE_COMMANDS,
+    *USER_COMMANDS,
+    *COMPAT_COMMANDS,
+):
     main.add_command(_command)
 install_node_commands(main)
 install_template_config_commands(main)

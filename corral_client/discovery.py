@@ -68,3 +68,40 @@ def save_token(token: str, home: Optional[str] = None) -> str:
         handle.write(token + "\n")
     os.chmod(path, 0o600)
     return path
+
+
+DEFAULT_PORT = 9890
+
+
+def master_url(
+    host_var: str,
+    port_var: Optional[str] = None,
+    env: Optional[Mapping[str, str]] = None,
+    default_port: int = DEFAULT_PORT,
+) -> str:
+    """The dispatcher's URL from another farm's variables, e.g. ``SMEDGE_MASTER``.
+
+    ``host_var`` holds a host, ``host:port`` or a URL; ``port_var`` (when given and
+    set) holds the port for a host that names none; otherwise ``default_port``.
+    With ``host_var`` unset: ``CORRAL_DISPATCHER``, then the default address.
+    Raises ValueError for a port that is not a number from 1 to 65535.
+    """
+    environ = os.environ if env is None else env
+    host = environ.get(host_var, "").strip()
+    if not host:
+        return find_dispatcher(None, environ)
+    if "://" in host:
+        return normalize_url(host)
+    port_text = environ.get(port_var, "").strip() if port_var else ""
+    if host.count(":") == 1:  # host:port (an IPv6 address has more colons)
+        host, port_text = host.split(":")
+    port = _port(port_text or str(default_port), host_var)
+    if ":" in host and not host.startswith("["):
+        host = "[%s]" % host
+    return "http://%s:%d" % (host, port)
+
+
+def _port(text: str, where: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise ValueError("%s: the port must be a number from 1 to 65535, not %r" % (where, text))
+    return int(text)

@@ -1,0 +1,1 @@
+../MClientAPI.py
