@@ -17,6 +17,9 @@ import socket
 import subprocess
 import threading
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -245,7 +248,7 @@ def test_s3_script_submits_a_job_that_renders(farm: Farm, tmp_path: Path) -> Non
     err, chunks = MClientAPI.ActionGetChunks(session, job_id)
     assert err.getErrorCode() == 0, err
     assert [(c.getChunkId(), c.getStartFrame(), c.getEndFrame()) for c in chunks] == [
-        (0, 1.0, 2.0), (2 - 1, 3.0, 4.0),
+        (0, 1.0, 2.0), (1, 3.0, 4.0),
     ]  # fmt: skip
     assert all(c.getStatus() == MClientAPI.MChunk.kChunkDone for c in chunks)
     assert all(c.getNodeName().startswith("render1") and c.getExitCode() == 0 for c in chunks)
@@ -549,3 +552,69 @@ def test_example_script_runs(farm: Farm, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "done" in result.stdout and "rendered frame 2" in result.stdout
     assert sorted(os.listdir(out)) == ["frame_0001.txt", "frame_0002.txt"]
+
+
+def muster_get(farm: Farm, path: str, **params: Any) -> tuple[int, dict[str, Any]]:
+    """A Muster REST GET on the compat port, with the admin's token."""
+    query = urllib.parse.urlencode({"authToken": farm.token, **params})
+    url = f"http://127.0.0.1:{compat_port(farm)}{path}?{query}"
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        answer = json.loads(exc.read())
+        assert answer["ResponseStatus"]["Code"] == exc.code and answer["ResponseData"] == {}
+        return exc.code, answer
+
+
+def test_muster_rest_reads_the_library_uses(farm: Farm, tmp_path: Path) -> None:
+    out = tmp_path / "frames"
+    out.mkdir()
+    job = farm.submit(template="python", start=1, end=3, batch=1, pools=["common"],
+                      data={"job_file": str(scene(tmp_path, out))})["id"]  # fmt: skip
+    farm.wait_state(job, "done", timeout_s=90)
+    actions = "/api/queue/actions"
+    status, answer = muster_get(farm, actions, name="chunks", jobId=job, limit=2)
+    assert status == 200, answer
+    page = answer["ResponseData"]
+    assert [chunk["chunkId"] for chunk in page["chunks"]] == [0, 1] and page["next"]
+    status, answer = muster_get(farm, actions, name="chunks", jobId=job, after=page["next"])
+    assert [chunk["chunkId"] for chunk in answer["ResponseData"]["chunks"]] == [2]
+    assert answer["ResponseData"]["next"] is None
+    status, answer = muster_get(farm, actions, name="chunks", jobId=job, state="failed")
+    assert (status, answer["ResponseData"]["chunks"]) == (200, [])
+    status, answer = muster_get(farm, actions, name="log", jobId=job, chunkId=2, maxBytes=5)
+    assert status == 200 and answer["ResponseData"]["truncated"] is True
+    assert len(answer["ResponseData"]["log"]) == 5
+    status, answer = muster_get(farm, actions, name="log", jobId=job, chunkId=2, attempt=1)
+    assert "rendered frame 3" in answer["ResponseData"]["log"]
+
+    # Bad and hostile reads: the right code, the field named, the farm unchanged.
+    for params, code in [
+        ({"name": "chunks"}, 400),
+        ({"name": "chunks", "jobId": f"{job},{job + 1}"}, 400),
+        ({"name": "chunks", "jobId": "999999"}, 404),
+        ({"name": "chunks", "jobId": job, "state": "exploded"}, 400),
+        ({"name": "chunks", "jobId": job, "limit": 0}, 400),
+        ({"name": "log", "jobId": job}, 400),
+        ({"name": "log", "jobId": job, "chunkId": -1}, 400),
+        ({"name": "log", "jobId": job, "chunkId": "x"}, 400),
+        ({"name": "log", "jobId": job, "chunkId": 10**30}, 404),
+        ({"name": "log", "jobId": job, "chunkId": 0, "attempt": 10**12}, 404),
+        ({"name": "log", "jobId": job, "chunkId": 0, "maxBytes": 10**9}, 400),
+        ({"name": "log", "jobId": "999999", "chunkId": 0}, 404),
+        ({"name": "list", "jobId": "999999"}, 404),
+        ({"name": "pause", "jobId": job}, 405),
+    ]:
+        status, answer = muster_get(farm, actions, **params)
+        assert status == code, (params, answer)
+    assert not farm.job(job)["paused"]
+
+    status, answer = muster_get(farm, "/api/nodes/list", limit=1)
+    assert status == 200 and len(answer["ResponseData"]["nodes"]) == 1
+    status, rest = muster_get(farm, "/api/nodes/list", after=answer["ResponseData"]["next"])
+    first, second = answer["ResponseData"]["nodes"][0], rest["ResponseData"]["nodes"][0]
+    assert second["nodeId"] > first["nodeId"] and first["hostName"] == "render1"
+    assert muster_get(farm, "/api/nodes/list", limit=0)[0] == 400
+    assert muster_get(farm, "/api/nodes/list", after="not a cursor")[0] == 400
+    assert muster_get(farm, "/api/nodes/list", authToken="wrong")[0] == 401
