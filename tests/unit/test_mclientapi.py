@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -297,3 +298,25 @@ def test_queried_objects_read_the_listing_keys() -> None:
     assert node.getRunningChunks() == [(12, 1)] and node.getPools() == "a"
     info = MClientAPI.MTemplateInfo({"id": 3, "name": "Python script", "key": "python"})
     assert (info.getID(), info.getName(), info.getKey()) == (3, "Python script", "python")
+
+
+@pytest.mark.parametrize("version", ["3.7", "3.8"])
+def test_runs_on_old_pythons_when_installed(version: str) -> None:
+    python = shutil.which(f"python{version}")
+    usable = python is not None and subprocess.run(
+        [python, "-c", "pass"], capture_output=True, timeout=60
+    ).returncode == 0  # fmt: skip
+    if not usable:
+        pytest.skip(f"no working python{version} here")
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import MClientAPI; "
+        "job = MClientAPI.MJob(); job.setName('x'); job.setTemplateID(3); "
+        "job.attributeSetFloat('start_frame', 1); "
+        "print(sys.version_info[:2] == tuple(map(int, sys.argv[2].split('.'))), "
+        "job.toDict()['attributes']['start_frame']['value'])"
+    )
+    out = subprocess.run(
+        [str(python), "-I", "-S", "-c", code, str(ROOT / "compat"), version],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert out.stdout.split() == ["True", "1.0"]
