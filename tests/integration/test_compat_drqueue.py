@@ -4,6 +4,7 @@ with PYTHONPATH from `corral compat-path`, and every call's failures."""
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 
 from tests.integration.farm import Farm, wait_for
 from tests.integration.restkit import make_user
-from tests.integration.seedrun import base_env, run_ok, run_python
+from tests.integration.seedrun import base_env, run_ok, run_python, system_python
 
 SLAVE = "slave001"
 
@@ -385,3 +386,18 @@ def test_token_file_and_unreachable_master(farm: Farm, env: dict[str, str], tmp_
     code = "import drqueue._link as link; print(link.client().url)"
     assert run_ok(code, {**env, "DRQUEUE_MASTER": "farm"}) == ["http://farm:9890"]
     assert run_ok(code, {**env, "DRQUEUE_MASTER": "https://farm:9443"}) == ["https://farm:9443"]
+
+
+def test_example_script(farm: Farm, env: dict[str, str]) -> None:
+    example = Path(__file__).resolve().parents[2] / "examples" / "compat" / "drqueue_example.py"
+    done = subprocess.run([system_python(), str(example)], env=env, capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    job_id = int(lines[0].split()[2].rstrip(":"))
+    assert lines[1] == f"job {job_id} Finished: 6 frames done, 0 failed"
+    assert lines[2:8] == [
+        f"  frame {n}: status 3 on computer {node(farm)['id']}, exit code 0" for n in range(1, 7)
+    ]
+    assert lines[8].startswith(f"slave {SLAVE}: ")
+    assert "rendering frame 5" in chunk_log(farm, job_id, 2)

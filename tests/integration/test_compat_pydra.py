@@ -15,7 +15,7 @@ import pytest
 from tests.integration.farm import CORRAL, Farm, wait_for
 from tests.integration.hookfarm import write_template
 from tests.integration.restkit import make_user
-from tests.integration.seedrun import base_env, run_ok, run_python
+from tests.integration.seedrun import base_env, run_ok, run_python, system_python
 
 # A task of the seed's name: it prints its `foo` argument on the render node.
 MY_TASK = """
@@ -363,3 +363,25 @@ def test_pydra_key_command(farm: Farm, tmp_path: Path) -> None:
         capture_output=True, text=True,
     )  # fmt: skip
     assert bogus.returncode != 0 and not bogus.stdout
+
+
+def test_example_script(farm: Farm, env: dict[str, str], work: Path) -> None:
+    example = Path(__file__).resolve().parents[2] / "examples" / "compat" / "pydra_example.py"
+    done = subprocess.run([system_python(), str(example)], env=env, cwd=work,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "cmdline" in lines[0] and "MyTask" in lines[0]
+    assert lines[1].startswith("node node1: ")
+    job_id = int(lines[2].split()[-1])
+    assert lines[3:] == [f"task instance {job_id}: done"] + [
+        f"  frames {n}-{n} on node1: done" for n in (1, 2, 3)
+    ]
+    assert "hello from frame 2" in farm.request(
+        "GET", f"/api/v1/jobs/{job_id}/tasks/{farm.task(job_id, 1)}/log"
+    )
+    # Without master.key in its folder, the example says so and exits 1.
+    (work / "master.key").unlink()
+    done = subprocess.run([system_python(), str(example)], env=env, cwd=work,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 1 and done.stderr.startswith("controller error -4: ")
