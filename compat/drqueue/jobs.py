@@ -150,11 +150,16 @@ class job:  # noqa: N801 (libdrqueue's name)
         for name_, value in (("frame_step", self.frame_step), ("block_size", self.block_size)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError("%s must be a whole number of 1 or more, not %r" % (name_, value))
+        for name_, value in (("frame_start", self.frame_start), ("frame_end", self.frame_end)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError("%s must be a number, not %r" % (name_, value))
+        if not isinstance(self.envvars, dict):
+            raise ValueError("envvars must be a dict, not %r" % (self.envvars,))
         if self.frame_end < self.frame_start:
             raise ValueError(
                 "frame_end (%r) is before frame_start (%r)" % (self.frame_end, self.frame_start)
             )
-        environ = {str(key): str(value) for key, value in dict(self.envvars).items()}
+        environ = {str(key): str(value) for key, value in self.envvars.items()}
         environ.update(
             DRQUEUE_STARTFRAME=str(self.frame_start),
             DRQUEUE_ENDFRAME=str(self.frame_end),

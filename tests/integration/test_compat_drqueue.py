@@ -257,6 +257,7 @@ def test_bad_input_queues_nothing(farm: Farm, env: dict[str, str]) -> None:
         print(fresh(dependid=99999).send_to_queue())
         job = fresh(); job.limits.nmaxcpus = -2
         print(job.send_to_queue())
+        print(fresh(frame_end="10").send_to_queue(), fresh(envvars="A=1").send_to_queue())
         try:
             job.email = "x@y"
         except AttributeError:
@@ -271,7 +272,7 @@ def test_bad_input_queues_nothing(farm: Farm, env: dict[str, str]) -> None:
         env,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["0"] * 8 + [
+    assert done.stdout.split() == ["0"] * 10 + [
         "AttributeError",
         "ValueError",
         "ValueError",
@@ -283,7 +284,8 @@ def test_bad_input_queues_nothing(farm: Farm, env: dict[str, str]) -> None:
     assert "frame_end" in errors[2] and "block_size" in errors[3]
     assert "priority" in errors[4] and "HTTP 400" in errors[4]
     assert "cmd:" in errors[5] and "HTTP 404" in errors[6] and "nmaxcpus" in errors[7]
-    assert "send_to_queue() it first" in errors[8]
+    assert "frame_end must be a number" in errors[8] and "envvars must be a dict" in errors[9]
+    assert "send_to_queue() it first" in errors[10]
     assert len(farm.request("GET", "/api/v1/jobs/")) == before
 
 

@@ -279,6 +279,7 @@ def test_error_codes(farm: Farm, env: dict[str, str], work: Path) -> None:
             "edit_cores": code_of(lambda: c.node_edit({"id": 1, "cores": 64})),
             "edit_unknown": code_of(lambda: c.node_edit({"id": 99999, "notes": "x"})),
             "edit_paused_text": code_of(lambda: c.node_edit({"id": 1, "paused": "yes"})),
+            "edit_half": code_of(lambda: c.node_edit({"id": 1, "notes": "half", "priority": 99})),
         }))
         """,
         env,
@@ -289,7 +290,7 @@ def test_error_codes(farm: Farm, env: dict[str, str], work: Path) -> None:
         "no_command": -3, "bad_signature": -3, "page_0": -3, "page_text": -3,
         "unknown_node": -3, "unknown_instance": -3, "bad_instance": -3,
         "unknown_history": -3, "new_node": -3, "edit_cores": -3, "edit_unknown": -3,
-        "edit_paused_text": -3,
+        "edit_paused_text": -3, "edit_half": -3,
     }  # fmt: skip
     assert farm.request("GET", "/api/v1/jobs/") == before
     assert farm.nodes()[0]["notes"] == node["notes"]

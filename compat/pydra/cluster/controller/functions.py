@@ -270,6 +270,11 @@ def node_edit(controller: Any, values: Any) -> Dict[str, Any]:
         raise NotSupported("node_edit changes notes, paused and priority, not %s" % others)
     if "paused" in values and not isinstance(values["paused"], bool):
         raise _refuse("paused must be True or False, not %r" % (values["paused"],))
+    if "notes" in values and not isinstance(values["notes"], str):
+        raise _refuse("notes must be text, not %r" % (values["notes"],))
+    priority = values.get("priority", 0)
+    if isinstance(priority, bool) or not isinstance(priority, int) or not -20 <= priority <= 19:
+        raise _refuse("priority must be a nice value from -20 to 19, not %r" % (priority,))
     ref = _node_ref(values["id"])
     controller.request("GET", "/nodes/%s" % ref)  # an unknown node changes nothing
     for name, action in NODE_EDITS.items():
