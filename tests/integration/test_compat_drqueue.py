@@ -106,14 +106,14 @@ def test_computer_example(farm: Farm, env: dict[str, str]) -> None:
         print(computer.request_enable(drqueue.CLIENT))
         print(computer.update(drqueue.CLIENT))
         print(computer.limits.enabled)
-        print(computer.hwinfo.id, computer.status.online, computer.hwinfo.os == drqueue.OS_LINUX)
+        print(computer.hwinfo.id, computer.status.online, drqueue.osstring(computer.hwinfo.os))
         print(computer.request_disable(drqueue.CLIENT), computer.limits.enabled)
         print(computer.request_enable(drqueue.CLIENT), computer.limits.enabled)
         """,
         env,
     )
     assert lines[:7] == ["1", SLAVE, str(node(farm)["cpus"]), "0", "1", "1", "1"]
-    assert lines[7] == f"{node(farm)['id']} 1 True"
+    assert lines[7] == f"{node(farm)['id']} 1 Linux"
     assert lines[8:] == ["1 0", "1 1"]
     assert node(farm)["paused"] is False
 
