@@ -6,7 +6,7 @@ import sys
 import time
 from typing import Any, Mapping, Optional
 
-from corral_client import Client, ClientError
+from corral_client import Client, ClientError, new_idempotency_key
 from corral_client.discovery import master_url
 
 MASTER_ENV = "DRQUEUE_MASTER"
@@ -58,6 +58,26 @@ def call(method: str, path: str, body: Any = None, **query: Any) -> Any:
         return client().request(method, API + path, body, query=query or None)
     except ClientError as exc:
         raise DrQueueError(str(exc), exc.status) from None
+
+
+def submit(spec: Any, retries: int = 2) -> Any:
+    """Queue one job (POST /jobs/, titles need not be unique); the created job.
+
+    The request carries an Idempotency-Key and is sent again with it when no answer
+    came, so a broken connection never queues the job twice.
+    """
+    headers = {"Idempotency-Key": new_idempotency_key()}
+    attempt = 0
+    while True:
+        try:
+            return client().request(
+                "POST", API + "/jobs/", spec, headers=headers, query={"unique_titles": "false"}
+            )
+        except ClientError as exc:
+            if exc.status != 0 or attempt >= retries:
+                raise DrQueueError(str(exc), exc.status) from None
+        attempt += 1
+        time.sleep(min(0.5 * attempt, 2.0))
 
 
 def check_who(who: Any) -> None:

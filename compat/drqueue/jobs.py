@@ -4,7 +4,7 @@ import re
 import shlex
 from typing import Any, Dict, List, Optional
 
-from ._link import DrQueueError, NotSupported, call, check_who, epoch, failed
+from ._link import DrQueueError, NotSupported, call, check_who, epoch, failed, submit
 
 # Job status (job.status) and frame status (frame_info.status), as libdrqueue numbers them.
 JOBSTATUS_WAITING = 0
@@ -131,7 +131,7 @@ class job:  # noqa: N801 (libdrqueue's name)
         """Queue the job on the master; 1 on success (``id`` is then the new job's), else 0."""
         try:
             spec = self._spec()
-            created = call("POST", "/jobs/", spec, unique_titles="false")
+            created = submit(spec)
         except (DrQueueError, ValueError) as exc:
             return failed("send_to_queue", exc)
         self._load(created)

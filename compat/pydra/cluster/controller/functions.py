@@ -130,7 +130,7 @@ def queue_task(controller: Any, task_key: Any, args: Any = None) -> int:
             data[name] = value
     if data:
         spec["data"] = data
-    created = controller.request("POST", "/jobs/", spec, {"unique_titles": "false"})
+    created = controller.request("POST", "/jobs/", spec, {"unique_titles": "false"}, retries=2)
     return int(created["id"])
 
 

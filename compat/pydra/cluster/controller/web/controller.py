@@ -8,9 +8,10 @@ Every failure raises ``ControllerException`` with one of the codes of
 
 import inspect
 import os
+import time
 from typing import Any, Callable, List, Mapping, Optional
 
-from corral_client import Client, ClientError
+from corral_client import Client, ClientError, new_idempotency_key
 
 from .. import (
     CONTROLLER_ERROR_AUTH_FAIL,
@@ -97,14 +98,29 @@ class WebController:
 
     # -- the wire (used by pydra.cluster.controller.functions) -----------------
     def request(
-        self, method: str, path: str, body: Any = None, query: Optional[Mapping[str, Any]] = None
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        query: Optional[Mapping[str, Any]] = None,
+        retries: int = 0,
     ) -> Any:
-        """One REST call under /api/v1 with the key's token; failures as ControllerException."""
+        """One REST call under /api/v1 with the key's token; failures as ControllerException.
+
+        With ``retries``, a POST carries an Idempotency-Key and is sent again with it when
+        no answer came (a submit is never queued twice).
+        """
         client = Client(dispatcher=self.url, token=read_key(), timeout_s=self.timeout_s)
-        try:
-            return client.request(method, API + path, body, query=query)
-        except ClientError as exc:
-            raise _translate(exc) from None
+        headers = {"Idempotency-Key": new_idempotency_key()} if retries else None
+        attempt = 0
+        while True:
+            try:
+                return client.request(method, API + path, body, headers=headers, query=query)
+            except ClientError as exc:
+                if exc.status != 0 or attempt >= retries:
+                    raise _translate(exc) from None
+            attempt += 1
+            time.sleep(min(0.5 * attempt, 2.0))
 
 
 def read_key(folder: Optional[str] = None) -> str:
