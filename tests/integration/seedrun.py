@@ -27,6 +27,19 @@ def system_python() -> str:
 
 
 @cache
+def old_python(version: str = "3.7") -> str | None:
+    """A working `python3.7` (on PATH or in pyenv's versions), or None when there is none."""
+    root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+    candidates = [shutil.which(f"python{version}"),
+                  *sorted(str(p) for p in root.glob(f"versions/{version}.*/bin/python{version}"))]  # fmt: skip
+    for candidate in candidates:
+        if candidate and subprocess.run([candidate, "-c", "pass"], capture_output=True,
+                                        timeout=60).returncode == 0:  # fmt: skip
+            return candidate
+    return None
+
+
+@cache
 def compat_path() -> str:
     """What `corral compat-path` prints."""
     done = subprocess.run([CORRAL, "compat-path"], capture_output=True, text=True, check=True)
@@ -48,11 +61,15 @@ def base_env(home: Path, **extra: str) -> dict[str, str]:
 
 
 def run_python(
-    code: str, env: dict[str, str], cwd: Path | None = None, timeout_s: float = 120.0
+    code: str,
+    env: dict[str, str],
+    cwd: Path | None = None,
+    timeout_s: float = 120.0,
+    python: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run `code` (dedented) with the system Python; the finished process."""
+    """Run `code` (dedented) with `python` (the system Python); the finished process."""
     return subprocess.run(
-        [system_python(), "-c", textwrap.dedent(code)],
+        [python or system_python(), "-c", textwrap.dedent(code)],
         env=env,
         cwd=cwd,
         capture_output=True,
@@ -61,8 +78,10 @@ def run_python(
     )
 
 
-def run_ok(code: str, env: dict[str, str], cwd: Path | None = None) -> list[str]:
+def run_ok(
+    code: str, env: dict[str, str], cwd: Path | None = None, python: str | None = None
+) -> list[str]:
     """Run `code`, which must exit 0; its stdout lines."""
-    done = run_python(code, env, cwd)
+    done = run_python(code, env, cwd, python=python)
     assert done.returncode == 0, f"exit {done.returncode}\n{done.stdout}\n{done.stderr}"
     return done.stdout.splitlines()

@@ -12,7 +12,7 @@ import pytest
 
 from tests.integration.farm import Farm, wait_for
 from tests.integration.restkit import make_user
-from tests.integration.seedrun import base_env, run_ok, run_python, system_python
+from tests.integration.seedrun import base_env, old_python, run_ok, run_python, system_python
 
 SLAVE = "slave001"
 
@@ -403,3 +403,36 @@ def test_example_script(farm: Farm, env: dict[str, str]) -> None:
     ]
     assert lines[8].startswith(f"slave {SLAVE}: ")
     assert "rendering frame 5" in chunk_log(farm, job_id, 2)
+
+
+def test_on_python_37(farm: Farm, env: dict[str, str]) -> None:
+    python = old_python("3.7")
+    if python is None:
+        pytest.skip("no working python3.7 here")
+    done = run_python(
+        """
+        import sys, time, drqueue
+        print(sys.version_info[:2] == (3, 7), len(drqueue.request_job_list(drqueue.CLIENT)) >= 0)
+        job = drqueue.job()
+        job.name = "Test python job"
+        job.frame_start = 1
+        job.frame_end = 3
+        job.cmd = "ls -al"
+        job.priority = 100
+        print(job.send_to_queue())
+        while job.update(drqueue.CLIENT) == 1 and job.status != drqueue.JOBSTATUS_FINISHED:
+            time.sleep(0.1)
+        print(job.id, [f.status for f in job.request_frame_list(drqueue.CLIENT)])
+        computer = drqueue.request_computer_list(drqueue.CLIENT)[0]
+        print(computer.hwinfo.name, computer.update(drqueue.CLIENT))
+        print(drqueue.request_slave_limits_nmaxcpus_set('slave001', 4, drqueue.CLIENT))
+        """,
+        env,
+        python=python,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[:2] == ["True True", "1"]
+    job_id = int(lines[2].split()[0])
+    assert lines[2] == f"{job_id} [3, 3, 3]" and farm.job(job_id)["state"] == "done"
+    assert lines[3:] == [f"{SLAVE} 1", "0"] and "not supported" in done.stderr

@@ -15,7 +15,7 @@ import pytest
 from tests.integration.farm import CORRAL, Farm, wait_for
 from tests.integration.hookfarm import write_template
 from tests.integration.restkit import make_user
-from tests.integration.seedrun import base_env, run_ok, run_python, system_python
+from tests.integration.seedrun import base_env, old_python, run_ok, run_python, system_python
 
 # A task of the seed's name: it prints its `foo` argument on the render node.
 MY_TASK = """
@@ -386,3 +386,24 @@ def test_example_script(farm: Farm, env: dict[str, str], work: Path) -> None:
     done = subprocess.run([system_python(), str(example)], env=env, cwd=work,
                           capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.returncode == 1 and done.stderr.startswith("controller error -4: ")
+
+
+def test_on_python_37(farm: Farm, env: dict[str, str], work: Path) -> None:
+    python = old_python("3.7")
+    if python is None:
+        pytest.skip("no working python3.7 here")
+    lines = run_ok(SEED_EXAMPLE + "import sys; print(sys.version_info[:2])", env, work, python)
+    assert "MyTask" in lines[0] and lines[2] == "(3, 7)"
+    job = farm.wait_state(int(lines[1]), "done")
+    assert job["data"]["foo"] == "bar"
+    assert "MyTask foo=bar" in chunk_log(farm, job["id"])
+    codes = run_ok(
+        CODE_OF
+        + "from pydra.config import load_settings\ns = load_settings()\n"
+        + "c = WebController(s.HOST, s.CONTROLLER_PORT)\n"
+        + "print(code_of(lambda: c.nope()), code_of(lambda: c.node_list(0)), len(c.node_list()))",
+        env,
+        work,
+        python,
+    )
+    assert codes == ["-6 -3 1"]
