@@ -26,11 +26,15 @@ def osstring(os_code: int) -> str:
 class computer_hwinfo:  # noqa: N801 (libdrqueue's name)
     """What a computer is: ``id`` (the node's id), ``name`` (``host`` or ``host#N`` for
     another instance), ``os`` (OS_*), ``ncpus``, ``memory`` (MB, 0 when unknown),
-    ``address``, ``platform``."""
+    ``address``, ``platform``. Corral does not know ``arch``, ``proctype``,
+    ``procspeed``, ``speedindex``, ``nnbits`` or ``byteorder``: they read 0 (unknown)."""
 
-    __slots__ = ("id", "name", "os", "ncpus", "memory", "address", "platform")
+    __slots__ = ("id", "name", "os", "ncpus", "memory", "address", "platform", "arch",
+                 "proctype", "procspeed", "speedindex", "nnbits", "byteorder")  # fmt: skip
 
     def __init__(self) -> None:
+        self.arch = self.proctype = self.procspeed = 0
+        self.speedindex = self.nnbits = self.byteorder = 0
         self.id = -1
         self.name = ""
         self.os = OS_UNKNOWN

@@ -94,6 +94,8 @@ def test_job_instance_example_renders(farm: Farm, env: dict[str, str]) -> None:
 def test_computer_example(farm: Farm, env: dict[str, str]) -> None:
     # The seed's computer starts disabled ("0 ... nopes, it's disabled").
     farm.request("POST", f"/api/v1/nodes/{node(farm)['id']}/actions/pause")
+    where = f"/api/v1/nodes/{node(farm)['id']}"
+    wait_for(lambda: farm.request("GET", where)["resources"], 30, "the node's resources")
     lines = run_ok(
         """
         import drqueue
@@ -106,14 +108,15 @@ def test_computer_example(farm: Farm, env: dict[str, str]) -> None:
         print(computer.request_enable(drqueue.CLIENT))
         print(computer.update(drqueue.CLIENT))
         print(computer.limits.enabled)
-        print(computer.hwinfo.id, computer.status.online, drqueue.osstring(computer.hwinfo.os))
+        print(computer.hwinfo.id, computer.status.online, drqueue.osstring(computer.hwinfo.os),
+              computer.hwinfo.arch, computer.hwinfo.nnbits, computer.hwinfo.memory > 0)
         print(computer.request_disable(drqueue.CLIENT), computer.limits.enabled)
         print(computer.request_enable(drqueue.CLIENT), computer.limits.enabled)
         """,
         env,
     )
     assert lines[:7] == ["1", SLAVE, str(node(farm)["cpus"]), "0", "1", "1", "1"]
-    assert lines[7] == f"{node(farm)['id']} 1 Linux"
+    assert lines[7] == f"{node(farm)['id']} 1 Linux 0 0 True"
     assert lines[8:] == ["1 0", "1 1"]
     assert node(farm)["paused"] is False
 
