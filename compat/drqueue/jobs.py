@@ -178,7 +178,12 @@ class job:  # noqa: N801 (libdrqueue's name)
             "environ": environ,
             "max_nodes": _node_limit(self.limits.nmaxcpus),
         }  # type: Dict[str, Any]
-        if self.limits.nmaxcpuscomputer != MAXCPUS_UNLIMITED and self.limits.nmaxcpuscomputer < 1:
+        per_computer = self.limits.nmaxcpuscomputer
+        if isinstance(per_computer, bool) or not isinstance(per_computer, int):
+            raise ValueError(
+                "limits.nmaxcpuscomputer must be a whole number, not %r" % (per_computer,)
+            )
+        if per_computer < 1:
             raise NotSupported("limits.nmaxcpuscomputer below 1 (a node runs one task at a time)")
         if self.priority is not None:
             spec["priority"] = self.priority

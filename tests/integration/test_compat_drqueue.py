@@ -261,6 +261,8 @@ def test_bad_input_queues_nothing(farm: Farm, env: dict[str, str]) -> None:
         job = fresh(); job.limits.nmaxcpus = -2
         print(job.send_to_queue())
         print(fresh(frame_end="10").send_to_queue(), fresh(envvars="A=1").send_to_queue())
+        job = fresh(); job.limits.nmaxcpuscomputer = 0
+        print(job.send_to_queue())
         try:
             job.email = "x@y"
         except AttributeError:
@@ -275,7 +277,7 @@ def test_bad_input_queues_nothing(farm: Farm, env: dict[str, str]) -> None:
         env,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["0"] * 10 + [
+    assert done.stdout.split() == ["0"] * 11 + [
         "AttributeError",
         "ValueError",
         "ValueError",
@@ -288,7 +290,8 @@ def test_bad_input_queues_nothing(farm: Farm, env: dict[str, str]) -> None:
     assert "priority" in errors[4] and "HTTP 400" in errors[4]
     assert "cmd:" in errors[5] and "HTTP 404" in errors[6] and "nmaxcpus" in errors[7]
     assert "frame_end must be a number" in errors[8] and "envvars must be a dict" in errors[9]
-    assert "send_to_queue() it first" in errors[10]
+    assert "not supported: limits.nmaxcpuscomputer" in errors[10]
+    assert "send_to_queue() it first" in errors[11]
     assert len(farm.request("GET", "/api/v1/jobs/")) == before
 
 
