@@ -76,6 +76,8 @@ def submit(spec: Any, retries: int = 2) -> Any:
         except ClientError as exc:
             if exc.status != 0 or attempt >= retries:
                 raise DrQueueError(str(exc), exc.status) from None
+        except (TypeError, ValueError) as exc:  # a value JSON cannot carry
+            raise DrQueueError("the job cannot be sent: %s" % exc) from None
         attempt += 1
         time.sleep(min(0.5 * attempt, 2.0))
 

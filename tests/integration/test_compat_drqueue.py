@@ -263,6 +263,7 @@ def test_bad_input_queues_nothing(farm: Farm, env: dict[str, str]) -> None:
         print(fresh(frame_end="10").send_to_queue(), fresh(envvars="A=1").send_to_queue())
         job = fresh(); job.limits.nmaxcpuscomputer = 0
         print(job.send_to_queue())
+        print(fresh(priority=object()).send_to_queue())
         try:
             job.email = "x@y"
         except AttributeError:
@@ -277,7 +278,7 @@ def test_bad_input_queues_nothing(farm: Farm, env: dict[str, str]) -> None:
         env,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["0"] * 11 + [
+    assert done.stdout.split() == ["0"] * 12 + [
         "AttributeError",
         "ValueError",
         "ValueError",
@@ -291,7 +292,8 @@ def test_bad_input_queues_nothing(farm: Farm, env: dict[str, str]) -> None:
     assert "cmd:" in errors[5] and "HTTP 404" in errors[6] and "nmaxcpus" in errors[7]
     assert "frame_end must be a number" in errors[8] and "envvars must be a dict" in errors[9]
     assert "not supported: limits.nmaxcpuscomputer" in errors[10]
-    assert "send_to_queue() it first" in errors[11]
+    assert "the job cannot be sent" in errors[11]
+    assert "send_to_queue() it first" in errors[12]
     assert len(farm.request("GET", "/api/v1/jobs/")) == before
 
 

@@ -266,6 +266,7 @@ def test_error_codes(farm: Farm, env: dict[str, str], work: Path) -> None:
             "not_found": code_of(lambda: c.no_such_function()),
             "unknown_task": code_of(lambda: c.queue_task("NoSuchTask", {})),
             "args_not_dict": code_of(lambda: c.queue_task("cmdline", "foo=bar")),
+            "args_not_json": code_of(lambda: c.run_tasks("cmdline", command=["x"], y={1, 2})),
             "bad_field": code_of(lambda: c.queue_task("cmdline", {"priority": "high"})),
             "no_command": code_of(lambda: c.queue_task("cmdline")),
             "bad_signature": code_of(lambda: c.list_tasks(bogus=1)),
@@ -286,7 +287,7 @@ def test_error_codes(farm: Farm, env: dict[str, str], work: Path) -> None:
         work,
     )
     assert codes == {
-        "not_found": -6, "unknown_task": -3, "args_not_dict": -3, "bad_field": -3,
+        "not_found": -6, "unknown_task": -3, "args_not_dict": -3, "args_not_json": -3, "bad_field": -3,
         "no_command": -3, "bad_signature": -3, "page_0": -3, "page_text": -3,
         "unknown_node": -3, "unknown_instance": -3, "bad_instance": -3,
         "unknown_history": -3, "new_node": -3, "edit_cores": -3, "edit_unknown": -3,

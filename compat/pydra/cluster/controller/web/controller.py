@@ -119,6 +119,10 @@ class WebController:
             except ClientError as exc:
                 if exc.status != 0 or attempt >= retries:
                     raise _translate(exc) from None
+            except (TypeError, ValueError) as exc:  # a value JSON cannot carry
+                raise ControllerException(
+                    CONTROLLER_ERROR_FUNCTION_ERROR, "the arguments cannot be sent: %s" % exc
+                ) from None
             attempt += 1
             time.sleep(min(0.5 * attempt, 2.0))
 
