@@ -1,0 +1,1 @@
+"""Pydra's cluster package: the controller and the task status codes."""

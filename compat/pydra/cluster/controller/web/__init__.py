@@ -1,0 +1,1 @@
+"""The controller that speaks HTTP to the master (here: Corral's dispatcher)."""
