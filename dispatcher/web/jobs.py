@@ -5,17 +5,42 @@ from __future__ import annotations
 from typing import Literal
 
 from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
 
 from dispatcher import idempotency, jobspec, listing
 from dispatcher.errors import NotFound, ValidationError
 from dispatcher.jobspec import JobSpec
 from dispatcher.operations import Permission
 from dispatcher.web.app import json_response, operations
-from dispatcher.web.endpoint import Routes, read_json
+from dispatcher.web.endpoint import Routes, read_json, read_query
 
 routes = Routes("jobs")
-JOB_ACTIONS = ("pause", "resume", "reinit")
+JOB_ACTIONS = ("pause", "resume", "reinit", "update-status", "update")
 JobEdit = jobspec.edit_model()
+
+
+class SubmitQuery(BaseModel):
+    """How a submission is checked (other parameters, such as Muster's authToken, pass)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    unique_titles: bool = Field(
+        True,
+        description="false: a title a live job bears already is allowed (Muster's rule); "
+        "true (default): it is 409 (PyFarm's)",
+    )
+
+
+class EditQuery(BaseModel):
+    """How an edit's body is read (other parameters pass)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    only_changed: bool = Field(
+        False,
+        description="true: the body is a whole job (as GET answers it), of which only the "
+        "editable fields that differ from the job's are applied (MConsoleAPI.jobEdit)",
+    )
 
 
 def _key(request: web.Request) -> str:
@@ -32,16 +57,21 @@ async def list_jobs(request: web.Request) -> web.StreamResponse:
 
 
 @routes.post(
-    "/api/v1/jobs/", body=JobSpec | list[JobSpec], status=201, permission=Permission.SUBMIT
+    "/api/v1/jobs/",
+    body=JobSpec | list[JobSpec],
+    query=SubmitQuery,
+    status=201,
+    permission=Permission.SUBMIT,
 )
 async def submit_jobs(request: web.Request) -> web.Response:
     """Submit one job (an object) or several (a list); a title a live job bears already is 409.
 
     With an `Idempotency-Key` header, a retry answers the jobs the first request
     queued (201 again, with `Idempotent-Replayed: true`); the same key with another
-    body answers 409.
+    body answers 409. `unique_titles=false` lets a title repeat, as Muster does.
     """
     ops, actor = operations(request)
+    query: SubmitQuery = read_query(request)
     keys = request.headers.getall(idempotency.HEADER, [])
     if len(keys) > 1:
         raise ValidationError(
@@ -53,7 +83,7 @@ async def submit_jobs(request: web.Request) -> web.Response:
         actor,
         payload if many else [payload],
         idempotency_key=keys[0] if keys else None,
-        unique_titles=True,
+        unique_titles=query.unique_titles,
     )
     views = [ops.jobs.answer(actor, job) for job in jobs]
     response = json_response(views if many else views[0], status=201)
@@ -79,24 +109,27 @@ async def get_job(request: web.Request) -> web.Response:
 
 async def _edit(request: web.Request) -> web.Response:
     ops, actor = operations(request)
+    query: EditQuery = read_query(request)
     ops.jobs.get(actor, _key(request))  # 404 before reading the body
-    job = await ops.jobs.edit(actor, _key(request), await read_json(request))
+    job = await ops.jobs.edit(
+        actor, _key(request), await read_json(request), only_changed=query.only_changed
+    )
     return json_response(ops.jobs.answer(actor, job))
 
 
-@routes.post("/api/v1/jobs/{job}", body=JobEdit, permission=Permission.MANAGE_OWN)
+@routes.post("/api/v1/jobs/{job}", body=JobEdit, query=EditQuery, permission=Permission.MANAGE_OWN)
 async def update_job(request: web.Request) -> web.Response:
     """Update a job's fields; a new start, end or by creates or deletes its tasks."""
     return await _edit(request)
 
 
-@routes.put("/api/v1/jobs/{job}", body=JobEdit, permission=Permission.MANAGE_OWN)
+@routes.put("/api/v1/jobs/{job}", body=JobEdit, query=EditQuery, permission=Permission.MANAGE_OWN)
 async def put_job(request: web.Request) -> web.Response:
     """Update a job's fields (as POST)."""
     return await _edit(request)
 
 
-@routes.patch("/api/v1/jobs/{job}", body=JobEdit, permission=Permission.MANAGE_OWN)
+@routes.patch("/api/v1/jobs/{job}", body=JobEdit, query=EditQuery, permission=Permission.MANAGE_OWN)
 async def edit_job(request: web.Request) -> web.Response:
     """Update a job's fields (as POST)."""
     return await _edit(request)
@@ -116,9 +149,16 @@ async def delete_job(request: web.Request) -> web.Response:
     permission=Permission.MANAGE_OWN,
 )
 async def job_action(request: web.Request) -> web.Response:
-    """Pause a job, resume it, or reinit it (every chunk queued again)."""
+    """Pause a job, resume it, reinit it (every chunk queued again), update-status (recount it
+    from its chunks and look at it again) or update (write it to the store now)."""
     ops, actor = operations(request)
-    actions = {"pause": ops.jobs.pause, "resume": ops.jobs.resume, "reinit": ops.jobs.reinit}
+    actions = {
+        "pause": ops.jobs.pause,
+        "resume": ops.jobs.resume,
+        "reinit": ops.jobs.reinit,
+        "update-status": ops.jobs.update_status,
+        "update": ops.jobs.update,
+    }
     action = request.match_info["action"]
     if action not in actions:
         ops.jobs.get(actor, _key(request))
