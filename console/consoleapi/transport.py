@@ -10,6 +10,7 @@ code its API service would have answered (hooks/api/errors.py).
 
 from __future__ import annotations
 
+import http.client
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -183,7 +184,7 @@ def call(function: str, empty: tuple[Any, ...], work: Work) -> Any:
         return pack(error_of(function, exc), empty)
     except Failed as exc:
         return pack(MUSTERERR(exc.code, f"{function}: {exc}"), empty)
-    except ValueError as exc:  # an unusable dispatcher address or answer
+    except (ValueError, http.client.HTTPException) as exc:  # an unusable address or answer
         return pack(MUSTERERR(kErrDisconnected, f"{function}: {exc}"), empty)
     except Exception as exc:  # never raise into the script
         return pack(MUSTERERR(kErrInternal, f"{function} failed unexpectedly: {exc!r}"), empty)
