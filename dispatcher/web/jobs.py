@@ -38,8 +38,9 @@ class EditQuery(BaseModel):
 
     only_changed: bool = Field(
         False,
-        description="true: the body is a whole job (as GET answers it), of which only the "
-        "editable fields that differ from the job's are applied (MConsoleAPI.jobEdit)",
+        description="true: the body is a whole job in the Muster API's form (an MJob's, "
+        "as MConsoleAPI.jobEdit sends it), of which only the editable fields that differ "
+        "from the job's are applied",
     )
 
 
