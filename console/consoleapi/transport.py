@@ -45,6 +45,7 @@ from hooks.api.errors import (
 
 API = "/api/v1"
 DEFAULT_TIMEOUT_S = 30.0
+PAGE_ITEMS = 10_000  # the most a listing page holds (dispatcher/listing.py MAX_LIMIT)
 
 # (status, title) of a problem answer -> the exception the dispatcher raised: the
 # inverse of dispatcher/web/app.py's table (a unit test holds the two together).
@@ -207,7 +208,7 @@ def send(client: Client, method: str, path: str, body: Any = None) -> Any:
 def get_all(client: Client, path: str, query: dict[str, Any] | None = None) -> list[Any]:
     """Every item of a listing, a page at a time (the pages' `Link` headers)."""
     items: list[Any] = []
-    params: dict[str, Any] = {**(query or {}), "limit": 1000}
+    params: dict[str, Any] = {**(query or {}), "limit": PAGE_ITEMS}
     while True:
         _, headers, page = client.exchange("GET", API + path, query=params)
         items.extend(page or [])

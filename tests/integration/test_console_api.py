@@ -1077,6 +1077,22 @@ def test_muster_is_a_builtin_in_every_context(system_setup: tuple[Farm, Path, in
     assert ran[0] == 0
 
 
+def test_listings_longer_than_a_page_come_whole(accounts_farm: Farm) -> None:
+    farm = accounts_farm
+    job = farm.submit(title="many chunks", frames="1-7", paused=True, command=["true"])
+    result = console_json(
+        farm,
+        f"""
+from console.consoleapi import transport
+transport.PAGE_ITEMS = 2
+err, chunks = api.chunkGetList({job["id"]})
+err2, jobs = api.jobGetList()
+print(json.dumps([err.getErrorCode(), [c.getChunkId() for c in chunks], len(jobs)]))
+""",
+    )
+    assert result == [0, list(range(7)), len(farm.request("GET", "/api/v1/jobs/"))]
+
+
 def test_a_failing_console_script_exits_1_with_its_traceback(accounts_farm: Farm) -> None:
     done = run_console(accounts_farm, "raise RuntimeError('broken pipeline')")
     assert done.returncode == 1 and "broken pipeline" in done.stderr
