@@ -29,6 +29,9 @@ POST_ACTION_TEMPLATE = "cmdline"
 MAX_ENVIRONMENT_CHARS = 1_048_576
 DEPEND_MODES = (DependMode.SUCCESS, DependMode.FAILURE, DependMode.ALWAYS)
 PER_FRAME_LINK = 1
+# jobType: MClientAPI's MJob.kJobTypeJob and kJobTypeFolder.
+JOB_TYPE_JOB = 0
+JOB_TYPE_FOLDER = 1
 
 # Attributes with a meaning of their own; every enabled attribute is also kept in `data`.
 FRAMES_RANGE = "frames_range"
@@ -58,7 +61,9 @@ class MusterJob(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     jobName: Annotated[str, Field(min_length=1, max_length=255)]
-    templateId: Annotated[str, Field(min_length=1, max_length=64)]
+    # Required for a job, not for a folder (checked by the submit action).
+    templateId: Annotated[str, Field(max_length=64)] = ""
+    jobType: int = Field(JOB_TYPE_JOB, ge=JOB_TYPE_JOB, le=JOB_TYPE_FOLDER)
     jobId: int = -1
     parentId: int = ROOT_PARENT
     priority: int | None = Field(None, ge=0, le=TOP_PRIORITY)
@@ -251,6 +256,8 @@ def job_specs(job: MusterJob, template: dict[str, Any]) -> list[dict[str, Any]]:
         raise ValidationError(
             "jobId: must be -1 (a new job); edit jobs with the REST v1 API", field="jobId"
         )
+    if job.jobType == JOB_TYPE_FOLDER:
+        return [folder_spec(job)]
     if "muster" in job.attributes:
         raise ValidationError(
             "attributes.muster: the name is reserved for Muster's own fields", "attributes.muster"
@@ -313,6 +320,19 @@ def job_specs(job: MusterJob, template: dict[str, Any]) -> list[dict[str, Any]]:
     if action:
         specs.append(post_action_spec(spec, action))
     return specs
+
+
+def folder_spec(job: MusterJob) -> dict[str, Any]:
+    """The Corral spec of a Muster folder (jobType 1): its name, parent and text fields;
+    a folder has no template, frames or attributes."""
+    if job.attributes:
+        raise ValidationError("attributes: a folder has none", field="attributes")
+    spec: dict[str, Any] = {"title": job.jobName, "kind": "folder", "parent": job.parentId}
+    if job.project:
+        spec["project"] = job.project
+    if job.department:
+        spec["department"] = job.department
+    return spec
 
 
 def post_action_spec(spec: dict[str, Any], command_line: str) -> dict[str, Any]:
@@ -383,4 +403,50 @@ def job_summary(view: dict[str, Any], template_ids: dict[str, int]) -> dict[str,
             for name, value in data.items()
             if name != "muster"
         },
+    }
+
+
+def chunk_summary(view: dict[str, Any]) -> dict[str, Any]:
+    """A chunk's REST view (with its last attempt's fields) with Muster-style keys."""
+    return {
+        "chunkId": view["id"],
+        "jobId": view["job_id"],
+        "status": view["state"],
+        "startFrame": view["start"],
+        "endFrame": view["end"],
+        "attempts": view["attempts"],
+        "failures": view["failures"],
+        "node": view.get("node"),
+        "nodeId": view.get("node_id"),
+        "progress": round(100 * float(view.get("progress") or 0.0), 2),
+        "framesDone": view.get("frames_done", 0),
+        "warnings": view.get("warnings", 0),
+        "errors": view.get("errors", 0),
+        "exitCode": view.get("exit_code"),
+        "error": view.get("error") or "",
+        "startTime": view.get("time_started"),
+        "endTime": view.get("time_finished"),
+    }
+
+
+def node_summary(view: dict[str, Any]) -> dict[str, Any]:
+    """A render node's MNode view (dispatcher/operations/nodes.py `api_view`) with
+    Muster-style keys."""
+    return {
+        "nodeId": view["id"],
+        "name": view["name"],
+        "hostName": view["host_name"],
+        "instance": view["instance"],
+        "address": view["address"],
+        "status": view["status"],
+        "online": view["online"],
+        "paused": view["paused"],
+        "pools": view["pools"],
+        "platform": view["platform"],
+        "cpus": view.get("cpus"),
+        "running": [
+            {"jobId": ref["job"], "chunkId": ref["chunk"], "attempt": ref["attempt"]}
+            for ref in view["running"]
+        ],
+        "lastSeen": view.get("last_seen"),
     }

@@ -24,7 +24,7 @@ from hooks.api.items import (
     MTemplateItemInteger,
     MTemplateItemString,
 )
-from hooks.api.objects import MChunk, MJob
+from hooks.api.objects import MChunk, MJob, MStringRef
 from hooks.api.template import (
     MTemplate,
     MTemplateError,
@@ -142,12 +142,42 @@ def set_environment(
 
 
 def exit_code_check(exit_code: int, program: str) -> MTemplateError:
-    """Success for exit code 0, else an error naming `program` and the code."""
+    """Success for exit code 0, else an error naming `program` and the code (or the signal
+    that killed it: a negative code, or a shell's 128 + N)."""
     if exit_code == 0:
         return MTemplateError()
-    return MTemplateError(
-        exit_code, f"{program} exited with code {exit_code}", kTemplateErrorTypeError
-    )
+    if exit_code < 0 or exit_code > 128:
+        what = f"{program} was killed by signal {abs(exit_code) % 128}"
+    else:
+        what = f"{program} exited with code {exit_code}"
+    return MTemplateError(exit_code, what, kTemplateErrorTypeError)
+
+
+class BundledTemplate(MTemplate):
+    """A template whose application is a client configuration item (`APPLICATION_ITEM`),
+    whose log is judged by `RULES` and whose exit code 0 alone is success (errors name
+    `PROGRAM`). A template overrides any of the three callbacks it judges otherwise.
+    """
+
+    APPLICATION_ITEM = ""
+    PROGRAM = "the program"
+    RULES: Sequence[LogRule] = ()
+
+    def onGetApplicationPath(
+        self, job: MJob, clientTemplatePreferences: dict[str, Any], pathOut: MStringRef
+    ) -> MTemplateError:
+        pathOut.setString(application(self, clientTemplatePreferences, self.APPLICATION_ITEM))
+        return MTemplateError()
+
+    def onCheckLog(
+        self, job: MJob, chunk: MChunk, clientTemplatePreferences: dict[str, Any], log: str
+    ) -> MTemplateError:
+        return check_log(self.RULES, log)
+
+    def onCheckExitCode(
+        self, job: MJob, chunk: MChunk, clientTemplatePreferences: dict[str, Any], exitCode: int
+    ) -> MTemplateError:
+        return exit_code_check(exitCode, self.PROGRAM)
 
 
 def application(template: MTemplate, preferences: Mapping[str, Any], name: str) -> str:

@@ -61,9 +61,12 @@ RULES = [
 ]
 
 
-class BlenderTemplate(MTemplateAPI.MTemplate):
+class BlenderTemplate(templatekit.BundledTemplate):
+    APPLICATION_ITEM = "BLENDERPATH"
+    PROGRAM = "Blender"
+
     def __init__(self) -> None:
-        MTemplateAPI.MTemplate.__init__(self)
+        templatekit.BundledTemplate.__init__(self)
         self.setID(4)
         self.setKey("blender")
         self.setName("Blender")
@@ -116,12 +119,6 @@ class BlenderTemplate(MTemplateAPI.MTemplate):
             },
         )
         templatekit.add_threads_item(self, "BLENDTHREADS")
-
-    def onGetApplicationPath(
-        self, job: MJob, clientTemplatePreferences: dict[str, Any], pathOut: MTemplateAPI.MStringRef
-    ) -> MTemplateAPI.MTemplateError:
-        pathOut.setString(templatekit.application(self, clientTemplatePreferences, "BLENDERPATH"))
-        return MTemplateAPI.MTemplateError()
 
     def onBuildCommandLine(
         self,
@@ -237,17 +234,6 @@ class BlenderTemplate(MTemplateAPI.MTemplate):
             if not glob.glob(pattern):
                 missing.append(float(value))
         return missing
-
-    def onCheckExitCode(
-        self, job: MJob, chunk: MChunk, clientTemplatePreferences: dict[str, Any], exitCode: int
-    ) -> MTemplateAPI.MTemplateError:
-        if exitCode == 0:
-            return MTemplateAPI.MTemplateError()
-        if exitCode < 0 or exitCode > 128:
-            what = f"Blender was killed by signal {abs(exitCode) % 128}"
-        else:
-            what = f"Blender exited with code {exitCode}"
-        return MTemplateAPI.MTemplateError(exitCode, what, MTemplateAPI.kTemplateErrorTypeError)
 
     def onCheckProgress(
         self, job: MJob, chunk: MChunk, clientTemplatePreferences: dict[str, Any], log: str

@@ -37,9 +37,11 @@ def _size(attributes: dict[str, Any], name: str, default: int) -> int:
     return size
 
 
-class DemoTemplate(MTemplateAPI.MTemplate):
+class DemoTemplate(templatekit.BundledTemplate):
+    PROGRAM = "the ray tracer"
+
     def __init__(self) -> None:
-        MTemplateAPI.MTemplate.__init__(self)
+        templatekit.BundledTemplate.__init__(self)
         self.setID(2)
         self.setKey("demo")
         self.setName("Corral demo renderer")
@@ -123,11 +125,6 @@ class DemoTemplate(MTemplateAPI.MTemplate):
                 MTemplateAPI.kTemplateErrorTypeError,
             )
         return MTemplateAPI.MTemplateError()
-
-    def onCheckExitCode(
-        self, job: MJob, chunk: MChunk, clientTemplatePreferences: dict[str, Any], exitCode: int
-    ) -> MTemplateAPI.MTemplateError:
-        return templatekit.exit_code_check(exitCode, "the ray tracer")
 
     def onCheckProgress(
         self, job: MJob, chunk: MChunk, clientTemplatePreferences: dict[str, Any], log: str

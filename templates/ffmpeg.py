@@ -60,9 +60,12 @@ def sequence_pattern(path: str) -> str:
     return path[: last.start()] + f"%0{len(last.group(0))}d" + path[last.end() :]
 
 
-class FFmpegTemplate(MTemplateAPI.MTemplate):
+class FFmpegTemplate(templatekit.BundledTemplate):
+    APPLICATION_ITEM = "FFMPEGPATH"
+    PROGRAM = "FFmpeg"
+
     def __init__(self) -> None:
-        MTemplateAPI.MTemplate.__init__(self)
+        templatekit.BundledTemplate.__init__(self)
         self.setID(5)
         self.setKey("ffmpeg")
         self.setName("FFmpeg")
@@ -114,12 +117,6 @@ class FFmpegTemplate(MTemplateAPI.MTemplate):
                 1, f"FFmpeg encodes every frame of the sequence: the step must be 1, not {by}"
             )
         job.setPacketSize(frame_count(start, end, by))
-        return MTemplateAPI.MTemplateError()
-
-    def onGetApplicationPath(
-        self, job: MJob, clientTemplatePreferences: dict[str, Any], pathOut: MTemplateAPI.MStringRef
-    ) -> MTemplateAPI.MTemplateError:
-        pathOut.setString(templatekit.application(self, clientTemplatePreferences, "FFMPEGPATH"))
         return MTemplateAPI.MTemplateError()
 
     def onBuildCommandLine(
@@ -184,11 +181,6 @@ class FFmpegTemplate(MTemplateAPI.MTemplate):
                     MTemplateAPI.kTemplateErrorTypeError,
                 )
         return found
-
-    def onCheckExitCode(
-        self, job: MJob, chunk: MChunk, clientTemplatePreferences: dict[str, Any], exitCode: int
-    ) -> MTemplateAPI.MTemplateError:
-        return templatekit.exit_code_check(exitCode, "FFmpeg")
 
     def onCheckProgress(
         self, job: MJob, chunk: MChunk, clientTemplatePreferences: dict[str, Any], log: str

@@ -39,9 +39,13 @@ RULES = [
 ]  # fmt: skip
 
 
-class HoudiniTemplate(MTemplateAPI.MTemplate):
+class HoudiniTemplate(templatekit.BundledTemplate):
+    APPLICATION_ITEM = "HYTHON"
+    PROGRAM = "hython"
+    RULES = RULES
+
     def __init__(self) -> None:
-        MTemplateAPI.MTemplate.__init__(self)
+        templatekit.BundledTemplate.__init__(self)
         self.setID(8)
         self.setKey("houdini")
         self.setName("Houdini")
@@ -90,12 +94,6 @@ class HoudiniTemplate(MTemplateAPI.MTemplate):
             "SESI_LMHOST for this node; empty keeps the node's",
         )
 
-    def onGetApplicationPath(
-        self, job: MJob, clientTemplatePreferences: dict[str, Any], pathOut: MTemplateAPI.MStringRef
-    ) -> MTemplateAPI.MTemplateError:
-        pathOut.setString(templatekit.application(self, clientTemplatePreferences, "HYTHON"))
-        return MTemplateAPI.MTemplateError()
-
     def onBuildCommandLine(
         self,
         platform: int,
@@ -134,16 +132,6 @@ class HoudiniTemplate(MTemplateAPI.MTemplate):
         # Mantra's ALF_PROGRESS lines and hython's prints reach the log as they happen.
         existingEnvironment.setValue("PYTHONUNBUFFERED", "1")
         return existingEnvironment
-
-    def onCheckLog(
-        self, job: MJob, chunk: MChunk, clientTemplatePreferences: dict[str, Any], log: str
-    ) -> MTemplateAPI.MTemplateError:
-        return templatekit.check_log(RULES, log)
-
-    def onCheckExitCode(
-        self, job: MJob, chunk: MChunk, clientTemplatePreferences: dict[str, Any], exitCode: int
-    ) -> MTemplateAPI.MTemplateError:
-        return templatekit.exit_code_check(exitCode, "hython")
 
     def onCheckProgress(
         self, job: MJob, chunk: MChunk, clientTemplatePreferences: dict[str, Any], log: str

@@ -45,9 +45,13 @@ def fill_frame(path: str, value: float) -> str:
     return path[: last.start()] + "%0*d" % (len(last.group(0)), value) + path[last.end() :]
 
 
-class KickTemplate(MTemplateAPI.MTemplate):
+class KickTemplate(templatekit.BundledTemplate):
+    APPLICATION_ITEM = "KICKPATH"
+    PROGRAM = "kick"
+    RULES = RULES
+
     def __init__(self) -> None:
-        MTemplateAPI.MTemplate.__init__(self)
+        templatekit.BundledTemplate.__init__(self)
         self.setID(9)
         self.setKey("kick")
         self.setName("Arnold kick")
@@ -101,12 +105,6 @@ class KickTemplate(MTemplateAPI.MTemplate):
         job.setPacketSize(1)
         return MTemplateAPI.MTemplateError()
 
-    def onGetApplicationPath(
-        self, job: MJob, clientTemplatePreferences: dict[str, Any], pathOut: MTemplateAPI.MStringRef
-    ) -> MTemplateAPI.MTemplateError:
-        pathOut.setString(templatekit.application(self, clientTemplatePreferences, "KICKPATH"))
-        return MTemplateAPI.MTemplateError()
-
     def onBuildCommandLine(
         self,
         platform: int,
@@ -156,16 +154,6 @@ class KickTemplate(MTemplateAPI.MTemplate):
             {"KICKLICENSE": "ADSKFLEX_LICENSE_FILE", "KICKPLUGINS": "ARNOLD_PLUGIN_PATH"},
         )
         return existingEnvironment
-
-    def onCheckLog(
-        self, job: MJob, chunk: MChunk, clientTemplatePreferences: dict[str, Any], log: str
-    ) -> MTemplateAPI.MTemplateError:
-        return templatekit.check_log(RULES, log)
-
-    def onCheckExitCode(
-        self, job: MJob, chunk: MChunk, clientTemplatePreferences: dict[str, Any], exitCode: int
-    ) -> MTemplateAPI.MTemplateError:
-        return templatekit.exit_code_check(exitCode, "kick")
 
     def onCheckProgress(
         self, job: MJob, chunk: MChunk, clientTemplatePreferences: dict[str, Any], log: str

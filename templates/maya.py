@@ -40,9 +40,12 @@ RULES = [
 ]  # fmt: skip
 
 
-class MayaTemplate(MTemplateAPI.MTemplate):
+class MayaTemplate(templatekit.BundledTemplate):
+    APPLICATION_ITEM = "MAYARENDER"
+    PROGRAM = "Maya's Render"
+
     def __init__(self) -> None:
-        MTemplateAPI.MTemplate.__init__(self)
+        templatekit.BundledTemplate.__init__(self)
         self.setID(6)
         self.setKey("maya")
         self.setName("Maya")
@@ -99,12 +102,6 @@ class MayaTemplate(MTemplateAPI.MTemplate):
             "ADSKFLEX_LICENSE_FILE for this node, e.g. 27000@licence; empty keeps the node's",
         )
 
-    def onGetApplicationPath(
-        self, job: MJob, clientTemplatePreferences: dict[str, Any], pathOut: MTemplateAPI.MStringRef
-    ) -> MTemplateAPI.MTemplateError:
-        pathOut.setString(templatekit.application(self, clientTemplatePreferences, "MAYARENDER"))
-        return MTemplateAPI.MTemplateError()
-
     def onBuildCommandLine(
         self,
         platform: int,
@@ -157,11 +154,6 @@ class MayaTemplate(MTemplateAPI.MTemplate):
         if templatekit.field_flag(self, job, "MAYAWATERMARK"):
             rules.insert(0, WATERMARK)
         return templatekit.check_log(rules, log)
-
-    def onCheckExitCode(
-        self, job: MJob, chunk: MChunk, clientTemplatePreferences: dict[str, Any], exitCode: int
-    ) -> MTemplateAPI.MTemplateError:
-        return templatekit.exit_code_check(exitCode, "Maya's Render")
 
     def onCheckProgress(
         self, job: MJob, chunk: MChunk, clientTemplatePreferences: dict[str, Any], log: str

@@ -36,9 +36,13 @@ RULES = [
 ]  # fmt: skip
 
 
-class NukeTemplate(MTemplateAPI.MTemplate):
+class NukeTemplate(templatekit.BundledTemplate):
+    APPLICATION_ITEM = "NUKEPATH"
+    PROGRAM = "Nuke"
+    RULES = RULES
+
     def __init__(self) -> None:
-        MTemplateAPI.MTemplate.__init__(self)
+        templatekit.BundledTemplate.__init__(self)
         self.setID(7)
         self.setKey("nuke")
         self.setName("Nuke")
@@ -88,12 +92,6 @@ class NukeTemplate(MTemplateAPI.MTemplate):
             self, "NUKEPLUGINS", "Plug-in path", "NUKE_PATH for this node", folder=True
         )
 
-    def onGetApplicationPath(
-        self, job: MJob, clientTemplatePreferences: dict[str, Any], pathOut: MTemplateAPI.MStringRef
-    ) -> MTemplateAPI.MTemplateError:
-        pathOut.setString(templatekit.application(self, clientTemplatePreferences, "NUKEPATH"))
-        return MTemplateAPI.MTemplateError()
-
     def onBuildCommandLine(
         self,
         platform: int,
@@ -138,16 +136,6 @@ class NukeTemplate(MTemplateAPI.MTemplate):
             {"NUKELICENSE": "foundry_LICENSE", "NUKEPLUGINS": "NUKE_PATH"},
         )
         return existingEnvironment
-
-    def onCheckLog(
-        self, job: MJob, chunk: MChunk, clientTemplatePreferences: dict[str, Any], log: str
-    ) -> MTemplateAPI.MTemplateError:
-        return templatekit.check_log(RULES, log)
-
-    def onCheckExitCode(
-        self, job: MJob, chunk: MChunk, clientTemplatePreferences: dict[str, Any], exitCode: int
-    ) -> MTemplateAPI.MTemplateError:
-        return templatekit.exit_code_check(exitCode, "Nuke")
 
     def onCheckProgress(
         self, job: MJob, chunk: MChunk, clientTemplatePreferences: dict[str, Any], log: str

@@ -33,9 +33,13 @@ RULES = [
 ]
 
 
-class PythonScriptTemplate(MTemplateAPI.MTemplate):
+class PythonScriptTemplate(templatekit.BundledTemplate):
+    APPLICATION_ITEM = "PYTHONEXE"
+    PROGRAM = "the script"
+    RULES = RULES
+
     def __init__(self) -> None:
-        MTemplateAPI.MTemplate.__init__(self)
+        templatekit.BundledTemplate.__init__(self)
         self.setID(3)
         self.setKey("python")
         self.setName("Python script")
@@ -67,12 +71,6 @@ class PythonScriptTemplate(MTemplateAPI.MTemplate):
                 MTemplateAPI.kPlatformMac: "/usr/bin/python3",
             },
         )
-
-    def onGetApplicationPath(
-        self, job: MJob, clientTemplatePreferences: dict[str, Any], pathOut: MTemplateAPI.MStringRef
-    ) -> MTemplateAPI.MTemplateError:
-        pathOut.setString(templatekit.application(self, clientTemplatePreferences, "PYTHONEXE"))
-        return MTemplateAPI.MTemplateError()
 
     def onGetApplicationStartingFolder(
         self, job: MJob, clientTemplatePreferences: dict[str, Any], pathOut: MTemplateAPI.MStringRef
@@ -109,16 +107,6 @@ class PythonScriptTemplate(MTemplateAPI.MTemplate):
         )
         existingEnvironment.setValue("PYTHONUNBUFFERED", "1")
         return existingEnvironment
-
-    def onCheckLog(
-        self, job: MJob, chunk: MChunk, clientTemplatePreferences: dict[str, Any], log: str
-    ) -> MTemplateAPI.MTemplateError:
-        return templatekit.check_log(RULES, log)
-
-    def onCheckExitCode(
-        self, job: MJob, chunk: MChunk, clientTemplatePreferences: dict[str, Any], exitCode: int
-    ) -> MTemplateAPI.MTemplateError:
-        return templatekit.exit_code_check(exitCode, "the script")
 
     def onCheckProgress(
         self, job: MJob, chunk: MChunk, clientTemplatePreferences: dict[str, Any], log: str

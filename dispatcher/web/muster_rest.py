@@ -1,5 +1,6 @@
 """Muster 9's REST API, so that pipelines written for Muster submit to Corral unchanged:
-`/api/login`, `/api/templates/list` and `/api/queue/actions?name=...`.
+`/api/login`, `/api/templates/list`, `/api/nodes/list` and `/api/queue/actions?name=...`
+(MClientAPI.py, Muster's submission library, is a client of these routes).
 
 Every answer, errors included, is Muster's envelope with the HTTP status as its Code:
 
@@ -40,9 +41,13 @@ log = logging.getLogger(__name__)
 
 routes = Routes("muster")
 
-PATHS = ("/api/login", "/api/templates/", "/api/queue/")
+PATHS = ("/api/login", "/api/templates/", "/api/queue/", "/api/nodes/")
 DEFAULT_LIST_LIMIT = 1000
 MAX_JOB_IDS = 1000
+# A chunk's log answers at most its last 4 MiB (the chunk log store's own cap).
+MAX_LOG_BYTES = 4 << 20
+# Queue actions that only read: GET may ask them too.
+READ_ACTIONS = ("list", "chunks", "log")
 TEMPLATE_FIELDS = {
     "name": "name", "id": "id", "key": "key", "description": "description",
     "defaultPriority": "default_priority", "logic": "logic",
@@ -125,9 +130,14 @@ class TemplatesQuery(MusterQuery):
 
 
 class ActionsQuery(MusterQuery):
-    name: str = Field(description="submit, list, pause, resume, delete or reinit")
+    name: str = Field(description="submit, list, chunks, log, pause, resume, delete or reinit")
     jobId: str | None = Field(
         None, max_length=20_000, pattern=r"^[0-9, ]*$", description="a job id or a comma list"
+    )
+    chunkId: int | None = Field(None, ge=0, description="log: the chunk (0-based)")
+    attempt: int | None = Field(None, ge=0, description="log: the attempt (default: the last)")
+    maxBytes: int | None = Field(
+        None, ge=1, le=MAX_LOG_BYTES, description="log: at most this many bytes, from the end"
     )
     limit: int | None = Field(None, ge=1, le=listing.MAX_LIMIT)
     after: str | None = Field(None, description="ResponseData.next of the previous page")
@@ -230,12 +240,13 @@ Action = Callable[
     errors=(406,),
 )
 async def queue_action(request: web.Request) -> web.Response:
-    """Muster's queue actions by `name`: submit, list, pause, resume, delete, reinit.
+    """Muster's queue actions by `name`: submit, list, chunks, log, pause, resume, delete,
+    reinit.
 
     submit takes `{"RequestData": {"platform": 0, "job": {...}}}`; pause, resume, delete
     and reinit take the job ids as `jobId=12,13` or `{"RequestData": {"jobIds": [...]}}`.
     The permission depends on the action: submit needs `submit`; pause, resume, delete
-    and reinit `manage_own` (another user's job `manage_all`); list none.
+    and reinit `manage_own` (another user's job `manage_all`); list, chunks and log none.
     """
     return await _action(request, write=True)
 
@@ -248,7 +259,8 @@ async def queue_action(request: web.Request) -> web.Response:
     errors=(405, 406),
 )
 async def queue_list(request: web.Request) -> web.Response:
-    """The job queue (`name=list`), paged with `limit` and ResponseData.next as `after`."""
+    """The job queue (`name=list`), paged with `limit` and ResponseData.next as `after`; a
+    job's chunks (`name=chunks&jobId=12`); a chunk's log (`name=log&jobId=12&chunkId=0`)."""
     return await _action(request, write=False)
 
 
@@ -259,7 +271,7 @@ async def _action(request: web.Request, *, write: bool) -> web.Response:
     if action is None:
         known = ", ".join(ACTIONS)
         raise ValidationError(f"name: no queue action {query.name[:32]!r} ({known})", "name")
-    if not write and query.name != "list":
+    if not write and query.name not in READ_ACTIONS:
         raise web.HTTPMethodNotAllowed(
             "GET", ["POST"], text=f"name={query.name} changes the queue: use POST"
         )
@@ -275,6 +287,20 @@ async def _submit(
     if data is None or data.job is None:
         raise ValidationError("RequestData.job: the job to submit is required", "RequestData.job")
     job = data.job
+    if job.jobType == muster_job.JOB_TYPE_FOLDER:
+        try:
+            specs = muster_job.job_specs(job, {})
+        except ValidationError as exc:
+            raise _in_job(exc) from None
+        try:
+            folder = (await ops.jobs.submit(actor, specs))[0]
+        except ValidationError as exc:
+            raise _renamed(exc, 1) from None
+        log.info("action=muster_submit_folder job=%d user=%s", folder.id, actor.name)
+        return envelope({"jobId": folder.id})
+    if not job.templateId.strip():
+        field = "RequestData.job.templateId"
+        raise ValidationError(f"{field}: a job needs its template's id", field)
     views = ops.system.templates(actor)["templates"]
     template = next((view for view in views if _names_template(view, job.templateId)), None)
     if template is None:
@@ -353,6 +379,13 @@ def _renamed(exc: ValidationError, jobs: int) -> ValidationError:
 async def _list(
     request: web.Request, ops: Operations, actor: Actor, query: Any, data: RequestData | None
 ) -> web.Response:
+    if query.jobId is not None:  # these jobs only, in the order asked
+        ids = _job_ids(query, None)
+        template_ids = _template_ids(ops, actor)
+        found = [job_view(ops.jobs.get(actor, job_id)) for job_id in ids]
+        return envelope(
+            {"jobs": [muster_job.job_summary(view, template_ids) for view in found], "next": None}
+        )
     filters = {
         name: str(value)
         for name in ("state", "owner", "user", "parent", "template")
@@ -373,10 +406,63 @@ async def _list(
     views = render(keys)
     if not isinstance(views, list):
         views = await views
-    template_ids = {view["key"]: view["id"] for view in ops.system.templates(actor)["templates"]}
+    template_ids = _template_ids(ops, actor)
     jobs = [muster_job.job_summary(view, template_ids) for view in views]
     next_after = listing.encode_cursor(keys[-1]) if more and keys else None
     return envelope({"jobs": jobs, "next": next_after})
+
+
+def _template_ids(ops: Operations, actor: Actor) -> dict[str, int]:
+    return {view["key"]: view["id"] for view in ops.system.templates(actor)["templates"]}
+
+
+def _one_job(query: Any) -> int:
+    ids = _job_ids(query, None)
+    if len(ids) != 1:
+        raise ValidationError(f"jobId: one job id, not {len(ids)}", "jobId")
+    return ids[0]
+
+
+async def _chunks(
+    request: web.Request, ops: Operations, actor: Actor, query: Any, data: RequestData | None
+) -> web.Response:
+    job = ops.jobs.get(actor, _one_job(query))
+    selection, render = ops.chunks.listing(actor, job.id, {} if query.state is None else
+                                           {"state": query.state})  # fmt: skip
+    limit = query.limit or DEFAULT_LIST_LIMIT
+    after = -1 if query.after is None else listing.decode_cursor(query.after)
+    keys = [
+        key
+        async for found in listing.select(
+            selection, after=after, limit=limit + 1, slice_items=listing.CHUNK_SLICE
+        )
+        for key in found
+    ]
+    more = len(keys) > limit
+    del keys[limit:]
+    views = render(keys)
+    if not isinstance(views, list):
+        views = await views
+    chunks = [muster_job.chunk_summary(view) for view in views]
+    next_after = listing.encode_cursor(keys[-1]) if more and keys else None
+    return envelope({"jobId": job.id, "chunks": chunks, "next": next_after})
+
+
+async def _chunk_log(
+    request: web.Request, ops: Operations, actor: Actor, query: Any, data: RequestData | None
+) -> web.Response:
+    job_id = _one_job(query)
+    if query.chunkId is None:
+        raise ValidationError("chunkId: the chunk (0-based) is required", "chunkId")
+    ops.jobs.get(actor, job_id)  # 404 for an unknown job before its chunk
+    raw = ops.chunks.log(actor, job_id, query.chunkId, query.attempt)
+    limit = query.maxBytes or MAX_LOG_BYTES
+    text = raw[-limit:].decode("utf-8", "replace")
+    answer = {
+        "jobId": job_id, "chunkId": query.chunkId, "attempt": query.attempt,
+        "log": text, "truncated": len(raw) > limit,
+    }  # fmt: skip
+    return envelope(answer)
 
 
 def _job_ids(query: Any, data: RequestData | None) -> list[int]:
@@ -424,9 +510,7 @@ def _change(name: str) -> Action:
             raise
         if name == "delete":
             return envelope({"deleted": done})
-        template_ids = {
-            view["key"]: view["id"] for view in ops.system.templates(actor)["templates"]
-        }
+        template_ids = _template_ids(ops, actor)
         jobs = [muster_job.job_summary(job_view(ops.jobs.get(actor, job_id)), template_ids)
                 for job_id in done]  # fmt: skip
         return envelope({"jobs": jobs})
@@ -437,11 +521,55 @@ def _change(name: str) -> Action:
 ACTIONS: dict[str, Action] = {
     "submit": _submit,
     "list": _list,
+    "chunks": _chunks,
+    "log": _chunk_log,
     "pause": _change("pause"),
     "resume": _change("resume"),
     "delete": _change("delete"),
     "reinit": _change("reinit"),
 }
+
+
+# -- render nodes -----------------------------------------------------------------------
+class NodesQuery(MusterQuery):
+    limit: int | None = Field(None, ge=1, le=listing.MAX_LIMIT)
+    after: str | None = Field(None, description="ResponseData.next of the previous page")
+
+
+async def _nodes(request: web.Request) -> web.Response:
+    query = _query(request)
+    ops, actor = operations(request)
+    selection, _ = ops.nodes.listing(actor)
+    limit = query.limit or DEFAULT_LIST_LIMIT
+    after = -1 if query.after is None else listing.decode_cursor(query.after)
+    keys = [
+        key
+        async for found in listing.select(
+            selection, after=after, limit=limit + 1, slice_items=listing.NODE_SLICE
+        )
+        for key in found
+    ]
+    more = len(keys) > limit
+    del keys[limit:]
+    known = {node.id: node for node in ops.nodes.list(actor)}
+    nodes = [muster_job.node_summary(ops.nodes.api_view(known[key])) for key in keys
+             if key in known]  # fmt: skip
+    next_after = listing.encode_cursor(keys[-1]) if more and keys else None
+    return envelope({"nodes": nodes, "next": next_after})
+
+
+@routes.get("/api/nodes/list", query=NodesQuery, answer=MusterEnvelope, envelope=MusterEnvelope,
+            errors=(406,))  # fmt: skip
+async def nodes_get(request: web.Request) -> web.Response:
+    """The render nodes (instances) with Muster-style keys, paged with `limit` and `after`."""
+    return await _nodes(request)
+
+
+@routes.post("/api/nodes/list", query=NodesQuery, answer=MusterEnvelope, envelope=MusterEnvelope,
+             errors=(406,))  # fmt: skip
+async def nodes_post(request: web.Request) -> web.Response:
+    """The render nodes (instances) with Muster-style keys, paged with `limit` and `after`."""
+    return await _nodes(request)
 
 
 def add_routes(app: web.Application) -> None:

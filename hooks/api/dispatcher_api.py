@@ -20,6 +20,8 @@ from hooks.api.dispatcher_accounts import *  # noqa: F403
 from hooks.api.dispatcher_jobs import *  # noqa: F403
 from hooks.api.dispatcher_nodes import *  # noqa: F403
 from hooks.api.dispatcher_system import *  # noqa: F403
+from hooks.api.dispatcher_template_config import *  # noqa: F403
+from hooks.api.dispatcher_template_config import EXTENSION_NAMES
 from hooks.api.errors import *  # noqa: F403
 from hooks.api.farm_objects import *  # noqa: F403
 from hooks.api.objects import MChunk, MJob, MStringRef
@@ -63,12 +65,18 @@ AREAS: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 
 FUNCTION_NAMES: tuple[str, ...] = tuple(name for names in AREAS.values() for name in names)
+# Corral's own functions beyond the seed's 80 (hooks/api/dispatcher_template_config.py).
+EXTENSIONS: tuple[str, ...] = EXTENSION_NAMES
 
 
-def functions() -> dict[str, Callable[..., Any]]:
-    """Every API function by name, in the seed's order."""
+def functions(*, extensions: bool = False) -> dict[str, Callable[..., Any]]:
+    """Every API function by name, in the seed's order (then Corral's, with `extensions`)."""
     namespace = globals()
-    return {name: namespace[name] for name in FUNCTION_NAMES}
+    names = FUNCTION_NAMES + EXTENSIONS if extensions else FUNCTION_NAMES
+    return {name: namespace[name] for name in names}
 
 
-__all__ = [*FUNCTION_NAMES, "AREAS", "FUNCTION_NAMES", "MChunk", "MJob", "MStringRef"]
+__all__ = [
+    *FUNCTION_NAMES, *EXTENSIONS, "AREAS", "EXTENSIONS", "FUNCTION_NAMES", "MChunk", "MJob",
+    "MStringRef",
+]  # fmt: skip

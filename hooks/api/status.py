@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 import sys
 
-from hooks.api.dispatcher_api import AREAS, FUNCTION_NAMES, functions
+from hooks.api.dispatcher_api import AREAS, EXTENSIONS, FUNCTION_NAMES, functions
 from hooks.api.errors import ERROR_CODES
 
 
@@ -34,7 +34,7 @@ def _parameters(function: object) -> str:
 
 
 def render() -> str:
-    table = functions()
+    table = functions(extensions=True)
     lines = [
         "# MDispatcherAPI status",
         "",
@@ -46,8 +46,14 @@ def render() -> str:
         "and from the wrong context by `tests/unit/test_dispatcher_api.py`.",
         "",
     ]
-    for area, names in AREAS.items():
-        lines += [f"## {area.capitalize()}", "", "| function | status | returns |", "|---|---|---|"]
+    areas = {**AREAS, "Corral's extensions: client configuration": EXTENSIONS}
+    for area, names in areas.items():
+        lines += [
+            f"## {area[0].upper()}{area[1:]}",
+            "",
+            "| function | status | returns |",
+            "|---|---|---|",
+        ]
         for name in names:
             signature = _parameters(table[name])
             lines.append(f"| `{name}{signature}` | implemented | {_summary(table[name])} |")

@@ -17,7 +17,7 @@ from dispatcher.errors import CorralError
 from dispatcher.operations import Actor, Operations
 from hooks import wire
 from hooks.api.errors import code_for, kErrBadArgument, kErrInternal
-from hooks.service import accounts, jobs, nodes, system  # noqa: F401  (they fill REGISTRY)
+from hooks.service import accounts, jobs, nodes, system, template_config  # noqa: F401
 from hooks.service.registry import REGISTRY, Impl
 from hooks.supervisor import HookHost
 

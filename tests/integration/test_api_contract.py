@@ -346,9 +346,16 @@ def _check_templates(target: Target, operation: dict[str, Any]) -> None:
     assert json.loads(answer.body)["ResponseData"]["templates"], answer
 
 
+def _check_nodes(target: Target, operation: dict[str, Any]) -> None:
+    """Any user lists the render nodes by POST, as by GET."""
+    answer = target.send("POST", "/api/nodes/list", token=target.lacking["nothing"])
+    assert answer.status == 200, answer
+    assert isinstance(json.loads(answer.body)["ResponseData"]["nodes"], list), answer
+
+
 def _check_queue_actions(target: Target, operation: dict[str, Any]) -> None:
     """Each action asks for its own permission: submit for `submit`, manage_own on the job
-    for pause, resume, reinit and delete; `list` none."""
+    for pause, resume, reinit and delete; `list`, `chunks` and `log` none."""
     actions, job = "/api/queue/actions", target.samples["job"]
     submit = _json(
         {"RequestData": {"job": {"jobName": "contract muster", "templateId": "cmdline"}}}
@@ -362,8 +369,9 @@ def _check_queue_actions(target: Target, operation: dict[str, Any]) -> None:
             "POST", f"{actions}?name={action}&jobId={job}", token=target.lacking["manage_own"]
         )
         _forbidden(answer, "manage_own", f"Muster {action} without manage_own", operation)
-    answer = target.send("POST", f"{actions}?name=list", token=target.lacking["nothing"])
-    assert answer.status == 200, answer
+    for reads in ("list", f"chunks&jobId={job}"):
+        answer = target.send("POST", f"{actions}?name={reads}", token=target.lacking["nothing"])
+        assert answer.status == 200, answer
 
 
 # Routes that change something yet declare no permission, by design, each with why and
@@ -378,6 +386,8 @@ UNDECLARED_WRITES: dict[tuple[str, str], tuple[str, Any]] = {
         "anyone may revoke their own token; another user's needs administer", _check_revoke),
     ("POST", "/api/templates/list"): (
         "a read: Muster lists the templates by POST as well as by GET", _check_templates),
+    ("POST", "/api/nodes/list"): (
+        "a read: Muster-style lists answer POST as well as GET", _check_nodes),
     ("POST", "/api/queue/actions"): (
         "Muster's one route for every queue action: the permission depends on `name`",
         _check_queue_actions),

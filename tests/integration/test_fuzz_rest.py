@@ -223,7 +223,7 @@ def tally(request: pytest.FixtureRequest) -> Iterator[Tally]:
     report(request, tally)
 
 
-MUSTER_PATH = re.compile(r"/api/(login|templates/|queue/)")
+MUSTER_PATH = re.compile(r"/api/(login|templates/|queue/|nodes/)")
 
 
 def check_answer(answer: Answer, tally: Tally, kind: str, what: str) -> None:

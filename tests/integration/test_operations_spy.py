@@ -16,7 +16,7 @@ import pytest
 
 from dispatcher.operations import Area
 from hooks import wire
-from hooks.api.dispatcher_api import FUNCTION_NAMES
+from hooks.api.dispatcher_api import EXTENSIONS, FUNCTION_NAMES
 from tests.integration.inprocess import HttpError, Live, live_dispatcher
 
 pytestmark = pytest.mark.integration
@@ -165,6 +165,9 @@ ARGS: dict[str, list[Any]] = {
     "poolGet": ["p1"], "poolAdd": [{"name": "p1"}], "poolRemove": ["p1"], "poolConfigure": [{"name": "p1"}],
     "repositoriesGet": ["r1"], "repositoriesAdd": [{"name": "r1"}], "repositoriesRemove": ["r1"],
     "repositoriesConfigure": [{"name": "r1"}],
+    "nodeGetTemplateConfiguration": [1, "python"], "nodeSetTemplateConfiguration": [1, "python", {}],
+    "poolGetTemplateConfiguration": ["p1", "python"],
+    "poolSetTemplateConfiguration": ["p1", "python", {}],
 }  # fmt: skip
 NODE_ONLY = re.compile(r"^node(?!GetList|.*WorkingOnJob)")
 
@@ -173,7 +176,7 @@ async def test_every_api_function_reaches_an_operation(live: Live) -> None:
     spy = Spy(live)
     service = live.dispatcher.api
     silent = []
-    for number, name in enumerate(FUNCTION_NAMES, 1):
+    for number, name in enumerate(FUNCTION_NAMES + EXTENSIONS, 1):
         if name == "systemSoftRestart":
             continue  # covered below: it restarts the hook host
         job = (

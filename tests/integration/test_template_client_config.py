@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
+import MDispatcherAPI
 from renderclient.template_config import NodeTemplateConfig, TemplateConfigError, read_file
 from tests.integration.farm import CORRAL, ApiError, Farm, wait_for
-from tests.integration.hookfarm import start_farm
+from tests.integration.hookfarm import covers, script_json, start_farm
 from tests.integration.restkit import make_user
 
 pytestmark = pytest.mark.integration
@@ -275,6 +276,69 @@ def test_a_node_joining_a_pool_gets_its_values_at_once(setup: tuple[Farm, Path])
     assert katana_line(chunk_log(farm, int(render(farm, "anim")["id"])))[0] == "node"
     farm.request("PATCH", "/api/v1/pools/anim", {"nodes": []})
     assert katana_line(chunk_log(farm, int(render(farm, "left anim")["id"])))[0] == "pool"
+
+
+@covers(*MDispatcherAPI.EXTENSIONS)
+def test_scripts_and_hooks_set_client_configuration_with_mdispatcherapi(
+    setup: tuple[Farm, Path],
+) -> None:
+    farm, root = setup
+    apps = root / "apps"
+    node = farm.request("GET", "/api/v1/nodes/kat1")["id"]
+    said = script_json(
+        farm,
+        f"""
+        import json
+        import MDispatcherAPI as api
+        out = {{}}
+        app = {str(apps / "katana-node")!r}
+        out["pool_set"] = api.poolSetTemplateConfiguration(
+            "lighting", "katana", {{"KATAPP": app}}).getErrorCode()
+        out["pool"] = api.poolGetTemplateConfiguration("lighting", "katana")[1]
+        out["node_set"] = api.nodeSetTemplateConfiguration(
+            {node}, "katana", {{"KATTHREADS": 6}}).getErrorCode()
+        out["node"] = api.nodeGetTemplateConfiguration({node}, "katana")[1]
+        err = api.nodeSetTemplateConfiguration({node}, "katana", {{"NOPE": 1}})
+        out["unknown"] = [err.getErrorCode(), err.getDescription()]
+        out["not_a_dict"] = api.nodeSetTemplateConfiguration(
+            {node}, "katana", "KATAPP=/x").getErrorCode()
+        err, view = api.poolGetTemplateConfiguration("nosuch", "katana")
+        out["no_pool"] = [err.getErrorCode(), view]
+        err, view = api.nodeGetTemplateConfiguration(9999, "katana")
+        out["no_node"] = [err.getErrorCode(), view]
+        print(json.dumps(out))
+        """,
+    )
+    assert said["pool_set"] == 0 and said["node_set"] == 0, said
+    assert said["pool"]["values"] == {"KATAPP": str(apps / "katana-node")}
+    assert said["pool"]["nodes"] == ["kat1"]
+    assert said["node"]["node_values"] == {"KATTHREADS": 6}
+    assert said["node"]["effective"]["KATAPP"] == str(apps / "katana-node")
+    bad = MDispatcherAPI.kErrBadArgument
+    assert said["unknown"][0] == bad and "NOPE" in said["unknown"][1], said
+    assert said["not_a_dict"] == bad
+    assert said["no_pool"] == [MDispatcherAPI.kErrNotFound, None], said
+    assert said["no_node"] == [MDispatcherAPI.kErrNotFound, None], said
+    name, argv = katana_line(chunk_log(farm, int(render(farm, "set by a script")["id"])))
+    assert name == "node" and "--threads=6" in argv["argv"], argv
+
+    # {} clears a layer: the pool's and the node's own values come back.
+    cleared = script_json(
+        farm,
+        f"""
+        import json
+        import MDispatcherAPI as api
+        app = {str(apps / "katana-pool")!r}
+        print(json.dumps([
+            api.nodeSetTemplateConfiguration({node}, "katana", {{}}).getErrorCode(),
+            api.poolSetTemplateConfiguration("lighting", "katana", {{"KATAPP": app}}).getErrorCode(),
+        ]))
+        """,
+    )
+    assert cleared == [0, 0]
+    assert farm.request("GET", NODE_PATH)["node_values"] == {}
+    name, argv = katana_line(chunk_log(farm, int(render(farm, "cleared by a script")["id"])))
+    assert name == "pool" and "--threads=8" in argv["argv"], argv
 
 
 def test_the_dispatcher_value_survives_a_restart_and_comes_in_the_welcome(

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+import pydantic
 import pytest
 
 from dispatcher import jobspec
 from dispatcher.errors import ValidationError
-from dispatcher.muster_job import MusterJob, job_specs, job_summary, parse_environment
+from dispatcher.muster_job import (
+    MusterJob,
+    chunk_summary,
+    folder_spec,
+    job_specs,
+    job_summary,
+    node_summary,
+    parse_environment,
+)
 from dispatcher.views import job_view
 
 TEMPLATE = {"id": 101, "key": "mayaish", "default_priority": 30, "mappings": {"LAYER": "layer"}}
@@ -142,3 +151,42 @@ def test_a_job_in_muster_keys() -> None:
     assert (summary["framesRange"], summary["status"], summary["progress"]) == ("1-8", "queued", 0)
     assert summary["attributes"]["A"] == {"value": 1, "state": True, "subst": True}
     assert "muster" not in summary["attributes"]
+
+
+def test_a_folder_is_a_folder_spec_without_template_or_attributes() -> None:
+    folder = MusterJob.model_validate(
+        {"jobName": "seq 030", "jobType": 1, "parentId": 4, "project": "p"}
+    )
+    assert job_specs(folder, {}) == [folder_spec(folder)]
+    assert folder_spec(folder) == {"title": "seq 030", "kind": "folder", "parent": 4,
+                                   "project": "p"}  # fmt: skip
+    assert jobspec.parse_spec(folder_spec(folder)).kind == "folder"
+    with pytest.raises(ValidationError) as caught:
+        folder_spec(muster(jobType=1, attributes={"job_file": attribute("/x")}))
+    assert caught.value.field == "attributes"
+    with pytest.raises(pydantic.ValidationError):
+        muster(jobType=2)
+    assert muster().templateId == "101" and MusterJob(jobName="n").templateId == ""
+
+
+def test_a_chunk_and_a_node_in_muster_keys() -> None:
+    chunk = {"id": 2, "job_id": 7, "state": "done", "start": 5, "end": 6, "attempts": 1,
+             "failures": 0, "node": "r1", "node_id": 3, "progress": 1.0, "frames_done": 2,
+             "warnings": 1, "errors": 0, "exit_code": 0, "error": "",
+             "time_started": "t0", "time_finished": "t1"}  # fmt: skip
+    assert chunk_summary(chunk) == {
+        "chunkId": 2, "jobId": 7, "status": "done", "startFrame": 5, "endFrame": 6,
+        "attempts": 1, "failures": 0, "node": "r1", "nodeId": 3, "progress": 100.0,
+        "framesDone": 2, "warnings": 1, "errors": 0, "exitCode": 0, "error": "",
+        "startTime": "t0", "endTime": "t1",
+    }  # fmt: skip
+    never_ran = chunk_summary({"id": 0, "job_id": 7, "state": "queued", "start": 1, "end": 1,
+                               "attempts": 0, "failures": 0, "node": None})  # fmt: skip
+    assert (never_ran["exitCode"], never_ran["startTime"], never_ran["progress"]) == (None, None, 0)
+    node = {"id": 3, "name": "r1#1", "host_name": "r1", "instance": 1, "address": "a:1",
+            "status": "busy", "online": True, "paused": False, "pools": ["p"],
+            "platform": "linux", "cpus": 8, "last_seen": "t",
+            "running": [{"job": 7, "chunk": 2, "attempt": 1}]}  # fmt: skip
+    summary = node_summary(node)
+    assert (summary["nodeId"], summary["hostName"], summary["status"]) == (3, "r1", "busy")
+    assert summary["running"] == [{"jobId": 7, "chunkId": 2, "attempt": 1}]
