@@ -1,7 +1,8 @@
 """Muster's `MConsoleAPI` module: drive the farm from a console script, over HTTP.
 
-It holds the console counterparts of MDispatcherAPI's 80 functions, with the
-same names, arguments, MUSTERERR-first returns and objects::
+It holds the console counterparts of MDispatcherAPI's 80 functions (and of
+Corral's four client-configuration extensions), with the same names,
+arguments, MUSTERERR-first returns and objects::
 
     if muster.runningContext() == "console":
         import MConsoleAPI as api
@@ -24,8 +25,10 @@ from console.consoleapi.accounts import *  # noqa: F403
 from console.consoleapi.jobs import *  # noqa: F403
 from console.consoleapi.nodes import *  # noqa: F403
 from console.consoleapi.system import *  # noqa: F403
+from console.consoleapi.template_config import *  # noqa: F403
 from console.consoleapi.transport import configure as _configure
 from hooks.api.dispatcher_api import AREAS as AREAS
+from hooks.api.dispatcher_api import EXTENSIONS as EXTENSIONS
 from hooks.api.dispatcher_api import FUNCTION_NAMES as FUNCTION_NAMES
 from hooks.api.errors import *  # noqa: F403
 from hooks.api.farm_objects import *  # noqa: F403
@@ -49,7 +52,8 @@ def connect(
     _configure(dispatcher, token, timeout_s, ca_file)
 
 
-def functions() -> dict[str, Callable[..., Any]]:
-    """Every API function by name, in the seed's order."""
+def functions(*, extensions: bool = False) -> dict[str, Callable[..., Any]]:
+    """Every API function by name, in the seed's order (then Corral's, with `extensions`)."""
     namespace = globals()
-    return {name: namespace[name] for name in FUNCTION_NAMES}
+    names = FUNCTION_NAMES + EXTENSIONS if extensions else FUNCTION_NAMES
+    return {name: namespace[name] for name in names}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 
 import MConsoleAPI
-from hooks.api.dispatcher_api import AREAS, FUNCTION_NAMES
+from hooks.api.dispatcher_api import AREAS, EXTENSIONS, FUNCTION_NAMES
 from hooks.api.status import _parameters, _summary
 
 # function -> the REST route(s) it calls (the same operation as MDispatcherAPI's).
@@ -97,11 +97,15 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "repositoriesAdd": ("POST /api/v1/repositories/",),
     "repositoriesNotifyChanges": ("POST /api/v1/repositories/notify",),
     "repositoriesRemove": ("DELETE /api/v1/repositories/{repository}",),
+    "nodeGetTemplateConfiguration": ("GET /api/v1/nodes/{node}/template-config/{template}",),
+    "nodeSetTemplateConfiguration": ("PUT /api/v1/nodes/{node}/template-config/{template}",),
+    "poolGetTemplateConfiguration": ("GET /api/v1/pools/{pool}/template-config/{template}",),
+    "poolSetTemplateConfiguration": ("PUT /api/v1/pools/{pool}/template-config/{template}",),
 }
 
 
 def render() -> str:
-    table = MConsoleAPI.functions()
+    table = MConsoleAPI.functions(extensions=True)
     supported = len(FUNCTION_NAMES) - len(MConsoleAPI.NOT_SUPPORTED)
     lines = [
         "# MConsoleAPI status",
@@ -114,11 +118,14 @@ def render() -> str:
         "unsupported). Each calls the REST route below, which reaches the same operation as",
         "the dispatcher context's function, and returns what that function returns. Every",
         "function is called from a console-context script on a live farm by",
-        "`tests/integration/test_console_api.py`.",
+        "`tests/integration/test_console_api.py`. Corral's four client-configuration",
+        "functions are there too, as in MDispatcherAPI.",
         "",
     ]
-    for area, names in AREAS.items():
-        lines += [f"## {area.capitalize()}", "", "| function | REST | returns |", "|---|---|---|"]
+    areas = {**AREAS, "Corral's extensions: client configuration": EXTENSIONS}
+    for area, names in areas.items():
+        title = area[0].upper() + area[1:]
+        lines += [f"## {title}", "", "| function | REST | returns |", "|---|---|---|"]
         for name in names:
             routes = ", ".join(f"`{route}`" for route in ROUTES[name])
             signature = _parameters(table[name])

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import sqlite3
 import subprocess
@@ -19,7 +20,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from hooks.api.dispatcher_api import FUNCTION_NAMES
+from hooks.api.dispatcher_api import EXTENSIONS, FUNCTION_NAMES
 from tests.integration.farm import CORRAL, ApiError, Farm, wait_for
 from tests.integration.hookfarm import run_script, script_json, start_farm, write_template
 
@@ -39,7 +40,7 @@ COVERED: dict[str, list[str]] = {}
 
 def console_covers(*names: str) -> Callable[[F], F]:
     """Mark a test as the check of these MConsoleAPI functions."""
-    unknown = [name for name in names if name not in FUNCTION_NAMES]
+    unknown = [name for name in names if name not in FUNCTION_NAMES + EXTENSIONS]
     if unknown:
         raise AssertionError(f"not MConsoleAPI functions: {unknown}")
 
@@ -187,9 +188,10 @@ def system_setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Far
     root = tmp_path_factory.mktemp("console-system")
     port = free_udp_port()
     write_template(root / "templates", "contexts.py", CONTEXT_TEMPLATE)
+    shutil.copy(ROOT / "tests" / "data" / "templates" / "katana.py", root / "templates")
     farm = start_farm(root / "farm", "--templates-dir", str(root / "templates"),
                       "--discovery-address", f"127.0.0.1:{port}")  # fmt: skip
-    farm.client("alpha")
+    farm.client("alpha", "--pool", "lighting")
     farm.wait_nodes(1)
     yield farm, root / "templates", port
     farm.close()
@@ -911,6 +913,49 @@ print(json.dumps(codes))
     assert gone == [0, 3] and records(farm, "repository") == {}
 
 
+@console_covers(*EXTENSIONS)
+def test_client_configuration_of_nodes_and_pools(system_setup: tuple[Farm, Path, int]) -> None:
+    farm, _, _ = system_setup
+    alpha = node(farm, "alpha")["id"]
+    node_path = f"/api/v1/nodes/{alpha}/template-config/katana"
+    said = console_json(
+        farm,
+        f"""
+out = {{}}
+out["pool_set"] = api.poolSetTemplateConfiguration("lighting", "katana", {{"KATAPP": "/opt/katana"}}).getErrorCode()
+out["pool"] = api.poolGetTemplateConfiguration("lighting", 962)[1]
+out["node_set"] = api.nodeSetTemplateConfiguration({alpha}, "katana", {{"KATTHREADS": 6}}).getErrorCode()
+out["node"] = api.nodeGetTemplateConfiguration({alpha}, "katana")[1]
+err = api.nodeSetTemplateConfiguration({alpha}, "katana", {{"NOPE": 1}})
+out["unknown"] = [err.getErrorCode(), err.getDescription()]
+out["not_a_dict"] = api.nodeSetTemplateConfiguration({alpha}, "katana", "KATAPP=/x").getErrorCode()
+out["no_pool"] = [api.poolGetTemplateConfiguration("nosuch", "katana")[0].getErrorCode(),
+                  api.poolGetTemplateConfiguration("nosuch", "katana")[1]]
+out["no_node"] = [api.nodeGetTemplateConfiguration(9999, "katana")[0].getErrorCode(),
+                  api.nodeGetTemplateConfiguration(9999, "katana")[1]]
+print(json.dumps(out))
+""",
+    )
+    assert said["pool_set"] == 0 and said["node_set"] == 0, said
+    pool_view = farm.request("GET", "/api/v1/pools/lighting/template-config/katana")
+    assert pool_view["values"] == {"KATAPP": "/opt/katana"} and said["pool"] == pool_view
+    node_view = farm.request("GET", node_path)
+    assert node_view["node_values"] == {"KATTHREADS": 6} and said["node"] == node_view
+    assert node_view["effective"]["KATAPP"] == "/opt/katana"
+    assert said["unknown"][0] == 2 and "NOPE" in said["unknown"][1] and said["not_a_dict"] == 2
+    assert said["no_pool"] == [3, None] and said["no_node"] == [3, None]
+    cleared = console_json(
+        farm,
+        f"""
+print(json.dumps([api.nodeSetTemplateConfiguration({alpha}, "katana", {{}}).getErrorCode(),
+                  api.poolSetTemplateConfiguration("lighting", "katana", {{}}).getErrorCode()]))
+""",
+    )
+    assert cleared == [0, 0]
+    assert farm.request("GET", node_path)["node_values"] == {}
+    assert farm.request("GET", "/api/v1/pools/lighting/template-config/katana")["values"] == {}
+
+
 # ---- the same body in both contexts, contexts, arguments, credentials, reachability
 
 SAME_BODY = """
@@ -964,7 +1009,7 @@ def test_every_function_refuses_the_wrong_context(accounts_farm: Farm, where: st
     body = """
 import inspect, json, MConsoleAPI
 codes = {}
-for name, function in MConsoleAPI.functions().items():
+for name, function in MConsoleAPI.functions(extensions=True).items():
     required = [p for p in inspect.signature(function).parameters.values() if p.default is inspect.Parameter.empty]
     result = function(*[None] * len(required))
     err = result[0] if isinstance(result, tuple) else result
@@ -977,7 +1022,7 @@ print(json.dumps(codes))
         done = subprocess.run([sys.executable, "-c", body], capture_output=True, text=True,
                               env=console_env(accounts_farm), timeout=60, check=True)  # fmt: skip
         codes = json.loads(done.stdout)
-    assert set(codes) == set(FUNCTION_NAMES)
+    assert set(codes) == set(FUNCTION_NAMES + EXTENSIONS)
     assert all(value == [1, True] for value in codes.values()), codes
 
 
@@ -989,7 +1034,7 @@ def test_bad_arguments_are_a_musterr_and_change_nothing(accounts_farm: Farm) -> 
         """
 import inspect
 codes = {}
-for name, function in api.functions().items():
+for name, function in api.functions(extensions=True).items():
     required = [p for p in inspect.signature(function).parameters.values() if p.default is inspect.Parameter.empty]
     if not required:
         continue
@@ -1111,5 +1156,5 @@ def test_the_console_example_runs_in_both_contexts(accounts_farm: Farm) -> None:
 
 
 def test_every_function_has_a_console_test() -> None:
-    missing = sorted(name for name in FUNCTION_NAMES if not COVERED.get(name))
+    missing = sorted(name for name in FUNCTION_NAMES + EXTENSIONS if not COVERED.get(name))
     assert not missing, f"MConsoleAPI functions without a console-context test: {missing}"

@@ -19,7 +19,7 @@ from dispatcher.jobspec import build_job, parse_spec
 from dispatcher.views import job_view
 from dispatcher.web import app as web
 from hooks.api.context import set_context
-from hooks.api.dispatcher_api import FUNCTION_NAMES
+from hooks.api.dispatcher_api import EXTENSIONS, FUNCTION_NAMES
 from hooks.api.errors import code_for, kErrBadArgument, kErrDisconnected, kErrWrongContext
 from tests.unit.test_error_mapping import CLASSES, _instance
 
@@ -34,8 +34,9 @@ def context() -> Iterator[None]:
 def test_the_console_offers_the_eighty_functions_and_the_objects() -> None:
     public = {name for name, value in vars(MConsoleAPI).items()
               if inspect.isfunction(value) and not name.startswith("_")}  # fmt: skip
-    assert public - {"connect", "functions"} == set(FUNCTION_NAMES)
+    assert public - {"connect", "functions"} == set(FUNCTION_NAMES + EXTENSIONS)
     assert list(MConsoleAPI.functions()) == list(FUNCTION_NAMES)
+    assert list(MConsoleAPI.functions(extensions=True)) == list(FUNCTION_NAMES + EXTENSIONS)
     for name in ("MJob", "MChunk", "MNode", "MPool", "MUser", "MGroup", "MRepository",
                  "MDispatcherConfiguration", "MLDAPConfiguration", "MStringRef", "MUSTERERR"):  # fmt: skip
         assert getattr(MConsoleAPI, name) is getattr(MDispatcherAPI, name)
@@ -43,7 +44,7 @@ def test_the_console_offers_the_eighty_functions_and_the_objects() -> None:
 
 
 def test_signatures_match_the_dispatcher_api() -> None:
-    for name, function in MConsoleAPI.functions().items():
+    for name, function in MConsoleAPI.functions(extensions=True).items():
         console = list(inspect.signature(function).parameters)
         dispatcher = list(inspect.signature(getattr(MDispatcherAPI, name)).parameters)
         assert console == dispatcher, name
@@ -52,7 +53,7 @@ def test_signatures_match_the_dispatcher_api() -> None:
 @pytest.mark.parametrize("where", ["", "dispatcher", "renderclient"])
 def test_every_function_refuses_the_wrong_context(context: None, where: str) -> None:
     set_context(where)
-    for name, function in MConsoleAPI.functions().items():
+    for name, function in MConsoleAPI.functions(extensions=True).items():
         required = [p for p in inspect.signature(function).parameters.values()
                     if p.default is inspect.Parameter.empty]  # fmt: skip
         result = function(*[None] * len(required))
@@ -122,7 +123,7 @@ def test_every_function_names_a_declared_route() -> None:
 
     app = web.make_app(SimpleNamespace(), max_request_bytes=1024)  # type: ignore[arg-type]
     declared = {f"{e.method} {e.path}" for e in declared_endpoints(app)}
-    assert set(ROUTES) == set(FUNCTION_NAMES)
+    assert set(ROUTES) == set(FUNCTION_NAMES + EXTENSIONS)
     unknown = {name: routes for name, routes in ROUTES.items() if not set(routes) <= declared}
     assert not unknown, unknown
 
