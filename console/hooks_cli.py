@@ -122,13 +122,15 @@ def run_script(state: CliState, file: Path, target: str, as_json: bool) -> None:
 
 def _run_locally(state: CliState, file: Path) -> None:
     """Run the script here in the console context, MConsoleAPI talking to the dispatcher
-    the other commands would (the same --dispatcher, --token and their fallbacks)."""
+    the other commands would (the same --dispatcher, --token and their fallbacks); then
+    print every MConsoleAPI call that returned an error, as the dispatcher target does."""
     from console.consoleapi import transport
     from hooks.api.context import set_context
 
     client = state.client()
     ca_file = state.tls_ca or state.env.get(TLS_CA_ENV, "").strip() or None
     transport.configure(client.base_url, client.token, ca_file=ca_file)
+    transport.api_errors.clear()
     set_context("console")
     saved_argv, saved_path = sys.argv, list(sys.path)
     sys.argv = [str(file)]
@@ -143,6 +145,9 @@ def _run_locally(state: CliState, file: Path) -> None:
     finally:
         sys.argv, sys.path[:] = saved_argv, saved_path
         set_context("")
+        sys.stdout.flush()
+        for failure in transport.api_errors:  # as the dispatcher target reports them
+            click.echo(f"MUSTERERR {failure}", err=True)
 
 
 COMMANDS: tuple[click.Command, ...] = (templates, run_script)

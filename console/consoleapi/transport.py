@@ -117,6 +117,8 @@ class Settings:
 
 _settings = Settings()
 _client: Client | None = None
+# The calls that returned an error, as "function: error ..." (run-script prints them).
+api_errors: list[str] = []
 
 
 def configure(
@@ -163,12 +165,17 @@ def pack(err: MUSTERERR, values: tuple[Any, ...]) -> Any:
     return (err, *values) if values else err
 
 
+def _failed(function: str, err: MUSTERERR, values: tuple[Any, ...]) -> Any:
+    api_errors.append(f"{function}: {err}")
+    return pack(err, values)
+
+
 def bad_argument(function: str, message: str, empty: tuple[Any, ...]) -> Any:
     """The answer to an argument the console can already tell is wrong."""
     wrong = wrong_context(function)
     if wrong is not None:
         return pack(wrong, empty)
-    return pack(MUSTERERR(kErrBadArgument, f"{function}: {message}"), empty)
+    return _failed(function, MUSTERERR(kErrBadArgument, f"{function}: {message}"), empty)
 
 
 Work = Callable[[Client], tuple[Any, ...]]
@@ -182,13 +189,14 @@ def call(function: str, empty: tuple[Any, ...], work: Work) -> Any:
     try:
         values = work(client())
     except ClientError as exc:
-        return pack(error_of(function, exc), empty)
+        return _failed(function, error_of(function, exc), empty)
     except Failed as exc:
-        return pack(MUSTERERR(exc.code, f"{function}: {exc}"), empty)
+        return _failed(function, MUSTERERR(exc.code, f"{function}: {exc}"), empty)
     except (ValueError, http.client.HTTPException) as exc:  # an unusable address or answer
-        return pack(MUSTERERR(kErrDisconnected, f"{function}: {exc}"), empty)
+        return _failed(function, MUSTERERR(kErrDisconnected, f"{function}: {exc}"), empty)
     except Exception as exc:  # never raise into the script
-        return pack(MUSTERERR(kErrInternal, f"{function} failed unexpectedly: {exc!r}"), empty)
+        err = MUSTERERR(kErrInternal, f"{function} failed unexpectedly: {exc!r}")
+        return _failed(function, err, empty)
     return pack(MUSTERERR(), values[: len(empty)])
 
 

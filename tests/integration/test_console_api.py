@@ -1068,6 +1068,11 @@ print(json.dumps([err.getErrorCode(), err.getDescription(), len(jobs), added.get
 """
     bogus = console_json(farm, body, token="not-a-token")
     assert bogus[0] == 6 and "token" in bogus[1] and bogus[2] == 0 and bogus[3] == 6
+    reported = run_console(farm, body, token="not-a-token").stderr.splitlines()
+    assert [line.split(":")[0] for line in reported] == [
+        "MUSTERERR jobGetList",
+        "MUSTERERR userAdd",
+    ]
     farm.request("POST", "/api/v1/users/", {"name": "viewer", "password": "viewer-pass-1"})
     token = farm.request(
         "POST", "/api/v1/login", {"username": "viewer", "password": "viewer-pass-1"}
