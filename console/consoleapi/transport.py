@@ -117,8 +117,10 @@ class Settings:
 
 _settings = Settings()
 _client: Client | None = None
-# The calls that returned an error, as "function: error ..." (run-script prints them).
+# The calls that returned an error, as "function: error ..." (run-script prints them);
+# the first MAX_REPORTED of them, so that a long script's failures cannot fill memory.
 api_errors: list[str] = []
+MAX_REPORTED = 1000
 
 
 def configure(
@@ -166,7 +168,8 @@ def pack(err: MUSTERERR, values: tuple[Any, ...]) -> Any:
 
 
 def _failed(function: str, err: MUSTERERR, values: tuple[Any, ...]) -> Any:
-    api_errors.append(f"{function}: {err}")
+    if len(api_errors) < MAX_REPORTED:
+        api_errors.append(f"{function}: {err}")
     return pack(err, values)
 
 
