@@ -1,9 +1,12 @@
 """Muster's `muster` module: tells a script which context it runs in.
 
-Scripts pick their API module with it::
+As in Muster it is a builtin wherever Corral runs Python (hook host, render
+client, console scripts), so scripts pick their API module without importing it::
 
     if muster.runningContext() == "dispatcher":
         import MDispatcherAPI
+    elif muster.runningContext() == "console":
+        import MConsoleAPI
 """
 
 from __future__ import annotations

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import runpy
 import sys
+import traceback
 from pathlib import Path
 from typing import Any
 
 import click
 
-from console.auth import CliState
+from console.auth import TLS_CA_ENV, CliState
 from console.formatting import printable, to_json
 from console.http import ConsoleError
 
@@ -102,7 +103,7 @@ def run_script(state: CliState, file: Path, target: str, as_json: bool) -> None:
     """
     code = _read_script(file)
     if target == "console":
-        _run_locally(file)
+        _run_locally(state, file)
         return
     answer = dict(
         state.client().request("POST", "/scripts/run", body={"name": file.name, "code": code}) or {}
@@ -119,15 +120,34 @@ def run_script(state: CliState, file: Path, target: str, as_json: bool) -> None:
         raise ScriptFailed(f"the script {file.name} failed in the dispatcher context")
 
 
-def _run_locally(file: Path) -> None:
+def _run_locally(state: CliState, file: Path) -> None:
+    """Run the script here in the console context, MConsoleAPI talking to the dispatcher
+    the other commands would (the same --dispatcher, --token and their fallbacks); then
+    print every MConsoleAPI call that returned an error, as the dispatcher target does."""
+    from console.consoleapi import transport
     from hooks.api.context import set_context
 
+    client = state.client()
+    ca_file = state.tls_ca or state.env.get(TLS_CA_ENV, "").strip() or None
+    transport.configure(client.base_url, client.token, ca_file=ca_file)
+    transport.api_errors.clear()
     set_context("console")
+    saved_argv, saved_path = sys.argv, list(sys.path)
     sys.argv = [str(file)]
+    sys.path.insert(0, str(file.resolve().parent))
     try:
         runpy.run_path(str(file), run_name="__main__")
+    except (SystemExit, KeyboardInterrupt):
+        raise
+    except BaseException:
+        traceback.print_exc()
+        raise ScriptFailed(f"the script {file.name} failed in the console context") from None
     finally:
+        sys.argv, sys.path[:] = saved_argv, saved_path
         set_context("")
+        sys.stdout.flush()
+        for failure in transport.api_errors:  # as the dispatcher target reports them
+            click.echo(f"MUSTERERR {failure}", err=True)
 
 
 COMMANDS: tuple[click.Command, ...] = (templates, run_script)

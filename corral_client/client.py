@@ -168,7 +168,8 @@ class Client:
         query: Optional[Mapping[str, Any]] = None,
         auth: bool = True,
     ) -> Any:
-        """One call: ``path`` under the dispatcher's URL, ``body`` sent as JSON.
+        """One call: ``path`` under the dispatcher's URL, ``body`` sent as JSON (bytes are
+        sent as they are, as ``text/plain``).
 
         Returns the parsed JSON answer (text for a text answer, None for none).
         """
@@ -187,12 +188,16 @@ class Client:
         url = self.url + path
         if query:
             url += "?" + urllib.parse.urlencode(query, doseq=True)
-        data = None if body is None else json.dumps(body).encode("utf-8")
+        raw_body = isinstance(body, bytes)
+        data = None  # type: Optional[bytes]
+        if body is not None:
+            data = body if raw_body else json.dumps(body).encode("utf-8")
         request = urllib.request.Request(url, data=data, method=method)
         request.add_header("Accept", "application/json")
         request.add_header("User-Agent", USER_AGENT)
         if data is not None:
-            request.add_header("Content-Type", "application/json")
+            kind = "text/plain; charset=utf-8" if raw_body else "application/json"
+            request.add_header("Content-Type", kind)
         if auth and self.token:
             request.add_header("Authorization", "Bearer " + self.token)
         for name, value in (headers or {}).items():

@@ -239,9 +239,11 @@ def _hooks_of(template: MTemplate) -> list[str]:
 
 def main(argv: Sequence[str]) -> int:
     """Load the folders and print the report as one JSON line (the child process's job)."""
+    from hooks.api.context import install_builtin
     from hooks.runtime import TemplateSet
 
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    install_builtin()  # template files may name `muster` at their top level, as in Muster
     request = json.loads(argv[0])
 
     def announce(path: Path) -> None:

@@ -276,7 +276,10 @@ class JobOperations(Area):
         ]
 
     async def add_folder(self, actor: Actor, parent: int, title: str, owner: str) -> Job:
-        """Muster's jobAddFolder: a folder job under `parent` (-1 or 0: the top)."""
+        """Muster's jobAddFolder: a folder job under `parent` (-1 or 0: the top), owned by
+        `owner` (a user making one for someone else needs manage-all)."""
+        if owner != actor.name:
+            actor.require(Permission.MANAGE_ALL)
         item = {"title": title, "kind": JobKind.FOLDER.value, "parent": parent}
         return (await self.submit(actor, [item], owner=owner))[0]
 

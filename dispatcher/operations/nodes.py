@@ -68,13 +68,15 @@ class NodeOperations(Area):
         """The REST view of a node with its settings, exclusions and last resources."""
         server, queue = self.farm.node_server, self.farm.queue
         session = server.live.get(node.id)
-        view = node_view(node, queue.runs_on(node.id), node.id in server.connected())
+        runs, connected = queue.runs_on(node.id), node.id in server.connected()
+        view = node_view(node, runs, connected)
         failures = {
             str(job_id): count
             for (job_id, node_id), count in sorted(queue.node_failures.items())
             if node_id == node.id
         }
         view.update(
+            status=_status(node, runs, connected),
             excluded_templates=sorted(node.excluded_templates),
             failures=failures,
             process_priority=node.process_priority,
@@ -89,13 +91,10 @@ class NodeOperations(Area):
         runs = self.farm.queue.runs_on(node.id)
         connected = node.id in self.farm.node_server.connected()
         view = node_view(node, runs, connected)
-        if not connected:
-            status = "offline"
-        elif node.paused:
-            status = "paused"
-        else:
-            status = "busy" if runs else "idle"
-        view.update(status=status, excluded_templates=sorted(node.excluded_templates))
+        view.update(
+            status=_status(node, runs, connected),
+            excluded_templates=sorted(node.excluded_templates),
+        )
         return view
 
     def hosts(self, actor: Actor) -> list[dict[str, Any]]:
@@ -282,6 +281,15 @@ class NodeOperations(Area):
         node = self._node(actor, key, Permission.ADMINISTER)
         answer = await self.farm.control.run_python_answer(node.id, code)  # type: ignore[arg-type]
         return await self._done(actor, "node_run_python", node, answer)
+
+
+def _status(node: Node, runs: object, connected: bool) -> str:
+    """The node's state as one name (MNode's): offline, paused, busy or idle."""
+    if not connected:
+        return "offline"
+    if node.paused:
+        return "paused"
+    return "busy" if runs else "idle"
 
 
 def _resources_view(resources: Resources | None) -> dict[str, Any] | None:

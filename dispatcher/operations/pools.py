@@ -165,6 +165,7 @@ class PoolOperations(Area):
 
     async def notify(self, actor: Actor, kind: str) -> int:
         """Tell the consoles that the pools (or repositories) changed: a new revision."""
+        actor.require(Permission.ADMINISTER)
         self.writable()
         revision = self.farm.records.notify(kind)
         await self._done(actor, f"{kind}_notify", kind, str(revision))

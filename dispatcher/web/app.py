@@ -186,6 +186,7 @@ def operations(request: web.Request) -> tuple[Operations, Actor]:
 
 def make_app(ops: Operations, *, max_request_bytes: int) -> web.Application:
     from dispatcher.web import (
+        chunks,
         events,
         folders,
         hooks,
@@ -216,6 +217,7 @@ def make_app(ops: Operations, *, max_request_bytes: int) -> web.Application:
     modules = (
         jobs,
         tasks,
+        chunks,
         pyfarm_software,
         login,
         nodes,

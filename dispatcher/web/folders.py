@@ -29,6 +29,9 @@ class FolderBody(BaseModel):
 
     title: StrictStr
     parent: StrictInt = Field(ROOT_PARENT, description="a folder id; -1 or 0 is the top")
+    owner: StrictStr | None = Field(
+        None, description="whom it belongs to (default: you; another user needs manage-all)"
+    )
 
 
 class FolderEdit(BaseModel):
@@ -56,7 +59,8 @@ async def add_folder(request: web.Request) -> web.Response:
     """Make a folder; the answer is its job view (`kind` is `folder`)."""
     ops, actor = operations(request)
     body: FolderBody = await read_body(request)
-    folder = await ops.jobs.add_folder(actor, body.parent, body.title, actor.name)
+    owner = actor.name if body.owner is None else body.owner
+    folder = await ops.jobs.add_folder(actor, body.parent, body.title, owner)
     response = json_response(job_view(folder), status=201)
     response.headers["Location"] = f"/api/v1/folders/{folder.id}"
     return response

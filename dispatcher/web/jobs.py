@@ -15,8 +15,33 @@ from dispatcher.web.app import json_response, operations
 from dispatcher.web.endpoint import Routes, read_json, read_query
 
 routes = Routes("jobs")
-JOB_ACTIONS = ("pause", "resume", "reinit")
+JOB_ACTIONS = ("pause", "resume", "reinit", "update-status", "update")
 JobEdit = jobspec.edit_model()
+
+
+class SubmitQuery(BaseModel):
+    """How a submission is checked (other parameters, such as Muster's authToken, pass)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    unique_titles: bool = Field(
+        True,
+        description="false: a title a live job bears already is allowed (Muster's rule); "
+        "true (default): it is 409 (PyFarm's)",
+    )
+
+
+class EditQuery(BaseModel):
+    """How an edit's body is read (other parameters pass)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    only_changed: bool = Field(
+        False,
+        description="true: the body is a whole job in the Muster API's form (an MJob's, "
+        "as MConsoleAPI.jobEdit sends it), of which only the editable fields that differ "
+        "from the job's are applied",
+    )
 
 
 def _key(request: web.Request) -> str:
@@ -56,7 +81,7 @@ async def submit_jobs(request: web.Request) -> web.Response:
 
     With an `Idempotency-Key` header, a retry answers the jobs the first request
     queued (201 again, with `Idempotent-Replayed: true`); the same key with another
-    body answers 409.
+    body answers 409. `unique_titles=false` lets a title repeat, as Muster does.
     """
     ops, actor = operations(request)
     query: SubmitQuery = read_query(request)
@@ -97,24 +122,27 @@ async def get_job(request: web.Request) -> web.Response:
 
 async def _edit(request: web.Request) -> web.Response:
     ops, actor = operations(request)
+    query: EditQuery = read_query(request)
     ops.jobs.get(actor, _key(request))  # 404 before reading the body
-    job = await ops.jobs.edit(actor, _key(request), await read_json(request))
+    job = await ops.jobs.edit(
+        actor, _key(request), await read_json(request), only_changed=query.only_changed
+    )
     return json_response(ops.jobs.answer(actor, job))
 
 
-@routes.post("/api/v1/jobs/{job}", body=JobEdit, permission=Permission.MANAGE_OWN)
+@routes.post("/api/v1/jobs/{job}", body=JobEdit, query=EditQuery, permission=Permission.MANAGE_OWN)
 async def update_job(request: web.Request) -> web.Response:
     """Update a job's fields; a new start, end or by creates or deletes its tasks."""
     return await _edit(request)
 
 
-@routes.put("/api/v1/jobs/{job}", body=JobEdit, permission=Permission.MANAGE_OWN)
+@routes.put("/api/v1/jobs/{job}", body=JobEdit, query=EditQuery, permission=Permission.MANAGE_OWN)
 async def put_job(request: web.Request) -> web.Response:
     """Update a job's fields (as POST)."""
     return await _edit(request)
 
 
-@routes.patch("/api/v1/jobs/{job}", body=JobEdit, permission=Permission.MANAGE_OWN)
+@routes.patch("/api/v1/jobs/{job}", body=JobEdit, query=EditQuery, permission=Permission.MANAGE_OWN)
 async def edit_job(request: web.Request) -> web.Response:
     """Update a job's fields (as POST)."""
     return await _edit(request)
@@ -134,9 +162,16 @@ async def delete_job(request: web.Request) -> web.Response:
     permission=Permission.MANAGE_OWN,
 )
 async def job_action(request: web.Request) -> web.Response:
-    """Pause a job, resume it, or reinit it (every chunk queued again)."""
+    """Pause a job, resume it, reinit it (every chunk queued again), update-status (recount it
+    from its chunks and look at it again) or update (write it to the store now)."""
     ops, actor = operations(request)
-    actions = {"pause": ops.jobs.pause, "resume": ops.jobs.resume, "reinit": ops.jobs.reinit}
+    actions = {
+        "pause": ops.jobs.pause,
+        "resume": ops.jobs.resume,
+        "reinit": ops.jobs.reinit,
+        "update-status": ops.jobs.update_status,
+        "update": ops.jobs.update,
+    }
     action = request.match_info["action"]
     if action not in actions:
         ops.jobs.get(actor, _key(request))

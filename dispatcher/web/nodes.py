@@ -28,10 +28,14 @@ Call = Callable[[Operations, Actor, str, dict[str, Any]], Awaitable[Answer]]
 
 
 def _purge(ops: Operations, actor: Actor, key: str, args: dict[str, Any]) -> Awaitable[Answer]:
+    """One template or job (`template`, `job`), every template or job (`templates`,
+    `jobs`: true), any of these together; nothing named purges both kinds."""
     template, job = args.get("template"), args.get("job")
+    every_template, every_job = args.get("templates") is True, args.get("jobs") is True
+    named = template is not None or job is not None or every_template or every_job
     return ops.nodes.purge_exclusions(
-        actor, key, templates=template is not None or job is None, template=template,
-        jobs=job is not None or template is None, job=job,
+        actor, key, templates=template is not None or every_template or not named,
+        template=template, jobs=job is not None or every_job or not named, job=job,
     )  # fmt: skip
 
 
@@ -50,7 +54,7 @@ ACTIONS: dict[str, tuple[Call, set[str]]] = {
         lambda ops, actor, key, args: ops.nodes.set_priority(actor, key, args.get("priority")),
         {"priority"},
     ),
-    "purge-exclusions": (_purge, {"template", "job"}),
+    "purge-exclusions": (_purge, {"template", "job", "templates", "jobs"}),
     "exclude": (
         lambda ops, actor, key, args: ops.nodes.exclude_template(actor, key, args.get("template")),
         {"template"},

@@ -77,6 +77,10 @@ class RepositoryView(BaseModel):
     linux: str
 
 
+class Revision(BaseModel):
+    revision: int
+
+
 def _pool(ops: Operations, actor: Actor, text: str) -> dict[str, Any]:
     """A pool by name, or by id when the path is all digits and no pool bears it as a name."""
     if text.isdecimal() and len(text) < 19 and text not in ops.pools.names():
@@ -101,6 +105,14 @@ async def add_pool(request: web.Request) -> web.Response:
     body: PoolBody = await read_body(request)
     view = await ops.pools.add_pool(actor, body.model_dump())
     return json_response(view, status=201)
+
+
+@routes.post("/api/v1/pools/notify", answer=Revision, permission=Permission.ADMINISTER)
+async def notify_pools(request: web.Request) -> web.Response:
+    """Tell following consoles that the pools changed (Muster's poolNotifyChanges): a new
+    pools revision, published as an event."""
+    ops, actor = operations(request)
+    return json_response({"revision": await ops.pools.notify(actor, "pool")})
 
 
 @routes.get("/api/v1/pools/{pool}", answer=PoolView)
@@ -160,6 +172,14 @@ async def add_repository(request: web.Request) -> web.Response:
     body: RepositoryBody = await read_body(request)
     await ops.pools.add_repository(actor, body.model_dump())
     return json_response(ops.pools.repository(actor, body.name), status=201)
+
+
+@routes.post("/api/v1/repositories/notify", answer=Revision, permission=Permission.ADMINISTER)
+async def notify_repositories(request: web.Request) -> web.Response:
+    """Tell following consoles that the repositories changed (Muster's
+    repositoriesNotifyChanges): a new repositories revision, published as an event."""
+    ops, actor = operations(request)
+    return json_response({"revision": await ops.pools.notify(actor, "repository")})
 
 
 @routes.get("/api/v1/repositories/{repository}", answer=RepositoryView)

@@ -9,12 +9,12 @@ and permissions.
 from __future__ import annotations
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from dispatcher.operations import Permission
 from dispatcher.operations.accounts import user_view
 from dispatcher.web.app import json_response, operations
-from dispatcher.web.endpoint import Routes, read_body
+from dispatcher.web.endpoint import Routes, read_body, read_query
 
 routes = Routes("users")
 
@@ -79,10 +79,26 @@ class GroupView(BaseModel):
 
 
 # -- users -----------------------------------------------------------------------
-@routes.get("/api/v1/users/", answer=list[UserView])
+class UsersQuery(BaseModel):
+    """Whether the directory's users are listed too (other parameters pass)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    directory: bool = Field(
+        False,
+        description="true: after the dispatcher's users, the directory's not yet known "
+        "here, named @DIRECTORY@NAME (Muster's userGetList)",
+    )
+
+
+@routes.get("/api/v1/users/", query=UsersQuery, answer=list[UserView])
 async def list_users(request: web.Request) -> web.Response:
-    """Every user: name, e-mail, groups and permissions."""
+    """Every user: name, e-mail, groups and permissions (`directory=true`: and the
+    directory's users)."""
     ops, actor = operations(request)
+    query: UsersQuery = read_query(request)
+    if query.directory:
+        return json_response(await ops.accounts.user_list(actor))
     return json_response([user_view(user) for user in ops.accounts.users(actor)])
 
 

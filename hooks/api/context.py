@@ -2,9 +2,14 @@
 
 The entry point of each process sets it once: the hook host "dispatcher", the
 render client "renderclient", console scripts "console". Plain Python is "".
+Setting it also makes `muster` a builtin, as in Muster's own interpreter: the
+code Corral runs may call `muster.runningContext()` without importing it.
 """
 
 from __future__ import annotations
+
+import builtins
+import importlib
 
 CONTEXTS = frozenset({"", "dispatcher", "console", "renderclient", "notificator"})
 
@@ -18,6 +23,13 @@ def set_context(name: str) -> None:
         known = ", ".join(repr(context) for context in sorted(CONTEXTS))
         raise ValueError(f"unknown running context {name!r}; expected one of {known}")
     _current = name
+    install_builtin()
+
+
+def install_builtin() -> None:
+    """Make the `muster` module a builtin (every entry point does, through set_context)."""
+    if not hasattr(builtins, "muster"):
+        builtins.muster = importlib.import_module("muster")  # type: ignore[attr-defined]
 
 
 def running_context() -> str:

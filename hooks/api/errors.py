@@ -111,12 +111,17 @@ _BY_EXCEPTION: list[tuple[type[CorralError], int]] = [
 
 def code_for(exc: BaseException) -> int:
     """The MUSTERERR code of an exception raised while serving an API call."""
-    if isinstance(exc, TimeoutError):
+    return code_for_type(type(exc))
+
+
+def code_for_type(kind: type[BaseException]) -> int:
+    """The MUSTERERR code of an exception class (the row of its nearest class)."""
+    if issubclass(kind, TimeoutError):
         return kErrTimeout
     rows = dict(_BY_EXCEPTION)
-    for kind in type(exc).__mro__:
-        if kind in rows:
-            return rows[kind]
+    for base in kind.__mro__:
+        if base in rows:
+            return rows[base]
     return kErrInternal  # not Corral's: an unexpected error
 
 

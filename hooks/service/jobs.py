@@ -5,20 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from dispatcher.errors import ValidationError
-from dispatcher.jobspec import JobSpec
 from dispatcher.operations import Actor, Operations
 from dispatcher.views import job_view
-from hooks.api.objects import MJob
+from hooks.api.submission import submission_item
 from hooks.service.registry import api, as_int, as_text
-
-# What of an MJob a submission takes (an MJob has start and end, not a frame range).
-SPEC_FIELDS = frozenset(JobSpec.model_fields) - {"frames"}
-# An MJob carries every field; those a template gives a default for or a submission
-# item may set count as not given while they hold a new MJob's value, so that the
-# template's defaults and items apply (dispatcher/submission_items.py).
-_UNSET = MJob().to_dict()
-TEMPLATE_FILLED = ("priority", "pools", "excluded_pools", "max_nodes", "by")
-FRAME_RANGE = ("start", "end")  # untouched only together: start 1 with end 6 is a range
 
 
 @api
@@ -42,11 +32,7 @@ async def jobSubmit(ops: Operations, actor: Actor, data: object, owner: object) 
     if not isinstance(data, dict):
         raise ValidationError("job: an MJob is required")
     owner = as_text(owner, "owner")
-    untouched = {key for key in TEMPLATE_FILLED if data.get(key) == _UNSET[key]}
-    if all(data.get(key) == _UNSET[key] for key in FRAME_RANGE):
-        untouched.update(FRAME_RANGE)
-    item = {key: value for key, value in data.items() if key in SPEC_FIELDS - untouched}
-    jobs = await ops.jobs.submit(actor, [{**item, "user": owner.strip()}], owner=owner)
+    jobs = await ops.jobs.submit(actor, [submission_item(data, owner)], owner=owner)
     return [job_view(jobs[0])]
 
 

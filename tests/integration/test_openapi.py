@@ -83,7 +83,7 @@ def test_the_document_is_valid_openapi_and_describes_the_routes() -> None:
     # Path parts, query models, enums of actions.
     action = document["paths"]["/api/v1/jobs/{job}/actions/{action}"]["post"]["parameters"]
     assert [p["name"] for p in action] == ["job", "action"]
-    assert action[1]["schema"]["enum"] == ["pause", "resume", "reinit"]
+    assert action[1]["schema"]["enum"] == ["pause", "resume", "reinit", "update-status", "update"]
     listing = document["paths"]["/api/v1/jobs/"]["get"]["parameters"]
     assert {"limit", "after", "state", "parent"} <= {p["name"] for p in listing}
     assert all(p["in"] == "query" and not p["required"] for p in listing)
