@@ -57,17 +57,6 @@ async def list_jobs(request: web.Request) -> web.StreamResponse:
     return await listing.respond(request, selection, render, slice_items=listing.JOB_SLICE)
 
 
-class SubmitQuery(BaseModel):
-    """`unique_titles=false` lets the jobs share a title with a live job (the compat
-    packages: DrQueue and Pydra names are not unique)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    unique_titles: bool = Field(
-        True, description="false: a title a live job bears already is accepted"
-    )
-
-
 @routes.post(
     "/api/v1/jobs/",
     body=JobSpec | list[JobSpec],
@@ -77,11 +66,11 @@ class SubmitQuery(BaseModel):
 )
 async def submit_jobs(request: web.Request) -> web.Response:
     """Submit one job (an object) or several (a list); a title a live job bears already is 409
-    (unless `unique_titles=false`).
+    (unless `unique_titles=false`, Muster's rule, which the compat packages send).
 
     With an `Idempotency-Key` header, a retry answers the jobs the first request
     queued (201 again, with `Idempotent-Replayed: true`); the same key with another
-    body answers 409. `unique_titles=false` lets a title repeat, as Muster does.
+    body answers 409.
     """
     ops, actor = operations(request)
     query: SubmitQuery = read_query(request)
