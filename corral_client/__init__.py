@@ -14,6 +14,9 @@ and Houdini's own Pythons. The whole API::
     client.pool_names(); client.templates()
     client.request("GET", "/api/v1/nodes/")       # any other route
 
+``corral_client.query`` turns a typed query (``Priority<50``) into the JSON of
+``GET /api/v1/jobs/?where=`` (docs/rest.md, "Queries").
+
 Every failure raises ``ClientError`` (``status``, ``title``, ``detail``, ``field``).
 docs/submitting.md documents it.
 """

@@ -100,8 +100,6 @@ def read_query(text: str, catalog: Catalog | None = None) -> Query:
             f"not JSON ({exc.msg} at character {exc.pos}); a query is JSON such as "
             '["Priority", "<", 50]'
         ) from None
-    except ValueError:  # an integer of more digits than Python reads
-        raise QueryError("a number of too many digits") from None
     return parse_query(value, catalog)
 
 
