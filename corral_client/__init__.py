@@ -11,6 +11,7 @@ and Houdini's own Pythons. The whole API::
                                  pools=["gpu"], data={"job_file": "/proj/shot010.blend"})
     created = client.submit(job)                  # sent with an Idempotency-Key, retried safely
     client.job(created["id"])["state"]
+    client.jobs(["Priority", "<", 50], state="queued")   # a Smedge query (docs/rest.md)
     client.pool_names(); client.templates()
     client.request("GET", "/api/v1/nodes/")       # any other route
 
