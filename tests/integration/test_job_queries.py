@@ -135,6 +135,15 @@ def test_times_states_and_scenes(farm: Farm) -> None:
     assert where(farm, ["Type", "=", "Nuke"]) == ["comp noted", "comp failed"]
 
 
+def test_a_pool_by_name_id_or_uuid(farm: Farm) -> None:
+    pool = farm.request("POST", "/api/v1/pools/", {"name": "gpu", "description": "RTX"})
+    farm.request("POST", "/api/v1/jobs/hou", {"pools": ["gpu"]})
+    for value in ("gpu", "GPU", pool["id"], str(pool["id"]), pool["uuid"], pool["uuid"].upper()):
+        assert where(farm, ["Pool", "=", value]) == ["hou"], value
+    assert "hou" not in where(farm, ["Pool", "!=", pool["uuid"]])
+    assert where(farm, ["pools", ":", "gp"]) == ["hou"]
+
+
 def test_where_goes_with_the_other_filters_and_pages(farm: Farm) -> None:
     assert where(farm, ["Priority", "<", 50], "&state=paused") == [
         "wip low", "final low", "comp noted"]  # fmt: skip
