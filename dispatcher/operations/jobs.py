@@ -8,13 +8,14 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from dispatcher import idempotency, jobspec, listing, logic, pyfarm, submission_items
+from dispatcher import idempotency, jobspec, listing, logic, pyfarm, query, submission_items
 from dispatcher.auth import Permission
 from dispatcher.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from dispatcher.events import JobEvent
 from dispatcher.model import ROOT_PARENT, Job, JobKind, Status
 from dispatcher.operations.actor import Actor
 from dispatcher.operations.farm import Area, Farm
+from dispatcher.operations.pools import IDENTITIES as POOL_IDENTITIES
 from dispatcher.views import job_view
 
 MAX_JOBS_PER_SUBMIT = 10_000
@@ -34,10 +35,12 @@ class JobOperations(Area):
     def __init__(self, farm: Farm) -> None:
         super().__init__(farm)
         self.idempotency_keys = idempotency.IdempotencyKeys()
+        self.query_checkers = query.checkers()
 
     # -- lookups -----------------------------------------------------------------
     def get(self, actor: Actor, key: int | str) -> Job:
-        """A job by id or by title (Conflict, listing the ids, when several bear it)."""
+        """A job by id, UUID or title (Conflict, listing the ids, when several bear the
+        title)."""
         return self.farm.queue.get(key)
 
     def answer(self, actor: Actor, job: Job) -> dict[str, Any]:
@@ -86,6 +89,60 @@ class JobOperations(Area):
             ]
 
         return selection, render
+
+    async def where(
+        self,
+        actor: Actor,
+        selection: listing.Selection,
+        text: str,
+        *,
+        after: int = -1,
+        limit: int | None = None,
+    ) -> listing.Selection:
+        """The jobs of `selection` (after `after`, at most `limit`) that the Smedge query
+        `text` (JSON, docs/rest.md "Queries") matches, as a listing of their keys.
+
+        QueryError (400) names what is wrong with the query; Busy (503) when it runs past
+        the `query_budget_s` setting."""
+        checked = self.parse_where(text)
+        keys = await query.matching_keys(
+            checked,
+            selection,
+            self.farm.queue.jobs,
+            budget_s=self.farm.settings.query_budget_s,
+            after=after,
+            limit=limit,
+            slots=self.query_checkers,
+        )
+        return listing.Selection.of_keys(keys)
+
+    def parse_where(self, text: str) -> query.Query:
+        """A query given as JSON text, checked against the farm's templates and pools."""
+        return query.read_query(text, self.query_catalog())
+
+    def query_catalog(self) -> query.Catalog:
+        """What names and values of a query resolve against: the installed templates (keys
+        by key, name or id; their submission items and attributes) and the pools' ids."""
+        templates: dict[str, str] = {}
+        data_names: dict[str, str] = {}
+        for template in self.farm.templates.templates:
+            key = template.getKey()
+            for alias in (key, template.getName(), str(template.getID())):
+                templates.setdefault(alias.casefold(), key)
+            mappings = template.getMappings()
+            for item in template.getSubmissionItems():
+                name = str(item.get("name") or "")
+                if name:
+                    data_names.setdefault(name.casefold(), mappings.get(name, name))
+            for attribute in mappings.values():
+                data_names.setdefault(attribute.casefold(), attribute)
+        pools: dict[str, str] = {}
+        identities = self.farm.records.find("config", POOL_IDENTITIES) or {}
+        for name, identity in identities.items():
+            for alias in (identity.get("id"), identity.get("uuid")):
+                if alias is not None:
+                    pools.setdefault(str(alias).casefold(), name)
+        return query.Catalog(templates, pools, data_names)
 
     def folder(self, actor: Actor, key: int | str) -> Job:
         """A folder by id or title; NotFound when there is none, or the job is no folder."""
@@ -216,6 +273,7 @@ class JobOperations(Area):
             specs.append(spec)
         if unique_titles:
             self._unique_titles([spec.title for spec in specs])
+        self.farm.queue.check_uuids(specs)  # before any hook runs (and again when queued)
         for spec in specs:  # a software that does not exist is NotFound before any hook runs
             self._software(spec)
         specs = await self.farm.hooks.admit(specs, name)

@@ -9,8 +9,9 @@ from typing import Any
 from dispatcher.jobspec import JobSpec
 from hooks.api.objects import MJob
 
-# An MJob has start and end, not a frame range.
-SPEC_FIELDS = frozenset(JobSpec.model_fields) - {"frames"}
+# An MJob has start and end, not a frame range; a copy of a queued job's MJob is a new
+# job, so its UUID is not taken.
+SPEC_FIELDS = frozenset(JobSpec.model_fields) - {"frames", "uuid"}
 # An MJob carries every field; those a template gives a default for or a submission
 # item may set count as not given while they hold a new MJob's value, so that the
 # template's defaults and items apply (dispatcher/submission_items.py).
