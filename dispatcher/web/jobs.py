@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Literal
 
 from aiohttp import web
+from pydantic import BaseModel, Field
 
 from dispatcher import idempotency, jobspec, listing
 from dispatcher.errors import NotFound, ValidationError
 from dispatcher.jobspec import JobSpec
 from dispatcher.operations import Permission
 from dispatcher.web.app import json_response, operations
-from dispatcher.web.endpoint import Routes, read_json
+from dispatcher.web.endpoint import Routes, read_json, read_query
 
 routes = Routes("jobs")
 JOB_ACTIONS = ("pause", "resume", "reinit")
@@ -31,17 +32,33 @@ async def list_jobs(request: web.Request) -> web.StreamResponse:
     return await listing.respond(request, selection, render, slice_items=listing.JOB_SLICE)
 
 
+class SubmitQuery(BaseModel):
+    """How a submit treats titles."""
+
+    unique_titles: bool = Field(
+        True,
+        description="PyFarm's rule: a title a live job bears already is 409; false lets "
+        "titles repeat, as Muster and Smedge do",
+    )
+
+
 @routes.post(
-    "/api/v1/jobs/", body=JobSpec | list[JobSpec], status=201, permission=Permission.SUBMIT
+    "/api/v1/jobs/",
+    body=JobSpec | list[JobSpec],
+    query=SubmitQuery,
+    status=201,
+    permission=Permission.SUBMIT,
 )
 async def submit_jobs(request: web.Request) -> web.Response:
-    """Submit one job (an object) or several (a list); a title a live job bears already is 409.
+    """Submit one job (an object) or several (a list); a title a live job bears already is 409
+    (unless `unique_titles=false`).
 
     With an `Idempotency-Key` header, a retry answers the jobs the first request
     queued (201 again, with `Idempotent-Replayed: true`); the same key with another
     body answers 409.
     """
     ops, actor = operations(request)
+    query: SubmitQuery = read_query(request)
     keys = request.headers.getall(idempotency.HEADER, [])
     if len(keys) > 1:
         raise ValidationError(
@@ -53,7 +70,7 @@ async def submit_jobs(request: web.Request) -> web.Response:
         actor,
         payload if many else [payload],
         idempotency_key=keys[0] if keys else None,
-        unique_titles=True,
+        unique_titles=query.unique_titles,
     )
     views = [ops.jobs.answer(actor, job) for job in jobs]
     response = json_response(views if many else views[0], status=201)
