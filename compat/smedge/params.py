@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ._link import SmedgeComponentError
-from .products import Parameter, Product, find_parameter, find_product, product_id
+from .products import COMMAND_TEMPLATE, Parameter, Product, find_parameter, find_product, product_id
 from .times import datetime_to_rtime, extract_datetime, utc_text_to_rtime
 
 SMEDGE_KEY = "smedge"
@@ -259,6 +259,12 @@ def to_spec(
     params["Type"] = product.name
     if product.key == "ffmpeg":
         _ffmpeg_options(raw, data)
+    if product.key == COMMAND_TEMPLATE:
+        try:
+            spec["command"] = shlex.split(raw.get("Command", ""))
+        except ValueError as exc:
+            raise JobValueError("Command: %s" % exc) from None
+        params.pop("Command", None)
     data[SMEDGE_KEY] = {"params": params}
     if events:
         data[SMEDGE_KEY]["events"] = events
@@ -320,6 +326,8 @@ def from_view(
     })  # fmt: skip
     if "CPUs" not in params:
         raw["CPUs"] = str(view.get("cpus", 1))
+    if view.get("command"):
+        raw["Command"] = " ".join(shlex.quote(str(part)) for part in view["command"])
     for name, value in (smedge.get("events") or {}).items():
         raw[str(name)] = str(value)
     if product is not None:

@@ -19,6 +19,7 @@ from ._link import SmedgeComponentError, call
 
 PRODUCT_NAMESPACE = uuid.UUID("5d0c3f0e-8f43-5b7e-9a55-7a1c2b3e9d41")
 GENERAL_QUEUE = 0
+COMMAND_TEMPLATE = "cmdline"  # its jobs' Command is the command line itself
 
 # Template key -> the other names Smedge users know the product by (compared without case).
 ALIASES = {
@@ -181,6 +182,8 @@ def from_template(template: Mapping[str, Any]) -> Product:
     """The product of a template as ``GET /api/v1/templates/`` shows it."""
     key = str(template["key"])
     parameters = [_parameter(*common) for common in COMMON]
+    if key == COMMAND_TEMPLATE:
+        parameters.append(_parameter("Command", "String", ["Required"], ""))
     mappings = template.get("mappings") or {}
     for item in template.get("items") or []:
         attribute = str(mappings.get(item.get("name"), item.get("name")))
