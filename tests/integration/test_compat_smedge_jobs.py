@@ -189,3 +189,264 @@ def test_pause_several_jobs_at_once(farm: Farm) -> None:
     smedgekit.run(farm, f"update_jobs({SEED_BATCH!r}, 'Status', 0)")
     assert not any(job(farm, key)["paused"] for key in SEED_BATCH)
     smedgekit.run(farm, f"update_jobs({SEED_BATCH!r}, 'Status', -1)")
+
+
+# -- Query for Jobs ------------------------------------------------------------------------
+def test_get_all_jobs_in_the_system(farm: Farm) -> None:
+    seed_jobs(farm)
+    found = smedgekit.answer(
+        farm,
+        """
+        jobs = get_jobs()
+        print(json.dumps([[str(job["ID"]), job["Name"], job["Type"]] for job in jobs]))
+        """,
+    )
+    on_farm = {key: view for key, view in views(farm).items() if view["kind"] == "job"}
+    assert {row[0] for row in found} == set(on_farm)
+    assert [SEED_JOB, "Test Job", "Maya"] in found
+
+
+def test_get_one_specific_job_directly(farm: Farm) -> None:
+    seed_jobs(farm)
+    found = smedgekit.answer(
+        farm,
+        """
+        jobs = get_jobs("a29f0cb2-11e1-42a9-9b72-6c5f5be5f671")
+        assert len(jobs) < 2  # empty list if not found, else just this one job
+        missing = get_jobs(uuid4())
+        assert missing == []
+        print(json.dumps([str(job["ID"]) for job in jobs]))
+        """,
+    )
+    assert found == [SEED_JOB]
+
+
+def test_get_several_known_jobs(farm: Farm) -> None:
+    seed_jobs(farm)
+    found = smedgekit.answer(
+        farm,
+        """
+        job1_id = UUID("a29f0cb2-11e1-42a9-9b72-6c5f5be5f671")
+        job2_id = UUID("178b043e-4a28-4235-acbc-642c7480c360")
+        jobs = get_jobs(ids_to_query([job1_id, job2_id]))
+        assert len(jobs) < 3  # 0, 1, or both jobs will be found
+        print(json.dumps(sorted(str(job["ID"]) for job in jobs)))
+        """,
+    )
+    assert found == sorted([SEED_JOB, SEED_BATCH[0]])
+
+
+def test_get_all_jobs_for_a_given_user(farm: Farm) -> None:
+    farm.request("POST", "/api/v1/users/", {"name": "joe.bloggs", "password": "x" * 12})
+    farm.request(
+        "POST",
+        "/api/v1/jobs/?unique_titles=false",
+        {"title": "joe's", "template": "maya", "frames": "1", "user": "joe.bloggs",
+         "data": {"job_file": "/j.mb"}, "paused": True},
+    )  # fmt: skip
+    found = smedgekit.answer(
+        farm,
+        """
+        jobs = get_jobs(query=["Creator", "contains", "Joe"])
+        print(json.dumps([job["Creator"] for job in jobs]))
+        """,
+    )
+    assert found and set(found) == {"joe.bloggs"}
+
+
+def test_get_all_jobs_created_more_than_3_days_ago(farm: Farm) -> None:
+    seed_jobs(farm)
+    found = smedgekit.answer(
+        farm,
+        """
+        creation_time = datetime.now() - timedelta(days=3)
+        jobs = get_jobs(["Created", "before", datetime_to_rtime(creation_time)])
+        later = get_jobs(["Created", "after", datetime_to_rtime(creation_time)])
+        print(json.dumps([len(jobs), len(later), len(get_jobs())]))
+        """,
+    )
+    assert found[0] == 0 and found[1] == found[2] > 0  # every job here is minutes old
+
+
+def test_a_more_complicated_query(farm: Farm) -> None:
+    seed_jobs(farm)
+    for title, template, scene, priority, notes in [
+        ("Cleanup 12345", "cmdline", None, 50, ""),
+        ("Final comp", "nuke", "/shows/Final/comp.nk", 10, ""),
+        ("Draft comp", "nuke", "/shows/draft/comp.nk", 10, ""),
+        ("Draft comp noted", "nuke", "/shows/draft/comp2.nk", 10, "see me"),
+        ("Heavy comp", "nuke", "/shows/draft/comp3.nk", 90, ""),
+    ]:
+        spec: dict[str, Any] = {"title": title, "template": template, "frames": "1",
+                                "priority": priority, "notes": notes, "paused": True}  # fmt: skip
+        if template == "cmdline":
+            spec["command"] = ["true"]
+        else:
+            spec["data"] = {"job_file": scene}
+        farm.request("POST", "/api/v1/jobs/?unique_titles=false", spec)
+    found = smedgekit.answer(
+        farm,
+        r"""
+        jobs = get_jobs(query=[
+            "any",
+            [["Type", "!=", "Maya"], ["Type", "!=", "Nuke"]],
+            ["Name", "*", r"^Cleanup \d{5}"],
+            [
+                ["Scene.Path.File", "!:", "Final"],
+                ["Priority", "<", 50],
+                ["?", ["Note", "=", ""], ["LastError", "!=", ""]],
+            ],
+        ])
+        print(json.dumps(sorted(job["Name"] for job in jobs)))
+        """,
+    )
+    assert "Cleanup 12345" in found and "Draft comp" in found
+    assert "Final comp" not in found and "Draft comp noted" not in found
+    assert "Heavy comp" not in found and "Test Job" not in found
+
+
+# -- Encode Rendered Frames into Movies ------------------------------------------------------
+ENCODE_SCRIPT = '''\
+import pathlib
+import sys
+import smedge
+
+# Get the job ID from the first argument to the script
+job_id = sys.argv[1]
+# Find that job (assumes the job exists)
+job = smedge.get_jobs(job_id)[0]
+ffmpeg_jobs = []
+# Loop through the ImageFormats parameter: the known or detected output image paths
+for format in job["ImageFormat"]:
+    # Each format will be a path with a printf format specifier for the frame number
+    # like: '/path/to/the/images/filename.%04d.exr'
+    format = pathlib.Path(format)
+    name = pathlib.Path(format.stem).stem  # 'filename'
+    ext = format.suffix[1:]  # 'exr'
+    ffmpeg_jobs.append({
+        "Name": f"Encode: {name} - {ext} to x264",
+        "Type": "ffmpeg",
+        "InfileOptions": "-r 24",  # flags that go before the -i
+        "Scene": format,  # The input image specifier (-i flag)
+        "OutfileOptions": "-v:c libx264 -pix_fmt yuv420p",  # flags that go before the output
+        "OutputFile": format.parent / f"{name}_x264.mp4",  # the output filename
+        "CPUs": 0,
+        "Range": 1,
+        "WaitForJobID": job_id,
+    })
+# Submit all the encode jobs at once
+smedge.submit_jobs(ffmpeg_jobs)
+'''
+
+
+def test_the_encode_script_makes_an_ffmpeg_job_per_image_format(farm: Farm, tmp_path: Path) -> None:
+    [rendered] = smedgekit.answer(
+        farm,
+        """
+        print(json.dumps([str(key) for key in submit_jobs({
+            "Name": "Beauty and depth", "Type": "Maya", "Scene": "/shows/a/scene.mb",
+            "Range": "1001-1010", "paused": True,
+            "ImageFormat": ["/renders/a/beauty.%04d.exr", "/renders/a/depth.%04d.png"],
+        })]))
+        """,
+    )
+    script = tmp_path / "encode.py"
+    script.write_text(ENCODE_SCRIPT, encoding="utf-8")
+    smedgekit.run(farm, script.read_text(), rendered, prelude="")
+    maya = job(farm, rendered)
+    encodes = sorted(
+        (view for view in views(farm).values() if view["title"].startswith("Encode: ")
+         and any(dep["job"] == maya["id"] for dep in view["depends_on"])),
+        key=lambda view: view["title"],
+    )  # fmt: skip
+    assert [view["title"] for view in encodes] == [
+        "Encode: beauty - exr to x264",
+        "Encode: depth - png to x264",
+    ]
+    beauty = encodes[0]
+    assert beauty["template"] == "ffmpeg"
+    assert beauty["data"]["job_file"] == "/renders/a/beauty.%04d.exr"
+    assert beauty["data"]["output_file"] == "/renders/a/beauty_x264.mp4"
+    assert beauty["data"]["frame_rate"] == 24.0
+    assert beauty["data"]["additional_flags"] == "-v:c libx264 -pix_fmt yuv420p"
+    assert (beauty["start"], beauty["end"]) == (1.0, 1.0)
+    assert beauty["per_frame"] is False  # WaitForWholeJob defaults to the whole job
+    assert beauty["data"]["smedge"]["params"]["CPUs"] == "0"
+
+
+def test_job_finished_event_as_the_seed_writes_it(farm: Farm) -> None:
+    [key] = smedgekit.answer(
+        farm,
+        """
+        job = {
+            "Name": "My Job",
+            "Type": "Maya",
+            "Scene": "/path/to/the/scene.mb",
+            "Range": "1001-1250",
+            "JobFinishedEvt": "python /św/pipeline/encode.py $(ID)",
+        }
+        result = submit_jobs(job)
+        print(json.dumps([str(item) for item in result]))
+        """,
+    )
+    rendered = job(farm, key)
+    [event] = [view for view in views(farm).values()
+               if any(dep["job"] == rendered["id"] for dep in view["depends_on"])
+               and view["template"] == "cmdline"]  # fmt: skip
+    assert event["command"] == ["python", "/św/pipeline/encode.py", key]
+    assert event["depends_on"] == [{"job": rendered["id"], "mode": "always"}]
+    assert event["title"] == "My Job (JobFinishedEvt)"
+    assert event["user"] == rendered["user"]
+    assert event["chunks"]["total"] == 1
+
+
+EVENT_PROBE = """\
+import json, sys
+with open(sys.argv[1], "w", encoding="utf-8") as handle:
+    json.dump(sys.argv[2:], handle)
+"""
+
+
+def test_event_commands_run_on_a_render_node_with_each_value_one_argument(
+    farm: Farm, tmp_path: Path
+) -> None:
+    probe = tmp_path / "job_finished.py"
+    probe.write_text(EVENT_PROBE, encoding="utf-8")
+    out = tmp_path / "event.json"
+    note = 'it\'s "quoted"; $(whoami) `id` && touch /tmp/pwned --flag'
+    command = f"{smedgekit.python()} {probe} {out} $(ID) $(Note.Enquote) $(Note) $(Name)"
+    [key] = smedgekit.answer(
+        farm,
+        f"""
+        print(json.dumps([str(item) for item in submit_jobs({{
+            "Name": "Event probe", "Type": "Command", "Command": "true", "Range": 1,
+            "Note": {note!r}, "JobFinishedEvt": {command!r},
+        }})]))
+        """,
+    )
+    wait_for(out.exists, 60, "the JobFinishedEvt command to run on the render node")
+    assert json.loads(out.read_text()) == [key, note, note, "Event probe"]
+    assert not Path("/tmp/pwned").exists()
+
+
+def test_event_commands_refuse_what_corral_does_not_run(farm: Farm) -> None:
+    before = len(views(farm))
+    failed = smedgekit.answer(
+        farm,
+        """
+        problems = []
+        for events in ({"JobStartedEvt": "python a.py"}, {"JobFinishedEvt": "python $(Nope)"},
+                       {"JobFinishedEvt": "python $(ID.Shout)"},
+                       {"JobFinishedEvt": "python 'unclosed"}):
+            job = {"Name": "refused", "Type": "Command", "Command": "true", "Range": 1}
+            job.update(events)
+            try:
+                submit_jobs(job)
+            except SmedgeComponentError as exc:
+                problems.append([exc.status, str(exc)])
+        print(json.dumps(problems))
+        """,
+    )
+    assert [status for status, _ in failed] == [501, 400, 400, 400]
+    assert "not supported" in failed[0][1] and "$(Nope)" in failed[1][1]
+    assert len(views(farm)) == before  # nothing was queued
