@@ -280,8 +280,8 @@ def _edit(
     name = parameter.strip().lower()
     if name in ("id", "type", "creator", "created", "lasterror"):
         raise NotSupported("changing %s, which the farm sets" % parameter)
-    if name == "waitforjobid":
-        raise NotSupported("changing WaitForJobID after submit; submit the job again")
+    if name in ("waitforjobid", "waitforwholejob", "packetsize"):
+        raise NotSupported("changing %s after submit; submit the job again" % parameter)
     if name in (event.lower() for event in EVENTS) or name.endswith("evt"):
         raise NotSupported("changing %s after submit; event commands are set at submit" % parameter)
     if value is None:
@@ -291,12 +291,8 @@ def _edit(
         return {fields[name]: str(value)}
     if name == "priority":
         return {"priority": _int(parameter, value)}
-    if name == "packetsize":
-        return {"batch": _int(parameter, value)}
     if name == "cpus":
         return {"cpus": max(1, _int(parameter, value))}
-    if name == "waitforwholejob":
-        return {"per_frame": str(value).strip().lower() in ("0", "false")}
     if name == "pool":
         return {"pools": [pools.name(value)] if str(value).strip() else []}
     if name == "range":

@@ -29,7 +29,11 @@ SYSTEM_PYTHON = "/usr/bin/python3"
 
 def python() -> str:
     """The system's python3 (no Corral package installed in it), else this interpreter."""
-    return SYSTEM_PYTHON if os.access(SYSTEM_PYTHON, os.X_OK) else (shutil.which("python3") or sys.executable)
+    return (
+        SYSTEM_PYTHON
+        if os.access(SYSTEM_PYTHON, os.X_OK)
+        else (shutil.which("python3") or sys.executable)
+    )
 
 
 def compat_path() -> str:

@@ -130,9 +130,7 @@ def test_submit_two_layers_and_a_comp_waiting_frame_by_frame(farm: Farm) -> None
     assert layer2["data"]["additional_flags"] == "-rl layer2"
     assert (layer1["priority"], comp["priority"]) == (50, 55)
     assert comp["template"] == "nuke" and comp["data"]["job_file"].endswith("comp_script.nk")
-    assert sorted(dep["job"] for dep in comp["depends_on"]) == sorted(
-        [layer1["id"], layer2["id"]]
-    )
+    assert sorted(dep["job"] for dep in comp["depends_on"]) == sorted([layer1["id"], layer2["id"]])
     assert comp["per_frame"] is True
 
 
@@ -306,7 +304,7 @@ def test_a_more_complicated_query(farm: Farm) -> None:
 
 
 # -- Encode Rendered Frames into Movies ------------------------------------------------------
-ENCODE_SCRIPT = '''\
+ENCODE_SCRIPT = """\
 import pathlib
 import sys
 import smedge
@@ -336,7 +334,7 @@ for format in job["ImageFormat"]:
     })
 # Submit all the encode jobs at once
 smedge.submit_jobs(ffmpeg_jobs)
-'''
+"""
 
 
 def test_the_encode_script_makes_an_ffmpeg_job_per_image_format(farm: Farm, tmp_path: Path) -> None:
@@ -450,3 +448,305 @@ def test_event_commands_refuse_what_corral_does_not_run(farm: Farm) -> None:
     assert [status for status, _ in failed] == [501, 400, 400, 400]
     assert "not supported" in failed[0][1] and "$(Nope)" in failed[1][1]
     assert len(views(farm)) == before  # nothing was queued
+
+
+# -- the other job calls ---------------------------------------------------------------------
+def submit(farm: Farm, **job: Any) -> str:
+    """Submit one job through smedge; its UUID."""
+    [key] = smedgekit.answer(
+        farm, f"print(json.dumps([str(item) for item in submit_jobs({job!r})]))"
+    )
+    return str(key)
+
+
+def running_tasks(farm: Farm, key: str) -> list[dict[str, Any]]:
+    return [task for task in farm.request("GET", f"/api/v1/jobs/{key}/tasks/")
+            if task["state"] == "running"]  # fmt: skip
+
+
+def test_pause_with_stop_work_requeues_running_work_and_resume_runs_it(farm: Farm) -> None:
+    key = submit(farm, Name="sleeper", Type="Command", Command="sleep 60", Range=1)
+    wait_for(lambda: running_tasks(farm, key), 60, "the sleeper to run")
+    smedgekit.run(farm, f"pause_jobs({key!r}, stop_work=True)")
+    view = job(farm, key)
+    assert view["paused"] and not running_tasks(farm, key)
+    smedgekit.run(farm, f"resume_jobs(UUID({key!r}))")
+    wait_for(lambda: running_tasks(farm, key), 60, "the sleeper to run again")
+    smedgekit.run(farm, f"preempt({key!r})")
+    [task] = farm.request("GET", f"/api/v1/jobs/{key}/tasks/")
+    assert task["attempts"] >= 2 and not job(farm, key)["paused"]
+    history = smedgekit.answer(
+        farm,
+        f"""
+        history = get_job_history({key!r})
+        [(job_id, elements)] = history.items()
+        assert job_id == UUID({key!r})
+        assert all(isinstance(element, HistoryElement) for element in elements)
+        print(json.dumps([[e.status, e.note, str(e.engine_id), e.time.isoformat()]
+                          for e in elements]))
+        """,
+    )
+    assert [row[0] for row in history][:2] == [1, 0]  # started, then stopped and queued
+    node = farm.nodes()[0]
+    assert history[0][2] == node["uuid"]
+    smedgekit.run(farm, f"delete_jobs({key!r}, stop_work=True)")
+    with pytest.raises(ApiError) as gone:
+        job(farm, key)
+    assert gone.value.status == 404
+
+
+def test_delete_without_stop_work_refuses_a_job_with_running_work(farm: Farm) -> None:
+    key = submit(farm, Name="busy", Type="Command", Command="sleep 60", Range=1)
+    wait_for(lambda: running_tasks(farm, key), 60, "the job to run")
+    refused = smedgekit.answer(
+        farm,
+        f"""
+        try:
+            delete_jobs([{key!r}])
+        except SmedgeComponentError as exc:
+            print(json.dumps([exc.status, str(exc)]))
+        """,
+    )
+    assert refused[0] == 501 and "not supported" in refused[1]
+    assert job(farm, key)["uuid"] == key  # still there
+    idle = submit(farm, Name="idle", Type="Command", Command="true", Range=1, paused=True)
+    smedgekit.run(farm, f"delete_jobs({idle!r})")
+    assert idle not in views(farm)
+    smedgekit.run(farm, f"delete_jobs({key!r}, stop_work=True)")
+
+
+def test_usurp_stops_lower_priority_work(farm: Farm) -> None:
+    low = submit(farm, Name="low", Type="Command", Command="sleep 60", Range=1, Priority=10)
+    wait_for(lambda: running_tasks(farm, low), 60, "the low job to run")
+    high = submit(farm, Name="high", Type="Command", Command="sleep 60", Range=1, Priority=90)
+    smedgekit.run(farm, f"usurp([{high!r}])")
+    wait_for(lambda: running_tasks(farm, high), 60, "the high job to take the node")
+    assert not running_tasks(farm, low)
+    smedgekit.run(farm, f"delete_jobs([{low!r}, {high!r}], stop_work=True)")
+
+
+def test_reset_job_failures_queues_failed_work_again(farm: Farm) -> None:
+    key = submit(farm, Name="failing", Type="Command", Command="false", Range=1)
+    farm.request("PATCH", f"/api/v1/jobs/{key}", {"requeue": 0})
+    farm.wait_state(job(farm, key)["id"], "failed")
+    [before] = farm.request("GET", f"/api/v1/jobs/{key}/tasks/")
+    smedgekit.run(farm, f"reset_job_failures({key!r})")
+    wait_for(
+        lambda: (
+            farm.request("GET", f"/api/v1/jobs/{key}/tasks/")[0]["attempts"] > before["attempts"]
+        ),
+        60,
+        "the failed task to run again",
+    )
+    log = smedgekit.answer(
+        farm,
+        f"""
+        log = get_job_dispatch_log([{key!r}])
+        print(json.dumps({{str(k): v for k, v in log.items()}}))
+        """,
+    )
+    assert list(log) == [key] and isinstance(log[key], str) and log[key]
+    smedgekit.run(farm, f"delete_jobs({key!r}, stop_work=True)")
+
+
+def test_dispatch_log_says_why_a_paused_job_waits(farm: Farm) -> None:
+    key = submit(farm, Name="held", Type="Command", Command="true", Range=1, paused=True)
+    log = smedgekit.answer(farm, f"print(json.dumps(list(get_job_dispatch_log({key!r}).values())))")
+    assert "paused" in log[0].lower()
+
+
+def test_update_jobs_sets_each_kind_of_parameter(farm: Farm) -> None:
+    key = submit(
+        farm, Name="to edit", Type="Maya", Scene="/a.mb", Range="1-10", paused=True,
+        ImageFormat=["/r/a.%04d.exr"],
+    )  # fmt: skip
+    smedgekit.run(
+        farm,
+        f"""
+        key = {key!r}
+        update_jobs(key, "Name", "edited")
+        update_jobs(key, "note", "a note")
+        update_jobs(key, "Range", "5-20")
+        update_jobs(key, "Extra", "-rl beauty")
+        update_jobs(key, "MAYACAMERA", "shotCam")
+        update_jobs(key, "ImageFormat", "/r/b.%04d.exr")
+        job = get_jobs(key)[0]
+        assert job["Name"] == "edited" and job["Note"] == "a note", job
+        assert job["Range"] == "5-20" and job["Extra"] == "-rl beauty", job
+        assert job["Camera"] == "shotCam" and job["ImageFormat"] == ["/r/b.%04d.exr"], job
+        for parameter, value in (("Status", 3), ("ID", uuid4()), ("WaitForJobID", uuid4()),
+                                 ("WaitForWholeJob", 0), ("PacketSize", 5),
+                                 ("JobFinishedEvt", "python x.py")):
+            try:
+                update_jobs(key, parameter, value)
+            except SmedgeComponentError as exc:
+                assert "not supported" in str(exc), exc
+            else:
+                raise AssertionError(parameter + " was accepted")
+        """,
+    )
+    view = job(farm, key)
+    assert (view["title"], view["start"], view["end"]) == ("edited", 5.0, 20.0)
+    assert view["data"]["camera"] == "shotCam"
+
+
+def test_get_jobs_raw_values_and_pythonize(farm: Farm) -> None:
+    key = submit(farm, Name="raw", Type="Nuke", Scene="/c.nk", Range="1-5", Priority=70,
+                 paused=True, Note="n")  # fmt: skip
+    raw = smedgekit.answer(
+        farm,
+        f"""
+        [raw] = get_jobs({key!r}, get_all_parameters=False)
+        assert all(isinstance(value, str) for value in raw.values()), raw
+        full = pythonize_job(raw)
+        assert full["ID"] == UUID({key!r}) and full["Priority"] == 70, full
+        assert isinstance(full["Created"], datetime), full
+        assert full["Type"] == "Nuke" and full["Status"] == -1 and full["paused"] is True, full
+        assert abs(full["Created"] - datetime.now()) < timedelta(minutes=10), full
+        assert get_jobs({key!r})[0] == full
+        print(json.dumps(raw))
+        """,
+    )
+    assert raw["Priority"] == "70" and raw["Range"] == "1-5" and raw["Scene"] == "/c.nk"
+    assert raw["Type"] == smedgekit.answer(
+        farm, "print(json.dumps(str(get_product_info('nuke').type)))"
+    )
+
+
+def test_products_are_the_templates(farm: Farm) -> None:
+    found = smedgekit.answer(
+        farm,
+        """
+        products = get_product_info()
+        names = sorted(product.name for product in products)
+        maya = get_product_info("MAYABATCH")
+        assert maya == get_product_info(maya.type) == get_product_info(str(maya.type))
+        assert get_product_info("no such product") is None
+        scene = find_parameter(maya.parameters, "scene")
+        assert scene is not None and scene.name == "Scene" and scene.type == "File"
+        assert "Scene" in [p.name for p in maya.required_parameters]
+        assert maya.queue == 0 and "maya" in maya.aliases and maya.smedge_class == "maya"
+        assert Parameter.from_dict({"type": "String", "settings": {"Name": "X"}}).name == "X"
+        again = Product.from_dict({"type": str(maya.type), "name": "Maya", "aliases": ["m"]})
+        assert again.type == maya.type
+        conformed = conform_job({"type": "maya", "scene": "/s.mb", "range": 7, "camera": "c"})
+        assert conformed["Range"] == "7" and conformed["Camera"] == "c", conformed
+        assert conformed["Type"] == str(maya.type) and conformed["Scene"] == "/s.mb"
+        for bad in ({"Name": "no type"}, {"Type": "Maya", "Range": "1-2"}, "not a dict"):
+            try:
+                conform_job(bad)
+            except ValueError as exc:
+                assert isinstance(exc, SmedgeComponentError)
+            else:
+                raise AssertionError(bad)
+        assert find_value({"PrioRity": 5}, "priority") == 5
+        assert find_value({}, "x", "d") == "d"
+        print(json.dumps(names))
+        """,
+    )
+    assert {"Maya", "Nuke", "FFmpeg", "Command line"} <= set(found)
+
+
+def test_disable_and_enable_a_product_on_an_engine(farm: Farm) -> None:
+    node = farm.nodes()[0]
+    smedgekit.run(farm, f"disable_product('Nuke', engines={node['name']!r})")
+    key = submit(farm, Name="nuke waits", Type="Nuke", Scene="/c.nk", Range=1)
+    reasons = farm.request("GET", f"/api/v1/jobs/{key}/why")["reasons"]
+    assert any("excludes template nuke" in reason for reason in reasons), reasons
+    smedgekit.run(farm, f"enable_product('nuke', regex={node['name']!r})")
+    reasons = farm.request("GET", f"/api/v1/jobs/{key}/why")["reasons"]
+    assert not any("excludes template" in reason for reason in reasons), reasons
+    smedgekit.run(farm, f"delete_jobs({key!r}, stop_work=True)")
+
+
+# -- bad input -------------------------------------------------------------------------------
+def test_bad_input_raises_smedge_component_error_and_queues_nothing(farm: Farm) -> None:
+    before = set(views(farm))
+    failed = smedgekit.answer(
+        farm,
+        """
+        good = {"Name": "ok", "Type": "Maya", "Scene": "/s.mb", "Range": "1-2"}
+        cases = [
+            dict(good, Type="Houdinii"),
+            dict(good, Range="ten-twenty"),
+            dict(good, Range="1-10,20-30"),
+            dict(good, Range="9-1"),
+            dict(good, Status=3),
+            dict(good, Priority=70000),
+            dict(good, Name="x" * 300),
+            dict(good, Name="two\\nlines"),
+            dict(good, WaitForJobID="not-a-uuid"),
+            dict(good, WaitForJobID=uuid4()),
+            dict(good, Type="ffmpeg", OutputFile="/o.mp4", InfileOptions="-ss 3"),
+            [dict(good, ID="6f7c2a8e-0000-4000-8000-000000000001"),
+             dict(good, ID="6f7c2a8e-0000-4000-8000-000000000001")],
+            [dict(good, ID="6f7c2a8e-0000-4000-8000-000000000002",
+                  WaitForJobID="6f7c2a8e-0000-4000-8000-000000000003"),
+             dict(good, ID="6f7c2a8e-0000-4000-8000-000000000003",
+                  WaitForJobID="6f7c2a8e-0000-4000-8000-000000000002")],
+            [],
+            [good, "not a job"],
+        ]
+        out = []
+        for case in cases:
+            try:
+                submit_jobs(case)
+            except SmedgeComponentError as exc:
+                out.append([exc.status, isinstance(exc, ValueError), str(exc)])
+            else:
+                out.append(None)
+        for call in (lambda: update_jobs(uuid4(), "Priority", 1),
+                     lambda: pause_jobs(uuid4()), lambda: get_job_history(uuid4()),
+                     lambda: ids_to_query([]), lambda: ids_to_query([42]),
+                     lambda: get_jobs(42)):
+            try:
+                call()
+            except SmedgeComponentError as exc:
+                out.append([exc.status, isinstance(exc, (ValueError, TypeError)), str(exc)])
+            else:
+                out.append(None)
+        print(json.dumps(out))
+        """,
+    )
+    assert None not in failed, [n for n, row in enumerate(failed) if row is None]
+    statuses = [row[0] for row in failed]
+    assert statuses[2] == statuses[4] == statuses[10] == 501  # not supported
+    assert statuses[6] == statuses[7] == 400  # refused by the dispatcher
+    assert statuses[9] == 404  # waits for a job that does not exist
+    assert statuses[15] == statuses[16] == statuses[17] == 404  # no such job
+    assert all(row[1] for row in failed[:2] + failed[18:])  # ValueError / TypeError as well
+    assert set(views(farm)) == before
+
+
+def test_an_unauthorised_token_is_refused(farm: Farm) -> None:
+    env = smedgekit.smedge_env(farm, token="not-a-token")
+    failed = smedgekit.answer(
+        farm,
+        """
+        out = []
+        for call in (lambda: get_jobs(), lambda: submit_jobs({"Type": "Maya", "Scene": "/s.mb",
+                                                              "Range": 1})):
+            try:
+                call()
+            except SmedgeComponentError as exc:
+                out.append(exc.status)
+        print(json.dumps(out))
+        """,
+        env=env,
+    )
+    assert failed == [401, 401]
+
+
+def test_an_unreachable_master_is_an_error(farm: Farm) -> None:
+    env = smedgekit.smedge_env(farm, SMEDGE_MASTER="127.0.0.1:1", SMEDGE_CONNECT_TIMEOUT="3")
+    failed = smedgekit.answer(
+        farm,
+        """
+        try:
+            get_jobs()
+        except SmedgeComponentError as exc:
+            print(json.dumps([exc.status, str(exc)]))
+        """,
+        env=env,
+    )
+    assert failed[0] == 0 and "reach" in failed[1]
