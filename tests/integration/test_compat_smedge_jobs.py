@@ -7,8 +7,6 @@ folder on PYTHONPATH; then each other job call, bad input and the event commands
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
