@@ -193,10 +193,16 @@ class DispatcherClient:
 
     # -- jobs --------------------------------------------------------------
 
-    def jobs(self, state: str | None = None, *, hidden: bool | None = None) -> list[dict[str, Any]]:
-        """The jobs (in `state`); `hidden` False leaves hidden jobs out, True keeps only them."""
+    def jobs(
+        self, state: str | None = None, *, hidden: bool | None = None, where: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The jobs (in `state`); `hidden` False leaves hidden jobs out, True keeps only them;
+        `where` is a Smedge query as JSON text (docs/rest.md, "Queries")."""
         flag = None if hidden is None else str(hidden).lower()
-        result = self.request("GET", "/jobs/", query={"state": state, "hidden": flag})
+        query = {"state": state, "hidden": flag}
+        if where is not None:
+            query["where"] = where
+        result = self.request("GET", "/jobs/", query=query)
         return list(result or [])
 
     def job(self, ref: int | str) -> dict[str, Any]:

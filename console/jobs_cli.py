@@ -27,6 +27,7 @@ from console.formatting import (
 )
 from console.http import AuthFailed, ConsoleError, DispatcherClient, RequestRefused
 from console.watch_cli import stdout_console, watch, watch_jobs_list
+from corral_client import query
 from dispatcher.model import frame, parse_frame_range
 
 JOB_STATES = ("queued", "running", "done", "failed", "paused")
@@ -248,29 +249,61 @@ def jobs() -> None:
     "--state", "job_state", type=click.Choice(JOB_STATES), help="Only jobs in this state."
 )
 @click.option("--all", "show_all", is_flag=True, help="Hidden jobs too.")
+@click.option(
+    "--where",
+    "wheres",
+    multiple=True,
+    metavar="QUERY",
+    help='Only jobs a Smedge query matches: JSON (\'["Priority", "<", 50]\') or one term '
+    "FIELD OP VALUE ('Priority<50', 'Creator contains joe'); repeat: all must hold.",
+)
 @click.option("--watch", "watching", is_flag=True, help="Keep following changes (live events).")
 @json_option
 @pass_state
 def jobs_list(
-    state: CliState, job_state: str | None, show_all: bool, as_json: bool, watching: bool
+    state: CliState,
+    job_state: str | None,
+    show_all: bool,
+    wheres: tuple[str, ...],
+    as_json: bool,
+    watching: bool,
 ) -> None:
     """List jobs: id, title, state, progress, chunks, priority, user, template.
 
     Jobs submitted as hidden are left out unless --all.
     With --watch the table is kept current from the live events until Ctrl-C
     (with --json: a snapshot line, then one JSON event per line).
+    --where filters with Smedge's query grammar (docs/cli.md, "Queries").
     """
+    where = where_query(wheres)
     if watching:
+        if where is not None:
+            raise click.UsageError("--where does not go with --watch")
         with contextlib.suppress(KeyboardInterrupt):
             watch_jobs_list(state.client(), job_state, as_json, stdout_console(), show_all=show_all)
         return
-    found = state.client().jobs(job_state, hidden=None if show_all else False)
+    found = state.client().jobs(job_state, hidden=None if show_all else False, where=where)
     if as_json:
         echo_json(found)
     elif found:
         stdout_console().print(jobs_table(found))
     else:
-        click.echo("no jobs" + (f" in state {job_state}" if job_state else ""))
+        click.echo(
+            "no jobs"
+            + (f" in state {job_state}" if job_state else "")
+            + (" matching the query" if where is not None else "")
+        )
+
+
+def where_query(wheres: Sequence[str]) -> str | None:
+    """The --where options as one query's JSON text (None without any); a query that is
+    neither JSON nor a shorthand term is a usage error (exit 2)."""
+    if not wheres:
+        return None
+    try:
+        return query.to_json(query.combine([query.parse_where(text) for text in wheres]))
+    except query.QueryError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--where'") from None
 
 
 @jobs.command("show")

@@ -91,6 +91,9 @@ class Settings(BaseModel):
 
     # A loop lag past this counts as a stall, and the watchdog logs where the loop was stuck.
     loop_stall_s: float = Field(0.1, ge=0.01, le=60.0)
+    # Job queries (GET /api/v1/jobs/?where=, docs/rest.md "Queries"): how long one query
+    # may test jobs, in slices that give the loop back, before it answers 503.
+    query_budget_s: float = Field(5.0, gt=0.0, le=600.0)
 
     # Live events (GET /api/v1/events, docs/api.md "Live events"): a comment line on an
     # idle stream this often; at most this many open streams (more: 503); events one

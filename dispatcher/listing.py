@@ -125,6 +125,11 @@ class JobQuery(PageParams):
     hidden: bool | None = Field(
         None, description="false: leave hidden jobs out; true: only them; absent: all jobs"
     )
+    where: str | None = Field(
+        None,
+        description='a Smedge query as JSON, e.g. ["Priority", "<", 50] (docs/rest.md, "Queries")',
+        max_length=16_384,
+    )
 
 
 class ChunkQuery(PageParams):

@@ -14,6 +14,7 @@ from dispatcher import (
     listing,
     logic,
     pyfarm,
+    query,
     smedge_events,
     submission_items,
 )
@@ -23,6 +24,7 @@ from dispatcher.events import JobEvent
 from dispatcher.model import ROOT_PARENT, Job, JobKind, Status
 from dispatcher.operations.actor import Actor
 from dispatcher.operations.farm import Area, Farm
+from dispatcher.operations.pools import IDENTITIES as POOL_IDENTITIES
 from dispatcher.views import job_view
 
 MAX_JOBS_PER_SUBMIT = 10_000
@@ -95,6 +97,59 @@ class JobOperations(Area):
             ]
 
         return selection, render
+
+    async def where(
+        self,
+        actor: Actor,
+        selection: listing.Selection,
+        text: str,
+        *,
+        after: int = -1,
+        limit: int | None = None,
+    ) -> listing.Selection:
+        """The jobs of `selection` (after `after`, at most `limit`) that the Smedge query
+        `text` (JSON, docs/rest.md "Queries") matches, as a listing of their keys.
+
+        QueryError (400) names what is wrong with the query; Busy (503) when it runs past
+        the `query_budget_s` setting."""
+        checked = self.parse_where(text)
+        keys = await query.matching_keys(
+            checked,
+            selection,
+            self.farm.queue.jobs,
+            budget_s=self.farm.settings.query_budget_s,
+            after=after,
+            limit=limit,
+        )
+        return listing.Selection.of_keys(keys)
+
+    def parse_where(self, text: str) -> query.Query:
+        """A query given as JSON text, checked against the farm's templates and pools."""
+        return query.read_query(text, self.query_catalog())
+
+    def query_catalog(self) -> query.Catalog:
+        """What names and values of a query resolve against: the installed templates (keys
+        by key, name or id; their submission items and attributes) and the pools' ids."""
+        templates: dict[str, str] = {}
+        data_names: dict[str, str] = {}
+        for template in self.farm.templates.templates:
+            key = template.getKey()
+            for alias in (key, template.getName(), str(template.getID())):
+                templates.setdefault(alias.casefold(), key)
+            mappings = template.getMappings()
+            for item in template.getSubmissionItems():
+                name = str(item.get("name") or "")
+                if name:
+                    data_names.setdefault(name.casefold(), mappings.get(name, name))
+            for attribute in mappings.values():
+                data_names.setdefault(attribute.casefold(), attribute)
+        pools: dict[str, str] = {}
+        identities = self.farm.records.find("config", POOL_IDENTITIES) or {}
+        for name, identity in identities.items():
+            for alias in (identity.get("id"), identity.get("uuid")):
+                if alias is not None:
+                    pools.setdefault(str(alias).casefold(), name)
+        return query.Catalog(templates, pools, data_names)
 
     def folder(self, actor: Actor, key: int | str) -> Job:
         """A folder by id or title; NotFound when there is none, or the job is no folder."""

@@ -23,12 +23,31 @@ def _key(request: web.Request) -> str:
     return request.match_info["job"]
 
 
-@routes.get("/api/v1/jobs/", query=listing.JobQuery)
+@routes.get("/api/v1/jobs/", query=listing.JobQuery, errors=(503,))
 async def list_jobs(request: web.Request) -> web.StreamResponse:
     """The jobs, paged (`limit`, `after`) or streamed; filters state, user, parent, template,
-    hidden."""
+    hidden, and `where`, a Smedge query (JSON).
+
+    `where` is tested after the other filters, in slices that give the dispatcher's loop
+    back, within the `query_budget_s` setting (past it: 503). A malformed query is 400
+    naming where it is wrong.
+    """
     ops, actor = operations(request)
     selection, render = ops.jobs.listing(actor, request.query, pyfarm_views=True)
+    wheres = request.query.getall("where", [])
+    if len(wheres) > 1:
+        raise ValidationError(
+            "where: give it once; a list of queries, [Q1, Q2], needs all to hold", field="where"
+        )
+    if wheres:
+        page = listing.PageQuery.parse(request.query)
+        selection = await ops.jobs.where(
+            actor,
+            selection,
+            wheres[0],
+            after=page.after,
+            limit=None if page.limit is None else page.limit + 1,
+        )
     return await listing.respond(request, selection, render, slice_items=listing.JOB_SLICE)
 
 

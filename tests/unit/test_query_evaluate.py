@@ -1,0 +1,79 @@
+"""Running a query over many jobs: in order, after a cursor, up to a limit, in slices that
+give the loop back, and within its time budget."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from dispatcher.errors import Busy
+from dispatcher.indexes import SortedIds
+from dispatcher.listing import Selection
+from dispatcher.model import Job
+from dispatcher.query import Query, matching_keys, parse_query
+
+
+def _jobs(count: int) -> dict[int, Job]:
+    return {n: Job(id=n, title=f"job {n}", priority=n % 100) for n in range(1, count + 1)}
+
+
+def _selection(jobs: dict[int, Job], match: object = None) -> Selection:
+    ids = SortedIds()
+    for key in jobs:
+        ids.add(key)
+    return Selection(ids.after, match)  # type: ignore[arg-type]
+
+
+async def test_keys_come_in_order_after_the_cursor_up_to_the_limit() -> None:
+    jobs = _jobs(1000)
+    query = parse_query(["Priority", "<", 10])
+    found = await matching_keys(query, _selection(jobs), jobs, budget_s=5.0)
+    assert found == [n for n in range(1, 1001) if n % 100 < 10]
+    page = await matching_keys(query, _selection(jobs), jobs, budget_s=5.0, after=105, limit=3)
+    assert page == [106, 107, 108]
+    odd = _selection(jobs, lambda key: key % 2 == 1)
+    assert await matching_keys(query, odd, jobs, budget_s=5.0, limit=4) == [1, 3, 5, 7]
+    del jobs[3]  # a job deleted while the listing ran is left out
+    assert await matching_keys(query, _selection(jobs), jobs, budget_s=5.0, limit=3) == [1, 2, 4]
+
+
+async def test_a_slow_query_gives_the_loop_back_between_slices() -> None:
+    jobs = _jobs(3000)
+
+    def slow(job: Job) -> bool:
+        time.sleep(0.0002)  # a costly test: 0.6 s for all the jobs
+        return job.id % 7 == 0
+
+    gaps: list[float] = []
+    done = asyncio.Event()
+
+    async def ticker() -> None:
+        last = time.monotonic()
+        while not done.is_set():
+            await asyncio.sleep(0)
+            now = time.monotonic()
+            gaps.append(now - last)
+            last = now
+
+    ticking = asyncio.create_task(ticker())
+    found = await matching_keys(Query(slow, 1), _selection(jobs), jobs, budget_s=30.0)
+    done.set()
+    await ticking
+    assert found == [n for n in range(1, 3001) if n % 7 == 0]
+    assert len(gaps) > 20 and max(gaps) < 0.05
+
+
+async def test_a_query_past_its_budget_is_busy_naming_the_setting() -> None:
+    jobs = _jobs(2000)
+
+    def slow(job: Job) -> bool:
+        time.sleep(0.001)
+        return True
+
+    started = time.monotonic()
+    with pytest.raises(Busy) as caught:
+        await matching_keys(Query(slow, 1), _selection(jobs), jobs, budget_s=0.1)
+    assert time.monotonic() - started < 1.0
+    assert caught.value.limit == "query_budget_s" and "time budget of 0.1 s" in str(caught.value)
