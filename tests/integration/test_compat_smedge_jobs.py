@@ -7,6 +7,7 @@ folder on PYTHONPATH; then each other job call, bad input and the event commands
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -748,3 +749,32 @@ def test_an_unreachable_master_is_an_error(farm: Farm) -> None:
         env=env,
     )
     assert failed[0] == 0 and "reach" in failed[1]
+
+
+# -- the example -----------------------------------------------------------------------------
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "compat" / "smedge_submit.py"
+
+
+def test_the_smedge_submit_example(farm: Farm, tmp_path: Path) -> None:
+    env = smedgekit.smedge_env(farm)
+    done = subprocess.run(
+        [smedgekit.python(), str(EXAMPLE), "/shows/a/scene.mb", "/shows/a/comp.nk", "1-20",
+         "--layer", "beauty", "--layer", "shadow", "--paused",
+         "--on-finished", "python3 /sw/notify.py $(ID) $(Name.Enquote)"],
+        capture_output=True, text=True, env=env, timeout=120, cwd=str(tmp_path),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = [line.split(" ", 1) for line in done.stdout.splitlines()]
+    assert [name for _, name in lines] == ["Render - beauty", "Render - shadow", "Comp layers"]
+    beauty, shadow, comp = (job(farm, key) for key, _ in lines)
+    assert all(view["paused"] for view in (beauty, shadow, comp))
+    assert comp["priority"] == 55 and comp["per_frame"] is True
+    assert {dep["job"] for dep in comp["depends_on"]} == {beauty["id"], shadow["id"]}
+    [event] = [view for view in views(farm).values() if view["title"] == "Comp layers (JobFinishedEvt)"
+               and view["depends_on"][0]["job"] == comp["id"]]  # fmt: skip
+    assert event["command"] == ["python3", "/sw/notify.py", comp["uuid"], "Comp layers"]
+    bad = subprocess.run(
+        [smedgekit.python(), str(EXAMPLE), "/s.mb", "/c.nk", "ten-twenty"],
+        capture_output=True, text=True, env=env, timeout=120, cwd=str(tmp_path),
+    )  # fmt: skip
+    assert bad.returncode == 1 and "Range" in bad.stderr
