@@ -778,3 +778,37 @@ def test_the_smedge_submit_example(farm: Farm, tmp_path: Path) -> None:
         capture_output=True, text=True, env=env, timeout=120, cwd=str(tmp_path),
     )  # fmt: skip
     assert bad.returncode == 1 and "Range" in bad.stderr
+
+
+# -- the dispatcher's side, through REST ---------------------------------------------------
+def test_event_commands_through_rest_are_checked_and_atomic(farm: Farm) -> None:
+    before = set(views(farm))
+    base = {"title": "rest events", "template": "cmdline", "command": ["true"]}
+    for events, status in (
+        (["JobFinishedEvt"], 400),
+        ({"JobFinishedEvt": 7}, 400),
+        ({"JobFinishedEvt": "echo $(Nope)"}, 400),
+        ({"JobStartedEvt": "echo"}, 400),
+        ({"JobFinishedEvt": "echo 'unclosed"}, 400),
+    ):
+        with pytest.raises(ApiError) as refused:
+            farm.request("POST", "/api/v1/jobs/", {**base, "data": {"smedge": {"events": events}}})
+        assert refused.value.status == status and "events" in str(refused.value.body)
+    # A batch whose second job is refused queues neither job nor event job.
+    good = {**base, "data": {"smedge": {"events": {"JobFinishedEvt": "echo $(ID)"}}}}
+    with pytest.raises(ApiError):
+        farm.request("POST", "/api/v1/jobs/", [good, {"title": "x", "template": "nope"}])
+    assert set(views(farm)) == before
+
+
+def test_titles_repeat_only_when_asked(farm: Farm) -> None:
+    spec = {"title": "twice", "template": "cmdline", "command": ["true"], "paused": True}
+    first = farm.request("POST", "/api/v1/jobs/", spec)
+    with pytest.raises(ApiError) as refused:
+        farm.request("POST", "/api/v1/jobs/", spec)
+    assert refused.value.status == 409
+    second = farm.request("POST", "/api/v1/jobs/?unique_titles=false", spec)
+    assert second["title"] == first["title"] and second["id"] != first["id"]
+    with pytest.raises(ApiError) as bad:
+        farm.request("POST", "/api/v1/jobs/?unique_titles=maybe", spec)
+    assert bad.value.status == 400
