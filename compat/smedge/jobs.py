@@ -3,6 +3,7 @@ delete, preempt, usurp, reset failures and the dispatch log."""
 
 import json
 import uuid
+from datetime import datetime
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 from ._link import SmedgeComponentError, call
@@ -23,6 +24,7 @@ from .params import (
     wait_ids,
 )
 from .products import Product, all_products, find_parameter, find_product, product_id
+from .times import datetime_to_rtime
 
 NameOrID = Union[str, uuid.UUID]
 NameOrIDList = Union[NameOrID, List[NameOrID]]
@@ -195,7 +197,7 @@ def get_jobs(
         found = _view(str(query).strip())
         views = [found] if found is not None else []
     elif isinstance(query, (list, str)):
-        views = call("GET", "/jobs/", where=json.dumps(query, default=str))
+        views = call("GET", "/jobs/", where=json.dumps(query, default=_query_value))
     else:
         raise JobTypeError("a query is None, a job ID or a list, not %s" % type(query).__name__)
     if not isinstance(views, list):
@@ -213,6 +215,15 @@ def get_jobs(
         return raws
     pools = _Pools()
     return [pythonize_job(raw, products, pools.pool) for raw in raws]
+
+
+def _query_value(value: Any) -> Any:
+    """A query's non-JSON value as the dispatcher reads it (a datetime as an rtime)."""
+    if isinstance(value, datetime):
+        return datetime_to_rtime(value)
+    if isinstance(value, (set, tuple)):
+        return list(value)
+    return str(value)
 
 
 def _is_uuid(text: str) -> bool:

@@ -259,6 +259,7 @@ def test_get_all_jobs_created_more_than_3_days_ago(farm: Farm) -> None:
         creation_time = datetime.now() - timedelta(days=3)
         jobs = get_jobs(["Created", "before", datetime_to_rtime(creation_time)])
         later = get_jobs(["Created", "after", datetime_to_rtime(creation_time)])
+        assert len(get_jobs(["Created", "after", creation_time])) == len(later)  # a datetime
         print(json.dumps([len(jobs), len(later), len(get_jobs())]))
         """,
     )
