@@ -9,6 +9,9 @@ port), ``SMEDGE_CONNECT_TIMEOUT`` the seconds a call may take; the token is
 only, Python 3.7 and newer. docs/compat.md maps each call onto Corral.
 """
 
+import os
+import pathlib
+
 from ._link import SmedgeComponentError
 from .history import HistoryElement, JobHistoryType, get_job_history
 from .jobs import (
@@ -41,6 +44,10 @@ from .times import datetime_to_rtime, extract_datetime
 
 RegexList = NameOrIDList  # a regex or a list of them (str)
 
+# Where the "program files" are: the SMEDGE variable, else the folder holding this package
+# (the one `corral compat-path` prints).
+SMEDGE = pathlib.Path(os.environ.get("SMEDGE") or pathlib.Path(__file__).resolve().parent.parent)
+
 __all__ = [
     "HistoryElement",
     "JobHistoryType",
@@ -51,6 +58,7 @@ __all__ = [
     "ParameterList",
     "Product",
     "RegexList",
+    "SMEDGE",
     "SmedgeComponentError",
     "conform_job",
     "datetime_to_rtime",

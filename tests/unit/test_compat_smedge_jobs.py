@@ -103,6 +103,10 @@ def test_every_job_call_of_the_seed_is_exported() -> None:
         assert name in smedge.__all__
 
 
+def test_smedge_names_the_compat_folder() -> None:
+    assert smedge.SMEDGE == ROOT / "compat" or "SMEDGE" in __import__("os").environ
+
+
 # -- times -----------------------------------------------------------------------------
 def test_rtime_round_trips_local_times() -> None:
     moment = datetime(2026, 3, 1, 12, 30, 15, 250000)
