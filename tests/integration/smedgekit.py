@@ -69,13 +69,14 @@ def run(
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
     check: bool = True,
+    interpreter: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run `code` (dedented, after `prelude`) as a script; fail the test when it fails."""
     folder = cwd or farm.data_dir.parent
     script = folder / "smedge_script.py"
     script.write_text(prelude + textwrap.dedent(code), encoding="utf-8")
     done = subprocess.run(
-        [python(), str(script), *args],
+        [interpreter or python(), str(script), *args],
         capture_output=True,
         text=True,
         env=env or smedge_env(farm),

@@ -16,6 +16,7 @@ import pytest
 
 from tests.integration import smedgekit
 from tests.integration.farm import ApiError, Farm, wait_for
+from tests.integration.test_corral_client import python37
 
 # The IDs the seed's examples name literally: jobs with these UUIDs exist before they run.
 SEED_JOB = "a29f0cb2-11e1-42a9-9b72-6c5f5be5f671"
@@ -813,3 +814,30 @@ def test_titles_repeat_only_when_asked(farm: Farm) -> None:
     with pytest.raises(ApiError) as bad:
         farm.request("POST", "/api/v1/jobs/?unique_titles=maybe", spec)
     assert bad.value.status == 400
+
+
+def test_the_package_runs_on_python_37(farm: Farm) -> None:
+    interpreter = python37()
+    if interpreter is None:
+        pytest.skip("no Python 3.7 interpreter here (the syntax is checked by the unit test)")
+    found = smedgekit.answer(
+        farm,
+        """
+        import sys
+        assert sys.version_info[:2] == (3, 7)
+        first, second = uuid4(), uuid4()
+        ids = submit_jobs([
+            {"ID": first, "Name": "py37", "Type": "Maya", "Scene": "/s.mb", "Range": "1-5"},
+            {"ID": second, "Name": "py37 comp", "Type": "Nuke", "Scene": "/c.nk", "Range": "1-5",
+             "WaitForJobID": first, "WaitForWholeJob": 0, "JobFinishedEvt": "echo $(ID)"},
+        ], paused=True)
+        jobs = get_jobs(ids_to_query(ids))
+        [comp] = get_jobs(["ID", "=", str(second)])
+        assert comp["WaitForJobID"] == [first] and isinstance(comp["Created"], datetime)
+        update_jobs(ids, "Priority", 20)
+        history = get_job_history(ids)
+        print(json.dumps(sorted(job["Name"] for job in jobs) + [len(history)]))
+        """,
+        interpreter=interpreter,
+    )
+    assert found == ["py37", "py37 comp", 2]
