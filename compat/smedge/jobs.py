@@ -407,8 +407,9 @@ def reset_job_failures(jobs: NameOrIDList) -> None:
     ids = _job_ids(jobs)
     views = [_existing(job_id) for job_id in ids]
     nodes = call("GET", "/nodes/") or []
+    for view in views:  # first, so that a caller without the permission changes nothing
+        for node in nodes:
+            call("POST", "/nodes/%s/actions/purge-exclusions" % node["id"], {"job": view["id"]})
     for view in views:
         for task in call("GET", "/jobs/%s/tasks/" % view["uuid"], state="failed") or []:
             _requeue(str(view["uuid"]), task["id"])
-        for node in nodes:
-            call("POST", "/nodes/%s/actions/purge-exclusions" % node["id"], {"job": view["id"]})

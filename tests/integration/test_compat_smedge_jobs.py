@@ -841,3 +841,47 @@ def test_the_package_runs_on_python_37(farm: Farm) -> None:
         interpreter=interpreter,
     )
     assert found == ["py37", "py37 comp", 2]
+
+
+def test_an_artist_manages_only_their_own_jobs(farm: Farm) -> None:
+    farm.request(
+        "POST", "/api/v1/users/",
+        {"name": "artist", "password": "artist-password", "permissions": ["submit", "manage_own"]},
+    )  # fmt: skip
+    token = farm.request(
+        "POST", "/api/v1/login", {"username": "artist", "password": "artist-password"}, token=""
+    )["token"]
+    env = smedgekit.smedge_env(farm, token=token)
+    theirs = submit(farm, Name="admin's", Type="Command", Command="true", Range=1, paused=True)
+    mine = smedgekit.answer(
+        farm,
+        """
+        [mine] = submit_jobs({"Name": "artist's", "Type": "Command", "Command": "false",
+                              "Range": 1})
+        print(json.dumps(str(mine)))
+        """,
+        env=env,
+    )
+    farm.request("PATCH", f"/api/v1/jobs/{mine}", {"requeue": 0})
+    farm.wait_state(job(farm, mine)["id"], "failed")
+    attempts = farm.request("GET", f"/api/v1/jobs/{mine}/tasks/")[0]["attempts"]
+    refused = smedgekit.answer(
+        farm,
+        f"""
+        out = []
+        for call in (lambda: update_jobs({theirs!r}, "Priority", 1),
+                     lambda: pause_jobs({theirs!r}), lambda: delete_jobs({theirs!r}),
+                     lambda: reset_job_failures({mine!r})):
+            try:
+                call()
+            except SmedgeComponentError as exc:
+                out.append(exc.status)
+        update_jobs({mine!r}, "Note", "mine to edit")
+        print(json.dumps(out))
+        """,
+        env=env,
+    )
+    assert refused == [403, 403, 403, 403]
+    assert job(farm, theirs)["priority"] == 50 and job(farm, theirs)["paused"]
+    assert job(farm, mine)["notes"] == "mine to edit" and job(farm, mine)["state"] == "failed"
+    assert farm.request("GET", f"/api/v1/jobs/{mine}/tasks/")[0]["attempts"] == attempts
