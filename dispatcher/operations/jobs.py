@@ -44,6 +44,7 @@ class JobOperations(Area):
     def __init__(self, farm: Farm) -> None:
         super().__init__(farm)
         self.idempotency_keys = idempotency.IdempotencyKeys()
+        self.query_checkers = query.checkers()
 
     # -- lookups -----------------------------------------------------------------
     def get(self, actor: Actor, key: int | str) -> Job:
@@ -120,6 +121,7 @@ class JobOperations(Area):
             budget_s=self.farm.settings.query_budget_s,
             after=after,
             limit=limit,
+            slots=self.query_checkers,
         )
         return listing.Selection.of_keys(keys)
 

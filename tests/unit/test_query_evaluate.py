@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -17,6 +18,11 @@ from dispatcher.query import Query, matching_keys, parse_query
 
 def _jobs(count: int) -> dict[int, Job]:
     return {n: Job(id=n, title=f"job {n}", priority=n % 100) for n in range(1, count + 1)}
+
+
+def _slow_query(test: Callable[[Job], bool]) -> Query:
+    """A query whose check of a job is `test` (the row carries the job itself)."""
+    return Query(reads=(lambda job: job,), test=lambda row: test(row[0]), terms=1)
 
 
 def _selection(jobs: dict[int, Job], match: object = None) -> Selection:
@@ -58,11 +64,41 @@ async def test_a_slow_query_gives_the_loop_back_between_slices() -> None:
             last = now
 
     ticking = asyncio.create_task(ticker())
-    found = await matching_keys(Query(slow, 1), _selection(jobs), jobs, budget_s=30.0)
+    found = await matching_keys(_slow_query(slow), _selection(jobs), jobs, budget_s=30.0)
     done.set()
     await ticking
     assert found == [n for n in range(1, 3001) if n % 7 == 0]
     assert len(gaps) > 20 and max(gaps) < 0.05
+
+
+async def test_checks_run_off_the_loop_and_share_bounded_slots() -> None:
+    jobs = _jobs(6)
+
+    def stuck(job: Job) -> bool:
+        time.sleep(0.15)  # as a long search of a long text would take
+        return job.id == 4
+
+    ticks: list[float] = []
+    done = asyncio.Event()
+
+    async def ticker() -> None:
+        while not done.is_set():
+            ticks.append(time.monotonic())
+            await asyncio.sleep(0.005)
+
+    slots = asyncio.Semaphore(1)
+    ticking = asyncio.create_task(ticker())
+    started = time.monotonic()
+    found = await asyncio.gather(
+        matching_keys(_slow_query(stuck), _selection(jobs), jobs, budget_s=30.0, slots=slots),
+        matching_keys(_slow_query(stuck), _selection(jobs), jobs, budget_s=30.0, slots=slots),
+    )
+    took = time.monotonic() - started
+    done.set()
+    await ticking
+    assert found == [[4], [4]]
+    assert took > 12 * 0.15 * 0.9  # one slot: the two queries' checks took turns
+    assert max(b - a for a, b in zip(ticks, ticks[1:], strict=False)) < 0.1
 
 
 async def test_a_query_past_its_budget_is_busy_naming_the_setting() -> None:
@@ -74,6 +110,6 @@ async def test_a_query_past_its_budget_is_busy_naming_the_setting() -> None:
 
     started = time.monotonic()
     with pytest.raises(Busy) as caught:
-        await matching_keys(Query(slow, 1), _selection(jobs), jobs, budget_s=0.1)
+        await matching_keys(_slow_query(slow), _selection(jobs), jobs, budget_s=0.1)
     assert time.monotonic() - started < 1.0
     assert caught.value.limit == "query_budget_s" and "time budget of 0.1 s" in str(caught.value)
