@@ -1,6 +1,7 @@
 """Smedge's job calls over Corral's REST API: submit, query, update, pause, resume,
 delete, preempt, usurp, reset failures and the dispatch log."""
 
+import heapq
 import json
 import uuid
 from datetime import datetime
@@ -107,6 +108,7 @@ def submit_jobs(jobs: Union[JobType, List[JobType]], paused: bool = False) -> Li
         assert product is not None  # conform_job found it
         specs.append(to_spec(raw, product, pools.name, paused))
     order = _order(raws, ids)
+    index_of = {job_id: index for index, job_id in enumerate(ids)}
     position = {index: place for place, index in enumerate(order)}
     ordered = []
     for index in order:
@@ -114,8 +116,8 @@ def submit_jobs(jobs: Union[JobType, List[JobType]], paused: bool = False) -> Li
         whole = raw.get("WaitForWholeJob", "1").strip() not in ("0", "false", "False")
         depends = []
         for wanted in wait_ids(raw):
-            if wanted in ids:
-                depends.append({"submitted": position[ids.index(wanted)]})
+            if wanted in index_of:
+                depends.append({"submitted": position[index_of[wanted]]})
             else:
                 depends.append({"job": int(_existing(wanted)["id"])})
         if depends:
@@ -127,20 +129,28 @@ def submit_jobs(jobs: Union[JobType, List[JobType]], paused: bool = False) -> Li
 
 
 def _order(raws: Sequence[Job], ids: Sequence[str]) -> List[int]:
-    """The jobs' indexes with each after the jobs of the list it waits for."""
-    waits = {
-        index: [ids.index(w) for w in wait_ids(raw) if w in ids] for index, raw in enumerate(raws)
-    }
-    for index, earlier in waits.items():
+    """The jobs' indexes with each after the jobs of the list it waits for (else as given)."""
+    index_of = {job_id: index for index, job_id in enumerate(ids)}
+    waits = [[index_of[w] for w in wait_ids(raw) if w in index_of] for raw in raws]
+    waiting_on = [len(set(earlier)) for earlier in waits]
+    dependants = [[] for _ in raws]  # type: List[List[int]]
+    for index, earlier in enumerate(waits):
         if index in earlier:
             raise JobValueError("job %s waits for itself" % ids[index])
-    order, placed = [], set()  # type: List[int], set
-    while len(order) < len(raws):
-        ready = [i for i in range(len(raws)) if i not in placed and set(waits[i]) <= placed]
-        if not ready:
-            raise JobValueError("the jobs' WaitForJobID make a circle")
-        order.append(ready[0])
-        placed.add(ready[0])
+        for other in set(earlier):
+            dependants[other].append(index)
+    ready = [index for index, count in enumerate(waiting_on) if count == 0]
+    heapq.heapify(ready)
+    order = []  # type: List[int]
+    while ready:
+        index = heapq.heappop(ready)
+        order.append(index)
+        for later in dependants[index]:
+            waiting_on[later] -= 1
+            if waiting_on[later] == 0:
+                heapq.heappush(ready, later)
+    if len(order) < len(raws):
+        raise JobValueError("the jobs' WaitForJobID make a circle")
     return order
 
 

@@ -320,3 +320,19 @@ def test_from_view_and_pythonize_job() -> None:
     )
     with pytest.raises(ValueError):
         smedge.pythonize_job("nope", PRODUCTS)  # type: ignore[arg-type]
+
+
+def test_a_batch_is_ordered_so_each_job_follows_those_it_waits_for() -> None:
+    from smedge.jobs import _order
+
+    ids = [str(uuid.UUID(int=n + 1)) for n in range(4)]
+    raws = [{"WaitForJobID": ids[2]}, {}, {"WaitForJobID": ";".join([ids[1], ids[3]])}, {}]
+    assert _order(raws, ids) == [1, 3, 2, 0]
+    assert _order([{}, {}], ids[:2]) == [0, 1]
+    with pytest.raises(ValueError, match="circle"):
+        _order([{"WaitForJobID": ids[1]}, {"WaitForJobID": ids[0]}], ids[:2])
+    with pytest.raises(ValueError, match="itself"):
+        _order([{"WaitForJobID": ids[0]}], ids[:1])
+    many = [str(uuid.UUID(int=n + 1)) for n in range(10_000)]
+    chain = [{"WaitForJobID": many[n + 1]} if n + 1 < len(many) else {} for n in range(len(many))]
+    assert _order(chain, many) == list(reversed(range(len(many))))
