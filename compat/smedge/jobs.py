@@ -3,11 +3,14 @@ delete, preempt, usurp, reset failures and the dispatch log."""
 
 import heapq
 import json
+import time
 import uuid
 from datetime import datetime
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
-from ._link import SmedgeComponentError, call
+from corral_client import ClientError
+
+from ._link import SmedgeComponentError, call, client
 from .params import (
     EVENTS,
     PAUSED,
@@ -30,6 +33,7 @@ from .times import datetime_to_rtime
 NameOrID = Union[str, uuid.UUID]
 NameOrIDList = Union[NameOrID, List[NameOrID]]
 JobType = Dict[str, Any]
+SUBMIT_TRIES = 3  # a submit whose answer was lost is sent again, with its Idempotency-Key
 
 
 class JobTypeError(SmedgeComponentError, TypeError):
@@ -124,8 +128,25 @@ def submit_jobs(jobs: Union[JobType, List[JobType]], paused: bool = False) -> Li
             spec["depends_on"] = depends
             spec["per_frame"] = not whole
         ordered.append(spec)
-    call("POST", "/jobs/", ordered, unique_titles="false")
+    _post_once(ordered)
     return [uuid.UUID(job_id) for job_id in ids]
+
+
+def _post_once(specs: List[Job]) -> None:
+    """Send the jobs with an Idempotency-Key; when no answer comes, send them again with
+    the key, and the dispatcher answers the jobs of the first try instead of queuing twice."""
+    headers = {"Idempotency-Key": str(uuid.uuid4())}
+    link = client()
+    for attempt in range(SUBMIT_TRIES):
+        try:
+            link.request(
+                "POST", "/api/v1/jobs/", specs, headers=headers, query={"unique_titles": "false"}
+            )
+            return
+        except ClientError as exc:
+            if exc.status != 0 or attempt + 1 == SUBMIT_TRIES:
+                raise SmedgeComponentError(str(exc), exc.status) from None
+        time.sleep(0.5 * (attempt + 1))
 
 
 def _order(raws: Sequence[Job], ids: Sequence[str]) -> List[int]:

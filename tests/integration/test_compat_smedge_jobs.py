@@ -885,3 +885,24 @@ def test_an_artist_manages_only_their_own_jobs(farm: Farm) -> None:
     assert job(farm, theirs)["priority"] == 50 and job(farm, theirs)["paused"]
     assert job(farm, mine)["notes"] == "mine to edit" and job(farm, mine)["state"] == "failed"
     assert farm.request("GET", f"/api/v1/jobs/{mine}/tasks/")[0]["attempts"] == attempts
+
+
+def test_a_submit_whose_answer_is_lost_is_sent_again_and_queued_once(tmp_path: Path) -> None:
+    slow = tmp_path / "slow.toml"
+    slow.write_text("debug_submit_answer_delay_s = 3\n")  # each fresh submit answers late
+    farm = Farm(tmp_path / "data", ["--config", str(slow)]).start()
+    try:
+        env = smedgekit.smedge_env(farm, SMEDGE_CONNECT_TIMEOUT="1")
+        found = smedgekit.answer(
+            farm,
+            """
+            ids = submit_jobs([{"Name": "late", "Type": "Maya", "Scene": "/s.mb", "Range": 1},
+                               {"Name": "late 2", "Type": "Maya", "Scene": "/s.mb", "Range": 1}])
+            print(json.dumps([str(item) for item in ids]))
+            """,
+            env=env,
+        )
+        listing = farm.request("GET", "/api/v1/jobs/")
+        assert sorted(view["uuid"] for view in listing) == sorted(found)  # queued once
+    finally:
+        farm.close()
