@@ -11,8 +11,12 @@ and Houdini's own Pythons. The whole API::
                                  pools=["gpu"], data={"job_file": "/proj/shot010.blend"})
     created = client.submit(job)                  # sent with an Idempotency-Key, retried safely
     client.job(created["id"])["state"]
+    client.jobs(["Priority", "<", 50], state="queued")   # a Smedge query (docs/rest.md)
     client.pool_names(); client.templates()
     client.request("GET", "/api/v1/nodes/")       # any other route
+
+``corral_client.query`` turns a typed query (``Priority<50``) into the JSON of
+``GET /api/v1/jobs/?where=`` (docs/rest.md, "Queries").
 
 Every failure raises ``ClientError`` (``status``, ``title``, ``detail``, ``field``).
 docs/submitting.md documents it.

@@ -146,6 +146,15 @@ class Client:
         """One job, by id or title."""
         return self.request("GET", API + "/jobs/" + _segment(job_id))  # type: ignore[no-any-return]
 
+    def jobs(self, where: Any = None, **filters: Any) -> List[Job]:
+        """The jobs the filters (``state``, ``user``, ``parent``, ``template``, ``hidden``)
+        and the Smedge query ``where`` match: a query list or a job id, sent as JSON (see
+        ``corral_client.query``, docs/rest.md "Queries"); every job without either."""
+        params = {name: value for name, value in filters.items() if value is not None}
+        if where is not None:
+            params["where"] = json.dumps(where, separators=(",", ":"))
+        return self.request("GET", API + "/jobs/", query=params or None)  # type: ignore[no-any-return]
+
     def pools(self) -> List[Dict[str, Any]]:
         """Every pool: ``[{"id", "name", "description", "nodes", ...}]``."""
         return self.request("GET", API + "/pools/")  # type: ignore[no-any-return]

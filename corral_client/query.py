@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 OPERATORS = ("=", "!=", "<", ">", "contains", ":", "!:", "*", "before", "after")
-MAX_QUERY_CHARS = 16384
+MAX_QUERY_CHARS = 4096
 
 _NAME = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*")
 _SYMBOLS = ("!=", "!:", "=", "<", ">", ":", "*")

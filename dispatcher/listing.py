@@ -128,7 +128,7 @@ class JobQuery(PageParams):
     where: str | None = Field(
         None,
         description='a Smedge query as JSON, e.g. ["Priority", "<", 50] (docs/rest.md, "Queries")',
-        max_length=16_384,
+        max_length=4_096,  # dispatcher/query: MAX_QUERY_CHARS
     )
 
 

@@ -78,7 +78,10 @@ def number_of(given: Any) -> float:
     if isinstance(given, bool):
         raise ValueError("give a number, not true or false")
     if isinstance(given, int | float):
-        return float(given)
+        try:
+            return float(given)
+        except OverflowError:  # an integer of hundreds of digits
+            raise ValueError("the number is too large") from None
     try:
         number = float(given.strip())
     except ValueError:

@@ -53,6 +53,9 @@ def test_a_given_uuid_is_kept_canonical_and_names_the_job_everywhere(farm: Farm)
         assert farm.request("GET", f"/api/v1/jobs/{key}")["id"] == job["id"]
     assert farm.request("GET", f"/api/v1/jobs/{GIVEN}/why")["job"] == job["id"]
     assert farm.request("GET", f"/api/v1/jobs/{GIVEN}/tasks/")[0]["job"]["id"] == job["id"]
+    assert farm.request("GET", f"/api/v1/jobs/{GIVEN}/notified_users/") == []
+    folder = farm.request("POST", "/api/v1/folders/", {"title": "by uuid"})
+    assert farm.request("GET", f"/api/v1/folders/{folder['uuid']}")["id"] == folder["id"]
     farm.request("POST", f"/api/v1/jobs/{GIVEN}/actions/resume")
     edited = farm.request("POST", f"/api/v1/jobs/{GIVEN}", {"priority": 77})
     assert (edited["id"], edited["priority"], edited["uuid"]) == (job["id"], 77, GIVEN)

@@ -231,6 +231,8 @@ def test_times_read_rtimes_and_iso_8601() -> None:
         (["Created", "*", "x"], "Created is a time"),
         (["Priority", "<", "soon"], "'soon' is no number"),
         (["Priority", "<", True], "not true or false"),
+        (["Priority", "<", 10**400], "too large"),
+        (["Priority", "<", "1e999"], "no finite number"),
         (["Paused", "=", "maybe"], "not true or false"),
         (["Created", "before", "last week"], "is no time"),
         (["Name", "=", None], "null"),
@@ -247,7 +249,7 @@ def test_times_read_rtimes_and_iso_8601() -> None:
         (["Name", "*", "((a{100}){100}){100}"], "repetition"),
         (["Name", "*", "\ud800"], "lone surrogate"),
         (["Name", "*", "(?s).{1000}c"], "instructions; at most 2000"),
-        (["Name", "=", "x" * 5000], "at most 4096"),
+        (["Name", "=", "x" * 2000], "at most 1024"),
         ("nonsense", "'nonsense' is no job id"),
         ("any", "starts a list"),
         (["any"], "needs at least one query"),
@@ -274,14 +276,12 @@ def test_size_limits() -> None:
     patterns = [["Name", "*", f"x{n}"] for n in range(MAX_PATTERNS + 1)]
     assert f"more than {MAX_PATTERNS} regular expressions" in error(patterns)
     parse_query(patterns[:MAX_PATTERNS])
-    with pytest.raises(QueryError, match="at most 16,384"):
+    with pytest.raises(QueryError, match="at most 4,096"):
         read_query(json.dumps(["Name", "=", "x" * MAX_QUERY_CHARS]))
     with pytest.raises(QueryError, match="not JSON"):
         read_query('["Name", "=", ')
     with pytest.raises(QueryError, match="nest deeper"):
-        read_query("[" * 5000 + "]" * 5000)
-    with pytest.raises(QueryError, match="too many digits"):
-        read_query("[" + "9" * 5000 + "]")
+        read_query("[" * 2000 + "]" * 2000)  # deeper than json's own recursion
     assert read_query('["Name", "=", "x"]').matches(job(1, title="X"))
 
 
@@ -305,7 +305,23 @@ SCALARS = (
     | st.integers()
     | st.floats()
     | st.text(max_size=20)
-    | st.sampled_from([U1, "12", "any", "?", "all", "1796639400000000", "2026-01-01", "(a+)+$"])
+    | st.sampled_from(
+        [
+            U1,
+            "12",
+            "any",
+            "?",
+            "all",
+            "1796639400000000",
+            "2026-01-01",
+            "(a+)+$",
+            10**400,
+            -(10**30),
+            "1e999",
+            "-1",
+            "\ud800",
+        ]
+    )
 )
 TERMS = st.tuples(NAMES, OPS, SCALARS).map(list)
 QUERIES = st.recursive(
