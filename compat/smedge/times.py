@@ -9,6 +9,8 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Optional, Union
 
+from corral_client.query import rtime_from_datetime
+
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 TEXT_FORMATS = ("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S.%f",
                 "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d")  # fmt: skip
@@ -24,9 +26,7 @@ def datetime_to_rtime(from_datetime: Optional[datetime]) -> str:
         return "0"
     if not isinstance(from_datetime, datetime):
         raise TypeError("datetime_to_rtime takes a datetime, not %s" % type(from_datetime).__name__)
-    moment = from_datetime if from_datetime.tzinfo else from_datetime.astimezone()
-    delta = moment - EPOCH
-    return str((delta.days * 86400 + delta.seconds) * 1000000 + delta.microseconds)
+    return rtime_from_datetime(from_datetime)  # the one definition the queries share
 
 
 def extract_datetime(from_string: Union[str, int, None]) -> Optional[datetime]:

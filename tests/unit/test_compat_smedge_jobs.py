@@ -115,6 +115,10 @@ def test_rtime_round_trips_local_times() -> None:
     assert smedge.extract_datetime(int(rtime)) == moment
     assert int(smedge.datetime_to_rtime(moment + timedelta(seconds=1))) - int(rtime) == 1_000_000
     assert smedge.datetime_to_rtime(None) == "0" and smedge.extract_datetime("0") is None
+    from corral_client.query import datetime_from_rtime, rtime_from_datetime
+
+    assert rtime == rtime_from_datetime(moment)
+    assert datetime_from_rtime(rtime).astimezone().replace(tzinfo=None) == moment
 
 
 def test_extract_datetime_reads_smedge_text_and_refuses_the_rest() -> None:
