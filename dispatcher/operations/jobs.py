@@ -8,7 +8,16 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from dispatcher import idempotency, jobspec, listing, logic, pyfarm, query, submission_items
+from dispatcher import (
+    idempotency,
+    jobspec,
+    listing,
+    logic,
+    pyfarm,
+    query,
+    smedge_events,
+    submission_items,
+)
 from dispatcher.auth import Permission
 from dispatcher.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from dispatcher.events import JobEvent
@@ -240,6 +249,10 @@ class JobOperations(Area):
         if len(items) > MAX_JOBS_PER_SUBMIT:
             raise ValidationError(f"at most {MAX_JOBS_PER_SUBMIT} jobs per request")
         name = _owner(owner) if owner is not None else actor.name
+        # Smedge's event commands become jobs of their own, run on render nodes.
+        items = smedge_events.expand(items, name)
+        if len(items) > MAX_JOBS_PER_SUBMIT:
+            raise ValidationError(f"at most {MAX_JOBS_PER_SUBMIT} jobs per request")
         specs = []
         for position, item in enumerate(items):
             where = f"job #{position}: " if len(items) > 1 else ""
