@@ -61,9 +61,11 @@ class Field:
 STATE_ALIASES = {
     "queued": "queued", "waiting": "queued", "running": "running", "active": "running",
     "done": "done", "finished": "done", "complete": "done", "completed": "done",
-    "failed": "failed", "error": "failed", "paused": "paused", "-1": "paused",
+    "failed": "failed", "error": "failed", "paused": "paused",
+    "-1": "paused", "0": "queued", "1": "running", "2": "done", "3": "failed",
 }  # fmt: skip
-"""Smedge's and Corral's words for a job's state (Smedge pauses with Status -1)."""
+"""Smedge's and Corral's words for a job's state, and the Status numbers the smedge
+package shows (-1 paused, 0 queued, 1 running, 2 done, 3 failed)."""
 
 
 class ValueProblem(ValueError):

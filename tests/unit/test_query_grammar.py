@@ -128,7 +128,11 @@ def test_type_takes_a_templates_name_or_id_and_status_smedges_words() -> None:
     paused = job(3, paused=True)
     assert hits(["Status", "=", -1], maya, paused) == [3]
     assert hits(["Status", "!=", "paused"], maya, paused) == [1]
+    # The numbers the smedge package shows as Status: -1 paused, 0 queued ... 3 failed.
+    assert hits(["Status", "=", 0], maya, paused) == [1]
+    assert hits(["Status", "=", "2"], maya, paused) == []
     assert "no job state" in error(["Status", "=", "sleeping"])
+    assert "no job state" in error(["Status", "=", 4])
 
 
 def test_data_fields_by_item_attribute_or_data_key() -> None:
