@@ -186,6 +186,7 @@ def operations(request: web.Request) -> tuple[Operations, Actor]:
 
 def make_app(ops: Operations, *, max_request_bytes: int) -> web.Application:
     from dispatcher.web import (
+        engines,
         events,
         folders,
         hooks,
@@ -219,6 +220,7 @@ def make_app(ops: Operations, *, max_request_bytes: int) -> web.Application:
         pyfarm_software,
         login,
         nodes,
+        engines,
         hooks,
         folders,
         pools,
