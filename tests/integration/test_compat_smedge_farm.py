@@ -442,3 +442,24 @@ def test_download_file_and_super_exit(shared: Farm, tmp_path: Path) -> None:
     refused = smedge(shared, f'out(error_of(download_file, "RENDER_0001", {str(shared_file)!r}))',
                      token=wrangler)  # fmt: skip
     assert refused[:2] == ["SmedgeComponentError", 403]
+
+
+def test_engines_example_script(shared: Farm) -> None:
+    example = Path(__file__).parents[2] / "examples" / "compat" / "smedge_engines.py"
+    environ = {**os.environ, "PYTHONPATH": compat_path(), "CORRAL_TOKEN": shared.token,
+               "SMEDGE_MASTER": shared.url.split("//", 1)[1]}  # fmt: skip
+    done = subprocess.run(
+        [PYTHON3, str(example), r"RENDER_\d{4}", "/sw/pipeline/work_finished.py"],
+        capture_output=True, text=True, env=environ, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    identity = shared.request("GET", "/api/v1/system/identity")["uuid"]
+    assert done.stdout.startswith(f"farm {identity}\n")
+    assert "RENDER_0001" in done.stdout and "UseGPUs=4" in done.stdout
+    assert "other01" not in done.stdout and "enabled" in done.stdout
+    settings = node(shared, "RENDER_0002")["engine_settings"]
+    assert settings["WorkFinishedSuccessfulEvt"].startswith("python3 /sw/pipeline/work_finished.py")
+    assert "GPU" in [pool["name"] for pool in shared.request("GET", "/api/v1/pools/")]
+    for name in ("RENDER_0001", "RENDER_0002"):
+        shared.request("PATCH", f"/api/v1/nodes/{name}/engine-settings", {"settings": {
+            "WorkFinishedSuccessfulEvt": None, "WorkFinishedUnsuccessfulEvt": None}})  # fmt: skip
