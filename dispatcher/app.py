@@ -191,9 +191,7 @@ class Dispatcher:
             self.node_server.on_attached,
         )
         self.node_server.template_config_of = self.operations.template_config.layer_for
-        self.node_server.after_result = chain(
-            self.node_server.after_result, self.operations.engines.after_result
-        )
+        self.node_server.after_accepted = self.operations.engines.after_result
         self.node_server.repositories = lambda: [info for _, info in self.records.all("repository")]
         self.scheduler.licenses.templates = lambda: self.templates.templates
         self.queue.on_released = self.scheduler.released

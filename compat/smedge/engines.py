@@ -51,6 +51,14 @@ def _local_names() -> List[str]:
     return sorted({name.lower() for name in names} | {name.split(".")[0].lower() for name in names})
 
 
+def _machine(node: Dict[str, Any]) -> set:
+    """The names of the machine a node runs on: the host it reports, and its own name."""
+    names = {str(node.get("host", "")), str(node.get("host_name", ""))}
+    return {name.lower() for name in names if name} | {
+        name.split(".")[0].lower() for name in names if name
+    }
+
+
 def select(
     engines: Optional[NameOrIDList] = None,
     regex: Optional[RegexList] = None,
@@ -68,7 +76,7 @@ def select(
     known = _nodes() if nodes is None else nodes
     if not wanted and not compiled:
         local = _local_names()
-        return [node for node in known if str(node.get("host_name", "")).lower() in local]
+        return [node for node in known if _machine(node) & set(local)]
     chosen: Dict[int, Dict[str, Any]] = {}
     for item in wanted:
         matched = _named(known, item)

@@ -215,7 +215,8 @@ class EngineOperations(Area):
 
     # -- event commands ------------------------------------------------------------------
     def after_result(self, session: NodeSession, result: p.Result) -> None:
-        """A node finished an attempt: send it its event command for the outcome."""
+        """A node finished an attempt (a result that counted, never a stale or repeated
+        one): send it its event command for the outcome."""
         try:
             self._send_event(session, result)
         except Exception:  # an event command must never disturb the result's handling
