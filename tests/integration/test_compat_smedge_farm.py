@@ -464,3 +464,27 @@ def test_engines_example_script(shared: Farm) -> None:
     for name in ("RENDER_0001", "RENDER_0002"):
         shared.request("PATCH", f"/api/v1/nodes/{name}/engine-settings", {"settings": {
             "WorkFinishedSuccessfulEvt": None, "WorkFinishedUnsuccessfulEvt": None}})  # fmt: skip
+
+
+def test_new_routes_refuse_bad_input_and_unknown_callers(shared: Farm) -> None:
+    made = shared.request("POST", "/api/v1/pools/", {"name": "route-check"})
+    pools_before = shared.request("GET", "/api/v1/pools/")
+    for body in ({"name": ""}, {"name": "a,b"}, {"name": "x\n"}, {"name": "x" * 300},
+                 {"name": 5}, {"name": "y", "more": 1}, [], {}):  # fmt: skip
+        answer = call(shared, "POST", f"/api/v1/pools/{made['uuid']}/rename", body)
+        assert 400 <= answer.status < 500, (body, answer.status)
+    assert call(shared, "POST", "/api/v1/pools/nothing/rename", {"name": "z"}).status == 404
+    submitter = make_user(shared, "route-submitter", "submit")
+    answer = call(
+        shared, "POST", "/api/v1/pools/route-check/rename", {"name": "z"}, token=submitter
+    )
+    assert answer.status == 403
+    assert shared.request("GET", "/api/v1/pools/") == pools_before
+    for path in ("/api/v1/system/identity", "/api/v1/nodes/other01/engine-settings",
+                 "/api/v1/nodes/other01/dispatch-report"):  # fmt: skip
+        assert call(shared, "GET", path, token="").status == 401
+        assert call(shared, "GET", path, token=submitter).status == 200
+    answer = call(shared, "POST", "/api/v1/nodes/other01/reset-failures", token=submitter)
+    assert answer.status == 403
+    assert call(shared, "POST", "/api/v1/nodes/nobody/reset-failures").status == 404
+    shared.request("DELETE", "/api/v1/pools/route-check")
