@@ -72,6 +72,12 @@ def stored_settings(records: Any, node: Node) -> dict[str, str]:
     return {str(name): str(value) for name, value in stored.items()}
 
 
+def forget_settings(records: Any, node: Node) -> None:
+    """Drop a removed node's engine settings (a node registered again gets a new UUID)."""
+    if records.find("config", PREFIX + node.uuid) is not None:
+        records.remove("config", PREFIX + node.uuid)
+
+
 def checked_settings(settings: object) -> dict[str, str | None]:
     """Settings as given ({name: value}), checked; ValidationError names the first bad one."""
     if not isinstance(settings, dict) or not settings:

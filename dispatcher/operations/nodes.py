@@ -19,7 +19,7 @@ from dispatcher.errors import ValidationError
 from dispatcher.events import NodeEvent
 from dispatcher.model import Node
 from dispatcher.operations.actor import Actor
-from dispatcher.operations.engines import stored_settings
+from dispatcher.operations.engines import forget_settings, stored_settings
 from dispatcher.operations.farm import Area
 from dispatcher.protocol import Ref, Resources
 from dispatcher.views import node_view
@@ -198,6 +198,7 @@ class NodeOperations(Area):
         """Forget an offline node's registration."""
         node = self._node(actor, key, Permission.MANAGE_NODES)
         self.farm.control.remove_registration(node.id)
+        forget_settings(self.farm.records, node)
         return await self._done(
             actor, "node_remove", node, Answer(True, f"removed node {node.label}")
         )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -368,6 +369,21 @@ def test_engine_events_run_on_the_render_client(make_farm: Any, tmp_path: Path) 
     assert node(farm, "RENDER_0100")["failures"] == {str(bad["id"]): 1}
     smedge(farm, 'reset_engine_failures("RENDER_0100")')
     assert node(farm, "RENDER_0100")["failures"] == {}
+    # A removed node's settings go with it.
+    key = f"engine:{uuid}"
+    assert key in records(farm)
+    for client in farm.clients:
+        client.terminate()
+        client.wait()
+    wait_for(lambda: not node(farm, "RENDER_0100")["online"], 30, "the node offline")
+    farm.request("DELETE", "/api/v1/nodes/RENDER_0100")
+    assert key not in records(farm)
+
+
+def records(farm: Farm) -> dict[str, Any]:
+    with sqlite3.connect(farm.data_dir / "corral.db") as db:
+        rows = db.execute("SELECT name, info FROM records WHERE kind = 'config'").fetchall()
+    return {name: json.loads(info) for name, info in rows}
 
 
 # -- path translations ---------------------------------------------------------------------
