@@ -23,6 +23,7 @@ from dispatcher.records import check_name
 POOL_FIELDS: dict[str, type] = {"name": str, "description": str, "nodes": list}
 IDENTITIES = "pool_identities"  # the "config" record that holds every pool's id and UUID
 ALIASES = "pool_renames"  # the "config" record: old pool name -> the name it was given
+POOL_CONFIG = "template_config:pool:"  # + name: a pool's client configuration values
 REPOSITORY_FIELDS: dict[str, type] = {
     "name": str,
     "description": str,
@@ -199,10 +200,14 @@ class PoolOperations(Area):
         aliases[old] = new
         aliases.pop(new, None)
         records.put("config", ALIASES, aliases)
-        record = records.find("pool", old)
-        if record is not None:
-            records.remove("pool", old)
-            records.put("pool", new, record)
+        for kind, was, now in (
+            ("pool", old, new),
+            ("config", POOL_CONFIG + old, POOL_CONFIG + new),
+        ):
+            record = records.find(kind, was)
+            if record is not None:
+                records.remove(kind, was)
+                records.put(kind, now, record)
         for node in self.farm.queue.nodes.values():
             if old in node.pools:
                 node.pools = sorted({*node.pools, new} - {old})

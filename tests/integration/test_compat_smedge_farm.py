@@ -140,6 +140,8 @@ def test_pools_keep_their_ids_through_rename_and_restart(make_farm: Any) -> None
     # The dispatcher finds the pool by that id too, and a job may name it.
     assert farm.request("GET", f"/api/v1/pools/{maya_id}")["name"] == "Maya renders"
     job = farm.submit(pools=["Maya renders", "nodes-maya"], paused=True)
+    config = {"values": {"HRENDER": "/opt/hfs/bin/hrender.py"}}
+    farm.request("PUT", "/api/v1/pools/Maya%20renders/template-config/houdini", config)
     renamed = smedge(
         farm,
         f"""
@@ -155,6 +157,8 @@ def test_pools_keep_their_ids_through_rename_and_restart(make_farm: Any) -> None
     assert renamed[5][:2] == ["SmedgeComponentError", 404] and renamed[6][0] == "TypeError"
     assert farm.job(job["id"])["pools"] == ["Maya GPU", "maya nodes"]
     assert node(farm, "maya01")["pools"] == ["maya nodes"]
+    moved = farm.request("GET", "/api/v1/pools/Maya%20GPU/template-config/houdini")
+    assert moved["values"] == config["values"]
     announced_id = renamed[2]
     # A restart keeps the ids; the node still announcing the old name joins the new one.
     farm.close()
