@@ -508,3 +508,17 @@ def test_new_routes_refuse_bad_input_and_unknown_callers(shared: Farm) -> None:
     assert answer.status == 403
     assert call(shared, "POST", "/api/v1/nodes/nobody/reset-failures").status == 404
     shared.request("DELETE", "/api/v1/pools/route-check")
+
+
+def test_disable_engines_with_stop_work_hands_the_work_back(shared: Farm) -> None:
+    shared.request("POST", "/api/v1/pools/", {"name": "only-0002", "nodes": ["RENDER_0002"]})
+    job = shared.submit(command=["sleep", "60"], pools=["only-0002"])
+    wait_for(lambda: node(shared, "RENDER_0002")["running"], 30, "the chunk to run")
+    smedge(shared, 'disable_engines("RENDER_0002", stop_work=True)')
+    wait_for(lambda: not node(shared, "RENDER_0002")["running"], 30, "the kill")
+    assert node(shared, "RENDER_0002")["paused"]
+    assert shared.job(job["id"])["chunks"]["queued"] == 1
+    smedge(shared, 'enable_engines("RENDER_0002")')
+    wait_for(lambda: node(shared, "RENDER_0002")["running"], 30, "the chunk to run again")
+    shared.request("DELETE", f"/api/v1/jobs/{job['id']}")
+    shared.request("DELETE", "/api/v1/pools/only-0002")
