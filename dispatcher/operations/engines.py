@@ -34,6 +34,7 @@ from dispatcher.model import Node
 from dispatcher.nodes import NodeSession
 from dispatcher.operations.actor import Actor
 from dispatcher.operations.farm import Area
+from dispatcher.records import Records
 
 log = logging.getLogger(__name__)
 
@@ -66,13 +67,13 @@ def _text(value: object, name: str) -> str | None:
     return value
 
 
-def stored_settings(records: Any, node: Node) -> dict[str, str]:
+def stored_settings(records: Records, node: Node) -> dict[str, str]:
     """The node's engine settings (events included), by name, from the records."""
     stored = records.find("config", PREFIX + node.uuid) or {}
     return {str(name): str(value) for name, value in stored.items()}
 
 
-def forget_settings(records: Any, node: Node) -> None:
+def forget_settings(records: Records, node: Node) -> None:
     """Drop a removed node's engine settings (a node registered again gets a new UUID)."""
     if records.find("config", PREFIX + node.uuid) is not None:
         records.remove("config", PREFIX + node.uuid)
@@ -154,13 +155,17 @@ class EngineOperations(Area):
         actor.require(Permission.MANAGE_NODES)
         node = self._node(key)
         changes = checked_settings(settings)
-        self.writable()
         current = self.settings_of(node)
         for name, value in changes.items():
             if value is None:
                 current.pop(name, None)
             else:
                 current[name] = value
+        if len(current) > MAX_SETTINGS:
+            raise ValidationError(
+                f"settings: a node keeps at most {MAX_SETTINGS}; remove some first", "settings"
+            )
+        self.writable()
         records = self.farm.records
         if current:
             records.put("config", PREFIX + node.uuid, current)
