@@ -30,6 +30,11 @@ MAX_ARGUMENTS = 256
 MAX_VALUE_CHARS = 8192
 VARIABLE = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)((?:\.[A-Za-z]+)*)\)")
 MODIFIERS = ("file", "path", "ext", "enquote")
+# Smedge's parameter names (lower case) -> the job attribute a template's item fills.
+SMEDGE_NAMES = {
+    "scene": "job_file", "extra": "additional_flags", "outputfile": "output_file",
+    "outputfolder": "output_folder", "project": "job_project", "layer": "render_layer",
+}  # fmt: skip
 
 
 def split(command: str) -> list[str]:
@@ -62,13 +67,20 @@ def work_uuid(job: Job, index: int) -> str:
 def variables(job: Job, index: int, node: Node, *, ok: bool, exit_code: int | None,
               error: str) -> dict[str, str]:  # fmt: skip
     """The values an event command may use, by lower-case name: the job's data first
-    (its product parameters, such as Scene), then what Corral knows of the work."""
+    (its product parameters: those a Smedge submit keeps in `data["smedge"]["params"]`,
+    and template attributes, `job_file` being Smedge's Scene), then what Corral knows of
+    the work."""
     found: dict[str, str] = {}
-    for source in (job.data, job.data.get("smedge")):
+    smedge = job.data.get("smedge")
+    params = smedge.get("params") if isinstance(smedge, Mapping) else None
+    for source in (job.data, smedge, params):
         if isinstance(source, Mapping):
             for key, value in source.items():
                 if isinstance(value, str | int | float) and not isinstance(value, bool):
                     found[str(key).lower()] = str(value)[:MAX_VALUE_CHARS]
+    for name, attribute in SMEDGE_NAMES.items():
+        if name not in found and attribute in found:
+            found[name] = found[attribute]
     first, last = job.chunk_frames(index)
     found.update({
         "id": work_uuid(job, index), "parent": job.uuid, "job": str(job.id),

@@ -85,3 +85,9 @@ def test_settings_are_kept_as_text_and_empty_events_remove() -> None:
                                 "WorkFinishedSuccessfulEvt": ""})  # fmt: skip
     assert checked == {"UseGPUs": "4", "Fast": "1", "Ratio": "0.5", "Gone": None,
                        "WorkFinishedSuccessfulEvt": None}  # fmt: skip
+
+
+def test_a_smedge_submits_parameters_are_found_by_their_smedge_names() -> None:
+    job = make_job(job_file="/shows/a/shot.mb", smedge={"params": {"Type": "Maya", "Foo": "bar"}})
+    argv = engine_events.command_line("x $(Type) $(Scene.File) $(foo) $(job_file)", values(job))
+    assert argv == ["x", "Maya", "shot.mb", "bar", "/shows/a/shot.mb"]
