@@ -148,6 +148,7 @@ class Dispatcher:
         self._start_hooks()
         await self._start_notifier()
         self.operations.pools.identify()
+        self.operations.engines.identify()
         await self.hooks.start()
         await self.sampler.start()
         store_wiring(self.store, self.queue, self.users, self.records, self.scheduler, self._fatal)
@@ -190,6 +191,7 @@ class Dispatcher:
             self.node_server.on_attached,
         )
         self.node_server.template_config_of = self.operations.template_config.layer_for
+        self.node_server.after_accepted = self.operations.engines.after_result
         self.node_server.repositories = lambda: [info for _, info in self.records.all("repository")]
         self.scheduler.licenses.templates = lambda: self.templates.templates
         self.queue.on_released = self.scheduler.released

@@ -357,6 +357,13 @@ class NodeControl:
         log.warning("action=run_python node=%d bytes=%d", node_id, len(code))
         return await self._ask(session, "run_python", args, self.python_timeout_s + REPLY_MARGIN_S)
 
+    def ask(
+        self, session: NodeSession, action: str, args: dict[str, object], timeout_s: float
+    ) -> asyncio.Future[Answer]:
+        """Send a command with a request number; the future holds the node's answer (or a
+        failed one after `timeout_s`)."""
+        return self._ask(session, action, args, timeout_s)
+
     def _ask(
         self, session: NodeSession, action: str, args: dict[str, object], timeout_s: float
     ) -> asyncio.Future[Answer]:

@@ -279,6 +279,8 @@ class NodeServer:
         # result, and settings to send again when a node (re)connects.
         self.on_reply: Callable[[NodeSession, p.Reply], None] = _ignore
         self.after_result: Callable[[NodeSession, p.Result], None] = _ignore
+        # A result that counted (its attempt was current): the engine event commands.
+        self.after_accepted: Callable[[NodeSession, p.Result], None] = _ignore
         self.on_attached: Callable[[NodeSession], None] = lambda session: None
         # A node came online, went offline, was lost or disconnected (the progress events).
         self.on_node_change: Callable[[Node, str], None] = lambda node, action: None
@@ -592,13 +594,15 @@ class NodeServer:
         if session.assigned.get(key) == ref:
             del session.assigned[key]
         self.logs.end(ref.job, ref.chunk, ref.attempt)
-        self.queue.finish_attempt(result, session.node.id)
+        accepted = self.queue.finish_attempt(result, session.node.id)
         self.results += 1
         # One commit future per loop tick acknowledges every result of that tick.
         if not self._unacked:
             asyncio.get_running_loop().call_soon(self._ack_when_durable)
         self._unacked.append((session, ref))
         self.after_result(session, result)
+        if accepted:
+            self.after_accepted(session, result)
         if announce:
             self.scheduler.node_free(session)
         if not session.result_at:

@@ -243,7 +243,9 @@ class Command(msgspec.Struct, tag="command"):
     run_python {request, code, timeout_s}, system_event {request, event},
     template_config {values} (the whole client configuration the dispatcher sets
     for the node, replacing what it sent before; a client without it answers
-    "unsupported command", so the protocol version stays 1).
+    "unsupported command", so the protocol version stays 1),
+    engine_event {request, event, argv, timeout_s} (an engine event command to
+    run after a chunk, its arguments made by the dispatcher; the same rule).
     Commands with a `request` number are answered by a Reply with that number.
     """
 

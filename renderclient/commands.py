@@ -2,8 +2,9 @@
 
 `kill` stays with the session (it owns the chunk queue); every other command
 comes here: process priority, the real-time log switch, a status update, a
-soft restart, Python code to run in the render-client context, and system
-events. A command that carries a `request` number is answered with a Reply,
+soft restart, Python code to run in the render-client context, system
+events, and engine event commands (run after a chunk, as the dispatcher's
+settings for this node say). A command that carries a `request` number is answered with a Reply,
 so the dispatcher can tell its caller what happened.
 
 System events (shutdown, reboot, logoff) never touch the machine by default:
@@ -189,6 +190,26 @@ class NodeCommands:
             return False, output + f"\n[exit code {code_}]"
         return True, output
 
+    async def _engine_event(self, args: dict[str, Any]) -> tuple[bool, str]:
+        """An engine event command (its arguments made by the dispatcher), run here."""
+        event, argv = args.get("event"), args.get("argv")
+        if not isinstance(event, str) or not event:
+            raise ValueError("'event' must name the event")
+        if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
+            raise ValueError("'argv' must be a non-empty list of arguments")
+        timeout_s = min(float(args.get("timeout_s") or 0) or 1e9, EVENT_TIMEOUT_S)
+        env = {**self._target.environment(), "CORRAL_ENGINE_EVENT": event}
+        code, output = await _run([str(arg) for arg in argv], env, timeout_s)
+        logger.info(
+            "action=engine_event %s event=%s exit=%s output=%r",
+            self._label, event, code, output[-2000:],
+        )  # fmt: skip
+        if code is None:
+            return False, output + f"\n[killed after {timeout_s:g} s]"
+        if code != 0:
+            return False, f"{output}\n[exit code {code}]".strip()
+        return True, output
+
     async def _system_event(self, args: dict[str, Any]) -> tuple[bool, str]:
         event = args.get("event")
         if event not in SYSTEM_EVENTS:
@@ -219,6 +240,7 @@ _ASYNC: dict[
 ] = {
     "run_python": NodeCommands._run_python,
     "system_event": NodeCommands._system_event,
+    "engine_event": NodeCommands._engine_event,
 }
 
 

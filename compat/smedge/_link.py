@@ -1,7 +1,8 @@
 """The connection to the dispatcher and the one error every call raises."""
 
 import os
-from typing import Any, Mapping, Optional
+import uuid
+from typing import Any, List, Mapping, Optional, Union
 
 from corral_client import Client, ClientError
 from corral_client.discovery import master_url
@@ -10,6 +11,10 @@ MASTER_ENV = "SMEDGE_MASTER"
 PORT_ENV = "SMEDGE_MASTER_PORT"
 TIMEOUT_ENV = "SMEDGE_CONNECT_TIMEOUT"
 DEFAULT_TIMEOUT_S = 30.0
+
+# Smedge names things by name or UUID, one or a list of them.
+NameOrID = Union[str, uuid.UUID]
+NameOrIDList = Union[NameOrID, List[NameOrID]]
 
 
 class SmedgeComponentError(RuntimeError):

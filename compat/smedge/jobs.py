@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 from corral_client import ClientError
 
-from ._link import SmedgeComponentError, call, client
+from ._link import NameOrIDList, SmedgeComponentError, call, client
 from .params import (
     EVENTS,
     PAUSED,
@@ -30,8 +30,6 @@ from .params import (
 from .products import Product, all_products, find_parameter, find_product, product_id
 from .times import datetime_to_rtime
 
-NameOrID = Union[str, uuid.UUID]
-NameOrIDList = Union[NameOrID, List[NameOrID]]
 JobType = Dict[str, Any]
 SUBMIT_TRIES = 3  # a submit whose answer was lost is sent again, with its Idempotency-Key
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dispatcher.operations.accounts import AccountOperations
 from dispatcher.operations.actor import Actor, Permission
 from dispatcher.operations.chunks import ChunkOperations
+from dispatcher.operations.engines import EngineOperations
 from dispatcher.operations.events import EventOperations
 from dispatcher.operations.farm import Area, Farm
 from dispatcher.operations.jobs import JobOperations
@@ -36,6 +37,7 @@ class Operations:
         self.jobs = JobOperations(farm)
         self.chunks = ChunkOperations(farm)
         self.nodes = NodeOperations(farm)
+        self.engines = EngineOperations(farm)
         self.accounts = AccountOperations(farm)
         self.pools = PoolOperations(farm)
         self.records = RecordOperations(farm)

@@ -19,6 +19,7 @@ from dispatcher.errors import ValidationError
 from dispatcher.events import NodeEvent
 from dispatcher.model import Node
 from dispatcher.operations.actor import Actor
+from dispatcher.operations.engines import forget_settings, stored_settings
 from dispatcher.operations.farm import Area
 from dispatcher.protocol import Ref, Resources
 from dispatcher.views import node_view
@@ -83,6 +84,7 @@ class NodeOperations(Area):
             realtime_log=node.realtime_log,
             connected_since=session.connected_at if session is not None else None,
             resources=_resources_view(session.resources if session is not None else None),
+            engine_settings=stored_settings(self.farm.records, node),
         )
         return view
 
@@ -195,6 +197,7 @@ class NodeOperations(Area):
         """Forget an offline node's registration."""
         node = self._node(actor, key, Permission.MANAGE_NODES)
         self.farm.control.remove_registration(node.id)
+        forget_settings(self.farm.records, node)
         return await self._done(
             actor, "node_remove", node, Answer(True, f"removed node {node.label}")
         )

@@ -2,8 +2,8 @@
 
 A pool is a name nodes announce or an administrator adds; each has a record
 with its integer id and stable UUID (given when the dispatcher first sees the
-pool), a description and the nodes configured into it. Pool names are unique,
-so a lookup by name is never ambiguous.
+pool, kept through a rename), a description and the nodes configured into it.
+Pool names are unique, so a lookup by name is never ambiguous.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from dispatcher.records import check_name
 
 POOL_FIELDS: dict[str, type] = {"name": str, "description": str, "nodes": list}
 IDENTITIES = "pool_identities"  # the "config" record that holds every pool's id and UUID
+ALIASES = "pool_renames"  # the "config" record: old pool name -> the name it was given
+POOL_CONFIG = "template_config:pool:"  # + name: a pool's client configuration values
 REPOSITORY_FIELDS: dict[str, type] = {
     "name": str,
     "description": str,
@@ -67,6 +69,10 @@ class PoolOperations(Area):
         announces get their identity."""
         node = session.node
         records = self.farm.records
+        aliases = records.find("config", ALIASES) or {}
+        if any(name in aliases for name in node.pools):
+            node.pools = sorted({aliases.get(name, name) for name in node.pools})
+            self.farm.store.put_node(node)
         for name, info in records.all("pool"):
             if node.label in info.get("nodes", []) and name not in node.pools:
                 node.pools = sorted({*node.pools, name})
@@ -91,12 +97,17 @@ class PoolOperations(Area):
         return [self.view(name) for name in self.names()]
 
     def pool(self, actor: Actor, key: object) -> dict[str, Any]:
-        """A pool by name, or by its integer id."""
+        """A pool by name, by its integer id, or by its UUID (a `uuid.UUID`)."""
         if isinstance(key, int) and not isinstance(key, bool):
             for name in self.names():
                 if self.view(name)["id"] == key:
                     return self.view(name)
             raise NotFound(f"no pool with id {key}")
+        if isinstance(key, uuid.UUID):
+            for name in self.names():
+                if self.view(name)["uuid"] == str(key):
+                    return self.view(name)
+            raise NotFound(f"no pool with UUID {key}")
         text = name_of(key)
         if text not in self.names():
             raise NotFound(f"no pool named {text!r}")
@@ -138,6 +149,9 @@ class PoolOperations(Area):
         name = check_name("pool", fields.get("name"))
         if name in self.names():
             raise Conflict(f"a pool named {name!r} exists already")
+        aliases = self.farm.records.find("config", ALIASES) or {}
+        if aliases.pop(name, None) is not None:  # the name is a pool's own again
+            self.farm.records.put("config", ALIASES, aliases)
         return await self._save_pool(actor, "pool_add", name, fields, fields.get("nodes", []))
 
     async def _save_pool(
@@ -162,6 +176,49 @@ class PoolOperations(Area):
             self.farm.records.remove("pool", text)
         self._forget_identity(text)
         await self._done(actor, "pool_remove", "pool", text)
+
+    async def rename_pool(self, actor: Actor, name: object, new_name: object) -> dict[str, Any]:
+        """Give a pool a new name (administer). Its id and UUID stay; the nodes in it and
+        the jobs that name it (in `pools` or `excluded_pools`) follow. A render client that
+        still announces the old name joins the pool under its new name."""
+        actor.require(Permission.ADMINISTER)
+        self.writable()
+        old = name_of(name)
+        if old not in self.names():
+            raise NotFound(f"no pool named {old!r}")
+        new = check_name("pool", new_name)
+        if new == old:
+            return self.view(old)
+        if new in self.names():
+            raise Conflict(f"a pool named {new!r} exists already")
+        records = self.farm.records
+        identities = records.find("config", IDENTITIES) or {}
+        identities[new] = identities.pop(old, None) or self._identity(old)
+        records.put("config", IDENTITIES, identities)
+        aliases = records.find("config", ALIASES) or {}
+        aliases = {was: (new if now == old else now) for was, now in aliases.items()}
+        aliases[old] = new
+        aliases.pop(new, None)
+        records.put("config", ALIASES, aliases)
+        for kind, was, now in (
+            ("pool", old, new),
+            ("config", POOL_CONFIG + old, POOL_CONFIG + new),
+        ):
+            record = records.find(kind, was)
+            if record is not None:
+                records.remove(kind, was)
+                records.put(kind, now, record)
+        for node in self.farm.queue.nodes.values():
+            if old in node.pools:
+                node.pools = sorted({*node.pools, new} - {old})
+                self.farm.store.put_node(node)
+        for job in list(self.farm.queue.jobs.values()):
+            if old in job.pools or old in job.excluded_pools:
+                job.pools = [new if pool == old else pool for pool in job.pools]
+                job.excluded_pools = [new if pool == old else pool for pool in job.excluded_pools]
+                self.farm.queue.refresh(job)
+        await self._done(actor, "pool_rename", "pool", new)
+        return self.view(new)
 
     async def notify(self, actor: Actor, kind: str) -> int:
         """Tell the consoles that the pools (or repositories) changed: a new revision."""

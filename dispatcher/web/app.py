@@ -187,6 +187,7 @@ def operations(request: web.Request) -> tuple[Operations, Actor]:
 def make_app(ops: Operations, *, max_request_bytes: int) -> web.Application:
     from dispatcher.web import (
         chunks,
+        engines,
         events,
         folders,
         hooks,
@@ -221,6 +222,7 @@ def make_app(ops: Operations, *, max_request_bytes: int) -> web.Application:
         pyfarm_software,
         login,
         nodes,
+        engines,
         hooks,
         folders,
         pools,

@@ -1,12 +1,13 @@
 """REST routes for pools, repositories, and the pools a node is in.
 
-A pool is named in the path by its name, or by its integer id when no pool bears
-that name; a repository by its name. Reading needs a token; adding, configuring
+A pool is named in the path by its name, or by its integer id or UUID when no
+pool bears that name; a repository by its name. Reading needs a token; adding, configuring
 and removing need the administer permission.
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from aiohttp import web
@@ -81,10 +82,25 @@ class Revision(BaseModel):
     revision: int
 
 
+class PoolRename(BaseModel):
+    """The pool's new name."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: StrictStr
+
+
 def _pool(ops: Operations, actor: Actor, text: str) -> dict[str, Any]:
-    """A pool by name, or by id when the path is all digits and no pool bears it as a name."""
-    if text.isdecimal() and len(text) < 19 and text not in ops.pools.names():
+    """A pool by name, or by id (all digits) or UUID when no pool bears that text as a name."""
+    if text in ops.pools.names():
+        return ops.pools.pool(actor, text)
+    if text.isdecimal() and len(text) < 19:
         return ops.pools.pool(actor, int(text))
+    if len(text) == 36 and text.count("-") == 4:
+        try:
+            return ops.pools.pool(actor, uuid.UUID(text))
+        except ValueError:
+            pass
     return ops.pools.pool(actor, text)
 
 
@@ -132,6 +148,20 @@ async def configure_pool(request: web.Request) -> web.Response:
     body: PoolEdit = await read_body(request)
     fields = body.model_dump(exclude_none=True)
     return json_response(await ops.pools.configure_pool(actor, {**fields, "name": name}))
+
+
+@routes.post(
+    "/api/v1/pools/{pool}/rename",
+    body=PoolRename,
+    answer=PoolView,
+    permission=Permission.ADMINISTER,
+)
+async def rename_pool(request: web.Request) -> web.Response:
+    """Rename a pool (administer); its id and UUID stay, its nodes and jobs follow."""
+    ops, actor = operations(request)
+    name = _pool(ops, actor, request.match_info["pool"])["name"]
+    body: PoolRename = await read_body(request)
+    return json_response(await ops.pools.rename_pool(actor, name, body.name))
 
 
 @routes.delete("/api/v1/pools/{pool}", status=204, permission=Permission.ADMINISTER)

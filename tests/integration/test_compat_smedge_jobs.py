@@ -151,9 +151,6 @@ def test_submit_into_a_named_pool(farm: Farm) -> None:
         print(result)
         print(json.dumps([str(item) for item in result]))
         """
-    has_pools = smedgekit.run(farm, "import smedge; print(hasattr(smedge, 'get_pools'))")
-    if has_pools.stdout.strip() != "True":
-        pytest.skip("get_pools comes with the engines and pools part of import smedge")
     farm.request("POST", "/api/v1/pools/", {"name": "Maya renders"})
     made = job(farm, smedgekit.answer(farm, code)[0])
     assert made["pools"] == ["Maya renders"]

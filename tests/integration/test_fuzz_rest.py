@@ -171,10 +171,13 @@ class RestTarget:
             job for job in self.api("GET", "/api/v1/jobs/") if job["id"] != self.watched.sentinel
         ]
         if len(jobs) < 3:
-            folder = self.farm.submit(title="fuzz folder", kind="folder")
-            self.farm.submit(title="fuzz victim", frames="1-5", command=["true"], paused=True,
-                             parent=folder["id"])  # fmt: skip
-            self.farm.submit(title="fuzz running", frames="1-200", command=["true"])
+            # Titles of their own each time: a live job's title is unique on this route, and
+            # the fuzz may have deleted some of the last set and left others.
+            n = self.farm.submitted
+            folder = self.farm.submit(title=f"fuzz folder {n}", kind="folder")
+            self.farm.submit(title=f"fuzz victim {n}", frames="1-5", command=["true"],
+                             paused=True, parent=folder["id"])  # fmt: skip
+            self.farm.submit(title=f"fuzz running {n}", frames="1-200", command=["true"])
             jobs = [job for job in self.api("GET", "/api/v1/jobs/")
                     if job["id"] != self.watched.sentinel]  # fmt: skip
         return sorted(job["id"] for job in jobs)[:6]
