@@ -1,5 +1,5 @@
 """Ordered indexes of the queue's jobs: by id, by state, user, parent folder and template,
-and the hidden ones.
+the hidden ones, and the job of each UUID.
 
 Listings page through these instead of scanning every job. Each index keeps job ids
 in ascending order, so a page is "the next N ids after the cursor": a bisection,
@@ -90,8 +90,9 @@ class FieldIndex(Generic[K]):
 
 
 class JobIndex:
-    """Every job id in order, per state, user, parent folder and template, and the hidden
-    jobs (few: a console's `?hidden=true` pages through them alone).
+    """Every job id in order, per state, user, parent folder and template, the hidden
+    jobs (few: a console's `?hidden=true` pages through them alone), and the job id of
+    each UUID (`uuid`).
 
     `update(job)` after a job was added or edited, `update_state(job)` after its chunk
     counters moved (the hot path: one state comparison when nothing changed),
@@ -115,12 +116,18 @@ class JobIndex:
         self.parent: FieldIndex[int] = FieldIndex()
         self.template: FieldIndex[str] = FieldIndex()
         self.hidden = SortedIds()
+        self.uuid: dict[str, int] = {}
+        self._uuids: dict[int, str] = {}
         self._states: dict[int, Status] = {}
         self._fields: dict[int, tuple[str, int, str, bool]] = {}
 
     def update(self, job: Job) -> None:
         """Index a new job, or move an edited one to its new values."""
         fields = (job.user, job.parent, job.template, job.hidden)
+        if self._uuids.get(job.id) != job.uuid:
+            self._forget_uuid(job.id)
+            self.uuid[job.uuid] = job.id
+            self._uuids[job.id] = job.uuid
         old = self._fields.get(job.id)
         if old != fields:
             if old is None:
@@ -149,7 +156,13 @@ class JobIndex:
         self.state.add(state, job.id)
         self._states[job.id] = state
 
+    def _forget_uuid(self, job_id: int) -> None:
+        old = self._uuids.pop(job_id, None)
+        if old is not None and self.uuid.get(old) == job_id:
+            del self.uuid[old]
+
     def remove(self, job_id: int) -> None:
+        self._forget_uuid(job_id)
         fields = self._fields.pop(job_id, None)
         if fields is not None:
             self.all.discard(job_id)

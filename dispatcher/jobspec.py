@@ -31,6 +31,7 @@ from dispatcher.model import (
     frame,
     frame_count,
     parse_frame_range,
+    parse_uuid,
 )
 
 Name = Annotated[str, Field(min_length=1, max_length=255)]
@@ -143,6 +144,9 @@ class JobSpec(BaseModel):
     hosts: list[ShortText] = Field(default_factory=list, max_length=10_000)
     slices: int = Field(0, ge=0, le=10_000)
     subst: list[ShortText] = Field(default_factory=list, max_length=256)
+    uuid: str | None = Field(
+        None, description="the job's stable UUID (Smedge's job id); absent: a new one"
+    )
     # The software requirements resolved against the registry (ids), set by the operation.
     _software: list[dict[str, Any]] | None = PrivateAttr(default=None)
     # The fields the submitter sent (validators set some others): template defaults
@@ -175,6 +179,16 @@ class JobSpec(BaseModel):
             if (reason := limits.name_error(name)) is not None:
                 raise ValueError(f"{name!a} {reason}")
         return value
+
+    @field_validator("uuid", mode="before")
+    @classmethod
+    def _uuid(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        canonical = parse_uuid(value)
+        if canonical is None:
+            raise ValueError("not a UUID (32 hex digits as 8-4-4-4-12, not all zero)")
+        return canonical
 
     @field_validator("environ")
     @classmethod
@@ -371,6 +385,8 @@ def build_job(spec: JobSpec, job_id: int, seq: int, user: str, earlier: Sequence
         slices=spec.slices,
         subst=list(spec.subst),
     )
+    if spec.uuid is not None:
+        job.uuid = spec.uuid
     job.init_chunks()
     return job
 

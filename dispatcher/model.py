@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import math
+import re
 import time
 import uuid
 from array import array
@@ -26,6 +27,23 @@ LEGACY_UUID_NAMESPACE = uuid.UUID("6f1d5f3a-8d5e-4c1b-9a0e-2b7c4e1d9f30")
 
 def legacy_uuid(*parts: object) -> str:
     return str(uuid.uuid5(LEGACY_UUID_NAMESPACE, ":".join(str(part) for part in parts)))
+
+
+_UUID_TEXT = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+)
+
+
+def parse_uuid(text: object) -> str | None:
+    """A UUID written as 8-4-4-4-12 hex digits (either case) in its canonical lowercase
+    form; None for any other value, and for the nil UUID (it names nothing)."""
+    if not isinstance(text, str) or _UUID_TEXT.fullmatch(text) is None:
+        return None
+    canonical = text.lower()
+    return None if canonical == NIL_UUID else canonical
+
+
+NIL_UUID = "00000000-0000-0000-0000-000000000000"
 
 
 class Status(enum.StrEnum):

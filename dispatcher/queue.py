@@ -29,6 +29,7 @@ from dispatcher.model import (
     Status,
     frame_count,
     parse_id,
+    parse_uuid,
     within,
 )
 from dispatcher.protocol import Ref, Result
@@ -228,13 +229,17 @@ class Queue:
 
     # -- lookups -------------------------------------------------------------
     def get(self, key: int | str) -> Job:
-        """A job by id, or by title when `key` is not all digits."""
+        """A job by id, by UUID, or by title when `key` is neither (a UUID no job has is
+        looked for as a title too)."""
         if isinstance(key, int) or key.isdecimal():
             job_id = key if isinstance(key, int) else parse_id(key)
             job = self.jobs.get(job_id) if job_id is not None else None
             if job is None:
                 raise NotFound(f"no job with id {str(key)[:32]}")
             return job
+        by_uuid = self.by_uuid(key)
+        if by_uuid is not None:
+            return by_uuid
         matches = [job for job in self.jobs.values() if job.title == key]
         if not matches:
             raise NotFound(f"no job titled {key!r}")
@@ -242,6 +247,27 @@ class Queue:
             ids = ", ".join(str(job.id) for job in matches)
             raise Conflict(f"{len(matches)} jobs are titled {key!r} (ids {ids}); use an id")
         return matches[0]
+
+    def by_uuid(self, text: str) -> Job | None:
+        """The job whose UUID `text` is (any case), or None."""
+        canonical = parse_uuid(text)
+        job_id = self.index.uuid.get(canonical) if canonical is not None else None
+        return self.jobs.get(job_id) if job_id is not None else None
+
+    def check_uuids(self, specs: Iterable[jobspec.JobSpec]) -> None:
+        """Conflict when a spec's UUID is a queued job's, or two specs give the same one."""
+        seen: set[str] = set()
+        specs = list(specs)
+        for position, spec in enumerate(specs):
+            if spec.uuid is None:
+                continue
+            if spec.uuid in seen:
+                raise Conflict(f"uuid: two jobs of this request have UUID {spec.uuid}")
+            seen.add(spec.uuid)
+            holder = self.index.uuid.get(spec.uuid)
+            if holder is not None:
+                where = f"job #{position}: " if len(specs) > 1 else ""
+                raise Conflict(f"{where}uuid: job {holder} has UUID {spec.uuid} already")
 
     def unfinished_chunks(self) -> int:
         """Chunks queued or running in all jobs (what max_chunks_queued bounds). A done or
@@ -272,6 +298,7 @@ class Queue:
         limits.check_chunks(
             [spec.chunk_count() for spec in specs], self.chunk_limits, self.unfinished_chunks()
         )
+        self.check_uuids(specs)
         # The ids the jobs will get, in order: a job may wait for one before it (`submitted`).
         ids = [self.next_job_id + position for position in range(len(specs))]
         for position, spec in enumerate(specs):

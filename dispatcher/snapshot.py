@@ -124,6 +124,7 @@ def _scratch_rows(statements: list[tuple[int, re.Match[str]]]) -> list[tuple[Any
 
 def _validated(found: list[tuple[Any, ...]]) -> list[Job]:
     jobs: dict[int, Job] = {}
+    uuids: dict[str, int] = {}
     for row in found:
         job_id = int(row[0])
         try:
@@ -136,6 +137,11 @@ def _validated(found: list[tuple[Any, ...]]) -> list[Job]:
                 f"sql: job {job_id}: malformed row ({exc})", field="sql"
             ) from None
         _check_job(job_id, job, spec)
+        if job.uuid in uuids:
+            raise ValidationError(
+                f"sql: job {job_id}: UUID {job.uuid} is job {uuids[job.uuid]}'s too", field="sql"
+            )
+        uuids[job.uuid] = job_id
         jobs[job_id] = job
     for job in jobs.values():
         if job.parent != ROOT_PARENT and (

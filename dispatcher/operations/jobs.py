@@ -37,7 +37,8 @@ class JobOperations(Area):
 
     # -- lookups -----------------------------------------------------------------
     def get(self, actor: Actor, key: int | str) -> Job:
-        """A job by id or by title (Conflict, listing the ids, when several bear it)."""
+        """A job by id, UUID or title (Conflict, listing the ids, when several bear the
+        title)."""
         return self.farm.queue.get(key)
 
     def answer(self, actor: Actor, job: Job) -> dict[str, Any]:
@@ -216,6 +217,7 @@ class JobOperations(Area):
             specs.append(spec)
         if unique_titles:
             self._unique_titles([spec.title for spec in specs])
+        self.farm.queue.check_uuids(specs)  # before any hook runs (and again when queued)
         for spec in specs:  # a software that does not exist is NotFound before any hook runs
             self._software(spec)
         specs = await self.farm.hooks.admit(specs, name)

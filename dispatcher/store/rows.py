@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 
-from dispatcher.model import Dependency, DependMode, Job, JobKind, Node, legacy_uuid
+from dispatcher.model import Dependency, DependMode, Job, JobKind, Node, legacy_uuid, parse_uuid
 
 _json = msgspec.json.Encoder(decimal_format="string")
 
@@ -70,10 +70,20 @@ def job_from_row(row: tuple[Any, ...]) -> Job:
     job.chunk_nodes = array("i")
     job.chunk_nodes.frombytes(nodes)
     job.chunk_failures = bytearray(failures)
-    if "uuid" not in spec:
-        job.uuid = legacy_uuid("job", job.id, job.time_submitted)
+    job.uuid = parse_uuid(spec.get("uuid")) or legacy_uuid("job", job.id, job.time_submitted)
     job.recount()
     return job
+
+
+def with_job_uuid(job_id: int, spec_text: str | bytes) -> str | bytes | None:
+    """A stored spec without a UUID with the one `job_from_row` gives it added (same
+    type as given); None when the spec has its own (store migration 0005)."""
+    spec = msgspec.json.decode(spec_text)
+    if isinstance(spec.get("uuid"), str):
+        return None
+    spec["uuid"] = legacy_uuid("job", job_id, spec.get("time_submitted"))
+    encoded = _json.encode(spec)
+    return encoded if isinstance(spec_text, bytes) else encoded.decode("utf-8")
 
 
 def node_row(node: Node) -> tuple[int, str, int, bytes]:

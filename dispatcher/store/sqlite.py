@@ -174,6 +174,7 @@ class SqliteStore:
 
     def _migrate(self, db: sqlite3.Connection) -> None:
         version = db.execute("PRAGMA user_version").fetchone()[0]
+        db.create_function("with_job_uuid", 2, rows.with_job_uuid, deterministic=True)
         for path in sorted((SQL_DIR / "migrations").glob("*.sql")):
             number = int(path.name.split("_", 1)[0])
             if number <= version:

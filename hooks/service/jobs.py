@@ -11,8 +11,9 @@ from dispatcher.views import job_view
 from hooks.api.objects import MJob
 from hooks.service.registry import api, as_int, as_text
 
-# What of an MJob a submission takes (an MJob has start and end, not a frame range).
-SPEC_FIELDS = frozenset(JobSpec.model_fields) - {"frames"}
+# What of an MJob a submission takes (an MJob has start and end, not a frame range;
+# a copy of a queued job's MJob is a new job, so its UUID is not taken).
+SPEC_FIELDS = frozenset(JobSpec.model_fields) - {"frames", "uuid"}
 # An MJob carries every field; those a template gives a default for or a submission
 # item may set count as not given while they hold a new MJob's value, so that the
 # template's defaults and items apply (dispatcher/submission_items.py).
