@@ -41,6 +41,7 @@ from dispatcher.scheduler import Scheduler
 from dispatcher.software import Registry
 from dispatcher.store.refusal import store_wiring
 from dispatcher.store.sqlite import SqliteStore
+from dispatcher.store.urls import is_postgres
 from dispatcher.streams import Streams
 from dispatcher.web.app import make_app
 from hooks.catalog import TemplateCatalog
@@ -64,6 +65,24 @@ def chain(*callbacks: Callable[..., None]) -> Callable[..., None]:
     return call_all
 
 
+def open_store(settings: Settings) -> SqliteStore:
+    """The store the settings name: SQLite in the data directory, or PostgreSQL."""
+    if is_postgres(settings.store):
+        from dispatcher.store.postgres import PostgresStore  # (asyncpg only when used)
+
+        return PostgresStore(
+            settings.store,
+            durability=settings.durability,
+            retry_max_s=settings.store_retry_max_s,
+        )
+    return SqliteStore(
+        settings.db_path,
+        durability=settings.durability,
+        checkpoint_interval_s=settings.checkpoint_interval_s,
+        retry_max_s=settings.store_retry_max_s,
+    )
+
+
 class Dispatcher:
     """One farm's dispatcher. `await start()`, then `await close()` (safe twice)."""
 
@@ -72,12 +91,7 @@ class Dispatcher:
         setting given as a command-line option keeps its value over a stored one."""
         self.settings = settings
         self.lock = DataDirLock(settings.data_dir)
-        self.store = SqliteStore(
-            settings.db_path,
-            durability=settings.durability,
-            checkpoint_interval_s=settings.checkpoint_interval_s,
-            retry_max_s=settings.store_retry_max_s,
-        )
+        self.store = open_store(settings)
         self.users = Users(self.store, settings.data_dir, token_ttl_s=settings.token_ttl_s)
         self.records = Records(self.store)
         self.software = Registry(self.records)
