@@ -57,6 +57,7 @@ _MACHINE_ERRORS = (
     pg_errors.OperatorInterventionError,
     pg_errors.ReadOnlySQLTransactionError,
     pg_errors.PostgresSystemError,
+    pg_errors.InternalClientError,
     OSError,
     TimeoutError,
     MemoryError,
@@ -380,6 +381,9 @@ class PostgresStore(SqliteStore):
         """The error a refused batch's waiters get; a cause in the server starts an outage."""
         cause = str(exc) or type(exc).__name__
         if self._in_server(exc):
+            conn, self._conn = self._conn, None
+            if conn is not None:  # (its state is unknown: the probe opens a new one)
+                conn.terminate()
             delay = min(0.05, self.retry_max_s)
             self._outage = _Outage(
                 cause=cause, since=time.time(), delay_s=delay, next_probe=time.monotonic() + delay
@@ -394,10 +398,9 @@ class PostgresStore(SqliteStore):
         return StoreError(f"the change could not be stored: {cause}; nothing was changed")
 
     def _in_server(self, exc: BaseException) -> bool:
-        if isinstance(exc, _MACHINE_ERRORS):
-            return True
-        conn = self._conn
-        return isinstance(exc, asyncpg.InterfaceError) and (conn is None or conn.is_closed())
+        # (asyncpg's InterfaceError: a connection in a state it cannot use, as after
+        # the server cut it in the middle of a statement.)
+        return isinstance(exc, (*_MACHINE_ERRORS, asyncpg.InterfaceError))
 
     async def _refuse_async(
         self, batch: Batch, waiters: list[asyncio.Future[None]], error: StoreError
@@ -521,6 +524,9 @@ class PostgresStore(SqliteStore):
             outage.next_probe = time.monotonic() + self.retry_max_s
             return
         except Exception as exc:
+            conn, self._conn = self._conn, None
+            if conn is not None:
+                conn.terminate()
             cause = str(exc) or type(exc).__name__
             if cause != outage.cause:
                 log.error("action=store_unavailable cause=%r database=%s", cause, self.where)
