@@ -1,0 +1,104 @@
+"""A dispatcher on PostgreSQL: a real `corral dispatcher --store postgresql://...` with
+render clients, kill -9 and restart; one dispatcher per database; clear refusals
+of a server that cannot be reached or a database that does not exist."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from dispatcher.errors import StartupError
+from dispatcher.store.postgres import PostgresStore
+from tests.integration.farm import CORRAL, Farm, wait_for
+from tests.integration.postgres import Cluster, require_cluster
+
+pytestmark = pytest.mark.postgres
+
+
+async def test_a_second_store_on_the_same_database_is_refused(postgres_url: str) -> None:
+    first = PostgresStore(postgres_url)
+    await first.open()
+    second = PostgresStore(postgres_url)
+    with pytest.raises(StartupError, match="another dispatcher uses the database"):
+        await second.open()
+    await first.close()
+    await second.open()  # the lock went with the first store's connection
+    assert second.pragmas()["dialect"] == "postgresql"
+    assert second.pragmas()["schema_version"] >= 5
+    await second.close()
+
+
+async def test_an_unreachable_server_or_a_missing_database_is_one_clear_line(
+    postgres_cluster: Cluster | str,
+) -> None:
+    cluster = require_cluster(postgres_cluster)
+    missing = PostgresStore(cluster.url("no_such_farm"))
+    with pytest.raises(StartupError, match="no such database"):
+        await missing.open()
+    closed_port = PostgresStore("postgresql://ann:secret@127.0.0.1:1/farm")
+    with pytest.raises(StartupError, match="cannot reach the PostgreSQL server") as caught:
+        await closed_port.open()
+    assert "secret" not in str(caught.value) and "ann:***@" in str(caught.value)
+
+
+def test_a_farm_on_postgresql_renders_survives_kill_9_and_shows_no_password(
+    make_farm: Callable[..., Farm], postgres_url: str, tmp_path: Path
+) -> None:
+    farm = make_farm("--store", postgres_url)
+    status = farm.request("GET", "/api/v1/status")
+    assert status["store"]["dialect"] == "postgresql"
+    out = tmp_path / "out"
+    out.mkdir()
+    farm.client("alpha", instances=2)
+    job = farm.submit(
+        title="on postgres", frames="1-40", batch=4,
+        command=["sh", "-c", f'echo run >> "{out}/chunk_{{start}}.txt"'],
+    )  # fmt: skip
+    assert farm.wait_state(job["id"], "done", "failed")["state"] == "done"
+    assert sorted(path.name for path in out.iterdir()) == sorted(
+        f"chunk_{start}.txt" for start in range(1, 41, 4)
+    )
+    assert all(path.read_text() == "run\n" for path in out.iterdir())
+
+    acknowledged: list[int] = []
+    stop = threading.Event()
+
+    def submit_forever() -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            try:
+                acknowledged.append(farm.submit(title=f"burst {n}", command=["true"])["id"])
+            except Exception:
+                return
+
+    thread = threading.Thread(target=submit_forever)
+    thread.start()
+    wait_for(lambda: len(acknowledged) >= 15, 30, "15 acknowledged submits")
+    farm.stop(signal.SIGKILL)
+    stop.set()
+    thread.join(timeout=30)
+    farm.start()  # the same database: its lock went with the killed process
+    jobs = {listed["id"]: listed for listed in farm.request("GET", "/api/v1/jobs/")}
+    assert not set(acknowledged) - set(jobs), "acknowledged jobs lost after kill -9"
+    assert jobs[job["id"]]["state"] == "done"
+    assert [chunk["attempts"] for chunk in farm.chunks(job["id"])] == [1] * 10
+
+
+def test_a_bad_store_setting_stops_the_dispatcher_with_a_clear_line(tmp_path: Path) -> None:
+    for store, expected in (
+        ("mysql://h/farm", "not a store"),
+        ("postgresql://ann:pw@127.0.0.1:1/farm", "cannot reach the PostgreSQL server"),
+    ):
+        result = subprocess.run(
+            [CORRAL, "dispatcher", "--data-dir", str(tmp_path / "farm"), "--store", store,
+             "--port", "0", "--http-port", "0", "--compat-port", "0"],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert result.returncode != 0 and expected in result.stderr, result.stderr
+        assert ":pw@" not in result.stderr
