@@ -183,7 +183,7 @@ class PostgresStore(SqliteStore):
                 command_timeout=self.command_timeout_s,
             )
         except BaseException as exc:
-            await _close_quietly(conn)
+            await close_quietly(conn)
             if isinstance(exc, Exception):
                 raise explain(exc, self.url) from exc
             raise
@@ -202,7 +202,7 @@ class PostgresStore(SqliteStore):
             if self.durability != "full":
                 await conn.execute("SET synchronous_commit = off")
         except BaseException:
-            await _close_quietly(conn)
+            await close_quietly(conn)
             raise
         return conn
 
@@ -257,7 +257,7 @@ class PostgresStore(SqliteStore):
                 pool.terminate()
         conn, self._conn = self._conn, None
         if conn is not None:
-            await _close_quietly(conn)
+            await close_quietly(conn)
 
     def pragmas(self) -> dict[str, Any]:
         """What the store is: the dialect, the server's version, the schema version."""
@@ -597,7 +597,7 @@ async def _many(
         await conn.executemany(Q[name], params, timeout=timeout)
 
 
-async def _close_quietly(conn: asyncpg.Connection) -> None:
+async def close_quietly(conn: asyncpg.Connection) -> None:
     try:
         await asyncio.wait_for(conn.close(), 5.0)
     except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
