@@ -133,6 +133,19 @@ async def migrate(db: asyncpg.Connection) -> int:
     return version
 
 
+async def read_record(url: str, kind: str, name: str) -> bytes | None:
+    """One named record of the database (`corral config show` reads the stored
+    settings); None when the record or its table is missing."""
+    db = await connect(url)
+    try:
+        if await db.fetchval("SELECT to_regclass('records')") is None:
+            return None
+        info = await db.fetchval(Q["get_record"], kind, name)
+    finally:
+        await close_quietly(db)
+    return None if info is None else bytes(info)
+
+
 def _tuples(found: list[asyncpg.Record]) -> list[tuple[Any, ...]]:
     return [tuple(row) for row in found]
 

@@ -91,14 +91,38 @@ def test_a_farm_on_postgresql_renders_survives_kill_9_and_shows_no_password(
 
 
 def test_a_bad_store_setting_stops_the_dispatcher_with_a_clear_line(tmp_path: Path) -> None:
-    for store, expected in (
-        ("mysql://h/farm", "not a store"),
-        ("postgresql://ann:pw@127.0.0.1:1/farm", "cannot reach the PostgreSQL server"),
+    for store, code, expected in (
+        ("mysql://h/farm", 2, "not a store"),
+        ("postgresql://ann:pw@127.0.0.1:1/farm", 6, "cannot reach the PostgreSQL server"),
     ):
         result = subprocess.run(
             [CORRAL, "dispatcher", "--data-dir", str(tmp_path / "farm"), "--store", store,
              "--port", "0", "--http-port", "0", "--compat-port", "0"],
             capture_output=True, text=True, timeout=60,
         )  # fmt: skip
-        assert result.returncode != 0 and expected in result.stderr, result.stderr
+        assert result.returncode == code and expected in result.stderr, result.stderr
         assert ":pw@" not in result.stderr
+
+
+async def test_config_show_reads_the_stored_settings_from_the_database(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    import json
+
+    store = PostgresStore(postgres_url)
+    await store.open()
+    store.put_record("config", "settings", b'{"heartbeat_interval_s": 2.5}')
+    await store.commit()
+    await store.close()
+    with_password = postgres_url.replace("corral@", "corral:hunter2@")
+    result = subprocess.run(
+        [CORRAL, "config", "show", "--data-dir", str(tmp_path), "--store", with_password,
+         "--json"],
+        capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    shown = json.loads(result.stdout)
+    shown = shown.get("settings", shown)
+    assert shown["heartbeat_interval_s"]["value"] == 2.5
+    assert shown["heartbeat_interval_s"]["origin"] == "stored"
+    assert "hunter2" not in result.stdout and ":***@" in shown["store"]["value"]
