@@ -195,6 +195,8 @@ async def _copy(
                     done += len(rows)
                     if progress is not None:
                         progress(table.name, done, total)
+            if progress is not None:
+                progress("copied", done, total)
             copied = await target_rows(target)
             if copied != totals:
                 raise StartupError(f"the copy does not match its source: {copied} != {totals}")
