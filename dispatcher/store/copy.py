@@ -199,7 +199,11 @@ async def _copy(
                 progress("copied", done, total)
             copied = await target_rows(target)
             if copied != totals:
-                raise StartupError(f"the copy does not match its source: {copied} != {totals}")
+                raise StartupError(
+                    f"the copy does not match its source ({copied} rows, not {totals}); "
+                    "nothing was copied",
+                    path=redact(url),
+                )
             if secret_file.is_file():
                 secret = secret_file.read_text().strip()
                 await target.execute(postgres.Q["put_meta"], FARM_SECRET_META, secret)

@@ -86,7 +86,8 @@ async def connect(url: str, *, timeout_s: float = 10.0) -> asyncpg.Connection:
     except (OSError, TimeoutError, pg_errors.PostgresError, asyncpg.InterfaceError) as exc:
         raise explain(exc, url) from exc
     except ValueError as exc:  # a malformed URL
-        raise StartupError(f"{redact(url)} is not a usable PostgreSQL URL: {exc}") from exc
+        where = redact(url)
+        raise StartupError(f"{where} is not a usable PostgreSQL URL: {exc}", path=where) from exc
 
 
 def explain(exc: BaseException, url: str) -> StartupError:
@@ -118,17 +119,23 @@ async def migrate(db: asyncpg.Connection) -> int:
         await db.execute(Q["migrate_lock"])
         await db.execute(Q["schema_table"])
     version = await schema_version(db)
+    latest = migrations()[-1][0]
+    if version > latest:
+        raise StartupError(
+            f"the database's schema version {version} is newer than this Corral knows "
+            f"({latest}): run the Corral that wrote it",
+            path="corral_schema",
+        )
     for number, path in migrations():
         if number <= version:
             continue
         log.info("action=migrate dialect=postgresql version=%d file=%s", number, path.name)
         async with db.transaction():
             await db.execute(Q["migrate_lock"])
-            if int(await db.fetchval(Q["schema_version"])) >= number:
-                continue  # (another process got there first)
-            for statement in _statements(path.read_text()):
-                await db.execute(statement)
-            await db.execute(Q["set_schema_version"], number)
+            if int(await db.fetchval(Q["schema_version"])) < number:  # (else another did it)
+                for statement in _statements(path.read_text()):
+                    await db.execute(statement)
+                await db.execute(Q["set_schema_version"], number)
         version = number
     return version
 

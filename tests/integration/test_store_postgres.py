@@ -126,3 +126,33 @@ async def test_config_show_reads_the_stored_settings_from_the_database(
     assert shown["heartbeat_interval_s"]["value"] == 2.5
     assert shown["heartbeat_interval_s"]["origin"] == "stored"
     assert "hunter2" not in result.stdout and ":***@" in shown["store"]["value"]
+
+
+async def test_two_migrations_at_once_make_one_schema(postgres_url: str) -> None:
+    import asyncio
+
+    from dispatcher.store import postgres
+
+    first, second = await postgres.connect(postgres_url), await postgres.connect(postgres_url)
+    try:
+        versions = await asyncio.gather(postgres.migrate(first), postgres.migrate(second))
+        latest = postgres.migrations()[-1][0]
+        assert versions == [latest, latest]
+        recorded = await first.fetch("SELECT version FROM corral_schema ORDER BY version")
+        assert [row[0] for row in recorded] == list(range(1, latest + 1))
+        assert await postgres.migrate(first) == latest  # nothing left to do
+        await first.execute("INSERT INTO corral_schema (version) VALUES ($1)", latest + 1)
+        with pytest.raises(StartupError, match="newer than this Corral knows"):
+            await postgres.migrate(second)
+    finally:
+        await postgres.close_quietly(first)
+        await postgres.close_quietly(second)
+
+
+async def test_malformed_urls_are_refused_without_their_password() -> None:
+    for url in ("postgresql://ann:pw@[::1/farm", "postgresql://ann:pw@host:notaport/farm",
+                "postgresql://ann:pw@127.0.0.1:1/farm?sslmode=nonsense"):  # fmt: skip
+        store = PostgresStore(url)
+        with pytest.raises(StartupError) as caught:
+            await store.open()
+        assert ":pw@" not in str(caught.value), str(caught.value)
