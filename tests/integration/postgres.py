@@ -3,7 +3,7 @@ free port of 127.0.0.1, made with initdb and started with pg_ctl, once per test
 session (per xdist worker), and a fresh database for each test that asks.
 
 Needs Debian's postgresql package, which `make test` installs when it runs as
-root; without it the tests that need a server skip and say why. PostgreSQL
+root; without it the tests that need a server skip and say why (under CI they fail). PostgreSQL
 refuses to run as root: as root the cluster runs as the unprivileged `nobody`,
 and its folder belongs to that user.
 """
@@ -129,7 +129,11 @@ def start_cluster(*, fsync: bool = False) -> Cluster:
 
 
 def require_cluster(found: Cluster | str) -> Cluster:
-    """The session's cluster, or skip saying why there is none."""
+    """The session's cluster, or skip saying why there is none (under CI, CI=true, where
+    `make test` installs PostgreSQL, a missing cluster fails instead: a skip there would
+    hide the PostgreSQL store's tests)."""
     if isinstance(found, str):
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(found)
         pytest.skip(found)
     return found
