@@ -83,11 +83,18 @@ async def connect(url: str, *, timeout_s: float = 10.0) -> asyncpg.Connection:
     """One connection to `url`; StartupError says in one line why there is none."""
     try:
         return await asyncpg.connect(url, timeout=timeout_s)
-    except (OSError, TimeoutError, pg_errors.PostgresError, asyncpg.InterfaceError) as exc:
+    except (
+        OSError,
+        TimeoutError,
+        ValueError,
+        pg_errors.PostgresError,
+        asyncpg.InterfaceError,
+    ) as exc:
         raise explain(exc, url) from exc
-    except ValueError as exc:  # a malformed URL
-        where = redact(url)
-        raise StartupError(f"{where} is not a usable PostgreSQL URL: {exc}", path=where) from exc
+
+
+class DatabaseInUse(StartupError):
+    """Another dispatcher holds the database's lock."""
 
 
 def explain(exc: BaseException, url: str) -> StartupError:
@@ -95,6 +102,8 @@ def explain(exc: BaseException, url: str) -> StartupError:
     where = redact(url)
     if isinstance(exc, StartupError):
         return exc
+    if isinstance(exc, ValueError):  # a malformed URL
+        return StartupError(f"{where} is not a usable PostgreSQL URL: {exc}", path=where)
     if isinstance(exc, pg_errors.InvalidAuthorizationSpecificationError):
         return StartupError(f"{where}: the server refused the login: {exc}", path=where)
     if isinstance(exc, pg_errors.InvalidCatalogNameError):
@@ -192,7 +201,10 @@ class PostgresStore(SqliteStore):
     # -- lifecycle -----------------------------------------------------------
     async def open(self) -> None:
         """Connect, take the database's lock, migrate, open the read pool."""
-        conn = await self._connect_writer()
+        try:
+            conn = await self._connect_writer()
+        except Exception as exc:
+            raise explain(exc, self.url) from exc
         try:
             self._version = await migrate(conn)
             self._server_version = str(conn.get_settings().server_version)
@@ -211,10 +223,12 @@ class PostgresStore(SqliteStore):
         self._start_writer()
 
     async def _connect_writer(self) -> asyncpg.Connection:
-        conn = await connect(self.url, timeout_s=self.command_timeout_s)
+        """The writing connection, holding the database's lock (the driver's errors as
+        they are; DatabaseInUse when another dispatcher holds the lock)."""
+        conn = await asyncpg.connect(self.url, timeout=self.command_timeout_s)
         try:
             if not await conn.fetchval(Q["try_lock"]):
-                raise StartupError(
+                raise DatabaseInUse(
                     f"another dispatcher uses the database {self.where}; one dispatcher "
                     "per database (stop the other, or give this one its own database)",
                     path=self.where,
@@ -400,6 +414,10 @@ class PostgresStore(SqliteStore):
     def _error_for(self, exc: BaseException, batch: Batch) -> StoreError:
         """The error a refused batch's waiters get; a cause in the server starts an outage."""
         cause = str(exc) or type(exc).__name__
+        if isinstance(exc, DatabaseInUse):  # reconnected, but another dispatcher holds the lock
+            log.critical("action=store_fatal error=%s; the dispatcher stops", exc)
+            self.on_fatal(exc)
+            return StoreError(f"the store failed: {cause}; nothing was changed")
         if self._in_server(exc):
             conn, self._conn = self._conn, None
             if conn is not None:  # (its state is unknown: the probe opens a new one)
@@ -533,12 +551,9 @@ class PostgresStore(SqliteStore):
         try:
             conn = self._conn
             if conn is None or conn.is_closed():
-                self._conn = None
-                if conn is not None:
-                    conn.terminate()
-                self._conn = await self._connect_writer()
-            await self._probe_write(self._conn)
-        except StartupError as exc:  # another dispatcher holds the lock now
+                conn = await self._reconnect()
+            await self._probe_write(conn)
+        except DatabaseInUse as exc:  # another dispatcher holds the lock now
             log.critical("action=store_fatal error=%s; the dispatcher stops", exc)
             self.on_fatal(exc)
             outage.next_probe = time.monotonic() + self.retry_max_s
@@ -566,6 +581,21 @@ class PostgresStore(SqliteStore):
             log.exception("action=store_available_callback_failed")
         self._wake.set()
 
+    async def _reconnect(self) -> asyncpg.Connection:
+        """A new writing connection (with the database's lock) in place of a lost one."""
+        old, self._conn = self._conn, None
+        if old is not None:
+            old.terminate()
+        try:
+            conn = await self._connect_writer()
+        except DatabaseInUse:
+            raise
+        except Exception as exc:  # whatever the server says, it is the server's state
+            raise ConnectionError(f"cannot reconnect to the database: {exc}") from exc
+        log.warning("action=store_reconnected database=%s", self.where)
+        self._conn = conn
+        return conn
+
     async def _probe_write(self, conn: asyncpg.Connection) -> None:
         async with conn.transaction():
             await conn.execute(Q["probe"], "x" * PROBE_BYTES, timeout=self.command_timeout_s)
@@ -575,7 +605,9 @@ class PostgresStore(SqliteStore):
         """The whole batch in one transaction on the writing connection."""
         conn = self._conn
         if conn is None or conn.is_closed():
-            raise pg_errors.ConnectionDoesNotExistError("the connection to the database is closed")
+            # Lost while idle (the server restarted, a firewall's timeout): nothing of this
+            # batch was sent, so a new connection may write it.
+            conn = await self._reconnect()
         timeout = self.command_timeout_s
         async with conn.transaction():
             if batch.deleted_jobs:

@@ -300,6 +300,8 @@ async def test_while_the_store_cannot_write_changes_are_refused_then_it_recovers
         recovered: list[bool] = []
         store.on_refused = refused.append
         store.on_available = lambda: recovered.append(True)
+        fatal: list[BaseException] = []
+        store.on_fatal = fatal.append
         store.put_job(job(1, "durable"))
         await store.commit()
         with backend.outage():
@@ -325,7 +327,7 @@ async def test_while_the_store_cannot_write_changes_are_refused_then_it_recovers
             if store.writable:
                 break
             await asyncio.sleep(0.1)
-        assert store.writable and recovered, store.health()
+        assert store.writable and recovered and not fatal, (store.health(), fatal)
         assert store.health()["last_recovery_s"] is not None
         store.put_job(job(4, "after"))
         await asyncio.wait_for(store.commit(), 30)

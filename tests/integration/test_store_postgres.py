@@ -156,3 +156,34 @@ async def test_malformed_urls_are_refused_without_their_password() -> None:
         with pytest.raises(StartupError) as caught:
             await store.open()
         assert ":pw@" not in str(caught.value), str(caught.value)
+
+
+def test_a_farm_rides_out_its_database_connections_being_cut(
+    make_farm: Callable[..., Farm], postgres_cluster: Cluster | str, tmp_path: Path
+) -> None:
+    cluster = require_cluster(postgres_cluster)
+    url = cluster.new_database()
+    database = url.rsplit("/", 1)[1]
+    farm = make_farm("--store", url, "--store-retry-max-s", "0.2")
+    out = tmp_path / "out"
+    out.mkdir()
+    farm.client("alpha", instances=2)
+    job = farm.submit(
+        title="through cuts", frames="1-30",
+        command=["sh", "-c", f'sleep 0.1; echo run >> "{out}/f{{start}}"'],
+    )  # fmt: skip
+    for finished in (5, 12, 20):  # every connection of the dispatcher, cut three times
+        wait_for(lambda n=finished: len(list(out.iterdir())) >= n, 60, f"{finished} chunks")
+        cluster.psql(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            f"WHERE datname = '{database}' AND pid <> pg_backend_pid()"
+        )
+    assert farm.wait_state(job["id"], "done", "failed", timeout_s=120)["state"] == "done"
+    assert len(list(out.iterdir())) == 30
+    status = farm.request("GET", "/api/v1/status")
+    assert status["store_health"]["state"] == "ok"
+    farm.close()
+    log = (tmp_path / f"{farm.data_dir.name}-dispatcher.log").read_text()
+    assert "action=store_reconnected" in log  # (the cuts were met, and ridden out)
+    again = make_farm("--store", url, data_dir=farm.data_dir)
+    assert again.job(job["id"])["state"] == "done"
