@@ -58,6 +58,7 @@ _MACHINE_ERRORS = (
     pg_errors.ReadOnlySQLTransactionError,
     pg_errors.PostgresSystemError,
     pg_errors.InternalClientError,
+    pg_errors.ObjectNotInPrerequisiteStateError,  # (a database not accepting connections)
     OSError,
     TimeoutError,
     MemoryError,
@@ -447,7 +448,11 @@ class PostgresStore(SqliteStore):
 
         The stored copies are read with awaits, so changes may be recorded meanwhile:
         they are taken with the batch and read too, until a read finds none new; then
-        memory is put back with no await between that check and the putting back."""
+        memory is put back with no await between that check and the putting back.
+        While the database cannot be read either, the waiters are answered at once
+        (nothing of theirs is durable) and the read is tried again for
+        `readback_patience_s`, the store unavailable meanwhile; then the dispatcher
+        stops, since its memory can no longer be trusted."""
         waiters = list(waiters)
         self.refused_batches += 1
         refusal = Refusal(error=error)
@@ -458,11 +463,15 @@ class PostgresStore(SqliteStore):
         read_records: set[tuple[str, str]] = set()
         deadline = time.monotonic() + self.readback_patience_s
         pause = 0.05
+        answer_early = False
         try:
             while True:
                 batch.absorb(self._take())
                 waiters += self._waiters
                 self._waiters = []
+                if answer_early:  # (no request waits on a database that does not answer)
+                    _fail(waiters, error)
+                    waiters = []
                 jobs = batch.touched_jobs() - read_jobs
                 nodes = batch.touched_nodes() - read_nodes
                 failure_nodes = batch.failure_nodes - read_failure_nodes
@@ -472,14 +481,24 @@ class PostgresStore(SqliteStore):
                     break
                 try:
                     await self._read_back_into(refusal, jobs, nodes, failure_nodes, users, records)
-                except Exception as exc:
-                    if not self._in_server(exc) or time.monotonic() >= deadline:
+                except Exception as exc:  # (the read pool could not even connect, say)
+                    if time.monotonic() >= deadline:
                         raise
                     log.warning(
                         "action=store_readback_retry error=%r; the refused changes are read "
                         "back once the database answers",
                         exc,
                     )
+                    if not answer_early:
+                        answer_early = True
+                        if self._outage is None:  # (changes are refused at once meanwhile)
+                            now = time.monotonic()
+                            self._outage = _Outage(
+                                cause=str(exc) or type(exc).__name__, since=time.time(),
+                                delay_s=self.retry_max_s, next_probe=now + self.retry_max_s,
+                            )  # fmt: skip
+                        error = self._unavailable_error()
+                        refusal.error = error
                     await asyncio.sleep(pause)
                     pause = min(pause * 2, 1.0)
                     continue
@@ -503,9 +522,7 @@ class PostgresStore(SqliteStore):
             except Exception:
                 log.exception("action=store_take_back_failed; the dispatcher stops")
                 self.on_fatal(RuntimeError("taking back a refused batch failed"))
-        for future in waiters:
-            if not future.done():
-                future.set_exception(error)
+        _fail(waiters, error)
 
     async def _read_back_into(
         self,
@@ -640,6 +657,12 @@ class PostgresStore(SqliteStore):
                 group.append(params)
             if group:
                 await _many(conn, group_name, group, timeout)
+
+
+def _fail(waiters: list[asyncio.Future[None]], error: StoreError) -> None:
+    for future in waiters:
+        if not future.done():
+            future.set_exception(error)
 
 
 async def _many(

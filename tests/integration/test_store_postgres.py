@@ -7,6 +7,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -187,3 +188,49 @@ def test_a_farm_rides_out_its_database_connections_being_cut(
     assert "action=store_reconnected" in log  # (the cuts were met, and ridden out)
     again = make_farm("--store", url, data_dir=farm.data_dir)
     assert again.job(job["id"])["state"] == "done"
+
+
+def test_while_the_database_turns_the_dispatcher_away_changes_get_503_and_reads_go_on(
+    make_farm: Callable[..., Farm], postgres_cluster: Cluster | str
+) -> None:
+    from tests.integration.farm import ApiError
+
+    cluster = require_cluster(postgres_cluster)
+    url = cluster.new_database()
+    database = url.rsplit("/", 1)[1]
+    farm = make_farm("--store", url, "--store-retry-max-s", "0.2")
+    kept = farm.submit(title="kept", paused=True)
+    cluster.psql(f"ALTER DATABASE {database} ALLOW_CONNECTIONS false")
+    cluster.psql(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        f"WHERE datname = '{database}' AND pid <> pg_backend_pid()"
+    )
+    try:
+        tries = iter(range(1000))
+
+        def refused() -> bool:
+            try:
+                farm.submit(title=f"refused {next(tries)}", paused=True)
+            except ApiError as exc:
+                assert exc.status == 503, exc
+                return True
+            return False
+
+        wait_for(refused, 30, "a submit refused with 503")
+        started = time.monotonic()
+        assert refused() and time.monotonic() - started < 5  # at once, not after a wait
+        assert farm.request("GET", "/api/v1/status")["store_health"]["state"] == "unavailable"
+        assert "kept" in {job["title"] for job in farm.request("GET", "/api/v1/jobs/")}
+    finally:
+        cluster.psql(f"ALTER DATABASE {database} ALLOW_CONNECTIONS true")
+    wait_for(
+        lambda: farm.request("GET", "/api/v1/status")["store_health"]["state"] == "ok",
+        30, "the store to recover",
+    )  # fmt: skip
+    # The refused submit was taken back once the database could be read again.
+    assert [job["title"] for job in farm.request("GET", "/api/v1/jobs/")] == ["kept"]
+    after = farm.submit(title="after", paused=True)
+    farm.close()
+    again = make_farm("--store", url, data_dir=farm.data_dir)
+    titles = {job["title"]: job["id"] for job in again.request("GET", "/api/v1/jobs/")}
+    assert titles == {"kept": kept["id"], "after": after["id"]}
