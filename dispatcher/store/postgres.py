@@ -32,7 +32,7 @@ from typing import Any
 import asyncpg
 import asyncpg.exceptions as pg_errors
 
-from dispatcher.errors import StartupError, StoreError
+from dispatcher.errors import StartupError, StoreError, StoreUnavailable
 from dispatcher.store import rows
 from dispatcher.store.batch import Batch, Refusal
 from dispatcher.store.sqlite import (
@@ -310,6 +310,22 @@ class PostgresStore(SqliteStore):
             raise StoreError("the store is closed")
         return self._pool
 
+    async def _read(self, how: str, query: str, *args: Any) -> Any:
+        """`how` (fetch, fetchrow) on a pooled connection; a connection the server cut
+        is replaced once, then StoreUnavailable says the store cannot be read."""
+        for attempt in (1, 2):
+            try:
+                return await getattr(self._reads(), how)(query, *args)
+            except (*_MACHINE_ERRORS, asyncpg.InterfaceError) as exc:
+                if attempt == 2:
+                    cause = str(exc) or type(exc).__name__
+                    raise StoreUnavailable(
+                        f"the store cannot be read: {cause}; try again later",
+                        cause=cause,
+                        retry_after_s=self.retry_max_s,
+                    ) from exc
+        raise AssertionError("unreachable")
+
     async def load(self) -> Snapshot:
         try:
             async with self._reads().acquire() as db, db.transaction(isolation="repeatable_read"):
@@ -339,18 +355,18 @@ class PostgresStore(SqliteStore):
             query, args = Q["load_runs_between"], (job_id, chunks[0], chunks[-1])
         else:
             query, args = Q["load_runs_of_chunks"], (job_id, list(chunks))
-        return _tuples(await self._reads().fetch(query, *args))
+        return _tuples(await self._read("fetch", query, *args))
 
     async def records(self) -> list[tuple[str, str, bytes]]:
         """Every named record: (kind, name, info)."""
-        found = await self._reads().fetch(Q["load_records"])
+        found = await self._read("fetch", Q["load_records"])
         return [(kind, name, bytes(info)) for kind, name, info in found]
 
     async def bounds(self, table: str) -> tuple[float | None, float | None, int]:
         """(first time, last time, rows) of the statistics or history table."""
         if table not in ("statistics", "history"):
             raise ValueError(f"no time-ranged table {table!r}")
-        row = await self._reads().fetchrow(Q[f"{table}_bounds"])
+        row = await self._read("fetchrow", Q[f"{table}_bounds"])
         assert row is not None
         return row[0], row[1], int(row[2])
 
@@ -361,11 +377,11 @@ class PostgresStore(SqliteStore):
         order written, after row `after` (as SqliteStore.timed_rows)."""
         if table not in ("statistics", "history"):
             raise ValueError(f"no time-ranged table {table!r}")
-        found = await self._reads().fetch(Q[f"{table}_range"], start, end, after, limit)
+        found = await self._read("fetch", Q[f"{table}_range"], start, end, after, limit)
         return [(*row[:-1], bytes(row[-1])) for row in found]
 
     async def history(self, start: float, end: float) -> list[tuple[float, int, str, bytes]]:
-        found = await self._reads().fetch(Q["load_history"], start, end)
+        found = await self._read("fetch", Q["load_history"], start, end)
         return [(when, job_id, event, bytes(info)) for when, job_id, event, info in found]
 
     # -- committing ----------------------------------------------------------

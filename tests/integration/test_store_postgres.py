@@ -234,3 +234,33 @@ def test_while_the_database_turns_the_dispatcher_away_changes_get_503_and_reads_
     again = make_farm("--store", url, data_dir=farm.data_dir)
     titles = {job["title"]: job["id"] for job in again.request("GET", "/api/v1/jobs/")}
     assert titles == {"kept": kept["id"], "after": after["id"]}
+
+
+async def test_reads_replace_a_cut_connection_or_say_the_store_cannot_be_read(
+    postgres_cluster: Cluster | str,
+) -> None:
+    from dispatcher.errors import StoreUnavailable
+
+    cluster = require_cluster(postgres_cluster)
+    url = cluster.new_database()
+    database = url.rsplit("/", 1)[1]
+    cut_readers = (
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        f"WHERE datname = '{database}' AND pid <> pg_backend_pid() "
+        "AND pid NOT IN (SELECT pid FROM pg_locks WHERE locktype = 'advisory')"
+    )
+    store = PostgresStore(url, retry_max_s=0.2)
+    await store.open()
+    store.put_run((1, 0, 1), 7, "done", 1.0, 2.0, 0, "")
+    await store.commit()
+    cluster.psql(cut_readers)
+    assert [run[:5] for run in await store.runs(1)] == [(1, 0, 1, 7, "done")]
+    cluster.psql(f"ALTER DATABASE {database} ALLOW_CONNECTIONS false")
+    try:
+        cluster.psql(cut_readers)
+        with pytest.raises(StoreUnavailable, match="cannot be read"):
+            await store.runs(1)
+    finally:
+        cluster.psql(f"ALTER DATABASE {database} ALLOW_CONNECTIONS true")
+    assert len(await store.runs(1)) == 1
+    await store.close()
