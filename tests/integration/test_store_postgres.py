@@ -264,3 +264,16 @@ async def test_reads_replace_a_cut_connection_or_say_the_store_cannot_be_read(
         cluster.psql(f"ALTER DATABASE {database} ALLOW_CONNECTIONS true")
     assert len(await store.runs(1)) == 1
     await store.close()
+
+
+def test_the_configuration_api_shows_no_store_password_and_takes_itself_back(
+    make_farm: Callable[..., Farm], postgres_url: str
+) -> None:
+    with_password = postgres_url.replace("corral@", "corral:hunter2@")
+    farm = make_farm("--store", with_password)
+    shown = farm.request("GET", "/api/v1/system/configuration")
+    assert shown["values"]["store"] == with_password.replace(":hunter2@", ":***@")
+    assert "hunter2" not in str(farm.request("GET", "/api/v1/status"))
+    # Every value as read, sent back: nothing changes (the shown store is the store).
+    answer = farm.request("PATCH", "/api/v1/system/configuration", {"values": shown["values"]})
+    assert answer == {"changed": []}
