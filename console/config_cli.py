@@ -79,7 +79,7 @@ def stored_settings(data_dir: Path, store: str = "") -> dict[str, Any]:
     if is_postgres(store):
         import asyncio
 
-        from dispatcher.store.postgres import read_record as read_postgres
+        from dispatcher.store.pg_schema import read_record as read_postgres
 
         raw = asyncio.run(read_postgres(store, "config", "settings"))
     else:

@@ -19,7 +19,7 @@ from typing import Any
 from dispatcher.auth import FARM_SECRET_META
 from dispatcher.datadir import DataDirLock
 from dispatcher.errors import Conflict, StartupError
-from dispatcher.store import postgres
+from dispatcher.store import pg_schema
 from dispatcher.store.sqlite import SqliteStore
 from dispatcher.store.urls import redact
 
@@ -164,13 +164,13 @@ async def _copy(
 ) -> CopyReport:
     report = CopyReport(source=str(source), target=redact(url))
     db = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
-    target = await postgres.connect(url)
+    target = await pg_schema.connect(url)
     try:
-        if not await target.fetchval(postgres.Q["try_lock"]):
+        if not await target.fetchval(pg_schema.Q["try_lock"]):
             raise StartupError(
                 f"a dispatcher uses the database {redact(url)}: stop it first", path=redact(url)
             )
-        await postgres.migrate(target)
+        await pg_schema.migrate(target)
         found = {name: rows for name, rows in (await target_rows(target)).items() if rows}
         if found:
             held = ", ".join(f"{name} {rows}" for name, rows in found.items())
@@ -206,10 +206,10 @@ async def _copy(
                 )
             if secret_file.is_file():
                 secret = secret_file.read_text().strip()
-                await target.execute(postgres.Q["put_meta"], FARM_SECRET_META, secret)
+                await target.execute(pg_schema.Q["put_meta"], FARM_SECRET_META, secret)
                 report.secret_copied = True
         report.rows = copied
     finally:
         db.close()
-        await postgres.close_quietly(target)
+        await pg_schema.close_quietly(target)
     return report

@@ -132,22 +132,22 @@ async def test_config_show_reads_the_stored_settings_from_the_database(
 async def test_two_migrations_at_once_make_one_schema(postgres_url: str) -> None:
     import asyncio
 
-    from dispatcher.store import postgres
+    from dispatcher.store import pg_schema
 
-    first, second = await postgres.connect(postgres_url), await postgres.connect(postgres_url)
+    first, second = await pg_schema.connect(postgres_url), await pg_schema.connect(postgres_url)
     try:
-        versions = await asyncio.gather(postgres.migrate(first), postgres.migrate(second))
-        latest = postgres.migrations()[-1][0]
+        versions = await asyncio.gather(pg_schema.migrate(first), pg_schema.migrate(second))
+        latest = pg_schema.migrations()[-1][0]
         assert versions == [latest, latest]
         recorded = await first.fetch("SELECT version FROM corral_schema ORDER BY version")
         assert [row[0] for row in recorded] == list(range(1, latest + 1))
-        assert await postgres.migrate(first) == latest  # nothing left to do
+        assert await pg_schema.migrate(first) == latest  # nothing left to do
         await first.execute("INSERT INTO corral_schema (version) VALUES ($1)", latest + 1)
         with pytest.raises(StartupError, match="newer than this Corral knows"):
-            await postgres.migrate(second)
+            await pg_schema.migrate(second)
     finally:
-        await postgres.close_quietly(first)
-        await postgres.close_quietly(second)
+        await pg_schema.close_quietly(first)
+        await pg_schema.close_quietly(second)
 
 
 async def test_malformed_urls_are_refused_without_their_password() -> None:
