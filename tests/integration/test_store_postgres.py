@@ -218,7 +218,7 @@ def test_while_the_database_turns_the_dispatcher_away_changes_get_503_and_reads_
 
         wait_for(refused, 30, "a submit refused with 503")
         started = time.monotonic()
-        assert refused() and time.monotonic() - started < 5  # at once, not after a wait
+        assert refused() and time.monotonic() - started < 10  # at once, not after a wait
         assert farm.request("GET", "/api/v1/status")["store_health"]["state"] == "unavailable"
         assert "kept" in {job["title"] for job in farm.request("GET", "/api/v1/jobs/")}
     finally:
