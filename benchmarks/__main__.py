@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import dispatcher_figures as df
-from benchmarks import listing_figures, probes, report
+from benchmarks import listing_figures, postgres_figures, probes, report
 from benchmarks.cpu import CpuWindow
 from benchmarks.farm import BenchError, raise_open_files
 from benchmarks.runner import SCALES, Scale, measure, median
@@ -105,6 +105,9 @@ def run_figures(scale: Scale, ctx: df.Context, spawn_rate: float | None) -> dict
     figures.update(df.hook_figures(ctx, figures["noop_ahead0"]))
     for name, figure in listing_figures.FIGURES.items():
         figures[name] = figure(ctx)
+    if scale.name != "smoke":  # (a cluster to start: the harness's smoke test runs without)
+        for name, figure in postgres_figures.FIGURES.items():
+            figures[name] = figure(ctx)
     return figures
 
 
@@ -114,6 +117,7 @@ SINGLE = {
     "rest_submit": df.rest_submit,
     "rest_list": df.rest_list,
     **listing_figures.FIGURES,
+    **postgres_figures.FIGURES,
 }
 
 

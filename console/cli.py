@@ -398,6 +398,8 @@ def setting(flag: str, text: str, kind: Any = None, field: str | None = None, **
     "full survives power loss, normal process crashes.",
     click.Choice(["full", "normal"]),
 )
+@setting("--store", "Where the farm's state lives: a postgresql:// URL, or empty for SQLite in the data directory.",
+         metavar="URL", show_default=False)  # fmt: skip
 @setting("--heartbeat-s", "Seconds between render-client heartbeats.", click.FloatRange(min=0.05),
          field="heartbeat_interval_s")  # fmt: skip
 @setting(

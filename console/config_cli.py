@@ -71,11 +71,21 @@ def resolve_settings(
         raise SettingsError(str(exc)) from None
 
 
-def stored_settings(data_dir: Path) -> dict[str, Any]:
-    """The settings an administrator stored through the API, read from the database."""
-    from dispatcher.store.maintenance import read_record
+def stored_settings(data_dir: Path, store: str = "") -> dict[str, Any]:
+    """The settings an administrator stored through the API, read from the database
+    (the data directory's SQLite file, or the PostgreSQL database `store` names)."""
+    from dispatcher.store.urls import is_postgres
 
-    raw = read_record(data_dir / "corral.db", "config", "settings")
+    if is_postgres(store):
+        import asyncio
+
+        from dispatcher.store.pg_schema import read_record as read_postgres
+
+        raw = asyncio.run(read_postgres(store, "config", "settings"))
+    else:
+        from dispatcher.store.maintenance import read_record
+
+        raw = read_record(data_dir / "corral.db", "config", "settings")
     if raw is None:
         return {}
     found = msgspec.json.decode(raw)
@@ -113,7 +123,7 @@ def config_show(
     for name in config_sources.unknown_env(env):
         click.echo(f"corral: warning: {name} is not a setting; ignored", err=True)
     try:
-        stored = stored_settings(resolved.settings.data_dir)
+        stored = stored_settings(resolved.settings.data_dir, resolved.settings.store)
     except Exception as exc:  # an unreadable database: say so, show the rest
         click.echo(f"corral: warning: cannot read the stored settings: {exc}", err=True)
         stored = {}

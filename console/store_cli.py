@@ -1,11 +1,14 @@
-"""`corral store check` and `corral store backup`: the database of a data directory.
+"""`corral store check`, `corral store backup` and `corral store migrate`: the
+database of a data directory.
 
-Both read the file directly (they need read access to the data directory, not
-a token) and are safe while the dispatcher runs.
+Check and backup read the file directly (they need read access to the data
+directory, not a token) and are safe while the dispatcher runs. Migrate copies a
+stopped farm's SQLite file into an empty PostgreSQL database.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -114,6 +117,64 @@ def backup(
         if bar is not None:
             bar.__exit__(None, None, None)
     click.echo(f"{source} -> {target}: {pages} pages, {target.stat().st_size} bytes, checked ok")
+
+
+def _sqlite_source(text: str) -> Path:
+    from dispatcher.store.urls import sqlite_path
+
+    path = sqlite_path(text) or ("" if "://" in text else text)
+    if not path:
+        raise click.BadParameter(
+            f"{text!r} is not a SQLite database: give sqlite:///path/to/corral.db",
+            param_hint="'--from'",
+        )
+    return Path(path)
+
+
+@store.command()
+@click.option("--from", "source", required=True, metavar="sqlite:///PATH",
+              help="The farm's SQLite database (DATA_DIR/corral.db); its dispatcher stopped.")  # fmt: skip
+@click.option("--to", "target", required=True, metavar="postgresql://...",
+              help="An empty PostgreSQL database (created with createdb).")  # fmt: skip
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def migrate(source: str, target: str, quiet: bool) -> None:
+    """Copy a farm's whole state from its SQLite file into an empty PostgreSQL database.
+
+    The farm's dispatcher must be stopped (the data directory's lock is taken for the
+    copy). A target that holds anything is refused (exit 1) and left as it was; the
+    copy is one transaction, checked row for row before it commits. Then start the
+    dispatcher with the same --data-dir and --store postgresql://... (docs/scaling.md).
+    """
+    from dispatcher.store.urls import is_postgres, redact
+
+    path = _sqlite_source(source)
+    if not is_postgres(target):
+        raise click.BadParameter(
+            f"{redact(target)!r} is not a PostgreSQL URL: give postgresql://[user@]host[:port]/db",
+            param_hint="'--to'",
+        )
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from dispatcher.store.copy import sqlite_to_postgres
+
+    bar = Progress(
+        TextColumn("{task.description:<16}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("rows"), TimeElapsedColumn(),
+        console=Console(stderr=True), disable=quiet, transient=False,
+    )  # fmt: skip
+    task = bar.add_task("migrate", total=None)
+
+    def progress(table: str, done: int, total: int) -> None:
+        bar.update(task, description=table or "migrate", completed=done, total=total)
+
+    with bar:
+        report = asyncio.run(sqlite_to_postgres(path, target, progress))
+    rows = sum(report.rows.values())
+    secret = "; the farm secret went along" if report.secret_copied else ""
+    click.echo(
+        f"{path} -> {redact(target)}: {rows} rows in {len(report.rows)} tables, checked ok{secret}"
+    )
 
 
 COMMANDS = [store]

@@ -22,7 +22,7 @@ from aiohttp import web
 
 from dispatcher import VERSION, limits, tls
 from dispatcher.activity import ActivityLog, LogFolder, MessageLog, StatisticsSampler
-from dispatcher.auth import Users, farm_secret
+from dispatcher.auth import FARM_SECRET_META, Users, adopt_farm_secret, farm_secret
 from dispatcher.config import Settings
 from dispatcher.config_sources import Origin
 from dispatcher.control import NodeControl
@@ -41,6 +41,7 @@ from dispatcher.scheduler import Scheduler
 from dispatcher.software import Registry
 from dispatcher.store.refusal import store_wiring
 from dispatcher.store.sqlite import SqliteStore
+from dispatcher.store.urls import is_postgres
 from dispatcher.streams import Streams
 from dispatcher.web.app import make_app
 from hooks.catalog import TemplateCatalog
@@ -64,6 +65,24 @@ def chain(*callbacks: Callable[..., None]) -> Callable[..., None]:
     return call_all
 
 
+def open_store(settings: Settings) -> SqliteStore:
+    """The store the settings name: SQLite in the data directory, or PostgreSQL."""
+    if is_postgres(settings.store):
+        from dispatcher.store.postgres import PostgresStore  # (asyncpg only when used)
+
+        return PostgresStore(
+            settings.store,
+            durability=settings.durability,
+            retry_max_s=settings.store_retry_max_s,
+        )
+    return SqliteStore(
+        settings.db_path,
+        durability=settings.durability,
+        checkpoint_interval_s=settings.checkpoint_interval_s,
+        retry_max_s=settings.store_retry_max_s,
+    )
+
+
 class Dispatcher:
     """One farm's dispatcher. `await start()`, then `await close()` (safe twice)."""
 
@@ -72,12 +91,7 @@ class Dispatcher:
         setting given as a command-line option keeps its value over a stored one."""
         self.settings = settings
         self.lock = DataDirLock(settings.data_dir)
-        self.store = SqliteStore(
-            settings.db_path,
-            durability=settings.durability,
-            checkpoint_interval_s=settings.checkpoint_interval_s,
-            retry_max_s=settings.store_retry_max_s,
-        )
+        self.store = open_store(settings)
         self.users = Users(self.store, settings.data_dir, token_ttl_s=settings.token_ttl_s)
         self.records = Records(self.store)
         self.software = Registry(self.records)
@@ -110,6 +124,7 @@ class Dispatcher:
         self.hook_host: HookHost
         self.hooks: Hooks
         self.web: web.AppRunner | None = None
+        self.secret = b""
         self.render_address: tuple[str, int] = ("", 0)
         self.http_url = ""
         self.compat_url = ""
@@ -131,6 +146,7 @@ class Dispatcher:
         self.users.load(snapshot.users)
         self.queue.load(snapshot)
         self.records.load(await self.store.records())
+        self.secret = self._farm_secret(snapshot.meta)
         logs = settings.logs_dir
         self.chunk_logs = ChunkLogs(logs)
         self.actions = ActionLog(logs)
@@ -165,6 +181,21 @@ class Dispatcher:
             len(self.queue.jobs), len(self.queue.nodes), *self.render_address, self.http_url,
         )  # fmt: skip
 
+    def _farm_secret(self, meta: Mapping[str, str]) -> bytes:
+        """SQLite: DATA_DIR/farm.secret. PostgreSQL: the database's (every dispatcher on
+        it shares it), written to the data directory's file too; a farm's first start
+        on the database stores the file's (committed with the start's first batch)."""
+        data_dir = self.settings.data_dir
+        if not is_postgres(self.settings.store):
+            return farm_secret(data_dir)
+        stored = meta.get(FARM_SECRET_META, "")
+        if stored:
+            adopt_farm_secret(data_dir, stored)
+            return stored.encode()
+        secret = farm_secret(data_dir)
+        self.store.put_meta(FARM_SECRET_META, secret.decode())
+        return secret
+
     def _start_node_server(self, recorded: dict[str, Any]) -> None:
         """The node server, its scheduler and node control, wired to the queue."""
         self.node_server = NodeServer(
@@ -172,7 +203,7 @@ class Dispatcher:
             queue=self.queue,
             store=self.store,
             logs=self.chunk_logs,
-            secret=farm_secret(self.settings.data_dir),
+            secret=self.secret,
             templates=lambda: (self.templates.digest, self.templates.sources),
         )
         self.scheduler = self.node_server.scheduler

@@ -173,6 +173,21 @@ def farm_secret(data_dir: Path) -> bytes:
     return path.read_text().strip().encode()
 
 
+# The meta key that holds the farm secret in a PostgreSQL store (shared by every
+# dispatcher on the database; docs/scaling.md).
+FARM_SECRET_META = "farm_secret"
+
+
+def adopt_farm_secret(data_dir: Path, secret: str) -> None:
+    """Make DATA_DIR/farm.secret hold `secret` (the store's), for the render clients and
+    tools of this machine that read the file."""
+    path = data_dir / "farm.secret"
+    if path.exists() and path.read_text().strip() == secret:
+        return
+    write_private(path, secret + "\n")
+    log.info("action=farm_secret_adopted path=%s source=store", path)
+
+
 class Users:
     """The user table in memory, persisted through the store.
 

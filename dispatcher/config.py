@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from dispatcher.limits import ChunkLimits
 from dispatcher.model import MAX_CHUNKS_PER_JOB
@@ -36,6 +36,9 @@ class Settings(BaseModel):
     http_port: int = Field(DEFAULT_HTTP_PORT, ge=0, le=65535)
     compat_port: int | None = Field(DEFAULT_COMPAT_PORT, ge=0, le=65535)
     durability: Literal["full", "normal"] = "full"
+    # Where the farm's state lives: "" (the default) a SQLite file in the data
+    # directory; a postgresql:// URL a PostgreSQL database (docs/scaling.md).
+    store: str = Field("", max_length=4096)
     heartbeat_interval_s: float = Field(5.0, ge=0.05)
     offline_after_missed: int = Field(3, ge=1)
     node_lost_after_s: float = Field(30.0, ge=0.1)
@@ -70,6 +73,19 @@ class Settings(BaseModel):
     tls_key: Path | None = None
     handshake_timeout_s: float = Field(10.0, gt=0.0, le=600.0)
     max_handshaking: int = Field(1024, ge=1, le=1_000_000)
+
+    @field_validator("store")
+    @classmethod
+    def _store_url(cls, value: str) -> str:
+        value = value.strip()
+        if value in ("", "sqlite"):
+            return ""
+        if value.startswith(("postgresql://", "postgres://")):
+            return value
+        raise ValueError(
+            "not a store: leave it empty for SQLite in the data directory, or give a "
+            "postgresql://[user[:password]@]host[:port]/database URL"
+        )
 
     @model_validator(mode="after")
     def _tls_pair(self) -> Settings:

@@ -34,6 +34,7 @@ from pydantic import TypeAdapter
 
 from dispatcher.config import Settings
 from dispatcher.errors import ValidationError
+from dispatcher.store.urls import redact
 
 ENV_PREFIX = "CORRAL_"
 CONFIG_ENV = "CORRAL_CONFIG"
@@ -95,6 +96,7 @@ class Resolved:
     def report(self, live: Iterable[str] = ()) -> dict[str, dict[str, Any]]:
         """Every setting: its value (JSON), origin, where, and whether the API may change it."""
         values = self.settings.model_dump(mode="json")
+        values["store"] = redact(values["store"])  # (a password in the URL is never shown)
         changeable = set(live)
         return {
             name: {"value": value, **self.origin(name).to_dict(), "live": name in changeable}

@@ -24,6 +24,7 @@ from dispatcher.events import SystemEvent
 from dispatcher.operations.actor import Actor
 from dispatcher.operations.farm import Area, Farm
 from dispatcher.protocol import PROTOCOL_VERSION
+from dispatcher.store.urls import redact
 from hooks.catalog import TemplateCatalog, TemplateInfo
 from hooks.runtime import bundled_templates_dir
 
@@ -54,8 +55,8 @@ def checked_settings(current: Settings, values: dict[str, Any]) -> tuple[Setting
     for name, value in values.items():
         if name not in known:
             raise ValidationError(f"{name}: no such setting", field=name)
-        if value == known[name]:
-            continue
+        if value == known[name] or (name == "store" and value == redact(known[name])):
+            continue  # (the configuration as read back, the store's password shown as ***)
         if name not in LIVE_SETTINGS:
             raise ValidationError(
                 f"{name}: cannot change while the dispatcher runs (a start option)", field=name
@@ -141,6 +142,7 @@ class SystemOperations(Area):
     def configuration(self, actor: Actor) -> dict[str, Any]:
         """The settings in force, the live ones, and where each value came from."""
         values = self.farm.settings.model_dump(mode="json")
+        values["store"] = redact(values["store"])  # (a password in the URL is never shown)
         return {
             "values": values,
             "live": sorted(LIVE_SETTINGS),

@@ -1,6 +1,6 @@
-"""Persistence. `sqlite.SqliteStore` is the embedded default; `memory.MemoryStore`
-serves the unit tier. Both record changes with `put_*` and make them durable
-with `commit()`."""
+"""Persistence. `sqlite.SqliteStore` is the embedded default, `postgres.PostgresStore`
+keeps the same records on a PostgreSQL server; `memory.MemoryStore` serves the unit
+tier. All record changes with `put_*` and make them durable with `commit()`."""
 
 from __future__ import annotations
 

@@ -94,3 +94,24 @@ def test_bench_only_refuses_a_figure_it_does_not_know() -> None:
     )  # fmt: skip
     assert done.returncode == 2
     assert "'nope'" in done.stderr
+
+
+@pytest.mark.postgres
+@pytest.mark.timeout(300)
+def test_bench_postgres_figures_smoke(tmp_path: Path) -> None:
+    """The PostgreSQL figures (make bench runs them beside SQLite's) at the tiny scale."""
+    from tests.integration.postgres import pg_bin
+
+    if pg_bin() is None:
+        pytest.skip("PostgreSQL is not installed (Debian package postgresql)")
+    out = tmp_path / "results"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--smoke", "--no-chart", "--out", str(out),
+         "--only", "noop_postgres,restart_postgres", "--scratch", str(tmp_path / "scratch")],
+        cwd=ROOT, capture_output=True, text=True, timeout=290,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert "on PostgreSQL" in done.stdout
+    figures = json.loads((out / "bench-smoke-only.json").read_text())["figures"]
+    for name in ("noop_postgres", "restart_postgres"):
+        _check_measured(name, figures[name], probe=True)
