@@ -1,8 +1,8 @@
 """Console commands that drive render nodes and chunks.
 
 `corral nodes kill|kill-pause|kill-restart|pause|resume|update|soft-restart|remove
-NODE...`, `nodes priority|purge-exclusions|realtime-log|system-event|run-python|
-notes|show|hosts`, `corral chunks requeue|skip|complete JOB CHUNK...` and
+NODE...`, `nodes priority|purge-exclusions|exclude|realtime-log|system-event|run-python|
+notes|show|hosts|pools`, `corral chunks requeue|skip|complete JOB CHUNK...` and
 `corral jobs kill-nodes JOB --then pause|redo|go-on`. They call the REST API
 (`/api/v1/nodes/{node}/actions/{action}`); `install_node_commands` adds them to
 the `corral` group's `nodes` and `jobs` groups and adds the `chunks` group.
@@ -10,14 +10,15 @@ the `corral` group's `nodes` and `jobs` groups and adds the `chunks` group.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
 from typing import Any
 
 import click
 
 from console.auth import CliState
+from console.clikit import for_each
+from console.completion import complete_jobs, complete_nodes
 from console.formatting import printable
-from console.http import AuthFailed, ConsoleError, DispatcherClient, RequestRefused, job_ref
+from console.http import ConsoleError, DispatcherClient, job_ref
 
 pass_state = click.make_pass_decorator(CliState, ensure=True)
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
@@ -25,10 +26,6 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON f
 SYSTEM_EVENTS = ("shutdown", "reboot", "logoff")
 THEN_CHOICES = ("pause", "redo", "go-on")
 CHUNK_STATES = {"requeue": "queued", "skip": "skipped", "complete": "done"}
-
-
-class PartialFailure(ConsoleError):
-    """Some of several requested actions were refused; each was reported already."""
 
 
 def node_ref(value: str) -> str:
@@ -45,19 +42,7 @@ def node_action(
     return dict(answer or {})
 
 
-def _for_each(items: Iterable[str], what: str, act: Callable[[str], str]) -> None:
-    """Apply `act` to each item; a refusal is reported on one line and the rest go on."""
-    refused = 0
-    for item in items:
-        try:
-            click.echo(printable(act(item)))
-        except AuthFailed:
-            raise
-        except RequestRefused as exc:
-            refused += 1
-            click.echo(printable(f"corral: error: {what} {item}: {exc}"), err=True)
-    if refused:
-        raise PartialFailure(f"{refused} of the requested {what}s refused the action")
+_for_each = for_each  # a refusal is reported on one line and the rest go on
 
 
 def _echo_json(value: Any) -> None:
@@ -82,7 +67,8 @@ SIMPLE_ACTIONS = {
 
 
 def _simple_command(action: str, summary: str) -> click.Command:
-    @click.argument("nodes", nargs=-1, required=True, metavar="NODE...")
+    @click.argument("nodes", nargs=-1, required=True, metavar="NODE...",
+                    shell_complete=complete_nodes)  # fmt: skip
     @pass_state
     def command(state: CliState, nodes: tuple[str, ...]) -> None:
         client = state.client()
@@ -93,7 +79,7 @@ def _simple_command(action: str, summary: str) -> click.Command:
 
 
 @click.command("show")
-@click.argument("node")
+@click.argument("node", shell_complete=complete_nodes)
 @json_option
 @pass_state
 def nodes_show(state: CliState, node: str, as_json: bool) -> None:
@@ -162,7 +148,7 @@ def nodes_hosts(state: CliState, as_json: bool) -> None:
 
 
 @click.command("priority", context_settings={"ignore_unknown_options": True})
-@click.argument("node")
+@click.argument("node", shell_complete=complete_nodes)
 @click.argument("priority", type=click.IntRange(-20, 19), metavar="N")
 @pass_state
 def nodes_priority(state: CliState, node: str, priority: int) -> None:
@@ -176,7 +162,7 @@ def nodes_priority(state: CliState, node: str, priority: int) -> None:
 
 
 @click.command("purge-exclusions")
-@click.argument("node")
+@click.argument("node", shell_complete=complete_nodes)
 @click.option("--template", help="Only this template's exclusion (key or id).")
 @click.option("--job", "job", help="Only this job's exclusion (id or title).")
 @pass_state
@@ -192,7 +178,7 @@ def nodes_purge(state: CliState, node: str, template: str | None, job: str | Non
 
 
 @click.command("realtime-log")
-@click.argument("node")
+@click.argument("node", shell_complete=complete_nodes)
 @click.argument("switch", type=click.Choice(["on", "off"]), metavar="on|off")
 @pass_state
 def nodes_realtime_log(state: CliState, node: str, switch: str) -> None:
@@ -202,7 +188,7 @@ def nodes_realtime_log(state: CliState, node: str, switch: str) -> None:
 
 
 @click.command("system-event")
-@click.argument("node")
+@click.argument("node", shell_complete=complete_nodes)
 @click.argument("event", type=click.Choice(SYSTEM_EVENTS), metavar="EVENT")
 @pass_state
 def nodes_system_event(state: CliState, node: str, event: str) -> None:
@@ -214,7 +200,7 @@ def nodes_system_event(state: CliState, node: str, event: str) -> None:
 
 
 @click.command("run-python")
-@click.argument("node")
+@click.argument("node", shell_complete=complete_nodes)
 @click.argument("file", type=click.File("r"))
 @pass_state
 def nodes_run_python(state: CliState, node: str, file: Any) -> None:
@@ -229,8 +215,42 @@ def nodes_run_python(state: CliState, node: str, file: Any) -> None:
         raise ConsoleError(f"the code failed on node {node}")
 
 
+@click.command("exclude")
+@click.argument("node", shell_complete=complete_nodes)
+@click.argument("template")
+@pass_state
+def nodes_exclude(state: CliState, node: str, template: str) -> None:
+    """Keep a template's jobs off a node (purge-exclusions --template lifts it).
+
+    \b
+    corral nodes exclude render7 katana
+    """
+    answer = node_action(state.client(), node, "exclude", {"template": template})
+    click.echo(printable(answer["output"], lines=True))
+
+
+@click.command("pools")
+@click.argument("node", shell_complete=complete_nodes)
+@json_option
+@pass_state
+def nodes_pools(state: CliState, node: str, as_json: bool) -> None:
+    """The pools a node is in.
+
+    \b
+    corral nodes pools render7
+    """
+    found = list(state.client().request("GET", f"/nodes/{node_ref(node)}/pools") or [])
+    if as_json:
+        _echo_json(found)
+        return
+    for pool in found:
+        click.echo(printable(f"{pool.get('name')}  {pool.get('description') or ''}".rstrip()))
+    if not found:
+        click.echo("in no pool")
+
+
 @click.command("notes")
-@click.argument("node")
+@click.argument("node", shell_complete=complete_nodes)
 @click.argument("text")
 @pass_state
 def nodes_notes(state: CliState, node: str, text: str) -> None:
@@ -244,7 +264,7 @@ def nodes_notes(state: CliState, node: str, text: str) -> None:
 
 
 @click.command("kill-nodes")
-@click.argument("job")
+@click.argument("job", shell_complete=complete_jobs)
 @click.option(
     "--then",
     "then",
@@ -263,11 +283,11 @@ def jobs_kill_nodes(state: CliState, job: str, then: str) -> None:
 
 @click.group("chunks")
 def chunks() -> None:
-    """Chunk control: requeue, skip or complete chunks (0-based numbers)."""
+    """A job's chunks (0-based): list, show, log, requeue, skip, complete, avoid a node."""
 
 
 def _chunk_command(verb: str, state_name: str) -> click.Command:
-    @click.argument("job")
+    @click.argument("job", shell_complete=complete_jobs)
     @click.argument("chunk_numbers", nargs=-1, required=True, type=int, metavar="CHUNK...")
     @pass_state
     def command(state: CliState, job: str, chunk_numbers: tuple[int, ...]) -> None:
@@ -307,6 +327,8 @@ NODE_COMMANDS: list[click.Command] = [
     nodes_system_event,
     nodes_run_python,
     nodes_notes,
+    nodes_exclude,
+    nodes_pools,
 ]
 
 
