@@ -138,7 +138,7 @@ def system_logs(
     corral system logs                  the dispatcher log
     corral system logs -f               follow it
     corral system logs action           the action logs' names
-    corral system logs action 2026-12-07
+    corral system logs activity activity-2026-12-07.log
     """
     client = state.client()
     if kind is not None and name is None:
@@ -185,7 +185,7 @@ def system_log_remove(state: CliState, kind: str, name: str) -> None:
     """Remove an activity or action log file (administer).
 
     \b
-    corral system log-remove activity 2026-11-01
+    corral system log-remove activity activity-2026-11-01.log
     """
     state.client().request("DELETE", f"/logs/{kind}/{segment(name)}")
     click.echo(printable(f"removed {kind} log {name}"))
