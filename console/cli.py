@@ -30,6 +30,7 @@ from console.compat_cli import COMMANDS as COMPAT_COMMANDS
 from console.completion import completion
 from console.config_cli import config_option, install_config_commands, resolve_settings
 from console.demo import run_demo
+from console.examples import add_examples
 from console.folders_cli import COMMANDS as FOLDER_COMMANDS
 from console.folders_cli import jobs_move
 from console.formatting import host_port, printable
@@ -808,6 +809,8 @@ def demo(output: Path, frames: int, packet: int, instances: int, keep_data: bool
     """
     run_demo(output=output, frames=frames, packet=packet, instances=instances, keep_data=keep_data)
 
+
+add_examples(main)  # every command is registered by now
 
 if __name__ == "__main__":
     main()
