@@ -133,8 +133,9 @@ def users_set(
 
 @click.command("delete")
 @click.argument("user_names", nargs=-1, required=True, metavar="USER...")
+@json_option
 @pass_state
-def users_delete(state: CliState, user_names: tuple[str, ...]) -> None:
+def users_delete(state: CliState, user_names: tuple[str, ...], as_json: bool) -> None:
     """Delete users (administer; admin stays). Their tokens stop working.
 
     \b
@@ -237,8 +238,9 @@ def groups_set(
 
 @groups.command("delete")
 @click.argument("group_names", nargs=-1, required=True, metavar="GROUP...")
+@json_option
 @pass_state
-def groups_delete(state: CliState, group_names: tuple[str, ...]) -> None:
+def groups_delete(state: CliState, group_names: tuple[str, ...], as_json: bool) -> None:
     """Delete groups (administer); their members leave them.
 
     \b

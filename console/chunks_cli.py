@@ -86,10 +86,12 @@ def chunks_show(state: CliState, job: str, chunk: int, as_json: bool) -> None:
 )
 @click.option("--follow-s", type=click.FloatRange(min=1), default=600, show_default=True,
               help="With --follow: stop after this long.")  # fmt: skip
+@json_option
 @pass_state
 def chunks_log(
-    state: CliState, job: str, chunk: int, attempt: int | None, follow: bool, follow_s: float
-) -> None:
+    state: CliState, job: str, chunk: int, attempt: int | None, follow: bool, follow_s: float,
+    as_json: bool,
+) -> None:  # fmt: skip
     """Print a chunk's log (as `corral logs JOB CHUNK`), or follow it live.
 
     \b
@@ -100,8 +102,13 @@ def chunks_log(
     job_id = client.job_id(job)
     if not follow:
         text = client.chunk_log(job_id, chunk, attempt)
-        click.echo(printable(text, lines=True), nl=not text.endswith("\n"))
+        if as_json:
+            show(True, {"job": job_id, "chunk": chunk, "attempt": attempt, "log": text}, "")
+        else:
+            click.echo(printable(text, lines=True), nl=not text.endswith("\n"))
         return
+    if as_json:
+        raise click.UsageError("--follow prints the log as it comes; --json cannot")
     client.task_id(job_id, chunk)  # not found before the stream opens
     query: dict[str, Any] = {"follow": "true", "follow_s": follow_s, "attempt": attempt}
     stream_text(client, f"/logs/chunks/{job_id}/{chunk}", query)
@@ -145,8 +152,9 @@ def chunks_failed_on(state: CliState, job: str, chunk: int, as_json: bool) -> No
 @job_argument
 @chunk_argument
 @click.argument("node", shell_complete=complete_nodes)
+@json_option
 @pass_state
-def chunks_avoid(state: CliState, job: str, chunk: int, node: str) -> None:
+def chunks_avoid(state: CliState, job: str, chunk: int, node: str, as_json: bool) -> None:
     """Keep a chunk off a node (as if it had failed there) while another can run it.
 
     \b
@@ -155,16 +163,17 @@ def chunks_avoid(state: CliState, job: str, chunk: int, node: str) -> None:
     client = state.client()
     job_id, task = _task(client, job, chunk)
     body = {"id": _node_uuid(client, node)}
-    client.request("POST", f"/jobs/{job_id}/tasks/{task}/failed_on_agents/", body=body)
-    click.echo(printable(f"job {job_id} chunk {chunk} avoids node {node}"))
+    found = client.request("POST", f"/jobs/{job_id}/tasks/{task}/failed_on_agents/", body=body)
+    show(as_json, found, f"job {job_id} chunk {chunk} avoids node {node}")
 
 
 @click.command("allow")
 @job_argument
 @chunk_argument
 @click.argument("node", shell_complete=complete_nodes)
+@json_option
 @pass_state
-def chunks_allow(state: CliState, job: str, chunk: int, node: str) -> None:
+def chunks_allow(state: CliState, job: str, chunk: int, node: str, as_json: bool) -> None:
     """Let a chunk run on a node it failed on (or avoided) again.
 
     \b
@@ -174,7 +183,8 @@ def chunks_allow(state: CliState, job: str, chunk: int, node: str) -> None:
     job_id, task = _task(client, job, chunk)
     uuid = _node_uuid(client, node)
     client.request("DELETE", f"/jobs/{job_id}/tasks/{task}/failed_on_agents/{segment(uuid)}")
-    click.echo(printable(f"job {job_id} chunk {chunk} may run on node {node} again"))
+    answer = {"job": job_id, "chunk": chunk, "node": node, "allowed": True}
+    show(as_json, answer, f"job {job_id} chunk {chunk} may run on node {node} again")
 
 
 CHUNK_COMMANDS = (

@@ -103,10 +103,12 @@ def bulk_progress(total: int, label: str) -> Progress | None:
 def for_each(items: Iterable[str], what: str, act: Callable[[str], str], plural: str = "") -> None:
     """Apply `act` to each item, printing its line; a refusal is one line on stderr and the
     rest go on (exit 1 at the end). A token refused stops at once. A progress bar shows
-    on a terminal when there are several items."""
+    on a terminal when there are several items. When the command was given --json, stdout
+    gets one JSON list instead: `{"item", "ok", "message"}` per item."""
     todo = list(items)
-    refused = 0
     plural = plural or what + "s"
+    as_json = bool(click.get_current_context().params.get("as_json"))
+    results: list[dict[str, Any]] = []
     progress = bulk_progress(len(todo), plural)
     task = progress.add_task("", total=len(todo)) if progress is not None else None
     if progress is not None:
@@ -115,17 +117,24 @@ def for_each(items: Iterable[str], what: str, act: Callable[[str], str], plural:
         for item in todo:
             try:
                 line = act(item)
-                (progress.console.print if progress is not None else click.echo)(printable(line))
+                results.append({"item": item, "ok": True, "message": line})
+                if not as_json:
+                    (progress.console.print if progress is not None else click.echo)(
+                        printable(line)
+                    )
             except AuthFailed:
                 raise
             except RequestRefused as exc:
-                refused += 1
+                results.append({"item": item, "ok": False, "message": str(exc)})
                 click.echo(printable(f"corral: error: {what} {item}: {exc}"), err=True)
             if progress is not None and task is not None:
                 progress.advance(task)
     finally:
         if progress is not None:
             progress.stop()
+    if as_json:
+        echo_json(results)
+    refused = sum(1 for result in results if not result["ok"])
     if refused:
         raise PartialFailure(f"{refused} of the requested {plural} refused the action")
 

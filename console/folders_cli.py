@@ -134,8 +134,9 @@ def folders_move(state: CliState, folder: str, parent: str, as_json: bool) -> No
 @folders.command("delete")
 @click.argument("folder_refs", nargs=-1, required=True, metavar="FOLDER...",
                 shell_complete=complete_jobs)  # fmt: skip
+@json_option
 @pass_state
-def folders_delete(state: CliState, folder_refs: tuple[str, ...]) -> None:
+def folders_delete(state: CliState, folder_refs: tuple[str, ...], as_json: bool) -> None:
     """Delete empty folders (one that holds anything is refused).
 
     \b
@@ -154,8 +155,9 @@ def folders_delete(state: CliState, folder_refs: tuple[str, ...]) -> None:
 @click.argument("job_refs", nargs=-1, required=True, metavar="JOB...", shell_complete=complete_jobs)
 @click.option("--to", "parent", required=True, metavar="FOLDER",
               help="The folder (id or title; top: the top).")  # fmt: skip
+@json_option
 @pass_state
-def jobs_move(state: CliState, job_refs: tuple[str, ...], parent: str) -> None:
+def jobs_move(state: CliState, job_refs: tuple[str, ...], parent: str, as_json: bool) -> None:
     """Move jobs into a folder.
 
     \b

@@ -189,8 +189,9 @@ def notify_add(
 @notify.command("remove")
 @click.argument("job", shell_complete=complete_jobs)
 @click.argument("users", nargs=-1, required=True, metavar="USER...")
+@json_option
 @pass_state
-def notify_remove(state: CliState, job: str, users: tuple[str, ...]) -> None:
+def notify_remove(state: CliState, job: str, users: tuple[str, ...], as_json: bool) -> None:
     """Stop telling users about JOB.
 
     \b

@@ -308,8 +308,9 @@ def _for_each(refs: Iterable[str], act: Callable[[int], str], client: Dispatcher
 def _action_command(action: str, past: str, summary: str) -> click.Command:
     @click.argument("job_refs", nargs=-1, required=True, metavar="JOB...",
                     shell_complete=complete_jobs)  # fmt: skip
+    @json_option
     @pass_state
-    def command(state: CliState, job_refs: tuple[str, ...]) -> None:
+    def command(state: CliState, job_refs: tuple[str, ...], as_json: bool) -> None:
         client = state.client()
 
         def act(job_id: int) -> str:
@@ -329,8 +330,9 @@ _action_command("reinit", "reinitialized", "Requeue every chunk of jobs, as if n
 
 @jobs.command("delete")
 @click.argument("job_refs", nargs=-1, required=True, metavar="JOB...", shell_complete=complete_jobs)
+@json_option
 @pass_state
-def jobs_delete(state: CliState, job_refs: tuple[str, ...]) -> None:
+def jobs_delete(state: CliState, job_refs: tuple[str, ...], as_json: bool) -> None:
     """Delete jobs; their running chunks are killed."""
     client = state.client()
 

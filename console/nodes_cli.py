@@ -69,8 +69,9 @@ SIMPLE_ACTIONS = {
 def _simple_command(action: str, summary: str) -> click.Command:
     @click.argument("nodes", nargs=-1, required=True, metavar="NODE...",
                     shell_complete=complete_nodes)  # fmt: skip
+    @json_option
     @pass_state
-    def command(state: CliState, nodes: tuple[str, ...]) -> None:
+    def command(state: CliState, nodes: tuple[str, ...], as_json: bool) -> None:
         client = state.client()
         _for_each(nodes, "node", lambda node: node_action(client, node, action)["output"])
 
@@ -289,8 +290,9 @@ def chunks() -> None:
 def _chunk_command(verb: str, state_name: str) -> click.Command:
     @click.argument("job", shell_complete=complete_jobs)
     @click.argument("chunk_numbers", nargs=-1, required=True, type=int, metavar="CHUNK...")
+    @json_option
     @pass_state
-    def command(state: CliState, job: str, chunk_numbers: tuple[int, ...]) -> None:
+    def command(state: CliState, job: str, chunk_numbers: tuple[int, ...], as_json: bool) -> None:
         client = state.client()
         job_id = client.job_id(job)
 
@@ -302,8 +304,8 @@ def _chunk_command(verb: str, state_name: str) -> click.Command:
             return f"job {job_id} chunk {chunk}: {dict(answer or {}).get('state', state_name)}"
 
         _for_each([str(number) for number in chunk_numbers], "chunk", act)
-        final = client.job(job_id)
-        click.echo(f"job {job_id} is {final.get('state')}")
+        if not as_json:
+            click.echo(f"job {job_id} is {client.job(job_id).get('state')}")
 
     command.__doc__ = {
         "requeue": "Queue chunks again (a running one is killed first).",

@@ -116,8 +116,9 @@ def pools_set(
 @pools.command("delete")
 @click.argument("pool_names", nargs=-1, required=True, metavar="POOL...",
                 shell_complete=complete_pools)  # fmt: skip
+@json_option
 @pass_state
-def pools_delete(state: CliState, pool_names: tuple[str, ...]) -> None:
+def pools_delete(state: CliState, pool_names: tuple[str, ...], as_json: bool) -> None:
     """Delete pools (administer); their nodes leave them.
 
     \b
@@ -214,8 +215,9 @@ def repositories_set(state: CliState, /, name: str, as_json: bool, **fields: Any
 
 @repositories.command("delete")
 @click.argument("repository_names", nargs=-1, required=True, metavar="NAME...")
+@json_option
 @pass_state
-def repositories_delete(state: CliState, repository_names: tuple[str, ...]) -> None:
+def repositories_delete(state: CliState, repository_names: tuple[str, ...], as_json: bool) -> None:
     """Delete repositories (administer).
 
     \b

@@ -58,15 +58,16 @@ def software_add(state: CliState, name: str, versions: tuple[str, ...], as_json:
 
 @software.command("remove")
 @click.argument("name")
+@json_option
 @pass_state
-def software_remove(state: CliState, name: str) -> None:
+def software_remove(state: CliState, name: str, as_json: bool) -> None:
     """Forget a software (administer); jobs keep their requirements.
 
     \b
     corral templates software remove maya
     """
     state.client().request("DELETE", f"/software/{segment(name)}")
-    click.echo(f"removed software {name}")
+    show(as_json, {"removed": name}, f"removed software {name}")
 
 
 @click.group("jobtypes")
@@ -109,15 +110,16 @@ def jobtypes_add(state: CliState, name: str, template: str, version: int, as_jso
 
 @jobtypes.command("remove")
 @click.argument("name")
+@json_option
 @pass_state
-def jobtypes_remove(state: CliState, name: str) -> None:
+def jobtypes_remove(state: CliState, name: str, as_json: bool) -> None:
     """Remove a job type (administer).
 
     \b
     corral templates jobtypes remove BlenderRender
     """
     state.client().request("DELETE", f"/jobtypes/{segment(name)}")
-    click.echo(f"removed job type {name}")
+    show(as_json, {"removed": name}, f"removed job type {name}")
 
 
 def install_software_commands(main: click.Group) -> None:

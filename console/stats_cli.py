@@ -124,8 +124,9 @@ def stats_bounds(state: CliState, as_json: bool) -> None:
 @click.argument("kind", type=click.Choice(tuple(TABLES)))
 @click.option("--from", "start", type=MOMENT, required=True, help="First time (epoch s or ISO).")
 @click.option("--to", "end", type=MOMENT, required=True, help="Last time (epoch s or ISO).")
+@json_option
 @pass_state
-def stats_clear(state: CliState, kind: str, start: float, end: float) -> None:
+def stats_clear(state: CliState, kind: str, start: float, end: float, as_json: bool) -> None:
     """Delete the samples or history rows of a time range (administer).
 
     \b
@@ -134,7 +135,8 @@ def stats_clear(state: CliState, kind: str, start: float, end: float) -> None:
     if end < start:
         raise click.BadParameter("--to is before --from", param_hint="'--to'")
     state.client().request("DELETE", f"/{TABLES[kind]}/", query={"start": start, "end": end})
-    click.echo(f"cleared {kind} from {time_text(start)} to {time_text(end)}")
+    answer = {"cleared": kind, "from": start, "to": end}
+    show(as_json, answer, f"cleared {kind} from {time_text(start)} to {time_text(end)}")
 
 
 @stats.command("metrics")

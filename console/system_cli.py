@@ -79,8 +79,9 @@ def system_engine(state: CliState, verb: str | None, as_json: bool) -> None:
 
 
 @system.command("soft-restart")
+@json_option
 @pass_state
-def system_soft_restart(state: CliState) -> None:
+def system_soft_restart(state: CliState, as_json: bool) -> None:
     """Reload templates and stored settings, restart the hook host (administer).
 
     Running work goes on.
@@ -89,19 +90,20 @@ def system_soft_restart(state: CliState) -> None:
     corral system soft-restart
     """
     state.client().request("POST", "/system/soft-restart")
-    click.echo("soft restart done")
+    show(as_json, {"soft_restart": True}, "soft restart done")
 
 
 @system.command("reset-counters")
+@json_option
 @pass_state
-def system_reset_counters(state: CliState) -> None:
+def system_reset_counters(state: CliState, as_json: bool) -> None:
     """Zero the statistics counters: results, assignments, hook faults, API calls (administer).
 
     \b
     corral system reset-counters
     """
     state.client().request("POST", "/system/counters/reset")
-    click.echo("counters reset")
+    show(as_json, {"counters_reset": True}, "counters reset")
 
 
 @system.command("scan-nodes")
@@ -166,36 +168,39 @@ def _lines(items: list[str]) -> None:
 
 
 @system.command("log-clear")
+@json_option
 @pass_state
-def system_log_clear(state: CliState) -> None:
+def system_log_clear(state: CliState, as_json: bool) -> None:
     """Empty the dispatcher log (administer).
 
     \b
     corral system log-clear
     """
     state.client().request("DELETE", "/logs/dispatcher")
-    click.echo("dispatcher log cleared")
+    show(as_json, {"cleared": "dispatcher"}, "dispatcher log cleared")
 
 
 @system.command("log-remove")
 @click.argument("kind", type=click.Choice(LOG_KINDS))
 @click.argument("name")
+@json_option
 @pass_state
-def system_log_remove(state: CliState, kind: str, name: str) -> None:
+def system_log_remove(state: CliState, kind: str, name: str, as_json: bool) -> None:
     """Remove an activity or action log file (administer).
 
     \b
     corral system log-remove activity activity-2026-11-01.log
     """
     state.client().request("DELETE", f"/logs/{kind}/{segment(name)}")
-    click.echo(printable(f"removed {kind} log {name}"))
+    show(as_json, {"removed": {"kind": kind, "name": name}}, f"removed {kind} log {name}")
 
 
 @system.command("message")
 @click.argument("text")
 @click.option("--internal", is_flag=True, help="Mark it as a debugging line.")
+@json_option
 @pass_state
-def system_message(state: CliState, text: str, internal: bool) -> None:
+def system_message(state: CliState, text: str, internal: bool, as_json: bool) -> None:
     """Add a line to the dispatcher log (submit).
 
     \b
@@ -204,7 +209,7 @@ def system_message(state: CliState, text: str, internal: bool) -> None:
     if not text.strip():
         raise click.BadParameter("must not be empty", param_hint="'TEXT'")
     state.client().request("POST", "/logs/dispatcher", body={"message": text, "internal": internal})
-    click.echo("message added")
+    show(as_json, {"message": text, "internal": internal}, "message added")
 
 
 # -- export and import ----------------------------------------------------------------
@@ -223,14 +228,17 @@ def _transfer(total: int | None, label: str) -> Progress | None:
 @click.argument("target", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
                 default="-", required=False)  # fmt: skip
 @click.option("--force", is_flag=True, help="Replace TARGET if it exists.")
+@json_option
 @pass_state
-def system_export(state: CliState, target: Path, force: bool) -> None:
+def system_export(state: CliState, target: Path, force: bool, as_json: bool) -> None:
     """Write the whole queue in Corral's export format to TARGET (- or none: stdout).
 
     \b
     corral system export queue.sql
     """
     to_stdout = str(target) == "-"
+    if to_stdout and as_json:
+        raise click.UsageError("--json needs a TARGET file (the export itself goes to stdout)")
     if not to_stdout and target.exists() and not force:
         raise ConsoleError(f"{target} exists; give another name or --force")
     client = state.client()
@@ -258,7 +266,8 @@ def system_export(state: CliState, target: Path, force: bool) -> None:
                 out.close()
     if partial is not None:
         partial.replace(target)
-        click.echo(printable(f"exported the queue to {target} ({written} bytes)"))
+        answer = {"file": str(target), "bytes": written}
+        show(as_json, answer, f"exported the queue to {target} ({written} bytes)")
     else:
         sys.stdout.flush()
 

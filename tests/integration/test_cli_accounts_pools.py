@@ -4,6 +4,8 @@ changed), a missing permission (exit 4) and an unknown name (exit 7)."""
 
 from __future__ import annotations
 
+import json
+
 from tests.integration.clirun import cli, corral, user_token
 from tests.integration.farm import Farm
 
@@ -35,8 +37,14 @@ def test_pools_and_repositories(farm: Farm) -> None:
     assert farm.request("GET", "/api/v1/pools/gpu")["name"] == "gpu"
     # Deleting several: one unknown is reported, the rest go on, exit 1.
     cli(farm, "pools", "create", "cpu")
-    both = cli(farm, "pools", "delete", "gpu", "nope", "cpu")
+    both = cli(farm, "pools", "delete", "gpu", "nope", "cpu", "--json")
     assert both.code == 1 and "pool nope" in both.err
+    results = json.loads(both.out)
+    assert [(r["item"], r["ok"]) for r in results] == [
+        ("gpu", True),
+        ("nope", False),
+        ("cpu", True),
+    ]
     assert {"gpu", "cpu"}.isdisjoint(p["name"] for p in farm.request("GET", "/api/v1/pools/"))
 
     repo = cli(farm, "repositories", "create", "projects", "--linux", "/mnt/p", "--json").json()

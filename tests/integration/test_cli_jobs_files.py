@@ -63,6 +63,10 @@ def test_submit_a_toml_pipeline_then_wait_for_it(farm: Farm, tmp_path: Path) -> 
     assert "attempts:" in cli(farm, "chunks", "show", str(render), "1").out
     log = cli(farm, "chunks", "log", str(render), "1")
     assert log.code == 0 and "render 3-4" in log.out
+    assert "render 1-2" in cli(farm, "chunks", "log", str(render), "0", "--json").json()["log"]
+    requeued = cli(farm, "chunks", "skip", str(render), "0", "7", "--json")
+    assert requeued.code == 1
+    assert [entry["ok"] for entry in json.loads(requeued.out)] == [True, False]
     followed = cli(farm, "chunks", "log", str(render), "0", "--follow", "--follow-s", "1")
     assert followed.code == 0
     assert cli(farm, "chunks", "show", str(render), "9").code == 7

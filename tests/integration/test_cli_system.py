@@ -48,8 +48,8 @@ def test_engine_status_counters_and_the_dispatcher_log(farm: Farm) -> None:
 def test_queue_export_and_import(farm: Farm, tmp_path: Path) -> None:
     farm.submit(title="keep me", paused=True)
     target = tmp_path / "queue.sql"
-    exported = cli(farm, "system", "export", str(target))
-    assert exported.code == 0 and target.stat().st_size > 0
+    exported = cli(farm, "system", "export", str(target), "--json").json()
+    assert exported == {"file": str(target), "bytes": target.stat().st_size} and exported["bytes"]
     assert cli(farm, "system", "export", str(target)).code == 1  # exists, no --force
     assert "keep me" in cli(farm, "system", "export").out
     farm.submit(title="added later", paused=True)
