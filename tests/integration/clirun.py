@@ -60,3 +60,12 @@ def user_token(farm: Farm, name: str, *permissions: str) -> str:
                                            "permissions": list(permissions)})  # fmt: skip
     answer = farm.request("POST", "/api/v1/login", {"username": name, "password": password}, "")
     return str(answer["token"])
+
+
+def complete(farm: Farm, line: str) -> list[str]:
+    """What bash completion offers for `line` (the word after its last space)."""
+    words = line.split(" ")
+    env = {**_env(farm, None), "_CORRAL_COMPLETE": "bash_complete", "COMP_WORDS": line,
+           "COMP_CWORD": str(len(words) - 1)}  # fmt: skip
+    result = CliRunner().invoke(main, [], env=env, prog_name="corral")
+    return [entry.split(",", 1)[1] for entry in result.stdout.splitlines() if "," in entry]

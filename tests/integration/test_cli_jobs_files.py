@@ -9,10 +9,7 @@ import json
 import os
 from pathlib import Path
 
-from click.testing import CliRunner
-
-from console.cli import main
-from tests.integration.clirun import cli, user_token
+from tests.integration.clirun import cli, complete, user_token
 from tests.integration.farm import Farm
 
 PIPELINE = """
@@ -140,12 +137,13 @@ def test_notify_schema_and_completion(farm: Farm) -> None:
     schema = cli(farm, "jobs", "schema", "--json").json()
     assert "title" in schema and "priority" in schema
 
-    # Completion asks the dispatcher for job ids and node names.
-    env = {"_CORRAL_COMPLETE": "bash_complete", "COMP_WORDS": "corral jobs show ",
-           "COMP_CWORD": "3", "CORRAL_DISPATCHER": farm.url, "CORRAL_TOKEN": farm.token}  # fmt: skip
-    done = CliRunner().invoke(main, [], env=env, prog_name="corral")
-    assert f"plain,{job['id']}" in done.stdout, done.stdout
+    # Completion asks the dispatcher for job ids.
+    assert str(job["id"]) in complete(farm, "corral jobs show ")
+    assert complete(farm, "corral jobs show 999") == []
     script = cli(farm, "completion", "bash")
     assert script.code == 0 and "_CORRAL_COMPLETE" in script.out
     assert cli(farm, "completion", "tcsh").code == 2
     assert os.environ.get("_CORRAL_COMPLETE") is None
+    # A dispatcher that does not answer: nothing to offer, no error.
+    farm.stop()
+    assert complete(farm, "corral jobs show ") == []

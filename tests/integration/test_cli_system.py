@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.integration.clirun import cli, corral, user_token
+from tests.integration.clirun import cli, complete, corral, user_token
 from tests.integration.farm import Farm
 
 
@@ -115,6 +115,8 @@ def test_software_jobtypes_and_node_extras(farm: Farm) -> None:
     farm.wait_nodes(1)
     assert cli(farm, "nodes", "pools", "node-x", "--json").json()[0]["name"] == "lighting"
     assert "lighting" in cli(farm, "nodes", "pools", "node-x").out
+    assert complete(farm, "corral nodes show node-") == ["node-x"]
+    assert "lighting" in complete(farm, "corral pools show ")
     assert cli(farm, "nodes", "exclude", "node-x", "cmdline").code == 0
     assert farm.request("GET", "/api/v1/nodes/node-x")["excluded_templates"] == ["cmdline"]
     assert cli(farm, "nodes", "exclude", "ghost", "cmdline").code == 7
