@@ -7,6 +7,7 @@ Every command reads and changes the farm through the REST API only
 
 from __future__ import annotations
 
+import sys
 import urllib.parse
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -83,21 +84,23 @@ def show(as_json: bool, value: Any, text: str | Callable[[], None]) -> None:
         click.echo(printable(text))
 
 
-def bulk_progress(total: int, label: str) -> Progress | None:
-    """A progress bar on stderr for `total` steps, when stderr is a terminal and there
-    is more than one step; None otherwise (pipes and scripts see no bar)."""
-    console = Console(stderr=True)
+def bulk_progress(total: int, label: str, console: Console | None = None) -> Progress | None:
+    """A progress bar on stderr (or `console`) for `total` steps, when that is a terminal
+    and there is more than one step; None otherwise (pipes and scripts see no bar). It
+    never takes over stdout: what a command prints still goes there."""
+    console = console or Console(stderr=True)
     if total < 2 or not console.is_terminal:
         return None
-    progress = Progress(
+    return Progress(
         TextColumn(f"[bold]{label}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         console=console,
         transient=True,
+        redirect_stdout=False,
+        redirect_stderr=False,
     )
-    return progress
 
 
 def for_each(items: Iterable[str], what: str, act: Callable[[str], str], plural: str = "") -> None:
@@ -111,6 +114,8 @@ def for_each(items: Iterable[str], what: str, act: Callable[[str], str], plural:
     results: list[dict[str, Any]] = []
     progress = bulk_progress(len(todo), plural)
     task = progress.add_task("", total=len(todo)) if progress is not None else None
+    # Lines for the terminal the bar is on go above the bar; to a pipe, as they are.
+    above = progress is not None and sys.stdout.isatty()
     if progress is not None:
         progress.start()
     try:
@@ -119,14 +124,12 @@ def for_each(items: Iterable[str], what: str, act: Callable[[str], str], plural:
                 line = act(item)
                 results.append({"item": item, "ok": True, "message": line})
                 if not as_json:
-                    (progress.console.print if progress is not None else click.echo)(
-                        printable(line)
-                    )
+                    _say(printable(line), progress if above else None)
             except AuthFailed:
                 raise
             except RequestRefused as exc:
                 results.append({"item": item, "ok": False, "message": str(exc)})
-                click.echo(printable(f"corral: error: {what} {item}: {exc}"), err=True)
+                _say(printable(f"corral: error: {what} {item}: {exc}"), progress, err=True)
             if progress is not None and task is not None:
                 progress.advance(task)
     finally:
@@ -137,6 +140,14 @@ def for_each(items: Iterable[str], what: str, act: Callable[[str], str], plural:
     refused = sum(1 for result in results if not result["ok"])
     if refused:
         raise PartialFailure(f"{refused} of the requested {plural} refused the action")
+
+
+def _say(line: str, progress: Progress | None, err: bool = False) -> None:
+    """A line above the progress bar when there is one, else to stdout (or stderr)."""
+    if progress is not None:
+        progress.console.print(line, markup=False, highlight=False, soft_wrap=True)
+    else:
+        click.echo(line, err=err)
 
 
 def parse_pairs(values: Iterable[str], hint: str) -> dict[str, str]:

@@ -221,7 +221,8 @@ def _transfer(total: int | None, label: str) -> Progress | None:
     if not console.is_terminal:
         return None
     return Progress(TextColumn(f"[bold]{label}"), BarColumn(), DownloadColumn(),
-                    TransferSpeedColumn(), console=console, transient=True)  # fmt: skip
+                    TransferSpeedColumn(), console=console, transient=True,
+                    redirect_stdout=False, redirect_stderr=False)  # fmt: skip
 
 
 @system.command("export")

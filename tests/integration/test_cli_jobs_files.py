@@ -5,10 +5,15 @@ failed-on|avoid|allow`, and completion of job ids and node names."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from pathlib import Path
 
+from rich.console import Console
+
+from console.http import DispatcherClient
+from console.job_tools_cli import wait_jobs
 from tests.integration.clirun import cli, complete, user_token
 from tests.integration.farm import Farm
 
@@ -83,6 +88,15 @@ def test_a_failed_job_ends_the_wait_with_exit_1_and_a_timeout_too(farm: Farm) ->
     bad = farm.submit(title="bad", command=["false"], requeue=0)
     waited = cli(farm, "jobs", "wait", str(bad["id"]))
     assert waited.code == 1 and f"job {bad['id']} failed" in waited.err
+    # On a terminal: a bar per job, ending at the job's chunks.
+    good = farm.submit(title="good", command=["true"], start=1, end=3)
+    screen = io.StringIO()
+    client = DispatcherClient(farm.url, farm.token)
+    ended = wait_jobs(
+        client, [good["id"]], 60, Console(file=screen, force_terminal=True, width=100)
+    )
+    assert ended[good["id"]]["state"] == "done"
+    assert f"job {good['id']}" in screen.getvalue() and "3/3" in screen.getvalue()
     held = farm.submit(title="held", paused=True)
     timed = cli(farm, "jobs", "wait", "held", "--timeout", "0.5")
     assert timed.code == 1 and "timed out" in timed.err

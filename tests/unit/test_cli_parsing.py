@@ -3,12 +3,16 @@ headers, set options, and the exit code of a 404."""
 
 from __future__ import annotations
 
+import io
+import json
 from datetime import datetime
 
 import click
 import pytest
+from click.testing import CliRunner
+from rich.console import Console
 
-from console import cli
+from console import cli, clikit
 from console.clikit import changes, names, parse_pairs
 from console.http import NothingThere, RequestRefused
 from console.settings_cli import parse_values
@@ -48,3 +52,38 @@ def test_set_options_name_what_changes() -> None:
 def test_a_404_exits_7_and_other_refusals_1() -> None:
     assert cli.exit_code_for(NothingThere(404, "Not Found", "no job 9")) == 7
     assert cli.exit_code_for(RequestRefused(409, "Conflict")) == 1
+
+
+def test_a_bulk_action_shows_a_bar_on_a_terminal_and_keeps_stdout_clean(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    terminal = io.StringIO()
+    bar_console = Console(file=terminal, force_terminal=True, width=80)
+    real = clikit.bulk_progress
+    monkeypatch.setattr(
+        clikit, "bulk_progress", lambda total, label: real(total, label, bar_console)
+    )
+
+    def act(item: str) -> str:
+        if item == "bad":
+            raise RequestRefused(409, "Conflict", "busy")
+        return f"done {item}"
+
+    @click.command()
+    @click.argument("items", nargs=-1)
+    @clikit.json_option
+    def bulk(items: tuple[str, ...], as_json: bool) -> None:
+        clikit.for_each(items, "thing", act)
+
+    result = CliRunner().invoke(bulk, ["a", "bad", "b"])
+    assert result.exit_code == 1
+    assert result.stdout == "done a\ndone b\n"  # a pipe: the lines as they are
+    assert "things" in terminal.getvalue() and "thing bad: busy" in terminal.getvalue()
+    assert "2 of the requested" not in result.stdout
+    as_json = CliRunner().invoke(bulk, ["a", "b", "--json"])
+    assert json.loads(as_json.stdout) == [
+        {"item": "a", "ok": True, "message": "done a"},
+        {"item": "b", "ok": True, "message": "done b"},
+    ]
+    assert real(1, "x", bar_console) is None  # one item: no bar
+    assert real(5, "x", Console(file=io.StringIO())) is None  # not a terminal: no bar
