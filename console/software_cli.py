@@ -7,7 +7,16 @@ from __future__ import annotations
 import click
 
 from console.auth import CliState
-from console.clikit import json_option, listing, non_empty, pass_state, print_table, segment, show
+from console.clikit import (
+    json_option,
+    listing,
+    non_empty,
+    pass_state,
+    print_sheet,
+    print_table,
+    segment,
+    show,
+)
 
 
 @click.group("software")
@@ -38,6 +47,20 @@ def software_list(state: CliState, as_json: bool) -> None:
             else click.echo("no software")
         ),
     )
+
+
+@software.command("show")
+@click.argument("name")
+@json_option
+@pass_state
+def software_show(state: CliState, name: str, as_json: bool) -> None:
+    """One software with its versions.
+
+    \b
+    corral templates software show blender
+    """
+    found = dict(state.client().request("GET", f"/software/{segment(name)}") or {})
+    show(as_json, found, lambda: print_sheet(found))
 
 
 @software.command("add")

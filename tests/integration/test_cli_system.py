@@ -102,6 +102,8 @@ def test_software_jobtypes_and_node_extras(farm: Farm) -> None:
     listed = cli(farm, "templates", "software", "list", "--json").json()
     assert "blender" in {item["software"] for item in listed}
     assert "4.1" in cli(farm, "templates", "software", "list").out
+    shown = cli(farm, "templates", "software", "show", "blender", "--json").json()
+    assert shown["software"] == "blender" and len(shown["versions"]) == 2
     assert cli(farm, "templates", "software", "remove", "blender").code == 0
     assert cli(farm, "templates", "software", "remove", "blender").code == 7
     made = cli(farm, "templates", "jobtypes", "add", "Shell", "cmdline", "--json").json()
