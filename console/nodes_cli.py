@@ -45,6 +45,14 @@ def node_action(
 _for_each = for_each  # a refusal is reported on one line and the rest go on
 
 
+def _answer(answer: dict[str, Any], as_json: bool) -> None:
+    """A node action's answer: the whole of it as JSON, or its output for people."""
+    if as_json:
+        _echo_json(answer)
+    else:
+        click.echo(printable(answer["output"], lines=True))
+
+
 def _echo_json(value: Any) -> None:
     from console.formatting import to_json
 
@@ -151,23 +159,22 @@ def nodes_hosts(state: CliState, as_json: bool) -> None:
 @click.command("priority", context_settings={"ignore_unknown_options": True})
 @click.argument("node", shell_complete=complete_nodes)
 @click.argument("priority", type=click.IntRange(-20, 19), metavar="N")
+@json_option
 @pass_state
-def nodes_priority(state: CliState, node: str, priority: int) -> None:
+def nodes_priority(state: CliState, node: str, priority: int, as_json: bool) -> None:
     """Set the process priority (nice -20..19) of a node's renders, running ones too."""
-    click.echo(
-        printable(
-            node_action(state.client(), node, "priority", {"priority": priority})["output"],
-            lines=True,
-        )
-    )
+    _answer(node_action(state.client(), node, "priority", {"priority": priority}), as_json)
 
 
 @click.command("purge-exclusions")
 @click.argument("node", shell_complete=complete_nodes)
 @click.option("--template", help="Only this template's exclusion (key or id).")
 @click.option("--job", "job", help="Only this job's exclusion (id or title).")
+@json_option
 @pass_state
-def nodes_purge(state: CliState, node: str, template: str | None, job: str | None) -> None:
+def nodes_purge(
+    state: CliState, node: str, template: str | None, job: str | None, as_json: bool
+) -> None:
     """Forget a node's exclusions (all of them without options)."""
     client = state.client()
     body: dict[str, Any] = {}
@@ -175,27 +182,28 @@ def nodes_purge(state: CliState, node: str, template: str | None, job: str | Non
         body["template"] = template
     if job is not None:
         body["job"] = client.job_id(job)
-    click.echo(printable(node_action(client, node, "purge-exclusions", body)["output"], lines=True))
+    _answer(node_action(client, node, "purge-exclusions", body), as_json)
 
 
 @click.command("realtime-log")
 @click.argument("node", shell_complete=complete_nodes)
 @click.argument("switch", type=click.Choice(["on", "off"]), metavar="on|off")
+@json_option
 @pass_state
-def nodes_realtime_log(state: CliState, node: str, switch: str) -> None:
+def nodes_realtime_log(state: CliState, node: str, switch: str, as_json: bool) -> None:
     """Stream render output while it runs (on) or send it when the chunk ends (off)."""
-    answer = node_action(state.client(), node, "realtime-log", {"on": switch == "on"})
-    click.echo(printable(answer["output"], lines=True))
+    _answer(node_action(state.client(), node, "realtime-log", {"on": switch == "on"}), as_json)
 
 
 @click.command("system-event")
 @click.argument("node", shell_complete=complete_nodes)
 @click.argument("event", type=click.Choice(SYSTEM_EVENTS), metavar="EVENT")
+@json_option
 @pass_state
-def nodes_system_event(state: CliState, node: str, event: str) -> None:
+def nodes_system_event(state: CliState, node: str, event: str, as_json: bool) -> None:
     """Send shutdown, reboot or logoff to a node's event handler (refused without one)."""
     answer = node_action(state.client(), node, "system-event", {"event": event})
-    click.echo(printable(answer["output"], lines=True))
+    _answer(answer, as_json)
     if not answer.get("ok"):
         raise ConsoleError(f"node {node} did not carry out {event}")
 
@@ -203,15 +211,19 @@ def nodes_system_event(state: CliState, node: str, event: str) -> None:
 @click.command("run-python")
 @click.argument("node", shell_complete=complete_nodes)
 @click.argument("file", type=click.File("r"))
+@json_option
 @pass_state
-def nodes_run_python(state: CliState, node: str, file: Any) -> None:
+def nodes_run_python(state: CliState, node: str, file: Any, as_json: bool) -> None:
     """Run a Python file on a node in the render-client context (administer only).
 
     FILE '-' reads the code from standard input. Prints what the code printed.
     """
     answer = node_action(state.client(), node, "run-python", {"code": file.read()})
     output = str(answer.get("output", ""))
-    click.echo(output, nl=not output.endswith("\n"))
+    if as_json:
+        _echo_json(answer)
+    else:
+        click.echo(output, nl=not output.endswith("\n"))
     if not answer.get("ok"):
         raise ConsoleError(f"the code failed on node {node}")
 
@@ -219,15 +231,15 @@ def nodes_run_python(state: CliState, node: str, file: Any) -> None:
 @click.command("exclude")
 @click.argument("node", shell_complete=complete_nodes)
 @click.argument("template")
+@json_option
 @pass_state
-def nodes_exclude(state: CliState, node: str, template: str) -> None:
+def nodes_exclude(state: CliState, node: str, template: str, as_json: bool) -> None:
     """Keep a template's jobs off a node (purge-exclusions --template lifts it).
 
     \b
     corral nodes exclude render7 katana
     """
-    answer = node_action(state.client(), node, "exclude", {"template": template})
-    click.echo(printable(answer["output"], lines=True))
+    _answer(node_action(state.client(), node, "exclude", {"template": template}), as_json)
 
 
 @click.command("pools")
@@ -253,12 +265,11 @@ def nodes_pools(state: CliState, node: str, as_json: bool) -> None:
 @click.command("notes")
 @click.argument("node", shell_complete=complete_nodes)
 @click.argument("text")
+@json_option
 @pass_state
-def nodes_notes(state: CliState, node: str, text: str) -> None:
+def nodes_notes(state: CliState, node: str, text: str, as_json: bool) -> None:
     """Set a node's notes ('' clears them)."""
-    click.echo(
-        printable(node_action(state.client(), node, "notes", {"notes": text})["output"], lines=True)
-    )
+    _answer(node_action(state.client(), node, "notes", {"notes": text}), as_json)
 
 
 # -- jobs and chunks -----------------------------------------------------------
@@ -273,13 +284,14 @@ def nodes_notes(state: CliState, node: str, text: str) -> None:
     required=True,
     help="pause the nodes, redo the killed chunks there, or go on with other work.",
 )
+@json_option
 @pass_state
-def jobs_kill_nodes(state: CliState, job: str, then: str) -> None:
+def jobs_kill_nodes(state: CliState, job: str, then: str, as_json: bool) -> None:
     """Kill the renders of every node working on a job."""
     client = state.client()
     job_id = client.job_id(job)
     answer = client.request("POST", f"/jobs/{job_id}/kill-nodes", body={"then": then})
-    click.echo(printable(dict(answer or {}).get("output", ""), lines=True))
+    _answer({"output": "", **dict(answer or {})}, as_json)
 
 
 @click.group("chunks")

@@ -119,7 +119,8 @@ def test_software_jobtypes_and_node_extras(farm: Farm) -> None:
     assert "lighting" in cli(farm, "nodes", "pools", "node-x").out
     assert complete(farm, "corral nodes show node-") == ["node-x"]
     assert "lighting" in complete(farm, "corral pools show ")
-    assert cli(farm, "nodes", "exclude", "node-x", "cmdline").code == 0
+    excluded = cli(farm, "nodes", "exclude", "node-x", "cmdline", "--json").json()
+    assert excluded["ok"] is True and excluded["node"]["excluded_templates"] == ["cmdline"]
     assert farm.request("GET", "/api/v1/nodes/node-x")["excluded_templates"] == ["cmdline"]
     assert cli(farm, "nodes", "exclude", "ghost", "cmdline").code == 7
     viewer = user_token(farm, "viewer", "submit")
