@@ -16,7 +16,7 @@ import click
 from console import jobfile
 from console.auth import CliState
 from console.clikit import for_each
-from console.completion import complete_jobs
+from console.completion import complete_jobs, complete_pools
 from console.formatting import (
     job_details,
     jobs_table,
@@ -168,15 +168,24 @@ def read_job_file(stream: IO[str]) -> dict[str, Any] | list[dict[str, Any]]:
     "--packet", type=click.IntRange(min=1), default=1, show_default=True, help="Frames per chunk."
 )
 @click.option("--priority", type=click.IntRange(0, 65535), help="Higher runs first.  [default: 50]")
-@click.option("--pool", "pools", multiple=True, help="Run only on nodes of this pool (repeat).")
+@click.option("--pool", "pools", multiple=True, shell_complete=complete_pools,
+              help="Run only on nodes of this pool (repeat).")  # fmt: skip
 @click.option(
-    "--exclude-pool", "exclude_pools", multiple=True, help="Never run on nodes of this pool."
+    "--exclude-pool",
+    "exclude_pools",
+    multiple=True,
+    shell_complete=complete_pools,
+    help="Never run on nodes of this pool.",
 )
 @click.option(
     "--max-nodes", type=click.IntRange(min=0), help="At most N nodes at once (0: no limit)."
 )
 @click.option(
-    "--depends-on", multiple=True, metavar="JOB", help="Wait for this job (id or title; repeat)."
+    "--depends-on",
+    multiple=True,
+    metavar="JOB",
+    shell_complete=complete_jobs,
+    help="Wait for this job (id or title; repeat).",
 )
 @click.option("--per-frame", is_flag=True, help="Wait per frame, not for the whole job.")
 @click.option(
@@ -349,7 +358,11 @@ def jobs_delete(state: CliState, job_refs: tuple[str, ...], as_json: bool) -> No
 @click.option("--name", help="New title.")
 @click.option("--max-nodes", type=click.IntRange(min=0))
 @click.option(
-    "--pool", "pools", multiple=True, help="Replace the pools (repeat; --pool '' clears)."
+    "--pool",
+    "pools",
+    multiple=True,
+    shell_complete=complete_pools,
+    help="Replace the pools (repeat; --pool '' clears).",
 )
 @click.option("--requeue", type=click.IntRange(min=0))
 @click.option("--time-limit", type=click.FloatRange(min=0), metavar="SECONDS")

@@ -215,7 +215,7 @@ def system_message(state: CliState, text: str, internal: bool, as_json: bool) ->
 # -- export and import ----------------------------------------------------------------
 
 
-def _transfer(total: int | None, label: str) -> Progress | None:
+def _transfer(label: str) -> Progress | None:
     """A bytes progress bar on stderr when it is a terminal."""
     console = Console(stderr=True)
     if not console.is_terminal:
@@ -247,7 +247,7 @@ def system_export(state: CliState, target: Path, force: bool, as_json: bool) -> 
     written = 0
     with client.open_stream("/queue/export", {}, READ_S) as answer:
         length = answer.headers.get("Content-Length")
-        progress = None if to_stdout else _transfer(int(length) if length else None, "export")
+        progress = None if to_stdout else _transfer("export")
         out: IO[bytes] = sys.stdout.buffer if partial is None else partial.open("wb")
         try:
             task = (
@@ -260,6 +260,11 @@ def system_export(state: CliState, target: Path, force: bool, as_json: bool) -> 
                 written += len(block)
                 if progress is not None and task is not None:
                     progress.update(task, completed=written)
+        except BaseException:
+            if partial is not None:  # no half export left behind under the .part name
+                out.close()
+                partial.unlink(missing_ok=True)
+            raise
         finally:
             if progress is not None:
                 progress.stop()
@@ -267,8 +272,8 @@ def system_export(state: CliState, target: Path, force: bool, as_json: bool) -> 
                 out.close()
     if partial is not None:
         partial.replace(target)
-        answer = {"file": str(target), "bytes": written}
-        show(as_json, answer, f"exported the queue to {target} ({written} bytes)")
+        done = {"file": str(target), "bytes": written}
+        show(as_json, done, f"exported the queue to {target} ({written} bytes)")
     else:
         sys.stdout.flush()
 
@@ -301,7 +306,7 @@ def system_import(state: CliState, source: Any, yes: bool, as_json: bool) -> Non
         click.confirm("Replace the whole queue with this export?", abort=True, err=True)
     client = state.client()
     client.timeout_s = READ_S
-    progress = _transfer(len(data), "import")
+    progress = _transfer("import")
     if progress is not None:
         progress.start()
     try:

@@ -17,33 +17,11 @@ from console.job_tools_cli import wait_jobs
 from tests.integration.clirun import cli, complete, user_token
 from tests.integration.farm import Farm
 
-PIPELINE = """
-[[job]]
-name = "render"
-title = "shot010 render"
-command = ["echo", "render {start}-{end}"]
-start = 1
-end = 4
-batch = 2
-depends_on = ["sim"]
-
-[[job]]
-name = "comp"
-title = "shot010 comp"
-command = ["echo", "comp"]
-depends_on = [{job = "render", mode = "always"}]
-
-[[job]]
-name = "sim"
-title = "shot010 sim"
-command = ["echo", "sim"]
-"""
+PIPELINE = Path(__file__).resolve().parents[2] / "examples" / "submit" / "shot_pipeline.toml"
 
 
-def test_submit_a_toml_pipeline_then_wait_for_it(farm: Farm, tmp_path: Path) -> None:
-    path = tmp_path / "shot.toml"
-    path.write_text(PIPELINE)
-    created = cli(farm, "submit", "--file", str(path), "--json").json()
+def test_submit_the_example_pipeline_then_wait_for_it(farm: Farm) -> None:
+    created = cli(farm, "submit", "--file", str(PIPELINE), "--json").json()
     # Dependency order: sim first; names became the ids of the same submit.
     assert [job["title"] for job in created] == ["shot010 sim", "shot010 render", "shot010 comp"]
     sim, render, comp = (job["id"] for job in created)
