@@ -47,6 +47,9 @@ def test_pools_and_repositories(farm: Farm) -> None:
     ]
     assert {"gpu", "cpu"}.isdisjoint(p["name"] for p in farm.request("GET", "/api/v1/pools/"))
 
+    # Hostile names print escaped: no terminal control, no rich markup.
+    hostile = cli(farm, "pools", "show", "\x1b[2J[red]x")
+    assert hostile.code == 7 and "\x1b" not in hostile.err and "\\x1b" in hostile.err
     repo = cli(farm, "repositories", "create", "projects", "--linux", "/mnt/p", "--json").json()
     assert repo["linux"] == "/mnt/p"
     assert cli(farm, "repositories", "set", "projects", "--windows", "P:\\").code == 0
@@ -116,6 +119,12 @@ def test_folders_and_moving_jobs(farm: Farm) -> None:
     assert cli(farm, "folders", "delete", "shot020", "shots").code == 0
     assert cli(farm, "folders", "show", "shots").code == 7
     assert cli(farm, "folders", "create", "").code == 2
+    artist = user_token(farm, "artist", "submit", "manage_own")
+    mine = cli(farm, "folders", "create", "mine", "--json", token=artist).json()
+    assert mine["user"] == "artist"
+    assert cli(farm, "folders", "create", "admins").code == 0
+    assert cli(farm, "folders", "rename", "admins", "taken", token=artist).code == 4
+    assert cli(farm, "folders", "show", "admins", "--json").json()["title"] == "admins"
 
 
 def test_exit_codes_from_the_installed_command(farm: Farm) -> None:

@@ -93,6 +93,14 @@ def test_stats_and_live_settings(farm: Farm) -> None:
         farm.request("GET", "/api/v1/system/configuration")["values"]["heartbeat_interval_s"] == 0.3
     )
     assert cli(farm, "config", "ldap", "--json").code == 0
+    viewer = user_token(farm, "viewer", "submit")
+    assert cli(farm, "config", "set", "heartbeat_interval_s=1", token=viewer).code == 4
+    assert (
+        cli(farm, "stats", "clear", "samples", "--from", "0", "--to", "1", token=viewer).code == 4
+    )
+    assert (
+        farm.request("GET", "/api/v1/system/configuration")["values"]["heartbeat_interval_s"] == 0.3
+    )
     assert "heartbeat_interval_s" in cli(farm, "config", "get").out
 
 
@@ -110,6 +118,9 @@ def test_software_jobtypes_and_node_extras(farm: Farm) -> None:
     assert made["template"] == "cmdline"
     assert "Shell" in cli(farm, "templates", "jobtypes", "list").out
     assert cli(farm, "templates", "jobtypes", "add", "X", "no-such-template").code == 1
+    viewer = user_token(farm, "viewer", "submit")
+    assert cli(farm, "templates", "jobtypes", "remove", "Shell", token=viewer).code == 4
+    assert cli(farm, "templates", "software", "add", "maya", token=viewer).code == 4
     assert cli(farm, "templates", "jobtypes", "remove", "Shell").code == 0
     assert cli(farm, "templates", "jobtypes", "list", "--json").json() == []
 
@@ -123,6 +134,5 @@ def test_software_jobtypes_and_node_extras(farm: Farm) -> None:
     assert excluded["ok"] is True and excluded["node"]["excluded_templates"] == ["cmdline"]
     assert farm.request("GET", "/api/v1/nodes/node-x")["excluded_templates"] == ["cmdline"]
     assert cli(farm, "nodes", "exclude", "ghost", "cmdline").code == 7
-    viewer = user_token(farm, "viewer", "submit")
     assert corral(farm, "nodes", "exclude", "node-x", "demo", token=viewer).code == 4
     assert json.loads(corral(farm, "nodes", "pools", "node-x", "--json").out)

@@ -3,9 +3,14 @@ to positions of the same submit, and the files refused whole."""
 
 from __future__ import annotations
 
+import io
+
+import click
 import pytest
 
+from console import jobfile
 from console.jobfile import JobFileError, order, parse_either, parse_text
+from console.jobs_cli import read_job_file
 
 
 def test_toml_jobs_are_read_as_a_list() -> None:
@@ -82,3 +87,20 @@ def test_a_long_chain_orders_without_recursion() -> None:
     jobs.append({"name": "j5000"})
     body = order(jobs)
     assert body[0] == {} and body[-1] == {"depends_on": [{"submitted": 5000 - 1}]}
+
+
+def test_an_oversized_file_is_refused_before_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(jobfile, "MAX_FILE_BYTES", 16)
+    stream = io.StringIO('{"title": "' + "x" * 64 + '"}')
+    with pytest.raises(click.BadParameter, match="over 16 bytes"):
+        read_job_file(stream)
+
+
+def test_a_named_file_is_read_by_its_extension() -> None:
+    toml = io.StringIO('title = "t"\ncommand = ["true"]\n')
+    toml.name = "job.toml"
+    assert read_job_file(toml) == {"title": "t", "command": ["true"]}
+    as_json = io.StringIO('title = "t"\n')
+    as_json.name = "job.json"
+    with pytest.raises(click.BadParameter, match="not valid JSON"):
+        read_job_file(as_json)
