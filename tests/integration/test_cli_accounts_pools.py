@@ -5,9 +5,20 @@ changed), a missing permission (exit 4) and an unknown name (exit 7)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+
+import pytest
 
 from tests.integration.clirun import cli, corral, user_token
 from tests.integration.farm import Farm
+
+
+@pytest.fixture(scope="module")
+def farm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Farm]:
+    """One dispatcher for the tests of this module (each uses its own names)."""
+    shared = Farm(tmp_path_factory.mktemp("cli") / "farm").start()
+    yield shared
+    shared.close()
 
 
 def test_pools_and_repositories(farm: Farm) -> None:

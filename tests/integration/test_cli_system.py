@@ -5,10 +5,21 @@ software and job types, node exclusions and pools."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from tests.integration.clirun import cli, complete, corral, user_token
 from tests.integration.farm import Farm
+
+
+@pytest.fixture(scope="module")
+def farm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Farm]:
+    """One dispatcher for the tests of this module (each uses its own names)."""
+    shared = Farm(tmp_path_factory.mktemp("cli") / "farm").start()
+    yield shared
+    shared.close()
 
 
 def test_engine_status_counters_and_the_dispatcher_log(farm: Farm) -> None:
@@ -46,23 +57,28 @@ def test_engine_status_counters_and_the_dispatcher_log(farm: Farm) -> None:
 
 
 def test_queue_export_and_import(farm: Farm, tmp_path: Path) -> None:
+    def titles() -> list[str]:
+        return sorted(job["title"] for job in farm.request("GET", "/api/v1/jobs/"))
+
     farm.submit(title="keep me", paused=True)
+    exported_titles = titles()  # the farm may hold other tests' jobs too
     target = tmp_path / "queue.sql"
     exported = cli(farm, "system", "export", str(target), "--json").json()
     assert exported == {"file": str(target), "bytes": target.stat().st_size} and exported["bytes"]
     assert cli(farm, "system", "export", str(target)).code == 1  # exists, no --force
     assert "keep me" in cli(farm, "system", "export").out
     farm.submit(title="added later", paused=True)
+    before = titles()
     refused = cli(farm, "system", "import", str(target))
     assert refused.code == 2 and "--yes" in refused.err
-    assert len(farm.request("GET", "/api/v1/jobs/")) == 2
+    assert titles() == before
     garbage = tmp_path / "garbage.sql"
     garbage.write_text("DROP TABLE jobs;\n")
     assert cli(farm, "system", "import", str(garbage), "--yes").code == 1
-    assert len(farm.request("GET", "/api/v1/jobs/")) == 2
+    assert titles() == before
     imported = cli(farm, "system", "import", str(target), "--yes", "--json").json()
-    assert imported == {"jobs": 1}
-    assert [job["title"] for job in farm.request("GET", "/api/v1/jobs/")] == ["keep me"]
+    assert imported == {"jobs": len(exported_titles)}
+    assert titles() == exported_titles and "added later" not in titles()
 
 
 def test_stats_and_live_settings(farm: Farm) -> None:
@@ -93,7 +109,7 @@ def test_stats_and_live_settings(farm: Farm) -> None:
         farm.request("GET", "/api/v1/system/configuration")["values"]["heartbeat_interval_s"] == 0.3
     )
     assert cli(farm, "config", "ldap", "--json").code == 0
-    viewer = user_token(farm, "viewer", "submit")
+    viewer = user_token(farm, "watcher", "submit")
     assert cli(farm, "config", "set", "heartbeat_interval_s=1", token=viewer).code == 4
     assert (
         cli(farm, "stats", "clear", "samples", "--from", "0", "--to", "1", token=viewer).code == 4
@@ -118,7 +134,7 @@ def test_software_jobtypes_and_node_extras(farm: Farm) -> None:
     assert made["template"] == "cmdline"
     assert "Shell" in cli(farm, "templates", "jobtypes", "list").out
     assert cli(farm, "templates", "jobtypes", "add", "X", "no-such-template").code == 1
-    viewer = user_token(farm, "viewer", "submit")
+    viewer = user_token(farm, "onlooker", "submit")
     assert cli(farm, "templates", "jobtypes", "remove", "Shell", token=viewer).code == 4
     assert cli(farm, "templates", "software", "add", "maya", token=viewer).code == 4
     assert cli(farm, "templates", "jobtypes", "remove", "Shell").code == 0
