@@ -49,8 +49,7 @@ def wait_jobs(
         told: set[int] = set()
         try:
             for event in _first(events):
-                if event is not None and event.data.get("job") in jobs:
-                    job_id = int(event.data["job"])
+                for job_id in _touched(event, jobs):
                     if event.kind == "job" and event.data.get("action") == "delete":
                         raise WaitFailed(f"job {job_id} was deleted")
                     if jobs[job_id].get("state") not in FINAL_STATES:
@@ -76,6 +75,15 @@ def wait_jobs(
             if progress is not None:
                 progress.stop()
     raise AssertionError("the event stream ended")  # it only ends by raising
+
+
+def _touched(event: Any, jobs: Mapping[int, Any]) -> list[int]:
+    """The jobs waited for that an event is about (job events name `jobs`, the others
+    `job`)."""
+    if event is None:
+        return []
+    named = [event.data.get("job"), *(event.data.get("jobs") or [])]
+    return [job_id for job_id in named if isinstance(job_id, int) and job_id in jobs]
 
 
 def _first(events: Any) -> Any:

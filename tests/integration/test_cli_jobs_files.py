@@ -8,6 +8,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import subprocess
+import time
 from pathlib import Path
 
 from rich.console import Console
@@ -15,7 +17,7 @@ from rich.console import Console
 from console.http import DispatcherClient
 from console.job_tools_cli import wait_jobs
 from tests.integration.clirun import cli, complete, user_token
-from tests.integration.farm import Farm
+from tests.integration.farm import CORRAL, Farm
 
 PIPELINE = Path(__file__).resolve().parents[2] / "examples" / "submit" / "shot_pipeline.toml"
 
@@ -80,6 +82,14 @@ def test_a_failed_job_ends_the_wait_with_exit_1_and_a_timeout_too(farm: Farm) ->
     assert timed.code == 1 and "timed out" in timed.err
     assert cli(farm, "jobs", "wait", "nope").code == 7
     assert farm.job(held["id"])["state"] == "paused"
+    # A job deleted while it is waited for ends the wait.
+    waiting = subprocess.Popen([CORRAL, "jobs", "wait", "held"], stderr=subprocess.PIPE,
+                               text=True, env={**os.environ, "CORRAL_DISPATCHER": farm.url,
+                                               "CORRAL_TOKEN": farm.token})  # fmt: skip
+    time.sleep(2.5)  # the command starts and follows the events
+    farm.request("DELETE", f"/api/v1/jobs/{held['id']}")
+    _, err = waiting.communicate(timeout=30)
+    assert waiting.returncode == 1 and "was deleted" in err, err
 
 
 def test_a_file_is_refused_whole_on_a_cycle_or_an_unknown_name(farm: Farm, tmp_path: Path) -> None:
