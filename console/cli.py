@@ -2,7 +2,8 @@
 
 This is the entry point: it alone configures logging and installs signal
 handlers. Every error leaves as one line `corral: error: ...` on stderr with
-exit 1 (refused or failed), 2 (usage), 3 (dispatcher unreachable) or 4 (auth).
+exit 1 (refused or failed), 2 (usage), 3 (dispatcher unreachable), 4 (auth) or
+7 (not found); docs/cli.md has the table.
 """
 
 from __future__ import annotations
@@ -22,17 +23,29 @@ from typing import Any, TypeVar
 
 import click
 
+from console.accounts_cli import install_account_commands
 from console.auth import CliState
+from console.chunks_cli import CHUNK_COMMANDS
 from console.compat_cli import COMMANDS as COMPAT_COMMANDS
+from console.completion import completion
 from console.config_cli import config_option, install_config_commands, resolve_settings
 from console.demo import run_demo
+from console.examples import add_examples
+from console.folders_cli import COMMANDS as FOLDER_COMMANDS
+from console.folders_cli import jobs_move
 from console.formatting import host_port, printable
 from console.hooks_cli import COMMANDS as HOOK_COMMANDS
 from console.http import ConsoleError
+from console.job_tools_cli import JOB_COMMANDS
 from console.jobs_cli import COMMANDS
 from console.login_cli import login
 from console.nodes_cli import install_node_commands
+from console.pools_cli import COMMANDS as POOL_COMMANDS
+from console.settings_cli import install_settings_commands
+from console.software_cli import install_software_commands
+from console.stats_cli import COMMANDS as STATS_COMMANDS
 from console.store_cli import COMMANDS as STORE_COMMANDS
+from console.system_cli import COMMANDS as SYSTEM_COMMANDS
 from console.template_config_cli import install_template_config_commands
 from console.users_cli import COMMANDS as USER_COMMANDS
 from dispatcher.config import Settings
@@ -66,13 +79,14 @@ DEFAULT_RENDER_PORT = 9681
 EXIT_RESTART = 75  # renderclient.client.EXIT_RESTART: re-execute after a soft restart
 
 
-# The one table from Corral's exceptions to exit codes (1 refused or failed, 4 not allowed);
+# The one table from Corral's exceptions to exit codes (1 refused or failed, 4 not allowed,
+# 7 not found);
 # every class of dispatcher/errors.py has its row, a test checks it. The console's own
 # errors (console/http.py) carry their exit code.
 EXIT_CODES: dict[type[CorralError], int] = {
     CorralError: 1,
     ValidationError: 1,
-    NotFound: 1,
+    NotFound: 7,
     Conflict: 1,
     Refused: 1,
     PermissionDenied: 4,
@@ -186,7 +200,14 @@ def main(
     corral demo                           render a short animation on this machine
     corral dispatcher --data-dir DIR      run the dispatcher
     corral renderclient --dispatcher H:P  run a render node
-    corral submit / jobs / nodes / logs / why / watch   manage the farm
+    corral submit / logs / why / watch    submit and follow work
+    corral NOUN VERB                      manage the farm: jobs, folders, chunks, nodes,
+                                          pools, repositories, users, groups, stats,
+                                          config, templates, system, store
+    corral completion bash|zsh|fish       shell completion
+
+    Exit codes: 0 ok, 1 refused or failed, 2 usage, 3 dispatcher unreachable,
+    4 not allowed, 7 not found, 130 interrupted (docs/cli.md).
     """
     ctx.obj = CliState(
         dispatcher=dispatcher,
@@ -205,10 +226,23 @@ for _command in (
     *STORE_COMMANDS,
     *USER_COMMANDS,
     *COMPAT_COMMANDS,
+    *FOLDER_COMMANDS,
+    *POOL_COMMANDS,
+    *STATS_COMMANDS,
+    *SYSTEM_COMMANDS,
+    completion,
 ):
     main.add_command(_command)
 install_node_commands(main)
 install_template_config_commands(main)
+install_account_commands(main)
+install_software_commands(main)
+_jobs, _chunks = main.commands["jobs"], main.commands["chunks"]
+assert isinstance(_jobs, click.Group) and isinstance(_chunks, click.Group)
+for _command in (*JOB_COMMANDS, jobs_move):
+    _jobs.add_command(_command)
+for _command in CHUNK_COMMANDS:
+    _chunks.add_command(_command)
 
 
 # -- running a daemon ----------------------------------------------------------
@@ -532,6 +566,7 @@ def dispatcher(
 
 
 install_config_commands(main, dispatcher)
+install_settings_commands(main)
 
 
 def parse_address(text: str, default_port: int = DEFAULT_RENDER_PORT) -> tuple[str, int]:
@@ -776,6 +811,8 @@ def demo(output: Path, frames: int, packet: int, instances: int, keep_data: bool
     """
     run_demo(output=output, frames=frames, packet=packet, instances=instances, keep_data=keep_data)
 
+
+add_examples(main)  # every command is registered by now
 
 if __name__ == "__main__":
     main()

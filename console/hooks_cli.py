@@ -31,7 +31,7 @@ class ScriptFailed(ConsoleError):
 
 @click.group()
 def templates() -> None:
-    """List and reload the dispatcher's templates."""
+    """Templates: list, show, reload; the software registry and job types."""
 
 
 def _print_templates(answer: dict[str, Any]) -> None:

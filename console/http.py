@@ -1,7 +1,8 @@
 """A small synchronous client of the dispatcher's REST API (stdlib only).
 
 Every call raises a `ConsoleError` subclass on failure, each with the exit code
-the CLI uses: `RequestRefused` (1), `AuthFailed` (4), `DispatcherUnreachable` (3).
+the CLI uses: `RequestRefused` (1), `NothingThere` (7: 404), `AuthFailed` (4),
+`DispatcherUnreachable` (3).
 Proxies from the environment are ignored: consoles talk to the dispatcher directly.
 """
 
@@ -14,7 +15,7 @@ import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from dispatcher.errors import CorralError
@@ -54,6 +55,12 @@ class AuthFailed(RequestRefused):
     exit_code = 4
 
 
+class NothingThere(RequestRefused):
+    """The dispatcher has no such thing (404): an unknown job, node, pool, user ..."""
+
+    exit_code = 7
+
+
 class DispatcherUnreachable(ConsoleError):
     """No HTTP answer at all: refused connection, unknown host, timeout."""
 
@@ -91,6 +98,7 @@ class DispatcherClient:
         self.token = token
         self.timeout_s = timeout_s
         self.auth_hint = auth_hint
+        self.last_link: str | None = None
         handlers: list[urllib.request.BaseHandler] = [urllib.request.ProxyHandler({})]
         if ca_file:
             try:
@@ -110,9 +118,16 @@ class DispatcherClient:
         body: Any = None,
         query: Mapping[str, object] | None = None,
         headers: Mapping[str, str] | None = None,
+        data: bytes | Iterable[bytes] | None = None,
+        prefix: str = API_PREFIX,
     ) -> Any:
-        """One call; returns decoded JSON, text for text/plain, None for an empty answer."""
-        url = self.base_url + API_PREFIX + path
+        """One call; returns decoded JSON, text for text/plain, None for an empty answer.
+
+        `data` is a raw text/plain body instead of `body`'s JSON (an iterable of bytes
+        needs a Content-Length header); `prefix` goes before `path` (the API's by default;
+        "" for /metrics). `last_link` keeps the answer's Link header (the next page).
+        """
+        url = self.base_url + prefix + path
         if query:
             pairs = {key: str(value) for key, value in query.items() if value is not None}
             if pairs:
@@ -120,8 +135,9 @@ class DispatcherClient:
         headers = {"Accept": "application/json", "User-Agent": USER_AGENT, **(headers or {})}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
-        data = None
-        if body is not None:
+        if data is not None:
+            headers.setdefault("Content-Type", "text/plain; charset=utf-8")
+        elif body is not None:
             data = json.dumps(body).encode("utf-8")
             headers["Content-Type"] = "application/json"
         request = urllib.request.Request(url, data=data, headers=headers, method=method)
@@ -129,6 +145,7 @@ class DispatcherClient:
             with self._opener.open(request, timeout=self.timeout_s) as response:
                 payload = response.read()
                 content_type = response.headers.get("Content-Type", "")
+                self.last_link = response.headers.get("Link")
         except urllib.error.HTTPError as exc:
             raise self._refusal(exc) from None
         except urllib.error.URLError as exc:
@@ -143,19 +160,31 @@ class DispatcherClient:
 
         return EventFollower(self, **filters)
 
+    def open_stream(self, path: str, query: Mapping[str, object], timeout_s: float) -> Any:
+        """Open a streamed text answer (a followed log); read it with `.read1()` or by line.
+        `timeout_s` bounds each read."""
+        pairs = [(key, str(value)) for key, value in query.items() if value is not None]
+        return self._open(path, pairs, {"Accept": "text/plain"}, timeout_s)
+
     def open_events(
         self, query: list[tuple[str, str]], last_event_id: int | None, timeout_s: float
     ) -> Any:
         """Open GET /api/v1/events (server-sent events); the answer is read line by line
         (console/events.py). `timeout_s` bounds each read, not the stream."""
-        url = self.base_url + API_PREFIX + "/events"
-        if query:
-            url += "?" + urllib.parse.urlencode(query)
-        headers = {"Accept": "text/event-stream", "User-Agent": USER_AGENT}
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
+        headers = {"Accept": "text/event-stream"}
         if last_event_id is not None:
             headers["Last-Event-ID"] = str(last_event_id)
+        return self._open("/events", query, headers, timeout_s)
+
+    def _open(
+        self, path: str, query: list[tuple[str, str]], headers: dict[str, str], timeout_s: float
+    ) -> Any:
+        url = self.base_url + API_PREFIX + path
+        if query:
+            url += "?" + urllib.parse.urlencode(query)
+        headers = {"User-Agent": USER_AGENT, **headers}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
         request = urllib.request.Request(url, headers=headers, method="GET")
         try:
             return self._opener.open(request, timeout=timeout_s)
@@ -189,6 +218,8 @@ class DispatcherClient:
             return AuthFailed(status, title or "unauthorized", detail, field)
         if status == 429:  # too many failed logins: not allowed now
             return AuthFailed(status, title, detail, field)
+        if status == 404:
+            return NothingThere(status, title, detail, field)
         return RequestRefused(status, title, detail, field)
 
     # -- jobs --------------------------------------------------------------
@@ -243,7 +274,9 @@ class DispatcherClient:
         job = self.job(job_id)
         total = int((job.get("chunks") or {}).get("total") or 0)
         if not 0 <= chunk < total:
-            raise ConsoleError(f"job {job_id} has no chunk {chunk} (it has {total})")
+            raise NothingThere(
+                404, "Not Found", f"job {job_id} has no chunk {chunk} (it has {total})"
+            )
         found = -1
         for first, base in job.get("task_ids") or []:
             if first > chunk:

@@ -7,14 +7,16 @@ They talk to the dispatcher's REST API through `DispatcherClient`; the group in
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import IO, Any
 
 import click
 
+from console import jobfile
 from console.auth import CliState
+from console.clikit import for_each
+from console.completion import complete_jobs, complete_pools
 from console.formatting import (
     job_details,
     jobs_table,
@@ -25,7 +27,7 @@ from console.formatting import (
     to_json,
     why_lines,
 )
-from console.http import AuthFailed, ConsoleError, DispatcherClient, RequestRefused
+from console.http import DispatcherClient
 from console.watch_cli import stdout_console, watch, watch_jobs_list
 from corral_client import query
 from dispatcher.model import frame, parse_frame_range
@@ -33,10 +35,6 @@ from dispatcher.model import frame, parse_frame_range
 JOB_STATES = ("queued", "running", "done", "failed", "paused")
 DEPEND_MODES = ("success", "failure", "always")
 FINAL_STATES = ("done", "failed")
-
-
-class PartialFailure(ConsoleError):
-    """Some of several requested actions were refused; each was reported already."""
 
 
 pass_state = click.make_pass_decorator(CliState, ensure=True)
@@ -133,17 +131,24 @@ def job_body(
 
 
 def read_job_file(stream: IO[str]) -> dict[str, Any] | list[dict[str, Any]]:
-    """One job object or a non-empty list of them, from a JSON file."""
+    """The POST /jobs/ body of a job file (console/jobfile.py): JSON, or TOML for a
+    `.toml` name (standard input: JSON, else TOML). One job object stays one object;
+    several are put in dependency order with their names resolved."""
+    name = str(getattr(stream, "name", ""))
+    text = stream.read(jobfile.MAX_FILE_BYTES + 1)
     try:
-        payload = json.load(stream)
-    except ValueError as exc:
-        raise click.BadParameter(f"not valid JSON: {exc}", param_hint="'--file'") from None
-    jobs = payload if isinstance(payload, list) else [payload]
-    if not jobs or not all(isinstance(job, dict) for job in jobs):
-        raise click.BadParameter(
-            "must hold a job object or a non-empty list of job objects", param_hint="'--file'"
-        )
-    return payload  # type: ignore[no-any-return]
+        if len(text) > jobfile.MAX_FILE_BYTES:
+            raise jobfile.JobFileError(f"the file is over {jobfile.MAX_FILE_BYTES} bytes")
+        if name.endswith(".toml"):
+            jobs, single = jobfile.parse_text(text, toml=True)
+        elif name.endswith(".json"):
+            jobs, single = jobfile.parse_text(text, toml=False)
+        else:
+            jobs, single = jobfile.parse_either(text)
+        body = jobfile.order(jobs)
+    except jobfile.JobFileError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--file'") from None
+    return body[0] if single else body
 
 
 # -- submit --------------------------------------------------------------------
@@ -151,7 +156,10 @@ def read_job_file(stream: IO[str]) -> dict[str, Any] | list[dict[str, Any]]:
 
 @click.command(context_settings={"allow_interspersed_args": True})
 @click.option(
-    "--file", "job_file", type=click.File("r"), help="Submit job(s) from JSON; - is stdin."
+    "--file",
+    "job_file",
+    type=click.File("r"),
+    help="Submit jobs from a JSON or TOML file (- is stdin); dependencies by name.",
 )
 @click.option("--template", help="Template key or id.  [default: cmdline]")
 @click.option("--name", help="The job's title.")
@@ -161,15 +169,24 @@ def read_job_file(stream: IO[str]) -> dict[str, Any] | list[dict[str, Any]]:
     "--packet", type=click.IntRange(min=1), default=1, show_default=True, help="Frames per chunk."
 )
 @click.option("--priority", type=click.IntRange(0, 65535), help="Higher runs first.  [default: 50]")
-@click.option("--pool", "pools", multiple=True, help="Run only on nodes of this pool (repeat).")
+@click.option("--pool", "pools", multiple=True, shell_complete=complete_pools,
+              help="Run only on nodes of this pool (repeat).")  # fmt: skip
 @click.option(
-    "--exclude-pool", "exclude_pools", multiple=True, help="Never run on nodes of this pool."
+    "--exclude-pool",
+    "exclude_pools",
+    multiple=True,
+    shell_complete=complete_pools,
+    help="Never run on nodes of this pool.",
 )
 @click.option(
     "--max-nodes", type=click.IntRange(min=0), help="At most N nodes at once (0: no limit)."
 )
 @click.option(
-    "--depends-on", multiple=True, metavar="JOB", help="Wait for this job (id or title; repeat)."
+    "--depends-on",
+    multiple=True,
+    metavar="JOB",
+    shell_complete=complete_jobs,
+    help="Wait for this job (id or title; repeat).",
 )
 @click.option("--per-frame", is_flag=True, help="Wait per frame, not for the whole job.")
 @click.option(
@@ -204,11 +221,16 @@ def read_job_file(stream: IO[str]) -> dict[str, Any] | list[dict[str, Any]]:
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @pass_state
 def submit(state: CliState, /, job_file: IO[str] | None, as_json: bool, **options: Any) -> None:
-    """Submit a job: options and `-- COMMAND ARGS...`, or --file JOB.json.
+    """Submit a job: options and `-- COMMAND ARGS...`, or jobs from --file.
+
+    A file (JSON, or TOML named *.toml) holds one job or many with the REST
+    fields; a job's `depends_on = ["sim"]` names another job of the file (its
+    `name`, else its `title`). The jobs go in dependency order in one request;
+    an unknown name or a cycle refuses the whole file (exit 2).
 
     \b
     corral submit --name shot010 --frames 1-100 --packet 10 -- render -f {start} -l {end}
-    corral submit --file jobs.json
+    corral submit --file jobs.toml
     """
     command = options.pop("command")
     idempotency_key = options.pop("idempotency_key")
@@ -307,7 +329,7 @@ def where_query(wheres: Sequence[str]) -> str | None:
 
 
 @jobs.command("show")
-@click.argument("job")
+@click.argument("job", shell_complete=complete_jobs)
 @json_option
 @pass_state
 def jobs_show(state: CliState, job: str, as_json: bool) -> None:
@@ -320,24 +342,17 @@ def jobs_show(state: CliState, job: str, as_json: bool) -> None:
 
 
 def _for_each(refs: Iterable[str], act: Callable[[int], str], client: DispatcherClient) -> None:
-    """Apply `act` to every job; report refusals one line each and go on with the rest."""
-    refused = 0
-    for ref in refs:
-        try:
-            click.echo(printable(act(client.job_id(ref))))
-        except AuthFailed:
-            raise
-        except RequestRefused as exc:
-            refused += 1
-            click.echo(printable(f"corral: error: job {ref}: {exc}"), err=True)
-    if refused:
-        raise PartialFailure(f"{refused} of the requested jobs refused the action")
+    """Apply `act` to every job; report refusals one line each and go on with the rest
+    (a progress bar on a terminal for several jobs)."""
+    for_each(refs, "job", lambda ref: act(client.job_id(ref)))
 
 
 def _action_command(action: str, past: str, summary: str) -> click.Command:
-    @click.argument("job_refs", nargs=-1, required=True, metavar="JOB...")
+    @click.argument("job_refs", nargs=-1, required=True, metavar="JOB...",
+                    shell_complete=complete_jobs)  # fmt: skip
+    @json_option
     @pass_state
-    def command(state: CliState, job_refs: tuple[str, ...]) -> None:
+    def command(state: CliState, job_refs: tuple[str, ...], as_json: bool) -> None:
         client = state.client()
 
         def act(job_id: int) -> str:
@@ -356,9 +371,10 @@ _action_command("reinit", "reinitialized", "Requeue every chunk of jobs, as if n
 
 
 @jobs.command("delete")
-@click.argument("job_refs", nargs=-1, required=True, metavar="JOB...")
+@click.argument("job_refs", nargs=-1, required=True, metavar="JOB...", shell_complete=complete_jobs)
+@json_option
 @pass_state
-def jobs_delete(state: CliState, job_refs: tuple[str, ...]) -> None:
+def jobs_delete(state: CliState, job_refs: tuple[str, ...], as_json: bool) -> None:
     """Delete jobs; their running chunks are killed."""
     client = state.client()
 
@@ -370,12 +386,16 @@ def jobs_delete(state: CliState, job_refs: tuple[str, ...]) -> None:
 
 
 @jobs.command("set")
-@click.argument("job")
+@click.argument("job", shell_complete=complete_jobs)
 @click.option("--priority", type=click.IntRange(0, 65535))
 @click.option("--name", help="New title.")
 @click.option("--max-nodes", type=click.IntRange(min=0))
 @click.option(
-    "--pool", "pools", multiple=True, help="Replace the pools (repeat; --pool '' clears)."
+    "--pool",
+    "pools",
+    multiple=True,
+    shell_complete=complete_pools,
+    help="Replace the pools (repeat; --pool '' clears).",
 )
 @click.option("--requeue", type=click.IntRange(min=0))
 @click.option("--time-limit", type=click.FloatRange(min=0), metavar="SECONDS")
@@ -426,7 +446,7 @@ def nodes_list(state: CliState, as_json: bool) -> None:
 
 
 @click.command()
-@click.argument("job")
+@click.argument("job", shell_complete=complete_jobs)
 @click.argument("chunk", type=click.IntRange(min=0), required=False)
 @click.option("--attempt", type=click.IntRange(min=1), help="An earlier attempt's log.")
 @json_option
@@ -452,7 +472,7 @@ def logs(state: CliState, job: str, chunk: int | None, attempt: int | None, as_j
 
 
 @click.command()
-@click.argument("job")
+@click.argument("job", shell_complete=complete_jobs)
 @json_option
 @pass_state
 def why(state: CliState, job: str, as_json: bool) -> None:

@@ -1,8 +1,8 @@
 """Console commands that drive render nodes and chunks.
 
 `corral nodes kill|kill-pause|kill-restart|pause|resume|update|soft-restart|remove
-NODE...`, `nodes priority|purge-exclusions|realtime-log|system-event|run-python|
-notes|show|hosts`, `corral chunks requeue|skip|complete JOB CHUNK...` and
+NODE...`, `nodes priority|purge-exclusions|exclude|realtime-log|system-event|run-python|
+notes|show|hosts|pools`, `corral chunks requeue|skip|complete JOB CHUNK...` and
 `corral jobs kill-nodes JOB --then pause|redo|go-on`. They call the REST API
 (`/api/v1/nodes/{node}/actions/{action}`); `install_node_commands` adds them to
 the `corral` group's `nodes` and `jobs` groups and adds the `chunks` group.
@@ -10,14 +10,15 @@ the `corral` group's `nodes` and `jobs` groups and adds the `chunks` group.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
 from typing import Any
 
 import click
 
 from console.auth import CliState
+from console.clikit import for_each
+from console.completion import complete_jobs, complete_nodes
 from console.formatting import printable
-from console.http import AuthFailed, ConsoleError, DispatcherClient, RequestRefused, job_ref
+from console.http import ConsoleError, DispatcherClient, job_ref
 
 pass_state = click.make_pass_decorator(CliState, ensure=True)
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
@@ -25,10 +26,6 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON f
 SYSTEM_EVENTS = ("shutdown", "reboot", "logoff")
 THEN_CHOICES = ("pause", "redo", "go-on")
 CHUNK_STATES = {"requeue": "queued", "skip": "skipped", "complete": "done"}
-
-
-class PartialFailure(ConsoleError):
-    """Some of several requested actions were refused; each was reported already."""
 
 
 def node_ref(value: str) -> str:
@@ -45,19 +42,15 @@ def node_action(
     return dict(answer or {})
 
 
-def _for_each(items: Iterable[str], what: str, act: Callable[[str], str]) -> None:
-    """Apply `act` to each item; a refusal is reported on one line and the rest go on."""
-    refused = 0
-    for item in items:
-        try:
-            click.echo(printable(act(item)))
-        except AuthFailed:
-            raise
-        except RequestRefused as exc:
-            refused += 1
-            click.echo(printable(f"corral: error: {what} {item}: {exc}"), err=True)
-    if refused:
-        raise PartialFailure(f"{refused} of the requested {what}s refused the action")
+_for_each = for_each  # a refusal is reported on one line and the rest go on
+
+
+def _answer(answer: dict[str, Any], as_json: bool) -> None:
+    """A node action's answer: the whole of it as JSON, or its output for people."""
+    if as_json:
+        _echo_json(answer)
+    else:
+        click.echo(printable(answer["output"], lines=True))
 
 
 def _echo_json(value: Any) -> None:
@@ -82,9 +75,11 @@ SIMPLE_ACTIONS = {
 
 
 def _simple_command(action: str, summary: str) -> click.Command:
-    @click.argument("nodes", nargs=-1, required=True, metavar="NODE...")
+    @click.argument("nodes", nargs=-1, required=True, metavar="NODE...",
+                    shell_complete=complete_nodes)  # fmt: skip
+    @json_option
     @pass_state
-    def command(state: CliState, nodes: tuple[str, ...]) -> None:
+    def command(state: CliState, nodes: tuple[str, ...], as_json: bool) -> None:
         client = state.client()
         _for_each(nodes, "node", lambda node: node_action(client, node, action)["output"])
 
@@ -93,7 +88,7 @@ def _simple_command(action: str, summary: str) -> click.Command:
 
 
 @click.command("show")
-@click.argument("node")
+@click.argument("node", shell_complete=complete_nodes)
 @json_option
 @pass_state
 def nodes_show(state: CliState, node: str, as_json: bool) -> None:
@@ -162,25 +157,24 @@ def nodes_hosts(state: CliState, as_json: bool) -> None:
 
 
 @click.command("priority", context_settings={"ignore_unknown_options": True})
-@click.argument("node")
+@click.argument("node", shell_complete=complete_nodes)
 @click.argument("priority", type=click.IntRange(-20, 19), metavar="N")
+@json_option
 @pass_state
-def nodes_priority(state: CliState, node: str, priority: int) -> None:
+def nodes_priority(state: CliState, node: str, priority: int, as_json: bool) -> None:
     """Set the process priority (nice -20..19) of a node's renders, running ones too."""
-    click.echo(
-        printable(
-            node_action(state.client(), node, "priority", {"priority": priority})["output"],
-            lines=True,
-        )
-    )
+    _answer(node_action(state.client(), node, "priority", {"priority": priority}), as_json)
 
 
 @click.command("purge-exclusions")
-@click.argument("node")
+@click.argument("node", shell_complete=complete_nodes)
 @click.option("--template", help="Only this template's exclusion (key or id).")
 @click.option("--job", "job", help="Only this job's exclusion (id or title).")
+@json_option
 @pass_state
-def nodes_purge(state: CliState, node: str, template: str | None, job: str | None) -> None:
+def nodes_purge(
+    state: CliState, node: str, template: str | None, job: str | None, as_json: bool
+) -> None:
     """Forget a node's exclusions (all of them without options)."""
     client = state.client()
     body: dict[str, Any] = {}
@@ -188,63 +182,101 @@ def nodes_purge(state: CliState, node: str, template: str | None, job: str | Non
         body["template"] = template
     if job is not None:
         body["job"] = client.job_id(job)
-    click.echo(printable(node_action(client, node, "purge-exclusions", body)["output"], lines=True))
+    _answer(node_action(client, node, "purge-exclusions", body), as_json)
 
 
 @click.command("realtime-log")
-@click.argument("node")
+@click.argument("node", shell_complete=complete_nodes)
 @click.argument("switch", type=click.Choice(["on", "off"]), metavar="on|off")
+@json_option
 @pass_state
-def nodes_realtime_log(state: CliState, node: str, switch: str) -> None:
+def nodes_realtime_log(state: CliState, node: str, switch: str, as_json: bool) -> None:
     """Stream render output while it runs (on) or send it when the chunk ends (off)."""
-    answer = node_action(state.client(), node, "realtime-log", {"on": switch == "on"})
-    click.echo(printable(answer["output"], lines=True))
+    _answer(node_action(state.client(), node, "realtime-log", {"on": switch == "on"}), as_json)
 
 
 @click.command("system-event")
-@click.argument("node")
+@click.argument("node", shell_complete=complete_nodes)
 @click.argument("event", type=click.Choice(SYSTEM_EVENTS), metavar="EVENT")
+@json_option
 @pass_state
-def nodes_system_event(state: CliState, node: str, event: str) -> None:
+def nodes_system_event(state: CliState, node: str, event: str, as_json: bool) -> None:
     """Send shutdown, reboot or logoff to a node's event handler (refused without one)."""
     answer = node_action(state.client(), node, "system-event", {"event": event})
-    click.echo(printable(answer["output"], lines=True))
+    _answer(answer, as_json)
     if not answer.get("ok"):
         raise ConsoleError(f"node {node} did not carry out {event}")
 
 
 @click.command("run-python")
-@click.argument("node")
+@click.argument("node", shell_complete=complete_nodes)
 @click.argument("file", type=click.File("r"))
+@json_option
 @pass_state
-def nodes_run_python(state: CliState, node: str, file: Any) -> None:
+def nodes_run_python(state: CliState, node: str, file: Any, as_json: bool) -> None:
     """Run a Python file on a node in the render-client context (administer only).
 
     FILE '-' reads the code from standard input. Prints what the code printed.
     """
     answer = node_action(state.client(), node, "run-python", {"code": file.read()})
     output = str(answer.get("output", ""))
-    click.echo(output, nl=not output.endswith("\n"))
+    if as_json:
+        _echo_json(answer)
+    else:
+        click.echo(output, nl=not output.endswith("\n"))
     if not answer.get("ok"):
         raise ConsoleError(f"the code failed on node {node}")
 
 
-@click.command("notes")
-@click.argument("node")
-@click.argument("text")
+@click.command("exclude")
+@click.argument("node", shell_complete=complete_nodes)
+@click.argument("template")
+@json_option
 @pass_state
-def nodes_notes(state: CliState, node: str, text: str) -> None:
+def nodes_exclude(state: CliState, node: str, template: str, as_json: bool) -> None:
+    """Keep a template's jobs off a node (purge-exclusions --template lifts it).
+
+    \b
+    corral nodes exclude render7 katana
+    """
+    _answer(node_action(state.client(), node, "exclude", {"template": template}), as_json)
+
+
+@click.command("pools")
+@click.argument("node", shell_complete=complete_nodes)
+@json_option
+@pass_state
+def nodes_pools(state: CliState, node: str, as_json: bool) -> None:
+    """The pools a node is in.
+
+    \b
+    corral nodes pools render7
+    """
+    found = list(state.client().request("GET", f"/nodes/{node_ref(node)}/pools") or [])
+    if as_json:
+        _echo_json(found)
+        return
+    for pool in found:
+        click.echo(printable(f"{pool.get('name')}  {pool.get('description') or ''}".rstrip()))
+    if not found:
+        click.echo("in no pool")
+
+
+@click.command("notes")
+@click.argument("node", shell_complete=complete_nodes)
+@click.argument("text")
+@json_option
+@pass_state
+def nodes_notes(state: CliState, node: str, text: str, as_json: bool) -> None:
     """Set a node's notes ('' clears them)."""
-    click.echo(
-        printable(node_action(state.client(), node, "notes", {"notes": text})["output"], lines=True)
-    )
+    _answer(node_action(state.client(), node, "notes", {"notes": text}), as_json)
 
 
 # -- jobs and chunks -----------------------------------------------------------
 
 
 @click.command("kill-nodes")
-@click.argument("job")
+@click.argument("job", shell_complete=complete_jobs)
 @click.option(
     "--then",
     "then",
@@ -252,25 +284,27 @@ def nodes_notes(state: CliState, node: str, text: str) -> None:
     required=True,
     help="pause the nodes, redo the killed chunks there, or go on with other work.",
 )
+@json_option
 @pass_state
-def jobs_kill_nodes(state: CliState, job: str, then: str) -> None:
+def jobs_kill_nodes(state: CliState, job: str, then: str, as_json: bool) -> None:
     """Kill the renders of every node working on a job."""
     client = state.client()
     job_id = client.job_id(job)
     answer = client.request("POST", f"/jobs/{job_id}/kill-nodes", body={"then": then})
-    click.echo(printable(dict(answer or {}).get("output", ""), lines=True))
+    _answer({"output": "", **dict(answer or {})}, as_json)
 
 
 @click.group("chunks")
 def chunks() -> None:
-    """Chunk control: requeue, skip or complete chunks (0-based numbers)."""
+    """A job's chunks (0-based): list, show, log, requeue, skip, complete, avoid a node."""
 
 
 def _chunk_command(verb: str, state_name: str) -> click.Command:
-    @click.argument("job")
+    @click.argument("job", shell_complete=complete_jobs)
     @click.argument("chunk_numbers", nargs=-1, required=True, type=int, metavar="CHUNK...")
+    @json_option
     @pass_state
-    def command(state: CliState, job: str, chunk_numbers: tuple[int, ...]) -> None:
+    def command(state: CliState, job: str, chunk_numbers: tuple[int, ...], as_json: bool) -> None:
         client = state.client()
         job_id = client.job_id(job)
 
@@ -282,8 +316,8 @@ def _chunk_command(verb: str, state_name: str) -> click.Command:
             return f"job {job_id} chunk {chunk}: {dict(answer or {}).get('state', state_name)}"
 
         _for_each([str(number) for number in chunk_numbers], "chunk", act)
-        final = client.job(job_id)
-        click.echo(f"job {job_id} is {final.get('state')}")
+        if not as_json:
+            click.echo(f"job {job_id} is {client.job(job_id).get('state')}")
 
     command.__doc__ = {
         "requeue": "Queue chunks again (a running one is killed first).",
@@ -307,6 +341,8 @@ NODE_COMMANDS: list[click.Command] = [
     nodes_system_event,
     nodes_run_python,
     nodes_notes,
+    nodes_exclude,
+    nodes_pools,
 ]
 
 

@@ -38,7 +38,7 @@ def _read_passwords(password_stdin: bool) -> tuple[str, str | None]:
 
 @click.group()
 def users() -> None:
-    """Users' passwords."""
+    """Users: list, show, create, set, delete, and their passwords."""
 
 
 @users.command()

@@ -99,7 +99,7 @@ def test_submit_file_and_dependencies(farm: Farm, tmp_path: Path) -> None:
     [
         (("submit", "--name", "x", "--frames", "9-1", "--", "true"), 2, "last frame"),
         (("submit", "--name", "x", "--template", "nope", "--", "true"), 1, "template"),
-        (("jobs", "show", "424242"), 1, "no job"),
+        (("jobs", "show", "424242"), 7, "no job"),
         (("submit", "--name", "x"), 2, "command"),
         (("jobs", "pause"), 2, ""),
     ],
