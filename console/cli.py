@@ -30,6 +30,7 @@ from console.compat_cli import COMMANDS as COMPAT_COMMANDS
 from console.completion import completion
 from console.config_cli import config_option, install_config_commands, resolve_settings
 from console.demo import run_demo
+from console.engines_cli import install_engine_commands
 from console.examples import add_examples
 from console.folders_cli import COMMANDS as FOLDER_COMMANDS
 from console.folders_cli import jobs_move
@@ -237,6 +238,7 @@ install_node_commands(main)
 install_template_config_commands(main)
 install_account_commands(main)
 install_software_commands(main)
+install_engine_commands(main)
 _jobs, _chunks = main.commands["jobs"], main.commands["chunks"]
 assert isinstance(_jobs, click.Group) and isinstance(_chunks, click.Group)
 for _command in (*JOB_COMMANDS, jobs_move):

@@ -144,6 +144,9 @@ def migrate(source: str, target: str, quiet: bool) -> None:
     copy). A target that holds anything is refused (exit 1) and left as it was; the
     copy is one transaction, checked row for row before it commits. Then start the
     dispatcher with the same --data-dir and --store postgresql://... (docs/scaling.md).
+
+    \b
+    corral store migrate --from sqlite:///srv/corral/corral.db --to postgresql://corral@db/farm
     """
     from dispatcher.store.urls import is_postgres, redact
 

@@ -76,16 +76,6 @@ async def list_jobs(request: web.Request) -> web.StreamResponse:
     return await listing.respond(request, selection, render, slice_items=listing.JOB_SLICE)
 
 
-class SubmitQuery(BaseModel):
-    """How a submit treats titles."""
-
-    unique_titles: bool = Field(
-        True,
-        description="PyFarm's rule: a title a live job bears already is 409; false lets "
-        "titles repeat, as Muster and Smedge do",
-    )
-
-
 @routes.post(
     "/api/v1/jobs/",
     body=JobSpec | list[JobSpec],

@@ -145,3 +145,43 @@ def test_exit_codes_from_the_installed_command(farm: Farm) -> None:
     assert usage.code == 2 and "Missing argument 'NAME'" in usage.err
     made = corral(farm, "pools", "create", "x", "--json")
     assert made.json()["name"] == "x"
+
+
+def test_engine_settings_pool_rename_notices_and_identity(farm: Farm) -> None:
+    farm.client("eng1")
+    farm.wait_nodes(1)
+    set_ = cli(farm, "nodes", "engine-settings", "eng1", "UseGPUs=2", "--json").json()
+    assert set_["settings"]["UseGPUs"] == "2"
+    assert farm.request("GET", "/api/v1/nodes/eng1/engine-settings")["settings"] == set_["settings"]
+    shown = cli(farm, "nodes", "engine-settings", "eng1")
+    assert shown.code == 0 and "UseGPUs=2" in shown.out
+    assert cli(farm, "nodes", "engine-settings", "eng1", "UseGPUs=").code == 0
+    assert "UseGPUs" not in farm.request("GET", "/api/v1/nodes/eng1/engine-settings")["settings"]
+    assert cli(farm, "nodes", "engine-settings", "eng1", "nonsense").code == 2
+    viewer = user_token(farm, "engine-viewer", "submit")
+    refused = cli(farm, "nodes", "engine-settings", "eng1", "UseGPUs=9", token=viewer)
+    assert (
+        refused.code == 4
+        and farm.request("GET", "/api/v1/nodes/eng1/engine-settings")["settings"].get("UseGPUs")
+        is None
+    )
+    assert cli(farm, "nodes", "reset-failures", "eng1", "--json").json()["node"] == "eng1"
+    assert cli(farm, "nodes", "reset-failures", "nosuch").code == 7
+    report = cli(farm, "nodes", "dispatch-report", "eng1", "--json").json()
+    assert report["node"] == "eng1" and report["report"]
+
+    cli(farm, "pools", "create", "old-name", "--node", "eng1")
+    before = farm.request("GET", "/api/v1/pools/old-name")
+    renamed = cli(farm, "pools", "rename", "old-name", "new-name", "--json").json()
+    assert renamed["name"] == "new-name" and renamed["id"] == before["id"]
+    assert farm.request("GET", "/api/v1/pools/new-name")["nodes"] == ["eng1"]
+    assert cli(farm, "pools", "rename", "new-name", " ").code == 2
+    assert cli(farm, "pools", "rename", "nosuch", "x").code == 7
+    first = cli(farm, "pools", "notify", "--json").json()["revision"]
+    assert cli(farm, "pools", "notify", "--json").json()["revision"] > first
+    assert cli(farm, "repositories", "notify").code == 0
+    assert cli(farm, "pools", "notify", token=viewer).code == 4
+
+    identity = cli(farm, "system", "identity", "--json").json()
+    assert identity == farm.request("GET", "/api/v1/system/identity")
+    assert identity["uuid"] and cli(farm, "system", "identity").out.count(identity["uuid"]) == 1

@@ -15,6 +15,17 @@ from console.cli import main
 # "METHOD /path" -> the command that calls it, or "-" and why not.
 COVERED: dict[str, str] = {
     "GET /api/v1/events": "watch",
+    "GET /api/v1/jobs/{job}/chunks/": "- the chunks by number (MConsoleAPI's): chunks list",
+    "GET /api/v1/jobs/{job}/chunks/{chunk}": "- the chunk by number (MConsoleAPI's): chunks show",
+    "PUT /api/v1/jobs/{job}/chunks/{chunk}": "- by number (MConsoleAPI's): chunks requeue",
+    "GET /api/v1/nodes/{node}/dispatch-report": "nodes dispatch-report",
+    "GET /api/v1/nodes/{node}/engine-settings": "nodes engine-settings",
+    "PATCH /api/v1/nodes/{node}/engine-settings": "nodes engine-settings",
+    "POST /api/v1/nodes/{node}/reset-failures": "nodes reset-failures",
+    "GET /api/v1/system/identity": "system identity",
+    "POST /api/v1/pools/notify": "pools notify",
+    "POST /api/v1/pools/{pool}/rename": "pools rename",
+    "POST /api/v1/repositories/notify": "repositories notify",
     "POST /api/v1/folders/": "folders create",
     "GET /api/v1/folders/{folder}": "folders show",
     "GET /api/v1/folders/{folder}/children": "folders list",

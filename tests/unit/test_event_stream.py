@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import time
-
 import asyncio
+import time
 
 from dispatcher.events import EventBus, JobEvent, NodeEvent, NodeStateEvent, ProgressEvent
 from dispatcher.histogram import LoopHistogram
