@@ -220,19 +220,20 @@ def get_jobs(
     ``get_all_parameters`` gives Python values and the product's defaults; False the raw
     str values that differ from the defaults.
     """
+    products = all_products()
     if query is None:
         views = call("GET", "/jobs/")
     elif isinstance(query, uuid.UUID) or (isinstance(query, str) and _is_uuid(query)):
         found = _view(str(query).strip())
         views = [found] if found is not None else []
     elif isinstance(query, (list, str)):
-        views = call("GET", "/jobs/", where=json.dumps(query, default=_query_value))
+        where = json.dumps(product_keys(query, products), default=_query_value)
+        views = call("GET", "/jobs/", where=where)
     else:
         raise JobTypeError("a query is None, a job ID or a list, not %s" % type(query).__name__)
     if not isinstance(views, list):
         raise SmedgeComponentError("the dispatcher's job list is not a list")
     views = [view for view in views if isinstance(view, dict) and view.get("kind", "job") == "job"]
-    products = all_products()
     uuids = view_uuids(views)
     for view in views:
         for dep in view.get("depends_on") or []:
@@ -244,6 +245,22 @@ def get_jobs(
         return raws
     pools = _Pools()
     return [pythonize_job(raw, products, pools.pool) for raw in raws]
+
+
+def product_keys(query: Any, products: Sequence[Product]) -> Any:
+    """``query`` with each ``Type`` term's product name or alias (``MayaBatch``) given as
+    its template's key: the dispatcher knows templates by key, id and name only."""
+    if not isinstance(query, list):
+        return query
+    if (
+        len(query) == 3
+        and all(isinstance(part, str) for part in query)
+        and query[0].strip().lower() == "type"
+        and query[1] in ("=", "!=")
+    ):
+        product = find_product(products, query[2])
+        return query if product is None else [query[0], query[1], product.aliases[0]]
+    return [product_keys(item, products) for item in query]
 
 
 def _query_value(value: Any) -> Any:

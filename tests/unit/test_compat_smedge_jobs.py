@@ -171,6 +171,16 @@ def test_ids_to_query() -> None:
             smedge.ids_to_query(bad)
 
 
+def test_a_queries_type_names_a_product_by_its_template_key() -> None:
+    query = ["any", [["TYPE", "=", "MayaBatch"], ["Type", "!=", "Encode"]],
+             ["Type", "=", "Unknown"], ["Name", "=", "MayaBatch"], ["Type", "contains", "may"]]  # fmt: skip
+    assert smedge.jobs.product_keys(query, PRODUCTS) == [
+        "any", [["TYPE", "=", "maya"], ["Type", "!=", "ffmpeg"]],
+        ["Type", "=", "Unknown"], ["Name", "=", "MayaBatch"], ["Type", "contains", "may"],
+    ]  # fmt: skip
+    assert smedge.jobs.product_keys("a name", PRODUCTS) == "a name"
+
+
 def test_find_value() -> None:
     assert smedge.find_value({"Scene": 1}, "SCENE") == 1
     assert smedge.find_value({"scene": 1, "Scene": 2}, "Scene") == 2  # the exact key first
