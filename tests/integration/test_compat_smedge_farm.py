@@ -429,6 +429,21 @@ def test_master_id_is_stable_and_never_raises(make_farm: Any) -> None:
     farm: Farm = make_farm()
     first = smedge(farm, "out(str(get_master_id()))")
     assert len(first) == 36 and farm.request("GET", "/api/v1/system/identity")["uuid"] == first
+    # SMEDGE_MASTER naming only the host: the port from SMEDGE_MASTER_PORT.
+    host, port = farm.url.split("//", 1)[1].rsplit(":", 1)
+    split = {"SMEDGE_MASTER": host, "SMEDGE_MASTER_PORT": port}
+    assert smedge(farm, "out(str(get_master_id()))", **split) == first
+    assert smedge(farm, "out([get_master_id()])", SMEDGE_MASTER=host) == [None]  # 9890: not it
+    bad_port = smedge(farm, "out(error_of(get_pools))", **{**split, "SMEDGE_MASTER_PORT": "x"})
+    assert bad_port[0] == "SmedgeComponentError" and "SMEDGE_MASTER_PORT" in bad_port[2]
+    # No CORRAL_TOKEN: the token file `corral login` writes, as the corral command finds it.
+    home = farm.data_dir.parent / "smedge-home"
+    (home / ".config" / "corral").mkdir(parents=True, exist_ok=True)
+    (home / ".config" / "corral" / "token").write_text(farm.token + "\n")
+    assert smedge(farm, "out(str(get_master_id()))", token="", HOME=str(home)) == first
+    empty = farm.data_dir.parent / "smedge-nobody"
+    empty.mkdir(exist_ok=True)
+    assert smedge(farm, "out([get_master_id()])", token="", HOME=str(empty)) == [None]
     farm.stop()
     down = smedge(farm, "out([get_master_id(), 1])")
     assert down == [None, 1]
