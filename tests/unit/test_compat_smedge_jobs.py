@@ -103,6 +103,69 @@ def test_every_job_call_of_the_seed_is_exported() -> None:
         assert name in smedge.__all__
 
 
+# The seed's Contents: its classes, types and methods, every one `from smedge import *` gives.
+SEED_CLASSES = ["HistoryElement", "Parameter", "PathTranslation", "Pool", "Product",
+                "SmedgeComponentError"]  # fmt: skip
+SEED_TYPES = ["AnyPoolType", "EngineType", "JobHistoryType", "JobType", "NameOrID",
+              "NameOrIDList", "ParameterList", "RegexList", "TranslationType",
+              "TranslationListType"]  # fmt: skip
+SEED_METHODS = [
+    "add_path_translations",
+    "conform_job",
+    "create_pools",
+    "datetime_to_rtime",
+    "delete_jobs",
+    "delete_pools",
+    "disable_engines",
+    "disable_product",
+    "download_file",
+    "enable_engines",
+    "enable_product",
+    "extract_datetime",
+    "find_parameter",
+    "find_value",
+    "get_engine_dispatch_log",
+    "get_engines",
+    "get_job_dispatch_log",
+    "get_job_history",
+    "get_jobs",
+    "get_master_id",
+    "get_path_translations",
+    "get_pools",
+    "get_product_info",
+    "ids_to_query",
+    "pause_jobs",
+    "preempt",
+    "pythonize_job",
+    "remove_path_translations",
+    "rename_pool",
+    "reset_engine_failures",
+    "reset_job_failures",
+    "resume_jobs",
+    "set_engines",
+    "submit_jobs",
+    "super_exit",
+    "update_jobs",
+    "usurp",
+]
+
+
+def test_star_import_gives_every_name_of_the_seeds_contents() -> None:
+    star: dict[str, Any] = {}
+    exec("from smedge import *", star)
+    for name in SEED_CLASSES + SEED_METHODS:
+        assert callable(star.get(name)), name
+    for name in SEED_CLASSES:
+        assert isinstance(star[name], type), name
+    assert issubclass(star["SmedgeComponentError"], Exception)
+    for name in SEED_TYPES:  # typing aliases: usable in annotations, as in the seed
+        assert star.get(name) is not None, name
+        assert "typing" in repr(star[name]) or isinstance(star[name], type), name
+    assert isinstance(star["SMEDGE"], Path)
+    assert star["PathTranslation"]._fields == ("windows", "linux", "mac")
+    assert len(SEED_METHODS) == 37 and len(SEED_TYPES) == 10
+
+
 def test_smedge_names_the_compat_folder() -> None:
     assert smedge.SMEDGE == ROOT / "compat" or "SMEDGE" in __import__("os").environ
 
