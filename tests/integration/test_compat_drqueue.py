@@ -240,6 +240,31 @@ def test_stop_hard_stop_continue_rerun_delete(farm: Farm, env: dict[str, str]) -
     assert all(job["id"] != job_id for job in farm.request("GET", "/api/v1/jobs/"))
 
 
+def test_rerun_queues_finished_frames_again(farm: Farm, env: dict[str, str]) -> None:
+    """request_rerun on a finished, stopped job: every frame waits again, and they render
+    again once the job continues."""
+    lines = run_ok(
+        """
+        import time, drqueue
+        job = drqueue.job()
+        job.name, job.frame_end, job.cmd = "rerun me", 2, "echo rendered $DRQUEUE_FRAME"
+        assert job.send_to_queue() == 1
+        while job.update(drqueue.CLIENT) == 1 and job.status != drqueue.JOBSTATUS_FINISHED:
+            time.sleep(0.1)
+        print(job.id, job.fdone, job.request_stop(drqueue.CLIENT))
+        print(job.request_rerun(drqueue.CLIENT), job.fdone, job.fleft)
+        """,
+        env,
+    )
+    job_id, done_before, stopped = (int(part) for part in lines[0].split())
+    assert (done_before, stopped) == (2, 1)
+    assert lines[1] == "1 0 2"
+    held = farm.job(job_id)
+    assert held["paused"] and held["chunks"]["queued"] == 2 and held["chunks"]["done"] == 0
+    assert run_ok(f"import drqueue; print(drqueue.request_job_continue({job_id}, 0))", env) == ["1"]
+    assert farm.wait_state(job_id, "done")["chunks"]["done"] == 2
+
+
 def test_bad_input_queues_nothing(farm: Farm, env: dict[str, str]) -> None:
     before = len(farm.request("GET", "/api/v1/jobs/"))
     done = run_python(
