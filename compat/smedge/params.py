@@ -72,7 +72,9 @@ def text(value: Any) -> str:
     if hasattr(value, "__fspath__"):
         return os.fspath(value)
     if isinstance(value, dict):
-        raise JobValueError("sub-parameter dicts are not supported: give each value its own key")
+        raise JobValueError(
+            "not supported: sub-parameter dicts as job values; give each value its own key", 501
+        )
     return str(value)
 
 

@@ -310,6 +310,15 @@ def test_conform_job_refuses(job: Any) -> None:
     assert isinstance(raised.value, smedge.SmedgeComponentError)
 
 
+def test_sub_parameter_dicts_are_not_supported() -> None:
+    """As docs/compat.md says of every "not supported": status 501, the words first, and
+    still the ValueError Smedge raises for a job it cannot take."""
+    with pytest.raises(ValueError) as raised:
+        smedge.conform_job({"Type": "Maya", "Scene": "/s", "Range": 1, "X": {"a": 1}}, PRODUCTS)
+    assert isinstance(raised.value, smedge.SmedgeComponentError)
+    assert raised.value.status == 501 and str(raised.value).startswith("not supported: ")
+
+
 def test_unknown_job_events_are_not_supported() -> None:
     with pytest.raises(smedge.SmedgeComponentError, match="not supported"):
         smedge.conform_job(
