@@ -42,6 +42,21 @@ _STATUS_NAMES = {
 }
 # $DRQUEUE_FRAME in a DrQueue command is the task's first frame; Corral fills {start} in.
 _FRAME_VARIABLE = re.compile(r"\$\{?DRQUEUE_FRAME\}?(?![A-Za-z0-9_])")
+_SHELL_CHARACTERS = frozenset("();<>|&`")
+
+
+def _shell_operator(command: str) -> str:
+    """The first unquoted shell operator in ``command`` (a pipe, redirection, ``;``,
+    ``&&``, a subshell or command substitution), or "" when it has none."""
+    lexer = shlex.shlex(command, posix=False, punctuation_chars="();<>|&`")
+    lexer.commenters = ""
+    try:
+        for token in lexer:
+            if token and set(token) <= _SHELL_CHARACTERS:
+                return token
+    except ValueError:  # an unclosed quote: shlex.split has said so already
+        return ""
+    return ""
 
 
 def job_status_string(status: int) -> str:
@@ -147,6 +162,12 @@ class job:  # noqa: N801 (libdrqueue's name)
             argv = shlex.split(_FRAME_VARIABLE.sub("{start}", self.cmd))
         except ValueError as exc:
             raise ValueError("cmd: %s" % exc) from None
+        operator = _shell_operator(self.cmd)
+        if operator:
+            raise NotSupported(
+                "cmd: shell syntax (%r): the command runs without a shell; put pipes, "
+                "redirections and command lists in a script and run that" % operator
+            )
         for name_, value in (("frame_step", self.frame_step), ("block_size", self.block_size)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError("%s must be a whole number of 1 or more, not %r" % (name_, value))

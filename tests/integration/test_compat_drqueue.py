@@ -299,6 +299,11 @@ def test_bad_input_queues_nothing(farm: Farm, env: dict[str, str]) -> None:
             except ValueError:
                 print("ValueError")
         print(drqueue.job().update(drqueue.CLIENT), drqueue.job().request_stop(drqueue.CLIENT))
+        for shell in ("ls -al | wc -l", "render > log.txt", "a && b", "echo $(date)",
+                      "echo `date`", "cmd 2>&1"):
+            print(fresh(cmd=shell).send_to_queue())
+        quoted = fresh(cmd='grep "|" notes.txt', frame_end=1)
+        print(quoted.send_to_queue(), quoted.request_delete(drqueue.CLIENT))
         """,
         env,
     )
@@ -309,7 +314,7 @@ def test_bad_input_queues_nothing(farm: Farm, env: dict[str, str]) -> None:
         "ValueError",
         "0",
         "0",
-    ]
+    ] + ["0"] * 6 + ["1", "1"]  # a quoted "|" is an argument, not a pipe
     errors = done.stderr.splitlines()
     assert "needs a cmd" in errors[0] and "needs a name" in errors[1]
     assert "frame_end" in errors[2] and "block_size" in errors[3]
@@ -319,6 +324,10 @@ def test_bad_input_queues_nothing(farm: Farm, env: dict[str, str]) -> None:
     assert "not supported: limits.nmaxcpuscomputer" in errors[10]
     assert "the job cannot be sent" in errors[11]
     assert "send_to_queue() it first" in errors[12]
+    shell = [line for line in errors[13:] if "shell syntax" in line]
+    assert len(shell) == 6 and all("not supported: cmd: shell syntax" in line for line in shell)
+    assert [line.split("shell syntax (")[1].split(")")[0] for line in shell] == [
+        "'|'", "'>'", "'&&'", "'('", "'`'", "'>&'"]  # fmt: skip
     assert len(farm.request("GET", "/api/v1/jobs/")) == before
 
 
