@@ -4,6 +4,8 @@ import re
 import shlex
 from typing import Any, Dict, List, Optional
 
+from corral_client.commands import shell_operator
+
 from ._link import DrQueueError, NotSupported, call, check_who, epoch, failed, submit
 
 # Job status (job.status) and frame status (frame_info.status), as libdrqueue numbers them.
@@ -42,21 +44,6 @@ _STATUS_NAMES = {
 }
 # $DRQUEUE_FRAME in a DrQueue command is the task's first frame; Corral fills {start} in.
 _FRAME_VARIABLE = re.compile(r"\$\{?DRQUEUE_FRAME\}?(?![A-Za-z0-9_])")
-_SHELL_CHARACTERS = frozenset("();<>|&`")
-
-
-def _shell_operator(command: str) -> str:
-    """The first unquoted shell operator in ``command`` (a pipe, redirection, ``;``,
-    ``&&``, a subshell or command substitution), or "" when it has none."""
-    lexer = shlex.shlex(command, posix=False, punctuation_chars="();<>|&`")
-    lexer.commenters = ""
-    try:
-        for token in lexer:
-            if token and set(token) <= _SHELL_CHARACTERS:
-                return token
-    except ValueError:  # an unclosed quote: shlex.split has said so already
-        return ""
-    return ""
 
 
 def job_status_string(status: int) -> str:
@@ -162,7 +149,7 @@ class job:  # noqa: N801 (libdrqueue's name)
             argv = shlex.split(_FRAME_VARIABLE.sub("{start}", self.cmd))
         except ValueError as exc:
             raise ValueError("cmd: %s" % exc) from None
-        operator = _shell_operator(self.cmd)
+        operator = shell_operator(self.cmd)
         if operator:
             raise NotSupported(
                 "cmd: shell syntax (%r): the command runs without a shell; put pipes, "

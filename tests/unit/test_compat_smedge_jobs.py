@@ -362,6 +362,13 @@ def test_to_spec_refuses_what_it_cannot_map() -> None:
     with pytest.raises(ValueError, match="Command"):
         params.to_spec({"Command": "echo 'unclosed"}, command, str)
     assert params.to_spec({"Command": "echo 'a b'"}, command, str)["command"] == ["echo", "a b"]
+    for shell in ("render | tee log", "render > log", "a; b", "echo $(date)"):
+        with pytest.raises(smedge.SmedgeComponentError) as raised:
+            params.to_spec({"Command": shell}, command, str)
+        assert raised.value.status == 501
+        assert str(raised.value).startswith("not supported: Command: shell syntax")
+    quoted = params.to_spec({"Command": "grep '|' notes.txt"}, command, str)
+    assert quoted["command"] == ["grep", "|", "notes.txt"]
 
 
 def test_from_view_and_pythonize_job() -> None:
