@@ -265,6 +265,35 @@ def test_rerun_queues_finished_frames_again(farm: Farm, env: dict[str, str]) -> 
     assert farm.wait_state(job_id, "done")["chunks"]["done"] == 2
 
 
+def test_pool_memory_and_dependency_limits(farm: Farm, env: dict[str, str]) -> None:
+    """limits.pool, limits.memory and dependid reach the Corral job, and read back."""
+    farm.request("POST", "/api/v1/pools/", {"name": "drq-gpu"})
+    lines = run_ok(
+        """
+        import drqueue
+        first = drqueue.job()
+        first.name, first.cmd = "first", "true"
+        first.limits.pool = "drq-gpu"  # no node is in it: the job waits
+        first.limits.memory = 512
+        assert first.send_to_queue() == 1
+        second = drqueue.job()
+        second.name, second.cmd, second.dependid = "second", "true", first.id
+        assert second.send_to_queue() == 1
+        again = drqueue.request_job(first.id, drqueue.CLIENT)
+        later = drqueue.request_job(second.id, drqueue.CLIENT)
+        print(first.id, second.id, again.limits.pool, again.limits.memory, later.dependid)
+        """,
+        env,
+    )
+    first_id, second_id, pool, memory, dependid = lines[0].split()
+    assert (pool, memory, dependid) == ("drq-gpu", "512", first_id)
+    first, second = farm.job(int(first_id)), farm.job(int(second_id))
+    assert (first["pools"], first["memory_mb"], first["state"]) == (["drq-gpu"], 512, "queued")
+    assert [dep["job"] for dep in second["depends_on"]] == [int(first_id)]
+    for job_id in (second_id, first_id):
+        farm.request("DELETE", f"/api/v1/jobs/{job_id}")
+
+
 def test_bad_input_queues_nothing(farm: Farm, env: dict[str, str]) -> None:
     before = len(farm.request("GET", "/api/v1/jobs/"))
     done = run_python(
