@@ -474,6 +474,13 @@ def test_download_file_and_super_exit(shared: Farm, tmp_path: Path) -> None:
     assert result[2][:2] == ["SmedgeComponentError", 501] and "not supported" in result[2][2]
     assert result[3][:2] == ["SmedgeComponentError", 404] and result[4][0] == "TypeError"
     assert result[5][:2] == ["SmedgeComponentError", 501] and "not supported" in result[5][2]
+    big = tmp_path / "big.exr"
+    big.write_bytes(b"x" * (701 * 1024))
+    too_big = smedge(shared, f'out(error_of(download_file, "RENDER_0001", {str(big)!r}))')
+    assert too_big[:2] == ["SmedgeComponentError", 501]
+    assert (
+        too_big[2].startswith("not supported: download_file of ") and "717824 bytes" in too_big[2]
+    )
     wrangler = make_user(shared, "download-wrangler", "manage_nodes")
     refused = smedge(shared, f'out(error_of(download_file, "RENDER_0001", {str(shared_file)!r}))',
                      token=wrangler)  # fmt: skip
