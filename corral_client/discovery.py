@@ -93,9 +93,11 @@ def master_url(
     if "://" in host:
         return normalize_url(host)
     port_text = environ.get(port_var, "").strip() if port_var else ""
+    where = port_var if port_text and port_var else host_var
     if host.count(":") == 1:  # host:port (an IPv6 address has more colons)
         host, port_text = host.split(":")
-    port = _port(port_text or str(default_port), host_var)
+        where = host_var
+    port = _port(port_text or str(default_port), where)
     if ":" in host and not host.startswith("["):
         host = "[%s]" % host
     return "http://%s:%d" % (host, port)

@@ -4,6 +4,8 @@ import re
 import shlex
 from typing import Any, Dict, List, Optional
 
+from corral_client.commands import shell_operator
+
 from ._link import DrQueueError, NotSupported, call, check_who, epoch, failed, submit
 
 # Job status (job.status) and frame status (frame_info.status), as libdrqueue numbers them.
@@ -147,6 +149,12 @@ class job:  # noqa: N801 (libdrqueue's name)
             argv = shlex.split(_FRAME_VARIABLE.sub("{start}", self.cmd))
         except ValueError as exc:
             raise ValueError("cmd: %s" % exc) from None
+        operator = shell_operator(self.cmd)
+        if operator:
+            raise NotSupported(
+                "cmd: shell syntax (%r): the command runs without a shell; put pipes, "
+                "redirections and command lists in a script and run that" % operator
+            )
         for name_, value in (("frame_step", self.frame_step), ("block_size", self.block_size)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError("%s must be a whole number of 1 or more, not %r" % (name_, value))

@@ -16,14 +16,15 @@ from ._link import SmedgeComponentError, call
 from .engines import select
 
 MAX_DOWNLOAD_BYTES = 700 * 1024  # what fits in a node command's answer, encoded
-# Runs on the node: the file, base64-encoded, or an error line starting with "!".
+# Runs on the node: the file, base64-encoded, or an error line starting with "!" (or "?"
+# for a file too large to carry).
 READ_CODE = """
 import base64, os, sys
 path = {path!r}
 try:
     size = os.path.getsize(path)
     if size > {limit}:
-        sys.stdout.write("!%s is %d bytes; download_file reads at most {limit}" % (path, size))
+        sys.stdout.write("?%s is %d bytes; download_file reads at most {limit}" % (path, size))
     else:
         with open(path, "rb") as source:
             sys.stdout.write(base64.b64encode(source.read()).decode("ascii"))
@@ -58,6 +59,8 @@ def download_file(engine: Union[str, uuid.UUID], file: Union[str, uuid.UUID]) ->
     code = READ_CODE.format(path=file, limit=MAX_DOWNLOAD_BYTES)
     answer = call("POST", "/nodes/%d/actions/run-python" % nodes[0]["id"], {"code": code})
     output = str(answer.get("output", "")).strip()
+    if answer.get("ok") and output.startswith("?"):
+        raise SmedgeComponentError("not supported: download_file of " + output[1:], 501)
     if not answer.get("ok") or output.startswith("!"):
         raise SmedgeComponentError("download_file: " + (output.lstrip("!") or "the node failed"))
     return base64.b64decode(output).decode("utf-8", "replace")

@@ -14,6 +14,8 @@ import uuid
 from datetime import datetime
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from corral_client.commands import shell_operator
+
 from ._link import SmedgeComponentError
 from .products import COMMAND_TEMPLATE, Parameter, Product, find_parameter, find_product, product_id
 from .times import datetime_to_rtime, extract_datetime, utc_text_to_rtime
@@ -72,7 +74,9 @@ def text(value: Any) -> str:
     if hasattr(value, "__fspath__"):
         return os.fspath(value)
     if isinstance(value, dict):
-        raise JobValueError("sub-parameter dicts are not supported: give each value its own key")
+        raise JobValueError(
+            "not supported: sub-parameter dicts as job values; give each value its own key", 501
+        )
     return str(value)
 
 
@@ -264,6 +268,12 @@ def to_spec(
             spec["command"] = shlex.split(raw.get("Command", ""))
         except ValueError as exc:
             raise JobValueError("Command: %s" % exc) from None
+        operator = shell_operator(raw.get("Command", ""))
+        if operator:
+            raise NotSupported(
+                "Command: shell syntax (%r): the command runs without a shell; put pipes, "
+                "redirections and command lists in a script and run that" % operator
+            )
         params.pop("Command", None)
     data[SMEDGE_KEY] = {"params": params}
     if events:

@@ -95,7 +95,7 @@ def checked_settings(settings: object) -> dict[str, str | None]:
             )
         if name.lower() in READ_ONLY:
             raise ValidationError(
-                f"{name}: not an engine setting here (Corral keeps it with the node; "
+                f"{name}: not supported as an engine setting (Corral keeps it with the node; "
                 "enable, disable, pools and notes have their own calls)",
                 field=name,
             )

@@ -5,13 +5,17 @@ software and job types, node exclusions and pools."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import socket
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.integration.clirun import cli, complete, corral, user_token
-from tests.integration.farm import Farm
+from tests.integration.farm import CORRAL, Farm
 
 
 @pytest.fixture(scope="module")
@@ -152,3 +156,25 @@ def test_software_jobtypes_and_node_extras(farm: Farm) -> None:
     assert cli(farm, "nodes", "exclude", "ghost", "cmdline").code == 7
     assert corral(farm, "nodes", "exclude", "node-x", "demo", token=viewer).code == 4
     assert json.loads(corral(farm, "nodes", "pools", "node-x", "--json").out)
+
+
+def test_an_interrupted_command_exits_130(tmp_path: Path) -> None:
+    """Ctrl-C while a command waits for the dispatcher: one line and exit 130 (docs/cli.md)."""
+    with socket.create_server(("127.0.0.1", 0), backlog=8) as silent:
+        silent.settimeout(60)
+        env = {key: value for key, value in os.environ.items() if not key.startswith("CORRAL_")}
+        env.update(CORRAL_DISPATCHER=f"http://127.0.0.1:{silent.getsockname()[1]}",
+                   CORRAL_TOKEN="a-token", HOME=str(tmp_path))  # fmt: skip
+        waiting = subprocess.Popen([CORRAL, "jobs", "list"], env=env, text=True,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+        try:
+            connection, _ = silent.accept()  # the command is inside its request now
+            with connection:
+                waiting.send_signal(signal.SIGINT)
+                out, err = waiting.communicate(timeout=30)
+        finally:
+            if waiting.poll() is None:
+                waiting.kill()
+                waiting.wait()
+    assert waiting.returncode == 130, (out, err)
+    assert err.strip() == "corral: error: interrupted" and out == ""

@@ -240,6 +240,60 @@ def test_stop_hard_stop_continue_rerun_delete(farm: Farm, env: dict[str, str]) -
     assert all(job["id"] != job_id for job in farm.request("GET", "/api/v1/jobs/"))
 
 
+def test_rerun_queues_finished_frames_again(farm: Farm, env: dict[str, str]) -> None:
+    """request_rerun on a finished, stopped job: every frame waits again, and they render
+    again once the job continues."""
+    lines = run_ok(
+        """
+        import time, drqueue
+        job = drqueue.job()
+        job.name, job.frame_end, job.cmd = "rerun me", 2, "echo rendered $DRQUEUE_FRAME"
+        assert job.send_to_queue() == 1
+        while job.update(drqueue.CLIENT) == 1 and job.status != drqueue.JOBSTATUS_FINISHED:
+            time.sleep(0.1)
+        print(job.id, job.fdone, job.request_stop(drqueue.CLIENT))
+        print(job.request_rerun(drqueue.CLIENT), job.fdone, job.fleft)
+        """,
+        env,
+    )
+    job_id, done_before, stopped = (int(part) for part in lines[0].split())
+    assert (done_before, stopped) == (2, 1)
+    assert lines[1] == "1 0 2"
+    held = farm.job(job_id)
+    assert held["paused"] and held["chunks"]["queued"] == 2 and held["chunks"]["done"] == 0
+    assert run_ok(f"import drqueue; print(drqueue.request_job_continue({job_id}, 0))", env) == ["1"]
+    assert farm.wait_state(job_id, "done")["chunks"]["done"] == 2
+
+
+def test_pool_memory_and_dependency_limits(farm: Farm, env: dict[str, str]) -> None:
+    """limits.pool, limits.memory and dependid reach the Corral job, and read back."""
+    farm.request("POST", "/api/v1/pools/", {"name": "drq-gpu"})
+    lines = run_ok(
+        """
+        import drqueue
+        first = drqueue.job()
+        first.name, first.cmd = "first", "true"
+        first.limits.pool = "drq-gpu"  # no node is in it: the job waits
+        first.limits.memory = 512
+        assert first.send_to_queue() == 1
+        second = drqueue.job()
+        second.name, second.cmd, second.dependid = "second", "true", first.id
+        assert second.send_to_queue() == 1
+        again = drqueue.request_job(first.id, drqueue.CLIENT)
+        later = drqueue.request_job(second.id, drqueue.CLIENT)
+        print(first.id, second.id, again.limits.pool, again.limits.memory, later.dependid)
+        """,
+        env,
+    )
+    first_id, second_id, pool, memory, dependid = lines[0].split()
+    assert (pool, memory, dependid) == ("drq-gpu", "512", first_id)
+    first, second = farm.job(int(first_id)), farm.job(int(second_id))
+    assert (first["pools"], first["memory_mb"], first["state"]) == (["drq-gpu"], 512, "queued")
+    assert [dep["job"] for dep in second["depends_on"]] == [int(first_id)]
+    for job_id in (second_id, first_id):
+        farm.request("DELETE", f"/api/v1/jobs/{job_id}")
+
+
 def test_bad_input_queues_nothing(farm: Farm, env: dict[str, str]) -> None:
     before = len(farm.request("GET", "/api/v1/jobs/"))
     done = run_python(
@@ -274,6 +328,11 @@ def test_bad_input_queues_nothing(farm: Farm, env: dict[str, str]) -> None:
             except ValueError:
                 print("ValueError")
         print(drqueue.job().update(drqueue.CLIENT), drqueue.job().request_stop(drqueue.CLIENT))
+        for shell in ("ls -al | wc -l", "render > log.txt", "a && b", "echo $(date)",
+                      "echo `date`", "cmd 2>&1"):
+            print(fresh(cmd=shell).send_to_queue())
+        quoted = fresh(cmd='grep "|" notes.txt', frame_end=1)
+        print(quoted.send_to_queue(), quoted.request_delete(drqueue.CLIENT))
         """,
         env,
     )
@@ -284,7 +343,7 @@ def test_bad_input_queues_nothing(farm: Farm, env: dict[str, str]) -> None:
         "ValueError",
         "0",
         "0",
-    ]
+    ] + ["0"] * 6 + ["1", "1"]  # a quoted "|" is an argument, not a pipe
     errors = done.stderr.splitlines()
     assert "needs a cmd" in errors[0] and "needs a name" in errors[1]
     assert "frame_end" in errors[2] and "block_size" in errors[3]
@@ -294,6 +353,10 @@ def test_bad_input_queues_nothing(farm: Farm, env: dict[str, str]) -> None:
     assert "not supported: limits.nmaxcpuscomputer" in errors[10]
     assert "the job cannot be sent" in errors[11]
     assert "send_to_queue() it first" in errors[12]
+    shell = [line for line in errors[13:] if "shell syntax" in line]
+    assert len(shell) == 6 and all("not supported: cmd: shell syntax" in line for line in shell)
+    assert [line.split("shell syntax (")[1].split(")")[0] for line in shell] == [
+        "'|'", "'>'", "'&&'", "'('", "'`'", "'>&'"]  # fmt: skip
     assert len(farm.request("GET", "/api/v1/jobs/")) == before
 
 

@@ -4,9 +4,11 @@ error codes -1..-6, `pydra.config.load_settings()` and `corral compat pydra-key`
 
 from __future__ import annotations
 
+import http.server
 import json
 import subprocess
 import textwrap
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -337,6 +339,45 @@ def test_keys_and_connection_failures(farm: Farm, env: dict[str, str], tmp_path:
         tmp_path,
     )
     assert codes == [1, -1] and farm.nodes()[0]["paused"] is False
+
+
+class _Confused(http.server.BaseHTTPRequestHandler):
+    """A server on the controller's port that is not Corral: a server error for one path,
+    an answer that is not JSON for the others."""
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        broken = "/nodes" in self.path
+        body = b'{"title": "boom"}' if broken else b"<html>a web page</html>"
+        self.send_response(500 if broken else 200)
+        self.send_header("Content-Type", "application/json" if broken else "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_an_answer_that_is_not_the_apis_is_unknown_error(env: dict[str, str], work: Path) -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Confused)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        stub = {**env, "PYDRA_HOST": "127.0.0.1", "PYDRA_CONTROLLER_PORT": str(server.server_port)}
+        codes = controller_json(
+            """
+            from pydra.cluster import controller as codes
+            print(json.dumps([code_of(lambda: controller.list_tasks()),
+                              code_of(lambda: controller.node_list()),
+                              codes.CONTROLLER_ERROR_UNKNOWN]))
+            """,
+            stub,
+            work,
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert codes == [-5, -5, -5]
 
 
 def test_pydra_key_command(farm: Farm, tmp_path: Path) -> None:

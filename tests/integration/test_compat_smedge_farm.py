@@ -304,7 +304,7 @@ def test_engine_calls_refuse_bad_input_and_unauthorised(shared: Farm) -> None:
     ]
     assert all(entry[0] == "SmedgeComponentError" for entry in bad[5:])
     assert all(400 <= entry[1] < 500 for entry in bad[5:13]) and bad[13][1] == 404
-    assert "not supported" in bad[6][2] and "not supported" in bad[11][2]
+    assert all("not supported" in bad[n][2] for n in (5, 6, 11))  # docs/compat.md's list
     settings = node(shared, "other01")["engine_settings"]
     assert not {"ID", "JobStartedEvt", "Big", "Nested", "bad name!"} & set(settings)
     # Hostile REST bodies: too many settings, a wrong shape; nothing changes.
@@ -429,6 +429,21 @@ def test_master_id_is_stable_and_never_raises(make_farm: Any) -> None:
     farm: Farm = make_farm()
     first = smedge(farm, "out(str(get_master_id()))")
     assert len(first) == 36 and farm.request("GET", "/api/v1/system/identity")["uuid"] == first
+    # SMEDGE_MASTER naming only the host: the port from SMEDGE_MASTER_PORT.
+    host, port = farm.url.split("//", 1)[1].rsplit(":", 1)
+    split = {"SMEDGE_MASTER": host, "SMEDGE_MASTER_PORT": port}
+    assert smedge(farm, "out(str(get_master_id()))", **split) == first
+    assert smedge(farm, "out([get_master_id()])", SMEDGE_MASTER=host) == [None]  # 9890: not it
+    bad_port = smedge(farm, "out(error_of(get_pools))", **{**split, "SMEDGE_MASTER_PORT": "x"})
+    assert bad_port[0] == "SmedgeComponentError" and "SMEDGE_MASTER_PORT" in bad_port[2]
+    # No CORRAL_TOKEN: the token file `corral login` writes, as the corral command finds it.
+    home = farm.data_dir.parent / "smedge-home"
+    (home / ".config" / "corral").mkdir(parents=True, exist_ok=True)
+    (home / ".config" / "corral" / "token").write_text(farm.token + "\n")
+    assert smedge(farm, "out(str(get_master_id()))", token="", HOME=str(home)) == first
+    empty = farm.data_dir.parent / "smedge-nobody"
+    empty.mkdir(exist_ok=True)
+    assert smedge(farm, "out([get_master_id()])", token="", HOME=str(empty)) == [None]
     farm.stop()
     down = smedge(farm, "out([get_master_id(), 1])")
     assert down == [None, 1]
@@ -459,6 +474,13 @@ def test_download_file_and_super_exit(shared: Farm, tmp_path: Path) -> None:
     assert result[2][:2] == ["SmedgeComponentError", 501] and "not supported" in result[2][2]
     assert result[3][:2] == ["SmedgeComponentError", 404] and result[4][0] == "TypeError"
     assert result[5][:2] == ["SmedgeComponentError", 501] and "not supported" in result[5][2]
+    big = tmp_path / "big.exr"
+    big.write_bytes(b"x" * (701 * 1024))
+    too_big = smedge(shared, f'out(error_of(download_file, "RENDER_0001", {str(big)!r}))')
+    assert too_big[:2] == ["SmedgeComponentError", 501]
+    assert (
+        too_big[2].startswith("not supported: download_file of ") and "717824 bytes" in too_big[2]
+    )
     wrangler = make_user(shared, "download-wrangler", "manage_nodes")
     refused = smedge(shared, f'out(error_of(download_file, "RENDER_0001", {str(shared_file)!r}))',
                      token=wrangler)  # fmt: skip

@@ -517,6 +517,9 @@ def test_usurp_stops_lower_priority_work(farm: Farm) -> None:
     low = submit(farm, Name="low", Type="Command", Command="sleep 60", Range=1, Priority=10)
     wait_for(lambda: running_tasks(farm, low), 60, "the low job to run")
     high = submit(farm, Name="high", Type="Command", Command="sleep 60", Range=1, Priority=90)
+    [running] = running_tasks(farm, low)
+    smedgekit.run(farm, f"usurp([{high!r}], minimum_priority=5)")  # 10 is not below 5
+    assert [task["attempts"] for task in running_tasks(farm, low)] == [running["attempts"]]
     smedgekit.run(farm, f"usurp([{high!r}])")
     wait_for(lambda: running_tasks(farm, high), 60, "the high job to take the node")
     assert not running_tasks(farm, low)

@@ -216,6 +216,24 @@ def test_discovery_order(tmp_path: Path) -> None:
     assert discovery.find_token(None, env, str(tmp_path)) == "from-env"
 
 
+def test_master_url_reads_another_farms_variables() -> None:
+    """SMEDGE_MASTER / DRQUEUE_MASTER: a host, host:port or a URL; the port variable only
+    for a host that names none; 9890 when neither does; unset: as the corral command."""
+    url = discovery.master_url
+    assert url("M", "P", {"M": "farm"}) == "http://farm:9890"
+    assert url("M", "P", {"M": " farm ", "P": "7000"}) == "http://farm:7000"
+    assert url("M", "P", {"M": "farm:6000", "P": "7000"}) == "http://farm:6000"
+    assert url("M", None, {"M": "farm", "P": "7000"}) == "http://farm:9890"
+    assert url("M", "P", {"M": "https://farm:9443/"}) == "https://farm:9443"
+    assert url("M", "P", {"M": "fd00::5", "P": "7000"}) == "http://[fd00::5]:7000"
+    assert url("M", "P", {"CORRAL_DISPATCHER": "other:1234", "P": "7000"}) == "http://other:1234"
+    assert url("M", "P", {}) == "http://127.0.0.1:9890"
+    for bad, named in (({"M": "farm", "P": "not-a-port"}, "P"), ({"M": "farm:0"}, "M"),
+                       ({"M": "farm:99999", "P": "7000"}, "M"), ({"M": "farm", "P": "-1"}, "P")):  # fmt: skip
+        with pytest.raises(ValueError, match=f"^{named}: the port must be a number"):
+            url("M", "P", bad)
+
+
 def test_silent_socket_times_out() -> None:
     """A socket that accepts connections (its backlog) but never answers."""
     with socket.create_server(("127.0.0.1", 0), backlog=8) as silent:

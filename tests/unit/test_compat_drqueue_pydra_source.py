@@ -62,3 +62,24 @@ def test_the_check_finds_problems() -> None:
     assert len(problems_of(bad, "bad.py")) == 3
     with pytest.raises(SyntaxError):
         problems_of("y = (x := 1)\n", "bad.py")  # := is Python 3.8
+
+
+def test_the_seeds_error_codes_are_variables_of_the_controller_package() -> None:
+    """Seed 002: "These codes are available as variables within pydra.cluster.controller"."""
+    sys.path.insert(0, str(ROOT / "compat"))
+    try:
+        from pydra.cluster import controller
+    finally:
+        sys.path.remove(str(ROOT / "compat"))
+    codes = {
+        "CONTROLLER_ERROR_AUTH_FAIL": -1,
+        "CONTROLLER_ERROR_DISCONNECTED": -2,
+        "CONTROLLER_ERROR_FUNCTION_ERROR": -3,
+        "CONTROLLER_ERROR_NO_RSA_KEY": -4,
+        "CONTROLLER_ERROR_UNKNOWN": -5,
+        "CONTROLLER_ERROR_FUNCTION_NOT_FOUND": -6,
+    }
+    assert {name: getattr(controller, name) for name in codes} == codes
+    error = controller.ControllerException(-5, "an answer that is not the API's", 500)
+    assert (error.code, error.status) == (-5, 500) and "unknown error (-5)" in str(error)
+    assert issubclass(controller.NotSupported, controller.ControllerException)

@@ -103,6 +103,69 @@ def test_every_job_call_of_the_seed_is_exported() -> None:
         assert name in smedge.__all__
 
 
+# The seed's Contents: its classes, types and methods, every one `from smedge import *` gives.
+SEED_CLASSES = ["HistoryElement", "Parameter", "PathTranslation", "Pool", "Product",
+                "SmedgeComponentError"]  # fmt: skip
+SEED_TYPES = ["AnyPoolType", "EngineType", "JobHistoryType", "JobType", "NameOrID",
+              "NameOrIDList", "ParameterList", "RegexList", "TranslationType",
+              "TranslationListType"]  # fmt: skip
+SEED_METHODS = [
+    "add_path_translations",
+    "conform_job",
+    "create_pools",
+    "datetime_to_rtime",
+    "delete_jobs",
+    "delete_pools",
+    "disable_engines",
+    "disable_product",
+    "download_file",
+    "enable_engines",
+    "enable_product",
+    "extract_datetime",
+    "find_parameter",
+    "find_value",
+    "get_engine_dispatch_log",
+    "get_engines",
+    "get_job_dispatch_log",
+    "get_job_history",
+    "get_jobs",
+    "get_master_id",
+    "get_path_translations",
+    "get_pools",
+    "get_product_info",
+    "ids_to_query",
+    "pause_jobs",
+    "preempt",
+    "pythonize_job",
+    "remove_path_translations",
+    "rename_pool",
+    "reset_engine_failures",
+    "reset_job_failures",
+    "resume_jobs",
+    "set_engines",
+    "submit_jobs",
+    "super_exit",
+    "update_jobs",
+    "usurp",
+]
+
+
+def test_star_import_gives_every_name_of_the_seeds_contents() -> None:
+    star: dict[str, Any] = {}
+    exec("from smedge import *", star)
+    for name in SEED_CLASSES + SEED_METHODS:
+        assert callable(star.get(name)), name
+    for name in SEED_CLASSES:
+        assert isinstance(star[name], type), name
+    assert issubclass(star["SmedgeComponentError"], Exception)
+    for name in SEED_TYPES:  # typing aliases: usable in annotations, as in the seed
+        assert star.get(name) is not None, name
+        assert "typing" in repr(star[name]) or isinstance(star[name], type), name
+    assert isinstance(star["SMEDGE"], Path)
+    assert star["PathTranslation"]._fields == ("windows", "linux", "mac")
+    assert len(SEED_METHODS) == 37 and len(SEED_TYPES) == 10
+
+
 def test_smedge_names_the_compat_folder() -> None:
     assert smedge.SMEDGE == ROOT / "compat" or "SMEDGE" in __import__("os").environ
 
@@ -257,6 +320,15 @@ def test_conform_job_refuses(job: Any) -> None:
     assert isinstance(raised.value, smedge.SmedgeComponentError)
 
 
+def test_sub_parameter_dicts_are_not_supported() -> None:
+    """As docs/compat.md says of every "not supported": status 501, the words first, and
+    still the ValueError Smedge raises for a job it cannot take."""
+    with pytest.raises(ValueError) as raised:
+        smedge.conform_job({"Type": "Maya", "Scene": "/s", "Range": 1, "X": {"a": 1}}, PRODUCTS)
+    assert isinstance(raised.value, smedge.SmedgeComponentError)
+    assert raised.value.status == 501 and str(raised.value).startswith("not supported: ")
+
+
 def test_unknown_job_events_are_not_supported() -> None:
     with pytest.raises(smedge.SmedgeComponentError, match="not supported"):
         smedge.conform_job(
@@ -300,6 +372,13 @@ def test_to_spec_refuses_what_it_cannot_map() -> None:
     with pytest.raises(ValueError, match="Command"):
         params.to_spec({"Command": "echo 'unclosed"}, command, str)
     assert params.to_spec({"Command": "echo 'a b'"}, command, str)["command"] == ["echo", "a b"]
+    for shell in ("render | tee log", "render > log", "a; b", "echo $(date)"):
+        with pytest.raises(smedge.SmedgeComponentError) as raised:
+            params.to_spec({"Command": shell}, command, str)
+        assert raised.value.status == 501
+        assert str(raised.value).startswith("not supported: Command: shell syntax")
+    quoted = params.to_spec({"Command": "grep '|' notes.txt"}, command, str)
+    assert quoted["command"] == ["grep", "|", "notes.txt"]
 
 
 def test_from_view_and_pythonize_job() -> None:
