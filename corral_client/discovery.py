@@ -2,18 +2,23 @@
 
 First found wins:
 
-- the dispatcher: the ``dispatcher`` argument, env ``CORRAL_DISPATCHER``, then
-  ``http://127.0.0.1:9890``;
-- the token: the ``token`` argument, env ``CORRAL_TOKEN``, then the file
-  ``~/.config/corral/token`` (written by ``corral login``).
+- the dispatcher: the ``dispatcher`` argument, env ``CORRAL_DISPATCHER``, the
+  address in ``DATA_DIR/dispatcher.json``, then ``http://127.0.0.1:9890``;
+- the token: the ``token`` argument, env ``CORRAL_TOKEN``, the file
+  ``~/.config/corral/token`` (written by ``corral login``), then
+  ``DATA_DIR/admin.token`` when this user can read it.
+
+``DATA_DIR`` is env ``CORRAL_DATA_DIR``, a dispatcher's data directory.
 """
 
+import json
 import os
 from typing import Mapping, Optional
 
 DISPATCHER_ENV = "CORRAL_DISPATCHER"
 TOKEN_ENV = "CORRAL_TOKEN"
 TLS_CA_ENV = "CORRAL_TLS_CA"
+DATA_DIR_ENV = "CORRAL_DATA_DIR"
 DEFAULT_URL = "http://127.0.0.1:9890"
 TOKEN_FILE = os.path.join(".config", "corral", "token")
 MAX_TOKEN_BYTES = 4096
@@ -31,8 +36,13 @@ def find_dispatcher(explicit: Optional[str] = None, env: Optional[Mapping[str, s
     """The dispatcher's HTTP base URL: ``explicit``, ``CORRAL_DISPATCHER``, the default."""
     if explicit and explicit.strip():
         return normalize_url(explicit)
-    named = (os.environ if env is None else env).get(DISPATCHER_ENV, "").strip()
-    return normalize_url(named) if named else DEFAULT_URL
+    environ = os.environ if env is None else env
+    named = environ.get(DISPATCHER_ENV, "").strip()
+    if named:
+        return normalize_url(named)
+    folder = _data_dir(environ)
+    recorded = _recorded_url(os.path.join(folder, "dispatcher.json")) if folder else ""
+    return recorded or DEFAULT_URL
 
 
 def token_path(home: Optional[str] = None) -> str:
@@ -48,14 +58,46 @@ def find_token(
     """The bearer token: ``explicit``, ``CORRAL_TOKEN``, the token file; None if none."""
     if explicit and explicit.strip():
         return explicit.strip()
-    named = (os.environ if env is None else env).get(TOKEN_ENV, "").strip()
+    environ = os.environ if env is None else env
+    named = environ.get(TOKEN_ENV, "").strip()
     if named:
         return named
+    folder = _data_dir(environ)
+    for path in [token_path(home)] + ([os.path.join(folder, "admin.token")] if folder else []):
+        token = _read_small(path)
+        if token:
+            return token
+    return None
+
+
+def _data_dir(environ: Mapping[str, str]) -> Optional[str]:
+    named = environ.get(DATA_DIR_ENV, "").strip()
+    return os.path.expanduser(named) if named else None
+
+
+def _read_small(path: str) -> str:
     try:
-        with open(token_path(home), encoding="utf-8") as handle:
-            return handle.read(MAX_TOKEN_BYTES).strip() or None
+        with open(path, encoding="utf-8") as handle:
+            return handle.read(MAX_TOKEN_BYTES).strip()
     except (OSError, UnicodeDecodeError):
-        return None
+        return ""
+
+
+def _recorded_url(path: str) -> str:
+    """The HTTP address a running dispatcher wrote into its ``dispatcher.json``, or ""."""
+    try:
+        record = json.loads(_read_small(path) or "null")
+    except ValueError:
+        return ""
+    if not isinstance(record, dict):
+        return ""
+    url = record.get("http_url")
+    if isinstance(url, str) and url.strip():
+        return normalize_url(url)
+    port = record.get("http_port")
+    if isinstance(port, int) and not isinstance(port, bool) and 0 < port < 65536:
+        return "http://127.0.0.1:%d" % port
+    return ""
 
 
 def save_token(token: str, home: Optional[str] = None) -> str:

@@ -216,6 +216,30 @@ def test_discovery_order(tmp_path: Path) -> None:
     assert discovery.find_token(None, env, str(tmp_path)) == "from-env"
 
 
+def test_a_data_directory_names_the_dispatcher_and_its_admin_token(tmp_path: Path) -> None:
+    """As the corral command does: CORRAL_DATA_DIR's dispatcher.json and admin.token come
+    after the variables and the token file."""
+    data, home = tmp_path / "data", tmp_path / "home"
+    data.mkdir()
+    env = {"CORRAL_DATA_DIR": str(data)}
+    assert discovery.find_dispatcher(None, env) == "http://127.0.0.1:9890"
+    assert discovery.find_token(None, env, str(home)) is None
+    (data / "dispatcher.json").write_text('{"http_url": "http://farm:9123/"}')
+    (data / "admin.token").write_text("admin-token\n")
+    assert discovery.find_dispatcher(None, env) == "http://farm:9123"
+    assert discovery.find_token(None, env, str(home)) == "admin-token"
+    (data / "dispatcher.json").write_text('{"http_port": 9555}')
+    assert discovery.find_dispatcher(None, env) == "http://127.0.0.1:9555"
+    for junk in ("[1, 2]", "not json", '{"http_port": 70000}', '{"http_port": true}'):
+        (data / "dispatcher.json").write_text(junk)
+        assert discovery.find_dispatcher(None, env) == "http://127.0.0.1:9890", junk
+    discovery.save_token("mine", str(home))
+    assert discovery.find_token(None, env, str(home)) == "mine"  # the token file first
+    both = {**env, "CORRAL_DISPATCHER": "other:1", "CORRAL_TOKEN": "env"}
+    assert discovery.find_dispatcher(None, both) == "http://other:1"
+    assert discovery.find_token(None, both, str(home)) == "env"
+
+
 def test_master_url_reads_another_farms_variables() -> None:
     """SMEDGE_MASTER / DRQUEUE_MASTER: a host, host:port or a URL; the port variable only
     for a host that names none; 9890 when neither does; unset: as the corral command."""
