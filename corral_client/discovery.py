@@ -139,6 +139,8 @@ def master_url(
     if host.count(":") == 1:  # host:port (an IPv6 address has more colons)
         host, port_text = host.split(":")
         where = host_var
+        if not port_text or not host:
+            raise ValueError("%s: %r is not host or host:port" % (host_var, environ[host_var]))
     port = _port(port_text or str(default_port), where)
     if ":" in host and not host.startswith("["):
         host = "[%s]" % host

@@ -256,6 +256,9 @@ def test_master_url_reads_another_farms_variables() -> None:
                        ({"M": "farm:99999", "P": "7000"}, "M"), ({"M": "farm", "P": "-1"}, "P")):  # fmt: skip
         with pytest.raises(ValueError, match=f"^{named}: the port must be a number"):
             url("M", "P", bad)
+    for half in ("farm:", ":7000"):
+        with pytest.raises(ValueError, match="^M: .* is not host or host:port"):
+            url("M", "P", {"M": half})
 
 
 def test_silent_socket_times_out() -> None:
