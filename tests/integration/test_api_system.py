@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.integration.farm import Farm
+from tests.integration.farm import Farm, free_udp_port
 from tests.integration.hookfarm import covers, script_json, start_farm
 from tests.integration.system_checks import (
     check_activity_and_action_logs,
@@ -20,12 +19,6 @@ from tests.integration.system_checks import (
     check_soft_restart_and_network_scan,
     check_statistics_and_history,
 )
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

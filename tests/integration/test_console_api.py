@@ -25,7 +25,7 @@ from tests.integration.account_checks import (
     check_repositories,
     check_users_and_groups,
 )
-from tests.integration.farm import CORRAL, Farm
+from tests.integration.farm import CORRAL, Farm, free_udp_port
 from tests.integration.hookfarm import run_script, script_json, start_farm, write_template
 from tests.integration.job_checks import (
     check_folders_edit_and_delete,
@@ -117,12 +117,6 @@ def console_values(farm: Farm, code: str) -> Any:
 def dispatcher_json(farm: Farm, code: str) -> Any:
     """The same body in the dispatcher context (the hook host)."""
     return script_json(farm, PRELUDE + textwrap.dedent(code))
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 # A template that names `muster` without importing it, in each context Corral runs it in.
