@@ -15,7 +15,7 @@ import click
 from console.auth import CliState
 from console.clikit import (
     changes,
-    for_each,
+    delete_each,
     json_option,
     listing,
     names,
@@ -25,6 +25,7 @@ from console.clikit import (
     print_table,
     segment,
     show,
+    show_rows,
 )
 
 PERMISSIONS = ("submit", "manage_own", "manage_all", "manage_nodes", "administer")
@@ -141,13 +142,7 @@ def users_delete(state: CliState, user_names: tuple[str, ...], as_json: bool) ->
     \b
     corral users delete bob
     """
-    client = state.client()
-
-    def act(name: str) -> str:
-        client.request("DELETE", f"/users/{segment(name)}")
-        return f"deleted user {name}"
-
-    for_each(user_names, "user", act)
+    delete_each(state.client(), "/users/", user_names, "user")
 
 
 # -- groups ---------------------------------------------------------------------------
@@ -168,11 +163,7 @@ def groups_list(state: CliState, as_json: bool) -> None:
     corral groups list
     """
     found = listing(state.client(), "/groups/")
-    show(
-        as_json,
-        found,
-        lambda: print_table(found, GROUP_COLUMNS) if found else click.echo("no groups"),
-    )
+    show_rows(as_json, found, GROUP_COLUMNS, "no groups")
 
 
 @groups.command("show")
@@ -246,13 +237,7 @@ def groups_delete(state: CliState, group_names: tuple[str, ...], as_json: bool) 
     \b
     corral groups delete interns
     """
-    client = state.client()
-
-    def act(name: str) -> str:
-        client.request("DELETE", f"/groups/{segment(name)}")
-        return f"deleted group {name}"
-
-    for_each(group_names, "group", act)
+    delete_each(state.client(), "/groups/", group_names, "group")
 
 
 USER_COMMANDS = (users_list, users_show, users_create, users_set, users_delete)

@@ -8,7 +8,15 @@ from typing import Any
 import click
 
 from console.auth import CliState
-from console.clikit import json_option, pass_state, print_sheet, print_table, segment, show
+from console.clikit import (
+    json_option,
+    pass_state,
+    print_sheet,
+    print_table,
+    segment,
+    show,
+    show_rows,
+)
 from console.completion import complete_jobs, complete_nodes
 from console.formatting import printable, tasks_table
 from console.http import DispatcherClient
@@ -141,11 +149,7 @@ def chunks_failed_on(state: CliState, job: str, chunk: int, as_json: bool) -> No
     client = state.client()
     job_id, task = _task(client, job, chunk)
     found = list(client.request("GET", f"/jobs/{job_id}/tasks/{task}/failed_on_agents/") or [])
-    show(
-        as_json,
-        found,
-        lambda: print_table(found, FAILED_ON_COLUMNS) if found else click.echo("none"),
-    )
+    show_rows(as_json, found, FAILED_ON_COLUMNS, "none")
 
 
 @click.command("avoid")

@@ -84,6 +84,22 @@ def show(as_json: bool, value: Any, text: str | Callable[[], None]) -> None:
         click.echo(printable(text))
 
 
+def show_rows(
+    as_json: bool,
+    rows: Sequence[dict[str, Any]],
+    columns: Sequence[tuple[str, str]],
+    empty: str,
+    value: Any = None,
+) -> None:
+    """`value` (default: `rows`) as JSON, or for people a table of `rows`; `empty` when
+    there are none."""
+    show(
+        as_json,
+        rows if value is None else value,
+        lambda: print_table(rows, columns) if rows else click.echo(empty),
+    )
+
+
 def bulk_progress(total: int, label: str, console: Console | None = None) -> Progress | None:
     """A progress bar on stderr (or `console`) for `total` steps, when that is a terminal
     and there is more than one step; None otherwise (pipes and scripts see no bar). It
@@ -140,6 +156,19 @@ def for_each(items: Iterable[str], what: str, act: Callable[[str], str], plural:
     refused = sum(1 for result in results if not result["ok"])
     if refused:
         raise PartialFailure(f"{refused} of the requested {plural} refused the action")
+
+
+def delete_each(
+    client: Any, collection: str, items: Iterable[str], what: str, plural: str = ""
+) -> None:
+    """DELETE `collection` + each item (one path segment) with `for_each`: a line per
+    item (`deleted WHAT ITEM`), refusals on stderr and exit 1 at the end."""
+
+    def act(item: str) -> str:
+        client.request("DELETE", collection + segment(item))
+        return f"deleted {what} {item}"
+
+    for_each(items, what, act, plural)
 
 
 def _say(line: str, progress: Progress | None, err: bool = False) -> None:

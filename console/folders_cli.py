@@ -10,6 +10,7 @@ import click
 
 from console.auth import CliState
 from console.clikit import (
+    delete_each,
     for_each,
     json_option,
     non_empty,
@@ -142,13 +143,7 @@ def folders_delete(state: CliState, folder_refs: tuple[str, ...], as_json: bool)
     \b
     corral folders delete old-shots
     """
-    client = state.client()
-
-    def act(ref: str) -> str:
-        client.request("DELETE", f"/folders/{segment(ref)}")
-        return f"deleted folder {ref}"
-
-    for_each(folder_refs, "folder", act)
+    delete_each(state.client(), "/folders/", folder_refs, "folder")
 
 
 @click.command("move")

@@ -12,7 +12,16 @@ import click
 from rich.console import Console
 
 from console.auth import CliState
-from console.clikit import for_each, json_option, listing, pass_state, print_table, segment, show
+from console.clikit import (
+    for_each,
+    json_option,
+    listing,
+    pass_state,
+    print_table,
+    segment,
+    show,
+    show_rows,
+)
 from console.completion import complete_jobs
 from console.formatting import make_progress, printable, state_cell
 from console.http import ConsoleError, DispatcherClient
@@ -159,11 +168,7 @@ def notify_list(state: CliState, job: str, as_json: bool) -> None:
     """
     client = state.client()
     found = listing(client, f"/jobs/{client.job_id(job)}/notified_users/")
-    show(
-        as_json,
-        found,
-        lambda: print_table(found, NOTIFY_COLUMNS) if found else click.echo("nobody"),
-    )
+    show_rows(as_json, found, NOTIFY_COLUMNS, "nobody")
 
 
 @notify.command("add")

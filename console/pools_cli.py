@@ -13,16 +13,16 @@ import click
 from console.auth import CliState
 from console.clikit import (
     changes,
-    for_each,
+    delete_each,
     json_option,
     listing,
     names,
     non_empty,
     pass_state,
     print_sheet,
-    print_table,
     segment,
     show,
+    show_rows,
 )
 from console.completion import complete_nodes, complete_pools
 
@@ -52,11 +52,7 @@ def pools_list(state: CliState, as_json: bool) -> None:
     corral pools list --json
     """
     found = listing(state.client(), "/pools/")
-    show(
-        as_json,
-        found,
-        lambda: print_table(found, POOL_COLUMNS) if found else click.echo("no pools"),
-    )
+    show_rows(as_json, found, POOL_COLUMNS, "no pools")
 
 
 @pools.command("show")
@@ -124,13 +120,7 @@ def pools_delete(state: CliState, pool_names: tuple[str, ...], as_json: bool) ->
     \b
     corral pools delete gpu old
     """
-    client = state.client()
-
-    def act(pool: str) -> str:
-        client.request("DELETE", f"/pools/{segment(pool)}")
-        return f"deleted pool {pool}"
-
-    for_each(pool_names, "pool", act)
+    delete_each(state.client(), "/pools/", pool_names, "pool")
 
 
 # -- repositories ------------------------------------------------------------------
@@ -151,11 +141,7 @@ def repositories_list(state: CliState, as_json: bool) -> None:
     corral repositories list
     """
     found = listing(state.client(), "/repositories/")
-    show(
-        as_json,
-        found,
-        lambda: print_table(found, REPOSITORY_COLUMNS) if found else click.echo("no repositories"),
-    )
+    show_rows(as_json, found, REPOSITORY_COLUMNS, "no repositories")
 
 
 @repositories.command("show")
@@ -223,13 +209,9 @@ def repositories_delete(state: CliState, repository_names: tuple[str, ...], as_j
     \b
     corral repositories delete old-projects
     """
-    client = state.client()
-
-    def act(name: str) -> str:
-        client.request("DELETE", f"/repositories/{segment(name)}")
-        return f"deleted repository {name}"
-
-    for_each(repository_names, "repository", act, plural="repositories")
+    delete_each(
+        state.client(), "/repositories/", repository_names, "repository", plural="repositories"
+    )
 
 
 COMMANDS: tuple[click.Command, ...] = (pools, repositories)

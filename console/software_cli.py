@@ -13,9 +13,9 @@ from console.clikit import (
     non_empty,
     pass_state,
     print_sheet,
-    print_table,
     segment,
     show,
+    show_rows,
 )
 
 
@@ -38,15 +38,8 @@ def software_list(state: CliState, as_json: bool) -> None:
              "versions": [version.get("version", version) if isinstance(version, dict) else version
                           for version in item.get("versions") or []]}
             for item in found]  # fmt: skip
-    show(
-        as_json,
-        found,
-        lambda: (
-            print_table(rows, (("SOFTWARE", "software"), ("VERSIONS", "versions")))
-            if rows
-            else click.echo("no software")
-        ),
-    )
+    show_rows(as_json, rows, (("SOFTWARE", "software"), ("VERSIONS", "versions")), "no software",
+              value=found)  # fmt: skip
 
 
 @software.command("show")
@@ -109,9 +102,7 @@ def jobtypes_list(state: CliState, as_json: bool) -> None:
     """
     found = listing(state.client(), "/jobtypes/")
     columns = (("NAME", "name"), ("TEMPLATE", "template"), ("VERSION", "version"))
-    show(
-        as_json, found, lambda: print_table(found, columns) if found else click.echo("no job types")
-    )
+    show_rows(as_json, found, columns, "no job types")
 
 
 @jobtypes.command("add")

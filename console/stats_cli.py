@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from console.auth import CliState
-from console.clikit import json_option, pass_state, print_table, show
+from console.clikit import json_option, pass_state, show, show_rows
 from console.formatting import printable, time_text
 from console.http import DispatcherClient
 
@@ -84,9 +84,7 @@ def _rows_command(kind: str, summary: str) -> click.Command:
     ) -> None:
         rows = read_rows(state.client(), TABLES[kind], start, end, limit)
         columns = [(key.upper(), key) for key in (rows[0] if rows else {})]
-        show(
-            as_json, rows, lambda: print_table(rows, columns) if rows else click.echo(f"no {kind}")
-        )
+        show_rows(as_json, rows, columns, f"no {kind}")
 
     command.__doc__ = summary
     return stats.command(kind)(command)

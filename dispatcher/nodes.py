@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
-import os
 import secrets
 import socket
 import ssl
@@ -808,19 +807,6 @@ def _listening_socket(host: str, port: int) -> socket.socket:
     sock = socket.create_server(address[:2], family=family, backlog=LISTEN_BACKLOG)
     sock.setblocking(False)
     return sock
-
-
-def raise_nofile_limit() -> int:
-    """Raise the soft open-file limit to the hard one; returns the new soft limit."""
-    try:
-        import resource
-
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        if soft < hard:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-        return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-    except (ImportError, ValueError, OSError):
-        return os.sysconf("SC_OPEN_MAX")
 
 
 def _abort_all(sessions: set[NodeSession], done: asyncio.Future[None]) -> None:

@@ -1,18 +1,16 @@
 """The connection to the dispatcher, DrQueue's caller constants and its error."""
 
 import calendar
-import os
 import sys
 import time
-from typing import Any, Mapping, Optional
+from typing import Any
 
-from corral_client import Client, ClientError, new_idempotency_key
-from corral_client.discovery import master_url
+from corral_client import ClientError, new_idempotency_key
+from corral_client.farm_link import API, FarmLink
 
 MASTER_ENV = "DRQUEUE_MASTER"
 TIMEOUT_ENV = "DRQUEUE_TIMEOUT"
 DEFAULT_TIMEOUT_S = 30.0
-API = "/api/v1"
 
 # Who is calling (libdrqueue's ``who`` argument); a script passes CLIENT.
 CLIENT = 0
@@ -39,25 +37,9 @@ class NotSupported(DrQueueError):
         super().__init__("not supported: " + message)
 
 
-def client(env: Optional[Mapping[str, str]] = None) -> Client:
-    """A client of the dispatcher ``DRQUEUE_MASTER`` names (read at each call)."""
-    environ = os.environ if env is None else env
-    try:
-        url = master_url(MASTER_ENV, None, environ)
-        timeout = float(environ.get(TIMEOUT_ENV, "") or DEFAULT_TIMEOUT_S)
-    except ValueError as exc:
-        raise DrQueueError(str(exc)) from None
-    if not timeout > 0:
-        raise DrQueueError("%s must be more than 0 seconds" % TIMEOUT_ENV)
-    return Client(dispatcher=url, timeout_s=timeout, env=environ)
-
-
-def call(method: str, path: str, body: Any = None, **query: Any) -> Any:
-    """One REST call (``path`` under /api/v1); a refusal raises DrQueueError."""
-    try:
-        return client().request(method, API + path, body, query=query or None)
-    except ClientError as exc:
-        raise DrQueueError(str(exc), exc.status) from None
+_LINK = FarmLink(MASTER_ENV, None, TIMEOUT_ENV, DrQueueError, DEFAULT_TIMEOUT_S)
+client = _LINK.client
+call = _LINK.call
 
 
 def submit(spec: Any, retries: int = 2) -> Any:

@@ -1,11 +1,9 @@
 """The connection to the dispatcher and the one error every call raises."""
 
-import os
 import uuid
-from typing import Any, List, Mapping, Optional, Union
+from typing import List, Union
 
-from corral_client import Client, ClientError
-from corral_client.discovery import master_url
+from corral_client.farm_link import FarmLink
 
 MASTER_ENV = "SMEDGE_MASTER"
 PORT_ENV = "SMEDGE_MASTER_PORT"
@@ -28,22 +26,6 @@ class SmedgeComponentError(RuntimeError):
         self.status = status
 
 
-def client(env: Optional[Mapping[str, str]] = None) -> Client:
-    """A client of the dispatcher the Smedge variables name (read at each call)."""
-    environ = os.environ if env is None else env
-    try:
-        url = master_url(MASTER_ENV, PORT_ENV, environ)
-        timeout = float(environ.get(TIMEOUT_ENV, "") or DEFAULT_TIMEOUT_S)
-    except ValueError as exc:
-        raise SmedgeComponentError(str(exc)) from None
-    if not timeout > 0:
-        raise SmedgeComponentError("%s must be more than 0 seconds" % TIMEOUT_ENV)
-    return Client(dispatcher=url, timeout_s=timeout, env=environ)
-
-
-def call(method: str, path: str, body: Any = None, **query: Any) -> Any:
-    """One REST call (``path`` under /api/v1); a refusal raises SmedgeComponentError."""
-    try:
-        return client().request(method, "/api/v1" + path, body, query=query or None)
-    except ClientError as exc:
-        raise SmedgeComponentError(str(exc), exc.status) from None
+_LINK = FarmLink(MASTER_ENV, PORT_ENV, TIMEOUT_ENV, SmedgeComponentError, DEFAULT_TIMEOUT_S)
+client = _LINK.client
+call = _LINK.call

@@ -300,9 +300,7 @@ def enable_product(
     regex: Optional[Union[str, List[str]]] = None,
 ) -> None:
     """Let engines run the product's work again (lifts their exclusion of its template)."""
-    key = _product_key(product)
-    for node in _engines(engines, regex):
-        call("POST", "/nodes/%s/actions/purge-exclusions" % node["id"], {"template": key})
+    _node_action("purge-exclusions", product, engines, regex)
 
 
 def disable_product(
@@ -311,6 +309,11 @@ def disable_product(
     regex: Optional[Union[str, List[str]]] = None,
 ) -> None:
     """Stop engines taking the product's work (they exclude its template)."""
+    _node_action("exclude", product, engines, regex)
+
+
+def _node_action(action: str, product: Union[str, uuid.UUID], engines: Any, regex: Any) -> None:
+    """Run a node action naming the product's template on each engine chosen."""
     key = _product_key(product)
     for node in _engines(engines, regex):
-        call("POST", "/nodes/%s/actions/exclude" % node["id"], {"template": key})
+        call("POST", "/nodes/%s/actions/%s" % (node["id"], action), {"template": key})

@@ -326,9 +326,6 @@ class AccountOperations(Area):
         views += [directory_view(prefix + name) for name in names if name not in known]
         return views
 
-    def user_named(self, name: str) -> User | None:
-        return self.farm.users.users.get(name)
-
     # -- users ---------------------------------------------------------------------
     def users(self, actor: Actor) -> list[User]:
         return [user for _, user in sorted(self.farm.users.users.items())]

@@ -46,7 +46,6 @@ from dispatcher.store.sqlite import (
     Snapshot,
     SqliteStore,
     _chunk_failures,
-    _encode,
     _Outage,
 )
 from dispatcher.store.urls import redact
@@ -162,7 +161,7 @@ class PostgresStore(SqliteStore):
 
         async def refuse_then_restart() -> None:
             try:
-                await self._refuse_async(batch, waiters, error)
+                await self._refuse_batch(batch, waiters, error)
             finally:
                 await asyncio.sleep(delay)
                 self._restart_writer()
@@ -289,49 +288,6 @@ class PostgresStore(SqliteStore):
         return [(when, job_id, event, bytes(info)) for when, job_id, event, info in found]
 
     # -- committing ----------------------------------------------------------
-    async def _flush_loop(self) -> None:
-        while True:
-            outage = self._outage
-            if outage is None:
-                await self._wake.wait()
-            else:
-                try:
-                    pause = max(0.0, outage.next_probe - time.monotonic())
-                    await asyncio.wait_for(self._wake.wait(), pause)
-                except TimeoutError:
-                    pass
-            self._wake.clear()
-            if self._outage is not None:
-                if self._pending or self._waiters:  # refused at once, taken back
-                    await self._refuse_async(self._take(), [], self._unavailable_error())
-                if self._outage is not None and time.monotonic() >= self._outage.next_probe:
-                    await self._probe()
-                continue
-            await self._flush_once()
-
-    async def _flush_once(self) -> None:
-        await asyncio.sleep(0)  # (a commit asked for later in this tick joins this batch)
-        batch = self._take()
-        waiters, self._waiters = self._waiters, []
-        self._inflight = (batch, waiters)
-        try:
-            _encode(batch)
-            if batch:
-                started = time.perf_counter()
-                await self._write(batch)
-                self.commit_latency.observe(time.perf_counter() - started)
-                self.batches += 1
-        except Exception as exc:
-            error = self._error_for(exc, batch)
-            await asyncio.sleep(0)
-            self._inflight = None
-            await self._refuse_async(batch, waiters, error)
-            return
-        self._inflight = None
-        for future in waiters:
-            if not future.done():
-                future.set_result(None)
-
     def _error_for(self, exc: BaseException, batch: Batch) -> StoreError:
         """The error a refused batch's waiters get; a cause in the server starts an outage."""
         cause = str(exc) or type(exc).__name__
@@ -361,7 +317,7 @@ class PostgresStore(SqliteStore):
         # the server cut it in the middle of a statement.)
         return isinstance(exc, (*_MACHINE_ERRORS, asyncpg.InterfaceError))
 
-    async def _refuse_async(
+    async def _refuse_batch(
         self, batch: Batch, waiters: list[asyncio.Future[None]], error: StoreError
     ) -> None:
         """Take back every change not yet durable and fail its waiters with `error`.
@@ -499,24 +455,9 @@ class PostgresStore(SqliteStore):
             conn, self._conn = self._conn, None
             if conn is not None:
                 conn.terminate()
-            cause = str(exc) or type(exc).__name__
-            if cause != outage.cause:
-                log.error("action=store_unavailable cause=%r database=%s", cause, self.where)
-            outage.cause = cause
-            outage.delay_s = min(outage.delay_s * 2, self.retry_max_s)
-            outage.next_probe = time.monotonic() + outage.delay_s
+            self._probe_failed(outage, str(exc) or type(exc).__name__, f"database={self.where}")
             return
-        self._outage = None
-        self.last_recovery_s = round(time.time() - outage.since, 3)
-        log.warning(
-            "action=store_available after_s=%.3f probes=%d; changes are accepted again",
-            self.last_recovery_s, outage.probes,
-        )  # fmt: skip
-        try:
-            self.on_available()
-        except Exception:
-            log.exception("action=store_available_callback_failed")
-        self._wake.set()
+        self._available_again(outage)
 
     async def _reconnect(self) -> asyncpg.Connection:
         """A new writing connection (with the database's lock) in place of a lost one."""
@@ -538,7 +479,7 @@ class PostgresStore(SqliteStore):
             await conn.execute(Q["probe"], "x" * PROBE_BYTES, timeout=self.command_timeout_s)
             await conn.execute(Q["unprobe"], timeout=self.command_timeout_s)
 
-    async def _write(self, batch: Batch) -> None:  # type: ignore[override]
+    async def _write_batch(self, batch: Batch) -> None:
         """The whole batch in one transaction on the writing connection."""
         conn = self._conn
         if conn is None or conn.is_closed():

@@ -125,7 +125,3 @@ def node_from_row(row: tuple[Any, ...]) -> Node:
     node.tags = [str(tag) for tag in info.get("tags", [])]
     node.cpus = int(info.get("cpus", 0))
     return node
-
-
-def encode_json(value: Any) -> bytes:
-    return _json.encode(value)

@@ -531,8 +531,8 @@ class SqliteStore:
             self._wake.clear()
             if self._outage is not None:
                 if self._pending or self._waiters:  # refused at once, taken back
-                    self._refuse(self._take(), [], self._unavailable_error())
-                if time.monotonic() >= self._outage.next_probe:
+                    await self._refuse_batch(self._take(), [], self._unavailable_error())
+                if self._outage is not None and time.monotonic() >= self._outage.next_probe:
                     await self._probe()
                 continue
             await self._flush_once()
@@ -549,7 +549,7 @@ class SqliteStore:
             _encode(batch)  # a value that cannot be stored raises here, on the loop
             if batch:
                 started = time.perf_counter()
-                await self._run(self._write, batch)
+                await self._write_batch(batch)
                 self.commit_latency.observe(time.perf_counter() - started)
                 self.batches += 1
         except Exception as exc:
@@ -558,12 +558,22 @@ class SqliteStore:
             # change that is about to be taken back: let them, then refuse it all.
             await asyncio.sleep(0)
             self._inflight = None
-            self._refuse(batch, waiters, error)
+            await self._refuse_batch(batch, waiters, error)
             return
         self._inflight = None
         for future in waiters:
             if not future.done():
                 future.set_result(None)
+
+    async def _write_batch(self, batch: Batch) -> None:
+        """Write one batch in one transaction (in the store's thread)."""
+        await self._run(self._write, batch)
+
+    async def _refuse_batch(
+        self, batch: Batch, waiters: list[asyncio.Future[None]], error: StoreError
+    ) -> None:
+        """Take back a refused batch (a backend that reads it back with awaits overrides)."""
+        self._refuse(batch, waiters, error)
 
     def _error_for(self, exc: BaseException, batch: Batch) -> StoreError:
         """The error a refused batch's waiters get; a cause in the machine starts an outage."""
@@ -649,13 +659,20 @@ class SqliteStore:
         try:
             await self._run(self._probe_sync)
         except Exception as exc:
-            cause = _cause(exc)
-            if cause != outage.cause:
-                log.error("action=store_unavailable cause=%r path=%s", cause, self.path)
-            outage.cause = cause
-            outage.delay_s = min(outage.delay_s * 2, self.retry_max_s)
-            outage.next_probe = time.monotonic() + outage.delay_s
+            self._probe_failed(outage, _cause(exc), f"path={self.path}")
             return
+        self._available_again(outage)
+
+    def _probe_failed(self, outage: _Outage, cause: str, where: str) -> None:
+        """Log a new cause, and wait longer (up to `retry_max_s`) before the next probe."""
+        if cause != outage.cause:
+            log.error("action=store_unavailable cause=%r %s", cause, where)
+        outage.cause = cause
+        outage.delay_s = min(outage.delay_s * 2, self.retry_max_s)
+        outage.next_probe = time.monotonic() + outage.delay_s
+
+    def _available_again(self, outage: _Outage) -> None:
+        """End `outage`: changes are accepted again and the writer wakes."""
         self._outage = None
         self.last_recovery_s = round(time.time() - outage.since, 3)
         log.warning(

@@ -392,24 +392,35 @@ async def _list(
         if (value := getattr(query, name)) is not None
     }
     selection, render = ops.jobs.listing(actor, filters)
+    keys, next_after = await _page(selection, query, listing.JOB_SLICE)
+    views = await _render(render, keys)
+    template_ids = _template_ids(ops, actor)
+    jobs = [muster_job.job_summary(view, template_ids) for view in views]
+    return envelope({"jobs": jobs, "next": next_after})
+
+
+async def _page(
+    selection: listing.Selection, query: Any, slice_items: int
+) -> tuple[list[int], str | None]:
+    """One page of keys (`query.limit`, after the cursor `query.after`) and the cursor of
+    the next page (None on the last)."""
     limit = query.limit or DEFAULT_LIST_LIMIT
     after = -1 if query.after is None else listing.decode_cursor(query.after)
     keys = [
         key
         async for found in listing.select(
-            selection, after=after, limit=limit + 1, slice_items=listing.JOB_SLICE
+            selection, after=after, limit=limit + 1, slice_items=slice_items
         )
         for key in found
     ]
     more = len(keys) > limit
     del keys[limit:]
+    return keys, listing.encode_cursor(keys[-1]) if more and keys else None
+
+
+async def _render(render: listing.Render, keys: list[int]) -> list[Any]:
     views = render(keys)
-    if not isinstance(views, list):
-        views = await views
-    template_ids = _template_ids(ops, actor)
-    jobs = [muster_job.job_summary(view, template_ids) for view in views]
-    next_after = listing.encode_cursor(keys[-1]) if more and keys else None
-    return envelope({"jobs": jobs, "next": next_after})
+    return views if isinstance(views, list) else await views
 
 
 def _template_ids(ops: Operations, actor: Actor) -> dict[str, int]:
@@ -429,22 +440,8 @@ async def _chunks(
     job = ops.jobs.get(actor, _one_job(query))
     selection, render = ops.chunks.listing(actor, job.id, {} if query.state is None else
                                            {"state": query.state})  # fmt: skip
-    limit = query.limit or DEFAULT_LIST_LIMIT
-    after = -1 if query.after is None else listing.decode_cursor(query.after)
-    keys = [
-        key
-        async for found in listing.select(
-            selection, after=after, limit=limit + 1, slice_items=listing.CHUNK_SLICE
-        )
-        for key in found
-    ]
-    more = len(keys) > limit
-    del keys[limit:]
-    views = render(keys)
-    if not isinstance(views, list):
-        views = await views
-    chunks = [muster_job.chunk_summary(view) for view in views]
-    next_after = listing.encode_cursor(keys[-1]) if more and keys else None
+    keys, next_after = await _page(selection, query, listing.CHUNK_SLICE)
+    chunks = [muster_job.chunk_summary(view) for view in await _render(render, keys)]
     return envelope({"jobId": job.id, "chunks": chunks, "next": next_after})
 
 
@@ -540,21 +537,10 @@ async def _nodes(request: web.Request) -> web.Response:
     query = _query(request)
     ops, actor = operations(request)
     selection, _ = ops.nodes.listing(actor)
-    limit = query.limit or DEFAULT_LIST_LIMIT
-    after = -1 if query.after is None else listing.decode_cursor(query.after)
-    keys = [
-        key
-        async for found in listing.select(
-            selection, after=after, limit=limit + 1, slice_items=listing.NODE_SLICE
-        )
-        for key in found
-    ]
-    more = len(keys) > limit
-    del keys[limit:]
+    keys, next_after = await _page(selection, query, listing.NODE_SLICE)
     known = {node.id: node for node in ops.nodes.list(actor)}
     nodes = [muster_job.node_summary(ops.nodes.api_view(known[key])) for key in keys
              if key in known]  # fmt: skip
-    next_after = listing.encode_cursor(keys[-1]) if more and keys else None
     return envelope({"nodes": nodes, "next": next_after})
 
 

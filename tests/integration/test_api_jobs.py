@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-import sqlite3
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.integration.farm import ApiError, Farm, wait_for
+from tests.integration.farm import Farm
 from tests.integration.hookfarm import covers, script_json, start_farm
+from tests.integration.job_checks import (
+    check_folders_edit_and_delete,
+    check_reinit_chunk_status_and_update,
+    check_submit_list_get_and_chunks,
+)
 
 
 @pytest.fixture(scope="module")
@@ -22,126 +28,21 @@ def farm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Farm]:
     farm.close()
 
 
+def dispatcher_json(farm: Farm, code: str) -> Any:
+    """Run a script body in the dispatcher context with MDispatcherAPI as `api`."""
+    return script_json(farm, "import MDispatcherAPI as api\n" + textwrap.dedent(code))
+
+
 @covers("jobSubmit", "jobGetList", "jobGet", "chunkGetList", "chunkGet")
 def test_submit_list_get_and_chunks(farm: Farm, tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    out.mkdir()
-    result = script_json(
-        farm,
-        f"""
-        import json, MDispatcherAPI
-        job = MDispatcherAPI.MJob()
-        job.setName("from a script")
-        job.setPriority(70)
-        job.attributeSetFloat("start_frame", 1)
-        job.attributeSetFloat("end_frame", 6)
-        job.setPacketSize(2)
-        job.setCommand(["sh", "-c", "touch {out}/c_{{start}}"])
-        err = MDispatcherAPI.jobSubmit(job, "wrangler")
-        new_id = job.getJobId()
-        err_list, jobs = MDispatcherAPI.jobGetList()
-        err_get, got = MDispatcherAPI.jobGet(new_id)
-        err_chunks, chunks = MDispatcherAPI.chunkGetList(new_id)
-        err_chunk, chunk = MDispatcherAPI.chunkGet(new_id, 2)
-        print(json.dumps({{
-            "codes": [e.getErrorCode() for e in (err, err_list, err_get, err_chunks, err_chunk)],
-            "id": new_id, "names": [j.getName() for j in jobs], "owner": got.getOwner(),
-            "priority": got.getPriority(), "chunks": [[c.getChunkId(), c.getStartFrame(), c.getEndFrame()] for c in chunks],
-            "chunk": [chunk.getStartFrame(), chunk.getEndFrame(), chunk.getJobId()],
-        }}))
-    """,
-    )
-    assert result["codes"] == [0, 0, 0, 0, 0]
-    assert "from a script" in result["names"]
-    job = farm.job(result["id"])
-    assert (job["title"], job["user"], job["priority"]) == ("from a script", "wrangler", 70)
-    assert (result["owner"], result["priority"]) == ("wrangler", 70)
-    assert result["chunks"] == [[0, 1.0, 2.0], [1, 3.0, 4.0], [2, 5.0, 6.0]]
-    assert result["chunk"] == [5.0, 6.0, result["id"]]
-    assert farm.wait_state(result["id"], "done")["state"] == "done"
-    assert sorted(path.name for path in out.iterdir()) == ["c_1", "c_3", "c_5"]
+    check_submit_list_get_and_chunks(farm, dispatcher_json, tmp_path)
 
 
 @covers("jobAddFolder", "jobReparent", "jobEdit", "jobDelete")
 def test_folders_edit_and_delete(farm: Farm) -> None:
-    job = farm.submit(title="to edit", paused=True, command=["true"])
-    result = script_json(
-        farm,
-        f"""
-        import json, MDispatcherAPI
-        err_folder, folder = MDispatcherAPI.jobAddFolder(-1, "wrangler", "shots")
-        err_parent = MDispatcherAPI.jobReparent({job["id"]}, folder)
-        err, job = MDispatcherAPI.jobGet({job["id"]})
-        job.setPriority(91)
-        job.setName("edited")
-        job.setIncludedPools("gpu,cpu")
-        err_edit = MDispatcherAPI.jobEdit(job)
-        print(json.dumps({{"codes": [err_folder.getErrorCode(), err_parent.getErrorCode(), err_edit.getErrorCode()],
-                          "folder": folder}}))
-    """,
-    )
-    assert result["codes"] == [0, 0, 0]
-    folder = farm.job(result["folder"])
-    assert (folder["kind"], folder["title"], folder["user"]) == ("folder", "shots", "wrangler")
-    edited = farm.job(job["id"])
-    assert (edited["parent"], edited["priority"], edited["title"]) == (
-        result["folder"],
-        91,
-        "edited",
-    )
-    assert edited["pools"] == ["gpu", "cpu"]
-    deleted = script_json(
-        farm,
-        f"""
-        import json, MDispatcherAPI
-        refused = MDispatcherAPI.jobDelete({result["folder"]})
-        ok = MDispatcherAPI.jobDelete({job["id"]})
-        again = MDispatcherAPI.jobDelete({job["id"]})
-        print(json.dumps([refused.getErrorCode(), ok.getErrorCode(), again.getErrorCode(), again.getDescription()]))
-    """,
-    )
-    assert deleted[:3] == [4, 0, 3], deleted  # the folder is not empty; then gone
-    assert "no job" in deleted[3]
-    with pytest.raises(ApiError) as gone:
-        farm.job(job["id"])
-    assert gone.value.status == 404
+    check_folders_edit_and_delete(farm, dispatcher_json)
 
 
 @covers("jobReinit", "chunkSetStatus", "jobUpdateStatus", "jobUpdate")
 def test_reinit_chunk_status_and_update(farm: Farm, tmp_path: Path) -> None:
-    mark = tmp_path / "runs.txt"
-    job = farm.submit(title="reinit me", frames="1-2", command=["sh", "-c", f"echo x >> {mark}"])
-    farm.wait_state(job["id"], "done")
-    held = farm.submit(title="held", frames="1-4", batch=2, paused=True, command=["true"])
-    result = script_json(
-        farm,
-        f"""
-        import json, MDispatcherAPI
-        codes = [MDispatcherAPI.jobReinit({job["id"]}).getErrorCode()]
-        codes.append(MDispatcherAPI.chunkSetStatus({held["id"]}, 0, MDispatcherAPI.MChunk.kChunkSkipped).getErrorCode())
-        codes.append(MDispatcherAPI.chunkSetStatus({held["id"]}, 1, "done").getErrorCode())
-        codes.append(MDispatcherAPI.jobUpdateStatus({held["id"]}).getErrorCode())
-        bad = MDispatcherAPI.chunkSetStatus({held["id"]}, 9, "done")
-        wrong = MDispatcherAPI.chunkSetStatus({held["id"]}, 0, "running")
-        err, job = MDispatcherAPI.jobGet({held["id"]})
-        codes.append(MDispatcherAPI.jobUpdate({held["id"]}).getErrorCode())
-        print(json.dumps({{"codes": codes, "bad": bad.getErrorCode(), "wrong": wrong.getErrorCode(),
-                          "state": str(job.getStatus())}}))
-    """,
-    )
-    assert result["codes"] == [0, 0, 0, 0, 0]
-    assert (result["bad"], result["wrong"]) == (3, 2)
-    assert result["state"] == "done"
-    assert farm.job(held["id"])["state"] == "done"
-    assert [chunk["state"] for chunk in farm.chunks(held["id"])] == ["skipped", "done"]
-    wait_for(
-        lambda: mark.exists() and len(mark.read_text().split()) == 4,
-        20,
-        "the reinitialised job to run again",
-    )
-    assert farm.wait_state(job["id"], "done")["state"] == "done"
-    assert all(chunk["attempts"] == 2 for chunk in farm.chunks(job["id"]))
-    # jobUpdate made the job durable: another connection reads it from the file.
-    with sqlite3.connect(farm.data_dir / "corral.db") as db:
-        row = db.execute("SELECT chunk_status FROM jobs WHERE id = ?", (held["id"],)).fetchone()
-    assert bytes(row[0]) == bytes([4, 2])
+    check_reinit_chunk_status_and_update(farm, dispatcher_json, tmp_path)

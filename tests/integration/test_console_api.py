@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import socket
-import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -21,8 +20,36 @@ from typing import Any, TypeVar
 import pytest
 
 from hooks.api.dispatcher_api import EXTENSIONS, FUNCTION_NAMES
-from tests.integration.farm import CORRAL, ApiError, Farm, wait_for
+from tests.integration.account_checks import (
+    check_pools_decide_where_jobs_run,
+    check_repositories,
+    check_users_and_groups,
+)
+from tests.integration.farm import CORRAL, Farm, free_udp_port
 from tests.integration.hookfarm import run_script, script_json, start_farm, write_template
+from tests.integration.job_checks import (
+    check_folders_edit_and_delete,
+    check_reinit_chunk_status_and_update,
+    check_submit_list_get_and_chunks,
+)
+from tests.integration.node_checks import (
+    check_kill_a_nodes_process,
+    check_kill_the_nodes_working_on_a_job,
+    check_lookup_notes_pause_resume_update,
+    check_priority_realtime_log_python_and_system_events,
+    check_purge_exclusions,
+    check_soft_restart_and_remove_registration,
+    node,
+)
+from tests.integration.system_checks import (
+    check_activity_and_action_logs,
+    check_configuration_and_ldap,
+    check_dispatcher_log,
+    check_engine_status,
+    check_export_and_import_round_trip,
+    check_soft_restart_and_network_scan,
+    check_statistics_and_history,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 F = TypeVar("F", bound=Callable[..., Any])
@@ -90,49 +117,6 @@ def console_values(farm: Farm, code: str) -> Any:
 def dispatcher_json(farm: Farm, code: str) -> Any:
     """The same body in the dispatcher context (the hook host)."""
     return script_json(farm, PRELUDE + textwrap.dedent(code))
-
-
-def node(farm: Farm, name: str) -> dict[str, Any]:
-    return next(item for item in farm.nodes() if item["name"] == name)
-
-
-def call(farm: Farm, expression: str) -> list[Any]:
-    """Evaluate `api.<expression>` in a console script; [code, description, *values]."""
-    return list(
-        console_json(
-            farm,
-            f"""
-        result = api.{expression}
-        err, *values = result if isinstance(result, tuple) else (result,)
-        print(json.dumps([err.getErrorCode(), err.getDescription(), *[str(v) for v in values]]))
-    """,
-        )
-    )
-
-
-def running_on(farm: Farm, job_id: int, name: str | None = None) -> dict[str, Any]:
-    def find() -> dict[str, Any] | None:
-        for chunk in farm.chunks(job_id):
-            if chunk["state"] == "running" and (name is None or chunk["node"] == name):
-                return chunk
-        return None
-
-    found: dict[str, Any] = wait_for(
-        find, 20, f"a chunk of job {job_id} running on {name or 'a node'}"
-    )
-    return found
-
-
-def records(farm: Farm, kind: str) -> dict[str, Any]:
-    with sqlite3.connect(farm.data_dir / "corral.db") as db:
-        rows = db.execute("SELECT name, info FROM records WHERE kind = ?", (kind,)).fetchall()
-    return {name: json.loads(info) for name, info in rows}
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 # A template that names `muster` without importing it, in each context Corral runs it in.
@@ -211,130 +195,17 @@ def accounts_farm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Farm]:
 # ---- jobs
 @console_covers("jobSubmit", "jobGetList", "jobGet", "chunkGetList", "chunkGet")
 def test_submit_list_get_and_chunks(jobs_farm: Farm, tmp_path: Path) -> None:
-    farm = jobs_farm
-    out = tmp_path / "out"
-    out.mkdir()
-    result = console_json(
-        farm,
-        f"""
-        import json
-        job = api.MJob()
-        job.setName("from a script")
-        job.setPriority(70)
-        job.attributeSetFloat("start_frame", 1)
-        job.attributeSetFloat("end_frame", 6)
-        job.setPacketSize(2)
-        job.setCommand(["sh", "-c", "touch {out}/c_{{start}}"])
-        err = api.jobSubmit(job, "wrangler")
-        new_id = job.getJobId()
-        err_list, jobs = api.jobGetList()
-        err_get, got = api.jobGet(new_id)
-        err_chunks, chunks = api.chunkGetList(new_id)
-        err_chunk, chunk = api.chunkGet(new_id, 2)
-        print(json.dumps({{
-            "codes": [e.getErrorCode() for e in (err, err_list, err_get, err_chunks, err_chunk)],
-            "id": new_id, "names": [j.getName() for j in jobs], "owner": got.getOwner(),
-            "priority": got.getPriority(), "chunks": [[c.getChunkId(), c.getStartFrame(), c.getEndFrame()] for c in chunks],
-            "chunk": [chunk.getStartFrame(), chunk.getEndFrame(), chunk.getJobId()],
-        }}))
-    """,
-    )
-    assert result["codes"] == [0, 0, 0, 0, 0]
-    assert "from a script" in result["names"]
-    job = farm.job(result["id"])
-    assert (job["title"], job["user"], job["priority"]) == ("from a script", "wrangler", 70)
-    assert (result["owner"], result["priority"]) == ("wrangler", 70)
-    assert result["chunks"] == [[0, 1.0, 2.0], [1, 3.0, 4.0], [2, 5.0, 6.0]]
-    assert result["chunk"] == [5.0, 6.0, result["id"]]
-    assert farm.wait_state(result["id"], "done")["state"] == "done"
-    assert sorted(path.name for path in out.iterdir()) == ["c_1", "c_3", "c_5"]
+    check_submit_list_get_and_chunks(jobs_farm, console_json, tmp_path)
 
 
 @console_covers("jobAddFolder", "jobReparent", "jobEdit", "jobDelete")
 def test_folders_edit_and_delete(jobs_farm: Farm) -> None:
-    farm = jobs_farm
-    job = farm.submit(title="to edit", paused=True, command=["true"])
-    result = console_json(
-        farm,
-        f"""
-        import json
-        err_folder, folder = api.jobAddFolder(-1, "wrangler", "shots")
-        err_parent = api.jobReparent({job["id"]}, folder)
-        err, job = api.jobGet({job["id"]})
-        job.setPriority(91)
-        job.setName("edited")
-        job.setIncludedPools("gpu,cpu")
-        err_edit = api.jobEdit(job)
-        print(json.dumps({{"codes": [err_folder.getErrorCode(), err_parent.getErrorCode(), err_edit.getErrorCode()],
-                          "folder": folder}}))
-    """,
-    )
-    assert result["codes"] == [0, 0, 0]
-    folder = farm.job(result["folder"])
-    assert (folder["kind"], folder["title"], folder["user"]) == ("folder", "shots", "wrangler")
-    edited = farm.job(job["id"])
-    assert (edited["parent"], edited["priority"], edited["title"]) == (
-        result["folder"],
-        91,
-        "edited",
-    )
-    assert edited["pools"] == ["gpu", "cpu"]
-    deleted = console_json(
-        farm,
-        f"""
-        import json
-        refused = api.jobDelete({result["folder"]})
-        ok = api.jobDelete({job["id"]})
-        again = api.jobDelete({job["id"]})
-        print(json.dumps([refused.getErrorCode(), ok.getErrorCode(), again.getErrorCode(), again.getDescription()]))
-    """,
-    )
-    assert deleted[:3] == [4, 0, 3], deleted  # the folder is not empty; then gone
-    assert "no job" in deleted[3]
-    with pytest.raises(ApiError) as gone:
-        farm.job(job["id"])
-    assert gone.value.status == 404
+    check_folders_edit_and_delete(jobs_farm, console_json)
 
 
 @console_covers("jobReinit", "chunkSetStatus", "jobUpdateStatus", "jobUpdate")
 def test_reinit_chunk_status_and_update(jobs_farm: Farm, tmp_path: Path) -> None:
-    farm = jobs_farm
-    mark = tmp_path / "runs.txt"
-    job = farm.submit(title="reinit me", frames="1-2", command=["sh", "-c", f"echo x >> {mark}"])
-    farm.wait_state(job["id"], "done")
-    held = farm.submit(title="held", frames="1-4", batch=2, paused=True, command=["true"])
-    result = console_json(
-        farm,
-        f"""
-        import json
-        codes = [api.jobReinit({job["id"]}).getErrorCode()]
-        codes.append(api.chunkSetStatus({held["id"]}, 0, api.MChunk.kChunkSkipped).getErrorCode())
-        codes.append(api.chunkSetStatus({held["id"]}, 1, "done").getErrorCode())
-        codes.append(api.jobUpdateStatus({held["id"]}).getErrorCode())
-        bad = api.chunkSetStatus({held["id"]}, 9, "done")
-        wrong = api.chunkSetStatus({held["id"]}, 0, "running")
-        err, job = api.jobGet({held["id"]})
-        codes.append(api.jobUpdate({held["id"]}).getErrorCode())
-        print(json.dumps({{"codes": codes, "bad": bad.getErrorCode(), "wrong": wrong.getErrorCode(),
-                          "state": str(job.getStatus())}}))
-    """,
-    )
-    assert result["codes"] == [0, 0, 0, 0, 0]
-    assert (result["bad"], result["wrong"]) == (3, 2)
-    assert result["state"] == "done"
-    assert farm.job(held["id"])["state"] == "done"
-    assert [chunk["state"] for chunk in farm.chunks(held["id"])] == ["skipped", "done"]
-    wait_for(
-        lambda: mark.exists() and len(mark.read_text().split()) == 4,
-        20,
-        "the reinitialised job to run again",
-    )
-    assert farm.wait_state(job["id"], "done")["state"] == "done"
-    assert all(chunk["attempts"] == 2 for chunk in farm.chunks(job["id"]))
-    # jobUpdate made the job durable: another connection reads it from the file.
-    with sqlite3.connect(farm.data_dir / "corral.db") as db:
-        row = db.execute("SELECT chunk_status FROM jobs WHERE id = ?", (held["id"],)).fetchone()
-    assert bytes(row[0]) == bytes([4, 2])
+    check_reinit_chunk_status_and_update(jobs_farm, console_json, tmp_path)
 
 
 # ---- nodes
@@ -348,106 +219,19 @@ def test_reinit_chunk_status_and_update(jobs_farm: Farm, tmp_path: Path) -> None
     "nodeForceUpdate",
 )
 def test_lookup_notes_pause_resume_update(nodes_farm: Farm) -> None:
-    farm = nodes_farm
-    alpha = node(farm, "alpha")
-    result = console_json(
-        farm,
-        f"""
-        import json
-        err_list, nodes = api.nodeGetList()
-        err_get, got = api.nodeGet({alpha["id"]})
-        err_name, named = api.nodeGetByName("beta")
-        missing, nothing = api.nodeGetByName("nobody")
-        codes = [err_list.getErrorCode(), err_get.getErrorCode(), err_name.getErrorCode()]
-        codes.append(api.nodeSetNotes({alpha["id"]}, "needs a new fan").getErrorCode())
-        codes.append(api.nodePause({alpha["id"]}).getErrorCode())
-        err, paused = api.nodeGet({alpha["id"]})
-        codes.append(api.nodeForceUpdate({alpha["id"]}).getErrorCode())
-        print(json.dumps({{"codes": codes, "names": sorted(n.getName() for n in nodes),
-            "got": [got.getName(), got.isOnline(), got.getStatusName()], "named": named.getID(),
-            "missing": missing.getErrorCode(), "paused": [paused.isPaused(), paused.getStatus()]}}))
-    """,
-    )
-    assert result["codes"] == [0] * 6
-    assert result["names"] == ["alpha", "beta"]
-    assert result["got"] == ["alpha", True, "idle"]
-    assert result["named"] == node(farm, "beta")["id"] and result["missing"] == 3
-    assert result["paused"] == [True, 3]
-    assert node(farm, "alpha")["paused"] and node(farm, "alpha")["notes"] == "needs a new fan"
-    assert call(farm, f"nodeResume({alpha['id']})")[0] == 0
-    assert not node(farm, "alpha")["paused"]
-    assert call(farm, "nodePause(999)")[0] == 3
+    check_lookup_notes_pause_resume_update(nodes_farm, console_json)
 
 
 @console_covers(
     "nodeSetProcessPriority", "nodeSetRealtimeLog", "nodeRunPythonCode", "nodeSendSystemEvent"
 )
 def test_priority_realtime_log_python_and_system_events(nodes_farm: Farm, tmp_path: Path) -> None:
-    farm = nodes_farm
-    alpha, beta = node(farm, "alpha"), node(farm, "beta")
-    assert call(farm, f"nodeSetProcessPriority({alpha['id']}, 7)")[0] == 0
-    assert call(farm, f"nodeSetProcessPriority({alpha['id']}, 99)")[0] == 2
-    nice = tmp_path / "nice.txt"
-    farm.request("POST", f"/api/v1/nodes/{beta['id']}/actions/pause")
-    job = farm.submit(title="niceness", command=["sh", "-c", f"ps -o ni= -p $$ > {nice}"])
-    farm.wait_state(job["id"], "done")
-    farm.request("POST", f"/api/v1/nodes/{beta['id']}/actions/resume")
-    assert nice.read_text().strip() == "7"
-    assert call(farm, f"nodeSetRealtimeLog({alpha['id']}, False)")[0] == 0
-    with sqlite3.connect(farm.data_dir / "corral.db") as db:
-        info = json.loads(
-            db.execute("SELECT info FROM nodes WHERE id = ?", (alpha["id"],)).fetchone()[0]
-        )
-    assert info["realtime_log"] is False and info["process_priority"] == 7
-    assert call(farm, f"nodeSetRealtimeLog({alpha['id']}, True)")[0] == 0
-    printed = console_json(
-        farm,
-        f"""
-        import json
-        out = api.MStringRef()
-        err = api.nodeRunPythonCode({alpha["id"]}, "import muster; print(6 * 7, muster.runningContext())", out)
-        bad = api.nodeRunPythonCode({alpha["id"]}, "raise SystemExit(4)")
-        print(json.dumps([err.getErrorCode(), out.getString(), bad.getErrorCode()]))
-    """,
-    )
-    assert printed[0] == 0 and printed[1].split() == ["42", "renderclient"] and printed[2] != 0
-    events = farm.data_dir.parent / "events.txt"
-    ok = call(farm, f"nodeSendSystemEvent({beta['id']}, api.kSystemEventReboot)")
-    assert ok[0] == 0 and events.read_text().split() == ["reboot"]
-    refused = call(farm, f"nodeSendSystemEvent({alpha['id']}, api.kSystemEventShutdown)")
-    assert refused[0] == 4 and "no system event command" in refused[1]
+    check_priority_realtime_log_python_and_system_events(nodes_farm, console_json, tmp_path)
 
 
 @console_covers("nodeKillProcess", "nodeKillProcessAndPause", "nodeKillProcessAndRestart")
 def test_kill_a_nodes_process(nodes_farm: Farm) -> None:
-    farm = nodes_farm
-    alpha = node(farm, "alpha")
-    farm.request("POST", f"/api/v1/nodes/{node(farm, 'beta')['id']}/actions/pause")
-    try:
-        job = farm.submit(title="sleeper", frames="1-1", command=["sleep", "30"])
-        running_on(farm, job["id"], "alpha")
-        assert call(farm, f"nodeKillProcess({alpha['id']})")[0] == 0
-        wait_for(lambda: farm.chunks(job["id"])[0]["attempts"] == 2, 20, "attempt 2 after the kill")
-        assert farm.chunks(job["id"])[0]["failures"] == 0
-        running_on(farm, job["id"], "alpha")
-        assert call(farm, f"nodeKillProcessAndRestart({alpha['id']})")[0] == 0
-        wait_for(
-            lambda: (c := farm.chunks(job["id"])[0])["attempts"] == 3 and c["state"] == "running",
-            20,
-            "redo",
-        )
-        assert farm.chunks(job["id"])[0]["node"] == "alpha"
-        assert call(farm, f"nodeKillProcessAndPause({alpha['id']})")[0] == 0
-        wait_for(
-            lambda: farm.chunks(job["id"])[0]["state"] == "queued",
-            20,
-            "the chunk back in the queue",
-        )
-        assert node(farm, "alpha")["paused"]
-        farm.request("DELETE", f"/api/v1/jobs/{job['id']}")
-    finally:
-        farm.request("POST", f"/api/v1/nodes/{alpha['id']}/actions/resume")
-        farm.request("POST", f"/api/v1/nodes/{node(farm, 'beta')['id']}/actions/resume")
+    check_kill_a_nodes_process(nodes_farm, console_json)
 
 
 @console_covers(
@@ -456,244 +240,44 @@ def test_kill_a_nodes_process(nodes_farm: Farm) -> None:
     "nodeKillAndGoOnNodesWorkingOnJob",
 )
 def test_kill_the_nodes_working_on_a_job(nodes_farm: Farm) -> None:
-    farm = nodes_farm
-    job = farm.submit(title="wide", frames="1-2", command=["sleep", "30"])
-    wait_for(
-        lambda: [c["state"] for c in farm.chunks(job["id"])] == ["running", "running"],
-        20,
-        "both running",
-    )
-    assert call(farm, f"nodeKillAndRedoNodesWorkingOnJob({job['id']})")[0] == 0
-    wait_for(
-        lambda: all(c["attempts"] == 2 and c["state"] == "running" for c in farm.chunks(job["id"])),
-        20,
-        "redo",
-    )
-    assert call(farm, f"nodeKillAndGoOnNodesWorkingOnJob({job['id']})")[0] == 0
-    wait_for(
-        lambda: all(c["attempts"] >= 3 for c in farm.chunks(job["id"])), 20, "go on: new attempts"
-    )
-    wait_for(
-        lambda: [c["state"] for c in farm.chunks(job["id"])] == ["running", "running"],
-        20,
-        "running again",
-    )
-    assert call(farm, f"nodeKillAndPauseNodesWorkingOnJob({job['id']})")[0] == 0
-    wait_for(lambda: all(n["paused"] for n in farm.nodes()), 20, "both nodes paused")
-    wait_for(
-        lambda: [c["state"] for c in farm.chunks(job["id"])] == ["queued", "queued"],
-        20,
-        "chunks queued",
-    )
-    assert call(farm, "nodeKillAndGoOnNodesWorkingOnJob(999)")[0] == 3
-    farm.request("DELETE", f"/api/v1/jobs/{job['id']}")
-    for item in farm.nodes():
-        farm.request("POST", f"/api/v1/nodes/{item['id']}/actions/resume")
+    check_kill_the_nodes_working_on_a_job(nodes_farm, console_json)
 
 
 @console_covers("nodePurgeTemplatesExclusion", "nodePurgeJobsExclusions")
 def test_purge_exclusions(nodes_farm: Farm) -> None:
-    farm = nodes_farm
-    alpha, beta = node(farm, "alpha"), node(farm, "beta")
-    farm.request("POST", f"/api/v1/nodes/{alpha['id']}/actions/exclude", {"template": "demo"})
-    assert node(farm, "alpha")["excluded_templates"] == ["demo"]
-    assert call(farm, f"nodePurgeTemplatesExclusion({alpha['id']}, 2)")[0] == 0  # demo's id
-    assert node(farm, "alpha")["excluded_templates"] == []
-    farm.request("POST", f"/api/v1/nodes/{beta['id']}/actions/pause")
-    failing = farm.submit(title="fails", frames="1-1", requeue=5, command=["false"])
-    wait_for(
-        lambda: failing["id"] in node(farm, "alpha")["excluded_jobs"],
-        20,
-        "alpha excluded from the job",
-    )
-    farm.request("POST", f"/api/v1/jobs/{failing['id']}/actions/pause")
-    farm.request("POST", f"/api/v1/nodes/{beta['id']}/actions/resume")
-    assert call(farm, f"nodePurgeJobsExclusions({alpha['id']}, {failing['id']})")[0] == 0
-    assert node(farm, "alpha")["excluded_jobs"] == []
-    farm.request("DELETE", f"/api/v1/jobs/{failing['id']}")
+    check_purge_exclusions(nodes_farm, console_json)
 
 
 @console_covers("nodeSoftRestart", "nodeRemoveRegistration")
 def test_soft_restart_and_remove_registration(nodes_farm: Farm) -> None:
-    farm = nodes_farm
-    gamma_process = farm.client("gamma")
-    wait_for(
-        lambda: any(n["name"] == "gamma" and n["online"] for n in farm.nodes()), 20, "gamma online"
-    )
-    gamma = node(farm, "gamma")
-    address = gamma["address"]
-    assert call(farm, f"nodeSoftRestart({gamma['id']})")[0] == 0
-    wait_for(
-        lambda: (n := node(farm, "gamma"))["online"] and n["address"] != address, 30, "gamma back"
-    )
-    assert call(farm, f"nodeRemoveRegistration({gamma['id']})")[0] == 4  # still connected
-    gamma_process.terminate()
-    gamma_process.wait(timeout=20)
-    wait_for(lambda: not node(farm, "gamma")["online"], 20, "gamma offline")
-    assert call(farm, f"nodeRemoveRegistration({gamma['id']})")[0] == 0
-    assert "gamma" not in [n["name"] for n in farm.nodes()]
+    check_soft_restart_and_remove_registration(nodes_farm, console_json)
 
 
 # ---- system
 @console_covers("logClear", "logAddMessage", "logAddInternalMessage")
 def test_dispatcher_log(system_setup: tuple[Farm, Path, int]) -> None:
-    farm, _, _ = system_setup
-    log = farm.data_dir / "logs" / "dispatcher.log"
-    codes = console_values(
-        farm,
-        """
-codes = [api.logAddMessage("render wall is full").getErrorCode()]
-codes.append(api.logAddInternalMessage("cache hit 93%").getErrorCode())
-codes.append(api.logAddMessage(42).getErrorCode())
-print(json.dumps(codes))
-""",
-    )
-    assert codes == [0, 0, 2]
-    text = log.read_text()
-    assert "message hook: render wall is full" in text and "internal hook: cache hit 93%" in text
-    assert console_values(farm, "print(json.dumps(api.logClear().getErrorCode()))") == 0
-    assert log.read_text() == ""
+    check_dispatcher_log(system_setup, console_values)
 
 
 @console_covers("dbGetStatisticsBounds", "dbClearStatisticsBounds", "dbGetHistoryBounds", "dbClearHistoryBounds",
         "systemResetStatisticsCounters")  # fmt: skip
 def test_statistics_and_history(system_setup: tuple[Farm, Path, int]) -> None:
-    farm, _, _ = system_setup
-    job = farm.submit(title="history", command=["true"])
-    farm.wait_state(job["id"], "done")
-    wait_for(lambda: farm.request("GET", "/api/v1/status")["results"] > 0, 10, "a result")
-    result = console_values(
-        farm,
-        """
-import time
-time.sleep(0.4)
-err, start, end, samples = api.dbGetStatisticsBounds()
-clear = api.dbClearStatisticsBounds(start, end)
-err2, start2, end2, samples2 = api.dbGetStatisticsBounds()
-herr, hstart, hend, hcount = api.dbGetHistoryBounds()
-hclear = api.dbClearHistoryBounds(0, time.time())
-herr2, _, _, hcount2 = api.dbGetHistoryBounds()
-bad = api.dbClearHistoryBounds(10, 5)
-reset = api.systemResetStatisticsCounters()
-print(json.dumps({"codes": [e.getErrorCode() for e in (err, clear, err2, herr, hclear, herr2, reset)],
-    "stats": [start, end, samples, start2, samples2], "history": [hstart, hend, hcount, hcount2], "bad": bad.getErrorCode()}))
-""",
-    )
-    assert result["codes"] == [0] * 7 and result["bad"] == 2
-    start, end, samples, start2, samples2 = result["stats"]
-    assert samples >= 2 and start <= end
-    assert samples2 < samples and (samples2 == 0 or start2 > end)
-    hstart, hend, hcount, hcount2 = result["history"]
-    assert hcount >= 3 and hstart <= hend and hcount2 == 0  # submitted, started, completed
-    status = farm.request("GET", "/api/v1/status")
-    assert status["results"] == 0 and status["chunks_assigned"] == 0
+    check_statistics_and_history(system_setup, console_values)
 
 
 @console_covers("dbExportQueueSQL", "dbImportQueueSQL")
 def test_export_and_import_round_trip(system_setup: tuple[Farm, Path, int], tmp_path: Path) -> None:
-    farm, _, _ = system_setup
-    keep = farm.submit(
-        title="keep me", frames="1-4", batch=2, paused=True, command=["true"], priority=33
-    )
-    result = console_values(
-        farm,
-        """
-ref = api.MStringRef()
-err = api.dbExportQueueSQL(ref)
-print(json.dumps([err.getErrorCode(), ref.getString()]))
-""",
-    )
-    assert result[0] == 0 and result[1].startswith("-- corral queue export v1\n")
-    snapshot = result[1]
-    before = {job["id"]: job for job in farm.request("GET", "/api/v1/jobs/")}
-    extra = farm.submit(title="added after the export", paused=True, command=["true"])
-    hostile = [
-        "not a snapshot at all",
-        snapshot.replace("INSERT INTO jobs", "INSERT INTO users", 1),
-        snapshot.rstrip("\n").rsplit("\n", 1)[0],  # cut short
-        snapshot.replace("-- end", "ATTACH DATABASE '/tmp/x' AS x;\n-- end"),
-        snapshot.replace("}', X'", "}', X'09", 1),  # a chunk status byte too many, and unknown
-    ]
-    (tmp_path / "hostile.json").write_text(json.dumps(hostile))
-    codes = console_values(
-        farm,
-        f"""
-bad = [api.dbImportQueueSQL(text).getErrorCode() for text in json.load(open({str(tmp_path / "hostile.json")!r}))]
-print(json.dumps(bad))
-""",
-    )
-    assert codes == [2] * len(hostile)
-    assert extra["id"] in {
-        job["id"] for job in farm.request("GET", "/api/v1/jobs/")
-    }  # nothing changed
-    (tmp_path / "snapshot.sql").write_text(snapshot)
-    ok = console_values(
-        farm,
-        f"""
-print(json.dumps(api.dbImportQueueSQL(open({str(tmp_path / "snapshot.sql")!r}).read()).getErrorCode()))
-""",
-    )
-    assert ok == 0
-    after = {job["id"]: job for job in farm.request("GET", "/api/v1/jobs/")}
-    assert set(after) == set(before) and extra["id"] not in after
-    assert after[keep["id"]]["priority"] == 33 and after[keep["id"]]["chunks"]["total"] == 2
-    with sqlite3.connect(farm.data_dir / "corral.db") as db:
-        assert sorted(row[0] for row in db.execute("SELECT id FROM jobs")) == sorted(before)
+    check_export_and_import_round_trip(system_setup, console_values, tmp_path)
 
 
 @console_covers("systemQueryEngineStatus", "systemSwapEngineStatus")
 def test_engine_status(system_setup: tuple[Farm, Path, int]) -> None:
-    farm, _, _ = system_setup
-    swap = "err = api.systemSwapEngineStatus(); err, status = api.systemQueryEngineStatus(); print(json.dumps([err.getErrorCode(), status]))"
-    assert console_values(farm, swap) == [0, 0]
-    job = farm.submit(title="waits for the engine", command=["true"])
-    reasons = farm.request("GET", f"/api/v1/jobs/{job['id']}/why")["reasons"]
-    assert any("engine is paused" in reason for reason in reasons)
-    assert farm.job(job["id"])["state"] == "queued"
-    assert console_values(farm, swap) == [0, 1]
-    assert farm.wait_state(job["id"], "done")["state"] == "done"
+    check_engine_status(system_setup, console_values)
 
 
 @console_covers("systemSoftRestart", "systemStartNodesNetworkScan")
 def test_soft_restart_and_network_scan(system_setup: tuple[Farm, Path, int]) -> None:
-    farm, templates, port = system_setup
-    starts = farm.request("GET", "/api/v1/templates/")["hook_host"]["starts"]
-    write_template(
-        templates,
-        "late.py",
-        """
-        import MTemplateAPI
-        class Late(MTemplateAPI.MTemplate):
-            def __init__(self):
-                MTemplateAPI.MTemplate.__init__(self)
-                self.setID(777)
-                self.setKey("late")
-        MTemplateAPI.MManager.getUniqueClass().installPyTemplate(Late())
-    """,
-    )
-    assert console_values(farm, "print(json.dumps(api.systemSoftRestart().getErrorCode()))") == 0
-    listing = wait_for(lambda: (t := farm.request("GET", "/api/v1/templates/"))["hook_host"]["starts"] > starts and t,
-                       10, "a fresh hook host")  # fmt: skip
-    assert "late" in [template["key"] for template in listing["templates"]]
-    # A real render client that answers scans but never connects (its dispatcher address is closed).
-    farm.client(
-        "scanned-host", "--discovery-port", str(port), instances=2, dispatcher="127.0.0.1:9"
-    )
-    wait_for(
-        lambda: (
-            console_values(
-                farm,
-                "print(json.dumps(api.systemStartNodesNetworkScan().getErrorCode()))",
-            )
-            == 0
-            and any(n["host_name"] == "scanned-host" for n in farm.nodes())
-        ),
-        20,
-        "the scanned node",
-    )
-    scanned = sorted(n["name"] for n in farm.nodes() if n["host_name"] == "scanned-host")
-    assert scanned == ["scanned-host", "scanned-host#1"]
-    assert not any(n["online"] for n in farm.nodes() if n["host_name"] == "scanned-host")
+    check_soft_restart_and_network_scan(system_setup, console_values)
 
 
 @console_covers(
@@ -703,214 +287,33 @@ def test_soft_restart_and_network_scan(system_setup: tuple[Farm, Path, int]) -> 
     "systemSetLDAPConfiguration",
 )
 def test_configuration_and_ldap(system_setup: tuple[Farm, Path, int]) -> None:
-    farm, _, _ = system_setup
-    result = console_values(
-        farm,
-        """
-err, config = api.systemGetConfiguration()
-before = config.getHookTimeout()
-config.setValue("chunk_hold_recheck_s", 0.5)
-config.setExcludeAfterFailures(5)
-codes = [err.getErrorCode(), api.systemSetConfiguration(config, True).getErrorCode()]
-port = api.MDispatcherConfiguration(config.to_dict()); port.setValue("http_port", 1)
-bad = api.MDispatcherConfiguration(config.to_dict()); bad.setExcludeAfterFailures(-1)
-fixed = api.MDispatcherConfiguration(config.to_dict()); fixed.setHookTimeout(3.5)
-refused = [api.systemSetConfiguration(port, False).getErrorCode(),
-           api.systemSetConfiguration(bad, False).getErrorCode(),
-           api.systemSetConfiguration(fixed, False).getErrorCode()]
-err, again = api.systemGetConfiguration()
-ldap = api.MLDAPConfiguration()
-ldap.setServer("ldap.studio.example"); ldap.setPort(636); ldap.setUseSSL(True); ldap.setBindPassword("hunter2")
-codes.append(api.systemSetLDAPConfiguration(ldap, True).getErrorCode())
-err, got = api.systemGetLDAPConfiguration()
-print(json.dumps({"codes": codes, "refused": refused, "before": before, "after": again.getValue("chunk_hold_recheck_s"),
-    "exclude": again.getExcludeAfterFailures(), "ldap": [got.getServer(), got.getPort(), got.getUseSSL(), got.to_dict()["bind_password"]]}))
-""",
-    )
-    # The last refusal: the hook time limit is a start option.
-    assert result["codes"] == [0, 0, 0] and result["refused"] == [2, 2, 2]
-    assert (result["before"], result["after"], result["exclude"]) == (2.0, 0.5, 5)
-    assert result["ldap"] == ["ldap.studio.example", 636, True, ""]
-    with sqlite3.connect(farm.data_dir / "corral.db") as db:
-        stored = dict(
-            db.execute("SELECT kind, info FROM records WHERE kind IN ('config', 'ldap')").fetchall()
-        )
-    stored_config = json.loads(stored["config"])
-    assert stored_config == {"chunk_hold_recheck_s": 0.5, "exclude_after_failures": 5}
-    assert json.loads(stored["ldap"])["bind_password"] == "hunter2"
+    check_configuration_and_ldap(system_setup, console_values)
 
 
 @console_covers("systemGetActivityLogsList", "systemGetActivityLog", "systemRemoveActivityLog",
         "systemGetActionLogsList", "systemGetActionLog", "systemRemoveActionLog")  # fmt: skip
 def test_activity_and_action_logs(system_setup: tuple[Farm, Path, int]) -> None:
-    farm, _, _ = system_setup
-    job = farm.submit(title="logged", command=["true"])
-    farm.wait_state(job["id"], "done")
-    result = console_values(
-        farm,
-        f"""
-err, names = api.systemGetActivityLogsList()
-err2, text = api.systemGetActivityLog(names[-1])
-sneaky = api.systemGetActivityLog("../corral.db")
-err3, actions = api.systemGetActionLogsList()
-err4, action_text = api.systemGetActionLog(actions[0])
-removed = [api.systemRemoveActivityLog(name).getErrorCode() for name in names]
-err5, left = api.systemGetActivityLogsList()
-gone = api.systemRemoveActionLog("actions.log")
-print(json.dumps({{"codes": [e.getErrorCode() for e in (err, err2, err3, err4, err5, gone)], "names": names,
-    "has_job": "submitted job={job["id"]}" in text and "completed job={job["id"]}" in text, "sneaky": sneaky[0].getErrorCode(),
-    "actions": actions, "action_text": '"submit"' in action_text, "removed": removed, "left": left}}))
-""",
-    )
-    assert result["codes"] == [0] * 6
-    assert len(result["names"]) >= 1 and result["names"][0].startswith("activity-")
-    assert result["has_job"] and result["sneaky"] == 2
-    assert result["actions"] == ["actions.log"] and result["action_text"]
-    assert result["removed"] == [0] * len(result["names"]) and result["left"] == []
-    actions_log = farm.data_dir / "logs" / "actions.log"
-    assert not actions_log.exists() or '"submit"' not in actions_log.read_text()
+    check_activity_and_action_logs(system_setup, console_values)
 
 
 # ---- accounts
 @console_covers("userGetList", "userGet", "userAdd", "userRemove", "userConfigure",
         "groupGetList", "groupGet", "groupAdd", "groupRemove", "groupConfigure")  # fmt: skip
 def test_users_and_groups(accounts_farm: Farm) -> None:
-    farm = accounts_farm
-    result = console_values(
-        farm,
-        """
-group = api.MGroup("lighting")
-group.setDescription("lighting TDs")
-group.setPermissions("submit,manage_all")
-codes = [api.groupAdd(group).getErrorCode()]
-user = api.MUser("ana")
-user.setEmail("ana@studio.example")
-user.setGroups("lighting")
-user.setPermissions("submit,manage_own")
-user.setPassword("s3cret-pass")
-codes.append(api.userAdd(user).getErrorCode())
-duplicate = api.userAdd(user).getErrorCode()
-err, users = api.userGetList()
-err2, ana = api.userGet("ana")
-ana.setPermissions("submit,manage_own,manage_nodes")
-codes += [err.getErrorCode(), err2.getErrorCode(), api.userConfigure(ana).getErrorCode()]
-err3, groups = api.groupGetList()
-err4, lighting = api.groupGet("lighting")
-lighting.setDescription("the lighting department")
-lighting.setUsers("ana,admin")
-codes += [err3.getErrorCode(), err4.getErrorCode(), api.groupConfigure(lighting).getErrorCode()]
-err5, admin = api.userGet("admin")
-admin_removal = api.userRemove("admin").getErrorCode()
-print(json.dumps({"codes": codes, "duplicate": duplicate, "users": sorted(u.getName() for u in users),
-    "ana": [ana.getEmail(), ana.getGroups()], "groups": [g.getName() for g in groups],
-    "members": lighting.getUsers(), "admin_groups": admin.getGroups(), "admin_removal": admin_removal}))
-""",
-    )
-    assert result["codes"] == [0] * 8
-    assert (result["duplicate"], result["admin_removal"]) == (4, 6)
-    assert result["users"] == ["admin", "ana"] and result["ana"] == [
-        "ana@studio.example",
-        "lighting",
-    ]
-    assert result["groups"] == ["lighting"] and result["admin_groups"] == "lighting"
-    assert records(farm, "group")["lighting"] == {"description": "the lighting department",
-                                                    "permissions": ["manage_all", "submit"]}  # fmt: skip
-    with sqlite3.connect(farm.data_dir / "corral.db") as db:
-        info = json.loads(db.execute("SELECT info FROM users WHERE name = 'ana'").fetchone()[0])
-    assert sorted(info["permissions"]) == ["manage_nodes", "manage_own", "submit"]
-    assert info["password_hash"].startswith("$argon2") and "s3cret" not in info["password_hash"]
-    removed = console_values(
-        farm,
-        """
-codes = [api.groupRemove("lighting").getErrorCode(), api.userRemove("ana").getErrorCode()]
-err, admin = api.userGet("admin")
-codes.append(api.userGet("ana")[0].getErrorCode())
-codes.append(api.groupGet("lighting")[0].getErrorCode())
-print(json.dumps([codes, admin.getGroups()]))
-""",
-    )
-    assert removed == [[0, 0, 3, 3], ""]
+    check_users_and_groups(accounts_farm, console_values)
 
 
 @console_covers(
     "poolGetList", "poolGet", "poolAdd", "poolConfigure", "poolRemove", "poolNotifyChanges"
 )
 def test_pools_decide_where_jobs_run(accounts_farm: Farm) -> None:
-    farm = accounts_farm
-    result = console_values(
-        farm,
-        """
-err, pools = api.poolGetList()
-err2, cpu = api.poolGet("cpu")
-gpu = api.MPool("gpu")
-gpu.setDescription("the cards")
-gpu.setNodes("beta")
-codes = [err.getErrorCode(), err2.getErrorCode(), api.poolAdd(gpu).getErrorCode()]
-unknown = api.MPool("x"); unknown.setNodes("nobody")
-codes.append(api.poolAdd(unknown).getErrorCode())
-codes.append(api.poolNotifyChanges().getErrorCode())
-print(json.dumps({"codes": codes, "pools": [p.getName() for p in pools], "cpu": cpu.getNodes()}))
-""",
-    )
-    assert result["codes"] == [0, 0, 0, 2, 0]
-    assert result["pools"] == ["cpu"] and result["cpu"] == "alpha"
-    assert farm.request("GET", "/api/v1/status")["pools_revision"] == 1
-    job = farm.submit(title="gpu work", frames="1-3", pools=["gpu"], command=["true"])
-    farm.wait_state(job["id"], "done")
-    assert {chunk["node"] for chunk in farm.chunks(job["id"])} == {"beta"}
-    moved = console_values(
-        farm,
-        """
-err, gpu = api.poolGet("gpu")
-gpu.setNodes("alpha")
-codes = [api.poolConfigure(gpu).getErrorCode()]
-err2, again = api.poolGet("gpu")
-print(json.dumps([codes, again.getNodes(), again.getDescription()]))
-""",
-    )
-    assert moved == [[0], "alpha", "the cards"]
-    job = farm.submit(title="gpu work 2", frames="1-3", pools=["gpu"], command=["true"])
-    farm.wait_state(job["id"], "done")
-    assert {chunk["node"] for chunk in farm.chunks(job["id"])} == {"alpha"}
-    assert records(farm, "pool")["gpu"]["nodes"] == ["alpha"]
-    assert console_values(farm, 'print(json.dumps(api.poolRemove("gpu").getErrorCode()))') == 0
-    assert all("gpu" not in node["pools"] for node in farm.nodes())
-    assert "gpu" not in records(farm, "pool")
+    check_pools_decide_where_jobs_run(accounts_farm, console_values)
 
 
 @console_covers("repositoriesGetList", "repositoriesGet", "repositoriesAdd", "repositoriesConfigure",
         "repositoriesRemove", "repositoriesNotifyChanges")  # fmt: skip
 def test_repositories(accounts_farm: Farm) -> None:
-    farm = accounts_farm
-    result = console_values(
-        farm,
-        """
-repo = api.MRepository("projects")
-repo.setDescription("the project share")
-repo.setWindowsPath("P:\\\\")
-repo.setLinuxPath("/mnt/projects")
-codes = [api.repositoriesAdd(repo).getErrorCode()]
-codes.append(api.repositoriesAdd(repo).getErrorCode())
-err, got = api.repositoriesGet("projects")
-got.setMacPath("/Volumes/projects")
-codes += [err.getErrorCode(), api.repositoriesConfigure(got).getErrorCode()]
-err2, listed = api.repositoriesGetList()
-codes += [err2.getErrorCode(), api.repositoriesNotifyChanges().getErrorCode()]
-print(json.dumps({"codes": codes, "listed": [[r.getName(), r.getWindowsPath(), r.getMacPath(), r.getLinuxPath()] for r in listed]}))
-""",
-    )
-    assert result["codes"] == [0, 4, 0, 0, 0, 0]
-    assert result["listed"] == [["projects", "P:\\", "/Volumes/projects", "/mnt/projects"]]
-    assert records(farm, "repository")["projects"]["mac"] == "/Volumes/projects"
-    assert farm.request("GET", "/api/v1/status")["repositories_revision"] == 1
-    gone = console_values(
-        farm,
-        """
-codes = [api.repositoriesRemove("projects").getErrorCode(), api.repositoriesRemove("projects").getErrorCode()]
-print(json.dumps(codes))
-""",
-    )
-    assert gone == [0, 3] and records(farm, "repository") == {}
+    check_repositories(accounts_farm, console_values)
 
 
 @console_covers(*EXTENSIONS)

@@ -4,14 +4,13 @@ through other routes, the hook API and a restart; refusals that change nothing."
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.integration.farm import Farm, wait_for
+from tests.integration.farm import Farm, free_udp_port, wait_for
 from tests.integration.hookfarm import script_json, start_farm
 from tests.integration.restkit import (
     MAX_REQUEST_BYTES,
@@ -25,12 +24,6 @@ from tests.integration.restkit import (
 )
 
 pytestmark = pytest.mark.integration
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,8 @@ from click.testing import CliRunner
 import dispatcher.app
 import renderclient.client
 import renderclient.main
-from console.cli import CompatPort, main, parse_address
+from console.cli import main
+from console.daemons_cli import CompatPort, parse_address
 from dispatcher.config import Settings
 from dispatcher.config_sources import Origin
 

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
-from console import cli, clikit
+from console import clikit, exit_codes
 from console.clikit import changes, names, parse_pairs
 from console.http import NothingThere, RequestRefused
 from console.settings_cli import parse_values
@@ -50,8 +50,8 @@ def test_set_options_name_what_changes() -> None:
 
 
 def test_a_404_exits_7_and_other_refusals_1() -> None:
-    assert cli.exit_code_for(NothingThere(404, "Not Found", "no job 9")) == 7
-    assert cli.exit_code_for(RequestRefused(409, "Conflict")) == 1
+    assert exit_codes.exit_code_for(NothingThere(404, "Not Found", "no job 9")) == 7
+    assert exit_codes.exit_code_for(RequestRefused(409, "Conflict")) == 1
 
 
 def test_a_bulk_action_shows_a_bar_on_a_terminal_and_keeps_stdout_clean(

@@ -5,11 +5,12 @@ standard library, the client library and the packages themselves."""
 
 from __future__ import annotations
 
-import ast
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.unit.py37_source import problems_of
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = sorted(
@@ -17,7 +18,6 @@ SOURCES = sorted(
      ROOT / "examples/compat/drqueue_example.py", ROOT / "examples/compat/pydra_example.py"]
 )  # fmt: skip
 OURS = {"corral_client", "drqueue", "pydra"}
-BUILTIN_GENERICS = {"list", "dict", "tuple", "set", "frozenset", "type"}
 
 
 def test_the_sources_are_there() -> None:
@@ -26,42 +26,16 @@ def test_the_sources_are_there() -> None:
             "compat/pydra/cluster/controller/web/controller.py"} <= names  # fmt: skip
 
 
-def problems_of(source: str, name: str) -> list[str]:
-    tree = ast.parse(source, name, feature_version=(3, 7))
-    found = []
-    for node in ast.walk(tree):
-        where = f"{name}:{getattr(node, 'lineno', '?')}"
-        if isinstance(node, ast.ImportFrom) and node.module == "__future__":
-            found.append(f"{where}: from __future__ import ... hides 3.9+ annotations")
-        if (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name)
-                and node.value.id in BUILTIN_GENERICS):  # fmt: skip
-            found.append(f"{where}: {node.value.id}[...] fails on 3.7")
-        nones = [side for side in (getattr(node, "left", 0), getattr(node, "right", 0))
-                 if isinstance(side, ast.Constant) and side.value is None]  # fmt: skip
-        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr) and nones:
-            found.append(f"{where}: X | None fails on 3.7")
-        names: list[str] = []
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
-            names = [node.module]
-        for name in names:
-            top = name.split(".")[0]
-            if top not in sys.stdlib_module_names and top not in OURS:
-                found.append(f"{where}: imports {name}, not in the standard library")
-    return found
-
-
 @pytest.mark.parametrize("path", SOURCES, ids=lambda path: path.relative_to(ROOT).as_posix())
 def test_source_is_python_37(path: Path) -> None:
-    assert problems_of(path.read_text(), path.name) == []
+    assert problems_of(path.read_text(), path.name, OURS) == []
 
 
 def test_the_check_finds_problems() -> None:
     bad = "import requests\ndef f(x: list[int]) -> int | None:\n    return 1\n"
-    assert len(problems_of(bad, "bad.py")) == 3
+    assert len(problems_of(bad, "bad.py", OURS)) == 3
     with pytest.raises(SyntaxError):
-        problems_of("y = (x := 1)\n", "bad.py")  # := is Python 3.8
+        problems_of("y = (x := 1)\n", "bad.py", OURS)  # := is Python 3.8
 
 
 def test_the_seeds_error_codes_are_variables_of_the_controller_package() -> None:

@@ -7,10 +7,11 @@ own module)."""
 from __future__ import annotations
 
 import ast
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.unit.py37_source import problems_of
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = sorted(
@@ -18,7 +19,6 @@ SOURCES = sorted(
      ROOT / "addons/blender/make_zip.py", *ROOT.glob("examples/submit/*.py")]
 )  # fmt: skip
 HOSTS = {"bpy", "addon_utils", "nuke", "maya", "hou", "corral_client"}
-BUILTIN_GENERICS = {"list", "dict", "tuple", "set", "frozenset", "type"}
 
 
 def test_the_sources_are_there() -> None:
@@ -29,35 +29,7 @@ def test_the_sources_are_there() -> None:
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda path: path.relative_to(ROOT).as_posix())
 def test_source_is_python_37(path: Path) -> None:
-    tree = ast.parse(path.read_text(), str(path), feature_version=(3, 7))
-    problems = []
-    for node in ast.walk(tree):
-        where = f"{path.name}:{getattr(node, 'lineno', '?')}"
-        if isinstance(node, ast.ImportFrom) and node.module == "__future__":
-            # Postponed annotations would hide a 3.9+ annotation from this check.
-            problems.append(f"{where}: from __future__ import ...")
-        if (
-            isinstance(node, ast.Subscript)
-            and isinstance(node.value, ast.Name)
-            and node.value.id in BUILTIN_GENERICS
-        ):
-            problems.append(f"{where}: {node.value.id}[...] fails on 3.7 (use typing)")
-        if (
-            isinstance(node, ast.BinOp)
-            and isinstance(node.op, ast.BitOr)
-            and any(isinstance(side, ast.Constant) and side.value is None
-                    for side in (node.left, node.right))
-        ):  # fmt: skip
-            problems.append(f"{where}: X | None fails on 3.7 (use Optional)")
-        names: list[str] = []
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
-            names = [node.module]
-        for name in names:
-            top = name.split(".")[0]
-            if top not in sys.stdlib_module_names and top not in HOSTS:
-                problems.append(f"{where}: imports {name}, not in the standard library")
+    problems = problems_of(path.read_text(), path.name, HOSTS)
     assert not problems, problems
 
 

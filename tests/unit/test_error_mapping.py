@@ -8,7 +8,7 @@ import inspect
 
 import pytest
 
-from console import cli
+from console import exit_codes
 from dispatcher import errors
 from dispatcher.web import app as web
 from hooks.api import errors as api_errors
@@ -55,15 +55,17 @@ def test_the_hook_api_has_a_code_for(kind: type[errors.CorralError]) -> None:
 
 @pytest.mark.parametrize("kind", CLASSES, ids=lambda kind: kind.__name__)
 def test_the_cli_has_an_exit_code_for(kind: type[errors.CorralError]) -> None:
-    assert kind in cli.EXIT_CODES, f"console/cli.py EXIT_CODES has no row for {kind.__name__}"
-    assert cli.EXIT_CODES[kind] in (1, 2, 3, 4, 5, 6, 7)  # docs/cli.md
-    assert cli.exit_code_for(_instance(kind)) == cli.EXIT_CODES[kind]
+    assert kind in exit_codes.EXIT_CODES, (
+        f"console/exit_codes.py EXIT_CODES has no row for {kind.__name__}"
+    )
+    assert exit_codes.EXIT_CODES[kind] in (1, 2, 3, 4, 5, 6, 7)  # docs/cli.md
+    assert exit_codes.exit_code_for(_instance(kind)) == exit_codes.EXIT_CODES[kind]
 
 
 def test_the_tables_hold_only_corral_errors() -> None:
     for kind in [row[0] for row in web._STATUS] + [row[0] for row in api_errors._BY_EXCEPTION]:
         assert kind in CLASSES
-    assert set(cli.EXIT_CODES) <= set(CLASSES)
+    assert set(exit_codes.EXIT_CODES) <= set(CLASSES)
 
 
 def test_a_class_without_a_row_is_found() -> None:
@@ -78,6 +80,6 @@ def test_a_class_without_a_row_is_found() -> None:
         assert Brand in corral_errors()
         assert Brand not in {row[0] for row in web._STATUS}
         assert Brand not in dict(api_errors._BY_EXCEPTION)
-        assert Brand not in cli.EXIT_CODES
+        assert Brand not in exit_codes.EXIT_CODES
     finally:
         delattr(errors, "Brand")

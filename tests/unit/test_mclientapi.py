@@ -4,7 +4,6 @@ types at once and ActionSendJob refuses wrong values before sending anything."""
 
 from __future__ import annotations
 
-import ast
 import json
 import shutil
 import subprocess
@@ -15,43 +14,16 @@ import pytest
 
 import MClientAPI
 from hooks.api import objects, template
+from tests.unit.py37_source import problems_of as py37_problems
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE = ROOT / "MClientAPI.py"
 EXAMPLE = ROOT / "examples" / "console" / "mclient_submit.py"
-BUILTIN_GENERICS = {"list", "dict", "tuple", "set", "frozenset", "type"}
 
 
 def problems_of(text: str) -> list[str]:
     """What would fail on Python 3.7 or needs more than the standard library."""
-    tree = ast.parse(text, feature_version=(3, 7))
-    found = []
-    for node in ast.walk(tree):
-        where = f"line {getattr(node, 'lineno', '?')}"
-        if isinstance(node, ast.ImportFrom) and node.module == "__future__":
-            found.append(f"{where}: from __future__ (it would hide 3.9+ annotations)")
-        if (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name)
-                and node.value.id in BUILTIN_GENERICS):  # fmt: skip
-            found.append(f"{where}: {node.value.id}[...] fails on 3.7")
-        if (
-            isinstance(node, ast.BinOp)
-            and isinstance(node.op, ast.BitOr)
-            and any(
-                isinstance(side, ast.Constant) and side.value is None
-                for side in (node.left, node.right)
-            )
-        ):
-            found.append(f"{where}: X | None fails on 3.7")
-        names: list[str] = []
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
-            names = [node.module]
-        for name in names:
-            top = name.split(".")[0]
-            if top not in sys.stdlib_module_names and top not in ("corral_client", "MClientAPI"):
-                found.append(f"{where}: imports {name}")
-    return found
+    return py37_problems(text, "MClientAPI.py", ("corral_client", "MClientAPI"))
 
 
 def test_source_is_python_37_and_standard_library_only() -> None:
