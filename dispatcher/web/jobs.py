@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 from dispatcher import idempotency, jobspec, listing
 from dispatcher.errors import NotFound, ValidationError
@@ -119,11 +119,11 @@ class WorkBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    jobs: list[int | str] = Field(description="job ids, UUIDs or titles")
-    minimum_priority: int | None = Field(
+    jobs: list[StrictInt | StrictStr] = Field(description="job ids, UUIDs or titles")
+    minimum_priority: StrictInt | None = Field(
         None, description="usurp: preempt jobs below this (default: the jobs' lowest priority)"
     )
-    stop_work: bool | None = Field(
+    stop_work: StrictBool | None = Field(
         None,
         description="pause: also requeue the running chunks (default false); delete: false "
         "refuses (409) when a chunk runs (default true)",
