@@ -110,10 +110,17 @@ class JobWorkOperations(Area):
             indexes = _indexes(job, CHUNK_FAILED)
             for index in indexes:
                 queue.set_chunk_status(job, index, Status.QUEUED)
-            for node_id in list(queue.nodes):
+            for node_id in self._failed_nodes(job):
                 control.purge_job_exclusions(node_id, job.id)
             counts[job.id] = len(indexes)
         return await self._done(actor, "reset_failures", counts)
+
+    def _failed_nodes(self, job: Job) -> list[int]:
+        """The nodes that exclude the job or count failures of it."""
+        queue = self.farm.queue
+        found = {node_id for (job_id, node_id) in queue.node_failures if job_id == job.id}
+        found.update(node.id for node in queue.nodes.values() if job.id in node.excluded_jobs)
+        return sorted(found)
 
     async def pause(self, actor: Actor, keys: object, *, stop_work: bool = False) -> dict[str, Any]:
         """Pause the jobs; with `stop_work` their running chunks are also killed and queued
