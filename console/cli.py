@@ -35,6 +35,7 @@ from console.folders_cli import jobs_move
 from console.formatting import printable
 from console.hooks_cli import COMMANDS as HOOK_COMMANDS
 from console.job_tools_cli import JOB_COMMANDS
+from console.job_work_cli import JOB_WORK_COMMANDS
 from console.jobs_cli import COMMANDS
 from console.login_cli import login
 from console.nodes_cli import install_node_commands
@@ -178,7 +179,7 @@ install_software_commands(main)
 install_engine_commands(main)
 _jobs, _chunks = main.commands["jobs"], main.commands["chunks"]
 assert isinstance(_jobs, click.Group) and isinstance(_chunks, click.Group)
-for _command in (*JOB_COMMANDS, jobs_move):
+for _command in (*JOB_COMMANDS, *JOB_WORK_COMMANDS, jobs_move):
     _jobs.add_command(_command)
 for _command in CHUNK_COMMANDS:
     _chunks.add_command(_command)

@@ -300,9 +300,11 @@ def update_jobs(jobs: NameOrIDList, parameter: str, value: Any) -> None:
         raise JobValueError("parameter: a parameter name")
     name = parameter.strip().lower()
     if name in ("status", "paused"):
-        pause = _pause_value(name, value)
-        for job_id in ids:
-            call("POST", "/jobs/%s/actions/%s" % (job_id, "pause" if pause else "resume"))
+        if _pause_value(name, value):
+            _work("pause", ids)
+        else:
+            for job_id in ids:
+                call("POST", "/jobs/%s/actions/resume" % job_id)
         return
     products = all_products()
     pools = _Pools()
@@ -379,12 +381,9 @@ def _int(parameter: str, value: Any) -> int:
 
 
 def pause_jobs(jobs: NameOrIDList, stop_work: bool = False) -> None:
-    """Pause jobs; ``stop_work`` also stops their running work (it is queued again)."""
-    ids = _job_ids(jobs)
-    for job_id in ids:
-        call("POST", "/jobs/%s/actions/pause" % job_id)
-    if stop_work:
-        preempt(ids)
+    """Pause jobs, all or none; ``stop_work`` also stops their running work (it is queued
+    again)."""
+    _work("pause", jobs, stop_work=bool(stop_work))
 
 
 def resume_jobs(jobs: NameOrIDList) -> None:
@@ -394,68 +393,42 @@ def resume_jobs(jobs: NameOrIDList) -> None:
 
 
 def delete_jobs(jobs: NameOrIDList, stop_work: bool = False) -> None:
-    """Delete jobs. Corral stops a deleted job's running work, so a job with work running
-    is deleted only with ``stop_work`` True (otherwise nothing is deleted: not supported)."""
-    ids = _job_ids(jobs)
-    views = [_existing(job_id) for job_id in ids]
-    if not stop_work:
-        busy = [view["uuid"] for view in views if (view.get("chunks") or {}).get("running")]
-        if busy:
-            raise NotSupported(
-                "deleting a job whose running work goes on (%s); Corral stops it: pass "
-                "stop_work=True, or pause the job and delete it when its work has ended"
-                % ", ".join(busy)
-            )
-    for job_id in ids:
-        call("DELETE", "/jobs/%s" % job_id)
-
-
-def _running_tasks(job_id: str) -> List[Dict[str, Any]]:
-    tasks = call("GET", "/jobs/%s/tasks/" % job_id, state="running")
-    return [task for task in tasks or [] if isinstance(task, dict)]
-
-
-def _requeue(job_id: str, task_id: Any) -> None:
+    """Delete jobs, all or none. Corral stops a deleted job's running work, so a job with
+    work running is deleted only with ``stop_work`` True (otherwise nothing is deleted: not
+    supported)."""
     try:
-        call("POST", "/jobs/%s/tasks/%s" % (job_id, task_id), {"state": "queued"})
+        _work("delete", jobs, stop_work=bool(stop_work))
     except SmedgeComponentError as exc:
-        if exc.status != 409:  # it ended meanwhile
+        if exc.status != 409:
             raise
+        raise NotSupported(
+            "deleting a job whose running work goes on (%s); Corral stops it: pass "
+            "stop_work=True, or pause the job and delete it when its work has ended" % exc
+        ) from None
+
+
+def _work(action: str, jobs: NameOrIDList, **options: Any) -> Any:
+    """One request acting on every job at once: the dispatcher checks them all first."""
+    body = {"jobs": _job_ids(jobs)}  # type: Dict[str, Any]
+    body.update(options)
+    return call("POST", "/jobs/actions/%s" % action, body)
 
 
 def preempt(jobs: NameOrIDList) -> None:
     """Stop the jobs' running work without pausing them: it is queued again."""
-    for job_id in _job_ids(jobs):
-        _existing(job_id)
-        for task in _running_tasks(job_id):
-            _requeue(job_id, task["id"])
+    _work("preempt", jobs)
 
 
 def usurp(jobs: NameOrIDList, minimum_priority: Optional[int] = None) -> None:
     """Stop the running work of every other job below the jobs' lowest priority (or below
     ``minimum_priority``), so that the farm turns to these jobs."""
-    ids = _job_ids(jobs)
-    views = [_existing(job_id) for job_id in ids]
     if minimum_priority is None:
-        threshold = min(int(view["priority"]) for view in views)
+        _work("usurp", jobs)
     else:
-        threshold = _int("minimum_priority", minimum_priority)
-    mine = {view["uuid"] for view in views}
-    for view in call("GET", "/jobs/", state="running") or []:
-        if view.get("uuid") not in mine and int(view.get("priority", 0)) < threshold:
-            for task in _running_tasks(str(view["uuid"])):
-                _requeue(str(view["uuid"]), task["id"])
+        _work("usurp", jobs, minimum_priority=_int("minimum_priority", minimum_priority))
 
 
 def reset_job_failures(jobs: NameOrIDList) -> None:
     """Forget the jobs' failures: failed work is queued again with its retries restored, and
     engines that excluded a job after failing it may run it again (manage-nodes permission)."""
-    ids = _job_ids(jobs)
-    views = [_existing(job_id) for job_id in ids]
-    nodes = call("GET", "/nodes/") or []
-    for view in views:  # first, so that a caller without the permission changes nothing
-        for node in nodes:
-            call("POST", "/nodes/%s/actions/purge-exclusions" % node["id"], {"job": view["id"]})
-    for view in views:
-        for task in call("GET", "/jobs/%s/tasks/" % view["uuid"], state="failed") or []:
-            _requeue(str(view["uuid"]), task["id"])
+    _work("reset-failures", jobs)

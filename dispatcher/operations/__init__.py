@@ -17,6 +17,7 @@ from dispatcher.operations.chunks import ChunkOperations
 from dispatcher.operations.engines import EngineOperations
 from dispatcher.operations.events import EventOperations
 from dispatcher.operations.farm import Area, Farm
+from dispatcher.operations.job_work import JobWorkOperations
 from dispatcher.operations.jobs import JobOperations
 from dispatcher.operations.metrics import MetricsOperations
 from dispatcher.operations.nodes import NodeOperations
@@ -35,6 +36,7 @@ class Operations:
 
     def __init__(self, farm: Farm) -> None:
         self.jobs = JobOperations(farm)
+        self.job_work = JobWorkOperations(farm)
         self.chunks = ChunkOperations(farm)
         self.nodes = NodeOperations(farm)
         self.engines = EngineOperations(farm)

@@ -5,17 +5,18 @@ from __future__ import annotations
 from typing import Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 from dispatcher import idempotency, jobspec, listing
 from dispatcher.errors import NotFound, ValidationError
 from dispatcher.jobspec import JobSpec
 from dispatcher.operations import Permission
 from dispatcher.web.app import json_response, operations
-from dispatcher.web.endpoint import Routes, read_json, read_query
+from dispatcher.web.endpoint import Routes, read_body, read_json, read_query
 
 routes = Routes("jobs")
 JOB_ACTIONS = ("pause", "resume", "reinit", "update-status", "update")
+WORK_ACTIONS = ("preempt", "usurp", "reset-failures", "pause", "delete")
 JobEdit = jobspec.edit_model()
 
 
@@ -111,6 +112,59 @@ async def submit_jobs(request: web.Request) -> web.Response:
     if jobs.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return response
+
+
+class WorkBody(BaseModel):
+    """The jobs an action over several jobs acts on, and its options."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    jobs: list[StrictInt | StrictStr] = Field(description="job ids, UUIDs or titles")
+    minimum_priority: StrictInt | None = Field(
+        None, description="usurp: preempt jobs below this (default: the jobs' lowest priority)"
+    )
+    stop_work: StrictBool | None = Field(
+        None,
+        description="pause: also requeue the running chunks (default false); delete: false "
+        "refuses (409) when a chunk runs (default true)",
+    )
+
+
+@routes.post(
+    "/api/v1/jobs/actions/{action}",
+    params={"action": Literal[WORK_ACTIONS]},
+    body=WorkBody,
+    permission=Permission.MANAGE_OWN,
+)
+async def work_action(request: web.Request) -> web.Response:
+    """Act on several jobs at once, all or none: preempt, usurp, reset-failures, pause, delete.
+
+    `preempt` kills the jobs' running chunks and queues them again (the jobs stay queued);
+    `usurp` does so to every other job below `minimum_priority` (default: the lowest
+    priority of the jobs); `reset-failures` queues failed chunks again with their retries
+    and lifts the nodes' exclusions of the jobs (manage-nodes); `pause` pauses them
+    (`stop_work`: requeuing their running chunks); `delete` deletes them (`stop_work`
+    false: 409 when a chunk runs). An unknown job is 404 and a job the user may not
+    manage 403, and then nothing changes.
+    """
+    ops, actor = operations(request)
+    action = request.match_info["action"]
+    if action not in WORK_ACTIONS:
+        raise NotFound(f"no action {action!r}; try one of {', '.join(WORK_ACTIONS)}")
+    body: WorkBody = await read_body(request)
+    work = ops.job_work
+    if action == "preempt":
+        answer = await work.preempt(actor, body.jobs)
+    elif action == "usurp":
+        answer = await work.usurp(actor, body.jobs, body.minimum_priority)
+    elif action == "reset-failures":
+        answer = await work.reset_failures(actor, body.jobs)
+    elif action == "pause":
+        answer = await work.pause(actor, body.jobs, stop_work=bool(body.stop_work))
+    else:
+        stop = body.stop_work is not False
+        answer = {"jobs": await work.delete(actor, body.jobs, stop_work=stop)}
+    return json_response(answer)
 
 
 # Declared before /api/v1/jobs/{job}: a plain path is matched before a variable one.

@@ -74,6 +74,11 @@ def _bodies(method: str, path: str, job: int, task: int) -> list[tuple[str, Any]
     filled = path.replace("{job}", str(job)).replace("{chunk}", "0").replace("{node}", "1")
     filled = filled.replace("{task}", str(task)).replace("{agent}", "no-such-node")
     filled = filled.replace("{name}", "blender")
+    if path == "/api/v1/jobs/actions/{action}":
+        from dispatcher.web.jobs import WORK_ACTIONS
+
+        actions = [action for action in WORK_ACTIONS if action != "delete"]  # it removes the job
+        return [(filled.replace("{action}", action), {"jobs": [job]}) for action in actions]
     if "{action}" in filled and "/nodes/" in filled:
         return [(filled.replace("{action}", action), None) for action in ACTIONS]
     if "{action}" in filled:

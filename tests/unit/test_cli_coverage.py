@@ -43,6 +43,7 @@ COVERED: dict[str, str] = {
     "PATCH /api/v1/jobs/{job}": "jobs set",
     "DELETE /api/v1/jobs/{job}": "jobs delete",
     "POST /api/v1/jobs/{job}/actions/{action}": "jobs pause",
+    "POST /api/v1/jobs/actions/{action}": "jobs preempt",
     "GET /api/v1/jobs/{job}/why": "why",
     "POST /api/v1/login": "login",
     "POST /api/v1/logout": "logout",
