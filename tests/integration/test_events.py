@@ -338,12 +338,14 @@ async def test_corral_watch_and_jobs_list_watch_exit_0_on_ctrl_c(live: Live) -> 
             event = json.loads(line)
             assert event["action"] == "submit" and event["jobs"] == [job], event
             process.send_signal(signal.SIGINT)
-            await asyncio.wait_for(process.wait(), 30)
+            # communicate(), not wait(): it drains the pipes, which a watch may still be
+            # writing to when the signal comes (wait() with full pipes never returns).
+            _, err = await asyncio.wait_for(process.communicate(), 30)
         finally:
             if process.returncode is None:
                 process.kill()
-                await process.wait()
-        assert process.returncode == 0, args
+                await process.communicate()
+        assert process.returncode == 0, (args, err)
 
 
 async def test_a_job_watch_fails_fast_on_a_refused_stream(live: Live) -> None:
