@@ -13,12 +13,12 @@ process environment by itself: callers pass the mapping in.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from console.http import DispatcherClient
+from corral_client.discovery import recorded_url
 
 DISPATCHER_ENV = "CORRAL_DISPATCHER"
 TOKEN_ENV = "CORRAL_TOKEN"
@@ -111,22 +111,7 @@ def _read_small_text(path: Path) -> str:
 
 
 def _url_from_dispatcher_file(path: Path) -> str:
-    text = _read_small_text(path)
-    if not text:
-        return ""
-    try:
-        record = json.loads(text)
-    except ValueError:
-        return ""
-    if not isinstance(record, dict):
-        return ""
-    url = record.get("http_url")
-    if isinstance(url, str) and url.strip():
-        return normalize_url(url)
-    port = record.get("http_port")
-    if isinstance(port, int) and not isinstance(port, bool) and 0 < port < 65536:
-        return f"http://127.0.0.1:{port}"
-    return ""
+    return recorded_url(str(path))
 
 
 @dataclass

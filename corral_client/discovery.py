@@ -41,7 +41,7 @@ def find_dispatcher(explicit: Optional[str] = None, env: Optional[Mapping[str, s
     if named:
         return normalize_url(named)
     folder = _data_dir(environ)
-    recorded = _recorded_url(os.path.join(folder, "dispatcher.json")) if folder else ""
+    recorded = recorded_url(os.path.join(folder, "dispatcher.json")) if folder else ""
     return recorded or DEFAULT_URL
 
 
@@ -83,7 +83,7 @@ def _read_small(path: str) -> str:
         return ""
 
 
-def _recorded_url(path: str) -> str:
+def recorded_url(path: str) -> str:
     """The HTTP address a running dispatcher wrote into its ``dispatcher.json``, or ""."""
     try:
         record = json.loads(_read_small(path) or "null")
