@@ -105,8 +105,15 @@ def tune_collector() -> None:
 async def serve_dispatcher(settings: Settings, origins: Mapping[str, Origin] | None = None) -> None:
     """Start the dispatcher, announce its addresses, and serve until a signal closes it."""
     from dispatcher.app import Dispatcher  # the consoles need not import the server
+    from dispatcher.store.urls import is_postgres
 
-    dispatcher = Dispatcher(settings, origins=origins)
+    dispatcher: Any
+    if settings.hot_standby and is_postgres(settings.store):  # leader or standby by turns
+        from dispatcher.standby import HotStandby
+
+        dispatcher = HotStandby(settings, origins=origins)
+    else:
+        dispatcher = Dispatcher(settings, origins=origins)
     loop = asyncio.get_running_loop()
     closing: list[asyncio.Task[None]] = []
 
@@ -221,6 +228,14 @@ def setting(flag: str, text: str, kind: Any = None, field: str | None = None, **
 )
 @setting("--store", "Where the farm's state lives: a postgresql:// URL, or empty for SQLite in the data directory.",
          metavar="URL", show_default=False)  # fmt: skip
+@setting("--hot-standby/--no-hot-standby", "Lead or stand by beside other dispatchers on the same PostgreSQL store.",
+         field="hot_standby")  # fmt: skip
+@setting("--advertise-url", "HTTP URL others reach this dispatcher at when it leads (PostgreSQL hot standby).",
+         metavar="URL", show_default=False)  # fmt: skip
+@setting("--standby-poll-s", "How often a standby tries to take the lead.",
+         click.FloatRange(0.05, 60))  # fmt: skip
+@setting("--standby-refresh-s", "How often a standby reads the farm from the database again.",
+         click.FloatRange(0.1, 3600))  # fmt: skip
 @setting("--heartbeat-s", "Seconds between render-client heartbeats.", click.FloatRange(min=0.05),
          field="heartbeat_interval_s")  # fmt: skip
 @setting(

@@ -132,6 +132,16 @@ class Queue:
         self.memory_needed.update(snapshot.memory_needed)
         self.node_failures.update(snapshot.node_failures)
 
+    def reload(self, snapshot: Snapshot) -> None:
+        """Forget everything and take the store's contents again (a standby's view of
+        the farm, refreshed; dispatcher/standby.py). No callback runs."""
+        for table in (self.jobs, self.nodes, self.running, self.reporting, self.job_nodes,
+                      self.running_templates, self.dependants, self.node_failures,
+                      self.failed_on, self.memory_needed):  # fmt: skip
+            table.clear()  # (in place: other parts hold these tables)
+        self.index = JobIndex()
+        self.load(snapshot)
+
     def take_back(self, refusal: Refusal) -> None:
         """Put the records of a batch the store refused back to the store's copy.
 

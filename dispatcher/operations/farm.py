@@ -57,6 +57,8 @@ class Farm(Protocol):
     started_at: float
     render_address: tuple[str, int]
 
+    def role_view(self) -> dict[str, Any]: ...
+
 
 class Area:
     """One area's operations over the farm."""
