@@ -21,6 +21,7 @@ from dispatcher.errors import (
     DirectoryUnavailable,
     LimitExceeded,
     NotFound,
+    NotLeader,
     PermissionDenied,
     Refused,
     StartupError,
@@ -67,6 +68,7 @@ _STATUS: list[tuple[type[CorralError], int, str]] = [
     (PermissionDenied, 403, "Forbidden"),
     (StoreError, 503, "Store unavailable"),
     (StoreUnavailable, 503, "Store unavailable"),  # with Retry-After
+    (NotLeader, 503, "Not the leader"),  # (fenced as it stepped down: ask the new one)
     (StartupError, 503, "Store unavailable"),
     (DataDirLocked, 503, "Store unavailable"),
     (TemplateError, 502, "Template failed"),

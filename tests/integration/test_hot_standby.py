@@ -25,6 +25,7 @@ from dispatcher import protocol as p
 from dispatcher.errors import NotLeader
 from dispatcher.leadership import Leadership, epochs
 from dispatcher.store.postgres import PostgresStore
+from tests.integration.clirun import user_token
 from tests.integration.farm import CORRAL, Farm, wait_for
 from tests.integration.postgres import Cluster, require_cluster
 
@@ -126,6 +127,14 @@ def test_a_standby_answers_reads_redirects_writes_and_refuses_render_clients(
     )  # fmt: skip
     assert standby.job(job["id"])["state"] == leader.job(job["id"])["state"]
     assert standby.request("GET", "/api/v1/nodes/") == []
+    # Users, their tokens and named records made on the leader reach the standby too.
+    token = user_token(leader, "ann", "submit")
+    leader.request("POST", "/api/v1/pools/", {"name": "gpu"})
+    wait_for(
+        lambda: "gpu" in [pool["name"] for pool in standby.request("GET", "/api/v1/pools/")],
+        15, "the standby to read the pool",
+    )  # fmt: skip
+    assert standby.request("GET", "/api/v1/status", token=token)["user"] == "ann"
 
     for method, path in (("POST", "/api/v1/jobs/"), ("DELETE", f"/api/v1/jobs/{job['id']}")):
         code, location = without_redirects(method, standby.url + path + "?x=1", standby.token)
