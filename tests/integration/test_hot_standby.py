@@ -25,7 +25,7 @@ from dispatcher import protocol as p
 from dispatcher.errors import NotLeader
 from dispatcher.leadership import Leadership, epochs
 from dispatcher.store.postgres import PostgresStore
-from tests.integration.clirun import user_token
+from tests.integration.clirun import cli, user_token
 from tests.integration.farm import CORRAL, Farm, wait_for
 from tests.integration.postgres import Cluster, require_cluster
 
@@ -118,6 +118,14 @@ def test_a_standby_answers_reads_redirects_writes_and_refuses_render_clients(
         == stand["leader_render"]
         == f"127.0.0.1:{leader.render.split(':')[1]}"
     )
+
+    shown = cli(standby, "system", "status")
+    assert shown.code == 0, shown.err
+    lines = {
+        words[0]: words[1:] for words in (line.split() for line in shown.out.splitlines()) if words
+    }
+    assert lines["role"] == ["standby"] and lines["epoch"] == ["1"], shown.out
+    assert lines["leader_url"] == [leader.url], shown.out
 
     job = leader.submit(title="seen from the standby", paused=True)
     wait_for(
