@@ -192,6 +192,7 @@ class HotStandby:
             self.fatal = dispatcher.fatal
             raise RuntimeError(f"the store failed: {dispatcher.fatal}")
         reason = self.leadership.lost_reason or dispatcher.stepped_down or "it closed"
+        lost_epoch = self.role.epoch
         dispatcher.step_down(reason)
         await dispatcher.wait_closed()
         await self.leadership.release()
@@ -199,7 +200,10 @@ class HotStandby:
         log.warning("action=stepped_down reason=%s; standing by", reason)
         while True:
             try:
-                await self._stand_by(await self.leadership.leader())
+                leader = await self.leadership.leader()
+                if leader.epoch <= lost_epoch:  # (its own row: no new leader yet)
+                    leader = LeaderInfo(epoch=leader.epoch)
+                await self._stand_by(leader)
                 return
             except (CorralError, OSError) as exc:
                 log.error("action=standby_start_failed error=%s; trying again", exc)

@@ -350,4 +350,4 @@ def test_a_leader_cut_from_its_lock_session_stops_committing_before_the_standby_
     assert found[2][3] > 0  # the new leader committed the rest
     log = (tmp_path / "farm0-dispatcher.log").read_text()
     assert "action=lead_lost epoch=1" in log and "action=step_down" in log
-    assert "action=standing_by leader_epoch=2" in log
+    assert "action=stepped_down" in log and "action=standing_by" in log
