@@ -351,3 +351,14 @@ def test_a_leader_cut_from_its_lock_session_stops_committing_before_the_standby_
     log = (tmp_path / "farm0-dispatcher.log").read_text()
     assert "action=lead_lost epoch=1" in log and "action=step_down" in log
     assert "action=stepped_down" in log and "action=standing_by" in log
+
+
+def test_a_dispatcher_alone_is_its_farms_leader_without_an_epoch(
+    make_farm: Callable[..., Farm],
+) -> None:
+    farm = make_farm()  # SQLite: no standby, no redirect
+    shown = status(farm)
+    port = farm.render.rsplit(":", 1)[1]
+    assert (shown["role"], shown["epoch"], shown["leader_url"]) == ("leader", None, farm.url)
+    assert shown["leader_render"].endswith(f":{port}")
+    assert farm.submit(title="written here")["title"] == "written here"
