@@ -55,7 +55,19 @@ class Leadership:
 
     async def _session(self) -> asyncpg.Connection:
         if self._conn is None or self._conn.is_closed():
-            self._conn = await connect(self.url, timeout_s=self.timeout_s)
+            conn = await connect(self.url, timeout_s=self.timeout_s)
+            try:
+                # A leader whose process is frozen (stopped, swapping) still has a
+                # kernel that keeps its connection open: the server ends a lock
+                # session that stays silent (no ping) this long, and its lock with it.
+                ms = int(max(5.0, 5 * self.poll_s) * 1000)
+                await conn.execute(f"SET idle_session_timeout = {ms}")
+            except asyncpg.UndefinedObjectError:  # (PostgreSQL before 14 has no such limit)
+                log.warning("action=lead_no_idle_limit: a frozen leader keeps its lock")
+            except BaseException:
+                await close_quietly(conn)
+                raise
+            self._conn = conn
         return self._conn
 
     async def try_take(self, http_url: str, render_address: str) -> int:

@@ -362,3 +362,39 @@ def test_a_dispatcher_alone_is_its_farms_leader_without_an_epoch(
     assert (shown["role"], shown["epoch"], shown["leader_url"]) == ("leader", None, farm.url)
     assert shown["leader_render"].endswith(f":{port}")
     assert farm.submit(title="written here")["title"] == "written here"
+
+
+def test_a_frozen_leader_loses_the_lead_and_commits_nothing_when_it_wakes(
+    make_farm: Callable[..., Farm], postgres_url: str, tmp_path: Path
+) -> None:
+    grace = ["--reconnect-grace-s", "20"]
+    leader = make_farm("--store", postgres_url, *HOT, *grace)
+    standby = standby_of(make_farm, leader, postgres_url, "standby", *grace)
+    out = tmp_path / "out"
+    out.mkdir()
+    render_clients([leader, standby], 2)
+    leader.wait_nodes(2)
+    job_id = chunk_job(leader, out, 60, 0.1)
+    wait_for(lambda: len(list(out.iterdir())) >= 15, 120, "15 chunks rendered")
+
+    # Frozen, its connections stay open (its kernel answers for it): the server ends
+    # its silent lock session, and the standby takes the lead.
+    assert leader.process is not None
+    leader.process.send_signal(signal.SIGSTOP)
+    frozen = time.monotonic()
+    try:
+        wait_for(lambda: status(standby).get("role") == "leader", 30, "the standby to lead")
+        took = time.monotonic() - frozen
+    finally:
+        leader.process.send_signal(signal.SIGCONT)
+    assert took < 10, f"took over from a frozen leader in {took:.1f} s"
+    print(f"\nfrozen leader: SIGSTOP -> standby leading {took:.2f} s")
+    wait_for(
+        lambda: (s := status(leader)).get("role") == "standby" and s["leader_url"] == standby.url,
+        30, "the woken leader to stand by",
+    )  # fmt: skip
+    assert standby.wait_state(job_id, "done", "failed", timeout_s=180)["state"] == "done"
+    assert_each_chunk_ran_once(out, 60)
+    found = {row[0]: row for row in asyncio.run(epochs(postgres_url))}
+    assert sorted(found) == [1, 2]
+    assert found[1][4] is not None and found[1][4] < found[2][2]
