@@ -163,6 +163,11 @@ def test_a_standby_answers_reads_redirects_writes_and_refuses_render_clients(
     assert refused.reason.endswith(f"leader={stand['leader_render']}"), refused.reason
     assert "standby" in refused.reason
     assert isinstance(hello_answer(leader.render), p.Challenge)  # the leader takes them
+    # A leader stopped with SIGTERM lets the lead go as it exits; the standby takes it.
+    assert leader.stop() == 0
+    wait_for(lambda: status(standby).get("role") == "leader", 15, "the standby to lead")
+    assert standby.request("GET", "/api/v1/jobs/")[0]["title"] == "via"
+    assert standby.stop() == 0
 
 
 async def test_a_batch_fenced_by_a_newer_epoch_is_refused_and_the_leader_steps_down(
