@@ -19,7 +19,7 @@ import time
 import asyncpg
 
 from dispatcher.roles import LeaderInfo
-from dispatcher.store.pg_schema import Q, close_quietly, connect
+from dispatcher.store.pg_schema import Q, close_quietly, connect, explain
 from dispatcher.store.urls import redact
 
 log = logging.getLogger(__name__)
@@ -48,10 +48,13 @@ class Leadership:
     async def open(self) -> None:
         """Connect the lock session and create the leader tables when missing
         (StartupError says why it cannot)."""
-        conn = await self._session()
-        async with self._use, conn.transaction():
-            await conn.execute(Q["migrate_lock"])
-            await conn.execute(Q["leader_tables"])
+        try:
+            conn = await self._session()
+            async with self._use, conn.transaction():
+                await conn.execute(Q["migrate_lock"])
+                await conn.execute(Q["leader_tables"])
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+            raise explain(exc, self.url) from exc
 
     async def _session(self) -> asyncpg.Connection:
         if self._conn is None or self._conn.is_closed():

@@ -31,6 +31,7 @@ from dispatcher.config_sources import Origin
 from dispatcher.errors import CorralError
 from dispatcher.leadership import Leadership
 from dispatcher.roles import LeaderInfo, Role
+from dispatcher.store.pg_schema import DatabaseInUse
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,7 @@ class HotStandby:
     async def start(self) -> None:
         """Lead when the lock is free, else stand by once a leader has said where it is."""
         await self.leadership.open()
+        alone = 0  # tries that found the lock held and no leader epoch
         while True:
             epoch = await self.leadership.try_take(*self._advertised(None))
             if epoch:
@@ -85,6 +87,14 @@ class HotStandby:
             if leader.http_url:
                 await self._stand_by(leader)
                 break
+            alone = alone + 1 if leader.epoch == 0 else 0
+            if alone >= 3:  # (a leader takes its epoch right after the lock: not this)
+                raise DatabaseInUse(
+                    f"another dispatcher uses the database {self.leadership.where} alone "
+                    "(without --hot-standby): start every dispatcher of the farm with "
+                    "--hot-standby",
+                    path=self.leadership.where,
+                )
             log.info("action=standby_wait: another dispatcher holds the lead and is starting")
             await asyncio.sleep(self.settings.standby_poll_s)
         self._task = asyncio.create_task(self._run(), name="hot-standby")

@@ -403,3 +403,23 @@ def test_a_frozen_leader_loses_the_lead_and_commits_nothing_when_it_wakes(
     found = {row[0]: row for row in asyncio.run(epochs(postgres_url))}
     assert sorted(found) == [1, 2]
     assert found[1][4] is not None and found[1][4] < found[2][2]
+
+
+def test_dispatchers_alone_and_in_hot_standby_do_not_share_a_database(
+    make_farm: Callable[..., Farm], postgres_url: str, tmp_path: Path
+) -> None:
+    def second(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [CORRAL, "dispatcher", "--data-dir", str(tmp_path / "second"), "--store",
+             postgres_url, "--port", "0", "--http-port", "0", "--compat-port", "off", *extra],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+
+    alone = make_farm("--store", postgres_url)
+    refused = second(*HOT)
+    assert refused.returncode == 6, refused.stderr
+    assert "alone (without --hot-standby)" in refused.stderr
+    alone.stop()
+    make_farm("--store", postgres_url, *HOT, data_dir=alone.data_dir)
+    refused = second()
+    assert refused.returncode == 6 and "another dispatcher uses the database" in refused.stderr
