@@ -261,6 +261,8 @@ def setting(flag: str, text: str, kind: Any = None, field: str | None = None, **
 @setting("--assign-ahead", "Chunks a node may hold beyond the one it runs.", click.IntRange(0, 64))
 @setting("--templates-dir", "Site template folder (repeat).", DirPath, field="templates_dirs", multiple=True,
          show_default=False)  # fmt: skip
+@setting("--shared-log-dir", "Chunk logs in this folder every dispatcher reaches [default: the data "
+         "directory; with PostgreSQL the database].", DirPath, show_default=False)  # fmt: skip
 @setting(
     "--hook-timeout-s",
     "Time limit of one hook call or dispatcher-context script.",

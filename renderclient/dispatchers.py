@@ -4,7 +4,9 @@ A node is given one address or several (`corral renderclient --dispatcher
 farm1:9681,farm2:9681`). Its sessions connect to the current one; when that
 cannot be reached, or refuses the handshake, they move on to the next, round
 after round, forever. A standby refuses a render client naming the leader's
-render address, and the session goes there next (docs/scaling.md). Work in
+render address (`leader=HOST:PORT`), and the session goes there next; a
+standby that knows no leader yet (a takeover under way) is passed like an
+address that cannot be reached (docs/scaling.md). Work in
 flight needs nothing more: every handshake reports the running attempts and
 the unacknowledged results, which the new dispatcher settles by attempt number
 as after a restart.
@@ -81,6 +83,12 @@ def leader_named(refusal: object, reason: str) -> Address | None:
     return address if address[1] else None
 
 
+def from_standby(reason: str) -> bool:
+    """Whether a refusal comes from a standby dispatcher (which refuses every render
+    client, naming the leader once one is known): never a reason for a node to stop."""
+    return "standby" in reason.lower()
+
+
 class DispatcherList:
     """One session's dispatcher addresses and the one it uses now.
 
@@ -101,6 +109,11 @@ class DispatcherList:
 
     def __len__(self) -> int:
         return len(self.addresses)
+
+    @property
+    def detoured(self) -> bool:
+        """Whether the session goes to a leader a standby named, outside the list."""
+        return self._detour is not None
 
     def advance(self, reason: str) -> Address:
         """Move on to the next address (after the last, the first); logs the switch."""

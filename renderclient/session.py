@@ -58,7 +58,13 @@ from dispatcher.protocol import (
 from hooks.api import instance
 from hooks.api.template import MTemplate, MTemplateError
 from renderclient.commands import CommandSettings, NodeCommands
-from renderclient.dispatchers import Address, DispatcherList, format_address, leader_named
+from renderclient.dispatchers import (
+    Address,
+    DispatcherList,
+    format_address,
+    from_standby,
+    leader_named,
+)
 from renderclient.environment import without_secrets
 from renderclient.hookcalls import DEFAULT_HOOK_TIMEOUT_S, run_limited
 from renderclient.logwatch import LOG_CHECK_INTERVAL_S
@@ -318,7 +324,7 @@ class InstanceSession:
             try:
                 welcomed = await self._connect_once()
             except SessionFatal as exc:
-                if exc.refused is None or len(self.dispatchers) == 1:
+                if exc.refused is None:
                     self._on_fatal(EXIT_REFUSED, str(exc))
                     return
                 leader = leader_named(exc.refused, exc.refused.reason)
@@ -326,9 +332,12 @@ class InstanceSession:
                     self.dispatchers.go_to(leader, "refused by a standby naming the leader")
                     await asyncio.sleep(BACKOFF_START_S * random.uniform(0.5, 1.0))
                     continue
-                refusals += 1
+                if leader is not None or not from_standby(exc.refused.reason):
+                    refusals += 1  # a standby's refusal passes (no leader yet): not counted
                 if refusals >= len(self.dispatchers):
-                    self._on_fatal(EXIT_REFUSED, f"every dispatcher refused this node: {exc}")
+                    many = len(self.dispatchers) > 1
+                    reason = f"every dispatcher refused this node: {exc}" if many else str(exc)
+                    self._on_fatal(EXIT_REFUSED, reason)
                     return
                 welcomed = False
             if welcomed:
@@ -336,7 +345,7 @@ class InstanceSession:
                 failures = refusals = 0
             else:
                 failures += 1
-                if len(self.dispatchers) > 1:
+                if len(self.dispatchers) > 1 or self.dispatchers.detoured:
                     self.dispatchers.advance("unreachable or refused")
             pause_s = delay_s * random.uniform(0.5, 1.0)
             logger.debug("action=reconnect_wait %s wait_s=%.2f", self._label, pause_s)

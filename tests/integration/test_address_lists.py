@@ -23,6 +23,7 @@ import pytest
 
 import MClientAPI
 from corral_client import Client, ClientError
+from dispatcher.protocol import Refused, encode
 from tests.integration.farm import CORRAL, Farm, wait_for
 from tests.integration.test_node_control import lines
 
@@ -86,6 +87,60 @@ def test_render_client_given_a_dead_address_first_works(farm: Farm, tmp_path: Pa
     assert sorted(fields[0] for fields in lines(out, "end")) == ["0", "1", "2"]
     log = client_log(farm, "alpha")
     assert f"action=dispatcher_switch node=alpha instance=0 from={dead}" in log
+
+
+@pytest.fixture
+def fake_standby(farm: Farm) -> Iterator[tuple[str, list[str]]]:
+    """A render port that refuses every handshake as a standby does: "no leader is known
+    yet" twice (a takeover under way), then naming `farm` as the leader. Yields its
+    address and the refusals it sent."""
+    leader = render_address(farm)
+    sent: list[str] = []
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.settimeout(5)
+                conn.recv(65536)  # the Hello
+                if len(sent) < 2:
+                    reason = "this dispatcher is a standby and no leader is known yet; try again"
+                else:
+                    reason = f"this dispatcher is a standby; connect to the leader: leader={leader}"
+                conn.sendall(encode(Refused(reason)))
+                sent.append(reason)
+
+    thread = threading.Thread(target=serve, name="fake-standby", daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{server.getsockname()[1]}", sent
+    finally:
+        stop.set()
+        thread.join(5)
+        server.close()
+
+
+def test_render_client_refused_by_a_standby_goes_to_the_leader_it_names(
+    farm: Farm, fake_standby: tuple[str, list[str]], tmp_path: Path
+) -> None:
+    standby, sent = fake_standby
+    out = tmp_path / "chunks.txt"
+    farm.client("alpha", dispatcher=standby)  # the standby's address alone
+    farm.wait_nodes(1)
+    assert len(sent) >= 3  # twice no leader yet (not fatal), then the leader named
+    job = farm.submit(title="via the leader", command=["sh", "-c", f'echo done >> "{out}"'])
+    farm.wait_state(job["id"], "done", timeout_s=30)
+    log = client_log(farm, "alpha")
+    assert (
+        f"action=dispatcher_switch node=alpha instance=0 from={standby} "
+        f"to={render_address(farm)} reason=refused by a standby naming the leader"
+    ) in log
 
 
 def test_render_client_refused_by_every_address_stops(farm: Farm) -> None:

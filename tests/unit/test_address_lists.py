@@ -20,6 +20,7 @@ from dispatcher.protocol import Refused
 from renderclient.dispatchers import (
     DispatcherList,
     format_address,
+    from_standby,
     leader_named,
     parse_addresses,
 )
@@ -126,6 +127,9 @@ def test_a_standbys_refusal_names_the_leader() -> None:
     assert leader_named(WithField(), "standby") == ("farm3", 9700)
     assert leader_named(Refused("node key not proved"), "node key not proved") is None
     assert leader_named(Refused("x"), "leader=farm") is None  # no port: not an address
+    waiting = "this dispatcher is a standby and no leader is known yet; try again"
+    assert leader_named(Refused(waiting), waiting) is None and from_standby(waiting)
+    assert not from_standby("node alpha is registered with a node key this client did not prove")
 
 
 def test_dispatcher_list_switches_and_logs(caplog: pytest.LogCaptureFixture) -> None:
