@@ -208,6 +208,11 @@ class HotStandby:
         await self.leadership.release()
         self.changes += 1
         log.warning("action=stepped_down reason=%s; standing by", reason)
+        await self._stand_by_again(lost_epoch)
+
+    async def _stand_by_again(self, lost_epoch: int) -> None:
+        """Start as a standby after leading (or failing to), trying again every
+        `standby_poll_s` while the database cannot be reached."""
         while True:
             try:
                 leader = await self.leadership.leader()
@@ -215,8 +220,8 @@ class HotStandby:
                     leader = LeaderInfo(epoch=leader.epoch)
                 await self._stand_by(leader)
                 return
-            except (CorralError, OSError) as exc:
-                log.error("action=standby_start_failed error=%s; trying again", exc)
+            except Exception as exc:  # (the database away: the driver's errors too)
+                log.error("action=standby_start_failed error=%r; trying again", exc)
                 await asyncio.sleep(self.settings.standby_poll_s)
 
     async def _while_standing_by(self, dispatcher: Dispatcher) -> None:
@@ -241,7 +246,7 @@ class HotStandby:
                 await self._lead(epoch)
             except (CorralError, OSError) as exc:
                 log.error("action=lead_start_failed error=%s; standing by again", exc)
-                await self._stand_by(await self.leadership.leader())
+                await self._stand_by_again(epoch)
                 return
             self.changes += 1
             log.warning("action=took_lead epoch=%d start_s=%.3f", epoch, time.monotonic() - started)
