@@ -423,3 +423,26 @@ def test_dispatchers_alone_and_in_hot_standby_do_not_share_a_database(
     make_farm("--store", postgres_url, *HOT, data_dir=alone.data_dir)
     refused = second()
     assert refused.returncode == 6 and "another dispatcher uses the database" in refused.stderr
+
+
+def test_a_leader_whose_every_connection_is_cut_leads_again_and_finishes_the_job(
+    make_farm: Callable[..., Farm], postgres_cluster: Cluster | str, tmp_path: Path
+) -> None:
+    cluster = require_cluster(postgres_cluster)
+    url = cluster.new_database()
+    database = url.rsplit("/", 1)[1]
+    farm = make_farm("--store", url, *HOT, "--reconnect-grace-s", "15")
+    out = tmp_path / "out"
+    out.mkdir()
+    render_clients([farm], 2)
+    farm.wait_nodes(2)
+    job_id = chunk_job(farm, out, 40, 0.1)
+    wait_for(lambda: len(list(out.iterdir())) >= 10, 120, "10 chunks rendered")
+    cluster.psql(  # as a restart of the server does to every session
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        f"WHERE datname = '{database}' AND pid <> pg_backend_pid()"
+    )
+    wait_for(lambda: status(farm).get("epoch") == 2, 30, "the dispatcher to lead again")
+    assert status(farm)["role"] == "leader"
+    assert farm.wait_state(job_id, "done", "failed", timeout_s=180)["state"] == "done"
+    assert_each_chunk_ran_once(out, 40)
