@@ -26,7 +26,7 @@ from dispatcher.errors import NotLeader
 from dispatcher.leadership import Leadership, epochs
 from dispatcher.store.postgres import PostgresStore
 from tests.integration.clirun import cli, user_token
-from tests.integration.farm import CORRAL, Farm, wait_for
+from tests.integration.farm import CORRAL, ApiError, Farm, wait_for
 from tests.integration.postgres import Cluster, require_cluster
 
 pytestmark = pytest.mark.postgres
@@ -446,3 +446,35 @@ def test_a_leader_whose_every_connection_is_cut_leads_again_and_finishes_the_job
     assert status(farm)["role"] == "leader"
     assert farm.wait_state(job_id, "done", "failed", timeout_s=180)["state"] == "done"
     assert_each_chunk_ran_once(out, 40)
+
+
+def test_a_leader_whose_write_is_fenced_refuses_it_and_steps_down(
+    make_farm: Callable[..., Farm], postgres_cluster: Cluster | str, tmp_path: Path
+) -> None:
+    cluster = require_cluster(postgres_cluster)
+    url = cluster.new_database()
+    database = url.rsplit("/", 1)[1]
+    farm = make_farm("--store", url, *HOT)
+    kept = farm.submit(title="kept", paused=True)
+    # Another leader's epoch, written behind this one's back (its lock session lives on).
+    cluster.psql(
+        "UPDATE corral_leader SET epoch = epoch + 1; INSERT INTO corral_epochs "
+        "(epoch, http_url, taken_at) SELECT epoch, 'elsewhere', now() FROM corral_leader",
+        database,
+    )
+    with pytest.raises(ApiError) as refused:
+        farm.submit(title="fenced", paused=True)
+    assert refused.value.status == 503
+    assert "no longer the leader (its epoch 1): the database's leader epoch is 2" in str(
+        refused.value
+    )
+    log = tmp_path / "farm0-dispatcher.log"
+    wait_for(lambda: "action=step_down" in log.read_text(), 10, "the leader to step down")
+    assert "action=fenced" in log.read_text()
+    # Alone on the database, it takes the lead again, with the next epoch, from the
+    # database: the fenced job is not there.
+    wait_for(lambda: status(farm).get("epoch") == 3, 30, "the dispatcher to lead again")
+    assert [job["title"] for job in farm.request("GET", "/api/v1/jobs/")] == ["kept"]
+    assert farm.job(kept["id"])["title"] == "kept"
+    found = {row[0]: row[3] for row in asyncio.run(epochs(url))}
+    assert found[2] == 0  # (nothing was committed under the epoch written behind its back)
