@@ -277,6 +277,19 @@ def test_post_job_action_runs_after_a_failed_job_too(farm: Farm, tmp_path: Path)
     farm.wait_state(post_id, "done", timeout_s=60)
     assert marker.read_text() == "ran"
 
+    # Reinitialising the failed job (paused first, so that it waits) queues its chunk again.
+    job_id = answer["ResponseData"]["jobId"]
+    params = {"authToken": token, "jobId": str(job_id)}
+    for name in ("pause", "reinit"):
+        status, done = muster(farm.url, "POST", "/api/queue/actions", {**params, "name": name})
+        assert status == 200, done
+    assert done["ResponseData"]["jobs"][0]["jobId"] == job_id
+    again = farm.job(job_id)
+    assert again["state"] == "paused" and again["time_finished"] is None
+    assert (again["chunks"]["failed"], again["chunks"]["queued"]) == (0, 1)
+    assert farm.chunks(job_id)[0]["state"] == "queued"
+    farm.request("DELETE", f"/api/v1/jobs/{job_id}")
+
 
 def test_queue_actions_list_pause_resume_reinit_delete(farm: Farm) -> None:
     token = login(farm, "td")
