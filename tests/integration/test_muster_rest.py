@@ -302,6 +302,10 @@ def test_queue_actions_list_pause_resume_reinit_delete(farm: Farm) -> None:
         assert status == 200, answer
         assert "postJobActionId" not in answer["ResponseData"]  # its state was false
         ids.append(answer["ResponseData"]["jobId"])
+    # Muster allows a live job's name twice (only PyFarm's route keeps live titles unique).
+    status, twin = submit(farm, token, openpype_job(jobName="queued 0", includedPools=["nowhere"]))
+    assert status == 200 and twin["ResponseData"]["jobId"] not in ids, twin
+    farm.request("DELETE", f"/api/v1/jobs/{twin['ResponseData']['jobId']}")
     actions = "/api/queue/actions"
 
     def act(name: str, params: dict[str, Any] | None = None, body: Any = None) -> dict[str, Any]:

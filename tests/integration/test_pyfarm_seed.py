@@ -320,6 +320,11 @@ def test_requirements_decide_which_node_runs_a_job(farm: Farm) -> None:
                           "jobtype": "pyfarmtest", "data": {"sleep": 0}})  # fmt: skip
     assert (by_key["jobtype"], by_key["template"]) == ("pyfarmtest", "pyfarmtest")
     farm.wait_state(by_key["id"], "done", timeout_s=30)
+    # A finished job's title is free again on this route (only live titles are unique).
+    reused = ok(farm, "POST", "/api/v1/jobs/", {**SUBMIT_BODY, "title": "by template key",
+                "jobtype": "pyfarmtest", "data": {"sleep": 0}}, 201)  # fmt: skip
+    assert reused["id"] != by_key["id"]
+    farm.wait_state(reused["id"], "done", timeout_s=30)
     for job in (old, tagged, greedy):
         assert farm.job(job["id"])["chunks"]["running"] == 0
         farm.request("DELETE", f"/api/v1/jobs/{job['id']}")
