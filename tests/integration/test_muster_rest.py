@@ -306,6 +306,18 @@ def test_queue_actions_list_pause_resume_reinit_delete(farm: Farm) -> None:
     status, twin = submit(farm, token, openpype_job(jobName="queued 0", includedPools=["nowhere"]))
     assert status == 200 and twin["ResponseData"]["jobId"] not in ids, twin
     farm.request("DELETE", f"/api/v1/jobs/{twin['ResponseData']['jobId']}")
+    # A dependency, a folder and an excluded pool land on the job as Corral holds it.
+    folder = farm.request("POST", "/api/v1/folders/", {"title": "muster folder"}, token=token)
+    status, linked = submit(farm, token, openpype_job(
+        jobName="linked", includedPools=["nowhere"], excludedPools=["gpu"],
+        dependIds=[str(ids[0])], dependMode=1, parentId=folder["id"],
+    ))  # fmt: skip
+    assert status == 200, linked
+    held = farm.job(linked["ResponseData"]["jobId"])
+    assert held["depends_on"] == [{"job": ids[0], "mode": "failure"}]
+    assert (held["parent"], held["excluded_pools"]) == (folder["id"], ["gpu"])
+    farm.request("DELETE", f"/api/v1/jobs/{held['id']}")
+    farm.request("DELETE", f"/api/v1/folders/{folder['id']}")
     actions = "/api/queue/actions"
 
     def act(name: str, params: dict[str, Any] | None = None, body: Any = None) -> dict[str, Any]:
