@@ -339,7 +339,7 @@ def test_parents_children_and_pyfarm_fields(farm: Farm) -> None:
         **SUBMIT_BODY, "title": "middle", "parents": [parent["id"]], "children": [child["id"]],
         "ram": 64, "ram_warning": 100, "ram_max": 200, "cpus": 1, "hidden": True, "priority": 9,
         "environ": {"A": "1"}, "notes": "n", "project_id": 4, "batch": 2, "requeue": 1,
-        "jobtype_version": 2, "notified_users": ["bob"], "tags": ["shot010"], "paused": True,
+        "jobtype_version": 2, "notified_users": ["admin"], "tags": ["shot010"], "paused": True,
     })  # fmt: skip
     assert middle["parents"] == [{"id": parent["id"], "title": "parent"}]
     assert farm.job(child["id"])["parents"] == [{"id": middle["id"], "title": "middle"}]
@@ -357,6 +357,8 @@ def test_parents_children_and_pyfarm_fields(farm: Farm) -> None:
         middle["jobtype_version"],
     ) == (True, {"A": "1"}, 4, 2)
     assert (middle["tags"], middle["batch"], middle["requeue"]) == (["shot010"], 2, 1)
+    assert [(e["username"], e["on_success"], e["on_failure"], e["on_deletion"])
+            for e in middle["notified_users"]] == [("admin", True, True, False)]  # fmt: skip
     reasons = farm.request("GET", f"/api/v1/jobs/{child['id']}/why")["reasons"]
     assert any(f"waits for job {middle['id']}" in reason for reason in reasons), reasons
     for job in (child, middle, parent):
@@ -377,6 +379,8 @@ def test_bad_submits_change_nothing(farm: Farm) -> None:
         ({**SUBMIT_BODY, "title": "x8", "children": [999999]}, 404, None),
         ({**SUBMIT_BODY, "title": "x9", "ram_warning": 9, "ram_max": 1}, 400, "ram_warning"),
         ({**SUBMIT_BODY, "title": "x10", "software_requirements": [{"software": "blender", "min_version": "9.9"}]}, 404, None),
+        ({**SUBMIT_BODY, "title": "x11", "notified_users": ["nobody"]}, 404, None),
+        ({**SUBMIT_BODY, "title": "x12", "notified_users": [{"username": "admin", "x": 1}]}, 400, "notified_users"),
     ):  # fmt: skip
         problem = refused(farm, "POST", "/api/v1/jobs/", body, status)
         if field is not None:
