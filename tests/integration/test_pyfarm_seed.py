@@ -340,6 +340,7 @@ def test_parents_children_and_pyfarm_fields(farm: Farm) -> None:
         "ram": 64, "ram_warning": 100, "ram_max": 200, "cpus": 1, "hidden": True, "priority": 9,
         "environ": {"A": "1"}, "notes": "n", "project_id": 4, "batch": 2, "requeue": 1,
         "jobtype_version": 2, "notified_users": ["admin"], "tags": ["shot010"], "paused": True,
+        "jobqueue": "render",
     })  # fmt: skip
     assert middle["parents"] == [{"id": parent["id"], "title": "parent"}]
     assert farm.job(child["id"])["parents"] == [{"id": middle["id"], "title": "middle"}]
@@ -357,6 +358,7 @@ def test_parents_children_and_pyfarm_fields(farm: Farm) -> None:
         middle["jobtype_version"],
     ) == (True, {"A": "1"}, 4, 2)
     assert (middle["tags"], middle["batch"], middle["requeue"]) == (["shot010"], 2, 1)
+    assert (middle["jobqueue"], middle["pools"]) == ("render", ["render"])  # a pool
     assert [(e["username"], e["on_success"], e["on_failure"], e["on_deletion"])
             for e in middle["notified_users"]] == [("admin", True, True, False)]  # fmt: skip
     reasons = farm.request("GET", f"/api/v1/jobs/{child['id']}/why")["reasons"]
