@@ -281,3 +281,19 @@ def test_a_console_script_reaches_the_farm_through_a_list(farm: Farm) -> None:
     assert json.loads(done.stdout.strip().splitlines()[-1]) == [0, 1]
     titles = [job["title"] for job in farm.request("GET", "/api/v1/jobs/")]
     assert "made through a list" in titles
+
+
+def test_a_followed_log_streams_through_a_list(farm: Farm) -> None:
+    """A streamed answer (a chunk's live log) opens at the live address of a list."""
+    farm.client("alpha")
+    script = "sleep 4; echo first line; sleep 1; echo last line"  # the follow starts first
+    job = farm.submit(title="followed", command=["sh", "-c", script])
+    wait_for(lambda: farm.job(job["id"])["chunks"]["running"], 30, "the chunk to run")
+    listed = f"127.0.0.1:{dead_port()},{farm.url}"
+    done = subprocess.run(
+        [CORRAL, "--dispatcher", listed, "--token", farm.token, "chunks", "log", str(job["id"]),
+         "0", "--follow", "--follow-s", "20"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "first line" in done.stdout and "last line" in done.stdout

@@ -102,7 +102,7 @@ def test_a_new_dispatcher_on_the_database_serves_the_old_ones_chunk_logs(
 ) -> None:
     first = make_farm("--store", postgres_url)
     first.client("alpha")
-    script = "sleep 1; echo rendered frame on alpha; sleep 0.5; echo and saved it"
+    script = "sleep 2; echo rendered frame on alpha; sleep 0.5; echo and saved it"
     job = first.submit(title="logged", command=["sh", "-c", script])
     wait_for(lambda: first.job(job["id"])["chunks"]["running"], 30, "the chunk to run")
     # The live tail reads the database: it ends once the attempt is over, with all of it.
