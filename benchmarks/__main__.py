@@ -113,6 +113,7 @@ def run_figures(scale: Scale, ctx: df.Context, spawn_rate: float | None) -> dict
 
 # Figures `--only` can run by themselves (each needs nothing but the context).
 SINGLE = {
+    "noop_ahead0": functools.partial(df.noop, ahead=0, loop="uvloop"),
     "queue_1m": df.queue_scale,
     "rest_submit": df.rest_submit,
     "rest_list": df.rest_list,
@@ -185,6 +186,9 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(scratch, ignore_errors=True)
     print()
     print(report.table(result))
+    print()
+    print("The farm's state in SQLite and in PostgreSQL:")
+    print(report.stores_table(result))
     print()
     print(f"results: {json_path}" + (f"  chart: {png}" if png else ""))
     return 0

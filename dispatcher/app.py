@@ -28,7 +28,7 @@ from dispatcher.config_sources import Origin
 from dispatcher.control import NodeControl
 from dispatcher.datadir import DataDirLock
 from dispatcher.events import EventBus
-from dispatcher.logs import ActionLog, ChunkLogs
+from dispatcher.logs import ActionLog, ChunkLogKeeper, ChunkLogs
 from dispatcher.looplag import LoopLag
 from dispatcher.metrics import Metrics
 from dispatcher.nodes import NodeServer
@@ -112,7 +112,7 @@ class Dispatcher:
         self.loop_lag = LoopLag(stall_s=settings.loop_stall_s)
         self.notifier = Notifier(lambda: self.settings, self.users)
         self.templates: TemplateCatalog
-        self.chunk_logs: ChunkLogs
+        self.chunk_logs: ChunkLogKeeper
         self.actions: ActionLog
         self.message_log: MessageLog
         self.activity: ActivityLog
@@ -148,7 +148,8 @@ class Dispatcher:
         self.records.load(await self.store.records())
         self.secret = self._farm_secret(snapshot.meta)
         logs = settings.logs_dir
-        self.chunk_logs = ChunkLogs(logs)
+        self.chunk_logs = self._chunk_logs()
+        await self.chunk_logs.start()
         self.actions = ActionLog(logs)
         self.message_log = MessageLog(logs)
         self.activity = ActivityLog(logs, self.store)
@@ -195,6 +196,19 @@ class Dispatcher:
         secret = farm_secret(data_dir)
         self.store.put_meta(FARM_SECRET_META, secret.decode())
         return secret
+
+    def _chunk_logs(self) -> ChunkLogKeeper:
+        """Chunk logs: files under `shared_log_dir` when set; else the database with
+        PostgreSQL (every dispatcher of the farm reads them), DATA_DIR/logs with SQLite."""
+        settings = self.settings
+        if settings.shared_log_dir is not None:
+            return ChunkLogs(settings.shared_log_dir)
+        if is_postgres(settings.store):
+            from dispatcher.shared_logs import DatabaseChunkLogs  # (asyncpg only when used)
+
+            table = self.store.chunk_log_table()  # type: ignore[attr-defined]
+            return DatabaseChunkLogs(table, earlier=ChunkLogs(settings.logs_dir))
+        return ChunkLogs(settings.logs_dir)
 
     def _start_node_server(self, recorded: dict[str, Any]) -> None:
         """The node server, its scheduler and node control, wired to the queue."""
@@ -327,8 +341,9 @@ class Dispatcher:
         await self.notifier.close()
         await self._close_hooks()
         await self.node_server.close()
+        if hasattr(self, "chunk_logs"):
+            await self.chunk_logs.aclose()
         await self.store.close()
-        self.chunk_logs.close()
         self.lock.release()
         await self.loop_lag.close()
         log.info("action=stopped")

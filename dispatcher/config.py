@@ -49,6 +49,9 @@ class Settings(BaseModel):
     max_log_bytes_per_s: int = Field(4 * 1024 * 1024, ge=1024)
     max_request_bytes: int = Field(16 * 1024 * 1024, ge=1024)
     templates_dirs: tuple[Path, ...] = ()
+    # Chunk logs in a folder every dispatcher of the farm reaches (docs/scaling.md);
+    # None: DATA_DIR/logs with SQLite, the database with PostgreSQL.
+    shared_log_dir: Path | None = None
     shutdown_grace_s: float = Field(5.0, ge=0.0)
     cancel_deadline_s: float = Field(2.0, ge=0.0)
     # The hook host (hooks/supervisor.py): time limit per hook call, address-space

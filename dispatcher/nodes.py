@@ -31,7 +31,7 @@ from dispatcher import protocol as p
 from dispatcher.config import Settings
 from dispatcher.errors import StoreError
 from dispatcher.histogram import LoopHistogram
-from dispatcher.logs import ChunkLogs
+from dispatcher.logs import ChunkLogKeeper
 from dispatcher.model import Node
 from dispatcher.queue import Queue
 from dispatcher.scheduler import Scheduler, Slot
@@ -259,7 +259,7 @@ class NodeServer:
         *,
         queue: Queue,
         store: SqliteStore,
-        logs: ChunkLogs,
+        logs: ChunkLogKeeper,
         secret: bytes,
         templates: Callable[[], tuple[str, dict[str, str]]],
     ) -> None:

@@ -34,6 +34,7 @@ import asyncpg.exceptions as pg_errors
 from dispatcher.errors import StoreError, StoreUnavailable
 from dispatcher.store import rows
 from dispatcher.store.batch import Batch, Refusal
+from dispatcher.store.pg_chunk_logs import ChunkLogTable
 from dispatcher.store.pg_schema import (
     DatabaseInUse,
     Q,
@@ -286,6 +287,10 @@ class PostgresStore(SqliteStore):
     async def history(self, start: float, end: float) -> list[tuple[float, int, str, bytes]]:
         found = await self._read("fetch", Q["load_history"], start, end)
         return [(when, job_id, event, bytes(info)) for when, job_id, event, info in found]
+
+    def chunk_log_table(self) -> ChunkLogTable:
+        """The table of chunk logs every dispatcher on this database shares."""
+        return ChunkLogTable(self)
 
     # -- committing ----------------------------------------------------------
     def _error_for(self, exc: BaseException, batch: Batch) -> StoreError:
