@@ -1,0 +1,317 @@
+// Nodes: every render node in a virtualised table (state, current job and chunk, CPU,
+// memory, pools, exclusions, template configuration), kept live from the event stream and
+// a light poll for the resources; the usual node actions on the selected row.
+import { apiPage } from "../api.js";
+import { errorText, farmStyles, may, memoryUse } from "./farmkit.js";
+import { nodeActions } from "./nodeactions.js";
+
+const PAGE_NODES = 250;
+const POLL_MIN_MS = 5000; // resources change without events: look again this often at least
+const PROGRESS_MIN_MS = 1000; // chunks starting and ending: reload at most this often
+const TARGETED_MAX = 20; // more changed nodes than this in one batch: reload them all
+
+/** A node's running chunks as "job 12 · chunk 3" (+ how many more). */
+export function runningText(node) {
+  const running = node.running || [];
+  if (!running.length) return "";
+  const first = running[0];
+  const more = running.length > 1 ? ` +${running.length - 1}` : "";
+  return `job ${first.job} \u00b7 chunk ${first.chunk}${more}`;
+}
+
+/** A node's exclusions as one line: templates, then jobs. */
+export function exclusionsText(node) {
+  const parts = [];
+  if (node.excluded_templates && node.excluded_templates.length) {
+    parts.push(`templates: ${node.excluded_templates.join(", ")}`);
+  }
+  if (node.excluded_jobs && node.excluded_jobs.length) {
+    parts.push(`jobs: ${node.excluded_jobs.join(", ")}`);
+  }
+  return parts.join("; ");
+}
+
+/** Whether a node matches the filter text (name, state, pool, platform, host). */
+export function nodeMatches(node, text) {
+  if (!text) return true;
+  const words = text.toLowerCase().split(/\s+/).filter(Boolean);
+  const hay = [node.name, node.status, node.platform, node.host, ...(node.pools || [])]
+    .join(" ")
+    .toLowerCase();
+  return words.every((word) => hay.includes(word));
+}
+
+/**
+ * The templates that have client configuration items, and per node id the templates
+ * giving it values of its own or through its pools: {templates: [key], byNode: Map}.
+ */
+export async function templateConfiguration(api) {
+  const listing = await api("/api/v1/templates/");
+  const templates = (listing.templates || listing).filter((template) =>
+    Object.values(template.client_configuration || {}).some((items) => items && items.length));
+  const byNode = new Map();
+  for (const template of templates) {
+    const view = await api(`/api/v1/templates/${encodeURIComponent(template.key)}/client-config`);
+    for (const node of view.nodes || []) {
+      const own = Object.keys(node.own_values || node.node_values || {}).length;
+      const pooled = Object.keys(node.pool_values || {}).length;
+      if (!own && !pooled) continue;
+      const text = `${template.key} (${own ? `${own} set` : ""}${own && pooled ? ", " : ""}${pooled ? `${pooled} from pools` : ""})`;
+      if (!byNode.has(node.id)) byNode.set(node.id, []);
+      byNode.get(node.id).push(text);
+    }
+  }
+  return { templates: templates.map((template) => template.key), byNode };
+}
+
+function cpuCell(h, node) {
+  const cpu = node.resources && node.resources.cpu_percent;
+  if (typeof cpu !== "number") return "";
+  const bar = h("span", { class: "farm-bar", "aria-hidden": "true" }, h("span", {}));
+  bar.firstChild.style.width = `${Math.min(100, Math.max(0, cpu))}%`;
+  return h("span", { class: "farm-meter" }, bar, ` ${cpu.toFixed(0)} %`);
+}
+
+function memoryCell(h, node) {
+  const { text, fraction } = memoryUse(node.resources);
+  if (fraction === null) return "";
+  const bar = h("span", { class: "farm-bar", "aria-hidden": "true" }, h("span", {}));
+  bar.firstChild.style.width = `${Math.round(fraction * 100)}%`;
+  return h("span", { class: "farm-meter", title: `${Math.round(fraction * 100)} % used` }, bar, ` ${text}`);
+}
+
+export default {
+  name: "nodes",
+  title: "Nodes",
+  route: /^#\/nodes$/,
+  nav: true,
+  permission: null,
+  render(root, ctx) {
+    const { h, api } = ctx;
+    farmStyles();
+    const manage = may(ctx, "manage_nodes");
+    const all = new Map(); // id -> node view
+    const signatures = new Map(); // id -> JSON of the view, to keep unchanged rows as they are
+    let config = { templates: [], byNode: new Map() };
+    let filterText = "";
+    let stopped = false;
+    let loading = false;
+    let lastLoadAt = 0;
+    let pollMs = POLL_MIN_MS;
+    let pollTimer = null;
+    let progressTimer = null;
+
+    const status = h("span", { class: "farm-note", "aria-live": "polite" });
+    const filter = h("input", {
+      type: "search",
+      placeholder: "Filter: name, state, pool, platform",
+      "aria-label": "Filter nodes",
+      oninput: () => {
+        filterText = filter.value.trim();
+        showAll();
+      },
+    });
+    const selected = h("span", { class: "farm-selected" }, "No node selected");
+    const actionBar = h("div", { class: "farm-actions", "aria-label": "Actions on the selected node" });
+    const tableBox = h("div", { class: "farm-table-box" });
+    root.append(
+      h("h2", {}, "Nodes"),
+      h("div", { class: "farm-toolbar" }, filter, status),
+      h("div", { class: "farm-toolbar" }, selected, actionBar),
+      tableBox,
+    );
+
+    const columns = [
+      { key: "status", title: "State", width: "8rem", render: (node) => ctx.stateBadge(node.status) },
+      { key: "name", title: "Node", width: "minmax(9rem, 1.4fr)", className: "farm-name" },
+      { key: "running", title: "Job \u00b7 chunk", width: "minmax(9rem, 1fr)",
+        value: (node) => (node.running && node.running.length ? node.running[0].job * 1e6 + node.running[0].chunk : null),
+        render: (node) => runningCell(node) },
+      { key: "cpu", title: "CPU", width: "8rem",
+        value: (node) => (node.resources ? node.resources.cpu_percent : null),
+        render: (node) => cpuCell(h, node) },
+      { key: "memory", title: "Memory", width: "minmax(11rem, 1fr)",
+        value: (node) => memoryUse(node.resources).fraction,
+        render: (node) => memoryCell(h, node) },
+      { key: "pools", title: "Pools", width: "minmax(7rem, 1fr)",
+        value: (node) => (node.pools || []).join(", ") },
+      { key: "exclusions", title: "Exclusions", width: "minmax(7rem, 1fr)", value: exclusionsText },
+      { key: "config", title: "Template config", width: "minmax(7rem, 1fr)",
+        value: (node) => (config.byNode.get(node.id) || []).join(", ") },
+      { key: "platform", title: "Platform", width: "6rem" },
+    ];
+
+    function runningCell(node) {
+      const text = runningText(node);
+      if (!text) return "";
+      return h("a", { href: `#/jobs/${node.running[0].job}`, title: "Open the job" }, text);
+    }
+
+    const table = ctx.createTable(tableBox, {
+      columns,
+      rowKey: (node) => node.id,
+      sort: { key: "name", descending: false },
+      label: "Render nodes",
+      emptyText: "No render nodes have registered yet.",
+      onOpen: (node) => node && ctx.navigate(`#/nodes/${node.id}`),
+      onActive: (node) => showSelected(node),
+    });
+
+    const actions = nodeActions(ctx, { compact: true });
+
+    function showSelected(node) {
+      actionBar.replaceChildren();
+      if (!node) {
+        selected.textContent = "No node selected";
+        return;
+      }
+      const current = all.get(node.id) || node;
+      selected.replaceChildren("Selected: ", h("strong", {}, current.name), " ");
+      actionBar.append(h("a", { href: `#/nodes/${current.id}`, class: "button" }, "Details"));
+      if (manage) {
+        for (const button of actions.buttons(current, (view) => view && update([view]))) {
+          actionBar.append(button);
+        }
+      }
+    }
+
+    function visible() {
+      const rows = [];
+      for (const node of all.values()) if (nodeMatches(node, filterText)) rows.push(node);
+      return rows;
+    }
+
+    function showAll() {
+      table.setRows(visible());
+      status.textContent = `${all.size} nodes${filterText ? `, ${table.rows().length} shown` : ""}`;
+    }
+
+    /** Put fresh views in; a view equal to the one shown keeps its object (no redraw). */
+    function update(views) {
+      const changed = [];
+      for (const view of views) {
+        const signature = JSON.stringify(view);
+        if (signatures.get(view.id) === signature) continue;
+        signatures.set(view.id, signature);
+        all.set(view.id, view);
+        changed.push(view);
+      }
+      if (!changed.length) return;
+      const shown = changed.filter((node) => nodeMatches(node, filterText));
+      const hidden = changed.filter((node) => !nodeMatches(node, filterText)).map((node) => node.id);
+      if (shown.length) table.upsert(shown);
+      if (hidden.length) table.remove(hidden);
+      const active = table.active();
+      if (active && changed.some((node) => node.id === active.id)) showSelected(all.get(active.id));
+    }
+
+    function forget(ids) {
+      for (const id of ids) {
+        all.delete(id);
+        signatures.delete(id);
+      }
+      table.remove(ids);
+    }
+
+    async function loadAll() {
+      if (loading || stopped) return;
+      loading = true;
+      const started = performance.now();
+      try {
+        const seen = new Set();
+        let page = await apiPage("/api/v1/nodes/", { query: { limit: PAGE_NODES } });
+        for (;;) {
+          if (stopped) return;
+          for (const view of page.items) seen.add(view.id);
+          update(page.items);
+          if (!page.next) break;
+          page = await apiPage(page.next);
+        }
+        forget([...all.keys()].filter((id) => !seen.has(id)));
+        status.textContent = `${all.size} nodes${filterText ? `, ${table.rows().length} shown` : ""}`;
+      } catch (error) {
+        if (!stopped) status.textContent = `Could not load the nodes: ${errorText(error)}`;
+      } finally {
+        loading = false;
+        lastLoadAt = performance.now();
+        // A big farm takes longer to list: look less often, so the poll stays light.
+        pollMs = Math.max(POLL_MIN_MS, 20 * (lastLoadAt - started));
+        schedulePoll();
+      }
+    }
+
+    async function loadConfig() {
+      try {
+        config = await templateConfiguration(api);
+        if (!stopped) table.setRows(visible());
+      } catch (error) {
+        if (!stopped) ctx.toast(`template configuration: ${errorText(error)}`, "error");
+      }
+    }
+
+    async function loadSome(ids) {
+      const views = [];
+      const gone = [];
+      await Promise.all(ids.map(async (id) => {
+        try {
+          views.push(await api(`/api/v1/nodes/${id}`));
+        } catch (error) {
+          if (error && error.status === 404) gone.push(id);
+        }
+      }));
+      if (stopped) return;
+      update(views);
+      forget(gone);
+    }
+
+    function schedulePoll() {
+      clearTimeout(pollTimer);
+      if (!stopped) pollTimer = setTimeout(loadAll, pollMs);
+    }
+
+    function soon() {
+      if (progressTimer !== null) return;
+      const wait = Math.max(0, lastLoadAt + PROGRESS_MIN_MS - performance.now());
+      progressTimer = setTimeout(() => {
+        progressTimer = null;
+        loadAll();
+      }, wait);
+    }
+
+    const unsubscribe = ctx.subscribe(
+      { kinds: ["node", "node_state", "progress", "account", "system", "missed"] },
+      (events) => {
+        const ids = new Set();
+        let everything = false;
+        let configChanged = false;
+        for (const event of events) {
+          if (event.type === "node") for (const id of event.nodes || []) ids.add(id);
+          else if (event.type === "node_state") ids.add(event.node);
+          else if (event.type === "progress") everything = true; // chunks started or ended
+          else if (event.type === "account" && event.kind === "pool") everything = true;
+          else if (event.type === "system") configChanged = true;
+          else if (event.type === "missed") {
+            everything = true;
+            configChanged = true;
+          }
+          if (event.type === "node" && /config/.test(event.action || "")) configChanged = true;
+        }
+        if (configChanged) loadConfig();
+        if (everything || ids.size > TARGETED_MAX) soon();
+        else if (ids.size) loadSome([...ids]);
+      },
+    );
+
+    loadAll();
+    loadConfig();
+    return () => {
+      stopped = true;
+      clearTimeout(pollTimer);
+      clearTimeout(progressTimer);
+      unsubscribe();
+      actions.close();
+      table.destroy();
+    };
+  },
+};
+
