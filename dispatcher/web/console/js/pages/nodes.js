@@ -1,7 +1,6 @@
 // Nodes: every render node in a virtualised table (state, current job and chunk, CPU,
 // memory, pools, exclusions, template configuration), kept live from the event stream and
 // a light poll for the resources; the usual node actions on the selected row.
-import { apiPage } from "../api.js";
 import { errorText, farmStyles, may, memoryUse } from "./farmkit.js";
 import { nodeActions } from "./nodeactions.js";
 
@@ -101,7 +100,7 @@ export default {
     let pollTimer = null;
     let progressTimer = null;
 
-    const status = h("span", { class: "farm-note", "aria-live": "polite" });
+    const status = h("span", { class: "farm-note farm-node-count", "aria-live": "polite" });
     const filter = h("input", {
       type: "search",
       placeholder: "Filter: name, state, pool, platform",
@@ -219,13 +218,13 @@ export default {
       const started = performance.now();
       try {
         const seen = new Set();
-        let page = await apiPage("/api/v1/nodes/", { query: { limit: PAGE_NODES } });
+        let page = await ctx.apiPage("/api/v1/nodes/", { query: { limit: PAGE_NODES } });
         for (;;) {
           if (stopped) return;
           for (const view of page.items) seen.add(view.id);
           update(page.items);
           if (!page.next) break;
-          page = await apiPage(page.next);
+          page = await ctx.apiPage(page.next);
         }
         forget([...all.keys()].filter((id) => !seen.has(id)));
         status.textContent = `${all.size} nodes${filterText ? `, ${table.rows().length} shown` : ""}`;
