@@ -53,12 +53,15 @@ export function memoryUse(resources) {
   return { text: `${formatBytes(used)} / ${formatBytes(total)}`, fraction: used / total };
 }
 
-/** Run `call` (a promise maker) with the button disabled; toast the answer or the error. */
+/** Run `call` (a promise maker) with the button disabled; toast the answer (its `output`
+ * when it has one) or the error. */
 export async function act(ctx, button, label, call) {
   if (button) button.disabled = true;
   try {
     const answer = await call();
-    ctx.toast(`${label}: done`, "info");
+    const output = answer && typeof answer === "object" ? answer.output : null;
+    const failed = answer && answer.ok === false;
+    ctx.toast(`${label}: ${output || (failed ? "failed" : "done")}`, failed ? "error" : "info");
     return answer;
   } catch (error) {
     ctx.toast(`${label}: ${errorText(error)}`, "error");

@@ -103,15 +103,16 @@ export default {
       actionBar.replaceChildren(...(manage || may(ctx, "administer")
         ? actions.buttons(node, (view) => (view ? put(view) : load())) : []));
       const settings = Object.entries(node.engine_settings || {});
-      body.replaceChildren(
+      const parts = [
         section(h, "About", facts(h, nodeFacts(ctx, node))),
         section(h, "Running", runningList()),
         section(h, "Pools", node.pools.length
           ? h("ul", {}, ...node.pools.map((pool) => h("li", {}, pool)))
           : h("p", { class: "farm-muted" }, "In no pool.")),
         section(h, "Exclusions and failures", exclusions()),
-        settings.length ? section(h, "Engine settings", facts(h, settings)) : null,
-      );
+      ];
+      if (settings.length) parts.push(section(h, "Engine settings", facts(h, settings)));
+      body.replaceChildren(...parts);
     }
 
     function put(view) {

@@ -89,7 +89,6 @@ export async function runNodeAction(ctx, entry, node, button) {
   const path = entry.path ? entry.path(node) : `/api/v1/nodes/${node.id}/actions/${entry.action}`;
   const answer = await act(ctx, button, `${entry.label.replace("\u2026", "")} on ${node.name}`,
     () => ctx.api(path, { method: "POST", body }));
-  if (answer && answer.output) ctx.toast(`${node.name}: ${answer.output}`, answer.ok === false ? "error" : "info");
   // Node actions answer the node's view after them; reset-failures answers its name only.
   return answer && answer.node && typeof answer.node === "object" ? answer.node : null;
 }

@@ -126,10 +126,10 @@ export default {
       { key: "running", title: "Job \u00b7 chunk", width: "minmax(9rem, 1fr)",
         value: (node) => (node.running && node.running.length ? node.running[0].job * 1e6 + node.running[0].chunk : null),
         render: (node) => runningCell(node) },
-      { key: "cpu", title: "CPU", width: "8rem",
+      { key: "cpu", title: "CPU", width: "7.5rem",
         value: (node) => (node.resources ? node.resources.cpu_percent : null),
         render: (node) => cpuCell(h, node) },
-      { key: "memory", title: "Memory", width: "minmax(11rem, 1fr)",
+      { key: "memory", title: "Memory", width: "minmax(13.5rem, 1.2fr)",
         value: (node) => memoryUse(node.resources).fraction,
         render: (node) => memoryCell(h, node) },
       { key: "pools", title: "Pools", width: "minmax(7rem, 1fr)",
@@ -137,7 +137,7 @@ export default {
       { key: "exclusions", title: "Exclusions", width: "minmax(7rem, 1fr)", value: exclusionsText },
       { key: "config", title: "Template config", width: "minmax(7rem, 1fr)",
         value: (node) => (config.byNode.get(node.id) || []).join(", ") },
-      { key: "platform", title: "Platform", width: "6rem" },
+      { key: "platform", title: "Platform", width: "5.5rem" },
     ];
 
     function runningCell(node) {

@@ -176,8 +176,8 @@ export default {
       chartBox,
     );
 
-    function width() {
-      return Math.max(320, Math.min(chartBox.clientWidth || 900, 1600) - 8);
+    function width(box) {
+      return Math.max(320, (box.clientWidth || chartBox.clientWidth || 900) - 8);
     }
 
     function draw() {
@@ -199,7 +199,9 @@ export default {
       for (const [title, series, data] of specs) {
         const box = h("div", { class: "farm-chart", "data-chart": title });
         chartBox.append(box);
-        charts.push(new uPlot(chartOptions(title, series, width()), [columns.time, ...data], box));
+        const chart = new uPlot(chartOptions(title, series, width(box)), [columns.time, ...data], box);
+        chart.box = box;
+        charts.push(chart);
       }
     }
 
@@ -237,9 +239,11 @@ export default {
     }
 
     const resize = new ResizeObserver(() => {
-      for (const chart of charts) chart.setSize({ width: width(), height: 220 });
+      for (const chart of charts) chart.setSize({ width: width(chart.box), height: 220 });
     });
     resize.observe(chartBox);
+    // Settings, the engine and the hook host change with system events: look again then.
+    const unsubscribe = ctx.subscribe({ kinds: ["system", "missed"] }, () => loadHealth());
     loadHealth();
     loadSamples(true);
     timers.push(setInterval(loadHealth, HEALTH_EVERY_MS));
@@ -248,6 +252,7 @@ export default {
       stopped = true;
       for (const timer of timers) clearInterval(timer);
       resize.disconnect();
+      unsubscribe();
       for (const chart of charts) chart.destroy();
     };
   },

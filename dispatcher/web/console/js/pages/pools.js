@@ -100,7 +100,7 @@ export default {
       const cells = [
         h("td", { class: "farm-name" }, pool.name),
         h("td", {}, pool.description),
-        h("td", {}, h("span", { class: "farm-count" }, `${pool.nodes.length} `), nodes),
+        h("td", {}, nodes, pool.nodes.length ? h("span", { class: "farm-muted" }, ` (${pool.nodes.length})`) : null),
         h("td", {}, pool.id === null || pool.id === undefined ? "" : String(pool.id)),
       ];
       if (admin) {
