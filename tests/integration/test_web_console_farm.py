@@ -338,7 +338,7 @@ def thousand_nodes(tmp_path: Path) -> Iterator[Farm]:
         sims = subprocess.Popen(
             [sys.executable, "-m", "benchmarks.simclients", "--port", port,
              "--secret-file", str(farm.data_dir / "farm.secret"), "--clients", str(SIM_NODES),
-             "--heartbeat-s", "1", "--warmup-s", "3600", "--window-s", "1"],
+             "--heartbeat-s", "1", "--hold-s", "2", "--warmup-s", "3600", "--window-s", "1"],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
         assert sims.stdout is not None
@@ -366,13 +366,23 @@ def test_a_thousand_nodes_render_without_long_tasks(context: Any, thousand_nodes
     shown_ms = opened.evaluate("() => performance.now()") - started
     rows_in_dom = opened.locator(".vt-row").count()
     assert 0 < rows_in_dom < 120  # virtualised: only the rows in view are in the document
+    first_render = opened.evaluate("() => window.__longTasks.splice(0)")
+
+    # Every node busy: chunks start and end on all of them while the page follows.
+    farm.submit(title="wide", frames=f"1-{SIM_NODES * 20}", command=["true"])
+    opened.locator(".vt-row .badge", has_text="busy").first.wait_for(timeout=30_000)
     viewport = opened.locator(".vt-viewport")
     viewport.focus()
     for key in ("End", "PageUp", "Home"):
         opened.keyboard.press(key)
-        opened.wait_for_timeout(200)
-    opened.wait_for_timeout(3000)  # live updates and a poll go on meanwhile
+        opened.wait_for_timeout(300)
+    opened.wait_for_timeout(5000)  # live updates and polls go on meanwhile
     assert opened.locator(".vt-row").count() < 120
-    long_tasks = opened.evaluate("() => window.__longTasks")
-    print(f"1000 nodes: shown in {shown_ms:.0f} ms, long tasks (ms): {long_tasks}")
-    assert max(long_tasks, default=0) < 200, long_tasks
+    live = opened.evaluate("() => window.__longTasks")
+    busy = farm.request("GET", "/api/v1/status")["chunks_running"]
+    listed = opened.get_attribute(".farm-node-count", "title")
+    print(
+        f"{SIM_NODES} nodes: table shown in {shown_ms:.0f} ms; long tasks (ms) while rendering "
+        f"{first_render}, while {busy} chunks ran {live}; last poll {listed}"
+    )
+    assert max(first_render + live, default=0) < 200, (first_render, live)
