@@ -129,7 +129,25 @@ def test_node_page_pauses_and_resumes_the_node(page: Any, console_farm: Farm) ->
     confirm(page)
     wait_for(lambda: node(farm, "render02")["notes"] == "fan noisy: check on Monday", 10, "notes")
     page.locator("dd", has_text="fan noisy").wait_for()
+
+    # The node's own value for a template's client configuration item, through its form.
+    page.click("[data-template=python] button:has-text('Edit')")
+    page.fill("dialog.farm-dialog input[name=PYTHONEXE]", "/opt/python3.12/bin/python3")
+    confirm(page)
+    config = f"/api/v1/nodes/{ident}/template-config/python"
+    wait_for(
+        lambda: (
+            farm.request("GET", config)["node_values"].get("PYTHONEXE")
+            == "/opt/python3.12/bin/python3"
+        ),
+        10,
+        "the PYTHONEXE set on the node",
+    )
+    page.locator("[data-template=python] dd", has_text="(set on this node)").wait_for()
     page.screenshot(path=str(screenshot_path("node")), full_page=True)
+    open_page(page, "#/nodes")
+    row(page, "render02").get_by_text("python (1 set)").wait_for()
+    farm.request("PUT", config, {"values": {}})
 
 
 def test_a_user_without_permissions_is_offered_no_action_and_refused(

@@ -45,6 +45,16 @@ export function nodeFacts(ctx, node) {
   ];
 }
 
+/** Where a node's value of a client configuration item comes from (the first that has it:
+ * the node's values, a pool's, the render client's own, else the item's default). */
+export function valueSource(view, name) {
+  if (name in (view.node_values || {})) return "set on this node";
+  const pools = Object.entries(view.pool_values || {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  for (const [pool, values] of pools) if (name in (values || {})) return `from pool ${pool}`;
+  if (name in (view.own_values || {})) return "the render client's own";
+  return "default";
+}
+
 export default {
   name: "node",
   title: "Node",
@@ -124,7 +134,7 @@ export default {
       const fields = template.items.map((item) => ({
         name: item.name,
         label: `${item.label || item.name}${item.default ? ` (default ${item.default})` : ""}`,
-        value: (view.own_values || {})[item.name] ?? "",
+        value: (view.node_values || {})[item.name] ?? "",
       }));
       const values = await askForm(ctx, `${template.key} on ${node.name}`, fields, "Save");
       if (!values) return;
@@ -148,8 +158,7 @@ export default {
           const view = await api(`/api/v1/nodes/${id}/template-config/${encodeURIComponent(template.key)}`);
           const rows = template.items.map((item) => [
             item.label || item.name,
-            `${view.effective[item.name] ?? item.default ?? ""}${item.name in (view.own_values || {}) ? " (set on this node)"
-              : item.name in (view.pool_values || {}) ? " (from a pool)" : ""}`,
+            `${view.effective[item.name] ?? item.default ?? ""} (${valueSource(view, item.name)})`,
           ]);
           blocks.push(h("div", { class: "farm-config", "data-template": template.key },
             h("h4", {}, template.key),

@@ -52,12 +52,12 @@ export async function templateConfiguration(api) {
   for (const template of templates) {
     const view = await api(`/api/v1/templates/${encodeURIComponent(template.key)}/client-config`);
     for (const node of view.nodes || []) {
-      const own = Object.keys(node.own_values || node.node_values || {}).length;
-      const pooled = Object.keys(node.pool_values || {}).length;
+      const own = Object.keys(node.node_values || {}).length;
+      const pooled = new Set(Object.values(node.pool_values || {}).flatMap((values) => Object.keys(values || {}))).size;
       if (!own && !pooled) continue;
-      const text = `${template.key} (${own ? `${own} set` : ""}${own && pooled ? ", " : ""}${pooled ? `${pooled} from pools` : ""})`;
+      const parts = [own ? `${own} set` : "", pooled ? `${pooled} from pools` : ""].filter(Boolean);
       if (!byNode.has(node.id)) byNode.set(node.id, []);
-      byNode.get(node.id).push(text);
+      byNode.get(node.id).push(`${template.key} (${parts.join(", ")})`);
     }
   }
   return { templates: templates.map((template) => template.key), byNode };
