@@ -90,3 +90,31 @@ def test_no_path_outside_the_console_folder_is_served(console_farm: Farm, path: 
     status, headers, body = fetch(f"{console_farm.url}/console/{path}")
     assert status == 404, (path, status, body[:200])
     assert b"import" not in body and b"root:" not in body
+
+
+HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>&amp;'
+
+
+def open_jobs(page: Any, hash_: str = "#/jobs") -> None:
+    page.evaluate("hash => { location.hash = hash; }", hash_)
+    page.wait_for_selector(".vt-row")
+
+
+def row_of(page: Any, job_id: int) -> Any:
+    return page.locator(f".vt-row:has(.vt-td:text-is('{job_id}'))")
+
+
+def test_a_hostile_job_name_shows_as_text_and_runs_nothing(
+    page: Any, console_farm: Farm
+) -> None:
+    job = console_farm.submit(title=HOSTILE, pools=["nowhere"])
+    open_jobs(page)
+    row = row_of(page, job["id"])
+    row.wait_for()
+    assert HOSTILE in row.inner_text()
+    assert page.locator(".vt img, .vt script").count() == 0
+    page.evaluate("hash => { location.hash = hash; }", f"#/jobs/{job['id']}")
+    page.wait_for_selector(".job-head h1")
+    assert HOSTILE in page.inner_text(".job-head h1")
+    assert page.locator("#page img, #page script").count() == 0
+    assert page.evaluate("window.__pwned") is None
