@@ -45,7 +45,7 @@ export default {
     root.append(ctx.h("a", { href: "#/jobs", class: "back" }, "\u2190 Jobs"), heading, actionsBar, fields,
       ctx.h("section", { class: "panel" }, ctx.h("h2", {}, "Chunks"), legend, grid), chunkPanel);
 
-    function draw() {
+    function drawHead() {
       heading.replaceChildren(ctx.h("h1", {}, `#${job.id} `, job.title), ctx.stateBadge(job.state), progressBar(ctx, job.progress));
       const c = job.chunks || {};
       fields.replaceChildren(
@@ -57,12 +57,16 @@ export default {
         ...field(ctx, "Finished", ctx.formatTime(job.time_finished)), ...field(ctx, "ETA", ctx.formatDuration(etaSeconds(job))),
         ...(job.failed_reason ? field(ctx, "Failed because", job.failed_reason) : []),
         ...(job.notes ? field(ctx, "Notes", job.notes) : []));
+      legend.replaceChildren(...CHUNK_STATES.map((state) => ctx.h("span", { class: "legend-item" },
+        ctx.stateBadge(state), ` ${c[state] ?? 0}`)));
+    }
+
+    function draw() {
+      drawHead();
       actionsBar.replaceChildren(...jobActions(ctx, job, { folders, onDone: (answer) => {
         if (answer === null) ctx.navigate("#/jobs");
         else reloadJob();
       } }));
-      legend.replaceChildren(...CHUNK_STATES.map((state) => ctx.h("span", { class: "legend-item" },
-        ctx.stateBadge(state), ` ${c[state] ?? 0}`)));
     }
 
     async function reloadJob() {
@@ -239,6 +243,8 @@ export default {
       let reload = false;
       for (const event of events) {
         if (event.type === "progress" && job) {
+          // A new state brings new times and actions: read the job again; else redraw here.
+          if (event.state !== job.state) reload = true;
           job = { ...job, state: event.state, chunks: { ...job.chunks, ...event.chunks }, progress: progressOf(event.chunks) };
           for (const index of Object.keys(event.running || {})) setCell(Number(index), "running");
         } else if (event.type === "chunk") {
@@ -249,9 +255,7 @@ export default {
       }
       if (reload) reloadJob();
       else if (job) {
-        heading.replaceChildren(ctx.h("h1", {}, `#${job.id} `, job.title), ctx.stateBadge(job.state), progressBar(ctx, job.progress));
-        const c = job.chunks;
-        legend.replaceChildren(...CHUNK_STATES.map((state) => ctx.h("span", { class: "legend-item" }, ctx.stateBadge(state), ` ${c[state] ?? 0}`)));
+        drawHead();
         scheduleChunks();
       }
     }));
