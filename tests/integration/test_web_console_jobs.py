@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import json
+import re
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from corral_client import query
 from tests.integration.browser import *  # noqa: F403  (the fixtures)
-from tests.integration.browser import ADMIN, VIEWER, VIEWER_PASSWORD, login
-from tests.integration.farm import Farm
+from tests.integration.browser import (
+    ADMIN,
+    VIEWER,
+    VIEWER_PASSWORD,
+    login,
+    screenshot_path,
+)
+from tests.integration.farm import Farm, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -90,3 +101,361 @@ def test_no_path_outside_the_console_folder_is_served(console_farm: Farm, path: 
     status, headers, body = fetch(f"{console_farm.url}/console/{path}")
     assert status == 404, (path, status, body[:200])
     assert b"import" not in body and b"root:" not in body
+
+
+HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>&amp;'
+
+
+def open_jobs(page: Any, hash_: str = "#/jobs") -> None:
+    page.evaluate("hash => { location.hash = hash; }", hash_)
+    page.wait_for_selector(".vt-row")
+
+
+def row_of(page: Any, job_id: int) -> Any:
+    return page.locator(f".vt-row:has(.vt-td:text-is('{job_id}'))")
+
+
+def test_a_hostile_job_name_shows_as_text_and_runs_nothing(page: Any, console_farm: Farm) -> None:
+    job = console_farm.submit(title=HOSTILE, pools=["nowhere"])
+    open_jobs(page)
+    row = row_of(page, job["id"])
+    row.wait_for()
+    assert HOSTILE in row.inner_text()
+    assert page.locator(".vt img, .vt script").count() == 0
+    page.evaluate("hash => { location.hash = hash; }", f"#/jobs/{job['id']}")
+    page.wait_for_selector(".job-head h1")
+    assert HOSTILE in page.inner_text(".job-head h1")
+    assert page.locator("#page img, #page script").count() == 0
+    assert page.evaluate("window.__pwned") is None
+
+
+def goto(page: Any, hash_: str) -> None:
+    page.evaluate("hash => { location.hash = hash; }", hash_)
+
+
+def open_job(page: Any, job_id: int) -> None:
+    goto(page, f"#/jobs/{job_id}")
+    page.wait_for_selector(f".job-head h1:has-text('#{job_id} ')")
+    page.wait_for_selector(".chunk-grid .cell")
+
+
+def badge_of_job(page: Any) -> str:
+    return page.inner_text(".job-head .badge").split()[-1]
+
+
+@pytest.fixture(scope="module")
+def render_node(console_farm: Farm, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One real render client (two instances) on the console's farm; yields a scratch
+    folder its commands may look at."""
+    console_farm.client("web-node", "--instances", "2")
+    console_farm.wait_nodes(1)
+    yield tmp_path_factory.mktemp("render-scratch")
+
+
+QUERY_CASES = [
+    "Priority<50",
+    "Priority < 50",
+    "Creator contains joe",
+    "Creator CONTAINS joe",
+    "Name * ^shot",
+    'Name = ""',
+    "Note = ''",
+    "Scene.Path.File = shots",
+    "Status:running",
+    "Pool !: gpu",
+    "Created before 1796630400000000",
+    "Finished after 0",
+    "Name != a b c ",
+    '["Priority", ">", "10"]',
+    '[["Priority", ">", "10"], ["Name", "*", "x"]]',
+    '"12"',
+    "",
+    "   ",
+    "Priority",
+    "9abc = 1",
+    "Priority ~ 3",
+    '["unclosed"',
+    "Name contains",
+    "a.b.c=1",
+    'Name="quoted"',
+    "Name = 'it''s'",
+    "_x!=y",
+]
+
+
+def test_the_console_parses_queries_as_the_command_does(page: Any) -> None:
+    """One grammar: the console's query.js answers every case as corral_client.query."""
+    answers = page.evaluate(
+        """async (cases) => {
+            const q = await import("/console/js/query.js");
+            return cases.map((text) => {
+                try { return {ok: q.parseWhere(text)}; }
+                catch (error) { return {error: error instanceof q.QueryError}; }
+            });
+        }""",
+        QUERY_CASES,
+    )
+    for text, answer in zip(QUERY_CASES, answers, strict=True):
+        try:
+            expected: Any = {"ok": query.parse_where(text)}
+        except query.QueryError:
+            expected = {"error": True}
+        assert answer == expected, text
+    combined = page.evaluate(
+        """async () => { const q = await import("/console/js/query.js");
+            return q.toJson(q.combine([q.parseWhere("Priority<50"), q.parseWhere("Name*x")])); }"""
+    )
+    assert json.loads(combined) == json.loads(
+        query.to_json(
+            query.combine([query.parse_where("Priority<50"), query.parse_where("Name*x")])
+        )
+    )
+
+
+def test_a_job_progresses_to_done_live_and_a_chunk_log_opens(
+    page: Any, console_farm: Farm, render_node: Path
+) -> None:
+    job = console_farm.submit(
+        title="live progress", frames="1-6",
+        command=["sh", "-c", "echo rendering frame {frame}; sleep 0.4"],
+    )  # fmt: skip
+    open_job(page, job["id"])
+    page.evaluate("window.__sameDocument = true")
+    page.wait_for_function(
+        "() => document.querySelector('.job-head .badge')?.textContent.includes('done')",
+        timeout=60_000,
+    )
+    page.wait_for_function(
+        "() => document.querySelectorAll('.chunk-grid .cell.state-done').length === 6"
+    )
+    assert page.evaluate("window.__sameDocument") is True  # updated live, never reloaded
+    assert "6 (6 done" in page.inner_text(".fields")
+    page.click(".chunk-grid .cell[data-index='2']")
+    page.wait_for_selector(".chunk-panel .log")
+    page.wait_for_function(
+        "() => document.querySelector('.chunk-panel .log').textContent.includes('frame 3')"
+    )
+    assert page.locator(".chunk-panel .attempts tbody tr").count() == 1
+    page.screenshot(path=screenshot_path("job"), full_page=True)
+
+
+def test_a_running_chunks_log_is_tailed_live(
+    page: Any, console_farm: Farm, render_node: Path
+) -> None:
+    job = console_farm.submit(
+        title="live tail", frames="1",
+        command=["sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do echo tick $i; sleep 0.5; done"],
+    )  # fmt: skip
+    open_job(page, job["id"])
+    page.wait_for_selector(".chunk-grid .cell.state-running", timeout=30_000)
+    page.click(".chunk-grid .cell[data-index='0']")
+    page.wait_for_function(
+        "() => document.querySelector('.chunk-panel .log')?.textContent.includes('tick 1')"
+    )
+    assert console_farm.job(job["id"])["state"] == "running"
+    assert "(live)" in page.inner_text(".chunk-panel h3")
+    page.wait_for_function(
+        "() => document.querySelector('.chunk-panel .log').textContent.includes('tick 6')"
+    )  # the same log element grew: it was tailed, not reloaded
+    console_farm.wait_state(job["id"], "done")
+
+
+def test_pause_resume_priority_move_and_delete_from_the_job_page(
+    page: Any, console_farm: Farm
+) -> None:
+    job = console_farm.submit(title="steered", pools=["nowhere"], frames="1-3")
+    folder = console_farm.request("POST", "/api/v1/folders/", {"title": "shots for web"})
+    open_job(page, job["id"])
+    page.click("button[data-action=pause]")
+    wait_for(lambda: console_farm.job(job["id"])["state"] == "paused", 10, "paused")
+    page.wait_for_function(
+        "() => document.querySelector('.job-head .badge').textContent.includes('paused')"
+    )
+    page.click("button[data-action=resume]")
+    wait_for(lambda: console_farm.job(job["id"])["state"] == "queued", 10, "resumed")
+    page.wait_for_selector("button[data-action=pause]")
+    page.fill(".actions input.priority-input", "77")
+    page.click("button[data-action=priority]")
+    wait_for(lambda: console_farm.job(job["id"])["priority"] == 77, 10, "priority 77")
+    page.wait_for_selector(
+        ".actions select.folder-select option:has-text('shots for web')", state="attached"
+    )
+    page.select_option(".actions select.folder-select", str(folder["id"]))
+    page.click("button[data-action=move]")
+    wait_for(lambda: console_farm.job(job["id"])["parent"] == folder["id"], 10, "moved")
+    page.click("button[data-action=reinit]")
+    page.click("button[data-action=reinit]")  # the second click confirms
+    page.click("button[data-action=delete]")
+    assert console_farm.job(job["id"])  # one click only arms it
+    page.click("button[data-action=delete]")
+    page.wait_for_function("() => location.hash === '#/jobs'")
+    with pytest.raises(Exception, match="404"):
+        console_farm.job(job["id"])
+
+
+def test_retry_failed_chunks_queues_them_again(
+    page: Any, console_farm: Farm, render_node: Path
+) -> None:
+    marker = render_node / "may-pass"
+    job = console_farm.submit(
+        title="fails until fixed", frames="1-2", requeue=0,
+        command=["sh", "-c", f"test -e {marker}"],
+    )  # fmt: skip
+    console_farm.wait_state(job["id"], "failed")
+    open_job(page, job["id"])
+    page.wait_for_function(
+        "() => document.querySelectorAll('.chunk-grid .cell.state-failed').length === 2"
+    )
+    marker.write_text("ok")
+    page.click("button[data-action=retry]")
+    console_farm.wait_state(job["id"], "done")
+    page.wait_for_function(
+        "() => document.querySelectorAll('.chunk-grid .cell.state-done').length === 2"
+    )
+
+
+def test_a_user_without_permissions_is_offered_no_action_and_refused(
+    context: Any, console_farm: Farm
+) -> None:
+    job = console_farm.submit(title="not yours", pools=["nowhere"])
+    viewer = context.new_page()
+    login(viewer, console_farm.url, VIEWER, VIEWER_PASSWORD)
+    assert viewer.locator("nav a[data-page=submit]").count() == 0
+    open_jobs(viewer)
+    assert viewer.locator("a:has-text('Submit a job')").count() == 0
+    row_of(viewer, job["id"]).click()
+    viewer.wait_for_selector(".actions :text('read only')")
+    open_job(viewer, job["id"])
+    assert viewer.locator(".actions button").count() == 0
+    assert viewer.locator(".actions").inner_text().strip() == "(read only)"
+    viewer.click(".chunk-grid .cell[data-index='0']")
+    viewer.wait_for_selector(".chunk-panel h2")
+    assert viewer.locator("[data-chunk-action]").count() == 0
+    # What the page does not offer, the server refuses anyway (with the session's CSRF token).
+    statuses = viewer.evaluate(
+        """async (id) => {
+            const csrf = JSON.parse(sessionStorage.getItem("corral.session")).csrf_token;
+            const send = (path, method, body) => fetch(path, {method, credentials: "same-origin",
+                headers: {"X-CSRF-Token": csrf, "Content-Type": "application/json"},
+                body: body && JSON.stringify(body)}).then((r) => r.status);
+            return [await send(`/api/v1/jobs/${id}/actions/pause`, "POST"),
+                    await send(`/api/v1/jobs/${id}`, "DELETE"),
+                    await send("/api/v1/jobs/", "POST", {title: "sneaky", command: ["true"]})];
+        }""",
+        job["id"],
+    )
+    assert statuses == [403, 403, 403]
+    assert console_farm.job(job["id"])["state"] == "queued"
+    viewer.goto(console_farm.url + "/#/submit")
+    viewer.wait_for_selector("#page .notice")
+    assert "submit permission" in viewer.inner_text("#page .notice")
+
+
+def test_a_write_without_the_csrf_token_is_refused(page: Any, console_farm: Farm) -> None:
+    job = console_farm.submit(title="csrf target", pools=["nowhere"])
+    status = page.evaluate(
+        """(id) => fetch(`/api/v1/jobs/${id}/actions/pause`, {method: "POST",
+            credentials: "same-origin"}).then((r) => r.status)""",
+        job["id"],
+    )
+    assert status in (401, 403)
+    assert console_farm.job(job["id"])["state"] == "queued"
+
+
+def visible_ids(page: Any) -> list[int]:
+    return page.evaluate(
+        """() => [...document.querySelectorAll('.vt-row')]
+            .sort((a, b) => a.getBoundingClientRect().top - b.getBoundingClientRect().top)
+            .map((row) => Number(row.querySelector('.vt-td').textContent))"""
+    )
+
+
+def test_the_table_filters_with_the_query_grammar_sorts_and_moves_by_keyboard(
+    page: Any, console_farm: Farm
+) -> None:
+    made = [
+        console_farm.submit(title=f"zebra {n}", priority=priority, pools=["nowhere"])
+        for n, priority in enumerate([40, 90, 10, 60])
+    ]
+    console_farm.submit(title="other animal", priority=95, pools=["nowhere"])
+    open_jobs(page)
+    page.fill("#filter-where", "Name contains zebra")
+    page.press("#filter-where", "Enter")
+    page.wait_for_function("() => document.querySelectorAll('.vt-row').length === 4")
+    assert sorted(visible_ids(page)) == sorted(job["id"] for job in made)
+    assert "where=" in page.url
+    page.fill("#filter-where", "Priority>50")
+    page.press("#filter-where", "Enter")
+    page.wait_for_function("() => document.querySelectorAll('.vt-row').length === 2")
+    assert sorted(visible_ids(page)) == [made[1]["id"], made[3]["id"]]
+    page.fill("#filter-where", "Priority ~ 5")
+    page.press("#filter-where", "Enter")
+    assert "no operator" in page.inner_text("#filter-error")
+    page.click(".chip:has-text('Priority>50') button")
+    page.wait_for_function("() => document.querySelectorAll('.vt-row').length === 4")
+    page.click("button.vt-th[data-key=priority]")
+    page.wait_for_function(
+        "() => document.querySelector('.vt-th[data-key=priority]').getAttribute('aria-sort') === 'ascending'"
+    )
+    by_priority = [made[2], made[0], made[3], made[1]]
+    assert visible_ids(page) == [job["id"] for job in by_priority]
+    page.click("button.vt-th[data-key=priority]")
+    assert visible_ids(page) == [job["id"] for job in reversed(by_priority)]
+    page.focus(".vt-viewport")
+    page.keyboard.press("Home")
+    page.keyboard.press("ArrowDown")
+    page.wait_for_selector(".vt-row.active")
+    assert page.inner_text(".actions .selected-title").startswith(f"#{made[3]['id']} ")
+    page.keyboard.press("End")
+    page.keyboard.press("Enter")
+    page.wait_for_function(f"() => location.hash === '#/jobs/{made[2]['id']}'")
+    goto(page, "#/jobs?state=paused")
+    page.wait_for_selector(".vt-empty:not([hidden])")
+    assert page.input_value("#filter-state") == "paused"
+
+
+def test_the_table_follows_the_folder_tree_and_updates_live(page: Any, console_farm: Farm) -> None:
+    folder = console_farm.request("POST", "/api/v1/folders/", {"title": "tree folder"})
+    inside = console_farm.submit(title="in the tree", parent=folder["id"], pools=["nowhere"])
+    open_jobs(page)
+    page.click(f"button.folder[data-folder='{folder['id']}']")
+    page.wait_for_function("() => document.querySelectorAll('.vt-row').length === 1")
+    assert visible_ids(page) == [inside["id"]]
+    page.evaluate("window.__sameDocument = true")
+    later = console_farm.submit(title="arrives live", parent=folder["id"], pools=["nowhere"])
+    console_farm.submit(title="elsewhere", pools=["nowhere"])
+    page.wait_for_function("() => document.querySelectorAll('.vt-row').length === 2")
+    assert sorted(visible_ids(page)) == [inside["id"], later["id"]]
+    console_farm.request("POST", f"/api/v1/jobs/{later['id']}/actions/pause")
+    row_of(page, later["id"]).locator(".badge:has-text('paused')").wait_for()
+    console_farm.request("DELETE", f"/api/v1/jobs/{later['id']}")
+    page.wait_for_function("() => document.querySelectorAll('.vt-row').length === 1")
+    assert page.evaluate("window.__sameDocument") is True
+
+
+def test_a_job_is_submitted_from_a_templates_fields(page: Any, console_farm: Farm) -> None:
+    goto(page, "#/submit")
+    page.wait_for_selector("#submit-title")
+    assert page.input_value("#submit-template") == "cmdline"
+    page.fill("#submit-title", "from the form")
+    page.fill("#submit-command", "sh\n-c\necho {frame}")
+    page.fill("#submit-frames", "1-4")
+    page.fill("#submit-pools", "nowhere")
+    page.click(".submit-form details summary")  # the template's advanced fields
+    page.fill("#item-CMDOKCODES", "0,3")
+    page.screenshot(path=screenshot_path("submit"), full_page=True)
+    page.click(".submit-form button[type=submit]")
+    page.wait_for_function("() => /^#\\/jobs\\/\\d+$/.test(location.hash)")
+    job_id = int(page.evaluate("location.hash").rsplit("/", 1)[1])
+    job = console_farm.job(job_id)
+    assert job["title"] == "from the form" and job["command"] == ["sh", "-c", "echo {frame}"]
+    assert job["chunks"]["total"] == 4 and job["pools"] == ["nowhere"]
+    assert job["data"].get("ok_exit_codes") == "0,3"
+    goto(page, "#/submit/blender")
+    page.wait_for_selector("#item-BLENDFILE")
+    page.fill("#submit-title", "no scene given")
+    page.evaluate("document.querySelector('#item-BLENDFILE').required = false")
+    page.evaluate("document.querySelector('#item-BLENDOUTPUT').required = false")
+    page.click(".submit-form button[type=submit]")
+    page.wait_for_selector("#submit-error:not(:empty)")
+    assert re.search(r"BLENDFILE|job_file|required", page.inner_text("#submit-error"))

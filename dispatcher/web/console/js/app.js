@@ -114,8 +114,8 @@ function showShell() {
       h("button", { type: "button", class: "logout", onclick: logout }, "Log out")),
     main, toasts);
   onStatus((up) => {
-    live.textContent = up ? "\u25CF live" : "\u25CB offline";
-    live.classList.toggle("up", up);
+    live.textContent = up === null ? "" : up ? "\u25CF live" : "\u25CB reconnecting";
+    live.classList.toggle("up", up === true);
   });
   route();
 }

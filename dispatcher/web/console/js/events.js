@@ -13,7 +13,7 @@ let lastEventId = null;
 let pending = [];
 let scheduled = false;
 let retryTimer = null;
-let connected = false;
+let connected = null;
 const statusListeners = new Set();
 
 /** subscribe({kinds, job, node}, onBatch) -> unsubscribe. Each filter is one value or a
@@ -28,7 +28,8 @@ export function subscribe(filter, onBatch) {
   };
 }
 
-/** onStatus(fn): fn(true | false) when the stream connects or drops; -> unsubscribe. */
+/** onStatus(fn): fn(true | false | null) when the stream connects, drops, or closes
+ * because no page follows events; -> unsubscribe. */
 export function onStatus(listener) {
   statusListeners.add(listener);
   listener(connected);
@@ -91,7 +92,7 @@ function close() {
   retryTimer = null;
   if (source) source.close();
   source = null;
-  setConnected(false);
+  setConnected(null);
 }
 
 function receive(message) {
