@@ -66,7 +66,7 @@ export default {
     farmStyles();
     const id = Number(params[0] ?? params.id ?? params);
     const manage = may(ctx, "manage_nodes");
-    const actions = nodeActions(ctx);
+    const actions = nodeActions(ctx); // only the actions the user's permissions allow
     let node = null;
     let stopped = false;
     let timer = null;
@@ -110,8 +110,7 @@ export default {
     function show() {
       title.textContent = node.name;
       badge.replaceChildren(ctx.stateBadge(node.status));
-      actionBar.replaceChildren(...(manage || may(ctx, "administer")
-        ? actions.buttons(node, (view) => (view ? put(view) : load())) : []));
+      actions.show(actionBar, node, (view) => (view ? put(view) : load()));
       const settings = Object.entries(node.engine_settings || {});
       const parts = [
         section(h, "About", facts(h, nodeFacts(ctx, node))),
@@ -189,7 +188,7 @@ export default {
         if (stopped) return;
         if (error && error.status === 404) {
           body.replaceChildren(h("p", {}, `There is no node ${id} (any more).`));
-          actionBar.replaceChildren();
+          actions.clear(actionBar);
           return;
         }
         ctx.toast(`node ${id}: ${errorText(error)}`, "error");

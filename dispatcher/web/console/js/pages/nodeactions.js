@@ -93,24 +93,41 @@ export async function runNodeAction(ctx, entry, node, button) {
   return answer && answer.node && typeof answer.node === "object" ? answer.node : null;
 }
 
-/** Buttons for a node's actions; `onView(view)` gets the node's view after each one. */
+/**
+ * A bar of buttons for one node's actions: `show(bar, node)` puts the buttons the node
+ * offers now into `bar`, rebuilding them only when that set changes (a poll does not
+ * replace a button under the pointer); each acts on the node last shown. `onView(view)`
+ * gets the node's view after an action (null when the answer has none).
+ */
 export function nodeActions(ctx, { compact = false } = {}) {
   const { h } = ctx;
   const entries = allowedActions(ctx, compact);
+  let current = null;
+  let shown = null;
   return {
-    buttons(node, onView) {
-      return entries
-        .filter((entry) => !entry.when || entry.when(node))
-        .map((entry) => h("button", {
-          type: "button",
-          class: entry.danger ? "danger" : null,
-          dataset: { action: entry.action },
-          onclick: async (event) => {
-            const view = await runNodeAction(ctx, entry, node, event.currentTarget);
-            onView(view);
-          },
-        }, entry.label));
+    show(bar, node, onView) {
+      current = node;
+      const offered = entries.filter((entry) => !entry.when || entry.when(node));
+      const key = offered.map((entry) => entry.action).join(" ");
+      if (key === shown && bar.childElementCount) return;
+      shown = key;
+      bar.replaceChildren(...offered.map((entry) => h("button", {
+        type: "button",
+        class: entry.danger ? "danger" : null,
+        dataset: { action: entry.action },
+        onclick: async (event) => {
+          const view = await runNodeAction(ctx, entry, current, event.currentTarget);
+          onView(view);
+        },
+      }, entry.label)));
     },
-    close() {},
+    clear(bar) {
+      current = null;
+      shown = null;
+      bar.replaceChildren();
+    },
+    close() {
+      current = null;
+    },
   };
 }

@@ -205,20 +205,20 @@ export default {
 
     const actions = nodeActions(ctx, { compact: true });
 
+    const details = h("a", { class: "button" }, "Details");
+
     function showSelected(node) {
-      actionBar.replaceChildren();
       if (!node) {
         selected.textContent = "No node selected";
+        details.remove();
+        actions.clear(actionBar);
         return;
       }
       const current = all.get(node.id) || node;
       selected.replaceChildren("Selected: ", h("strong", {}, current.name), " ");
-      actionBar.append(h("a", { href: `#/nodes/${current.id}`, class: "button" }, "Details"));
-      if (manage) {
-        for (const button of actions.buttons(current, (view) => view && update([view]))) {
-          actionBar.append(button);
-        }
-      }
+      details.href = `#/nodes/${current.id}`;
+      if (!details.isConnected) actionBar.before(details);
+      if (manage) actions.show(actionBar, current, (view) => view && update([view]));
     }
 
     function visible() {
