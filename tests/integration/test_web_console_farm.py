@@ -170,7 +170,7 @@ def test_a_user_without_permissions_is_offered_no_action_and_refused(
     open_page(viewer, "#/pools")
     viewer.locator("tr[data-pool=lighting]").wait_for()
     assert viewer.locator("button", has_text="Add pool").count() == 0
-    assert viewer.locator("tr[data-pool=lighting] button").count() == 0
+    assert viewer.locator("tr[data-pool=lighting] button").count() == 0  # nor Template config
     open_page(viewer, "#/repositories")
     viewer.locator("h2", has_text="Repositories").wait_for()
     assert viewer.locator("button", has_text="Add repository").count() == 0
@@ -228,6 +228,24 @@ def test_pools_page_adds_edits_and_removes_a_pool(page: Any, console_farm: Farm)
     with pytest.raises(ApiError) as gone:
         farm.request("GET", "/api/v1/pools/comp")
     assert gone.value.status == 404
+
+    # A pool's template configuration reaches its nodes' view.
+    page.click("tr[data-pool=lighting] button:has-text('Template config')")
+    page.select_option("dialog.farm-dialog select[name=template]", "python")
+    confirm(page)
+    page.fill("dialog.farm-dialog input[name=PYTHONEXE]", "/opt/lighting/python3")
+    confirm(page)
+    config = "/api/v1/pools/lighting/template-config/python"
+    wait_for(
+        lambda: farm.request("GET", config)["values"] == {"PYTHONEXE": "/opt/lighting/python3"},
+        10,
+        "the pool's value",
+    )
+    render01 = farm.request(
+        "GET", f"/api/v1/nodes/{node_id(farm, 'render01')}/template-config/python"
+    )
+    assert render01["effective"]["PYTHONEXE"] == "/opt/lighting/python3"
+    farm.request("PUT", config, {"values": {}})
 
     # A refused change shows the server's reason and changes nothing.
     page.click("button:has-text('Add pool')")

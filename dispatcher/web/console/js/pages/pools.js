@@ -1,5 +1,6 @@
 // Pools: the pools render clients announce and those an administrator added; adding,
-// editing (description, members), renaming and removing need the administer permission.
+// editing (description, members), renaming and removing need the administer permission,
+// setting a pool's template configuration (its nodes' client configuration) manage_nodes.
 import { act, askForm, confirmAction, errorText, farmStyles, may } from "./farmkit.js";
 
 const REFRESH_AFTER_MS = 250;
@@ -22,6 +23,7 @@ export default {
     const { h, api } = ctx;
     farmStyles();
     const admin = may(ctx, "administer");
+    const configure = may(ctx, "manage_nodes"); // a pool's template configuration
     let stopped = false;
     let timer = null;
 
@@ -34,7 +36,7 @@ export default {
         h("th", { scope: "col" }, "Description"),
         h("th", { scope: "col" }, "Nodes"),
         h("th", { scope: "col" }, "Id"),
-        admin ? h("th", { scope: "col" }, "Actions") : null)),
+        admin || configure ? h("th", { scope: "col" }, "Actions") : null)),
       body,
     );
     const count = h("p", { class: "farm-note" });
@@ -91,6 +93,38 @@ export default {
       load();
     }
 
+    async function configurePool(pool, button) {
+      const listing = await api("/api/v1/templates/");
+      const templates = (listing.templates || listing).filter((template) =>
+        Object.values(template.client_configuration || {}).some((items) => items && items.length));
+      if (!templates.length) {
+        ctx.toast("No installed template has client configuration items.", "info");
+        return;
+      }
+      const chosen = await askForm(ctx, `Template configuration of pool ${pool.name}`, [
+        { name: "template", label: "Template", options: templates.map((template) => template.key) },
+      ], "Next");
+      if (!chosen) return;
+      const template = templates.find((one) => one.key === chosen.template);
+      const path = `/api/v1/pools/${encodeURIComponent(pool.name)}/template-config/${encodeURIComponent(template.key)}`;
+      const view = await api(path);
+      // An item may differ per platform: each name once, labelled as its first platform has it.
+      const items = new Map();
+      for (const list of Object.values(template.client_configuration)) {
+        for (const item of list || []) if (!items.has(item.name)) items.set(item.name, item);
+      }
+      const values = await askForm(ctx, `${template.key} for the nodes of ${pool.name}`,
+        [...items.values()].map((item) => ({
+          name: item.name,
+          label: item.label || item.name,
+          value: (view.values || {})[item.name] ?? "",
+        })), "Save");
+      if (!values) return;
+      const kept = Object.fromEntries(Object.entries(values).filter(([, value]) => value !== ""));
+      await act(ctx, button, `${template.key} configuration of ${pool.name}`,
+        () => api(path, { method: "PUT", body: { values: kept } }));
+    }
+
     function row(pool) {
       const nodes = pool.nodes.length
         ? h("span", { title: pool.nodes.join(", ") }, pool.nodes.length > 8
@@ -103,11 +137,12 @@ export default {
         h("td", {}, nodes, pool.nodes.length ? h("span", { class: "farm-muted" }, ` (${pool.nodes.length})`) : null),
         h("td", {}, pool.id === null || pool.id === undefined ? "" : String(pool.id)),
       ];
-      if (admin) {
+      if (admin || configure) {
         cells.push(h("td", { class: "farm-actions" },
-          h("button", { type: "button", onclick: (e) => editPool(pool, e.target) }, "Edit"),
-          h("button", { type: "button", onclick: (e) => renamePool(pool, e.target) }, "Rename"),
-          h("button", { type: "button", class: "danger", onclick: (e) => deletePool(pool, e.target) }, "Remove")));
+          admin ? h("button", { type: "button", onclick: (e) => editPool(pool, e.target) }, "Edit") : null,
+          admin ? h("button", { type: "button", onclick: (e) => renamePool(pool, e.target) }, "Rename") : null,
+          configure ? h("button", { type: "button", onclick: (e) => configurePool(pool, e.target) }, "Template config") : null,
+          admin ? h("button", { type: "button", class: "danger", onclick: (e) => deletePool(pool, e.target) }, "Remove") : null));
       }
       return h("tr", { "data-pool": pool.name }, ...cells);
     }
