@@ -338,7 +338,11 @@ export default {
           else if (event.type === "node_state") ids.add(event.node);
           else if (event.type === "progress") everything = true; // chunks started or ended
           else if (event.type === "account" && event.kind === "pool") everything = true;
-          else if (event.type === "system") configChanged = true;
+          else if (event.type === "system") {
+            // Templates reloaded (their items may differ) or nodes found by a scan.
+            if (/template|restart/.test(event.action || "")) configChanged = true;
+            if (event.action === "nodes_network_scan") everything = true;
+          }
           else if (event.type === "missed") {
             everything = true;
             configChanged = true;
