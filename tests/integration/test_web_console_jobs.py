@@ -16,10 +16,12 @@ from corral_client import query
 from tests.integration.browser import *  # noqa: F403  (the fixtures)
 from tests.integration.browser import (
     ADMIN,
+    ADMIN_PASSWORD,
     VIEWER,
     VIEWER_PASSWORD,
     login,
     screenshot_path,
+    submit_many,
 )
 from tests.integration.farm import Farm, wait_for
 
@@ -459,3 +461,86 @@ def test_a_job_is_submitted_from_a_templates_fields(page: Any, console_farm: Far
     page.click(".submit-form button[type=submit]")
     page.wait_for_selector("#submit-error:not(:empty)")
     assert re.search(r"BLENDFILE|job_file|required", page.inner_text("#submit-error"))
+
+
+@pytest.mark.screenshots
+def test_screenshots_of_the_login_jobs_job_and_submit_pages(
+    context: Any, page: Any, console_farm: Farm, render_node: Path
+) -> None:
+    """A farm with folders and jobs in every state, and each page saved as a picture
+    (CORRAL_SCREENSHOTS=docs/images writes the ones docs/web-console.md shows)."""
+    folder = console_farm.request("POST", "/api/v1/folders/", {"title": "seq010 lighting"})
+    console_farm.request(
+        "POST", "/api/v1/folders/", {"title": "seq020 comp", "parent": folder["id"]}
+    )
+    for n, priority in enumerate([80, 50, 65]):
+        console_farm.submit(title=f"seq010_sh{n + 1:02d} beauty", priority=priority,
+                            parent=folder["id"], frames="1-120", batch=5, pools=["nowhere"])  # fmt: skip
+    paused = console_farm.submit(title="seq010_sh04 fx", frames="1-48", pools=["nowhere"])
+    console_farm.request("POST", f"/api/v1/jobs/{paused['id']}/actions/pause")
+    mixed = console_farm.submit(
+        title="seq010_sh05 lighting", frames="1-60", priority=90, requeue=0,
+        command=["sh", "-c", "echo 'rendering frame {frame}'; sleep 0.5; "
+                 "echo 'frame {frame}: 100%'; test $(( {frame} % 13 )) -ne 0"],
+    )  # fmt: skip
+    console_farm.request("PUT", f"/api/v1/jobs/{mixed['id']}/chunks/59", {"state": "skipped"})
+    wait_for(lambda: console_farm.job(mixed["id"])["chunks"]["failed"] >= 1, 60, "a failed chunk")
+    open_job(page, mixed["id"])
+    page.wait_for_selector(".chunk-grid .cell.state-running")
+    page.click(".chunk-grid .cell.state-running")
+    page.wait_for_function(
+        "() => document.querySelector('.chunk-panel .log')?.textContent.includes('rendering')"
+    )
+    page.screenshot(path=screenshot_path("job"), full_page=True)
+    open_jobs(page)
+    page.focus(".vt-viewport")
+    page.keyboard.press("End")
+    page.wait_for_selector(".vt-row.active")
+    page.screenshot(path=screenshot_path("jobs"))
+    page.fill("#filter-where", "Priority>60")
+    page.press("#filter-where", "Enter")
+    page.wait_for_selector(".chip")
+    page.wait_for_function(
+        "() => !document.querySelector('.count').textContent.includes('loading')"
+    )
+    page.screenshot(path=screenshot_path("jobs-filtered"))
+    goto(page, "#/submit/blender")
+    page.wait_for_selector("#item-BLENDFILE")
+    page.screenshot(path=screenshot_path("submit"), full_page=True)
+    wall = context.new_page()
+    wall.set_viewport_size({"width": 2560, "height": 1440})
+    wall.goto(console_farm.url + "/")
+    wall.wait_for_selector("form.login")
+    wall.set_viewport_size({"width": 1024, "height": 640})
+    wall.screenshot(path=screenshot_path("login"))
+    login(wall, console_farm.url, ADMIN, ADMIN_PASSWORD)
+    wall.set_viewport_size({"width": 2560, "height": 1440})
+    open_jobs(wall)
+    wall.screenshot(path=screenshot_path("wall"))
+    for name in ("job", "jobs", "jobs-filtered", "submit", "login", "wall"):
+        assert screenshot_path(name).stat().st_size > 2_000, name
+
+
+def test_ten_thousand_jobs_load_in_pages_into_a_virtualised_table(
+    page: Any, console_farm: Farm
+) -> None:
+    made = submit_many(console_farm, 10_000, title_prefix="scale", pools=["nowhere"])
+    total = len(console_farm.request("GET", "/api/v1/jobs/"))
+    assert total >= 10_000
+    open_jobs(page)
+    page.reload()
+    page.wait_for_function(
+        "() => performance.getEntriesByName('table:jobs:loaded').length > 0", timeout=60_000
+    )
+    assert int(page.get_attribute(".vt", "aria-rowcount")) == total
+    assert page.locator(".vt-row").count() < 120  # only the rows in view are in the page
+    assert f"{total:,} jobs" in page.inner_text(".count")
+    page.focus(".vt-viewport")
+    page.keyboard.press("End")
+    page.wait_for_function(
+        f"() => document.querySelector('.vt-row.active .vt-td')?.textContent === '{made[-1]['id']}'"
+    )
+    page.click("button.vt-th[data-key=priority]")
+    page.keyboard.press("Home")
+    page.wait_for_selector(".vt-row.active")
+    page.screenshot(path=screenshot_path("jobs-10000"))

@@ -39,8 +39,8 @@ function columns(ctx) {
       render: (job) => (job.kind === "folder" ? ["\u25A4 ", job.title] : job.title) },
     { key: "state", title: "State", width: "7.5rem", render: (job) => ctx.stateBadge(job.state) },
     { key: "user", title: "Owner", width: "minmax(5rem, 1fr)" },
-    { key: "template", title: "Template", width: "minmax(5rem, 1fr)" },
-    { key: "priority", title: "Priority", width: "4.5rem", className: "num" },
+    { key: "template", title: "Template", width: "minmax(6.5rem, 1fr)" },
+    { key: "priority", title: "Priority", width: "5.5rem", className: "num" },
     { key: "progress", title: "Progress", width: "minmax(7rem, 1.2fr)", render: (job) => progressBar(ctx, job.progress) },
     { key: "chunks", title: "Chunks", width: "7rem", className: "num",
       value: (job) => job.chunks?.total ?? 0,
@@ -52,7 +52,7 @@ function columns(ctx) {
       value: (job) => (job.pools || []).join(", "), render: (job) => (job.pools || []).join(", ") },
     { key: "eta", title: "ETA", width: "6rem", className: "num",
       value: (job) => etaSeconds(job), render: (job) => ctx.formatDuration(etaSeconds(job)) },
-    { key: "time_submitted", title: "Submitted", width: "10.5rem",
+    { key: "time_submitted", title: "Submitted", width: "12rem",
       render: (job) => ctx.formatTime(job.time_submitted) },
   ];
 }
@@ -172,7 +172,10 @@ export default {
 
     function drawActions(job) {
       actionsBar.replaceChildren();
-      if (!job) return;
+      if (!job) {
+        actionsBar.append(ctx.h("span", { class: "muted" }, "Select a job (click it, or the arrow keys in the table) for its actions; Enter or a double click opens it."));
+        return;
+      }
       actionsBar.append(ctx.h("strong", { class: "selected-title" }, `#${job.id} ${job.title}`),
         ...jobActions(ctx, job, { folders, onDone: (changed) => refetch([job.id], changed === null) }));
     }
@@ -189,7 +192,7 @@ export default {
       writeFilters(filters);
       drawChips();
       drawTree();
-      actionsBar.replaceChildren();
+      drawActions(null);
       table.reload().then(() => {
         if (table.rows().length === 0 && filters.wheres.length) status.textContent = "0 jobs";
       });
@@ -215,6 +218,7 @@ export default {
     });
 
     drawChips();
+    drawActions(null);
     ctx.api("templates/").then((answer) => {
       const keys = (answer.templates || answer || []).map((one) => one.key || one.name).filter(Boolean).sort();
       templateSelect.append(...keys.map((key) => ctx.h("option", { value: key, selected: key === filters.template }, key)));
