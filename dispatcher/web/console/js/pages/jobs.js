@@ -5,8 +5,8 @@
 import { combine, parseWhere, QueryError, toJson } from "../query.js";
 import { jobActions } from "./job_actions.js";
 
-const FIRST_PAGE = 500; // the first rows show fast...
-const NEXT_PAGES = 2500; // ...then the rest come in bigger pages
+const FIRST_PAGE = 200; // the first rows show fast...
+const NEXT_PAGES = 1000; // ...then the rest come in pages whose parsing stays a short task
 const REFETCH_AT_ONCE = 50; // more changed jobs than this in a batch: reload the table
 const STATES = ["", "queued", "running", "paused", "done", "failed"];
 
