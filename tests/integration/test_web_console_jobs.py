@@ -521,6 +521,46 @@ def test_screenshots_of_the_login_jobs_job_and_submit_pages(
         assert screenshot_path(name).stat().st_size > 2_000, name
 
 
+def test_the_session_survives_a_reload_and_logging_out_revokes_it(
+    context: Any, console_farm: Farm
+) -> None:
+    opened = context.new_page()
+    login(opened, console_farm.url, VIEWER, VIEWER_PASSWORD)
+    opened.reload()
+    opened.wait_for_selector("header.topbar .who")
+    assert opened.text_content("header.topbar .who") == VIEWER
+    opened.click("button.logout")
+    opened.wait_for_selector("form.login")
+    status = opened.evaluate(
+        "() => fetch('/api/v1/jobs/?limit=1', {credentials: 'same-origin'}).then((r) => r.status)"
+    )
+    assert status == 401  # the cookie no longer opens anything
+    opened.reload()
+    opened.wait_for_selector("form.login")
+
+
+def test_manage_own_offers_actions_on_ones_own_jobs_only(context: Any, console_farm: Farm) -> None:
+    console_farm.request("POST", "/api/v1/users/", {"name": "artist", "password": "artist-pass-1",
+                         "permissions": ["submit", "manage_own"]})  # fmt: skip
+    artist = context.new_page()
+    login(artist, console_farm.url, "artist", "artist-pass-1")
+    theirs = console_farm.submit(title="someone else's", pools=["nowhere"])
+    goto(artist, "#/submit")
+    artist.fill("#submit-title", "artist's own")
+    artist.fill("#submit-command", "true")
+    artist.fill("#submit-pools", "nowhere")
+    artist.click(".submit-form button[type=submit]")
+    artist.wait_for_selector("button[data-action=pause]")
+    own_id = int(artist.evaluate("location.hash").rsplit("/", 1)[1])
+    assert console_farm.job(own_id)["user"] == "artist"
+    artist.click("button[data-action=pause]")
+    wait_for(lambda: console_farm.job(own_id)["state"] == "paused", 10, "paused by its owner")
+    open_job(artist, theirs["id"])
+    assert artist.locator(".actions button").count() == 0
+    assert artist.inner_text(".actions").strip() == "(read only)"
+
+
+# Last: it leaves 10,000 jobs on the module's farm.
 def test_ten_thousand_jobs_load_in_pages_into_a_virtualised_table(
     page: Any, console_farm: Farm
 ) -> None:
