@@ -560,6 +560,40 @@ def test_manage_own_offers_actions_on_ones_own_jobs_only(context: Any, console_f
     assert artist.inner_text(".actions").strip() == "(read only)"
 
 
+def test_the_consoles_helpers_answer_as_documented(page: Any) -> None:
+    """dom.js, api.js and the jobs page's helpers, run in the browser."""
+    found = page.evaluate(
+        """async () => {
+            const dom = await import("/console/js/dom.js");
+            const api = await import("/console/js/api.js");
+            const jobs = await import("/console/js/pages/jobs.js");
+            const badge = dom.stateBadge("failed");
+            const built = dom.h("p", {class: "x", title: "<b>"}, "<i>text</i>", null, ["a", 1]);
+            const started = new Date(Date.now() - 100_000).toISOString();
+            return {
+                durations: [5, 65, 3725, 200000, null].map(dom.formatDuration),
+                time: dom.formatTime(0).length,
+                badge: [badge.className, badge.textContent],
+                built: [built.outerHTML, built.childNodes.length],
+                url: api.apiUrl("jobs/", {state: "queued", owner: null, where: '["a","=","b c"]'}),
+                absolute: api.apiUrl("/api/v1/jobs/?limit=1", {after: "x"}),
+                eta: Math.round(jobs.etaSeconds({state: "running", progress: 0.25,
+                                                 time_started: started})),
+                noEta: jobs.etaSeconds({state: "queued", progress: 0.5, time_started: started}),
+                progress: [jobs.progressOf({total: 4, done: 1, skipped: 1}), jobs.progressOf({})],
+            };
+        }"""
+    )
+    assert found["durations"] == ["5s", "1m 05s", "1h 02m", "2d 07h", ""]
+    assert found["time"] == 19  # YYYY-MM-DD HH:MM:SS
+    assert found["badge"] == ["badge state-failed", "\u2716 failed"]
+    assert found["built"] == ['<p class="x" title="&lt;b&gt;">&lt;i&gt;text&lt;/i&gt;a1</p>', 3]
+    assert found["url"] == "/api/v1/jobs/?state=queued&where=%5B%22a%22%2C%22%3D%22%2C%22b+c%22%5D"
+    assert found["absolute"] == "/api/v1/jobs/?limit=1&after=x"
+    assert 290 <= found["eta"] <= 310 and found["noEta"] is None
+    assert found["progress"] == [0.5, 1]
+
+
 # Last: it leaves 10,000 jobs on the module's farm.
 def test_ten_thousand_jobs_load_in_pages_into_a_virtualised_table(
     page: Any, console_farm: Farm
