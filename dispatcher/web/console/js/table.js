@@ -17,7 +17,9 @@ const RESORT_MS = 1000; // live updates re-sort at most this often
 export function createTable(container, options) {
   const columns = options.columns;
   const rowKey = options.rowKey || ((row) => row.id);
-  const rowHeight = options.rowHeight || 32;
+  // Rows grow with the text (a wall display's larger font): 2.2 times the root font size.
+  const rootFont = parseFloat(getComputedStyle(document.documentElement).fontSize) || 15;
+  const rowHeight = options.rowHeight || Math.round(2.2 * rootFont);
   const byKey = new Map();
   let order = [];
   let sort = options.sort ? { ...options.sort } : null;

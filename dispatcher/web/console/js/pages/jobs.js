@@ -8,6 +8,7 @@ import { jobActions } from "./job_actions.js";
 const FIRST_PAGE = 200; // the first rows show fast...
 const NEXT_PAGES = 1000; // ...then the rest come in pages whose parsing stays a short task
 const REFETCH_AT_ONCE = 50; // more changed jobs than this in a batch: reload the table
+const RELOAD_QUIET_MS = 1000; // ...once the changes pause this long (a big submission comes in parts)
 const STATES = ["", "queued", "running", "paused", "done", "failed"];
 
 /** A job's ETA in seconds (running jobs with some progress), else null. */
@@ -41,10 +42,12 @@ function columns(ctx) {
     { key: "user", title: "Owner", width: "minmax(5rem, 1fr)" },
     { key: "template", title: "Template", width: "minmax(6.5rem, 1fr)" },
     { key: "priority", title: "Priority", width: "5.5rem", className: "num" },
-    { key: "progress", title: "Progress", width: "minmax(7rem, 1.2fr)", render: (job) => progressBar(ctx, job.progress) },
+    { key: "progress", title: "Progress", width: "minmax(7rem, 1.2fr)",
+      render: (job) => (job.kind === "folder" ? "" : progressBar(ctx, job.progress)) },
     { key: "chunks", title: "Chunks", width: "7rem", className: "num",
       value: (job) => job.chunks?.total ?? 0,
       render: (job) => {
+        if (job.kind === "folder") return "";
         const c = job.chunks || {};
         return `${(c.done || 0) + (c.skipped || 0)}/${c.total || 0}${c.failed ? ` \u2716${c.failed}` : ""}`;
       } },
@@ -237,13 +240,20 @@ export default {
       return !job.hidden;
     }
 
+    let reloadTimer = 0;
+    function scheduleReload() {
+      clearTimeout(reloadTimer);
+      reloadTimer = setTimeout(() => { reloadTimer = 0; table.reload(); }, RELOAD_QUIET_MS);
+    }
+    cleanups.push(() => clearTimeout(reloadTimer));
+
     async function refetch(ids, gone = false) {
       if (gone) {
         table.remove(ids);
         return;
       }
       if (ids.length > REFETCH_AT_ONCE) {
-        table.reload();
+        scheduleReload();
         return;
       }
       const found = await Promise.all(ids.map((id) => ctx.api(`jobs/${id}`).catch(() => null)));
@@ -270,7 +280,7 @@ export default {
       const updates = [];
       for (const event of events) {
         if (event.type === "missed") {
-          table.reload();
+          scheduleReload();
           return;
         }
         if (event.type === "progress") {
