@@ -144,9 +144,18 @@ def submit_many(farm: Farm, count: int, **job: Any) -> list[dict[str, Any]]:
     return made
 
 
+_scratch: list[Path] = []
+
+
 def screenshot_path(name: str) -> Path:
     """Where a page's screenshot goes: CORRAL_SCREENSHOTS (the docs' images folder when
-    making them for docs/web-console.md), else the test's temporary folder."""
-    folder = Path(os.environ.get("CORRAL_SCREENSHOTS") or tempfile.gettempdir())
+    making them for docs/web-console.md), else a temporary folder of this test run."""
+    given = os.environ.get("CORRAL_SCREENSHOTS")
+    if given:
+        folder = Path(given)
+    else:
+        if not _scratch:
+            _scratch.append(Path(tempfile.mkdtemp(prefix="corral-screenshots-")))
+        folder = _scratch[0]
     folder.mkdir(parents=True, exist_ok=True)
     return folder / f"web-console-{name}.png"

@@ -73,6 +73,7 @@ def confirm(page: Any) -> None:
 
 
 # -- the nodes table ------------------------------------------------------------------
+@pytest.mark.screenshots  # and a test of the page
 def test_nodes_table_shows_live_states_jobs_and_resources(page: Any, console_farm: Farm) -> None:
     farm = console_farm
     sleeper = farm.submit(
@@ -109,6 +110,7 @@ def test_nodes_table_shows_live_states_jobs_and_resources(page: Any, console_far
     farm.request("DELETE", f"/api/v1/jobs/{sleeper['id']}")
 
 
+@pytest.mark.screenshots  # and a test of the page
 def test_node_page_pauses_and_resumes_the_node(page: Any, console_farm: Farm) -> None:
     farm = console_farm
     ident = node_id(farm, "render02")
@@ -196,6 +198,7 @@ def test_a_user_without_permissions_is_offered_no_action_and_refused(
 
 
 # -- pools and repositories -----------------------------------------------------------
+@pytest.mark.screenshots  # and a test of the page
 def test_pools_page_adds_edits_and_removes_a_pool(page: Any, console_farm: Farm) -> None:
     farm = console_farm
     open_page(page, "#/pools")
@@ -255,6 +258,7 @@ def test_pools_page_adds_edits_and_removes_a_pool(page: Any, console_farm: Farm)
     assert len([p for p in farm.request("GET", "/api/v1/pools/") if p["name"] == "lighting"]) == 1
 
 
+@pytest.mark.screenshots  # and a test of the page
 def test_repositories_page_adds_edits_and_removes(page: Any, console_farm: Farm) -> None:
     farm = console_farm
     open_page(page, "#/repositories")
@@ -291,6 +295,7 @@ def test_repositories_page_adds_edits_and_removes(page: Any, console_farm: Farm)
 
 
 # -- the overview ---------------------------------------------------------------------
+@pytest.mark.screenshots  # and a test of the page
 def test_overview_charts_utilisation_and_shows_health(page: Any, console_farm: Farm) -> None:
     farm = console_farm
     job = farm.submit(title="overview work", frames="1-6", command=["sleep", "0.3"])
@@ -481,6 +486,7 @@ def thousand_nodes(tmp_path: Path) -> Iterator[Farm]:
         farm.close()
 
 
+@pytest.mark.timeout(300)  # a thousand handshakes on a shared 2-core machine
 def test_a_thousand_nodes_render_without_long_tasks(context: Any, thousand_nodes: Farm) -> None:
     farm = thousand_nodes
     opened = context.new_page()

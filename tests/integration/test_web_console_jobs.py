@@ -16,10 +16,12 @@ from corral_client import query
 from tests.integration.browser import *  # noqa: F403  (the fixtures)
 from tests.integration.browser import (
     ADMIN,
+    ADMIN_PASSWORD,
     VIEWER,
     VIEWER_PASSWORD,
     login,
     screenshot_path,
+    submit_many,
 )
 from tests.integration.farm import Farm, wait_for
 
@@ -459,3 +461,160 @@ def test_a_job_is_submitted_from_a_templates_fields(page: Any, console_farm: Far
     page.click(".submit-form button[type=submit]")
     page.wait_for_selector("#submit-error:not(:empty)")
     assert re.search(r"BLENDFILE|job_file|required", page.inner_text("#submit-error"))
+
+
+@pytest.mark.screenshots
+def test_screenshots_of_the_login_jobs_job_and_submit_pages(
+    context: Any, page: Any, console_farm: Farm, render_node: Path
+) -> None:
+    """A farm with folders and jobs in every state, and each page saved as a picture
+    (CORRAL_SCREENSHOTS=docs/images writes the ones docs/web-console.md shows)."""
+    folder = console_farm.request("POST", "/api/v1/folders/", {"title": "seq010 lighting"})
+    console_farm.request(
+        "POST", "/api/v1/folders/", {"title": "seq020 comp", "parent": folder["id"]}
+    )
+    for n, priority in enumerate([80, 50, 65]):
+        console_farm.submit(title=f"seq010_sh{n + 1:02d} beauty", priority=priority,
+                            parent=folder["id"], frames="1-120", batch=5, pools=["nowhere"])  # fmt: skip
+    paused = console_farm.submit(title="seq010_sh04 fx", frames="1-48", pools=["nowhere"])
+    console_farm.request("POST", f"/api/v1/jobs/{paused['id']}/actions/pause")
+    mixed = console_farm.submit(
+        title="seq010_sh05 lighting", frames="1-60", priority=90, requeue=0,
+        command=["sh", "-c", "echo 'rendering frame {frame}'; sleep 0.5; "
+                 "echo 'frame {frame}: 100%'; test $(( {frame} % 13 )) -ne 0"],
+    )  # fmt: skip
+    console_farm.request("PUT", f"/api/v1/jobs/{mixed['id']}/chunks/59", {"state": "skipped"})
+    wait_for(lambda: console_farm.job(mixed["id"])["chunks"]["failed"] >= 1, 60, "a failed chunk")
+    open_job(page, mixed["id"])
+    page.wait_for_selector(".chunk-grid .cell.state-running")
+    page.click(".chunk-grid .cell.state-running")
+    page.wait_for_function(
+        "() => document.querySelector('.chunk-panel .log')?.textContent.includes('rendering')"
+    )
+    page.screenshot(path=screenshot_path("job"), full_page=True)
+    open_jobs(page)
+    page.focus(".vt-viewport")
+    page.keyboard.press("End")
+    page.wait_for_selector(".vt-row.active")
+    page.screenshot(path=screenshot_path("jobs"))
+    page.fill("#filter-where", "Priority>60")
+    page.press("#filter-where", "Enter")
+    page.wait_for_selector(".chip")
+    page.wait_for_function(
+        "() => !document.querySelector('.count').textContent.includes('loading')"
+    )
+    page.screenshot(path=screenshot_path("jobs-filtered"))
+    goto(page, "#/submit/blender")
+    page.wait_for_selector("#item-BLENDFILE")
+    page.screenshot(path=screenshot_path("submit"), full_page=True)
+    wall = context.new_page()
+    wall.set_viewport_size({"width": 2560, "height": 1440})
+    wall.goto(console_farm.url + "/")
+    wall.wait_for_selector("form.login")
+    wall.set_viewport_size({"width": 1024, "height": 640})
+    wall.screenshot(path=screenshot_path("login"))
+    login(wall, console_farm.url, ADMIN, ADMIN_PASSWORD)
+    wall.set_viewport_size({"width": 2560, "height": 1440})
+    open_jobs(wall)
+    wall.screenshot(path=screenshot_path("wall"))
+    for name in ("job", "jobs", "jobs-filtered", "submit", "login", "wall"):
+        assert screenshot_path(name).stat().st_size > 2_000, name
+
+
+def test_the_session_survives_a_reload_and_logging_out_revokes_it(
+    context: Any, console_farm: Farm
+) -> None:
+    opened = context.new_page()
+    login(opened, console_farm.url, VIEWER, VIEWER_PASSWORD)
+    opened.reload()
+    opened.wait_for_selector("header.topbar .who")
+    assert opened.text_content("header.topbar .who") == VIEWER
+    opened.click("button.logout")
+    opened.wait_for_selector("form.login")
+    status = opened.evaluate(
+        "() => fetch('/api/v1/jobs/?limit=1', {credentials: 'same-origin'}).then((r) => r.status)"
+    )
+    assert status == 401  # the cookie no longer opens anything
+    opened.reload()
+    opened.wait_for_selector("form.login")
+
+
+def test_manage_own_offers_actions_on_ones_own_jobs_only(context: Any, console_farm: Farm) -> None:
+    console_farm.request("POST", "/api/v1/users/", {"name": "artist", "password": "artist-pass-1",
+                         "permissions": ["submit", "manage_own"]})  # fmt: skip
+    artist = context.new_page()
+    login(artist, console_farm.url, "artist", "artist-pass-1")
+    theirs = console_farm.submit(title="someone else's", pools=["nowhere"])
+    goto(artist, "#/submit")
+    artist.fill("#submit-title", "artist's own")
+    artist.fill("#submit-command", "true")
+    artist.fill("#submit-pools", "nowhere")
+    artist.click(".submit-form button[type=submit]")
+    artist.wait_for_selector("button[data-action=pause]")
+    own_id = int(artist.evaluate("location.hash").rsplit("/", 1)[1])
+    assert console_farm.job(own_id)["user"] == "artist"
+    artist.click("button[data-action=pause]")
+    wait_for(lambda: console_farm.job(own_id)["state"] == "paused", 10, "paused by its owner")
+    open_job(artist, theirs["id"])
+    assert artist.locator(".actions button").count() == 0
+    assert artist.inner_text(".actions").strip() == "(read only)"
+
+
+def test_the_consoles_helpers_answer_as_documented(page: Any) -> None:
+    """dom.js, api.js and the jobs page's helpers, run in the browser."""
+    found = page.evaluate(
+        """async () => {
+            const dom = await import("/console/js/dom.js");
+            const api = await import("/console/js/api.js");
+            const jobs = await import("/console/js/pages/jobs.js");
+            const badge = dom.stateBadge("failed");
+            const built = dom.h("p", {class: "x", title: "<b>"}, "<i>text</i>", null, ["a", 1]);
+            const started = new Date(Date.now() - 100_000).toISOString();
+            return {
+                durations: [5, 65, 3725, 200000, null].map(dom.formatDuration),
+                time: dom.formatTime(0).length,
+                badge: [badge.className, badge.textContent],
+                built: [built.outerHTML, built.childNodes.length],
+                url: api.apiUrl("jobs/", {state: "queued", owner: null, where: '["a","=","b c"]'}),
+                absolute: api.apiUrl("/api/v1/jobs/?limit=1", {after: "x"}),
+                eta: Math.round(jobs.etaSeconds({state: "running", progress: 0.25,
+                                                 time_started: started})),
+                noEta: jobs.etaSeconds({state: "queued", progress: 0.5, time_started: started}),
+                progress: [jobs.progressOf({total: 4, done: 1, skipped: 1}), jobs.progressOf({})],
+            };
+        }"""
+    )
+    assert found["durations"] == ["5s", "1m 05s", "1h 02m", "2d 07h", ""]
+    assert found["time"] == 19  # YYYY-MM-DD HH:MM:SS
+    assert found["badge"] == ["badge state-failed", "\u2716 failed"]
+    assert found["built"] == ['<p class="x" title="&lt;b&gt;">&lt;i&gt;text&lt;/i&gt;a1</p>', 3]
+    assert found["url"] == "/api/v1/jobs/?state=queued&where=%5B%22a%22%2C%22%3D%22%2C%22b+c%22%5D"
+    assert found["absolute"] == "/api/v1/jobs/?limit=1&after=x"
+    assert 290 <= found["eta"] <= 310 and found["noEta"] is None
+    assert found["progress"] == [0.5, 1]
+
+
+# Last: it leaves 10,000 jobs on the module's farm.
+def test_ten_thousand_jobs_load_in_pages_into_a_virtualised_table(
+    page: Any, console_farm: Farm
+) -> None:
+    made = submit_many(console_farm, 10_000, title_prefix="scale", pools=["nowhere"])
+    total = len(console_farm.request("GET", "/api/v1/jobs/"))
+    assert total >= 10_000
+    open_jobs(page)
+    page.reload()
+    page.wait_for_function(
+        "() => performance.getEntriesByName('table:jobs:loaded').length > 0", timeout=60_000
+    )
+    assert int(page.get_attribute(".vt", "aria-rowcount")) == total
+    assert page.locator(".vt-row").count() < 120  # only the rows in view are in the page
+    assert f"{total:,} jobs" in page.inner_text(".count")
+    page.focus(".vt-viewport")
+    page.keyboard.press("End")
+    page.wait_for_function(
+        f"() => document.querySelector('.vt-row.active .vt-td')?.textContent === '{made[-1]['id']}'"
+    )
+    page.click("button.vt-th[data-key=priority]")
+    page.keyboard.press("Home")
+    page.wait_for_selector(".vt-row.active")
+    page.screenshot(path=screenshot_path("jobs-10000"))

@@ -17,7 +17,9 @@ const RESORT_MS = 1000; // live updates re-sort at most this often
 export function createTable(container, options) {
   const columns = options.columns;
   const rowKey = options.rowKey || ((row) => row.id);
-  const rowHeight = options.rowHeight || 32;
+  // Rows grow with the text (a wall display's larger font): 2.2 times the root font size.
+  const rootFont = parseFloat(getComputedStyle(document.documentElement).fontSize) || 15;
+  const rowHeight = options.rowHeight || Math.round(2.2 * rootFont);
   const byKey = new Map();
   let order = [];
   let sort = options.sort ? { ...options.sort } : null;
@@ -32,6 +34,8 @@ export function createTable(container, options) {
   let destroyed = false;
   let failure = null;
   const shown = new Map(); // key -> {row, element, index}
+  const markName = `table:${options.label || "rows"}`;
+  let firstRowsMarked = false;
 
   const template = columns.map((column) => column.width || "minmax(6rem, 1fr)").join(" ");
   const header = h("div", { class: "vt-header", role: "row" });
@@ -115,6 +119,10 @@ export function createTable(container, options) {
       else if (!resortTimer) resortTimer = setTimeout(() => { resortTimer = 0; needsSort = true; invalidate(); }, wait);
     }
     dirty = false;
+    if (!firstRowsMarked && order.length > 0) {
+      firstRowsMarked = true; // the time to the first rows on screen, for the benchmarks
+      performance.mark(`${markName}:first-rows`);
+    }
     spacer.style.height = `${order.length * rowHeight}px`;
     element.setAttribute("aria-rowcount", String(order.length));
     const count = Math.ceil((viewport.clientHeight || 600) / rowHeight);
@@ -255,6 +263,7 @@ export function createTable(container, options) {
   async function load() {
     if (!options.fetchPage) return;
     const mine = ++generation;
+    firstRowsMarked = false;
     loading = true;
     failure = null;
     setRows([]);
@@ -268,6 +277,7 @@ export function createTable(container, options) {
         cursor = page.next;
         if (options.onPage) options.onPage({ count: order.length, done: !cursor });
       } while (cursor);
+      if (mine === generation) performance.mark(`${markName}:loaded`);
     } catch (error) {
       if (mine === generation) failure = error.message || String(error);
     } finally {

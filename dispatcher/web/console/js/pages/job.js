@@ -8,7 +8,11 @@ import { etaSeconds, progressBar, progressOf } from "./jobs.js";
 
 const CHUNK_STATES = ["queued", "running", "done", "failed", "skipped"];
 const MAX_CELLS = 10000; // a bigger job shows its first chunks (one page of the listing)
-const CHUNKS_REFRESH_MS = 1000; // the grid is read again at most this often while chunks move
+// While chunks move the grid is read again at most every second, or every 0.5 s per
+// 1,000 chunks for a big job (a listing of 10,000 chunks every 5 s at the most); the
+// running chunks and the counts come with every progress event in between.
+const CHUNKS_REFRESH_MS = 1000;
+const CHUNKS_REFRESH_PER_CHUNK_MS = 0.5;
 const FOLLOW_S = 600;
 const MAX_LOG_CHARS = 2 * 1024 * 1024;
 
@@ -123,7 +127,8 @@ export default {
     }
     function scheduleChunks() {
       if (refreshTimer || gone) return;
-      const wait = Math.max(0, lastRefresh + CHUNKS_REFRESH_MS - performance.now());
+      const every = Math.max(CHUNKS_REFRESH_MS, (job?.chunks?.total || 0) * CHUNKS_REFRESH_PER_CHUNK_MS);
+      const wait = Math.max(0, lastRefresh + every - performance.now());
       refreshTimer = setTimeout(() => {
         refreshTimer = 0;
         loadChunks().catch((error) => ctx.toast(`chunks: ${error.message}`, "error"));

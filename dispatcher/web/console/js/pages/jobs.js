@@ -5,9 +5,10 @@
 import { combine, parseWhere, QueryError, toJson } from "../query.js";
 import { jobActions } from "./job_actions.js";
 
-const FIRST_PAGE = 500; // the first rows show fast...
-const NEXT_PAGES = 2500; // ...then the rest come in bigger pages
+const FIRST_PAGE = 200; // the first rows show fast...
+const NEXT_PAGES = 1000; // ...then the rest come in pages whose parsing stays a short task
 const REFETCH_AT_ONCE = 50; // more changed jobs than this in a batch: reload the table
+const RELOAD_QUIET_MS = 1000; // ...once the changes pause this long (a big submission comes in parts)
 const STATES = ["", "queued", "running", "paused", "done", "failed"];
 
 /** A job's ETA in seconds (running jobs with some progress), else null. */
@@ -39,12 +40,14 @@ function columns(ctx) {
       render: (job) => (job.kind === "folder" ? ["\u25A4 ", job.title] : job.title) },
     { key: "state", title: "State", width: "7.5rem", render: (job) => ctx.stateBadge(job.state) },
     { key: "user", title: "Owner", width: "minmax(5rem, 1fr)" },
-    { key: "template", title: "Template", width: "minmax(5rem, 1fr)" },
-    { key: "priority", title: "Priority", width: "4.5rem", className: "num" },
-    { key: "progress", title: "Progress", width: "minmax(7rem, 1.2fr)", render: (job) => progressBar(ctx, job.progress) },
+    { key: "template", title: "Template", width: "minmax(6.5rem, 1fr)" },
+    { key: "priority", title: "Priority", width: "5.5rem", className: "num" },
+    { key: "progress", title: "Progress", width: "minmax(7rem, 1.2fr)",
+      render: (job) => (job.kind === "folder" ? "" : progressBar(ctx, job.progress)) },
     { key: "chunks", title: "Chunks", width: "7rem", className: "num",
       value: (job) => job.chunks?.total ?? 0,
       render: (job) => {
+        if (job.kind === "folder") return "";
         const c = job.chunks || {};
         return `${(c.done || 0) + (c.skipped || 0)}/${c.total || 0}${c.failed ? ` \u2716${c.failed}` : ""}`;
       } },
@@ -52,7 +55,7 @@ function columns(ctx) {
       value: (job) => (job.pools || []).join(", "), render: (job) => (job.pools || []).join(", ") },
     { key: "eta", title: "ETA", width: "6rem", className: "num",
       value: (job) => etaSeconds(job), render: (job) => ctx.formatDuration(etaSeconds(job)) },
-    { key: "time_submitted", title: "Submitted", width: "10.5rem",
+    { key: "time_submitted", title: "Submitted", width: "12rem",
       render: (job) => ctx.formatTime(job.time_submitted) },
   ];
 }
@@ -172,7 +175,10 @@ export default {
 
     function drawActions(job) {
       actionsBar.replaceChildren();
-      if (!job) return;
+      if (!job) {
+        actionsBar.append(ctx.h("span", { class: "muted" }, "Select a job (click it, or the arrow keys in the table) for its actions; Enter or a double click opens it."));
+        return;
+      }
       actionsBar.append(ctx.h("strong", { class: "selected-title" }, `#${job.id} ${job.title}`),
         ...jobActions(ctx, job, { folders, onDone: (changed) => refetch([job.id], changed === null) }));
     }
@@ -189,7 +195,7 @@ export default {
       writeFilters(filters);
       drawChips();
       drawTree();
-      actionsBar.replaceChildren();
+      drawActions(null);
       table.reload().then(() => {
         if (table.rows().length === 0 && filters.wheres.length) status.textContent = "0 jobs";
       });
@@ -215,6 +221,7 @@ export default {
     });
 
     drawChips();
+    drawActions(null);
     ctx.api("templates/").then((answer) => {
       const keys = (answer.templates || answer || []).map((one) => one.key || one.name).filter(Boolean).sort();
       templateSelect.append(...keys.map((key) => ctx.h("option", { value: key, selected: key === filters.template }, key)));
@@ -233,13 +240,20 @@ export default {
       return !job.hidden;
     }
 
+    let reloadTimer = 0;
+    function scheduleReload() {
+      clearTimeout(reloadTimer);
+      reloadTimer = setTimeout(() => { reloadTimer = 0; table.reload(); }, RELOAD_QUIET_MS);
+    }
+    cleanups.push(() => clearTimeout(reloadTimer));
+
     async function refetch(ids, gone = false) {
       if (gone) {
         table.remove(ids);
         return;
       }
       if (ids.length > REFETCH_AT_ONCE) {
-        table.reload();
+        scheduleReload();
         return;
       }
       const found = await Promise.all(ids.map((id) => ctx.api(`jobs/${id}`).catch(() => null)));
@@ -266,7 +280,7 @@ export default {
       const updates = [];
       for (const event of events) {
         if (event.type === "missed") {
-          table.reload();
+          scheduleReload();
           return;
         }
         if (event.type === "progress") {

@@ -12,16 +12,25 @@ const RANGES_S = [
 const HEALTH_EVERY_MS = 5000;
 const SAMPLES_EVERY_MS = 15000;
 const PAGE_ROWS = 10000; // the route's largest page
+const CHART_HEIGHT = 200;
 
-// Series styles: a colour AND a dash pattern, so lines stay apart without colour vision.
-const STYLE = {
-  busy: { stroke: "#1b6ac9", width: 2 },
-  idle: { stroke: "#2a9d55", width: 2, dash: [8, 4] },
-  offline: { stroke: "#7a7a7a", width: 2, dash: [2, 3] },
-  perHour: { stroke: "#8a4fbf", width: 2 },
-  queued: { stroke: "#c9541b", width: 2 },
-  running: { stroke: "#1b6ac9", width: 2, dash: [8, 4] },
-};
+// Series styles: a colour (the console's palette, light or dark) AND a dash pattern, so
+// the lines stay apart without colour vision.
+function styles() {
+  const css = getComputedStyle(document.documentElement);
+  const colour = (name, fallback) => css.getPropertyValue(name).trim() || fallback;
+  const running = colour("--running", "#0072b2");
+  return {
+    busy: { stroke: running, width: 2 },
+    idle: { stroke: colour("--done", "#009e73"), width: 2, dash: [8, 4] },
+    offline: { stroke: colour("--muted", "#5b6370"), width: 2, dash: [2, 3] },
+    perHour: { stroke: colour("--held", "#7a5195"), width: 2 },
+    queued: { stroke: colour("--failed", "#d55e00"), width: 2 },
+    running: { stroke: running, width: 2, dash: [8, 4] },
+    text: colour("--text", "#1c1f24"),
+    line: colour("--line", "#d9dde3"),
+  };
+}
 
 /** Rows of samples -> the aligned columns uPlot draws (time in seconds). */
 export function chartColumns(samples) {
@@ -72,15 +81,16 @@ export async function fetchSamples(api, start) {
   }
 }
 
-function chartOptions(title, series, width) {
+function chartOptions(title, series, width, style) {
+  const axis = { stroke: style.text, grid: { stroke: style.line }, ticks: { stroke: style.line } };
   return {
     title,
     width,
-    height: 220,
+    height: CHART_HEIGHT,
     cursor: { drag: { x: true, y: false } },
     scales: { x: { time: true } },
-    axes: [{}, { size: 60 }],
-    series: [{}, ...series.map(([label, style]) => ({ label, ...style, points: { show: false } }))],
+    axes: [axis, { ...axis, size: 60 }],
+    series: [{}, ...series.map(([label, line]) => ({ label, ...line, points: { show: false } }))],
   };
 }
 
@@ -189,17 +199,19 @@ export default {
         ? `${samples.length} samples since ${ctx.formatTime(samples[0].time)}`
         : "No statistics samples in this range yet (the dispatcher stores one every --statistics-interval-s).";
       if (!samples.length) return;
+      const style = styles();
       const specs = [
-        ["Nodes", [["busy", STYLE.busy], ["idle", STYLE.idle], ["offline", STYLE.offline]],
+        ["Nodes", [["busy", style.busy], ["idle", style.idle], ["offline", style.offline]],
           [columns.busy, columns.idle, columns.offline]],
-        ["Chunks per hour", [["chunks/h", STYLE.perHour]], [columns.perHour]],
-        ["Queue", [["queued chunks", STYLE.queued], ["running chunks", STYLE.running]],
+        ["Chunks per hour", [["chunks/h", style.perHour]], [columns.perHour]],
+        ["Queue", [["queued chunks", style.queued], ["running chunks", style.running]],
           [columns.queued, columns.running]],
       ];
       for (const [title, series, data] of specs) {
         const box = h("div", { class: "farm-chart", "data-chart": title });
         chartBox.append(box);
-        const chart = new uPlot(chartOptions(title, series, width(box)), [columns.time, ...data], box);
+        const options = chartOptions(title, series, width(box), style);
+        const chart = new uPlot(options, [columns.time, ...data], box);
         chart.box = box;
         charts.push(chart);
       }
@@ -239,7 +251,7 @@ export default {
     }
 
     const resize = new ResizeObserver(() => {
-      for (const chart of charts) chart.setSize({ width: width(chart.box), height: 220 });
+      for (const chart of charts) chart.setSize({ width: width(chart.box), height: CHART_HEIGHT });
     });
     resize.observe(chartBox);
     // Settings, the engine and the hook host change with system events: look again then.
