@@ -71,6 +71,7 @@ export default {
     let stopped = false;
     let timer = null;
     let pending = null;
+    let failing = false; // one message when the node cannot be read, not one a poll
 
     const title = h("h2", {}, `Node ${id}`);
     const badge = h("span", { class: "farm-title-badge" });
@@ -181,6 +182,7 @@ export default {
         ]);
         if (stopped) return;
         const first = node === null;
+        failing = false;
         put(view);
         report.textContent = dispatch.report;
         if (first) loadConfig();
@@ -191,7 +193,8 @@ export default {
           actions.clear(actionBar);
           return;
         }
-        ctx.toast(`node ${id}: ${errorText(error)}`, "error");
+        if (!failing) ctx.toast(`node ${id}: ${errorText(error)}`, "error");
+        failing = true;
       }
       if (!stopped) timer = setTimeout(load, POLL_MS);
     }
@@ -203,7 +206,7 @@ export default {
         pending = setTimeout(() => {
           pending = null;
           load();
-        }, 300); // a busy farm's progress events: one reload for a burst of them
+        }, 1000); // a busy farm's progress events: one reload a second at most
       }
       if (events.some((event) => event.action === "node_template_config")) loadConfig();
     });

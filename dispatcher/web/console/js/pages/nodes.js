@@ -122,6 +122,7 @@ export default {
     let filterText = "";
     let stopped = false;
     let loading = false;
+    let wanted = false; // a reload asked for while one ran: run another after it
     let lastLoadAt = 0;
     let lastLoadMs = 0;
     let pollMs = POLL_MIN_MS;
@@ -260,8 +261,13 @@ export default {
     }
 
     async function loadAll() {
-      if (loading || stopped) return;
+      if (stopped) return;
+      if (loading) {
+        wanted = true;
+        return;
+      }
       loading = true;
+      wanted = false;
       const started = performance.now();
       try {
         const seen = new Set();
@@ -285,6 +291,7 @@ export default {
         // A big farm takes longer to list: look less often, so the poll stays light.
         pollMs = Math.max(POLL_MIN_MS, 20 * lastLoadMs);
         schedulePoll();
+        if (wanted) soon();
       }
     }
 
