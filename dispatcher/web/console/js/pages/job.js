@@ -44,10 +44,11 @@ export default {
     const actionsBar = ctx.h("div", { class: "toolbar actions" });
     const legend = ctx.h("div", { class: "legend", "aria-label": "chunks by state" });
     const grid = ctx.h("div", { class: "chunk-grid", role: "grid", tabindex: "0", "aria-label": "chunks" });
+    const gridNote = ctx.h("p", { class: "muted" });
     const chunkPanel = ctx.h("section", { class: "chunk-panel panel", "aria-label": "chunk" },
       ctx.h("p", { class: "muted" }, "Click a chunk (or move with the arrow keys and press Enter) for its attempts and log."));
     root.append(ctx.h("a", { href: "#/jobs", class: "back" }, "\u2190 Jobs"), heading, actionsBar, fields,
-      ctx.h("section", { class: "panel" }, ctx.h("h2", {}, "Chunks"), legend, grid), chunkPanel);
+      ctx.h("section", { class: "panel" }, ctx.h("h2", {}, "Chunks"), legend, grid, gridNote), chunkPanel);
 
     function drawHead() {
       heading.replaceChildren(ctx.h("h1", {}, `#${job.id} `, job.title), ctx.stateBadge(job.state), progressBar(ctx, job.progress));
@@ -120,7 +121,7 @@ export default {
           fragment.appendChild(cell);
         }
         grid.replaceChildren(fragment);
-        if (job && job.chunks.total > found.length) grid.after(ctx.h("p", { class: "muted" }, `The first ${found.length} of ${job.chunks.total} chunks.`));
+        gridNote.textContent = job && job.chunks.total > found.length ? `The first ${found.length} of ${job.chunks.total} chunks.` : "";
       }
       for (const chunk of found) setCell(chunk.id, chunk.state);
       if (selected !== null && chunkStates[selected] !== chunkStatesSeen) showChunk(selected, false);

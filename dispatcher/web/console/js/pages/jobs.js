@@ -287,7 +287,9 @@ export default {
           const row = table.get(event.job);
           if (!row) continue;
           const next = { ...row, state: event.state, chunks: { ...row.chunks, ...event.chunks }, progress: progressOf(event.chunks) };
-          if (row.state !== "running" && event.state === "running" && !row.time_started) changed.add(event.job);
+          // A job that starts: its start time is the event's (close enough for the ETA),
+          // rather than one request per job to read it.
+          if (!row.time_started && event.state === "running") next.time_started = new Date(event.time * 1000).toISOString();
           if (filters.state && next.state !== filters.state) deleted.add(event.job);
           else updates.push(next);
         } else if (event.type === "job") {
