@@ -322,8 +322,8 @@ def test_overview_charts_utilisation_and_shows_health(page: Any, console_farm: F
     page.screenshot(path=str(screenshot_path("overview")), full_page=True)
 
 
-# -- the pages' helpers, run in the browser ---------------------------------------------
-HELPERS = r"""async () => {
+# -- the pages' functions, run in the browser ------------------------------------------
+FUNCTIONS = r"""async () => {
   const overview = await import("/console/js/pages/overview.js");
   const nodes = await import("/console/js/pages/nodes.js");
   const node = await import("/console/js/pages/node.js");
@@ -375,8 +375,8 @@ HELPERS = r"""async () => {
 }"""
 
 
-def test_the_farm_pages_helpers(page: Any) -> None:
-    got = page.evaluate(HELPERS)
+def test_the_farm_pages_functions(page: Any) -> None:
+    got = page.evaluate(FUNCTIONS)
     columns = got["columns"]
     assert columns["busy"] == [2, 1, 4, None]
     assert columns["idle"] == [1, 2, 0, None]

@@ -1,4 +1,4 @@
-// Small helpers the farm pages (nodes, node, overview, pools, repositories) share.
+// Small functions the farm pages (nodes, node, overview, pools, repositories) share.
 
 /** Add a stylesheet link to the document once (by its URL). */
 export function ensureStylesheet(href) {
