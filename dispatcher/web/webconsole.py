@@ -90,7 +90,9 @@ async def console_page(request: web.Request) -> web.Response:
     return _serve(request, console_file(INDEX))
 
 
-@routes.get("/console/{path:.+}", public=True, answer=str, content_type="text/javascript")
+@routes.get(
+    "/console/{path:.+}", public=True, answer=str, content_type="text/javascript", errors=(404,)
+)
 async def console_static(request: web.Request) -> web.Response:
     """A static file of the web console (script, style sheet, image): no data, no login."""
     return _serve(request, console_file(request.match_info["path"]))

@@ -514,8 +514,12 @@ def test_screenshots_of_the_login_jobs_job_and_submit_pages(
     wall.set_viewport_size({"width": 1024, "height": 640})
     wall.screenshot(path=screenshot_path("login"))
     login(wall, console_farm.url, ADMIN, ADMIN_PASSWORD)
+    laptop_row = wall.evaluate("document.querySelector('.vt-row').getBoundingClientRect().height")
     wall.set_viewport_size({"width": 2560, "height": 1440})
     open_jobs(wall)
+    wall.wait_for_function(  # a wall display's larger text, and rows that grew with it
+        f"() => document.querySelector('.vt-row').getBoundingClientRect().height > {laptop_row}"
+    )
     wall.screenshot(path=screenshot_path("wall"))
     for name in ("job", "jobs", "jobs-filtered", "submit", "login", "wall"):
         assert screenshot_path(name).stat().st_size > 2_000, name

@@ -17,9 +17,11 @@ const RESORT_MS = 1000; // live updates re-sort at most this often
 export function createTable(container, options) {
   const columns = options.columns;
   const rowKey = options.rowKey || ((row) => row.id);
-  // Rows grow with the text (a wall display's larger font): 2.2 times the root font size.
-  const rootFont = parseFloat(getComputedStyle(document.documentElement).fontSize) || 15;
-  const rowHeight = options.rowHeight || Math.round(2.2 * rootFont);
+  // Rows grow with the text (a wall display's larger font): 2.2 times the root font size,
+  // measured again when the table's size changes (a window moved to another screen).
+  const heightNow = () => options.rowHeight ||
+    Math.round(2.2 * (parseFloat(getComputedStyle(document.documentElement).fontSize) || 15));
+  let rowHeight = heightNow();
   const byKey = new Map();
   let order = [];
   let sort = options.sort ? { ...options.sort } : null;
@@ -219,7 +221,15 @@ export function createTable(container, options) {
     const rowElement = event.target.closest(".vt-row");
     if (rowElement && options.onOpen) options.onOpen(byKey.get(keyFromElement(rowElement)));
   });
-  const resize = new ResizeObserver(invalidate);
+  const resize = new ResizeObserver(() => {
+    const height = heightNow();
+    if (height !== rowHeight) {
+      rowHeight = height;
+      for (const entry of shown.values()) entry.element.remove();
+      shown.clear();
+    }
+    invalidate();
+  });
   resize.observe(viewport);
 
   function keyFromElement(rowElement) {
