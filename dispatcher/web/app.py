@@ -206,6 +206,7 @@ def make_app(ops: Operations, *, max_request_bytes: int) -> web.Application:
         template_config,
         tokens,
         users,
+        webconsole,
     )
 
     http_errors.quiet_bad_requests()
@@ -236,6 +237,7 @@ def make_app(ops: Operations, *, max_request_bytes: int) -> web.Application:
         openapi,
         tokens,
         template_config,
+        webconsole,
     )
     for module in modules:
         module.add_routes(app)
