@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import dispatcher_figures as df
-from benchmarks import listing_figures, postgres_figures, probes, report
+from benchmarks import (
+    listing_figures,
+    postgres_figures,
+    probes,
+    report,
+    web_console_figures,
+    web_nodes_figures,
+)
 from benchmarks.cpu import CpuWindow
 from benchmarks.farm import BenchError, raise_open_files
 from benchmarks.runner import SCALES, Scale, measure, median
@@ -105,6 +112,12 @@ def run_figures(scale: Scale, ctx: df.Context, spawn_rate: float | None) -> dict
     figures.update(df.hook_figures(ctx, figures["noop_ahead0"]))
     for name, figure in listing_figures.FIGURES.items():
         figures[name] = figure(ctx)
+    for name, figure in web_console_figures.FIGURES.items():  # a browser: not in the smoke run
+        smoke = scale.name == "smoke"
+        figures[name] = skipped("runs with make bench (a browser)") if smoke else figure(ctx)
+    for name, figure in web_nodes_figures.FIGURES.items():  # a browser: not in the smoke run
+        smoke = scale.name == "smoke"
+        figures[name] = skipped("runs with make bench (a browser)") if smoke else figure(ctx)
     if scale.name != "smoke":  # (a cluster to start: the harness's smoke test runs without)
         for name, figure in postgres_figures.FIGURES.items():
             figures[name] = figure(ctx)
@@ -119,6 +132,8 @@ SINGLE = {
     "rest_list": df.rest_list,
     **listing_figures.FIGURES,
     **postgres_figures.FIGURES,
+    **web_console_figures.FIGURES,
+    **web_nodes_figures.FIGURES,
 }
 
 

@@ -236,7 +236,8 @@ class Dispatcher:
         if is_postgres(settings.store):
             from dispatcher.shared_logs import DatabaseChunkLogs  # (asyncpg only when used)
 
-            return DatabaseChunkLogs(self.store.chunk_log_table())  # type: ignore[attr-defined]
+            table = self.store.chunk_log_table()  # type: ignore[attr-defined]
+            return DatabaseChunkLogs(table, earlier=ChunkLogs(settings.logs_dir))
         return ChunkLogs(settings.logs_dir)
 
     def _start_node_server(self, recorded: dict[str, Any]) -> None:

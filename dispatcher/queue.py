@@ -289,6 +289,15 @@ class Queue:
             for key in self.index.state.ids(state)
         )
 
+    def queued_chunks(self) -> int:
+        """Chunks waiting in unfinished jobs (paused ones included): the queue's depth."""
+        jobs = self.jobs
+        return sum(
+            jobs[key].counts[CHUNK_QUEUED]
+            for state in (Status.QUEUED, Status.RUNNING, Status.PAUSED)
+            for key in self.index.state.ids(state)
+        )
+
     def chunk(self, job: Job, index: int) -> int:
         if not 0 <= index < job.chunk_count:
             raise NotFound(f"job {job.id} has no chunk {index} (it has {job.chunk_count})")

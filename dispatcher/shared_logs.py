@@ -12,6 +12,10 @@ for the writer first, so they see everything this dispatcher has received.
 While the database cannot be written, output waits in memory up to
 `max_buffered_bytes`; past that it is dropped with a warning (log output is the
 record of what ran, not the farm's state, and must never stop the farm).
+
+`earlier` is the log folder of the data directory (a farm moved from SQLite by
+`corral store migrate` has its old chunk logs there): an attempt the database
+holds no output of is read from it, and a deleted job's files go too.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from collections.abc import AsyncIterator, Callable
 
 from dispatcher import tail
 from dispatcher.errors import NotFound, StoreError
+from dispatcher.logs import ChunkLogs
 from dispatcher.store.pg_chunk_logs import ChunkLogTable, Piece
 
 log = logging.getLogger(__name__)
@@ -42,8 +47,10 @@ class DatabaseChunkLogs:
         *,
         flush_interval_s: float = FLUSH_INTERVAL_S,
         max_buffered_bytes: int = MAX_BUFFERED_BYTES,
+        earlier: ChunkLogs | None = None,
     ) -> None:
         self.table = table
+        self.earlier = earlier
         self.flush_interval_s = flush_interval_s
         self.max_buffered_bytes = max_buffered_bytes
         self._pending: list[Piece] = []
@@ -118,6 +125,8 @@ class DatabaseChunkLogs:
         self._pending = kept
         self._removals.append(job)
         self._wake.set()
+        if self.earlier is not None:
+            self.earlier.remove_job(job)
 
     async def _run(self) -> None:
         while True:
@@ -160,7 +169,12 @@ class DatabaseChunkLogs:
 
     # -- reading -----------------------------------------------------------------
     async def attempts(self, job: int, chunk: int) -> list[int]:
-        return await self.table.attempts(job, chunk)
+        """The attempts of a chunk that wrote output, here or in the earlier files."""
+        await self._settle_quietly()
+        found = set(await self.table.attempts(job, chunk))
+        if self.earlier is not None:
+            found.update(self.earlier.attempts(job, chunk))
+        return sorted(found)
 
     async def read_async(
         self, job: int, chunk: int, attempt: int | None = None, limit: int = 4 << 20
@@ -169,11 +183,13 @@ class DatabaseChunkLogs:
         its end; NotFound when it wrote none."""
         await self._settle_quietly()
         if attempt is None:
-            attempts = await self.table.attempts(job, chunk)
+            attempts = await self.attempts(job, chunk)
             if not attempts:
                 raise NotFound(f"no log for job {job} chunk {chunk}")
             attempt = attempts[-1]
         pieces = await self.table.tail(job, chunk, attempt, limit)
+        if not pieces and self.earlier is not None:
+            return self.earlier.read(job, chunk, attempt, limit)  # NotFound when none
         if not pieces:
             raise NotFound(f"no log for job {job} chunk {chunk} attempt {attempt}")
         data = b"".join(data for _, data in pieces)

@@ -252,14 +252,18 @@ class RecordOperations(Area):
         return self.farm.message_log.read()
 
     def statistics_sample(self) -> dict[str, Any]:
-        """The counters the statistics sampler stores every interval."""
+        """The counters the statistics sampler stores every interval. `nodes_busy` counts the
+        nodes running a chunk; `chunks_queued` the chunks waiting in unfinished jobs."""
         farm = self.farm
+        queue = farm.queue
         return {
             "time": time.time(),
-            "jobs": len(farm.queue.jobs),
-            "nodes": len(farm.queue.nodes),
+            "jobs": len(queue.jobs),
+            "nodes": len(queue.nodes),
             "nodes_online": len(farm.node_server.connected()),
-            "chunks_running": len(farm.queue.running),
+            "nodes_busy": len({entry.node_id for entry in queue.running.values()}),
+            "chunks_running": len(queue.running),
+            "chunks_queued": queue.queued_chunks(),
             "results": farm.node_server.results,
             "assigned": farm.node_server.scheduler.assigned,
             "hook_faults": farm.hook_host.faults,

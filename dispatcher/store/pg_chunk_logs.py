@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import asyncpg
 
 from dispatcher.errors import StoreUnavailable
+from dispatcher.store.pg_schema import Q as SCHEMA_Q
 from dispatcher.store.sqlite import _named_queries
 
 if TYPE_CHECKING:
@@ -32,9 +33,18 @@ class ChunkLogTable:
         self.store = store
 
     async def ensure(self) -> None:
-        """Create the table and its index when missing (safe with other dispatchers)."""
-        await self._write(Q["chunk_logs_table"])
-        await self._write(Q["chunk_logs_index"])
+        """Create the table and its index when missing; under the migrations' lock, so
+        that dispatchers starting at once on a new database do not race."""
+        try:
+            async with self.store._reads().acquire() as db, db.transaction():
+                await db.execute(SCHEMA_Q["migrate_lock"])
+                await db.execute(Q["chunk_logs_table"])
+                await db.execute(Q["chunk_logs_index"])
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+            cause = str(exc) or type(exc).__name__
+            raise StoreUnavailable(
+                f"the chunk log table cannot be made: {cause}", cause=cause, retry_after_s=1.0
+            ) from exc
 
     async def append(self, pieces: Sequence[Piece]) -> None:
         """Write pieces of output in this order, in one statement."""

@@ -242,6 +242,7 @@ def make_app(
         template_config,
         tokens,
         users,
+        webconsole,
     )
 
     http_errors.quiet_bad_requests()
@@ -274,6 +275,7 @@ def make_app(
         openapi,
         tokens,
         template_config,
+        webconsole,
     )
     for module in modules:
         module.add_routes(app)

@@ -10,6 +10,7 @@ real HTTP server that redirects every request to the live dispatcher.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -259,3 +260,40 @@ def test_render_client_follows_a_dispatcher_moved_mid_job(
         assert f"to=127.0.0.1:{second_port}" in log
     finally:
         second.stop()
+
+
+def test_a_console_script_reaches_the_farm_through_a_list(farm: Farm) -> None:
+    """MConsoleAPI (`corral run-script --target console`) with CORRAL_DISPATCHER a list."""
+    script = farm.data_dir.parent / "listed.py"
+    script.write_text(
+        "import json\n"
+        "import MConsoleAPI as api\n"
+        "err, folder = api.jobAddFolder(0, 'admin', 'made through a list')\n"
+        "print(json.dumps([err.getErrorCode(), len(api.jobGetList()[1])]))\n"
+    )
+    env = {**os.environ, "CORRAL_DISPATCHER": f"127.0.0.1:{dead_port()},{farm.url}",
+           "CORRAL_TOKEN": farm.token, "HOME": str(farm.data_dir)}  # fmt: skip
+    done = subprocess.run(
+        [CORRAL, "run-script", str(script), "--target", "console"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [0, 1]
+    titles = [job["title"] for job in farm.request("GET", "/api/v1/jobs/")]
+    assert "made through a list" in titles
+
+
+def test_a_followed_log_streams_through_a_list(farm: Farm) -> None:
+    """A streamed answer (a chunk's live log) opens at the live address of a list."""
+    farm.client("alpha")
+    script = "sleep 4; echo first line; sleep 1; echo last line"  # the follow starts first
+    job = farm.submit(title="followed", command=["sh", "-c", script])
+    wait_for(lambda: farm.job(job["id"])["chunks"]["running"], 30, "the chunk to run")
+    listed = f"127.0.0.1:{dead_port()},{farm.url}"
+    done = subprocess.run(
+        [CORRAL, "--dispatcher", listed, "--token", farm.token, "chunks", "log", str(job["id"]),
+         "0", "--follow", "--follow-s", "20"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "first line" in done.stdout and "last line" in done.stdout

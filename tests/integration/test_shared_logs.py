@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from dispatcher.errors import NotFound
+from dispatcher.logs import ChunkLogs
 from dispatcher.shared_logs import DatabaseChunkLogs
 from dispatcher.store.postgres import PostgresStore
 from tests.integration.farm import Farm, wait_for
@@ -77,6 +78,33 @@ async def test_database_chunk_logs_write_read_follow_and_remove(postgres_url: st
         await store.close()
 
 
+async def test_logs_written_before_a_move_from_sqlite_are_still_read(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """A farm moved by `corral store migrate` keeps its old chunk logs as files in the
+    data directory: an attempt the database holds nothing of is read from them."""
+    earlier = ChunkLogs(tmp_path / "logs")
+    earlier.append(3, 0, 1, b"rendered before the move\n")
+    earlier.end(3, 0, 1)
+    store = PostgresStore(postgres_url)
+    await store.open()
+    logs = DatabaseChunkLogs(store.chunk_log_table(), earlier=earlier)
+    try:
+        await logs.start()
+        logs.append(3, 0, 2, b"rendered after\n")
+        assert await logs.attempts(3, 0) == [1, 2]
+        assert await logs.read_async(3, 0, 1) == b"rendered before the move\n"
+        assert await logs.read_async(3, 0) == b"rendered after\n"
+        logs.remove_job(3)
+        await logs.settle()
+        assert not (tmp_path / "logs" / "jobs" / "3").exists()
+        with pytest.raises(NotFound):
+            await logs.read_async(3, 0)
+    finally:
+        await logs.aclose()
+        await store.close()
+
+
 async def test_output_waits_in_memory_while_the_database_refuses_it(postgres_url: str) -> None:
     store = PostgresStore(postgres_url)
     await store.open()
@@ -102,7 +130,7 @@ def test_a_new_dispatcher_on_the_database_serves_the_old_ones_chunk_logs(
 ) -> None:
     first = make_farm("--store", postgres_url)
     first.client("alpha")
-    script = "sleep 1; echo rendered frame on alpha; sleep 0.5; echo and saved it"
+    script = "sleep 2; echo rendered frame on alpha; sleep 0.5; echo and saved it"
     job = first.submit(title="logged", command=["sh", "-c", script])
     wait_for(lambda: first.job(job["id"])["chunks"]["running"], 30, "the chunk to run")
     # The live tail reads the database: it ends once the attempt is over, with all of it.
