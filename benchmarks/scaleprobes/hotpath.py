@@ -1,6 +1,6 @@
 """No-op chunks/s through a dispatcher with simulated clients, A/B against another tree.
 
-`python -m benchmarks.probes.hotpath [--clients 200] [--ahead 0] [--base DIR] [--profile F]`
+`python -m benchmarks.scaleprobes.hotpath [--clients 200] [--ahead 0] [--base DIR] [--profile F]`
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Spawn rates of `/bin/true` under the render reaper, several ways, in one run.
 
-`python -m benchmarks.probes.spawn [--seconds 2] [--parallel 2] [--rounds 3]`
+`python -m benchmarks.scaleprobes.spawn [--seconds 2] [--parallel 2] [--rounds 3]`
 """
 
 from __future__ import annotations

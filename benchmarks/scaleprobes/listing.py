@@ -1,6 +1,6 @@
 """Time job-listing pages against a dispatcher with N queued jobs.
 
-`python -m benchmarks.probes.listing --jobs 10000 [--base DIR] [--profile FILE]`
+`python -m benchmarks.scaleprobes.listing --jobs 10000 [--base DIR] [--profile FILE]`
 prints p50/p99 of `?limit=100` pages at random cursors, of the first page, and of
 a `?where=` page.
 """

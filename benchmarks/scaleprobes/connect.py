@@ -1,7 +1,7 @@
 """Connect N simulated clients to a fresh dispatcher; print the handshake time and the
 dispatcher's own CPU (share of one core) while they sit idle and heartbeat.
 
-`python -m benchmarks.probes.connect --clients 10000 [--profile FILE] [--idle-s 10]`
+`python -m benchmarks.scaleprobes.connect --clients 10000 [--profile FILE] [--idle-s 10]`
 """
 
 from __future__ import annotations
