@@ -564,8 +564,8 @@ def test_manage_own_offers_actions_on_ones_own_jobs_only(context: Any, console_f
     assert artist.inner_text(".actions").strip() == "(read only)"
 
 
-def test_the_consoles_helpers_answer_as_documented(page: Any) -> None:
-    """dom.js, api.js and the jobs page's helpers, run in the browser."""
+def test_the_consoles_functions_answer_as_documented(page: Any) -> None:
+    """dom.js, api.js and the jobs page's functions, run in the browser."""
     found = page.evaluate(
         """async () => {
             const dom = await import("/console/js/dom.js");
