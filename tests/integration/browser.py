@@ -2,7 +2,7 @@
 against a real dispatcher on port 0.
 
 Fixtures (a test module takes them all with `from tests.integration.browser import *`,
-whose `__all__` names the fixtures only; helpers are imported by name):
+whose `__all__` names the fixtures only; the other functions are imported by name):
 
 - `console_farm`: a dispatcher (module scope) with two users who log in with a password:
   ADMIN (administer) and VIEWER (no permissions).

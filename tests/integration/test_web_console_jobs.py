@@ -114,7 +114,7 @@ def open_jobs(page: Any, hash_: str = "#/jobs") -> None:
 
 
 def row_of(page: Any, job_id: int) -> Any:
-    return page.locator(f".vt-row:has(.vt-td:text-is('{job_id}'))")
+    return page.locator(f".vt-row[data-key='{job_id}']")
 
 
 def test_a_hostile_job_name_shows_as_text_and_runs_nothing(page: Any, console_farm: Farm) -> None:
@@ -564,8 +564,8 @@ def test_manage_own_offers_actions_on_ones_own_jobs_only(context: Any, console_f
     assert artist.inner_text(".actions").strip() == "(read only)"
 
 
-def test_the_consoles_helpers_answer_as_documented(page: Any) -> None:
-    """dom.js, api.js and the jobs page's helpers, run in the browser."""
+def test_the_consoles_functions_answer_as_documented(page: Any) -> None:
+    """dom.js, api.js and the jobs page's functions, run in the browser."""
     found = page.evaluate(
         """async () => {
             const dom = await import("/console/js/dom.js");
@@ -596,6 +596,44 @@ def test_the_consoles_helpers_answer_as_documented(page: Any) -> None:
     assert found["absolute"] == "/api/v1/jobs/?limit=1&after=x"
     assert 290 <= found["eta"] <= 310 and found["noEta"] is None
     assert found["progress"] == [0.5, 1]
+
+
+def test_the_eta_filter_keeps_running_jobs_by_their_estimate(
+    page: Any, console_farm: Farm, render_node: Path
+) -> None:
+    waiting = console_farm.submit(title="no eta yet", pools=["nowhere"])
+    job = console_farm.submit(title="has an eta", frames="1-8", command=["sh", "-c", "sleep 1"])
+    open_jobs(page)
+    row_of(page, waiting["id"]).wait_for()
+    page.select_option("#filter-eta", "lt3600")
+    assert "eta=lt3600" in page.url
+    page.wait_for_function(  # a job shows once it has run a chunk: it has an ETA then
+        f"() => [...document.querySelectorAll('.vt-row .vt-td:first-child')]"
+        f".some((cell) => cell.textContent === '{job['id']}')",
+        timeout=60_000,
+    )
+    assert waiting["id"] not in visible_ids(page)
+    page.select_option("#filter-eta", "gt3600")
+    page.wait_for_function(
+        f"() => ![...document.querySelectorAll('.vt-row .vt-td:first-child')]"
+        f".some((cell) => cell.textContent === '{job['id']}')"
+    )
+    page.select_option("#filter-eta", "")
+    row_of(page, waiting["id"]).wait_for()
+    console_farm.wait_state(job["id"], "done")
+    checks = page.evaluate(
+        """async () => {
+            const jobs = await import("/console/js/pages/jobs.js");
+            const now = () => Date.parse("2030-01-01T01:00:00Z");
+            const job = (state, progress) => ({state, progress,
+                                               time_started: "2030-01-01T00:00:00Z"});
+            const under = jobs.etaFilter("lt3600", now), over = jobs.etaFilter("gt3600", now);
+            return [jobs.etaFilter("", now), under(job("running", 0.75)),
+                    under(job("running", 0.25)), over(job("running", 0.25)),
+                    under(job("queued", 0.5)), over(job("running", 0))];
+        }"""
+    )
+    assert checks == [None, True, False, True, False, False]  # 20 min left; 3 h left
 
 
 # Last: it leaves 10,000 jobs on the module's farm.

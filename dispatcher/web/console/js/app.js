@@ -1,5 +1,5 @@
 // The console's shell: the login form, the navigation bar, the hash router and the
-// context every page gets (api, events, the user and what they may do, helpers).
+// context every page gets (api, events, the user and what they may do, DOM builders).
 
 import { api, ApiError, apiPage, onUnauthorized, setCsrfToken } from "./api.js";
 import { closeEvents, onStatus, subscribe } from "./events.js";

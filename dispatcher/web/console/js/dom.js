@@ -1,4 +1,4 @@
-// Small DOM helpers. Text always goes in through text nodes (textContent), never
+// Small DOM functions. Text always goes in through text nodes (textContent), never
 // through innerHTML: job names, logs and every other value from the farm are data.
 
 /** h("div", {class: "x", onclick: fn}, "text", child, [more]) -> an element. */

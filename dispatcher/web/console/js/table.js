@@ -10,8 +10,9 @@ const OVERSCAN = 8;
 const RESORT_MS = 1000; // live updates re-sort at most this often
 
 /**
- * createTable(container, {columns, rowKey, rows, fetchPage, onOpen, onActive, sort,
+ * createTable(container, {columns, rowKey, rows, fetchPage, onOpen, onActive, sort, filter,
  *   rowHeight, emptyText, label, onStatus})
+ * `filter(row)` keeps rows in the browser (for values the server does not filter on).
  * columns: [{key, title, width, sortable, value(row), render(row) -> Node | text, className}]
  */
 export function createTable(container, options) {
@@ -25,6 +26,7 @@ export function createTable(container, options) {
   const byKey = new Map();
   let order = [];
   let sort = options.sort ? { ...options.sort } : null;
+  let rowFilter = options.filter || null;
   let activeKey = null;
   let dirty = true;
   let needsSort = false;
@@ -237,26 +239,38 @@ export function createTable(container, options) {
     return null;
   }
 
-  function setRows(rows) {
-    byKey.clear();
-    order = [];
-    for (const row of rows) {
-      const key = rowKey(row);
-      if (!byKey.has(key)) order.push(key);
-      byKey.set(key, row);
-    }
+  // `order` holds the keys of the rows shown (those the filter keeps), `byKey` every row.
+  const passes = (row) => !rowFilter || rowFilter(row);
+
+  function refilter() {
+    order = [...byKey.keys()].filter((key) => passes(byKey.get(key)));
+    if (activeKey !== null && !passes(byKey.get(activeKey) || {})) activeKey = null;
     sortNow();
     invalidate();
   }
 
+  function setRows(rows) {
+    byKey.clear();
+    for (const row of rows) byKey.set(rowKey(row), row);
+    refilter();
+  }
+
   function upsert(rows) {
+    let dropped = false;
+    const shownKeys = rowFilter ? new Set(order) : null;
     for (const row of rows) {
       const key = rowKey(row);
-      if (!byKey.has(key)) {
-        order.push(key);
-      }
+      const known = byKey.has(key);
       byKey.set(key, row);
+      if (!rowFilter) {
+        if (!known) order.push(key);
+      } else if (passes(row)) {
+        if (!shownKeys.has(key)) order.push(key);
+      } else if (shownKeys.has(key)) {
+        dropped = true;
+      }
     }
+    if (dropped) order = order.filter((key) => passes(byKey.get(key)));
     if (sort) needsSort = true;
     invalidate();
   }
@@ -268,6 +282,12 @@ export function createTable(container, options) {
     order = order.filter((key) => !gone.has(key));
     if (gone.has(activeKey)) activeKey = null;
     invalidate();
+  }
+
+  /** Show only the loaded rows `filter(row)` keeps (null: all of them). */
+  function setFilter(filter) {
+    rowFilter = filter || null;
+    refilter();
   }
 
   async function load() {
@@ -311,6 +331,7 @@ export function createTable(container, options) {
     upsert,
     remove,
     setSort,
+    setFilter,
     get sort() { return sort; },
     get: (key) => byKey.get(key),
     rows: () => order.map((key) => byKey.get(key)),

@@ -10,6 +10,19 @@ const NEXT_PAGES = 1000; // ...then the rest come in pages whose parsing stays a
 const REFETCH_AT_ONCE = 50; // more changed jobs than this in a batch: reload the table
 const RELOAD_QUIET_MS = 1000; // ...once the changes pause this long (a big submission comes in parts)
 const STATES = ["", "queued", "running", "paused", "done", "failed"];
+// ETA is the browser's estimate (the dispatcher has no such field): it filters here.
+const ETAS = [["", "any ETA"], ["lt600", "ETA under 10 min"], ["lt3600", "ETA under 1 h"], ["gt3600", "ETA over 1 h"]];
+
+/** The ETA filter's test for a job (null: no ETA filter). */
+export function etaFilter(choice, now = Date.now) {
+  if (!choice) return null;
+  const limit = Number(choice.slice(2));
+  const under = choice.startsWith("lt");
+  return (job) => {
+    const eta = etaSeconds(job, now());
+    return eta !== null && (under ? eta < limit : eta >= limit);
+  };
+}
 
 /** A job's ETA in seconds (running jobs with some progress), else null. */
 export function etaSeconds(job, now = Date.now()) {
@@ -65,7 +78,7 @@ function readFilters(query) {
   const params = new URLSearchParams(query || "");
   const wheres = params.getAll("where");
   return {
-    state: params.get("state") || "", owner: params.get("owner") || "",
+    state: params.get("state") || "", owner: params.get("owner") || "", eta: params.get("eta") || "",
     template: params.get("template") || "", parent: params.get("parent") || "",
     wheres, sort: params.get("sort") || "", desc: params.get("desc") === "1",
   };
@@ -73,7 +86,7 @@ function readFilters(query) {
 
 function writeFilters(filters) {
   const params = new URLSearchParams();
-  for (const name of ["state", "owner", "template", "parent", "sort"]) if (filters[name]) params.set(name, filters[name]);
+  for (const name of ["state", "owner", "template", "parent", "eta", "sort"]) if (filters[name]) params.set(name, filters[name]);
   if (filters.desc) params.set("desc", "1");
   for (const where of filters.wheres) params.append("where", where);
   const text = params.toString();
@@ -130,12 +143,14 @@ export default {
     const ownerInput = ctx.h("input", { "aria-label": "owner", id: "filter-owner", placeholder: "owner", value: filters.owner, size: 10 });
     const templateSelect = ctx.h("select", { "aria-label": "template", id: "filter-template" },
       ctx.h("option", { value: "" }, "any template"));
+    const etaSelect = ctx.h("select", { "aria-label": "ETA", id: "filter-eta" },
+      ETAS.map(([value, label]) => ctx.h("option", { value, selected: value === filters.eta }, label)));
     const whereInput = ctx.h("input", { id: "filter-where", class: "grow", "aria-label": "query",
       placeholder: "query, e.g. Priority>50 or Creator contains joe (Enter adds it)", autocomplete: "off" });
     const whereError = ctx.h("span", { class: "field-error", role: "alert", id: "filter-error" }, "");
     const chips = ctx.h("span", { class: "chips" });
     const bar = ctx.h("div", { class: "toolbar" },
-      ctx.h("h1", {}, "Jobs"), stateSelect, ownerInput, templateSelect, whereInput,
+      ctx.h("h1", {}, "Jobs"), stateSelect, ownerInput, templateSelect, etaSelect, whereInput,
       ctx.can("submit") ? ctx.h("a", { class: "button primary", href: "#/submit" }, "Submit a job") : null);
     const line2 = ctx.h("div", { class: "toolbar" }, chips, whereError, ctx.h("span", { class: "grow" }), status);
     const actionsBar = ctx.h("div", { class: "toolbar actions", "aria-label": "actions on the selected job" });
@@ -159,6 +174,7 @@ export default {
       columns: columns(ctx),
       rowKey: (job) => job.id,
       sort: filters.sort ? { key: filters.sort, descending: filters.desc } : null,
+      filter: etaFilter(filters.eta),
       onSort: (sort) => { filters.sort = sort ? sort.key : ""; filters.desc = !!sort?.descending; writeFilters(filters); },
       fetchPage: (cursor) => {
         if (cursor) return ctx.apiPage(cursor.replace(/([?&])limit=\d+/, `$1limit=${NEXT_PAGES}`));
@@ -204,6 +220,11 @@ export default {
     stateSelect.addEventListener("change", () => { filters.state = stateSelect.value; apply(); });
     ownerInput.addEventListener("change", () => { filters.owner = ownerInput.value.trim(); apply(); });
     templateSelect.addEventListener("change", () => { filters.template = templateSelect.value; apply(); });
+    etaSelect.addEventListener("change", () => {
+      filters.eta = etaSelect.value;
+      writeFilters(filters);
+      table.setFilter(etaFilter(filters.eta));
+    });
     whereInput.addEventListener("keydown", (event) => {
       if (event.key !== "Enter") return;
       event.preventDefault();
