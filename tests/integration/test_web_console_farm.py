@@ -521,3 +521,24 @@ def test_a_thousand_nodes_render_without_long_tasks(context: Any, thousand_nodes
     # A long task is one over 50 ms; on this shared 2-core machine a busy neighbour stretches
     # the page's few-millisecond tasks, so the bound is the freeze a user would notice.
     assert max(first_render + live, default=0) < 250, (first_render, live)
+
+
+def test_pool_template_config_that_cannot_be_read_says_so(page: Any, console_farm: Farm) -> None:
+    # The pool's values refused (injected: the pool removed meanwhile) give a message,
+    # not a button that does nothing.
+    page.route(
+        "**/api/v1/pools/lighting/template-config/**",
+        lambda route: route.fulfill(
+            status=404,
+            content_type="application/problem+json",
+            body='{"title": "Not found", "status": 404, "detail": "no pool lighting any more"}',
+        ),
+    )
+    open_page(page, "#/pools")
+    page.click("tr[data-pool=lighting] button:has-text('Template config')")
+    page.select_option("dialog.farm-dialog select[name=template]", "python")
+    confirm(page)
+    toast = page.locator(".toast-error", has_text="no pool lighting any more").first
+    toast.wait_for()
+    assert "template configuration of lighting" in toast.inner_text()
+    assert page.locator("dialog.farm-dialog").count() == 0

@@ -94,6 +94,14 @@ export default {
     }
 
     async function configurePool(pool, button) {
+      try {
+        await editPoolConfig(pool, button);
+      } catch (error) { // (reading the templates or the pool's values failed)
+        ctx.toast(`template configuration of ${pool.name}: ${errorText(error)}`, "error");
+      }
+    }
+
+    async function editPoolConfig(pool, button) {
       const listing = await api("/api/v1/templates/");
       const templates = (listing.templates || listing).filter((template) =>
         Object.values(template.client_configuration || {}).some((items) => items && items.length));
