@@ -36,6 +36,7 @@ from dispatcher.nodes import NodeServer
 from dispatcher.notify import Notifier
 from dispatcher.operations import Operations
 from dispatcher.progress import Progress
+from dispatcher.protocol import STANDBY_REFUSAL
 from dispatcher.queue import Queue
 from dispatcher.records import Records
 from dispatcher.roles import Role
@@ -406,10 +407,8 @@ class Dispatcher:
         """What a standby says to a render client that tries to connect to it."""
         leader = "" if self.role is None else self.role.leader.render_address
         if not leader:
-            return "this dispatcher is a standby and no leader is known yet; try again"
-        return (
-            f"this dispatcher is a standby; render clients connect to the leader: leader={leader}"
-        )
+            return f"{STANDBY_REFUSAL} and no leader is known yet; try again"
+        return f"{STANDBY_REFUSAL}; render clients connect to the leader: leader={leader}"
 
     def role_view(self) -> dict[str, Any]:
         """role, epoch, leader_url and leader_render for the status route (a dispatcher

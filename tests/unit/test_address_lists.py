@@ -130,6 +130,13 @@ def test_a_standbys_refusal_names_the_leader() -> None:
     waiting = "this dispatcher is a standby and no leader is known yet; try again"
     assert leader_named(Refused(waiting), waiting) is None and from_standby(waiting)
     assert not from_standby("node alpha is registered with a node key this client did not prove")
+    # A node named after a standby is still refused for itself (the client stops).
+    assert not from_standby(
+        "node standby01 is registered with a node key this render client did not prove"
+    )
+    assert from_standby(
+        "this dispatcher is a standby; render clients connect to the leader: leader=farm1:9681"
+    )
 
 
 def test_dispatcher_list_switches_and_logs(caplog: pytest.LogCaptureFixture) -> None:
