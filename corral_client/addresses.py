@@ -161,10 +161,12 @@ class KeepMethodRedirects(urllib.request.HTTPRedirectHandler):
             raise urllib.error.HTTPError(
                 req.full_url, code, "a streamed body cannot be sent again", headers, fp
             )
+        # The caller's headers only: those urllib added for the first host (Host,
+        # Content-Length) are made again for the leader.
         return urllib.request.Request(
             newurl,
             data=req.data,
-            headers=dict(req.header_items()),
+            headers=dict(req.headers),
             origin_req_host=req.origin_req_host,
             unverifiable=True,
             method=req.get_method(),

@@ -78,6 +78,7 @@ def test_a_307_keeps_method_headers_and_body() -> None:
         "http://standby/api/v1/jobs/", data=b'{"a": 1}', method="POST",
         headers={"Authorization": "Bearer t", "Idempotency-Key": "k"},
     )  # fmt: skip
+    request.add_unredirected_header("Host", "standby")  # as urllib sends it
     handler = KeepMethodRedirects()
     moved = handler.redirect_request(
         request, None, 307, "Temporary", {}, "http://leader/api/v1/jobs/"
@@ -90,6 +91,7 @@ def test_a_307_keeps_method_headers_and_body() -> None:
     )
     assert moved.get_header("Authorization") == "Bearer t"
     assert moved.get_header("Idempotency-key") == "k"
+    assert not moved.has_header("Host")  # the leader's own is sent, not the standby's
     streamed = urllib.request.Request("http://standby/x", data=iter([b"a"]), method="POST")
     with pytest.raises(urllib.error.HTTPError, match="streamed body"):
         handler.redirect_request(streamed, None, 307, "Temporary", {}, "http://leader/x")
