@@ -354,6 +354,8 @@ FUNCTIONS = r"""async () => {
     matches: [nodes.nodeMatches(node1, "GPU busy"), nodes.nodeMatches(node1, "gpu idle"),
               nodes.nodeMatches(node1, "rack3"), nodes.nodeMatches(node1, "")],
     split: pools.splitNames(" a, b\n\nc ,"),
+    byName: kit.byName([{name: "render10"}, {name: "render2"}, {name: "Render1"}])
+      .map((item) => item.name),
     bytes: [kit.formatBytes(512), kit.formatBytes(1536), kit.formatBytes(25324953600),
             kit.formatBytes(null)],
     memory: kit.memoryUse({memory_total_bytes: 4096, memory_available_bytes: 1024}),
@@ -389,6 +391,7 @@ def test_the_farm_pages_functions(page: Any) -> None:
     assert got["exclusions"] == "templates: maya; jobs: 7"
     assert got["matches"] == [True, False, True, True]
     assert got["split"] == ["a", "b", "c"]
+    assert got["byName"] == ["Render1", "render2", "render10"]  # numbers in order
     assert got["bytes"] == ["512 B", "1.5 KiB", "24 GiB", ""]
     assert got["memory"] == {"text": "3.0 KiB / 4.0 KiB", "fraction": 0.75}
     assert got["noMemory"] == {"text": "", "fraction": None}
