@@ -454,14 +454,6 @@ def test_hostile_names_show_as_text(page: Any, console_farm: Farm) -> None:
 
 
 # -- a thousand nodes -------------------------------------------------------------------
-LONG_TASKS = """
-window.__longTasks = [];
-new PerformanceObserver((list) => {
-  for (const entry of list.getEntries()) window.__longTasks.push(entry.duration);
-}).observe({ type: "longtask", buffered: true });
-"""
-
-
 @pytest.fixture
 def thousand_nodes(tmp_path: Path) -> Iterator[Farm]:
     """A second farm with SIM_NODES simulated render clients speaking the real protocol."""
@@ -490,19 +482,18 @@ def thousand_nodes(tmp_path: Path) -> Iterator[Farm]:
 
 
 @pytest.mark.timeout(300)  # a thousand handshakes on a shared 2-core machine
-def test_a_thousand_nodes_render_without_long_tasks(context: Any, thousand_nodes: Farm) -> None:
+def test_a_thousand_busy_nodes_stay_virtualised_and_live(
+    context: Any, thousand_nodes: Farm
+) -> None:
+    # How fast the page is (its longest tasks, the time to the table) is measured by
+    # `python -m benchmarks --only web_nodes_table`, not asserted here.
     farm = thousand_nodes
     opened = context.new_page()
-    opened.add_init_script(LONG_TASKS)
     login(opened, farm.url, ADMIN, ADMIN_PASSWORD)
-    opened.evaluate("() => { window.__longTasks.length = 0; }")
-    started = opened.evaluate("() => performance.now()")
     open_page(opened, "#/nodes")
     opened.locator(".farm-node-count", has_text=f"{SIM_NODES} nodes").wait_for(timeout=60_000)
-    shown_ms = opened.evaluate("() => performance.now()") - started
     rows_in_dom = opened.locator(".vt-row").count()
     assert 0 < rows_in_dom < 120  # virtualised: only the rows in view are in the document
-    first_render = opened.evaluate("() => window.__longTasks.splice(0)")
 
     # Every node busy: chunks start and end on all of them while the page follows.
     farm.submit(title="wide", frames=f"1-{SIM_NODES * 20}", command=["true"])
@@ -513,17 +504,8 @@ def test_a_thousand_nodes_render_without_long_tasks(context: Any, thousand_nodes
         opened.keyboard.press(key)
         opened.wait_for_timeout(300)
     opened.wait_for_timeout(5000)  # live updates and polls go on meanwhile
-    assert opened.locator(".vt-row").count() < 120
-    live = opened.evaluate("() => window.__longTasks")
-    busy = farm.request("GET", "/api/v1/status")["chunks_running"]
-    listed = opened.get_attribute(".farm-node-count", "title")
-    print(
-        f"{SIM_NODES} nodes: table shown in {shown_ms:.0f} ms; long tasks (ms) while rendering "
-        f"{first_render}, while {busy} chunks ran {live}; last poll {listed}"
-    )
-    # A long task is one over 50 ms; on this shared 2-core machine a busy neighbour stretches
-    # the page's few-millisecond tasks, so the bound is the freeze a user would notice.
-    assert max(first_render + live, default=0) < 250, (first_render, live)
+    assert 0 < opened.locator(".vt-row").count() < 120
+    assert opened.locator(".farm-node-count").inner_text().startswith(f"{SIM_NODES} nodes")
 
 
 def test_pool_template_config_that_cannot_be_read_says_so(page: Any, console_farm: Farm) -> None:
