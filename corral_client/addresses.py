@@ -77,9 +77,6 @@ class Addresses:
     def __len__(self) -> int:
         return len(self.urls)
 
-    def joined(self) -> str:
-        return ",".join(self.urls)
-
 
 def delivered_maybe(error: BaseException) -> bool:
     """Whether a failed call may have reached the dispatcher.

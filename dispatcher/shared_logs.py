@@ -96,9 +96,6 @@ class DatabaseChunkLogs:
                 self._pending_bytes,
             )
 
-    def close(self) -> None:
-        """The files' synchronous close: nothing to do here (see `aclose`)."""
-
     # -- writing -----------------------------------------------------------------
     def append(self, job: int, chunk: int, attempt: int, data: bytes) -> None:
         if self._pending_bytes + len(data) > self.max_buffered_bytes:

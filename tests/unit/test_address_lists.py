@@ -62,7 +62,7 @@ def test_addresses_go_round() -> None:
         "http://a",
         "http://b",
     ]
-    assert len(addresses) == 3 and addresses.joined() == "http://a,http://b,http://c"
+    assert len(addresses) == 3 and addresses.urls == ["http://a", "http://b", "http://c"]
     with pytest.raises(ValueError):
         Addresses([])
 
