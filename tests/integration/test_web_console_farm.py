@@ -527,3 +527,37 @@ def test_pool_template_config_that_cannot_be_read_says_so(page: Any, console_far
     toast.wait_for()
     assert "template configuration of lighting" in toast.inner_text()
     assert page.locator("dialog.farm-dialog").count() == 0
+
+
+def test_node_page_keeps_the_latest_template_configuration(page: Any, console_farm: Farm) -> None:
+    # A read of the configuration that answers after a later one (held back here) must not
+    # put its older values back on the page.
+    farm = console_farm
+    ident = node_id(farm, "render01")
+    config = f"/api/v1/nodes/{ident}/template-config/python"
+    held: list[tuple[Any, Any]] = []
+
+    def hold_the_first(route: Any) -> None:
+        if held:
+            route.continue_()
+            return
+        held.append((route, route.fetch()))  # the answer before the change below
+
+    page.route(f"**{config}", hold_the_first)
+    open_page(page, f"#/nodes/{ident}")
+    page.locator(".farm-title h2", has_text="render01").wait_for()
+    for _ in range(100):
+        if held:
+            break
+        page.wait_for_timeout(100)
+    assert held, "the page did not read the node's configuration"
+    try:
+        farm.request("PUT", config, {"values": {"PYTHONEXE": "/opt/newer/python3"}})
+        newer = page.locator("[data-template=python] dd", has_text="/opt/newer/python3")
+        newer.wait_for()
+        route, older = held[0]
+        route.fulfill(response=older)
+        page.wait_for_timeout(1000)
+        assert newer.count() == 1, page.inner_text("[data-template=python]")
+    finally:
+        farm.request("PUT", config, {"values": {}})
