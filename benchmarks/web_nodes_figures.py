@@ -57,9 +57,7 @@ def _measure_page(d: Dispatcher, nodes: int, sims: threading.Thread) -> dict[str
             page.evaluate("window.__longTasks.length = 0")
             began = page.evaluate("performance.now()")
             page.evaluate("location.hash = '#/nodes'")
-            page.locator(".farm-node-count", has_text=f"{nodes} nodes").wait_for(
-                timeout=TIMEOUT_MS
-            )
+            page.locator(".farm-node-count", has_text=f"{nodes} nodes").wait_for(timeout=TIMEOUT_MS)
             shown_ms = page.evaluate("performance.now()") - began
             first = page.evaluate("window.__longTasks.splice(0)")
             sims.join(timeout=WARMUP_S + WINDOW_S + 60)  # the page follows the farm meanwhile

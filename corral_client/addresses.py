@@ -77,9 +77,6 @@ class Addresses:
     def __len__(self) -> int:
         return len(self.urls)
 
-    def joined(self) -> str:
-        return ",".join(self.urls)
-
 
 def delivered_maybe(error: BaseException) -> bool:
     """Whether a failed call may have reached the dispatcher.
@@ -161,10 +158,12 @@ class KeepMethodRedirects(urllib.request.HTTPRedirectHandler):
             raise urllib.error.HTTPError(
                 req.full_url, code, "a streamed body cannot be sent again", headers, fp
             )
+        # The caller's headers only: those urllib added for the first host (Host,
+        # Content-Length) are made again for the leader.
         return urllib.request.Request(
             newurl,
             data=req.data,
-            headers=dict(req.header_items()),
+            headers=dict(req.headers),
             origin_req_host=req.origin_req_host,
             unverifiable=True,
             method=req.get_method(),

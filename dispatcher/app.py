@@ -14,7 +14,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from dispatcher.nodes import NodeServer
 from dispatcher.notify import Notifier
 from dispatcher.operations import Operations
 from dispatcher.progress import Progress
+from dispatcher.protocol import STANDBY_REFUSAL
 from dispatcher.queue import Queue
 from dispatcher.records import Records
 from dispatcher.roles import Role
@@ -356,14 +357,20 @@ class Dispatcher:
         temporary.replace(path)
 
     async def close(self) -> None:
-        """Stop taking work, then close the parts in reverse order. Safe twice."""
+        """Stop taking work, then close the parts in reverse order. Safe twice. Whoever
+        waits for the close (`wait_closed`) is let go even when a part fails to close."""
+        try:
+            await self._close_parts()
+        finally:
+            self._closed.set()
+
+    async def _close_parts(self) -> None:
         if not self._started:
             await self.notifier.close()
             await self._close_hooks()
             await self.store.close()
             self.lock.release()
             await self.loop_lag.close()
-            self._closed.set()
             return
         self._started = False
         log.info("action=stopping")
@@ -381,7 +388,6 @@ class Dispatcher:
         self.lock.release()
         await self.loop_lag.close()
         log.info("action=stopped")
-        self._closed.set()
 
     async def _close_hooks(self) -> None:
         """The hooks (and their host), the sampler and the activity file; safe twice."""
@@ -401,10 +407,8 @@ class Dispatcher:
         """What a standby says to a render client that tries to connect to it."""
         leader = "" if self.role is None else self.role.leader.render_address
         if not leader:
-            return "this dispatcher is a standby and no leader is known yet; try again"
-        return (
-            f"this dispatcher is a standby; render clients connect to the leader: leader={leader}"
-        )
+            return f"{STANDBY_REFUSAL} and no leader is known yet; try again"
+        return f"{STANDBY_REFUSAL}; render clients connect to the leader: leader={leader}"
 
     def role_view(self) -> dict[str, Any]:
         """role, epoch, leader_url and leader_render for the status route (a dispatcher
@@ -438,10 +442,7 @@ class Dispatcher:
         log.critical("action=step_down reason=%s; the dispatcher stops leading", self.stepped_down)
         if self._started:
             self.scheduler.paused = True
-        if self._fatal_close is None:
-            self._fatal_close = asyncio.get_running_loop().create_task(
-                self._close_stepping_down(), name="dispatcher-step-down"
-            )
+        self._close_in_background(self._close_stepping_down(), "dispatcher-step-down")
 
     async def _close_stepping_down(self) -> None:
         if self._started:
@@ -451,13 +452,24 @@ class Dispatcher:
     def _fatal(self, exc: BaseException) -> None:
         """The store can no longer be trusted: stop loudly (the CLI exits non-zero)."""
         self.fatal = exc
-        if self._fatal_close is None:
-            self._fatal_close = asyncio.get_running_loop().create_task(
-                self.close(), name="dispatcher-fatal-close"
-            )
+        self._close_in_background(self.close(), "dispatcher-fatal-close")
+
+    def _close_in_background(self, closing: Coroutine[Any, Any, None], name: str) -> None:
+        """Close from a callback (once): the task is kept, and a part that fails to
+        close is logged (the close lets its waiters go either way)."""
+        if self._fatal_close is not None:
+            closing.close()
+            return
+        self._fatal_close = asyncio.get_running_loop().create_task(closing, name=name)
+        self._fatal_close.add_done_callback(_log_close_failure)
 
     async def wait_closed(self) -> None:
         await self._closed.wait()
+
+
+def _log_close_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("action=close_failed task=%s error=%r", task.get_name(), task.exception())
 
 
 def _read_json(path: Path) -> dict[str, Any]:

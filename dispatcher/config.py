@@ -100,9 +100,14 @@ class Settings(BaseModel):
         )
 
     @model_validator(mode="after")
-    def _tls_pair(self) -> Settings:
+    def _settings_that_go_together(self) -> Settings:
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("tls_cert and tls_key go together: give both or neither")
+        if self.hot_standby and not self.store:
+            raise ValueError(
+                "hot_standby needs a PostgreSQL store (store = postgresql://...): dispatchers "
+                "share no SQLite file"
+            )
         return self
 
     # Input limits (dispatcher/limits.py; docs/security.md "Input limits"). A request

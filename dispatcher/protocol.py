@@ -190,6 +190,11 @@ class Refused(msgspec.Struct, tag="refused"):
     reason: str
 
 
+# How a standby dispatcher's refusal begins (renderclient/dispatchers.py tells it from
+# a refusal of the node itself by this, never by a word a node's name may hold).
+STANDBY_REFUSAL = "this dispatcher is a standby"
+
+
 class Assign(msgspec.Struct, tag="assign"):
     """Run one chunk. `job` is the job as the template hooks see it (REST field names).
 

@@ -96,9 +96,6 @@ class DatabaseChunkLogs:
                 self._pending_bytes,
             )
 
-    def close(self) -> None:
-        """The files' synchronous close: nothing to do here (see `aclose`)."""
-
     # -- writing -----------------------------------------------------------------
     def append(self, job: int, chunk: int, attempt: int, data: bytes) -> None:
         if self._pending_bytes + len(data) > self.max_buffered_bytes:
@@ -195,7 +192,7 @@ class DatabaseChunkLogs:
         data = b"".join(data for _, data in pieces)
         return data[-limit:]
 
-    def follow(
+    async def follow(
         self,
         job: int,
         chunk: int,
@@ -207,18 +204,6 @@ class DatabaseChunkLogs:
         finished: Callable[[], bool],
     ) -> AsyncIterator[bytes]:
         """What the attempt writes to its log from now on (dispatcher/tail.py's bounds)."""
-        return self._follow(job, chunk, attempt, duration_s, max_bytes, stop, finished)
-
-    async def _follow(
-        self,
-        job: int,
-        chunk: int,
-        attempt: int,
-        duration_s: float,
-        max_bytes: int,
-        stop: Callable[[], bool],
-        finished: Callable[[], bool],
-    ) -> AsyncIterator[bytes]:
         await self._settle_quietly()
         after = await self.table.last_seq(job, chunk, attempt)
 

@@ -18,6 +18,8 @@ import logging
 import re
 from collections.abc import Sequence
 
+from dispatcher.protocol import STANDBY_REFUSAL
+
 logger = logging.getLogger(__name__)
 
 Address = tuple[str, int]
@@ -85,8 +87,10 @@ def leader_named(refusal: object, reason: str) -> Address | None:
 
 def from_standby(reason: str) -> bool:
     """Whether a refusal comes from a standby dispatcher (which refuses every render
-    client, naming the leader once one is known): never a reason for a node to stop."""
-    return "standby" in reason.lower()
+    client, naming the leader once one is known): never a reason for a node to stop.
+    Told by how the standby's reason begins: a refusal of the node itself may name a
+    node called "standby01"."""
+    return reason.startswith(STANDBY_REFUSAL)
 
 
 class DispatcherList:

@@ -327,12 +327,13 @@ class InstanceSession:
                 if exc.refused is None:
                     self._on_fatal(EXIT_REFUSED, str(exc))
                     return
-                leader = leader_named(exc.refused, exc.refused.reason)
+                standby = from_standby(exc.refused.reason)
+                leader = leader_named(exc.refused, exc.refused.reason) if standby else None
                 if leader is not None and leader != self.dispatchers.current:
                     self.dispatchers.go_to(leader, "refused by a standby naming the leader")
                     await asyncio.sleep(BACKOFF_START_S * random.uniform(0.5, 1.0))
                     continue
-                if leader is not None or not from_standby(exc.refused.reason):
+                if leader is not None or not standby:
                     refusals += 1  # a standby's refusal passes (no leader yet): not counted
                 if refusals >= len(self.dispatchers):
                     many = len(self.dispatchers) > 1

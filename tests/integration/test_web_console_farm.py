@@ -354,6 +354,8 @@ FUNCTIONS = r"""async () => {
     matches: [nodes.nodeMatches(node1, "GPU busy"), nodes.nodeMatches(node1, "gpu idle"),
               nodes.nodeMatches(node1, "rack3"), nodes.nodeMatches(node1, "")],
     split: pools.splitNames(" a, b\n\nc ,"),
+    byName: kit.byName([{name: "render10"}, {name: "render2"}, {name: "Render1"}])
+      .map((item) => item.name),
     bytes: [kit.formatBytes(512), kit.formatBytes(1536), kit.formatBytes(25324953600),
             kit.formatBytes(null)],
     memory: kit.memoryUse({memory_total_bytes: 4096, memory_available_bytes: 1024}),
@@ -389,6 +391,7 @@ def test_the_farm_pages_functions(page: Any) -> None:
     assert got["exclusions"] == "templates: maya; jobs: 7"
     assert got["matches"] == [True, False, True, True]
     assert got["split"] == ["a", "b", "c"]
+    assert got["byName"] == ["Render1", "render2", "render10"]  # numbers in order
     assert got["bytes"] == ["512 B", "1.5 KiB", "24 GiB", ""]
     assert got["memory"] == {"text": "3.0 KiB / 4.0 KiB", "fraction": 0.75}
     assert got["noMemory"] == {"text": "", "fraction": None}
@@ -451,14 +454,6 @@ def test_hostile_names_show_as_text(page: Any, console_farm: Farm) -> None:
 
 
 # -- a thousand nodes -------------------------------------------------------------------
-LONG_TASKS = """
-window.__longTasks = [];
-new PerformanceObserver((list) => {
-  for (const entry of list.getEntries()) window.__longTasks.push(entry.duration);
-}).observe({ type: "longtask", buffered: true });
-"""
-
-
 @pytest.fixture
 def thousand_nodes(tmp_path: Path) -> Iterator[Farm]:
     """A second farm with SIM_NODES simulated render clients speaking the real protocol."""
@@ -487,19 +482,18 @@ def thousand_nodes(tmp_path: Path) -> Iterator[Farm]:
 
 
 @pytest.mark.timeout(300)  # a thousand handshakes on a shared 2-core machine
-def test_a_thousand_nodes_render_without_long_tasks(context: Any, thousand_nodes: Farm) -> None:
+def test_a_thousand_busy_nodes_stay_virtualised_and_live(
+    context: Any, thousand_nodes: Farm
+) -> None:
+    # How fast the page is (its longest tasks, the time to the table) is measured by
+    # `python -m benchmarks --only web_nodes_table`, not asserted here.
     farm = thousand_nodes
     opened = context.new_page()
-    opened.add_init_script(LONG_TASKS)
     login(opened, farm.url, ADMIN, ADMIN_PASSWORD)
-    opened.evaluate("() => { window.__longTasks.length = 0; }")
-    started = opened.evaluate("() => performance.now()")
     open_page(opened, "#/nodes")
     opened.locator(".farm-node-count", has_text=f"{SIM_NODES} nodes").wait_for(timeout=60_000)
-    shown_ms = opened.evaluate("() => performance.now()") - started
     rows_in_dom = opened.locator(".vt-row").count()
     assert 0 < rows_in_dom < 120  # virtualised: only the rows in view are in the document
-    first_render = opened.evaluate("() => window.__longTasks.splice(0)")
 
     # Every node busy: chunks start and end on all of them while the page follows.
     farm.submit(title="wide", frames=f"1-{SIM_NODES * 20}", command=["true"])
@@ -510,14 +504,60 @@ def test_a_thousand_nodes_render_without_long_tasks(context: Any, thousand_nodes
         opened.keyboard.press(key)
         opened.wait_for_timeout(300)
     opened.wait_for_timeout(5000)  # live updates and polls go on meanwhile
-    assert opened.locator(".vt-row").count() < 120
-    live = opened.evaluate("() => window.__longTasks")
-    busy = farm.request("GET", "/api/v1/status")["chunks_running"]
-    listed = opened.get_attribute(".farm-node-count", "title")
-    print(
-        f"{SIM_NODES} nodes: table shown in {shown_ms:.0f} ms; long tasks (ms) while rendering "
-        f"{first_render}, while {busy} chunks ran {live}; last poll {listed}"
+    assert 0 < opened.locator(".vt-row").count() < 120
+    assert opened.locator(".farm-node-count").inner_text().startswith(f"{SIM_NODES} nodes")
+
+
+def test_pool_template_config_that_cannot_be_read_says_so(page: Any, console_farm: Farm) -> None:
+    # The pool's values refused (injected: the pool removed meanwhile) give a message,
+    # not a button that does nothing.
+    page.route(
+        "**/api/v1/pools/lighting/template-config/**",
+        lambda route: route.fulfill(
+            status=404,
+            content_type="application/problem+json",
+            body='{"title": "Not found", "status": 404, "detail": "no pool lighting any more"}',
+        ),
     )
-    # A long task is one over 50 ms; on this shared 2-core machine a busy neighbour stretches
-    # the page's few-millisecond tasks, so the bound is the freeze a user would notice.
-    assert max(first_render + live, default=0) < 250, (first_render, live)
+    open_page(page, "#/pools")
+    page.click("tr[data-pool=lighting] button:has-text('Template config')")
+    page.select_option("dialog.farm-dialog select[name=template]", "python")
+    confirm(page)
+    toast = page.locator(".toast-error", has_text="no pool lighting any more").first
+    toast.wait_for()
+    assert "template configuration of lighting" in toast.inner_text()
+    assert page.locator("dialog.farm-dialog").count() == 0
+
+
+def test_node_page_keeps_the_latest_template_configuration(page: Any, console_farm: Farm) -> None:
+    # A read of the configuration that answers after a later one (held back here) must not
+    # put its older values back on the page.
+    farm = console_farm
+    ident = node_id(farm, "render01")
+    config = f"/api/v1/nodes/{ident}/template-config/python"
+    held: list[tuple[Any, Any]] = []
+
+    def hold_the_first(route: Any) -> None:
+        if held:
+            route.continue_()
+            return
+        held.append((route, route.fetch()))  # the answer before the change below
+
+    page.route(f"**{config}", hold_the_first)
+    open_page(page, f"#/nodes/{ident}")
+    page.locator(".farm-title h2", has_text="render01").wait_for()
+    for _ in range(100):
+        if held:
+            break
+        page.wait_for_timeout(100)
+    assert held, "the page did not read the node's configuration"
+    try:
+        farm.request("PUT", config, {"values": {"PYTHONEXE": "/opt/newer/python3"}})
+        newer = page.locator("[data-template=python] dd", has_text="/opt/newer/python3")
+        newer.wait_for()
+        route, older = held[0]
+        route.fulfill(response=older)
+        page.wait_for_timeout(1000)
+        assert newer.count() == 1, page.inner_text("[data-template=python]")
+    finally:
+        farm.request("PUT", config, {"values": {}})

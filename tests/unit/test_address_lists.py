@@ -62,7 +62,7 @@ def test_addresses_go_round() -> None:
         "http://a",
         "http://b",
     ]
-    assert len(addresses) == 3 and addresses.joined() == "http://a,http://b,http://c"
+    assert len(addresses) == 3 and addresses.urls == ["http://a", "http://b", "http://c"]
     with pytest.raises(ValueError):
         Addresses([])
 
@@ -78,6 +78,7 @@ def test_a_307_keeps_method_headers_and_body() -> None:
         "http://standby/api/v1/jobs/", data=b'{"a": 1}', method="POST",
         headers={"Authorization": "Bearer t", "Idempotency-Key": "k"},
     )  # fmt: skip
+    request.add_unredirected_header("Host", "standby")  # as urllib sends it
     handler = KeepMethodRedirects()
     moved = handler.redirect_request(
         request, None, 307, "Temporary", {}, "http://leader/api/v1/jobs/"
@@ -90,6 +91,7 @@ def test_a_307_keeps_method_headers_and_body() -> None:
     )
     assert moved.get_header("Authorization") == "Bearer t"
     assert moved.get_header("Idempotency-key") == "k"
+    assert not moved.has_header("Host")  # the leader's own is sent, not the standby's
     streamed = urllib.request.Request("http://standby/x", data=iter([b"a"]), method="POST")
     with pytest.raises(urllib.error.HTTPError, match="streamed body"):
         handler.redirect_request(streamed, None, 307, "Temporary", {}, "http://leader/x")
@@ -130,6 +132,13 @@ def test_a_standbys_refusal_names_the_leader() -> None:
     waiting = "this dispatcher is a standby and no leader is known yet; try again"
     assert leader_named(Refused(waiting), waiting) is None and from_standby(waiting)
     assert not from_standby("node alpha is registered with a node key this client did not prove")
+    # A node named after a standby is still refused for itself (the client stops).
+    assert not from_standby(
+        "node standby01 is registered with a node key this render client did not prove"
+    )
+    assert from_standby(
+        "this dispatcher is a standby; render clients connect to the leader: leader=farm1:9681"
+    )
 
 
 def test_dispatcher_list_switches_and_logs(caplog: pytest.LogCaptureFixture) -> None:

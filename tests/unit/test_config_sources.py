@@ -117,6 +117,7 @@ def test_the_default_file_is_read_from_the_data_directory_when_present(tmp_path:
         ("started = 1979-05-27\n", "farm.toml: started: no such setting"),
         ("loop_stall_s = 1979-05-27\n", "farm.toml: loop_stall_s: a date is not a valid value"),
         ('tls_cert = "/etc/corral.pem"\n', "tls_cert and tls_key go together"),
+        ("hot_standby = true\n", "hot_standby needs a PostgreSQL store"),
     ],
 )  # fmt: skip
 def test_a_bad_file_is_refused_naming_the_setting(tmp_path: Path, text: str, expected: str) -> None:

@@ -17,6 +17,24 @@ export function farmStyles() {
   ensureStylesheet("/console/farm.css");
 }
 
+/** The farm pages' one collator: numbers within names in order (render2 before render10). */
+export const collator = new Intl.Collator(undefined, { numeric: true });
+
+/** Sort items by their `name` with the shared collator (in place; returns them). */
+export function byName(items) {
+  return items.sort((a, b) => collator.compare(a.name, b.name));
+}
+
+/** A list of the farm's (pools, repositories): a table with a header row of `titles`
+ * (null ones left out) and an empty body to fill. */
+export function listTable(h, label, titles) {
+  const body = h("tbody", {});
+  const table = h("table", { class: "farm-list", "aria-label": label },
+    h("thead", {}, h("tr", {}, ...titles.filter(Boolean).map((title) => h("th", { scope: "col" }, title)))),
+    body);
+  return { table, body };
+}
+
 /** An ApiError (or any error) as one line for a toast. */
 export function errorText(error) {
   if (error && typeof error === "object") {

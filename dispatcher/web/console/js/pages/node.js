@@ -72,6 +72,7 @@ export default {
     let timer = null;
     let pending = null;
     let failing = false; // one message when the node cannot be read, not one a poll
+    let configRun = 0; // the latest configuration read: an earlier one finishing later is dropped
 
     const title = h("h2", {}, `Node ${id}`);
     const badge = h("span", { class: "farm-title-badge" });
@@ -147,6 +148,8 @@ export default {
     }
 
     async function loadConfig() {
+      const run = ++configRun;
+      const current = () => !stopped && run === configRun;
       try {
         const listing = await api("/api/v1/templates/");
         const platform = node ? node.platform : "linux";
@@ -155,6 +158,7 @@ export default {
           .filter((template) => template.items.length);
         const blocks = [];
         for (const template of templates) {
+          if (!current()) return;
           const view = await api(`/api/v1/nodes/${id}/template-config/${encodeURIComponent(template.key)}`);
           const rows = template.items.map((item) => [
             item.label || item.name,
@@ -165,11 +169,11 @@ export default {
             facts(h, rows),
             manage ? h("button", { type: "button", onclick: (e) => editConfig(template, view, e.currentTarget) }, "Edit") : null));
         }
-        if (stopped) return;
+        if (!current()) return;
         config.replaceChildren(...(blocks.length ? blocks
           : [h("p", { class: "farm-muted" }, "No installed template has client configuration items for this platform.")]));
       } catch (error) {
-        if (!stopped) config.replaceChildren(h("p", {}, `Could not load: ${errorText(error)}`));
+        if (current()) config.replaceChildren(h("p", {}, `Could not load: ${errorText(error)}`));
       }
     }
 

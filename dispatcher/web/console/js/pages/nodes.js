@@ -1,7 +1,7 @@
 // Nodes: every render node in a virtualised table (state, current job and chunk, CPU,
 // memory, pools, exclusions, template configuration), kept live from the event stream and
 // a light poll for the resources; the usual node actions on the selected row.
-import { errorText, farmStyles, may, memoryUse } from "./farmkit.js";
+import { collator, errorText, farmStyles, may, memoryUse } from "./farmkit.js";
 import { nodeActions } from "./nodeactions.js";
 
 const PAGE_NODES = 250;
@@ -78,8 +78,6 @@ function memoryCell(h, node) {
   bar.firstChild.style.width = `${Math.round(fraction * 100)}%`;
   return h("span", { class: "farm-meter", title: `${Math.round(fraction * 100)} % used` }, bar, ` ${text}`);
 }
-
-const collator = new Intl.Collator(undefined, { numeric: true });
 
 /** Per column, each text value's rank in collation order ("" stays blank: sorted last). */
 export class TextRanks {

@@ -1,7 +1,7 @@
 // Pools: the pools render clients announce and those an administrator added; adding,
 // editing (description, members), renaming and removing need the administer permission,
 // setting a pool's template configuration (its nodes' client configuration) manage_nodes.
-import { act, askForm, confirmAction, errorText, farmStyles, may } from "./farmkit.js";
+import { act, askForm, byName, confirmAction, errorText, farmStyles, listTable, may } from "./farmkit.js";
 
 const REFRESH_AFTER_MS = 250;
 
@@ -27,18 +27,8 @@ export default {
     let stopped = false;
     let timer = null;
 
-    const body = h("tbody", {});
-    const table = h(
-      "table",
-      { class: "farm-list", "aria-label": "Pools" },
-      h("thead", {}, h("tr", {},
-        h("th", { scope: "col" }, "Pool"),
-        h("th", { scope: "col" }, "Description"),
-        h("th", { scope: "col" }, "Nodes"),
-        h("th", { scope: "col" }, "Id"),
-        admin || configure ? h("th", { scope: "col" }, "Actions") : null)),
-      body,
-    );
+    const { table, body } = listTable(h, "Pools",
+      ["Pool", "Description", "Nodes", "Id", admin || configure ? "Actions" : null]);
     const count = h("p", { class: "farm-note" });
     const toolbar = h("div", { class: "farm-toolbar" });
     if (admin) {
@@ -94,6 +84,14 @@ export default {
     }
 
     async function configurePool(pool, button) {
+      try {
+        await editPoolConfig(pool, button);
+      } catch (error) { // (reading the templates or the pool's values failed)
+        ctx.toast(`template configuration of ${pool.name}: ${errorText(error)}`, "error");
+      }
+    }
+
+    async function editPoolConfig(pool, button) {
       const listing = await api("/api/v1/templates/");
       const templates = (listing.templates || listing).filter((template) =>
         Object.values(template.client_configuration || {}).some((items) => items && items.length));
@@ -151,8 +149,7 @@ export default {
       try {
         const pools = await api("/api/v1/pools/");
         if (stopped) return;
-        pools.sort((a, b) => a.name.localeCompare(b.name));
-        body.replaceChildren(...pools.map(row));
+        body.replaceChildren(...byName(pools).map(row));
         count.textContent = `${pools.length} pools`;
       } catch (error) {
         if (!stopped) ctx.toast(`pools: ${errorText(error)}`, "error");

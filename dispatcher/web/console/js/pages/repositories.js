@@ -1,6 +1,6 @@
 // Repositories: named roots with a path per platform; adding, editing and removing need
 // the administer permission.
-import { act, askForm, confirmAction, errorText, farmStyles, may } from "./farmkit.js";
+import { act, askForm, byName, confirmAction, errorText, farmStyles, listTable, may } from "./farmkit.js";
 
 const PLATFORMS = ["windows", "mac", "linux"];
 const REFRESH_AFTER_MS = 250;
@@ -18,19 +18,8 @@ export default {
     let stopped = false;
     let timer = null;
 
-    const body = h("tbody", {});
-    const table = h(
-      "table",
-      { class: "farm-list", "aria-label": "Repositories" },
-      h("thead", {}, h("tr", {},
-        h("th", { scope: "col" }, "Repository"),
-        h("th", { scope: "col" }, "Description"),
-        h("th", { scope: "col" }, "Windows"),
-        h("th", { scope: "col" }, "macOS"),
-        h("th", { scope: "col" }, "Linux"),
-        admin ? h("th", { scope: "col" }, "Actions") : null)),
-      body,
-    );
+    const { table, body } = listTable(h, "Repositories",
+      ["Repository", "Description", "Windows", "macOS", "Linux", admin ? "Actions" : null]);
     const count = h("p", { class: "farm-note" });
     const toolbar = h("div", { class: "farm-toolbar" });
     if (admin) {
@@ -93,8 +82,7 @@ export default {
       try {
         const repositories = await api("/api/v1/repositories/");
         if (stopped) return;
-        repositories.sort((a, b) => a.name.localeCompare(b.name));
-        body.replaceChildren(...repositories.map(row));
+        body.replaceChildren(...byName(repositories).map(row));
         count.textContent = repositories.length
           ? `${repositories.length} repositories`
           : "No repositories yet.";
