@@ -34,6 +34,7 @@ import asyncpg
 import msgspec
 from prometheus_client.core import CounterMetricFamily, Metric
 
+from dispatcher.errors import CorralError
 from dispatcher.events import AnyEvent, Event, EventBus, SystemEvent, encode, kind
 from dispatcher.store.pg_schema import close_quietly, connect
 
@@ -163,7 +164,7 @@ class EventSender:
                     CHANNEL, batch, timeout=self.timeout_s,
                 )  # fmt: skip
                 self.sent += len(batch)
-            except _DB_ERRORS as exc:
+            except (*_DB_ERRORS, CorralError) as exc:  # (StartupError: cannot connect)
                 self.dropped += len(batch)
                 log.warning(
                     "action=event_relay_send_failed events=%d dropped=%d error=%r",
