@@ -19,7 +19,7 @@ import time
 import asyncpg
 
 from dispatcher.roles import LeaderInfo
-from dispatcher.store.pg_schema import Q, close_quietly, connect, explain
+from dispatcher.store.pg_schema import Q, close_quietly, connect, explain, migrate
 from dispatcher.store.urls import redact
 
 log = logging.getLogger(__name__)
@@ -46,13 +46,12 @@ class Leadership:
         return self.epoch > 0 and not self.lost.is_set()
 
     async def open(self) -> None:
-        """Connect the lock session and create the leader tables when missing
-        (StartupError says why it cannot)."""
+        """Connect the lock session and bring the schema up to date, leader tables
+        included (schema version 6); StartupError says why it cannot."""
         try:
             conn = await self._session()
-            async with self._use, conn.transaction():
-                await conn.execute(Q["migrate_lock"])
-                await conn.execute(Q["leader_tables"])
+            async with self._use:
+                await migrate(conn)
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
             raise explain(exc, self.url) from exc
 

@@ -29,6 +29,7 @@ from dispatcher.auth import Users
 from dispatcher.config import Settings
 from dispatcher.config_sources import Origin
 from dispatcher.errors import CorralError
+from dispatcher.event_relay import EventListener, EventSender, RelayCollector
 from dispatcher.leadership import Leadership
 from dispatcher.roles import LeaderInfo, Role
 from dispatcher.store.pg_schema import DatabaseInUse
@@ -54,6 +55,9 @@ class HotStandby:
         self._closed = asyncio.Event()
         self._refreshed = 0.0
         self._closing_task: asyncio.Task[None] | None = None
+        # The leader's events sent to the standbys, or received from the leader
+        # (dispatcher/event_relay.py).
+        self.relay: EventSender | EventListener | None = None
 
     # -- what the command line reads -----------------------------------------
     def _dispatcher(self) -> Dispatcher:
@@ -111,6 +115,7 @@ class HotStandby:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
         try:
+            await self._close_relay()
             if self.current is not None:
                 await self.current.close()
         finally:
@@ -148,6 +153,9 @@ class HotStandby:
             await self.leadership.release()
             raise
         self.role.leader = LeaderInfo(epoch, url, render, time.time())
+        sender = EventSender(self.settings.store, dispatcher.bus, epoch)
+        sender.start()
+        self._relay_with(dispatcher, sender)
         log.warning("action=leading epoch=%d http=%s render=%s", epoch, url, render)
 
     async def _stand_by(self, leader: LeaderInfo) -> None:
@@ -160,9 +168,26 @@ class HotStandby:
             await dispatcher.close()
             raise
         self._refreshed = time.monotonic()
+        listener = EventListener(
+            self.settings.store,
+            dispatcher.bus,
+            lambda: self.role.leader.epoch,
+            retry_s=self.settings.standby_poll_s,
+        )
+        await listener.start()
+        self._relay_with(dispatcher, listener)
         log.warning(
             "action=standing_by leader_epoch=%d leader=%s", leader.epoch, leader.http_url or "-"
         )
+
+    def _relay_with(self, dispatcher: Dispatcher, relay: EventSender | EventListener) -> None:
+        self.relay = relay
+        dispatcher.metrics.registry.register(RelayCollector(relay))
+
+    async def _close_relay(self) -> None:
+        relay, self.relay = self.relay, None
+        if relay is not None:
+            await relay.close()
 
     def _advertised(self, dispatcher: Dispatcher | None) -> tuple[str, str]:
         """(HTTP URL, render HOST:PORT) others reach this dispatcher at: --advertise-url
@@ -203,6 +228,7 @@ class HotStandby:
             raise RuntimeError(f"the store failed: {dispatcher.fatal}")
         reason = self.leadership.lost_reason or dispatcher.stepped_down or "it closed"
         lost_epoch = self.role.epoch
+        await self._close_relay()
         dispatcher.step_down(reason)
         await dispatcher.wait_closed()
         await self.leadership.release()
@@ -241,6 +267,7 @@ class HotStandby:
             return
         if epoch:
             started = time.monotonic()
+            await self._close_relay()
             await dispatcher.close()
             try:
                 await self._lead(epoch)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import asyncpg
 
 from dispatcher.errors import StoreUnavailable
-from dispatcher.store.pg_schema import Q as SCHEMA_Q
+from dispatcher.store.pg_schema import migrate
 from dispatcher.store.sqlite import _named_queries
 
 if TYPE_CHECKING:
@@ -33,13 +33,11 @@ class ChunkLogTable:
         self.store = store
 
     async def ensure(self) -> None:
-        """Create the table and its index when missing; under the migrations' lock, so
-        that dispatchers starting at once on a new database do not race."""
+        """Make sure the table is there: the schema brought up to date (the table is
+        schema version 6; the store's `open()` has normally done it already)."""
         try:
-            async with self.store._reads().acquire() as db, db.transaction():
-                await db.execute(SCHEMA_Q["migrate_lock"])
-                await db.execute(Q["chunk_logs_table"])
-                await db.execute(Q["chunk_logs_index"])
+            async with self.store._reads().acquire() as db:
+                await migrate(db)
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
             cause = str(exc) or type(exc).__name__
             raise StoreUnavailable(

@@ -79,9 +79,10 @@ async def schema_version(db: asyncpg.Connection) -> int:
     return int(await db.fetchval(Q["schema_version"]))
 
 
-async def migrate(db: asyncpg.Connection) -> int:
-    """Bring the database to the latest schema (each migration in its own transaction,
-    under a lock so that two at once do not race); returns the version."""
+async def migrate(db: asyncpg.Connection, *, until: int | None = None) -> int:
+    """Bring the database to the latest schema, or to version `until` (each migration
+    in its own transaction, under a lock so that two at once do not race); returns
+    the version."""
     async with db.transaction():
         await db.execute(Q["migrate_lock"])
         await db.execute(Q["schema_table"])
@@ -96,6 +97,8 @@ async def migrate(db: asyncpg.Connection) -> int:
     for number, path in migrations():
         if number <= version:
             continue
+        if until is not None and number > until:
+            break
         log.info("action=migrate dialect=postgresql version=%d file=%s", number, path.name)
         async with db.transaction():
             await db.execute(Q["migrate_lock"])

@@ -1,19 +1,7 @@
 -- Chunk logs in the database (dispatcher/shared_logs.py): with PostgreSQL and no
 -- shared log folder, every dispatcher of the farm writes and reads them here. One
--- row per piece of output, in the order written (seq).
-
--- name: chunk_logs_table
-CREATE TABLE IF NOT EXISTS corral_chunk_logs (
-    seq BIGSERIAL PRIMARY KEY,
-    job BIGINT NOT NULL,
-    chunk INTEGER NOT NULL,
-    attempt INTEGER NOT NULL,
-    data BYTEA NOT NULL
-);
-
--- name: chunk_logs_index
-CREATE INDEX IF NOT EXISTS corral_chunk_logs_attempt
-    ON corral_chunk_logs (job, chunk, attempt, seq);
+-- row per piece of output, in the order written (seq). The table is schema
+-- version 6 (migrations/0006_leader_and_chunk_logs.sql).
 
 -- name: append_chunk_logs
 INSERT INTO corral_chunk_logs (job, chunk, attempt, data)

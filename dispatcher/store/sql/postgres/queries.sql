@@ -188,28 +188,6 @@ SELECT pg_try_advisory_lock(99111114114097108);
 -- name: migrate_lock
 SELECT pg_advisory_xact_lock(99111114114097109);
 
--- name: leader_tables
--- Hot standby (dispatcher/leadership.py): the one row naming the leader and its
--- epoch, and one row per epoch counting the batches its leader committed. Created
--- by the first dispatcher that competes for the lead (not a schema version: SQLite
--- has no leaders).
-CREATE TABLE IF NOT EXISTS corral_leader (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    epoch BIGINT NOT NULL,
-    http_url TEXT NOT NULL,
-    render_address TEXT NOT NULL,
-    taken_at DOUBLE PRECISION NOT NULL
-);
-CREATE TABLE IF NOT EXISTS corral_epochs (
-    epoch BIGINT PRIMARY KEY,
-    http_url TEXT NOT NULL,
-    taken_at TIMESTAMPTZ NOT NULL,
-    batches BIGINT NOT NULL DEFAULT 0,
-    last_commit_at TIMESTAMPTZ
-);
-INSERT INTO corral_leader (id, epoch, http_url, render_address, taken_at)
-VALUES (1, 0, '', '', 0) ON CONFLICT (id) DO NOTHING;
-
 -- name: take_lead
 -- Run by the dispatcher that holds the leader lock: the next epoch is its own. The
 -- update waits for any batch of the old epoch still holding the row (fence), so
