@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import dispatcher_figures as df
-from benchmarks import listing_figures, postgres_figures, probes, report
+from benchmarks import listing_figures, postgres_figures, probes, report, scale_figures
 from benchmarks.cpu import CpuWindow
 from benchmarks.farm import BenchError, raise_open_files
 from benchmarks.runner import SCALES, Scale, measure, median
@@ -78,8 +78,13 @@ def skipped(reason: str) -> dict[str, Any]:
     return {"status": f"skipped: {reason}", "metrics": {}}
 
 
-def run_figures(scale: Scale, ctx: df.Context, spawn_rate: float | None) -> dict[str, Any]:
+def run_figures(scale: Scale, ctx: df.Context) -> dict[str, Any]:
     figures: dict[str, Any] = {}
+    # The scale cases first (the longest, and the ones the machine's other work disturbs
+    # most), then the raw spawn rate the real render clients are compared with.
+    figures.update(scale_figures.run_cases(ctx))
+    figures["spawn_raw"] = scale_figures.spawn_raw(ctx)
+    spawn_rate = median(figures["spawn_raw"], "fastest_per_s")
     figures["noop_ahead0"] = df.noop(ctx, ahead=0, loop="uvloop")
     figures["noop_ahead4"] = df.noop(ctx, ahead=4, loop="uvloop")
     for name in ("noop_ahead0", "noop_ahead4"):
@@ -113,6 +118,9 @@ def run_figures(scale: Scale, ctx: df.Context, spawn_rate: float | None) -> dict
 
 # Figures `--only` can run by themselves (each needs nothing but the context).
 SINGLE = {
+    "scale_cases": scale_figures.run_cases,
+    "reference": scale_figures.reference,
+    "spawn_raw": scale_figures.spawn_raw,
     "queue_1m": df.queue_scale,
     "rest_submit": df.rest_submit,
     "rest_list": df.rest_list,
@@ -155,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     if sys.platform != "linux":
         log.warning("the CPU accounting reads /proc: figures elsewhere lack it")
     try:
-        raise_open_files(scale.clients + 256)
+        raise_open_files(max(scale.clients, scale_figures.largest_fleet(scale)) + 256)
     except BenchError as exc:
         print(f"benchmarks: {exc}", file=sys.stderr)
         return 2
@@ -167,10 +175,13 @@ def main(argv: list[str] | None = None) -> int:
         ctx = df.Context(scale=scale, scratch=scratch)
         if args.only:
             probe_figures: dict[str, dict[str, Any]] = {}
-            figures = {name: SINGLE[name](ctx) for name in args.only}
+            figures = {}
+            for name in args.only:
+                found = SINGLE[name](ctx)
+                figures.update(found if name == "scale_cases" else {name: found})
         else:
             probe_figures = run_probes(scale, scratch)
-            figures = run_figures(scale, ctx, median(probe_figures["spawn_2"], "spawns_per_s"))
+            figures = run_figures(scale, ctx)
         result = report.build(
             mode=mode + ("-only" if args.only else ""),  # never overwrites a whole run's file
             scale=asdict(scale),
@@ -184,8 +195,9 @@ def main(argv: list[str] | None = None) -> int:
         if not args.keep_scratch and args.scratch is None:
             shutil.rmtree(scratch, ignore_errors=True)
     print()
-    print(report.table(result))
+    print(report.cases.table(result["cases"]))
     print()
+    print(f"every figure: {json_path.with_suffix('.md')}")
     print(f"results: {json_path}" + (f"  chart: {png}" if png else ""))
     return 0
 
