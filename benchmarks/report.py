@@ -326,9 +326,8 @@ def write(result: dict[str, Any], out_dir: Path, chart: bool = True) -> tuple[Pa
     stem = f"bench-{result['mode']}"
     png: Path | None = None
     if chart:
-        from benchmarks.chart import draw
-
         from benchmarks import scale_chart
+        from benchmarks.chart import draw
 
         png = draw(result, out_dir / f"{stem}.png")
         scaled = scale_chart.draw(result, out_dir / f"{stem}-scale.png")
