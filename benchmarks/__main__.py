@@ -134,6 +134,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--full", action="store_true", help="every figure (make bench-full)")
     parser.add_argument("--smoke", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--runs", type=int, help="runs per figure (default 3)")
+    parser.add_argument(
+        "--max-tries",
+        type=int,
+        help="tries per run while other processes are busy (default 3; 1 on a shared machine)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS, help="where the JSON and PNG go")
     parser.add_argument("--scratch", type=Path, help="scratch folder (default: a temporary one)")
     parser.add_argument("--keep-scratch", action="store_true")
@@ -160,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     scale = SCALES[mode]
     if args.runs:
         scale = replace(scale, runs=args.runs, restart_runs=args.runs)
+    if args.max_tries:
+        scale = replace(scale, max_tries=args.max_tries)
     if sys.platform != "linux":
         log.warning("the CPU accounting reads /proc: figures elsewhere lack it")
     try:

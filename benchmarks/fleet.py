@@ -24,7 +24,7 @@ from benchmarks.farm import HOST, BenchError, raise_open_files
 from benchmarks.simclients import summarize
 
 PER_PROCESS = 2500  # simulated clients per process at most
-START_TIMEOUT_S = 120.0
+START_TIMEOUT_S = 300.0
 
 
 class Target(Protocol):
@@ -97,7 +97,7 @@ class Fleet:
                 "--ahead", str(self.ahead), "--answer", self.answer,
                 "--name-prefix", f"{self.label}{index}-", "--index-base", str(base),
                 "--pools", str(self.pools), "--fail-rate", str(self.fail_rate),
-                "--connect-timeout-s", "120",
+                "--connect-timeout-s", "300",
             ]  # fmt: skip
             if self.all_latencies:
                 args.append("--all-latencies")

@@ -48,6 +48,19 @@ IDLE_WINDOW_S = 10.0  # two heartbeat intervals
 WHY_EVERY_S = 0.05
 
 
+def guarded(run: Any) -> Any:
+    """A run whose request or process failed reports the case as failed (BenchError)
+    instead of ending the whole benchmark."""
+
+    def wrapped(index: int) -> Any:
+        try:
+            return run(index)
+        except (OSError, subprocess.SubprocessError, ValueError, KeyError) as exc:
+            raise BenchError(f"{type(exc).__name__}: {exc}") from exc
+
+    return wrapped
+
+
 def sized(full: int, fraction: float) -> int:
     return max(1, round(full * fraction))
 
@@ -173,7 +186,7 @@ def many_clients(ctx: Context, clients: int) -> dict[str, Any]:
 
     return measure(
         f"clients_{clients}",
-        run,
+        guarded(run),
         runs=scale.scale_runs,
         max_tries=scale.max_tries,
         unit="chunks/s",
@@ -266,7 +279,7 @@ def consoles(ctx: Context, nodes: int) -> dict[str, Any]:
 
     return measure(
         f"consoles_{nodes}",
-        run,
+        guarded(run),
         runs=scale.scale_runs,
         max_tries=scale.max_tries,
         unit="ratio",
@@ -417,7 +430,7 @@ def constrained(ctx: Context, clients: int, jobs: int, licenses: int) -> dict[st
 
     return measure(
         f"constrained_{clients}",
-        run,
+        guarded(run),
         runs=scale.scale_runs,
         max_tries=scale.max_tries,
         unit="ratio",
@@ -471,7 +484,7 @@ def reference(ctx: Context) -> dict[str, Any]:
 
     return measure(
         "reference",
-        run,
+        guarded(run),
         runs=scale.runs,
         max_tries=scale.max_tries,
         unit="ratio",
@@ -494,7 +507,7 @@ def spawn_raw(ctx: Context) -> dict[str, Any]:
 
     return measure(
         "spawn_raw",
-        run,
+        guarded(run),
         runs=scale.runs,
         max_tries=scale.max_tries,
         unit="spawns/s",

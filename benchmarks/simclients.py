@@ -35,6 +35,7 @@ class Counters:
 
     def __init__(self) -> None:
         self.measuring = False
+        self.paused = False  # with --gate: assigns wait, unanswered, until every session is in
         self.acked = 0
         self.results = 0
         self.assigns = 0
@@ -80,6 +81,7 @@ class SimSession(asyncio.Protocol):
         self.sent_at: deque[float] = deque()
         self.out: list[bytes] = []
         self.closed = False
+        self.held: list[p.Ref] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop's is its own class
@@ -111,7 +113,9 @@ class SimSession(asyncio.Protocol):
                     counters.add_latency(now - sent)
             if counters.measuring:
                 counters.assigns += 1
-            if self.hold_s > 0:
+            if counters.paused:
+                self.held.append(message.ref)
+            elif self.hold_s > 0:
                 asyncio.get_running_loop().call_later(self.hold_s, self.finish_later, message.ref)
             else:
                 self.out.append(self.result(message.ref, now))
@@ -153,6 +157,15 @@ class SimSession(asyncio.Protocol):
             return p.encode(p.Result(ref, False, 1, "sim failure", wall, wall))
         return p.encode(p.Result(ref, True, 0, "", wall, wall))
 
+    def release(self) -> None:
+        """Answer the assigns that arrived while paused."""
+        held, self.held = self.held, []
+        for ref in held:
+            if self.hold_s > 0:
+                asyncio.get_running_loop().call_later(self.hold_s, self.finish_later, ref)
+            else:
+                self.finish_later(ref)
+
     def finish_later(self, ref: p.Ref) -> None:
         if self.transport is not None and not self.closed:
             self.transport.write(self.result(ref, time.perf_counter()))
@@ -181,12 +194,11 @@ def phase(name: str) -> None:
 
 
 async def connect(
-    args: argparse.Namespace, secret: bytes, counters: Counters
-) -> tuple[list[SimSession], str, float]:
-    """Connect every session; the first alone, to learn the template digest."""
+    args: argparse.Namespace, secret: bytes, counters: Counters, sessions: list[SimSession]
+) -> tuple[str, float]:
+    """Connect every session into `sessions`; the first alone, to learn the digest."""
     loop = asyncio.get_running_loop()
     started = time.perf_counter()
-    sessions: list[SimSession] = []
     prefix = args.name_prefix or f"sim{os.getpid()}-"
 
     async def one(index: int, digest: str) -> SimSession:
@@ -218,7 +230,7 @@ async def connect(
     for begin in range(1, args.clients, wave):
         batch = range(begin, min(args.clients, begin + wave))
         sessions += await asyncio.gather(*(one(index, digest) for index in batch))
-    return sessions, digest, time.perf_counter() - started
+    return digest, time.perf_counter() - started
 
 
 async def gate(args: argparse.Namespace, name: str) -> None:
@@ -234,21 +246,28 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     limit = raise_open_files(args.clients + 64)
     counters = Counters()
     await gate(args, "ready")
-    sessions, _digest, handshake_s = await connect(args, secret, counters)
-    await gate(args, "connected")
-    heartbeat_s = args.heartbeat_s or sessions[0].welcome.result().heartbeat_s
+    counters.paused = args.gate
+    sessions: list[SimSession] = []
     slices = 10
+    interval_s = [args.heartbeat_s or 5.0]
 
     async def beat() -> None:
         # Every session beats once per interval, a tenth of them at a time (as real
-        # clients, started at different moments, spread theirs).
+        # clients, started at different moments, spread theirs); from the first Welcome.
         while True:
             for part in range(slices):
-                await asyncio.sleep(heartbeat_s / slices)
+                await asyncio.sleep(interval_s[0] / slices)
                 for session in sessions[part::slices]:
                     session.heartbeat()
 
     beats = asyncio.create_task(beat(), name="sim-heartbeats")
+    _digest, handshake_s = await connect(args, secret, counters, sessions)
+    heartbeat_s = args.heartbeat_s or sessions[0].welcome.result().heartbeat_s
+    interval_s[0] = heartbeat_s
+    await gate(args, "connected")
+    counters.paused = False
+    for session in sessions:
+        session.release()
     await asyncio.sleep(args.warmup_s)
     phase("window-start")
     counters.measuring = True
@@ -332,7 +351,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--heartbeat-s", type=float, default=0.0, help="0: the interval the Welcome gives"
     )
-    parser.add_argument("--gate", action="store_true", help="wait for stdin lines (see gate)")
+    parser.add_argument(
+        "--gate",
+        action="store_true",
+        help="wait for stdin lines (see gate); assigns wait unanswered until every session is in",
+    )
     parser.add_argument("--name-prefix", default="", help="node names' prefix (default: by pid)")
     parser.add_argument("--index-base", type=int, default=0, help="this process's first number")
     parser.add_argument("--pools", type=int, default=0, help="spread the nodes over N pools")
