@@ -117,10 +117,12 @@ def run_figures(scale: Scale, ctx: df.Context) -> dict[str, Any]:
 
 
 # Figures `--only` can run by themselves (each needs nothing but the context).
-SINGLE = {
+SINGLE: dict[str, Any] = {
     "scale_cases": scale_figures.run_cases,
     "reference": scale_figures.reference,
     "spawn_raw": scale_figures.spawn_raw,
+    "hook_jobget": scale_figures.hook_jobget,
+    "real_clients": None,  # after spawn_raw when both are named (its rate is the ratio's base)
     "queue_1m": df.queue_scale,
     "rest_submit": df.rest_submit,
     "rest_list": df.rest_list,
@@ -184,6 +186,10 @@ def main(argv: list[str] | None = None) -> int:
             probe_figures: dict[str, dict[str, Any]] = {}
             figures = {}
             for name in args.only:
+                if name == "real_clients":
+                    spawn = median(figures.get("spawn_raw", {}), "fastest_per_s")
+                    figures[name] = df.real_clients(ctx, spawn)
+                    continue
                 found = SINGLE[name](ctx)
                 figures.update(found if name == "scale_cases" else {name: found})
         else:

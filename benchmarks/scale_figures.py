@@ -517,6 +517,36 @@ def spawn_raw(ctx: Context) -> dict[str, Any]:
     )
 
 
+# -- case 5: one jobGet from a hook -------------------------------------------
+def hook_jobget(ctx: Context) -> dict[str, Any]:
+    """The median round trip of MDispatcherAPI.jobGet from a template hook
+    (benchmarks/hook_roundtrip.py: a real dispatcher and hook host)."""
+    from benchmarks import hook_roundtrip
+
+    scale = ctx.scale
+
+    def run(index: int) -> tuple[dict[str, float], dict[str, Any], dict[str, float]]:
+        window = CpuWindow.start()
+        try:
+            found = hook_roundtrip.measure(scale.hook_calls)
+        except RuntimeError as exc:
+            raise BenchError(str(exc)) from exc
+        window.stop()
+        metrics = {key: float(found[key]) for key in ("median_us", "p90_us", "p99_us")}
+        return metrics, found, window.report()
+
+    return measure(
+        "hook_jobget",
+        guarded(run),
+        runs=scale.runs,
+        max_tries=scale.max_tries,
+        unit="us",
+        what=f"one MDispatcherAPI.jobGet from a template hook, {scale.hook_calls:,} calls "
+        "timed inside the hook host (encode, pipe, the dispatcher's answer, decode)",
+        params={"calls": scale.hook_calls},
+    )
+
+
 def run_cases(ctx: Context) -> dict[str, dict[str, Any]]:
     """Every scale case at every size of `ctx.scale.growth`."""
     scale = ctx.scale
@@ -533,10 +563,12 @@ def run_cases(ctx: Context) -> dict[str, dict[str, Any]]:
             ctx, clients, sized(FULL_CONSTRAINED_JOBS, fraction), sized(FULL_LICENSES, fraction)
         )
     figures["reference"] = reference(ctx)
+    figures["hook_jobget"] = hook_jobget(ctx)
     return figures
 
 
-__all__ = ["constrained", "consoles", "many_clients", "reference", "run_cases", "spawn_raw"]
+__all__ = ["constrained", "consoles", "hook_jobget", "many_clients", "reference", "run_cases",
+           "spawn_raw"]  # fmt: skip
 
 
 def largest_fleet(scale: Any) -> int:
