@@ -12,8 +12,10 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -44,6 +46,7 @@ def processes_for(clients: int) -> int:
 @dataclass
 class _Sim:
     process: subprocess.Popen[str]
+    result_file: Path
     phases: dict[str, float] = field(default_factory=dict)
     result: dict[str, Any] | None = None
     reader: threading.Thread | None = None
@@ -54,8 +57,8 @@ class _Sim:
         for line in self.process.stdout:
             if line.startswith("phase "):
                 self.phases[line.split()[1]] = time.perf_counter()
-            elif line.startswith("result "):
-                self.result = json.loads(line[len("result ") :])
+            elif line.startswith("result-file"):
+                self.result = json.loads(self.result_file.read_text())
 
     def tell(self) -> None:
         stdin = self.process.stdin
@@ -101,12 +104,14 @@ class Fleet:
             ]  # fmt: skip
             if self.all_latencies:
                 args.append("--all-latencies")
+            result_file = Path(tempfile.mkdtemp(prefix="corral-fleet-")) / "result.json"
+            args += ["--result-file", str(result_file)]
             base += size
             stderr: IO[str] | int = subprocess.PIPE
             process = subprocess.Popen(
                 args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, text=True
             )
-            sim = _Sim(process)
+            sim = _Sim(process, result_file)
             sim.reader = threading.Thread(target=sim.read, name=f"fleet-{index}", daemon=True)
             sim.reader.start()
             self.sims.append(sim)
@@ -170,6 +175,7 @@ class Fleet:
 
     def stop(self) -> None:
         for sim in self.sims:
+            shutil.rmtree(sim.result_file.parent, ignore_errors=True)
             if sim.process.poll() is None:
                 sim.process.kill()
                 sim.process.wait()

@@ -361,6 +361,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--pools", type=int, default=0, help="spread the nodes over N pools")
     parser.add_argument("--fail-rate", type=float, default=0.0, help="share of failed results")
     parser.add_argument("--all-latencies", action="store_true", help="every latency sample")
+    parser.add_argument("--result-file", default="", help="write the result here, not stdout")
     parser.add_argument("--connect-timeout-s", type=float, default=30.0)
     parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop")
     return parser.parse_args(argv)
@@ -374,7 +375,11 @@ def main(argv: list[str] | None = None) -> None:
         except ImportError:
             args.loop = "asyncio"
     result = uvloop.run(run(args)) if args.loop == "uvloop" else asyncio.run(run(args))
-    print("result " + json.dumps(result), flush=True)
+    if args.result_file:  # (a long line on a pipe is not always read back whole)
+        Path(args.result_file).write_text(json.dumps(result))
+        print("result-file", flush=True)
+    else:
+        print("result " + json.dumps(result), flush=True)
 
 
 if __name__ == "__main__":
