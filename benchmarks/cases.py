@@ -106,8 +106,8 @@ def judge(figures: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _shown(fmt: str, entry: dict[str, Any]) -> str:
     if entry["value"] is None:
-        status = entry["status"]
-        return status if status and status != "measured" else "-"
+        status = entry["status"]  # "failed: why" (the why is in the JSON)
+        return status.split(":")[0] if status and status != "measured" else "-"
     return fmt.format(entry["value"])
 
 

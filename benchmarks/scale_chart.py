@@ -77,6 +77,8 @@ def draw(result: dict[str, Any], path: Path) -> Path | None:
     for axis, title in ((rate_axis, "chunks/s (durable, acknowledged)"),
                         (p99_axis, "p99 ms, result sent to next assign")):  # fmt: skip
         axis.set_xscale("log")
+        if axis is p99_axis:
+            axis.set_yscale("log")
         axis.set_xlabel("connected simulated render clients")
         axis.set_title(title, fontsize=9)
         axis.grid(True, which="both", alpha=0.3)
