@@ -135,7 +135,7 @@ def register(queue: Any, store: Any, name: str, instance: int, host: str) -> boo
     """Register node (name, instance) unless known; True when it is new."""
     if any((node.name, node.instance) == (name, instance) for node in queue.nodes.values()):
         return False
-    node = Node(id=max(queue.nodes, default=0) + 1, name=name, instance=instance, host=host)
+    node = Node(id=queue.new_node_id(), name=name, instance=instance, host=host)
     queue.nodes[node.id] = node
     store.put_node(node)
     log.info("action=node_discovered node=%d name=%s", node.id, node.label)

@@ -29,7 +29,6 @@ from typing import Any
 from dispatcher import paths, tls
 from dispatcher import protocol as p
 from dispatcher.config import Settings
-from dispatcher.errors import StoreError
 from dispatcher.histogram import LoopHistogram
 from dispatcher.logs import ChunkLogs
 from dispatcher.model import Node
@@ -56,7 +55,7 @@ class NodeSession(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.peer = "?"
         self.state = "hello"
-        self.node: Node = Node(id=-1, name="?")
+        self.node: Node = Node(id=-1, name="?", uuid="")  # a placeholder until attached
         self.hello: p.Hello | None = None
         self.server_nonce = b""
         self.assigned: dict[tuple[int, int], p.Ref] = {}
@@ -210,7 +209,7 @@ class NodeSession(asyncio.Protocol):
             self.abort("short nonce")
             return
         self.hello = hello
-        self.node = Node(id=-1, name=hello.name, instance=hello.instance)
+        self.node = Node(id=-1, name=hello.name, instance=hello.instance, uuid="")
         self.server_nonce = secrets.token_bytes(32)
         proof = p.proof(self.server.secret, "dispatcher", hello.nonce, self.server_nonce)
         self.send(p.Challenge(version=p.PROTOCOL_VERSION, nonce=self.server_nonce, proof=proof))
@@ -437,19 +436,29 @@ class NodeServer:
 
     # -- handshake and reconciliation ---------------------------------------
     def attach(self, session: NodeSession, auth: p.Auth) -> None:
-        self._spawn(self._attach(session, auth), f"attach-{session.peer}")
-
-    async def _attach(self, session: NodeSession, auth: p.Auth) -> None:
+        """Register the session's node; welcome it once that is durable (a new key is
+        durable before the node is told it). No task: the commit's callback goes on."""
         if not self._key_proved(session, auth):
             return
         node, new_key = self._register(session, auth)
-        try:
-            await self.store.commit()  # a new key is durable before the node is told it
-        except StoreError as exc:  # the client reconnects later, with its backoff
-            session.abort(f"not registered: {exc}")
-            return
-        if session.closed:
-            return
+
+        def registered(done: asyncio.Future[None]) -> None:
+            if done.cancelled() or done.exception() is not None:
+                # The client reconnects later, with its backoff.
+                reason = "cancelled" if done.cancelled() else str(done.exception())
+                session.abort(f"not registered: {reason}")
+                return
+            if session.closed:
+                return
+            try:
+                self._welcome(session, auth, node, new_key)
+            except Exception:  # a bug must cost one session, never the dispatcher
+                log.exception("action=attach_error node=%d peer=%s", node.id, session.peer)
+                session.abort("internal error attaching the node")
+
+        self.store.commit_future().add_done_callback(registered)
+
+    def _welcome(self, session: NodeSession, auth: p.Auth, node: Node, new_key: bytes) -> None:
         previous = self.live.get(node.id)
         if previous is not None and previous is not session:
             previous.send(p.Bye("replaced by a new session of the same node"))
@@ -532,9 +541,7 @@ class NodeServer:
         assert hello is not None
         node = self.find_node(hello.name, hello.instance)
         if node is None:
-            node = Node(
-                id=max(self.queue.nodes, default=0) + 1, name=hello.name, instance=hello.instance
-            )
+            node = Node(id=self.queue.new_node_id(), name=hello.name, instance=hello.instance)
             self.queue.nodes[node.id] = node
             self._names.added(self.queue.nodes, node)
             log.info("action=node_registered node=%d name=%s", node.id, node.label)

@@ -21,7 +21,6 @@ authenticated its frames may be at most MAX_HANDSHAKE_FRAME_BYTES.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import struct
 from typing import Annotated, Any, cast
@@ -346,9 +345,7 @@ class FrameReader:
 
 def proof(secret: bytes, role: str, client_nonce: bytes, server_nonce: bytes) -> bytes:
     """HMAC-SHA256 that proves knowledge of the farm secret for one handshake."""
-    return hmac.new(
-        secret, role.encode() + b"|" + client_nonce + b"|" + server_nonce, hashlib.sha256
-    ).digest()
+    return hmac.digest(secret, role.encode() + b"|" + client_nonce + b"|" + server_nonce, "sha256")
 
 
 def proof_ok(expected: bytes, given: bytes) -> bool:
@@ -362,14 +359,16 @@ def node_proof(
     message = b"|".join(
         [b"node", name.encode(), str(instance).encode(), client_nonce, server_nonce]
     )
-    return hmac.new(key, message, hashlib.sha256).digest()
+    return hmac.digest(key, message, "sha256")
 
 
 def mask_node_key(secret: bytes, client_nonce: bytes, server_nonce: bytes, key: bytes) -> bytes:
     """The node key XOR a pad only this handshake's two peers can make; its own inverse."""
-    pad = hmac.new(
-        secret, b"node-key|" + client_nonce + b"|" + server_nonce, hashlib.sha256
-    ).digest()
+    pad = hmac.digest(secret, b"node-key|" + client_nonce + b"|" + server_nonce, "sha256")
     if len(key) > len(pad):
         raise ValueError(f"a node key is at most {len(pad)} bytes")
-    return bytes(a ^ b for a, b in zip(key, pad, strict=False))
+    if not key:
+        return b""
+    pad = pad[: len(key)]
+    mixed = int.from_bytes(key, "big") ^ int.from_bytes(pad, "big")
+    return mixed.to_bytes(len(key), "big")

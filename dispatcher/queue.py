@@ -73,6 +73,8 @@ class Queue:
         # Jobs by id, state, user, parent and template, for listings (kept in step below).
         self.index = JobIndex()
         self.nodes: dict[int, Node] = {}
+        # The highest node id handed out or loaded (new_node_id: no scan of every node).
+        self._top_node_id = 0
         self.running: dict[tuple[int, int], Running] = {}
         # Running chunks that reported progress, by job (for the progress events).
         self.reporting: dict[int, set[int]] = {}
@@ -113,6 +115,7 @@ class Queue:
         started = time.time()
         for node in snapshot.nodes:
             self.nodes[node.id] = node
+        self._top_node_id = max(self._top_node_id, max(self.nodes, default=0))
         for job in snapshot.jobs:
             self.jobs[job.id] = job
             self.index.update(job)
@@ -131,6 +134,16 @@ class Queue:
         self.failed_on.update(snapshot.failed_on)
         self.memory_needed.update(snapshot.memory_needed)
         self.node_failures.update(snapshot.node_failures)
+
+    def new_node_id(self) -> int:
+        """An id past every node's, in constant time (a handshake registers with it).
+
+        Nodes are added at the end of `nodes`, so the last key covers one added
+        without this method; an id once handed out is not handed out again.
+        """
+        last = next(reversed(self.nodes), 0)
+        self._top_node_id = max(self._top_node_id, last) + 1
+        return self._top_node_id
 
     def take_back(self, refusal: Refusal) -> None:
         """Put the records of a batch the store refused back to the store's copy.

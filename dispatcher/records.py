@@ -56,6 +56,13 @@ class Records:
         info = self._kind(kind).get(name)
         return None if info is None else copy.deepcopy(info)
 
+    def value(self, kind: str, name: str, key: str) -> Any:
+        """One top-level value of a record (None when the record or the key is missing),
+        without copying the record: for hot paths that read one setting. A list or dict
+        returned is the stored one and must not be changed."""
+        info = self._kind(kind).get(name)
+        return None if info is None else info.get(key)
+
     def add(self, kind: str, name: str, info: dict[str, Any]) -> None:
         check_name(kind, name)
         if name in self._kind(kind):

@@ -28,7 +28,7 @@ from dispatcher.protocol import Assign, Ref, Result
 from hooks.api.objects import MJob
 from hooks.api.template import MTemplate
 from hooks.runtime import TemplateSet
-from renderclient import processes, reaper
+from renderclient import processes, reaper, spawn
 from renderclient.cgroups import MemoryCgroup, kernel_oom_kills
 from renderclient.chunklog import expected_outputs, missing_outputs
 from renderclient.hookcalls import DEFAULT_HOOK_TIMEOUT_S, failure_text, run_limited
@@ -123,6 +123,10 @@ def _signal_group(pgid: int, signum: int) -> bool:
         logger.warning("action=signal_refused pgid=%d signal=%d", pgid, signum)
         return False
     return True
+
+
+Child = asyncio.subprocess.Process | spawn.SpawnedProcess
+"""A running command's leader: started the fast way (spawn.py) or by the loop."""
 
 
 class ProcessRunner:
@@ -223,17 +227,23 @@ class ProcessRunner:
         self._check_startable(argv[0])
         loop = asyncio.get_running_loop()
         read_fd, write_fd = os.pipe()
+        process: Child
         try:
-            process = await asyncio.create_subprocess_exec(
-                *reaper.wrap(argv),
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=write_fd,
-                stderr=write_fd,
-                env=self._env,
-                cwd=self._cwd,
-                start_new_session=True,
-                preexec_fn=self._in_child,
-            )
+            if spawn.fast_spawn_usable(in_cgroup=self._cgroup is not None, nice=self.nice):
+                process = spawn.spawn(
+                    reaper.wrap(argv), output_fd=write_fd, env=self._env, cwd=self._cwd
+                )
+            else:
+                process = await asyncio.create_subprocess_exec(
+                    *reaper.wrap(argv),
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=write_fd,
+                    stderr=write_fd,
+                    env=self._env,
+                    cwd=self._cwd,
+                    start_new_session=True,
+                    preexec_fn=self._in_child,
+                )
         except BaseException:
             os.close(read_fd)
             os.close(write_fd)
@@ -306,7 +316,7 @@ class ProcessRunner:
         """The running command's process tree, leader first (empty between commands)."""
         return [info.pid for info in processes.tree(self.pid)] if self.pid else []
 
-    async def _wait(self, process: asyncio.subprocess.Process, deadline: float | None) -> bool:
+    async def _wait(self, process: Child, deadline: float | None) -> bool:
         """Wait for the leader to exit or a stop; True when the deadline passed first."""
         exited = asyncio.create_task(process.wait(), name=f"corral-runner-wait-{process.pid}")
         stopped = asyncio.create_task(self._stop.wait(), name=f"corral-runner-stop-{process.pid}")
@@ -321,7 +331,7 @@ class ProcessRunner:
                 task.cancel()
             await asyncio.gather(exited, stopped, return_exceptions=True)
 
-    async def _end_group(self, process: asyncio.subprocess.Process, reader: _PipeReader) -> None:
+    async def _end_group(self, process: Child, reader: _PipeReader) -> None:
         """End whatever is left of the group once its leader is gone; drain the output."""
         if process.returncode is None:
             _signal_group(process.pid, signal.SIGKILL)

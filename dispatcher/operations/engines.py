@@ -236,7 +236,9 @@ class EngineOperations(Area):
     def _send_event(self, session: NodeSession, result: p.Result) -> None:
         node = session.node
         name = engine_events.SUCCESS if result.ok else engine_events.FAILURE
-        command = self.settings_of(node).get(name)
+        # One value of the node's settings, not a copy of them all: this runs for every result.
+        stored = self.farm.records.value("config", PREFIX + node.uuid, name)
+        command = None if stored is None else str(stored)
         job = self.farm.queue.jobs.get(result.ref.job)
         if not command or job is None or result.ref.chunk >= job.chunk_count:
             return

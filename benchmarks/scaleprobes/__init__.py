@@ -1,0 +1,1 @@
+"""Small probes for finding what limits a figure (not part of `make bench`)."""

@@ -1,0 +1,96 @@
+"""Renders started with vfork+exec and watched through a pidfd (renderclient/spawn.py),
+and the runner taking that way whenever nothing must run in the child before exec."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from renderclient import spawn
+from renderclient.runner import ProcessRunner
+
+pytestmark = pytest.mark.skipif(not spawn.PIDFD, reason="this kernel has no pidfd_open")
+
+
+def _zombie_or_gone(pid: int) -> str:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return "gone"
+    return "zombie" if stat.rsplit(")", 1)[1].split()[0] == "Z" else "running"
+
+
+async def test_exit_code_output_and_reaping() -> None:
+    read_fd, write_fd = os.pipe()
+    try:
+        child = spawn.spawn(
+            ["sh", "-c", "echo out; echo err >&2; pwd; exit 3"],
+            output_fd=write_fd,
+            env={"PATH": os.environ["PATH"]},
+            cwd="/",
+        )
+        os.close(write_fd)
+        assert child.returncode is None
+        assert await asyncio.wait_for(child.wait(), 10) == 3
+        assert child.returncode == 3
+        assert os.read(read_fd, 4096) == b"out\nerr\n/\n"
+    finally:
+        os.close(read_fd)
+    assert _zombie_or_gone(child.pid) == "gone"  # reaped as it exited
+    assert await child.wait() == 3  # again: the same code
+
+
+async def test_a_signal_gives_its_negative_number_and_waiters_may_be_cancelled() -> None:
+    child = spawn.spawn(["sleep", "30"], output_fd=2, env=None, cwd=None)
+    assert os.getpgid(child.pid) == child.pid  # its own session and group
+    cancelled = asyncio.create_task(child.wait())
+    await asyncio.sleep(0.05)
+    cancelled.cancel()
+    os.kill(child.pid, signal.SIGKILL)
+    assert await asyncio.wait_for(child.wait(), 10) == -signal.SIGKILL
+
+
+async def test_a_child_nobody_waits_for_is_reaped_anyway() -> None:
+    child = spawn.spawn(["true"], output_fd=2, env=None, cwd=None)
+    for _ in range(200):
+        if _zombie_or_gone(child.pid) == "gone":
+            break
+        await asyncio.sleep(0.01)
+    assert _zombie_or_gone(child.pid) == "gone"
+    assert child.returncode == 0
+
+
+async def test_a_missing_program_raises_as_exec_does() -> None:
+    with pytest.raises(FileNotFoundError):
+        spawn.spawn(["/nonexistent/program"], output_fd=2, env=None, cwd=None)
+
+
+def test_fast_spawn_only_when_nothing_runs_before_exec() -> None:
+    assert spawn.fast_spawn_usable(in_cgroup=False, nice=None)
+    assert not spawn.fast_spawn_usable(in_cgroup=True, nice=None)
+    assert not spawn.fast_spawn_usable(in_cgroup=False, nice=5)
+
+
+async def test_the_runner_starts_commands_the_fast_way(monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[spawn.SpawnedProcess] = []
+    real = spawn.spawn
+
+    def recording(*args: object, **kwargs: object) -> spawn.SpawnedProcess:
+        child = real(*args, **kwargs)  # type: ignore[arg-type]
+        started.append(child)
+        return child
+
+    monkeypatch.setattr(spawn, "spawn", recording)
+    chunks: list[bytes] = []
+    outcome = await ProcessRunner(
+        [["sh", "-c", "echo hi; exit 4"]], on_output=chunks.append, log_batch_s=0.01
+    ).run()
+    assert outcome.exit_code == 4 and b"".join(chunks) == b"hi\n"
+    assert len(started) == 1 and started[0].returncode == 4
+    niced = ProcessRunner([["true"]], on_output=chunks.append, nice=1)
+    assert (await niced.run()).exit_code == 0
+    assert len(started) == 1  # a nice value keeps the forked start
