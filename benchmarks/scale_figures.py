@@ -178,7 +178,7 @@ def many_clients(ctx: Context, clients: int) -> dict[str, Any]:
         }
         raw = {
             "idle": {"nodes_online": online, "rss_after_idle_window_bytes": idle_rss_now,
-                     "cpu": window.report(), "heartbeat_s": fleet_heartbeat(result)},
+                     "cpu": window.report(), "heartbeat_s": result.get("heartbeat_s")},
             "load": {key: value for key, value in result.items()},
             "dispatcher": {key: status.get(key) for key in ("results", "store_batches")},
         }  # fmt: skip
@@ -196,10 +196,6 @@ def many_clients(ctx: Context, clients: int) -> dict[str, Any]:
         f"collection; then no-op chunks/s, p99 and peak RSS with {seeded:,} chunks queued",
         params={"clients": clients, "queued_chunks": seeded, "idle_window_s": IDLE_WINDOW_S},
     )
-
-
-def fleet_heartbeat(result: dict[str, Any]) -> Any:
-    return result.get("heartbeat_s")
 
 
 # -- case 2: consoles under load -----------------------------------------------
