@@ -213,7 +213,16 @@ class MSession:
             answer = client.request(method, path, body, query=query, auth=auth)
         except ClientError as exc:
             raise _refusal(exc) from None
+        finally:
+            self._keep_order(client)
         return _data(answer)
+
+    def _keep_order(self, client: Any) -> None:
+        """With several dispatchers, the next call starts at the one that answered last."""
+        urls = list(getattr(client, "urls", []))
+        if len(urls) > 1 and client.url in urls:
+            first = urls.index(client.url)
+            self._url = ",".join(urls[first:] + urls[:first])
 
 
 def _refusal(exc: Any) -> _Refused:
@@ -252,12 +261,19 @@ def InitializeSession() -> MSession:
 
 def Connect(session: MSession, host: str, port: int = DEFAULT_PORT) -> MError:
     """Connect to the dispatcher's Muster REST API at `host`:`port` (9781, Corral's compat
-    port, or 9890). `host` may be a URL (`https://farm`) to choose https. The dispatcher
-    must answer as Muster's REST API within the session's timeout (10 s at most)."""
+    port, or 9890). `host` may be a URL (`https://farm`) to choose https, or several
+    dispatchers of one farm separated by commas (`farm1,farm2`, each at `port`): a call
+    that cannot reach one tries the next, and a standby's redirect leads to the leader.
+    The dispatcher must answer as Muster's REST API within the session's timeout (10 s
+    at most)."""
     if not isinstance(session, MSession):
         return MError(kErrorInvalidArgument, "Connect: the first argument must be a session")
     try:
-        url = _base_url(host, port)
+        if isinstance(host, str) and "," in host:
+            parts = [part for part in host.split(",") if part.strip()]
+            url = ",".join(_base_url(part, port) for part in parts or [""])
+        else:
+            url = _base_url(host, port)
     except _Refused as exc:
         return MError(exc.code, exc.description)
     session._url, session._token, session._user = url, "", ""

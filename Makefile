@@ -6,10 +6,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # System packages the tests use (slapd: the LDAP tests run a real OpenLDAP server;
 # blender and ffmpeg: the bundled templates' tests and the pipeline example run them;
-# postgresql: the store tests start a throwaway cluster with its initdb and pg_ctl).
+# postgresql: the store tests start a throwaway cluster with its initdb and pg_ctl;
+# chromium: the web console's browser tests drive it through Playwright).
 # Add a package here and `make test` installs it when it is missing (as root, with
 # apt-get); without root a test that needs a missing one is skipped and says why.
-DEBIAN_PACKAGES := slapd ldap-utils blender ffmpeg postgresql
+DEBIAN_PACKAGES := slapd ldap-utils blender ffmpeg postgresql chromium
 
 .PHONY: demo test fuzz bench bench-full lint format clean debian-packages blender-addon
 

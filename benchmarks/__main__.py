@@ -15,7 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import dispatcher_figures as df
-from benchmarks import listing_figures, postgres_figures, probes, report, scale_figures
+from benchmarks import (
+    listing_figures,
+    postgres_figures,
+    probes,
+    report,
+    scale_figures,
+    web_console_figures,
+    web_nodes_figures,
+)
 from benchmarks.cpu import CpuWindow
 from benchmarks.farm import BenchError, raise_open_files
 from benchmarks.runner import SCALES, Scale, measure, median
@@ -110,6 +118,12 @@ def run_figures(scale: Scale, ctx: df.Context) -> dict[str, Any]:
     figures.update(df.hook_figures(ctx, figures["noop_ahead0"]))
     for name, figure in listing_figures.FIGURES.items():
         figures[name] = figure(ctx)
+    for name, figure in web_console_figures.FIGURES.items():  # a browser: not in the smoke run
+        smoke = scale.name == "smoke"
+        figures[name] = skipped("runs with make bench (a browser)") if smoke else figure(ctx)
+    for name, figure in web_nodes_figures.FIGURES.items():  # a browser: not in the smoke run
+        smoke = scale.name == "smoke"
+        figures[name] = skipped("runs with make bench (a browser)") if smoke else figure(ctx)
     if scale.name != "smoke":  # (a cluster to start: the harness's smoke test runs without)
         for name, figure in postgres_figures.FIGURES.items():
             figures[name] = figure(ctx)
@@ -123,11 +137,14 @@ SINGLE: dict[str, Any] = {
     "spawn_raw": scale_figures.spawn_raw,
     "hook_jobget": scale_figures.hook_jobget,
     "real_clients": None,  # after spawn_raw when both are named (its rate is the ratio's base)
+    "noop_ahead0": functools.partial(df.noop, ahead=0, loop="uvloop"),
     "queue_1m": df.queue_scale,
     "rest_submit": df.rest_submit,
     "rest_list": df.rest_list,
     **listing_figures.FIGURES,
     **postgres_figures.FIGURES,
+    **web_console_figures.FIGURES,
+    **web_nodes_figures.FIGURES,
 }
 
 
@@ -209,6 +226,9 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(scratch, ignore_errors=True)
     print()
     print(report.cases.table(result["cases"]))
+    print()
+    print("The farm's state in SQLite and in PostgreSQL:")
+    print(report.stores_table(result))
     print()
     print(f"every figure: {json_path.with_suffix('.md')}")
     print(f"results: {json_path}" + (f"  chart: {png}" if png else ""))

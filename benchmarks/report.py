@@ -321,6 +321,53 @@ def table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+# -- the stores side by side ----------------------------------------------------
+# (label, SQLite's figure, PostgreSQL's figure, metric, format): the same measurement
+# with the farm's state in SQLite and in PostgreSQL.
+STORE_ROWS = (
+    ("End-to-end no-op chunks/s, {clients:,} clients", "noop_ahead0", "noop_postgres", "chunks_per_s", "{:,.0f}"),
+    ("  latency p99 ms", "noop_ahead0", "noop_postgres", "p99_ms", "{:,.1f}"),
+    ("Restart s, {big_chunks:,} queued chunks", "queue_1m", "restart_postgres", "restart_s", "{:,.2f}"),
+)  # fmt: skip
+
+
+def _median_or_status(
+    figure: dict[str, Any] | None, metric: str, pattern: str
+) -> tuple[str, float | None]:
+    if figure is None:
+        return "not measured", None
+    found = figure.get("metrics", {}).get(metric)
+    if found is None:
+        return str(figure.get("status", "not measured")), None
+    return _fmt(pattern, found["median"]), found["median"]
+
+
+def stores_table(result: dict[str, Any]) -> str:
+    """SQLite's and PostgreSQL's end-to-end chunk rate and restart time side by side, as
+    Markdown (medians; a figure not measured shows why)."""
+    sizes = _sizes(result["scale"])
+    header = ["figure", "SQLite", "PostgreSQL", "PostgreSQL / SQLite"]
+    rows = []
+    for template, sqlite_name, postgres_name, metric, pattern in STORE_ROWS:
+        figures = result["figures"]
+        sqlite_text, sqlite_value = _median_or_status(figures.get(sqlite_name), metric, pattern)
+        postgres_text, postgres_value = _median_or_status(
+            figures.get(postgres_name), metric, pattern
+        )
+        ratio = ""
+        if sqlite_value and postgres_value is not None:
+            ratio = f"{postgres_value / sqlite_value:.2f}x"
+        rows.append([template.format(**sizes), sqlite_text, postgres_text, ratio])
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = [
+        "| " + " | ".join(cell.ljust(widths[i]) for i, cell in enumerate(header)) + " |",
+        "|" + "|".join("-" * (width + 2) for width in widths) + "|",
+    ]
+    for row in rows:
+        lines.append("| " + " | ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)) + " |")
+    return "\n".join(lines)
+
+
 def write(result: dict[str, Any], out_dir: Path, chart: bool = True) -> tuple[Path, Path | None]:
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"bench-{result['mode']}"

@@ -3,7 +3,9 @@
 The order, first found wins:
 
 - URL: ``--dispatcher``, env ``CORRAL_DISPATCHER``, ``http_url`` (or ``http_port``)
-  in ``DATA_DIR/dispatcher.json``, then ``http://127.0.0.1:9890``.
+  in ``DATA_DIR/dispatcher.json``, then ``http://127.0.0.1:9890``. The option and
+  the variable may name several dispatchers of one farm separated by commas
+  (``farm1:9890,farm2:9890``): a call moves on to the next when one is unreachable.
 - token: ``--token``, env ``CORRAL_TOKEN``, ``~/.config/corral/token``, then
   ``DATA_DIR/admin.token`` when this user can read it.
 
@@ -18,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from console.http import DispatcherClient
+from corral_client.addresses import normalize_urls
 from corral_client.discovery import recorded_url
 
 DISPATCHER_ENV = "CORRAL_DISPATCHER"
@@ -57,12 +60,12 @@ def normalize_url(url: str) -> str:
 def find_dispatcher_url(
     explicit: str | None, env: Mapping[str, str], data_dir: Path | None
 ) -> Found:
-    """The dispatcher's HTTP base URL, following the documented order."""
-    if explicit and explicit.strip():
-        return Found(normalize_url(explicit), "--dispatcher")
+    """The dispatcher's HTTP base URL (several joined by commas), in the documented order."""
+    if explicit and explicit.replace(",", "").strip():
+        return Found(normalize_urls(explicit), "--dispatcher")
     named = env.get(DISPATCHER_ENV, "").strip()
-    if named:
-        return Found(normalize_url(named), DISPATCHER_ENV)
+    if named.replace(",", "").strip():
+        return Found(normalize_urls(named), DISPATCHER_ENV)
     if data_dir is not None:
         recorded = _url_from_dispatcher_file(data_dir / DISPATCHER_FILE_NAME)
         if recorded:

@@ -108,8 +108,9 @@ def _home() -> Path | None:
 )
 @click.option(
     "--dispatcher",
-    metavar="URL",
-    help="Dispatcher HTTP URL [env CORRAL_DISPATCHER; default http://127.0.0.1:9890].",
+    metavar="URL[,URL...]",
+    help="Dispatcher HTTP URL, or several of one farm tried in turn "
+    "[env CORRAL_DISPATCHER; default http://127.0.0.1:9890].",
 )
 @click.option(
     "--token", help="Bearer token [env CORRAL_TOKEN, ~/.config/corral/token, DATA_DIR/admin.token]."

@@ -105,8 +105,15 @@ def tune_collector() -> None:
 async def serve_dispatcher(settings: Settings, origins: Mapping[str, Origin] | None = None) -> None:
     """Start the dispatcher, announce its addresses, and serve until a signal closes it."""
     from dispatcher.app import Dispatcher  # the consoles need not import the server
+    from dispatcher.store.urls import is_postgres
 
-    dispatcher = Dispatcher(settings, origins=origins)
+    dispatcher: Any
+    if settings.hot_standby and is_postgres(settings.store):  # leader or standby by turns
+        from dispatcher.standby import HotStandby
+
+        dispatcher = HotStandby(settings, origins=origins)
+    else:
+        dispatcher = Dispatcher(settings, origins=origins)
     loop = asyncio.get_running_loop()
     closing: list[asyncio.Task[None]] = []
 
@@ -221,6 +228,14 @@ def setting(flag: str, text: str, kind: Any = None, field: str | None = None, **
 )
 @setting("--store", "Where the farm's state lives: a postgresql:// URL, or empty for SQLite in the data directory.",
          metavar="URL", show_default=False)  # fmt: skip
+@setting("--hot-standby/--no-hot-standby", "Lead or stand by beside other dispatchers on the same PostgreSQL store.",
+         field="hot_standby")  # fmt: skip
+@setting("--advertise-url", "HTTP URL others reach this dispatcher at when it leads (PostgreSQL hot standby).",
+         metavar="URL", show_default=False)  # fmt: skip
+@setting("--standby-poll-s", "How often a standby tries to take the lead.",
+         click.FloatRange(0.05, 60))  # fmt: skip
+@setting("--standby-refresh-s", "How often a standby reads the farm from the database again.",
+         click.FloatRange(0.1, 3600))  # fmt: skip
 @setting("--heartbeat-s", "Seconds between render-client heartbeats.", click.FloatRange(min=0.05),
          field="heartbeat_interval_s")  # fmt: skip
 @setting(
@@ -246,6 +261,8 @@ def setting(flag: str, text: str, kind: Any = None, field: str | None = None, **
 @setting("--assign-ahead", "Chunks a node may hold beyond the one it runs.", click.IntRange(0, 64))
 @setting("--templates-dir", "Site template folder (repeat).", DirPath, field="templates_dirs", multiple=True,
          show_default=False)  # fmt: skip
+@setting("--shared-log-dir", "Chunk logs in this folder every dispatcher reaches [default: the data "
+         "directory; with PostgreSQL the database].", DirPath, show_default=False)  # fmt: skip
 @setting(
     "--hook-timeout-s",
     "Time limit of one hook call or dispatcher-context script.",
@@ -354,20 +371,22 @@ def dispatcher(
 
 def parse_address(text: str, default_port: int = DEFAULT_RENDER_PORT) -> tuple[str, int]:
     """'farm:9681' -> ('farm', 9681); 'farm' -> ('farm', default); '[::1]:9681' -> ('::1', 9681)."""
-    cleaned = text.strip()
-    host, port_text = cleaned, ""
-    if cleaned.startswith("["):
-        inside, _, rest = cleaned[1:].partition("]")
-        host, port_text = inside, rest.removeprefix(":")
-    elif cleaned.count(":") == 1:
-        host, _, port_text = cleaned.partition(":")
-    if not host:
-        raise click.BadParameter(f"{text!r} has no host", param_hint="'--dispatcher'")
-    if not port_text:
-        return host, default_port
-    if not port_text.isdecimal() or not 0 < int(port_text) < 65536:
-        raise click.BadParameter(f"{text!r} has no valid port", param_hint="'--dispatcher'")
-    return host, int(port_text)
+    from renderclient.dispatchers import parse_address as parse_one
+
+    try:
+        return parse_one(text, default_port)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--dispatcher'") from None
+
+
+def parse_addresses(text: str, default_port: int = DEFAULT_RENDER_PORT) -> list[tuple[str, int]]:
+    """'farm1:9681,farm2' -> both addresses, in the order given (a BadParameter if none)."""
+    from renderclient.dispatchers import parse_addresses as parse_all
+
+    try:
+        return parse_all(text, default_port)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--dispatcher'") from None
 
 
 async def serve_renderclient(options: Any) -> int:
@@ -401,8 +420,9 @@ async def serve_renderclient(options: Any) -> int:
     "--dispatcher",
     "address",
     required=True,
-    metavar="HOST:PORT",
-    help="The dispatcher's render-client address (port 9681 if left out).",
+    metavar="HOST:PORT[,HOST:PORT...]",
+    help="The dispatcher's render-client address (port 9681 if left out); several "
+    "dispatchers of one farm separated by commas are tried in turn.",
 )
 @click.option("--name", help="Node name.  [default: this host's name]")
 @click.option(
@@ -519,7 +539,7 @@ def renderclient(
     """Run a render node until SIGTERM or SIGINT."""
     from renderclient.main import ClientOptions, SecretError, read_secret
 
-    host, port = parse_address(address)
+    (host, port), *more_dispatchers = parse_addresses(address)
     try:
         secret = read_secret(secret_file, os.environ)
     except SecretError as exc:
@@ -548,6 +568,7 @@ def renderclient(
             hook_timeout_s=options["hook_timeout_s"],
             idle_interval_s=options["idle_interval_s"],
             log_check_interval_s=options["log_check_interval_s"],
+            more_dispatchers=tuple(more_dispatchers),
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None

@@ -13,6 +13,7 @@ from dispatcher.errors import (
     DirectoryUnavailable,
     LimitExceeded,
     NotFound,
+    NotLeader,
     PermissionDenied,
     Refused,
     StartupError,
@@ -38,6 +39,7 @@ EXIT_CODES: dict[type[CorralError], int] = {
     TemplateError: 1,
     AuthenticationFailed: 4,
     StoreUnavailable: 1,
+    NotLeader: 1,
     StartupError: StartupError.exit_code,  # 6: the data directory cannot be used as it is
     DataDirLocked: DataDirLocked.exit_code,  # 5: another dispatcher holds it
     LimitExceeded: 1,

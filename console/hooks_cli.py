@@ -129,7 +129,7 @@ def _run_locally(state: CliState, file: Path) -> None:
 
     client = state.client()
     ca_file = state.tls_ca or state.env.get(TLS_CA_ENV, "").strip() or None
-    transport.configure(client.base_url, client.token, ca_file=ca_file)
+    transport.configure(",".join(client.urls), client.token, ca_file=ca_file)
     transport.api_errors.clear()
     set_context("console")
     saved_argv, saved_path = sys.argv, list(sys.path)

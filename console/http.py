@@ -18,6 +18,7 @@ import urllib.request
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from corral_client.addresses import Addresses, build_opener, open_any, split_urls
 from dispatcher.errors import CorralError
 
 API_PREFIX = "/api/v1"
@@ -80,6 +81,11 @@ def job_ref(value: int | str) -> str:
 class DispatcherClient:
     """Calls the REST API at `base_url` with a bearer token; one connection per call.
 
+    `base_url` may name several dispatchers of one farm separated by commas: a call
+    that cannot reach one tries the next within `timeout_s`, and a standby's 307 is
+    followed to the leader (corral_client/addresses.py). `base_url` is then the
+    address in use, `urls` all of them.
+
     `auth_hint` is appended to authentication failures (the CLI says there how to
     give a token when it found none). `ca_file` verifies an https dispatcher's
     certificate against that CA instead of the system's.
@@ -94,19 +100,36 @@ class DispatcherClient:
         auth_hint: str = "",
         ca_file: str | None = None,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        try:
+            self.addresses = Addresses(split_urls(base_url))
+        except ValueError as exc:
+            raise ConsoleError(str(exc)) from None
         self.token = token
         self.timeout_s = timeout_s
         self.auth_hint = auth_hint
         self.last_link: str | None = None
-        handlers: list[urllib.request.BaseHandler] = [urllib.request.ProxyHandler({})]
+        context = None
         if ca_file:
             try:
                 context = ssl.create_default_context(cafile=ca_file)
             except (OSError, ValueError) as exc:
                 raise ConsoleError(f"cannot read the CA file {ca_file}: {exc}") from None
-            handlers.append(urllib.request.HTTPSHandler(context=context))
-        self._opener = urllib.request.build_opener(*handlers)
+        self._opener = build_opener(self.addresses.urls, context)
+
+    @property
+    def base_url(self) -> str:
+        """The dispatcher address calls go to now (the one that answered last)."""
+        return self.addresses.current
+
+    @property
+    def urls(self) -> list[str]:
+        """Every dispatcher address this client was given, in order."""
+        return list(self.addresses.urls)
+
+    def _where(self) -> str:
+        if len(self.addresses) == 1:
+            return self.base_url
+        return "any of " + ", ".join(self.addresses.urls)
 
     # -- transport ---------------------------------------------------------
 
@@ -127,11 +150,11 @@ class DispatcherClient:
         needs a Content-Length header); `prefix` goes before `path` (the API's by default;
         "" for /metrics). `last_link` keeps the answer's Link header (the next page).
         """
-        url = self.base_url + prefix + path
+        suffix = prefix + path
         if query:
             pairs = {key: str(value) for key, value in query.items() if value is not None}
             if pairs:
-                url += "?" + urllib.parse.urlencode(pairs)
+                suffix += "?" + urllib.parse.urlencode(pairs)
         headers = {"Accept": "application/json", "User-Agent": USER_AGENT, **(headers or {})}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
@@ -140,18 +163,24 @@ class DispatcherClient:
         elif body is not None:
             data = json.dumps(body).encode("utf-8")
             headers["Content-Type"] = "application/json"
-        request = urllib.request.Request(url, data=data, headers=headers, method=method)
+        body_data = data
+
+        def make_request(base: str) -> urllib.request.Request:
+            return urllib.request.Request(
+                base + suffix, data=body_data, headers=headers, method=method
+            )
+
         try:
-            with self._opener.open(request, timeout=self.timeout_s) as response:
+            with open_any(self._opener, self.addresses, make_request, self.timeout_s) as response:
                 payload = response.read()
                 content_type = response.headers.get("Content-Type", "")
                 self.last_link = response.headers.get("Link")
         except urllib.error.HTTPError as exc:
             raise self._refusal(exc) from None
         except urllib.error.URLError as exc:
-            raise DispatcherUnreachable(self.base_url, _reason(exc.reason)) from None
+            raise DispatcherUnreachable(self._where(), _reason(exc.reason)) from None
         except (OSError, http.client.HTTPException) as exc:
-            raise DispatcherUnreachable(self.base_url, _reason(exc)) from None
+            raise DispatcherUnreachable(self._where(), _reason(exc)) from None
         return _decode(payload, content_type)
 
     def follow(self, **filters: Any) -> Any:
@@ -179,21 +208,24 @@ class DispatcherClient:
     def _open(
         self, path: str, query: list[tuple[str, str]], headers: dict[str, str], timeout_s: float
     ) -> Any:
-        url = self.base_url + API_PREFIX + path
+        suffix = API_PREFIX + path
         if query:
-            url += "?" + urllib.parse.urlencode(query)
+            suffix += "?" + urllib.parse.urlencode(query)
         headers = {"User-Agent": USER_AGENT, **headers}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
-        request = urllib.request.Request(url, headers=headers, method="GET")
+
+        def make_request(base: str) -> urllib.request.Request:
+            return urllib.request.Request(base + suffix, headers=headers, method="GET")
+
         try:
-            return self._opener.open(request, timeout=timeout_s)
+            return open_any(self._opener, self.addresses, make_request, timeout_s)
         except urllib.error.HTTPError as exc:
             raise self._refusal(exc) from None
         except urllib.error.URLError as exc:
-            raise DispatcherUnreachable(self.base_url, _reason(exc.reason)) from None
+            raise DispatcherUnreachable(self._where(), _reason(exc.reason)) from None
         except (OSError, http.client.HTTPException) as exc:
-            raise DispatcherUnreachable(self.base_url, _reason(exc)) from None
+            raise DispatcherUnreachable(self._where(), _reason(exc)) from None
 
     def _refusal(self, exc: urllib.error.HTTPError) -> RequestRefused:
         try:

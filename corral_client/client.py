@@ -13,6 +13,7 @@ import uuid
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
 from . import discovery
+from .addresses import Addresses, build_opener, open_any, split_urls
 from .errors import ClientError
 
 API = "/api/v1"
@@ -69,15 +70,18 @@ class Client:
 
     ``dispatcher`` and ``token`` default as the ``corral`` command finds them
     (``CORRAL_DISPATCHER``, ``CORRAL_TOKEN``, ``~/.config/corral/token``; see
-    ``corral_client.discovery``). ``timeout_s`` bounds connecting and each read
-    of every call. ``ca_file`` (or ``CORRAL_TLS_CA``) verifies an https
+    ``corral_client.discovery``). ``dispatcher`` may name several dispatchers of
+    one farm (``farm1:9890,farm2:9890``, or a list): a call that cannot reach
+    one tries the next within its timeout, and a standby's 307 is followed to
+    the leader (``corral_client.addresses``); ``url`` is the address in use.
+    ``timeout_s`` bounds connecting and each read of every call. ``ca_file`` (or ``CORRAL_TLS_CA``) verifies an https
     dispatcher against that CA. Proxies from the environment are not used.
     Every failure raises ``ClientError``.
     """
 
     def __init__(
         self,
-        dispatcher: Optional[str] = None,
+        dispatcher: Union[None, str, List[str], Tuple[str, ...]] = None,
         token: Optional[str] = None,
         timeout_s: float = DEFAULT_TIMEOUT_S,
         ca_file: Optional[str] = None,
@@ -87,17 +91,25 @@ class Client:
         if timeout_s <= 0:
             raise ValueError("timeout_s must be more than 0, not %r" % (timeout_s,))
         environ = os.environ if env is None else env
-        self.url = discovery.find_dispatcher(dispatcher, environ)
+        if isinstance(dispatcher, (list, tuple)):
+            dispatcher = ",".join(dispatcher)
+        self.addresses = Addresses(split_urls(discovery.find_dispatcher(dispatcher, environ)))
         self.token = discovery.find_token(token, environ, home)
         self.timeout_s = float(timeout_s)
         self._home = home
-        handlers = [urllib.request.ProxyHandler({})]  # type: List[Any]
         ca = ca_file or environ.get(discovery.TLS_CA_ENV, "").strip() or None
-        if ca:
-            handlers.append(
-                urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=ca))
-            )
-        self._opener = urllib.request.build_opener(*handlers)
+        context = ssl.create_default_context(cafile=ca) if ca else None
+        self._opener = build_opener(self.addresses.urls, context)
+
+    @property
+    def url(self) -> str:
+        """The dispatcher address calls go to now (the one that answered last)."""
+        return self.addresses.current
+
+    @property
+    def urls(self) -> List[str]:
+        """Every dispatcher address this client was given, in order."""
+        return list(self.addresses.urls)
 
     # -- the calls -----------------------------------------------------------
     def login(self, username: str, password: str, save: bool = False) -> str:
@@ -194,39 +206,46 @@ class Client:
         auth: bool = True,
     ) -> Tuple[int, Dict[str, str], Any]:
         """As ``request``, answering ``(status, headers, parsed body)``."""
-        url = self.url + path
+        suffix = path
         if query:
-            url += "?" + urllib.parse.urlencode(query, doseq=True)
+            suffix += "?" + urllib.parse.urlencode(query, doseq=True)
         raw_body = isinstance(body, bytes)
         data = None  # type: Optional[bytes]
         if body is not None:
             data = body if raw_body else json.dumps(body).encode("utf-8")
-        request = urllib.request.Request(url, data=data, method=method)
-        request.add_header("Accept", "application/json")
-        request.add_header("User-Agent", USER_AGENT)
-        if data is not None:
-            kind = "text/plain; charset=utf-8" if raw_body else "application/json"
-            request.add_header("Content-Type", kind)
-        if auth and self.token:
-            request.add_header("Authorization", "Bearer " + self.token)
-        for name, value in (headers or {}).items():
-            request.add_header(name, value)
+        extra = dict(headers or {})
+
+        def make_request(base: str) -> urllib.request.Request:
+            request = urllib.request.Request(base + suffix, data=data, method=method)
+            request.add_header("Accept", "application/json")
+            request.add_header("User-Agent", USER_AGENT)
+            if data is not None:
+                kind = "text/plain; charset=utf-8" if raw_body else "application/json"
+                request.add_header("Content-Type", kind)
+            if auth and self.token:
+                request.add_header("Authorization", "Bearer " + self.token)
+            for name, value in extra.items():
+                request.add_header(name, value)
+            return request
+
         try:
-            with self._opener.open(request, timeout=self.timeout_s) as response:
+            with open_any(self._opener, self.addresses, make_request, self.timeout_s) as response:
                 status = response.status
                 answer_headers = dict(response.headers.items())
                 raw = _read(response)
+                url = response.geturl() or self.url + suffix
         except urllib.error.HTTPError as exc:
-            raise self._refused(method, url, exc) from None
+            raise self._refused(method, self.url + suffix, exc) from None
         except (socket.timeout, TimeoutError) as exc:
-            raise self._timed_out(method, url) from exc
+            raise self._timed_out(method, self.url + suffix) from exc
         except urllib.error.URLError as exc:
+            url = self.url + suffix
             if isinstance(exc.reason, (socket.timeout, TimeoutError)):
                 raise self._timed_out(method, url) from exc
             raise ClientError(
                 0,
                 "cannot reach the dispatcher",
-                "cannot reach the dispatcher at %s (%s)" % (self.url, exc.reason),
+                "cannot reach the dispatcher at %s (%s)" % (self._where(), exc.reason),
                 method=method,
                 url=url,
             ) from exc
@@ -237,9 +256,14 @@ class Client:
                 "no answer from the dispatcher",
                 "no answer from the dispatcher at %s (%s)" % (self.url, exc),
                 method=method,
-                url=url,
+                url=self.url + suffix,
             ) from exc
         return status, answer_headers, _parse(raw, answer_headers, method, url)
+
+    def _where(self) -> str:
+        if len(self.addresses) == 1:
+            return self.url
+        return "any of " + ", ".join(self.addresses.urls)
 
     def _timed_out(self, method: str, url: str) -> ClientError:
         return ClientError(

@@ -3,7 +3,9 @@
 First found wins:
 
 - the dispatcher: the ``dispatcher`` argument, env ``CORRAL_DISPATCHER``, the
-  address in ``DATA_DIR/dispatcher.json``, then ``http://127.0.0.1:9890``;
+  address in ``DATA_DIR/dispatcher.json``, then ``http://127.0.0.1:9890``; the
+  argument and the variable may name several dispatchers of one farm, separated
+  by commas (``farm1:9890,farm2:9890``: see ``corral_client.addresses``);
 - the token: the ``token`` argument, env ``CORRAL_TOKEN``, the file
   ``~/.config/corral/token`` (written by ``corral login``), then
   ``DATA_DIR/admin.token`` when this user can read it.
@@ -15,6 +17,8 @@ import json
 import os
 from typing import Mapping, Optional
 
+from .addresses import normalize_url, normalize_urls
+
 DISPATCHER_ENV = "CORRAL_DISPATCHER"
 TOKEN_ENV = "CORRAL_TOKEN"
 TLS_CA_ENV = "CORRAL_TLS_CA"
@@ -24,22 +28,17 @@ TOKEN_FILE = os.path.join(".config", "corral", "token")
 MAX_TOKEN_BYTES = 4096
 
 
-def normalize_url(url: str) -> str:
-    """``host:9890`` -> ``http://host:9890``, without a trailing slash."""
-    cleaned = url.strip()
-    if "://" not in cleaned:
-        cleaned = "http://" + cleaned
-    return cleaned.rstrip("/")
-
-
 def find_dispatcher(explicit: Optional[str] = None, env: Optional[Mapping[str, str]] = None) -> str:
-    """The dispatcher's HTTP base URL: ``explicit``, ``CORRAL_DISPATCHER``, the default."""
-    if explicit and explicit.strip():
-        return normalize_url(explicit)
+    """The dispatcher's HTTP base URL: ``explicit``, ``CORRAL_DISPATCHER``, the default.
+
+    A list of addresses comes back as URLs joined by commas.
+    """
+    if explicit and explicit.replace(",", "").strip():
+        return normalize_urls(explicit)
     environ = os.environ if env is None else env
     named = environ.get(DISPATCHER_ENV, "").strip()
-    if named:
-        return normalize_url(named)
+    if named.replace(",", "").strip():
+        return normalize_urls(named)
     folder = _data_dir(environ)
     recorded = recorded_url(os.path.join(folder, "dispatcher.json")) if folder else ""
     return recorded or DEFAULT_URL
@@ -126,12 +125,24 @@ def master_url(
     ``host_var`` holds a host, ``host:port`` or a URL; ``port_var`` (when given and
     set) holds the port for a host that names none; otherwise ``default_port``.
     With ``host_var`` unset: ``CORRAL_DISPATCHER``, then the default address.
+    ``host_var`` may name several dispatchers of one farm separated by commas; the
+    answer is then their URLs joined by commas.
     Raises ValueError for a port that is not a number from 1 to 65535.
     """
     environ = os.environ if env is None else env
-    host = environ.get(host_var, "").strip()
-    if not host:
+    hosts = [part.strip() for part in environ.get(host_var, "").split(",") if part.strip()]
+    if not hosts:
         return find_dispatcher(None, environ)
+    return ",".join(_master_url(host, host_var, port_var, environ, default_port) for host in hosts)
+
+
+def _master_url(
+    host: str,
+    host_var: str,
+    port_var: Optional[str],
+    environ: Mapping[str, str],
+    default_port: int,
+) -> str:
     if "://" in host:
         return normalize_url(host)
     port_text = environ.get(port_var, "").strip() if port_var else ""

@@ -27,8 +27,9 @@ from dispatcher.config import Settings
 from dispatcher.config_sources import Origin
 from dispatcher.control import NodeControl
 from dispatcher.datadir import DataDirLock
+from dispatcher.errors import StartupError
 from dispatcher.events import EventBus
-from dispatcher.logs import ActionLog, ChunkLogs
+from dispatcher.logs import ActionLog, ChunkLogKeeper, ChunkLogs
 from dispatcher.looplag import LoopLag
 from dispatcher.metrics import Metrics
 from dispatcher.nodes import NodeServer
@@ -37,6 +38,7 @@ from dispatcher.operations import Operations
 from dispatcher.progress import Progress
 from dispatcher.queue import Queue
 from dispatcher.records import Records
+from dispatcher.roles import Role
 from dispatcher.scheduler import Scheduler
 from dispatcher.software import Registry
 from dispatcher.store.refusal import store_wiring
@@ -65,8 +67,9 @@ def chain(*callbacks: Callable[..., None]) -> Callable[..., None]:
     return call_all
 
 
-def open_store(settings: Settings) -> SqliteStore:
-    """The store the settings name: SQLite in the data directory, or PostgreSQL."""
+def open_store(settings: Settings, *, leader_epoch: int | None = None) -> SqliteStore:
+    """The store the settings name: SQLite in the data directory, or PostgreSQL (fenced
+    with `leader_epoch` under hot standby: dispatcher/leadership.py)."""
     if is_postgres(settings.store):
         from dispatcher.store.postgres import PostgresStore  # (asyncpg only when used)
 
@@ -74,6 +77,7 @@ def open_store(settings: Settings) -> SqliteStore:
             settings.store,
             durability=settings.durability,
             retry_max_s=settings.store_retry_max_s,
+            leader_epoch=leader_epoch,
         )
     return SqliteStore(
         settings.db_path,
@@ -86,12 +90,21 @@ def open_store(settings: Settings) -> SqliteStore:
 class Dispatcher:
     """One farm's dispatcher. `await start()`, then `await close()` (safe twice)."""
 
-    def __init__(self, settings: Settings, *, origins: Mapping[str, Origin] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        origins: Mapping[str, Origin] | None = None,
+        role: Role | None = None,
+    ) -> None:
         """`origins`: where each setting came from (dispatcher/config_sources.py); a
-        setting given as a command-line option keeps its value over a stored one."""
+        setting given as a command-line option keeps its value over a stored one.
+        `role`: under hot standby, leader (with its epoch) or standby
+        (dispatcher/standby.py); None for a dispatcher alone on its store."""
         self.settings = settings
+        self.role = role
         self.lock = DataDirLock(settings.data_dir)
-        self.store = open_store(settings)
+        self.store = open_store(settings, leader_epoch=None if role is None else role.epoch)
         self.users = Users(self.store, settings.data_dir, token_ttl_s=settings.token_ttl_s)
         self.records = Records(self.store)
         self.software = Registry(self.records)
@@ -112,7 +125,7 @@ class Dispatcher:
         self.loop_lag = LoopLag(stall_s=settings.loop_stall_s)
         self.notifier = Notifier(lambda: self.settings, self.users)
         self.templates: TemplateCatalog
-        self.chunk_logs: ChunkLogs
+        self.chunk_logs: ChunkLogKeeper
         self.actions: ActionLog
         self.message_log: MessageLog
         self.activity: ActivityLog
@@ -133,9 +146,17 @@ class Dispatcher:
         self._closed = asyncio.Event()
         self.fatal: BaseException | None = None
         self._fatal_close: asyncio.Task[None] | None = None
+        self.stepped_down = ""  # why a leader stepped down (it closed itself)
 
     # -- lifecycle -----------------------------------------------------------
+    @property
+    def standby(self) -> bool:
+        return self.role is not None and self.role.name == "standby"
+
     async def start(self) -> None:
+        """Start the parts in order. A standby (dispatcher/standby.py) loads the farm
+        to answer reads, but assigns nothing, writes nothing, runs no hooks and refuses
+        render clients."""
         settings = self.settings
         self.lock.acquire()  # one dispatcher per data directory
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -148,13 +169,17 @@ class Dispatcher:
         self.records.load(await self.store.records())
         self.secret = self._farm_secret(snapshot.meta)
         logs = settings.logs_dir
-        self.chunk_logs = ChunkLogs(logs)
+        self.chunk_logs = self._chunk_logs()
+        await self.chunk_logs.start()
         self.actions = ActionLog(logs)
         self.message_log = MessageLog(logs)
         self.activity = ActivityLog(logs, self.store)
         self.action_logs = LogFolder(logs, r"actions(-[\w.-]+)?\.log")
         await self.operations.system.load_templates()
         self._start_node_server(recorded)
+        if self.standby:
+            self.scheduler.paused = True
+            self.node_server.refuse_with = self._refusal_of_standby
         self.operations.system.apply_stored()
         self.sampler = StatisticsSampler(
             self.store,
@@ -162,16 +187,20 @@ class Dispatcher:
             lambda: self.settings.statistics_interval_s,
         )
         self._start_hooks()
-        await self._start_notifier()
-        self.operations.pools.identify()
-        self.operations.engines.identify()
-        await self.hooks.start()
-        await self.sampler.start()
         store_wiring(self.store, self.queue, self.users, self.records, self.scheduler, self._fatal)
-        await self.store.commit()
+        if self.role is not None:
+            self.store.on_fenced = self.step_down  # type: ignore[attr-defined]
+        if not self.standby:
+            await self._start_notifier()
+            self.operations.pools.identify()
+            self.operations.engines.identify()
+            await self.hooks.start()
+            await self.sampler.start()
+            await self.store.commit()
         await self.node_server.start()
-        for job in self.queue.jobs.values():
-            self.scheduler.job_changed(job)
+        if not self.standby:
+            for job in self.queue.jobs.values():
+                self.scheduler.job_changed(job)
         self.render_address = self.node_server.address
         await self._start_web(recorded)
         self.started_at = time.time()
@@ -192,9 +221,24 @@ class Dispatcher:
         if stored:
             adopt_farm_secret(data_dir, stored)
             return stored.encode()
+        if self.standby:  # (a standby starts once a leader has stored it: not expected)
+            raise StartupError("the database holds no farm secret yet", path="meta")
         secret = farm_secret(data_dir)
         self.store.put_meta(FARM_SECRET_META, secret.decode())
         return secret
+
+    def _chunk_logs(self) -> ChunkLogKeeper:
+        """Chunk logs: files under `shared_log_dir` when set; else the database with
+        PostgreSQL (every dispatcher of the farm reads them), DATA_DIR/logs with SQLite."""
+        settings = self.settings
+        if settings.shared_log_dir is not None:
+            return ChunkLogs(settings.shared_log_dir)
+        if is_postgres(settings.store):
+            from dispatcher.shared_logs import DatabaseChunkLogs  # (asyncpg only when used)
+
+            table = self.store.chunk_log_table()  # type: ignore[attr-defined]
+            return DatabaseChunkLogs(table, earlier=ChunkLogs(settings.logs_dir))
+        return ChunkLogs(settings.logs_dir)
 
     def _start_node_server(self, recorded: dict[str, Any]) -> None:
         """The node server, its scheduler and node control, wired to the queue."""
@@ -258,7 +302,11 @@ class Dispatcher:
 
     async def _start_web(self, recorded: dict[str, Any]) -> None:
         settings = self.settings
-        app = make_app(self.operations, max_request_bytes=settings.max_request_bytes)
+        app = make_app(
+            self.operations,
+            max_request_bytes=settings.max_request_bytes,
+            leader_url=self._leader_url if self.standby else None,
+        )
         self.web = web.AppRunner(
             app, access_log=None, handle_signals=False,
             max_line_size=limits.MAX_REQUEST_LINE_BYTES,
@@ -327,8 +375,9 @@ class Dispatcher:
         await self.notifier.close()
         await self._close_hooks()
         await self.node_server.close()
+        if hasattr(self, "chunk_logs"):
+            await self.chunk_logs.aclose()
         await self.store.close()
-        self.chunk_logs.close()
         self.lock.release()
         await self.loop_lag.close()
         log.info("action=stopped")
@@ -342,6 +391,62 @@ class Dispatcher:
             await self.sampler.close()
         if hasattr(self, "activity"):
             self.activity.close()
+
+    # -- hot standby ---------------------------------------------------------
+    def _leader_url(self) -> str:
+        """Where a standby sends writes: the leader's URL ('' while none is known)."""
+        return "" if self.role is None else self.role.leader.http_url
+
+    def _refusal_of_standby(self) -> str:
+        """What a standby says to a render client that tries to connect to it."""
+        leader = "" if self.role is None else self.role.leader.render_address
+        if not leader:
+            return "this dispatcher is a standby and no leader is known yet; try again"
+        return (
+            f"this dispatcher is a standby; render clients connect to the leader: leader={leader}"
+        )
+
+    def role_view(self) -> dict[str, Any]:
+        """role, epoch, leader_url and leader_render for the status route (a dispatcher
+        alone on its store is its farm's leader, without an epoch)."""
+        if self.role is not None:
+            return self.role.view()
+        host, port = self.render_address
+        render = f"{host}:{port}" if port else None
+        return {
+            "role": "leader",
+            "epoch": None,
+            "leader_url": self.http_url,
+            "leader_render": render,
+        }
+
+    async def refresh(self) -> None:
+        """A standby's view of the farm, read again from the store."""
+        snapshot = await self.store.load()
+        records = await self.store.records()
+        self.queue.reload(snapshot)
+        self.users.reload(snapshot.users)
+        self.records.reload(records)
+
+    def step_down(self, cause: BaseException | str) -> None:
+        """A leader that lost the lead (its batch was fenced, or its lock session is
+        gone) stops at once: no more assignments, render clients disconnected, then
+        the whole dispatcher closes (dispatcher/standby.py starts a standby)."""
+        if self.stepped_down or self.standby:
+            return
+        self.stepped_down = str(cause) or type(cause).__name__
+        log.critical("action=step_down reason=%s; the dispatcher stops leading", self.stepped_down)
+        if self._started:
+            self.scheduler.paused = True
+        if self._fatal_close is None:
+            self._fatal_close = asyncio.get_running_loop().create_task(
+                self._close_stepping_down(), name="dispatcher-step-down"
+            )
+
+    async def _close_stepping_down(self) -> None:
+        if self._started:
+            await self.node_server.close()  # (first: no render client works for it)
+        await self.close()
 
     def _fatal(self, exc: BaseException) -> None:
         """The store can no longer be trusted: stop loudly (the CLI exits non-zero)."""

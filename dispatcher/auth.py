@@ -218,6 +218,13 @@ class Users:
         if "admin" not in self.users:
             self._create_admin()
 
+    def reload(self, rows: dict[str, bytes]) -> None:
+        """Take the stored users again in place of these (a standby's refreshed view)."""
+        self.users.clear()
+        for name, info in rows.items():
+            self.users[name] = User.from_json(name, info)
+        self._reindex()
+
     def _adopt_legacy(self, user: User, now: float) -> None:
         """Give token digests stored by an older version an id and an expiry (the admin
         file's keeps none)."""

@@ -39,6 +39,15 @@ class Settings(BaseModel):
     # Where the farm's state lives: "" (the default) a SQLite file in the data
     # directory; a postgresql:// URL a PostgreSQL database (docs/scaling.md).
     store: str = Field("", max_length=4096)
+    # Hot standby on PostgreSQL (docs/scaling.md): whether this dispatcher competes
+    # for the lead with others on the same database (off: it must be alone there),
+    # the HTTP URL others reach it at while it leads ("": its own listening URL; its
+    # host also names the render address), how often a standby tries to take the
+    # lead (and a leader pings its lock session), how often a standby reads the farm.
+    hot_standby: bool = False
+    advertise_url: str = Field("", max_length=2048, pattern=r"^(https?://[^/\s]+/?)?$")
+    standby_poll_s: float = Field(1.0, ge=0.05, le=60.0)
+    standby_refresh_s: float = Field(5.0, ge=0.1, le=3600.0)
     heartbeat_interval_s: float = Field(5.0, ge=0.05)
     offline_after_missed: int = Field(3, ge=1)
     node_lost_after_s: float = Field(30.0, ge=0.1)
@@ -49,6 +58,9 @@ class Settings(BaseModel):
     max_log_bytes_per_s: int = Field(4 * 1024 * 1024, ge=1024)
     max_request_bytes: int = Field(16 * 1024 * 1024, ge=1024)
     templates_dirs: tuple[Path, ...] = ()
+    # Chunk logs in a folder every dispatcher of the farm reaches (docs/scaling.md);
+    # None: DATA_DIR/logs with SQLite, the database with PostgreSQL.
+    shared_log_dir: Path | None = None
     shutdown_grace_s: float = Field(5.0, ge=0.0)
     cancel_deadline_s: float = Field(2.0, ge=0.0)
     # The hook host (hooks/supervisor.py): time limit per hook call, address-space

@@ -35,6 +35,18 @@ class StoreError(CorralError):
     """The database failed; wraps the driver's exception."""
 
 
+class NotLeader(StoreError):
+    """This dispatcher is not (or no longer) the farm's leader: its batch was fenced.
+
+    `epoch` is the leader epoch the dispatcher wrote under (0 for a standby),
+    `current_epoch` the one the database holds (docs/scaling.md "Fencing")."""
+
+    def __init__(self, message: str, *, epoch: int, current_epoch: int) -> None:
+        super().__init__(message)
+        self.epoch = epoch
+        self.current_epoch = current_epoch
+
+
 class TemplateError(CorralError):
     """A template failed to load, or one of its hooks failed."""
 

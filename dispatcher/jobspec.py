@@ -19,7 +19,7 @@ from pydantic import (
     model_validator,
 )
 
-from dispatcher import limits, logic
+from dispatcher import limits, logic, notified
 from dispatcher.errors import ValidationError
 from dispatcher.model import (
     MAX_CHUNKS_PER_JOB,
@@ -171,6 +171,18 @@ class JobSpec(BaseModel):
         if value is not None and (reason := limits.name_error(value)) is not None:
             raise ValueError(reason)
         return value
+
+    @field_validator("notified_users")
+    @classmethod
+    def _notified_users(cls, value: list[Any]) -> list[Any]:
+        """PyFarm's notified users: entries as POST .../notified_users/ takes them, or a
+        user name alone (notified on success and failure); kept numbered, one per user.
+        Whether each user exists is the operation's check."""
+        wanted = [{"username": item} if isinstance(item, str) else item for item in value]
+        try:
+            return notified.to_stored(wanted, field="")
+        except ValidationError as exc:
+            raise ValueError(str(exc).removeprefix(".")) from None
 
     @field_validator("pools", "excluded_pools")
     @classmethod

@@ -1,7 +1,9 @@
 """Log files under the data directory: chunk output per attempt, and the action log.
 
 Chunk output never goes through the store's transactions: it is appended to
-`logs/jobs/JOB/CHUNK.ATTEMPT.log` as it arrives.
+`logs/jobs/JOB/CHUNK.ATTEMPT.log` as it arrives (under `shared_log_dir` instead
+when that is set; with PostgreSQL and no such folder, into the database:
+dispatcher/shared_logs.py, which has the same interface).
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ import logging
 import shutil
 import time
 from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
+from dispatcher import tail
 from dispatcher.errors import NotFound
 
 log = logging.getLogger(__name__)
@@ -34,6 +38,31 @@ def lost_write(path: Path, exc: OSError) -> None:
     if now - _lost_logged.get(key, -_LOST_WRITE_LOG_EVERY_S) >= _LOST_WRITE_LOG_EVERY_S:
         _lost_logged[key] = now
         log.warning("action=log_write_failed path=%s error=%s; lines are dropped", path, exc)
+
+
+class ChunkLogKeeper(Protocol):
+    """Where chunk output goes: files (ChunkLogs) or the database (shared_logs.py)."""
+
+    async def start(self) -> None: ...
+    async def aclose(self) -> None: ...
+    def append(self, job: int, chunk: int, attempt: int, data: bytes) -> None: ...
+    def flush(self, job: int, chunk: int, attempt: int) -> None: ...
+    def end(self, job: int, chunk: int, attempt: int) -> None: ...
+    def remove_job(self, job: int) -> None: ...
+    async def read_async(
+        self, job: int, chunk: int, attempt: int | None = None, limit: int = 4 << 20
+    ) -> bytes: ...
+    def follow(
+        self,
+        job: int,
+        chunk: int,
+        attempt: int,
+        *,
+        duration_s: float,
+        max_bytes: int,
+        stop: Callable[[], bool],
+        finished: Callable[[], bool],
+    ) -> AsyncIterator[bytes]: ...
 
 
 class ChunkLogs:
@@ -108,6 +137,35 @@ class ChunkLogs:
             if size > limit:
                 source.seek(size - limit)
             return source.read()
+
+    async def read_async(
+        self, job: int, chunk: int, attempt: int | None = None, limit: int = 4 << 20
+    ) -> bytes:
+        """As `read` (the interface every chunk log keeper has)."""
+        return self.read(job, chunk, attempt, limit)
+
+    def follow(
+        self,
+        job: int,
+        chunk: int,
+        attempt: int,
+        *,
+        duration_s: float,
+        max_bytes: int,
+        stop: Callable[[], bool],
+        finished: Callable[[], bool],
+    ) -> AsyncIterator[bytes]:
+        """What the attempt writes to its log from now on (dispatcher/tail.py's bounds)."""
+        return tail.follow(
+            self.path(job, chunk, attempt), duration_s=duration_s, max_bytes=max_bytes,
+            stop=stop, refresh=lambda: self.flush(job, chunk, attempt), finished=finished,
+        )  # fmt: skip
+
+    async def start(self) -> None:
+        """Nothing to start: files are written as output arrives."""
+
+    async def aclose(self) -> None:
+        self.close()
 
     def remove_job(self, job: int) -> None:
         for key in [key for key in self._open if key[0] == job]:

@@ -30,7 +30,7 @@ from dispatcher import paths, tls
 from dispatcher import protocol as p
 from dispatcher.config import Settings
 from dispatcher.histogram import LoopHistogram
-from dispatcher.logs import ChunkLogs
+from dispatcher.logs import ChunkLogKeeper
 from dispatcher.model import Node
 from dispatcher.queue import Queue
 from dispatcher.scheduler import Scheduler, Slot
@@ -196,6 +196,11 @@ class NodeSession(asyncio.Protocol):
             self.abort(f"unexpected {type(message).__name__} message from a render client")
 
     def _on_hello(self, hello: p.Hello) -> None:
+        if self.server.refuse_with is not None:
+            reason = self.server.refuse_with()
+            self.send(p.Refused(reason))
+            self.abort(reason)
+            return
         if hello.version != p.PROTOCOL_VERSION:
             self.send(p.Refused(f"protocol version {hello.version} is not {p.PROTOCOL_VERSION}"))
             self.abort(f"protocol version {hello.version}")
@@ -258,7 +263,7 @@ class NodeServer:
         *,
         queue: Queue,
         store: SqliteStore,
-        logs: ChunkLogs,
+        logs: ChunkLogKeeper,
         secret: bytes,
         templates: Callable[[], tuple[str, dict[str, str]]],
     ) -> None:
@@ -306,6 +311,9 @@ class NodeServer:
         self._paused_at = 0.0
         self.accept_pauses = 0
         self._names = _NodeNames()
+        # A standby's server (dispatcher/standby.py): every hello is refused with this
+        # text, naming the leader's render address; nothing is watched.
+        self.refuse_with: Callable[[], str] | None = None
 
     async def start(self) -> None:
         self._tls = tls.server_context(self.settings)
@@ -317,7 +325,8 @@ class NodeServer:
         for ref in self.queue.running:
             node_id = self.queue.running[ref].node_id
             self.deadlines[node_id] = grace_until
-        self._monitor = asyncio.create_task(self._watch(), name="node-monitor")
+        if self.refuse_with is None:
+            self._monitor = asyncio.create_task(self._watch(), name="node-monitor")
 
     async def close(self) -> None:
         """Stop accepting, say bye to every render client, stop the monitor. Safe twice."""

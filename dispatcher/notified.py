@@ -9,6 +9,7 @@ The operations (dispatcher/operations/notifications.py) keep the lists; the noti
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -85,6 +86,24 @@ def entries(job: Job) -> list[dict[str, Any]]:
             "webhook": _webhook_or_none(entry.get("webhook")),
         })  # fmt: skip
     return out
+
+
+def view(entry: dict[str, Any], users: Mapping[str, Any]) -> dict[str, Any]:
+    """An entry (of `entries`) as the API shows it: `{id, username, email, on_success,
+    on_failure, on_deletion, webhook}`, `email` from `users` (the accounts by name), null
+    when the user has none or is gone."""
+    user = users.get(entry["username"])
+    return {
+        "id": entry["id"],
+        "username": entry["username"],
+        "email": getattr(user, "email", "") or None,
+        **{name: entry[name] for name in (*EVENTS, "webhook")},
+    }
+
+
+def views(job: Job, users: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The job's notified users as the API shows them (see `view`)."""
+    return [view(entry, users) for entry in entries(job)]
 
 
 def _webhook_or_none(value: object) -> str | None:

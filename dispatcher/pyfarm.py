@@ -49,7 +49,11 @@ Run = tuple[Any, ...]  # a store run row: job, chunk, attempt, node, state, star
 def time_text(timestamp: float | None) -> str | None:
     """PyFarm's time format: UTC without an offset, with microseconds
     ("2014-03-06T15:40:58.335259")."""
-    text = iso(timestamp)
+    return _pyfarm_text(iso(timestamp))
+
+
+def _pyfarm_text(text: str | None) -> str | None:
+    """An ISO text of `iso()` in PyFarm's format (see time_text)."""
     if text is None:
         return None
     text = text.removesuffix("+00:00")
@@ -88,9 +92,10 @@ def job_answer(job: Job, jobs: Mapping[int, Job], children: Iterable[int] = ()) 
         children=[_ref(jobs.get(child), child) for child in sorted(children)],
         tasks_failed=failed,
         task_ids=[[int(first), int(base)] for first, base, _ in job.task_ids],
-        time_submitted=time_text(job.time_submitted),
-        time_started=time_text(job.time_started),
-        time_finished=time_text(job.time_finished),
+        # The view's own ISO texts, in PyFarm's format (each time formatted once).
+        time_submitted=_pyfarm_text(view["time_submitted"]),
+        time_started=_pyfarm_text(view["time_started"]),
+        time_finished=_pyfarm_text(view["time_finished"]),
     )
     return view
 

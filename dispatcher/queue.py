@@ -135,6 +135,16 @@ class Queue:
         self.memory_needed.update(snapshot.memory_needed)
         self.node_failures.update(snapshot.node_failures)
 
+    def reload(self, snapshot: Snapshot) -> None:
+        """Forget everything and take the store's contents again (a standby's view of
+        the farm, refreshed; dispatcher/standby.py). No callback runs."""
+        for table in (self.jobs, self.nodes, self.running, self.reporting, self.job_nodes,
+                      self.running_templates, self.dependants, self.node_failures,
+                      self.failed_on, self.memory_needed):  # fmt: skip
+            table.clear()  # (in place: other parts hold these tables)
+        self.index = JobIndex()
+        self.load(snapshot)
+
     def new_node_id(self) -> int:
         """An id past every node's, in constant time (a handshake registers with it).
 
@@ -288,6 +298,15 @@ class Queue:
         jobs = self.jobs
         return sum(
             jobs[key].counts[CHUNK_QUEUED] + jobs[key].counts[CHUNK_RUNNING]
+            for state in (Status.QUEUED, Status.RUNNING, Status.PAUSED)
+            for key in self.index.state.ids(state)
+        )
+
+    def queued_chunks(self) -> int:
+        """Chunks waiting in unfinished jobs (paused ones included): the queue's depth."""
+        jobs = self.jobs
+        return sum(
+            jobs[key].counts[CHUNK_QUEUED]
             for state in (Status.QUEUED, Status.RUNNING, Status.PAUSED)
             for key in self.index.state.ids(state)
         )

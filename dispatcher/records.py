@@ -40,6 +40,17 @@ class Records:
             if kind in self.items:
                 self.items[kind][name] = msgspec.json.decode(info)
 
+    def reload(self, rows: list[tuple[str, str, bytes]]) -> None:
+        """Take the stored records again in place of these (a standby's refreshed view);
+        a kind whose records changed gets a new revision."""
+        before = copy.deepcopy(self.items)
+        for table in self.items.values():
+            table.clear()
+        self.load(rows)
+        for kind in KINDS:
+            if self.items[kind] != before[kind]:
+                self.revisions[kind] += 1
+
     def names(self, kind: str) -> list[str]:
         return sorted(self._kind(kind))
 

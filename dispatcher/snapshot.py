@@ -168,7 +168,8 @@ def _validated(found: list[tuple[Any, ...]]) -> list[Job]:
 def _check_job(job_id: int, job: Job, spec: dict[str, Any]) -> None:
     if job_id < 1:
         raise ValidationError(f"sql: job id {job_id} is not positive", field="sql")
-    fields = {key: value for key, value in spec.items() if key in _SPEC_KEYS}
+    # (A stored list of notified users is read leniently, dispatcher/notified.py `entries`.)
+    fields = {key: value for key, value in spec.items() if key in _SPEC_KEYS - {"notified_users"}}
     fields["depends_on"] = [{"job": dep, "mode": mode} for dep, mode in spec.get("depends_on", [])]
     try:
         jobspec.parse_spec(fields)

@@ -16,7 +16,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -93,3 +93,48 @@ async def follow(
             why = "max_bytes"
             break
     log.info("action=follow_end path=%s bytes=%d reason=%s", path.name, sent, why)
+
+
+async def follow_pieces(
+    fetch: Callable[[int], Awaitable[list[tuple[int, bytes]]]],
+    *,
+    after: int,
+    duration_s: float,
+    max_bytes: int,
+    stop: Callable[[], bool] = lambda: False,
+    finished: Callable[[], bool] = lambda: False,
+    settle: Callable[[], Awaitable[None]] | None = None,
+    poll_s: float = POLL_S,
+    label: str = "",
+) -> AsyncIterator[bytes]:
+    """What is written to a log kept as numbered pieces (a database table) after piece
+    `after`, bounded as `follow`: `fetch(seq)` answers the pieces after `seq` in order;
+    `settle()` (when given) writes what the writer still buffers before each look once
+    `finished()` says the writer is done, so the tail ends having read everything."""
+    deadline = time.monotonic() + duration_s
+    seq, sent, why = after, 0, "duration"
+    while time.monotonic() < deadline:
+        if stop():
+            why = "stopped"
+            break
+        done = finished()
+        if done and settle is not None:
+            await settle()
+        pieces = await fetch(seq)
+        if not pieces:
+            if done:
+                why = "finished"
+                break
+            await asyncio.sleep(min(poll_s, max(0.0, deadline - time.monotonic())))
+            continue
+        for number, data in pieces:
+            seq = number
+            data = data[: max_bytes - sent]
+            sent += len(data)
+            yield data
+            if sent >= max_bytes:
+                break
+        if sent >= max_bytes:
+            why = "max_bytes"
+            break
+    log.info("action=follow_end log=%s bytes=%d reason=%s", label, sent, why)

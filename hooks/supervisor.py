@@ -116,7 +116,10 @@ class _HostProtocol(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.ready: asyncio.Future[wire.Ready] = asyncio.get_running_loop().create_future()
         self.ready.add_done_callback(lambda done: done.cancelled() or done.exception())
-        self.done: asyncio.Queue[wire.Done | None] = asyncio.Queue()
+        # Done frames not yet collected (None: the host is gone), and the collector's
+        # future while it waits: a Done resolves it straight from data_received.
+        self.done: deque[wire.Done | None] = deque()
+        self._done_waiter: asyncio.Future[wire.Done | None] | None = None
         self.lost = False
         self.backlog: deque[wire.ApiCall] = deque()  # read, not yet started
         self.in_flight = 0  # started, reply not yet written
@@ -142,7 +145,7 @@ class _HostProtocol(asyncio.Protocol):
                     else:
                         self._start(message)
                 elif isinstance(message, wire.Done):
-                    self.done.put_nowait(message)
+                    self._done_arrived(message)
                 elif isinstance(message, wire.Ready) and not self.ready.done():
                     self.ready.set_result(message)
         except wire.WireError as exc:
@@ -150,6 +153,33 @@ class _HostProtocol(asyncio.Protocol):
             if self.transport is not None:
                 self.transport.close()
         self._flow()
+
+    # -- results -------------------------------------------------------------------------
+    def _done_arrived(self, done: wire.Done | None) -> None:
+        waiter = self._done_waiter
+        if waiter is not None and not waiter.done() and not self.done:
+            waiter.set_result(done)
+        else:
+            self.done.append(done)
+
+    async def next_done(self, timeout_s: float) -> wire.Done | None:
+        """The next Done frame (None once the host is gone); TimeoutError after `timeout_s`.
+        No task or queue in between: the frame's arrival resumes the caller."""
+        if self.done:
+            return self.done.popleft()
+        waiter: asyncio.Future[wire.Done | None] = asyncio.get_running_loop().create_future()
+        self._done_waiter = waiter
+        taken = False
+        try:
+            async with asyncio.timeout(timeout_s):
+                done = await waiter
+            taken = True
+            return done
+        finally:
+            self._done_waiter = None
+            if not taken and waiter.done() and not waiter.cancelled():
+                # It came as the time ran out (or the caller was cancelled): keep it.
+                self.done.appendleft(waiter.result())
 
     # -- flow control --------------------------------------------------------------
     def _may_start(self) -> bool:
@@ -232,7 +262,7 @@ class _HostProtocol(asyncio.Protocol):
         self.backlog.clear()
         if not self.ready.done():
             self.ready.set_exception(HostDied("the hook host exited before it was ready"))
-        self.done.put_nowait(None)
+        self._done_arrived(None)
 
 
 class _LineLog:
@@ -524,7 +554,7 @@ class HookHost:
         began = time.monotonic()  # the host runs the calls one after the other
         while sent:
             try:
-                done = await asyncio.wait_for(process.protocol.done.get(), deadline_s)
+                done = await process.protocol.next_done(deadline_s)
             except TimeoutError:
                 running = min(sent)
                 reason = f"it ran past the hard deadline of {deadline_s:g} s; the host was killed"

@@ -20,6 +20,7 @@ from hooks.runtime import TemplateSet, bundled_templates_dir
 from renderclient.cgroups import CgroupError, MemoryCgroup
 from renderclient.commands import CommandSettings
 from renderclient.discovery import Responder, listen
+from renderclient.dispatchers import format_address
 from renderclient.environment import remove_secrets
 from renderclient.nodekeys import NodeKeys
 from renderclient.resources import ResourceMonitor
@@ -203,6 +204,7 @@ class RenderClient:
                 hook_timeout_s=options.hook_timeout_s,
                 idle_interval_s=options.idle_interval_s,
                 log_check_interval_s=options.log_check_interval_s,
+                more_dispatchers=options.more_dispatchers,
             )
             self.sessions.append(session)
             await session.start()
@@ -211,11 +213,10 @@ class RenderClient:
             responder = Responder(options.secret, options.name, options.instances, facts.host)
             self._discovery = await listen("0.0.0.0", options.discovery_port, responder)
         logger.info(
-            "action=client_started node=%s instances=%d dispatcher=%s:%d templates=%s",
+            "action=client_started node=%s instances=%d dispatchers=%s templates=%s",
             options.name,
             options.instances,
-            options.host,
-            options.port,
+            ",".join(format_address(address) for address in options.dispatchers),
             templates.digest,
         )
 

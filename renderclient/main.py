@@ -52,6 +52,9 @@ class ClientOptions:
     """How one render node runs.
 
     host, port: the dispatcher's render-client address (port 9681 by default).
+    more_dispatchers: further (host, port) render addresses of the same farm (its
+      standby dispatchers), tried in turn after host:port when one cannot be
+      reached or refuses the node (renderclient/dispatchers.py).
     name: the node's name; with `instances` it makes the node identities
       (name, 0) .. (name, instances - 1).
     secret: the farm secret (see read_secret); never shown in repr.
@@ -111,6 +114,12 @@ class ClientOptions:
     hook_timeout_s: float = 60.0
     idle_interval_s: float = 60.0
     log_check_interval_s: float = 1.0
+    more_dispatchers: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def dispatchers(self) -> tuple[tuple[str, int], ...]:
+        """Every dispatcher address in the order they are tried: host:port first."""
+        return ((self.host, self.port), *self.more_dispatchers)
 
     def __post_init__(self) -> None:
         if not self.host:
@@ -137,6 +146,11 @@ class ClientOptions:
             raise ValueError("hook_timeout_s and idle_interval_s must be positive")
         if self.log_check_interval_s <= 0:
             raise ValueError("log_check_interval_s must be positive")
+        more = tuple((str(host), int(port)) for host, port in self.more_dispatchers)
+        for host, port in more:
+            if not host or not 0 < port < 65536:
+                raise ValueError(f"dispatcher address {host!r}:{port} is not valid")
+        object.__setattr__(self, "more_dispatchers", more)
         object.__setattr__(self, "template_config", tuple(self.template_config))
         parse_options(self.template_config)  # a malformed option is a usage error
         object.__setattr__(self, "system_event_command", tuple(self.system_event_command))

@@ -58,6 +58,13 @@ from dispatcher.protocol import (
 from hooks.api import instance
 from hooks.api.template import MTemplate, MTemplateError
 from renderclient.commands import CommandSettings, NodeCommands
+from renderclient.dispatchers import (
+    Address,
+    DispatcherList,
+    format_address,
+    from_standby,
+    leader_named,
+)
 from renderclient.environment import without_secrets
 from renderclient.hookcalls import DEFAULT_HOOK_TIMEOUT_S, run_limited
 from renderclient.logwatch import LOG_CHECK_INTERVAL_S
@@ -88,7 +95,15 @@ DEFAULT_IDLE_INTERVAL_S = 60.0
 
 
 class SessionFatal(Exception):
-    """The dispatcher failed its proof or refused this node: the client must stop."""
+    """The dispatcher failed its proof or refused this node: the client must stop.
+
+    `refused` is set for a Refused answer (a standby's names the leader), which
+    with several dispatcher addresses sends the session to the next one instead.
+    """
+
+    def __init__(self, message: str, refused: Refused | None = None) -> None:
+        super().__init__(message)
+        self.refused = refused
 
 
 class _Disconnected(Exception):
@@ -116,7 +131,10 @@ class InstanceSession:
     """The session of node (name, instance): one connection at a time, one chunk at a time.
 
     `on_fatal(exit_code, reason)` is called once when the dispatcher is refused
-    or refuses this node; the owner then closes the client.
+    or refuses this node; the owner then closes the client. `more_dispatchers`
+    are further addresses of the same farm (renderclient/dispatchers.py): the
+    session moves along them when one cannot be reached or refuses it, and is
+    fatally refused only when every one of them refused it in a row.
     """
 
     def __init__(
@@ -146,10 +164,9 @@ class InstanceSession:
         hook_timeout_s: float = DEFAULT_HOOK_TIMEOUT_S,
         idle_interval_s: float = DEFAULT_IDLE_INTERVAL_S,
         log_check_interval_s: float = LOG_CHECK_INTERVAL_S,
+        more_dispatchers: Sequence[Address] = (),
     ) -> None:
         self._log_check_interval_s = log_check_interval_s
-        self.host = host
-        self.port = port
         self.name = name
         self.instance = instance
         self._secret = secret
@@ -165,7 +182,7 @@ class InstanceSession:
         self._reconnect_max_s = reconnect_max_s
         self._log_batch_s = log_batch_s
         self._label = f"node={name} instance={instance}"
-        self._peer = f"{self._label} dispatcher={host}:{port}"
+        self.dispatchers = DispatcherList([(host, port), *more_dispatchers], self._label)
         self._queue: deque[Assign] = deque()
         self._current: ChunkRun | None = None
         self.unacked: dict[Ref, Result] = {}
@@ -286,20 +303,55 @@ class InstanceSession:
 
     # -- connection --------------------------------------------------------
 
+    @property
+    def host(self) -> str:
+        """The host of the dispatcher this session connects to now."""
+        return self.dispatchers.current[0]
+
+    @property
+    def port(self) -> int:
+        return self.dispatchers.current[1]
+
+    @property
+    def _peer(self) -> str:
+        return f"{self._label} dispatcher={format_address(self.dispatchers.current)}"
+
     async def _maintain(self) -> None:
         delay_s = BACKOFF_START_S
+        failures = 0  # connections in a row that ended before a Welcome
+        refusals = 0  # handshakes in a row refused without naming a leader
         while True:
             try:
                 welcomed = await self._connect_once()
             except SessionFatal as exc:
-                self._on_fatal(EXIT_REFUSED, str(exc))
-                return
+                if exc.refused is None:
+                    self._on_fatal(EXIT_REFUSED, str(exc))
+                    return
+                leader = leader_named(exc.refused, exc.refused.reason)
+                if leader is not None and leader != self.dispatchers.current:
+                    self.dispatchers.go_to(leader, "refused by a standby naming the leader")
+                    await asyncio.sleep(BACKOFF_START_S * random.uniform(0.5, 1.0))
+                    continue
+                if leader is not None or not from_standby(exc.refused.reason):
+                    refusals += 1  # a standby's refusal passes (no leader yet): not counted
+                if refusals >= len(self.dispatchers):
+                    many = len(self.dispatchers) > 1
+                    reason = f"every dispatcher refused this node: {exc}" if many else str(exc)
+                    self._on_fatal(EXIT_REFUSED, reason)
+                    return
+                welcomed = False
             if welcomed:
                 delay_s = BACKOFF_START_S
+                failures = refusals = 0
+            else:
+                failures += 1
+                if len(self.dispatchers) > 1 or self.dispatchers.detoured:
+                    self.dispatchers.advance("unreachable or refused")
             pause_s = delay_s * random.uniform(0.5, 1.0)
             logger.debug("action=reconnect_wait %s wait_s=%.2f", self._label, pause_s)
             await asyncio.sleep(pause_s)
-            delay_s = min(delay_s * 2, self._reconnect_max_s)
+            if failures % len(self.dispatchers) == 0:  # back off once per round of addresses
+                delay_s = min(delay_s * 2, self._reconnect_max_s)
 
     async def _connect_once(self) -> bool:
         """One connection from connect to disconnect; True when the handshake succeeded."""
@@ -455,7 +507,7 @@ class InstanceSession:
 
     def _refused(self, refused: Refused) -> SessionFatal:
         logger.error("action=refused %s reason=%s", self._peer, refused.reason)
-        return SessionFatal(f"refused by the dispatcher: {refused.reason}")
+        return SessionFatal(f"refused by the dispatcher: {refused.reason}", refused)
 
     async def _heartbeat(self, interval_s: float) -> None:
         while True:

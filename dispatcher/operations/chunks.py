@@ -74,11 +74,11 @@ class ChunkOperations(Area):
             view.update(outcome_fields(view["state"], rows[-1] if rows else None, live))
         return view
 
-    def log(self, actor: Actor, key: int | str, chunk: object, attempt: int | None) -> bytes:
+    async def log(self, actor: Actor, key: int | str, chunk: object, attempt: int | None) -> bytes:
         """The output of one attempt of a chunk (the latest by default)."""
         job = self._job(key)
         index = self.index(job, chunk)
-        return self.farm.chunk_logs.read(job.id, index, attempt)
+        return await self.farm.chunk_logs.read_async(job.id, index, attempt)
 
     # -- changing ----------------------------------------------------------------
     async def set_status(

@@ -15,7 +15,7 @@ from dispatcher.auth import Users
 from dispatcher.config import Settings
 from dispatcher.control import NodeControl
 from dispatcher.events import Event, EventBus
-from dispatcher.logs import ActionLog, ChunkLogs
+from dispatcher.logs import ActionLog, ChunkLogKeeper
 from dispatcher.looplag import LoopLag
 from dispatcher.metrics import Metrics
 from dispatcher.nodes import NodeServer
@@ -42,7 +42,7 @@ class Farm(Protocol):
     records: Records
     software: Registry
     templates: TemplateCatalog
-    chunk_logs: ChunkLogs
+    chunk_logs: ChunkLogKeeper
     actions: ActionLog
     activity: ActivityLog
     message_log: MessageLog
@@ -56,6 +56,8 @@ class Farm(Protocol):
     loop_lag: LoopLag
     started_at: float
     render_address: tuple[str, int]
+
+    def role_view(self) -> dict[str, Any]: ...
 
 
 class Area:

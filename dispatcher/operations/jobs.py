@@ -22,6 +22,7 @@ from dispatcher.auth import Permission
 from dispatcher.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from dispatcher.events import JobEvent
 from dispatcher.model import ROOT_PARENT, Job, JobKind, Status
+from dispatcher.notified import views as notified_views
 from dispatcher.operations.actor import Actor
 from dispatcher.operations.farm import Area, Farm
 from dispatcher.operations.pools import IDENTITIES as POOL_IDENTITIES
@@ -60,9 +61,9 @@ class JobOperations(Area):
         return view
 
     def notified(self, actor: Actor, job: Job) -> list[Any]:
-        """The users notified of the job's events, as PyFarm's job answer lists them.
-        Notifications (dispatcher/notify*) fill this; none until they are configured."""
-        return []
+        """The users notified of the job's events, as PyFarm's job answer lists them (the
+        same entries as GET .../notified_users/)."""
+        return notified_views(job, self.farm.users.users)
 
     def schema(self, actor: Actor) -> dict[str, str]:
         """PyFarm's job schema: its columns and their SQL types."""
@@ -263,6 +264,7 @@ class JobOperations(Area):
                 raise ValidationError(f"{where}{exc}", field=exc.field) from None
             if spec.user not in (None, name) and not actor.can(Permission.MANAGE_ALL):
                 raise PermissionDenied(f"{actor.name} may not submit jobs as {spec.user}")
+            self._known_users(spec.notified_users, where)
             if spec.jobtype is not None:
                 self._jobtype(spec, where)
             if spec.kind is JobKind.JOB:
@@ -341,6 +343,12 @@ class JobOperations(Area):
                         "job's title is unique on this route"
                     )
 
+    def _known_users(self, entries: list[dict[str, Any]], where: str = "") -> None:
+        """NotFound for a notified user who is no user of the dispatcher."""
+        for entry in entries:
+            if entry["username"] not in self.farm.users.users:
+                raise NotFound(f"{where}notified_users: no user named {entry['username']!r}")
+
     def _software(self, spec: jobspec.JobSpec) -> list[dict[str, Any]]:
         return [
             self.farm.software.resolve(item.model_dump()) for item in spec.software_requirements
@@ -379,6 +387,8 @@ class JobOperations(Area):
             ]
         if "command" in changes:
             jobspec.check_command(job, command=changes["command"])  # type: ignore[arg-type]
+        if "notified_users" in changes:
+            self._known_users(changes["notified_users"])  # type: ignore[arg-type]
         if changes:
             changes = await self.farm.hooks.before_edit(job, changes)
             if self.farm.queue.jobs.get(job.id) is not job:

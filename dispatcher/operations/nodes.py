@@ -58,18 +58,35 @@ class NodeOperations(Area):
         nodes = self.farm.queue.nodes
 
         def render(keys: list[int]) -> list[Any]:
-            return [self.view(nodes[key]) for key in keys if key in nodes]
+            # Once a slice rather than once a node: what runs, and which sessions are live.
+            runs, online = self._runs_by_node(), self.farm.node_server.connected()
+            return [
+                self.view(nodes[key], runs=runs.get(key, []), online=online)
+                for key in keys
+                if key in nodes
+            ]
 
         return listing.Selection.of_keys(nodes), render
 
     def present(self, node: Node) -> bool:
         return node.id in self.farm.queue.nodes
 
-    def view(self, node: Node) -> dict[str, Any]:
-        """The REST view of a node with its settings, exclusions and last resources."""
+    def _runs_by_node(self) -> dict[int, list[Ref]]:
+        """What every node runs now, by node id (the order of `queue.runs_on`)."""
+        by_node: dict[int, list[Ref]] = {}
+        for (job_id, chunk), running in self.farm.queue.running.items():
+            by_node.setdefault(running.node_id, []).append(Ref(job_id, chunk, running.attempt))
+        return by_node
+
+    def view(
+        self, node: Node, *, runs: list[Ref] | None = None, online: set[int] | None = None
+    ) -> dict[str, Any]:
+        """The REST view of a node with its settings, exclusions and last resources.
+        A caller viewing many nodes passes what they run and the connected node ids."""
         server, queue = self.farm.node_server, self.farm.queue
         session = server.live.get(node.id)
-        runs, connected = queue.runs_on(node.id), node.id in server.connected()
+        runs = queue.runs_on(node.id) if runs is None else runs
+        connected = node.id in (server.connected() if online is None else online)
         view = node_view(node, runs, connected)
         failures = {
             str(job_id): count
@@ -102,8 +119,9 @@ class NodeOperations(Area):
     def hosts(self, actor: Actor) -> list[dict[str, Any]]:
         """Per host name: its node instances, the latest resources and the renders running."""
         hosts: dict[str, dict[str, Any]] = {}
+        runs, online = self._runs_by_node(), self.farm.node_server.connected()
         for node in sorted(self.farm.queue.nodes.values(), key=lambda node: node.id):
-            detail = self.view(node)
+            detail = self.view(node, runs=runs.get(node.id, []), online=online)
             host = hosts.setdefault(
                 node.host or node.name,
                 {"host": node.host or node.name, "nodes": [], "resources": None, "renders": 0},

@@ -12,12 +12,13 @@ from dispatcher.errors import NotFound, ValidationError
 from dispatcher.events import JobEvent
 from dispatcher.model import Job
 from dispatcher.notified import (
-    EVENTS,
     MAX_NOTIFIED_PER_JOB,
     MAX_USERNAME_CHARS,
     NotifiedUserBody,
     entries,
     parse_entry,
+    view,
+    views,
 )
 from dispatcher.operations.actor import Actor
 from dispatcher.operations.farm import Area
@@ -27,19 +28,13 @@ __all__ = ["NotificationOperations", "NotifiedUserBody"]
 
 class NotificationOperations(Area):
     def _view(self, entry: dict[str, Any]) -> dict[str, Any]:
-        user = self.farm.users.users.get(entry["username"])
-        return {
-            "id": entry["id"],
-            "username": entry["username"],
-            "email": (user.email or None) if user is not None else None,
-            **{name: entry[name] for name in (*EVENTS, "webhook")},
-        }
+        return view(entry, self.farm.users.users)
 
     def notified_users(self, actor: Actor, key: int | str) -> list[dict[str, Any]]:
         """The job's notified users: `{id, username, email, on_success, on_failure,
         on_deletion, webhook}` each (`email` null when the user has none)."""
         job = self.farm.queue.get(key)
-        return [self._view(entry) for entry in entries(job)]
+        return views(job, self.farm.users.users)
 
     async def add_notified_user(
         self, actor: Actor, key: int | str, body: Any

@@ -175,15 +175,18 @@ class RecordOperations(Area):
             detail = "has not run yet" if current == 0 else f"has had attempts 1 to {current}"
             raise NotFound(f"job {job.id} chunk {index} {detail}")
         self._check_follow(duration_s, max_bytes)
-        path = logs.path(job.id, index, attempt)
-        key = (job.id, index, attempt)
         running = self.farm.queue.running
 
         def finished() -> bool:
             now = running.get((job.id, index))
             return now is None or now.attempt != attempt
 
-        return self._tail(path, duration_s, max_bytes, stop, lambda: logs.flush(*key), finished)
+        self._take_follower()
+        source = logs.follow(
+            job.id, index, attempt, duration_s=duration_s, max_bytes=max_bytes, stop=stop,
+            finished=finished,
+        )  # fmt: skip
+        return LogTail(source, self._release)
 
     def _tail(
         self,
@@ -194,13 +197,7 @@ class RecordOperations(Area):
         refresh: Callable[[], None] = lambda: None,
         finished: Callable[[], bool] = lambda: False,
     ) -> LogTail:
-        settings = self.farm.settings
-        if self._followers >= settings.max_log_followers:
-            raise LimitExceeded(
-                f"{self._followers} live log tails run already (the limit)",
-                "max_log_followers", settings.max_log_followers,
-            )  # fmt: skip
-        self._followers += 1
+        self._take_follower()
         source = tail.follow(
             path, duration_s=duration_s, max_bytes=max_bytes, stop=stop, refresh=refresh,
             finished=finished,
@@ -208,6 +205,16 @@ class RecordOperations(Area):
         return LogTail(source, self._release)
 
     _followers = 0
+
+    def _take_follower(self) -> None:
+        """Count one more live tail; LimitExceeded past `max_log_followers`."""
+        settings = self.farm.settings
+        if self._followers >= settings.max_log_followers:
+            raise LimitExceeded(
+                f"{self._followers} live log tails run already (the limit)",
+                "max_log_followers", settings.max_log_followers,
+            )  # fmt: skip
+        self._followers += 1
 
     def _check_follow(self, duration_s: float, max_bytes: int) -> None:
         limit_s = self.farm.settings.max_log_follow_s
@@ -245,14 +252,18 @@ class RecordOperations(Area):
         return self.farm.message_log.read()
 
     def statistics_sample(self) -> dict[str, Any]:
-        """The counters the statistics sampler stores every interval."""
+        """The counters the statistics sampler stores every interval. `nodes_busy` counts the
+        nodes running a chunk; `chunks_queued` the chunks waiting in unfinished jobs."""
         farm = self.farm
+        queue = farm.queue
         return {
             "time": time.time(),
-            "jobs": len(farm.queue.jobs),
-            "nodes": len(farm.queue.nodes),
+            "jobs": len(queue.jobs),
+            "nodes": len(queue.nodes),
             "nodes_online": len(farm.node_server.connected()),
-            "chunks_running": len(farm.queue.running),
+            "nodes_busy": len({entry.node_id for entry in queue.running.values()}),
+            "chunks_running": len(queue.running),
+            "chunks_queued": queue.queued_chunks(),
             "results": farm.node_server.results,
             "assigned": farm.node_server.scheduler.assigned,
             "hook_faults": farm.hook_host.faults,

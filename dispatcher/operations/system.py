@@ -382,6 +382,7 @@ class SystemOperations(Area):
             "repositories_revision": farm.records.revisions["repository"],
             "events_published": farm.bus.published,
             "user": actor.name,
+            **farm.role_view(),  # role, epoch, leader_url, leader_render (hot standby)
         }
 
 

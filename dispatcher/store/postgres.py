@@ -7,9 +7,15 @@ transaction on the store's own connection, and every `commit()` that waited for
 it is resolved once that transaction has committed. Only the I/O differs: asyncpg
 on the event loop instead of a thread, and a pool of a few connections for reads.
 
-The writing connection holds a session advisory lock for as long as the store is
-open: a second dispatcher on the same database is refused at start, and a
-dispatcher whose connection was lost gets its lock back on reconnecting or stops.
+Alone (`leader_epoch=None`), the writing connection holds a session advisory lock
+for as long as the store is open: a second dispatcher on the same database is
+refused at start, and a dispatcher whose connection was lost gets its lock back on
+reconnecting or stops. Under hot standby (dispatcher/leadership.py) the lock is
+held by the leader's own session instead, and the store is *fenced*: every
+batch's transaction first counts itself under `leader_epoch` in the statement
+that share-locks the leader row (the `fence` query), so a batch of a leader that
+lost the lead is refused whole (NotLeader, `on_fenced` is called) and none can
+commit once a newer epoch exists.
 
 A batch the server refuses for its data is refused alone. A lost connection, a
 full disk, a server shutting down or read-only make the store *unavailable*, as
@@ -25,15 +31,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import asyncpg.exceptions as pg_errors
 
-from dispatcher.errors import StoreError, StoreUnavailable
+from dispatcher.errors import NotLeader, StoreError, StoreUnavailable
 from dispatcher.store import rows
 from dispatcher.store.batch import Batch, Refusal
+from dispatcher.store.pg_chunk_logs import ChunkLogTable
 from dispatcher.store.pg_schema import (
     DatabaseInUse,
     Q,
@@ -77,6 +85,7 @@ class PostgresStore(SqliteStore):
     ~/.pgpass, as for every PostgreSQL client). `durability="normal"` turns the
     server's synchronous commit off for this store's writes: a crash of the
     dispatcher loses nothing, one of the database server may lose the last batches.
+    `leader_epoch`: fence every batch with this leader epoch (see the module's text).
     """
 
     def __init__(
@@ -88,6 +97,7 @@ class PostgresStore(SqliteStore):
         command_timeout_s: float = 30.0,
         readback_patience_s: float = 30.0,
         read_connections: int = 4,
+        leader_epoch: int | None = None,
     ) -> None:
         super().__init__(Path(redact(url)), durability=durability, retry_max_s=retry_max_s)
         self._thread.shutdown(wait=False)  # (SQLite's thread: this store has no use for it)
@@ -101,6 +111,10 @@ class PostgresStore(SqliteStore):
         self._version = 0
         self._server_version = ""
         self._refusing: asyncio.Task[None] | None = None
+        # Hot standby: the epoch every batch is fenced with (0: a standby's store,
+        # which commits nothing); None: alone, the writer holds the database's lock.
+        self.leader_epoch = leader_epoch
+        self.on_fenced: Callable[[NotLeader], None] = lambda exc: None
 
     # -- lifecycle -----------------------------------------------------------
     async def open(self) -> None:
@@ -131,7 +145,10 @@ class PostgresStore(SqliteStore):
         they are; DatabaseInUse when another dispatcher holds the lock)."""
         conn = await asyncpg.connect(self.url, timeout=self.command_timeout_s)
         try:
-            if not await conn.fetchval(Q["try_lock"]):
+            if self.leader_epoch is not None:
+                # (a leader frozen inside a batch holds the leader row: not for long)
+                await conn.execute("SET idle_in_transaction_session_timeout = '5s'")
+            elif not await conn.fetchval(Q["try_lock"]):
                 raise DatabaseInUse(
                     f"another dispatcher uses the database {self.where}; one dispatcher "
                     "per database (stop the other, or give this one its own database)",
@@ -287,10 +304,18 @@ class PostgresStore(SqliteStore):
         found = await self._read("fetch", Q["load_history"], start, end)
         return [(when, job_id, event, bytes(info)) for when, job_id, event, info in found]
 
+    def chunk_log_table(self) -> ChunkLogTable:
+        """The table of chunk logs every dispatcher on this database shares."""
+        return ChunkLogTable(self)
+
     # -- committing ----------------------------------------------------------
     def _error_for(self, exc: BaseException, batch: Batch) -> StoreError:
         """The error a refused batch's waiters get; a cause in the server starts an outage."""
         cause = str(exc) or type(exc).__name__
+        if isinstance(exc, NotLeader):  # the waiters get this cause; the leader steps down
+            log.critical("action=fenced %s error=%s", batch.describe(), exc)
+            self.on_fenced(exc)
+            return exc
         if isinstance(exc, DatabaseInUse):  # reconnected, but another dispatcher holds the lock
             log.critical("action=store_fatal error=%s; the dispatcher stops", exc)
             self.on_fatal(exc)
@@ -446,6 +471,11 @@ class PostgresStore(SqliteStore):
             if conn is None or conn.is_closed():
                 conn = await self._reconnect()
             await self._probe_write(conn)
+        except NotLeader as exc:  # (a leader that lost the lead while the server was away)
+            log.critical("action=fenced probe error=%s", exc)
+            self.on_fenced(exc)
+            self._probe_failed(outage, str(exc), f"database={self.where}")
+            return
         except DatabaseInUse as exc:  # another dispatcher holds the lock now
             log.critical("action=store_fatal error=%s; the dispatcher stops", exc)
             self.on_fatal(exc)
@@ -476,6 +506,7 @@ class PostgresStore(SqliteStore):
 
     async def _probe_write(self, conn: asyncpg.Connection) -> None:
         async with conn.transaction():
+            await self._fence(conn)
             await conn.execute(Q["probe"], "x" * PROBE_BYTES, timeout=self.command_timeout_s)
             await conn.execute(Q["unprobe"], timeout=self.command_timeout_s)
 
@@ -488,6 +519,7 @@ class PostgresStore(SqliteStore):
             conn = await self._reconnect()
         timeout = self.command_timeout_s
         async with conn.transaction():
+            await self._fence(conn)
             if batch.deleted_jobs:
                 ids = [(job_id,) for job_id in batch.deleted_jobs]
                 for name in ("delete_job", "delete_job_runs", "delete_job_chunk_failures",
@@ -518,6 +550,25 @@ class PostgresStore(SqliteStore):
                 group.append(params)
             if group:
                 await _many(conn, group_name, group, timeout)
+
+    async def _fence(self, conn: asyncpg.Connection) -> None:
+        """Under hot standby, the first statement of a write's transaction: counts it
+        under this store's epoch while the leader row holds that epoch, and keeps the
+        row share-locked to the commit; NotLeader when the row holds another epoch."""
+        epoch = self.leader_epoch
+        if epoch is None:
+            return
+        if await conn.fetchval(Q["fence"], epoch, timeout=self.command_timeout_s) == epoch:
+            return
+        row = await conn.fetchrow(Q["leader"], timeout=self.command_timeout_s)
+        current = int(row["epoch"]) if row is not None else 0
+        who = "a standby" if epoch == 0 else f"no longer the leader (its epoch {epoch})"
+        raise NotLeader(
+            f"this dispatcher is {who}: the database's leader epoch is {current}; "
+            "nothing was changed",
+            epoch=epoch,
+            current_epoch=current,
+        )
 
 
 def _fail(waiters: list[asyncio.Future[None]], error: StoreError) -> None:

@@ -21,6 +21,7 @@ from dispatcher.errors import (
     DirectoryUnavailable,
     LimitExceeded,
     NotFound,
+    NotLeader,
     PermissionDenied,
     Refused,
     StartupError,
@@ -67,6 +68,7 @@ _STATUS: list[tuple[type[CorralError], int, str]] = [
     (PermissionDenied, 403, "Forbidden"),
     (StoreError, 503, "Store unavailable"),
     (StoreUnavailable, 503, "Store unavailable"),  # with Retry-After
+    (NotLeader, 503, "Not the leader"),  # (fenced as it stepped down: ask the new one)
     (StartupError, 503, "Store unavailable"),
     (DataDirLocked, 503, "Store unavailable"),
     (TemplateError, 502, "Template failed"),
@@ -174,6 +176,33 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     return await handler(request)
 
 
+LEADER_URL: web.AppKey[Callable[[], str]] = web.AppKey("leader_url")
+
+
+@web.middleware
+async def standby_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """On a standby dispatcher (docs/scaling.md): reads are answered here, from the
+    farm as last read from the database; every write is a 307 redirect to the leader
+    (the same method, path, query and body), or 503 while no leader is known."""
+    if request.method in SAFE_METHODS:
+        return await handler(request)
+    leader = request.app[LEADER_URL]()
+    if not leader:
+        response = problem(
+            503,
+            "Service Unavailable",
+            "this dispatcher is a standby and no leader is known yet; try again shortly",
+        )
+        response.headers["Retry-After"] = "1"
+        return response
+    location = leader.rstrip("/") + request.path_qs
+    return web.Response(
+        status=307,
+        headers={"Location": location},
+        text=f"this dispatcher is a standby: send writes to the leader, {location}\n",
+    )
+
+
 def actor_of(request: web.Request) -> Actor:
     """The user making the request, as the operations' actor."""
     return request[ACTOR_KEY]
@@ -184,7 +213,14 @@ def operations(request: web.Request) -> tuple[Operations, Actor]:
     return request.app[OPERATIONS], actor_of(request)
 
 
-def make_app(ops: Operations, *, max_request_bytes: int) -> web.Application:
+def make_app(
+    ops: Operations,
+    *,
+    max_request_bytes: int,
+    leader_url: Callable[[], str] | None = None,
+) -> web.Application:
+    """The HTTP API. `leader_url`: on a standby, where writes go (the leader's URL,
+    '' while none is known): see `standby_middleware`."""
     from dispatcher.web import (
         chunks,
         engines,
@@ -206,15 +242,18 @@ def make_app(ops: Operations, *, max_request_bytes: int) -> web.Application:
         template_config,
         tokens,
         users,
+        webconsole,
     )
 
     http_errors.quiet_bad_requests()
 
-    app = web.Application(
-        middlewares=[muster_rest.muster_errors, errors_middleware, auth_middleware],
-        client_max_size=max_request_bytes,
-    )
+    middlewares = [muster_rest.muster_errors, errors_middleware, auth_middleware]
+    if leader_url is not None:
+        middlewares.insert(0, standby_middleware)
+    app = web.Application(middlewares=middlewares, client_max_size=max_request_bytes)
     app[OPERATIONS] = ops
+    if leader_url is not None:
+        app[LEADER_URL] = leader_url
     modules = (
         jobs,
         tasks,
@@ -236,6 +275,7 @@ def make_app(ops: Operations, *, max_request_bytes: int) -> web.Application:
         openapi,
         tokens,
         template_config,
+        webconsole,
     )
     for module in modules:
         module.add_routes(app)

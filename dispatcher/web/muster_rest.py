@@ -452,7 +452,7 @@ async def _chunk_log(
     if query.chunkId is None:
         raise ValidationError("chunkId: the chunk (0-based) is required", "chunkId")
     ops.jobs.get(actor, job_id)  # 404 for an unknown job before its chunk
-    raw = ops.chunks.log(actor, job_id, query.chunkId, query.attempt)
+    raw = await ops.chunks.log(actor, job_id, query.chunkId, query.attempt)
     limit = query.maxBytes or MAX_LOG_BYTES
     text = raw[-limit:].decode("utf-8", "replace")
     answer = {

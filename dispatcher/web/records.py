@@ -200,7 +200,7 @@ async def chunk_log(request: web.Request) -> web.StreamResponse:
     query: ChunkLogQuery = read_query(request)
     job, chunk = request.match_info["job"], request.match_info["chunk"]
     if not query.follow:
-        data = ops.chunks.log(actor, job, chunk, query.attempt)
+        data = await ops.chunks.log(actor, job, chunk, query.attempt)
         return web.Response(body=data, content_type="text/plain", charset="utf-8")
     tail = ops.records.follow_chunk_log(
         actor, job, chunk, query.attempt, duration_s=query.follow_s,

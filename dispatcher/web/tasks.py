@@ -97,7 +97,7 @@ async def task_log(request: web.Request) -> web.Response:
     if attempt_text is not None and attempt is None:
         raise ValidationError("attempt: must be a whole number", field="attempt")
     job, index = ops.chunks.task(actor, _key(request), _task(request))
-    data = ops.chunks.log(actor, job.id, index, attempt)
+    data = await ops.chunks.log(actor, job.id, index, attempt)
     return web.Response(body=data, content_type="text/plain", charset="utf-8")
 
 

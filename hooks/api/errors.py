@@ -15,6 +15,7 @@ from dispatcher.errors import (
     DirectoryUnavailable,
     LimitExceeded,
     NotFound,
+    NotLeader,
     PermissionDenied,
     Refused,
     StartupError,
@@ -97,6 +98,7 @@ _BY_EXCEPTION: list[tuple[type[CorralError], int]] = [
     (PermissionDenied, kErrPermission),
     (StoreError, kErrStore),
     (StoreUnavailable, kErrStore),
+    (NotLeader, kErrStore),  # (a leader's write fenced as it stepped down)
     (StartupError, kErrStore),
     (DataDirLocked, kErrStore),
     (TemplateError, kErrTemplate),

@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
 
 from dispatcher.operations import Actor
+from dispatcher.web.app import make_app
+from dispatcher.web.openapi import build_document
 from tests.integration.inprocess import HttpError, Live, live_dispatcher
 
 JOB = {"title": "t", "command": ["true"], "paused": True}
@@ -283,6 +287,55 @@ async def test_session_cookie_needs_the_csrf_token_on_writes(tmp_path: Path) -> 
         assert (await raw(live, "GET", "/api/v1/jobs/", headers=cookie))[0] == 401
         listed = await live.rest("GET", "/api/v1/tokens/?user=ann")
         assert [t["kind"] for t in listed] == ["bearer"]
+
+
+async def _status_with(
+    live: Live, method: str, path: str, headers: dict[str, str]
+) -> tuple[int, str]:
+    """Status and (problem) detail of a request without a body; a stream's body is not read."""
+    url = live.dispatcher.http_url + path
+    async with live.session.request(method, url, headers=headers) as answer:
+        if answer.content_type == "text/event-stream":
+            return answer.status, ""
+        text = await answer.text()
+        value = json.loads(text) if "json" in answer.content_type else None
+        detail = value.get("detail", "") if isinstance(value, dict) else ""
+        if not detail and isinstance(value, dict) and "ResponseStatus" in value:  # Muster's
+            detail = value["ResponseStatus"]["Description"]
+        return answer.status, str(detail)
+
+
+async def test_the_session_cookie_is_accepted_on_every_route(tmp_path: Path) -> None:
+    """Every route of the API document that needs a token takes the session cookie instead
+    (the event stream above all: a browser's EventSource sends no header), and every write
+    refuses it without the CSRF token before doing anything."""
+    document = build_document(make_app(SimpleNamespace(), max_request_bytes=1024))  # type: ignore[arg-type]
+    async with live_dispatcher(tmp_path / "d") as live:
+        await add_user(live, "ann", "ann-secret", "submit", "manage_own")
+        login_body = {"username": "ann", "password": "ann-secret", "cookie": True}
+        status, body, headers = await raw(live, "POST", "/api/v1/login", login_body)
+        assert status == 200
+        cookie = {"Cookie": headers["Set-Cookie"].split(";")[0]}
+        csrf = {**cookie, "X-CSRF-Token": body["csrf_token"]}
+        before = (sorted(live.dispatcher.queue.jobs), len(live.actions()))
+        tried = 0
+        for template, item in document["paths"].items():
+            path = re.sub(r"\{\w+\}", "999999", template)  # ids that name nothing: no change
+            for method, operation in item.items():
+                if operation["security"] == [] or template == "/api/v1/logout":
+                    continue  # public; logging out would end the session under test
+                what = f"{method.upper()} {template}"
+                if method != "get":
+                    status, detail = await _status_with(live, method, path, cookie)
+                    assert status == 403 and "X-CSRF-Token" in detail, (what, status, detail)
+                status, detail = await _status_with(live, method, path, csrf)
+                assert status != 401, (what, detail)
+                assert "X-CSRF-Token" not in detail, (what, detail)
+                tried += 1
+        assert tried > 100
+        status, _ = await _status_with(live, "GET", "/api/v1/events", cookie)
+        assert status == 200
+        assert (sorted(live.dispatcher.queue.jobs), len(live.actions())) == before
 
 
 BAD_INPUT: list[tuple[str, str, Any, int, str | None]] = [

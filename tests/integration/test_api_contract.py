@@ -515,8 +515,12 @@ async def test_an_expired_token_is_refused_on_every_route(tmp_path: Path) -> Non
     name, lifetime_s = "token_ttl_s", _shortest_token_lifetime_s()
     async with live_dispatcher(tmp_path / "data", **{name: lifetime_s}) as live:
         token = await live.user("expiring", *[p.value for p in Permission])
-        await live.rest("GET", "/api/v1/jobs/", token=token)  # valid while fresh
+        # Job 1 is real, so that the paths below (every id is 1) name something to change.
+        job = await live.rest("POST", "/api/v1/jobs/", {"title": "kept", "command": ["true"],
+                                                        "paused": True}, token=token)  # fmt: skip
+        assert job["id"] == 1
         await asyncio.sleep(lifetime_s + 1.0)
+        before = (await live.rest("GET", "/api/v1/jobs/"), len(live.actions()))
         for method, template, operation in OPERATIONS:
             if operation["security"] == []:
                 continue
@@ -525,3 +529,4 @@ async def test_an_expired_token_is_refused_on_every_route(tmp_path: Path) -> Non
             headers = {"Authorization": f"Bearer {token}"}
             async with live.session.request(method, url, headers=headers) as answer:
                 assert answer.status == 401, f"{method} {path} with an expired token"
+        assert (await live.rest("GET", "/api/v1/jobs/"), len(live.actions())) == before

@@ -19,6 +19,7 @@ FIGURES = {
     "latency_q1k", "latency_q100k", "latency_q1m", "latency_q1m_stdlib", "queue_1m",
     "rest_submit", "rest_list", "hook_call", "hook_chunks",
     "listing_jobs_page", "listing_chunks_page", "listing_dispatch",
+    "web_jobs_first_table", "web_jobs_live_updates", "web_nodes_table",
     "clients_20", "consoles_2", "constrained_2", "reference", "spawn_raw", "hook_jobget",
 }  # fmt: skip
 # Every case row the cases table holds at the smoke sizes (scale/case, metric).
@@ -35,6 +36,9 @@ SKIPPED_IN_SMOKE = {
     "noop_ahead4_stdlib",
     "latency_q100k",
     "latency_q1m_stdlib",
+    "web_jobs_first_table",
+    "web_jobs_live_updates",
+    "web_nodes_table",
 }
 TARGETS = {
     "noop_20k", "noop_p99_100ms", "noop_ahead4_40k", "latency_flat", "memory_150mb",

@@ -141,6 +141,20 @@ async def test_filters_by_job_node_and_kind(live: Live) -> None:
     assert by_node.comments >= 1  # the keep-alive of an idle stream
 
 
+async def test_a_node_filter_passes_that_nodes_events_only(live: Live) -> None:
+    live.client("alpha")
+    await live.wait(lambda: live.dispatcher.node_server.connected(), what="a node online")
+    [node] = await live.rest("GET", "/api/v1/nodes/")
+    by_node = await stream(live, f"?node={node['id']}")
+    by_other = await stream(live, f"?node={node['id'] + 1}")
+    await submit(live, "not a node's", paused=True)
+    for action in ("pause", "resume"):
+        await live.rest("POST", f"/api/v1/nodes/{node['id']}/actions/{action}")
+    seen = [(e["data"]["action"], e["data"]["nodes"]) for e in await by_node.quiet(1.0)]
+    assert seen == [("node_pause", [node["id"]]), ("node_resume", [node["id"]])], seen
+    assert await by_other.quiet(0.3) == []
+
+
 @pytest.mark.parametrize(
     ("query", "headers", "field"),
     [

@@ -277,6 +277,19 @@ def test_post_job_action_runs_after_a_failed_job_too(farm: Farm, tmp_path: Path)
     farm.wait_state(post_id, "done", timeout_s=60)
     assert marker.read_text() == "ran"
 
+    # Reinitialising the failed job (paused first, so that it waits) queues its chunk again.
+    job_id = answer["ResponseData"]["jobId"]
+    params = {"authToken": token, "jobId": str(job_id)}
+    for name in ("pause", "reinit"):
+        status, done = muster(farm.url, "POST", "/api/queue/actions", {**params, "name": name})
+        assert status == 200, done
+    assert done["ResponseData"]["jobs"][0]["jobId"] == job_id
+    again = farm.job(job_id)
+    assert again["state"] == "paused" and again["time_finished"] is None
+    assert (again["chunks"]["failed"], again["chunks"]["queued"]) == (0, 1)
+    assert farm.chunks(job_id)[0]["state"] == "queued"
+    farm.request("DELETE", f"/api/v1/jobs/{job_id}")
+
 
 def test_queue_actions_list_pause_resume_reinit_delete(farm: Farm) -> None:
     token = login(farm, "td")
@@ -289,6 +302,22 @@ def test_queue_actions_list_pause_resume_reinit_delete(farm: Farm) -> None:
         assert status == 200, answer
         assert "postJobActionId" not in answer["ResponseData"]  # its state was false
         ids.append(answer["ResponseData"]["jobId"])
+    # Muster allows a live job's name twice (only PyFarm's route keeps live titles unique).
+    status, twin = submit(farm, token, openpype_job(jobName="queued 0", includedPools=["nowhere"]))
+    assert status == 200 and twin["ResponseData"]["jobId"] not in ids, twin
+    farm.request("DELETE", f"/api/v1/jobs/{twin['ResponseData']['jobId']}")
+    # A dependency, a folder and an excluded pool land on the job as Corral holds it.
+    folder = farm.request("POST", "/api/v1/folders/", {"title": "muster folder"}, token=token)
+    status, linked = submit(farm, token, openpype_job(
+        jobName="linked", includedPools=["nowhere"], excludedPools=["gpu"],
+        dependIds=[str(ids[0])], dependMode=1, parentId=folder["id"],
+    ))  # fmt: skip
+    assert status == 200, linked
+    held = farm.job(linked["ResponseData"]["jobId"])
+    assert held["depends_on"] == [{"job": ids[0], "mode": "failure"}]
+    assert (held["parent"], held["excluded_pools"]) == (folder["id"], ["gpu"])
+    farm.request("DELETE", f"/api/v1/jobs/{held['id']}")
+    farm.request("DELETE", f"/api/v1/folders/{folder['id']}")
     actions = "/api/queue/actions"
 
     def act(name: str, params: dict[str, Any] | None = None, body: Any = None) -> dict[str, Any]:

@@ -423,6 +423,56 @@ async def test_routes_as_the_seed_shows_them(tmp_path: Path) -> None:
         assert ("notified_user_add", ["notified_users"]) in events
 
 
+async def test_a_list_given_at_submit_or_by_an_edit_notifies_and_shows_on_the_job(
+    tmp_path: Path, smtp: MailServer
+) -> None:
+    settings = {"smtp_host": "127.0.0.1", "smtp_port": smtp.port,
+                "smtp_from": "farm@studio.test", **FAST}  # fmt: skip
+    async with live_dispatcher(tmp_path / "farm", **settings) as live:
+        await account(live, "alice", "alice@studio.test")
+        await account(live, "bob", "bob@studio.test")
+        body = {"title": "listed at submit", "command": ["true"], "paused": True,
+                "notified_users": ["alice", {"username": "admin", "on_success": False}]}  # fmt: skip
+        job = await live.rest("POST", "/api/v1/jobs/", body)
+        shown = [(e["id"], e["username"], e["email"], e["on_success"], e["on_failure"])
+                 for e in job["notified_users"]]  # fmt: skip
+        assert shown == [
+            (1, "alice", "alice@studio.test", True, True),
+            (2, "admin", None, False, True),
+        ]
+        path = f"/api/v1/jobs/{job['id']}"
+        assert await live.rest("GET", path + "/notified_users/") == job["notified_users"]
+        assert (await live.rest("GET", path))["notified_users"] == job["notified_users"]
+        # An edit replaces the list; an unknown user or a bad entry changes nothing.
+        await live.rest(
+            "PATCH", path, {"notified_users": [{"username": "bob", "on_success": True}]}
+        )
+        for change, status in (({"notified_users": ["ghost"]}, 404),
+                               ({"notified_users": [{"username": "bob", "colour": 1}]}, 400)):  # fmt: skip
+            with pytest.raises(HttpError) as refused:
+                await live.rest("PATCH", path, change)
+            assert refused.value.status == status, refused.value.body
+        listed = await live.rest("GET", path + "/notified_users/")
+        assert [(e["username"], e["email"]) for e in listed] == [("bob", "bob@studio.test")]
+        before = len(live.dispatcher.queue.jobs)
+        for bad, status in ((["ghost"], 404), ([7], 400), ([{"name": "alice"}], 400)):
+            with pytest.raises(HttpError) as refused:
+                await live.rest(
+                    "POST", "/api/v1/jobs/", {**body, "title": "no", "notified_users": bad}
+                )
+            assert refused.value.status == status, refused.value.body
+            if status == 400:
+                assert refused.value.body["field"] == "notified_users", refused.value.body
+        assert len(live.dispatcher.queue.jobs) == before
+
+        await node(live)
+        await live.rest("POST", f"{path}/actions/resume")
+        await live.wait(lambda: smtp.mails, what="the end notice")
+        await asyncio.sleep(0.5)  # nothing more may come
+        assert smtp.to("bob@studio.test") == [f'Corral: job {job["id"]} "listed at submit" done']
+        assert len(smtp.mails) == 1
+
+
 async def test_bad_requests_change_nothing(tmp_path: Path) -> None:
     async with live_dispatcher(tmp_path / "farm") as live:
         alice = await account(live, "alice", "alice@studio.test", "submit", "manage_own")

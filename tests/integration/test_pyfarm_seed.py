@@ -13,6 +13,7 @@ import pytest
 
 from tests.integration.farm import ApiError, Farm, wait_for
 from tests.integration.hookfarm import script_json, start_farm, write_template
+from tests.integration.restkit import ok
 
 TEMPLATE = """
 import MTemplateAPI
@@ -152,7 +153,7 @@ def test_submit_get_list_and_tasks_as_documented(farm: Farm) -> None:
     node = agent1(farm)
     assert {"software": "blender", "version": "4.1"} in node["software"]
     assert node["tags"] == ["render"]
-    job = farm.request("POST", "/api/v1/jobs/", SUBMIT_BODY)
+    job = ok(farm, "POST", "/api/v1/jobs/", SUBMIT_BODY, 201)  # the seed's status codes too
     same_shape(job, SUBMIT_ANSWER)
     assert (job["title"], job["jobtype"], job["data"]) == (
         "Test Job 2",
@@ -168,15 +169,15 @@ def test_submit_get_list_and_tasks_as_documented(farm: Farm) -> None:
     before = count_jobs(farm)
     body = refused(farm, "POST", "/api/v1/jobs/", SUBMIT_BODY, 409)
     assert "Test Job 2" in body["detail"] and count_jobs(farm) == before
-    listed = farm.request("GET", "/api/v1/jobs/")
+    listed = ok(farm, "GET", "/api/v1/jobs/")
     for item in listed:
         same_shape(item, LIST_ANSWER[0])
     assert job["id"] in [item["id"] for item in listed]
-    single = farm.request("GET", f"/api/v1/jobs/{quoted('Test Job 2')}")
+    single = ok(farm, "GET", f"/api/v1/jobs/{quoted('Test Job 2')}")
     same_shape(single, JOB_ANSWER)
     assert single["notified_users"] == [] and single["id"] == job["id"]
     for path in ("tasks/", "tasks"):
-        tasks = farm.request("GET", f"/api/v1/jobs/{quoted('Test Job 2')}/{path}")
+        tasks = ok(farm, "GET", f"/api/v1/jobs/{quoted('Test Job 2')}/{path}")
         assert [task["frame"] for task in tasks] == [1.0, 2.0]
         for task in tasks:
             same_shape(task, TASK)
@@ -186,11 +187,11 @@ def test_submit_get_list_and_tasks_as_documented(farm: Farm) -> None:
     other = farm.request("POST", "/api/v1/jobs/", {**SUBMIT_BODY, "title": "Test Job 3"})
     first = farm.request("GET", f"/api/v1/jobs/{other['id']}/tasks/")[0]["id"]
     assert first > tasks[1]["id"]
-    task = farm.request("GET", f"/api/v1/jobs/{quoted('Test Job 2')}/tasks/{tasks[1]['id']}")
+    task = ok(farm, "GET", f"/api/v1/jobs/{quoted('Test Job 2')}/tasks/{tasks[1]['id']}")
     same_shape(task, SINGLE_TASK)
     assert task["frame"] == 2.0 and task["job"] == {"id": job["id"], "title": "Test Job 2"}
     for done in (job, other):  # their tasks sleep: free the node for the next tests
-        assert farm.request("DELETE", f"/api/v1/jobs/{done['id']}") is None
+        assert ok(farm, "DELETE", f"/api/v1/jobs/{done['id']}", status=204) == ""
         refused(farm, "GET", f"/api/v1/jobs/{done['id']}", None, 404)
 
 
@@ -204,8 +205,8 @@ def test_an_agent_reports_a_running_task(farm: Farm) -> None:
     )[0]  # fmt: skip
     assert running["agent"]["hostname"] == "agent1" and running["agent_id"] == agent1(farm)["uuid"]
     for method in ("POST", "PUT"):
-        answer = farm.request(
-            method, f"/api/v1/jobs/{job['id']}/tasks/{running['id']}", {"state": "running"}
+        answer = ok(
+            farm, method, f"/api/v1/jobs/{job['id']}/tasks/{running['id']}", {"state": "running"}
         )
         same_shape(answer, UPDATED_TASK)
         assert answer["state"] == "running" and answer["attempts"] == 1
@@ -233,19 +234,28 @@ def test_update_with_a_new_frame_range_creates_and_deletes_tasks(farm: Farm) -> 
         "tag_requirements": [{"tag": "workstation", "negate": True}], "paused": True,
     })  # fmt: skip
     before = {t["frame"]: t["id"] for t in farm.request("GET", f"/api/v1/jobs/{job['id']}/tasks/")}
-    answer = farm.request("PUT", f"/api/v1/jobs/{quoted('Test Job')}", {"start": 2.0})
+    answer = ok(farm, "PUT", f"/api/v1/jobs/{quoted('Test Job')}", {"start": 2.0})  # 200
     same_shape(answer, UPDATE_ANSWER)
     assert (answer["start"], answer["end"]) == (2.0, 4.0)
     after = {t["frame"]: t["id"] for t in farm.request("GET", f"/api/v1/jobs/{job['id']}/tasks")}
     assert after == {frame: before[frame] for frame in (2.0, 3.0, 4.0)}
     refused(farm, "GET", f"/api/v1/jobs/{job['id']}/tasks/{before[1.0]}", None, 404)
-    grown = farm.request("POST", f"/api/v1/jobs/{job['id']}", {"end": 6.0, "by": 1.0})
+    grown = ok(farm, "POST", f"/api/v1/jobs/{job['id']}", {"end": 6.0, "by": 1.0})
     same_shape(grown, UPDATE_ANSWER)
     tasks = {t["frame"]: t["id"] for t in farm.request("GET", f"/api/v1/jobs/{job['id']}/tasks/")}
     assert sorted(tasks) == [2.0, 3.0, 4.0, 5.0, 6.0]
     assert tasks[2.0] == before[2.0] and tasks[5.0] not in before.values()
     assert grown["chunks"]["total"] == 5 and grown["chunks"]["queued"] == 5
-    patched = farm.request("PATCH", f"/api/v1/jobs/{job['id']}", {"end": 3.0, "priority": 7})
+    # A new `by` alone: every other frame's task is deleted, the kept ones keep their ids.
+    stepped = ok(farm, "POST", f"/api/v1/jobs/{job['id']}", {"by": 2.0})
+    assert (stepped["start"], stepped["end"], stepped["by"]) == (2.0, 6.0, 2.0)
+    kept = {t["frame"]: t["id"] for t in ok(farm, "GET", f"/api/v1/jobs/{job['id']}/tasks/")}
+    assert kept == {frame: tasks[frame] for frame in (2.0, 4.0, 6.0)}
+    for frame in (3.0, 5.0):
+        refused(farm, "GET", f"/api/v1/jobs/{job['id']}/tasks/{tasks[frame]}", None, 404)
+    patched = farm.request(
+        "PATCH", f"/api/v1/jobs/{job['id']}", {"end": 3.0, "by": 1.0, "priority": 7}
+    )
     assert (patched["end"], patched["priority"], patched["chunks"]["total"]) == (3.0, 7, 2)
     farm.request("DELETE", f"/api/v1/jobs/{job['id']}")
     refused(farm, "GET", f"/api/v1/jobs/{job['id']}", None, 404)
@@ -257,7 +267,7 @@ def test_failed_on_agents_and_letting_a_task_run_there_again(farm: Farm, tmp_pat
     task = farm.request("GET", f"/api/v1/jobs/{job['id']}/tasks/")[0]["id"]
     path = f"/api/v1/jobs/{job['id']}/tasks/{task}/failed_on_agents/"
     node = agent1(farm)
-    listed = wait_for(lambda: farm.request("GET", path), 20, "a failure on agent1")
+    listed = wait_for(lambda: ok(farm, "GET", path), 20, "a failure on agent1")
     same_shape(listed[0], AGENT)
     assert listed == [{"id": node["uuid"], "hostname": "agent1"}]
     # Three failures exclude agent1 from the job: the task waits.
@@ -265,10 +275,10 @@ def test_failed_on_agents_and_letting_a_task_run_there_again(farm: Farm, tmp_pat
     reasons = farm.request("GET", f"/api/v1/jobs/{job['id']}/why")["reasons"]
     assert any("excluded" in reason for reason in reasons), reasons
     flag.touch()
-    farm.request("DELETE", path + node["uuid"])
+    assert ok(farm, "DELETE", path + node["uuid"], status=204) == ""
     assert farm.request("GET", path) == []
     assert farm.wait_state(job["id"], "done", timeout_s=20)["state"] == "done"
-    added = farm.request("POST", path, {"id": node["uuid"]})
+    added = ok(farm, "POST", path, {"id": node["uuid"]}, 201)
     same_shape(added, AGENT)
     assert added == {"id": node["uuid"], "hostname": "agent1"}
     assert farm.request("GET", path) == [added]
@@ -295,7 +305,27 @@ def test_requirements_decide_which_node_runs_a_job(farm: Farm) -> None:
     assert any("lacks software blender <= 3.0" in reason for reason in why_old), why_old
     why_tag = farm.request("GET", f"/api/v1/jobs/{tagged['id']}/why")["reasons"]
     assert any("has tag render" in reason for reason in why_tag), why_tag
-    for job in (old, tagged):
+    # `cpus`: a node with fewer CPUs than the job asks for never runs it.
+    greedy = farm.request("POST", "/api/v1/jobs/", {**SUBMIT_BODY, "title": "too many cpus",
+                          "data": {"sleep": 0}, "cpus": 65536})  # fmt: skip
+    assert greedy["cpus"] == 65536
+    why_cpus = wait_for(
+        lambda: [r for r in farm.request("GET", f"/api/v1/jobs/{greedy['id']}/why")["reasons"]
+                 if "needs 65536 CPUs" in r],
+        10, "the CPU reason",
+    )  # fmt: skip
+    assert why_cpus
+    # `jobtype` may also name a template by its key, without a registered job type.
+    by_key = farm.request("POST", "/api/v1/jobs/", {**SUBMIT_BODY, "title": "by template key",
+                          "jobtype": "pyfarmtest", "data": {"sleep": 0}})  # fmt: skip
+    assert (by_key["jobtype"], by_key["template"]) == ("pyfarmtest", "pyfarmtest")
+    farm.wait_state(by_key["id"], "done", timeout_s=30)
+    # A finished job's title is free again on this route (only live titles are unique).
+    reused = ok(farm, "POST", "/api/v1/jobs/", {**SUBMIT_BODY, "title": "by template key",
+                "jobtype": "pyfarmtest", "data": {"sleep": 0}}, 201)  # fmt: skip
+    assert reused["id"] != by_key["id"]
+    farm.wait_state(reused["id"], "done", timeout_s=30)
+    for job in (old, tagged, greedy):
         assert farm.job(job["id"])["chunks"]["running"] == 0
         farm.request("DELETE", f"/api/v1/jobs/{job['id']}")
 
@@ -309,7 +339,8 @@ def test_parents_children_and_pyfarm_fields(farm: Farm) -> None:
         **SUBMIT_BODY, "title": "middle", "parents": [parent["id"]], "children": [child["id"]],
         "ram": 64, "ram_warning": 100, "ram_max": 200, "cpus": 1, "hidden": True, "priority": 9,
         "environ": {"A": "1"}, "notes": "n", "project_id": 4, "batch": 2, "requeue": 1,
-        "jobtype_version": 2, "notified_users": ["bob"], "tags": ["shot010"], "paused": True,
+        "jobtype_version": 2, "notified_users": ["admin"], "tags": ["shot010"], "paused": True,
+        "jobqueue": "render",
     })  # fmt: skip
     assert middle["parents"] == [{"id": parent["id"], "title": "parent"}]
     assert farm.job(child["id"])["parents"] == [{"id": middle["id"], "title": "middle"}]
@@ -327,6 +358,9 @@ def test_parents_children_and_pyfarm_fields(farm: Farm) -> None:
         middle["jobtype_version"],
     ) == (True, {"A": "1"}, 4, 2)
     assert (middle["tags"], middle["batch"], middle["requeue"]) == (["shot010"], 2, 1)
+    assert (middle["jobqueue"], middle["pools"]) == ("render", ["render"])  # a pool
+    assert [(e["username"], e["on_success"], e["on_failure"], e["on_deletion"])
+            for e in middle["notified_users"]] == [("admin", True, True, False)]  # fmt: skip
     reasons = farm.request("GET", f"/api/v1/jobs/{child['id']}/why")["reasons"]
     assert any(f"waits for job {middle['id']}" in reason for reason in reasons), reasons
     for job in (child, middle, parent):
@@ -347,6 +381,8 @@ def test_bad_submits_change_nothing(farm: Farm) -> None:
         ({**SUBMIT_BODY, "title": "x8", "children": [999999]}, 404, None),
         ({**SUBMIT_BODY, "title": "x9", "ram_warning": 9, "ram_max": 1}, 400, "ram_warning"),
         ({**SUBMIT_BODY, "title": "x10", "software_requirements": [{"software": "blender", "min_version": "9.9"}]}, 404, None),
+        ({**SUBMIT_BODY, "title": "x11", "notified_users": ["nobody"]}, 404, None),
+        ({**SUBMIT_BODY, "title": "x12", "notified_users": [{"username": "admin", "x": 1}]}, 400, "notified_users"),
     ):  # fmt: skip
         problem = refused(farm, "POST", "/api/v1/jobs/", body, status)
         if field is not None:

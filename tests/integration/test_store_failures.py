@@ -266,14 +266,14 @@ async def test_a_refused_deletion_keeps_the_jobs_chunk_logs(tmp_path: Path) -> N
         other = await live.rest("POST", "/api/v1/jobs/", {"title": "other", "kind": "folder"})
         ops, queue = live.ops, live.dispatcher.queue
         await live.wait(lambda: queue.jobs[job["id"]].state.value == "done", 30, "the job")
-        assert b"the output" in ops.chunks.log(Actor.system(), job["id"], 0, None)
+        assert b"the output" in await ops.chunks.log(Actor.system(), job["id"], 0, None)
 
         # The deletion shares its batch with a value the store cannot take: both refused.
         queue.edit(queue.jobs[other["id"]], {"data": {"x": "\ud800"}})
         with pytest.raises(StoreError):
             await ops.jobs.delete(Actor.system(), job["id"])
         assert queue.jobs[job["id"]].title == "logged"  # taken back
-        assert b"the output" in ops.chunks.log(Actor.system(), job["id"], 0, None)
+        assert b"the output" in await ops.chunks.log(Actor.system(), job["id"], 0, None)
 
         await ops.jobs.delete(Actor.system(), job["id"])  # durable now: the logs go
         assert not (live.dispatcher.chunk_logs.root / str(job["id"])).exists()

@@ -64,6 +64,8 @@ COVERED: dict[str, str] = {
     "DELETE /api/v1/jobs/{job}/notified_users/{username}/": "jobs notify remove",
     "GET /api/v1/openapi.json": "- the API's own document, for API clients",
     "GET /api/docs": "- the API's page, for a browser",
+    "GET /": "- the web console's page, for a browser",
+    "GET /console/{path:.+}": "- the web console's scripts and styles, for a browser",
     "GET /api/v1/pools/": "pools list",
     "POST /api/v1/pools/": "pools create",
     "GET /api/v1/pools/{pool}": "pools show",

@@ -187,3 +187,57 @@ SELECT pg_try_advisory_lock(99111114114097108);
 
 -- name: migrate_lock
 SELECT pg_advisory_xact_lock(99111114114097109);
+
+-- name: leader_tables
+-- Hot standby (dispatcher/leadership.py): the one row naming the leader and its
+-- epoch, and one row per epoch counting the batches its leader committed. Created
+-- by the first dispatcher that competes for the lead (not a schema version: SQLite
+-- has no leaders).
+CREATE TABLE IF NOT EXISTS corral_leader (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    epoch BIGINT NOT NULL,
+    http_url TEXT NOT NULL,
+    render_address TEXT NOT NULL,
+    taken_at DOUBLE PRECISION NOT NULL
+);
+CREATE TABLE IF NOT EXISTS corral_epochs (
+    epoch BIGINT PRIMARY KEY,
+    http_url TEXT NOT NULL,
+    taken_at TIMESTAMPTZ NOT NULL,
+    batches BIGINT NOT NULL DEFAULT 0,
+    last_commit_at TIMESTAMPTZ
+);
+INSERT INTO corral_leader (id, epoch, http_url, render_address, taken_at)
+VALUES (1, 0, '', '', 0) ON CONFLICT (id) DO NOTHING;
+
+-- name: take_lead
+-- Run by the dispatcher that holds the leader lock: the next epoch is its own. The
+-- update waits for any batch of the old epoch still holding the row (fence), so
+-- every batch of the old epoch committed before the new epoch exists.
+UPDATE corral_leader
+SET epoch = epoch + 1, http_url = $1, render_address = $2,
+    taken_at = extract(epoch FROM clock_timestamp())
+WHERE id = 1
+RETURNING epoch;
+
+-- name: record_epoch
+INSERT INTO corral_epochs (epoch, http_url, taken_at) VALUES ($1, $2, clock_timestamp());
+
+-- name: advertise
+UPDATE corral_leader SET http_url = $2, render_address = $3 WHERE id = 1 AND epoch = $1;
+
+-- name: leader
+SELECT epoch, http_url, render_address, taken_at FROM corral_leader WHERE id = 1;
+
+-- name: fence
+-- The first statement of every batch of a leader: it counts the batch under the
+-- leader's epoch only while the leader row still holds that epoch, and keeps the
+-- row share-locked until the batch commits (a new leader's take_lead waits for it).
+WITH current AS (SELECT epoch FROM corral_leader WHERE id = 1 FOR SHARE)
+UPDATE corral_epochs
+SET batches = batches + 1, last_commit_at = clock_timestamp()
+WHERE corral_epochs.epoch = $1 AND corral_epochs.epoch = (SELECT epoch FROM current)
+RETURNING corral_epochs.epoch;
+
+-- name: epochs
+SELECT epoch, http_url, taken_at, batches, last_commit_at FROM corral_epochs ORDER BY epoch;
