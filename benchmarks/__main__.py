@@ -20,6 +20,7 @@ from benchmarks import (
     postgres_figures,
     probes,
     report,
+    scale_figures,
     web_console_figures,
     web_nodes_figures,
 )
@@ -85,8 +86,13 @@ def skipped(reason: str) -> dict[str, Any]:
     return {"status": f"skipped: {reason}", "metrics": {}}
 
 
-def run_figures(scale: Scale, ctx: df.Context, spawn_rate: float | None) -> dict[str, Any]:
+def run_figures(scale: Scale, ctx: df.Context) -> dict[str, Any]:
     figures: dict[str, Any] = {}
+    # The scale cases first (the longest, and the ones the machine's other work disturbs
+    # most), then the raw spawn rate the real render clients are compared with.
+    figures.update(scale_figures.run_cases(ctx))
+    figures["spawn_raw"] = scale_figures.spawn_raw(ctx)
+    spawn_rate = median(figures["spawn_raw"], "fastest_per_s")
     figures["noop_ahead0"] = df.noop(ctx, ahead=0, loop="uvloop")
     figures["noop_ahead4"] = df.noop(ctx, ahead=4, loop="uvloop")
     for name in ("noop_ahead0", "noop_ahead4"):
@@ -125,7 +131,12 @@ def run_figures(scale: Scale, ctx: df.Context, spawn_rate: float | None) -> dict
 
 
 # Figures `--only` can run by themselves (each needs nothing but the context).
-SINGLE = {
+SINGLE: dict[str, Any] = {
+    "scale_cases": scale_figures.run_cases,
+    "reference": scale_figures.reference,
+    "spawn_raw": scale_figures.spawn_raw,
+    "hook_jobget": scale_figures.hook_jobget,
+    "real_clients": None,  # after spawn_raw when both are named (its rate is the ratio's base)
     "noop_ahead0": functools.partial(df.noop, ahead=0, loop="uvloop"),
     "queue_1m": df.queue_scale,
     "rest_submit": df.rest_submit,
@@ -142,6 +153,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--full", action="store_true", help="every figure (make bench-full)")
     parser.add_argument("--smoke", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--runs", type=int, help="runs per figure (default 3)")
+    parser.add_argument(
+        "--max-tries",
+        type=int,
+        help="tries per run while other processes are busy (default 3; 1 on a shared machine)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS, help="where the JSON and PNG go")
     parser.add_argument("--scratch", type=Path, help="scratch folder (default: a temporary one)")
     parser.add_argument("--keep-scratch", action="store_true")
@@ -168,10 +184,12 @@ def main(argv: list[str] | None = None) -> int:
     scale = SCALES[mode]
     if args.runs:
         scale = replace(scale, runs=args.runs, restart_runs=args.runs)
+    if args.max_tries:
+        scale = replace(scale, max_tries=args.max_tries)
     if sys.platform != "linux":
         log.warning("the CPU accounting reads /proc: figures elsewhere lack it")
     try:
-        raise_open_files(scale.clients + 256)
+        raise_open_files(max(scale.clients, scale_figures.largest_fleet(scale)) + 256)
     except BenchError as exc:
         print(f"benchmarks: {exc}", file=sys.stderr)
         return 2
@@ -183,10 +201,17 @@ def main(argv: list[str] | None = None) -> int:
         ctx = df.Context(scale=scale, scratch=scratch)
         if args.only:
             probe_figures: dict[str, dict[str, Any]] = {}
-            figures = {name: SINGLE[name](ctx) for name in args.only}
+            figures = {}
+            for name in args.only:
+                if name == "real_clients":
+                    spawn = median(figures.get("spawn_raw", {}), "fastest_per_s")
+                    figures[name] = df.real_clients(ctx, spawn)
+                    continue
+                found = SINGLE[name](ctx)
+                figures.update(found if name == "scale_cases" else {name: found})
         else:
             probe_figures = run_probes(scale, scratch)
-            figures = run_figures(scale, ctx, median(probe_figures["spawn_2"], "spawns_per_s"))
+            figures = run_figures(scale, ctx)
         result = report.build(
             mode=mode + ("-only" if args.only else ""),  # never overwrites a whole run's file
             scale=asdict(scale),
@@ -200,11 +225,12 @@ def main(argv: list[str] | None = None) -> int:
         if not args.keep_scratch and args.scratch is None:
             shutil.rmtree(scratch, ignore_errors=True)
     print()
-    print(report.table(result))
+    print(report.cases.table(result["cases"]))
     print()
     print("The farm's state in SQLite and in PostgreSQL:")
     print(report.stores_table(result))
     print()
+    print(f"every figure: {json_path.with_suffix('.md')}")
     print(f"results: {json_path}" + (f"  chart: {png}" if png else ""))
     return 0
 

@@ -46,6 +46,11 @@ class Scale:
     stdlib: tuple[str, ...] = ("noop_ahead0",)
     hook_calls: int = 2_000
     max_tries: int = 3  # per run: the first try and reruns while other processes were busy
+    # The scale cases (benchmarks/scale_figures.py): the sizes, as fractions of the full
+    # ones, and the runs of each (each run holds its own same-run comparison).
+    growth: tuple[float, ...] = (0.1,)
+    scale_runs: int = 1
+    constrained_chunks: int = 400_000
 
     @property
     def big_chunks(self) -> int:
@@ -59,6 +64,7 @@ FULL = Scale(
     depth_queued=(("q1k", 1_000), ("q100k", 100_000), ("q1m", 1_000_000)),
     stdlib=("noop_ahead0", "noop_ahead4", "latency_q1m"),
     list_samples=40,
+    growth=(0.1, 1.0),
 )
 SMOKE = Scale(
     "smoke",
@@ -83,6 +89,8 @@ SMOKE = Scale(
     stdlib=(),
     hook_calls=50,
     max_tries=1,
+    growth=(0.002,),
+    constrained_chunks=2_000,
 )
 SCALES = {scale.name: scale for scale in (HEADLINE, FULL, SMOKE)}
 

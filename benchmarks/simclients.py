@@ -35,9 +35,11 @@ class Counters:
 
     def __init__(self) -> None:
         self.measuring = False
+        self.paused = False  # with --gate: assigns wait, unanswered, until every session is in
         self.acked = 0
         self.results = 0
         self.assigns = 0
+        self.failed = 0
         self.latencies: list[float] = []
 
     def add_latency(self, value_s: float) -> None:
@@ -57,6 +59,8 @@ class SimSession(asyncio.Protocol):
         hold_s: float = 0.0,
         fill: int = 1,
         killed: bool = False,
+        pools: tuple[str, ...] = (),
+        fail_rate: float = 0.0,
     ) -> None:
         self.name = name
         self.secret = secret
@@ -66,6 +70,9 @@ class SimSession(asyncio.Protocol):
         # The first `fill` assigns fill the node's slots; every later one answers a result.
         self.unpaired = fill
         self.killed = killed
+        self.pools = list(pools)
+        self.fail_rate = fail_rate
+        self.rng = random.Random(name)
         self.reader = p.FrameReader()
         self.transport: asyncio.Transport | None = None
         self.nonce = secrets.token_bytes(32)
@@ -74,6 +81,7 @@ class SimSession(asyncio.Protocol):
         self.sent_at: deque[float] = deque()
         self.out: list[bytes] = []
         self.closed = False
+        self.held: list[p.Ref] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop's is its own class
@@ -105,7 +113,9 @@ class SimSession(asyncio.Protocol):
                     counters.add_latency(now - sent)
             if counters.measuring:
                 counters.assigns += 1
-            if self.hold_s > 0:
+            if counters.paused:
+                self.held.append(message.ref)
+            elif self.hold_s > 0:
                 asyncio.get_running_loop().call_later(self.hold_s, self.finish_later, message.ref)
             else:
                 self.out.append(self.result(message.ref, now))
@@ -121,6 +131,7 @@ class SimSession(asyncio.Protocol):
                 host="sim",
                 platform=sys.platform,
                 templates_digest=self.digest,
+                pools=self.pools,
             )
             self.out.append(p.encode(auth))
         elif isinstance(message, p.Welcome):
@@ -140,7 +151,20 @@ class SimSession(asyncio.Protocol):
             self.counters.results += 1
         if self.killed:  # the dispatcher requeues a killed chunk: the queue keeps its depth
             return p.encode(p.Result(ref, False, None, "sim", wall, wall, killed=True))
+        if self.fail_rate and self.rng.random() < self.fail_rate:  # retried by its requeue count
+            if self.counters.measuring:
+                self.counters.failed += 1
+            return p.encode(p.Result(ref, False, 1, "sim failure", wall, wall))
         return p.encode(p.Result(ref, True, 0, "", wall, wall))
+
+    def release(self) -> None:
+        """Answer the assigns that arrived while paused."""
+        held, self.held = self.held, []
+        for ref in held:
+            if self.hold_s > 0:
+                asyncio.get_running_loop().call_later(self.hold_s, self.finish_later, ref)
+            else:
+                self.finish_later(ref)
 
     def finish_later(self, ref: p.Ref) -> None:
         if self.transport is not None and not self.closed:
@@ -170,16 +194,17 @@ def phase(name: str) -> None:
 
 
 async def connect(
-    args: argparse.Namespace, secret: bytes, counters: Counters
-) -> tuple[list[SimSession], str, float]:
-    """Connect every session; the first alone, to learn the template digest."""
+    args: argparse.Namespace, secret: bytes, counters: Counters, sessions: list[SimSession]
+) -> tuple[str, float]:
+    """Connect every session into `sessions`; the first alone, to learn the digest."""
     loop = asyncio.get_running_loop()
     started = time.perf_counter()
-    sessions: list[SimSession] = []
-    prefix = f"sim{os.getpid()}-"
+    prefix = args.name_prefix or f"sim{os.getpid()}-"
 
     async def one(index: int, digest: str) -> SimSession:
         name = f"{prefix}{index:05d}"
+        number = args.index_base + index
+        pools = (f"pool{number % args.pools:02d}",) if args.pools else ()
         _, session = await loop.create_connection(
             lambda: SimSession(
                 name,
@@ -189,6 +214,8 @@ async def connect(
                 hold_s=args.hold_s,
                 fill=1 + args.ahead,
                 killed=args.answer == "killed",
+                pools=pools,
+                fail_rate=args.fail_rate,
             ),
             args.host,
             args.port,
@@ -203,23 +230,44 @@ async def connect(
     for begin in range(1, args.clients, wave):
         batch = range(begin, min(args.clients, begin + wave))
         sessions += await asyncio.gather(*(one(index, digest) for index in batch))
-    return sessions, digest, time.perf_counter() - started
+    return digest, time.perf_counter() - started
+
+
+async def gate(args: argparse.Namespace, name: str) -> None:
+    """With --gate: say `phase NAME` and wait for a line on stdin (the harness starts
+    several processes' steps together this way)."""
+    phase(name)
+    if args.gate:
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     secret = Path(args.secret_file).read_bytes().strip()
     limit = raise_open_files(args.clients + 64)
     counters = Counters()
-    sessions, _digest, handshake_s = await connect(args, secret, counters)
-    phase("connected")
+    await gate(args, "ready")
+    counters.paused = args.gate
+    sessions: list[SimSession] = []
+    slices = 10
+    interval_s = [args.heartbeat_s or 5.0]
 
     async def beat() -> None:
+        # Every session beats once per interval, a tenth of them at a time (as real
+        # clients, started at different moments, spread theirs); from the first Welcome.
         while True:
-            await asyncio.sleep(args.heartbeat_s)
-            for session in sessions:
-                session.heartbeat()
+            for part in range(slices):
+                await asyncio.sleep(interval_s[0] / slices)
+                for session in sessions[part::slices]:
+                    session.heartbeat()
 
     beats = asyncio.create_task(beat(), name="sim-heartbeats")
+    _digest, handshake_s = await connect(args, secret, counters, sessions)
+    heartbeat_s = args.heartbeat_s or sessions[0].welcome.result().heartbeat_s
+    interval_s[0] = heartbeat_s
+    await gate(args, "connected")
+    counters.paused = False
+    for session in sessions:
+        session.release()
     await asyncio.sleep(args.warmup_s)
     phase("window-start")
     counters.measuring = True
@@ -250,6 +298,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "chunks_per_s": counters.acked / window_s if window_s else 0.0,
         "latency": summarize(latencies),
         "latency_samples_ms": [round(value * 1000, 3) for value in kept],
+        "latencies_ms": [round(value * 1000, 3) for value in latencies]
+        if args.all_latencies
+        else [],
+        "failed": counters.failed,
+        "heartbeat_s": heartbeat_s,
         "sim_cpu_s": round(cpu_s, 3),
         "sim_loop": type(asyncio.get_running_loop()).__module__.split(".")[0],
     }
@@ -295,7 +348,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup-s", type=float, default=1.0)
     parser.add_argument("--window-s", type=float, default=5.0)
     parser.add_argument("--wave", type=int, default=100, help="handshakes under way at once")
-    parser.add_argument("--heartbeat-s", type=float, default=2.0)
+    parser.add_argument(
+        "--heartbeat-s", type=float, default=0.0, help="0: the interval the Welcome gives"
+    )
+    parser.add_argument(
+        "--gate",
+        action="store_true",
+        help="wait for stdin lines (see gate); assigns wait unanswered until every session is in",
+    )
+    parser.add_argument("--name-prefix", default="", help="node names' prefix (default: by pid)")
+    parser.add_argument("--index-base", type=int, default=0, help="this process's first number")
+    parser.add_argument("--pools", type=int, default=0, help="spread the nodes over N pools")
+    parser.add_argument("--fail-rate", type=float, default=0.0, help="share of failed results")
+    parser.add_argument("--all-latencies", action="store_true", help="every latency sample")
+    parser.add_argument("--result-file", default="", help="write the result here, not stdout")
     parser.add_argument("--connect-timeout-s", type=float, default=30.0)
     parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop")
     return parser.parse_args(argv)
@@ -309,7 +375,11 @@ def main(argv: list[str] | None = None) -> None:
         except ImportError:
             args.loop = "asyncio"
     result = uvloop.run(run(args)) if args.loop == "uvloop" else asyncio.run(run(args))
-    print("result " + json.dumps(result), flush=True)
+    if args.result_file:  # (a long line on a pipe is not always read back whole)
+        Path(args.result_file).write_text(json.dumps(result))
+        print("result-file", flush=True)
+    else:
+        print("result " + json.dumps(result), flush=True)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,16 @@ FIGURES = {
     "rest_submit", "rest_list", "hook_call", "hook_chunks",
     "listing_jobs_page", "listing_chunks_page", "listing_dispatch",
     "web_jobs_first_table", "web_jobs_live_updates", "web_nodes_table",
+    "clients_20", "consoles_2", "constrained_2", "reference", "spawn_raw", "hook_jobget",
+}  # fmt: skip
+# Every case row the cases table holds at the smoke sizes (scale/case, metric).
+CASE_METRICS = {
+    ("clients_20", "connect_s"), ("clients_20", "idle_cpu_pct"), ("clients_20", "rss_idle_mb"),
+    ("clients_20", "rss_load_mb"), ("clients_20", "chunks_per_s"), ("clients_20", "p99_ms"),
+    ("consoles_2", "rate_ratio"), ("consoles_2", "p99_ratio"), ("constrained_2", "rate_ratio"),
+    ("constrained_2", "why_p99_ms"), ("reference", "ratio_ahead0"), ("reference", "ratio_ahead4"),
+    ("hook_jobget", "median_us"), ("spawn_raw", "posix_spawn_per_s"),
+    ("real_clients", "ratio_to_spawn"),
 }  # fmt: skip
 SKIPPED_IN_SMOKE = {
     "noop_ahead0_stdlib",
@@ -53,20 +63,20 @@ def _check_measured(name: str, figure: dict[str, Any], *, probe: bool = False) -
     assert probe or "ratio_to_probes" in figure, name
 
 
-@pytest.mark.timeout(180)
+@pytest.mark.timeout(420)
 def test_bench_harness_smoke(tmp_path: Path) -> None:
     out = tmp_path / "results"
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks", "--smoke", "--out", str(out),
          "--scratch", str(tmp_path / "scratch")],
-        cwd=ROOT, capture_output=True, text=True, timeout=170,
+        cwd=ROOT, capture_output=True, text=True, timeout=410,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-4000:]
-    assert "| figure" in done.stdout  # the table was printed
+    assert "| case" in done.stdout  # the cases table was printed
     result = json.loads((out / "bench-smoke.json").read_text())
 
     assert {"schema", "mode", "created", "machine", "scale", "other_cpu_pct", "probes",
-            "figures", "targets", "chart"} <= set(result)  # fmt: skip
+            "figures", "targets", "cases", "chart"} <= set(result)  # fmt: skip
     assert result["mode"] == "smoke"
     assert set(result["machine"]) >= MACHINE
     pragmas = result["machine"]["store_pragmas"]
@@ -87,6 +97,14 @@ def test_bench_harness_smoke(tmp_path: Path) -> None:
     for key, target in result["targets"].items():
         assert isinstance(target["target_met"], bool), key
         assert {"target", "value", "limit", "measured"} <= set(target), key
+    judged = {(row["figure"], row["metric"]): row for row in result["cases"]}
+    assert set(judged) >= CASE_METRICS
+    for key in CASE_METRICS - {("constrained_2", "why_p99_ms")}:
+        assert judged[key]["value"] is not None, key  # measured, whatever the machine
+    assert all(row["met"] in (True, False, None) for row in judged.values())
+    reference = result["figures"]["reference"]["metrics"]
+    assert reference["reference_ahead0_per_s"]["median"] > 0
+    assert (out / "bench-smoke.md").read_text().count("| case") == 1
     if result["chart"] is not None:
         assert (out / result["chart"]).stat().st_size > 0
 
