@@ -271,8 +271,11 @@ class HotStandby:
             await dispatcher.close()
             try:
                 await self._lead(epoch)
-            except (CorralError, OSError) as exc:
-                log.error("action=lead_start_failed error=%s; standing by again", exc)
+            except Exception as exc:  # (the store's errors, and any the driver lets through)
+                cause = exc.__cause__
+                log.error(
+                    "action=lead_start_failed error=%r cause=%r; standing by again", exc, cause
+                )
                 await self._stand_by_again(epoch)
                 return
             self.changes += 1
