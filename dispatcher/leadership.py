@@ -20,7 +20,14 @@ import asyncpg
 
 from dispatcher.errors import StoreError
 from dispatcher.roles import LeaderInfo
-from dispatcher.store.pg_schema import Q, close_quietly, connect, explain, migrate
+from dispatcher.store.pg_schema import (
+    ALONE_APPLICATION,
+    Q,
+    close_quietly,
+    connect,
+    explain,
+    migrate,
+)
 from dispatcher.store.urls import redact
 
 log = logging.getLogger(__name__)
@@ -140,6 +147,16 @@ class Leadership:
         return LeaderInfo(
             int(row["epoch"]), row["http_url"], row["render_address"], float(row["taken_at"])
         )
+
+    async def held_alone(self) -> bool:
+        """Whether the database's lock is held by a dispatcher alone (not a leader)."""
+        try:
+            conn = await self._session()
+            async with self._use:
+                holder = await conn.fetchval(Q["lock_holder"], timeout=self.timeout_s)
+        except DRIVER_ERRORS as exc:
+            raise self._failed("find who holds the lock", exc) from exc
+        return holder == ALONE_APPLICATION
 
     def _failed(self, what: str, exc: BaseException) -> StoreError:
         """The driver's error met on the lock session, as the store's error."""

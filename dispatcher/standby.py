@@ -88,11 +88,14 @@ class HotStandby:
                 await self._lead(epoch)
                 break
             leader = await self.leadership.leader()
-            if leader.http_url:
+            # A dispatcher alone holding the lock under a dead leader's row: not a leader.
+            held_alone = await self.leadership.held_alone()
+            if leader.http_url and not held_alone:
                 await self._stand_by(leader)
                 break
             alone = alone + 1 if leader.epoch == 0 else 0
-            if alone >= 3:  # (a leader takes its epoch right after the lock: not this)
+            # (a leader takes its epoch right after the lock: an epoch 0 thrice is not one)
+            if held_alone or alone >= 3:
                 raise DatabaseInUse(
                     f"another dispatcher uses the database {self.leadership.where} alone "
                     "(without --hot-standby): start every dispatcher of the farm with "

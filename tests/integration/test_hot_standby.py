@@ -506,3 +506,23 @@ def test_a_standby_whose_start_as_leader_fails_in_the_driver_stands_by_and_leads
     wait_for(lambda: status(standby).get("role") == "leader", 30, "the standby to lead")
     assert standby.process.poll() is None
     assert standby.submit(title="after", paused=True)["title"] == "after"
+
+
+def test_a_standby_meeting_a_dispatcher_alone_under_a_dead_leaders_row_stops(
+    make_farm: Callable[..., Farm], postgres_cluster: Cluster | str, tmp_path: Path
+) -> None:
+    cluster = require_cluster(postgres_cluster)
+    url = cluster.new_database()
+    leader = make_farm("--store", url, *HOT)
+    assert leader.stop(signal.SIGKILL) == -signal.SIGKILL  # its row names it still
+    make_farm("--store", url, data_dir=leader.data_dir)  # alone on the database
+    try:
+        refused = subprocess.run(
+            [CORRAL, "dispatcher", "--data-dir", str(tmp_path / "second"), "--store", url,
+             "--port", "0", "--http-port", "0", "--compat-port", "off", *HOT],
+            capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired as exc:
+        raise AssertionError(f"the standby waited on the dead leader: {exc.stderr!r}") from exc
+    assert refused.returncode == 6, refused.stderr
+    assert "alone (without --hot-standby)" in refused.stderr
