@@ -18,11 +18,22 @@ import time
 
 import asyncpg
 
+from dispatcher.errors import StoreError
 from dispatcher.roles import LeaderInfo
-from dispatcher.store.pg_schema import Q, close_quietly, connect, explain, migrate
+from dispatcher.store.pg_schema import (
+    ALONE_APPLICATION,
+    Q,
+    close_quietly,
+    connect,
+    explain,
+    migrate,
+)
 from dispatcher.store.urls import redact
 
 log = logging.getLogger(__name__)
+
+# The driver's errors for a server or a network that fails the lock session.
+DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
 
 
 class Leadership:
@@ -77,6 +88,12 @@ class Leadership:
         A session lost meanwhile is reconnected at the next try."""
         if self.leading:
             return self.epoch
+        try:
+            return await self._try_take(http_url, render_address)
+        except DRIVER_ERRORS as exc:
+            raise self._failed("take the lead", exc) from exc
+
+    async def _try_take(self, http_url: str, render_address: str) -> int:
         conn = await self._session()
         async with self._use:
             if not await conn.fetchval(Q["try_lock"], timeout=self.timeout_s):
@@ -108,22 +125,42 @@ class Leadership:
 
     async def advertise(self, http_url: str, render_address: str) -> None:
         """Record the leader's addresses (once its listeners are up), under its epoch."""
-        conn = await self._session()
-        async with self._use:
-            await conn.execute(
-                Q["advertise"], self.epoch, http_url, render_address, timeout=self.timeout_s
-            )
+        try:
+            conn = await self._session()
+            async with self._use:
+                await conn.execute(
+                    Q["advertise"], self.epoch, http_url, render_address, timeout=self.timeout_s
+                )
+        except DRIVER_ERRORS as exc:
+            raise self._failed("advertise the leader", exc) from exc
 
     async def leader(self) -> LeaderInfo:
         """The leader row as the database holds it now."""
-        conn = await self._session()
-        async with self._use:
-            row = await conn.fetchrow(Q["leader"], timeout=self.timeout_s)
+        try:
+            conn = await self._session()
+            async with self._use:
+                row = await conn.fetchrow(Q["leader"], timeout=self.timeout_s)
+        except DRIVER_ERRORS as exc:
+            raise self._failed("read the leader", exc) from exc
         if row is None:
             return LeaderInfo(0, "", "", 0.0)
         return LeaderInfo(
             int(row["epoch"]), row["http_url"], row["render_address"], float(row["taken_at"])
         )
+
+    async def held_alone(self) -> bool:
+        """Whether the database's lock is held by a dispatcher alone (not a leader)."""
+        try:
+            conn = await self._session()
+            async with self._use:
+                holder = await conn.fetchval(Q["lock_holder"], timeout=self.timeout_s)
+        except DRIVER_ERRORS as exc:
+            raise self._failed("find who holds the lock", exc) from exc
+        return holder == ALONE_APPLICATION
+
+    def _failed(self, what: str, exc: BaseException) -> StoreError:
+        """The driver's error met on the lock session, as the store's error."""
+        return StoreError(f"cannot {what} on {self.where}: {exc!r}")
 
     def _terminated(self, conn: asyncpg.Connection) -> None:
         self._lose("the lock session was closed")
@@ -144,7 +181,7 @@ class Leadership:
             try:
                 async with self._use:
                     await conn.fetchval("SELECT 1", timeout=self.timeout_s)
-            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+            except DRIVER_ERRORS as exc:
                 self._lose(f"the lock session failed: {exc!r}")
                 return
             if conn.is_closed():

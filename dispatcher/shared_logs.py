@@ -80,20 +80,32 @@ class DatabaseChunkLogs:
         self._task.add_done_callback(self._ended)
 
     async def aclose(self, timeout_s: float = 5.0) -> None:
-        """Stop the writer, then write what is left (within `timeout_s`)."""
+        """Let the writer finish the write under way, write what is left, all within
+        `timeout_s`; what the database did not take by then is logged as unwritten."""
         if self._closing:
             return
         self._closing = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
+            self._wake.set()  # (the writer ends after its present write)
+            await asyncio.wait({task}, timeout=timeout_s)
+            if not task.done():
+                task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.settle(), timeout_s)
+        failure = "the deadline passed"
+        try:
+            await asyncio.wait_for(self.settle(), max(0.0, deadline - loop.time()))
+        except TimeoutError:
+            pass
+        except StoreError as exc:
+            failure = str(exc)
         if self._pending:
             log.warning(
-                "action=chunk_logs_unwritten bytes=%d: the database could not take them",
+                "action=chunk_logs_unwritten bytes=%d: the database could not take them (%s)",
                 self._pending_bytes,
+                failure,
             )
 
     # -- writing -----------------------------------------------------------------
@@ -126,13 +138,15 @@ class DatabaseChunkLogs:
             self.earlier.remove_job(job)
 
     async def _run(self) -> None:
-        while True:
+        while not self._closing:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.flush_interval_s)
             self._wake.clear()
             try:
                 await self.settle()
             except StoreError as exc:
+                if self._closing:
+                    return  # (aclose tries once more and tells what is left)
                 self._warn(f"the database cannot take chunk logs now ({exc}); kept in memory")
                 await asyncio.sleep(1.0)
 
@@ -146,7 +160,7 @@ class DatabaseChunkLogs:
             removals, self._removals = self._removals, []
             try:
                 await self.table.append(pieces)
-            except StoreError:
+            except BaseException:  # (cancelled too: kept, for the next try or the warning)
                 self._pending = pieces + self._pending
                 self._pending_bytes += written
                 self._removals = removals + self._removals

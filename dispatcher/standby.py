@@ -88,11 +88,14 @@ class HotStandby:
                 await self._lead(epoch)
                 break
             leader = await self.leadership.leader()
-            if leader.http_url:
+            # A dispatcher alone holding the lock under a dead leader's row: not a leader.
+            held_alone = await self.leadership.held_alone()
+            if leader.http_url and not held_alone:
                 await self._stand_by(leader)
                 break
             alone = alone + 1 if leader.epoch == 0 else 0
-            if alone >= 3:  # (a leader takes its epoch right after the lock: not this)
+            # (a leader takes its epoch right after the lock: an epoch 0 thrice is not one)
+            if held_alone or alone >= 3:
                 raise DatabaseInUse(
                     f"another dispatcher uses the database {self.leadership.where} alone "
                     "(without --hot-standby): start every dispatcher of the farm with "
@@ -271,8 +274,11 @@ class HotStandby:
             await dispatcher.close()
             try:
                 await self._lead(epoch)
-            except (CorralError, OSError) as exc:
-                log.error("action=lead_start_failed error=%s; standing by again", exc)
+            except Exception as exc:  # (the store's errors, and any the driver lets through)
+                cause = exc.__cause__
+                log.error(
+                    "action=lead_start_failed error=%r cause=%r; standing by again", exc, cause
+                )
                 await self._stand_by_again(epoch)
                 return
             self.changes += 1

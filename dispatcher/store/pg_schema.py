@@ -21,6 +21,10 @@ PG_SQL_DIR = Path(__file__).parent / "sql" / "postgres"
 Q = _named_queries((PG_SQL_DIR / "queries.sql").read_text())
 # Errors that lie with the server or the network, not with a batch's data.
 
+# The application name of a dispatcher alone's writing connection, which holds the
+# database's lock (hot standby tells it from a leader by it: dispatcher/standby.py).
+ALONE_APPLICATION = "corral-alone"
+
 
 def migrations() -> list[tuple[int, Path]]:
     """The PostgreSQL migrations, by number."""

@@ -43,6 +43,7 @@ from dispatcher.store import rows
 from dispatcher.store.batch import Batch, Refusal
 from dispatcher.store.pg_chunk_logs import ChunkLogTable
 from dispatcher.store.pg_schema import (
+    ALONE_APPLICATION,
     DatabaseInUse,
     Q,
     close_quietly,
@@ -143,7 +144,10 @@ class PostgresStore(SqliteStore):
     async def _connect_writer(self) -> asyncpg.Connection:
         """The writing connection, holding the database's lock (the driver's errors as
         they are; DatabaseInUse when another dispatcher holds the lock)."""
-        conn = await asyncpg.connect(self.url, timeout=self.command_timeout_s)
+        named = {"application_name": ALONE_APPLICATION} if self.leader_epoch is None else None
+        conn = await asyncpg.connect(
+            self.url, timeout=self.command_timeout_s, server_settings=named
+        )
         try:
             if self.leader_epoch is not None:
                 # (a leader frozen inside a batch holds the leader row: not for long)

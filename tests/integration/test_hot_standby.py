@@ -478,3 +478,51 @@ def test_a_leader_whose_write_is_fenced_refuses_it_and_steps_down(
     assert farm.job(kept["id"])["title"] == "kept"
     found = {row[0]: row[3] for row in asyncio.run(epochs(url))}
     assert found[2] == 0  # (nothing was committed under the epoch written behind its back)
+
+
+def test_a_standby_whose_start_as_leader_fails_in_the_driver_stands_by_and_leads_later(
+    make_farm: Callable[..., Farm], postgres_cluster: Cluster | str, tmp_path: Path
+) -> None:
+    cluster = require_cluster(postgres_cluster)
+    url = cluster.new_database()
+    database = url.rsplit("/", 1)[1]
+    leader = make_farm("--store", url, *HOT)
+    standby = standby_of(make_farm, leader, url, "standby")
+    # The server refuses the new leader's advertisement (the update keeping the epoch):
+    # the driver raises its own error in the middle of the start as leader.
+    cluster.psql(
+        "CREATE FUNCTION refuse_advert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "IF NEW.epoch = OLD.epoch THEN RAISE EXCEPTION 'advertisement refused'; END IF; "
+        "RETURN NEW; END $$; CREATE TRIGGER refuse_advert BEFORE UPDATE ON corral_leader "
+        "FOR EACH ROW EXECUTE FUNCTION refuse_advert()",
+        database,
+    )
+    leader.stop()
+    log = tmp_path / "standby-dispatcher.log"
+    wait_for(lambda: "action=lead_start_failed" in log.read_text(), 30, "a failed start")
+    assert "advertisement refused" in log.read_text()  # (the real cause, logged)
+    assert standby.process is not None and standby.process.poll() is None
+    cluster.psql("DROP TRIGGER refuse_advert ON corral_leader", database)
+    wait_for(lambda: status(standby).get("role") == "leader", 30, "the standby to lead")
+    assert standby.process.poll() is None
+    assert standby.submit(title="after", paused=True)["title"] == "after"
+
+
+def test_a_standby_meeting_a_dispatcher_alone_under_a_dead_leaders_row_stops(
+    make_farm: Callable[..., Farm], postgres_cluster: Cluster | str, tmp_path: Path
+) -> None:
+    cluster = require_cluster(postgres_cluster)
+    url = cluster.new_database()
+    leader = make_farm("--store", url, *HOT)
+    assert leader.stop(signal.SIGKILL) == -signal.SIGKILL  # its row names it still
+    make_farm("--store", url, data_dir=leader.data_dir)  # alone on the database
+    try:
+        refused = subprocess.run(
+            [CORRAL, "dispatcher", "--data-dir", str(tmp_path / "second"), "--store", url,
+             "--port", "0", "--http-port", "0", "--compat-port", "off", *HOT],
+            capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired as exc:
+        raise AssertionError(f"the standby waited on the dead leader: {exc.stderr!r}") from exc
+    assert refused.returncode == 6, refused.stderr
+    assert "alone (without --hot-standby)" in refused.stderr

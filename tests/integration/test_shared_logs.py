@@ -9,6 +9,7 @@ import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from dispatcher.errors import NotFound
@@ -166,3 +167,46 @@ def test_a_shared_log_dir_holds_the_chunk_logs(
     (other / "admin.token").write_text(first.token + "\n")
     second = make_farm("--store", postgres_url, "--shared-log-dir", str(shared), data_dir=other)
     assert "into the share" in chunk_log(second, job["id"])
+
+
+async def test_closing_lets_the_write_under_way_finish_and_warns_of_what_stays_unwritten(
+    postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = PostgresStore(postgres_url)
+    await store.open()
+    blocker = await asyncpg.connect(postgres_url)
+    try:
+        # A write held up by another session's lock on the table, under way as the
+        # dispatcher closes: it ends once the lock goes, within the deadline.
+        logs = DatabaseChunkLogs(store.chunk_log_table(), flush_interval_s=0.05)
+        await logs.start()
+        held = blocker.transaction()
+        await held.start()
+        await blocker.execute("LOCK TABLE corral_chunk_logs IN EXCLUSIVE MODE")
+        logs.append(21, 0, 1, b"written while closing\n")
+        await asyncio.sleep(0.3)  # (the writer waits on the lock)
+        closing = asyncio.create_task(logs.aclose(timeout_s=10))
+        await asyncio.sleep(0.3)
+        await held.rollback()
+        await closing
+        rows = await store.chunk_log_table().tail(21, 0, 1, 1 << 20)
+        assert b"".join(data for _, data in rows) == b"written while closing\n"
+
+        # Held past the deadline: the dispatcher does not wait for ever, and says so.
+        logs = DatabaseChunkLogs(store.chunk_log_table(), flush_interval_s=0.05)
+        await logs.start()
+        held = blocker.transaction()
+        await held.start()
+        await blocker.execute("LOCK TABLE corral_chunk_logs IN EXCLUSIVE MODE")
+        logs.append(22, 0, 1, b"z" * 40)
+        await asyncio.sleep(0.3)
+        with caplog.at_level("WARNING", logger="dispatcher.shared_logs"):
+            started = asyncio.get_running_loop().time()
+            await logs.aclose(timeout_s=1.0)
+            took = asyncio.get_running_loop().time() - started
+        await held.rollback()
+        assert took < 3.0
+        assert "action=chunk_logs_unwritten bytes=40" in caplog.text
+    finally:
+        await blocker.close()
+        await store.close()

@@ -185,6 +185,15 @@ INSERT INTO corral_schema (version) VALUES ($1);
 -- dispatcher on the same database is refused). The key spells "corral".
 SELECT pg_try_advisory_lock(99111114114097108);
 
+-- name: lock_holder
+-- The application name of the session holding the lock above (NULL: none, or not
+-- visible): a dispatcher alone names its writing connection 'corral-alone'. The
+-- 64-bit key is split as pg_locks shows it (classid: high half, objid: low half).
+SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+  AND (l.classid::bigint << 32) + l.objid::bigint = 99111114114097108;
+
 -- name: migrate_lock
 SELECT pg_advisory_xact_lock(99111114114097109);
 
