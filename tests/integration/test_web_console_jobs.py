@@ -23,6 +23,7 @@ from tests.integration.browser import (
     screenshot_path,
     submit_many,
 )
+from tests.integration.farm import ApiError as FarmApiError
 from tests.integration.farm import Farm, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -260,6 +261,36 @@ def test_a_running_chunks_log_is_tailed_live(
         "() => document.querySelector('.chunk-panel .log').textContent.includes('tick 6')"
     )  # the same log element grew: it was tailed, not reloaded
     console_farm.wait_state(job["id"], "done")
+
+
+def test_a_running_chunks_log_shows_what_it_wrote_before_the_panel_opened_once(
+    page: Any, console_farm: Farm, render_node: Path
+) -> None:
+    go = render_node / "log-go"
+    script = f"echo written before; while [ ! -e {go} ]; do sleep 0.1; done; echo written after"
+    job = console_farm.submit(title="log so far", frames="1", command=["sh", "-c", script])
+    wait_for(lambda: "written before" in log_of(console_farm, job["id"]), 30, "the first line")
+    open_job(page, job["id"])
+    page.click(".chunk-grid .cell[data-index='0']")
+    page.wait_for_function(
+        "() => document.querySelector('.chunk-panel .log')?.textContent.includes('written before')"
+    )
+    assert "(live)" in page.inner_text(".chunk-panel h3")
+    go.touch()
+    page.wait_for_function(
+        "() => document.querySelector('.chunk-panel .log').textContent.includes('written after')",
+        timeout=30_000,
+    )
+    text = page.inner_text(".chunk-panel .log")
+    assert text.count("written before") == 1 and text.count("written after") == 1
+    console_farm.wait_state(job["id"], "done")
+
+
+def log_of(console_farm: Farm, job_id: int) -> str:
+    try:
+        return str(console_farm.request("GET", f"/api/v1/logs/chunks/{job_id}/0"))
+    except FarmApiError:  # not run or not written yet
+        return ""
 
 
 def test_pause_resume_priority_move_and_delete_from_the_job_page(
