@@ -602,6 +602,8 @@ def test_the_consoles_functions_answer_as_documented(page: Any) -> None:
             const dom = await import("/console/js/dom.js");
             const api = await import("/console/js/api.js");
             const jobs = await import("/console/js/pages/jobs.js");
+            const job = await import("/console/js/pages/job.js");
+            const farmkit = await import("/console/js/pages/farmkit.js");
             const badge = dom.stateBadge("failed");
             const built = dom.h("p", {class: "x", title: "<b>"}, "<i>text</i>", null, ["a", 1]);
             const started = new Date(Date.now() - 100_000).toISOString();
@@ -616,6 +618,10 @@ def test_the_consoles_functions_answer_as_documented(page: Any) -> None:
                                                  time_started: started})),
                 noEta: jobs.etaSeconds({state: "queued", progress: 0.5, time_started: started}),
                 progress: [jobs.progressOf({total: 4, done: 1, skipped: 1}), jobs.progressOf({})],
+                sorted: ["render10", "Render2", "render1"].sort(dom.collator.compare),
+                oneCollator: farmkit.collator === dom.collator,
+                overlaps: [job.overlap("a|b|c|", "b|c|d|"), job.overlap("a|", "b|"),
+                           job.overlap("", "x"), job.overlap("x|", "x|y|")],
             };
         }"""
     )
@@ -627,6 +633,9 @@ def test_the_consoles_functions_answer_as_documented(page: Any) -> None:
     assert found["absolute"] == "/api/v1/jobs/?limit=1&after=x"
     assert 290 <= found["eta"] <= 310 and found["noEta"] is None
     assert found["progress"] == [0.5, 1]
+    assert found["sorted"] == ["render1", "Render2", "render10"]
+    assert found["oneCollator"] is True
+    assert found["overlaps"] == [4, 0, 0, 2]
 
 
 def test_the_eta_filter_keeps_running_jobs_by_their_estimate(
