@@ -574,6 +574,35 @@ def test_the_session_survives_a_reload_and_logging_out_revokes_it(
     opened.wait_for_selector("form.login")
 
 
+def test_an_event_stream_refused_for_an_ended_session_brings_up_the_login_form(
+    context: Any, console_farm: Farm
+) -> None:
+    opened = context.new_page()
+    login(opened, console_farm.url, VIEWER, VIEWER_PASSWORD)
+    opened.wait_for_selector("header.topbar .who")
+    streams: list[str] = []
+    opened.on(
+        "request", lambda request: "/api/v1/events" in request.url and streams.append(request.url)
+    )
+    # The session ends behind the console's back (revoked elsewhere, or expired), and the
+    # stream is opened again (as after a dropped connection): the dispatcher refuses it.
+    opened.evaluate(
+        """async () => {
+            const events = await import("/console/js/events.js");
+            events.closeEvents();
+            const saved = JSON.parse(sessionStorage.getItem("corral.session"));
+            await fetch("/api/v1/logout", {method: "POST", credentials: "same-origin",
+                                            headers: {"X-CSRF-Token": saved.csrf_token}});
+            events.subscribe({}, () => {});
+        }"""
+    )
+    opened.wait_for_selector("form.login", timeout=15_000)
+    assert "session ended" in opened.inner_text(".login-error")
+    tries = len(streams)
+    opened.wait_for_timeout(5_000)  # more than two retry intervals
+    assert len(streams) == tries and tries >= 1  # it stopped trying
+
+
 def test_manage_own_offers_actions_on_ones_own_jobs_only(context: Any, console_farm: Farm) -> None:
     console_farm.request("POST", "/api/v1/users/", {"name": "artist", "password": "artist-pass-1",
                          "permissions": ["submit", "manage_own"]})  # fmt: skip
