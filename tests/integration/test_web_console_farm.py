@@ -3,6 +3,7 @@ real chromium against a real dispatcher with real render clients."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -320,6 +321,39 @@ def test_overview_charts_utilisation_and_shows_health(page: Any, console_farm: F
     )
     assert peak > 0
     page.screenshot(path=str(screenshot_path("overview")), full_page=True)
+
+
+def test_overview_drops_samples_of_a_range_left_before_they_came(
+    page: Any, console_farm: Farm
+) -> None:
+    farm = console_farm
+    wait_for(lambda: farm.request("GET", "/api/v1/statistics/bounds")["count"] >= 3, 20, "samples")
+    open_page(page, "#/overview")
+    note = page.locator(".farm-note", has_text="samples since")
+    note.wait_for()
+    held: list[Any] = []
+
+    def hold_the_first(route: Any) -> None:
+        if held:
+            route.continue_()
+        else:
+            held.append(route)
+
+    page.route(re.compile(r"/api/v1/statistics/\?"), hold_the_first)
+    picker = page.locator("select[aria-label='Time range']")
+    picker.select_option(str(7 * 24 * 3600))
+    wait_for(lambda: held or page.wait_for_timeout(100), 10, "the 7 days load")
+    before = note.inner_text()
+    page.wait_for_timeout(700)  # more samples are stored meanwhile
+    picker.select_option("3600")
+    page.wait_for_function(
+        "(before) => document.querySelector('.farm-note').textContent !== before", arg=before
+    )
+    shown = note.inner_text()
+    page.wait_for_timeout(700)
+    held[0].fulfill(response=held[0].fetch())  # the left range's answer comes last
+    page.wait_for_timeout(1000)
+    assert note.inner_text() == shown  # not replaced by the range left
 
 
 # -- the pages' functions, run in the browser ------------------------------------------
