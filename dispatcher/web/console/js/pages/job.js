@@ -254,7 +254,10 @@ export default {
         try {
           sofar = await ctx.api(logPath, { query, signal });
         } catch (error) {
-          if (error.name === "AbortError" || error.status !== 404) throw error;
+          if (error.name === "AbortError" || error.status !== 404) {
+            reader.cancel().catch(() => {}); // no half log: the follow ends too
+            throw error;
+          }
         }
         append(sofar + early.slice(overlap(sofar, early)));
         joined = true;
