@@ -7,7 +7,9 @@ login. A path is served only when each of its parts is a plain name (no `..`, no
 hidden file, no backslash) and the file it names is inside the console's folder and
 of a known type; anything else is 404. Every answer carries a Content-Security-Policy
 that lets the page run its own scripts only (no inline script, nothing from
-elsewhere), and an ETag so a browser revalidates cheaply.
+elsewhere), and an ETag so a browser revalidates cheaply. A file's body and ETag are
+read and hashed once and kept until its modification time or size changes (the files
+are few and small), so a request costs a stat, not a read and a hash.
 """
 
 from __future__ import annotations
@@ -73,9 +75,24 @@ def console_file(path: str) -> Path:
     return found
 
 
-def _serve(request: web.Request, found: Path) -> web.Response:
+_contents: dict[Path, tuple[int, int, bytes, str]] = {}  # path: mtime_ns, size, body, ETag
+
+
+def file_content(found: Path) -> tuple[bytes, str]:
+    """A file's body and its ETag, read and hashed again only when the file's
+    modification time or size changed since the last call."""
+    stat = found.stat()
+    kept = _contents.get(found)
+    if kept is not None and kept[0] == stat.st_mtime_ns and kept[1] == stat.st_size:
+        return kept[2], kept[3]
     body = found.read_bytes()
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    _contents[found] = (stat.st_mtime_ns, stat.st_size, body, etag)
+    return body, etag
+
+
+def _serve(request: web.Request, found: Path) -> web.Response:
+    body, etag = file_content(found)
     headers = {**SECURITY_HEADERS, "Cache-Control": CACHE_CONTROL, "ETag": etag}
     if etag in [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]:
         return web.Response(status=304, headers=headers)

@@ -10,7 +10,9 @@ whose `__all__` names the fixtures only; the other functions are imported by nam
   in as ADMIN at the console's jobs page. `console_errors` lists what the page logged as
   errors (a Content-Security-Policy refusal among them); the `page` fixture fails the test
   when there are any at its end.
-- `login(page, url, user, password)`, `submit_many(farm, count, **job)`.
+- `render_node`: one real render client (two instances) on `console_farm` (module scope).
+- `login(page, url, user, password)`, `submit_many(farm, count, **job)`, and for the jobs
+  pages `goto(page, hash)`, `open_job(page, id)`, `badge_of_job(page)`.
 
 Playwright never downloads a browser here: it launches /usr/bin/chromium (`make test`
 installs the Debian package). Without it, or without the playwright package, the tests
@@ -29,7 +31,7 @@ import pytest
 
 from tests.integration.farm import Farm
 
-__all__ = ["browser", "console_errors", "console_farm", "context", "page"]
+__all__ = ["browser", "console_errors", "console_farm", "context", "page", "render_node"]
 
 CHROMIUM = os.environ.get("CORRAL_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -159,3 +161,26 @@ def screenshot_path(name: str) -> Path:
         folder = _scratch[0]
     folder.mkdir(parents=True, exist_ok=True)
     return folder / f"web-console-{name}.png"
+
+
+def goto(page: Any, hash_: str) -> None:
+    page.evaluate("hash => { location.hash = hash; }", hash_)
+
+
+def open_job(page: Any, job_id: int) -> None:
+    goto(page, f"#/jobs/{job_id}")
+    page.wait_for_selector(f".job-head h1:has-text('#{job_id} ')")
+    page.wait_for_selector(".chunk-grid .cell")
+
+
+def badge_of_job(page: Any) -> str:
+    return page.inner_text(".job-head .badge").split()[-1]
+
+
+@pytest.fixture(scope="module")
+def render_node(console_farm: Farm, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One real render client (two instances) on the console's farm; yields a scratch
+    folder its commands may look at."""
+    console_farm.client("web-node", "--instances", "2")
+    console_farm.wait_nodes(1)
+    yield tmp_path_factory.mktemp("render-scratch")

@@ -3,6 +3,7 @@ real chromium against a real dispatcher with real render clients."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -322,6 +323,39 @@ def test_overview_charts_utilisation_and_shows_health(page: Any, console_farm: F
     page.screenshot(path=str(screenshot_path("overview")), full_page=True)
 
 
+def test_overview_drops_samples_of_a_range_left_before_they_came(
+    page: Any, console_farm: Farm
+) -> None:
+    farm = console_farm
+    wait_for(lambda: farm.request("GET", "/api/v1/statistics/bounds")["count"] >= 3, 20, "samples")
+    open_page(page, "#/overview")
+    note = page.locator(".farm-note", has_text="samples since")
+    note.wait_for()
+    held: list[Any] = []
+
+    def hold_the_first(route: Any) -> None:
+        if held:
+            route.continue_()
+        else:
+            held.append(route)
+
+    page.route(re.compile(r"/api/v1/statistics/\?"), hold_the_first)
+    picker = page.locator("select[aria-label='Time range']")
+    picker.select_option(str(7 * 24 * 3600))
+    wait_for(lambda: held or page.wait_for_timeout(100), 10, "the 7 days load")
+    before = note.inner_text()
+    page.wait_for_timeout(700)  # more samples are stored meanwhile
+    picker.select_option("3600")
+    page.wait_for_function(
+        "(before) => document.querySelector('.farm-note').textContent !== before", arg=before
+    )
+    shown = note.inner_text()
+    page.wait_for_timeout(700)
+    held[0].fulfill(response=held[0].fetch())  # the left range's answer comes last
+    page.wait_for_timeout(1000)
+    assert note.inner_text() == shown  # not replaced by the range left
+
+
 # -- the pages' functions, run in the browser ------------------------------------------
 FUNCTIONS = r"""async () => {
   const overview = await import("/console/js/pages/overview.js");
@@ -559,5 +593,47 @@ def test_node_page_keeps_the_latest_template_configuration(page: Any, console_fa
         route.fulfill(response=older)
         page.wait_for_timeout(1000)
         assert newer.count() == 1, page.inner_text("[data-template=python]")
+    finally:
+        farm.request("PUT", config, {"values": {}})
+
+
+def test_nodes_table_drops_a_template_configuration_read_overtaken_by_a_later_one(
+    page: Any, console_farm: Farm
+) -> None:
+    farm = console_farm
+    config = f"/api/v1/nodes/{node_id(farm, 'render02')}/template-config/python"
+    reads: list[Any] = []
+    holding: list[bool] = []
+
+    def hold_the_first(route: Any) -> None:
+        if holding and not reads:
+            reads.append(route)
+            reads.append(route.fetch())  # the answer while render02 has a value
+            return
+        if holding:
+            reads.append(route)
+        route.continue_()
+
+    page.route("**/api/v1/templates/python/client-config", hold_the_first)
+    open_page(page, "#/nodes")
+    render02 = row(page, "render02")
+    render02.wait_for()
+    page.wait_for_timeout(1000)  # the page's first read is done
+    holding.append(True)
+    try:
+        farm.request("PUT", config, {"values": {"PYTHONEXE": "/opt/older/python3"}})
+        wait_for(lambda: reads or page.wait_for_timeout(100), 10, "the first read")
+        farm.request("PUT", config, {"values": {}})
+        wait_for(lambda: len(reads) >= 3 or page.wait_for_timeout(100), 10, "a later read")
+        page.wait_for_timeout(500)
+        assert "python (" not in render02.inner_text()
+        reads[0].fulfill(response=reads[1])  # the older answer comes last
+        page.wait_for_timeout(1000)
+        ident = node_id(farm, "render02")
+        farm.request("POST", f"/api/v1/nodes/{ident}/actions/pause")  # the row is drawn again
+        render02.locator(".badge", has_text="paused").wait_for()
+        farm.request("POST", f"/api/v1/nodes/{ident}/actions/resume")
+        render02.locator(".badge", has_text="idle").wait_for()
+        assert "python (" not in render02.inner_text()  # the later read stands
     finally:
         farm.request("PUT", config, {"values": {}})

@@ -1,4 +1,5 @@
-"""The web console's shell and jobs pages in a real chromium against a real dispatcher."""
+"""The web console's shell and jobs pages in a real chromium against a real dispatcher
+(the job page's logs and actions are in test_web_console_job_page.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import json
 import re
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,9 @@ from tests.integration.browser import (
     ADMIN_PASSWORD,
     VIEWER,
     VIEWER_PASSWORD,
+    goto,
     login,
+    open_job,
     screenshot_path,
     submit_many,
 )
@@ -131,29 +133,6 @@ def test_a_hostile_job_name_shows_as_text_and_runs_nothing(page: Any, console_fa
     assert page.evaluate("window.__pwned") is None
 
 
-def goto(page: Any, hash_: str) -> None:
-    page.evaluate("hash => { location.hash = hash; }", hash_)
-
-
-def open_job(page: Any, job_id: int) -> None:
-    goto(page, f"#/jobs/{job_id}")
-    page.wait_for_selector(f".job-head h1:has-text('#{job_id} ')")
-    page.wait_for_selector(".chunk-grid .cell")
-
-
-def badge_of_job(page: Any) -> str:
-    return page.inner_text(".job-head .badge").split()[-1]
-
-
-@pytest.fixture(scope="module")
-def render_node(console_farm: Farm, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """One real render client (two instances) on the console's farm; yields a scratch
-    folder its commands may look at."""
-    console_farm.client("web-node", "--instances", "2")
-    console_farm.wait_nodes(1)
-    yield tmp_path_factory.mktemp("render-scratch")
-
-
 QUERY_CASES = [
     "Priority<50",
     "Priority < 50",
@@ -239,81 +218,6 @@ def test_a_job_progresses_to_done_live_and_a_chunk_log_opens(
     )
     assert page.locator(".chunk-panel .attempts tbody tr").count() == 1
     page.screenshot(path=screenshot_path("job"), full_page=True)
-
-
-def test_a_running_chunks_log_is_tailed_live(
-    page: Any, console_farm: Farm, render_node: Path
-) -> None:
-    job = console_farm.submit(
-        title="live tail", frames="1",
-        command=["sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do echo tick $i; sleep 0.5; done"],
-    )  # fmt: skip
-    open_job(page, job["id"])
-    page.wait_for_selector(".chunk-grid .cell.state-running", timeout=30_000)
-    page.click(".chunk-grid .cell[data-index='0']")
-    page.wait_for_function(
-        "() => document.querySelector('.chunk-panel .log')?.textContent.includes('tick 1')"
-    )
-    assert console_farm.job(job["id"])["state"] == "running"
-    assert "(live)" in page.inner_text(".chunk-panel h3")
-    page.wait_for_function(
-        "() => document.querySelector('.chunk-panel .log').textContent.includes('tick 6')"
-    )  # the same log element grew: it was tailed, not reloaded
-    console_farm.wait_state(job["id"], "done")
-
-
-def test_pause_resume_priority_move_and_delete_from_the_job_page(
-    page: Any, console_farm: Farm
-) -> None:
-    job = console_farm.submit(title="steered", pools=["nowhere"], frames="1-3")
-    folder = console_farm.request("POST", "/api/v1/folders/", {"title": "shots for web"})
-    open_job(page, job["id"])
-    page.click("button[data-action=pause]")
-    wait_for(lambda: console_farm.job(job["id"])["state"] == "paused", 10, "paused")
-    page.wait_for_function(
-        "() => document.querySelector('.job-head .badge').textContent.includes('paused')"
-    )
-    page.click("button[data-action=resume]")
-    wait_for(lambda: console_farm.job(job["id"])["state"] == "queued", 10, "resumed")
-    page.wait_for_selector("button[data-action=pause]")
-    page.fill(".actions input.priority-input", "77")
-    page.click("button[data-action=priority]")
-    wait_for(lambda: console_farm.job(job["id"])["priority"] == 77, 10, "priority 77")
-    page.wait_for_selector(
-        ".actions select.folder-select option:has-text('shots for web')", state="attached"
-    )
-    page.select_option(".actions select.folder-select", str(folder["id"]))
-    page.click("button[data-action=move]")
-    wait_for(lambda: console_farm.job(job["id"])["parent"] == folder["id"], 10, "moved")
-    page.click("button[data-action=reinit]")
-    page.click("button[data-action=reinit]")  # the second click confirms
-    page.click("button[data-action=delete]")
-    assert console_farm.job(job["id"])  # one click only arms it
-    page.click("button[data-action=delete]")
-    page.wait_for_function("() => location.hash === '#/jobs'")
-    with pytest.raises(Exception, match="404"):
-        console_farm.job(job["id"])
-
-
-def test_retry_failed_chunks_queues_them_again(
-    page: Any, console_farm: Farm, render_node: Path
-) -> None:
-    marker = render_node / "may-pass"
-    job = console_farm.submit(
-        title="fails until fixed", frames="1-2", requeue=0,
-        command=["sh", "-c", f"test -e {marker}"],
-    )  # fmt: skip
-    console_farm.wait_state(job["id"], "failed")
-    open_job(page, job["id"])
-    page.wait_for_function(
-        "() => document.querySelectorAll('.chunk-grid .cell.state-failed').length === 2"
-    )
-    marker.write_text("ok")
-    page.click("button[data-action=retry]")
-    console_farm.wait_state(job["id"], "done")
-    page.wait_for_function(
-        "() => document.querySelectorAll('.chunk-grid .cell.state-done').length === 2"
-    )
 
 
 def test_a_user_without_permissions_is_offered_no_action_and_refused(
@@ -543,25 +447,33 @@ def test_the_session_survives_a_reload_and_logging_out_revokes_it(
     opened.wait_for_selector("form.login")
 
 
-def test_manage_own_offers_actions_on_ones_own_jobs_only(context: Any, console_farm: Farm) -> None:
-    console_farm.request("POST", "/api/v1/users/", {"name": "artist", "password": "artist-pass-1",
-                         "permissions": ["submit", "manage_own"]})  # fmt: skip
-    artist = context.new_page()
-    login(artist, console_farm.url, "artist", "artist-pass-1")
-    theirs = console_farm.submit(title="someone else's", pools=["nowhere"])
-    goto(artist, "#/submit")
-    artist.fill("#submit-title", "artist's own")
-    artist.fill("#submit-command", "true")
-    artist.fill("#submit-pools", "nowhere")
-    artist.click(".submit-form button[type=submit]")
-    artist.wait_for_selector("button[data-action=pause]")
-    own_id = int(artist.evaluate("location.hash").rsplit("/", 1)[1])
-    assert console_farm.job(own_id)["user"] == "artist"
-    artist.click("button[data-action=pause]")
-    wait_for(lambda: console_farm.job(own_id)["state"] == "paused", 10, "paused by its owner")
-    open_job(artist, theirs["id"])
-    assert artist.locator(".actions button").count() == 0
-    assert artist.inner_text(".actions").strip() == "(read only)"
+def test_an_event_stream_refused_for_an_ended_session_brings_up_the_login_form(
+    context: Any, console_farm: Farm
+) -> None:
+    opened = context.new_page()
+    login(opened, console_farm.url, VIEWER, VIEWER_PASSWORD)
+    opened.wait_for_selector("header.topbar .who")
+    streams: list[str] = []
+    opened.on(
+        "request", lambda request: "/api/v1/events" in request.url and streams.append(request.url)
+    )
+    # The session ends behind the console's back (revoked elsewhere, or expired), and the
+    # stream is opened again (as after a dropped connection): the dispatcher refuses it.
+    opened.evaluate(
+        """async () => {
+            const events = await import("/console/js/events.js");
+            events.closeEvents();
+            const saved = JSON.parse(sessionStorage.getItem("corral.session"));
+            await fetch("/api/v1/logout", {method: "POST", credentials: "same-origin",
+                                            headers: {"X-CSRF-Token": saved.csrf_token}});
+            events.subscribe({}, () => {});
+        }"""
+    )
+    opened.wait_for_selector("form.login", timeout=15_000)
+    assert "session ended" in opened.inner_text(".login-error")
+    tries = len(streams)
+    opened.wait_for_timeout(5_000)  # more than two retry intervals
+    assert len(streams) == tries and tries >= 1  # it stopped trying
 
 
 def test_the_consoles_functions_answer_as_documented(page: Any) -> None:
@@ -571,6 +483,8 @@ def test_the_consoles_functions_answer_as_documented(page: Any) -> None:
             const dom = await import("/console/js/dom.js");
             const api = await import("/console/js/api.js");
             const jobs = await import("/console/js/pages/jobs.js");
+            const job = await import("/console/js/pages/job.js");
+            const farmkit = await import("/console/js/pages/farmkit.js");
             const badge = dom.stateBadge("failed");
             const built = dom.h("p", {class: "x", title: "<b>"}, "<i>text</i>", null, ["a", 1]);
             const started = new Date(Date.now() - 100_000).toISOString();
@@ -585,6 +499,10 @@ def test_the_consoles_functions_answer_as_documented(page: Any) -> None:
                                                  time_started: started})),
                 noEta: jobs.etaSeconds({state: "queued", progress: 0.5, time_started: started}),
                 progress: [jobs.progressOf({total: 4, done: 1, skipped: 1}), jobs.progressOf({})],
+                sorted: ["render10", "Render2", "render1"].sort(dom.collator.compare),
+                oneCollator: farmkit.collator === dom.collator,
+                overlaps: [job.overlap("a|b|c|", "b|c|d|"), job.overlap("a|", "b|"),
+                           job.overlap("", "x"), job.overlap("x|", "x|y|")],
             };
         }"""
     )
@@ -596,6 +514,9 @@ def test_the_consoles_functions_answer_as_documented(page: Any) -> None:
     assert found["absolute"] == "/api/v1/jobs/?limit=1&after=x"
     assert 290 <= found["eta"] <= 310 and found["noEta"] is None
     assert found["progress"] == [0.5, 1]
+    assert found["sorted"] == ["render1", "Render2", "render10"]
+    assert found["oneCollator"] is True
+    assert found["overlaps"] == [4, 0, 0, 2]
 
 
 def test_the_eta_filter_keeps_running_jobs_by_their_estimate(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -50,3 +51,19 @@ def test_the_policy_runs_only_the_consoles_own_scripts() -> None:
     assert "script-src 'self'" in policy and "default-src 'none'" in policy
     assert "unsafe" not in policy and "frame-ancestors 'none'" in policy
     assert webconsole.CONTENT_TYPES[".js"] == "text/javascript"
+
+
+def test_a_files_body_and_etag_are_kept_until_it_changes(tmp_path: Path) -> None:
+    path = tmp_path / "app.js"
+    path.write_bytes(b"one")
+    body, etag = webconsole.file_content(path)
+    assert body == b"one" and etag.startswith('"') and len(etag) == 34
+    again, same = webconsole.file_content(path)
+    assert again is body and same == etag  # kept: not read again
+    path.write_bytes(b"three")  # another size
+    body, changed = webconsole.file_content(path)
+    assert body == b"three" and changed != etag
+    path.write_bytes(b"four!")  # the same size, a later modification time
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000))
+    body, last = webconsole.file_content(path)
+    assert body == b"four!" and last not in (etag, changed)

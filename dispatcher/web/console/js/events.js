@@ -1,7 +1,11 @@
 // The farm's change events, from one EventSource on /api/v1/events shared by every
 // page. Events are gathered and handed out once per animation frame (a batch: an
 // array), so a thousand chunk updates a second cost one redraw a frame, not a thousand.
-// A dropped stream is opened again from the last event seen (Last-Event-ID).
+// A dropped stream is opened again from the last event seen (Last-Event-ID), unless the
+// session is gone: an EventSource does not tell why it failed, so one authenticated
+// request asks, and its 401 brings up the login form (api.js) instead of a retry.
+
+import { api } from "./api.js";
 
 const KINDS = ["job", "chunk", "node", "account", "system", "progress", "node_state", "missed"];
 const RETRY_MS = 2000;
@@ -81,10 +85,31 @@ function open() {
       // The browser gave up (an error status, such as 401 or 503): try again later,
       // from the last event seen.
       source = null;
-      if (subscribers.size > 0) retryTimer = setTimeout(() => { retryTimer = null; open(); }, RETRY_MS);
+      if (subscribers.size > 0) retryTimer = setTimeout(retry, RETRY_MS);
     }
   };
   for (const kind of KINDS) source.addEventListener(kind, receive);
+}
+
+async function retry() {
+  // retryTimer stays set while asking, so a new subscriber does not open meanwhile.
+  if (await sessionGone()) {
+    retryTimer = null;
+    return; // the login form is up (it closed the stream); a new login subscribes again
+  }
+  retryTimer = null;
+  if (subscribers.size > 0) open();
+}
+
+/** Whether the dispatcher refuses the session (401): any other failure (a dispatcher
+ * restarting, a network gone) is worth another try. */
+async function sessionGone() {
+  try {
+    await api("/api/v1/status");
+    return false;
+  } catch (error) {
+    return error.status === 401;
+  }
 }
 
 function close() {

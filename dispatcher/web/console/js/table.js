@@ -4,7 +4,7 @@
 // null (the first page shows at once). Keyboard: arrows, PageUp/PageDown, Home/End
 // move the active row; Enter opens it. Headers sort (click, or Enter on a header).
 
-import { h } from "./dom.js";
+import { collator, h } from "./dom.js";
 
 const OVERSCAN = 8;
 const RESORT_MS = 1000; // live updates re-sort at most this often
@@ -81,7 +81,7 @@ export function createTable(container, options) {
     if (a === null || a === undefined || a === "") return 1; // blanks last either way
     if (b === null || b === undefined || b === "") return -1;
     if (typeof a === "number" && typeof b === "number") return a - b;
-    return String(a).localeCompare(String(b), undefined, { numeric: true });
+    return collator.compare(String(a), String(b));
   }
 
   function sortNow() {

@@ -1,5 +1,7 @@
 // Small functions the farm pages (nodes, node, overview, pools, repositories) share.
 
+import { collator } from "../dom.js";
+
 /** Add a stylesheet link to the document once (by its URL). */
 export function ensureStylesheet(href) {
   const url = href.startsWith("/") ? href : `/${href}`;
@@ -17,8 +19,8 @@ export function farmStyles() {
   ensureStylesheet("/console/farm.css");
 }
 
-/** The farm pages' one collator: numbers within names in order (render2 before render10). */
-export const collator = new Intl.Collator(undefined, { numeric: true });
+/** The console's one collator (dom.js): numbers within names in order (render2 before render10). */
+export { collator };
 
 /** Sort items by their `name` with the shared collator (in place; returns them). */
 export function byName(items) {

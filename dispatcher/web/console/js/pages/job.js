@@ -16,6 +16,16 @@ const CHUNKS_REFRESH_PER_CHUNK_MS = 0.5;
 const FOLLOW_S = 600;
 const MAX_LOG_CHARS = 2 * 1024 * 1024;
 
+/** How many leading characters of `followed` are already the end of `sofar`: the
+ * follow was opened before the log so far was read, so what was written between the
+ * two is in both. */
+export function overlap(sofar, followed) {
+  for (let count = Math.min(sofar.length, followed.length); count > 0; count -= 1) {
+    if (sofar.endsWith(followed.slice(0, count))) return count;
+  }
+  return 0;
+}
+
 function field(ctx, label, value) {
   return [ctx.h("dt", {}, label), ctx.h("dd", {}, value === "" || value === null || value === undefined ? "\u2014" : value)];
 }
@@ -217,7 +227,9 @@ export default {
           append(await ctx.api(logPath, { query, signal }));
           return;
         }
-        // A running chunk: its log so far, then what it writes, as it writes it.
+        // A running chunk: its log so far, then what it writes, as it writes it. The
+        // follow sends only what is written after it started, so it is opened first
+        // and the log so far read next; what both hold (written in between) shows once.
         tailNote.textContent = "(live)";
         const response = await fetch(`${logPath}?follow=1&follow_s=${FOLLOW_S}`, { credentials: "same-origin", signal });
         if (!response.ok) {
@@ -226,11 +238,30 @@ export default {
         }
         const reader = response.body.getReader();
         const decoder = new TextDecoder();
-        for (;;) {
-          const { value, done } = await reader.read();
-          if (done) break;
-          append(decoder.decode(value, { stream: true }));
+        let early = ""; // followed while the log so far was on its way
+        let joined = false;
+        const followed = (async () => {
+          for (;;) {
+            const { value, done } = await reader.read();
+            if (done) break;
+            const text = decoder.decode(value, { stream: true });
+            if (joined) append(text);
+            else early += text;
+          }
+        })();
+        followed.catch(() => {}); // awaited below; an abort meanwhile is not unhandled
+        let sofar = "";
+        try {
+          sofar = await ctx.api(logPath, { query, signal });
+        } catch (error) {
+          if (error.name === "AbortError" || error.status !== 404) {
+            reader.cancel().catch(() => {}); // no half log: the follow ends too
+            throw error;
+          }
         }
+        append(sofar + early.slice(overlap(sofar, early)));
+        joined = true;
+        await followed;
         tailNote.textContent = "(ended)";
       } catch (error) {
         if (error.name === "AbortError") return;

@@ -2,6 +2,7 @@
 // there (state, owner, template, folder and a query in the grammar of `corral jobs list
 // --where`), sortable here, and updated live from the event stream in per-frame batches.
 
+import { collator } from "../dom.js";
 import { combine, parseWhere, QueryError, toJson } from "../query.js";
 import { jobActions } from "./job_actions.js";
 
@@ -116,7 +117,7 @@ function folderTree(ctx, folders, selected, choose) {
       dataset: { folder: value }, onclick: () => choose(value) }, label),
     nested);
   const branch = (parent, depth) => {
-    const list = (children.get(parent) || []).sort((a, b) => a.title.localeCompare(b.title));
+    const list = (children.get(parent) || []).sort((a, b) => collator.compare(a.title, b.title));
     if (list.length === 0 || depth > 32) return null;
     return ctx.h("ul", {}, list.map((folder) => item(["\u25A4 ", folder.title], String(folder.id), branch(folder.id, depth + 1))));
   };

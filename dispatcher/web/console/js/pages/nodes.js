@@ -293,12 +293,19 @@ export default {
       }
     }
 
+    let configGeneration = 0; // a read that answers after a later one started is dropped
+
     async function loadConfig() {
+      const generation = ++configGeneration;
       try {
-        config = await templateConfiguration(api);
-        if (!stopped) table.setRows(ranked(visible()));
+        const answer = await templateConfiguration(api);
+        if (stopped || generation !== configGeneration) return;
+        config = answer;
+        table.setRows(ranked(visible()));
       } catch (error) {
-        if (!stopped) ctx.toast(`template configuration: ${errorText(error)}`, "error");
+        if (!stopped && generation === configGeneration) {
+          ctx.toast(`template configuration: ${errorText(error)}`, "error");
+        }
       }
     }
 

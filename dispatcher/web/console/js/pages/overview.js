@@ -217,20 +217,30 @@ export default {
       }
     }
 
+    // A change of range starts a new generation: answers to loads of an earlier one are
+    // dropped, and new samples join only after the last one held (no duplicate).
+    let samplesGeneration = 0;
+
     async function loadSamples(full) {
+      const generation = full ? ++samplesGeneration : samplesGeneration;
+      const stale = () => stopped || generation !== samplesGeneration;
       try {
-        const now = Date.now() / 1000;
         if (full || !samples.length) {
-          samples = await fetchSamples(api, now - rangeS);
+          const answer = await fetchSamples(api, Date.now() / 1000 - rangeS);
+          if (stale()) return;
+          samples = answer;
         } else {
           const fresh = await fetchSamples(api, samples[samples.length - 1].time + 1e-6);
-          const start = now - rangeS;
-          samples = samples.concat(fresh).filter((sample) => sample.time >= start);
+          if (stale()) return;
+          const last = samples.length ? samples[samples.length - 1].time : -Infinity;
+          const start = Date.now() / 1000 - rangeS;
+          samples = samples.concat(fresh.filter((sample) => sample.time > last))
+            .filter((sample) => sample.time >= start);
           if (!fresh.length) return;
         }
-        if (!stopped) draw();
+        draw();
       } catch (error) {
-        if (!stopped) ctx.toast(`statistics: ${errorText(error)}`, "error");
+        if (!stale()) ctx.toast(`statistics: ${errorText(error)}`, "error");
       }
     }
 
