@@ -449,10 +449,11 @@ def test_event_commands_refuse_what_corral_does_not_run(farm: Farm) -> None:
 
 
 # -- the other job calls ---------------------------------------------------------------------
-def submit(farm: Farm, **job: Any) -> str:
+def submit(farm: Farm, paused: bool = False, **job: Any) -> str:
     """Submit one job through smedge; its UUID."""
     [key] = smedgekit.answer(
-        farm, f"print(json.dumps([str(item) for item in submit_jobs({job!r})]))"
+        farm,
+        f"print(json.dumps([str(item) for item in submit_jobs({job!r}, paused={paused!r})]))",
     )
     return str(key)
 
@@ -527,8 +528,11 @@ def test_usurp_stops_lower_priority_work(farm: Farm) -> None:
 
 
 def test_reset_job_failures_queues_failed_work_again(farm: Farm) -> None:
-    key = submit(farm, Name="failing", Type="Command", Command="false", Range=1)
+    # Paused until it may fail only once: retried at once, it could fail often enough on the
+    # one node to be excluded from it, and then wait queued instead of failing.
+    key = submit(farm, paused=True, Name="failing", Type="Command", Command="false", Range=1)
     farm.request("PATCH", f"/api/v1/jobs/{key}", {"requeue": 0})
+    farm.request("POST", f"/api/v1/jobs/{key}/actions/resume")
     farm.wait_state(job(farm, key)["id"], "failed")
     [before] = farm.request("GET", f"/api/v1/jobs/{key}/tasks/")
     smedgekit.run(farm, f"reset_job_failures({key!r})")
