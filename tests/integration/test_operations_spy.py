@@ -243,9 +243,9 @@ def test_imports_point_one_way() -> None:
         (ROOT / "hooks").rglob("*.py")
     ):
         relative = path.relative_to(ROOT).as_posix()
-        if (
-            relative.startswith(("dispatcher/web/", "hooks/service/"))
-            or relative in ("dispatcher/app.py", "dispatcher/standby.py")
+        if relative.startswith(("dispatcher/web/", "hooks/service/")) or relative in (
+            "dispatcher/app.py",
+            "dispatcher/standby.py",
         ):
             continue
         forbidden = (
