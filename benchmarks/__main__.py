@@ -225,7 +225,11 @@ def main(argv: list[str] | None = None) -> int:
         if not args.keep_scratch and args.scratch is None:
             shutil.rmtree(scratch, ignore_errors=True)
     print()
-    print(report.cases.table(result["cases"]))
+    print(report.table(result))
+    if result["cases"]:
+        print()
+        print("The scale cases:")
+        print(report.cases.table(result["cases"]))
     print()
     print("The farm's state in SQLite and in PostgreSQL:")
     print(report.stores_table(result))
