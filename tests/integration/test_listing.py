@@ -257,7 +257,10 @@ def test_a_long_job_list_is_streamed_while_the_dispatcher_answers(
     log = tmp_path / "farm0-dispatcher.log"
     stalls = [line for line in log.read_text().splitlines() if "action=loop_stall " in line]
     frame = re.compile(r"\S+\.py:\d+ \S+")
-    submit = [line for line in stalls if "submit" in line.partition(" where=")[2]]
+    # Where the sampler catches the loop varies from run to run: reading the request's
+    # JSON, checking the jobs or queuing them; each names a frame of the submit's path.
+    path = ("submit", "read_json", "jobspec", "web/jobs.py", "operations/jobs.py")
+    submit = [line for line in stalls if any(p in line.partition(" where=")[2] for p in path)]
     assert submit, f"no stall warning names the submit: {stalls}"
     assert frame.search(submit[0].partition(" where=")[2])
 
