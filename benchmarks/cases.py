@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from benchmarks.runner import median
+from benchmarks.runner import markdown_table, median
 
 
 @dataclass(frozen=True)
@@ -120,11 +120,4 @@ def table(rows: list[dict[str, Any]]) -> str:
         for row in rows
         if not row["status"].startswith("skipped")
     ]  # fmt: skip
-    widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
-    lines = [
-        "| " + " | ".join(cell.ljust(widths[i]) for i, cell in enumerate(header)) + " |",
-        "|" + "|".join("-" * (width + 2) for width in widths) + "|",
-    ]
-    for line in body:
-        lines.append("| " + " | ".join(cell.ljust(widths[i]) for i, cell in enumerate(line)) + " |")
-    return "\n".join(lines)
+    return markdown_table(header, body)

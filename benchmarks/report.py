@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import cases
-from benchmarks.runner import median
+from benchmarks.runner import markdown_table, median
 
 log = logging.getLogger("benchmarks")
 
@@ -311,14 +311,7 @@ def table(result: dict[str, Any]) -> str:
     """The headline table as Markdown (median of the runs, min - max)."""
     header = ["figure", "median", "min - max", "target", "met"]
     rows = table_rows(result)
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    lines = [
-        "| " + " | ".join(cell.ljust(widths[i]) for i, cell in enumerate(header)) + " |",
-        "|" + "|".join("-" * (width + 2) for width in widths) + "|",
-    ]
-    for row in rows:
-        lines.append("| " + " | ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)) + " |")
-    return "\n".join(lines)
+    return markdown_table(header, rows)
 
 
 # -- the stores side by side ----------------------------------------------------
@@ -358,14 +351,7 @@ def stores_table(result: dict[str, Any]) -> str:
         if sqlite_value and postgres_value is not None:
             ratio = f"{postgres_value / sqlite_value:.2f}x"
         rows.append([template.format(**sizes), sqlite_text, postgres_text, ratio])
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    lines = [
-        "| " + " | ".join(cell.ljust(widths[i]) for i, cell in enumerate(header)) + " |",
-        "|" + "|".join("-" * (width + 2) for width in widths) + "|",
-    ]
-    for row in rows:
-        lines.append("| " + " | ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)) + " |")
-    return "\n".join(lines)
+    return markdown_table(header, rows)
 
 
 def write(result: dict[str, Any], out_dir: Path, chart: bool = True) -> tuple[Path, Path | None]:

@@ -180,3 +180,15 @@ def median(figure: dict[str, Any], metric: str) -> float | None:
     """A figure's median of one metric, or None when it was not measured."""
     found = figure.get("metrics", {}).get(metric)
     return None if found is None else found.get("median")
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    """`rows` under `header` as a Markdown table, each column as wide as its widest cell."""
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = [
+        "| " + " | ".join(cell.ljust(widths[i]) for i, cell in enumerate(header)) + " |",
+        "|" + "|".join("-" * (width + 2) for width in widths) + "|",
+    ]
+    for row in rows:
+        lines.append("| " + " | ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)) + " |")
+    return "\n".join(lines)
