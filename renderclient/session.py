@@ -87,6 +87,10 @@ HANDSHAKE_TIMEOUT_S = 10.0
 READ_BYTES = 64 * 1024
 SHUTDOWN_REASON = "render client shutting down"
 KILLED_REASON = "killed by the dispatcher"
+# Kills of attempts this node has not been assigned (yet) that are remembered: the
+# dispatcher sends an assignment once it is durable and a kill at once, so a kill can
+# overtake the assignment it is about.
+MAX_EARLY_KILLS = 1024
 MAX_HELD_LOG_BYTES = 4 * 1024 * 1024
 # Results reported in the Auth frame, whose size the dispatcher limits until it
 # has authenticated the client; the rest follow the Welcome.
@@ -186,6 +190,7 @@ class InstanceSession:
         self._queue: deque[Assign] = deque()
         self._current: ChunkRun | None = None
         self.unacked: dict[Ref, Result] = {}
+        self._killed_early: dict[Ref, None] = {}  # oldest first
         self.node_id: int | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._changed = asyncio.Event()
@@ -644,6 +649,13 @@ class InstanceSession:
         if not self._accepting:
             self._report(failed_result(ref, SHUTDOWN_REASON, killed=True))
             return
+        if ref in self._killed_early:
+            del self._killed_early[ref]
+            logger.info(
+                "action=assign_killed %s %s: killed before it came", self._label, _ref_text(ref)
+            )
+            self._report(failed_result(ref, KILLED_REASON, killed=True))
+            return
         if ref in self.running_refs():
             logger.info("action=assign_duplicate %s %s", self._label, _ref_text(ref))
             return
@@ -676,8 +688,11 @@ class InstanceSession:
                 return
         if ref in self.unacked:
             self._send(self.unacked[ref])
-        else:
-            logger.info("action=kill_unknown %s %s: not on this node", self._label, _ref_text(ref))
+            return
+        logger.info("action=kill_early %s %s: not assigned here (yet)", self._label, _ref_text(ref))
+        self._killed_early[ref] = None
+        if len(self._killed_early) > MAX_EARLY_KILLS:
+            del self._killed_early[next(iter(self._killed_early))]
 
     # -- work --------------------------------------------------------------
 

@@ -150,37 +150,43 @@ def check_kill_a_nodes_process(farm: Farm, run: Runner) -> None:
 
 def check_kill_the_nodes_working_on_a_job(farm: Farm, run: Runner) -> None:
     job = farm.submit(title="wide", frames="1-2", command=["sleep", "30"])
-    wait_for(
-        lambda: [c["state"] for c in farm.chunks(job["id"])] == ["running", "running"],
-        20,
-        "both running",
-    )
-    assert call(farm, run, f"nodeKillAndRedoNodesWorkingOnJob({job['id']})")[0] == 0
-    wait_for(
-        lambda: all(c["attempts"] == 2 and c["state"] == "running" for c in farm.chunks(job["id"])),
-        20,
-        "redo",
-    )
-    assert call(farm, run, f"nodeKillAndGoOnNodesWorkingOnJob({job['id']})")[0] == 0
-    wait_for(
-        lambda: all(c["attempts"] >= 3 for c in farm.chunks(job["id"])), 20, "go on: new attempts"
-    )
-    wait_for(
-        lambda: [c["state"] for c in farm.chunks(job["id"])] == ["running", "running"],
-        20,
-        "running again",
-    )
-    assert call(farm, run, f"nodeKillAndPauseNodesWorkingOnJob({job['id']})")[0] == 0
-    wait_for(lambda: all(n["paused"] for n in farm.nodes()), 20, "both nodes paused")
-    wait_for(
-        lambda: [c["state"] for c in farm.chunks(job["id"])] == ["queued", "queued"],
-        20,
-        "chunks queued",
-    )
-    assert call(farm, run, "nodeKillAndGoOnNodesWorkingOnJob(999)")[0] == 3
-    farm.request("DELETE", f"/api/v1/jobs/{job['id']}")
-    for item in farm.nodes():
-        farm.request("POST", f"/api/v1/nodes/{item['id']}/actions/resume")
+    try:
+        wait_for(
+            lambda: [c["state"] for c in farm.chunks(job["id"])] == ["running", "running"],
+            20,
+            "both running",
+        )
+        assert call(farm, run, f"nodeKillAndRedoNodesWorkingOnJob({job['id']})")[0] == 0
+        wait_for(
+            lambda: all(
+                c["attempts"] == 2 and c["state"] == "running" for c in farm.chunks(job["id"])
+            ),
+            20,
+            "redo",
+        )
+        assert call(farm, run, f"nodeKillAndGoOnNodesWorkingOnJob({job['id']})")[0] == 0
+        wait_for(
+            lambda: all(c["attempts"] >= 3 for c in farm.chunks(job["id"])),
+            20,
+            "go on: new attempts",
+        )
+        wait_for(
+            lambda: [c["state"] for c in farm.chunks(job["id"])] == ["running", "running"],
+            20,
+            "running again",
+        )
+        assert call(farm, run, f"nodeKillAndPauseNodesWorkingOnJob({job['id']})")[0] == 0
+        wait_for(lambda: all(n["paused"] for n in farm.nodes()), 20, "both nodes paused")
+        wait_for(
+            lambda: [c["state"] for c in farm.chunks(job["id"])] == ["queued", "queued"],
+            20,
+            "chunks queued",
+        )
+        assert call(farm, run, "nodeKillAndGoOnNodesWorkingOnJob(999)")[0] == 3
+    finally:
+        farm.request("DELETE", f"/api/v1/jobs/{job['id']}")
+        for item in farm.nodes():
+            farm.request("POST", f"/api/v1/nodes/{item['id']}/actions/resume")
 
 
 def check_purge_exclusions(farm: Farm, run: Runner) -> None:

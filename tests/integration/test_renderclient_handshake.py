@@ -255,6 +255,33 @@ async def test_kill_command_stops_the_chunk(tmp_path: Path) -> None:
         assert await asyncio.wait_for(task, 10) == 0
 
 
+async def test_a_kill_that_overtakes_its_assignment_still_stops_it(tmp_path: Path) -> None:
+    # The dispatcher sends an assignment once it is durable but a kill at once, so the
+    # kill of a chunk just assigned can arrive first: the chunk must never start.
+    async with peer_server() as peer:
+        options = _options(peer.port, tmp_path)
+        client = RenderClient(options)
+        task = asyncio.create_task(run(options, client=client))
+        conn = await peer.accept()
+        await conn.handshake()
+        marker = tmp_path / "started.txt"
+        early = Ref(5, 0, 1)
+        conn.send(Command(action="kill", ref=early))
+        conn.send(_cmdline_assign(early, ["sh", "-c", f"echo started > {marker}; sleep 30"]))
+        result, logs = await _until_result(conn)
+        assert (result.ref, result.killed, result.ok) == (early, True, False)
+        assert result.error == "killed by the dispatcher" and logs == b""
+        assert not marker.exists()
+        conn.send(ResultAck(ref=early))
+        later = Ref(5, 0, 2)  # the next attempt of the same chunk runs
+        conn.send(_cmdline_assign(later, ["sh", "-c", "echo ran"]))
+        result, logs = await _until_result(conn)
+        assert (result.ref, result.ok, logs) == (later, True, b"ran\n")
+        conn.send(ResultAck(ref=later))
+        await client.close()
+        assert await asyncio.wait_for(task, 10) == 0
+
+
 async def test_close_hands_back_a_running_chunk(tmp_path: Path) -> None:
     async with peer_server() as peer:
         options = _options(peer.port, tmp_path)

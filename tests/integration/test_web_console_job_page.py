@@ -101,6 +101,26 @@ def test_pause_resume_priority_move_and_delete_from_the_job_page(
         console_farm.job(job["id"])
 
 
+def test_a_live_redraw_keeps_a_folder_chosen_but_not_yet_applied(
+    page: Any, console_farm: Farm
+) -> None:
+    job = console_farm.submit(title="chosen", pools=["nowhere"], frames="1-2")
+    folder = console_farm.request("POST", "/api/v1/folders/", {"title": "chosen folder"})
+    open_job(page, job["id"])
+    page.wait_for_selector(
+        ".actions select.folder-select option:has-text('chosen folder')", state="attached"
+    )
+    page.select_option(".actions select.folder-select", str(folder["id"]))
+    page.evaluate("() => { document.querySelector('.folder-select').dataset.old = 'yes'; }")
+    console_farm.request("PATCH", f"/api/v1/jobs/{job['id']}", {"priority": 61})  # from outside
+    page.wait_for_function("() => document.querySelector('.priority-input').value === '61'")
+    assert page.get_attribute(".actions select.folder-select", "data-old") is None  # drawn again
+    assert page.input_value(".actions select.folder-select") == str(folder["id"])
+    page.click("button[data-action=move]")
+    wait_for(lambda: console_farm.job(job["id"])["parent"] == folder["id"], 10, "moved")
+    console_farm.request("DELETE", f"/api/v1/jobs/{job['id']}")
+
+
 def test_retry_failed_chunks_queues_them_again(
     page: Any, console_farm: Farm, render_node: Path
 ) -> None:

@@ -3,7 +3,7 @@
 // live tail while it runs. Updates come from the event stream, batched per frame.
 
 import { STATE_ICONS } from "../dom.js";
-import { jobActions } from "./job_actions.js";
+import { jobActions, replaceActions } from "./job_actions.js";
 import { etaSeconds, progressBar, progressOf } from "./jobs.js";
 
 const CHUNK_STATES = ["queued", "running", "done", "failed", "skipped"];
@@ -78,7 +78,7 @@ export default {
 
     function draw() {
       drawHead();
-      actionsBar.replaceChildren(...jobActions(ctx, job, { folders, onDone: (answer) => {
+      replaceActions(actionsBar, jobActions(ctx, job, { folders, onDone: (answer) => {
         if (answer === null) ctx.navigate("#/jobs");
         else reloadJob();
       } }));

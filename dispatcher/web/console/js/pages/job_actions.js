@@ -33,6 +33,24 @@ function button(ctx, label, action, options = {}) {
   return element;
 }
 
+function markEdited(event) {
+  event.target.dataset.edited = "1";
+}
+
+/** Put `controls` in `bar` in place of its old ones, keeping what the user typed or
+ * chose there and has not applied yet (live updates redraw the bar at any moment). */
+export function replaceActions(bar, controls) {
+  const pending = new Map([...bar.querySelectorAll("[data-edited]")].map((input) => [input.dataset.edit, input.value]));
+  bar.replaceChildren(...controls);
+  for (const input of bar.querySelectorAll("[data-edit]")) {
+    const value = pending.get(input.dataset.edit);
+    if (value !== undefined && value !== input.value) {
+      input.value = value;
+      input.dataset.edited = "1";
+    }
+  }
+}
+
 /** The action controls for `job`; onDone(job | null) after a change (null: deleted). */
 export function jobActions(ctx, job, { folders = [], onDone = () => {} } = {}) {
   if (!mayManage(ctx, job)) return [ctx.h("span", { class: "muted" }, "(read only)")];
@@ -54,12 +72,13 @@ export function jobActions(ctx, job, { folders = [], onDone = () => {} } = {}) {
       controls.push(button(ctx, "Retry failed", () => ctx.api("jobs/actions/reset-failures", { method: "POST", body: { jobs: [job.id] } })
         .then(() => ctx.api(path)).then(done(`#${job.id}: its failed chunks are queued again`)), { name: "retry" }));
     }
-    const priority = ctx.h("input", { type: "number", min: 0, max: 65535, value: job.priority, "aria-label": "priority", class: "priority-input" });
+    const priority = ctx.h("input", { type: "number", min: 0, max: 65535, value: job.priority, "aria-label": "priority", class: "priority-input",
+      dataset: { edit: "priority" }, oninput: markEdited });
     controls.push(ctx.h("span", { class: "inline" }, priority,
       button(ctx, "Set priority", () => ctx.api(path, { method: "PATCH", body: { priority: Number(priority.value) } })
         .then(done(`#${job.id}: priority ${priority.value}`)), { name: "priority" })));
   }
-  const where = ctx.h("select", { "aria-label": "folder", class: "folder-select" },
+  const where = ctx.h("select", { "aria-label": "folder", class: "folder-select", dataset: { edit: "parent" }, onchange: markEdited },
     ctx.h("option", { value: "-1", selected: job.parent <= 0 }, "(top level)"),
     folders.filter((folder) => folder.id !== job.id).map((folder) => ctx.h("option", { value: String(folder.id), selected: folder.id === job.parent }, folder.title)));
   controls.push(ctx.h("span", { class: "inline" }, where,

@@ -4,7 +4,7 @@
 
 import { collator } from "../dom.js";
 import { combine, parseWhere, QueryError, toJson } from "../query.js";
-import { jobActions } from "./job_actions.js";
+import { jobActions, replaceActions } from "./job_actions.js";
 
 const FIRST_PAGE = 200; // the first rows show fast...
 const NEXT_PAGES = 1000; // ...then the rest come in pages whose parsing stays a short task
@@ -190,14 +190,17 @@ export default {
     });
     cleanups.push(() => table.destroy());
 
+    let actionsFor = null; // the job whose actions are shown: its unapplied edits survive updates
     function drawActions(job) {
-      actionsBar.replaceChildren();
       if (!job) {
-        actionsBar.append(ctx.h("span", { class: "muted" }, "Select a job (click it, or the arrow keys in the table) for its actions; Enter or a double click opens it."));
+        actionsFor = null;
+        actionsBar.replaceChildren(ctx.h("span", { class: "muted" }, "Select a job (click it, or the arrow keys in the table) for its actions; Enter or a double click opens it."));
         return;
       }
-      actionsBar.append(ctx.h("strong", { class: "selected-title" }, `#${job.id} ${job.title}`),
-        ...jobActions(ctx, job, { folders, onDone: (changed) => refetch([job.id], changed === null) }));
+      if (actionsFor !== job.id) actionsBar.replaceChildren();
+      actionsFor = job.id;
+      replaceActions(actionsBar, [ctx.h("strong", { class: "selected-title" }, `#${job.id} ${job.title}`),
+        ...jobActions(ctx, job, { folders, onDone: (changed) => refetch([job.id], changed === null) })]);
     }
 
     function apply() {
