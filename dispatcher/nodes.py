@@ -114,8 +114,20 @@ class NodeSession(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self.last_seen = time.monotonic()
         try:
-            for body in self.reader.feed(data):
-                self.handle(p.decode(body))
+            if self.state != "ready":
+                for body in self.reader.feed(data):
+                    self.handle(p.decode(body))
+                    if self.closed:
+                        return
+                return
+            # The hot path: every whole frame of this read decoded in one pass, and a
+            # result (nearly every frame) handed on without the general dispatch.
+            on_result = self.server.on_result
+            for message in self.reader.messages(data):
+                if type(message) is p.Result:
+                    on_result(self, message)
+                else:
+                    self._handle_ready(message)
                 if self.closed:
                     return
         except p.ProtocolError as exc:
@@ -127,10 +139,17 @@ class NodeSession(asyncio.Protocol):
     def send(self, message: p.Message) -> None:
         if self.closed:
             return
-        self._out.append(p.encode(message))
+        self.write(p.encode(message))
+
+    def write(self, frame: bytes) -> None:
+        """Queue one encoded frame; the server writes every session's frames once at the
+        end of this loop tick (one write per connection per tick)."""
+        if self.closed:
+            return
+        self._out.append(frame)
         if not self._flush_pending:
             self._flush_pending = True
-            asyncio.get_running_loop().call_soon(self._flush)
+            self.server.flush_soon(self)
 
     def _flush(self) -> None:
         self._flush_pending = False
@@ -301,6 +320,8 @@ class NodeServer:
         self.address: tuple[str, int] = ("", 0)
         self.results = 0
         self._unacked: list[tuple[NodeSession, p.Ref]] = []
+        # Sessions with frames to write at the end of this loop tick (one callback for all).
+        self._flushing: list[NodeSession] = []
         self._awaiting: list[NodeSession] = []
         # Accepting: our own listening socket, read only while fewer than
         # `max_handshaking` sessions are in their handshake.
@@ -609,7 +630,7 @@ class NodeServer:
         if session.assigned.get(key) == ref:
             del session.assigned[key]
         self.logs.end(ref.job, ref.chunk, ref.attempt)
-        accepted = self.queue.finish_attempt(result, session.node.id)
+        accepted = self.queue.finish_attempt(result, session.node.id, settle_later=True)
         self.results += 1
         # One commit future per loop tick acknowledges every result of that tick.
         if not self._unacked:
@@ -628,6 +649,23 @@ class NodeServer:
                 asyncio.get_running_loop().call_soon(self._settle_awaiting)
             self._awaiting.append(session)
 
+    def flush_soon(self, session: NodeSession) -> None:
+        """Write `session`'s queued frames at the end of this loop tick, with every other
+        session's in the same callback."""
+        if not self._flushing:
+            asyncio.get_running_loop().call_soon(self._flush_sessions)
+        self._flushing.append(session)
+
+    def _flush_sessions(self) -> None:
+        sessions, self._flushing = self._flushing, []
+        for session in sessions:
+            try:
+                session._flush()
+            except Exception:  # one connection's failure must not keep the others' frames
+                log.exception("action=write_failed node=%s", session.node.label)
+                session._out.clear()
+                session.abort("internal error writing to the connection")
+
     def _settle_awaiting(self) -> None:
         sessions, self._awaiting = self._awaiting, []
         for session in sessions:
@@ -642,8 +680,10 @@ class NodeServer:
                 # Refused and taken back: the clients resend their results on reconnect.
                 _abort_all({session for session, _ in results}, done)
                 return
+            encode = p.encode
             for session, ref in results:
-                session.send(p.ResultAck(ref))
+                if not session.closed:
+                    session.write(encode(p.ResultAck(ref)))
 
         self.store.commit_future().add_done_callback(ack)
 

@@ -310,7 +310,7 @@ def preencoded(value: dict[str, Any]) -> dict[str, Any]:
     return cast(dict[str, Any], msgspec.Raw(_encoder.encode(value)))
 
 
-def decode(body: bytes) -> Message:
+def decode(body: bytes | memoryview) -> Message:
     """Decode one frame body; raises ProtocolError naming what was wrong."""
     try:
         message: Message = _decoder.decode(body)
@@ -346,6 +346,39 @@ class FrameReader:
         if offset:
             del buffer[:offset]
         return bodies
+
+    def messages(self, data: bytes) -> list[Message]:
+        """`feed`, each whole frame decoded where it lies (no copy of its body).
+
+        Data that holds whole frames only, the usual case, is never copied into the
+        buffer. Raises ProtocolError for a frame over the limit or that does not decode;
+        the session is over then, and what the reader holds no longer matters.
+        """
+        buffer = self._buffer
+        source: bytes | bytearray = data
+        if buffer:
+            buffer += data
+            source = buffer
+        size = len(source)
+        limit = self.max_frame_bytes
+        found: list[Message] = []
+        offset = 0
+        with memoryview(source) as view:
+            while size - offset >= 4:
+                (length,) = HEADER.unpack_from(source, offset)
+                if length > limit:
+                    raise self.error(f"frame of {length} bytes is over the {limit} limit")
+                end = offset + 4 + length
+                if end > size:
+                    break
+                found.append(decode(view[offset + 4 : end]))
+                offset = end
+        if source is buffer:
+            if offset:
+                del buffer[:offset]
+        elif offset < size:
+            buffer += data[offset:]
+        return found
 
 
 def proof(secret: bytes, role: str, client_nonce: bytes, server_nonce: bytes) -> bytes:

@@ -4,6 +4,7 @@ scheduler. Callers acknowledge only after `store.commit()`."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import Counter
@@ -54,6 +55,9 @@ class Running:
 
 def _noop(*_: object) -> None:
     return None
+
+
+_NO_ACTIONS: frozenset[str] = frozenset()
 
 
 class Queue:
@@ -108,6 +112,8 @@ class Queue:
         self.on_released: Callable[[Job], None] = _noop
         # Failed attempts since start (a result that failed, not a kill), for the metrics.
         self.failed_attempts = 0
+        # Jobs whose chunk changes from results are announced once per loop tick (settle).
+        self._unsettled: dict[int, Job] = {}
 
     # -- loading -------------------------------------------------------------
     def load(self, snapshot: Snapshot) -> None:
@@ -698,18 +704,23 @@ class Queue:
             return False
         return node_id is None or running.node_id == node_id
 
-    def finish_attempt(self, result: Result, node_id: int) -> bool:
-        """Record a result. Only the current attempt counts; others are logged and dropped."""
+    def finish_attempt(self, result: Result, node_id: int, *, settle_later: bool = False) -> bool:
+        """Record a result. Only the current attempt counts; others are logged and dropped.
+
+        `settle_later` (the render clients' results, in a running loop): the job's change
+        is recorded for the store now and announced to the scheduler, hooks and progress
+        once per job at the end of the loop tick (`settle`), however many of its chunks
+        ended in it."""
         ref = result.ref
-        if not self.is_current(ref, node_id):
+        running = self.running.get((ref.job, ref.chunk))
+        if running is None or running.attempt != ref.attempt or running.node_id != node_id:
             log.warning(
                 "action=stale_result job=%d chunk=%d attempt=%d node=%d; dropped",
                 ref.job, ref.chunk, ref.attempt, node_id,
             )  # fmt: skip
             return False
         job = self.jobs[ref.job]
-        running = self.running[(ref.job, ref.chunk)]
-        actions = set() if result.ok or result.killed else set(result.actions)
+        actions = _NO_ACTIONS if result.ok or result.killed else set(result.actions)
         if result.ok:
             state = "done"
             job.set_chunk(ref.chunk, CHUNK_DONE)
@@ -737,7 +748,7 @@ class Queue:
             "action=chunk_%s job=%d chunk=%d attempt=%d node=%d exit=%s",
             state, ref.job, ref.chunk, ref.attempt, node_id, result.exit_code,
         )  # fmt: skip
-        self._after_chunk_change(job)
+        self._after_chunk_change(job, settle_later)
         return True
 
     def _template_actions(self, job: Job, ref: Ref, node_id: int, actions: set[str]) -> None:
@@ -914,7 +925,7 @@ class Queue:
             self.running_templates.pop(job.template, None)
         self.on_released(job)
 
-    def _after_chunk_change(self, job: Job) -> None:
+    def _after_chunk_change(self, job: Job, settle_later: bool = False) -> None:
         self.index.update_state(job)
         was_finished = job.time_finished is not None
         if job.finished and job.chunk_count and not was_finished:
@@ -927,9 +938,32 @@ class Queue:
                 job.time_finished = None
                 self.store.put_job(job)
             self.store.put_chunks(job)
+        if settle_later:
+            if not self._unsettled:
+                asyncio.get_running_loop().call_soon(self.settle)
+            self._unsettled[job.id] = job
+            return
+        self._announce(job)
+
+    def _announce(self, job: Job) -> None:
         self.on_change(job)
         self._changed_dependants(job)
         self.on_progress(job)
+
+    def settle(self) -> None:
+        """Announce the changes `finish_attempt(settle_later=True)` recorded: once per job
+        still in the queue. The scheduler calls it before a pass; a loop callback after
+        the results of a tick calls it too (a second call finds nothing)."""
+        if not self._unsettled:
+            return
+        jobs, self._unsettled = self._unsettled, {}
+        for job_id, job in jobs.items():
+            if self.jobs.get(job_id) is not job:  # deleted (or replaced) since
+                continue
+            try:
+                self._announce(job)
+            except Exception:  # one job's listener must not keep the others unannounced
+                log.exception("action=settle_failed job=%d", job_id)
 
     def _changed_dependants(self, job: Job) -> None:
         for dependant in self.dependants.get(job.id, ()):

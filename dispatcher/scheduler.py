@@ -218,6 +218,7 @@ class Scheduler:
 
     def _dispatch(self) -> None:
         self._kicked = False
+        self.queue.settle()  # results of this tick not yet announced: the index first
         if self.paused or not self.queue.store.writable:  # (kicked again when it is)
             return
         assigns: list[tuple[Slot, Ref]] = []
