@@ -30,6 +30,9 @@ from dispatcher.logs import lost_write
 log = logging.getLogger(__name__)
 
 MAX_READ_BYTES = 8 << 20
+# How often the activity log looks whether someone else removed today's file (it
+# notices its own removals at once): a job starts and ends hundreds of times a second.
+FILE_RECHECK_S = 1.0
 
 
 class HistoryStore(Protocol):
@@ -82,6 +85,8 @@ class LogFolder:
     def __init__(self, folder: Path, pattern: str) -> None:
         self.folder = folder
         self.pattern = re.compile(pattern)
+        # Told of every file this folder removed (the activity log closes its file).
+        self.on_remove: Callable[[Path], None] = lambda path: None
 
     def names(self) -> list[str]:
         if not self.folder.is_dir():
@@ -117,7 +122,9 @@ class LogFolder:
             return source.read().decode("utf-8", "replace")
 
     def remove(self, name: str) -> None:
-        self.path(name).unlink()
+        path = self.path(name)
+        path.unlink()
+        self.on_remove(path)
         log.info("action=log_removed folder=%s name=%s", self.folder.name, name)
 
 
@@ -131,6 +138,8 @@ class ActivityLog:
         self.store = store
         self._day = ""
         self._out: IO[str] | None = None
+        self._checked_at = 0.0  # (monotonic) when the open file was last seen to exist
+        self.files.on_remove = self._removed
 
     def record(self, event: str, job_id: int, **detail: Any) -> None:
         moment = time.time()
@@ -138,19 +147,33 @@ class ActivityLog:
         words = " ".join(f"{key}={value!r}" for key, value in detail.items())
         path = self.folder / f"activity-{day}.log"
         try:
-            if self._out is None or day != self._day or not path.exists():  # new day, or removed
+            if self._out is None or day != self._day or self._gone(path):  # new day, or removed
                 self.close()
                 self._out = path.open(
                     "a", encoding="utf-8", buffering=1
                 )  # line-buffered: readable at once
                 self._day = day
+                self._checked_at = time.monotonic()
             self._out.write(f"{_stamp(moment)} {event} job={job_id} {words}\n")
         except OSError as exc:  # (a full disk must not fail the change this line describes)
             lost_write(path, exc)
         self.store.put_history(moment, job_id, event, msgspec.json.encode(detail))
 
+    def _gone(self, path: Path) -> bool:
+        """True when the open file was removed by someone else (looked at once a second)."""
+        now = time.monotonic()
+        if now - self._checked_at < FILE_RECHECK_S:
+            return False
+        self._checked_at = now
+        return not path.exists()
+
+    def _removed(self, path: Path) -> None:
+        if self._out is not None and Path(self._out.name) == path:
+            self.close()
+
     def close(self) -> None:
         out, self._out = self._out, None
+        self._checked_at = 0.0
         if out is not None:
             try:
                 out.close()

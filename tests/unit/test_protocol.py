@@ -114,3 +114,25 @@ def test_impossible_values_in_other_messages_are_protocol_errors(
         body = body.replace(b"\xc4\x03\xed\xa0\x80", b"\xa3\xed\xa0\x80")
     with pytest.raises(p.ProtocolError):
         p.decode(body)
+
+
+def test_messages_decodes_whole_frames_and_keeps_a_partial_one() -> None:
+    ref = p.Ref(5, 6, 7)
+    messages = [p.Result(ref=ref, ok=True, exit_code=0), p.Heartbeat(running=[ref])]
+    stream = b"".join(p.encode(message) for message in messages) * 3
+    for cut in range(len(stream) + 1):  # every split of the stream in two reads
+        reader = p.FrameReader()
+        found = reader.messages(stream[:cut]) + reader.messages(stream[cut:])
+        assert found == messages * 3
+    reader = p.FrameReader()
+    assert reader.messages(stream[:3]) == []  # less than a header: held
+    assert reader.messages(b"") == []
+    assert reader.messages(stream[3:]) == messages * 3
+
+
+def test_messages_refuses_an_oversized_or_bad_frame() -> None:
+    with pytest.raises(p.ProtocolError, match="over the 1024 limit"):
+        p.FrameReader(max_frame_bytes=1024).messages(p.HEADER.pack(4096) + b"x")
+    bad = p.HEADER.pack(1) + b"\xc1"
+    with pytest.raises(p.ProtocolError, match="bad message"):
+        p.FrameReader().messages(p.encode(p.Heartbeat()) + bad)
