@@ -680,10 +680,10 @@ class NodeServer:
                 # Refused and taken back: the clients resend their results on reconnect.
                 _abort_all({session for session, _ in results}, done)
                 return
-            encode = p.encode
+            frame = p.result_ack_frame
             for session, ref in results:
                 if not session.closed:
-                    session.write(encode(p.ResultAck(ref)))
+                    session.write(frame(ref))
 
         self.store.commit_future().add_done_callback(ack)
 

@@ -301,6 +301,23 @@ def encode(message: Message) -> bytes:
     return HEADER.pack(len(body)) + body
 
 
+def _ack_prefix() -> bytes:
+    """The bytes of every ResultAck body before its ref (the tag and the field name)."""
+    sample = Ref(0, 0, 0)
+    body, tail = _encoder.encode(ResultAck(sample)), _encoder.encode(sample)
+    assert body.endswith(tail)
+    return body[: -len(tail)]
+
+
+_ACK_PREFIX = _ack_prefix()
+
+
+def result_ack_frame(ref: Ref) -> bytes:
+    """`encode(ResultAck(ref))`, with the constant part encoded once (one per result)."""
+    body = _ACK_PREFIX + _encoder.encode(ref)
+    return HEADER.pack(len(body)) + body
+
+
 def preencoded(value: dict[str, Any]) -> dict[str, Any]:
     """`value` encoded once, for a field that many messages carry (an Assign's job).
 

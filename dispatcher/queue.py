@@ -680,7 +680,8 @@ class Queue:
         job.chunk_attempts[index] = attempt
         job.chunk_nodes[index] = node_id
         job.set_chunk(index, CHUNK_RUNNING)
-        self.index.update_state(job)
+        if job.counts[CHUNK_RUNNING] == 1:  # (with others running its state stays as it was)
+            self.index.update_state(job)
         self.running[(job.id, index)] = Running(node_id, attempt, now)
         counter = self.job_nodes.get(job.id)
         if counter is None:  # (setdefault would build a Counter on every call)

@@ -136,3 +136,10 @@ def test_messages_refuses_an_oversized_or_bad_frame() -> None:
     bad = p.HEADER.pack(1) + b"\xc1"
     with pytest.raises(p.ProtocolError, match="bad message"):
         p.FrameReader().messages(p.encode(p.Heartbeat()) + bad)
+
+
+@pytest.mark.parametrize("ref", [p.Ref(0, 0, 0), p.Ref(1, 2, 3), p.Ref(70000, 2**32, p.MAX_ID)])
+def test_result_ack_frame_is_the_encoded_message(ref: p.Ref) -> None:
+    assert p.result_ack_frame(ref) == p.encode(p.ResultAck(ref))
+    (body,) = p.FrameReader().feed(p.result_ack_frame(ref))
+    assert p.decode(body) == p.ResultAck(ref)
