@@ -686,7 +686,7 @@ class Queue:
         counter = self.job_nodes.get(job.id)
         if counter is None:  # (setdefault would build a Counter on every call)
             counter = self.job_nodes[job.id] = Counter()
-        counter[node_id] += 1
+        counter[node_id] = counter.get(node_id, 0) + 1  # (no Counter.__missing__ call)
         self.running_templates[job.template] += 1
         if job.time_started is None:
             job.time_started = now
