@@ -50,13 +50,17 @@ class Item:
     """A published event as the streams hand it out: its number, the event, and its
     server-sent-event frame, encoded once, when first asked for, for every stream."""
 
-    __slots__ = ("_frame", "_streams", "event", "seq")
+    __slots__ = ("_frame", "_streams", "event", "job_progress", "progress_of", "seq")
 
     def __init__(self, seq: int, event: Event, streams: Streams) -> None:
         self.seq = seq
         self.event = event
         self._streams = streams
         self._frame: bytes | None = None
+        # A progress event's job (it replaces that job's waiting `job_progress` event),
+        # and whether it is one a newer one may replace in turn.
+        self.progress_of = event.job if isinstance(event, ProgressEvent) else None
+        self.job_progress = self.progress_of is not None and event.action == "job_progress"
 
     @property
     def frame(self) -> bytes:
@@ -113,6 +117,7 @@ class Stream:
     def __init__(self, streams: Streams, wanted: EventFilter, limit: int, who: str) -> None:
         self.streams = streams
         self.wanted = wanted
+        self.filtered = bool(wanted.jobs or wanted.nodes or wanted.kinds)
         self.limit = limit
         self.who = who
         # The items waiting for the client by number (a dict keeps their order and lets
@@ -129,18 +134,19 @@ class Stream:
     def deliver(self, item: Item) -> None:
         """Called on publish: keep the item if it matches (a progress event in place of
         its job's waiting `job_progress` one); drop a client that lags."""
-        event = item.event
-        if self.ended or not self.wanted.matches(event):
+        if self.ended or (self.filtered and not self.wanted.matches(item.event)):
             return
-        if isinstance(event, ProgressEvent):
-            older = self._progress.pop(event.job, None)
+        waiting = self.waiting
+        job = item.progress_of
+        if job is not None:
+            older = self._progress.pop(job, None)
             if older is not None:
-                del self.waiting[older]
+                del waiting[older]
                 self.coalesced += 1
                 self.streams.coalesced += 1
-            if event.action == "job_progress":
-                self._progress[event.job] = item.seq
-        if len(self.waiting) >= self.limit:
+            if item.job_progress:
+                self._progress[job] = item.seq
+        if len(waiting) >= self.limit:
             self.streams.dropped += 1
             self.end(f"the client fell {self.limit} events behind")
             log.warning(
@@ -149,7 +155,7 @@ class Stream:
             )  # fmt: skip
             self.on_drop(self.ended)
             return
-        self.waiting[item.seq] = item
+        waiting[item.seq] = item
         self._wake.set()
 
     async def next(self, timeout_s: float) -> list[Item] | None:
