@@ -8,7 +8,9 @@ streams. Publishing only puts the item in each stream's own bounded buffer
 (never awaits, never writes to a socket), so no client can slow the dispatcher
 or an operation.
 
-A stream keeps at most one `job_progress` event per job waiting: a newer
+A stream hands out what waits at most every `GATHER_S` (the first event after a
+quiet spell at once), so a burst costs its client a few writes, not one per
+event. A stream keeps at most one `job_progress` event per job waiting: a newer
 progress event of that job takes the older one's place at the end of the
 buffer, so a busy or slow client reads each job's newest state, not a backlog of
 stale ones. Every other event (and every `job_state` progress event, which says
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -38,6 +41,10 @@ from dispatcher.events import (
 )
 
 log = logging.getLogger(__name__)
+
+# A stream hands its client what waits at most this often (seconds): a burst of events
+# goes out in a few writes, not one per event.
+GATHER_S = 0.05
 
 
 def frame(seq: int, event: Event) -> bytes:
@@ -129,6 +136,8 @@ class Stream:
         self.delivered = 0
         self.coalesced = 0  # progress events replaced by a newer one before being sent
         self._wake = asyncio.Event()
+        self.gather_s = GATHER_S
+        self._handed_at = -math.inf
         self.on_drop: Callable[[str], None] = lambda reason: None
 
     def deliver(self, item: Item) -> None:
@@ -160,7 +169,8 @@ class Stream:
 
     async def next(self, timeout_s: float) -> list[Item] | None:
         """The items waiting (all of them, oldest first), [] after `timeout_s` without
-        one, None once the stream has ended."""
+        one, None once the stream has ended. Items come at most every `gather_s`: the
+        first after a quiet spell at once, those of a burst together."""
         if not self.waiting and not self.ended:
             self._wake.clear()
             try:
@@ -170,6 +180,13 @@ class Stream:
                 return []
         if self.ended:
             return None
+        loop = asyncio.get_running_loop()
+        gather_s = self._handed_at + self.gather_s - loop.time()
+        if gather_s > 0:  # a burst: let it gather (and a job's newer progress replace its older)
+            await asyncio.sleep(gather_s)
+            if self.ended:
+                return None
+        self._handed_at = loop.time()
         items = list(self.waiting.values())
         self.waiting = {}
         self._progress.clear()

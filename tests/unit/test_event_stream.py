@@ -208,3 +208,36 @@ async def test_a_replay_is_framed_like_the_live_events() -> None:
     ]
     assert [data_of(item.frame)["jobs"] for item in replay] == [[1], [2]]
     assert stream in streams.open
+
+
+async def test_a_burst_goes_out_in_few_hand_outs_with_each_jobs_newest_progress() -> None:
+    bus = EventBus()
+    streams = Streams(bus)
+    stream, _, _ = streams.start(EventFilter(), None, limit=10_000, who="u")
+    stream.gather_s = 0.1
+    bus.publish(job_event(1, "submit"))
+    first = await stream.next(1.0)  # the first after a quiet spell: at once
+    assert first is not None and len(first) == 1
+    handed: list[list[int]] = []
+
+    async def read() -> None:
+        while (items := await stream.next(0.3)) is not None:
+            if not items:
+                return
+            handed.append([item.seq for item in items])
+
+    reader = asyncio.create_task(read())
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    for done in range(300):  # a burst over about 0.3 s: node events and one job's progress
+        bus.publish(NodeStateEvent(action="node_online", actor="system", node=done, name="n"))
+        bus.publish(progress(1, done))
+        await asyncio.sleep(0.001)
+    spent_s = loop.time() - began
+    await reader
+    assert len(handed) <= spent_s / stream.gather_s + 2  # not one hand-out per event
+    numbers = [seq for batch in handed for seq in batch]
+    assert numbers == sorted(numbers)
+    # Every node event came; of the progress events, one per hand-out at most, the last one too.
+    assert len(numbers) - 300 <= len(handed) and numbers[-1] == bus.last_seq
+    assert streams.coalesced >= 300 - len(handed)
