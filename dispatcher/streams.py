@@ -215,7 +215,7 @@ class Streams:
         self.closing = False
         self.frames_encoded = 0  # events encoded for the streams (once each, at most)
         self.coalesced = 0  # progress events replaced by a newer one, over every stream
-        self._unsubscribe = bus.subscribe(self._publish)
+        bus.subscribe(self._publish)  # for as long as the dispatcher runs
 
     def _publish(self, event: Event) -> None:
         if not self.open:
