@@ -67,7 +67,7 @@ class _Worker:
             try:
                 job = self.jobs.get(timeout=WORKER_IDLE_S)
             except queue.Empty:
-                if _pool.retire(self):
+                if _pool.retire(self) or self.given_up:
                     return
                 continue  # taken for a call at this very moment: it is on its way
             call, what, loop, future = job
@@ -82,10 +82,13 @@ class _Worker:
                 error = TemplateError(f"{what} raised {type(exc).__name__}: {exc}")
                 error.__cause__ = exc
             del job, call
+            # Back among the idle ones before the answer goes out: the caller's next
+            # call, made as soon as it has this answer, finds this thread ready.
+            kept = _pool.put_back(self)
             with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
                 loop.call_soon_threadsafe(_deliver, future, result, error)
             del result, error, future, loop
-            if self.given_up or not _pool.put_back(self):
+            if not kept:
                 return
 
 
@@ -98,8 +101,10 @@ class _Pool:
 
     def take(self) -> _Worker:
         with self._lock:
-            if self._idle:
-                return self._idle.pop()
+            while self._idle:
+                worker = self._idle.pop()
+                if not worker.given_up:
+                    return worker
         worker = _Worker()
         worker.thread.start()
         return worker
