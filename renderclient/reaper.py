@@ -155,6 +155,7 @@ def main(argv: list[str]) -> int:
     if child == 0:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        os.closerange(3, os.sysconf("SC_OPEN_MAX"))  # the command gets 0, 1 and 2 only
         try:
             os.execvp(argv[2], argv[2:])
         except OSError as exc:
