@@ -60,6 +60,12 @@ class SpawnedProcess:
         self._exited.add_done_callback(lambda done: done.cancelled() or done.exception())
         loop.add_reader(self._pidfd, self._on_exit)
 
+    @property
+    def exit_future(self) -> asyncio.Future[int]:
+        """Done with the exit code once the process exited and was reaped (callbacks on
+        it run on the loop; never cancel it)."""
+        return self._exited
+
     async def wait(self) -> int:
         """The exit code (a negative signal number when a signal ended it), once it exited;
         cancelling a waiter leaves the watch in place for the others."""
