@@ -37,6 +37,7 @@ SOURCE = Path(__file__).with_name("reaper.c")
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 BUILD_TIMEOUT_S = 60.0
+BUILD_VERSION = b"static-first"  # how it is built: a change names a new cached file
 
 _command: list[str] | None = None
 
@@ -48,7 +49,7 @@ def cache_dir() -> Path:
 
 def build(folder: Path) -> Path | None:
     """The compiled reaper for this source (built now if missing), or None without a compiler."""
-    source = SOURCE.read_bytes()
+    source = SOURCE.read_bytes() + BUILD_VERSION
     target = folder / f"reaper-{hashlib.sha256(source).hexdigest()[:16]}"
     if os.access(target, os.X_OK):
         return target
