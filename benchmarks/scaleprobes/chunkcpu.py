@@ -83,6 +83,7 @@ def main() -> None:
             output = subprocess.run(
                 [*command, "--chunks", str(args.chunks)],
                 env=env,
+                cwd=tree or None,  # `-m` puts the folder it runs in first on sys.path
                 capture_output=True,
                 text=True,
                 check=True,
