@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import functools
 import logging
 import secrets
 import socket
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from dispatcher import paths, tls
@@ -48,12 +49,12 @@ MIN_NONCE_BYTES = 16
 class NodeSession(asyncio.Protocol):
     """One render-client instance's connection."""
 
-    def __init__(self, server: NodeServer) -> None:
+    def __init__(self, server: NodeServer, peer: str = "?") -> None:
         self.server = server
         settings = server.settings
         self.reader = p.FrameReader(min(p.MAX_HANDSHAKE_FRAME_BYTES, settings.max_frame_bytes))
         self.transport: asyncio.Transport | None = None
-        self.peer = "?"
+        self.peer = peer  # "host:port", from the accept
         self.state = "hello"
         self.node: Node = Node(id=-1, name="?", uuid="")  # a placeholder until attached
         self.hello: p.Hello | None = None
@@ -79,15 +80,11 @@ class NodeSession(asyncio.Protocol):
 
     # -- transport -----------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # (the peer's address and TCP_NODELAY were set on the accepted socket)
         self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
         if self.closed:  # its handshake time ran out while TLS was still negotiating
             transport.close()
             return
-        peer = transport.get_extra_info("peername")
-        self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
-        sock = transport.get_extra_info("socket")
-        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.server.sessions.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -297,6 +294,8 @@ class NodeServer:
         self.live: dict[int, NodeSession] = {}
         self.deadlines: dict[int, float] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        # Plain connections being wrapped in a transport (stepped without a task: _open).
+        self._opening: set[Coroutine[Any, Any, Any]] = set()
         self._monitor: asyncio.Task[None] | None = None
         self.address: tuple[str, int] = ("", 0)
         self.results = 0
@@ -337,6 +336,9 @@ class NodeServer:
             for session in list(self.sessions):
                 session.send(p.Bye("the dispatcher is shutting down"))
                 session.abort("dispatcher shutting down")
+        for opening in list(self._opening):
+            opening.close()  # (the loop closes the transport it was making)
+        self._opening.clear()
         for task in [self._monitor, *self._tasks]:
             if task is not None:
                 task.cancel()
@@ -376,7 +378,7 @@ class NodeServer:
                 self._pause_for_handshakes()
                 return
             try:
-                conn, _address = listener.accept()
+                conn, address = listener.accept()
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:
@@ -389,9 +391,13 @@ class NodeServer:
                     return
                 continue
             conn.setblocking(False)
-            session = NodeSession(self)
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            session = NodeSession(self, f"{address[0]}:{address[1]}")
             self.handshaking.add(session)
-            self._spawn(self._connect(conn, session), "render-accept")
+            if self._tls is None:
+                self._open(conn, session)
+            else:
+                self._spawn(self._connect(conn, session), "render-accept")
 
     def _pause_for_handshakes(self) -> None:
         self._pause_accepting()
@@ -407,19 +413,53 @@ class NodeServer:
                     self.accept_pauses,
                 )
 
+    def _open(self, conn: socket.socket, session: NodeSession) -> None:
+        """Wrap an accepted plain socket in a transport, without a task per connection.
+
+        The loop's connect_accepted_socket makes the transport at its first step and
+        then only awaits the transport's connection_made; it is stepped here and from
+        the callback of what it awaits, and kept in `_opening` until it ends (close()
+        closes what is still opening, as cancelling a task would).
+        """
+        opening = asyncio.get_running_loop().connect_accepted_socket(lambda: session, conn)
+        self._opening.add(opening)
+        self._step_open(opening, conn, session)
+
+    def _step_open(
+        self,
+        opening: Coroutine[Any, Any, Any],
+        conn: socket.socket,
+        session: NodeSession,
+        _done: object = None,
+    ) -> None:
+        try:
+            awaited = opening.send(None)
+        except StopIteration:
+            self._opening.discard(opening)
+            return
+        except Exception as exc:  # refused by the loop: that connection only
+            self._opening.discard(opening)
+            log.info("action=accept_open_failed peer=%s error=%r", session.peer, exc)
+            conn.close()
+            session.closed = True
+            session.handshake_over()
+            return
+        step = functools.partial(self._step_open, opening, conn, session)
+        if awaited is None:  # a bare yield: step again on the next tick
+            asyncio.get_running_loop().call_soon(step)
+        else:
+            awaited.add_done_callback(step)
+
     async def _connect(self, conn: socket.socket, session: NodeSession) -> None:
-        """Wrap an accepted socket in a transport (after its TLS handshake, with TLS)."""
+        """Wrap an accepted socket in a transport after its TLS handshake."""
         loop = asyncio.get_running_loop()
         try:
-            if self._tls is None:
-                await loop.connect_accepted_socket(lambda: session, conn)
-            else:
-                await loop.connect_accepted_socket(
-                    lambda: session,
-                    conn,
-                    ssl=self._tls,
-                    ssl_handshake_timeout=self.settings.handshake_timeout_s,
-                )
+            await loop.connect_accepted_socket(
+                lambda: session,
+                conn,
+                ssl=self._tls,
+                ssl_handshake_timeout=self.settings.handshake_timeout_s,
+            )
         except (OSError, TimeoutError, ssl.SSLError) as exc:
             log.info("action=tls_handshake_failed error=%r", exc)
             conn.close()

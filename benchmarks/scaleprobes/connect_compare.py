@@ -25,6 +25,13 @@ from benchmarks.fleet import Fleet
 from benchmarks.seed import copy_data_dir, seed_queue
 
 
+def _user_system_ticks(pid: int) -> tuple[int, int]:
+    """(user, system) CPU ticks of one process so far."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return int(fields[11]), int(fields[12])
+
+
 def one_run(data: Path, clients: int, base: str, log: Path, profile: str) -> dict[str, Any]:
     env = {"PYTHONPATH": base} if base else {}
     if profile:
@@ -32,14 +39,19 @@ def one_run(data: Path, clients: int, base: str, log: Path, profile: str) -> dic
     d = Dispatcher(data, extra_env=env, log_path=log)
     with d.start(), Fleet(d, clients, label="probe").start() as fleet:
         ticks = process_ticks(d.pid)
+        user, system = _user_system_ticks(d.pid)
         connect_s = fleet.connect()
         used_s = (process_ticks(d.pid) - ticks) / TICKS_PER_S
+        user_after, system_after = _user_system_ticks(d.pid)
         online = d.status()["nodes_online"]
     return {
         "tree": "base" if base else "this",
         "connect_s": round(connect_s, 3),
         "dispatcher_cpu_s": round(used_s, 2),
         "cpu_us_per_handshake": round(1e6 * used_s / clients, 1),
+        "system_share": round(
+            (system_after - system) / max(1, user_after - user + system_after - system), 2
+        ),
         "online": online,
         "load_1m": round(os.getloadavg()[0], 2),
     }
