@@ -310,6 +310,8 @@ class NodeServer:
         self._paused_at = 0.0
         self.accept_pauses = 0
         self._names = _NodeNames()
+        # (digest, sources, their encoding) of the last templates sent in a Welcome.
+        self._templates_encoded: tuple[str, dict[str, str], dict[str, Any]] | None = None
         # A standby's server (dispatcher/standby.py): every hello is refused with this
         # text, naming the leader's render address; nothing is watched.
         self.refuse_with: Callable[[], str] | None = None
@@ -487,9 +489,12 @@ class NodeServer:
     def attach(self, session: NodeSession, auth: p.Auth) -> None:
         """Register the session's node; welcome it once that is durable (a new key is
         durable before the node is told it). No task: the commit's callback goes on."""
-        if not self._key_proved(session, auth):
+        hello = session.hello
+        assert hello is not None
+        known = self.find_node(hello.name, hello.instance)  # (one lookup for both steps)
+        if not self._key_proved(session, auth, known):
             return
-        node, new_key = self._register(session, auth)
+        node, new_key = self._register(session, auth, known)
 
         def registered(done: asyncio.Future[None]) -> None:
             if done.cancelled() or done.exception() is not None:
@@ -523,7 +528,9 @@ class NodeServer:
                 node_id=node.id,
                 heartbeat_s=self.settings.heartbeat_interval_s,
                 templates_digest=digest,
-                templates=None if auth.templates_digest == digest else sources,
+                templates=None
+                if auth.templates_digest == digest
+                else self._encoded_templates(digest, sources),
                 node_key=p.mask_node_key(self.secret, hello.nonce, session.server_nonce, new_key)
                 if new_key
                 else b"",
@@ -539,6 +546,14 @@ class NodeServer:
         self.on_node_change(node, "node_online")
         self.scheduler.node_free(session)
 
+    def _encoded_templates(self, digest: str, sources: dict[str, str]) -> dict[str, str]:
+        """The template sources for a Welcome, encoded once per digest (a fleet of new
+        clients would otherwise encode every template's source for each Welcome)."""
+        cached = self._templates_encoded
+        if cached is None or cached[0] != digest or cached[1] is not sources:
+            cached = self._templates_encoded = (digest, sources, p.preencoded(sources))
+        return cached[2]
+
     def _template_config(self, node: Node) -> dict[str, dict[str, Any]] | None:
         """The node's client configuration for the Welcome; None (the client keeps what it
         has) when it cannot be made."""
@@ -553,11 +568,11 @@ class NodeServer:
     def find_node(self, name: str, instance: int) -> Node | None:
         return self._names.find(self.queue.nodes, name, instance)
 
-    def _key_proved(self, session: NodeSession, auth: p.Auth) -> bool:
-        """True unless the node is registered with a key this session did not prove."""
+    def _key_proved(self, session: NodeSession, auth: p.Auth, node: Node | None) -> bool:
+        """True unless the node (`node`: the one of the hello's name, None when new) is
+        registered with a key this session did not prove."""
         hello = session.hello
         assert hello is not None
-        node = self.find_node(hello.name, hello.instance)
         if node is None or not node.key:
             return True
         expected = p.node_proof(
@@ -584,11 +599,13 @@ class NodeServer:
         session.abort("node key not proved")
         return False
 
-    def _register(self, session: NodeSession, auth: p.Auth) -> tuple[Node, bytes]:
-        """The session's node, registered if new; and a new node key when one is issued."""
+    def _register(
+        self, session: NodeSession, auth: p.Auth, node: Node | None
+    ) -> tuple[Node, bytes]:
+        """The session's node (`node`, or registered when None); and a new node key when
+        one is issued."""
         hello = session.hello
         assert hello is not None
-        node = self.find_node(hello.name, hello.instance)
         if node is None:
             node = Node(id=self.queue.new_node_id(), name=hello.name, instance=hello.instance)
             self.queue.nodes[node.id] = node

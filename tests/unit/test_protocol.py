@@ -134,3 +134,14 @@ def test_keyed_sha256_is_hmac_sha256_for_every_key_length() -> None:
     masked = p.mask_node_key(b"farm", nonce_c, nonce_s, key)
     assert masked == bytes(a ^ b for a, b in zip(key, pad, strict=True))
     assert p.mask_node_key(b"farm", nonce_c, nonce_s, masked) == key
+
+
+def test_a_preencoded_welcome_field_gives_the_same_frame() -> None:
+    sources = {"blender.py": "print('b')\n" * 50, "maya.py": "x = 1\n"}
+    plain = p.Welcome(node_id=3, heartbeat_s=5.0, templates_digest="d", templates=sources)
+    raw = p.Welcome(
+        node_id=3, heartbeat_s=5.0, templates_digest="d", templates=p.preencoded(sources)
+    )
+    assert p.encode(raw) == p.encode(plain)
+    decoded = p.decode(p.encode(raw)[4:])
+    assert isinstance(decoded, p.Welcome) and decoded.templates == sources
