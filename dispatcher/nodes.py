@@ -44,6 +44,8 @@ LISTEN_BACKLOG = 4096
 ACCEPT_BATCH = 64  # connections accepted per readiness callback before others run
 ACCEPT_RETRY_S = 1.0  # pause after running out of descriptors
 MIN_NONCE_BYTES = 16
+# The node of a session that has not said hello yet: only read (its label in logs).
+UNATTACHED = Node(id=-1, name="?", uuid="")
 
 
 class NodeSession(asyncio.Protocol):
@@ -56,7 +58,7 @@ class NodeSession(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.peer = peer  # "host:port", from the accept
         self.state = "hello"
-        self.node: Node = Node(id=-1, name="?", uuid="")  # a placeholder until attached
+        self.node: Node = UNATTACHED  # until the hello names it (shared: never changed)
         self.hello: p.Hello | None = None
         self.server_nonce = b""
         self.assigned: dict[tuple[int, int], p.Ref] = {}
