@@ -302,6 +302,8 @@ class NodeServer:
         self.address: tuple[str, int] = ("", 0)
         self.results = 0
         self._unacked: list[tuple[NodeSession, p.Ref]] = []
+        # Nodes registered this tick, welcomed together once their commit is durable.
+        self._registering: list[tuple[NodeSession, p.Auth, Node, bytes]] = []
         self._awaiting: list[NodeSession] = []
         # Accepting: our own listening socket, read only while fewer than
         # `max_handshaking` sessions are in their handshake.
@@ -490,29 +492,40 @@ class NodeServer:
     # -- handshake and reconciliation ---------------------------------------
     def attach(self, session: NodeSession, auth: p.Auth) -> None:
         """Register the session's node; welcome it once that is durable (a new key is
-        durable before the node is told it). No task: the commit's callback goes on."""
+        durable before the node is told it). No task: one commit future per loop tick
+        welcomes every node registered in that tick, from its callback."""
         hello = session.hello
         assert hello is not None
         known = self.find_node(hello.name, hello.instance)  # (one lookup for both steps)
         if not self._key_proved(session, auth, known):
             return
         node, new_key = self._register(session, auth, known)
+        if not self._registering:
+            asyncio.get_running_loop().call_soon(self._welcome_when_durable)
+        self._registering.append((session, auth, node, new_key))
 
-        def registered(done: asyncio.Future[None]) -> None:
-            if done.cancelled() or done.exception() is not None:
-                # The client reconnects later, with its backoff.
-                reason = "cancelled" if done.cancelled() else str(done.exception())
-                session.abort(f"not registered: {reason}")
-                return
-            if session.closed:
-                return
-            try:
-                self._welcome(session, auth, node, new_key)
-            except Exception:  # a bug must cost one session, never the dispatcher
-                log.exception("action=attach_error node=%d peer=%s", node.id, session.peer)
-                session.abort("internal error attaching the node")
+    def _welcome_when_durable(self) -> None:
+        """Welcome the nodes registered so far once the store has committed them."""
+        registered, self._registering = self._registering, []
 
-        self.store.commit_future().add_done_callback(registered)
+        def durable(done: asyncio.Future[None]) -> None:
+            failed = done.cancelled() or done.exception() is not None
+            reason = (
+                "" if not failed else "cancelled" if done.cancelled() else str(done.exception())
+            )
+            for session, auth, node, new_key in registered:
+                if failed:  # the client reconnects later, with its backoff
+                    session.abort(f"not registered: {reason}")
+                    continue
+                if session.closed:
+                    continue
+                try:
+                    self._welcome(session, auth, node, new_key)
+                except Exception:  # a bug must cost one session, never the dispatcher
+                    log.exception("action=attach_error node=%d peer=%s", node.id, session.peer)
+                    session.abort("internal error attaching the node")
+
+        self.store.commit_future().add_done_callback(durable)
 
     def _welcome(self, session: NodeSession, auth: p.Auth, node: Node, new_key: bytes) -> None:
         previous = self.live.get(node.id)
