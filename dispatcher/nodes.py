@@ -303,7 +303,7 @@ class NodeServer:
         self.results = 0
         self._unacked: list[tuple[NodeSession, p.Ref]] = []
         # Nodes registered this tick, welcomed together once their commit is durable.
-        self._registering: list[tuple[NodeSession, p.Auth, Node, bytes]] = []
+        self._registering: list[tuple[NodeSession, p.Auth, Node, bytes, bool]] = []
         self._awaiting: list[NodeSession] = []
         # Accepting: our own listening socket, read only while fewer than
         # `max_handshaking` sessions are in their handshake.
@@ -502,7 +502,7 @@ class NodeServer:
         node, new_key = self._register(session, auth, known)
         if not self._registering:
             asyncio.get_running_loop().call_soon(self._welcome_when_durable)
-        self._registering.append((session, auth, node, new_key))
+        self._registering.append((session, auth, node, new_key, known is None))
 
     def _welcome_when_durable(self) -> None:
         """Welcome the nodes registered so far once the store has committed them."""
@@ -513,8 +513,9 @@ class NodeServer:
             reason = (
                 "" if not failed else "cancelled" if done.cancelled() else str(done.exception())
             )
-            for session, auth, node, new_key in registered:
+            for session, auth, node, new_key, new_node in registered:
                 if failed:  # the client reconnects later, with its backoff
+                    self._not_registered(node, new_key, new_node)
                     session.abort(f"not registered: {reason}")
                     continue
                 if session.closed:
@@ -526,6 +527,20 @@ class NodeServer:
                     session.abort("internal error attaching the node")
 
         self.store.commit_future().add_done_callback(durable)
+
+    def _not_registered(self, node: Node, new_key: bytes, new_node: bool) -> None:
+        """Forget what a refused registration did in memory: a node never stored goes,
+        and a key never stored nor told is dropped (kept, it would lock its node out:
+        the client could never prove it). A node live on another session stays."""
+        if node.id in self.live:
+            return
+        node.online = False
+        if new_node:
+            if self.queue.nodes.get(node.id) is node:
+                del self.queue.nodes[node.id]
+            return
+        if new_key and node.key == new_key.hex():
+            node.key = ""
 
     def _welcome(self, session: NodeSession, auth: p.Auth, node: Node, new_key: bytes) -> None:
         previous = self.live.get(node.id)

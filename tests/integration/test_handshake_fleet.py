@@ -8,11 +8,13 @@ from __future__ import annotations
 import os
 import socket
 import threading
+from pathlib import Path
 
 import pytest
 
 from dispatcher import protocol as p
-from tests.integration.farm import Farm, wait_for
+from tests.integration.farm import ApiError, Farm, wait_for
+from tests.integration.mounts import fill, tmpfs
 
 pytestmark = pytest.mark.integration
 
@@ -153,3 +155,42 @@ def test_a_reconnecting_node_gives_back_only_its_own_attempts(farm: Farm) -> Non
     finally:
         for client in nodes:
             client.close()
+
+
+def _submit_status(farm: Farm) -> int:
+    """The status of a job submission: 201, or the error's (503 while the disk is full)."""
+    try:
+        farm.submit(command=["true"])
+    except ApiError as exc:
+        return exc.status
+    return 201
+
+
+def test_handshakes_the_store_cannot_register_are_closed_then_welcomed_later(
+    tmp_path: Path,
+) -> None:
+    with tmpfs(tmp_path / "disk", 24 << 20) as disk:
+        farm = Farm(disk, ["--store-retry-max-s", "0.2"]).start()
+        clients: list[Client] = []
+        try:
+            filler = fill(disk)
+            # Writes fail until the store knows the disk is full (then it refuses at once).
+            wait_for(lambda: _submit_status(farm) == 503, 20, "the store to refuse writes")
+            refused = [Client(farm, f"early-{index}") for index in range(3)]
+            clients += refused
+            for client in refused:
+                with pytest.raises(EOFError):  # no Welcome: its registration was not durable
+                    client.handshake()
+            log = (disk.parent / f"{disk.name}-dispatcher.log").read_text()
+            assert log.count("not registered") >= len(refused)
+            filler.unlink()
+            wait_for(lambda: _submit_status(farm) == 201, 20, "writes to be accepted again")
+            again = [Client(farm, client.name) for client in refused]
+            clients += again
+            ids = {client.handshake().node_id for client in again}
+            assert len(ids) == len(again)
+            farm.wait_nodes(len(again))
+        finally:
+            for client in clients:
+                client.close()
+            farm.close()
