@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -71,9 +72,14 @@ class Client:
         self.sock.close()
 
 
+@pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
 def test_concurrent_handshakes_each_get_a_node_and_stale_digests_get_the_sources(
-    farm: Farm,
+    make_farm: Callable[..., Farm], monkeypatch: pytest.MonkeyPatch, loop: str
 ) -> None:
+    # Both event loops: a plain connection is wrapped in its transport without a task.
+    if loop == "asyncio":
+        monkeypatch.setenv("CORRAL_EVENT_LOOP", "asyncio")
+    farm = make_farm()
     count = 60
     welcomes: dict[str, p.Welcome] = {}
     errors: list[BaseException] = []
