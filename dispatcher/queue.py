@@ -33,6 +33,7 @@ from dispatcher.model import (
     within,
 )
 from dispatcher.protocol import Ref, Result
+from dispatcher.running import RunningTable
 from dispatcher.store import Store, rows
 from dispatcher.store.batch import Refusal
 from dispatcher.store.sqlite import Snapshot
@@ -75,7 +76,8 @@ class Queue:
         self.nodes: dict[int, Node] = {}
         # The highest node id handed out or loaded (new_node_id: no scan of every node).
         self._top_node_id = 0
-        self.running: dict[tuple[int, int], Running] = {}
+        # (kept by node too: RunningTable.on_node, no walk over every attempt)
+        self.running: RunningTable[Running] = RunningTable()
         # Running chunks that reported progress, by job (for the progress events).
         self.reporting: dict[int, set[int]] = {}
         self.job_nodes: dict[int, Counter[int]] = {}
@@ -975,11 +977,8 @@ class Queue:
         return True
 
     def runs_on(self, node_id: int) -> list[Ref]:
-        return [
-            Ref(job_id, chunk, running.attempt)
-            for (job_id, chunk), running in self.running.items()
-            if running.node_id == node_id
-        ]
+        running = self.running
+        return [Ref(key[0], key[1], running[key].attempt) for key in running.on_node(node_id)]
 
 
 def _dependency_met(state: Status, mode: DependMode) -> bool:
