@@ -22,7 +22,7 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
-from dispatcher import logic, software
+from dispatcher import frame_waits, logic, software
 from dispatcher.licenses import Licenses
 from dispatcher.model import CHUNK_QUEUED, Job, JobKind, Node
 from dispatcher.protocol import Ref
@@ -157,16 +157,23 @@ class Scheduler:
         index = job.cursor if start is None else job.chunk_status.find(CHUNK_QUEUED, start)
         checks_frames = job.per_frame and bool(job.depends_on)
         status = job.chunk_status
+        jobs = self.queue.jobs
         while 0 <= index < job.chunk_count:
+            after = index + 1
             if logic.assembly_waits(job, index):
                 pass  # (the last chunk: the walk ends)
-            elif not checks_frames or self.queue.chunk_dependencies_met(job, index):
+            elif (
+                checks_frames
+                and (resume := frame_waits.blocked_until(job, index, jobs)) is not None
+            ):
+                after = resume  # (the chunks up to it wait for the same frames)
+            else:
                 held = self.holds(job, index)
                 if held is False:
                     return index
                 if held is None:
                     return None
-            index = status.find(0, index + 1)
+            index = status.find(CHUNK_QUEUED, after)
         return None
 
     # -- free slots ----------------------------------------------------------
