@@ -19,6 +19,7 @@ import asyncio
 import bisect
 import heapq
 import logging
+import time
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
@@ -34,6 +35,9 @@ ANY_POOL = ""
 MIB = 1024 * 1024
 
 Key = tuple[int, int, int]  # (-priority, seq, job id)
+SLICE_S = 0.003
+"""How long one dispatch slice may hold the loop before the rest of the free nodes
+wait for the next loop turn (an HTTP request waits at most about one slice)."""
 
 
 def platform_name(platform: str) -> str:
@@ -76,9 +80,14 @@ class Scheduler:
     """Matches dispatchable jobs with free node slots."""
 
     def __init__(
-        self, queue: Queue, send_assigns: Callable[[list[tuple[Slot, Ref]]], None]
+        self,
+        queue: Queue,
+        send_assigns: Callable[[list[tuple[Slot, Ref]]], None],
+        *,
+        slice_s: float = SLICE_S,
     ) -> None:
         self.queue = queue
+        self.slice_s = slice_s
         self.send_assigns = send_assigns
         self.buckets: dict[str, _Bucket] = {}
         self.indexed: dict[int, tuple[Key, tuple[str, ...]]] = {}
@@ -104,6 +113,7 @@ class Scheduler:
         self._delay_due = 0.0
         # (the requirement lists are held, not copied: an edit replaces them)
         self._gates: dict[int, tuple[object, ...]] = {}
+        self._held_templates: set[str] = set()
 
     # -- the index -----------------------------------------------------------
     def job_changed(self, job: Job) -> None:
@@ -224,16 +234,26 @@ class Scheduler:
             asyncio.get_running_loop().call_soon(self._dispatch)
 
     def _dispatch(self) -> None:
+        """One slice of a pass: fill free nodes until every one was looked at or the
+        slice's time is up; then the rest waits for the next loop turn (kicked again)."""
         self._kicked = False
         if self.paused or not self.queue.store.writable:  # (kicked again when it is)
             return
         assigns: list[tuple[Slot, Ref]] = []
-        # Each job is re-indexed once after the pass: _pick checks every pick anew.
+        # Each job is re-indexed once after the slice: _pick checks every pick anew.
         started: dict[int, Job] = {}
-        for node_id in list(self.free):
-            slot = self.free[node_id]
+        # Templates whose licenses or delay hold them for the rest of the slice (a slice
+        # only takes licenses and starts delays; it never frees one).
+        self._held_templates.clear()
+        deadline = time.perf_counter() + self.slice_s
+        looked: list[int] = []  # nodes this slice left free (nothing for them now)
+        for visited, node_id in enumerate(list(self.free)):
             if not self.indexed:
                 break
+            if visited and time.perf_counter() >= deadline:
+                self.kick()  # (the nodes not looked at yet come first next time)
+                break
+            slot = self.free[node_id]
             while slot.free_slots() > 0 and not slot.node.paused:
                 found = self._pick(slot.node)
                 if found is None:
@@ -244,8 +264,15 @@ class Scheduler:
                 slot.take(ref)
                 assigns.append((slot, ref))
                 started[job.id] = job
+                if job.max_nodes and len(self.queue.job_nodes[job.id]) >= job.max_nodes:
+                    self._unindex(job.id)  # (full: the next nodes of the slice skip it)
             if slot.free_slots() <= 0 or slot.node.paused:
                 del self.free[node_id]
+            else:
+                looked.append(node_id)
+        if self._kicked:
+            for node_id in looked:  # behind the nodes this slice did not reach
+                self.free[node_id] = self.free.pop(node_id)
         for job in started.values():
             self.job_changed(job)
         if assigns:
@@ -271,7 +298,7 @@ class Scheduler:
                 continue
             seen.add(job_id)
             job = self.queue.jobs[job_id]
-            if self._refusal(job, node) is not None:
+            if job.template in self._held_templates or self._refusal(job, node) is not None:
                 continue
             index = self._next_chunk(job)
             if index is None:
@@ -285,6 +312,7 @@ class Scheduler:
                 continue
             wait = self.licenses.wait(job.template)
             if wait is not None:
+                self._held_templates.add(job.template)
                 if wait.retry_s > 0:
                     self._arm_delay(wait.retry_s)
                 continue
