@@ -160,7 +160,10 @@ class Scheduler:
             return False
         if self.queue.blocking_dependencies(job) or self.holds_job(job):
             return False
-        return self._next_chunk(job) is not None
+        # An indexed job keeps its place without a new chunk walk (a change of a job it
+        # waits for frame by frame comes on every result there): a pick that finds no
+        # chunk for it drops it from the index.
+        return job.id in self.indexed or self._next_chunk(job) is not None
 
     def _next_chunk(self, job: Job, start: int | None = None) -> int | None:
         """The first queued chunk (from `start`) that no per-frame wait or hook holds back."""

@@ -1,14 +1,14 @@
-"""Dispatch passes in bounded slices, and the checks a slice saves (in-memory store):
+"""Dispatch passes in bounded slices, and the checks they save (in-memory store):
 a slice gives the loop back before every free node was served, the nodes it did not
 reach come first next time, a job full at its max-nodes and a template out of licenses
-are passed over for the rest of the slice."""
+are passed over for the rest of the slice, a job already indexed is not walked again."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
-from dispatcher.scheduler import Scheduler
+from dispatcher.scheduler import SLICE_S, Scheduler
 from tests.unit.test_scheduler import FakeSlot, Farm
 
 
@@ -53,9 +53,9 @@ async def test_nodes_a_slice_did_not_reach_come_first_next_time() -> None:
     assert set(farm.scheduler.free) == {slot.node.id for slot in idle}
 
 
-async def test_the_default_slice_serves_a_small_farm_in_one_turn() -> None:
-    farm = Farm()
-    assert farm.scheduler.slice_s > 0
+async def test_a_slice_serves_every_free_node_while_its_time_lasts() -> None:
+    farm = Farm()  # (its slices are long: no timing in tests)
+    assert Scheduler(farm.queue, print).slice_s == SLICE_S > 0
     farm.submit(frames="1-100")
     slots = [farm.node() for _ in range(20)]
     for slot in slots:
@@ -113,3 +113,25 @@ async def test_a_template_out_of_licenses_is_passed_over_for_the_rest_of_the_sli
     assert jobs == sorted([licensed[0].id, plain.id, plain.id, plain.id])
     # One look that finds the licenses taken, then none for the slice's later nodes.
     assert asked.count("nuke") == 2
+
+
+async def test_a_waiting_job_keeps_its_place_until_a_pick_finds_no_chunk_for_it() -> None:
+    farm = Farm()
+    parent = farm.submit(frames="1-3", priority=10)
+    waiting = farm.submit(frames="1-3", depends_on=[parent.id], per_frame=True, priority=90)
+    slot = farm.node()
+    assert waiting.id not in farm.scheduler.indexed, "no frame of it can run yet"
+    (ref,) = await farm.offer(slot)
+    assert (ref.job, ref.chunk) == (parent.id, 0)
+    farm.finish(slot, ref)
+    (ref,) = await farm.offer(slot)
+    assert (ref.job, ref.chunk) == (waiting.id, 0)
+    farm.finish(slot, ref)
+    # Its next chunks wait for frames 2 and 3, but no chunk walk ran on this change:
+    assert waiting.id in farm.scheduler.indexed
+    (ref,) = await farm.offer(slot)
+    assert (ref.job, ref.chunk) == (parent.id, 1), "the pick passed it over"
+    assert waiting.id not in farm.scheduler.indexed, "and dropped it"
+    farm.finish(slot, ref)
+    (ref,) = await farm.offer(slot)
+    assert (ref.job, ref.chunk) == (waiting.id, 1)
