@@ -35,6 +35,7 @@ ANY_POOL = ""
 MIB = 1024 * 1024
 
 Key = tuple[int, int, int]  # (-priority, seq, job id)
+NAMED_NODES = 20  # a `why` names this many nodes, then counts the others
 SLICE_S = 0.003
 """How long one dispatch slice may hold the loop before the rest of the free nodes
 wait for the next loop turn (an HTTP request waits at most about one slice)."""
@@ -456,10 +457,15 @@ class Scheduler:
             refusals = {node.label: self._refusal(job, node) for node in online}
             eligible = [name for name, refusal in refusals.items() if refusal is None]
             if not eligible:
-                for name, refusal in sorted(refusals.items()):
+                named = sorted(refusals.items())
+                for name, refusal in named[:NAMED_NODES]:
                     reasons.append(f"node {name}: {refusal}")
+                if len(named) > NAMED_NODES:
+                    reasons.append(f"and {len(named) - NAMED_NODES} more nodes refuse it")
             elif not any(node.id in self.free for node in online if refusals[node.label] is None):
-                busy = ", ".join(sorted(eligible))
+                busy = ", ".join(sorted(eligible)[:NAMED_NODES])
+                if len(eligible) > NAMED_NODES:
+                    busy += f" and {len(eligible) - NAMED_NODES} more"
                 reasons.append(
                     f"every eligible node is busy ({busy}); it waits its turn by priority"
                 )
