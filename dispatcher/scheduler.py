@@ -402,6 +402,21 @@ class Scheduler:
         return None
 
     # -- explaining ----------------------------------------------------------
+    def _node_reasons(self, job: Job, online: list[Node]) -> list[str]:
+        """What the connected nodes say when none of the free ones may take the job."""
+        refusals = [(node.label, self._refusal(job, node)) for node in online]
+        eligible = sorted(name for name, refusal in refusals if refusal is None)
+        if eligible:
+            busy = ", ".join(eligible[:NAMED_NODES])
+            if len(eligible) > NAMED_NODES:
+                busy += f" and {len(eligible) - NAMED_NODES} more"
+            return [f"every eligible node is busy ({busy}); it waits its turn by priority"]
+        refusals.sort()
+        reasons = [f"node {name}: {refusal}" for name, refusal in refusals[:NAMED_NODES]]
+        if len(refusals) > NAMED_NODES:
+            reasons.append(f"and {len(refusals) - NAMED_NODES} more nodes refuse it")
+        return reasons
+
     def why(self, job: Job, nodes: list[Node], connected: set[int]) -> list[str]:
         """Plain sentences saying why `job` has no (more) chunks running."""
         state = job.state.value
@@ -436,8 +451,10 @@ class Scheduler:
             reasons.append(wait.reason)
         if job.max_nodes and len(self.queue.job_nodes.get(job.id, ())) >= job.max_nodes:
             reasons.append(f"it already runs on its maximum of {job.max_nodes} nodes")
-        for (job_id, index), needed in sorted(self.queue.memory_needed.items()):
-            if job_id == job.id and job.chunk_status[index] == CHUNK_QUEUED:
+        starved = [(key[1], needed) for key, needed in self.queue.memory_needed.items()
+                   if key[0] == job.id]  # fmt: skip
+        for index, needed in sorted(starved):
+            if job.chunk_status[index] == CHUNK_QUEUED:
                 reasons.append(
                     f"chunk {index} was killed for lack of memory; it waits for a node with "
                     f"more than {needed // MIB} MB free"
@@ -453,22 +470,11 @@ class Scheduler:
             reasons += away[:8]
         if not online:
             reasons.append("no render node is connected")
-        else:
-            refusals = {node.label: self._refusal(job, node) for node in online}
-            eligible = [name for name, refusal in refusals.items() if refusal is None]
-            if not eligible:
-                named = sorted(refusals.items())
-                for name, refusal in named[:NAMED_NODES]:
-                    reasons.append(f"node {name}: {refusal}")
-                if len(named) > NAMED_NODES:
-                    reasons.append(f"and {len(named) - NAMED_NODES} more nodes refuse it")
-            elif not any(node.id in self.free for node in online if refusals[node.label] is None):
-                busy = ", ".join(sorted(eligible)[:NAMED_NODES])
-                if len(eligible) > NAMED_NODES:
-                    busy += f" and {len(eligible) - NAMED_NODES} more"
-                reasons.append(
-                    f"every eligible node is busy ({busy}); it waits its turn by priority"
-                )
+        elif not any(
+            slot.node.id in connected and self._refusal(job, slot.node) is None
+            for slot in self.free.values()
+        ):  # (a free node that may take it: nothing to say about nodes, no walk of them all)
+            reasons += self._node_reasons(job, online)
         if not reasons:
             reasons.append("nothing holds it back; it will be dispatched on the next free slot")
         return reasons
