@@ -41,3 +41,27 @@ async def test_a_small_farm_names_every_node() -> None:
         "node n1: the node is not in pools gpu",
         "node n2: the node is not in pools gpu",
     ]
+
+
+async def test_free_nodes_that_may_not_take_it_leave_the_busy_ones_named() -> None:
+    farm = Farm()
+    running = farm.submit(frames="1-10", pools=["gpu"], priority=90)
+    gpu = [farm.node(pools=("gpu",)) for _ in range(2)]
+    for slot in gpu:
+        await farm.offer(slot)
+    cpu = [farm.node(pools=("cpu",)) for _ in range(2)]
+    for slot in cpu:
+        assert await farm.offer(slot) == []  # free, and they stay so
+    waiting = farm.submit(frames="1-10", pools=["gpu"], priority=10)
+    nodes = [slot.node for slot in [*gpu, *cpu]]
+    connected = {node.id for node in nodes}
+    assert set(farm.scheduler.free) == {slot.node.id for slot in cpu}
+    assert farm.scheduler.why(waiting, nodes, connected) == [
+        "every eligible node is busy (n1, n2); it waits its turn by priority"
+    ]
+    farm.finish(gpu[0], gpu[0].refs[0])
+    farm.scheduler.free[gpu[0].node.id] = gpu[0]  # (free, before the pass that fills it)
+    assert farm.scheduler.why(waiting, nodes, connected) == [
+        "nothing holds it back; it will be dispatched on the next free slot"
+    ]
+    assert running.state.value == "running"
