@@ -5,6 +5,8 @@ Event-driven: `job_changed` runs when a job may have become (un)dispatchable,
 index per pool (plus one for jobs open to every node), ordered by priority
 (higher first) then submit order; a pass walks only the buckets of a node's
 pools and stops at the first job with a chunk for it. Nothing scans the queue.
+A pass runs in slices of `SLICE_S` that give the loop back between nodes, so
+an HTTP request never waits for a whole pass over a big farm.
 
 Template logic (dispatcher/logic.py) pins broadcast chunks to their nodes, keeps
 target-host jobs on their hosts and holds an image-slicing job's assembling
