@@ -117,6 +117,8 @@ class Scheduler:
         # (the requirement lists are held, not copied: an edit replaces them)
         self._gates: dict[int, tuple[object, ...]] = {}
         self._held_templates: set[str] = set()
+        # Free nodes a sliced pass has not looked at yet (the next slice does first).
+        self.unreached: set[int] = set()
 
     # -- the index -----------------------------------------------------------
     def job_changed(self, job: Job) -> None:
@@ -243,6 +245,7 @@ class Scheduler:
         """One slice of a pass: fill free nodes until every one was looked at or the
         slice's time is up; then the rest waits for the next loop turn (kicked again)."""
         self._kicked = False
+        self.unreached = set()
         if self.paused or not self.queue.store.writable:  # (kicked again when it is)
             return
         assigns: list[tuple[Slot, Ref]] = []
@@ -253,11 +256,13 @@ class Scheduler:
         self._held_templates.clear()
         deadline = time.perf_counter() + self.slice_s
         looked: list[int] = []  # nodes this slice left free (nothing for them now)
-        for visited, node_id in enumerate(list(self.free)):
+        waiting = list(self.free)
+        for visited, node_id in enumerate(waiting):
             if not self.indexed:
                 break
             if visited and time.perf_counter() >= deadline:
                 self.kick()  # (the nodes not looked at yet come first next time)
+                self.unreached = set(waiting[visited:])
                 break
             slot = self.free[node_id]
             while slot.free_slots() > 0 and not slot.node.paused:

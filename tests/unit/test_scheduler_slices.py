@@ -34,9 +34,10 @@ async def test_a_slice_gives_the_loop_back_and_the_pass_goes_on_next_turn() -> N
     await turns(1)
     assert served(slots) == [slots[0].node.id]
     assert between == [[slots[0].node.id]], "other callbacks ran after the first slice"
+    assert farm.scheduler.unreached == {slots[1].node.id, slots[2].node.id}
     await turns(3)
     assert served(slots) == [slot.node.id for slot in slots]
-    assert not farm.scheduler.free
+    assert not farm.scheduler.free and not farm.scheduler.unreached
 
 
 async def test_nodes_a_slice_did_not_reach_come_first_next_time() -> None:
