@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from dispatcher import jobspec, limits, logic
+from dispatcher import frame_waits, jobspec, limits, logic
 from dispatcher.errors import Conflict, NotFound, ValidationError
 from dispatcher.indexes import JobIndex
 from dispatcher.model import (
@@ -958,23 +958,7 @@ class Queue:
 
     def chunk_dependencies_met(self, job: Job, index: int) -> bool:
         """Per-frame waits: every frame of this chunk that a dependency renders must be done."""
-        first, last = job.chunk_frames(index)
-        for dep in job.depends_on:
-            other = self.jobs.get(dep.job_id)
-            if other is None or dep.mode is not DependMode.SUCCESS:
-                continue
-            if other.state is Status.DONE:
-                continue
-            value = first
-            while value <= last:
-                chunk = other.chunk_of_frame(value)
-                if chunk is not None and other.chunk_status[chunk] not in (
-                    CHUNK_DONE,
-                    CHUNK_SKIPPED,
-                ):
-                    return False
-                value += job.by
-        return True
+        return frame_waits.dependencies_met(job, index, self.jobs)
 
     def runs_on(self, node_id: int) -> list[Ref]:
         running = self.running
