@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import math
+import os
 import re
 import time
 import uuid
@@ -44,6 +45,16 @@ def parse_uuid(text: object) -> str | None:
 
 
 NIL_UUID = "00000000-0000-0000-0000-000000000000"
+
+
+def new_uuid() -> str:
+    """A random (version 4) UUID in its canonical text: what str(uuid.uuid4()) gives,
+    without building a UUID object (a new node takes one in its handshake)."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+    raw[8] = (raw[8] & 0x3F) | 0x80  # the RFC 4122 variant
+    text = raw.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 class Status(enum.StrEnum):
@@ -178,7 +189,7 @@ class Job:
     cursor: int = 0
     failed_reason: str = ""
     # A stable identity beside the integer id (Smedge and PyFarm name jobs by UUID).
-    uuid: str = field(default_factory=lambda: str(uuid.uuid4()))
+    uuid: str = field(default_factory=new_uuid)
     # Who is told when the job ends or is deleted: {id, username, on_success, on_failure,
     # on_deletion[, webhook]} each (dispatcher/notified.py).
     notified_users: list[dict[str, object]] = field(default_factory=list)
@@ -391,7 +402,7 @@ class Node:
     # Settings the dispatcher sends again whenever the node connects.
     process_priority: int | None = None
     realtime_log: bool = True
-    uuid: str = field(default_factory=lambda: str(uuid.uuid4()))
+    uuid: str = field(default_factory=new_uuid)
     # What the render client reports in each handshake: software (name, version), tags, CPUs.
     software: list[tuple[str, str]] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)

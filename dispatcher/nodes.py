@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import functools
 import logging
 import secrets
 import socket
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from dispatcher import paths, tls
@@ -43,19 +44,21 @@ LISTEN_BACKLOG = 4096
 ACCEPT_BATCH = 64  # connections accepted per readiness callback before others run
 ACCEPT_RETRY_S = 1.0  # pause after running out of descriptors
 MIN_NONCE_BYTES = 16
+# The node of a session that has not said hello yet: only read (its label in logs).
+UNATTACHED = Node(id=-1, name="?", uuid="")
 
 
 class NodeSession(asyncio.Protocol):
     """One render-client instance's connection."""
 
-    def __init__(self, server: NodeServer) -> None:
+    def __init__(self, server: NodeServer, peer: str = "?") -> None:
         self.server = server
         settings = server.settings
         self.reader = p.FrameReader(min(p.MAX_HANDSHAKE_FRAME_BYTES, settings.max_frame_bytes))
         self.transport: asyncio.Transport | None = None
-        self.peer = "?"
+        self.peer = peer  # "host:port", from the accept
         self.state = "hello"
-        self.node: Node = Node(id=-1, name="?", uuid="")  # a placeholder until attached
+        self.node: Node = UNATTACHED  # until the hello names it (shared: never changed)
         self.hello: p.Hello | None = None
         self.server_nonce = b""
         self.assigned: dict[tuple[int, int], p.Ref] = {}
@@ -79,15 +82,11 @@ class NodeSession(asyncio.Protocol):
 
     # -- transport -----------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # (the peer's address and TCP_NODELAY were set on the accepted socket)
         self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
         if self.closed:  # its handshake time ran out while TLS was still negotiating
             transport.close()
             return
-        peer = transport.get_extra_info("peername")
-        self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
-        sock = transport.get_extra_info("socket")
-        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.server.sessions.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -316,12 +315,16 @@ class NodeServer:
         self.live: dict[int, NodeSession] = {}
         self.deadlines: dict[int, float] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        # Plain connections being wrapped in a transport (stepped without a task: _open).
+        self._opening: set[Coroutine[Any, Any, Any]] = set()
         self._monitor: asyncio.Task[None] | None = None
         self.address: tuple[str, int] = ("", 0)
         self.results = 0
         self._unacked: list[tuple[NodeSession, p.Ref]] = []
         # Sessions with frames to write at the end of this loop tick (one callback for all).
         self._flushing: list[NodeSession] = []
+        # Nodes registered this tick, welcomed together once their commit is durable.
+        self._registering: list[tuple[NodeSession, p.Auth, Node, bytes, bool]] = []
         self._awaiting: list[NodeSession] = []
         # Accepting: our own listening socket, read only while fewer than
         # `max_handshaking` sessions are in their handshake.
@@ -332,6 +335,8 @@ class NodeServer:
         self._paused_at = 0.0
         self.accept_pauses = 0
         self._names = _NodeNames()
+        # (digest, sources, their encoding) of the last templates sent in a Welcome.
+        self._templates_encoded: tuple[str, dict[str, str], dict[str, Any]] | None = None
         # A standby's server (dispatcher/standby.py): every hello is refused with this
         # text, naming the leader's render address; nothing is watched.
         self.refuse_with: Callable[[], str] | None = None
@@ -358,6 +363,9 @@ class NodeServer:
             for session in list(self.sessions):
                 session.send(p.Bye("the dispatcher is shutting down"))
                 session.abort("dispatcher shutting down")
+        for opening in list(self._opening):
+            opening.close()  # (the loop closes the transport it was making)
+        self._opening.clear()
         for task in [self._monitor, *self._tasks]:
             if task is not None:
                 task.cancel()
@@ -397,7 +405,7 @@ class NodeServer:
                 self._pause_for_handshakes()
                 return
             try:
-                conn, _address = listener.accept()
+                conn, address = listener.accept()
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:
@@ -410,9 +418,13 @@ class NodeServer:
                     return
                 continue
             conn.setblocking(False)
-            session = NodeSession(self)
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            session = NodeSession(self, f"{address[0]}:{address[1]}")
             self.handshaking.add(session)
-            self._spawn(self._connect(conn, session), "render-accept")
+            if self._tls is None:
+                self._open(conn, session)
+            else:
+                self._spawn(self._connect(conn, session), "render-accept")
 
     def _pause_for_handshakes(self) -> None:
         self._pause_accepting()
@@ -428,19 +440,53 @@ class NodeServer:
                     self.accept_pauses,
                 )
 
+    def _open(self, conn: socket.socket, session: NodeSession) -> None:
+        """Wrap an accepted plain socket in a transport, without a task per connection.
+
+        The loop's connect_accepted_socket makes the transport at its first step and
+        then only awaits the transport's connection_made; it is stepped here and from
+        the callback of what it awaits, and kept in `_opening` until it ends (close()
+        closes what is still opening, as cancelling a task would).
+        """
+        opening = asyncio.get_running_loop().connect_accepted_socket(lambda: session, conn)
+        self._opening.add(opening)
+        self._step_open(opening, conn, session)
+
+    def _step_open(
+        self,
+        opening: Coroutine[Any, Any, Any],
+        conn: socket.socket,
+        session: NodeSession,
+        _done: object = None,
+    ) -> None:
+        try:
+            awaited = opening.send(None)
+        except StopIteration:
+            self._opening.discard(opening)
+            return
+        except Exception as exc:  # refused by the loop: that connection only
+            self._opening.discard(opening)
+            log.info("action=accept_open_failed peer=%s error=%r", session.peer, exc)
+            conn.close()
+            session.closed = True
+            session.handshake_over()
+            return
+        step = functools.partial(self._step_open, opening, conn, session)
+        if awaited is None:  # a bare yield: step again on the next tick
+            asyncio.get_running_loop().call_soon(step)
+        else:
+            awaited.add_done_callback(step)
+
     async def _connect(self, conn: socket.socket, session: NodeSession) -> None:
-        """Wrap an accepted socket in a transport (after its TLS handshake, with TLS)."""
+        """Wrap an accepted socket in a transport after its TLS handshake."""
         loop = asyncio.get_running_loop()
         try:
-            if self._tls is None:
-                await loop.connect_accepted_socket(lambda: session, conn)
-            else:
-                await loop.connect_accepted_socket(
-                    lambda: session,
-                    conn,
-                    ssl=self._tls,
-                    ssl_handshake_timeout=self.settings.handshake_timeout_s,
-                )
+            await loop.connect_accepted_socket(
+                lambda: session,
+                conn,
+                ssl=self._tls,
+                ssl_handshake_timeout=self.settings.handshake_timeout_s,
+            )
         except (OSError, TimeoutError, ssl.SSLError) as exc:
             log.info("action=tls_handshake_failed error=%r", exc)
             conn.close()
@@ -467,26 +513,55 @@ class NodeServer:
     # -- handshake and reconciliation ---------------------------------------
     def attach(self, session: NodeSession, auth: p.Auth) -> None:
         """Register the session's node; welcome it once that is durable (a new key is
-        durable before the node is told it). No task: the commit's callback goes on."""
-        if not self._key_proved(session, auth):
+        durable before the node is told it). No task: one commit future per loop tick
+        welcomes every node registered in that tick, from its callback."""
+        hello = session.hello
+        assert hello is not None
+        known = self.find_node(hello.name, hello.instance)  # (one lookup for both steps)
+        if not self._key_proved(session, auth, known):
             return
-        node, new_key = self._register(session, auth)
+        node, new_key = self._register(session, auth, known)
+        if not self._registering:
+            asyncio.get_running_loop().call_soon(self._welcome_when_durable)
+        self._registering.append((session, auth, node, new_key, known is None))
 
-        def registered(done: asyncio.Future[None]) -> None:
-            if done.cancelled() or done.exception() is not None:
-                # The client reconnects later, with its backoff.
-                reason = "cancelled" if done.cancelled() else str(done.exception())
-                session.abort(f"not registered: {reason}")
-                return
-            if session.closed:
-                return
-            try:
-                self._welcome(session, auth, node, new_key)
-            except Exception:  # a bug must cost one session, never the dispatcher
-                log.exception("action=attach_error node=%d peer=%s", node.id, session.peer)
-                session.abort("internal error attaching the node")
+    def _welcome_when_durable(self) -> None:
+        """Welcome the nodes registered so far once the store has committed them."""
+        registered, self._registering = self._registering, []
 
-        self.store.commit_future().add_done_callback(registered)
+        def durable(done: asyncio.Future[None]) -> None:
+            failed = done.cancelled() or done.exception() is not None
+            reason = (
+                "" if not failed else "cancelled" if done.cancelled() else str(done.exception())
+            )
+            for session, auth, node, new_key, new_node in registered:
+                if failed:  # the client reconnects later, with its backoff
+                    self._not_registered(node, new_key, new_node)
+                    session.abort(f"not registered: {reason}")
+                    continue
+                if session.closed:
+                    continue
+                try:
+                    self._welcome(session, auth, node, new_key)
+                except Exception:  # a bug must cost one session, never the dispatcher
+                    log.exception("action=attach_error node=%d peer=%s", node.id, session.peer)
+                    session.abort("internal error attaching the node")
+
+        self.store.commit_future().add_done_callback(durable)
+
+    def _not_registered(self, node: Node, new_key: bytes, new_node: bool) -> None:
+        """Forget what a refused registration did in memory: a node never stored goes,
+        and a key never stored nor told is dropped (kept, it would lock its node out:
+        the client could never prove it). A node live on another session stays."""
+        if node.id in self.live:
+            return
+        node.online = False
+        if new_node:
+            if self.queue.nodes.get(node.id) is node:
+                del self.queue.nodes[node.id]
+            return
+        if new_key and node.key == new_key.hex():
+            node.key = ""
 
     def _welcome(self, session: NodeSession, auth: p.Auth, node: Node, new_key: bytes) -> None:
         previous = self.live.get(node.id)
@@ -504,7 +579,9 @@ class NodeServer:
                 node_id=node.id,
                 heartbeat_s=self.settings.heartbeat_interval_s,
                 templates_digest=digest,
-                templates=None if auth.templates_digest == digest else sources,
+                templates=None
+                if auth.templates_digest == digest
+                else self._encoded_templates(digest, sources),
                 node_key=p.mask_node_key(self.secret, hello.nonce, session.server_nonce, new_key)
                 if new_key
                 else b"",
@@ -520,6 +597,14 @@ class NodeServer:
         self.on_node_change(node, "node_online")
         self.scheduler.node_free(session)
 
+    def _encoded_templates(self, digest: str, sources: dict[str, str]) -> dict[str, str]:
+        """The template sources for a Welcome, encoded once per digest (a fleet of new
+        clients would otherwise encode every template's source for each Welcome)."""
+        cached = self._templates_encoded
+        if cached is None or cached[0] != digest or cached[1] is not sources:
+            cached = self._templates_encoded = (digest, sources, p.preencoded(sources))
+        return cached[2]
+
     def _template_config(self, node: Node) -> dict[str, dict[str, Any]] | None:
         """The node's client configuration for the Welcome; None (the client keeps what it
         has) when it cannot be made."""
@@ -534,11 +619,11 @@ class NodeServer:
     def find_node(self, name: str, instance: int) -> Node | None:
         return self._names.find(self.queue.nodes, name, instance)
 
-    def _key_proved(self, session: NodeSession, auth: p.Auth) -> bool:
-        """True unless the node is registered with a key this session did not prove."""
+    def _key_proved(self, session: NodeSession, auth: p.Auth, node: Node | None) -> bool:
+        """True unless the node (`node`: the one of the hello's name, None when new) is
+        registered with a key this session did not prove."""
         hello = session.hello
         assert hello is not None
-        node = self.find_node(hello.name, hello.instance)
         if node is None or not node.key:
             return True
         expected = p.node_proof(
@@ -565,11 +650,13 @@ class NodeServer:
         session.abort("node key not proved")
         return False
 
-    def _register(self, session: NodeSession, auth: p.Auth) -> tuple[Node, bytes]:
-        """The session's node, registered if new; and a new node key when one is issued."""
+    def _register(
+        self, session: NodeSession, auth: p.Auth, node: Node | None
+    ) -> tuple[Node, bytes]:
+        """The session's node (`node`, or registered when None); and a new node key when
+        one is issued."""
         hello = session.hello
         assert hello is not None
-        node = self.find_node(hello.name, hello.instance)
         if node is None:
             node = Node(id=self.queue.new_node_id(), name=hello.name, instance=hello.instance)
             self.queue.nodes[node.id] = node
@@ -668,8 +755,14 @@ class NodeServer:
 
     def _settle_awaiting(self) -> None:
         sessions, self._awaiting = self._awaiting, []
+        unreached = self.scheduler.unreached  # (a sliced pass looks at them next turn)
         for session in sessions:
-            session.result_at = 0.0
+            if session.node.id in unreached:
+                self._awaiting.append(session)
+            else:
+                session.result_at = 0.0
+        if self._awaiting:
+            asyncio.get_running_loop().call_soon(self._settle_awaiting)
 
     def _ack_when_durable(self) -> None:
         """Acknowledge the results recorded so far once the store has committed them."""

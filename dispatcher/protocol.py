@@ -21,6 +21,8 @@ authenticated its frames may be at most MAX_HANDSHAKE_FRAME_BYTES.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import hmac
 import struct
 from typing import Annotated, Any, cast
@@ -33,6 +35,9 @@ MAX_FRAME_BYTES = 8 * 1024 * 1024
 MAX_HANDSHAKE_FRAME_BYTES = 64 * 1024
 NODE_KEY_BYTES = 32
 HEADER = struct.Struct(">I")
+SHA256_BLOCK_BYTES = 64
+_PAD_INNER = bytes(byte ^ 0x36 for byte in range(256))
+_PAD_OUTER = bytes(byte ^ 0x5C for byte in range(256))
 
 # What a render client may report, checked when a frame is decoded (NaN and the
 # infinities fail every bound; msgspec refuses invalid UTF-8, so no surrogates).
@@ -400,7 +405,30 @@ class FrameReader:
 
 def proof(secret: bytes, role: str, client_nonce: bytes, server_nonce: bytes) -> bytes:
     """HMAC-SHA256 that proves knowledge of the farm secret for one handshake."""
-    return hmac.digest(secret, role.encode() + b"|" + client_nonce + b"|" + server_nonce, "sha256")
+    return keyed_sha256(secret, role.encode() + b"|" + client_nonce + b"|" + server_nonce)
+
+
+@functools.lru_cache(maxsize=8)
+def _hmac_pads(key: bytes) -> tuple[Any, Any]:
+    """The SHA-256 states after HMAC's inner and outer padded keys (RFC 2104)."""
+    if len(key) > SHA256_BLOCK_BYTES:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(SHA256_BLOCK_BYTES, b"\0")
+    inner = hashlib.sha256(key.translate(_PAD_INNER))
+    outer = hashlib.sha256(key.translate(_PAD_OUTER))
+    return inner, outer
+
+
+def keyed_sha256(key: bytes, message: bytes) -> bytes:
+    """HMAC-SHA256 of `message` under a long-lived key (the farm secret): the same bytes
+    as hmac.digest, from padded-key states made once per key and copied per message
+    (a one-shot HMAC looks the digest up and pads the key again each time)."""
+    inner, outer = _hmac_pads(key)
+    inner = inner.copy()
+    inner.update(message)
+    outer = outer.copy()
+    outer.update(inner.digest())
+    return cast(bytes, outer.digest())
 
 
 def proof_ok(expected: bytes, given: bytes) -> bool:
@@ -419,7 +447,7 @@ def node_proof(
 
 def mask_node_key(secret: bytes, client_nonce: bytes, server_nonce: bytes, key: bytes) -> bytes:
     """The node key XOR a pad only this handshake's two peers can make; its own inverse."""
-    pad = hmac.digest(secret, b"node-key|" + client_nonce + b"|" + server_nonce, "sha256")
+    pad = keyed_sha256(secret, b"node-key|" + client_nonce + b"|" + server_nonce)
     if len(key) > len(pad):
         raise ValueError(f"a node key is at most {len(pad)} bytes")
     if not key:

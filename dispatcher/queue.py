@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from dispatcher import jobspec, limits, logic
+from dispatcher import frame_waits, jobspec, limits, logic
 from dispatcher.errors import Conflict, NotFound, ValidationError
 from dispatcher.indexes import JobIndex
 from dispatcher.model import (
@@ -34,6 +34,7 @@ from dispatcher.model import (
     within,
 )
 from dispatcher.protocol import Ref, Result
+from dispatcher.running import RunningTable
 from dispatcher.store import Store, rows
 from dispatcher.store.batch import Refusal
 from dispatcher.store.sqlite import Snapshot
@@ -79,7 +80,8 @@ class Queue:
         self.nodes: dict[int, Node] = {}
         # The highest node id handed out or loaded (new_node_id: no scan of every node).
         self._top_node_id = 0
-        self.running: dict[tuple[int, int], Running] = {}
+        # (kept by node too: RunningTable.on_node, no walk over every attempt)
+        self.running: RunningTable[Running] = RunningTable()
         # Running chunks that reported progress, by job (for the progress events).
         self.reporting: dict[int, set[int]] = {}
         self.job_nodes: dict[int, Counter[int]] = {}
@@ -991,30 +993,11 @@ class Queue:
 
     def chunk_dependencies_met(self, job: Job, index: int) -> bool:
         """Per-frame waits: every frame of this chunk that a dependency renders must be done."""
-        first, last = job.chunk_frames(index)
-        for dep in job.depends_on:
-            other = self.jobs.get(dep.job_id)
-            if other is None or dep.mode is not DependMode.SUCCESS:
-                continue
-            if other.state is Status.DONE:
-                continue
-            value = first
-            while value <= last:
-                chunk = other.chunk_of_frame(value)
-                if chunk is not None and other.chunk_status[chunk] not in (
-                    CHUNK_DONE,
-                    CHUNK_SKIPPED,
-                ):
-                    return False
-                value += job.by
-        return True
+        return frame_waits.dependencies_met(job, index, self.jobs)
 
     def runs_on(self, node_id: int) -> list[Ref]:
-        return [
-            Ref(job_id, chunk, running.attempt)
-            for (job_id, chunk), running in self.running.items()
-            if running.node_id == node_id
-        ]
+        running = self.running
+        return [Ref(key[0], key[1], running[key].attempt) for key in running.on_node(node_id)]
 
 
 def _dependency_met(state: Status, mode: DependMode) -> bool:

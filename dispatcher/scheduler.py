@@ -5,6 +5,8 @@ Event-driven: `job_changed` runs when a job may have become (un)dispatchable,
 index per pool (plus one for jobs open to every node), ordered by priority
 (higher first) then submit order; a pass walks only the buckets of a node's
 pools and stops at the first job with a chunk for it. Nothing scans the queue.
+A pass runs in slices of `SLICE_S` that give the loop back between nodes, so
+an HTTP request never waits for a whole pass over a big farm.
 
 Template logic (dispatcher/logic.py) pins broadcast chunks to their nodes, keeps
 target-host jobs on their hosts and holds an image-slicing job's assembling
@@ -19,10 +21,11 @@ import asyncio
 import bisect
 import heapq
 import logging
+import time
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
-from dispatcher import logic, software
+from dispatcher import frame_waits, logic, software
 from dispatcher.licenses import Licenses
 from dispatcher.model import CHUNK_QUEUED, Job, JobKind, Node
 from dispatcher.protocol import Ref
@@ -34,6 +37,10 @@ ANY_POOL = ""
 MIB = 1024 * 1024
 
 Key = tuple[int, int, int]  # (-priority, seq, job id)
+NAMED_NODES = 20  # a `why` names this many nodes, then counts the others
+SLICE_S = 0.003
+"""How long one dispatch slice may hold the loop before the rest of the free nodes
+wait for the next loop turn (an HTTP request waits at most about one slice)."""
 
 
 def platform_name(platform: str) -> str:
@@ -76,9 +83,14 @@ class Scheduler:
     """Matches dispatchable jobs with free node slots."""
 
     def __init__(
-        self, queue: Queue, send_assigns: Callable[[list[tuple[Slot, Ref]]], None]
+        self,
+        queue: Queue,
+        send_assigns: Callable[[list[tuple[Slot, Ref]]], None],
+        *,
+        slice_s: float = SLICE_S,
     ) -> None:
         self.queue = queue
+        self.slice_s = slice_s
         self.send_assigns = send_assigns
         self.buckets: dict[str, _Bucket] = {}
         self.indexed: dict[int, tuple[Key, tuple[str, ...]]] = {}
@@ -104,6 +116,9 @@ class Scheduler:
         self._delay_due = 0.0
         # (the requirement lists are held, not copied: an edit replaces them)
         self._gates: dict[int, tuple[object, ...]] = {}
+        self._held_templates: set[str] = set()
+        # Free nodes a sliced pass has not looked at yet (the next slice does first).
+        self.unreached: set[int] = set()
 
     # -- the index -----------------------------------------------------------
     def job_changed(self, job: Job) -> None:
@@ -150,23 +165,33 @@ class Scheduler:
             return False
         if self.queue.blocking_dependencies(job) or self.holds_job(job):
             return False
-        return self._next_chunk(job) is not None
+        # An indexed job keeps its place without a new chunk walk (a change of a job it
+        # waits for frame by frame comes on every result there): a pick that finds no
+        # chunk for it drops it from the index.
+        return job.id in self.indexed or self._next_chunk(job) is not None
 
     def _next_chunk(self, job: Job, start: int | None = None) -> int | None:
         """The first queued chunk (from `start`) that no per-frame wait or hook holds back."""
         index = job.cursor if start is None else job.chunk_status.find(CHUNK_QUEUED, start)
         checks_frames = job.per_frame and bool(job.depends_on)
         status = job.chunk_status
+        jobs = self.queue.jobs
         while 0 <= index < job.chunk_count:
+            after = index + 1
             if logic.assembly_waits(job, index):
                 pass  # (the last chunk: the walk ends)
-            elif not checks_frames or self.queue.chunk_dependencies_met(job, index):
+            elif (
+                checks_frames
+                and (resume := frame_waits.blocked_until(job, index, jobs)) is not None
+            ):
+                after = resume  # (the chunks up to it wait for the same frames)
+            else:
                 held = self.holds(job, index)
                 if held is False:
                     return index
                 if held is None:
                     return None
-            index = status.find(0, index + 1)
+            index = status.find(CHUNK_QUEUED, after)
         return None
 
     # -- free slots ----------------------------------------------------------
@@ -217,17 +242,30 @@ class Scheduler:
             asyncio.get_running_loop().call_soon(self._dispatch)
 
     def _dispatch(self) -> None:
-        self._kicked = False
+        """One slice of a pass: fill free nodes until every one was looked at or the
+        slice's time is up; then the rest waits for the next loop turn (kicked again)."""
         self.queue.settle()  # results of this tick not yet announced: the index first
+        self._kicked = False  # (after: a kick from settling is this pass itself)
+        self.unreached = set()
         if self.paused or not self.queue.store.writable:  # (kicked again when it is)
             return
         assigns: list[tuple[Slot, Ref]] = []
-        # Each job is re-indexed once after the pass: _pick checks every pick anew.
+        # Each job is re-indexed once after the slice: _pick checks every pick anew.
         started: dict[int, Job] = {}
-        for node_id in list(self.free):
-            slot = self.free[node_id]
+        # Templates whose licenses or delay hold them for the rest of the slice (a slice
+        # only takes licenses and starts delays; it never frees one).
+        self._held_templates.clear()
+        deadline = time.perf_counter() + self.slice_s
+        looked: list[int] = []  # nodes this slice left free (nothing for them now)
+        waiting = list(self.free)
+        for visited, node_id in enumerate(waiting):
             if not self.indexed:
                 break
+            if visited and time.perf_counter() >= deadline:
+                self.kick()  # (the nodes not looked at yet come first next time)
+                self.unreached = set(waiting[visited:])
+                break
+            slot = self.free[node_id]
             while slot.free_slots() > 0 and not slot.node.paused:
                 found = self._pick(slot.node)
                 if found is None:
@@ -238,8 +276,15 @@ class Scheduler:
                 slot.take(ref)
                 assigns.append((slot, ref))
                 started[job.id] = job
+                if job.max_nodes and len(self.queue.job_nodes[job.id]) >= job.max_nodes:
+                    self._unindex(job.id)  # (full: the next nodes of the slice skip it)
             if slot.free_slots() <= 0 or slot.node.paused:
                 del self.free[node_id]
+            else:
+                looked.append(node_id)
+        if self._kicked:
+            for node_id in looked:  # behind the nodes this slice did not reach
+                self.free[node_id] = self.free.pop(node_id)
         for job in started.values():
             self.job_changed(job)
         if assigns:
@@ -265,7 +310,7 @@ class Scheduler:
                 continue
             seen.add(job_id)
             job = self.queue.jobs[job_id]
-            if self._refusal(job, node) is not None:
+            if job.template in self._held_templates or self._refusal(job, node) is not None:
                 continue
             index = self._next_chunk(job)
             if index is None:
@@ -279,6 +324,7 @@ class Scheduler:
                 continue
             wait = self.licenses.wait(job.template)
             if wait is not None:
+                self._held_templates.add(job.template)
                 if wait.retry_s > 0:
                     self._arm_delay(wait.retry_s)
                 continue
@@ -364,6 +410,21 @@ class Scheduler:
         return None
 
     # -- explaining ----------------------------------------------------------
+    def _node_reasons(self, job: Job, online: list[Node]) -> list[str]:
+        """What the connected nodes say when none of the free ones may take the job."""
+        refusals = [(node.label, self._refusal(job, node)) for node in online]
+        eligible = sorted(name for name, refusal in refusals if refusal is None)
+        if eligible:
+            busy = ", ".join(eligible[:NAMED_NODES])
+            if len(eligible) > NAMED_NODES:
+                busy += f" and {len(eligible) - NAMED_NODES} more"
+            return [f"every eligible node is busy ({busy}); it waits its turn by priority"]
+        refusals.sort()
+        reasons = [f"node {name}: {refusal}" for name, refusal in refusals[:NAMED_NODES]]
+        if len(refusals) > NAMED_NODES:
+            reasons.append(f"and {len(refusals) - NAMED_NODES} more nodes refuse it")
+        return reasons
+
     def why(self, job: Job, nodes: list[Node], connected: set[int]) -> list[str]:
         """Plain sentences saying why `job` has no (more) chunks running."""
         state = job.state.value
@@ -398,8 +459,10 @@ class Scheduler:
             reasons.append(wait.reason)
         if job.max_nodes and len(self.queue.job_nodes.get(job.id, ())) >= job.max_nodes:
             reasons.append(f"it already runs on its maximum of {job.max_nodes} nodes")
-        for (job_id, index), needed in sorted(self.queue.memory_needed.items()):
-            if job_id == job.id and job.chunk_status[index] == CHUNK_QUEUED:
+        starved = [(key[1], needed) for key, needed in self.queue.memory_needed.items()
+                   if key[0] == job.id]  # fmt: skip
+        for index, needed in sorted(starved):
+            if job.chunk_status[index] == CHUNK_QUEUED:
                 reasons.append(
                     f"chunk {index} was killed for lack of memory; it waits for a node with "
                     f"more than {needed // MIB} MB free"
@@ -415,17 +478,11 @@ class Scheduler:
             reasons += away[:8]
         if not online:
             reasons.append("no render node is connected")
-        else:
-            refusals = {node.label: self._refusal(job, node) for node in online}
-            eligible = [name for name, refusal in refusals.items() if refusal is None]
-            if not eligible:
-                for name, refusal in sorted(refusals.items()):
-                    reasons.append(f"node {name}: {refusal}")
-            elif not any(node.id in self.free for node in online if refusals[node.label] is None):
-                busy = ", ".join(sorted(eligible))
-                reasons.append(
-                    f"every eligible node is busy ({busy}); it waits its turn by priority"
-                )
+        elif not any(
+            slot.node.id in connected and self._refusal(job, slot.node) is None
+            for slot in self.free.values()
+        ):  # (a free node that may take it: nothing to say about nodes, no walk of them all)
+            reasons += self._node_reasons(job, online)
         if not reasons:
             reasons.append("nothing holds it back; it will be dispatched on the next free slot")
         return reasons

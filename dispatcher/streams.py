@@ -1,17 +1,30 @@
 """Open event streams: what each one wants, the events waiting for its client, and the bound.
 
-A stream subscribes to the bus with a filter. Publishing only appends a matching
-event to the stream's own bounded buffer (never awaits, never writes to a
-socket), so no client can slow the dispatcher or an operation. A client that
-lets `limit` events pile up is too slow: the stream is dropped with a logged
-reason, and its connection is aborted by whoever serves it (`on_drop`).
+The streams subscribe to the bus once, together. Publishing makes one `Item` of
+the event and hands it to every stream whose filter matches; the item encodes
+its wire form (a server-sent event) the first time a client is written to, and
+every other stream sends those same bytes: one encode per event, however many
+streams. Publishing only puts the item in each stream's own bounded buffer
+(never awaits, never writes to a socket), so no client can slow the dispatcher
+or an operation.
+
+A stream hands out what waits at most every `GATHER_S` (the first event after a
+quiet spell at once), so a burst costs its client a few writes, not one per
+event. A stream keeps at most one `job_progress` event per job waiting: a newer
+progress event of that job takes the older one's place at the end of the
+buffer, so a busy or slow client reads each job's newest state, not a backlog of
+stale ones. Every other event (and every `job_state` progress event, which says
+a job's state changed) is kept, in order. A client that still lets `limit`
+events pile up is too slow: the stream is dropped with a logged reason, and its
+connection is aborted by whoever serves it (`on_drop`); it resumes with its last
+event's number and learns from a `missed` event when it fell out of the memory.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -23,12 +36,48 @@ from dispatcher.events import (
     NodeEvent,
     NodeStateEvent,
     ProgressEvent,
+    encode,
     kind,
 )
 
 log = logging.getLogger(__name__)
 
-Item = tuple[int, Event]
+# A stream hands its client what waits at most this often (seconds): a burst of events
+# goes out in a few writes, not one per event.
+GATHER_S = 0.05
+
+
+def frame(seq: int, event: Event) -> bytes:
+    """One server-sent event: id (the event's number), event (its kind) and the event
+    as one line of JSON."""
+    return b"id: %d\nevent: %s\ndata: %s\n\n" % (seq, kind(event).encode(), encode(event))
+
+
+class Item:
+    """A published event as the streams hand it out: its number, the event, and its
+    server-sent-event frame, encoded once, when first asked for, for every stream."""
+
+    __slots__ = ("_frame", "_streams", "event", "job_progress", "progress_of", "seq")
+
+    def __init__(self, seq: int, event: Event, streams: Streams) -> None:
+        self.seq = seq
+        self.event = event
+        self._streams = streams
+        self._frame: bytes | None = None
+        # A progress event's job (it replaces that job's waiting `job_progress` event),
+        # and whether it is one a newer one may replace in turn.
+        self.progress_of = event.job if isinstance(event, ProgressEvent) else None
+        self.job_progress = self.progress_of is not None and event.action == "job_progress"
+
+    @property
+    def frame(self) -> bytes:
+        if self._frame is None:
+            self._frame = frame(self.seq, self.event)
+            self._streams.frames_encoded += 1
+        return self._frame
+
+    def __repr__(self) -> str:
+        return f"Item({self.seq}, {kind(self.event)}:{self.event.action})"
 
 
 @dataclass(frozen=True)
@@ -75,34 +124,53 @@ class Stream:
     def __init__(self, streams: Streams, wanted: EventFilter, limit: int, who: str) -> None:
         self.streams = streams
         self.wanted = wanted
+        self.filtered = bool(wanted.jobs or wanted.nodes or wanted.kinds)
         self.limit = limit
         self.who = who
-        self.waiting: deque[Item] = deque()
+        # The items waiting for the client by number (a dict keeps their order and lets
+        # a newer progress event take an older one's place in O(1)).
+        self.waiting: dict[int, Item] = {}
+        # job -> the number of its `job_progress` event waiting, if one is.
+        self._progress: dict[int, int] = {}
         self.ended = ""  # why the stream ended ("": it goes on)
         self.delivered = 0
+        self.coalesced = 0  # progress events replaced by a newer one before being sent
         self._wake = asyncio.Event()
+        self.gather_s = GATHER_S
+        self._handed_at = -math.inf
         self.on_drop: Callable[[str], None] = lambda reason: None
-        self._unsubscribe: Callable[[], None] = lambda: None
 
-    def deliver(self, seq: int, event: Event) -> None:
-        """Called on publish: keep the event if it matches; drop a client that lags."""
-        if self.ended or not self.wanted.matches(event):
+    def deliver(self, item: Item) -> None:
+        """Called on publish: keep the item if it matches (a progress event in place of
+        its job's waiting `job_progress` one); drop a client that lags."""
+        if self.ended or (self.filtered and not self.wanted.matches(item.event)):
             return
-        if len(self.waiting) >= self.limit:
+        waiting = self.waiting
+        job = item.progress_of
+        if job is not None:
+            older = self._progress.pop(job, None)
+            if older is not None:
+                del waiting[older]
+                self.coalesced += 1
+                self.streams.coalesced += 1
+            if item.job_progress:
+                self._progress[job] = item.seq
+        if len(waiting) >= self.limit:
             self.streams.dropped += 1
             self.end(f"the client fell {self.limit} events behind")
             log.warning(
                 "action=event_stream_dropped user=%s waiting=%d delivered=%d reason=%r",
-                self.who, len(self.waiting), self.delivered, self.ended,
+                self.who, self.limit, self.delivered, self.ended,
             )  # fmt: skip
             self.on_drop(self.ended)
             return
-        self.waiting.append((seq, event))
+        waiting[item.seq] = item
         self._wake.set()
 
     async def next(self, timeout_s: float) -> list[Item] | None:
-        """The events waiting (all of them), [] after `timeout_s` without one, None once
-        the stream has ended."""
+        """The items waiting (all of them, oldest first), [] after `timeout_s` without
+        one, None once the stream has ended. Items come at most every `gather_s`: the
+        first after a quiet spell at once, those of a burst together."""
         if not self.waiting and not self.ended:
             self._wake.clear()
             try:
@@ -112,8 +180,16 @@ class Stream:
                 return []
         if self.ended:
             return None
-        items = list(self.waiting)
-        self.waiting.clear()
+        loop = asyncio.get_running_loop()
+        gather_s = self._handed_at + self.gather_s - loop.time()
+        if gather_s > 0:  # a burst: let it gather (and a job's newer progress replace its older)
+            await asyncio.sleep(gather_s)
+            if self.ended:
+                return None
+        self._handed_at = loop.time()
+        items = list(self.waiting.values())
+        self.waiting = {}
+        self._progress.clear()
         self.delivered += len(items)
         return items
 
@@ -122,20 +198,31 @@ class Stream:
         if self.ended:
             return
         self.ended = reason
-        self.waiting.clear()
-        self._unsubscribe()
+        self.waiting = {}
+        self._progress.clear()
         self.streams.open.discard(self)
         self._wake.set()
 
 
 class Streams:
-    """The open streams of one dispatcher, at most `limit()` at once."""
+    """The open streams of one dispatcher, at most `limit()` at once; subscribed to the
+    bus once for all of them."""
 
     def __init__(self, bus: EventBus) -> None:
         self.bus = bus
         self.open: set[Stream] = set()
         self.dropped = 0
         self.closing = False
+        self.frames_encoded = 0  # events encoded for the streams (once each, at most)
+        self.coalesced = 0  # progress events replaced by a newer one, over every stream
+        bus.subscribe(self._publish)  # for as long as the dispatcher runs
+
+    def _publish(self, event: Event) -> None:
+        if not self.open:
+            return
+        item = Item(self.bus.last_seq, event, self)
+        for stream in list(self.open):
+            stream.deliver(item)
 
     def start(
         self, wanted: EventFilter, after: int | None, *, limit: int, who: str
@@ -146,10 +233,8 @@ class Streams:
         or repeated between the two."""
         stream = Stream(self, wanted, limit, who)
         kept = [] if after is None else self.bus.since(after)
-        replay = [(seq, event) for seq, event in kept or () if wanted.matches(event)]
+        replay = [Item(seq, event, self) for seq, event in kept or () if wanted.matches(event)]
         missed = kept is None
-        bus = self.bus
-        stream._unsubscribe = bus.subscribe(lambda event: stream.deliver(bus.last_seq, event))
         self.open.add(stream)
         return stream, replay, missed
 

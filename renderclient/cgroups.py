@@ -93,15 +93,19 @@ def _below(path: str, root: str) -> str:
 
 
 def kernel_oom_kills(vmstat: Path = VMSTAT) -> int | None:
-    """How many processes the kernel's OOM killer has killed since boot (None: unknown)."""
+    """How many processes the kernel's OOM killer has killed since boot (None: unknown).
+
+    Read twice per chunk: the counter's line is found in the raw bytes, not by
+    splitting the whole file into lines."""
     try:
-        for line in vmstat.read_text().splitlines():
-            name, _, value = line.partition(" ")
-            if name == "oom_kill":
-                return int(value)
+        data = b"\n" + vmstat.read_bytes()
+        at = data.find(b"\noom_kill ")
+        if at < 0:
+            return None
+        end = data.find(b"\n", at + 1)
+        return int(data[at + len(b"\noom_kill ") : end if end >= 0 else None])
     except (OSError, ValueError):
-        pass
-    return None
+        return None
 
 
 class MemoryCgroup:

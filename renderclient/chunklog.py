@@ -1,7 +1,8 @@
 """One chunk's output as the template's checks read it: kept whole, handed out in blocks.
 
 `ChunkLog` spools the process output to an anonymous temporary file (gone when
-closed, even if the client dies) so that the final onCheckLog sees the whole log,
+closed, even if the client dies; made at the first output, so that a silent
+command costs no file) so that the final onCheckLog sees the whole log,
 up to `max_bytes` (64 MiB): past it the log keeps its first `max_bytes - tail_bytes`
 and its last `tail_bytes`, with a line saying how much was left out between them.
 While the process runs, `take_block()` gives the complete lines written since the
@@ -45,14 +46,20 @@ class ChunkLog:
         self.max_bytes = max_bytes
         self.tail_bytes = min(tail_bytes, max_bytes // 2)
         self._head_limit = max_bytes - self.tail_bytes
-        # Owned by this object for the attempt's life; close() ends it.
-        self._file: IO[bytes] | None = tempfile.TemporaryFile(prefix="corral-chunk-log-")  # noqa: SIM115
+        # Owned by this object for the attempt's life (made at the first output);
+        # close() ends it.
+        self._file: IO[bytes] | None = None
+        self._closed = False
         self.size = 0
         self._tail = bytearray()
         self._block = bytearray()
 
     def add(self, data: bytes) -> None:
         """Output as the process writes it (on the event loop: small page-cache writes)."""
+        if not data:
+            return
+        if self._file is None and not self._closed:
+            self._file = tempfile.TemporaryFile(prefix="corral-chunk-log-")  # noqa: SIM115
         if self._file is not None and self.size < self._head_limit:
             self._file.write(data[: self._head_limit - self.size])
         self.size += len(data)
@@ -97,6 +104,7 @@ class ChunkLog:
         return text + tail.decode("utf-8", "replace")
 
     def close(self) -> None:
+        self._closed = True
         if self._file is not None:
             self._file.close()
             self._file = None

@@ -5,11 +5,16 @@ command: the farm secret, tokens and anything that names them. Removed are
 CORRAL_* variables whose name says SECRET, TOKEN, PASSWORD or KEY, every
 variable whose value holds the farm secret, and every variable whose value is
 the path of the secret file.
+
+A render client reads its own environment for every chunk it starts;
+`current_environ` and `environ_without_secrets` give copies of it that are
+worked out again only when it changed since the last call.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterable, Mapping, MutableMapping
 
 SECRET_WORDS = ("SECRET", "TOKEN", "PASSWORD", "KEY")
@@ -49,3 +54,40 @@ def remove_secrets(
     for name in names:
         del target[name]
     return names
+
+
+_lock = threading.Lock()
+# (os.environ's raw data when read, that environment as text, its secret-free copies)
+_memo: tuple[dict[bytes, bytes], dict[str, str], dict[bytes, dict[str, str]]] | None = None
+
+
+def _snapshot() -> tuple[dict[str, str], dict[bytes, dict[str, str]]]:
+    """This process's environment as text, and the memo of its secret-free copies."""
+    global _memo
+    raw = getattr(os.environ, "_data", None)
+    if not isinstance(raw, dict):  # not CPython's os.environ: no cheap way to compare
+        return dict(os.environ), {}
+    with _lock:
+        memo = _memo
+        if memo is None or memo[0] != raw:
+            memo = (dict(raw), dict(os.environ), {})
+            _memo = memo
+        return memo[1], memo[2]
+
+
+def current_environ() -> dict[str, str]:
+    """A copy of this process's environment (`dict(os.environ)`)."""
+    return dict(_snapshot()[0])
+
+
+def environ_without_secrets(secret: bytes) -> dict[str, str]:
+    """A copy of this process's environment without Corral's secrets
+    (`without_secrets(os.environ, secret)`)."""
+    environ, clean = _snapshot()
+    found = clean.get(secret)
+    if found is None:
+        found = without_secrets(environ, secret)
+        with _lock:
+            if len(clean) < 8:  # one secret per farm; a few at most in tests
+                clean[secret] = found
+    return dict(found)

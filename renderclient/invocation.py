@@ -14,7 +14,6 @@ far shows done.
 from __future__ import annotations
 
 import math
-import os
 import shlex
 import traceback
 from collections.abc import Callable, Mapping
@@ -27,6 +26,7 @@ from dispatcher.model import frame, frame_text
 from hooks.api.objects import MChunk, MJob, MStringRef
 from hooks.api.template import MEnvironment, MTemplate, MTemplateError, current_platform
 from renderclient import verdicts
+from renderclient.environment import current_environ
 from renderclient.verdicts import Judgement, Verdict
 
 T = TypeVar("T")
@@ -200,7 +200,7 @@ def build_invocations(
     else:
         argvs = [tokens]
 
-    env = dict(os.environ if base_env is None else base_env)
+    env = current_environ() if base_env is None else dict(base_env)
     environ = job.get("environ") or {}
     if not isinstance(environ, Mapping):
         raise TemplateError(f"job environ must be a mapping, not {type(environ).__name__}")

@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -37,6 +38,29 @@
 #endif
 
 static pid_t self;
+
+/* Close every descriptor above stderr (the command inherits only 0, 1 and 2). */
+static void close_extra_fds(void) {
+#ifdef SYS_close_range
+    if (syscall(SYS_close_range, 3U, ~0U, 0U) == 0)
+        return;
+#endif
+    DIR *fds = opendir("/proc/self/fd");
+    if (fds == NULL)
+        return;
+    int own = dirfd(fds);
+    int found[1024];
+    size_t count = 0;
+    struct dirent *entry;
+    while ((entry = readdir(fds)) != NULL && count < sizeof found / sizeof found[0]) {
+        int fd = atoi(entry->d_name);
+        if (fd > 2 && fd != own)
+            found[count++] = fd;
+    }
+    closedir(fds);
+    for (size_t i = 0; i < count; i++)
+        close(found[i]);
+}
 
 /* SIGKILL every direct child (read from /proc); returns how many it found. */
 static int kill_children(void) {
@@ -124,6 +148,7 @@ int main(int argc, char **argv) {
     if (child == 0) {
         sigprocmask(SIG_SETMASK, &previous, NULL);
         prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+        close_extra_fds();
         execvp(argv[3], argv + 3);
         fprintf(stderr, "corral-reaper: cannot run %s: %s\n", argv[3], strerror(errno));
         _exit(127);

@@ -7,8 +7,10 @@ Nothing in a SIGKILLed client can act, and a parent-death signal reaches only
 the client's direct children. The reaper is that direct child: it is the
 subreaper of the command's whole tree, gets SIGUSR1 when the client dies and
 then kills its children until none is left. reaper.c is the reaper; it is
-compiled once per source version into a cache folder (one exec more per spawn). Where no C compiler is found, this module is the reaper, run by the
-same Python (a few tens of milliseconds per spawn); the logic is the same.
+compiled once per source version into a cache folder (one exec more per spawn),
+statically linked where the C library allows it. Where no C compiler is found,
+this module is the reaper, run by the same Python (a few tens of milliseconds
+per spawn); the logic is the same.
 
     reaper CLIENT_PID -- COMMAND [ARGUMENT...]
 """
@@ -35,6 +37,7 @@ SOURCE = Path(__file__).with_name("reaper.c")
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 BUILD_TIMEOUT_S = 60.0
+BUILD_VERSION = b"static-first"  # how it is built: a change names a new cached file
 
 _command: list[str] | None = None
 
@@ -46,7 +49,7 @@ def cache_dir() -> Path:
 
 def build(folder: Path) -> Path | None:
     """The compiled reaper for this source (built now if missing), or None without a compiler."""
-    source = SOURCE.read_bytes()
+    source = SOURCE.read_bytes() + BUILD_VERSION
     target = folder / f"reaper-{hashlib.sha256(source).hexdigest()[:16]}"
     if os.access(target, os.X_OK):
         return target
@@ -57,12 +60,17 @@ def build(folder: Path) -> Path | None:
     fd, partial = tempfile.mkstemp(prefix=".reaper-", dir=folder)
     os.close(fd)
     try:
-        subprocess.run(
-            [compiler, "-O2", "-o", partial, str(SOURCE)],
-            check=True,
-            capture_output=True,
-            timeout=BUILD_TIMEOUT_S,
-        )
+        # Linked statically where the C library allows it: a static reaper starts
+        # without the dynamic loader, about a quarter less CPU for each render.
+        for flags in (["-static"], []):
+            done = subprocess.run(
+                [compiler, "-O2", *flags, "-o", partial, str(SOURCE)],
+                check=not flags,
+                capture_output=True,
+                timeout=BUILD_TIMEOUT_S,
+            )
+            if done.returncode == 0:
+                break
         os.chmod(partial, 0o700)
         os.replace(partial, target)  # atomic: clients building at once all get a whole file
     except (OSError, subprocess.SubprocessError) as exc:
@@ -155,6 +163,7 @@ def main(argv: list[str]) -> int:
     if child == 0:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        os.closerange(3, os.sysconf("SC_OPEN_MAX"))  # the command gets 0, 1 and 2 only
         try:
             os.execvp(argv[2], argv[2:])
         except OSError as exc:

@@ -168,6 +168,7 @@ class ProcessRunner:
         self._term_grace_s = term_grace_s
         self._label = label
         self._stop = asyncio.Event()
+        self._wakers: list[Callable[[bool], None]] = []  # a _wait() waiting for kill()
         self._kill_reason = ""
         self.pid: int | None = None
 
@@ -176,6 +177,8 @@ class ProcessRunner:
         if not self._stop.is_set():
             self._kill_reason = reason
             self._stop.set()
+            for wake in list(self._wakers):
+                wake(False)
 
     async def run(self) -> RunOutcome:
         started = time.time()
@@ -317,19 +320,46 @@ class ProcessRunner:
         return [info.pid for info in processes.tree(self.pid)] if self.pid else []
 
     async def _wait(self, process: Child, deadline: float | None) -> bool:
-        """Wait for the leader to exit or a stop; True when the deadline passed first."""
-        exited = asyncio.create_task(process.wait(), name=f"corral-runner-wait-{process.pid}")
-        stopped = asyncio.create_task(self._stop.wait(), name=f"corral-runner-stop-{process.pid}")
+        """Wait for the leader to exit or a stop; True when the deadline passed first.
+
+        One future, settled by whichever comes first: the leader's exit (a callback
+        on a fast-started process's exit future, else a task awaiting the loop's
+        process), kill(), or the deadline's timer."""
+        if process.returncode is not None or self._stop.is_set():
+            return False
+        loop = asyncio.get_running_loop()
+        woken: asyncio.Future[bool] = loop.create_future()
+
+        def wake(timed_out: bool) -> None:
+            if not woken.done():
+                woken.set_result(timed_out)
+
+        exited: asyncio.Future[Any]
+        if isinstance(process, spawn.SpawnedProcess):
+            exited = process.exit_future
+        else:
+            exited = asyncio.create_task(process.wait(), name=f"corral-runner-wait-{process.pid}")
+
+        def on_exit(_: asyncio.Future[Any]) -> None:
+            wake(False)
+
+        exited.add_done_callback(on_exit)
+        self._wakers.append(wake)
+        timer = (
+            None
+            if deadline is None
+            else loop.call_at(loop.time() + max(0.0, deadline - time.monotonic()), wake, True)
+        )
         try:
-            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-            done, _ = await asyncio.wait(
-                {exited, stopped}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-            )
-            return not done
+            return await woken
         finally:
-            for task in (exited, stopped):
-                task.cancel()
-            await asyncio.gather(exited, stopped, return_exceptions=True)
+            if timer is not None:
+                timer.cancel()
+            self._wakers.remove(wake)
+            exited.remove_done_callback(on_exit)
+            if isinstance(exited, asyncio.Task):
+                exited.cancel()
+                await asyncio.gather(exited, return_exceptions=True)
 
     async def _end_group(self, process: Child, reader: _PipeReader) -> None:
         """End whatever is left of the group once its leader is gone; drain the output."""
@@ -341,8 +371,9 @@ class ProcessRunner:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(reader.closed), self._term_grace_s)
             _signal_group(process.pid, signal.SIGKILL)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(reader.closed), DRAIN_S)
+        if not reader.closed.done():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(reader.closed), DRAIN_S)
 
 
 def failed_result(ref: Ref, error: str, *, killed: bool = False) -> Result:
@@ -423,23 +454,25 @@ class ChunkRun:
         if template is None:
             return failed_result(assign.ref, f"template {key} not installed on this node")
         ref = assign.ref
-        try:
-            preferences = await run_limited(
-                lambda: self._preferences(template),
-                timeout_s=self._hook_timeout_s,
-                what=f"template {key}: reading the client configuration",
+
+        def prepare() -> tuple[dict[str, Any], Invocation]:
+            # The client configuration and the command line in one call: one trip
+            # to a callback thread per chunk for both, under one time limit.
+            preferences = self._preferences(template)
+            return preferences, build_invocations(
+                template,
+                assign.job,
+                assign.start,
+                assign.end,
+                self._instance,
+                preferences,
+                chunk_id=ref.chunk,
+                attempt=ref.attempt,
             )
-            invocation = await run_limited(
-                lambda: build_invocations(
-                    template,
-                    assign.job,
-                    assign.start,
-                    assign.end,
-                    self._instance,
-                    preferences,
-                    chunk_id=ref.chunk,
-                    attempt=ref.attempt,
-                ),
+
+        try:
+            preferences, invocation = await run_limited(
+                prepare,
                 timeout_s=self._hook_timeout_s,
                 what=f"template {key}: building the command line",
             )

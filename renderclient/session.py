@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import functools
 import logging
-import os
 import random
 import secrets
 import ssl
@@ -65,7 +64,7 @@ from renderclient.dispatchers import (
     from_standby,
     leader_named,
 )
-from renderclient.environment import without_secrets
+from renderclient.environment import environ_without_secrets
 from renderclient.hookcalls import DEFAULT_HOOK_TIMEOUT_S, run_limited
 from renderclient.logwatch import LOG_CHECK_INTERVAL_S
 from renderclient.memwatch import MemoryCounts, MemoryWatch, run_watched
@@ -555,7 +554,7 @@ class InstanceSession:
 
     def environment(self) -> dict[str, str]:
         """This instance's identity for the processes it starts (renders, node code)."""
-        env = without_secrets(os.environ, self._secret)
+        env = environ_without_secrets(self._secret)
         env.update(
             CORRAL_NODE=self._node_label(),
             CORRAL_NODE_NAME=self.name,

@@ -2,10 +2,13 @@
 
 uvloop starts processes with fork(), and any start with a `preexec_fn` forks
 too: the whole client process is copied for each render, which here limits a
-node to about a quarter of the spawns per second the machine can do. The
-stdlib's `subprocess.Popen` without a `preexec_fn` starts the child with
-vfork() and exec() (nothing copied); the exit is then seen through a pidfd
-(Linux 5.3+) that the loop watches, and the child is reaped at once.
+node to about a quarter of the spawns per second the machine can do.
+`os.posix_spawn` starts the child with vfork() and exec() (nothing copied), with
+the environment encoded in C; the exit is then seen through a pidfd (Linux 5.3+)
+that the loop watches, and the child is reaped at once. A child that must start
+in another folder, or whose program is looked up in PATH, is started by
+`subprocess.Popen` without a `preexec_fn` (vfork() and exec() too, with more
+work in Python per start).
 
 The reaper every render runs under sets its own parent-death signal and checks
 its parent, so nothing needs to run in the child before exec. What does (joining
@@ -18,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import subprocess
 from collections.abc import Mapping, Sequence
 
@@ -46,10 +50,10 @@ class SpawnedProcess:
     """A child started by `spawn()`: its pid, `returncode` (None while it runs) and
     `await wait()`, as asyncio's Process has them. Reaped as soon as it exits."""
 
-    def __init__(self, popen: subprocess.Popen[bytes]) -> None:
-        self._popen = popen
-        self.pid = popen.pid
-        self._pidfd = os.pidfd_open(popen.pid)  # before any reaping: the pid is ours
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+        self._pidfd = os.pidfd_open(pid)  # before any reaping: the pid is ours
         # Watched from the start, so the child is reaped even when nobody waits.
         loop = asyncio.get_running_loop()
         self._exited: asyncio.Future[int] = loop.create_future()
@@ -57,14 +61,16 @@ class SpawnedProcess:
         loop.add_reader(self._pidfd, self._on_exit)
 
     @property
-    def returncode(self) -> int | None:
-        return self._popen.returncode
+    def exit_future(self) -> asyncio.Future[int]:
+        """Done with the exit code once the process exited and was reaped (callbacks on
+        it run on the loop; never cancel it)."""
+        return self._exited
 
     async def wait(self) -> int:
         """The exit code (a negative signal number when a signal ended it), once it exited;
         cancelling a waiter leaves the watch in place for the others."""
-        if self._popen.returncode is not None:
-            return self._popen.returncode
+        if self.returncode is not None:
+            return self.returncode
         return await asyncio.shield(self._exited)
 
     def _on_exit(self) -> None:
@@ -72,9 +78,56 @@ class SpawnedProcess:
         with contextlib.suppress(OSError):
             os.close(self._pidfd)
         self._pidfd = -1
-        code = self._popen.wait()  # it exited: this reaps it at once
+        code = self._reap()
         if not self._exited.done():
             self._exited.set_result(code)
+
+    def _reap(self) -> int:
+        """It exited (its pidfd said so): collect its status at once."""
+        while True:
+            try:
+                _, status = os.waitpid(self.pid, 0)
+            except InterruptedError:
+                continue
+            except ChildProcessError:  # someone else reaped it: its code is lost
+                status = 255 << 8
+            break
+        self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+
+_posix_spawn_works = hasattr(os, "posix_spawn")
+
+
+def _start(argv: list[str], output_fd: int, env: Mapping[str, str] | None, cwd: str | None) -> int:
+    """The child's pid. os.posix_spawn (vfork+exec in C, the environment encoded in C)
+    when the program is a path and the child keeps our folder; else subprocess.Popen,
+    which also changes folder and searches PATH in the child's environment."""
+    global _posix_spawn_works
+    if _posix_spawn_works and cwd is None and os.sep in argv[0]:
+        actions = [
+            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_DUP2, output_fd, 1),
+            (os.POSIX_SPAWN_DUP2, output_fd, 2),
+        ]
+        try:
+            return os.posix_spawn(
+                argv[0], argv, os.environ if env is None else env,
+                file_actions=actions, setsid=True,
+            )  # fmt: skip
+        except NotImplementedError:  # no POSIX_SPAWN_SETSID in this C library
+            _posix_spawn_works = False
+    popen = subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=output_fd,
+        stderr=output_fd,
+        env=env,
+        cwd=cwd,
+        start_new_session=True,
+    )
+    popen.returncode = 0  # reaped by SpawnedProcess, not by this object
+    return popen.pid
 
 
 def spawn(
@@ -85,19 +138,16 @@ def spawn(
     cwd: str | None,
 ) -> SpawnedProcess:
     """Start `argv` in a new session, stdin from /dev/null, stdout and stderr to
-    `output_fd`; OSError when it cannot start (as exec says)."""
-    popen = subprocess.Popen(
-        list(argv),
-        stdin=subprocess.DEVNULL,
-        stdout=output_fd,
-        stderr=output_fd,
-        env=env,
-        cwd=cwd,
-        start_new_session=True,
-    )
+    `output_fd`; OSError when it cannot start (as exec says).
+
+    Descriptors the client inherited without close-on-exec are not closed here
+    (os.posix_spawn cannot): the reaper closes them before it runs the command."""
+    pid = _start(list(argv), output_fd, env, cwd)
     try:
-        return SpawnedProcess(popen)
+        return SpawnedProcess(pid)
     except OSError:
-        popen.kill()
-        popen.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
         raise

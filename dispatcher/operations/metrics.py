@@ -78,6 +78,14 @@ class MetricsOperations(Area):
                     "Event streams dropped for a slow client",
                     farm.streams.dropped,
                 ),
+                "corral_event_frames_encoded": (
+                    "Events encoded for the event streams (once each, however many streams)",
+                    farm.streams.frames_encoded,
+                ),
+                "corral_event_progress_coalesced": (
+                    "Progress events a newer one of the same job replaced before being sent",
+                    farm.streams.coalesced,
+                ),
             },  # fmt: skip
             gauges={
                 "corral_event_streams": ("Open event streams", len(farm.streams.open)),

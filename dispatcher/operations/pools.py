@@ -73,12 +73,16 @@ class PoolOperations(Area):
         if any(name in aliases for name in node.pools):
             node.pools = sorted({aliases.get(name, name) for name in node.pools})
             self.farm.store.put_node(node)
-        for name, info in records.all("pool"):
-            if node.label in info.get("nodes", []) and name not in node.pools:
+        # (read in place, no copy of every pool: this runs in every handshake)
+        for name in records.names("pool"):
+            if name not in node.pools and node.label in (
+                records.value("pool", name, "nodes") or ()
+            ):
                 node.pools = sorted({*node.pools, name})
                 self.farm.store.put_node(node)
         for name in node.pools:
-            self._identity(name)
+            if records.value("config", IDENTITIES, name) is None:
+                self._identity(name)
 
     # -- pools -----------------------------------------------------------------------
     def names(self) -> list[str]:

@@ -87,10 +87,11 @@ class TemplateConfigOperations(Area):
 
     def pools_of(self, node: Node) -> list[str]:
         """The node's pools in precedence order (by name): announced and configured ones."""
+        records = self.farm.records  # (read in place, no copy: this runs in every Welcome)
         configured = {
             name
-            for name, info in self.farm.records.all("pool")
-            if node.label in info.get("nodes", [])
+            for name in records.names("pool")
+            if node.label in (records.value("pool", name, "nodes") or ())
         }
         return sorted(set(node.pools) | configured)
 

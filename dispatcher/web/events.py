@@ -9,8 +9,10 @@ headers): the events it missed are replayed from the dispatcher's memory, or,
 when they are no longer kept, one `missed` event says so first (reload, then
 go on). An idle stream gets a comment line every `events_keepalive_s`.
 
-The stream only reads its own buffer (dispatcher/streams.py): a client that
-cannot keep up is dropped there, and its connection aborted here.
+The stream only reads its own buffer (dispatcher/streams.py), and sends the
+frames encoded there once for every stream. A job's `job_progress` events that
+wait for a busy client are merged there (the newest one goes); a client that
+still cannot keep up is dropped there, and its connection aborted here.
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from dispatcher.errors import ValidationError
-from dispatcher.events import Event, encode, kind
 from dispatcher.operations.events import Opened
 from dispatcher.web.app import operations
 from dispatcher.web.endpoint import Routes, validate
@@ -88,11 +89,6 @@ def resume_point(request: web.Request, query: EventsQuery) -> int | None:
             field="Last-Event-ID",
         )
     return int(text)
-
-
-def message(seq: int, event: Event) -> bytes:
-    """One server-sent event: id, event (the kind) and the event as JSON."""
-    return b"id: %d\nevent: %s\ndata: %s\n\n" % (seq, kind(event).encode(), encode(event))
 
 
 def missed_message(last_seq: int, after: int) -> bytes:
@@ -163,7 +159,7 @@ class _Connection:
         first = [b"retry: 2000\n\n"]
         if opened.missed and after is not None:
             first.append(missed_message(opened.last_seq, after))
-        first.extend(message(seq, event) for seq, event in opened.replay)
+        first.extend(item.frame for item in opened.replay)
         await self.write(b"".join(first))
         step_s = min(LIVENESS_S, self.keepalive_s)
         idle_s = 0.0
@@ -173,7 +169,7 @@ class _Connection:
                 return self.response  # ended: the dispatcher is shutting down
             if items:
                 idle_s = 0.0
-                await self.write(b"".join(message(seq, event) for seq, event in items))
+                await self.write(b"".join(item.frame for item in items))
                 continue
             transport = self.request.transport
             if transport is None or transport.is_closing():

@@ -121,6 +121,33 @@ async def test_a_stream_sees_a_submit_a_render_clients_chunks_and_the_job_done(l
     sse.response.close()
 
 
+async def test_twenty_streams_get_the_same_events_each_encoded_once(live: Live) -> None:
+    streams = [await stream(live) for _ in range(20)]
+    live.client("alpha")
+    job = await submit(live, "shared", start=1, end=6, batch=1, command=["sleep", "0.05"])
+
+    def done(e: dict[str, Any]) -> bool:
+        return e["event"] == "progress" and e["data"]["job"] == job and e["data"]["state"] == "done"
+
+    seen = [await sse.until(done) for sse in streams]
+    ids = {e["id"] for events in seen for e in events}
+    assert all(events == seen[0] for events in seen), "every stream got the same events"
+    async with live.session.get(
+        live.dispatcher.http_url + "/metrics", headers={"Authorization": f"Bearer {live.token}"}
+    ) as answer:
+        text = await answer.text()
+    counters = {
+        name: float(number)
+        for name, _, number in (line.partition(" ") for line in text.splitlines())
+        if name in ("corral_event_frames_encoded_total", "corral_events_published_total")
+    }
+    encoded = counters["corral_event_frames_encoded_total"]
+    # Once per event, not once per stream: never more than the events published at all.
+    assert len(ids) <= encoded <= counters["corral_events_published_total"] < 20 * len(ids)
+    for sse in streams:
+        sse.response.close()
+
+
 async def test_filters_by_job_node_and_kind(live: Live) -> None:
     one, two = await submit(live, "one", paused=True), await submit(live, "two", paused=True)
     by_job = await stream(live, f"?job={one}")

@@ -4,6 +4,7 @@ of its renders is gone, grandchildren in their own sessions included."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -83,3 +84,36 @@ def test_each_reaper_kills_the_tree_when_its_parent_dies(tmp_path: Path, kind: s
     process.wait()
     wait_for(lambda: gone(grandchild), 5, "the grandchild to die")
     wait_for(lambda: all(gone(pid) for pid in [*command_pids, reaper_pid]), 5, "the rest")
+
+
+def _has_interpreter(path: Path) -> bool:
+    """Whether an ELF file names a dynamic loader (a PT_INTERP program header)."""
+    import struct
+
+    data = path.read_bytes()
+    assert data[:4] == b"\x7fELF" and data[4] == 2  # 64-bit
+    order = "<" if data[5] == 1 else ">"
+    (phoff,) = struct.unpack_from(order + "Q", data, 0x20)
+    entry_size, count = struct.unpack_from(order + "HH", data, 0x36)
+    kinds = [struct.unpack_from(order + "I", data, phoff + i * entry_size)[0] for i in range(count)]
+    return 3 in kinds  # PT_INTERP
+
+
+def test_the_compiled_reaper_is_static_where_the_c_library_allows(tmp_path: Path) -> None:
+    built = reaper.build(tmp_path / "cache")
+    if built is None:
+        pytest.skip("no C compiler here: renders use the Python reaper")
+    probe = tmp_path / "probe.c"
+    probe.write_text("int main(void) { return 0; }\n")
+    compiler = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    assert compiler is not None
+    static_ok = (
+        subprocess.run(
+            [compiler, "-static", "-o", str(tmp_path / "probe"), str(probe)], capture_output=True
+        ).returncode
+        == 0
+    )
+    assert _has_interpreter(built) is not static_ok
+    # It works either way: the command's exit code comes back through it.
+    done = subprocess.run([str(built), str(os.getpid()), "--", "sh", "-c", "exit 6"], timeout=30)
+    assert done.returncode == 6

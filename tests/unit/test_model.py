@@ -1,3 +1,4 @@
+import uuid
 from decimal import Decimal
 
 import pytest
@@ -8,10 +9,13 @@ from dispatcher.model import (
     CHUNK_QUEUED,
     CHUNK_RUNNING,
     Job,
+    Node,
     Status,
     frame,
     frame_text,
+    new_uuid,
     parse_frame_range,
+    parse_uuid,
 )
 
 
@@ -84,3 +88,19 @@ def test_a_million_chunks_are_compact() -> None:
     size = len(job.chunk_status) + job.chunk_attempts.itemsize * len(job.chunk_attempts)
     size += job.chunk_nodes.itemsize * len(job.chunk_nodes) + len(job.chunk_failures)
     assert job.chunk_count == 1_000_000 and size == 10_000_000
+
+
+def test_new_uuid_is_a_canonical_random_version_4_uuid() -> None:
+    made = [new_uuid() for _ in range(2000)]
+    assert len(set(made)) == len(made)
+    for text in made:
+        value = uuid.UUID(text)
+        assert value.version == 4 and value.variant == uuid.RFC_4122
+        assert str(value) == text and parse_uuid(text) == text
+    # Every bit outside the version and variant varies.
+    ones = 0
+    for text in made:
+        ones |= int(text.replace("-", ""), 16)
+    assert ones == int("ffffffff-ffff-4fff-bfff-ffffffffffff".replace("-", ""), 16)
+    assert uuid.UUID(Node(id=1, name="n").uuid).version == 4
+    assert Node(id=1, name="n").uuid != Node(id=1, name="n").uuid

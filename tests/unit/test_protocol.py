@@ -1,3 +1,4 @@
+import hmac
 import time
 
 import msgspec
@@ -143,3 +144,33 @@ def test_result_ack_frame_is_the_encoded_message(ref: p.Ref) -> None:
     assert p.result_ack_frame(ref) == p.encode(p.ResultAck(ref))
     (body,) = p.FrameReader().feed(p.result_ack_frame(ref))
     assert p.decode(body) == p.ResultAck(ref)
+
+
+def test_keyed_sha256_is_hmac_sha256_for_every_key_length() -> None:
+    # Short, block-sized and over-long keys (these are hashed first, as RFC 2104 says).
+    for key_bytes in (0, 1, 32, 63, 64, 65, 200):
+        key = bytes(range(key_bytes % 256)) * (key_bytes // 256 + 1)
+        key = key[:key_bytes]
+        for message in (b"", b"renderclient|a|b", bytes(range(256)) * 3):
+            assert p.keyed_sha256(key, message) == hmac.digest(key, message, "sha256")
+    # The published proofs are plain HMACs: a peer with only hmac.digest agrees.
+    nonce_c, nonce_s = b"c" * 32, b"s" * 32
+    assert p.proof(b"farm", "dispatcher", nonce_c, nonce_s) == hmac.digest(
+        b"farm", b"dispatcher|" + nonce_c + b"|" + nonce_s, "sha256"
+    )
+    pad = hmac.digest(b"farm", b"node-key|" + nonce_c + b"|" + nonce_s, "sha256")
+    key = bytes(range(32))
+    masked = p.mask_node_key(b"farm", nonce_c, nonce_s, key)
+    assert masked == bytes(a ^ b for a, b in zip(key, pad, strict=True))
+    assert p.mask_node_key(b"farm", nonce_c, nonce_s, masked) == key
+
+
+def test_a_preencoded_welcome_field_gives_the_same_frame() -> None:
+    sources = {"blender.py": "print('b')\n" * 50, "maya.py": "x = 1\n"}
+    plain = p.Welcome(node_id=3, heartbeat_s=5.0, templates_digest="d", templates=sources)
+    raw = p.Welcome(
+        node_id=3, heartbeat_s=5.0, templates_digest="d", templates=p.preencoded(sources)
+    )
+    assert p.encode(raw) == p.encode(plain)
+    decoded = p.decode(p.encode(raw)[4:])
+    assert isinstance(decoded, p.Welcome) and decoded.templates == sources

@@ -31,7 +31,8 @@ class Farm:
         self.store = MemoryStore()
         self.queue = Queue(self.store, exclude_after_failures=2)
         self.sent: list[tuple[Any, Ref]] = []
-        self.scheduler = Scheduler(self.queue, self.sent.extend)
+        # (slices long enough that a loaded machine never splits a pass the test awaits)
+        self.scheduler = Scheduler(self.queue, self.sent.extend, slice_s=60.0)
         self.queue.on_change = self.scheduler.job_changed
         self.queue.on_remove = self.scheduler.job_removed
         self.slots: dict[int, FakeSlot] = {}

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from renderclient import spawn
+from renderclient import reaper, spawn
 from renderclient.runner import ProcessRunner
 
 pytestmark = pytest.mark.skipif(not spawn.PIDFD, reason="this kernel has no pidfd_open")
@@ -94,3 +97,79 @@ async def test_the_runner_starts_commands_the_fast_way(monkeypatch: pytest.Monke
     niced = ProcessRunner([["true"]], on_output=chunks.append, nice=1)
     assert (await niced.run()).exit_code == 0
     assert len(started) == 1  # a nice value keeps the forked start
+
+
+async def test_a_path_program_in_our_folder_starts_through_posix_spawn(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[str] = []
+    real_spawn, real_popen = os.posix_spawn, spawn.subprocess.Popen
+
+    def posix_spawn(*args: object, **kwargs: object) -> int:
+        calls.append("posix_spawn")
+        return real_spawn(*args, **kwargs)  # type: ignore[arg-type]
+
+    def popen(*args: object, **kwargs: object) -> object:
+        calls.append("popen")
+        return real_popen(*args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(spawn.os, "posix_spawn", posix_spawn)
+    monkeypatch.setattr(spawn.subprocess, "Popen", popen)
+    read_fd, write_fd = os.pipe()
+    try:
+        env = {"PATH": os.environ["PATH"], "MARK": "env reached"}
+        sh = shutil.which("sh")
+        assert sh is not None
+        child = spawn.spawn(
+            [sh, "-c", 'echo "$MARK"; read line; echo "stdin: $line"; exit 5'],
+            output_fd=write_fd,
+            env=env,
+            cwd=None,
+        )
+        assert os.getsid(child.pid) == child.pid  # its own session
+        # A folder, or a program looked up in PATH, take subprocess.Popen.
+        in_root = spawn.spawn(["sh", "-c", "pwd"], output_fd=write_fd, env=env, cwd="/")
+        os.close(write_fd)
+        assert await asyncio.wait_for(child.wait(), 10) == 5
+        assert await asyncio.wait_for(in_root.wait(), 10) == 0
+        output = b""
+        while chunk := os.read(read_fd, 4096):
+            output += chunk
+    finally:
+        os.close(read_fd)
+    assert calls == ["posix_spawn", "popen"]
+    assert b"env reached\n" in output and b"stdin: \n" in output and b"/\n" in output
+    assert _zombie_or_gone(child.pid) == "gone" and _zombie_or_gone(in_root.pid) == "gone"
+    with pytest.raises(FileNotFoundError):
+        spawn.spawn(["/nonexistent/program"], output_fd=2, env=None, cwd=None)
+
+
+FD_OPEN = "import os, sys\ntry:\n    os.fstat(int(sys.argv[1]))\nexcept OSError:\n    sys.exit(9)\n"
+
+
+async def test_a_render_gets_no_descriptor_the_client_left_inheritable(tmp_path: Path) -> None:
+    leaked = os.open(tmp_path / "leaked", os.O_CREAT | os.O_WRONLY)
+    os.set_inheritable(leaked, True)
+    try:
+        check = [sys.executable, "-c", FD_OPEN, str(leaked)]
+        # The descriptor itself is fine: a plain child that inherits it sees it.
+        assert subprocess.run(check, close_fds=False).returncode == 0
+        outcome = await ProcessRunner([check], on_output=lambda _: None).run()
+        assert outcome.exit_code == 9  # closed before the command ran
+    finally:
+        os.close(leaked)
+
+
+def test_the_python_reaper_closes_inherited_descriptors_too(tmp_path: Path) -> None:
+    leaked = os.open(tmp_path / "leaked", os.O_CREAT | os.O_WRONLY)
+    try:
+        script = str(Path(reaper.__file__))
+        check = [sys.executable, "-c", FD_OPEN, str(leaked)]
+        done = subprocess.run(
+            [sys.executable, "-I", "-S", script, str(os.getpid()), "--", *check],
+            pass_fds=(leaked,),
+            timeout=30,
+        )
+        assert done.returncode == 9
+    finally:
+        os.close(leaked)
