@@ -323,8 +323,6 @@ class NodeServer:
         self._unacked: list[tuple[NodeSession, p.Ref]] = []
         # Sessions with frames to write at the end of this loop tick (one callback for all).
         self._flushing: list[NodeSession] = []
-        # Nodes registered this tick, welcomed together once their commit is durable.
-        self._registering: list[tuple[NodeSession, p.Auth, Node, bytes, bool]] = []
         self._awaiting: list[NodeSession] = []
         # Accepting: our own listening socket, read only while fewer than
         # `max_handshaking` sessions are in their handshake.
@@ -459,6 +457,8 @@ class NodeServer:
         session: NodeSession,
         _done: object = None,
     ) -> None:
+        if opening not in self._opening:  # closed by the server's shutdown meanwhile
+            return
         try:
             awaited = opening.send(None)
         except StopIteration:
@@ -513,41 +513,41 @@ class NodeServer:
     # -- handshake and reconciliation ---------------------------------------
     def attach(self, session: NodeSession, auth: p.Auth) -> None:
         """Register the session's node; welcome it once that is durable (a new key is
-        durable before the node is told it). No task: one commit future per loop tick
-        welcomes every node registered in that tick, from its callback."""
+        durable before the node is told it). No task: the commit's callback goes on. The
+        commit future is asked for in the same call as the node is put, so it is the
+        very batch holding the node: a refusal means the node was not stored."""
         hello = session.hello
         assert hello is not None
         known = self.find_node(hello.name, hello.instance)  # (one lookup for both steps)
         if not self._key_proved(session, auth, known):
             return
         node, new_key = self._register(session, auth, known)
-        if not self._registering:
-            asyncio.get_running_loop().call_soon(self._welcome_when_durable)
-        self._registering.append((session, auth, node, new_key, known is None))
+        self.store.commit_future().add_done_callback(
+            functools.partial(self._registered, session, auth, node, new_key, known is None)
+        )
 
-    def _welcome_when_durable(self) -> None:
-        """Welcome the nodes registered so far once the store has committed them."""
-        registered, self._registering = self._registering, []
-
-        def durable(done: asyncio.Future[None]) -> None:
-            failed = done.cancelled() or done.exception() is not None
-            reason = (
-                "" if not failed else "cancelled" if done.cancelled() else str(done.exception())
-            )
-            for session, auth, node, new_key, new_node in registered:
-                if failed:  # the client reconnects later, with its backoff
-                    self._not_registered(node, new_key, new_node)
-                    session.abort(f"not registered: {reason}")
-                    continue
-                if session.closed:
-                    continue
-                try:
-                    self._welcome(session, auth, node, new_key)
-                except Exception:  # a bug must cost one session, never the dispatcher
-                    log.exception("action=attach_error node=%d peer=%s", node.id, session.peer)
-                    session.abort("internal error attaching the node")
-
-        self.store.commit_future().add_done_callback(durable)
+    def _registered(
+        self,
+        session: NodeSession,
+        auth: p.Auth,
+        node: Node,
+        new_key: bytes,
+        new_node: bool,
+        done: asyncio.Future[None],
+    ) -> None:
+        """The registration's batch is committed (welcome the node) or was refused."""
+        if done.cancelled() or done.exception() is not None:  # it reconnects, with its backoff
+            reason = "cancelled" if done.cancelled() else str(done.exception())
+            self._not_registered(node, new_key, new_node)
+            session.abort(f"not registered: {reason}")
+            return
+        if session.closed:
+            return
+        try:
+            self._welcome(session, auth, node, new_key)
+        except Exception:  # a bug must cost one session, never the dispatcher
+            log.exception("action=attach_error node=%d peer=%s", node.id, session.peer)
+            session.abort("internal error attaching the node")
 
     def _not_registered(self, node: Node, new_key: bytes, new_node: bool) -> None:
         """Forget what a refused registration did in memory: a node never stored goes,

@@ -50,6 +50,7 @@ class ChunkLog:
         # close() ends it.
         self._file: IO[bytes] | None = None
         self._closed = False
+        self.spool_error = ""  # why there is no spool file, when making it failed
         self.size = 0
         self._tail = bytearray()
         self._block = bytearray()
@@ -59,7 +60,11 @@ class ChunkLog:
         if not data:
             return
         if self._file is None and not self._closed:
-            self._file = tempfile.TemporaryFile(prefix="corral-chunk-log-")  # noqa: SIM115
+            try:
+                self._file = tempfile.TemporaryFile(prefix="corral-chunk-log-")  # noqa: SIM115
+            except OSError as exc:  # (called from the pipe's callback: never raise there)
+                self._closed = True
+                self.spool_error = f"the log could not be spooled for the checks: {exc}"
         if self._file is not None and self.size < self._head_limit:
             self._file.write(data[: self._head_limit - self.size])
         self.size += len(data)
@@ -91,7 +96,7 @@ class ChunkLog:
         """The whole log (within the cap), read back from the spool file. Blocking I/O:
         call it off the event loop, once the process has ended."""
         if self._file is None:
-            return ""
+            return f"[corral] {self.spool_error}\n" if self.spool_error else ""
         self._file.flush()
         head = os.pread(self._file.fileno(), self._head_limit, 0)
         text = head.decode("utf-8", "replace")

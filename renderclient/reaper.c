@@ -149,6 +149,10 @@ int main(int argc, char **argv) {
         sigprocmask(SIG_SETMASK, &previous, NULL);
         prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
         close_extra_fds();
+        /* a command gets the default actions a shell would give it (a Python client
+           ignores these two) */
+        signal(SIGPIPE, SIG_DFL);
+        signal(SIGXFSZ, SIG_DFL);
         execvp(argv[3], argv + 3);
         fprintf(stderr, "corral-reaper: cannot run %s: %s\n", argv[3], strerror(errno));
         _exit(127);

@@ -164,6 +164,8 @@ def main(argv: list[str]) -> int:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         os.closerange(3, os.sysconf("SC_OPEN_MAX"))  # the command gets 0, 1 and 2 only
+        for ignored in ("SIGPIPE", "SIGXFSZ"):  # Python ignores them; a command must not
+            signal.signal(getattr(signal, ignored), signal.SIG_DFL)
         try:
             os.execvp(argv[2], argv[2:])
         except OSError as exc:

@@ -97,6 +97,11 @@ class SpawnedProcess:
 
 
 _posix_spawn_works = hasattr(os, "posix_spawn")
+# The signals Python ignores (SIGPIPE, SIGXFSZ) are given back their default action in
+# the child, as subprocess.Popen does: a render in a pipeline dies of a closed pipe.
+DEFAULT_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGPIPE", "SIGXFSZ") if hasattr(signal, name)
+)
 
 
 def _start(argv: list[str], output_fd: int, env: Mapping[str, str] | None, cwd: str | None) -> int:
@@ -113,7 +118,7 @@ def _start(argv: list[str], output_fd: int, env: Mapping[str, str] | None, cwd: 
         try:
             return os.posix_spawn(
                 argv[0], argv, os.environ if env is None else env,
-                file_actions=actions, setsid=True,
+                file_actions=actions, setsid=True, setsigdef=DEFAULT_SIGNALS,
             )  # fmt: skip
         except NotImplementedError:  # no POSIX_SPAWN_SETSID in this C library
             _posix_spawn_works = False

@@ -189,3 +189,18 @@ def test_kernel_oom_kills_reads_the_counter_wherever_it_is(tmp_path: Path) -> No
     vmstat.write_text("oom_kill many\n")
     assert kernel_oom_kills(vmstat) is None
     assert kernel_oom_kills(tmp_path / "missing") is None
+
+
+def test_a_log_whose_spool_file_cannot_be_made_goes_on_and_says_why(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def no_room(*_: object, **__: object) -> None:
+        raise OSError(28, "No space left on device")  # (a full /tmp cannot be made here)
+
+    monkeypatch.setattr("renderclient.chunklog.tempfile.TemporaryFile", no_room)
+    log = ChunkLog()
+    log.add(b"frame 1 done\n")  # called from the pipe's callback: it must not raise
+    log.add(b"frame 2 done\n")
+    assert log.size == 26 and log.take_block() == "frame 1 done\nframe 2 done\n"
+    assert "could not be spooled" in log.whole() and "No space left" in log.whole()
+    log.close()

@@ -173,3 +173,40 @@ def test_the_python_reaper_closes_inherited_descriptors_too(tmp_path: Path) -> N
         assert done.returncode == 9
     finally:
         os.close(leaked)
+
+
+# The command prints its ignored-signals mask: none may be ignored (Python ignores
+# SIGPIPE and SIGXFSZ; a render in a pipeline must die of a closed pipe as in a shell).
+SIG_IGNORED = "grep SigIgn /proc/self/status"
+PIPE_AND_XFSZ = (1 << (signal.SIGPIPE - 1)) | (1 << (signal.SIGXFSZ - 1))
+
+
+def _ignored(line: bytes) -> int:
+    return int(line.split()[-1], 16)
+
+
+async def test_a_render_gets_the_default_action_for_sigpipe_and_sigxfsz() -> None:
+    assert signal.getsignal(signal.SIGPIPE) == signal.SIG_IGN  # as in every Python client
+    output: list[bytes] = []
+    outcome = await ProcessRunner([["/bin/sh", "-c", SIG_IGNORED]], on_output=output.append).run()
+    assert outcome.exit_code == 0
+    assert _ignored(b"".join(output)) & PIPE_AND_XFSZ == 0
+    read, write = os.pipe()
+    try:  # the fast start on its own, with no reaper in between
+        child = spawn.spawn(["/bin/sh", "-c", SIG_IGNORED], output_fd=write, env=None, cwd=None)
+        os.close(write)
+        assert await child.wait() == 0
+        assert _ignored(os.read(read, 4096)) & PIPE_AND_XFSZ == 0
+    finally:
+        os.close(read)
+
+
+def test_the_python_reaper_gives_the_command_default_signal_actions() -> None:
+    script = str(Path(reaper.__file__))
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", script, str(os.getpid()), "--", "/bin/sh", "-c", SIG_IGNORED],
+        capture_output=True,
+        timeout=30,
+        restore_signals=False,  # the reaper itself starts with them ignored, as Python's do
+    )
+    assert done.returncode == 0 and _ignored(done.stdout) & PIPE_AND_XFSZ == 0
