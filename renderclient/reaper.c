@@ -45,21 +45,24 @@ static void close_extra_fds(void) {
     if (syscall(SYS_close_range, 3U, ~0U, 0U) == 0)
         return;
 #endif
-    DIR *fds = opendir("/proc/self/fd");
-    if (fds == NULL)
-        return;
-    int own = dirfd(fds);
     int found[1024];
-    size_t count = 0;
-    struct dirent *entry;
-    while ((entry = readdir(fds)) != NULL && count < sizeof found / sizeof found[0]) {
-        int fd = atoi(entry->d_name);
-        if (fd > 2 && fd != own)
-            found[count++] = fd;
-    }
-    closedir(fds);
-    for (size_t i = 0; i < count; i++)
-        close(found[i]);
+    size_t count;
+    do { /* a listing at a time, until one finds fewer than it can hold */
+        DIR *fds = opendir("/proc/self/fd");
+        if (fds == NULL)
+            return;
+        int own = dirfd(fds);
+        count = 0;
+        struct dirent *entry;
+        while ((entry = readdir(fds)) != NULL && count < sizeof found / sizeof found[0]) {
+            int fd = atoi(entry->d_name);
+            if (fd > 2 && fd != own)
+                found[count++] = fd;
+        }
+        closedir(fds);
+        for (size_t i = 0; i < count; i++)
+            close(found[i]);
+    } while (count == sizeof found / sizeof found[0]);
 }
 
 /* SIGKILL every direct child (read from /proc); returns how many it found. */
