@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 from dispatcher.protocol import Command, Message, Reply
 from renderclient import processes
+from renderclient.tasks import cancel_all
 
 logger = logging.getLogger(__name__)
 
@@ -138,10 +139,7 @@ class NodeCommands:
         self._answer(request, ok, output)
 
     async def close(self) -> None:
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_all(list(self._tasks))
 
     # -- quick commands -----------------------------------------------------
     def _priority(self, args: dict[str, Any]) -> tuple[bool, str]:

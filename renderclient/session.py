@@ -71,6 +71,7 @@ from renderclient.memwatch import MemoryCounts, MemoryWatch, run_watched
 from renderclient.nodekeys import NodeKeyError, NodeKeys
 from renderclient.resources import ResourceMonitor
 from renderclient.runner import ChunkRun, failed_result
+from renderclient.tasks import cancel_all
 from renderclient.template_config import NodeTemplateConfig
 
 if TYPE_CHECKING:
@@ -267,10 +268,7 @@ class InstanceSession:
             self._closed.set()
 
     async def _cancel_tasks(self) -> None:
-        tasks = [task for task in (self._connect_task, self._work_task) if task is not None]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_all(task for task in (self._connect_task, self._work_task) if task is not None)
 
     def _task_ended(self, task: asyncio.Task[None]) -> None:
         if task.cancelled() or self._closing:
