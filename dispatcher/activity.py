@@ -26,6 +26,7 @@ import msgspec
 
 from dispatcher.errors import NotFound, ValidationError
 from dispatcher.logs import lost_write
+from dispatcher.tasks import cancel_all
 
 log = logging.getLogger(__name__)
 
@@ -209,8 +210,7 @@ class StatisticsSampler:
     async def close(self) -> None:
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            await cancel_all([task])
 
     def take(self) -> None:
         self.store.put_statistic(time.time(), msgspec.json.encode(self.sample()))

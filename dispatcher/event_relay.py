@@ -37,6 +37,7 @@ from prometheus_client.core import CounterMetricFamily, Metric
 from dispatcher.errors import CorralError
 from dispatcher.events import AnyEvent, Event, EventBus, SystemEvent, encode, kind
 from dispatcher.store.pg_schema import close_quietly, connect
+from dispatcher.tasks import cancel_all
 
 log = logging.getLogger(__name__)
 
@@ -191,8 +192,7 @@ class EventSender:
             self._unsubscribe()
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            await cancel_all([task])
         await self._drop_connection()
 
 
@@ -299,8 +299,7 @@ class EventListener:
         self._closed = True
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            await cancel_all([task])
         conn, self._conn = self._conn, None
         if conn is not None:
             await close_quietly(conn)

@@ -29,6 +29,7 @@ from dispatcher.store.pg_schema import (
     migrate,
 )
 from dispatcher.store.urls import redact
+from dispatcher.tasks import cancel_all
 
 log = logging.getLogger(__name__)
 
@@ -202,8 +203,7 @@ class Leadership:
         by the next `try_take()`. Safe when not leading."""
         watch, self._watch = self._watch, None
         if watch is not None:
-            watch.cancel()
-            await asyncio.gather(watch, return_exceptions=True)
+            await cancel_all([watch])
         conn, self._conn = self._conn, None
         if self.epoch:
             self._lose("the lead was released")

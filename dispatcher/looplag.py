@@ -24,6 +24,7 @@ from types import FrameType
 from typing import Any
 
 from dispatcher.histogram import LoopHistogram
+from dispatcher.tasks import cancel_all
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +95,7 @@ class LoopLag:
         task, self._task = self._task, None
         self._stop.set()
         if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            await cancel_all([task])
         thread, self._thread = self._thread, None
         if thread is not None:
             await asyncio.to_thread(thread.join, 2.0)

@@ -20,7 +20,6 @@ the restarted dispatcher sees the job end again (at least once, not exactly once
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import Counter
@@ -35,6 +34,7 @@ from dispatcher.events import Event, JobEvent
 from dispatcher.model import Job, Status
 from dispatcher.notified import entries
 from dispatcher.notify_send import MailServer, NotConfigured, Senders, SendFailed, Undeliverable
+from dispatcher.tasks import cancel_all
 from dispatcher.views import iso
 
 log = logging.getLogger(__name__)
@@ -204,9 +204,7 @@ class Notifier:
         if self._task is None:
             return
         self._running = False
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        await cancel_all([self._task])
         self._task = None
         for handle in self._retries:
             handle.cancel()

@@ -30,6 +30,7 @@ from dispatcher import tail
 from dispatcher.errors import NotFound, StoreError
 from dispatcher.logs import ChunkLogs
 from dispatcher.store.pg_chunk_logs import ChunkLogTable, Piece
+from dispatcher.tasks import cancel_all
 
 log = logging.getLogger(__name__)
 
@@ -91,9 +92,7 @@ class DatabaseChunkLogs:
         if task is not None:
             self._wake.set()  # (the writer ends after its present write)
             await asyncio.wait({task}, timeout=timeout_s)
-            if not task.done():
-                task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            await cancel_all([task])
         failure = "the deadline passed"
         try:
             await asyncio.wait_for(self.settle(), max(0.0, deadline - loop.time()))

@@ -33,6 +33,7 @@ from dispatcher.event_relay import EventListener, EventSender, RelayCollector
 from dispatcher.leadership import Leadership
 from dispatcher.roles import LeaderInfo, Role
 from dispatcher.store.pg_schema import DatabaseInUse
+from dispatcher.tasks import cancel_all
 
 log = logging.getLogger(__name__)
 
@@ -115,8 +116,7 @@ class HotStandby:
         self._closing = True
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            await cancel_all([task])
         try:
             await self._close_relay()
             if self.current is not None:
@@ -223,9 +223,7 @@ class HotStandby:
         try:
             await asyncio.wait({lost, closed}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in (lost, closed):
-                task.cancel()
-            await asyncio.gather(lost, closed, return_exceptions=True)
+            await cancel_all([lost, closed])
         if dispatcher.fatal is not None:
             self.fatal = dispatcher.fatal
             raise RuntimeError(f"the store failed: {dispatcher.fatal}")

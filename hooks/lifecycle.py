@@ -52,6 +52,7 @@ from dispatcher.model import Job, Status
 from dispatcher.nodes import NodeServer
 from dispatcher.queue import Queue
 from dispatcher.store.sqlite import SqliteStore
+from dispatcher.tasks import cancel_all
 from dispatcher.views import job_view
 from hooks import wire
 from hooks.catalog import TemplateCatalog
@@ -178,9 +179,7 @@ class Hooks:
         if self.closed:
             return
         self.closed = True
-        for task in [*self._loops, *self._tasks]:
-            task.cancel()
-        await asyncio.gather(*self._loops, *self._tasks, return_exceptions=True)
+        await cancel_all([*self._loops, *self._tasks])
         await self.host.close()
 
     # -- which hooks exist -------------------------------------------------------

@@ -63,6 +63,7 @@ from pathlib import Path
 from typing import Any
 
 from dispatcher.histogram import LoopHistogram
+from dispatcher.tasks import cancel_all
 from hooks import wire
 
 log = logging.getLogger(__name__)
@@ -376,8 +377,7 @@ class HookHost:
             return
         self._closing = True
         if self._worker is not None:
-            self._worker.cancel()
-            await asyncio.gather(self._worker, return_exceptions=True)
+            await cancel_all([self._worker])
             self._worker = None
         if self._current is not None:
             self._finish(self._current, "the dispatcher is closing")

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from dispatcher.protocol import Command, Message, Reply
+from dispatcher.tasks import cancel_all
 from renderclient import processes
-from renderclient.tasks import cancel_all
 
 logger = logging.getLogger(__name__)
 

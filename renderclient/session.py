@@ -54,6 +54,7 @@ from dispatcher.protocol import (
     proof,
     proof_ok,
 )
+from dispatcher.tasks import cancel_all
 from hooks.api import instance
 from hooks.api.template import MTemplate, MTemplateError
 from renderclient.commands import CommandSettings, NodeCommands
@@ -71,7 +72,6 @@ from renderclient.memwatch import MemoryCounts, MemoryWatch, run_watched
 from renderclient.nodekeys import NodeKeyError, NodeKeys
 from renderclient.resources import ResourceMonitor
 from renderclient.runner import ChunkRun, failed_result
-from renderclient.tasks import cancel_all
 from renderclient.template_config import NodeTemplateConfig
 
 if TYPE_CHECKING:

@@ -58,6 +58,7 @@ from dispatcher.store.sqlite import (
     _Outage,
 )
 from dispatcher.store.urls import redact
+from dispatcher.tasks import cancel_all
 
 log = logging.getLogger(__name__)
 
@@ -199,10 +200,7 @@ class PostgresStore(SqliteStore):
             except StoreError as exc:
                 log.error("action=store_close_unflushed error=%s", exc)
         self._closed = True
-        for task in (self._flusher, self._refusing):
-            if task is not None:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+        await cancel_all(task for task in (self._flusher, self._refusing) if task is not None)
         inflight, self._inflight = self._inflight, None
         for waiter in self._waiters + (inflight[1] if inflight is not None else []):
             if not waiter.done():

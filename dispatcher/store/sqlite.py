@@ -37,6 +37,7 @@ from dispatcher.histogram import LoopHistogram
 from dispatcher.model import Job, Node
 from dispatcher.store import rows, startup
 from dispatcher.store.batch import Batch, Refusal
+from dispatcher.tasks import cancel_all
 
 log = logging.getLogger(__name__)
 
@@ -231,8 +232,7 @@ class SqliteStore:
                 log.error("action=store_close_unflushed error=%s", exc)
         self._closed = True
         if self._flusher is not None:
-            self._flusher.cancel()
-            await asyncio.gather(self._flusher, return_exceptions=True)
+            await cancel_all([self._flusher])
         inflight, self._inflight = self._inflight, None
         for waiter in self._waiters + (inflight[1] if inflight is not None else []):
             if not waiter.done():

@@ -1,9 +1,11 @@
-"""Ending the render client's own tasks for sure.
+"""Ending our own background tasks for sure (the dispatcher's, the hook host's and the
+render client's).
 
 Python 3.11's `asyncio.wait_for` can lose a cancellation when the future it awaits
 completes at the same moment: the task goes on as if nothing happened, and whoever
-awaits its end after cancelling it waits for ever (a render client that never exits
-after SIGTERM). `cancel_all` cancels again whatever is still running a moment later.
+awaits its end after cancelling it waits for ever (a render client that never exited
+after SIGTERM; a dispatcher whose close would never end). `cancel_all` cancels again
+whatever is still running a moment later.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from renderclient.tasks import cancel_all
+from dispatcher.tasks import cancel_all
 
 
 async def test_a_task_that_loses_its_first_cancellation_still_ends() -> None:
