@@ -144,6 +144,39 @@ def _options(port: int, tmp_path: Path, **overrides: Any) -> ClientOptions:
     return ClientOptions(**values)
 
 
+class Running:
+    """A render client running against a test peer (`peer`), and its `run()` task."""
+
+    def __init__(self, peer: PeerServer, client: RenderClient, task: asyncio.Task[int]) -> None:
+        self.peer, self.client, self.task = peer, client, task
+
+    async def connect(self) -> PeerConnection:
+        """The client's next connection, handshake done."""
+        conn = await self.peer.accept()
+        await conn.handshake()
+        return conn
+
+    async def stop(self) -> None:
+        """Close the client; it must exit 0."""
+        await self.client.close()
+        assert await asyncio.wait_for(self.task, 10) == 0
+
+
+@asynccontextmanager
+async def running_client(tmp_path: Path, **overrides: Any) -> AsyncIterator[Running]:
+    """A render client started against a fresh peer (ended, if still running, on exit)."""
+    async with peer_server() as peer:
+        options = _options(peer.port, tmp_path, **overrides)
+        client = RenderClient(options)
+        task = asyncio.create_task(run(options, client=client))
+        try:
+            yield Running(peer, client, task)
+        finally:
+            if not task.done():
+                await client.close()
+                await asyncio.wait_for(task, 10)
+
+
 def _cmdline_assign(ref: Ref, command: list[str], start: str = "1", end: str = "4") -> Assign:
     job = {"id": ref.job, "template": "cmdline", "command": command, "start": 1, "end": 8, "by": 1}
     return Assign(ref=ref, job=job, start=start, end=end)
@@ -196,11 +229,8 @@ async def test_refused_handshake_exits_3(tmp_path: Path) -> None:
 async def test_chunk_runs_and_its_result_is_reported_again_after_a_reconnect(
     tmp_path: Path,
 ) -> None:
-    async with peer_server() as peer:
-        options = _options(peer.port, tmp_path)
-        client = RenderClient(options)
-        task = asyncio.create_task(run(options, client=client))
-        conn = await peer.accept()
+    async with running_client(tmp_path) as running:
+        conn = await running.peer.accept()
         auth = await conn.handshake()
         assert auth.pools == ["lighting"]
         assert auth.running == [] and auth.results == []
@@ -214,7 +244,7 @@ async def test_chunk_runs_and_its_result_is_reported_again_after_a_reconnect(
         assert result.ref == ref and result.ok and result.exit_code == 0
         await conn.close()  # before acknowledging it
 
-        conn = await peer.accept()
+        conn = await running.peer.accept()
         auth = await conn.handshake(heartbeat_s=0.05)
         assert auth.running == []
         assert [resent.ref for resent in auth.results] == [ref]
@@ -222,48 +252,38 @@ async def test_chunk_runs_and_its_result_is_reported_again_after_a_reconnect(
         conn.send(ResultAck(ref=ref))
         heartbeat = await conn.expect(Heartbeat)
         assert heartbeat.running == []
-        assert client.sessions[0].unacked == {}
+        assert running.client.sessions[0].unacked == {}
 
-        await client.close()
-        assert await asyncio.wait_for(task, 10) == 0
+        await running.stop()
         while not isinstance(message := await conn.recv(), Bye):
             assert isinstance(message, Heartbeat)
 
 
 async def test_kill_command_stops_the_chunk(tmp_path: Path) -> None:
-    async with peer_server() as peer:
-        options = _options(peer.port, tmp_path)
-        client = RenderClient(options)
-        task = asyncio.create_task(run(options, client=client))
-        conn = await peer.accept()
-        await conn.handshake()
-        running, queued = Ref(4, 0, 1), Ref(4, 1, 1)
-        conn.send(_cmdline_assign(running, ["sh", "-c", "echo started; sleep 30"]))
+    async with running_client(tmp_path) as running:
+        conn = await running.connect()
+        working, queued = Ref(4, 0, 1), Ref(4, 1, 1)
+        conn.send(_cmdline_assign(working, ["sh", "-c", "echo started; sleep 30"]))
         conn.send(_cmdline_assign(queued, ["sh", "-c", "echo never"], "5", "8"))
         assert (await conn.expect(Log)).data == b"started\n"
-        conn.send(Command(action="pause", ref=running))
+        conn.send(Command(action="pause", ref=working))
         conn.send(Command(action="kill", ref=queued))
-        conn.send(Command(action="kill", ref=running))
+        conn.send(Command(action="kill", ref=working))
         first, _ = await _until_result(conn)
         second, _ = await _until_result(conn)
         assert (first.ref, first.killed, first.ok) == (queued, True, False)
-        assert (second.ref, second.killed, second.ok) == (running, True, False)
+        assert (second.ref, second.killed, second.ok) == (working, True, False)
         assert second.error == "killed by the dispatcher"
         conn.send(ResultAck(ref=queued))
-        conn.send(ResultAck(ref=running))
-        await client.close()
-        assert await asyncio.wait_for(task, 10) == 0
+        conn.send(ResultAck(ref=working))
+        await running.stop()
 
 
 async def test_a_kill_that_overtakes_its_assignment_still_stops_it(tmp_path: Path) -> None:
     # The dispatcher sends an assignment once it is durable but a kill at once, so the
     # kill of a chunk just assigned can arrive first: the chunk must never start.
-    async with peer_server() as peer:
-        options = _options(peer.port, tmp_path)
-        client = RenderClient(options)
-        task = asyncio.create_task(run(options, client=client))
-        conn = await peer.accept()
-        await conn.handshake()
+    async with running_client(tmp_path) as running:
+        conn = await running.connect()
         marker = tmp_path / "started.txt"
         early = Ref(5, 0, 1)
         conn.send(Command(action="kill", ref=early))
@@ -278,74 +298,58 @@ async def test_a_kill_that_overtakes_its_assignment_still_stops_it(tmp_path: Pat
         result, logs = await _until_result(conn)
         assert (result.ref, result.ok, logs) == (later, True, b"ran\n")
         conn.send(ResultAck(ref=later))
-        await client.close()
-        assert await asyncio.wait_for(task, 10) == 0
+        await running.stop()
 
 
 async def test_close_hands_back_a_running_chunk(tmp_path: Path) -> None:
-    async with peer_server() as peer:
-        options = _options(peer.port, tmp_path)
-        client = RenderClient(options)
-        task = asyncio.create_task(run(options, client=client))
-        conn = await peer.accept()
-        await conn.handshake()
+    async with running_client(tmp_path) as running:
+        conn = await running.connect()
         ref = Ref(6, 0, 1)
         conn.send(_cmdline_assign(ref, ["sh", "-c", "echo started; sleep 30"]))
         assert (await conn.expect(Log)).data == b"started\n"
-        closing = asyncio.create_task(client.close())
+        closing = asyncio.create_task(running.client.close())
         assert (await conn.expect(Heartbeat)).draining  # no more chunks, please
         result = await conn.expect(Result)
         assert (result.ref, result.killed, result.ok) == (ref, True, False)
         conn.send(ResultAck(ref=ref))
         await conn.expect(Bye)
         await asyncio.wait_for(closing, 10)
-        await client.close()  # a second close is harmless
-        assert await asyncio.wait_for(task, 10) == 0
+        await running.client.close()  # a second close is harmless
+        assert await asyncio.wait_for(running.task, 10) == 0
 
 
 async def test_close_with_finish_on_shutdown_lets_the_chunk_finish(tmp_path: Path) -> None:
-    async with peer_server() as peer:
-        options = _options(peer.port, tmp_path, finish_on_shutdown=True)
-        client = RenderClient(options)
-        task = asyncio.create_task(run(options, client=client))
-        conn = await peer.accept()
-        await conn.handshake()
+    async with running_client(tmp_path, finish_on_shutdown=True) as running:
+        conn = await running.connect()
         ref = Ref(8, 0, 1)
         conn.send(_cmdline_assign(ref, ["sh", "-c", "echo started; sleep 0.3; echo finished"]))
         assert (await conn.expect(Log)).data == b"started\n"
-        closing = asyncio.create_task(client.close())
+        closing = asyncio.create_task(running.client.close())
         result, logs = await _until_result(conn)
         assert (result.ref, result.ok, result.killed) == (ref, True, False)
         assert logs == b"finished\n"
         conn.send(ResultAck(ref=ref))
         await conn.expect(Bye)
         await asyncio.wait_for(closing, 10)
-        assert await asyncio.wait_for(task, 10) == 0
+        assert await asyncio.wait_for(running.task, 10) == 0
 
 
 async def test_each_instance_is_its_own_node(tmp_path: Path) -> None:
-    async with peer_server() as peer:
-        options = _options(peer.port, tmp_path, instances=2)
-        client = RenderClient(options)
-        task = asyncio.create_task(run(options, client=client))
-        hellos = [await (await peer.accept()).expect(Hello) for _ in range(2)]
+    async with running_client(tmp_path, instances=2) as running:
+        hellos = [await (await running.peer.accept()).expect(Hello) for _ in range(2)]
         assert sorted((hello.name, hello.instance) for hello in hellos) == [
             ("node-a", 0),
             ("node-a", 1),
         ]
-        await client.close()
-        assert await asyncio.wait_for(task, 10) == 0
+        await running.stop()
 
 
 async def test_a_node_key_issued_in_the_welcome_is_kept_and_proved_after(
     tmp_path: Path,
 ) -> None:
     key = os.urandom(32)
-    async with peer_server() as peer:
-        options = _options(peer.port, tmp_path)
-        client = RenderClient(options)
-        task = asyncio.create_task(run(options, client=client))
-        conn = await peer.accept()
+    async with running_client(tmp_path) as running:
+        conn = await running.peer.accept()
         hello = await conn.expect(Hello)
         server_nonce = os.urandom(32)
         good = proof(SECRET, "dispatcher", hello.nonce, server_nonce)
@@ -361,7 +365,7 @@ async def test_a_node_key_issued_in_the_welcome_is_kept_and_proved_after(
         assert stat.S_IMODE(kept.stat().st_mode) == 0o600
         await conn.close()
 
-        conn = await peer.accept()
+        conn = await running.peer.accept()
         hello = await conn.expect(Hello)
         server_nonce = os.urandom(32)
         good = proof(SECRET, "dispatcher", hello.nonce, server_nonce)
@@ -370,7 +374,7 @@ async def test_a_node_key_issued_in_the_welcome_is_kept_and_proved_after(
         expected = node_proof(key, "node-a", 0, hello.nonce, server_nonce)
         assert proof_ok(expected, auth.node_proof)
         conn.send(Refused(reason="stop here"))
-        assert await asyncio.wait_for(task, 10) == 3
+        assert await asyncio.wait_for(running.task, 10) == 3
 
 
 def test_read_secret_prefers_the_file(tmp_path: Path) -> None:
