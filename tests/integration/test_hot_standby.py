@@ -260,6 +260,17 @@ def chunk_job(farm: Farm, out: Path, frames: int, sleep_s: float) -> int:
     return int(job["id"])
 
 
+def rendering(farms: list[Farm], out: Path, clients: int, frames: int, rendered: int) -> int:
+    """`clients` render clients on `farms` working on a job of `frames` chunks (see
+    `chunk_job`) that writes into `out`; returns the job's id once `rendered` chunks ran."""
+    out.mkdir()
+    render_clients(farms, clients)
+    farms[0].wait_nodes(clients)
+    job_id = chunk_job(farms[0], out, frames, 0.1)
+    wait_for(lambda: len(list(out.iterdir())) >= rendered, 120, f"{rendered} chunks rendered")
+    return job_id
+
+
 def assert_each_chunk_ran_once(out: Path, frames: int) -> None:
     """Every chunk's own output file holds exactly its one line."""
     found = {path.name: path.read_text() for path in out.iterdir()}
@@ -282,11 +293,7 @@ def test_the_standby_takes_over_from_a_killed_leader_and_every_chunk_runs_once(
     leader = make_farm("--store", postgres_url, *HOT, *grace)
     standby = standby_of(make_farm, leader, postgres_url, "standby", *grace)
     out = tmp_path / "out"
-    out.mkdir()
-    render_clients([leader, standby], 4)
-    leader.wait_nodes(4)
-    job_id = chunk_job(leader, out, 200, 0.1)
-    wait_for(lambda: len(list(out.iterdir())) >= 60, 120, "60 chunks rendered")
+    job_id = rendering([leader, standby], out, 4, 200, 60)
 
     killed = time.monotonic()
     assert leader.stop(signal.SIGKILL) == -signal.SIGKILL
@@ -329,11 +336,7 @@ def test_a_leader_cut_from_its_lock_session_stops_committing_before_the_standby_
     leader = make_farm("--store", url, *HOT, *grace)
     standby = standby_of(make_farm, leader, url, "standby", *grace)
     out = tmp_path / "out"
-    out.mkdir()
-    render_clients([leader, standby], 2)
-    leader.wait_nodes(2)
-    job_id = chunk_job(leader, out, 80, 0.1)
-    wait_for(lambda: len(list(out.iterdir())) >= 20, 120, "20 chunks rendered")
+    job_id = rendering([leader, standby], out, 2, 80, 20)
 
     # Only the lock session goes: the leader's process and its other connections live.
     cluster.psql(f"SELECT pg_terminate_backend({lock_session_pid(cluster, url)})")
@@ -376,11 +379,7 @@ def test_a_frozen_leader_loses_the_lead_and_commits_nothing_when_it_wakes(
     leader = make_farm("--store", postgres_url, *HOT, *grace)
     standby = standby_of(make_farm, leader, postgres_url, "standby", *grace)
     out = tmp_path / "out"
-    out.mkdir()
-    render_clients([leader, standby], 2)
-    leader.wait_nodes(2)
-    job_id = chunk_job(leader, out, 60, 0.1)
-    wait_for(lambda: len(list(out.iterdir())) >= 15, 120, "15 chunks rendered")
+    job_id = rendering([leader, standby], out, 2, 60, 15)
 
     # Frozen, its connections stay open (its kernel answers for it): the server ends
     # its silent lock session, and the standby takes the lead.
@@ -433,11 +432,7 @@ def test_a_leader_whose_every_connection_is_cut_leads_again_and_finishes_the_job
     database = url.rsplit("/", 1)[1]
     farm = make_farm("--store", url, *HOT, "--reconnect-grace-s", "15")
     out = tmp_path / "out"
-    out.mkdir()
-    render_clients([farm], 2)
-    farm.wait_nodes(2)
-    job_id = chunk_job(farm, out, 40, 0.1)
-    wait_for(lambda: len(list(out.iterdir())) >= 10, 120, "10 chunks rendered")
+    job_id = rendering([farm], out, 2, 40, 10)
     cluster.psql(  # as a restart of the server does to every session
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
         f"WHERE datname = '{database}' AND pid <> pg_backend_pid()"
