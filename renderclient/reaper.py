@@ -99,6 +99,12 @@ def command() -> list[str]:
     return list(_command)
 
 
+def compiled() -> str | None:
+    """The compiled reaper's path, or None where renders use the Python one."""
+    prefix = command()
+    return prefix[0] if len(prefix) == 1 else None
+
+
 def wrap(argv: list[str]) -> list[str]:
     """`argv` run under a reaper that watches this process."""
     return [*command(), str(os.getpid()), "--", *argv]
