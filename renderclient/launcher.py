@@ -261,7 +261,7 @@ def _request(argv: Sequence[str], env: Mapping[str, str], cwd: str | None) -> by
         raise ValueError("embedded null byte")
     request = REQUEST_HEAD.pack(b"S", len(argv), len(env)) + b"\0".join(strings) + b"\0"
     if len(request) > MAX_REQUEST_BYTES:
-        raise ValueError(f"command line and environment past {MAX_REQUEST_BYTES} bytes")
+        raise RequestTooLarge(f"command line and environment past {MAX_REQUEST_BYTES} bytes")
     return request
 
 
