@@ -110,7 +110,7 @@ class Launcher:
             self._reaper_pid = os.posix_spawn(
                 self._program,
                 [self._program, str(os.getpid()), "--serve"],
-                os.environ,
+                {},  # it needs none, and each command brings its own
                 file_actions=[(os.POSIX_SPAWN_DUP2, theirs.fileno(), 0)],
                 setsid=True,
             )
