@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 FRAME_PLACES = Decimal("0.0001")
+FRAME_LIMIT = Decimal(10) ** 9  # a frame number is below this in magnitude
 ROOT_PARENT = -1
 MAX_CHUNKS_PER_JOB = 1_000_000
 # Identities of jobs and nodes stored before they had a UUID are derived from
@@ -105,7 +106,7 @@ def frame(value: object) -> Decimal:
         number = Decimal(str(value))
     except InvalidOperation as exc:
         raise ValueError(f"not a frame number: {value!r}") from exc
-    if not number.is_finite() or abs(number) >= Decimal(10) ** 9:
+    if not number.is_finite() or abs(number) >= FRAME_LIMIT:
         raise ValueError(f"frame out of range: {value!r}")
     return number.quantize(FRAME_PLACES, rounding=ROUND_HALF_EVEN)
 

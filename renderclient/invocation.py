@@ -13,6 +13,7 @@ far shows done.
 
 from __future__ import annotations
 
+import copy
 import math
 import shlex
 import traceback
@@ -69,6 +70,27 @@ def _check_error(template: MTemplate, hook: str, error: object) -> None:
             f"{_template_name(template)}: {hook} failed with code {error.getErrorCode()}: "
             f"{error.getDescription()}"
         )
+
+
+def template_job(job: Mapping[str, Any]) -> MJob:
+    """The template's own copy of a job's wire dict (what a callback changes in it stays
+    there), as MJob(job) makes it but without copy.deepcopy's bookkeeping: a job off the
+    wire is dicts, lists and scalars (anything else is deep-copied as before)."""
+    return MJob.adopt(_wire_copy(job) if type(job) is dict else copy.deepcopy(dict(job)))
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _wire_copy(value: Any) -> Any:
+    kind = type(value)
+    if kind is dict:
+        return {key: _wire_copy(item) for key, item in value.items()}
+    if kind is list:
+        return [_wire_copy(item) for item in value]
+    if kind in _SCALARS:
+        return value
+    return copy.deepcopy(value)
 
 
 def _chunk(
@@ -144,7 +166,7 @@ def build_invocations(
     if by <= 0:
         raise TemplateError(f"job frame step must be positive, not {frame_text(by)}")
     prefs = dict(preferences or {})
-    mjob = MJob(job)
+    mjob = template_job(job)
 
     app_path = MStringRef()
     error = _call(
@@ -272,7 +294,7 @@ def check_log_block(
     """onCheckLog on a block of a running process's log. Only an abort counts on such
     a call: the caller kills the render when the answer `aborts`, and ignores the rest."""
     chunk = _chunk(job, start, end, chunk_id, attempt)
-    prefs, mjob = dict(preferences or {}), MJob(job)
+    prefs, mjob = dict(preferences or {}), template_job(job)
     return _ask("onCheckLog", lambda: template.onCheckLog(mjob, chunk, prefs, block), tracebacks)
 
 
@@ -296,7 +318,7 @@ def check_progress(
     the template answers a negative number (it cannot tell yet). A callback that raises
     raises here; an answer that is not a number is a TemplateError."""
     chunk = _chunk(job, start, end, chunk_id, attempt)
-    answer = template.onCheckProgress(MJob(job), chunk, dict(preferences or {}), log)
+    answer = template.onCheckProgress(template_job(job), chunk, dict(preferences or {}), log)
     if isinstance(answer, bool) or not isinstance(answer, int | float | Decimal):
         raise TemplateError(
             f"template {template.getKey()}: onCheckProgress answered {answer!r}, not a percent"
@@ -331,7 +353,7 @@ def judge_result(
         judgement.fail(f"bad frames: {exc}")
         return judgement
     prefs = dict(preferences or {})
-    mjob = MJob(job)
+    mjob = template_job(job)
     judgement.add(
         _ask(
             "onCheckExitCode",

@@ -7,10 +7,13 @@ Nothing in a SIGKILLed client can act, and a parent-death signal reaches only
 the client's direct children. The reaper is that direct child: it is the
 subreaper of the command's whole tree, gets SIGUSR1 when the client dies and
 then kills its children until none is left. reaper.c is the reaper; it is
-compiled once per source version into a cache folder (one exec more per spawn),
-statically linked where the C library allows it. Where no C compiler is found,
-this module is the reaper, run by the same Python (a few tens of milliseconds
-per spawn); the logic is the same.
+compiled once per source version into a cache folder, statically linked where
+the C library allows it. Compiled, it is kept running for the client's life and
+starts each render on request (`reaper CLIENT_PID --serve`, driven by
+renderclient/launcher.py); a render that cannot go that way (a nice value or a
+memory cgroup to take before exec) runs under a reaper of its own. Where no C
+compiler is found, this module is the reaper of each render, run by the same
+Python (a few tens of milliseconds per spawn); the logic is the same.
 
     reaper CLIENT_PID -- COMMAND [ARGUMENT...]
 """
@@ -97,6 +100,12 @@ def command() -> list[str]:
         _command = [str(built)] if built else [sys.executable, "-I", "-S", str(Path(__file__))]
         logger.info("action=reaper reaper=%s", _command[-1])
     return list(_command)
+
+
+def compiled() -> str | None:
+    """The compiled reaper's path, or None where renders use the Python one."""
+    prefix = command()
+    return prefix[0] if len(prefix) == 1 else None
 
 
 def wrap(argv: list[str]) -> list[str]:

@@ -125,7 +125,7 @@ def _signal_group(pgid: int, signum: int) -> bool:
     return True
 
 
-Child = asyncio.subprocess.Process | spawn.SpawnedProcess
+Child = asyncio.subprocess.Process | spawn.Started
 """A running command's leader: started the fast way (spawn.py) or by the loop."""
 
 
@@ -234,7 +234,7 @@ class ProcessRunner:
         try:
             if spawn.fast_spawn_usable(in_cgroup=self._cgroup is not None, nice=self.nice):
                 process = spawn.spawn(
-                    reaper.wrap(argv), output_fd=write_fd, env=self._env, cwd=self._cwd
+                    argv, output_fd=write_fd, env=self._env, cwd=self._cwd, reaped=True
                 )
             else:
                 process = await asyncio.create_subprocess_exec(
@@ -335,10 +335,10 @@ class ProcessRunner:
                 woken.set_result(timed_out)
 
         exited: asyncio.Future[Any]
-        if isinstance(process, spawn.SpawnedProcess):
-            exited = process.exit_future
-        else:
+        if isinstance(process, asyncio.subprocess.Process):
             exited = asyncio.create_task(process.wait(), name=f"corral-runner-wait-{process.pid}")
+        else:
+            exited = process.exit_future
 
         def on_exit(_: asyncio.Future[Any]) -> None:
             wake(False)

@@ -25,6 +25,8 @@ import signal
 import subprocess
 from collections.abc import Mapping, Sequence
 
+from renderclient import launcher, reaper
+
 
 def _pidfd_works() -> bool:
     if not hasattr(os, "pidfd_open"):
@@ -135,18 +137,33 @@ def _start(argv: list[str], output_fd: int, env: Mapping[str, str] | None, cwd: 
     return popen.pid
 
 
+Started = SpawnedProcess | launcher.LaunchedProcess
+"""A command started by `spawn()`: by this process, or by the kept reaper."""
+
+
 def spawn(
     argv: Sequence[str],
     *,
     output_fd: int,
     env: Mapping[str, str] | None,
     cwd: str | None,
-) -> SpawnedProcess:
+    reaped: bool = False,
+) -> Started:
     """Start `argv` in a new session, stdin from /dev/null, stdout and stderr to
     `output_fd`; OSError when it cannot start (as exec says).
 
+    `reaped`: under a reaper, so that none of its processes outlives this one. The
+    loop's kept reaper starts it (renderclient/launcher.py); without a compiled
+    reaper, or for a request too large for it, a reaper of its own runs it.
+
     Descriptors the client inherited without close-on-exec are not closed here
     (os.posix_spawn cannot): the reaper closes them before it runs the command."""
+    if reaped:
+        kept = launcher.for_loop()
+        if kept is not None:
+            with contextlib.suppress(launcher.RequestTooLarge):
+                return kept.spawn(argv, output_fd=output_fd, env=env, cwd=cwd)
+        argv = reaper.wrap(list(argv))
     pid = _start(list(argv), output_fd, env, cwd)
     try:
         return SpawnedProcess(pid)

@@ -5,7 +5,7 @@
 
 CPU per chunk is read from /proc (the processes' own time plus their reaped
 children's): the dispatcher's, and the render clients' with their reapers and
-commands. `--profile FILE` runs the first render client under cProfile; `--base DIR`
+commands (a client's kept reaper counted with the commands it reaped). `--profile FILE` runs the first render client under cProfile; `--base DIR`
 runs the render clients from another source tree (an A/B in one sitting).
 """
 
@@ -57,6 +57,21 @@ def _own_ticks(pid: int) -> int:
     return int(fields[11]) + int(fields[12])
 
 
+def _kept_reapers(clients: list[subprocess.Popen[bytes]]) -> dict[int, int]:
+    """Each client's kept reaper (it starts their commands and reaps them): client pid to
+    reaper pid, for those that have one."""
+    found = {}
+    for client in clients:
+        for child in cpu.descendants([client.pid]):
+            try:
+                argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"--serve" in argv:
+                found[client.pid] = child
+    return found
+
+
 def _py_spy(path: str, pid: int, seconds: float) -> subprocess.Popen[bytes] | None:
     if not path:
         return None
@@ -88,7 +103,9 @@ def main() -> None:
                 time.sleep(args.warmup_s)
                 before = d.status()["results"]
                 d_ticks = cpu.process_ticks(d.pid)
-                c_ticks = sum(cpu.process_ticks(c.pid) for c in clients)
+                kept = _kept_reapers(clients)
+                c_ticks = sum(cpu.process_ticks(pid) for pid in kept.values())
+                c_ticks += sum(cpu.process_ticks(c.pid) for c in clients)
                 c_own = sum(_own_ticks(c.pid) for c in clients)
                 window = cpu.CpuWindow.start([d.pid, *(c.pid for c in clients)])
                 spy = _py_spy(args.py_spy, clients[0].pid, args.window_s)
@@ -99,6 +116,11 @@ def main() -> None:
                 window.stop()
                 d_ticks = cpu.process_ticks(d.pid) - d_ticks
                 c_ticks = sum(cpu.process_ticks(c.pid) for c in clients) - c_ticks
+                c_ticks += sum(
+                    cpu.process_ticks(pid)
+                    for client, pid in _kept_reapers(clients).items()
+                    if kept.get(client) == pid
+                )
                 c_own = sum(_own_ticks(c.pid) for c in clients) - c_own
             finally:
                 for client in clients:

@@ -13,7 +13,7 @@ from dispatcher.errors import TemplateError
 from hooks.api.objects import MChunk, MJob, MStringRef
 from hooks.api.template import MEnvironment, MTemplate, MTemplateError
 from hooks.runtime import TemplateSet, bundled_templates_dir
-from renderclient.invocation import build_invocations, check_result
+from renderclient.invocation import build_invocations, check_result, template_job
 
 
 @pytest.fixture(scope="module")
@@ -244,3 +244,25 @@ def test_check_result_counts_a_raising_template_as_failure() -> None:
     )
     assert not ok
     assert reason == "onCheckLog raised RuntimeError: parser broke"
+
+
+def test_a_templates_job_is_its_own_copy_of_the_wire_dict() -> None:
+    tags = {"a", "b"}
+    job: dict[str, Any] = {
+        "id": 7,
+        "title": "shot",
+        "command": ["render", "-f"],
+        "data": {"layers": [{"name": "beauty"}], "ratio": 1.5, "off": None, "on": True},
+        "tags": tags,  # not a wire type: deep-copied as MJob(job) does
+    }
+    mjob = template_job(job)
+    assert mjob.to_dict() == MJob(job).to_dict()
+    # What a callback changes stays in its copy, nested dicts and lists included.
+    mjob.attributeSetString("pass", "diffuse")
+    mjob.setName("renamed")
+    assert "pass" not in job["data"] and job["title"] == "shot"
+    held = mjob._data
+    assert held["data"]["layers"] is not job["data"]["layers"]
+    assert held["data"]["layers"][0] is not job["data"]["layers"][0]
+    assert held["command"] is not job["command"]
+    assert held["tags"] == tags and held["tags"] is not tags

@@ -1,0 +1,303 @@
+"""The kept reaper: one compiled reaper per event loop that starts every render on request.
+
+A reaper started for each render costs an exec of its own on top of the
+command's. `Launcher` starts the compiled reaper once (`reaper CLIENT_PID
+--serve`, see reaper.c) and asks it for each command over a socket pair: the
+arguments, the environment, the folder and the output descriptor go over, the
+pid comes back, then the wait status when the command ends. The reaper stays
+the subreaper of every command's tree and kills all of it when the client dies
+or closes its end, as the reaper of a single render does. Each command leads a
+new session (its pid is its process group), stdin from /dev/null, stdout and
+stderr to the output descriptor, SIGPIPE and SIGXFSZ at their default actions,
+no other descriptor inherited.
+
+If the reaper ends while commands run (it was killed), their waiters get
+`LauncherError` with its exit status, and the next start begins a new reaper.
+Where no compiled reaper exists (no C compiler), `for_loop()` says None and
+renders keep a reaper each (renderclient/spawn.py).
+"""
+
+from __future__ import annotations
+
+import array
+import asyncio
+import contextlib
+import errno
+import logging
+import os
+import select
+import signal
+import socket
+import struct
+import time
+import weakref
+from collections.abc import Mapping, Sequence
+
+from dispatcher.errors import CorralError
+from renderclient import reaper
+
+logger = logging.getLogger(__name__)
+
+ANSWER = struct.Struct("=cii")
+REQUEST_HEAD = struct.Struct("=cII")
+MAX_REQUEST_BYTES = 1 << 20  # the reaper's receive buffer (reaper.c REQUEST_BYTES)
+START_TIMEOUT_S = 10.0
+
+
+class LauncherError(CorralError):
+    """The kept reaper ended or stopped answering; `status` is its wait status if known."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class RequestTooLarge(ValueError):
+    """The command line and environment do not fit in one request to the reaper."""
+
+
+class LaunchedProcess:
+    """A command started by the kept reaper: its pid, `returncode` (None while it runs),
+    `exit_future` and `await wait()`, as spawn.SpawnedProcess has them."""
+
+    def __init__(self, pid: int, exited: asyncio.Future[int]) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+        self._exited = exited
+        exited.add_done_callback(self._on_exit)
+
+    @property
+    def exit_future(self) -> asyncio.Future[int]:
+        """Done with the exit code (a negative signal number when a signal ended it), or
+        LauncherError when the reaper ended first; never cancel it."""
+        return self._exited
+
+    async def wait(self) -> int:
+        if self.returncode is not None:
+            return self.returncode
+        return await asyncio.shield(self._exited)
+
+    def _on_exit(self, done: asyncio.Future[int]) -> None:
+        if not done.cancelled() and done.exception() is None:
+            self.returncode = done.result()
+
+
+class Launcher:
+    """One kept reaper, read on the event loop that started it."""
+
+    def __init__(self, program: str) -> None:
+        self._program = program
+        # Weakly: the launchers are kept per loop, and a loop that is gone takes its own.
+        self._loop = weakref.ref(asyncio.get_running_loop())
+        self._running: dict[int, asyncio.Future[int]] = {}
+        self._reaper_pid = 0
+        self._sock: socket.socket | None = None
+        self._finalizer: weakref.finalize[..., None] | None = None
+
+    @property
+    def reaper_pid(self) -> int:
+        return self._reaper_pid
+
+    def start(self) -> None:
+        """Start the reaper (OSError when it cannot start)."""
+        if self._sock is not None:
+            return
+        _reap_retired()
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        with contextlib.suppress(OSError):  # larger requests go to a reaper of their own
+            ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, MAX_REQUEST_BYTES)
+        try:
+            self._reaper_pid = os.posix_spawn(
+                self._program,
+                [self._program, str(os.getpid()), "--serve"],
+                {},  # it needs none, and each command brings its own
+                file_actions=[(os.POSIX_SPAWN_DUP2, theirs.fileno(), 0)],
+                setsid=True,
+            )
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        ours.setblocking(False)
+        self._sock = ours
+        self._finalizer = weakref.finalize(self, _retire, ours, self._reaper_pid)
+        self._running_loop().add_reader(ours.fileno(), self._on_readable)
+        logger.debug("action=launcher_started reaper_pid=%d", self._reaper_pid)
+
+    def close(self) -> None:
+        """Close our end: the reaper kills what still runs and exits (reaped here)."""
+        if self._drop_socket():
+            self._end("the render client closed its reaper")
+
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
+        loop = self._loop()
+        if loop is None:
+            raise RuntimeError("the launcher's event loop is gone")
+        return loop
+
+    def _drop_socket(self) -> bool:
+        sock, self._sock = self._sock, None
+        if sock is None:
+            return False
+        if self._finalizer is not None:
+            self._finalizer.detach()
+        loop = self._loop()
+        if loop is not None and not loop.is_closed():
+            loop.remove_reader(sock.fileno())
+        sock.close()
+        return True
+
+    def spawn(
+        self,
+        argv: Sequence[str],
+        *,
+        output_fd: int,
+        env: Mapping[str, str] | None,
+        cwd: str | None,
+    ) -> LaunchedProcess:
+        """Start `argv` (looked up in `env`'s PATH when it names no folder); OSError as
+        exec says when it cannot start, ValueError for a NUL in a string."""
+        request = _request(argv, os.environ if env is None else env, cwd)
+        self.start()
+        assert self._sock is not None
+        sock = self._sock
+        try:
+            try:
+                sock.sendmsg(
+                    [request],
+                    [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [output_fd]))],
+                )
+            except OSError as exc:
+                if exc.errno == errno.EMSGSIZE:
+                    raise RequestTooLarge(f"a request of {len(request)} bytes") from exc
+                raise
+            deadline = time.monotonic() + START_TIMEOUT_S
+            while True:  # the start's answer; exits reported meanwhile are settled on the way
+                kind, value = self._settle(_receive(sock, deadline))
+                if kind == b"P":
+                    exited = self._running_loop().create_future()
+                    self._running[value] = exited
+                    return LaunchedProcess(value, exited)
+                if kind == b"E":
+                    raise OSError(value, os.strerror(value), argv[0])
+        except (TimeoutError, ConnectionError, LauncherError) as exc:
+            self._fail(f"the reaper did not start {argv[0]}: {exc}")
+            raise LauncherError(f"the reaper did not start {argv[0]}: {exc}") from exc
+
+    def _on_readable(self) -> None:
+        sock = self._sock
+        if sock is None:
+            return
+        try:
+            while True:
+                self._settle(sock.recv(ANSWER.size))
+        except BlockingIOError:
+            pass
+        except (OSError, LauncherError) as exc:
+            self._fail(str(exc))
+
+    def _settle(self, answer: bytes) -> tuple[bytes, int]:
+        """Settle an exit report; returns the answer's kind and value."""
+        if not answer:
+            raise LauncherError("the reaper closed its end")
+        kind, value, status = ANSWER.unpack(answer)
+        if kind == b"X":
+            exited = self._running.pop(value, None)
+            if exited is not None and not exited.done():
+                exited.set_result(os.waitstatus_to_exitcode(status))
+        return kind, value
+
+    def _fail(self, why: str) -> None:
+        """The reaper is gone or broken: fail its commands' waiters, start anew next time."""
+        self._drop_socket()
+        if self._reaper_pid:  # it may still run, stuck: its commands die with it
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._reaper_pid, signal.SIGKILL)
+        pid = self._reaper_pid
+        status = self._end(why)
+        logger.error("action=launcher_failed reaper_pid=%d status=%s error=%s", pid, status, why)
+
+    def _end(self, why: str) -> int | None:
+        """Reap the reaper (it exits once our end is closed) and fail what still waits."""
+        status = None
+        if self._reaper_pid:
+            with contextlib.suppress(ChildProcessError):
+                status = os.waitpid(self._reaper_pid, 0)[1]
+        self._reaper_pid = 0
+        running, self._running = self._running, {}
+        for pid, exited in running.items():
+            if not exited.done():
+                error = LauncherError(f"{why} while command {pid} ran (status {status})", status)
+                exited.set_exception(error)
+                exited.add_done_callback(lambda done: done.exception())
+        return status
+
+
+def _receive(sock: socket.socket, deadline: float) -> bytes:
+    """One answer from a non-blocking socket, waiting for it until `deadline`."""
+    while True:
+        try:
+            return sock.recv(ANSWER.size)
+        except BlockingIOError:
+            pass
+        left = deadline - time.monotonic()
+        readable = select.poll()
+        readable.register(sock, select.POLLIN)
+        if left <= 0 or not readable.poll(left * 1000):
+            raise TimeoutError(f"no answer within {START_TIMEOUT_S:g} s")
+
+
+def _request(argv: Sequence[str], env: Mapping[str, str], cwd: str | None) -> bytes:
+    """A start request: the strings joined and encoded at once (a render's environment
+    is tens of variables, and this runs for every command)."""
+    if not argv:
+        raise ValueError("empty command line")
+    for key in env:
+        if not key or "=" in key:
+            raise ValueError(f"illegal environment variable name {key!r}")
+    strings = [cwd or "", *argv, *[f"{key}={value}" for key, value in env.items()]]
+    text = "\0".join(strings)
+    if text.count("\0") != len(strings) - 1:
+        raise ValueError("embedded null byte")
+    request = REQUEST_HEAD.pack(b"S", len(argv), len(env)) + os.fsencode(text) + b"\0"
+    if len(request) > MAX_REQUEST_BYTES:
+        raise RequestTooLarge(f"command line and environment past {MAX_REQUEST_BYTES} bytes")
+    return request
+
+
+# Reapers whose launcher was dropped without close(): they exit once their socket is
+# closed and are reaped by the next launcher's start.
+_retired: list[int] = []
+
+
+def _retire(sock: socket.socket, pid: int) -> None:
+    sock.close()
+    _retired.append(pid)
+
+
+def _reap_retired() -> None:
+    for pid in list(_retired):
+        try:
+            done = os.waitpid(pid, os.WNOHANG)[0] != 0
+        except ChildProcessError:
+            done = True
+        if done:
+            _retired.remove(pid)
+
+
+_launchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Launcher] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def for_loop() -> Launcher | None:
+    """The running loop's launcher (made on first use), or None without a compiled reaper."""
+    loop = asyncio.get_running_loop()
+    launcher = _launchers.get(loop)
+    if launcher is None:
+        program = reaper.compiled()
+        if program is None:
+            return None
+        launcher = _launchers[loop] = Launcher(program)
+    return launcher
