@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from decimal import Decimal
 from typing import Any
 
 from dispatcher.model import (
@@ -18,6 +19,8 @@ from dispatcher.model import (
     Status,
 )
 
+# Frame numbers below this size are exact in Decimal's 28 digits as in int arithmetic.
+_EXACT_FRAMES = 10**15
 _SECONDS: dict[int, str] = {}  # whole second -> its ISO text without the offset
 _MIN_TIMESTAMP = -62_135_596_800.0  # 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z: the
 _MAX_TIMESTAMP = 253_402_300_799.0  # first and last seconds a datetime can show
@@ -238,3 +241,43 @@ def node_view(node: Node, running: list[Any], connected: bool) -> dict[str, Any]
         "tags": node.tags,
         "cpus": node.cpus,
     }
+
+
+def frame_texts(job: Job) -> Callable[[int], tuple[str, str]]:
+    """index -> a chunk's first and last frame as an Assign spells them (`str` of each of
+    `job.chunk_frames(index)`), for the job's frames as they are now.
+
+    A job whose frames are whole numbers (nearly every job) gets them by integer
+    arithmetic, the same text several times faster than Decimal's.
+    """
+    start, end, by = job.start, job.end, job.by
+    if job.whole_range or not (
+        _whole(start) and _whole(by) and by > 0 and abs(end) < _EXACT_FRAMES
+    ):
+
+        def decimal_texts(index: int) -> tuple[str, str]:
+            first, last = job.chunk_frames(index)
+            return str(first), str(last)
+
+        return decimal_texts
+    first_frame, step, batch = int(start), int(by), job.batch
+    last_index, last_offset = job.chunk_count - 1, job.frames - 1
+
+    def texts(index: int) -> tuple[str, str]:
+        first = index * batch
+        last = first + batch - 1
+        if index >= last_index:  # only the last chunk may be short
+            last = min(last, last_offset)
+        return str(first_frame + first * step), str(first_frame + last * step)
+
+    return texts
+
+
+def _whole(value: Decimal) -> bool:
+    """A finite whole number written without a fraction or an exponent, not -0 (its text
+    is its int's), small enough to be exact."""
+    return (
+        value.as_tuple().exponent == 0
+        and abs(value) < _EXACT_FRAMES
+        and not (value == 0 and value.is_signed())
+    )
