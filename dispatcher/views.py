@@ -270,14 +270,20 @@ def frame_texts(job: Job) -> Callable[[int], tuple[str, str]]:
     scale = 10**places
     first_frame, step, batch = int(start * scale), int(by * scale), job.batch
     last_index, last_offset = job.chunk_count - 1, job.frames - 1
-    pattern = f"%d.%0{places}d"
+    if first_frame % scale == 0 and step % scale == 0:  # whole frames: zeros after the point
+        first_frame, step = first_frame // scale, step // scale
+        zeros = "." + "0" * places if places else ""
 
-    def text(scaled: int) -> str:
-        if not places:
-            return str(scaled)
-        if scaled < 0:
-            return "-" + pattern % divmod(-scaled, scale)
-        return pattern % divmod(scaled, scale)
+        def text(value: int) -> str:
+            return f"{value}{zeros}"
+
+    else:
+        pattern = f"%d.%0{places}d"
+
+        def text(value: int) -> str:  # (`value` counts 1 / scale steps)
+            if value < 0:
+                return "-" + pattern % divmod(-value, scale)
+            return pattern % divmod(value, scale)
 
     def texts(index: int) -> tuple[str, str]:
         first = index * batch
