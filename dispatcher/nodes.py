@@ -36,7 +36,7 @@ from dispatcher.model import Node
 from dispatcher.queue import Queue
 from dispatcher.scheduler import Scheduler, Slot
 from dispatcher.store.sqlite import SqliteStore
-from dispatcher.views import job_fields
+from dispatcher.views import frame_texts, job_fields
 
 log = logging.getLogger(__name__)
 
@@ -783,6 +783,7 @@ class NodeServer:
     def send_assigns(self, assigns: list[tuple[Slot, p.Ref]]) -> None:
         """Called by the scheduler: send each assignment once its attempt is durable."""
         views: dict[tuple[int, str], dict[str, Any]] = {}
+        frames: dict[int, Callable[[int], tuple[str, str]]] = {}
         messages: list[tuple[NodeSession, p.Assign, float]] = []
         repositories: list[dict[str, Any]] | None = None
         for slot, ref in assigns:
@@ -798,12 +799,15 @@ class NodeServer:
                         repositories = self.repositories()
                     fields = paths.translate_job(fields, repositories, key[1])
                 views[key] = p.preencoded(fields)
-            first, last = job.chunk_frames(ref.chunk)
+            texts = frames.get(job.id)
+            if texts is None:
+                texts = frames[job.id] = frame_texts(job)
+            first, last = texts(ref.chunk)
             assign = p.Assign(
                 ref,
                 views[key],
-                str(first),
-                str(last),
+                first,
+                last,
                 job.time_limit_s,
                 ram_warning_mb=job.ram_warning or None,  # 0, as null: no threshold
                 ram_max_mb=job.ram_max or None,

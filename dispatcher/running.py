@@ -55,24 +55,27 @@ class RunningTable(dict[Key, V]):
             if not keys:
                 del self._by_node[value.node_id]
 
-    def _link(self, key: Key, value: V) -> None:
-        keys = self._by_node.get(value.node_id)
-        if keys is None:
-            keys = self._by_node[value.node_id] = {}
-        keys[key] = None
-
     # -- every mutator of dict -----------------------------------------------------
+    # (the two mutators of every attempt's start and end: the index inline, no super())
     def __setitem__(self, key: Key, value: V) -> None:
-        old = super().get(key, _MISSING)
+        old = dict.get(self, key, _MISSING)
         if old is not _MISSING:
             self._unlink(key, old)
-        super().__setitem__(key, value)
-        self._link(key, value)
+        dict.__setitem__(self, key, value)
+        keys = self._by_node.get(value.node_id)
+        if keys is None:
+            self._by_node[value.node_id] = {key: None}
+        else:
+            keys[key] = None
 
     def __delitem__(self, key: Key) -> None:
-        value = super().__getitem__(key)
-        super().__delitem__(key)
-        self._unlink(key, value)
+        value = dict.pop(self, key)
+        by_node = self._by_node
+        keys = by_node.get(value.node_id)
+        if keys is not None:
+            keys.pop(key, None)
+            if not keys:
+                del by_node[value.node_id]
 
     def pop(self, key: Key, default: Any = _MISSING) -> Any:
         value = super().get(key, _MISSING)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from dispatcher.model import (
@@ -18,6 +18,8 @@ from dispatcher.model import (
     Status,
 )
 
+# Frame numbers below this size, with six decimals, are exact in Decimal's 28 digits.
+_EXACT_FRAMES = 10**15
 _SECONDS: dict[int, str] = {}  # whole second -> its ISO text without the offset
 _MIN_TIMESTAMP = -62_135_596_800.0  # 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z: the
 _MAX_TIMESTAMP = 253_402_300_799.0  # first and last seconds a datetime can show
@@ -238,3 +240,59 @@ def node_view(node: Node, running: list[Any], connected: bool) -> dict[str, Any]
         "tags": node.tags,
         "cpus": node.cpus,
     }
+
+
+def frame_texts(job: Job) -> Callable[[int], tuple[str, str]]:
+    """index -> a chunk's first and last frame as an Assign spells them (`str` of each of
+    `job.chunk_frames(index)`), for the job's frames as they are now.
+
+    Frames with at most six decimal places (nearly every job: a submitted range keeps
+    four) come by integer arithmetic on the frames scaled to whole numbers: the same
+    text in about half the time of Decimal's.
+    """
+    start, end, by = job.start, job.end, job.by
+    places = -1  # (no fast path)
+    if start.is_finite() and end.is_finite() and by.is_finite():
+        places = -min(int(start.as_tuple().exponent), int(by.as_tuple().exponent))
+    simple = (
+        0 <= places <= 6
+        and by > 0
+        and max(abs(start), abs(end), by) < _EXACT_FRAMES
+        and not (start == 0 and start.is_signed())  # (-0 + -0 stays -0 in Decimal)
+    )
+    if job.whole_range or not simple:
+
+        def decimal_texts(index: int) -> tuple[str, str]:
+            first, last = job.chunk_frames(index)
+            return str(first), str(last)
+
+        return decimal_texts
+    scale = 10**places
+    first_frame, step, batch = int(start * scale), int(by * scale), job.batch
+    last_index, last_offset = job.chunk_count - 1, job.frames - 1
+    if first_frame % scale == 0 and step % scale == 0:  # whole frames: zeros after the point
+        first_frame, step = first_frame // scale, step // scale
+        zeros = "." + "0" * places if places else ""
+
+        def text(value: int) -> str:
+            return f"{value}{zeros}"
+
+    else:
+        pattern = f"%d.%0{places}d"
+
+        def text(value: int) -> str:  # (`value` counts 1 / scale steps)
+            if value < 0:
+                return "-" + pattern % divmod(-value, scale)
+            return pattern % divmod(value, scale)
+
+    def texts(index: int) -> tuple[str, str]:
+        first = index * batch
+        if batch == 1:  # (one frame: one text)
+            frame = text(first_frame + first * step)
+            return frame, frame
+        last = first + batch - 1
+        if index >= last_index:  # only the last chunk may be short
+            last = min(last, last_offset)
+        return text(first_frame + first * step), text(first_frame + last * step)
+
+    return texts
