@@ -36,6 +36,7 @@ from dispatcher.model import Node
 from dispatcher.queue import Queue
 from dispatcher.scheduler import Scheduler, Slot
 from dispatcher.store.sqlite import SqliteStore
+from dispatcher.tasks import cancel_all
 from dispatcher.views import frame_texts, job_fields
 
 log = logging.getLogger(__name__)
@@ -364,12 +365,7 @@ class NodeServer:
         for opening in list(self._opening):
             opening.close()  # (the loop closes the transport it was making)
         self._opening.clear()
-        for task in [self._monitor, *self._tasks]:
-            if task is not None:
-                task.cancel()
-        await asyncio.gather(
-            *[t for t in [self._monitor, *self._tasks] if t], return_exceptions=True
-        )
+        await cancel_all(t for t in [self._monitor, *self._tasks] if t is not None)
         self._tasks.clear()
         self._monitor = None
         self.scheduler.close()
