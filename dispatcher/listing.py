@@ -43,10 +43,20 @@ log = logging.getLogger(__name__)
 MAX_LIMIT = 10_000
 """The largest `?limit=`; a longer list is asked for without a limit (it is streamed)."""
 
-JOB_SLICE = 100
+JOB_SLICE = 25
 CHUNK_SLICE = 1_000
 NODE_SLICE = 50
-"""Items per slice: each slice takes a few milliseconds to build and encode."""
+"""Items per slice: each slice takes well under a few milliseconds to build and encode (a
+job's answer is about a kilobyte: a console's 100-job page is four slices, and the loop
+runs dispatch between them)."""
+
+WHOLE_PAGE_SLICES = 8
+"""A page of at most this many slices is sent whole, with a Content-Length; a longer one
+(a `limit` in the thousands) is streamed like a whole list, never held in memory at once."""
+
+WRITE_BYTES = 32_768
+"""A page answer is written this much at a time, the loop running other work between
+writes (a socket write of 100 KB holds the loop for a few hundred microseconds)."""
 
 SCAN_BUDGET = 2_000
 """Candidates a filter examines before the loop gets a turn, even when none matched."""
@@ -219,7 +229,8 @@ async def _rendered(slices: AsyncIterator[list[int]], render: Render) -> AsyncIt
 async def respond(
     request: web.Request, selection: Selection, render: Render, *, slice_items: int
 ) -> web.StreamResponse:
-    """Serve a listing: a page when the request has `limit`, else the whole list, streamed."""
+    """Serve a listing: a page when the request has `limit` (sent whole, see page_json,
+    unless it is longer than `WHOLE_PAGE_SLICES` slices), else the whole list, streamed."""
     page = PageQuery.parse(request.query)
     headers: dict[str, str] = {}
     if page.limit is None:
@@ -236,6 +247,8 @@ async def respond(
             del keys[page.limit :]
             headers["Link"] = f'<{next_url(request, keys[-1])}>; rel="next"'
         slices = _slices_of(keys, slice_items)
+        if len(keys) <= WHOLE_PAGE_SLICES * slice_items:
+            return await page_json(request, _rendered(slices, render), headers=headers)
     return await stream_json(request, _rendered(slices, render), headers=headers)
 
 
@@ -274,6 +287,50 @@ async def stream_json(
             await response.write(b"," + _encoder.encode(pending)[1:-1])
             pending = await anext(slices, None)
         await response.write(b"]")
+        await response.write_eof()
+    except ConnectionError:
+        log.info("action=listing_client_gone path=%s", request.path)
+    except Exception:
+        log.exception("action=listing_aborted path=%s; the connection is closed", request.path)
+        if request.transport is not None:
+            request.transport.close()
+    return response
+
+
+async def encode_slices(slices: AsyncIterator[list[Any]]) -> bytes:
+    """The items of `slices` as one JSON list, each slice encoded as it comes and the
+    loop given a turn between slices (a bounded list: a page)."""
+    parts: list[bytes] = []
+    async for items in slices:
+        parts.append(_encoder.encode(items)[1:-1])
+        await asyncio.sleep(0)
+    return b"[" + b",".join(parts) + b"]"
+
+
+async def page_json(
+    request: web.Request,
+    slices: AsyncIterator[list[Any]],
+    *,
+    headers: Mapping[str, str] | None = None,
+) -> web.StreamResponse:
+    """Answer a page (a list of at most `limit` items) with a Content-Length, built a
+    slice at a time and written `WRITE_BYTES` at a time, the loop running other work
+    between slices and between writes: a console polling pages delays dispatch by one
+    slice at most, not by the whole page. An error after the answer has started is
+    logged and the connection closed (see stream_json)."""
+    body = await encode_slices(slices)
+    if len(body) <= WRITE_BYTES:
+        return web.Response(body=body, content_type="application/json", headers=headers)
+    response = web.StreamResponse(headers=headers)
+    response.content_type = "application/json"
+    response.content_length = len(body)
+    await response.prepare(request)
+    view = memoryview(body)
+    try:
+        for start in range(0, len(body), WRITE_BYTES):
+            if start:
+                await asyncio.sleep(0)
+            await response.write(view[start : start + WRITE_BYTES])
         await response.write_eof()
     except ConnectionError:
         log.info("action=listing_client_gone path=%s", request.path)
@@ -450,7 +507,9 @@ __all__ = [
     "collect",
     "decode_cursor",
     "encode_cursor",
+    "encode_slices",
     "next_url",
+    "page_json",
     "respond",
     "select",
     "stream_json",

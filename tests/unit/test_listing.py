@@ -6,7 +6,11 @@ replace_all, load)."""
 
 from __future__ import annotations
 
+import asyncio
+import itertools
+import json
 import random
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -96,6 +100,34 @@ async def test_a_filter_that_matches_rarely_still_gives_the_loop_turns() -> None
         ids.add(key)
     selection = listing.Selection.of(ids, lambda key: key % 7_000 == 6_999)
     assert await _keys(selection, slice_items=100) == [[6_999], [13_999]]
+
+
+async def test_a_page_is_encoded_a_slice_at_a_time_giving_the_loop_turns() -> None:
+    seen: list[str] = []  # slices built and turns of another task, in order
+
+    async def slices() -> AsyncIterator[list[Any]]:
+        for start in range(0, 9, 3):
+            seen.append("slice")
+            yield [{"id": key, "name": f"job {key}"} for key in range(start, start + 3)]
+
+    async def other() -> None:
+        for _ in range(10):
+            seen.append("turn")
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(other())
+    body = await listing.encode_slices(slices())
+    await task
+    assert json.loads(body) == [{"id": key, "name": f"job {key}"} for key in range(9)]
+    built = [at for at, what in enumerate(seen) if what == "slice"]
+    assert len(built) == 3
+    assert all("turn" in seen[a:b] for a, b in itertools.pairwise(built)), seen
+
+    async def nothing() -> AsyncIterator[list[Any]]:
+        for item in ():
+            yield item
+
+    assert await listing.encode_slices(nothing()) == b"[]"
 
 
 # -- the queue's indexes ----------------------------------------------------------
