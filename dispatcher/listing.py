@@ -46,9 +46,9 @@ MAX_LIMIT = 10_000
 JOB_SLICE = 25
 CHUNK_SLICE = 1_000
 NODE_SLICE = 50
-"""Items per slice: each slice takes well under a few milliseconds to build and encode (a
-job's answer is about a kilobyte: a console's 100-job page is four slices, and the loop
-runs dispatch between them)."""
+"""Items per slice: each slice takes at most a few milliseconds to build and encode (a
+job's answer is about a kilobyte and 6 µs: a console's 100-job page is four slices, the
+loop running dispatch between them)."""
 
 WHOLE_PAGE_SLICES = 8
 """A page of at most this many slices is sent whole, with a Content-Length; a longer one
@@ -56,7 +56,7 @@ WHOLE_PAGE_SLICES = 8
 
 WRITE_BYTES = 32_768
 """A page answer is written this much at a time, the loop running other work between
-writes (a socket write of 100 KB holds the loop for a few hundred microseconds)."""
+writes (the kernel copies a write into the socket on the loop's own thread)."""
 
 SCAN_BUDGET = 2_000
 """Candidates a filter examines before the loop gets a turn, even when none matched."""
