@@ -5,10 +5,11 @@ nodes coming and going have no operation behind them, yet a console watching
 the farm must see them. Nodes change rarely: each change is published at once.
 Chunks change up to tens of thousands of times a second, so the queue only marks
 the job (one set insertion); every `interval_s` the marked jobs are published,
-one `ProgressEvent` each, once the store has committed what they show, at most
-`PUBLISH_SLICE` of them a turn of the loop: each goes to every open event stream, and
-hundreds of jobs moving on under a thousand nodes, published in one step to a hundred
-streams, would hold dispatch for tens of milliseconds.
+one `ProgressEvent` each, once the store has committed what they show, a slice a
+turn of the loop (`PUBLISH_SLICE`, or an eighth of what waits when that is more, so
+that no backlog outlives `PUBLISH_TURNS` turns): each event goes to every open event
+stream, and hundreds of jobs moving on under a thousand nodes, published in one step
+to a hundred streams, would hold dispatch for tens of milliseconds.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ log = logging.getLogger(__name__)
 
 ACTOR = "system"
 PUBLISH_SLICE = 16
-"""Progress events published a turn of the loop (the rest wait for the next turns, in order)."""
+"""Progress events published a turn of the loop at least (the rest wait, in order)."""
+PUBLISH_TURNS = 8
+"""Turns of the loop the events waiting are published in at most."""
 
 
 class Progress:
@@ -56,6 +59,7 @@ class Progress:
         self._closed = False
         # Committed events not published yet, and the turn that publishes the next slice.
         self._unpublished: deque[ProgressEvent] = deque()
+        self._per_turn = PUBLISH_SLICE
         self._publishing: asyncio.Handle | None = None
 
     # -- the hot path: one set insertion per chunk change ------------------------
@@ -95,17 +99,22 @@ class Progress:
                 # Refused and taken back: what these events say did not happen.
                 log.debug("action=progress_not_published jobs=%d", len(events))
                 return
+            if self._closed:
+                return
             self._unpublished.extend(events)
+            self._per_turn = max(PUBLISH_SLICE, -(-len(self._unpublished) // PUBLISH_TURNS))
             if self._publishing is None:
                 self._publish_slice()
 
         self.store.commit_future().add_done_callback(publish)
 
     def _publish_slice(self) -> None:
-        """Publish the oldest `PUBLISH_SLICE` committed events; the next turn goes on."""
+        """Publish the oldest committed events, a turn's share; the next turn goes on."""
         self._publishing = None
         waiting = self._unpublished
-        for _ in range(min(PUBLISH_SLICE, len(waiting))):
+        for _ in range(self._per_turn):
+            if not waiting:  # all out, or cleared by a close() of a subscriber's
+                break
             self.bus.publish(waiting.popleft())
         if waiting and not self._closed:
             self._publishing = asyncio.get_running_loop().call_soon(self._publish_slice)

@@ -7,7 +7,7 @@ import asyncio
 
 from dispatcher.events import Event, EventBus, ProgressEvent
 from dispatcher.model import Job
-from dispatcher.progress import PUBLISH_SLICE, Progress
+from dispatcher.progress import PUBLISH_SLICE, PUBLISH_TURNS, Progress
 from dispatcher.store.memory import MemoryStore
 
 
@@ -59,6 +59,28 @@ async def test_many_jobs_moving_are_published_a_slice_a_turn_in_order() -> None:
     progress.close()
 
 
+async def test_a_backlog_is_published_within_a_bounded_number_of_turns() -> None:
+    count = 40 * PUBLISH_SLICE
+    bus, jobs = EventBus(), _jobs(count)
+    progress = Progress(bus, MemoryStore(), jobs, lambda: 0.01)
+    turns, seen, done = [0], [], asyncio.Event()
+
+    def record(event: Event) -> None:
+        seen.append(turns[0])
+        if len(seen) == count:
+            done.set()
+
+    bus.subscribe(record)
+    counter = asyncio.create_task(_turns_until(done, turns))
+    for job in jobs.values():
+        progress.job_moved(job)
+    await asyncio.wait_for(done.wait(), 5.0)
+    await counter
+    assert len(set(seen)) == PUBLISH_TURNS
+    assert max(seen.count(turn) for turn in set(seen)) == count // PUBLISH_TURNS
+    progress.close()
+
+
 async def test_closing_publishes_nothing_more() -> None:
     bus, jobs = EventBus(), _jobs(3 * PUBLISH_SLICE)
     progress = Progress(bus, MemoryStore(), jobs, lambda: 0.01)
@@ -66,12 +88,12 @@ async def test_closing_publishes_nothing_more() -> None:
 
     def record(event: Event) -> None:
         published.append(event)
-        if len(published) == PUBLISH_SLICE:
+        if len(published) == PUBLISH_SLICE // 2:  # in the middle of a slice
             progress.close()
 
     bus.subscribe(record)
     for job in jobs.values():
         progress.job_moved(job)
     await asyncio.sleep(0.1)
-    assert len(published) == PUBLISH_SLICE
+    assert len(published) == PUBLISH_SLICE // 2
     progress.close()  # twice: safe
