@@ -54,9 +54,10 @@ WHOLE_PAGE_SLICES = 8
 """A page of at most this many slices is sent whole, with a Content-Length; a longer one
 (a `limit` in the thousands) is streamed like a whole list, never held in memory at once."""
 
-WRITE_BYTES = 32_768
+WRITE_BYTES = 131_072
 """A page answer is written this much at a time, the loop running other work between
-writes (the kernel copies a write into the socket on the loop's own thread)."""
+writes (a console's 100-job page, about 100 KB, goes in one: each turn of the loop it
+waited would add a turn's time to its answer)."""
 
 SCAN_BUDGET = 2_000
 """Candidates a filter examines before the loop gets a turn, even when none matched."""
@@ -229,8 +230,9 @@ async def _rendered(slices: AsyncIterator[list[int]], render: Render) -> AsyncIt
 async def respond(
     request: web.Request, selection: Selection, render: Render, *, slice_items: int
 ) -> web.StreamResponse:
-    """Serve a listing: a page when the request has `limit` (sent whole, see page_json,
-    unless it is longer than `WHOLE_PAGE_SLICES` slices), else the whole list, streamed."""
+    """Serve a listing: a page when the request has `limit` (built a slice at a time, the
+    loop running dispatch between slices, and sent whole with a Content-Length, unless it
+    is longer than `WHOLE_PAGE_SLICES` slices), else the whole list, streamed."""
     page = PageQuery.parse(request.query)
     headers: dict[str, str] = {}
     if page.limit is None:
@@ -246,9 +248,10 @@ async def respond(
         if len(keys) > page.limit:
             del keys[page.limit :]
             headers["Link"] = f'<{next_url(request, keys[-1])}>; rel="next"'
-        slices = _slices_of(keys, slice_items)
         if len(keys) <= WHOLE_PAGE_SLICES * slice_items:
-            return await page_json(request, _rendered(slices, render), headers=headers)
+            body = await encode_page(keys, render, slice_items=slice_items)
+            return await page_json(request, body, headers=headers)
+        slices = _slices_of(keys, slice_items)
     return await stream_json(request, _rendered(slices, render), headers=headers)
 
 
@@ -297,28 +300,27 @@ async def stream_json(
     return response
 
 
-async def encode_slices(slices: AsyncIterator[list[Any]]) -> bytes:
-    """The items of `slices` as one JSON list, each slice encoded as it comes and the
-    loop given a turn between slices (a bounded list: a page)."""
+async def encode_page(keys: list[int], render: Render, *, slice_items: int) -> bytes:
+    """The items of `keys` (a page: a bounded list) as one JSON list, rendered and encoded
+    `slice_items` at a time, the loop given a turn between slices."""
     parts: list[bytes] = []
-    async for items in slices:
-        parts.append(_encoder.encode(items)[1:-1])
-        await asyncio.sleep(0)
+    for start in range(0, len(keys), slice_items):
+        if start:
+            await asyncio.sleep(0)
+        items = render(keys[start : start + slice_items])
+        if inspect.isawaitable(items):
+            items = await items
+        if items:
+            parts.append(_encoder.encode(items)[1:-1])
     return b"[" + b",".join(parts) + b"]"
 
 
 async def page_json(
-    request: web.Request,
-    slices: AsyncIterator[list[Any]],
-    *,
-    headers: Mapping[str, str] | None = None,
+    request: web.Request, body: bytes, *, headers: Mapping[str, str] | None = None
 ) -> web.StreamResponse:
-    """Answer a page (a list of at most `limit` items) with a Content-Length, built a
-    slice at a time and written `WRITE_BYTES` at a time, the loop running other work
-    between slices and between writes: a console polling pages delays dispatch by one
-    slice at most, not by the whole page. An error after the answer has started is
-    logged and the connection closed (see stream_json)."""
-    body = await encode_slices(slices)
+    """Answer with a page's JSON `body` and its Content-Length, written `WRITE_BYTES` at
+    a time, the loop running other work between writes. An error after the answer has
+    started is logged and the connection closed (see stream_json)."""
     if len(body) <= WRITE_BYTES:
         return web.Response(body=body, content_type="application/json", headers=headers)
     response = web.StreamResponse(headers=headers)
@@ -507,7 +509,7 @@ __all__ = [
     "collect",
     "decode_cursor",
     "encode_cursor",
-    "encode_slices",
+    "encode_page",
     "next_url",
     "page_json",
     "respond",

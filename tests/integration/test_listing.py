@@ -286,11 +286,11 @@ def test_the_chunks_of_a_huge_job_are_streamed_while_the_dispatcher_answers(farm
     assert max(poller.times) < 0.5, sorted(poller.times)[-5:]
     # A page is sent whole with its length, written in parts; a page of more slices than
     # a page holds whole is streamed.
-    path = f"/api/v1/jobs/{job['id']}/tasks/?limit=1000&after="
+    path = f"/api/v1/jobs/{job['id']}/tasks/?limit=5000&after="
     cursor = listing.encode_cursor(4_999)
     headers, body = _stream(farm, path + cursor)
     assert int(headers["Content-Length"]) == len(body) > listing.WRITE_BYTES
-    assert [task["chunk"] for task in json.loads(body)] == list(range(5_000, 6_000))
-    headers, body = _stream(farm, path.replace("1000", "10000") + cursor)
+    assert [task["chunk"] for task in json.loads(body)] == list(range(5_000, 10_000))
+    headers, body = _stream(farm, path.replace("5000", "10000") + cursor)
     assert headers.get("Transfer-Encoding") == "chunked" and "Content-Length" not in headers
     assert [task["chunk"] for task in json.loads(body)] == list(range(5_000, 15_000))
