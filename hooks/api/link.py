@@ -26,11 +26,12 @@ from hooks.api.errors import (
     kErrWrongContext,
 )
 
-REPLY_SPIN_S = 60e-6
+REPLY_SPIN_S = 200e-6
 """How long a call watches for its reply before it sleeps in a blocking read: a reply
-usually comes in tens of microseconds, and a thread that slept must be woken (on an idle
-CPU of a virtual machine that costs about as much again). The watch yields the CPU at
-every look, so a dispatcher woken on the same CPU runs at once."""
+comes in 50-100 µs when the dispatcher runs on another CPU, and a thread that slept
+there must be woken too (on an idle CPU of a virtual machine that costs tens of
+microseconds). The watch yields the CPU at every look, so a dispatcher woken on the
+same CPU runs at once; a slower reply costs the host this much CPU, no more."""
 
 
 class LinkClosed(Exception):
