@@ -5,23 +5,32 @@ nodes coming and going have no operation behind them, yet a console watching
 the farm must see them. Nodes change rarely: each change is published at once.
 Chunks change up to tens of thousands of times a second, so the queue only marks
 the job (one set insertion); every `interval_s` the marked jobs are published,
-one `ProgressEvent` each, once the store has committed what they show.
+one `ProgressEvent` each, once the store has committed what they show, a slice a
+turn of the loop (`PUBLISH_SLICE`, or an eighth of what waits when that is more, so
+that no backlog outlives `PUBLISH_TURNS` turns): each event goes to every open event
+stream, and hundreds of jobs moving on under a thousand nodes, published in one step
+to a hundred streams, would hold dispatch for tens of milliseconds.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Callable
 
 from dispatcher.events import EventBus, NodeStateEvent, ProgressEvent
 from dispatcher.model import Job, Node
-from dispatcher.store.sqlite import SqliteStore
+from dispatcher.store import Store
 from dispatcher.views import chunk_counts
 
 log = logging.getLogger(__name__)
 
 ACTOR = "system"
+PUBLISH_SLICE = 16
+"""Progress events published a turn of the loop at least (the rest wait, in order)."""
+PUBLISH_TURNS = 8
+"""Turns of the loop the events waiting are published in at most."""
 
 
 class Progress:
@@ -34,7 +43,7 @@ class Progress:
     def __init__(
         self,
         bus: EventBus,
-        store: SqliteStore,
+        store: Store,
         jobs: dict[int, Job],
         interval_s: Callable[[], float],
     ) -> None:
@@ -48,6 +57,10 @@ class Progress:
         self._states: dict[int, str] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._closed = False
+        # Committed events not published yet, and the turn that publishes the next slice.
+        self._unpublished: deque[ProgressEvent] = deque()
+        self._per_turn = PUBLISH_SLICE
+        self._publishing: asyncio.Handle | None = None
 
     # -- the hot path: one set insertion per chunk change ------------------------
     def job_moved(self, job: Job) -> None:
@@ -86,10 +99,25 @@ class Progress:
                 # Refused and taken back: what these events say did not happen.
                 log.debug("action=progress_not_published jobs=%d", len(events))
                 return
-            for event in events:
-                self.bus.publish(event)
+            if self._closed:
+                return
+            self._unpublished.extend(events)
+            self._per_turn = max(PUBLISH_SLICE, -(-len(self._unpublished) // PUBLISH_TURNS))
+            if self._publishing is None:
+                self._publish_slice()
 
         self.store.commit_future().add_done_callback(publish)
+
+    def _publish_slice(self) -> None:
+        """Publish the oldest committed events, a turn's share; the next turn goes on."""
+        self._publishing = None
+        waiting = self._unpublished
+        for _ in range(self._per_turn):
+            if not waiting:  # all out, or cleared by a close() of a subscriber's
+                break
+            self.bus.publish(waiting.popleft())
+        if waiting and not self._closed:
+            self._publishing = asyncio.get_running_loop().call_soon(self._publish_slice)
 
     def node_changed(self, node: Node, action: str) -> None:
         """A node came online, went offline, was lost or disconnected."""
@@ -104,3 +132,7 @@ class Progress:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if self._publishing is not None:
+            self._publishing.cancel()
+            self._publishing = None
+        self._unpublished.clear()

@@ -171,16 +171,20 @@ class Stream:
         """The items waiting (all of them, oldest first), [] after `timeout_s` without
         one, None once the stream has ended. Items come at most every `gather_s`: the
         first after a quiet spell at once, those of a burst together."""
+        loop = asyncio.get_running_loop()
         if not self.waiting and not self.ended:
             self._wake.clear()
+            # A plain timer that wakes the wait (cheaper than a timeout scope: every
+            # stream waits here between the hand-outs of a busy farm).
+            timer = loop.call_later(timeout_s, self._wake.set)
             try:
-                async with asyncio.timeout(timeout_s):
-                    await self._wake.wait()
-            except TimeoutError:
+                await self._wake.wait()
+            finally:
+                timer.cancel()
+            if not self.waiting and not self.ended:
                 return []
         if self.ended:
             return None
-        loop = asyncio.get_running_loop()
         gather_s = self._handed_at + self.gather_s - loop.time()
         if gather_s > 0:  # a burst: let it gather (and a job's newer progress replace its older)
             await asyncio.sleep(gather_s)

@@ -43,6 +43,7 @@ MAX_EVENT_ID = 2**63 - 1
 LIVENESS_S = 1.0
 SHUTDOWN_REASON = "the dispatcher is shutting down"
 SEND_BUFFER_BYTES = 128 * 1024
+CHUNK_FRAMING_BYTES = 32  # a chunked write's size line and line ends
 
 Id = Annotated[int, Field(ge=1, le=MAX_EVENT_ID)]
 Kind = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
@@ -111,6 +112,16 @@ def _cap_send_buffer(transport: asyncio.BaseTransport | None) -> None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
 
 
+def _high_water(transport: asyncio.Transport | None) -> int:
+    """The buffered bytes past which the transport makes writers wait (0: unknown)."""
+    if transport is None:
+        return 0
+    try:
+        return int(transport.get_write_buffer_limits()[1])
+    except (AttributeError, NotImplementedError):
+        return 0
+
+
 class _Connection:
     """One client's stream on its connection: writes bounded in time, cut on a drop."""
 
@@ -131,6 +142,7 @@ class _Connection:
         )
         self.stream.on_drop = self.cut
         _cap_send_buffer(self.transport)
+        self._room = _high_water(self.transport)
 
     def cut(self, reason: str = "") -> None:
         """Abort the connection: a write the client does not take ends at once."""
@@ -138,6 +150,16 @@ class _Connection:
             self.transport.abort()
 
     async def write(self, data: bytes) -> None:
+        transport = self.transport
+        if (
+            transport is not None
+            and not transport.is_closing()
+            and transport.get_write_buffer_size() + len(data) + CHUNK_FRAMING_BYTES < self._room
+        ):
+            # The transport takes it under its high-water mark: the write cannot wait, so
+            # it needs no timer (a hundred streams write up to twenty times a second each).
+            await self.response.write(data)
+            return
         self.writing = True
         try:
             async with asyncio.timeout(self.write_timeout_s):

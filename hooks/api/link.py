@@ -10,7 +10,9 @@ link, and every call returns a kErrWrongContext MUSTERERR instead of raising.
 from __future__ import annotations
 
 import itertools
+import os
 import socket
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -23,6 +25,13 @@ from hooks.api.errors import (
     kErrNone,
     kErrWrongContext,
 )
+
+REPLY_SPIN_S = 200e-6
+"""How long a call watches for its reply before it sleeps in a blocking read: a reply
+comes in 50-100 µs when the dispatcher runs on another CPU, and a thread that slept
+there must be woken too (on an idle CPU of a virtual machine that costs tens of
+microseconds). The watch yields the CPU at every look, so a dispatcher woken on the
+same CPU runs at once; a slower reply costs the host this much CPU, no more."""
 
 
 class LinkClosed(Exception):
@@ -54,10 +63,28 @@ class Link:
             raise LinkClosed("the dispatcher closed the hook pipe mid-frame")
         return wire.decode(body)
 
+    def watch(self, spin_s: float) -> bool:
+        """Whether the socket has data to read (or was closed) within `spin_s` seconds,
+        looked at without blocking, the CPU yielded between looks."""
+        sock, deadline = self.sock, time.perf_counter() + spin_s
+        flags = socket.MSG_PEEK | socket.MSG_DONTWAIT
+        while True:
+            try:
+                sock.recv(1, flags)
+                return True  # data, or b"" for a closed pipe: the read answers at once
+            except (BlockingIOError, InterruptedError):
+                pass
+            except OSError:
+                return True  # the read reports it
+            if time.perf_counter() >= deadline:
+                return False
+            os.sched_yield()
+
     def call(self, function: str, args: Sequence[Any]) -> wire.ApiReply:
         """Run `function` on the dispatcher and wait for its reply."""
         call_id = next(self._calls)
         self.send(wire.ApiCall(call_id, function, list(args), self.template))
+        self.watch(REPLY_SPIN_S)
         while True:
             message = self.receive()
             if isinstance(message, wire.ApiReply) and message.call == call_id:

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from dispatcher import listing
 from tests.integration.farm import Farm, wait_for
 
 pytestmark = pytest.mark.integration
@@ -283,3 +284,13 @@ def test_the_chunks_of_a_huge_job_are_streamed_while_the_dispatcher_answers(farm
     assert headers.get("Transfer-Encoding") == "chunked"
     assert len(listed) == 200_000 and listed[-1]["chunk"] == 199_999
     assert max(poller.times) < 0.5, sorted(poller.times)[-5:]
+    # A page is sent whole with its length, written in parts; a page of more slices than
+    # a page holds whole is streamed.
+    path = f"/api/v1/jobs/{job['id']}/tasks/?limit=5000&after="
+    cursor = listing.encode_cursor(4_999)
+    headers, body = _stream(farm, path + cursor)
+    assert int(headers["Content-Length"]) == len(body) > listing.WRITE_BYTES
+    assert [task["chunk"] for task in json.loads(body)] == list(range(5_000, 10_000))
+    headers, body = _stream(farm, path.replace("5000", "10000") + cursor)
+    assert headers.get("Transfer-Encoding") == "chunked" and "Content-Length" not in headers
+    assert [task["chunk"] for task in json.loads(body)] == list(range(5_000, 15_000))

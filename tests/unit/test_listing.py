@@ -6,6 +6,9 @@ replace_all, load)."""
 
 from __future__ import annotations
 
+import asyncio
+import itertools
+import json
 import random
 from typing import Any
 
@@ -96,6 +99,33 @@ async def test_a_filter_that_matches_rarely_still_gives_the_loop_turns() -> None
         ids.add(key)
     selection = listing.Selection.of(ids, lambda key: key % 7_000 == 6_999)
     assert await _keys(selection, slice_items=100) == [[6_999], [13_999]]
+
+
+async def test_a_page_is_encoded_a_slice_at_a_time_giving_the_loop_turns() -> None:
+    seen: list[str] = []  # slices rendered and turns of another task, in order
+
+    def render(keys: list[int]) -> list[Any]:
+        seen.append("slice")
+        return [{"id": key, "name": f"job {key}"} for key in keys if key != 4]
+
+    async def other() -> None:
+        for _ in range(10):
+            seen.append("turn")
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(other())
+    body = await listing.encode_page(list(range(9)), render, slice_items=3)
+    await task
+    assert json.loads(body) == [{"id": key, "name": f"job {key}"} for key in range(9) if key != 4]
+    rendered = [at for at, what in enumerate(seen) if what == "slice"]
+    assert len(rendered) == 3
+    assert all("turn" in seen[a:b] for a, b in itertools.pairwise(rendered)), seen
+
+    async def gone(keys: list[int]) -> list[Any]:  # every job deleted meanwhile
+        return []
+
+    assert await listing.encode_page(list(range(9)), gone, slice_items=3) == b"[]"
+    assert await listing.encode_page([], render, slice_items=3) == b"[]"
 
 
 # -- the queue's indexes ----------------------------------------------------------
