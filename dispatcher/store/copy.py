@@ -51,8 +51,22 @@ TABLES = (
             ("chunk_attempts", "bytes"),
             ("chunk_nodes", "bytes"),
             ("chunk_failures", "bytes"),
+            ("changes_from", "int"),
         ),
         "id",
+    ),  # fmt: skip
+    Table(
+        "chunk_changes",
+        (
+            ("seq", "int"),
+            ("job_id", "int"),
+            ("chunk", "int"),
+            ("status", "int"),
+            ("attempts", "int"),
+            ("node", "int"),
+            ("failures", "int"),
+        ),
+        "seq",
     ),  # fmt: skip
     Table(
         "runs",

@@ -39,7 +39,7 @@ import asyncpg
 import asyncpg.exceptions as pg_errors
 
 from dispatcher.errors import NotLeader, StoreError, StoreUnavailable
-from dispatcher.store import rows
+from dispatcher.store import chunk_changes, rows
 from dispatcher.store.batch import Batch, Refusal
 from dispatcher.store.pg_chunk_logs import ChunkLogTable
 from dispatcher.store.pg_schema import (
@@ -255,6 +255,10 @@ class PostgresStore(SqliteStore):
             async with self._reads().acquire() as db, db.transaction(isolation="repeatable_read"):
                 meta = {key: value for key, value in await db.fetch(Q["get_meta"])}
                 jobs = [rows.job_from_row(tuple(row)) for row in await db.fetch(Q["load_jobs"])]
+                changed = chunk_changes.apply(
+                    {job.id: job for job in jobs}, await db.fetch(Q["load_chunk_changes"])
+                )
+                self._changes.loaded(int(await db.fetchval(Q["last_chunk_change"])), changed)
                 nodes = [rows.node_from_row(tuple(row)) for row in await db.fetch(Q["load_nodes"])]
                 users = {name: bytes(info) for name, info in await db.fetch(Q["load_users"])}
                 snapshot = Snapshot(meta=meta, jobs=jobs, nodes=nodes, users=users)
@@ -444,6 +448,9 @@ class PostgresStore(SqliteStore):
             for job_id in sorted(jobs):
                 row = await db.fetchrow(Q["get_job"], job_id)
                 refusal.jobs[job_id] = None if row is None else rows.job_from_row(tuple(row))
+                if row is not None:
+                    found = await db.fetch(Q["job_chunk_changes"], job_id)
+                    chunk_changes.apply(refusal.jobs, found)
                 _chunk_failures(
                     await db.fetch(Q["job_chunk_failures"], job_id),
                     refusal.failed_on,
@@ -531,6 +538,9 @@ class PostgresStore(SqliteStore):
                     await conn.executemany(Q[name], ids, timeout=timeout)
             await _many(conn, "put_job", list(batch.jobs.values()), timeout)
             await _many(conn, "put_job_chunks", list(batch.chunks.values()), timeout)
+            await _many(conn, "put_chunk_change", batch.changes, timeout)
+            if batch.prune_upto:
+                await conn.execute(Q["prune_chunk_changes"], batch.prune_upto, timeout=timeout)
             runs = [run for key, run in batch.runs.items() if key[0] not in batch.deleted_jobs]
             await _many(conn, "put_run", runs, timeout)
             await _many(conn, "put_node", list(batch.nodes.values()), timeout)

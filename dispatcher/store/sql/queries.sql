@@ -9,14 +9,16 @@ ON CONFLICT (key) DO UPDATE SET value = excluded.value;
 SELECT id, spec, chunk_status, chunk_attempts, chunk_nodes, chunk_failures FROM jobs ORDER BY id;
 
 -- name: put_job
-INSERT INTO jobs (id, spec, chunk_status, chunk_attempts, chunk_nodes, chunk_failures)
-VALUES (?, ?, ?, ?, ?, ?)
+INSERT INTO jobs (id, spec, chunk_status, chunk_attempts, chunk_nodes, chunk_failures,
+    changes_from)
+VALUES (?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (id) DO UPDATE SET spec = excluded.spec, chunk_status = excluded.chunk_status,
     chunk_attempts = excluded.chunk_attempts, chunk_nodes = excluded.chunk_nodes,
-    chunk_failures = excluded.chunk_failures;
+    chunk_failures = excluded.chunk_failures, changes_from = excluded.changes_from;
 
 -- name: put_job_chunks
-UPDATE jobs SET chunk_status = ?, chunk_attempts = ?, chunk_nodes = ?, chunk_failures = ?
+UPDATE jobs SET chunk_status = ?, chunk_attempts = ?, chunk_nodes = ?, chunk_failures = ?,
+    changes_from = ?
 WHERE id = ?;
 
 -- name: delete_job
@@ -183,3 +185,32 @@ ON CONFLICT (key) DO UPDATE SET value = excluded.value;
 
 -- name: unprobe
 DELETE FROM meta WHERE key = 'store_probe';
+
+-- name: put_chunk_changes_json
+-- A batch's chunk changes in one statement: a JSON array of rows (seq, job_id, chunk,
+-- status, attempts, node, failures).
+INSERT INTO chunk_changes (seq, job_id, chunk, status, attempts, node, failures)
+SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
+    json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'),
+    json_extract(value, '$[6]')
+FROM json_each(?);
+
+-- name: load_chunk_changes
+-- The changes that the stored arrays of their jobs do not hold yet, in order.
+SELECT c.job_id, c.chunk, c.status, c.attempts, c.node, c.failures
+FROM chunk_changes c JOIN jobs j ON j.id = c.job_id
+WHERE c.seq > j.changes_from ORDER BY c.seq;
+
+-- name: job_chunk_changes
+SELECT c.job_id, c.chunk, c.status, c.attempts, c.node, c.failures
+FROM chunk_changes c JOIN jobs j ON j.id = c.job_id
+WHERE c.job_id = ? AND c.seq > j.changes_from ORDER BY c.seq;
+
+-- name: last_chunk_change
+SELECT max(COALESCE((SELECT max(seq) FROM chunk_changes), 0),
+    COALESCE((SELECT max(changes_from) FROM jobs), 0));
+
+-- name: prune_chunk_changes
+-- The changes that their jobs' arrays hold (and those of deleted jobs, up to ?).
+DELETE FROM chunk_changes
+WHERE seq <= COALESCE((SELECT changes_from FROM jobs WHERE jobs.id = chunk_changes.job_id), ?);
