@@ -538,7 +538,7 @@ class PostgresStore(SqliteStore):
                     await conn.executemany(Q[name], ids, timeout=timeout)
             await _many(conn, "put_job", list(batch.jobs.values()), timeout)
             await _many(conn, "put_job_chunks", list(batch.chunks.values()), timeout)
-            await _many(conn, "put_chunk_change", batch.changes, timeout)
+            await _many(conn, "put_chunk_changes", batch.changes, timeout)
             if batch.prune_upto:
                 await conn.execute(Q["prune_chunk_changes"], batch.prune_upto, timeout=timeout)
             runs = [run for key, run in batch.runs.items() if key[0] not in batch.deleted_jobs]

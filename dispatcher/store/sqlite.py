@@ -737,8 +737,7 @@ class SqliteStore:
             runs = [run for key, run in batch.runs.items() if key[0] not in batch.deleted_jobs]
             if runs:
                 db.execute(Q["put_runs_json"], (_rows_json.encode(runs),))
-            if batch.changes:
-                db.execute(Q["put_chunk_changes_json"], (_rows_json.encode(batch.changes),))
+            db.executemany(Q["put_chunk_changes"], batch.changes)
             if batch.prune_upto:
                 db.execute(Q["prune_chunk_changes"], (batch.prune_upto,))
             db.executemany(Q["put_node"], batch.nodes.values())

@@ -70,7 +70,7 @@ async def test_many_changes_in_one_tick_make_one_batch(tmp_path: Path) -> None:
     await store.close()
 
 
-async def test_a_changed_chunk_is_one_small_row_until_its_job_has_many(
+async def test_changed_chunks_are_one_small_row_a_batch_until_their_job_has_many(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(chunk_changes, "PRUNE_EVERY", 40)
@@ -93,9 +93,9 @@ async def test_a_changed_chunk_is_one_small_row_until_its_job_has_many(
         store.put_chunks(job, index)
     await store.commit()
     changes_from, status, rows = stored()
-    assert (changes_from, status, rows) == (before[0], before[1], 3)  # the row is untouched
+    assert (changes_from, status, rows) == (before[0], before[1], 1)  # the row is untouched
 
-    limit = chunk_changes.change_limit(job)  # 100 for 800 chunks
+    limit = chunk_changes.change_limit(job)  # 200 for 800 chunks
     for index in range(3, limit + 45):
         job.set_chunk(index, CHUNK_DONE)
         store.put_chunks(job, index)

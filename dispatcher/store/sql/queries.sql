@@ -186,23 +186,17 @@ ON CONFLICT (key) DO UPDATE SET value = excluded.value;
 -- name: unprobe
 DELETE FROM meta WHERE key = 'store_probe';
 
--- name: put_chunk_changes_json
--- A batch's chunk changes in one statement: a JSON array of rows (seq, job_id, chunk,
--- status, attempts, node, failures).
-INSERT INTO chunk_changes (seq, job_id, chunk, status, attempts, node, failures)
-SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
-    json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'),
-    json_extract(value, '$[6]')
-FROM json_each(?);
+-- name: put_chunk_changes
+INSERT INTO chunk_changes (seq, job_id, cells) VALUES (?, ?, ?);
 
 -- name: load_chunk_changes
 -- The changes that the stored arrays of their jobs do not hold yet, in order.
-SELECT c.job_id, c.chunk, c.status, c.attempts, c.node, c.failures
+SELECT c.job_id, c.cells
 FROM chunk_changes c JOIN jobs j ON j.id = c.job_id
 WHERE c.seq > j.changes_from ORDER BY c.seq;
 
 -- name: job_chunk_changes
-SELECT c.job_id, c.chunk, c.status, c.attempts, c.node, c.failures
+SELECT c.job_id, c.cells
 FROM chunk_changes c JOIN jobs j ON j.id = c.job_id
 WHERE c.job_id = ? AND c.seq > j.changes_from ORDER BY c.seq;
 

@@ -231,18 +231,17 @@ RETURNING corral_epochs.epoch;
 -- name: epochs
 SELECT epoch, http_url, taken_at, batches, last_commit_at FROM corral_epochs ORDER BY epoch;
 
--- name: put_chunk_change
-INSERT INTO chunk_changes (seq, job_id, chunk, status, attempts, node, failures)
-VALUES ($1, $2, $3, $4, $5, $6, $7);
+-- name: put_chunk_changes
+INSERT INTO chunk_changes (seq, job_id, cells) VALUES ($1, $2, $3);
 
 -- name: load_chunk_changes
 -- The changes that the stored arrays of their jobs do not hold yet, in order.
-SELECT c.job_id, c.chunk, c.status, c.attempts, c.node, c.failures
+SELECT c.job_id, c.cells
 FROM chunk_changes c JOIN jobs j ON j.id = c.job_id
 WHERE c.seq > j.changes_from ORDER BY c.seq;
 
 -- name: job_chunk_changes
-SELECT c.job_id, c.chunk, c.status, c.attempts, c.node, c.failures
+SELECT c.job_id, c.cells
 FROM chunk_changes c JOIN jobs j ON j.id = c.job_id
 WHERE c.job_id = $1 AND c.seq > j.changes_from ORDER BY c.seq;
 
