@@ -838,8 +838,9 @@ class Queue:
         """Drop what failed attempts taught (one chunk, or every chunk of the job)."""
         if not self.failed_on and not self.memory_needed:  # the usual case, on every result
             return
-        if index is not None:
-            keys = {(job_id, index)} & (self.failed_on.keys() | self.memory_needed.keys())
+        if index is not None:  # (a lookup, not a set of every remembered chunk per result)
+            key = (job_id, index)
+            keys = {key} if key in self.failed_on or key in self.memory_needed else set()
         else:
             keys = {key for table in (self.failed_on, self.memory_needed) for key in table
                     if key[0] == job_id}  # fmt: skip
