@@ -73,11 +73,15 @@ def main() -> None:
         ctx = Context(scale, Path(scratch))
         for index in range(args.runs):
             for name, env in trees:
-                metrics, _, _ = constrained_run(
+                metrics, raw, _ = constrained_run(
                     ctx, args.clients, args.jobs, args.licenses, index, env,
                     watch=watch if name == "new" else None,
                 )  # fmt: skip
                 shown = {key: round(metrics[key], 3) for key in SHOWN}
+                status = raw["dispatcher"]
+                shown["chunks_per_commit"] = round(
+                    int(status["results"] or 0) / max(1, int(status["store_batches"] or 1)), 1
+                )
                 print(json.dumps({"tree": name, "run": index, **shown}), flush=True)
                 found[name].append(metrics)
     if args.base:
