@@ -57,15 +57,7 @@ TABLES = (
     ),  # fmt: skip
     Table(
         "chunk_changes",
-        (
-            ("seq", "int"),
-            ("job_id", "int"),
-            ("chunk", "int"),
-            ("status", "int"),
-            ("attempts", "int"),
-            ("node", "int"),
-            ("failures", "int"),
-        ),
+        (("seq", "int"), ("job_id", "int"), ("cells", "bytes")),
         "seq",
     ),  # fmt: skip
     Table(
