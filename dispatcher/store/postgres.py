@@ -448,9 +448,6 @@ class PostgresStore(SqliteStore):
             for job_id in sorted(jobs):
                 row = await db.fetchrow(Q["get_job"], job_id)
                 refusal.jobs[job_id] = None if row is None else rows.job_from_row(tuple(row))
-                if row is not None:
-                    found = await db.fetch(Q["job_chunk_changes"], job_id)
-                    chunk_changes.apply(refusal.jobs, found)
                 _chunk_failures(
                     await db.fetch(Q["job_chunk_failures"], job_id),
                     refusal.failed_on,
@@ -458,6 +455,10 @@ class PostgresStore(SqliteStore):
                 )
                 for job, node_id, failures in await db.fetch(Q["job_node_failures"], job_id):
                     refusal.node_failures[(job, node_id)] = failures
+            stored = [job_id for job_id in sorted(jobs) if refusal.jobs.get(job_id) is not None]
+            if stored:
+                found = await db.fetch(Q["jobs_chunk_changes"], stored)
+                chunk_changes.apply(refusal.jobs, found)
             for node_id in sorted(failure_nodes):
                 for job, node, failures in await db.fetch(Q["node_node_failures"], node_id):
                     refusal.node_failures[(job, node)] = failures

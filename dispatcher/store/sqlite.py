@@ -650,8 +650,6 @@ class SqliteStore:
         for job_id in sorted(batch.touched_jobs()):
             row = db.execute(Q["get_job"], (job_id,)).fetchone()
             refusal.jobs[job_id] = None if row is None else rows.job_from_row(row)
-            if row is not None:
-                chunk_changes.apply(refusal.jobs, db.execute(Q["job_chunk_changes"], (job_id,)))
             _chunk_failures(
                 db.execute(Q["job_chunk_failures"], (job_id,)),
                 refusal.failed_on,
@@ -659,6 +657,10 @@ class SqliteStore:
             )
             for job, node_id, failures in db.execute(Q["job_node_failures"], (job_id,)):
                 refusal.node_failures[(job, node_id)] = failures
+        stored = [job_id for job_id, job in refusal.jobs.items() if job is not None]
+        if stored:
+            found = db.execute(Q["jobs_chunk_changes"], (_rows_json.encode(stored),))
+            chunk_changes.apply(refusal.jobs, found)
         for node_id in sorted(batch.failure_nodes):
             for job, node, failures in db.execute(Q["node_node_failures"], (node_id,)):
                 refusal.node_failures[(job, node)] = failures

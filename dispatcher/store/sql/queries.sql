@@ -195,10 +195,12 @@ SELECT c.job_id, c.cells
 FROM chunk_changes c JOIN jobs j ON j.id = c.job_id
 WHERE c.seq > j.changes_from ORDER BY c.seq;
 
--- name: job_chunk_changes
+-- name: jobs_chunk_changes
+-- load_chunk_changes of some jobs (a JSON array of ids): one pass over the table.
 SELECT c.job_id, c.cells
 FROM chunk_changes c JOIN jobs j ON j.id = c.job_id
-WHERE c.job_id = ? AND c.seq > j.changes_from ORDER BY c.seq;
+WHERE c.job_id IN (SELECT value FROM json_each(?)) AND c.seq > j.changes_from
+ORDER BY c.seq;
 
 -- name: last_chunk_change
 SELECT max(COALESCE((SELECT max(seq) FROM chunk_changes), 0),

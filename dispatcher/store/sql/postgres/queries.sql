@@ -240,10 +240,12 @@ SELECT c.job_id, c.cells
 FROM chunk_changes c JOIN jobs j ON j.id = c.job_id
 WHERE c.seq > j.changes_from ORDER BY c.seq;
 
--- name: job_chunk_changes
+-- name: jobs_chunk_changes
+-- load_chunk_changes of some jobs (an array of ids): one pass over the table.
 SELECT c.job_id, c.cells
 FROM chunk_changes c JOIN jobs j ON j.id = c.job_id
-WHERE c.job_id = $1 AND c.seq > j.changes_from ORDER BY c.seq;
+WHERE c.job_id = ANY($1::bigint[]) AND c.seq > j.changes_from
+ORDER BY c.seq;
 
 -- name: last_chunk_change
 SELECT GREATEST(COALESCE((SELECT max(seq) FROM chunk_changes), 0),
