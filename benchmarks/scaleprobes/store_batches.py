@@ -67,6 +67,7 @@ async def _measure(args: argparse.Namespace) -> dict[str, float]:
         "results_per_s": round(args.batches * args.per_batch / elapsed),
         "commit_p50_ms": round(commits[len(commits) // 2] * 1000, 2),
         "commit_p90_ms": round(commits[int(len(commits) * 0.9)] * 1000, 2),
+        "commit_max_ms": round(commits[-1] * 1000, 2),
     }
 
 
