@@ -338,11 +338,20 @@ def constrained_jobs(jobs: int, chunks_per_job: int, seed: int = 16) -> list[dic
     return specs
 
 
-def constrained(ctx: Context, clients: int, jobs: int, licenses: int) -> dict[str, Any]:
-    """Chunks/s and p99 with the constrained mix against the same clients and chunk count
-    unconstrained, and `GET /api/v1/jobs/ID/why` latency while it runs."""
-    scale = ctx.scale
-    chunks_per_job = max(1, scale.constrained_chunks // jobs)
+def constrained_run(
+    ctx: Context,
+    clients: int,
+    jobs: int,
+    licenses: int,
+    index: int,
+    extra_env: dict[str, str] | None = None,
+    watch: Any = None,
+) -> tuple[dict[str, float], dict[str, Any], dict[str, float]]:
+    """One run of case 3: the unconstrained load, then the constrained mix on a fresh
+    dispatcher, both started with `extra_env` (metrics, raw figures, CPU window);
+    `watch(pid, edge)` hears the constrained window open and close."""
+    env = extra_env or {}
+    chunks_per_job = max(1, ctx.scale.constrained_chunks // jobs)
     seeded = jobs * chunks_per_job
     site = ctx.scratch / f"templates-{licenses}"
     site.mkdir(parents=True, exist_ok=True)
@@ -350,85 +359,94 @@ def constrained(ctx: Context, clients: int, jobs: int, licenses: int) -> dict[st
         textwrap.dedent(LICENSED_TEMPLATE.format(licenses=licenses))
     )
     specs = constrained_jobs(jobs, chunks_per_job)
+    data = ctx.data_dir(jobs, chunks_per_job=chunks_per_job)
+    with Dispatcher(data, log_path=ctx.log_path(), extra_env=env).start() as d:
+        free, free_cpu, _, _ = _load(d, clients, ctx)
+        _ran_dry(d, seeded)
+    ctx.counter += 1
+    fresh = ctx.scratch / f"run-{ctx.counter:03d}"
+    extra = ("--templates-dir", str(site))
+    with Dispatcher(fresh, log_path=ctx.log_path(), extra_args=extra, extra_env=env).start() as d:
+        rest = Http(d)
+        try:
+            began = time.perf_counter()
+            for spec in specs:
+                rest.call("POST", "/api/v1/jobs/", spec)
+            submit_s = time.perf_counter() - began
+            whys: list[float] = []
+            reasons: dict[str, int] = {}
+            stop = threading.Event()
+            failure: list[BaseException] = []
+            rng = random.Random(index)
+
+            def ask_why() -> None:
+                asker = Http(d)
+                try:
+                    while not stop.wait(WHY_EVERY_S):
+                        elapsed, answer = asker.call(
+                            "GET", f"/api/v1/jobs/{rng.randint(1, jobs)}/why"
+                        )
+                        if answer["state"] == "queued":
+                            whys.append(elapsed)
+                        for reason in answer["reasons"][:1]:
+                            key = reason.split("(")[0][:60]
+                            reasons[key] = reasons.get(key, 0) + 1
+                except BaseException as exc:  # reported below
+                    failure.append(exc)
+                finally:
+                    asker.close()
+
+            asker = threading.Thread(target=ask_why, name="bench-why")
+
+            def during(edge: str) -> None:
+                if watch is not None:
+                    watch(d.pid, edge)
+                if edge == "start":
+                    asker.start()
+                else:
+                    stop.set()
+                    asker.join()
+
+            held, cpu, _, _ = _load(
+                d, clients, ctx, pools=POOLS, fail_rate=FAIL_RATE, during=during
+            )
+            status = _ran_dry(d, seeded)
+        finally:
+            rest.close()
+    if failure:
+        raise BenchError(f"GET .../why failed: {failure[0]!r}")
+    rate0, rate1 = free["chunks_per_s"], held["chunks_per_s"]
+    ordered = sorted(whys)
+    metrics = {
+        "chunks_per_s_unconstrained": rate0,
+        "chunks_per_s": rate1,
+        "rate_ratio": rate1 / rate0 if rate0 else math.nan,
+        "p99_ms_unconstrained": float(free["latency"].get("p99_ms", math.nan)),
+        "p99_ms": float(held["latency"].get("p99_ms", math.nan)),
+        "why_p50_ms": percentile(ordered, 0.5) * 1000,
+        "why_p99_ms": percentile(ordered, 0.99) * 1000,
+        "why_max_ms": (ordered[-1] * 1000) if ordered else math.nan,
+    }
+    raw = {"unconstrained": free, "constrained": held, "submit_s": round(submit_s, 2),
+           "why_samples_ms": [round(t * 1000, 2) for t in whys], "why_reasons": reasons,
+           "failed_results": held["failed"], "cpu_unconstrained": free_cpu,
+           "dispatcher": {key: status.get(key) for key in ("results", "store_batches")}}  # fmt: skip
+    return metrics, raw, cpu
+
+
+def constrained(ctx: Context, clients: int, jobs: int, licenses: int) -> dict[str, Any]:
+    """Chunks/s and p99 with the constrained mix against the same clients and chunk count
+    unconstrained, and `GET /api/v1/jobs/ID/why` latency while it runs."""
+    chunks_per_job = max(1, ctx.scale.constrained_chunks // jobs)
 
     def run(index: int) -> tuple[dict[str, float], dict[str, Any], dict[str, float]]:
-        data = ctx.data_dir(jobs, chunks_per_job=chunks_per_job)
-        with Dispatcher(data, log_path=ctx.log_path()).start() as d:
-            free, free_cpu, _, _ = _load(d, clients, ctx)
-            _ran_dry(d, seeded)
-        ctx.counter += 1
-        fresh = ctx.scratch / f"run-{ctx.counter:03d}"
-        extra = ("--templates-dir", str(site))
-        with Dispatcher(fresh, log_path=ctx.log_path(), extra_args=extra).start() as d:
-            rest = Http(d)
-            try:
-                began = time.perf_counter()
-                for spec in specs:
-                    rest.call("POST", "/api/v1/jobs/", spec)
-                submit_s = time.perf_counter() - began
-                whys: list[float] = []
-                reasons: dict[str, int] = {}
-                stop = threading.Event()
-                failure: list[BaseException] = []
-                rng = random.Random(index)
-
-                def ask_why() -> None:
-                    asker = Http(d)
-                    try:
-                        while not stop.wait(WHY_EVERY_S):
-                            elapsed, answer = asker.call(
-                                "GET", f"/api/v1/jobs/{rng.randint(1, jobs)}/why"
-                            )
-                            if answer["state"] == "queued":
-                                whys.append(elapsed)
-                            for reason in answer["reasons"][:1]:
-                                key = reason.split("(")[0][:60]
-                                reasons[key] = reasons.get(key, 0) + 1
-                    except BaseException as exc:  # reported below
-                        failure.append(exc)
-                    finally:
-                        asker.close()
-
-                asker = threading.Thread(target=ask_why, name="bench-why")
-
-                def during(edge: str) -> None:
-                    if edge == "start":
-                        asker.start()
-                    else:
-                        stop.set()
-                        asker.join()
-
-                held, cpu, _, _ = _load(
-                    d, clients, ctx, pools=POOLS, fail_rate=FAIL_RATE, during=during
-                )
-                status = _ran_dry(d, seeded)
-            finally:
-                rest.close()
-        if failure:
-            raise BenchError(f"GET .../why failed: {failure[0]!r}")
-        rate0, rate1 = free["chunks_per_s"], held["chunks_per_s"]
-        ordered = sorted(whys)
-        metrics = {
-            "chunks_per_s_unconstrained": rate0,
-            "chunks_per_s": rate1,
-            "rate_ratio": rate1 / rate0 if rate0 else math.nan,
-            "p99_ms_unconstrained": float(free["latency"].get("p99_ms", math.nan)),
-            "p99_ms": float(held["latency"].get("p99_ms", math.nan)),
-            "why_p50_ms": percentile(ordered, 0.5) * 1000,
-            "why_p99_ms": percentile(ordered, 0.99) * 1000,
-            "why_max_ms": (ordered[-1] * 1000) if ordered else math.nan,
-        }
-        raw = {"unconstrained": free, "constrained": held, "submit_s": round(submit_s, 2),
-               "why_samples_ms": [round(t * 1000, 2) for t in whys], "why_reasons": reasons,
-               "failed_results": held["failed"], "cpu_unconstrained": free_cpu,
-               "dispatcher": {key: status.get(key) for key in ("results", "store_batches")}}  # fmt: skip
-        return metrics, raw, cpu
+        return constrained_run(ctx, clients, jobs, licenses, index)
 
     return measure(
         f"constrained_{clients}",
         guarded(run),
-        runs=scale.scale_runs,
-        max_tries=scale.max_tries,
+        runs=ctx.scale.scale_runs,
+        max_tries=ctx.scale.max_tries,
         unit="ratio",
         what=f"{clients:,} simulated clients in {POOLS} pools, {jobs:,} jobs of {chunks_per_job} "
         "chunks: priorities 10/50/90, 60 % on two pools, 20 % at most 5 nodes, 10 % in a "
@@ -563,7 +581,7 @@ def run_cases(ctx: Context) -> dict[str, dict[str, Any]]:
     return figures
 
 
-__all__ = ["constrained", "consoles", "hook_jobget", "many_clients", "reference", "run_cases",
+__all__ = ["constrained", "constrained_run", "consoles", "hook_jobget", "many_clients", "reference", "run_cases",
            "spawn_raw"]  # fmt: skip
 
 

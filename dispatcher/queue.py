@@ -695,7 +695,7 @@ class Queue:
             self.store.put_job(job)
             self.on_started(job)
         else:
-            self.store.put_chunks(job)
+            self.store.put_chunks(job, index)
         self.store.put_run((job.id, index, attempt), node_id, "running", now)
         self.on_progress(job)
         return Ref(job.id, index, attempt)
@@ -751,7 +751,7 @@ class Queue:
             "action=chunk_%s job=%d chunk=%d attempt=%d node=%d exit=%s",
             state, ref.job, ref.chunk, ref.attempt, node_id, result.exit_code,
         )  # fmt: skip
-        self._after_chunk_change(job, settle_later)
+        self._after_chunk_change(job, settle_later, ref.chunk)
         return True
 
     def _template_actions(self, job: Job, ref: Ref, node_id: int, actions: set[str]) -> None:
@@ -838,8 +838,9 @@ class Queue:
         """Drop what failed attempts taught (one chunk, or every chunk of the job)."""
         if not self.failed_on and not self.memory_needed:  # the usual case, on every result
             return
-        if index is not None:
-            keys = {(job_id, index)} & (self.failed_on.keys() | self.memory_needed.keys())
+        if index is not None:  # (a lookup, not a set of every remembered chunk per result)
+            key = (job_id, index)
+            keys = {key} if key in self.failed_on or key in self.memory_needed else set()
         else:
             keys = {key for table in (self.failed_on, self.memory_needed) for key in table
                     if key[0] == job_id}  # fmt: skip
@@ -928,7 +929,10 @@ class Queue:
             self.running_templates.pop(job.template, None)
         self.on_released(job)
 
-    def _after_chunk_change(self, job: Job, settle_later: bool = False) -> None:
+    def _after_chunk_change(
+        self, job: Job, settle_later: bool = False, index: int | None = None
+    ) -> None:
+        """After a change of the job's chunks (of chunk `index` only, when given)."""
         self.index.update_state(job)
         was_finished = job.time_finished is not None
         if job.finished and job.chunk_count and not was_finished:
@@ -940,7 +944,7 @@ class Queue:
             if was_finished and not job.finished:
                 job.time_finished = None
                 self.store.put_job(job)
-            self.store.put_chunks(job)
+            self.store.put_chunks(job, index)
         if settle_later:
             if not self._unsettled:
                 asyncio.get_running_loop().call_soon(self.settle)

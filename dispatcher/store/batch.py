@@ -25,6 +25,10 @@ _TIMED_OPS = frozenset({"put_statistic", "put_history", "clear_statistics", "cle
 class Batch:
     dirty_jobs: dict[int, Job] = field(default_factory=dict)
     dirty_chunks: dict[int, Job] = field(default_factory=dict)
+    # Jobs of which only some chunks changed: those chunks' indexes (chunk_changes.py).
+    dirty_cells: dict[int, tuple[Job, set[int]]] = field(default_factory=dict)
+    changes: list[tuple[Any, ...]] = field(default_factory=list)
+    prune_upto: int = 0  # > 0: prune the dead chunk changes in this batch
     jobs: dict[int, tuple[Any, ...]] = field(default_factory=dict)
     chunks: dict[int, tuple[Any, ...]] = field(default_factory=dict)
     deleted_jobs: set[int] = field(default_factory=set)
@@ -42,13 +46,13 @@ class Batch:
 
     def __bool__(self) -> bool:
         return any(
-            (self.dirty_jobs, self.dirty_chunks, self.jobs, self.chunks, self.deleted_jobs,
-             self.runs, self.nodes, self.deleted_nodes, self.users, self.meta, self.ops)
+            (self.dirty_jobs, self.dirty_chunks, self.dirty_cells, self.jobs, self.chunks,
+             self.changes, self.deleted_jobs, self.runs, self.nodes, self.deleted_nodes, self.users, self.meta, self.ops)
         )  # fmt: skip
 
     def touched_jobs(self) -> set[int]:
         return {
-            *self.dirty_jobs, *self.dirty_chunks, *self.deleted_jobs,
+            *self.dirty_jobs, *self.dirty_chunks, *self.dirty_cells, *self.deleted_jobs,
             *(key[0] for key in self.runs), *self.failure_jobs,
         }  # fmt: skip
 
@@ -59,6 +63,7 @@ class Batch:
         """Add a later batch's touched records (both are being refused together)."""
         self.dirty_jobs.update(later.dirty_jobs)
         self.dirty_chunks.update(later.dirty_chunks)
+        self.dirty_cells.update(later.dirty_cells)
         self.deleted_jobs |= later.deleted_jobs
         self.runs.update(later.runs)
         self.nodes.update(later.nodes)

@@ -51,8 +51,14 @@ TABLES = (
             ("chunk_attempts", "bytes"),
             ("chunk_nodes", "bytes"),
             ("chunk_failures", "bytes"),
+            ("changes_from", "int"),
         ),
         "id",
+    ),  # fmt: skip
+    Table(
+        "chunk_changes",
+        (("seq", "int"), ("job_id", "int"), ("cells", "bytes")),
+        "seq",
     ),  # fmt: skip
     Table(
         "runs",

@@ -50,7 +50,7 @@ class MemoryStore:
     def put_job(self, job: Job) -> None:
         self.jobs[job.id] = (rows.job_spec(job), rows.job_chunks(job))
 
-    def put_chunks(self, job: Job) -> None:
+    def put_chunks(self, job: Job, index: int | None = None) -> None:
         spec = self.jobs[job.id][0] if job.id in self.jobs else rows.job_spec(job)
         self.jobs[job.id] = (spec, rows.job_chunks(job))
 

@@ -39,7 +39,7 @@ import asyncpg
 import asyncpg.exceptions as pg_errors
 
 from dispatcher.errors import NotLeader, StoreError, StoreUnavailable
-from dispatcher.store import rows
+from dispatcher.store import chunk_changes, rows
 from dispatcher.store.batch import Batch, Refusal
 from dispatcher.store.pg_chunk_logs import ChunkLogTable
 from dispatcher.store.pg_schema import (
@@ -253,6 +253,10 @@ class PostgresStore(SqliteStore):
             async with self._reads().acquire() as db, db.transaction(isolation="repeatable_read"):
                 meta = {key: value for key, value in await db.fetch(Q["get_meta"])}
                 jobs = [rows.job_from_row(tuple(row)) for row in await db.fetch(Q["load_jobs"])]
+                changed = chunk_changes.apply(
+                    {job.id: job for job in jobs}, await db.fetch(Q["load_chunk_changes"])
+                )
+                self._changes.loaded(int(await db.fetchval(Q["last_chunk_change"])), changed)
                 nodes = [rows.node_from_row(tuple(row)) for row in await db.fetch(Q["load_nodes"])]
                 users = {name: bytes(info) for name, info in await db.fetch(Q["load_users"])}
                 snapshot = Snapshot(meta=meta, jobs=jobs, nodes=nodes, users=users)
@@ -449,6 +453,10 @@ class PostgresStore(SqliteStore):
                 )
                 for job, node_id, failures in await db.fetch(Q["job_node_failures"], job_id):
                     refusal.node_failures[(job, node_id)] = failures
+            stored = [job_id for job_id in sorted(jobs) if refusal.jobs.get(job_id) is not None]
+            if stored:
+                found = await db.fetch(Q["jobs_chunk_changes"], stored)
+                chunk_changes.apply(refusal.jobs, found)
             for node_id in sorted(failure_nodes):
                 for job, node, failures in await db.fetch(Q["node_node_failures"], node_id):
                     refusal.node_failures[(job, node)] = failures
@@ -529,6 +537,9 @@ class PostgresStore(SqliteStore):
                     await conn.executemany(Q[name], ids, timeout=timeout)
             await _many(conn, "put_job", list(batch.jobs.values()), timeout)
             await _many(conn, "put_job_chunks", list(batch.chunks.values()), timeout)
+            await _many(conn, "put_chunk_changes", batch.changes, timeout)
+            if batch.prune_upto:
+                await conn.execute(Q["prune_chunk_changes"], batch.prune_upto, timeout=timeout)
             runs = [run for key, run in batch.runs.items() if key[0] not in batch.deleted_jobs]
             await _many(conn, "put_run", runs, timeout)
             await _many(conn, "put_node", list(batch.nodes.values()), timeout)

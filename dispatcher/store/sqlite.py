@@ -35,8 +35,9 @@ import msgspec
 from dispatcher.errors import StoreError, StoreUnavailable
 from dispatcher.histogram import LoopHistogram
 from dispatcher.model import Job, Node
-from dispatcher.store import rows, startup
+from dispatcher.store import chunk_changes, rows, startup
 from dispatcher.store.batch import Batch, Refusal
+from dispatcher.store.chunk_changes import ChunkChanges
 from dispatcher.tasks import cancel_all
 
 log = logging.getLogger(__name__)
@@ -127,6 +128,7 @@ class SqliteStore:
         # The batch being written and its waiters (failed by supervision if the writer dies).
         self._inflight: tuple[Batch, list[asyncio.Future[None]]] | None = None
         self._last_checkpoint = time.monotonic()
+        self._changes = ChunkChanges()
         self.batches = 0
         self.refused_batches = 0
         # Seconds from a batch handed to the writer thread to its commit (the metrics).
@@ -315,6 +317,10 @@ class SqliteStore:
         db = self._db
         meta = dict(db.execute(Q["get_meta"]).fetchall())
         jobs = [rows.job_from_row(row) for row in db.execute(Q["load_jobs"])]
+        changed = chunk_changes.apply(
+            {job.id: job for job in jobs}, db.execute(Q["load_chunk_changes"])
+        )
+        self._changes.loaded(db.execute(Q["last_chunk_change"]).fetchone()[0], changed)
         nodes = [rows.node_from_row(row) for row in db.execute(Q["load_nodes"])]
         users = dict(db.execute(Q["load_users"]).fetchall())
         snapshot = Snapshot(meta=meta, jobs=jobs, nodes=nodes, users=users)
@@ -347,17 +353,33 @@ class SqliteStore:
         """Record the whole job (fields and chunks)."""
         self._pending.dirty_jobs[job.id] = job
         self._pending.dirty_chunks.pop(job.id, None)
+        self._pending.dirty_cells.pop(job.id, None)
         self._wake.set()
 
-    def put_chunks(self, job: Job) -> None:
-        """Record the job's chunk arrays only."""
-        if job.id not in self._pending.dirty_jobs:
-            self._pending.dirty_chunks[job.id] = job
+    def put_chunks(self, job: Job, index: int | None = None) -> None:
+        """Record the job's chunk arrays only; with `index`, only that chunk changed
+        (written as a chunk change while the job has few: store/chunk_changes.py)."""
+        pending = self._pending
+        if job.id in pending.dirty_jobs or job.id in pending.dirty_chunks:
+            pass
+        elif index is None:
+            pending.dirty_chunks[job.id] = job
+            pending.dirty_cells.pop(job.id, None)
+        else:
+            cells = pending.dirty_cells.get(job.id)
+            if self._changes.wants_whole(job, 1 if cells is None else len(cells[1]) + 1):
+                pending.dirty_chunks[job.id] = job
+                pending.dirty_cells.pop(job.id, None)
+            elif cells is None:
+                pending.dirty_cells[job.id] = (job, {index})
+            else:
+                cells[1].add(index)
         self._wake.set()
 
     def delete_job(self, job_id: int) -> None:
         self._pending.dirty_jobs.pop(job_id, None)
         self._pending.dirty_chunks.pop(job_id, None)
+        self._pending.dirty_cells.pop(job_id, None)
         self._pending.deleted_jobs.add(job_id)
         self._wake.set()
 
@@ -546,7 +568,7 @@ class SqliteStore:
         waiters, self._waiters = self._waiters, []
         self._inflight = (batch, waiters)
         try:
-            _encode(batch)  # a value that cannot be stored raises here, on the loop
+            self._changes.encode(batch)  # a value that cannot be stored raises here
             if batch:
                 started = time.perf_counter()
                 await self._write_batch(batch)
@@ -635,6 +657,10 @@ class SqliteStore:
             )
             for job, node_id, failures in db.execute(Q["job_node_failures"], (job_id,)):
                 refusal.node_failures[(job, node_id)] = failures
+        stored = [job_id for job_id, job in refusal.jobs.items() if job is not None]
+        if stored:
+            found = db.execute(Q["jobs_chunk_changes"], (_rows_json.encode(stored),))
+            chunk_changes.apply(refusal.jobs, found)
         for node_id in sorted(batch.failure_nodes):
             for job, node, failures in db.execute(Q["node_node_failures"], (node_id,)):
                 refusal.node_failures[(job, node)] = failures
@@ -713,6 +739,9 @@ class SqliteStore:
             runs = [run for key, run in batch.runs.items() if key[0] not in batch.deleted_jobs]
             if runs:
                 db.execute(Q["put_runs_json"], (_rows_json.encode(runs),))
+            db.executemany(Q["put_chunk_changes"], batch.changes)
+            if batch.prune_upto:
+                db.execute(Q["prune_chunk_changes"], (batch.prune_upto,))
             db.executemany(Q["put_node"], batch.nodes.values())
             db.executemany(Q["delete_node"], [(node_id,) for node_id in batch.deleted_nodes])
             for name, info in batch.users.items():
@@ -744,14 +773,6 @@ class SqliteStore:
             self.checkpoints += 1
         except sqlite3.Error as exc:
             log.warning("action=checkpoint_failed error=%s", exc)
-
-
-def _encode(batch: Batch) -> None:
-    """Encode the live jobs' rows now (msgspec raises on a value it cannot store)."""
-    for job_id, job in batch.dirty_jobs.items():
-        batch.jobs[job_id] = (job_id, rows.job_spec(job), *rows.job_chunks(job))
-    for job_id, job in batch.dirty_chunks.items():
-        batch.chunks[job_id] = (*rows.job_chunks(job), job_id)
 
 
 def _rollback(db: sqlite3.Connection) -> None:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
+
+import pytest
 
 from dispatcher.jobspec import build_job, parse_spec
 from dispatcher.model import CHUNK_DONE, Node
+from dispatcher.store import chunk_changes
 from dispatcher.store.sqlite import SQL_DIR, SqliteStore
 
 
@@ -63,4 +67,41 @@ async def test_many_changes_in_one_tick_make_one_batch(tmp_path: Path) -> None:
     assert store.batches - before <= 2
     assert store.pragmas()["synchronous"] == 1
     assert len((await store.load()).jobs) == 200
+    await store.close()
+
+
+async def test_changed_chunks_are_one_small_row_a_batch_until_their_job_has_many(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(chunk_changes, "PRUNE_EVERY", 40)
+    store = SqliteStore(tmp_path / "corral.db")
+    await store.open()
+    job = build_job(parse_spec({"title": "big", "frames": "1-800"}), 1, 1, "a")
+    store.put_job(job)
+    await store.commit()
+    db = sqlite3.connect(tmp_path / "corral.db")
+
+    def stored() -> tuple[int, bytes, int]:
+        changes_from, status = db.execute(
+            "SELECT changes_from, chunk_status FROM jobs WHERE id = 1"
+        ).fetchone()
+        return changes_from, status, db.execute("SELECT COUNT(*) FROM chunk_changes").fetchone()[0]
+
+    before = stored()
+    for index in range(3):
+        job.set_chunk(index, CHUNK_DONE)
+        store.put_chunks(job, index)
+    await store.commit()
+    changes_from, status, rows = stored()
+    assert (changes_from, status, rows) == (before[0], before[1], 1)  # the row is untouched
+
+    limit = chunk_changes.change_limit(job)  # 200 for 800 chunks
+    for index in range(3, limit + 45):
+        job.set_chunk(index, CHUNK_DONE)
+        store.put_chunks(job, index)
+        await store.commit()
+    changes_from, status, rows = stored()
+    assert changes_from > 0 and status[:limit] == bytes([CHUNK_DONE]) * limit
+    assert rows < 50  # written whole, and the rows its arrays hold were pruned
+    db.close()
     await store.close()

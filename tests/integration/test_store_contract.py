@@ -2,9 +2,9 @@
 (a SQLite file and a PostgreSQL database on a throwaway cluster).
 
 Recording (`put_*`) then `commit()`: durable once acknowledged, one batch per tick,
-back after a restart; records, statistics and history, the failure memory; a
-batch the store refuses is taken back whole; while the store cannot write every
-change is refused at once, and it recovers by itself.
+back after a restart (single chunk changes too); records, statistics and history,
+the failure memory; a batch the store refuses is taken back whole; while the store
+cannot write every change is refused at once, and it recovers by itself.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ import pytest
 
 from dispatcher.errors import StoreError, StoreUnavailable
 from dispatcher.jobspec import build_job, parse_spec
-from dispatcher.model import CHUNK_DONE, Job, Node
+from dispatcher.model import CHUNK_DONE, CHUNK_QUEUED, CHUNK_RUNNING, Job, Node
+from dispatcher.store import chunk_changes
 from dispatcher.store.batch import Refusal
 from dispatcher.store.sqlite import SqliteStore
 from tests.integration.mounts import fill, tmpfs
@@ -333,3 +334,80 @@ async def test_while_the_store_cannot_write_changes_are_refused_then_it_recovers
         await asyncio.wait_for(store.commit(), 30)
         assert [loaded.title for loaded in (await store.load()).jobs] == ["durable", "after"]
         await store.close()
+
+
+def _same_chunks(loaded: Job, kept: Job) -> None:
+    assert bytes(loaded.chunk_status) == bytes(kept.chunk_status)
+    assert loaded.chunk_attempts == kept.chunk_attempts
+    assert loaded.chunk_nodes == kept.chunk_nodes
+    assert loaded.chunk_failures == kept.chunk_failures
+    assert loaded.counts == kept.counts and loaded.cursor == kept.cursor
+
+
+async def test_single_chunk_changes_come_back_in_order_across_whole_writes_and_prunes(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(chunk_changes, "PRUNE_EVERY", 7)
+    store = await opened(backend)
+    busy, other, gone = job(1, frames="1-64"), job(2, frames="1-64"), job(3, frames="1-8")
+    for each in (busy, other, gone):
+        store.put_job(each)
+    await store.commit()
+    for step in range(60):  # past the job's limit of change rows more than once
+        index = (step * 5) % 64
+        busy.chunk_attempts[index] += 1
+        busy.chunk_nodes[index] = step
+        busy.chunk_failures[index] = step % 3
+        busy.set_chunk(index, CHUNK_RUNNING if step % 2 else CHUNK_DONE)
+        store.put_chunks(busy, index)
+        if step % 4 == 0:
+            await store.commit()
+    other.set_chunk(7, CHUNK_DONE)
+    store.put_chunks(other, 7)
+    gone.set_chunk(1, CHUNK_DONE)
+    store.put_chunks(gone, 1)
+    await store.commit()
+    other.title = "rewritten"
+    store.put_job(other)  # written whole: its earlier change is in its row now
+    other.set_chunk(9, CHUNK_RUNNING)
+    store.put_chunks(other, 9)
+    store.delete_job(3)
+    await store.commit()
+    await store.close()
+
+    again = await opened(backend)
+    loaded = {each.id: each for each in (await again.load()).jobs}
+    assert sorted(loaded) == [1, 2] and loaded[2].title == "rewritten"
+    _same_chunks(loaded[1], busy)
+    _same_chunks(loaded[2], other)
+    # The store goes on numbering its changes after the ones it found.
+    busy.set_chunk(0, CHUNK_QUEUED)
+    again.put_chunks(busy, 0)
+    await again.commit()
+    _same_chunks(next(each for each in (await again.load()).jobs if each.id == 1), busy)
+    await again.close()
+
+
+async def test_a_refused_batch_reads_back_the_stored_chunk_changes(backend: Backend) -> None:
+    store = await opened(backend)
+    refused: list[Refusal] = []
+    store.on_refused = refused.append
+    kept = job(1, frames="1-64")
+    store.put_job(kept)
+    await store.commit()
+    kept.set_chunk(3, CHUNK_DONE)
+    store.put_chunks(kept, 3)
+    await store.commit()
+
+    kept.set_chunk(4, CHUNK_DONE)
+    store.put_chunks(kept, 4)
+    poisoned = job(2, "poison")
+    poisoned.data = {"x": "\ud800"}  # no UTF-8 encoding exists: the batch is refused
+    store.put_job(poisoned)
+    with pytest.raises(StoreError):
+        await asyncio.wait_for(store.commit(), 10)
+    stored = refused[-1].jobs[1]
+    assert stored is not None
+    assert stored.chunk_status[3] == CHUNK_DONE and stored.chunk_status[4] != CHUNK_DONE
+    assert stored.counts[CHUNK_DONE] == 1
+    await store.close()

@@ -4,6 +4,7 @@ target that holds anything, a farm still running and bad arguments are refused."
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -47,6 +48,10 @@ def test_a_farm_moves_to_postgresql_whole_and_a_second_copy_is_refused(
     assert "checked ok" in result.stdout and "farm secret went along" in result.stdout
     rows = int(cluster.psql("SELECT COUNT(*) FROM runs", url.rsplit("/", 1)[1]))
     assert rows == 3
+    with sqlite3.connect(database) as source:
+        changes = source.execute("SELECT COUNT(*) FROM chunk_changes").fetchone()[0]
+    copied = int(cluster.psql("SELECT COUNT(*) FROM chunk_changes", url.rsplit("/", 1)[1]))
+    assert changes > 0 and copied == changes  # (the chunks' changes went along)
 
     # A new data directory on the database: the secret comes from it, so the render
     # client that knew the old farm's secret is still welcome.

@@ -9,14 +9,16 @@ ON CONFLICT (key) DO UPDATE SET value = excluded.value;
 SELECT id, spec, chunk_status, chunk_attempts, chunk_nodes, chunk_failures FROM jobs ORDER BY id;
 
 -- name: put_job
-INSERT INTO jobs (id, spec, chunk_status, chunk_attempts, chunk_nodes, chunk_failures)
-VALUES (?, ?, ?, ?, ?, ?)
+INSERT INTO jobs (id, spec, chunk_status, chunk_attempts, chunk_nodes, chunk_failures,
+    changes_from)
+VALUES (?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (id) DO UPDATE SET spec = excluded.spec, chunk_status = excluded.chunk_status,
     chunk_attempts = excluded.chunk_attempts, chunk_nodes = excluded.chunk_nodes,
-    chunk_failures = excluded.chunk_failures;
+    chunk_failures = excluded.chunk_failures, changes_from = excluded.changes_from;
 
 -- name: put_job_chunks
-UPDATE jobs SET chunk_status = ?, chunk_attempts = ?, chunk_nodes = ?, chunk_failures = ?
+UPDATE jobs SET chunk_status = ?, chunk_attempts = ?, chunk_nodes = ?, chunk_failures = ?,
+    changes_from = ?
 WHERE id = ?;
 
 -- name: delete_job
@@ -183,3 +185,28 @@ ON CONFLICT (key) DO UPDATE SET value = excluded.value;
 
 -- name: unprobe
 DELETE FROM meta WHERE key = 'store_probe';
+
+-- name: put_chunk_changes
+INSERT INTO chunk_changes (seq, job_id, cells) VALUES (?, ?, ?);
+
+-- name: load_chunk_changes
+-- The changes that the stored arrays of their jobs do not hold yet, in order.
+SELECT c.job_id, c.cells
+FROM chunk_changes c JOIN jobs j ON j.id = c.job_id
+WHERE c.seq > j.changes_from ORDER BY c.seq;
+
+-- name: jobs_chunk_changes
+-- load_chunk_changes of some jobs (a JSON array of ids): one pass over the table.
+SELECT c.job_id, c.cells
+FROM chunk_changes c JOIN jobs j ON j.id = c.job_id
+WHERE c.job_id IN (SELECT value FROM json_each(?)) AND c.seq > j.changes_from
+ORDER BY c.seq;
+
+-- name: last_chunk_change
+SELECT max(COALESCE((SELECT max(seq) FROM chunk_changes), 0),
+    COALESCE((SELECT max(changes_from) FROM jobs), 0));
+
+-- name: prune_chunk_changes
+-- The changes that their jobs' arrays hold (and those of deleted jobs, up to ?).
+DELETE FROM chunk_changes
+WHERE seq <= COALESCE((SELECT changes_from FROM jobs WHERE jobs.id = chunk_changes.job_id), ?);

@@ -11,15 +11,17 @@ ON CONFLICT (key) DO UPDATE SET value = excluded.value;
 SELECT id, spec, chunk_status, chunk_attempts, chunk_nodes, chunk_failures FROM jobs ORDER BY id;
 
 -- name: put_job
-INSERT INTO jobs (id, spec, chunk_status, chunk_attempts, chunk_nodes, chunk_failures)
-VALUES ($1, $2, $3, $4, $5, $6)
+INSERT INTO jobs (id, spec, chunk_status, chunk_attempts, chunk_nodes, chunk_failures,
+    changes_from)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
 ON CONFLICT (id) DO UPDATE SET spec = excluded.spec, chunk_status = excluded.chunk_status,
     chunk_attempts = excluded.chunk_attempts, chunk_nodes = excluded.chunk_nodes,
-    chunk_failures = excluded.chunk_failures;
+    chunk_failures = excluded.chunk_failures, changes_from = excluded.changes_from;
 
 -- name: put_job_chunks
-UPDATE jobs SET chunk_status = $1, chunk_attempts = $2, chunk_nodes = $3, chunk_failures = $4
-WHERE id = $5;
+UPDATE jobs SET chunk_status = $1, chunk_attempts = $2, chunk_nodes = $3, chunk_failures = $4,
+    changes_from = $5
+WHERE id = $6;
 
 -- name: delete_job
 DELETE FROM jobs WHERE id = $1;
@@ -228,3 +230,28 @@ RETURNING corral_epochs.epoch;
 
 -- name: epochs
 SELECT epoch, http_url, taken_at, batches, last_commit_at FROM corral_epochs ORDER BY epoch;
+
+-- name: put_chunk_changes
+INSERT INTO chunk_changes (seq, job_id, cells) VALUES ($1, $2, $3);
+
+-- name: load_chunk_changes
+-- The changes that the stored arrays of their jobs do not hold yet, in order.
+SELECT c.job_id, c.cells
+FROM chunk_changes c JOIN jobs j ON j.id = c.job_id
+WHERE c.seq > j.changes_from ORDER BY c.seq;
+
+-- name: jobs_chunk_changes
+-- load_chunk_changes of some jobs (an array of ids): one pass over the table.
+SELECT c.job_id, c.cells
+FROM chunk_changes c JOIN jobs j ON j.id = c.job_id
+WHERE c.job_id = ANY($1::bigint[]) AND c.seq > j.changes_from
+ORDER BY c.seq;
+
+-- name: last_chunk_change
+SELECT GREATEST(COALESCE((SELECT max(seq) FROM chunk_changes), 0),
+    COALESCE((SELECT max(changes_from) FROM jobs), 0));
+
+-- name: prune_chunk_changes
+-- The changes that their jobs' arrays hold (and those of deleted jobs, up to $1).
+DELETE FROM chunk_changes
+WHERE seq <= COALESCE((SELECT changes_from FROM jobs WHERE jobs.id = chunk_changes.job_id), $1);
