@@ -112,10 +112,13 @@ class Progress:
         """Publish the oldest committed events, a turn's share; the next turn goes on."""
         self._publishing = None
         waiting = self._unpublished
+        jobs = self.jobs
         for _ in range(self._per_turn):
             if not waiting:  # all out, or cleared by a close() of a subscriber's
                 break
-            self.bus.publish(waiting.popleft())
+            event = waiting.popleft()
+            if event.job in jobs:  # (a job deleted since: its removal was the last word)
+                self.bus.publish(event)
         if waiting and not self._closed:
             self._publishing = asyncio.get_running_loop().call_soon(self._publish_slice)
 

@@ -112,12 +112,13 @@ def _cap_send_buffer(transport: asyncio.BaseTransport | None) -> None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
 
 
-def _high_water(transport: asyncio.Transport | None) -> int:
-    """The buffered bytes past which the transport makes writers wait (0: unknown)."""
+def _low_water(transport: asyncio.Transport | None) -> int:
+    """The buffered bytes at or under which the transport lets writers go on (0: unknown):
+    a transport paused past its high-water mark resumes only once it drains to this."""
     if transport is None:
         return 0
     try:
-        return int(transport.get_write_buffer_limits()[1])
+        return int(transport.get_write_buffer_limits()[0])
     except (AttributeError, NotImplementedError):
         return 0
 
@@ -142,7 +143,7 @@ class _Connection:
         )
         self.stream.on_drop = self.cut
         _cap_send_buffer(self.transport)
-        self._room = _high_water(self.transport)
+        self._room = _low_water(self.transport)
 
     def cut(self, reason: str = "") -> None:
         """Abort the connection: a write the client does not take ends at once."""
@@ -154,10 +155,12 @@ class _Connection:
         if (
             transport is not None
             and not transport.is_closing()
-            and transport.get_write_buffer_size() + len(data) + CHUNK_FRAMING_BYTES < self._room
+            and transport.get_write_buffer_size() + len(data) + CHUNK_FRAMING_BYTES <= self._room
         ):
-            # The transport takes it under its high-water mark: the write cannot wait, so
-            # it needs no timer (a hundred streams write up to twenty times a second each).
+            # Buffered under the low-water mark, with this write too, the transport is not
+            # paused and does not pause: the write (and any drain aiohttp makes in it)
+            # cannot wait, so it needs no timer (a hundred streams write up to twenty
+            # times a second each). Between the marks a paused transport could hold it.
             await self.response.write(data)
             return
         self.writing = True

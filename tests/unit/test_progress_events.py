@@ -97,3 +97,24 @@ async def test_closing_publishes_nothing_more() -> None:
     await asyncio.sleep(0.1)
     assert len(published) == PUBLISH_SLICE // 2
     progress.close()  # twice: safe
+
+
+async def test_a_job_deleted_before_its_turn_is_not_published_again() -> None:
+    bus, jobs = EventBus(), _jobs(2 * PUBLISH_SLICE)
+    progress = Progress(bus, MemoryStore(), jobs, lambda: 0.01)
+    published: list[int] = []
+    last = max(jobs)
+
+    def record(event: Event) -> None:
+        assert isinstance(event, ProgressEvent)
+        published.append(event.job)
+        if len(published) == 1:  # the first slice is going out: the last job goes now
+            del jobs[last]
+            progress.job_removed(last)
+
+    bus.subscribe(record)
+    for job in list(jobs.values()):
+        progress.job_moved(job)
+    await asyncio.sleep(0.1)
+    assert last not in published and sorted(published) == sorted(jobs)
+    progress.close()
