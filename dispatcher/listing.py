@@ -18,10 +18,19 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import inspect
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -213,7 +222,10 @@ async def select(
 
 
 async def _slices_of(keys: list[int], slice_items: int) -> AsyncIterator[list[int]]:
+    """`keys` a slice at a time, the loop given a turn between slices."""
     for start in range(0, len(keys), slice_items):
+        if start:
+            await asyncio.sleep(0)
         yield keys[start : start + slice_items]
 
 
@@ -282,7 +294,7 @@ async def stream_json(
     response = web.StreamResponse(headers=headers)
     response.content_type = "application/json"
     await response.prepare(request)
-    try:
+    with _started(request):
         await response.write(b"[" + _encoder.encode(first)[1:-1])
         pending: list[Any] | None = second
         while pending is not None:
@@ -291,27 +303,28 @@ async def stream_json(
             pending = await anext(slices, None)
         await response.write(b"]")
         await response.write_eof()
+    return response
+
+
+@contextlib.contextmanager
+def _started(request: web.Request) -> Iterator[None]:
+    """Around writing an answer already started: a client gone is logged; any other
+    error is logged and the connection closed (it can no longer become problem+json)."""
+    try:
+        yield
     except ConnectionError:
         log.info("action=listing_client_gone path=%s", request.path)
     except Exception:
         log.exception("action=listing_aborted path=%s; the connection is closed", request.path)
         if request.transport is not None:
             request.transport.close()
-    return response
 
 
 async def encode_page(keys: list[int], render: Render, *, slice_items: int) -> bytes:
     """The items of `keys` (a page: a bounded list) as one JSON list, rendered and encoded
     `slice_items` at a time, the loop given a turn between slices."""
-    parts: list[bytes] = []
-    for start in range(0, len(keys), slice_items):
-        if start:
-            await asyncio.sleep(0)
-        items = render(keys[start : start + slice_items])
-        if inspect.isawaitable(items):
-            items = await items
-        if items:
-            parts.append(_encoder.encode(items)[1:-1])
+    slices = _rendered(_slices_of(keys, slice_items), render)
+    parts = [_encoder.encode(items)[1:-1] async for items in slices]
     return b"[" + b",".join(parts) + b"]"
 
 
@@ -328,18 +341,12 @@ async def page_json(
     response.content_length = len(body)
     await response.prepare(request)
     view = memoryview(body)
-    try:
+    with _started(request):
         for start in range(0, len(body), WRITE_BYTES):
             if start:
                 await asyncio.sleep(0)
             await response.write(view[start : start + WRITE_BYTES])
         await response.write_eof()
-    except ConnectionError:
-        log.info("action=listing_client_gone path=%s", request.path)
-    except Exception:
-        log.exception("action=listing_aborted path=%s; the connection is closed", request.path)
-        if request.transport is not None:
-            request.transport.close()
     return response
 
 
