@@ -31,9 +31,10 @@ from hooks.runtime import TemplateSet
 from renderclient import processes, reaper, spawn
 from renderclient.cgroups import MemoryCgroup, kernel_oom_kills
 from renderclient.chunklog import expected_outputs, missing_outputs
-from renderclient.hookcalls import DEFAULT_HOOK_TIMEOUT_S, failure_text, run_limited
+from renderclient.hookcalls import DEFAULT_HOOK_TIMEOUT_S, call_template, failure_text
 from renderclient.invocation import Invocation, build_invocations, chunk_frames, judge_result
 from renderclient.logwatch import LOG_CHECK_INTERVAL_S, LogWatch
+from renderclient.stock import is_stock
 from renderclient.verdicts import Judgement
 
 logger = logging.getLogger(__name__)
@@ -423,6 +424,7 @@ class ChunkRun:
         self._on_spawn = on_spawn
         self._runner: ProcessRunner | None = None
         self._kill_reason = ""
+        self._trusted = False  # the template is a stock one: its callbacks run here
 
     @property
     def ref(self) -> Ref:
@@ -454,6 +456,7 @@ class ChunkRun:
         if template is None:
             return failed_result(assign.ref, f"template {key} not installed on this node")
         ref = assign.ref
+        self._trusted = is_stock(self._templates, template)
 
         def prepare() -> tuple[dict[str, Any], Invocation]:
             # The client configuration and the command line in one call: one trip
@@ -471,8 +474,9 @@ class ChunkRun:
             )
 
         try:
-            preferences, invocation = await run_limited(
+            preferences, invocation = await call_template(
                 prepare,
+                trusted=self._trusted,
                 timeout_s=self._hook_timeout_s,
                 what=f"template {key}: building the command line",
             )
@@ -590,7 +594,7 @@ class ChunkRun:
         assign, ref = self.assign, self.assign.ref
         tracebacks: list[str] = []
         try:
-            judgement = await run_limited(
+            judgement = await call_template(
                 lambda: judge_result(
                     template,
                     assign.job,
@@ -603,6 +607,7 @@ class ChunkRun:
                     attempt=ref.attempt,
                     tracebacks=tracebacks,
                 ),
+                trusted=self._trusted,
                 timeout_s=self._hook_timeout_s,
                 what=f"template {key}: checking the result",
             )
@@ -624,8 +629,9 @@ class ChunkRun:
         """Every frame's declared output must be a file (a missing one fails the chunk)."""
         paths = expected_outputs(template.getOutputPattern(), MJob(self.assign.job), frames)
         try:
-            missing = await run_limited(
+            missing = await call_template(
                 lambda: missing_outputs(paths),
+                trusted=False,  # file checks may block on a network share
                 timeout_s=self._hook_timeout_s,
                 what=f"template {key}: checking the output files",
             )
