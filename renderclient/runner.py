@@ -96,20 +96,40 @@ class _LogBatcher:
         return bytes(self._tail[-self._tail_bytes :])
 
 
-class _PipeReader(asyncio.Protocol):
-    """Reads one child's merged output pipe until every writer has closed it."""
+class _PipeReader:
+    """Reads one child's merged output pipe until every writer has closed it.
 
-    def __init__(self, batcher: _LogBatcher) -> None:
+    A reader callback on the descriptor rather than a pipe transport: no file object,
+    protocol or waiter per command (most renders' output is a few reads)."""
+
+    READ_BYTES = 256 * 1024
+
+    def __init__(self, batcher: _LogBatcher, fd: int) -> None:
         self._batcher = batcher
-        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._fd = fd
+        self._loop = asyncio.get_running_loop()
+        self.closed: asyncio.Future[None] = self._loop.create_future()
+        os.set_blocking(fd, False)
+        self._loop.add_reader(fd, self._readable)
 
-    def data_received(self, data: bytes) -> None:
-        self._batcher.add(data)
+    def _readable(self) -> None:
+        try:
+            data = os.read(self._fd, self.READ_BYTES)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if data:
+            self._batcher.add(data)
+        else:
+            self.close()
 
-    def eof_received(self) -> bool | None:
-        return None
-
-    def connection_lost(self, exc: Exception | None) -> None:
+    def close(self) -> None:
+        """Stop reading (at the end of the output, or when the command is done with)."""
+        if self._fd >= 0:
+            self._loop.remove_reader(self._fd)
+            os.close(self._fd)
+            self._fd = -1
         if not self.closed.done():
             self.closed.set_result(None)
 
@@ -229,7 +249,6 @@ class ProcessRunner:
         if not argv:
             raise OSError("empty command line")
         self._check_startable(argv[0])
-        loop = asyncio.get_running_loop()
         read_fd, write_fd = os.pipe()
         process: Child
         try:
@@ -260,8 +279,7 @@ class ProcessRunner:
         if self._on_spawn is not None:
             self._on_spawn(process.pid)
         logger.debug("action=process_started %s pid=%d argv=%r", self._label, process.pid, argv)
-        reader = _PipeReader(self._batcher)
-        transport, _ = await loop.connect_read_pipe(lambda: reader, os.fdopen(read_fd, "rb", 0))
+        reader = _PipeReader(self._batcher, read_fd)
         timed_out = False
         try:
             timed_out = await self._wait(process, deadline)
@@ -275,7 +293,7 @@ class ProcessRunner:
                 # Cancelled while running: leave nothing behind.
                 _signal_group(process.pid, signal.SIGKILL)
             self._kill_members()
-            transport.close()
+            reader.close()
         return process.returncode, timed_out
 
     def _in_child(self) -> None:
