@@ -164,6 +164,25 @@ async def run_limited(call: Callable[[], T], *, timeout_s: float, what: str) -> 
         raise error from None
 
 
+def run_inline(call: Callable[[], T], *, what: str) -> T:
+    """`call()` here and now, for Corral's own stock templates (renderclient/stock.py):
+    its value, or TemplateError when it raises, as `run_limited` answers (no time limit,
+    no worker thread)."""
+    try:
+        return contextvars.Context().run(call)
+    except TemplateError:
+        raise
+    except Exception as exc:
+        raise TemplateError(f"{what} raised {type(exc).__name__}: {exc}") from exc
+
+
+async def call_template(call: Callable[[], T], *, trusted: bool, timeout_s: float, what: str) -> T:
+    """`run_inline` for a stock template's callback, else `run_limited`."""
+    if trusted:
+        return run_inline(call, what=what)
+    return await run_limited(call, timeout_s=timeout_s, what=what)
+
+
 def failure_text(exc: BaseException) -> str:
     """What a chunk's log shows for a template failure: the message, then the
     template's traceback when there is one."""

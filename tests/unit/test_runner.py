@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -158,3 +159,20 @@ async def test_chunk_time_limit_is_a_failed_result(templates: TemplateSet) -> No
     assert not result.ok
     assert not result.killed
     assert result.error == "time limit of 0.3 s exceeded"
+
+
+def _open_fds() -> set[str]:
+    return set(os.listdir("/proc/self/fd"))
+
+
+async def test_large_output_arrives_whole_and_no_descriptor_is_left_open() -> None:
+    chunks: list[bytes] = []
+    await _runner([["true"]], []).run()  # the loop's kept reaper is started by now
+    before = _open_fds()
+    script = "head -c 1000000 /dev/zero | tr '\\0' x; printf end"
+    runner = _runner([["sh", "-c", script], ["sh", "-c", "printf two"]], chunks)
+    outcome = await runner.run()
+    assert outcome.exit_code == 0
+    assert b"".join(chunks) == b"x" * 1_000_000 + b"endtwo"
+    assert outcome.log_tail.endswith(b"endtwo")
+    assert _open_fds() == before
