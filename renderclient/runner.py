@@ -33,6 +33,7 @@ from renderclient.cgroups import MemoryCgroup, kernel_oom_kills
 from renderclient.chunklog import expected_outputs, missing_outputs
 from renderclient.hookcalls import DEFAULT_HOOK_TIMEOUT_S, failure_text, run_limited
 from renderclient.invocation import Invocation, build_invocations, chunk_frames, judge_result
+from renderclient.launcher import LauncherError
 from renderclient.logwatch import LOG_CHECK_INTERVAL_S, LogWatch
 from renderclient.verdicts import Judgement
 
@@ -198,6 +199,9 @@ class ProcessRunner:
                         None,
                         f"could not start {argv[0] if argv else '(empty)'}: {exc}",
                     )
+                    break
+                except LauncherError as exc:  # the kept reaper failed: this render with it
+                    exit_code, error = None, f"the render's reaper failed: {exc}"
                     break
                 if timed_out or self._stop.is_set() or exit_code != 0:
                     break
