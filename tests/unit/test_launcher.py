@@ -198,26 +198,57 @@ async def test_a_killed_kept_reaper_gives_a_failed_result(kept: launcher.Launche
     assert result.exit_code is None and "reaper failed" in result.error
 
 
-@needs_compiled
-async def test_a_bad_request_is_refused_and_the_reaper_keeps_serving(tmp_path: Path) -> None:
+def _serving(*closed: int) -> tuple[socket.socket, int]:
+    """A kept reaper of our own, with descriptors `closed` closed in it from the start."""
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     program = str(reaper.compiled())
+    actions = [(os.POSIX_SPAWN_DUP2, theirs.fileno(), 0)]
+    actions += [(os.POSIX_SPAWN_CLOSE, fd) for fd in closed]
     pid = os.posix_spawn(
-        program, [program, str(os.getpid()), "--serve"], {},
-        file_actions=[(os.POSIX_SPAWN_DUP2, theirs.fileno(), 0)], setsid=True,
-    )  # fmt: skip
+        program, [program, str(os.getpid()), "--serve"], {}, file_actions=actions, setsid=True
+    )
     theirs.close()
+    ours.settimeout(5)
+    return ours, pid
+
+
+def _answer(sock: socket.socket) -> tuple[bytes, int, int]:
+    return launcher.ANSWER.unpack(sock.recv(64))
+
+
+@needs_compiled
+async def test_a_bad_request_is_refused_and_the_reaper_keeps_serving() -> None:
+    ours, pid = _serving()
     try:
-        ours.settimeout(5)
         fds = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [2]))]
         huge = launcher.REQUEST_HEAD.pack(b"S", 0xFFFFFFFF, 0xFFFFFFFF) + b"x\0"
         ours.sendmsg([huge], fds)
-        assert launcher.ANSWER.unpack(ours.recv(64)) == (b"E", errno.EINVAL, 0)
+        assert _answer(ours) == (b"E", errno.EINVAL, 0)
         ours.sendmsg([launcher._request(["true"], {}, None)], fds)
-        kind, started, _ = launcher.ANSWER.unpack(ours.recv(64))
-        assert kind == b"P"
-        assert launcher.ANSWER.unpack(ours.recv(64)) == (b"X", started, 0)
+        kind, started, _ = _answer(ours)
+        assert kind == b"P" and _answer(ours) == (b"X", started, 0)
     finally:
+        ours.close()
+        os.waitpid(pid, 0)
+
+
+@needs_compiled
+async def test_a_client_without_stdout_and_stderr_still_gives_both_to_a_command() -> None:
+    ours, pid = _serving(1, 2)
+    read_fd, write_fd = os.pipe()
+    try:
+        fds = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [write_fd]))]
+        argv = ["/bin/sh", "-c", "echo out; echo err >&2"]
+        ours.sendmsg([launcher._request(argv, {}, None)], fds)
+        os.close(write_fd)
+        kind, started, _ = _answer(ours)
+        assert kind == b"P" and _answer(ours) == (b"X", started, 0)
+        output = b""
+        while part := os.read(read_fd, 4096):
+            output += part
+        assert output == b"out\nerr\n"
+    finally:
+        os.close(read_fd)
         ours.close()
         os.waitpid(pid, 0)
 
