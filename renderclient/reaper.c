@@ -53,6 +53,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -213,18 +214,23 @@ static void become_render_reaper(pid_t kept, char *folder, char **argv, char **e
         _exit(127);
     }
     environ = envp;
-    pid_t child = fork();
+    sigset_t none;
+    sigemptyset(&none);
+    /* vfork: nothing of ours copied; the child only makes system calls, then execs */
+    pid_t child = vfork();
     if (child < 0) {
         fprintf(stderr, "corral-reaper: cannot fork: %s\n", strerror(errno));
         _exit(127);
     }
     if (child == 0) {
-        sigset_t none;
-        sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
         prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
         execvp(argv[0], argv);
-        fprintf(stderr, "corral-reaper: cannot run %s: %s\n", argv[0], strerror(errno));
+        const char *reason = strerror(errno);
+        struct iovec parts[5] = {
+            {"corral-reaper: cannot run ", 26}, {argv[0], strlen(argv[0])}, {": ", 2},
+            {(char *)reason, strlen(reason)}, {"\n", 1}};
+        writev(2, parts, 5);
         _exit(127);
     }
     watch_command(kept, child, watched);
