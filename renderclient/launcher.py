@@ -3,16 +3,22 @@
 A reaper started for each render costs an exec of its own on top of the
 command's. `Launcher` starts the compiled reaper once (`reaper CLIENT_PID
 --serve`, see reaper.c) and asks it for each command over a socket pair: the
-arguments, the environment, the folder and the output descriptor go over, the
-pid comes back, then the wait status when the command ends. The reaper stays
-the subreaper of every command's tree and kills all of it when the client dies
-or closes its end, as the reaper of a single render does. Each command leads a
-new session (its pid is its process group), stdin from /dev/null, stdout and
-stderr to the output descriptor, SIGPIPE and SIGXFSZ at their default actions,
-no other descriptor inherited.
+arguments, the environment, the folder and the output descriptor go over. The
+kept reaper forks (no exec) a reaper for the render, which runs the command as
+the reaper of a single render does; the pid that comes back is that render
+reaper's, and later its wait status, which is the command's. So a render is
+still one tree under a reaper of its own: the leader of a new session (its pid
+is its process group) and the subreaper of everything the command starts,
+stdin from /dev/null, stdout and stderr to the output descriptor, SIGPIPE and
+SIGXFSZ at their default actions, no other descriptor inherited. A command
+that cannot run (not found, not executable, a folder that cannot be entered)
+ends with 127 and the reason on its output, as under the one-shot reaper.
 
-If the reaper ends while commands run (it was killed), their waiters get
-`LauncherError` with its exit status, and the next start begins a new reaper.
+The start's answer only waits for the kept reaper's fork(), never for the
+command's exec or folder, so `spawn()` waits for it on the spot, for at most
+START_TIMEOUT_S. If the reaper ends while commands run (it was killed), their
+waiters get `LauncherError` with its exit status, and the next start begins a
+new reaper.
 Where no compiled reaper exists (no C compiler), `for_loop()` says None and
 renders keep a reaper each (renderclient/spawn.py).
 """
@@ -41,7 +47,9 @@ logger = logging.getLogger(__name__)
 ANSWER = struct.Struct("=cii")
 REQUEST_HEAD = struct.Struct("=cII")
 MAX_REQUEST_BYTES = 1 << 20  # the reaper's receive buffer (reaper.c REQUEST_BYTES)
-START_TIMEOUT_S = 10.0
+START_TIMEOUT_S = 2.0  # a fork in a small process; longer means it is stuck
+RETIRED_POLL_S = 0.02
+REAP_POLLS = 100  # 2 s for an ended reaper to be reaped before its waiters fail
 
 
 class LauncherError(CorralError):
@@ -156,22 +164,33 @@ class Launcher:
         env: Mapping[str, str] | None,
         cwd: str | None,
     ) -> LaunchedProcess:
-        """Start `argv` (looked up in `env`'s PATH when it names no folder); OSError as
-        exec says when it cannot start, ValueError for a NUL in a string."""
+        """Start `argv` (looked up in `env`'s PATH when it names no folder) under a render
+        reaper of its own; ValueError for a NUL in a string, OSError when the reaper
+        cannot fork, LauncherError when the kept reaper fails (it is then replaced)."""
         request = _request(argv, os.environ if env is None else env, cwd)
-        self.start()
-        assert self._sock is not None
-        sock = self._sock
-        try:
+        fds = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [output_fd]))]
+        for attempt in (1, 2):
+            self.start()
+            assert self._sock is not None
+            sock = self._sock
             try:
-                sock.sendmsg(
-                    [request],
-                    [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [output_fd]))],
-                )
+                sock.sendmsg([request], fds)
             except OSError as exc:
                 if exc.errno == errno.EMSGSIZE:
                     raise RequestTooLarge(f"a request of {len(request)} bytes") from exc
-                raise
+                if exc.errno not in (errno.EPIPE, errno.ECONNRESET):
+                    raise
+                # The reaper died unnoticed: once more with a fresh one.
+                self._fail(f"the reaper was gone: {exc}")
+                if attempt == 2:
+                    raise LauncherError(f"the reaper did not start {argv[0]}: {exc}") from exc
+                continue
+            return self._started(sock, argv)
+        raise AssertionError("unreachable")
+
+    def _started(self, sock: socket.socket, argv: Sequence[str]) -> LaunchedProcess:
+        """The answer to a start just sent."""
+        try:
             deadline = time.monotonic() + START_TIMEOUT_S
             while True:  # the start's answer; exits reported meanwhile are settled on the way
                 kind, value = self._settle(_receive(sock, deadline))
@@ -210,28 +229,41 @@ class Launcher:
 
     def _fail(self, why: str) -> None:
         """The reaper is gone or broken: fail its commands' waiters, start anew next time."""
-        self._drop_socket()
-        if self._reaper_pid:  # it may still run, stuck: its commands die with it
+        self._drop_socket()  # first: on that EOF the reaper kills its tree itself
+        if self._reaper_pid:  # it may still run, stuck: the render reapers' parent-death
             with contextlib.suppress(ProcessLookupError):
-                os.kill(self._reaper_pid, signal.SIGKILL)
-        pid = self._reaper_pid
-        status = self._end(why)
-        logger.error("action=launcher_failed reaper_pid=%d status=%s error=%s", pid, status, why)
+                os.kill(self._reaper_pid, signal.SIGKILL)  # signal takes their trees
+        logger.error("action=launcher_failed reaper_pid=%d error=%s", self._reaper_pid, why)
+        self._end(why)
 
-    def _end(self, why: str) -> int | None:
-        """Reap the reaper (it exits once our end is closed) and fail what still waits."""
-        status = None
-        if self._reaper_pid:
-            with contextlib.suppress(ChildProcessError):
-                status = os.waitpid(self._reaper_pid, 0)[1]
-        self._reaper_pid = 0
+    def _end(self, why: str) -> None:
+        """Fail what still waits once the reaper is reaped (it exits once our end is
+        closed), with its wait status; polled on the loop's timer, never blocking it."""
+        pid, self._reaper_pid = self._reaper_pid, 0
         running, self._running = self._running, {}
-        for pid, exited in running.items():
-            if not exited.done():
-                error = LauncherError(f"{why} while command {pid} ran (status {status})", status)
-                exited.set_exception(error)
-                exited.add_done_callback(lambda done: done.exception())
-        return status
+        _end_reaper(pid, running, why, self._loop(), REAP_POLLS)
+
+
+def _end_reaper(
+    pid: int,
+    running: dict[int, asyncio.Future[int]],
+    why: str,
+    loop: asyncio.AbstractEventLoop | None,
+    polls_left: int,
+) -> None:
+    status = _reap(pid) if pid else None
+    alive = loop is not None and not loop.is_closed()
+    if status is None and pid and alive and polls_left > 0:
+        assert loop is not None
+        loop.call_later(RETIRED_POLL_S, _end_reaper, pid, running, why, loop, polls_left - 1)
+        return
+    if status is None and pid:  # still not gone: reaped later, its waiters fail now
+        _retire_pid(pid, loop)
+    for command, exited in running.items():
+        if not exited.done():
+            error = LauncherError(f"{why} while command {command} ran (status {status})", status)
+            exited.set_exception(error)
+            exited.add_done_callback(lambda done: done.exception())
 
 
 def _receive(sock: socket.socket, deadline: float) -> bytes:
@@ -266,9 +298,19 @@ def _request(argv: Sequence[str], env: Mapping[str, str], cwd: str | None) -> by
     return request
 
 
-# Reapers whose launcher was dropped without close(): they exit once their socket is
-# closed and are reaped by the next launcher's start.
+# Reapers that were closed or dropped and had not exited yet: they exit once their
+# socket is closed, and are reaped without blocking, on a timer of the loop and at
+# the next launcher's start.
 _retired: list[int] = []
+
+
+def _reap(pid: int) -> int | None:
+    """The wait status of `pid` if it has exited (255 << 8 when someone else reaped it)."""
+    try:
+        done, status = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return 255 << 8
+    return status if done else None
 
 
 def _retire(sock: socket.socket, pid: int) -> None:
@@ -276,14 +318,18 @@ def _retire(sock: socket.socket, pid: int) -> None:
     _retired.append(pid)
 
 
-def _reap_retired() -> None:
+def _retire_pid(pid: int, loop: asyncio.AbstractEventLoop | None) -> None:
+    _retired.append(pid)
+    if loop is not None and not loop.is_closed():
+        loop.call_later(RETIRED_POLL_S, _reap_retired, loop)
+
+
+def _reap_retired(loop: asyncio.AbstractEventLoop | None = None) -> None:
     for pid in list(_retired):
-        try:
-            done = os.waitpid(pid, os.WNOHANG)[0] != 0
-        except ChildProcessError:
-            done = True
-        if done:
+        if _reap(pid) is not None:
             _retired.remove(pid)
+    if _retired and loop is not None and not loop.is_closed():
+        loop.call_later(RETIRED_POLL_S, _reap_retired, loop)
 
 
 _launchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Launcher] = (

@@ -23,6 +23,7 @@ from typing import Any
 
 from renderclient import processes, reaper, spawn
 from renderclient.cgroups import MemoryCgroup
+from renderclient.launcher import LauncherError
 
 logger = logging.getLogger(__name__)
 
@@ -204,6 +205,9 @@ class ProcessRunner:
                         None,
                         f"could not start {argv[0] if argv else '(empty)'}: {exc}",
                     )
+                    break
+                except LauncherError as exc:  # the kept reaper failed: this render with it
+                    exit_code, error = None, f"the render's reaper failed: {exc}"
                     break
                 if timed_out or self._stop.is_set() or exit_code != 0:
                     break

@@ -19,15 +19,22 @@
  *
  *     corral-reaper CLIENT_PID --serve
  *
- * The same reaper, kept for the client's life: it starts commands on request
- * (one exec per render instead of two), each command the leader of a new
- * session. Its stdin is a SOCK_SEQPACKET socket (renderclient/launcher.py
- * speaks the other end); a request is "S", the argument and environment counts
- * (two uint32 in host order), then NUL-ended strings: the folder (empty: keep
- * ours), the arguments and the environment, with the output descriptor
- * attached (SCM_RIGHTS). Answers: "P" and the pid, "E" and an errno when it
- * cannot start, later "X", the pid and its wait status. The client dying, or
- * closing its end, ends the reaper as above: every child killed.
+ * The same reaper, kept for the client's life: it starts renders on request.
+ * For each it fork()s (no exec) a child that does what the reaper above does
+ * for one command: it leads a new session, is the subreaper of the render's
+ * tree, watches its parent (the kept reaper) and runs the command with execvp,
+ * ending the same way. One exec per render instead of two, and each render
+ * keeps a reaper of its own: killing that reaper's tree kills all the render's
+ * processes, even those that left its session. Its stdin is a SOCK_SEQPACKET
+ * socket (renderclient/launcher.py speaks the other end); a request is "S",
+ * the argument and environment counts (two uint32 in host order), then
+ * NUL-ended strings: the folder (empty: keep ours), the arguments and the
+ * environment, with the output descriptor attached (SCM_RIGHTS). Answers: "P"
+ * and the render reaper's pid as soon as it is forked (a command that cannot
+ * run, or a folder that cannot be entered, ends it with 127 and a line on the
+ * output, as above), "E" and an errno for a bad request or a failed fork,
+ * later "X", the pid and its wait status. The client dying, or closing its
+ * end, ends the reaper as above: every child killed.
  * renderclient/reaper.py builds this file and holds the same logic in Python
  * for hosts without a C compiler.
  */
@@ -46,6 +53,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -142,74 +150,115 @@ static void end_like(int status) {
     _exit(128 + sig);
 }
 
+/* The one-shot reaper's watch, from the moment its command runs: mirror the
+ * command's end, or kill everything when the parent `watched_parent` is gone. */
+static void watch_command(pid_t watched_parent, pid_t child, sigset_t *watched) {
+    struct timespec tick = {1, 0};
+    for (;;) {
+        int sig = sigtimedwait(watched, NULL, &tick);
+        if (getppid() != watched_parent)
+            kill_everything_and_exit();
+        if (sig == SIGCHLD) {
+            int status;
+            pid_t pid;
+            while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+                if (pid == child)
+                    end_like(status);
+            }
+        }
+    }
+}
+
 /* -- serve mode ------------------------------------------------------------ */
 #define REQUEST_BYTES (1 << 20)
 
-static pid_t *started; /* the commands we started and have not yet reported */
+static pid_t *started; /* the render reapers we started and have not yet reported */
 static size_t started_count, started_room;
 
+/* An answer to the client; a failed send (the client gone or its end broken) ends us
+ * and everything we run: a lost exit report would leave a render waiting. */
 static void answer(int sock, char kind, int32_t a, int32_t b) {
     char out[9];
     out[0] = kind;
     memcpy(out + 1, &a, 4);
     memcpy(out + 5, &b, 4);
-    while (send(sock, out, sizeof out, MSG_NOSIGNAL) < 0 && errno == EINTR) {
+    while (send(sock, out, sizeof out, MSG_NOSIGNAL) < 0) {
+        if (errno != EINTR)
+            kill_everything_and_exit();
     }
 }
 
-/* Runs in the vfork()ed child (memory shared with the reaper): only system calls. */
-static volatile int child_errno;
-
-static void exec_in_path(char **argv, char **envp) {
-    if (strchr(argv[0], '/') != NULL) {
-        execve(argv[0], argv, envp);
-        child_errno = errno;
-        return;
+/* In the fork()ed child of the kept reaper: become the render's own reaper, as the
+ * one-shot reaper does (session leader, subreaper, parent-death signal and parent
+ * check), then run the command with execvp (PATH and the /bin/sh fallback for a
+ * script without "#!") and end like it. Never returns. */
+static void become_render_reaper(pid_t kept, char *folder, char **argv, char **envp,
+                                 int output, int ready, sigset_t *watched) {
+    extern char **environ;
+    self = getpid();
+    setsid();
+    prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    prctl(PR_SET_PDEATHSIG, SIGUSR1, 0, 0, 0);
+    close(ready); /* the kept reaper answers now: our pid is the render's group */
+    if (getppid() != kept)
+        _exit(137);
+    if (output <= 2) /* dup2 onto itself would keep its close-on-exec flag */
+        output = fcntl(output, F_DUPFD, 3);
+    int null = open("/dev/null", O_RDONLY);
+    if (output < 0 || null < 0 || dup2(null, 0) < 0 || dup2(output, 1) < 0 ||
+        dup2(output, 2) < 0)
+        _exit(127);
+    close_extra_fds(); /* the kept reaper's socket and signal descriptor too */
+    if (folder[0] != '\0' && chdir(folder) < 0) {
+        fprintf(stderr, "corral-reaper: cannot enter %s: %s\n", folder, strerror(errno));
+        _exit(127);
     }
-    const char *path = "/bin:/usr/bin";
-    for (char **entry = envp; *entry != NULL; entry++)
-        if (strncmp(*entry, "PATH=", 5) == 0)
-            path = *entry + 5;
-    int found = ENOENT;
-    char full[4096];
-    for (const char *dir = path;; dir++) {
-        const char *end = strchr(dir, ':');
-        size_t length = end == NULL ? strlen(dir) : (size_t)(end - dir);
-        size_t name = strlen(argv[0]);
-        if (length + name + 2 <= sizeof full) {
-            memcpy(full, dir, length);
-            size_t at = length;
-            if (length > 0)
-                full[at++] = '/';
-            memcpy(full + at, argv[0], name + 1);
-            execve(full, argv, envp);
-            if (errno != ENOENT && errno != ENOTDIR && found == ENOENT)
-                found = errno; /* as Python's subprocess: the first other error wins */
-        }
-        if (end == NULL)
-            break;
-        dir = end;
+    environ = envp;
+    sigset_t none;
+    sigemptyset(&none);
+    /* vfork: nothing of ours copied; the child only makes system calls, then execs */
+    pid_t child = vfork();
+    if (child < 0) {
+        fprintf(stderr, "corral-reaper: cannot fork: %s\n", strerror(errno));
+        _exit(127);
     }
-    child_errno = found;
+    if (child == 0) {
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+        execvp(argv[0], argv);
+        const char *reason = strerror(errno);
+        struct iovec parts[5] = {
+            {"corral-reaper: cannot run ", 26}, {argv[0], strlen(argv[0])}, {": ", 2},
+            {(char *)reason, strlen(reason)}, {"\n", 1}};
+        writev(2, parts, 5);
+        _exit(127);
+    }
+    watch_command(kept, child, watched);
 }
 
-static void start_command(int sock, char *request, size_t length, int output) {
+static void start_command(int sock, char *request, size_t length, int output,
+                          sigset_t *watched) {
     uint32_t counts[2];
     if (length < 9 || output < 0) {
         answer(sock, 'E', EINVAL, 0);
         return;
     }
     memcpy(counts, request + 1, sizeof counts);
-    size_t wanted = 1 + (size_t)counts[0] + counts[1] + 1; /* folder, argv, env, two NULLs */
+    /* each string takes one byte at least (its NUL): more than the bytes is a lie */
+    size_t strings_count = 1 + (size_t)counts[0] + counts[1];
+    if (counts[0] == 0 || strings_count > length - 9) {
+        answer(sock, 'E', EINVAL, 0);
+        return;
+    }
+    size_t wanted = strings_count + 1; /* folder, argv, env, two NULLs */
     char **strings = calloc(wanted + 1, sizeof *strings);
-    if (strings == NULL || counts[0] == 0) {
-        free(strings);
-        answer(sock, 'E', counts[0] == 0 ? EINVAL : ENOMEM, 0);
+    if (strings == NULL) {
+        answer(sock, 'E', ENOMEM, 0);
         return;
     }
     char *at = request + 9, *end = request + length;
     size_t filled = 0;
-    for (size_t i = 0; i < 1 + (size_t)counts[0] + counts[1]; i++) {
+    for (size_t i = 0; i < strings_count; i++) {
         char *nul = at < end ? memchr(at, '\0', (size_t)(end - at)) : NULL;
         if (nul == NULL)
             break;
@@ -235,35 +284,32 @@ static void start_command(int sock, char *request, size_t length, int output) {
         }
         started = grown, started_room = room;
     }
-    child_errno = 0;
-    pid_t child = vfork();
-    if (child == 0) {
-        sigset_t none;
-        sigemptyset(&none);
-        setsid();
-        prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-        int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        if (null < 0 || dup2(null, 0) < 0 || dup2(output, 1) < 0 || dup2(output, 2) < 0) {
-            child_errno = errno;
-            _exit(127);
-        }
-        if (folder[0] != '\0' && chdir(folder) < 0) {
-            child_errno = errno;
-            _exit(127);
-        }
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        exec_in_path(argv, envp);
-        _exit(127);
-    }
-    int failed = child < 0 ? errno : child_errno;
-    free(strings);
-    if (failed != 0) {
-        if (child > 0)
-            while (waitpid(child, NULL, 0) < 0 && errno == EINTR) {
-            }
+    /* fork, no exec: the answer waits for the child's setsid(), never for the
+     * command's exec or folder */
+    int ready[2];
+    if (pipe2(ready, O_CLOEXEC) < 0) {
+        int failed = errno;
+        free(strings);
         answer(sock, 'E', failed, 0);
         return;
     }
+    pid_t child = fork();
+    if (child == 0) {
+        close(ready[0]);
+        become_render_reaper(self, folder, argv, envp, output, ready[1], watched);
+    }
+    int failed = errno;
+    free(strings);
+    close(ready[1]);
+    if (child < 0) {
+        close(ready[0]);
+        answer(sock, 'E', failed, 0);
+        return;
+    }
+    char byte;
+    while (read(ready[0], &byte, 1) < 0 && errno == EINTR) {
+    }
+    close(ready[0]);
     started[started_count++] = child;
     answer(sock, 'P', child, 0);
 }
@@ -282,15 +328,33 @@ static void reap_and_report(int sock) {
     }
 }
 
+/* Descriptors 1 and 2 closed in the client: hold them with /dev/null, so that no
+ * descriptor we receive lands there. */
+static void hold_standard_fds(void) {
+    for (int fd = 1; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) < 0) {
+            int null = open("/dev/null", O_RDWR);
+            if (null >= 0 && null != fd) {
+                dup2(null, fd);
+                close(null);
+            }
+        }
+    }
+}
+
 static int serve(pid_t client, sigset_t *watched) {
     int sock = 0;
     signal(SIGPIPE, SIG_DFL); /* the commands inherit these; our sends use MSG_NOSIGNAL */
     signal(SIGXFSZ, SIG_DFL);
+    hold_standard_fds();
     int signals = signalfd(-1, watched, SFD_CLOEXEC | SFD_NONBLOCK);
     char *request = malloc(REQUEST_BYTES);
     if (signals < 0 || request == NULL)
         return 127;
     fcntl(sock, F_SETFD, FD_CLOEXEC);
+    int flags = fcntl(sock, F_GETFL); /* blocking sends: an answer is never dropped */
+    if (flags < 0 || fcntl(sock, F_SETFL, flags & ~O_NONBLOCK) < 0)
+        return 127;
     for (;;) {
         struct pollfd ready[2] = {{sock, POLLIN, 0}, {signals, POLLIN, 0}};
         int count = poll(ready, 2, 1000);
@@ -317,16 +381,21 @@ static int serve(pid_t client, sigset_t *watched) {
         message.msg_control = control.room;
         message.msg_controllen = sizeof control.room;
         ssize_t length = recvmsg(sock, &message, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-        if (length < 0 && (errno == EINTR || errno == EAGAIN))
+        if (length < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
             continue;
-        if (length <= 0)
-            kill_everything_and_exit(); /* the client closed its end, or it is gone */
+        if (length < 0 && (errno == ENOMEM || errno == ENOBUFS)) {
+            struct timespec pause = {0, 10 * 1000 * 1000}; /* short of memory: again soon */
+            nanosleep(&pause, NULL);
+            continue;
+        }
+        if (length <= 0) /* 0 or ECONNRESET: the client closed its end, or it is gone; */
+            kill_everything_and_exit(); /* any other error: the socket is unusable */
         int output = -1;
         struct cmsghdr *header = CMSG_FIRSTHDR(&message);
         if (header != NULL && header->cmsg_level == SOL_SOCKET && header->cmsg_type == SCM_RIGHTS)
             memcpy(&output, CMSG_DATA(header), sizeof output);
         if (request[0] == 'S' && !(message.msg_flags & (MSG_TRUNC | MSG_CTRUNC)))
-            start_command(sock, request, (size_t)length, output);
+            start_command(sock, request, (size_t)length, output, watched);
         else
             answer(sock, 'E', EINVAL, 0);
         if (output >= 0)
@@ -385,18 +454,5 @@ int main(int argc, char **argv) {
         fprintf(stderr, "corral-reaper: cannot run %s: %s\n", argv[3], strerror(errno));
         _exit(127);
     }
-    struct timespec tick = {1, 0};
-    for (;;) {
-        int sig = sigtimedwait(&watched, NULL, &tick);
-        if (getppid() != client)
-            kill_everything_and_exit();
-        if (sig == SIGCHLD) {
-            int status;
-            pid_t pid;
-            while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-                if (pid == child)
-                    end_like(status);
-            }
-        }
-    }
+    watch_command(client, child, &watched);
 }

@@ -11,6 +11,7 @@ too, alternating with this one (an A/B in one sitting).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import resource
@@ -39,7 +40,15 @@ async def _chunks(count: int) -> None:
         return
     kept = launcher.for_loop()
     if kept is not None:
-        kept.close()  # reaped now: its CPU and its commands' count among the children's
+        pid = kept.reaper_pid
+        kept.close()  # once reaped, its CPU and its commands' count among the children's
+        while pid:  # reaped by the launcher's timer, or here
+            try:
+                if os.waitpid(pid, os.WNOHANG)[0]:
+                    break
+            except ChildProcessError:
+                break
+            await asyncio.sleep(0.01)
 
 
 def _measure(count: int) -> dict[str, float]:

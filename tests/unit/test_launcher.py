@@ -3,10 +3,13 @@ every render on request, with the semantics of a render started under a reaper o
 
 from __future__ import annotations
 
+import array
 import asyncio
+import errno
 import os
 import shutil
 import signal
+import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from renderclient import launcher, reaper, spawn
+from renderclient.runner import ProcessRunner
 
 needs_compiled = pytest.mark.skipif(
     reaper.compiled() is None, reason="no C compiler here: renders use the Python reaper"
@@ -107,21 +111,20 @@ async def test_one_reaper_starts_them_all_and_is_their_parent(kept: launcher.Lau
 
 
 @needs_compiled
-async def test_start_errors_are_raised_as_exec_says(
+async def test_commands_that_cannot_start_end_with_127_and_the_reason(
     kept: launcher.Launcher, tmp_path: Path
 ) -> None:
     plain = tmp_path / "plain.txt"
     plain.write_text("not a program\n")
-    with pytest.raises(FileNotFoundError):
-        kept.spawn(["no-such-program-here"], output_fd=2, env=None, cwd=None)
-    with pytest.raises(FileNotFoundError):
-        kept.spawn([str(tmp_path / "missing")], output_fd=2, env=None, cwd=None)
-    with pytest.raises(PermissionError):
-        kept.spawn([str(plain)], output_fd=2, env=None, cwd=None)
-    with pytest.raises(FileNotFoundError):
-        kept.spawn(["true"], output_fd=2, env=None, cwd=str(tmp_path / "no-folder"))
-    with pytest.raises(FileNotFoundError):  # PATH is the command's, not ours
-        kept.spawn(["true"], output_fd=2, env={"PATH": str(tmp_path)}, cwd=None)
+    for argv, env, cwd, reason in (
+        (["no-such-program-here"], None, "", b"No such file"),
+        ([str(tmp_path / "missing")], None, "", b"No such file"),
+        ([str(plain)], None, "", b"Permission denied"),
+        (["true"], None, str(tmp_path / "no-folder"), b"cannot enter"),
+        (["true"], {"PATH": str(tmp_path)}, "", b"No such file"),  # the command's PATH
+    ):
+        code, output, _ = await _run(kept, argv, env=env, cwd=cwd)
+        assert code == 127 and reason in output, (argv, output)
     with pytest.raises(ValueError):
         kept.spawn(["echo", "a\0b"], output_fd=2, env=None, cwd=None)
     with pytest.raises(ValueError):
@@ -129,6 +132,137 @@ async def test_start_errors_are_raised_as_exec_says(
     with pytest.raises(launcher.RequestTooLarge):
         kept.spawn(["true"], output_fd=2, env={"BIG": "x" * 4_000_000}, cwd=None)
     assert (await _run(kept, ["true"]))[0] == 0  # the reaper is still fine
+
+
+@needs_compiled
+async def test_a_script_without_shebang_runs_under_sh(
+    kept: launcher.Launcher, tmp_path: Path
+) -> None:
+    script = tmp_path / "plain-script"
+    script.write_text("echo from-sh; exit 3\n")
+    script.chmod(0o755)
+    code, output, _ = await _run(kept, [str(script)])
+    assert (code, output) == (3, b"from-sh\n")
+
+
+async def _pid_from(pid_file: Path) -> int:
+    for _ in range(250):
+        if pid_file.exists():
+            break
+        await asyncio.sleep(0.02)
+    return int(pid_file.read_text())
+
+
+def _escaping(pid_file: Path) -> list[str]:
+    """A command that starts a daemon in a session of its own, whose parent exits."""
+    inner = f"echo $$ > {pid_file}.tmp && mv {pid_file}.tmp {pid_file} && exec sleep 30"
+    return ["sh", "-c", f"(setsid sh -c '{inner}' &); exec sleep 30"]
+
+
+@needs_compiled
+async def test_each_render_has_a_reaper_of_its_own_that_holds_its_escaped_daemons(
+    kept: launcher.Launcher, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "daemon.pid"
+    child = kept.spawn(_escaping(pid_file), output_fd=2, env=None, cwd=None)
+    daemon = await _pid_from(pid_file)
+    assert os.getsid(daemon) == daemon and _ppid(daemon) == child.pid
+    assert _ppid(child.pid) == kept.reaper_pid
+    os.killpg(child.pid, signal.SIGKILL)
+    assert await asyncio.wait_for(child.wait(), 5) == -signal.SIGKILL
+
+
+@needs_compiled
+async def test_killing_a_render_kills_its_escaped_daemon(
+    kept: launcher.Launcher, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "daemon.pid"
+    running = ProcessRunner([_escaping(pid_file)], on_output=lambda _: None, term_grace_s=0.2)
+    outcome = asyncio.ensure_future(running.run())
+    daemon = await _pid_from(pid_file)
+    running.kill("stopped by the test")
+    assert (await asyncio.wait_for(outcome, 5)).killed
+    assert await _gone(daemon)
+
+
+@needs_compiled
+async def test_a_killed_kept_reaper_gives_a_failed_result(kept: launcher.Launcher) -> None:
+    running = ProcessRunner([["sleep", "30"]], on_output=lambda _: None)
+    outcome = asyncio.ensure_future(running.run())
+    for _ in range(250):
+        if running.pid:
+            break
+        await asyncio.sleep(0.02)
+    os.kill(kept.reaper_pid, signal.SIGKILL)
+    result = await asyncio.wait_for(outcome, 5)
+    assert result.exit_code is None and "reaper failed" in result.error
+
+
+def _serving(*closed: int) -> tuple[socket.socket, int]:
+    """A kept reaper of our own, with descriptors `closed` closed in it from the start."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    program = str(reaper.compiled())
+    actions = [(os.POSIX_SPAWN_DUP2, theirs.fileno(), 0)]
+    actions += [(os.POSIX_SPAWN_CLOSE, fd) for fd in closed]
+    pid = os.posix_spawn(
+        program, [program, str(os.getpid()), "--serve"], {}, file_actions=actions, setsid=True
+    )
+    theirs.close()
+    ours.settimeout(5)
+    return ours, pid
+
+
+def _answer(sock: socket.socket) -> tuple[bytes, int, int]:
+    return launcher.ANSWER.unpack(sock.recv(64))
+
+
+@needs_compiled
+async def test_a_bad_request_is_refused_and_the_reaper_keeps_serving() -> None:
+    ours, pid = _serving()
+    try:
+        fds = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [2]))]
+        huge = launcher.REQUEST_HEAD.pack(b"S", 0xFFFFFFFF, 0xFFFFFFFF) + b"x\0"
+        ours.sendmsg([huge], fds)
+        assert _answer(ours) == (b"E", errno.EINVAL, 0)
+        ours.sendmsg([launcher._request(["true"], {}, None)], fds)
+        kind, started, _ = _answer(ours)
+        assert kind == b"P" and _answer(ours) == (b"X", started, 0)
+    finally:
+        ours.close()
+        os.waitpid(pid, 0)
+
+
+@needs_compiled
+async def test_a_client_without_stdout_and_stderr_still_gives_both_to_a_command() -> None:
+    ours, pid = _serving(1, 2)
+    read_fd, write_fd = os.pipe()
+    try:
+        fds = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [write_fd]))]
+        argv = ["/bin/sh", "-c", "echo out; echo err >&2"]
+        ours.sendmsg([launcher._request(argv, {}, None)], fds)
+        os.close(write_fd)
+        kind, started, _ = _answer(ours)
+        assert kind == b"P" and _answer(ours) == (b"X", started, 0)
+        output = b""
+        while part := os.read(read_fd, 4096):
+            output += part
+        assert output == b"out\nerr\n"
+    finally:
+        os.close(read_fd)
+        ours.close()
+        os.waitpid(pid, 0)
+
+
+@needs_compiled
+async def test_a_reaper_that_died_unnoticed_is_replaced_on_the_next_start(
+    kept: launcher.Launcher,
+) -> None:
+    assert (await _run(kept, ["true"]))[0] == 0
+    dead = kept.reaper_pid
+    os.kill(dead, signal.SIGKILL)
+    os.waitpid(dead, 0)  # gone before the loop could notice
+    code, _, _ = await _run(kept, ["true"])
+    assert code == 0 and kept.reaper_pid not in (0, dead)
 
 
 @needs_compiled
@@ -169,6 +303,10 @@ async def test_closing_kills_what_runs_and_reaps_the_reaper(tmp_path: Path) -> N
     the_reaper = kept.reaper_pid
     kept.close()
     assert await _gone(child.pid) and await _gone(escaped)
+    for _ in range(250):  # reaped off the loop's path, without blocking it
+        if _state(the_reaper) == "gone":
+            break
+        await asyncio.sleep(0.02)
     assert _state(the_reaper) == "gone"
     with pytest.raises(launcher.LauncherError):
         await child.wait()
