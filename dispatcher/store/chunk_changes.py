@@ -96,6 +96,13 @@ def pack(job: Job, indexes: list[int]) -> bytes:
     )
 
 
+def pending_after(cells: tuple[Job, set[int]] | None, index: int) -> int:
+    """A job's changed chunks in a batch once `index` joins them (`cells`: the batch's)."""
+    if cells is None:
+        return 1
+    return len(cells[1]) + (index not in cells[1])
+
+
 def unpack(cells: bytes) -> Iterator[tuple[int, int, int, int, int]]:
     """(index, status, attempts, node, failures) of each chunk in `pack`'s cells."""
     count, left = divmod(len(cells), _CELL_BYTES)
@@ -105,17 +112,27 @@ def unpack(cells: bytes) -> Iterator[tuple[int, int, int, int, int]]:
     return zip(*(values[part * count : (part + 1) * count] for part in range(5)), strict=True)
 
 
+class DamagedChange(ValueError):
+    """A change row whose cells cannot be read: what `apply` raises, naming the row."""
+
+
 def apply(jobs: Mapping[int, Job | None], changes: Iterable[Sequence[Any]]) -> Counter[int]:
-    """Apply change rows (job_id, cells), in order, to the jobs read with them; the
-    changed chunks applied per job."""
+    """Apply change rows (seq, job_id, cells), in order, to the jobs read with them; the
+    changed chunks applied per job. A row that cannot be read raises DamagedChange."""
     applied: Counter[int] = Counter()
     touched: dict[int, Job] = {}
-    for job_id, cells in changes:
+    for seq, job_id, cells in changes:
         job = jobs.get(job_id)
         if job is None:
             continue
+        try:
+            found = list(unpack(bytes(cells)))
+        except (ValueError, struct.error) as exc:
+            raise DamagedChange(f"chunk change {seq} of job {job_id} is damaged: {exc}") from exc
         size = len(job.chunk_status)
-        for index, status, attempts, node, failures in unpack(bytes(cells)):
+        for index, status, attempts, node, failures in found:
+            if index < 0:
+                raise DamagedChange(f"chunk change {seq} of job {job_id} names chunk {index}")
             if index < size:
                 job.chunk_status[index] = status
                 job.chunk_attempts[index] = attempts

@@ -38,7 +38,7 @@ from typing import Any
 import asyncpg
 import asyncpg.exceptions as pg_errors
 
-from dispatcher.errors import NotLeader, StoreError, StoreUnavailable
+from dispatcher.errors import NotLeader, StartupError, StoreError, StoreUnavailable
 from dispatcher.store import chunk_changes, rows
 from dispatcher.store.batch import Batch, Refusal
 from dispatcher.store.pg_chunk_logs import ChunkLogTable
@@ -269,6 +269,12 @@ class PostgresStore(SqliteStore):
                     snapshot.node_failures[(job_id, node_id)] = failures
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
             raise explain(exc, self.url) from exc
+        except chunk_changes.DamagedChange as exc:
+            raise StartupError(
+                f"{redact(self.url)}: {exc}: restore it from a backup; 'corral store check' "
+                "lists the damage",
+                path="chunk_changes",
+            ) from exc
         return snapshot
 
     async def runs(self, job_id: int, chunks: Any = None) -> list[tuple[Any, ...]]:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-import re
 import sqlite3
 import time
 from collections import Counter
@@ -32,32 +31,22 @@ from typing import Any
 
 import msgspec
 
-from dispatcher.errors import StoreError, StoreUnavailable
+from dispatcher.errors import StartupError, StoreError, StoreUnavailable
 from dispatcher.histogram import LoopHistogram
 from dispatcher.model import Job, Node
-from dispatcher.store import chunk_changes, rows, startup
+from dispatcher.store import chunk_changes, rows, sqlite_changes, startup
 from dispatcher.store.batch import Batch, Refusal
 from dispatcher.store.chunk_changes import ChunkChanges
+from dispatcher.store.sqlite_queries import SQL_DIR, Q
 from dispatcher.tasks import cancel_all
 
 log = logging.getLogger(__name__)
 
-SQL_DIR = Path(__file__).parent / "sql"
 # The probe that tells a store which could not write that it can again: a write
 # of about a batch's size, taken back in the same transaction.
 PROBE_BYTES = 64 * 1024
 
 
-def _named_queries(text: str) -> dict[str, str]:
-    """Split a file of `-- name: x` blocks into {name: sql}."""
-    queries: dict[str, str] = {}
-    for block in re.split(r"^-- name: ", text, flags=re.MULTILINE)[1:]:
-        name, _, sql = block.partition("\n")
-        queries[name.strip()] = sql.strip().rstrip(";")
-    return queries
-
-
-Q = _named_queries((SQL_DIR / "queries.sql").read_text())
 _rows_json = msgspec.json.Encoder()
 
 
@@ -177,6 +166,15 @@ class SqliteStore:
 
     def _migrate(self, db: sqlite3.Connection) -> None:
         version = db.execute("PRAGMA user_version").fetchone()[0]
+        latest = max(
+            int(path.name.split("_", 1)[0]) for path in (SQL_DIR / "migrations").glob("*.sql")
+        )
+        if version > latest:
+            raise StartupError(
+                f"{self.path} has schema version {version}, newer than this Corral knows "
+                f"({latest}): run the Corral that wrote it",
+                path=str(self.path),
+            )
         db.create_function("with_job_uuid", 2, rows.with_job_uuid, deterministic=True)
         for path in sorted((SQL_DIR / "migrations").glob("*.sql")):
             number = int(path.name.split("_", 1)[0])
@@ -251,6 +249,11 @@ class SqliteStore:
         db, self._db = self._db, None
         assert db is not None
         try:
+            written = sqlite_changes.fold(db)  # (the arrays an older Corral reads)
+            log.info("action=close chunk_changes_folded_jobs=%d", written)
+        except (sqlite3.Error, chunk_changes.DamagedChange) as exc:
+            log.warning("action=chunk_changes_fold_failed error=%s", exc)
+        try:
             db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlite3.Error as exc:
             log.warning("action=checkpoint_failed on_close=1 error=%s", exc)
@@ -317,10 +320,7 @@ class SqliteStore:
         db = self._db
         meta = dict(db.execute(Q["get_meta"]).fetchall())
         jobs = [rows.job_from_row(row) for row in db.execute(Q["load_jobs"])]
-        changed = chunk_changes.apply(
-            {job.id: job for job in jobs}, db.execute(Q["load_chunk_changes"])
-        )
-        self._changes.loaded(db.execute(Q["last_chunk_change"]).fetchone()[0], changed)
+        sqlite_changes.load(db, jobs, self._changes, self.path)
         nodes = [rows.node_from_row(row) for row in db.execute(Q["load_nodes"])]
         users = dict(db.execute(Q["load_users"]).fetchall())
         snapshot = Snapshot(meta=meta, jobs=jobs, nodes=nodes, users=users)
@@ -329,6 +329,9 @@ class SqliteStore:
         )
         for job_id, node_id, failures in db.execute(Q["load_node_failures"]):
             snapshot.node_failures[(job_id, node_id)] = failures
+        # A farm that restarts often would never reach a prune counted in memory.
+        pruned = sqlite_changes.prune(db, self._changes.seq)
+        log.info("action=load chunk_changes_pruned=%d", pruned)
         return snapshot
 
     async def runs(self, job_id: int, chunks: Sequence[int] | None = None) -> list[tuple[Any, ...]]:
@@ -367,7 +370,7 @@ class SqliteStore:
             pending.dirty_cells.pop(job.id, None)
         else:
             cells = pending.dirty_cells.get(job.id)
-            if self._changes.wants_whole(job, 1 if cells is None else len(cells[1]) + 1):
+            if self._changes.wants_whole(job, chunk_changes.pending_after(cells, index)):
                 pending.dirty_chunks[job.id] = job
                 pending.dirty_cells.pop(job.id, None)
             elif cells is None:

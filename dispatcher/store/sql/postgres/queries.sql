@@ -236,13 +236,13 @@ INSERT INTO chunk_changes (seq, job_id, cells) VALUES ($1, $2, $3);
 
 -- name: load_chunk_changes
 -- The changes that the stored arrays of their jobs do not hold yet, in order.
-SELECT c.job_id, c.cells
+SELECT c.seq, c.job_id, c.cells
 FROM chunk_changes c JOIN jobs j ON j.id = c.job_id
 WHERE c.seq > j.changes_from ORDER BY c.seq;
 
 -- name: jobs_chunk_changes
 -- load_chunk_changes of some jobs (an array of ids): one pass over the table.
-SELECT c.job_id, c.cells
+SELECT c.seq, c.job_id, c.cells
 FROM chunk_changes c JOIN jobs j ON j.id = c.job_id
 WHERE c.job_id = ANY($1::bigint[]) AND c.seq > j.changes_from
 ORDER BY c.seq;
