@@ -663,7 +663,7 @@ class Queue:
         if status is Status.QUEUED:
             job.chunk_failures[index] = 0
             job.time_finished = None
-        self._after_chunk_change(job)
+        self._after_chunk_change(job, index=index)
 
     def _kill_running(self, job: Job) -> None:
         for index in _indexes(job, CHUNK_RUNNING):
@@ -815,7 +815,7 @@ class Queue:
             ref.attempt,
             reason,
         )
-        self._after_chunk_change(job)
+        self._after_chunk_change(job, index=ref.chunk)
         return True
 
     def _needs_more_memory(self, ref: Ref, result: Result) -> None:

@@ -10,7 +10,8 @@ import pytest
 
 from dispatcher.errors import StartupError
 from dispatcher.jobspec import build_job, parse_spec
-from dispatcher.model import CHUNK_DONE, Node
+from dispatcher.model import CHUNK_DONE, CHUNK_QUEUED, CHUNK_RUNNING, Node, Status
+from dispatcher.queue import Queue
 from dispatcher.store import chunk_changes
 from dispatcher.store.sqlite import SQL_DIR, SqliteStore
 
@@ -200,3 +201,34 @@ async def test_damaged_change_cells_stop_the_start_naming_the_row(tmp_path: Path
     await again.close()
     store._db, store._reader = None, None  # (a crashed dispatcher: nothing is written at close)
     await store.close()
+
+
+async def test_an_operator_or_a_lost_node_changing_one_chunk_writes_one_change_row(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "corral.db"
+    store = SqliteStore(path)
+    await store.open()
+    queue = Queue(store)
+    (job,) = queue.submit([parse_spec({"title": "big", "frames": "1-800", "batch": 1})], "ann")
+    queue.nodes[7] = Node(id=7, name="box", instance=1)
+    ref = queue.start_attempt(job, 0, 7)
+    await store.commit()
+    db = sqlite3.connect(path)
+    before = db.execute("SELECT changes_from, chunk_status FROM jobs").fetchone()
+    assert before[1][0] == CHUNK_RUNNING
+
+    assert queue.requeue_attempt(ref, "node lost")
+    await store.commit()
+    queue.set_chunk_status(job, 5, Status.DONE)
+    await store.commit()
+    assert db.execute("SELECT changes_from, chunk_status FROM jobs").fetchone() == before
+    assert db.execute("SELECT COUNT(*) FROM chunk_changes").fetchone()[0] == 2  # (not whole)
+    db.close()
+    await store.close()
+    again = SqliteStore(path)
+    await again.open()
+    (loaded,) = (await again.load()).jobs
+    assert loaded.chunk_status[:6] == bytearray([CHUNK_QUEUED] * 5 + [CHUNK_DONE])
+    assert loaded.chunk_attempts[0] == 1
+    await again.close()
