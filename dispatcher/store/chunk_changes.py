@@ -143,3 +143,34 @@ def apply(jobs: Mapping[int, Job | None], changes: Iterable[Sequence[Any]]) -> C
     for job in touched.values():
         job.recount()
     return applied
+
+
+def check_rows(found: Iterable[Sequence[Any]], listed: int = 20) -> tuple[list[str], int]:
+    """What is wrong with change rows (seq, job_id, cells, the job's chunk count and
+    changes_from; None for a job that does not exist): up to `listed` problems, and
+    how many rows belong to deleted jobs (not a problem: the next prune drops them)."""
+    problems: list[str] = []
+    orphans = 0
+    for seq, job_id, cells, chunks, changes_from in found:
+        if chunks is None:
+            orphans += 1
+            continue
+        if len(cells) % _CELL_BYTES:
+            problems.append(
+                f"chunk change {seq} of job {job_id}: its cells are {len(cells)} bytes, "
+                f"not a multiple of {_CELL_BYTES}"
+            )
+        elif seq > changes_from:  # (a row the job's arrays hold already is never read)
+            bad = [index for index, *_ in unpack(bytes(cells)) if not 0 <= index < chunks]
+            if bad:
+                problems.append(
+                    f"chunk change {seq} of job {job_id} names chunk {bad[0]}, past its "
+                    f"{chunks} chunks"
+                )
+        if len(problems) >= listed:
+            break
+    return problems, orphans
+
+
+def orphans_note(orphans: int) -> str:
+    return f"{orphans} chunk change rows of deleted jobs (the next prune or start drops them)"

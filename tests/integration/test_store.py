@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import struct
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from dispatcher.errors import StartupError
 from dispatcher.jobspec import build_job, parse_spec
 from dispatcher.model import CHUNK_DONE, CHUNK_QUEUED, CHUNK_RUNNING, Node, Status
 from dispatcher.queue import Queue
-from dispatcher.store import chunk_changes
+from dispatcher.store import chunk_changes, maintenance
 from dispatcher.store.sqlite import SQL_DIR, SqliteStore
 
 
@@ -232,3 +233,26 @@ async def test_an_operator_or_a_lost_node_changing_one_chunk_writes_one_change_r
     assert loaded.chunk_status[:6] == bytearray([CHUNK_QUEUED] * 5 + [CHUNK_DONE])
     assert loaded.chunk_attempts[0] == 1
     await again.close()
+
+
+async def test_store_check_finds_damaged_change_rows_and_notes_a_deleted_jobs(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "corral.db"
+    store = await _with_changes(path)
+    report = maintenance.check(path)
+    assert report.ok and report.notes == [chunk_changes.orphans_note(3)]  # (job 2 deleted)
+    db = sqlite3.connect(path)
+    db.execute("UPDATE chunk_changes SET cells = ? WHERE seq = 3", (bytes(13),))
+    past = struct.pack("<iBIiB", 900, CHUNK_DONE, 1, -1, 0)
+    db.execute("INSERT INTO chunk_changes VALUES (99, 1, ?)", (past,))
+    db.execute("INSERT INTO chunk_changes VALUES (98, 1, ?)", (past,))
+    db.execute("UPDATE jobs SET changes_from = 98 WHERE id = 1")  # (98 is held: never read)
+    db.commit()
+    db.close()
+    report = maintenance.check(path)
+    assert report.problems == [
+        "chunk change 3 of job 1: its cells are 13 bytes, not a multiple of 14",
+        "chunk change 99 of job 1 names chunk 900, past its 800 chunks",
+    ]
+    await store.close()

@@ -255,3 +255,8 @@ SELECT GREATEST(COALESCE((SELECT max(seq) FROM chunk_changes), 0),
 -- The changes that their jobs' arrays hold (and those of deleted jobs, up to $1).
 DELETE FROM chunk_changes
 WHERE seq <= COALESCE((SELECT changes_from FROM jobs WHERE jobs.id = chunk_changes.job_id), $1);
+
+-- name: check_chunk_changes
+-- Every change row with its job's chunk count and changes_from (NULL: no such job).
+SELECT c.seq, c.job_id, c.cells, length(j.chunk_status), j.changes_from
+FROM chunk_changes c LEFT JOIN jobs j ON j.id = c.job_id ORDER BY c.seq;
