@@ -8,7 +8,9 @@ become one row of `chunk_changes`, numbered in the order written (`seq`), whose
 change its arrays are current (`changes_from`), and reading a job applies its later
 changes in order. A job's arrays are written whole again (its changes become dead)
 once it has gathered `change_limit(job)` changed chunks, whenever its row is written
-for another reason, and a batch prunes the dead rows every `PRUNE_EVERY` chunks.
+for another reason, and a batch prunes the dead rows every `PRUNE_EVERY` chunks and
+after each start: the table holds at most the live changes (a quarter of each job's
+chunks) and `PRUNE_EVERY` changed chunks' worth of dead ones.
 """
 
 from __future__ import annotations
@@ -45,12 +47,14 @@ class ChunkChanges:
         """True when the job's next change should write its arrays whole instead."""
         return self.since_whole[job.id] + pending >= change_limit(job)
 
-    def loaded(self, last_seq: int, changed: Counter[int]) -> None:
+    def loaded(self, last_seq: int, changed: Counter[int], *, prune_first: bool = False) -> None:
         """Start from what a load found: the highest number used, each job's changed
-        chunks not in its arrays yet."""
+        chunks not in its arrays yet; with `prune_first`, the first batch written
+        prunes the dead rows (a store that did not prune at load: a farm that
+        restarts often would never reach a prune counted here)."""
         self.seq = last_seq
         self.since_whole = changed
-        self.written = 0
+        self.written = PRUNE_EVERY if prune_first else 0
 
     def encode(self, batch: Batch) -> None:
         """Encode a batch's job rows and chunk changes (on the loop, as it is taken)."""
@@ -75,7 +79,7 @@ class ChunkChanges:
         for job_id in batch.deleted_jobs:
             self.since_whole.pop(job_id, None)
         self.written += written
-        if self.written >= PRUNE_EVERY:
+        if self.written >= PRUNE_EVERY and batch:  # (an empty batch is not written)
             batch.prune_upto = self.seq
             self.written = 0
 

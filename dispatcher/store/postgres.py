@@ -256,7 +256,8 @@ class PostgresStore(SqliteStore):
                 changed = chunk_changes.apply(
                     {job.id: job for job in jobs}, await db.fetch(Q["load_chunk_changes"])
                 )
-                self._changes.loaded(int(await db.fetchval(Q["last_chunk_change"])), changed)
+                last = int(await db.fetchval(Q["last_chunk_change"]))
+                self._changes.loaded(last, changed, prune_first=True)
                 nodes = [rows.node_from_row(tuple(row)) for row in await db.fetch(Q["load_nodes"])]
                 users = {name: bytes(info) for name, info in await db.fetch(Q["load_users"])}
                 snapshot = Snapshot(meta=meta, jobs=jobs, nodes=nodes, users=users)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
 from dispatcher.jobspec import build_job, parse_spec
@@ -75,3 +77,17 @@ def test_a_chunk_already_pending_in_the_batch_is_not_counted_again() -> None:
     assert pending_after(None, 4) == 1
     assert pending_after((found, {4, 5}), 4) == 2
     assert pending_after((found, {4, 5}), 6) == 3
+
+
+def test_a_store_that_did_not_prune_at_load_prunes_in_its_first_written_batch() -> None:
+    changes, found = ChunkChanges(), job(1)
+    changes.loaded(9, Counter(), prune_first=True)
+    empty = Batch()
+    changes.encode(empty)
+    assert empty.prune_upto == 0  # (not written: the prune waits for a batch that is)
+    batch = Batch(dirty_cells={1: (found, {3})})
+    changes.encode(batch)
+    assert batch.prune_upto == 10 == batch.changes[0][0]
+    later = Batch(dirty_cells={1: (found, {4})})
+    changes.encode(later)
+    assert later.prune_upto == 0
