@@ -260,3 +260,9 @@ WHERE seq <= COALESCE((SELECT changes_from FROM jobs WHERE jobs.id = chunk_chang
 -- Every change row with its job's chunk count and changes_from (NULL: no such job).
 SELECT c.seq, c.job_id, c.cells, length(j.chunk_status), j.changes_from
 FROM chunk_changes c LEFT JOIN jobs j ON j.id = c.job_id ORDER BY c.seq;
+
+-- name: jobs_with_chunk_changes
+-- The jobs whose stored arrays do not hold all their changes yet.
+SELECT DISTINCT c.job_id
+FROM chunk_changes c JOIN jobs j ON j.id = c.job_id
+WHERE c.seq > j.changes_from ORDER BY c.job_id;
