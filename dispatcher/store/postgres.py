@@ -50,13 +50,9 @@ from dispatcher.store.pg_schema import (
     explain,
     migrate,
 )
-from dispatcher.store.sqlite import (
-    PROBE_BYTES,
-    Snapshot,
-    SqliteStore,
-    _chunk_failures,
-    _Outage,
-)
+from dispatcher.store.sqlite import PROBE_BYTES, SqliteStore, _Outage
+from dispatcher.store.sqlite_reads import Snapshot
+from dispatcher.store.sqlite_reads import chunk_failures as _chunk_failures
 from dispatcher.store.urls import redact
 from dispatcher.tasks import cancel_all
 
