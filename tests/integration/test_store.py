@@ -256,3 +256,25 @@ async def test_store_check_finds_damaged_change_rows_and_notes_a_deleted_jobs(
         "chunk change 99 of job 1 names chunk 900, past its 800 chunks",
     ]
     await store.close()
+
+
+async def test_a_finished_job_with_a_chunk_queued_again_is_stored_unfinished(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "corral.db"
+    store = SqliteStore(path)
+    await store.open()
+    queue = Queue(store)
+    (job,) = queue.submit([parse_spec({"title": "two", "frames": "1-2", "batch": 1})], "ann")
+    for index in (0, 1):
+        queue.set_chunk_status(job, index, Status.DONE)
+    await store.commit()
+    assert job.time_finished is not None
+    queue.set_chunk_status(job, 0, Status.QUEUED)
+    await store.commit()
+    await store.close()
+    again = SqliteStore(path)
+    await again.open()
+    (loaded,) = (await again.load()).jobs
+    assert (loaded.chunk_status[0], loaded.time_finished) == (CHUNK_QUEUED, None)
+    await again.close()
