@@ -108,6 +108,9 @@ def check(
         click.echo(f"{path}: {len(report.problems)} problem(s) found", err=True)
         for problem in report.problems[:100]:
             click.echo(f"  {' '.join(problem.split())}", err=True)
+    if not as_json:
+        for note in report.notes:
+            click.echo(f"note: {note}", err=True)
     ctx.exit(0 if report.ok else 1)
 
 

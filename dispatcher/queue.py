@@ -662,8 +662,7 @@ class Queue:
         self.forget_chunk_failures(job.id, index)
         if status is Status.QUEUED:
             job.chunk_failures[index] = 0
-            job.time_finished = None
-        self._after_chunk_change(job)
+        self._after_chunk_change(job, index=index)  # (a finished job's row: unfinished)
 
     def _kill_running(self, job: Job) -> None:
         for index in _indexes(job, CHUNK_RUNNING):
@@ -815,7 +814,7 @@ class Queue:
             ref.attempt,
             reason,
         )
-        self._after_chunk_change(job)
+        self._after_chunk_change(job, index=ref.chunk)
         return True
 
     def _needs_more_memory(self, ref: Ref, result: Result) -> None:

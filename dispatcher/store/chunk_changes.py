@@ -8,7 +8,9 @@ become one row of `chunk_changes`, numbered in the order written (`seq`), whose
 change its arrays are current (`changes_from`), and reading a job applies its later
 changes in order. A job's arrays are written whole again (its changes become dead)
 once it has gathered `change_limit(job)` changed chunks, whenever its row is written
-for another reason, and a batch prunes the dead rows every `PRUNE_EVERY` chunks.
+for another reason, and a batch prunes the dead rows every `PRUNE_EVERY` chunks and
+after each start: the table holds at most the live changes (a quarter of each job's
+chunks) and `PRUNE_EVERY` changed chunks' worth of dead ones.
 """
 
 from __future__ import annotations
@@ -45,12 +47,14 @@ class ChunkChanges:
         """True when the job's next change should write its arrays whole instead."""
         return self.since_whole[job.id] + pending >= change_limit(job)
 
-    def loaded(self, last_seq: int, changed: Counter[int]) -> None:
+    def loaded(self, last_seq: int, changed: Counter[int], *, prune_first: bool = False) -> None:
         """Start from what a load found: the highest number used, each job's changed
-        chunks not in its arrays yet."""
+        chunks not in its arrays yet; with `prune_first`, the first batch written
+        prunes the dead rows (a store that did not prune at load: a farm that
+        restarts often would never reach a prune counted here)."""
         self.seq = last_seq
         self.since_whole = changed
-        self.written = 0
+        self.written = PRUNE_EVERY if prune_first else 0
 
     def encode(self, batch: Batch) -> None:
         """Encode a batch's job rows and chunk changes (on the loop, as it is taken)."""
@@ -75,7 +79,7 @@ class ChunkChanges:
         for job_id in batch.deleted_jobs:
             self.since_whole.pop(job_id, None)
         self.written += written
-        if self.written >= PRUNE_EVERY:
+        if self.written >= PRUNE_EVERY and batch:  # (an empty batch is not written)
             batch.prune_upto = self.seq
             self.written = 0
 
@@ -96,6 +100,13 @@ def pack(job: Job, indexes: list[int]) -> bytes:
     )
 
 
+def pending_after(cells: tuple[Job, set[int]] | None, index: int) -> int:
+    """A job's changed chunks in a batch once `index` joins them (`cells`: the batch's)."""
+    if cells is None:
+        return 1
+    return len(cells[1]) + (index not in cells[1])
+
+
 def unpack(cells: bytes) -> Iterator[tuple[int, int, int, int, int]]:
     """(index, status, attempts, node, failures) of each chunk in `pack`'s cells."""
     count, left = divmod(len(cells), _CELL_BYTES)
@@ -105,17 +116,27 @@ def unpack(cells: bytes) -> Iterator[tuple[int, int, int, int, int]]:
     return zip(*(values[part * count : (part + 1) * count] for part in range(5)), strict=True)
 
 
+class DamagedChange(ValueError):
+    """A change row whose cells cannot be read: what `apply` raises, naming the row."""
+
+
 def apply(jobs: Mapping[int, Job | None], changes: Iterable[Sequence[Any]]) -> Counter[int]:
-    """Apply change rows (job_id, cells), in order, to the jobs read with them; the
-    changed chunks applied per job."""
+    """Apply change rows (seq, job_id, cells), in order, to the jobs read with them; the
+    changed chunks applied per job. A row that cannot be read raises DamagedChange."""
     applied: Counter[int] = Counter()
     touched: dict[int, Job] = {}
-    for job_id, cells in changes:
+    for seq, job_id, cells in changes:
         job = jobs.get(job_id)
         if job is None:
             continue
+        try:
+            found = list(unpack(bytes(cells)))
+        except (ValueError, struct.error) as exc:
+            raise DamagedChange(f"chunk change {seq} of job {job_id} is damaged: {exc}") from exc
         size = len(job.chunk_status)
-        for index, status, attempts, node, failures in unpack(bytes(cells)):
+        for index, status, attempts, node, failures in found:
+            if index < 0:
+                raise DamagedChange(f"chunk change {seq} of job {job_id} names chunk {index}")
             if index < size:
                 job.chunk_status[index] = status
                 job.chunk_attempts[index] = attempts
@@ -126,3 +147,34 @@ def apply(jobs: Mapping[int, Job | None], changes: Iterable[Sequence[Any]]) -> C
     for job in touched.values():
         job.recount()
     return applied
+
+
+def check_rows(found: Iterable[Sequence[Any]], listed: int = 20) -> tuple[list[str], int]:
+    """What is wrong with change rows (seq, job_id, cells, the job's chunk count and
+    changes_from; None for a job that does not exist): up to `listed` problems, and
+    how many rows belong to deleted jobs (not a problem: the next prune drops them)."""
+    problems: list[str] = []
+    orphans = 0
+    for seq, job_id, cells, chunks, changes_from in found:
+        if chunks is None:
+            orphans += 1
+            continue
+        if len(cells) % _CELL_BYTES:
+            problems.append(
+                f"chunk change {seq} of job {job_id}: its cells are {len(cells)} bytes, "
+                f"not a multiple of {_CELL_BYTES}"
+            )
+        elif seq > changes_from:  # (a row the job's arrays hold already is never read)
+            bad = [index for index, *_ in unpack(bytes(cells)) if not 0 <= index < chunks]
+            if bad:
+                problems.append(
+                    f"chunk change {seq} of job {job_id} names chunk {bad[0]}, past its "
+                    f"{chunks} chunks"
+                )
+        if len(problems) >= listed:
+            break
+    return problems, orphans
+
+
+def orphans_note(orphans: int) -> str:
+    return f"{orphans} chunk change rows of deleted jobs (the next prune or start drops them)"

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dispatcher.errors import StartupError
-from dispatcher.store import startup
+from dispatcher.store import chunk_changes, startup
 from dispatcher.store.sqlite import SQL_DIR, Q
 
 BACKUP_STEP_PAGES = 256
@@ -29,6 +29,7 @@ class CheckReport:
     page_size: int = 0
     schema_version: int = 0
     jobs: int = 0
+    notes: list[str] = field(default_factory=list)  # (not problems)
 
 
 def latest_schema() -> int:
@@ -68,6 +69,8 @@ def check(path: Path) -> CheckReport:
                 report.problems.append("not a Corral database (no schema version or jobs table)")
             else:
                 report.jobs = db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0]
+            if "chunk_changes" in tables and "jobs" in tables:
+                _check_chunk_changes(db, report)
             if report.schema_version > latest_schema():
                 report.problems.append(
                     f"schema version {report.schema_version} is newer than this Corral "
@@ -79,6 +82,13 @@ def check(path: Path) -> CheckReport:
         report.problems.append(str(exc))
     report.ok = not report.problems
     return report
+
+
+def _check_chunk_changes(db: sqlite3.Connection, report: CheckReport) -> None:
+    problems, orphans = chunk_changes.check_rows(db.execute(Q["check_chunk_changes"]))
+    report.problems.extend(problems)
+    if orphans:
+        report.notes.append(chunk_changes.orphans_note(orphans))
 
 
 def backup(source: Path, target: Path, progress: Callable[[int, int], None] | None = None) -> int:

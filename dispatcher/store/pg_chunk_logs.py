@@ -17,7 +17,7 @@ import asyncpg
 
 from dispatcher.errors import StoreUnavailable
 from dispatcher.store.pg_schema import migrate
-from dispatcher.store.sqlite import _named_queries
+from dispatcher.store.sqlite_queries import named_queries as _named_queries
 
 if TYPE_CHECKING:
     from dispatcher.store.postgres import PostgresStore

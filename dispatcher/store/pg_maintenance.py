@@ -24,7 +24,8 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from dispatcher.errors import CorralError, StartupError
-from dispatcher.store.pg_schema import connect, explain, migrations
+from dispatcher.store import chunk_changes
+from dispatcher.store.pg_schema import Q, connect, explain, migrations
 from dispatcher.store.urls import redact
 
 PG_ROOT = Path("/usr/lib/postgresql")
@@ -133,6 +134,12 @@ async def _check_in(db: asyncpg.Connection, report: PgCheckReport) -> None:
     for query, meaning in _CONSISTENCY:
         for first, second in await db.fetch(query):
             report.problems.append(meaning.format(first, second))
+    if await db.fetchval("SELECT to_regclass('chunk_changes')") is not None:
+        found = await db.fetch(Q["check_chunk_changes"])
+        problems, orphans = chunk_changes.check_rows(found, MAX_LISTED)
+        report.problems.extend(problems)
+        if orphans:
+            report.notes.append(chunk_changes.orphans_note(orphans))
     if await db.fetchval("SELECT 1 FROM pg_extension WHERE extname = 'amcheck'") is None:
         report.notes.append(
             "indexes not checked: the amcheck extension is not installed in this database "

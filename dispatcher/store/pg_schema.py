@@ -12,7 +12,7 @@ import asyncpg
 import asyncpg.exceptions as pg_errors
 
 from dispatcher.errors import StartupError
-from dispatcher.store.sqlite import _named_queries
+from dispatcher.store.sqlite_queries import named_queries as _named_queries
 from dispatcher.store.urls import redact
 
 log = logging.getLogger(__name__)

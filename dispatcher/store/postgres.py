@@ -38,7 +38,7 @@ from typing import Any
 import asyncpg
 import asyncpg.exceptions as pg_errors
 
-from dispatcher.errors import NotLeader, StoreError, StoreUnavailable
+from dispatcher.errors import NotLeader, StartupError, StoreError, StoreUnavailable
 from dispatcher.store import chunk_changes, rows
 from dispatcher.store.batch import Batch, Refusal
 from dispatcher.store.pg_chunk_logs import ChunkLogTable
@@ -50,13 +50,9 @@ from dispatcher.store.pg_schema import (
     explain,
     migrate,
 )
-from dispatcher.store.sqlite import (
-    PROBE_BYTES,
-    Snapshot,
-    SqliteStore,
-    _chunk_failures,
-    _Outage,
-)
+from dispatcher.store.sqlite import PROBE_BYTES, SqliteStore, _Outage
+from dispatcher.store.sqlite_reads import Snapshot
+from dispatcher.store.sqlite_reads import chunk_failures as _chunk_failures
 from dispatcher.store.urls import redact
 from dispatcher.tasks import cancel_all
 
@@ -256,7 +252,8 @@ class PostgresStore(SqliteStore):
                 changed = chunk_changes.apply(
                     {job.id: job for job in jobs}, await db.fetch(Q["load_chunk_changes"])
                 )
-                self._changes.loaded(int(await db.fetchval(Q["last_chunk_change"])), changed)
+                last = int(await db.fetchval(Q["last_chunk_change"]))
+                self._changes.loaded(last, changed, prune_first=True)
                 nodes = [rows.node_from_row(tuple(row)) for row in await db.fetch(Q["load_nodes"])]
                 users = {name: bytes(info) for name, info in await db.fetch(Q["load_users"])}
                 snapshot = Snapshot(meta=meta, jobs=jobs, nodes=nodes, users=users)
@@ -269,6 +266,12 @@ class PostgresStore(SqliteStore):
                     snapshot.node_failures[(job_id, node_id)] = failures
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
             raise explain(exc, self.url) from exc
+        except chunk_changes.DamagedChange as exc:
+            raise StartupError(
+                f"{redact(self.url)}: {exc}: restore it from a backup; 'corral store check' "
+                "lists the damage",
+                path="chunk_changes",
+            ) from exc
         return snapshot
 
     async def runs(self, job_id: int, chunks: Any = None) -> list[tuple[Any, ...]]:

@@ -21,57 +21,33 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-import re
 import sqlite3
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
-from dispatcher.errors import StoreError, StoreUnavailable
+from dispatcher.errors import StartupError, StoreError, StoreUnavailable
 from dispatcher.histogram import LoopHistogram
 from dispatcher.model import Job, Node
-from dispatcher.store import chunk_changes, rows, startup
+from dispatcher.store import chunk_changes, rows, sqlite_changes, sqlite_reads, startup
 from dispatcher.store.batch import Batch, Refusal
 from dispatcher.store.chunk_changes import ChunkChanges
+from dispatcher.store.sqlite_queries import SQL_DIR, Q
+from dispatcher.store.sqlite_reads import Snapshot
 from dispatcher.tasks import cancel_all
 
 log = logging.getLogger(__name__)
 
-SQL_DIR = Path(__file__).parent / "sql"
 # The probe that tells a store which could not write that it can again: a write
 # of about a batch's size, taken back in the same transaction.
 PROBE_BYTES = 64 * 1024
 
 
-def _named_queries(text: str) -> dict[str, str]:
-    """Split a file of `-- name: x` blocks into {name: sql}."""
-    queries: dict[str, str] = {}
-    for block in re.split(r"^-- name: ", text, flags=re.MULTILINE)[1:]:
-        name, _, sql = block.partition("\n")
-        queries[name.strip()] = sql.strip().rstrip(";")
-    return queries
-
-
-Q = _named_queries((SQL_DIR / "queries.sql").read_text())
 _rows_json = msgspec.json.Encoder()
-
-
-@dataclass
-class Snapshot:
-    """What the store holds, read once at start."""
-
-    meta: dict[str, str]
-    jobs: list[Job]
-    nodes: list[Node]
-    users: dict[str, bytes]
-    failed_on: dict[tuple[int, int], set[int]] = field(default_factory=dict)
-    memory_needed: dict[tuple[int, int], int] = field(default_factory=dict)
-    node_failures: Counter[tuple[int, int]] = field(default_factory=Counter)
 
 
 @dataclass
@@ -177,6 +153,15 @@ class SqliteStore:
 
     def _migrate(self, db: sqlite3.Connection) -> None:
         version = db.execute("PRAGMA user_version").fetchone()[0]
+        latest = max(
+            int(path.name.split("_", 1)[0]) for path in (SQL_DIR / "migrations").glob("*.sql")
+        )
+        if version > latest:
+            raise StartupError(
+                f"{self.path} has schema version {version}, newer than this Corral knows "
+                f"({latest}): run the Corral that wrote it",
+                path=str(self.path),
+            )
         db.create_function("with_job_uuid", 2, rows.with_job_uuid, deterministic=True)
         for path in sorted((SQL_DIR / "migrations").glob("*.sql")):
             number = int(path.name.split("_", 1)[0])
@@ -251,6 +236,11 @@ class SqliteStore:
         db, self._db = self._db, None
         assert db is not None
         try:
+            written = sqlite_changes.fold(db)  # (the arrays an older Corral reads)
+            log.info("action=close chunk_changes_folded_jobs=%d", written)
+        except (sqlite3.Error, chunk_changes.DamagedChange) as exc:
+            log.warning("action=chunk_changes_fold_failed error=%s", exc)
+        try:
             db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlite3.Error as exc:
             log.warning("action=checkpoint_failed on_close=1 error=%s", exc)
@@ -314,22 +304,7 @@ class SqliteStore:
 
     def _load_sync(self) -> Snapshot:
         assert self._db is not None
-        db = self._db
-        meta = dict(db.execute(Q["get_meta"]).fetchall())
-        jobs = [rows.job_from_row(row) for row in db.execute(Q["load_jobs"])]
-        changed = chunk_changes.apply(
-            {job.id: job for job in jobs}, db.execute(Q["load_chunk_changes"])
-        )
-        self._changes.loaded(db.execute(Q["last_chunk_change"]).fetchone()[0], changed)
-        nodes = [rows.node_from_row(row) for row in db.execute(Q["load_nodes"])]
-        users = dict(db.execute(Q["load_users"]).fetchall())
-        snapshot = Snapshot(meta=meta, jobs=jobs, nodes=nodes, users=users)
-        _chunk_failures(
-            db.execute(Q["load_chunk_failures"]), snapshot.failed_on, snapshot.memory_needed
-        )
-        for job_id, node_id, failures in db.execute(Q["load_node_failures"]):
-            snapshot.node_failures[(job_id, node_id)] = failures
-        return snapshot
+        return sqlite_reads.load(self._db, self._changes, self.path)
 
     async def runs(self, job_id: int, chunks: Sequence[int] | None = None) -> list[tuple[Any, ...]]:
         """The attempts recorded for a job, or for its `chunks` only (ascending: a listing's
@@ -367,7 +342,7 @@ class SqliteStore:
             pending.dirty_cells.pop(job.id, None)
         else:
             cells = pending.dirty_cells.get(job.id)
-            if self._changes.wants_whole(job, 1 if cells is None else len(cells[1]) + 1):
+            if self._changes.wants_whole(job, chunk_changes.pending_after(cells, index)):
                 pending.dirty_chunks[job.id] = job
                 pending.dirty_cells.pop(job.id, None)
             elif cells is None:
@@ -644,38 +619,8 @@ class SqliteStore:
     def _read_back(self, batch: Batch, error: StoreError) -> Refusal:
         """The stored copy of every record `batch` touched (read on the loop: no await,
         so nothing is recorded between reading and putting memory back)."""
-        db = self._reader
-        assert db is not None
-        refusal = Refusal(error=error)
-        for job_id in sorted(batch.touched_jobs()):
-            row = db.execute(Q["get_job"], (job_id,)).fetchone()
-            refusal.jobs[job_id] = None if row is None else rows.job_from_row(row)
-            _chunk_failures(
-                db.execute(Q["job_chunk_failures"], (job_id,)),
-                refusal.failed_on,
-                refusal.memory_needed,
-            )
-            for job, node_id, failures in db.execute(Q["job_node_failures"], (job_id,)):
-                refusal.node_failures[(job, node_id)] = failures
-        stored = [job_id for job_id, job in refusal.jobs.items() if job is not None]
-        if stored:
-            found = db.execute(Q["jobs_chunk_changes"], (_rows_json.encode(stored),))
-            chunk_changes.apply(refusal.jobs, found)
-        for node_id in sorted(batch.failure_nodes):
-            for job, node, failures in db.execute(Q["node_node_failures"], (node_id,)):
-                refusal.node_failures[(job, node)] = failures
-        refusal.failure_nodes = set(batch.failure_nodes)
-        for node_id in sorted(batch.touched_nodes()):
-            row = db.execute(Q["get_node"], (node_id,)).fetchone()
-            refusal.nodes[node_id] = None if row is None else rows.node_from_row(row)
-        for name in batch.users:
-            row = db.execute(Q["get_user"], (name,)).fetchone()
-            refusal.users[name] = None if row is None else row[0]
-        for kind, name in batch.records:
-            row = db.execute(Q["get_record"], (kind, name)).fetchone()
-            refusal.records[(kind, name)] = None if row is None else row[0]
-        db.execute("SELECT 1").fetchall()  # (ends the implicit read)
-        return refusal
+        assert self._reader is not None
+        return sqlite_reads.read_back(self._reader, batch, error)
 
     async def _probe(self) -> None:
         """Try a real write; on success the store is available again."""
@@ -783,15 +728,3 @@ def _rollback(db: sqlite3.Connection) -> None:
         db.execute("ROLLBACK")
     except sqlite3.Error as exc:
         log.warning("action=rollback_failed error=%s", exc)
-
-
-def _chunk_failures(
-    found: Any,
-    failed_on: dict[tuple[int, int], set[int]],
-    memory_needed: dict[tuple[int, int], int],
-) -> None:
-    for job_id, index, nodes, needed in found:
-        if nodes and nodes != "[]":
-            failed_on[(job_id, index)] = set(msgspec.json.decode(nodes))
-        if needed:
-            memory_needed[(job_id, index)] = needed

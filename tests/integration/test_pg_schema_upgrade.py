@@ -1,7 +1,8 @@
 """Schema version 6 on a real PostgreSQL: the leader tables and the chunk-log table
 are a numbered migration. A database made at version 5 (with or without the tables
 the dispatchers of that time made for themselves) upgrades when a dispatcher starts,
-keeping its rows; SQLite counts the same version with nothing to change."""
+keeping its rows; SQLite counts the same version with nothing to change. A database
+at version 6 holding jobs upgrades to 7 (chunk changes) and keeps them."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from dispatcher.jobspec import build_job, parse_spec
 from dispatcher.leadership import epochs
-from dispatcher.store import pg_schema
+from dispatcher.model import CHUNK_DONE, CHUNK_RUNNING
+from dispatcher.store import pg_schema, rows
 from dispatcher.store.postgres import PostgresStore
 from dispatcher.store.sqlite import SqliteStore
 from tests.integration.farm import Farm
@@ -119,3 +122,56 @@ def test_a_version_5_database_without_the_tables_starts_a_hot_standby_leader(
     farm = make_farm("--store", postgres_url, "--hot-standby")
     status = farm.request("GET", "/api/v1/status")
     assert (status["role"], status["epoch"]) == ("leader", 1)
+
+
+async def test_a_version_6_database_holding_jobs_upgrades_then_takes_single_chunk_changes(
+    postgres_url: str,
+) -> None:
+    db = await pg_schema.connect(postgres_url)
+    try:
+        assert await pg_schema.migrate(db, until=6) == 6
+        kept = build_job(parse_spec({"title": "before 7", "frames": "1-100"}), 1, 1, "ann")
+        kept.set_chunk(2, CHUNK_DONE)
+        kept.chunk_attempts[2], kept.chunk_nodes[2] = 1, 4
+        await db.execute(
+            "INSERT INTO jobs (id, spec, chunk_status, chunk_attempts, chunk_nodes, "
+            "chunk_failures) VALUES ($1, $2, $3, $4, $5, $6)",
+            1, rows.job_spec(kept), *rows.job_chunks(kept),
+        )  # fmt: skip
+    finally:
+        await pg_schema.close_quietly(db)
+
+    async def stored() -> tuple[int, int]:
+        async with store._reads().acquire() as db:
+            changes_from = await db.fetchval("SELECT changes_from FROM jobs WHERE id = 1")
+            return changes_from, await db.fetchval("SELECT COUNT(*) FROM chunk_changes")
+
+    store = PostgresStore(postgres_url)
+    await store.open()
+    assert store.pragmas()["schema_version"] == pg_schema.migrations()[-1][0]
+    (job,) = (await store.load()).jobs
+    assert (job.title, job.chunk_status[2], job.chunk_nodes[2]) == ("before 7", CHUNK_DONE, 4)
+    for status in (CHUNK_RUNNING, CHUNK_DONE):  # one chunk, twice
+        job.set_chunk(5, status)
+        store.put_chunks(job, 5)
+        await store.commit()
+    assert await stored() == (0, 2)  # two rows; the job's own row is untouched
+    job.title = "rewritten"
+    store.put_job(job)  # (its two rows are dead now)
+    await store.commit()
+    await store.close()
+
+    store = PostgresStore(postgres_url)
+    await store.open()
+    (job,) = (await store.load()).jobs
+    assert job.title == "rewritten" and job.counts[CHUNK_DONE] == 2
+    job.set_chunk(6, CHUNK_DONE)
+    store.put_chunks(job, 6)
+    await store.commit()
+    assert (await stored())[1] == 1  # the first batch after a start prunes the dead rows
+    await store.close()
+    store = PostgresStore(postgres_url)
+    await store.open()
+    (job,) = (await store.load()).jobs
+    assert [index for index in range(100) if job.chunk_status[index] == CHUNK_DONE] == [2, 5, 6]
+    await store.close()

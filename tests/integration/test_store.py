@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import struct
 from pathlib import Path
 
 import pytest
 
+from dispatcher.errors import StartupError
 from dispatcher.jobspec import build_job, parse_spec
-from dispatcher.model import CHUNK_DONE, Node
-from dispatcher.store import chunk_changes
+from dispatcher.model import CHUNK_DONE, CHUNK_QUEUED, CHUNK_RUNNING, Node, Status
+from dispatcher.queue import Queue
+from dispatcher.store import chunk_changes, maintenance
 from dispatcher.store.sqlite import SQL_DIR, SqliteStore
 
 
@@ -105,3 +108,173 @@ async def test_changed_chunks_are_one_small_row_a_batch_until_their_job_has_many
     assert rows < 50  # written whole, and the rows its arrays hold were pruned
     db.close()
     await store.close()
+
+
+async def test_a_schema_newer_than_this_corral_is_refused_unchanged(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "corral.db")
+    await store.open()
+    await store.close()
+    db = sqlite3.connect(tmp_path / "corral.db")
+    latest = db.execute("PRAGMA user_version").fetchone()[0]
+    db.execute(f"PRAGMA user_version={latest + 1}")
+    db.close()
+    newer = SqliteStore(tmp_path / "corral.db")
+    with pytest.raises(StartupError, match=f"schema version {latest + 1}, newer"):
+        await newer.open()
+    await newer.close()
+    db = sqlite3.connect(tmp_path / "corral.db")
+    assert db.execute("PRAGMA user_version").fetchone()[0] == latest + 1
+    db.close()
+
+
+async def _with_changes(path: Path) -> SqliteStore:
+    """A store holding job 1 (800 chunks) with chunks 0..2 done as change rows, and
+    job 2 deleted after a change: not closed (as after a crash)."""
+    store = SqliteStore(path)
+    await store.open()
+    job, gone = (
+        build_job(parse_spec({"title": "j", "frames": "1-800"}), n, n, "a") for n in (1, 2)
+    )
+    store.put_job(job)
+    store.put_job(gone)
+    await store.commit()
+    for index in range(3):
+        job.set_chunk(index, CHUNK_DONE)
+        store.put_chunks(job, index)
+        gone.set_chunk(index, CHUNK_DONE)
+        store.put_chunks(gone, index)
+        await store.commit()
+    store.delete_job(2)
+    await store.commit()
+    return store
+
+
+def _stored(path: Path) -> tuple[bytes, int]:
+    db = sqlite3.connect(path)
+    try:
+        (status,) = db.execute("SELECT chunk_status FROM jobs WHERE id = 1").fetchone()
+        return bytes(status[:4]), db.execute("SELECT COUNT(*) FROM chunk_changes").fetchone()[0]
+    finally:
+        db.close()
+
+
+async def test_a_clean_close_writes_the_arrays_whole_and_leaves_no_change_rows(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "corral.db"
+    store = await _with_changes(path)
+    assert _stored(path) == (bytes(4), 6)
+    await store.close()
+    assert _stored(path) == (bytes([CHUNK_DONE] * 3) + bytes(1), 0)  # what an older Corral reads
+
+
+async def test_load_prunes_the_dead_change_rows_a_crash_left(tmp_path: Path) -> None:
+    path = tmp_path / "corral.db"
+    crashed = await _with_changes(path)  # (never closed: its rows stay)
+    db = sqlite3.connect(path)
+    db.execute("UPDATE jobs SET changes_from = 3 WHERE id = 1")  # (as if written whole at 3)
+    db.execute(
+        "UPDATE jobs SET chunk_status = ? WHERE id = 1", (bytes([CHUNK_DONE] * 2 + [0] * 798),)
+    )
+    db.commit()
+    db.close()
+    again = SqliteStore(path)
+    await again.open()
+    (job,) = (await again.load()).jobs
+    assert bytes(job.chunk_status[:4]) == bytes([CHUNK_DONE] * 3) + bytes(1)
+    assert _stored(path)[1] == 1  # job 2's rows and job 1's first two are gone
+    await again.close()
+    await crashed.close()
+
+
+async def test_damaged_change_cells_stop_the_start_naming_the_row(tmp_path: Path) -> None:
+    path = tmp_path / "corral.db"
+    store = await _with_changes(path)
+    db = sqlite3.connect(path)
+    (seq,) = db.execute("SELECT max(seq) FROM chunk_changes WHERE job_id = 1").fetchone()
+    db.execute("UPDATE chunk_changes SET cells = x'0102' WHERE seq = ?", (seq,))
+    db.commit()
+    db.close()
+    again = SqliteStore(path)
+    await again.open()
+    with pytest.raises(StartupError, match=f"chunk change {seq} of job 1 is damaged"):
+        await again.load()
+    await again.close()
+    store._db, store._reader = None, None  # (a crashed dispatcher: nothing is written at close)
+    await store.close()
+
+
+async def test_an_operator_or_a_lost_node_changing_one_chunk_writes_one_change_row(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "corral.db"
+    store = SqliteStore(path)
+    await store.open()
+    queue = Queue(store)
+    (job,) = queue.submit([parse_spec({"title": "big", "frames": "1-800", "batch": 1})], "ann")
+    queue.nodes[7] = Node(id=7, name="box", instance=1)
+    ref = queue.start_attempt(job, 0, 7)
+    await store.commit()
+    db = sqlite3.connect(path)
+    before = db.execute("SELECT changes_from, chunk_status FROM jobs").fetchone()
+    assert before[1][0] == CHUNK_RUNNING
+
+    assert queue.requeue_attempt(ref, "node lost")
+    await store.commit()
+    queue.set_chunk_status(job, 5, Status.DONE)
+    await store.commit()
+    assert db.execute("SELECT changes_from, chunk_status FROM jobs").fetchone() == before
+    assert db.execute("SELECT COUNT(*) FROM chunk_changes").fetchone()[0] == 2  # (not whole)
+    db.close()
+    await store.close()
+    again = SqliteStore(path)
+    await again.open()
+    (loaded,) = (await again.load()).jobs
+    assert loaded.chunk_status[:6] == bytearray([CHUNK_QUEUED] * 5 + [CHUNK_DONE])
+    assert loaded.chunk_attempts[0] == 1
+    await again.close()
+
+
+async def test_store_check_finds_damaged_change_rows_and_notes_a_deleted_jobs(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "corral.db"
+    store = await _with_changes(path)
+    report = maintenance.check(path)
+    assert report.ok and report.notes == [chunk_changes.orphans_note(3)]  # (job 2 deleted)
+    db = sqlite3.connect(path)
+    db.execute("UPDATE chunk_changes SET cells = ? WHERE seq = 3", (bytes(13),))
+    past = struct.pack("<iBIiB", 900, CHUNK_DONE, 1, -1, 0)
+    db.execute("INSERT INTO chunk_changes VALUES (99, 1, ?)", (past,))
+    db.execute("INSERT INTO chunk_changes VALUES (98, 1, ?)", (past,))
+    db.execute("UPDATE jobs SET changes_from = 98 WHERE id = 1")  # (98 is held: never read)
+    db.commit()
+    db.close()
+    report = maintenance.check(path)
+    assert report.problems == [
+        "chunk change 3 of job 1: its cells are 13 bytes, not a multiple of 14",
+        "chunk change 99 of job 1 names chunk 900, past its 800 chunks",
+    ]
+    await store.close()
+
+
+async def test_a_finished_job_with_a_chunk_queued_again_is_stored_unfinished(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "corral.db"
+    store = SqliteStore(path)
+    await store.open()
+    queue = Queue(store)
+    (job,) = queue.submit([parse_spec({"title": "two", "frames": "1-2", "batch": 1})], "ann")
+    for index in (0, 1):
+        queue.set_chunk_status(job, index, Status.DONE)
+    await store.commit()
+    assert job.time_finished is not None
+    queue.set_chunk_status(job, 0, Status.QUEUED)
+    await store.commit()
+    await store.close()
+    again = SqliteStore(path)
+    await again.open()
+    (loaded,) = (await again.load()).jobs
+    assert (loaded.chunk_status[0], loaded.time_finished) == (CHUNK_QUEUED, None)
+    await again.close()

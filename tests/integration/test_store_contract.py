@@ -21,7 +21,7 @@ import pytest
 from dispatcher.errors import StoreError, StoreUnavailable
 from dispatcher.jobspec import build_job, parse_spec
 from dispatcher.model import CHUNK_DONE, CHUNK_QUEUED, CHUNK_RUNNING, Job, Node
-from dispatcher.store import chunk_changes
+from dispatcher.store import chunk_changes, maintenance, startup
 from dispatcher.store.batch import Refusal
 from dispatcher.store.sqlite import SqliteStore
 from tests.integration.mounts import fill, tmpfs
@@ -344,6 +344,23 @@ def _same_chunks(loaded: Job, kept: Job) -> None:
     assert loaded.counts == kept.counts and loaded.cursor == kept.cursor
 
 
+async def after_a_crash(backend: Backend, store: SqliteStore) -> SqliteStore:
+    """The store a restart opens after `store` stopped without a clean close: what it
+    acknowledged is there and its chunk changes are still rows (a clean close of a
+    SQLite store writes them into their jobs' arrays; PostgreSQL's keeps them)."""
+    if backend.name == "sqlite":
+        path = store.path
+        copy = path.with_name("at-the-crash.db")
+        maintenance.backup(path, copy)  # (every acknowledged change, as a crash leaves it)
+        await store.close()
+        for left in (startup.wal_path(path), startup.shm_path(path)):
+            left.unlink(missing_ok=True)
+        copy.replace(path)
+    else:
+        await store.close()
+    return await opened(backend)
+
+
 async def test_single_chunk_changes_come_back_in_order_across_whole_writes_and_prunes(
     backend: Backend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -373,9 +390,8 @@ async def test_single_chunk_changes_come_back_in_order_across_whole_writes_and_p
     store.put_chunks(other, 9)
     store.delete_job(3)
     await store.commit()
-    await store.close()
 
-    again = await opened(backend)
+    again = await after_a_crash(backend, store)
     loaded = {each.id: each for each in (await again.load()).jobs}
     assert sorted(loaded) == [1, 2] and loaded[2].title == "rewritten"
     _same_chunks(loaded[1], busy)
@@ -386,6 +402,62 @@ async def test_single_chunk_changes_come_back_in_order_across_whole_writes_and_p
     await again.commit()
     _same_chunks(next(each for each in (await again.load()).jobs if each.id == 1), busy)
     await again.close()
+
+
+async def test_one_chunk_changed_in_batch_after_batch_comes_back_as_last_written(
+    backend: Backend,
+) -> None:
+    store = await opened(backend)
+    kept, doomed = job(1, frames="1-64"), job(2, frames="1-8")
+    store.put_job(kept)
+    store.put_job(doomed)
+    await store.commit()
+
+    def change(job: Job, index: int, status: int, node: int) -> None:
+        job.set_chunk(index, status)
+        job.chunk_attempts[index] += 1
+        job.chunk_nodes[index] = node
+        store.put_chunks(job, index)
+
+    change(kept, 3, CHUNK_RUNNING, 5)
+    await store.commit()
+    change(kept, 3, CHUNK_DONE, 6)
+    change(doomed, 1, CHUNK_DONE, 6)  # (changed and deleted in one batch)
+    store.delete_job(2)
+    await store.commit()
+    store = await after_a_crash(backend, store)
+    (loaded,) = (await store.load()).jobs
+    _same_chunks(loaded, kept)  # done, attempt 2, node 6: the later row won
+
+    change(kept, 3, CHUNK_QUEUED, -1)  # then queued again, after the restart
+    await store.commit()
+    store = await after_a_crash(backend, store)
+    (loaded,) = (await store.load()).jobs
+    _same_chunks(loaded, kept)
+    assert loaded.chunk_status[3] == CHUNK_QUEUED and loaded.chunk_attempts[3] == 3
+
+    # A refused batch that held the job's whole arrays: its rows stay what counts.
+    refused: list[Refusal] = []
+    store.on_refused = refused.append
+    change(kept, 3, CHUNK_RUNNING, 7)
+    await store.commit()
+    whole = job(1, frames="1-64")  # the arrays as they were at submission
+    store.put_job(whole)
+    poisoned = job(3, "poison")
+    poisoned.data = {"x": "\ud800"}  # no UTF-8 encoding exists: the batch is refused
+    store.put_job(poisoned)
+    with pytest.raises(StoreError):
+        await asyncio.wait_for(store.commit(), 10)
+    stored = refused[-1].jobs[1]
+    assert stored is not None
+    _same_chunks(stored, kept)
+    change(kept, 4, CHUNK_DONE, 8)
+    await store.commit()
+    store = await after_a_crash(backend, store)
+    (loaded,) = (await store.load()).jobs
+    _same_chunks(loaded, kept)
+    assert (loaded.chunk_status[3], loaded.chunk_nodes[3]) == (CHUNK_RUNNING, 7)
+    await store.close()
 
 
 async def test_a_refused_batch_reads_back_the_stored_chunk_changes(backend: Backend) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import struct
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -76,6 +77,22 @@ def test_check_a_live_farms_database_then_find_what_is_wrong(
     assert "2 problem(s) found" in broken.stderr
     assert "attempts are recorded for job 999, which does not exist" in broken.stderr
     assert f"job {job['id']} has an attempt recorded for chunk 40" in broken.stderr
+
+    # Chunk change rows: cells cut short, a chunk past the job's last, a deleted job's.
+    past = struct.pack("<iBIiB", 40, 3, 1, -1, 0).hex()
+    asyncio.run(
+        execute(
+            postgres_url,
+            f"INSERT INTO chunk_changes VALUES (1000001, {job['id']}, '\\x0102'::bytea)",
+            f"INSERT INTO chunk_changes VALUES (1000002, {job['id']}, '\\x{past}'::bytea)",
+            f"INSERT INTO chunk_changes VALUES (1000003, 999, '\\x{past}'::bytea)",
+        )
+    )
+    broken = corral("store", "check", "--store", postgres_url)
+    assert "4 problem(s) found" in broken.stderr
+    assert f"chunk change 1000001 of job {job['id']}: its cells are 2 bytes" in broken.stderr
+    assert f"chunk change 1000002 of job {job['id']} names chunk 40, past its 4" in broken.stderr
+    assert "note: 1 chunk change rows of deleted jobs" in broken.stderr
 
 
 def test_check_refuses_what_is_not_a_corral_database(postgres_cluster: Cluster | str) -> None:

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
 from dispatcher.jobspec import build_job, parse_spec
 from dispatcher.model import CHUNK_DONE, CHUNK_QUEUED, CHUNK_RUNNING, Job
 from dispatcher.store.batch import Batch
-from dispatcher.store.chunk_changes import ChunkChanges, apply, change_limit, pack, unpack
+from dispatcher.store.chunk_changes import (
+    ChunkChanges,
+    DamagedChange,
+    apply,
+    change_limit,
+    pack,
+    pending_after,
+    unpack,
+)
 
 
 def job(job_id: int, frames: str = "1-32") -> Job:
@@ -41,7 +51,7 @@ def test_rows_apply_in_order_to_the_jobs_read_and_recount_them() -> None:
     done.chunk_failures[0] = 1
     applied = apply(
         {1: found, 2: None},
-        [(1, pack(running, [1])), (2, pack(other, [0])), (1, pack(done, [0, 1]))],
+        [(1, 1, pack(running, [1])), (2, 2, pack(other, [0])), (3, 1, pack(done, [0, 1]))],
     )
     assert applied == {1: 3}
     assert bytes(found.chunk_status[:2]) == bytes([CHUNK_DONE, CHUNK_DONE])
@@ -49,3 +59,35 @@ def test_rows_apply_in_order_to_the_jobs_read_and_recount_them() -> None:
     assert found.counts[CHUNK_DONE] == 2 and found.cursor == 2
     with pytest.raises(ValueError, match="13 bytes"):
         list(unpack(bytes(13)))
+
+
+def test_a_damaged_row_is_named_by_its_number_and_job() -> None:
+    found = job(3, "1-4")
+    with pytest.raises(DamagedChange, match="chunk change 9 of job 3 is damaged: .*13 bytes"):
+        apply({3: found}, [(9, 3, bytes(13))])
+    backwards = bytearray(pack(found, [1]))
+    backwards[:4] = (-2).to_bytes(4, "little", signed=True)
+    with pytest.raises(DamagedChange, match="chunk change 4 of job 3 names chunk -2"):
+        apply({3: found}, [(4, 3, bytes(backwards))])
+    assert apply({}, [(5, 3, bytes(13))]) == {}  # (a deleted job's rows are not read)
+
+
+def test_a_chunk_already_pending_in_the_batch_is_not_counted_again() -> None:
+    found = job(1)
+    assert pending_after(None, 4) == 1
+    assert pending_after((found, {4, 5}), 4) == 2
+    assert pending_after((found, {4, 5}), 6) == 3
+
+
+def test_a_store_that_did_not_prune_at_load_prunes_in_its_first_written_batch() -> None:
+    changes, found = ChunkChanges(), job(1)
+    changes.loaded(9, Counter(), prune_first=True)
+    empty = Batch()
+    changes.encode(empty)
+    assert empty.prune_upto == 0  # (not written: the prune waits for a batch that is)
+    batch = Batch(dirty_cells={1: (found, {3})})
+    changes.encode(batch)
+    assert batch.prune_upto == 10 == batch.changes[0][0]
+    later = Batch(dirty_cells={1: (found, {4})})
+    changes.encode(later)
+    assert later.prune_upto == 0

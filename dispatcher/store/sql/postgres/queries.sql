@@ -236,13 +236,13 @@ INSERT INTO chunk_changes (seq, job_id, cells) VALUES ($1, $2, $3);
 
 -- name: load_chunk_changes
 -- The changes that the stored arrays of their jobs do not hold yet, in order.
-SELECT c.job_id, c.cells
+SELECT c.seq, c.job_id, c.cells
 FROM chunk_changes c JOIN jobs j ON j.id = c.job_id
 WHERE c.seq > j.changes_from ORDER BY c.seq;
 
 -- name: jobs_chunk_changes
 -- load_chunk_changes of some jobs (an array of ids): one pass over the table.
-SELECT c.job_id, c.cells
+SELECT c.seq, c.job_id, c.cells
 FROM chunk_changes c JOIN jobs j ON j.id = c.job_id
 WHERE c.job_id = ANY($1::bigint[]) AND c.seq > j.changes_from
 ORDER BY c.seq;
@@ -255,3 +255,14 @@ SELECT GREATEST(COALESCE((SELECT max(seq) FROM chunk_changes), 0),
 -- The changes that their jobs' arrays hold (and those of deleted jobs, up to $1).
 DELETE FROM chunk_changes
 WHERE seq <= COALESCE((SELECT changes_from FROM jobs WHERE jobs.id = chunk_changes.job_id), $1);
+
+-- name: check_chunk_changes
+-- Every change row with its job's chunk count and changes_from (NULL: no such job).
+SELECT c.seq, c.job_id, c.cells, length(j.chunk_status), j.changes_from
+FROM chunk_changes c LEFT JOIN jobs j ON j.id = c.job_id ORDER BY c.seq;
+
+-- name: jobs_with_chunk_changes
+-- The jobs whose stored arrays do not hold all their changes yet.
+SELECT DISTINCT c.job_id
+FROM chunk_changes c JOIN jobs j ON j.id = c.job_id
+WHERE c.seq > j.changes_from ORDER BY c.job_id;
