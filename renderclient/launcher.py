@@ -49,6 +49,7 @@ REQUEST_HEAD = struct.Struct("=cII")
 MAX_REQUEST_BYTES = 1 << 20  # the reaper's receive buffer (reaper.c REQUEST_BYTES)
 START_TIMEOUT_S = 2.0  # a fork in a small process; longer means it is stuck
 RETIRED_POLL_S = 0.02
+RETIRED_MAX_POLL_S = 5.0  # (a retired reaper polled less often the longer it takes)
 REAP_POLLS = 100  # 2 s for an ended reaper to be reaped before its waiters fail
 
 
@@ -229,6 +230,11 @@ class Launcher:
 
     def _fail(self, why: str) -> None:
         """The reaper is gone or broken: fail its commands' waiters, start anew next time."""
+        sock = self._sock
+        if sock is not None:  # exits it reported before it went are still true
+            with contextlib.suppress(OSError, LauncherError):
+                while True:
+                    self._settle(sock.recv(ANSWER.size))
         self._drop_socket()  # first: on that EOF the reaper kills its tree itself
         if self._reaper_pid:  # it may still run, stuck: the render reapers' parent-death
             with contextlib.suppress(ProcessLookupError):
@@ -318,18 +324,37 @@ def _retire(sock: socket.socket, pid: int) -> None:
     _retired.append(pid)
 
 
+# The loop whose timer reaps the retired reapers (one chain of polls for all of them,
+# less often the longer one of them takes: a reaper stuck behind a child in
+# uninterruptible sleep must not wake the loop fifty times a second for good).
+_reaping: asyncio.AbstractEventLoop | None = None
+
+
 def _retire_pid(pid: int, loop: asyncio.AbstractEventLoop | None) -> None:
     _retired.append(pid)
-    if loop is not None and not loop.is_closed():
-        loop.call_later(RETIRED_POLL_S, _reap_retired, loop)
+    _arm_reaping(loop, RETIRED_POLL_S)
 
 
-def _reap_retired(loop: asyncio.AbstractEventLoop | None = None) -> None:
+def _arm_reaping(loop: asyncio.AbstractEventLoop | None, delay_s: float) -> None:
+    global _reaping
+    if loop is None or loop.is_closed() or (_reaping is not None and not _reaping.is_closed()):
+        return
+    _reaping = loop
+    loop.call_later(delay_s, _reap_chain, loop, delay_s)
+
+
+def _reap_chain(loop: asyncio.AbstractEventLoop, delay_s: float) -> None:
+    global _reaping
+    _reaping = None
+    _reap_retired()
+    if _retired:
+        _arm_reaping(loop, min(2 * delay_s, RETIRED_MAX_POLL_S))
+
+
+def _reap_retired() -> None:
     for pid in list(_retired):
         if _reap(pid) is not None:
             _retired.remove(pid)
-    if _retired and loop is not None and not loop.is_closed():
-        loop.call_later(RETIRED_POLL_S, _reap_retired, loop)
 
 
 _launchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Launcher] = (

@@ -141,6 +141,7 @@ static void end_like(int status) {
     int sig = WTERMSIG(status);
     struct rlimit none = {0, 0};
     setrlimit(RLIMIT_CORE, &none); /* the command may have dumped core; we need not */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); /* (a "|" core pattern ignores RLIMIT_CORE) */
     signal(sig, SIG_DFL);
     sigset_t only;
     sigemptyset(&only);
@@ -183,8 +184,12 @@ static void answer(int sock, char kind, int32_t a, int32_t b) {
     memcpy(out + 1, &a, 4);
     memcpy(out + 5, &b, 4);
     while (send(sock, out, sizeof out, MSG_NOSIGNAL) < 0) {
-        if (errno != EINTR)
+        if (errno == ENOMEM || errno == ENOBUFS) {
+            struct timespec pause = {0, 10 * 1000 * 1000}; /* short of memory: again soon */
+            nanosleep(&pause, NULL);
+        } else if (errno != EINTR) {
             kill_everything_and_exit();
+        }
     }
 }
 
@@ -392,8 +397,18 @@ static int serve(pid_t client, sigset_t *watched) {
             kill_everything_and_exit(); /* any other error: the socket is unusable */
         int output = -1;
         struct cmsghdr *header = CMSG_FIRSTHDR(&message);
-        if (header != NULL && header->cmsg_level == SOL_SOCKET && header->cmsg_type == SCM_RIGHTS)
-            memcpy(&output, CMSG_DATA(header), sizeof output);
+        if (header != NULL && header->cmsg_level == SOL_SOCKET && header->cmsg_type == SCM_RIGHTS) {
+            /* One descriptor is asked for; any more sent along are closed at once. */
+            size_t count = (header->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            for (size_t at = 0; at < count; at++) {
+                int fd;
+                memcpy(&fd, CMSG_DATA(header) + at * sizeof(int), sizeof fd);
+                if (at == 0)
+                    output = fd;
+                else
+                    close(fd);
+            }
+        }
         if (request[0] == 'S' && !(message.msg_flags & (MSG_TRUNC | MSG_CTRUNC)))
             start_command(sock, request, (size_t)length, output, watched);
         else

@@ -11,6 +11,7 @@ import shutil
 import signal
 import socket
 import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -263,6 +264,23 @@ async def test_a_reaper_that_died_unnoticed_is_replaced_on_the_next_start(
     os.waitpid(dead, 0)  # gone before the loop could notice
     code, _, _ = await _run(kept, ["true"])
     assert code == 0 and kept.reaper_pid not in (0, dead)
+
+
+@needs_compiled
+async def test_an_exit_reported_before_the_reaper_died_is_kept(kept: launcher.Launcher) -> None:
+    read_fd, write_fd = os.pipe()
+    try:
+        done = kept.spawn(["true"], output_fd=write_fd, env=None, cwd=None)
+        time.sleep(0.3)  # (blocking: its exit report waits unread on the socket)
+        dead = kept.reaper_pid
+        os.kill(dead, signal.SIGKILL)
+        os.waitpid(dead, 0)
+        again = kept.spawn(["true"], output_fd=write_fd, env=None, cwd=None)  # broken pipe
+        assert await asyncio.wait_for(done.wait(), 5) == 0  # not "the reaper was gone"
+        assert await asyncio.wait_for(again.wait(), 5) == 0
+    finally:
+        os.close(read_fd)
+        os.close(write_fd)
 
 
 @needs_compiled
