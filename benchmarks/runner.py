@@ -34,7 +34,7 @@ class Scale:
     depth_queued: tuple[tuple[str, int], ...] = (("q1k", 1_000), ("q1m", 1_000_000))
     big_jobs: int = 10_000  # memory, restart and REST listing: 1,000,000 chunks
     real_clients: int = 10
-    real_jobs: int = 100
+    real_jobs: int = 300  # 30,000 chunks: a window of real clients must not run dry
     rest_jobs: int = 10_000
     rest_window_s: float = 3.0
     rest_concurrency: int = 8
@@ -77,7 +77,7 @@ SMOKE = Scale(
     depth_queued=(("q1k", 100), ("q1m", 200)),
     big_jobs=2,
     real_clients=2,
-    real_jobs=2,
+    real_jobs=20,
     rest_jobs=2,
     rest_window_s=0.3,
     rest_concurrency=2,

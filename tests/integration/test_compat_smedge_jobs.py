@@ -861,12 +861,13 @@ def test_an_artist_manages_only_their_own_jobs(farm: Farm) -> None:
         farm,
         """
         [mine] = submit_jobs({"Name": "artist's", "Type": "Command", "Command": "false",
-                              "Range": 1})
+                              "Range": 1}, paused=True)
         print(json.dumps(str(mine)))
         """,
         env=env,
     )
-    farm.request("PATCH", f"/api/v1/jobs/{mine}", {"requeue": 0})
+    # No retry, set before it runs (a render client fails it three times in milliseconds).
+    farm.request("PATCH", f"/api/v1/jobs/{mine}", {"requeue": 0, "paused": False})
     farm.wait_state(job(farm, mine)["id"], "failed")
     attempts = farm.request("GET", f"/api/v1/jobs/{mine}/tasks/")[0]["attempts"]
     refused = smedgekit.answer(
