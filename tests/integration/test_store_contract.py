@@ -86,6 +86,15 @@ def job(job_id: int, title: str = "", **spec: Any) -> Job:
     return build_job(parse_spec({"title": title or f"j{job_id}", **spec}), job_id, job_id, "ann")
 
 
+async def refused_with_poison(store: SqliteStore, job_id: int) -> None:
+    """Commit the batch so far with a job `job_id` no store can hold: it is refused."""
+    poisoned = job(job_id, "poison")
+    poisoned.data = {"x": "\ud800"}  # no UTF-8 encoding exists: refused before writing
+    store.put_job(poisoned)
+    with pytest.raises(StoreError, match="surrogates not allowed"):
+        await asyncio.wait_for(store.commit(), 10)
+
+
 async def opened(backend: Backend, **kw: Any) -> SqliteStore:
     store = backend.make(**kw)
     await store.open()
@@ -265,11 +274,7 @@ async def test_a_refused_batch_is_read_back_and_the_writer_lives_on(backend: Bac
     assert refusal.users == {"ann": b'{"v": 1}'} and refusal.records == {("pool", "gpu"): None}
     assert store.writable and store.health()["refused_batches"] == 1
 
-    poisoned = job(2, "poison")
-    poisoned.data = {"x": "\ud800"}  # no UTF-8 encoding exists: refused before writing
-    store.put_job(poisoned)
-    with pytest.raises(StoreError, match="surrogates not allowed"):
-        await asyncio.wait_for(store.commit(), 10)
+    await refused_with_poison(store, 2)
     assert refused[-1].jobs == {2: None}
 
     store.put_job(job(3, "after"))
@@ -443,11 +448,7 @@ async def test_one_chunk_changed_in_batch_after_batch_comes_back_as_last_written
     await store.commit()
     whole = job(1, frames="1-64")  # the arrays as they were at submission
     store.put_job(whole)
-    poisoned = job(3, "poison")
-    poisoned.data = {"x": "\ud800"}  # no UTF-8 encoding exists: the batch is refused
-    store.put_job(poisoned)
-    with pytest.raises(StoreError):
-        await asyncio.wait_for(store.commit(), 10)
+    await refused_with_poison(store, 3)
     stored = refused[-1].jobs[1]
     assert stored is not None
     _same_chunks(stored, kept)
@@ -473,11 +474,7 @@ async def test_a_refused_batch_reads_back_the_stored_chunk_changes(backend: Back
 
     kept.set_chunk(4, CHUNK_DONE)
     store.put_chunks(kept, 4)
-    poisoned = job(2, "poison")
-    poisoned.data = {"x": "\ud800"}  # no UTF-8 encoding exists: the batch is refused
-    store.put_job(poisoned)
-    with pytest.raises(StoreError):
-        await asyncio.wait_for(store.commit(), 10)
+    await refused_with_poison(store, 2)
     stored = refused[-1].jobs[1]
     assert stored is not None
     assert stored.chunk_status[3] == CHUNK_DONE and stored.chunk_status[4] != CHUNK_DONE
