@@ -320,10 +320,11 @@ def test_a_slow_query_does_not_stall_other_requests(tmp_path: Path) -> None:
         notes = "".join(rng.choice("ab") for _ in range(60_000))
         farm.request("POST", "/api/v1/jobs/", [
             {"title": f"big {n}", "command": ["true"], "paused": True, "notes": notes}
-            for n in range(16)
+            for n in range(32)
         ])  # fmt: skip
         # RE2 cannot build an automaton for this one on such a text: it searches with its
-        # slower machine, a tenth of a second or more per job, in a worker thread.
+        # slower machine, 60 ms or more per job (2 s in all on a fast machine), in a
+        # worker thread.
         slow = ["Note", "*", "(?s)a[ab]{120}c"]
         latencies: list[float] = []
         running = threading.Event()
