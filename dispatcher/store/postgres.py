@@ -284,7 +284,9 @@ class PostgresStore(SqliteStore):
             query, args = Q["load_runs_between"], (job_id, chunks[0], chunks[-1])
         else:
             query, args = Q["load_runs_of_chunks"], (job_id, list(chunks))
-        return _tuples(await self._read("fetch", query, *args))
+        return self.with_unwritten_runs(
+            job_id, chunks, _tuples(await self._read("fetch", query, *args))
+        )
 
     async def records(self) -> list[tuple[str, str, bytes]]:
         """Every named record: (kind, name, info)."""

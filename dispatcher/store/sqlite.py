@@ -321,7 +321,27 @@ class SqliteStore:
         else:
             query, args = Q["load_runs_of_chunks"], (job_id, _rows_json.encode(list(chunks)))
         found: list[tuple[Any, ...]] = await self._run(lambda: db.execute(query, args).fetchall())
-        return found
+        return self.with_unwritten_runs(job_id, chunks, found)
+
+    def with_unwritten_runs(
+        self, job_id: int, chunks: Sequence[int] | None, found: list[tuple[Any, ...]]
+    ) -> list[tuple[Any, ...]]:
+        """`found` (stored attempts) with the attempts recorded since and not durable yet
+        laid over them: a read right after a result sees what the job already shows (its
+        state changes in memory at once; its attempt's row lands with the next commit)."""
+        wanted = None if chunks is None else set(chunks)
+        unwritten: dict[tuple[int, int, int], tuple[Any, ...]] = {}
+        for batch in (self._inflight[0] if self._inflight else None, self._pending):
+            if batch is None:
+                continue
+            for key, row in batch.runs.items():
+                if key[0] == job_id and (wanted is None or key[1] in wanted):
+                    unwritten[key] = row
+        if not unwritten:
+            return found
+        merged = {(row[0], row[1], row[2]): row for row in found}
+        merged.update(unwritten)
+        return [merged[key] for key in sorted(merged)]
 
     # -- recording changes ---------------------------------------------------
     def put_job(self, job: Job) -> None:

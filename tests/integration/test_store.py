@@ -278,3 +278,25 @@ async def test_a_finished_job_with_a_chunk_queued_again_is_stored_unfinished(
     (loaded,) = (await again.load()).jobs
     assert (loaded.chunk_status[0], loaded.time_finished) == (CHUNK_QUEUED, None)
     await again.close()
+
+
+async def test_a_read_of_attempts_sees_those_recorded_and_not_yet_committed(
+    tmp_path: Path,
+) -> None:
+    store = SqliteStore(tmp_path / "corral.db")
+    await store.open()
+    store.put_run((1, 0, 1), 7, "running", 100.0)
+    await store.commit()
+    (stored,) = await store.runs(1)
+    assert stored[4] == "running"
+    # A result's attempt row waits for the next commit; the job shows it done already.
+    store.put_run((1, 0, 1), 7, "done", 100.0, 101.0, 0, "", (3, 0, 0))
+    store.put_run((1, 2, 1), 7, "running", 101.0)
+    store.put_run((2, 0, 1), 7, "running", 101.0)  # another job's
+    seen = store.with_unwritten_runs(1, [0], [stored])
+    assert [(row[1], row[4], row[9]) for row in seen] == [(0, "done", 3)]
+    everything = store.with_unwritten_runs(1, None, [stored])
+    assert [(row[1], row[4]) for row in everything] == [(0, "done"), (2, "running")]
+    await store.commit()
+    assert [(row[1], row[4]) for row in await store.runs(1)] == [(0, "done"), (2, "running")]
+    await store.close()
