@@ -306,6 +306,9 @@ def test_the_table_filters_with_the_query_grammar_sorts_and_moves_by_keyboard(
     by_priority = [made[2], made[0], made[3], made[1]]
     assert visible_ids(page) == [job["id"] for job in by_priority]
     page.click("button.vt-th[data-key=priority]")
+    page.wait_for_function(
+        "() => document.querySelector('.vt-th[data-key=priority]').getAttribute('aria-sort') === 'descending'"
+    )
     assert visible_ids(page) == [job["id"] for job in reversed(by_priority)]
     page.focus(".vt-viewport")
     page.keyboard.press("Home")

@@ -203,6 +203,10 @@ export default {
         ...jobActions(ctx, job, { folders, onDone: (changed) => refetch([job.id], changed === null) })]);
     }
 
+    // Bumped by every change of the filters: a live refetch begun before one is stale
+    // (the table's reload answers for the new filters) and must not put its rows back.
+    let generation = 0;
+
     function apply() {
       whereError.textContent = "";
       try {
@@ -213,6 +217,7 @@ export default {
         return;
       }
       writeFilters(filters);
+      generation += 1;
       drawChips();
       drawTree();
       drawActions(null);
@@ -281,6 +286,7 @@ export default {
         scheduleReload();
         return;
       }
+      const begun = generation;
       const found = await Promise.all(ids.map((id) => ctx.api(`jobs/${id}`).catch(() => null)));
       const missing = ids.filter((id, index) => found[index] === null);
       const present = found.filter(Boolean);
@@ -291,6 +297,7 @@ export default {
         const matching = new Set((await ctx.api("jobs/", { query: { where: toJson(where) } }).catch(() => [])).map((job) => job.id));
         fits = fits.filter((job) => matching.has(job.id));
       }
+      if (begun !== generation) return; // the filters changed meanwhile: the reload has it
       const fitIds = new Set(fits.map((job) => job.id));
       table.remove([...missing, ...present.filter((job) => !fitIds.has(job.id)).map((job) => job.id)]);
       table.upsert(fits);
