@@ -31,6 +31,8 @@ CASES = (
     Case("1 clients", "clients_{n}", "rss_load_mb", "{n:,} clients working: peak RSS (MB)", "{:,.0f}", "< 300 MB", "<", 300.0),
     Case("1 clients", "clients_{n}", "chunks_per_s", "{n:,} clients working: no-op chunks/s", "{:,.0f}", ">= 25,000", ">=", 25_000),
     Case("1 clients", "clients_{n}", "p99_ms", "{n:,} clients working: p99 (ms)", "{:,.1f}", "< 200 ms", "<", 200.0),
+    Case("1 clients", "clients_{n}", "paced_chunks_per_s", "{n:,} clients, 5,000 chunks/s offered: chunks/s", "{:,.0f}"),
+    Case("1 clients", "clients_{n}", "paced_p99_ms", "{n:,} clients, 5,000 chunks/s offered: p99 (ms)", "{:,.1f}"),
     Case("2 consoles", "consoles_{n}", "chunks_per_s_unloaded", "{n:,} nodes, no consoles: chunks/s", "{:,.0f}"),
     Case("2 consoles", "consoles_{n}", "chunks_per_s", "{n:,} nodes, poller + {s} streams: chunks/s", "{:,.0f}"),
     Case("2 consoles", "consoles_{n}", "rate_ratio", "{n:,} nodes: chunks/s loaded / unloaded", "{:.2f}", ">= 0.90", ">=", 0.9),

@@ -79,6 +79,8 @@ class Fleet:
     processes: int = 0
     pools: int = 0
     fail_rate: float = 0.0
+    hold_s: float = 0.0
+    hold_jitter: float = 0.0
     answer: str = "ok"
     all_latencies: bool = True
     label: str = "fleet"
@@ -101,6 +103,7 @@ class Fleet:
                 "--name-prefix", f"{self.label}{index}-", "--index-base", str(base),
                 "--pools", str(self.pools), "--fail-rate", str(self.fail_rate),
                 "--connect-timeout-s", "300",
+                "--hold-s", str(self.hold_s), "--hold-jitter", str(self.hold_jitter),
             ]  # fmt: skip
             if self.all_latencies:
                 args.append("--all-latencies")

@@ -45,6 +45,10 @@ FULL_LICENSES = 100
 POOLS = 20
 FAIL_RATE = 0.05
 IDLE_WINDOW_S = 10.0  # two heartbeat intervals
+# The paced run: each client "renders" clients / PACED_PER_S s a chunk (give or take
+# PACED_JITTER of it), so the farm offers this many chunks/s whatever its size.
+PACED_PER_S = 5_000
+PACED_JITTER = 0.5
 WHY_EVERY_S = 0.05
 
 
@@ -108,6 +112,7 @@ def _load(
     ahead: int = 0,
     pools: int = 0,
     fail_rate: float = 0.0,
+    hold_s: float = 0.0,
     during: Any = None,
     label: str = "sim",
 ) -> tuple[dict[str, Any], dict[str, float], float, int]:
@@ -115,7 +120,8 @@ def _load(
     speed: (merged result, CPU window, connect seconds, peak dispatcher RSS)."""  # fmt: skip
     scale = ctx.scale
     with Fleet(d, clients, warmup_s=scale.warmup_s, window_s=scale.window_s, ahead=ahead,
-               pools=pools, fail_rate=fail_rate, label=label).start() as fleet:  # fmt: skip
+               pools=pools, fail_rate=fail_rate, hold_s=hold_s,
+               hold_jitter=PACED_JITTER if hold_s else 0.0, label=label).start() as fleet:  # fmt: skip
         connect_s = fleet.connect()
         on_window, held = _window_cpu([d.pid, *fleet.pids])
 
@@ -166,6 +172,7 @@ def many_clients(ctx: Context, clients: int) -> dict[str, Any]:
         idle_cpu_pct = 100 * idle_ticks / TICKS_PER_S / window.elapsed_s
         with Dispatcher(ctx.data_dir(jobs), log_path=ctx.log_path()).start() as d:
             result, cpu, load_connect_s, rss_peak = _load(d, clients, ctx)
+            paced, _, _, _ = _load(d, clients, ctx, hold_s=clients / PACED_PER_S, label="paced")
             status = _ran_dry(d, seeded)
         metrics = {
             "connect_s": connect_s,
@@ -175,11 +182,14 @@ def many_clients(ctx: Context, clients: int) -> dict[str, Any]:
             "chunks_per_s": result["chunks_per_s"],
             "p99_ms": float(result["latency"].get("p99_ms", math.nan)),
             "rss_load_mb": rss_peak / 1e6,
+            "paced_chunks_per_s": paced["chunks_per_s"],
+            "paced_p99_ms": float(paced["latency"].get("p99_ms", math.nan)),
         }
         raw = {
             "idle": {"nodes_online": online, "rss_after_idle_window_bytes": idle_rss_now,
                      "cpu": window.report(), "heartbeat_s": result.get("heartbeat_s")},
             "load": {key: value for key, value in result.items()},
+            "paced": paced,
             "dispatcher": {key: status.get(key) for key in ("results", "store_batches")},
         }  # fmt: skip
         return metrics, raw, cpu
@@ -193,8 +203,16 @@ def many_clients(ctx: Context, clients: int) -> dict[str, Any]:
         what=f"{clients:,} simulated render clients (real handshake) in "
         f"{math.ceil(clients / 2500)} processes: connect time for all (empty queue), the "
         f"dispatcher's CPU over {IDLE_WINDOW_S:.0f} s of heartbeats and RSS after a full "
-        f"collection; then no-op chunks/s, p99 and peak RSS with {seeded:,} chunks queued",
-        params={"clients": clients, "queued_chunks": seeded, "idle_window_s": IDLE_WINDOW_S},
+        f"collection; then no-op chunks/s, p99 and peak RSS with {seeded:,} chunks queued; "
+        f"then p99 with each client taking {clients / PACED_PER_S:g} s a chunk "
+        f"({PACED_PER_S:,} chunks/s offered)",
+        params={
+            "clients": clients,
+            "queued_chunks": seeded,
+            "idle_window_s": IDLE_WINDOW_S,
+            "paced_hold_s": clients / PACED_PER_S,
+            "paced_jitter": PACED_JITTER,
+        },  # fmt: skip
     )
 
 

@@ -57,6 +57,7 @@ class SimSession(asyncio.Protocol):
         counters: Counters,
         *,
         hold_s: float = 0.0,
+        hold_jitter: float = 0.0,
         fill: int = 1,
         killed: bool = False,
         pools: tuple[str, ...] = (),
@@ -66,6 +67,7 @@ class SimSession(asyncio.Protocol):
         self.secret = secret
         self.digest = digest
         self.hold_s = hold_s
+        self.hold_jitter = hold_jitter
         self.counters = counters
         # The first `fill` assigns fill the node's slots; every later one answers a result.
         self.unpaired = fill
@@ -116,7 +118,7 @@ class SimSession(asyncio.Protocol):
             if counters.paused:
                 self.held.append(message.ref)
             elif self.hold_s > 0:
-                asyncio.get_running_loop().call_later(self.hold_s, self.finish_later, message.ref)
+                asyncio.get_running_loop().call_later(self.hold(), self.finish_later, message.ref)
             else:
                 self.out.append(self.result(message.ref, now))
         elif isinstance(message, p.ResultAck):
@@ -161,10 +163,17 @@ class SimSession(asyncio.Protocol):
         """Answer the assigns that arrived while paused."""
         held, self.held = self.held, []
         for ref in held:
-            if self.hold_s > 0:
-                asyncio.get_running_loop().call_later(self.hold_s, self.finish_later, ref)
+            if self.hold_s > 0:  # with jitter, the first results spread over one hold
+                first = self.rng.uniform(0, self.hold_s) if self.hold_jitter else self.hold_s
+                asyncio.get_running_loop().call_later(first, self.finish_later, ref)
             else:
                 self.finish_later(ref)
+
+    def hold(self) -> float:
+        """This chunk's simulated render time: `hold_s`, give or take `hold_jitter` of it."""
+        if not self.hold_jitter:
+            return self.hold_s
+        return self.hold_s * (1 + self.hold_jitter * self.rng.uniform(-1, 1))
 
     def finish_later(self, ref: p.Ref) -> None:
         if self.transport is not None and not self.closed:
@@ -212,6 +221,7 @@ async def connect(
                 digest,
                 counters,
                 hold_s=args.hold_s,
+                hold_jitter=args.hold_jitter,
                 fill=1 + args.ahead,
                 killed=args.answer == "killed",
                 pools=pools,
@@ -338,6 +348,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--secret-file", required=True)
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--hold-s", type=float, default=0.0, help="simulated render time per chunk")
+    parser.add_argument(
+        "--hold-jitter", type=float, default=0.0,
+        help="vary each hold by up to this share of it, and spread the first results over one hold",
+    )  # fmt: skip
     parser.add_argument("--ahead", type=int, default=0, help="the dispatcher's assign_ahead")
     parser.add_argument(
         "--answer",

@@ -26,6 +26,7 @@ FIGURES = {
 CASE_METRICS = {
     ("clients_20", "connect_s"), ("clients_20", "idle_cpu_pct"), ("clients_20", "rss_idle_mb"),
     ("clients_20", "rss_load_mb"), ("clients_20", "chunks_per_s"), ("clients_20", "p99_ms"),
+    ("clients_20", "paced_chunks_per_s"), ("clients_20", "paced_p99_ms"),
     ("consoles_2", "rate_ratio"), ("consoles_2", "p99_ratio"), ("constrained_2", "rate_ratio"),
     ("constrained_2", "why_p99_ms"), ("reference", "ratio_ahead0"), ("reference", "ratio_ahead4"),
     ("hook_jobget", "median_us"), ("spawn_raw", "posix_spawn_per_s"),
