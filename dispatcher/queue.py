@@ -746,7 +746,8 @@ class Queue:
         )  # fmt: skip
         if actions:
             self._template_actions(job, ref, node_id, actions)
-        log.info(
+        log.log(  # a done chunk is the common case: its line only at debug (docs/cli.md)
+            logging.DEBUG if state == "done" else logging.INFO,
             "action=chunk_%s job=%d chunk=%d attempt=%d node=%d exit=%s",
             state, ref.job, ref.chunk, ref.attempt, node_id, result.exit_code,
         )  # fmt: skip

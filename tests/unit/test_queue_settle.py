@@ -65,3 +65,18 @@ async def test_a_job_deleted_before_the_tick_ends_is_not_announced() -> None:
     farm.queue.jobs.pop(job.id)  # gone (deleted) before the tick's end
     await asyncio.sleep(0)
     assert changed == []
+
+
+async def test_a_done_chunk_logs_at_debug_a_failed_one_at_info(caplog) -> None:
+    farm = Farm()
+    job = farm.submit(frames="1-2", command=["x"])
+    slot = farm.node()
+    done = farm.queue.start_attempt(job, 0, slot.node.id)
+    failed = farm.queue.start_attempt(job, 1, slot.node.id)
+    with caplog.at_level("DEBUG", logger="dispatcher.queue"):
+        farm.queue.finish_attempt(Result(ref=done, ok=True), slot.node.id)
+        farm.queue.finish_attempt(Result(ref=failed, ok=False, exit_code=3), slot.node.id)
+    levels = {
+        r.getMessage().split()[0]: r.levelname for r in caplog.records if "chunk=" in r.getMessage()
+    }
+    assert levels == {"action=chunk_done": "DEBUG", "action=chunk_failed": "INFO"}
