@@ -3,6 +3,7 @@ subprocesses on port 0 with a real SQLite file, and a small REST helper."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -12,7 +13,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -195,3 +196,27 @@ class Farm:
             timeout_s,
             f"{count} online nodes",
         )
+
+
+@contextlib.contextmanager
+def watching(farm: Farm) -> Iterator[list[dict[str, Any]]]:
+    """`corral watch --json` on `farm` through the block, connected before it begins; the
+    list it gives holds the events it saw once the block is over."""
+    events: list[dict[str, Any]] = []
+    watch = subprocess.Popen(
+        [CORRAL, "--dispatcher", farm.url, "--token", farm.token, "watch", "--json"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        time.sleep(1.0)  # the watch is connected before the job starts
+        yield events
+    finally:
+        watch.terminate()
+        out, _ = watch.communicate(timeout=10)
+        events += [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
+def running_progress(events: list[dict[str, Any]], job_id: int) -> list[Any]:
+    """The `running` field (chunk index to percent) of each progress event of `job_id`."""
+    return [event.get("running") for event in events
+            if event.get("type") == "progress" and event.get("job") == job_id]  # fmt: skip
