@@ -374,8 +374,14 @@ class PostgresStore(SqliteStore):
                 records = batch.records - read_records
                 if not (jobs or nodes or failure_nodes or users or records) and not self._pending:
                     break
-                try:
-                    await self._read_back_into(refusal, jobs, nodes, failure_nodes, users, records)
+                try:  # (all read in one consistent snapshot)
+                    async with (
+                        self._reads().acquire() as db,
+                        db.transaction(isolation="repeatable_read"),
+                    ):
+                        await pg_reads.read_back_into(
+                            db, refusal, jobs, nodes, failure_nodes, users, records
+                        )
                 except Exception as exc:  # (the read pool could not even connect, say)
                     if time.monotonic() >= deadline:
                         raise
@@ -418,20 +424,6 @@ class PostgresStore(SqliteStore):
                 log.exception("action=store_take_back_failed; the dispatcher stops")
                 self.on_fatal(RuntimeError("taking back a refused batch failed"))
         _fail(waiters, error)
-
-    async def _read_back_into(
-        self,
-        refusal: Refusal,
-        jobs: set[int],
-        nodes: set[int],
-        failure_nodes: set[int],
-        users: set[str],
-        records: set[tuple[str, str]],
-    ) -> None:
-        """The stored copy of the given records, added to `refusal` (all read in one
-        consistent snapshot)."""
-        async with self._reads().acquire() as db, db.transaction(isolation="repeatable_read"):
-            await pg_reads.read_back_into(db, refusal, jobs, nodes, failure_nodes, users, records)
 
     async def _probe(self) -> None:
         """Reconnect when the connection is gone, then try a real write; on success the
