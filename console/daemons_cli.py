@@ -67,18 +67,32 @@ def _run_on_loop(coro: Coroutine[Any, Any, T]) -> T:
     return uvloop.run(coro)
 
 
-def install_signals(
-    loop: asyncio.AbstractEventLoop, handler: Callable[[str], None]
-) -> list[signal.Signals]:
+def close_on_signals(
+    close: Callable[[], Coroutine[Any, Any, None]], what: str, task_name: str
+) -> tuple[list[signal.Signals], list[asyncio.Task[None]]]:
+    """SIGTERM and SIGINT start `close()` (`what` in the log) in a task named `task_name`,
+    once; a later signal is only logged. Returns the signals installed (for
+    `remove_signals`) and the list that holds the task once it started."""
+    loop = asyncio.get_running_loop()
+    closing: list[asyncio.Task[None]] = []
+
+    def handler(signame: str) -> None:
+        if closing:
+            logger.info("action=signal signal=%s: already closing", signame)
+            return
+        logger.info("action=signal signal=%s: closing %s", signame, what)
+        closing.append(loop.create_task(close(), name=task_name))
+
     installed = []
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, handler, sig.name)
             installed.append(sig)
-    return installed
+    return installed, closing
 
 
-def remove_signals(loop: asyncio.AbstractEventLoop, installed: list[signal.Signals]) -> None:
+def remove_signals(installed: list[signal.Signals]) -> None:
+    loop = asyncio.get_running_loop()
     for sig in installed:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.remove_signal_handler(sig)
@@ -111,16 +125,6 @@ async def serve_dispatcher(settings: Settings, origins: Mapping[str, Origin] | N
         dispatcher = HotStandby(settings, origins=origins)
     else:
         dispatcher = Dispatcher(settings, origins=origins)
-    loop = asyncio.get_running_loop()
-    closing: list[asyncio.Task[None]] = []
-
-    def request_close(signame: str) -> None:
-        if closing:
-            logger.info("action=signal signal=%s: already closing", signame)
-            return
-        logger.info("action=signal signal=%s: closing the dispatcher", signame)
-        closing.append(loop.create_task(dispatcher.close(), name="dispatcher-close"))
-
     try:
         await dispatcher.start()
     except (OSError, CorralError) as exc:
@@ -132,7 +136,7 @@ async def serve_dispatcher(settings: Settings, origins: Mapping[str, Origin] | N
         await dispatcher.close()
         raise
     tune_collector()
-    installed = install_signals(loop, request_close)
+    installed, closing = close_on_signals(dispatcher.close, "the dispatcher", "dispatcher-close")
     try:
         show_first_password(dispatcher.users.take_first_password())
         host, port = dispatcher.render_address
@@ -145,7 +149,7 @@ async def serve_dispatcher(settings: Settings, origins: Mapping[str, Origin] | N
         if fatal is not None:
             raise ConsoleError(f"the dispatcher stopped: the store failed: {fatal}")
     finally:
-        remove_signals(loop, installed)
+        remove_signals(installed)
         await dispatcher.close()
 
 

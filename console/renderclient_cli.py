@@ -3,7 +3,6 @@ logging, loop and signals as `corral dispatcher`'s: console/daemons_cli.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import shlex
@@ -16,15 +15,13 @@ import click
 
 from console.daemons_cli import (
     DirPath,
+    close_on_signals,
     configure_logging,
-    install_signals,
     log_level_option,
     remove_signals,
     run_async,
 )
 from console.http import ConsoleError
-
-logger = logging.getLogger("corral")
 
 DEFAULT_RENDER_PORT = 9681
 EXIT_RESTART = 75  # renderclient.client.EXIT_RESTART: re-execute after a soft restart
@@ -56,24 +53,14 @@ async def serve_renderclient(options: Any) -> int:
     from renderclient.main import run
 
     client = RenderClient(options)
-    loop = asyncio.get_running_loop()
-    closing: list[asyncio.Task[None]] = []
-
-    def request_close(signame: str) -> None:
-        if closing:
-            logger.info("action=signal signal=%s: already closing", signame)
-            return
-        logger.info("action=signal signal=%s: closing the render client", signame)
-        closing.append(loop.create_task(client.close(), name="renderclient-close"))
-
-    installed = install_signals(loop, request_close)
+    installed, closing = close_on_signals(client.close, "the render client", "renderclient-close")
     try:
         code = await run(options, client=client)
         if closing:
             await closing[0]
         return code
     finally:
-        remove_signals(loop, installed)
+        remove_signals(installed)
 
 
 @click.command()
