@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -220,3 +221,29 @@ def running_progress(events: list[dict[str, Any]], job_id: int) -> list[Any]:
     """The `running` field (chunk index to percent) of each progress event of `job_id`."""
     return [event.get("running") for event in events
             if event.get("type") == "progress" and event.get("job") == job_id]  # fmt: skip
+
+
+def killed_during_submits(farm: Farm, *, threads: int, at_least: int, **job: Any) -> list[int]:
+    """Submit jobs (`job` their fields) from `threads` threads until `at_least` are
+    acknowledged, SIGKILL the dispatcher meanwhile: the ids acknowledged before it died."""
+    acknowledged: list[int] = []
+    stop = threading.Event()
+
+    def submit_forever() -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            try:
+                acknowledged.append(farm.submit(title=f"burst {n}", **job)["id"])
+            except Exception:
+                return
+
+    submitters = [threading.Thread(target=submit_forever) for _ in range(threads)]
+    for submitter in submitters:
+        submitter.start()
+    wait_for(lambda: len(acknowledged) >= at_least, 30, f"{at_least} acknowledged submits")
+    farm.stop(signal.SIGKILL)
+    stop.set()
+    for submitter in submitters:
+        submitter.join(timeout=30)
+    return list(acknowledged)
