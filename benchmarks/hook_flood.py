@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import threading
@@ -24,7 +23,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-CORRAL = str(Path(sys.executable).parent / "corral")
+from benchmarks.farm import Dispatcher
 
 # Runs in the hook host. Replies are read only after a pause, so a dispatcher
 # without flow control has to hold every reply at once.
@@ -100,33 +99,21 @@ class StatusProbe:
 def measure(calls: int, jobs: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="corral-hook-flood-") as folder:
         root = Path(folder)
-        args = [CORRAL, "dispatcher", "--data-dir", str(root / "data"), "--port", "0", "--http-port", "0",
-                "--compat-port", "off", "--hook-timeout-s", "120", "--log-level", "warning"]  # fmt: skip
-        process = subprocess.Popen(
-            args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-        )
-        try:
-            assert process.stdout is not None
-            line = process.stdout.readline()
-            if not line.startswith("listening "):
-                raise RuntimeError(f"the dispatcher did not start: {line!r}")
-            url = dict(part.split("=", 1) for part in line.split()[1:])["http"]
-            token = (root / "data" / "admin.token").read_text().strip()
+        with Dispatcher(root / "data", extra_args=("--hook-timeout-s", "120")).start() as d:
             batch = [
                 {"title": f"shot {n}", "paused": True, "command": ["true"]} for n in range(jobs)
             ]
-            _request(url, token, "POST", "/api/v1/jobs/", batch)
-            _request(url, token, "POST", "/api/v1/scripts/run", {"name": "warm.py", "code": "pass"})
-            before = peak_rss_bytes(process.pid)
+            d.request("POST", "/api/v1/jobs/", batch, timeout_s=300)
+            d.request(
+                "POST", "/api/v1/scripts/run", {"name": "warm.py", "code": "pass"}, timeout_s=300
+            )
+            before = peak_rss_bytes(d.pid)
             began = time.perf_counter()
-            with StatusProbe(url, token) as probe:
-                result = _request(url, token, "POST", "/api/v1/scripts/run",
-                                  {"name": "flood.py", "code": flood_script(calls)})  # fmt: skip
+            with StatusProbe(d.url, d.token) as probe:
+                result = d.request("POST", "/api/v1/scripts/run",
+                                   {"name": "flood.py", "code": flood_script(calls)}, timeout_s=300)  # fmt: skip
             took = time.perf_counter() - began
-            after = peak_rss_bytes(process.pid)
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
+            after = peak_rss_bytes(d.pid)
     lines = result["output"].strip().splitlines()
     outcome = json.loads(lines[-1]) if result["ok"] and lines else {"error": result["error"]}
     return {

@@ -15,15 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
-CORRAL = str(Path(sys.executable).parent / "corral")
+from benchmarks.farm import Dispatcher
 
 TEMPLATE = """
 import json, statistics, time
@@ -58,49 +56,26 @@ MTemplateAPI.MManager.getUniqueClass().installPyTemplate(RoundTrip())
 """
 
 
-def _request(url: str, token: str, method: str, path: str, body: Any = None) -> Any:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url + path, data=data, method=method)
-    request.add_header("Authorization", f"Bearer {token}")
-    request.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(request, timeout=60) as response:
-        return json.loads(response.read() or b"null")
-
-
 def measure(calls: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="corral-hook-bench-") as folder:
         root = Path(folder)
         (root / "templates").mkdir()
         (root / "templates" / "roundtrip.py").write_text(TEMPLATE)
         result_file = root / "result.json"
-        args = [CORRAL, "dispatcher", "--data-dir", str(root / "data"), "--port", "0", "--http-port", "0",
-                "--compat-port", "off", "--templates-dir", str(root / "templates"), "--hook-timeout-s", "600",
-                "--log-level", "warning"]  # fmt: skip
-        process = subprocess.Popen(
-            args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-        )
-        try:
-            assert process.stdout is not None
-            line = process.stdout.readline()
-            if not line.startswith("listening "):
-                raise RuntimeError(f"the dispatcher did not start: {line!r}")
-            url = dict(part.split("=", 1) for part in line.split()[1:])["http"]
-            token = (root / "data" / "admin.token").read_text().strip()
-            job = _request(url, token, "POST", "/api/v1/jobs/", {
+        extra = ("--templates-dir", str(root / "templates"), "--hook-timeout-s", "600")
+        with Dispatcher(root / "data", extra_args=extra).start() as d:
+            job = d.request("POST", "/api/v1/jobs/", {
                 "title": "roundtrip", "template": "roundtrip", "paused": True, "command": ["true"],
                 "data": {"calls": calls, "result_file": str(result_file)},
             })  # fmt: skip
             started = time.monotonic()
-            _request(url, token, "PATCH", f"/api/v1/jobs/{job['id']}", {"notes": "go"})
+            d.request("PATCH", f"/api/v1/jobs/{job['id']}", {"notes": "go"})
             while not result_file.exists():
                 if time.monotonic() - started > 600:
                     raise RuntimeError("the hook did not finish in 600 s")
                 time.sleep(0.05)
             time.sleep(0.05)
             result: dict[str, Any] = json.loads(result_file.read_text())
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
     result["python"] = sys.version.split()[0]
     result["cpus"] = os.cpu_count()
     return result

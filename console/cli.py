@@ -1,7 +1,8 @@
 """The `corral` command: the daemons (dispatcher, renderclient), the demo, and the consoles.
 
-This is the entry point: it and the daemon commands (console/daemons_cli.py) alone
-configure logging and install signal handlers. Every error leaves as one line `corral: error: ...` on stderr with
+This is the entry point: it and the daemon commands (console/daemons_cli.py,
+console/renderclient_cli.py) alone configure logging and install signal handlers.
+Every error leaves as one line `corral: error: ...` on stderr with
 exit 1 (refused or failed), 2 (usage), 3 (dispatcher unreachable), 4 (auth) or
 7 (not found); docs/cli.md has the table.
 """
@@ -24,7 +25,6 @@ from console.chunks_cli import CHUNK_COMMANDS
 from console.compat_cli import COMMANDS as COMPAT_COMMANDS
 from console.completion import completion
 from console.config_cli import install_config_commands
-from console.daemons_cli import COMMANDS as DAEMON_COMMANDS
 from console.daemons_cli import DirPath, dispatcher
 from console.demo import run_demo
 from console.engines_cli import install_engine_commands
@@ -40,6 +40,7 @@ from console.jobs_cli import COMMANDS
 from console.login_cli import login
 from console.nodes_cli import install_node_commands
 from console.pools_cli import COMMANDS as POOL_COMMANDS
+from console.renderclient_cli import renderclient
 from console.settings_cli import install_settings_commands
 from console.software_cli import install_software_commands
 from console.stats_cli import COMMANDS as STATS_COMMANDS
@@ -186,7 +187,7 @@ for _command in CHUNK_COMMANDS:
     _chunks.add_command(_command)
 
 
-for _command in DAEMON_COMMANDS:
+for _command in (dispatcher, renderclient):
     main.add_command(_command)
 install_config_commands(main, dispatcher)
 install_settings_commands(main)

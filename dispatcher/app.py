@@ -282,8 +282,8 @@ class Dispatcher:
         )
         self.api.host = self.hook_host
         self.hooks = hooks = Hooks(self, self.hook_host)
-        self.scheduler.holds = hooks.holds
-        self.scheduler.holds_job = hooks.holds_job
+        self.scheduler.holds = hooks.holding.holds
+        self.scheduler.holds_job = hooks.holding.holds_job
         queue = self.queue
         queue.on_change = chain(hooks.job_changed, queue.on_change)
         queue.on_finished = chain(queue.on_finished, hooks.job_finished)

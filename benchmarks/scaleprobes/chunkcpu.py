@@ -19,6 +19,8 @@ import subprocess
 import sys
 import time
 
+from benchmarks.scaleprobes.trees import probe_parser, tree_env, trees
+
 
 async def _chunks(count: int) -> None:
     from dispatcher.protocol import Assign, Ref
@@ -79,27 +81,24 @@ def _measure(count: int) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = probe_parser()
     parser.add_argument("--chunks", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--base", default="")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(_measure(args.chunks)))
         return
-    trees = {"this": ""} if not args.base else {"base": args.base, "this": ""}
-    found: dict[str, list[dict[str, float]]] = {name: [] for name in trees}
+    runs = trees(args.base)[::-1]  # the base first
+    found: dict[str, list[dict[str, float]]] = {name: [] for name, _ in runs}
     for _ in range(args.rounds):
-        for name, tree in trees.items():
-            env = dict(os.environ)
-            if tree:
-                env["PYTHONPATH"] = tree
+        for name, tree in runs:
+            env = {**os.environ, **tree_env(tree)}
             command = [sys.executable, "-m", "benchmarks.scaleprobes.chunkcpu", "--child"]
             output = subprocess.run(
                 [*command, "--chunks", str(args.chunks)],
                 env=env,
-                cwd=tree or None,  # `-m` puts the folder it runs in first on sys.path
+                cwd=tree,  # `-m` puts the folder it runs in first on sys.path
                 capture_output=True,
                 text=True,
                 check=True,

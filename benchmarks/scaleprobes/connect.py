@@ -6,7 +6,6 @@ dispatcher's own CPU (share of one core) while they sit idle and heartbeat.
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -16,23 +15,21 @@ from pathlib import Path
 
 from benchmarks.cpu import TICKS_PER_S, process_ticks
 from benchmarks.farm import HOST, Dispatcher, raise_open_files
+from benchmarks.scaleprobes.trees import probe_parser, tree_env
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = probe_parser()
     parser.add_argument("--clients", type=int, default=10000)
     parser.add_argument("--idle-s", type=float, default=5.0)
     parser.add_argument("--heartbeat-s", type=float, default=5.0)
     parser.add_argument("--profile", default="")
     parser.add_argument("--loop", default="uvloop")
-    parser.add_argument("--base", default="", help="run the dispatcher from this source tree")
     args = parser.parse_args()
     raise_open_files(args.clients + 256)
     with tempfile.TemporaryDirectory(prefix="probe-connect-") as scratch:
         data = Path(scratch) / "data"
-        env = {"CORRAL_PROFILE": args.profile} if args.profile else {}
-        if args.base:
-            env["PYTHONPATH"] = args.base
+        env = tree_env(args.base, args.profile)
         d = Dispatcher(data, loop=args.loop, extra_env=env, log_path=Path(scratch) / "d.log")
         with d.start():
             sim = subprocess.Popen(

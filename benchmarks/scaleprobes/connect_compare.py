@@ -11,7 +11,6 @@ and meet the same load.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import math
@@ -27,6 +26,7 @@ from typing import Any
 from benchmarks.cpu import TICKS_PER_S, process_ticks
 from benchmarks.farm import HOST, Dispatcher, raise_open_files
 from benchmarks.fleet import Fleet, processes_for
+from benchmarks.scaleprobes.trees import probe_parser, tree_env
 from benchmarks.seed import copy_data_dir, seed_queue
 
 
@@ -115,9 +115,7 @@ class AtOnce:
 def one_run(
     data: Path, clients: int, base: str, log: Path, profile: str, at_once: bool = False
 ) -> dict[str, Any]:
-    env = {"PYTHONPATH": base} if base else {}
-    if profile:
-        env["CORRAL_PROFILE"] = f"{profile}.{'base' if base else 'this'}"
+    env = tree_env(base, profile and f"{profile}.{'base' if base else 'this'}")
     d = Dispatcher(data, extra_env=env, log_path=log)
     with d.start(), contextlib.ExitStack() as stack:
         if not at_once:
@@ -150,9 +148,8 @@ def one_run(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = probe_parser()
     parser.add_argument("--clients", type=int, default=10000)
-    parser.add_argument("--base", default="", help="the other source tree (empty: this only)")
     parser.add_argument("--jobs", type=int, default=0, help="seeded jobs (0: an empty queue)")
     parser.add_argument("--chunks-per-job", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=1)

@@ -12,7 +12,6 @@ writes FILE); `--py-spy FILE` records the constrained window of this tree's disp
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import math
@@ -26,6 +25,7 @@ from typing import Any
 from benchmarks.dispatcher_figures import Context
 from benchmarks.runner import HEADLINE
 from benchmarks.scale_figures import constrained_run
+from benchmarks.scaleprobes.trees import probe_parser, tree_env
 
 SHOWN = ("chunks_per_s_unconstrained", "chunks_per_s", "rate_ratio", "p99_ms_unconstrained",
          "p99_ms", "why_p99_ms")  # fmt: skip
@@ -52,21 +52,20 @@ def _spy(path: str, window_s: float) -> Any:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = probe_parser()
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--jobs", type=int, default=200)
     parser.add_argument("--licenses", type=int, default=10)
     parser.add_argument("--chunks", type=int, default=HEADLINE.constrained_chunks)
     parser.add_argument("--window-s", type=float, default=HEADLINE.window_s)
     parser.add_argument("--runs", type=int, default=1)
-    parser.add_argument("--base", default="")
     parser.add_argument("--profile", default="")
     parser.add_argument("--py-spy", default="")
     args = parser.parse_args()
     scale = dataclasses.replace(HEADLINE, window_s=args.window_s, constrained_chunks=args.chunks)
-    trees = [("new", {"CORRAL_PROFILE": args.profile} if args.profile else {})]
+    trees = [("new", tree_env("", args.profile))]
     if args.base:
-        trees.append(("base", {"PYTHONPATH": args.base}))
+        trees.append(("base", tree_env(args.base)))
     watch = _spy(args.py_spy, args.window_s) if args.py_spy else None
     found: dict[str, list[dict[str, float]]] = {name: [] for name, _ in trees}
     with tempfile.TemporaryDirectory(prefix="probe-constrained-") as scratch:

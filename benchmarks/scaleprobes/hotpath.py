@@ -17,15 +17,15 @@ from pathlib import Path
 
 from benchmarks import cpu
 from benchmarks.farm import Dispatcher, run_simclients
+from benchmarks.scaleprobes.trees import probe_parser, tree_env
 from benchmarks.seed import seed_queue
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = probe_parser()
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--ahead", type=int, default=0)
     parser.add_argument("--window-s", type=float, default=4.0)
-    parser.add_argument("--base", default="")
     parser.add_argument("--profile", default="")
     parser.add_argument(
         "--reference", default="", help="run this reference loop script instead of Corral"
@@ -36,10 +36,7 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory(prefix="probe-hot-") as scratch:
         data = seed_queue(Path(scratch) / "data", jobs=10, chunks_per_job=100_000)
-        env = {"CORRAL_PROFILE": args.profile} if args.profile else {}
-        if args.base:
-            env["PYTHONPATH"] = args.base
-        d = Dispatcher(data, assign_ahead=args.ahead, extra_env=env)
+        d = Dispatcher(data, assign_ahead=args.ahead, extra_env=tree_env(args.base, args.profile))
         with d.start():
             window: dict[str, int] = {}
             real_start = cpu.CpuWindow.start

@@ -7,7 +7,6 @@ a `?where=` page.
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
 import tempfile
@@ -16,6 +15,7 @@ from pathlib import Path
 
 from benchmarks.farm import Dispatcher
 from benchmarks.listing_figures import Client, _cursors
+from benchmarks.scaleprobes.trees import probe_parser, tree_env
 from benchmarks.seed import seed_queue
 from benchmarks.simclients import percentile
 
@@ -30,17 +30,14 @@ def timed(client: Client, paths: list[str], samples: int) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = probe_parser()
     parser.add_argument("--jobs", type=int, default=10000)
     parser.add_argument("--samples", type=int, default=200)
-    parser.add_argument("--base", default="")
     parser.add_argument("--profile", default="")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="probe-listing-") as scratch:
         data = seed_queue(Path(scratch) / "data", jobs=args.jobs, chunks_per_job=10)
-        env = {"CORRAL_PROFILE": args.profile} if args.profile else {}
-        if args.base:
-            env["PYTHONPATH"] = args.base
+        env = tree_env(args.base, args.profile)
         with Dispatcher(data, extra_env=env, log_path=Path(scratch) / "d.log").start() as d:
             client = Client(d)
             pages = _cursors(client, "/api/v1/jobs/?limit=100")

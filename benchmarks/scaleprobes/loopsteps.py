@@ -14,13 +14,13 @@ holds the loop delays every dispatch waiting behind it: the consoles case's p99.
 
 from __future__ import annotations
 
-import argparse
 import json
 import tempfile
 from pathlib import Path
 
 from benchmarks.farm import Dispatcher
 from benchmarks.listing_figures import Client, _cursors
+from benchmarks.scaleprobes.trees import probe_parser, trees
 from benchmarks.seed import copy_data_dir, seed_queue
 from benchmarks.simclients import percentile
 
@@ -68,21 +68,17 @@ def _one_run(seed: Path, scratch: Path, tree: str, pages: int) -> dict[str, floa
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = probe_parser()
     parser.add_argument("--jobs", type=int, default=10000)
     parser.add_argument("--pages", type=int, default=300)
-    parser.add_argument("--base", default="", help="the other source tree (empty: this only)")
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="probe-loopsteps-") as folder:
         root = Path(folder)
         seed = seed_queue(root / "seed", jobs=args.jobs, chunks_per_job=20)
-        trees = [("this", str(Path(__file__).resolve().parents[2]))]
-        if args.base:
-            trees.append(("base", args.base))
         runs = 0
         for _ in range(args.rounds):
-            for name, tree in trees:
+            for name, tree in trees(args.base):
                 runs += 1
                 scratch = root / f"run-{runs}"
                 scratch.mkdir()

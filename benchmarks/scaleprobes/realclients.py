@@ -11,7 +11,6 @@ runs the render clients from another source tree (an A/B in one sitting).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -22,6 +21,7 @@ from pathlib import Path
 
 from benchmarks import cpu
 from benchmarks.farm import HOST, Dispatcher, corral_command, wait_for
+from benchmarks.scaleprobes.trees import probe_parser, tree_env
 from benchmarks.seed import seed_queue
 
 
@@ -33,10 +33,7 @@ def _start_clients(
         name = f"probe-rc{index:02d}"
         env = dict(os.environ)
         env.pop("CORRAL_PROFILE", None)
-        if base:
-            env["PYTHONPATH"] = base
-        if profile and index == 0:
-            env["CORRAL_PROFILE"] = profile
+        env.update(tree_env(base, profile if index == 0 else ""))
         args = [
             corral_command(), "renderclient", "--dispatcher", f"{HOST}:{d.render_port}",
             "--name", name, "--secret-file", str(d.secret_file),
@@ -84,13 +81,12 @@ def _py_spy(path: str, pid: int, seconds: float) -> subprocess.Popen[bytes] | No
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = probe_parser()
     parser.add_argument("--clients", type=int, default=10)
     parser.add_argument("--ahead", type=int, default=0)
     parser.add_argument("--window-s", type=float, default=5.0)
     parser.add_argument("--warmup-s", type=float, default=2.0)
     parser.add_argument("--profile", default="")
-    parser.add_argument("--base", default="")
     parser.add_argument("--py-spy", default="", help="collapsed stacks of client 0 to this file")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="probe-rc-") as scratch_dir:

@@ -261,7 +261,7 @@ class SystemOperations(Area):
     async def _reload_hooks(self) -> TemplateCatalog:
         templates = await self.load_templates()
         self.farm.hook_host.request_restart()
-        self.farm.hooks.forget_all()
+        self.farm.hooks.holding.forget_all()
         for job in self.farm.queue.jobs.values():
             self.farm.node_server.scheduler.job_changed(job)
         return templates
@@ -342,7 +342,7 @@ class SystemOperations(Area):
         jobs = snapshot.parse(text)
         farm = self.farm
         farm.queue.replace_all(jobs)
-        farm.hooks.forget_all()
+        farm.hooks.holding.forget_all()
         for job in jobs:
             farm.node_server.scheduler.job_changed(job)
         await self._done(actor, "import_queue", jobs=len(jobs))

@@ -39,7 +39,7 @@ import asyncpg
 import asyncpg.exceptions as pg_errors
 
 from dispatcher.errors import NotLeader, StartupError, StoreError, StoreUnavailable
-from dispatcher.store import chunk_changes, rows
+from dispatcher.store import chunk_changes, pg_reads
 from dispatcher.store.batch import Batch, Refusal
 from dispatcher.store.pg_chunk_logs import ChunkLogTable
 from dispatcher.store.pg_schema import (
@@ -52,7 +52,6 @@ from dispatcher.store.pg_schema import (
 )
 from dispatcher.store.sqlite import PROBE_BYTES, SqliteStore, _Outage
 from dispatcher.store.sqlite_reads import Snapshot
-from dispatcher.store.sqlite_reads import chunk_failures as _chunk_failures
 from dispatcher.store.urls import redact
 from dispatcher.tasks import cancel_all
 
@@ -247,23 +246,7 @@ class PostgresStore(SqliteStore):
     async def load(self) -> Snapshot:
         try:
             async with self._reads().acquire() as db, db.transaction(isolation="repeatable_read"):
-                meta = {key: value for key, value in await db.fetch(Q["get_meta"])}
-                jobs = [rows.job_from_row(tuple(row)) for row in await db.fetch(Q["load_jobs"])]
-                changed = chunk_changes.apply(
-                    {job.id: job for job in jobs}, await db.fetch(Q["load_chunk_changes"])
-                )
-                last = int(await db.fetchval(Q["last_chunk_change"]))
-                self._changes.loaded(last, changed, prune_first=True)
-                nodes = [rows.node_from_row(tuple(row)) for row in await db.fetch(Q["load_nodes"])]
-                users = {name: bytes(info) for name, info in await db.fetch(Q["load_users"])}
-                snapshot = Snapshot(meta=meta, jobs=jobs, nodes=nodes, users=users)
-                _chunk_failures(
-                    await db.fetch(Q["load_chunk_failures"]),
-                    snapshot.failed_on,
-                    snapshot.memory_needed,
-                )
-                for job_id, node_id, failures in await db.fetch(Q["load_node_failures"]):
-                    snapshot.node_failures[(job_id, node_id)] = failures
+                snapshot = await pg_reads.load(db, self._changes)
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
             raise explain(exc, self.url) from exc
         except chunk_changes.DamagedChange as exc:
@@ -391,8 +374,14 @@ class PostgresStore(SqliteStore):
                 records = batch.records - read_records
                 if not (jobs or nodes or failure_nodes or users or records) and not self._pending:
                     break
-                try:
-                    await self._read_back_into(refusal, jobs, nodes, failure_nodes, users, records)
+                try:  # (all read in one consistent snapshot)
+                    async with (
+                        self._reads().acquire() as db,
+                        db.transaction(isolation="repeatable_read"),
+                    ):
+                        await pg_reads.read_back_into(
+                            db, refusal, jobs, nodes, failure_nodes, users, records
+                        )
                 except Exception as exc:  # (the read pool could not even connect, say)
                     if time.monotonic() >= deadline:
                         raise
@@ -435,45 +424,6 @@ class PostgresStore(SqliteStore):
                 log.exception("action=store_take_back_failed; the dispatcher stops")
                 self.on_fatal(RuntimeError("taking back a refused batch failed"))
         _fail(waiters, error)
-
-    async def _read_back_into(
-        self,
-        refusal: Refusal,
-        jobs: set[int],
-        nodes: set[int],
-        failure_nodes: set[int],
-        users: set[str],
-        records: set[tuple[str, str]],
-    ) -> None:
-        """The stored copy of the given records, added to `refusal` (all read in one
-        consistent snapshot)."""
-        async with self._reads().acquire() as db, db.transaction(isolation="repeatable_read"):
-            for job_id in sorted(jobs):
-                row = await db.fetchrow(Q["get_job"], job_id)
-                refusal.jobs[job_id] = None if row is None else rows.job_from_row(tuple(row))
-                _chunk_failures(
-                    await db.fetch(Q["job_chunk_failures"], job_id),
-                    refusal.failed_on,
-                    refusal.memory_needed,
-                )
-                for job, node_id, failures in await db.fetch(Q["job_node_failures"], job_id):
-                    refusal.node_failures[(job, node_id)] = failures
-            stored = [job_id for job_id in sorted(jobs) if refusal.jobs.get(job_id) is not None]
-            if stored:
-                found = await db.fetch(Q["jobs_chunk_changes"], stored)
-                chunk_changes.apply(refusal.jobs, found)
-            for node_id in sorted(failure_nodes):
-                for job, node, failures in await db.fetch(Q["node_node_failures"], node_id):
-                    refusal.node_failures[(job, node)] = failures
-            for node_id in sorted(nodes):
-                row = await db.fetchrow(Q["get_node"], node_id)
-                refusal.nodes[node_id] = None if row is None else rows.node_from_row(tuple(row))
-            for name in users:
-                info = await db.fetchval(Q["get_user"], name)
-                refusal.users[name] = None if info is None else bytes(info)
-            for kind, name in records:
-                info = await db.fetchval(Q["get_record"], kind, name)
-                refusal.records[(kind, name)] = None if info is None else bytes(info)
 
     async def _probe(self) -> None:
         """Reconnect when the connection is gone, then try a real write; on success the

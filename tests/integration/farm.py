@@ -3,16 +3,18 @@ subprocesses on port 0 with a real SQLite file, and a small REST helper."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -195,3 +197,53 @@ class Farm:
             timeout_s,
             f"{count} online nodes",
         )
+
+
+@contextlib.contextmanager
+def watching(farm: Farm) -> Iterator[list[dict[str, Any]]]:
+    """`corral watch --json` on `farm` through the block, connected before it begins; the
+    list it gives holds the events it saw once the block is over."""
+    events: list[dict[str, Any]] = []
+    watch = subprocess.Popen(
+        [CORRAL, "--dispatcher", farm.url, "--token", farm.token, "watch", "--json"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        time.sleep(1.0)  # the watch is connected before the job starts
+        yield events
+    finally:
+        watch.terminate()
+        out, _ = watch.communicate(timeout=10)
+        events += [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
+def running_progress(events: list[dict[str, Any]], job_id: int) -> list[Any]:
+    """The `running` field (chunk index to percent) of each progress event of `job_id`."""
+    return [event.get("running") for event in events
+            if event.get("type") == "progress" and event.get("job") == job_id]  # fmt: skip
+
+
+def killed_during_submits(farm: Farm, *, threads: int, at_least: int, **job: Any) -> list[int]:
+    """Submit jobs (`job` their fields) from `threads` threads until `at_least` are
+    acknowledged, SIGKILL the dispatcher meanwhile: the ids acknowledged before it died."""
+    acknowledged: list[int] = []
+    stop = threading.Event()
+
+    def submit_forever() -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            try:
+                acknowledged.append(farm.submit(title=f"burst {n}", **job)["id"])
+            except Exception:
+                return
+
+    submitters = [threading.Thread(target=submit_forever) for _ in range(threads)]
+    for submitter in submitters:
+        submitter.start()
+    wait_for(lambda: len(acknowledged) >= at_least, 30, f"{at_least} acknowledged submits")
+    farm.stop(signal.SIGKILL)
+    stop.set()
+    for submitter in submitters:
+        submitter.join(timeout=30)
+    return list(acknowledged)

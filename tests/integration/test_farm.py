@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import signal
 import subprocess
-import threading
 from pathlib import Path
 
 import pytest
 
-from tests.integration.farm import CORRAL, ApiError, Farm, wait_for
+from tests.integration.farm import CORRAL, ApiError, Farm, killed_during_submits
 
 
 def record(path: Path, text: str = "run") -> list[str]:
@@ -217,29 +215,7 @@ def test_dispatcher_sigkill_during_submits_loses_nothing_acknowledged(
     make_farm, tmp_path: Path
 ) -> None:
     farm = make_farm()
-    acknowledged: list[int] = []
-    stop = threading.Event()
-
-    def submit_forever() -> None:
-        n = 0
-        while not stop.is_set():
-            n += 1
-            try:
-                acknowledged.append(
-                    farm.submit(title=f"burst {n}", frames="1-2", command=["true"])["id"]
-                )
-            except Exception:
-                return
-
-    threads = [threading.Thread(target=submit_forever) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    wait_for(lambda: len(acknowledged) >= 40, 30, "40 acknowledged submits")
-    farm.stop(signal.SIGKILL)
-    stop.set()
-    for thread in threads:
-        thread.join(timeout=30)
-    survivors = list(acknowledged)
+    survivors = killed_during_submits(farm, threads=4, at_least=40, frames="1-2", command=["true"])
     assert survivors
     farm.start()
     ids = {job["id"] for job in farm.request("GET", "/api/v1/jobs/")}

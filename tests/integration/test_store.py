@@ -6,12 +6,13 @@ import asyncio
 import sqlite3
 import struct
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from dispatcher.errors import StartupError
 from dispatcher.jobspec import build_job, parse_spec
-from dispatcher.model import CHUNK_DONE, CHUNK_QUEUED, CHUNK_RUNNING, Node, Status
+from dispatcher.model import CHUNK_DONE, CHUNK_QUEUED, CHUNK_RUNNING, Job, Node, Status
 from dispatcher.queue import Queue
 from dispatcher.store import chunk_changes, maintenance
 from dispatcher.store.sqlite import SQL_DIR, SqliteStore
@@ -204,14 +205,29 @@ async def test_damaged_change_cells_stop_the_start_naming_the_row(tmp_path: Path
     await store.close()
 
 
+async def _one_job_queue(path: Path, spec: dict[str, Any]) -> tuple[SqliteStore, Queue, Job]:
+    """An open store at `path`, a queue on it and the one job `spec` submits."""
+    store = SqliteStore(path)
+    await store.open()
+    queue = Queue(store)
+    (job,) = queue.submit([parse_spec(spec)], "ann")
+    return store, queue, job
+
+
+async def _reloaded_job(path: Path) -> Job:
+    """The one job the store at `path` holds, as a store opened again loads it."""
+    again = SqliteStore(path)
+    await again.open()
+    (loaded,) = (await again.load()).jobs
+    await again.close()
+    return loaded
+
+
 async def test_an_operator_or_a_lost_node_changing_one_chunk_writes_one_change_row(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "corral.db"
-    store = SqliteStore(path)
-    await store.open()
-    queue = Queue(store)
-    (job,) = queue.submit([parse_spec({"title": "big", "frames": "1-800", "batch": 1})], "ann")
+    store, queue, job = await _one_job_queue(path, {"title": "big", "frames": "1-800", "batch": 1})
     queue.nodes[7] = Node(id=7, name="box", instance=1)
     ref = queue.start_attempt(job, 0, 7)
     await store.commit()
@@ -227,12 +243,9 @@ async def test_an_operator_or_a_lost_node_changing_one_chunk_writes_one_change_r
     assert db.execute("SELECT COUNT(*) FROM chunk_changes").fetchone()[0] == 2  # (not whole)
     db.close()
     await store.close()
-    again = SqliteStore(path)
-    await again.open()
-    (loaded,) = (await again.load()).jobs
+    loaded = await _reloaded_job(path)
     assert loaded.chunk_status[:6] == bytearray([CHUNK_QUEUED] * 5 + [CHUNK_DONE])
     assert loaded.chunk_attempts[0] == 1
-    await again.close()
 
 
 async def test_store_check_finds_damaged_change_rows_and_notes_a_deleted_jobs(
@@ -262,10 +275,7 @@ async def test_a_finished_job_with_a_chunk_queued_again_is_stored_unfinished(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "corral.db"
-    store = SqliteStore(path)
-    await store.open()
-    queue = Queue(store)
-    (job,) = queue.submit([parse_spec({"title": "two", "frames": "1-2", "batch": 1})], "ann")
+    store, queue, job = await _one_job_queue(path, {"title": "two", "frames": "1-2", "batch": 1})
     for index in (0, 1):
         queue.set_chunk_status(job, index, Status.DONE)
     await store.commit()
@@ -273,11 +283,8 @@ async def test_a_finished_job_with_a_chunk_queued_again_is_stored_unfinished(
     queue.set_chunk_status(job, 0, Status.QUEUED)
     await store.commit()
     await store.close()
-    again = SqliteStore(path)
-    await again.open()
-    (loaded,) = (await again.load()).jobs
+    loaded = await _reloaded_job(path)
     assert (loaded.chunk_status[0], loaded.time_finished) == (CHUNK_QUEUED, None)
-    await again.close()
 
 
 async def test_a_read_of_attempts_sees_those_recorded_and_not_yet_committed(

@@ -4,9 +4,7 @@ of a server that cannot be reached or a database that does not exist."""
 
 from __future__ import annotations
 
-import signal
 import subprocess
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +13,7 @@ import pytest
 
 from dispatcher.errors import StartupError
 from dispatcher.store.postgres import PostgresStore
-from tests.integration.farm import CORRAL, Farm, wait_for
+from tests.integration.farm import CORRAL, Farm, killed_during_submits, wait_for
 from tests.integration.postgres import Cluster, require_cluster
 
 pytestmark = pytest.mark.postgres
@@ -66,24 +64,7 @@ def test_a_farm_on_postgresql_renders_survives_kill_9_and_shows_no_password(
     )
     assert all(path.read_text() == "run\n" for path in out.iterdir())
 
-    acknowledged: list[int] = []
-    stop = threading.Event()
-
-    def submit_forever() -> None:
-        n = 0
-        while not stop.is_set():
-            n += 1
-            try:
-                acknowledged.append(farm.submit(title=f"burst {n}", command=["true"])["id"])
-            except Exception:
-                return
-
-    thread = threading.Thread(target=submit_forever)
-    thread.start()
-    wait_for(lambda: len(acknowledged) >= 15, 30, "15 acknowledged submits")
-    farm.stop(signal.SIGKILL)
-    stop.set()
-    thread.join(timeout=30)
+    acknowledged = killed_during_submits(farm, threads=1, at_least=15, command=["true"])
     farm.start()  # the same database: its lock went with the killed process
     jobs = {listed["id"]: listed for listed in farm.request("GET", "/api/v1/jobs/")}
     assert not set(acknowledged) - set(jobs), "acknowledged jobs lost after kill -9"

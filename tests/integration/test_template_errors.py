@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -15,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.farm import CORRAL, Farm, wait_for
+from tests.integration.farm import Farm, running_progress, wait_for, watching
 from tests.integration.hookfarm import start_farm
 
 pytestmark = pytest.mark.integration
@@ -118,12 +117,7 @@ def test_the_final_check_sees_the_whole_log(farm: Farm) -> None:
 
 
 def test_progress_reaches_the_chunk_view_the_events_and_the_live_log(farm: Farm) -> None:
-    watch = subprocess.Popen(
-        [CORRAL, "--dispatcher", farm.url, "--token", farm.token, "watch", "--json"],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        time.sleep(1.0)  # the watch is connected before the job starts
+    with watching(farm) as events:
         job = submit(farm, ["print:PROGRESS 10%", "sleep:1.5", "print:PROGRESS 42%", "sleep:5",
                             "print:PROGRESS 100%"])  # fmt: skip
         wait_for(lambda: task(farm, job["id"])["progress"] == 10.0, 15, "progress 10")
@@ -139,12 +133,7 @@ def test_progress_reaches_the_chunk_view_the_events_and_the_live_log(farm: Farm)
         assert farm.job(job["id"])["state"] == "running"  # the log was read while it ran
         assert farm.wait_state(job["id"], "done", "failed")["state"] == "done"
         assert task(farm, job["id"])["progress"] == 100.0
-    finally:
-        watch.terminate()
-        out, _ = watch.communicate(timeout=10)
-    events = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
-    running = [event.get("running") for event in events
-               if event.get("type") == "progress" and event.get("job") == job["id"]]  # fmt: skip
+    running = running_progress(events, job["id"])
     assert {"0": 42.0} in running, running
 
 

@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.integration.farm import CORRAL, Farm, wait_for
+from tests.integration.farm import Farm, running_progress, wait_for, watching
 from tests.integration.hookfarm import start_farm
 
 pytestmark = pytest.mark.integration
@@ -54,12 +52,7 @@ def task(farm: Farm, job_id: int) -> dict[str, Any]:
 def test_the_templates_percent_shows_in_the_task_view_and_the_events_while_it_runs(
     farm: Farm,
 ) -> None:
-    watch = subprocess.Popen(
-        [CORRAL, "--dispatcher", farm.url, "--token", farm.token, "watch", "--json"],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        time.sleep(1.0)  # the watch is connected before the job starts
+    with watching(farm) as events:
         steps = ["print:loading scene", "sleep:1.5", "print:tile 1 done", "sleep:2",
                  "print:tile 2 done", "print:tile 3 done", "sleep:5", "print:tile 4 done"]  # fmt: skip
         job = submit(farm, "tiles", steps, tile_count="4")
@@ -71,12 +64,7 @@ def test_the_templates_percent_shows_in_the_task_view_and_the_events_while_it_ru
         assert view["state"] == "running"
         assert farm.wait_state(job["id"], "done", "failed")["state"] == "done"
         assert task(farm, job["id"])["progress"] == 100.0
-    finally:
-        watch.terminate()
-        out, _ = watch.communicate(timeout=10)
-    events = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
-    running = [event.get("running") for event in events
-               if event.get("type") == "progress" and event.get("job") == job["id"]]  # fmt: skip
+    running = running_progress(events, job["id"])
     assert {"0": 75.0} in running, running
 
 

@@ -17,7 +17,8 @@ import dispatcher.app
 import renderclient.client
 import renderclient.main
 from console.cli import main
-from console.daemons_cli import CompatPort, parse_address
+from console.daemons_cli import CompatPort
+from console.renderclient_cli import parse_address
 from dispatcher.config import Settings
 from dispatcher.config_sources import Origin
 

@@ -26,10 +26,13 @@ async def _turns_until(done: asyncio.Event, turns: list[int]) -> None:
         await asyncio.sleep(0)
 
 
-async def test_many_jobs_moving_are_published_a_slice_a_turn_in_order() -> None:
-    bus, jobs = EventBus(), _jobs(5 * PUBLISH_SLICE + 3)
-    progress = Progress(bus, MemoryStore(), jobs, lambda: 0.01)
-    turns, seen, done = [0], [], asyncio.Event()  # seen: (turn, job) of each event
+async def _publish_all(
+    bus: EventBus, progress: Progress, jobs: dict[int, Job]
+) -> list[tuple[int, int]]:
+    """Move every job and wait until each is published: (turn of the loop, job) of each
+    event in order, a list that goes on taking the events published after."""
+    turns, done = [0], asyncio.Event()
+    seen: list[tuple[int, int]] = []
 
     def record(event: Event) -> None:
         assert isinstance(event, ProgressEvent)
@@ -43,6 +46,13 @@ async def test_many_jobs_moving_are_published_a_slice_a_turn_in_order() -> None:
         progress.job_moved(job)
     await asyncio.wait_for(done.wait(), 5.0)
     await counter
+    return seen
+
+
+async def test_many_jobs_moving_are_published_a_slice_a_turn_in_order() -> None:
+    bus, jobs = EventBus(), _jobs(5 * PUBLISH_SLICE + 3)
+    progress = Progress(bus, MemoryStore(), jobs, lambda: 0.01)
+    seen = await _publish_all(bus, progress, jobs)
     assert sorted(job for _, job in seen) == sorted(jobs)
     per_turn: dict[int, int] = {}
     for turn, _ in seen:
@@ -51,7 +61,6 @@ async def test_many_jobs_moving_are_published_a_slice_a_turn_in_order() -> None:
 
     # A job moving again is published after its earlier event, once per flush.
     seen.clear()
-    done.clear()
     progress.job_moved(jobs[1])
     progress.job_moved(jobs[1])
     await asyncio.sleep(0.05)
@@ -63,19 +72,7 @@ async def test_a_backlog_is_published_within_a_bounded_number_of_turns() -> None
     count = 40 * PUBLISH_SLICE
     bus, jobs = EventBus(), _jobs(count)
     progress = Progress(bus, MemoryStore(), jobs, lambda: 0.01)
-    turns, seen, done = [0], [], asyncio.Event()
-
-    def record(event: Event) -> None:
-        seen.append(turns[0])
-        if len(seen) == count:
-            done.set()
-
-    bus.subscribe(record)
-    counter = asyncio.create_task(_turns_until(done, turns))
-    for job in jobs.values():
-        progress.job_moved(job)
-    await asyncio.wait_for(done.wait(), 5.0)
-    await counter
+    seen = [turn for turn, _ in await _publish_all(bus, progress, jobs)]
     assert len(set(seen)) == PUBLISH_TURNS
     assert max(seen.count(turn) for turn in set(seen)) == count // PUBLISH_TURNS
     progress.close()

@@ -1,0 +1,30 @@
+"""The source trees a probe compares: this one and the `--base DIR` it is given, each run
+on its own code by way of PYTHONPATH."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+THIS_TREE = str(Path(__file__).resolve().parents[2])
+
+
+def probe_parser() -> argparse.ArgumentParser:
+    """An argument parser with the `--base DIR` every comparing probe takes."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--base", default="", help="the other source tree (empty: this only)")
+    return parser
+
+
+def trees(base: str) -> list[tuple[str, str]]:
+    """("this", this tree) and, when `base` is given, ("base", base) after it."""
+    return [("this", THIS_TREE)] + ([("base", base)] if base else [])
+
+
+def tree_env(tree: str, profile: str = "") -> dict[str, str]:
+    """Environment over the inherited one that runs a Corral process on `tree` (empty: on
+    the inherited PYTHONPATH) and, with `profile`, writes its cProfile stats there."""
+    env = {"CORRAL_PROFILE": profile} if profile else {}
+    if tree:
+        env["PYTHONPATH"] = tree
+    return env
