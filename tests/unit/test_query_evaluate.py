@@ -68,7 +68,9 @@ async def test_a_slow_query_gives_the_loop_back_between_slices() -> None:
     done.set()
     await ticking
     assert found == [n for n in range(1, 3001) if n % 7 == 0]
-    assert len(gaps) > 20 and max(gaps) < 0.05
+    # Held for the whole run, the loop would stop 0.6 s; the bound leaves room for a
+    # loaded machine's scheduling (50 ms failed there now and then).
+    assert len(gaps) > 20 and max(gaps) < 0.3
 
 
 async def test_checks_run_off_the_loop_and_share_bounded_slots() -> None:
