@@ -242,7 +242,7 @@ class ProcessRunner:
         process: Child
         try:
             if spawn.fast_spawn_usable(in_cgroup=self._cgroup is not None, nice=self.nice):
-                process = spawn.spawn(
+                process = await spawn.spawn(
                     argv, output_fd=write_fd, env=self._env, cwd=self._cwd, reaped=True
                 )
             else:

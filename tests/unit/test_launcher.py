@@ -64,7 +64,7 @@ async def _run(
     """(exit code, output, pid) of one command."""
     read_fd, write_fd = os.pipe()
     try:
-        child = kept.spawn(argv, output_fd=write_fd, env=env, cwd=cwd or None)
+        child = await kept.spawn(argv, output_fd=write_fd, env=env, cwd=cwd or None)
     finally:
         os.close(write_fd)
     try:
@@ -97,8 +97,8 @@ async def test_exit_codes_signals_output_folder_and_environment(
 async def test_one_reaper_starts_them_all_and_is_their_parent(kept: launcher.Launcher) -> None:
     read_fd, write_fd = os.pipe()
     try:
-        first = kept.spawn(["sleep", "5"], output_fd=write_fd, env=None, cwd=None)
-        second = kept.spawn(["sleep", "5"], output_fd=write_fd, env=None, cwd=None)
+        first = await kept.spawn(["sleep", "5"], output_fd=write_fd, env=None, cwd=None)
+        second = await kept.spawn(["sleep", "5"], output_fd=write_fd, env=None, cwd=None)
         assert _ppid(first.pid) == _ppid(second.pid) == kept.reaper_pid != os.getpid()
         os.killpg(first.pid, signal.SIGKILL)
         assert await asyncio.wait_for(first.wait(), 5) == -signal.SIGKILL
@@ -127,11 +127,11 @@ async def test_commands_that_cannot_start_end_with_127_and_the_reason(
         code, output, _ = await _run(kept, argv, env=env, cwd=cwd)
         assert code == 127 and reason in output, (argv, output)
     with pytest.raises(ValueError):
-        kept.spawn(["echo", "a\0b"], output_fd=2, env=None, cwd=None)
+        await kept.spawn(["echo", "a\0b"], output_fd=2, env=None, cwd=None)
     with pytest.raises(ValueError):
-        kept.spawn(["true"], output_fd=2, env={"A=B": "c"}, cwd=None)
+        await kept.spawn(["true"], output_fd=2, env={"A=B": "c"}, cwd=None)
     with pytest.raises(launcher.RequestTooLarge):
-        kept.spawn(["true"], output_fd=2, env={"BIG": "x" * 4_000_000}, cwd=None)
+        await kept.spawn(["true"], output_fd=2, env={"BIG": "x" * 4_000_000}, cwd=None)
     assert (await _run(kept, ["true"]))[0] == 0  # the reaper is still fine
 
 
@@ -165,7 +165,7 @@ async def test_each_render_has_a_reaper_of_its_own_that_holds_its_escaped_daemon
     kept: launcher.Launcher, tmp_path: Path
 ) -> None:
     pid_file = tmp_path / "daemon.pid"
-    child = kept.spawn(_escaping(pid_file), output_fd=2, env=None, cwd=None)
+    child = await kept.spawn(_escaping(pid_file), output_fd=2, env=None, cwd=None)
     daemon = await _pid_from(pid_file)
     assert os.getsid(daemon) == daemon and _ppid(daemon) == child.pid
     assert _ppid(child.pid) == kept.reaper_pid
@@ -270,12 +270,12 @@ async def test_a_reaper_that_died_unnoticed_is_replaced_on_the_next_start(
 async def test_an_exit_reported_before_the_reaper_died_is_kept(kept: launcher.Launcher) -> None:
     read_fd, write_fd = os.pipe()
     try:
-        done = kept.spawn(["true"], output_fd=write_fd, env=None, cwd=None)
+        done = await kept.spawn(["true"], output_fd=write_fd, env=None, cwd=None)
         time.sleep(0.3)  # (blocking: its exit report waits unread on the socket)
         dead = kept.reaper_pid
         os.kill(dead, signal.SIGKILL)
         os.waitpid(dead, 0)
-        again = kept.spawn(["true"], output_fd=write_fd, env=None, cwd=None)  # broken pipe
+        again = await kept.spawn(["true"], output_fd=write_fd, env=None, cwd=None)  # broken pipe
         assert await asyncio.wait_for(done.wait(), 5) == 0  # not "the reaper was gone"
         assert await asyncio.wait_for(again.wait(), 5) == 0
     finally:
@@ -289,7 +289,7 @@ async def test_a_killed_reaper_fails_the_waiters_takes_its_commands_and_is_repla
 ) -> None:
     read_fd, write_fd = os.pipe()
     try:
-        child = kept.spawn(["sleep", "30"], output_fd=write_fd, env=None, cwd=None)
+        child = await kept.spawn(["sleep", "30"], output_fd=write_fd, env=None, cwd=None)
         first_reaper = kept.reaper_pid
         os.kill(first_reaper, signal.SIGKILL)
         with pytest.raises(launcher.LauncherError, match="closed its end") as raised:
@@ -309,7 +309,7 @@ async def test_closing_kills_what_runs_and_reaps_the_reaper(tmp_path: Path) -> N
     kept = launcher.Launcher(str(reaper.compiled()))
     pid_file = tmp_path / "escaped.pid"
     inner = f"echo $$ > {pid_file}.tmp && mv {pid_file}.tmp {pid_file} && exec sleep 30"
-    child = kept.spawn(
+    child = await kept.spawn(
         ["sh", "-c", f"setsid sh -c '{inner}' & exec sleep 30"], output_fd=2, env=None, cwd=None
     )
     for _ in range(250):
@@ -339,7 +339,9 @@ async def test_spawn_takes_the_kept_reaper_and_falls_back_to_one_of_its_own(
     try:
         read_fd, write_fd = os.pipe()
         try:
-            child = spawn.spawn(["sleep", "5"], output_fd=write_fd, env=None, cwd=None, reaped=True)
+            child = await spawn.spawn(
+                ["sleep", "5"], output_fd=write_fd, env=None, cwd=None, reaped=True
+            )
             assert isinstance(child, launcher.LaunchedProcess)
             assert _ppid(child.pid) == kept.reaper_pid
             os.killpg(child.pid, signal.SIGKILL)
@@ -347,18 +349,18 @@ async def test_spawn_takes_the_kept_reaper_and_falls_back_to_one_of_its_own(
             # Too large for one request: a reaper of its own runs it, as our child.
             env = {f"BIG{index}": "x" * 60_000 for index in range(20)}
             check = [sys.executable, "-c", "import os, sys; sys.exit(len(os.environ['BIG19']))"]
-            own = spawn.spawn(check, output_fd=write_fd, env=env, cwd=None, reaped=True)
+            own = await spawn.spawn(check, output_fd=write_fd, env=env, cwd=None, reaped=True)
             assert isinstance(own, spawn.SpawnedProcess) and _ppid(own.pid) == os.getpid()
             assert await own.wait() == 60_000 % 256
             # Past the socket's buffer, whatever this machine allows it: either way it runs.
             env = {f"BIG{index}": "x" * 60_000 for index in range(8)}
             check[-1] = check[-1].replace("BIG19", "BIG7")
-            either = spawn.spawn(check, output_fd=write_fd, env=env, cwd=None, reaped=True)
+            either = await spawn.spawn(check, output_fd=write_fd, env=env, cwd=None, reaped=True)
             assert await either.wait() == 60_000 % 256
             monkeypatch.setattr(reaper, "compiled", lambda: None)
             monkeypatch.setattr(launcher, "_launchers", launcher.weakref.WeakKeyDictionary())
             assert launcher.for_loop() is None
-            own = spawn.spawn(["true"], output_fd=write_fd, env=None, cwd=None, reaped=True)
+            own = await spawn.spawn(["true"], output_fd=write_fd, env=None, cwd=None, reaped=True)
             assert isinstance(own, spawn.SpawnedProcess) and await own.wait() == 0
         finally:
             os.close(read_fd)
