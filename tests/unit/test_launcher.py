@@ -199,6 +199,84 @@ async def test_a_killed_kept_reaper_gives_a_failed_result(kept: launcher.Launche
     assert result.exit_code is None and "reaper failed" in result.error
 
 
+async def _ticking(ticks: list[float]) -> None:
+    while True:
+        await asyncio.sleep(0.01)
+        ticks.append(time.monotonic())
+
+
+@needs_compiled
+async def test_a_delayed_start_holds_neither_the_loop_nor_the_other_renders(
+    kept: launcher.Launcher,
+) -> None:
+    running = await kept.spawn(["sleep", "30"], output_fd=2, env=None, cwd=None)
+    ticks: list[float] = []
+    ticker = asyncio.create_task(_ticking(ticks))
+    the_reaper = kept.reaper_pid
+    os.kill(the_reaper, signal.SIGSTOP)  # a fork that takes its time
+    try:
+        starting = asyncio.create_task(
+            kept.spawn(["sh", "-c", "exit 7"], output_fd=2, env=None, cwd=None)
+        )
+        await asyncio.sleep(0.5)
+        assert not starting.done() and len(ticks) >= 10  # the loop ran meanwhile
+        assert not running.exit_future.done()
+    finally:
+        os.kill(the_reaper, signal.SIGCONT)
+    started = await asyncio.wait_for(starting, 5)
+    assert await asyncio.wait_for(started.wait(), 5) == 7
+    assert running.returncode is None and kept.reaper_pid == the_reaper
+    os.killpg(running.pid, signal.SIGKILL)
+    assert await asyncio.wait_for(running.wait(), 5) == -signal.SIGKILL
+    ticker.cancel()
+
+
+@needs_compiled
+async def test_a_start_that_times_out_fails_alone_and_its_late_render_is_killed(
+    kept: launcher.Launcher, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(launcher, "START_TIMEOUT_S", 0.2)
+    running = await kept.spawn(["sleep", "30"], output_fd=2, env=None, cwd=None)
+    the_reaper = kept.reaper_pid
+    os.kill(the_reaper, signal.SIGSTOP)
+    try:
+        with pytest.raises(launcher.StartTimedOut, match="no answer to the start of sleep"):
+            await kept.spawn(["sleep", "30"], output_fd=2, env=None, cwd=None)
+        assert not running.exit_future.done()
+    finally:
+        os.kill(the_reaper, signal.SIGCONT)
+    late: list[int] = []
+    for _ in range(250):  # its answer comes once the reaper runs again
+        late = [
+            int(record.args[0])  # type: ignore[index, call-overload]
+            for record in caplog.records
+            if record.getMessage().startswith("action=launcher_late_start_killed")
+        ]
+        if late:
+            break
+        await asyncio.sleep(0.02)
+    assert late and await _gone(late[0])
+    assert running.returncode is None and kept.reaper_pid == the_reaper
+    assert (await _run(kept, ["sh", "-c", "exit 4"]))[0] == 4  # answers still in order
+    os.killpg(running.pid, signal.SIGKILL)
+    assert await asyncio.wait_for(running.wait(), 5) == -signal.SIGKILL
+
+
+@needs_compiled
+async def test_a_start_waiting_on_a_reaper_that_dies_fails_at_once(
+    kept: launcher.Launcher,
+) -> None:
+    assert (await _run(kept, ["true"]))[0] == 0
+    the_reaper = kept.reaper_pid
+    os.kill(the_reaper, signal.SIGSTOP)
+    starting = asyncio.create_task(kept.spawn(["true"], output_fd=2, env=None, cwd=None))
+    await asyncio.sleep(0.1)
+    os.kill(the_reaper, signal.SIGKILL)
+    with pytest.raises(launcher.LauncherError, match="did not start true") as raised:
+        await asyncio.wait_for(starting, 5)
+    assert not isinstance(raised.value, launcher.StartTimedOut)
+
+
 def _serving(*closed: int) -> tuple[socket.socket, int]:
     """A kept reaper of our own, with descriptors `closed` closed in it from the start."""
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
