@@ -174,6 +174,19 @@ async def test_each_render_has_a_reaper_of_its_own_that_holds_its_escaped_daemon
 
 
 @needs_compiled
+async def test_a_render_that_ends_by_itself_takes_its_escaped_daemon_with_it(
+    kept: launcher.Launcher, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "daemon.pid"
+    inner = f"echo $$ > {pid_file}.tmp && mv {pid_file}.tmp {pid_file} && exec sleep 30"
+    wait = f"while [ ! -e {pid_file} ]; do sleep 0.01; done"
+    argv = ["sh", "-c", f"(setsid sh -c '{inner}' &); {wait}; exit 3"]
+    code, _, _ = await _run(kept, argv)
+    assert code == 3  # the command's own
+    assert _state(int(pid_file.read_text())) == "gone"  # ended (and reaped) before it
+
+
+@needs_compiled
 async def test_killing_a_render_kills_its_escaped_daemon(
     kept: launcher.Launcher, tmp_path: Path
 ) -> None:
