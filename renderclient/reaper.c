@@ -34,8 +34,9 @@
  * environment, with the output descriptor attached (SCM_RIGHTS). Answers: "P"
  * and the render reaper's pid as soon as it is forked (a command that cannot
  * run, or a folder that cannot be entered, ends it with 127 and a line on the
- * output, as above), "E" and an errno for a bad request or a failed fork,
- * later "X", the pid and its wait status. The client dying, or closing its
+ * output, as above), "E" and an errno for a bad request or a failed fork (one
+ * of the two per request, in the requests' order), later "X", the pid and its
+ * wait status. The client dying, or closing its
  * end, ends the reaper as above: every child killed.
  * renderclient/reaper.py builds this file and holds the same logic in Python
  * for hosts without a C compiler.
