@@ -7,6 +7,7 @@ import array
 import asyncio
 import errno
 import os
+import re
 import shutil
 import signal
 import socket
@@ -226,6 +227,7 @@ async def test_a_delayed_start_holds_neither_the_loop_nor_the_other_renders(
     ticks: list[float] = []
     ticker = asyncio.create_task(_ticking(ticks))
     the_reaper = kept.reaper_pid
+    assert the_reaper > 0  # (0 would stop our own process group)
     os.kill(the_reaper, signal.SIGSTOP)  # a fork that takes its time
     try:
         starting = asyncio.create_task(
@@ -244,6 +246,17 @@ async def test_a_delayed_start_holds_neither_the_loop_nor_the_other_renders(
     ticker.cancel()
 
 
+async def _late_kill(caplog: pytest.LogCaptureFixture) -> int:
+    """The pid of the render the launcher killed for a start nobody waited for."""
+    for _ in range(250):  # its answer comes once the reaper runs again
+        for record in caplog.records:
+            found = re.match(r"action=launcher_late_start_killed pid=(\d+)", record.getMessage())
+            if found:
+                return int(found[1])
+        await asyncio.sleep(0.02)
+    raise AssertionError("no late start was killed")
+
+
 @needs_compiled
 async def test_a_start_that_times_out_fails_alone_and_its_late_render_is_killed(
     kept: launcher.Launcher, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
@@ -251,6 +264,7 @@ async def test_a_start_that_times_out_fails_alone_and_its_late_render_is_killed(
     monkeypatch.setattr(launcher, "START_TIMEOUT_S", 0.2)
     running = await kept.spawn(["sleep", "30"], output_fd=2, env=None, cwd=None)
     the_reaper = kept.reaper_pid
+    assert the_reaper > 0  # (0 would stop our own process group)
     os.kill(the_reaper, signal.SIGSTOP)
     try:
         with pytest.raises(launcher.StartTimedOut, match="no answer to the start of sleep"):
@@ -258,21 +272,32 @@ async def test_a_start_that_times_out_fails_alone_and_its_late_render_is_killed(
         assert not running.exit_future.done()
     finally:
         os.kill(the_reaper, signal.SIGCONT)
-    late: list[int] = []
-    for _ in range(250):  # its answer comes once the reaper runs again
-        late = [
-            int(record.args[0])  # type: ignore[index, call-overload]
-            for record in caplog.records
-            if record.getMessage().startswith("action=launcher_late_start_killed")
-        ]
-        if late:
-            break
-        await asyncio.sleep(0.02)
-    assert late and await _gone(late[0])
+    late = await _late_kill(caplog)
+    assert await _gone(late)
     assert running.returncode is None and kept.reaper_pid == the_reaper
     assert (await _run(kept, ["sh", "-c", "exit 4"]))[0] == 4  # answers still in order
     os.killpg(running.pid, signal.SIGKILL)
     assert await asyncio.wait_for(running.wait(), 5) == -signal.SIGKILL
+
+
+@needs_compiled
+async def test_a_start_whose_caller_is_cancelled_has_its_render_killed(
+    kept: launcher.Launcher, caplog: pytest.LogCaptureFixture
+) -> None:
+    kept.start()
+    the_reaper = kept.reaper_pid
+    assert the_reaper > 0  # (0 would stop our own process group)
+    os.kill(the_reaper, signal.SIGSTOP)
+    try:
+        starting = asyncio.create_task(kept.spawn(["sleep", "30"], output_fd=2, env=None, cwd=None))
+        await asyncio.sleep(0.05)
+        starting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await starting
+    finally:
+        os.kill(the_reaper, signal.SIGCONT)
+    assert await _gone(await _late_kill(caplog))
+    assert (await _run(kept, ["true"]))[0] == 0 and kept.reaper_pid == the_reaper
 
 
 @needs_compiled
@@ -281,6 +306,7 @@ async def test_a_start_waiting_on_a_reaper_that_dies_fails_at_once(
 ) -> None:
     assert (await _run(kept, ["true"]))[0] == 0
     the_reaper = kept.reaper_pid
+    assert the_reaper > 0  # (0 would stop our own process group)
     os.kill(the_reaper, signal.SIGSTOP)
     starting = asyncio.create_task(kept.spawn(["true"], output_fd=2, env=None, cwd=None))
     await asyncio.sleep(0.1)
