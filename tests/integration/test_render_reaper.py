@@ -90,10 +90,10 @@ def test_each_reaper_kills_the_tree_when_its_parent_dies(tmp_path: Path, kind: s
 def leaving_daemons(pid_file: Path, *, deaf: bool) -> list[str]:
     """A command that starts a daemon in a session of its own (deaf to SIGTERM if
     asked), waits for it to record its pid, and exits 6."""
-    trap = "trap '' TERM; " if deaf else ""
+    trap = 'trap "" TERM; ' if deaf else ""
     inner = f"{trap}echo $$ > {pid_file}.tmp && mv {pid_file}.tmp {pid_file} && exec sleep 300"
     wait = f"while [ ! -e {pid_file} ]; do sleep 0.01; done"
-    return ["sh", "-c", f'(setsid sh -c "{inner}" &); {wait}; exit 6']
+    return ["sh", "-c", f"(setsid sh -c '{inner}' &); {wait}; exit 6"]
 
 
 @pytest.mark.parametrize("kind", ["compiled", "python"])
