@@ -12,7 +12,9 @@ is its process group) and the subreaper of everything the command starts,
 stdin from /dev/null, stdout and stderr to the output descriptor, SIGPIPE and
 SIGXFSZ at their default actions, no other descriptor inherited. A command
 that cannot run (not found, not executable, a folder that cannot be entered)
-ends with 127 and the reason on its output, as under the one-shot reaper.
+ends with 127 and the reason on its output, as under the one-shot reaper; a
+command that ends has what it left in its tree (daemons included) ended by its
+reaper, SIGTERM then SIGKILL 2 s later, before the exit is reported.
 
 The start's answer only waits for the kept reaper's fork(), never for the
 command's exec or folder, and `await spawn()` waits for it without holding the
