@@ -12,13 +12,20 @@ is its process group) and the subreaper of everything the command starts,
 stdin from /dev/null, stdout and stderr to the output descriptor, SIGPIPE and
 SIGXFSZ at their default actions, no other descriptor inherited. A command
 that cannot run (not found, not executable, a folder that cannot be entered)
-ends with 127 and the reason on its output, as under the one-shot reaper.
+ends with 127 and the reason on its output, as under the one-shot reaper; a
+command that ends has what it left in its tree (daemons included) ended by its
+reaper, SIGTERM then SIGKILL 2 s later, before the exit is reported.
 
 The start's answer only waits for the kept reaper's fork(), never for the
-command's exec or folder, so `spawn()` waits for it on the spot, for at most
-START_TIMEOUT_S. If the reaper ends while commands run (it was killed), their
-waiters get `LauncherError` with its exit status, and the next start begins a
-new reaper.
+command's exec or folder, and `await spawn()` waits for it without holding the
+loop: the answers come in the order of the requests, so the socket's reader
+settles the oldest start waiting with each pid or errno, and exit reports as they
+come. A start with no answer within START_TIMEOUT_S (a fork stalled on a loaded
+or swapping machine) fails alone with `StartTimedOut`; if its render starts
+later, nobody waits for it, and its tree is killed at once. If the reaper ends
+(it was killed, or its end of the socket closed), the starts and the commands
+waiting on it get `LauncherError`, the latter with its exit status, and the next
+start begins a new reaper.
 Where no compiled reaper exists (no C compiler), `for_loop()` says None and
 renders keep a reaper each (renderclient/spawn.py).
 """
@@ -31,23 +38,24 @@ import contextlib
 import errno
 import logging
 import os
-import select
 import signal
 import socket
 import struct
-import time
 import weakref
-from collections.abc import Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
 
 from dispatcher.errors import CorralError
-from renderclient import reaper
+from renderclient import processes, reaper
 
 logger = logging.getLogger(__name__)
 
 ANSWER = struct.Struct("=cii")
 REQUEST_HEAD = struct.Struct("=cII")
 MAX_REQUEST_BYTES = 1 << 20  # the reaper's receive buffer (reaper.c REQUEST_BYTES)
-START_TIMEOUT_S = 2.0  # a fork in a small process; longer means it is stuck
+# A start is a fork of a small process, answered in milliseconds; a loaded or swapping
+# machine can take seconds. Past this the start fails alone: the renders running stay.
+START_TIMEOUT_S = 30.0
 RETIRED_POLL_S = 0.02
 RETIRED_MAX_POLL_S = 5.0  # (a retired reaper polled less often the longer it takes)
 REAP_POLLS = 100  # 2 s for an ended reaper to be reaped before its waiters fail
@@ -59,6 +67,11 @@ class LauncherError(CorralError):
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+
+
+class StartTimedOut(LauncherError):
+    """The reaper gave no answer to one start within START_TIMEOUT_S; that start failed
+    alone (the reaper and its other renders go on)."""
 
 
 class RequestTooLarge(ValueError):
@@ -91,6 +104,22 @@ class LaunchedProcess:
             self.returncode = done.result()
 
 
+class _Start:
+    """A start sent and not yet answered: settled by its answer, or failed by its timer."""
+
+    __slots__ = ("answered", "program", "timer")
+
+    def __init__(
+        self,
+        program: str,
+        loop: asyncio.AbstractEventLoop,
+        expire: Callable[[_Start], None],
+    ) -> None:
+        self.program = program
+        self.answered: asyncio.Future[LaunchedProcess] = loop.create_future()
+        self.timer = loop.call_later(START_TIMEOUT_S, expire, self)
+
+
 class Launcher:
     """One kept reaper, read on the event loop that started it."""
 
@@ -99,6 +128,7 @@ class Launcher:
         # Weakly: the launchers are kept per loop, and a loop that is gone takes its own.
         self._loop = weakref.ref(asyncio.get_running_loop())
         self._running: dict[int, asyncio.Future[int]] = {}
+        self._starts: deque[_Start] = deque()  # sent, in order, awaiting their answers
         self._reaper_pid = 0
         self._sock: socket.socket | None = None
         self._finalizer: weakref.finalize[..., None] | None = None
@@ -157,7 +187,7 @@ class Launcher:
         sock.close()
         return True
 
-    def spawn(
+    async def spawn(
         self,
         argv: Sequence[str],
         *,
@@ -167,15 +197,15 @@ class Launcher:
     ) -> LaunchedProcess:
         """Start `argv` (looked up in `env`'s PATH when it names no folder) under a render
         reaper of its own; ValueError for a NUL in a string, OSError when the reaper
-        cannot fork, LauncherError when the kept reaper fails (it is then replaced)."""
+        cannot fork, StartTimedOut past START_TIMEOUT_S without an answer, LauncherError
+        when the kept reaper fails (it is then replaced). The loop runs meanwhile."""
         request = _request(argv, os.environ if env is None else env, cwd)
         fds = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [output_fd]))]
         for attempt in (1, 2):
             self.start()
             assert self._sock is not None
-            sock = self._sock
             try:
-                sock.sendmsg([request], fds)
+                self._sock.sendmsg([request], fds)
             except OSError as exc:
                 if exc.errno == errno.EMSGSIZE:
                     raise RequestTooLarge(f"a request of {len(request)} bytes") from exc
@@ -186,24 +216,38 @@ class Launcher:
                 if attempt == 2:
                     raise LauncherError(f"the reaper did not start {argv[0]}: {exc}") from exc
                 continue
-            return self._started(sock, argv)
+            return await self._answer(argv[0])
         raise AssertionError("unreachable")
 
-    def _started(self, sock: socket.socket, argv: Sequence[str]) -> LaunchedProcess:
-        """The answer to a start just sent."""
+    async def _answer(self, program: str) -> LaunchedProcess:
+        """The answer to the start just sent, settled by the socket's reader."""
+        start = _Start(program, self._running_loop(), self._expire)
+        self._starts.append(start)
         try:
-            deadline = time.monotonic() + START_TIMEOUT_S
-            while True:  # the start's answer; exits reported meanwhile are settled on the way
-                kind, value = self._settle(_receive(sock, deadline))
-                if kind == b"P":
-                    exited = self._running_loop().create_future()
-                    self._running[value] = exited
-                    return LaunchedProcess(value, exited)
-                if kind == b"E":
-                    raise OSError(value, os.strerror(value), argv[0])
-        except (TimeoutError, ConnectionError, LauncherError) as exc:
-            self._fail(f"the reaper did not start {argv[0]}: {exc}")
-            raise LauncherError(f"the reaper did not start {argv[0]}: {exc}") from exc
+            return await start.answered
+        except asyncio.CancelledError:
+            answered = start.answered
+            if answered.done() and not answered.cancelled() and answered.exception() is None:
+                _kill_render(answered.result().pid, program)  # started as we were cancelled
+            raise
+
+    def _expire(self, start: _Start) -> None:
+        """No answer in time: this start fails; it stays in line for its late answer."""
+        if start.answered.done():
+            return
+        logger.warning(
+            "action=launcher_start_timeout reaper_pid=%d program=%s timeout_s=%g: the render "
+            "fails, and is killed if it starts later",
+            self._reaper_pid,
+            start.program,
+            START_TIMEOUT_S,
+        )
+        start.answered.set_exception(
+            StartTimedOut(
+                f"the reaper gave no answer to the start of {start.program} "
+                f"within {START_TIMEOUT_S:g} s"
+            )
+        )
 
     def _on_readable(self) -> None:
         sock = self._sock
@@ -217,8 +261,8 @@ class Launcher:
         except (OSError, LauncherError) as exc:
             self._fail(str(exc))
 
-    def _settle(self, answer: bytes) -> tuple[bytes, int]:
-        """Settle an exit report; returns the answer's kind and value."""
+    def _settle(self, answer: bytes) -> None:
+        """Settle an exit report, or the oldest start with its pid or errno."""
         if not answer:
             raise LauncherError("the reaper closed its end")
         kind, value, status = ANSWER.unpack(answer)
@@ -226,7 +270,20 @@ class Launcher:
             exited = self._running.pop(value, None)
             if exited is not None and not exited.done():
                 exited.set_result(os.waitstatus_to_exitcode(status))
-        return kind, value
+            return
+        if kind not in (b"P", b"E") or not self._starts:
+            raise LauncherError(f"an answer {kind!r} to no start")
+        start = self._starts.popleft()
+        start.timer.cancel()
+        if kind == b"E":
+            if not start.answered.done():
+                start.answered.set_exception(OSError(value, os.strerror(value), start.program))
+        elif start.answered.done():  # timed out or cancelled: nobody waits for it
+            _kill_render(value, start.program)
+        else:
+            exited = self._running_loop().create_future()
+            self._running[value] = exited
+            start.answered.set_result(LaunchedProcess(value, exited))
 
     def _fail(self, why: str) -> None:
         """The reaper is gone or broken: fail its commands' waiters, start anew next time."""
@@ -247,7 +304,22 @@ class Launcher:
         closed), with its wait status; polled on the loop's timer, never blocking it."""
         pid, self._reaper_pid = self._reaper_pid, 0
         running, self._running = self._running, {}
+        starts, self._starts = self._starts, deque()
+        for start in starts:  # unanswered: they fail now, with no status to wait for
+            start.timer.cancel()
+            if not start.answered.done():
+                error = LauncherError(f"the reaper did not start {start.program}: {why}")
+                start.answered.set_exception(error)
         _end_reaper(pid, running, why, self._loop(), REAP_POLLS)
+
+
+def _kill_render(pid: int, program: str) -> None:
+    """A render started for a start nobody waits for any more: its tree dies at once
+    (the kept reaper reaps its reaper; the exit report finds no waiter)."""
+    killed = processes.signal_tree(pid, signal.SIGKILL)
+    logger.warning(
+        "action=launcher_late_start_killed pid=%d program=%s processes=%d", pid, program, killed
+    )
 
 
 def _end_reaper(
@@ -270,20 +342,6 @@ def _end_reaper(
             error = LauncherError(f"{why} while command {command} ran (status {status})", status)
             exited.set_exception(error)
             exited.add_done_callback(lambda done: done.exception())
-
-
-def _receive(sock: socket.socket, deadline: float) -> bytes:
-    """One answer from a non-blocking socket, waiting for it until `deadline`."""
-    while True:
-        try:
-            return sock.recv(ANSWER.size)
-        except BlockingIOError:
-            pass
-        left = deadline - time.monotonic()
-        readable = select.poll()
-        readable.register(sock, select.POLLIN)
-        if left <= 0 or not readable.poll(left * 1000):
-            raise TimeoutError(f"no answer within {START_TIMEOUT_S:g} s")
 
 
 def _request(argv: Sequence[str], env: Mapping[str, str], cwd: str | None) -> bytes:

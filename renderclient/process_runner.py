@@ -3,8 +3,9 @@
 Output (stdout and stderr merged) is handed to a callback in batches every
 `log_batch_s`. A chunk's processes do not outlive it: when a command's leader exits,
 whatever it left behind in its process group gets SIGTERM, then SIGKILL after
-`term_grace_s`. Each command runs under a reaper (renderclient/reaper.py), so
-that none of its processes outlives the render client either.
+`term_grace_s`. Each command runs under a reaper (renderclient/reaper.py), which
+does the same for what left the group (SIGTERM, SIGKILL 2 s later) before it ends,
+and so that none of its processes outlives the render client either.
 """
 
 from __future__ import annotations
@@ -242,7 +243,7 @@ class ProcessRunner:
         process: Child
         try:
             if spawn.fast_spawn_usable(in_cgroup=self._cgroup is not None, nice=self.nice):
-                process = spawn.spawn(
+                process = await spawn.spawn(
                     argv, output_fd=write_fd, env=self._env, cwd=self._cwd, reaped=True
                 )
             else:

@@ -8,8 +8,10 @@
  * (orphans are re-parented to it, not to init, even after setsid) and asks
  * Linux for SIGUSR1 when its parent dies. Then it forks and execs the command
  * and waits:
- *  - the command ends: the reaper ends the same way (exit code, or the same
- *    signal), so the client sees the command's own status;
+ *  - the command ends: what it left in the tree (a daemon in a session of its
+ *    own too) gets SIGTERM, and SIGKILL if still there 2 s later; then the
+ *    reaper ends the same way as the command (exit code, or the same signal),
+ *    so the client sees the command's own status;
  *  - the client dies (SIGUSR1 with a new parent, or a new parent noticed on a
  *    1 s tick): it SIGKILLs its children until it has none left. Each killed
  *    child's children are re-parented to it and killed in the next round, so
@@ -32,8 +34,9 @@
  * environment, with the output descriptor attached (SCM_RIGHTS). Answers: "P"
  * and the render reaper's pid as soon as it is forked (a command that cannot
  * run, or a folder that cannot be entered, ends it with 127 and a line on the
- * output, as above), "E" and an errno for a bad request or a failed fork,
- * later "X", the pid and its wait status. The client dying, or closing its
+ * output, as above), "E" and an errno for a bad request or a failed fork (one
+ * of the two per request, in the requests' order), later "X", the pid and its
+ * wait status. The client dying, or closing its
  * end, ends the reaper as above: every child killed.
  * renderclient/reaper.py builds this file and holds the same logic in Python
  * for hosts without a C compiler.
@@ -90,8 +93,8 @@ static void close_extra_fds(void) {
     } while (count == sizeof found / sizeof found[0]);
 }
 
-/* SIGKILL every direct child (read from /proc); returns how many it found. */
-static int kill_children(void) {
+/* Give every direct child (read from /proc) to `act`; returns how many it found. */
+static int each_child(void (*act)(pid_t child, void *data), void *data) {
     DIR *proc = opendir("/proc");
     if (proc == NULL)
         return 0;
@@ -114,7 +117,7 @@ static int kill_children(void) {
         if (name_end == NULL || sscanf(name_end + 1, " %c %d", &state, &ppid) != 2)
             continue;
         if (ppid == self) {
-            kill((pid_t)atoi(entry->d_name), SIGKILL);
+            act((pid_t)atoi(entry->d_name), data);
             found++;
         }
     }
@@ -122,17 +125,29 @@ static int kill_children(void) {
     return found;
 }
 
-static void kill_everything_and_exit(void) {
+static void send_kill(pid_t child, void *data) {
+    (void)data;
+    kill(child, SIGKILL);
+}
+
+/* SIGKILL children until none is left: each killed child's children are re-parented
+ * to us and killed in the next round. */
+static void kill_all_children(void) {
     struct timespec pause = {0, 10 * 1000 * 1000};
     for (;;) {
-        kill_children();
+        each_child(send_kill, NULL);
         pid_t pid;
         while ((pid = waitpid(-1, NULL, WNOHANG)) > 0) {
         }
         if (pid < 0 && errno == ECHILD)
-            _exit(137);
+            return;
         nanosleep(&pause, NULL);
     }
+}
+
+static void kill_everything_and_exit(void) {
+    kill_all_children();
+    _exit(137);
 }
 
 static void end_like(int status) {
@@ -151,8 +166,60 @@ static void end_like(int status) {
     _exit(128 + sig);
 }
 
-/* The one-shot reaper's watch, from the moment its command runs: mirror the
- * command's end, or kill everything when the parent `watched_parent` is gone. */
+/* The children already sent SIGTERM (a few are enough: past the room, one is sent
+ * SIGTERM again on each round, which the SIGKILL at the end of the grace settles). */
+struct termed {
+    pid_t pids[256];
+    size_t count;
+};
+
+static void send_term_once(pid_t child, void *data) {
+    struct termed *termed = data;
+    for (size_t i = 0; i < termed->count; i++) {
+        if (termed->pids[i] == child)
+            return;
+    }
+    kill(child, SIGTERM);
+    if (termed->count < sizeof termed->pids / sizeof termed->pids[0])
+        termed->pids[termed->count++] = child;
+}
+
+#define END_GRACE_MS 2000 /* as the render client gives a render's group (TERM_GRACE_S) */
+
+/* The command ended with `status`: end what it left in our tree (daemons in sessions
+ * of their own too, re-parented to us), SIGTERM first and SIGKILL after END_GRACE_MS,
+ * then end like the command. With nothing left, the usual case, at once. */
+static void end_tree_like(pid_t watched_parent, int status, sigset_t *watched) {
+    pid_t pid;
+    while ((pid = waitpid(-1, NULL, WNOHANG)) > 0) {
+    }
+    if (pid < 0 && errno == ECHILD)
+        end_like(status);
+    struct termed termed = {{0}, 0};
+    struct timespec began, now, tick = {0, 100 * 1000 * 1000};
+    clock_gettime(CLOCK_MONOTONIC, &began);
+    for (;;) {
+        each_child(send_term_once, &termed); /* orphans of the ones that ended too */
+        sigtimedwait(watched, NULL, &tick);
+        if (getppid() != watched_parent)
+            kill_everything_and_exit();
+        while ((pid = waitpid(-1, NULL, WNOHANG)) > 0) {
+        }
+        if (pid < 0 && errno == ECHILD)
+            end_like(status);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long waited_ms = (long)(now.tv_sec - began.tv_sec) * 1000 +
+                         (now.tv_nsec - began.tv_nsec) / (1000 * 1000);
+        if (waited_ms >= END_GRACE_MS)
+            break;
+    }
+    kill_all_children();
+    end_like(status);
+}
+
+/* The one-shot reaper's watch, from the moment its command runs: at the command's end,
+ * end what is left of the tree and then mirror the command's end; or kill everything
+ * when the parent `watched_parent` is gone. */
 static void watch_command(pid_t watched_parent, pid_t child, sigset_t *watched) {
     struct timespec tick = {1, 0};
     for (;;) {
@@ -164,7 +231,7 @@ static void watch_command(pid_t watched_parent, pid_t child, sigset_t *watched) 
             pid_t pid;
             while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
                 if (pid == child)
-                    end_like(status);
+                    end_tree_like(watched_parent, status, watched);
             }
         }
     }

@@ -40,6 +40,7 @@ SOURCE = Path(__file__).with_name("reaper.c")
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 BUILD_TIMEOUT_S = 60.0
+END_GRACE_S = 2.0  # what a render's command left behind has this long after SIGTERM
 BUILD_VERSION = b"static-first"  # how it is built: a change names a new cached file
 
 _command: list[str] | None = None
@@ -129,7 +130,8 @@ def _children(me: int) -> list[int]:
     return found
 
 
-def _kill_everything_and_exit(me: int) -> None:
+def _kill_all_children(me: int) -> None:
+    """SIGKILL children until none is left (the killed ones' orphans come to us)."""
     while True:
         for pid in _children(me):
             with contextlib.suppress(ProcessLookupError):
@@ -138,8 +140,41 @@ def _kill_everything_and_exit(me: int) -> None:
             while os.waitpid(-1, os.WNOHANG)[0] > 0:
                 pass
         except ChildProcessError:
-            os._exit(137)
+            return
         time.sleep(0.01)
+
+
+def _kill_everything_and_exit(me: int) -> None:
+    _kill_all_children(me)
+    os._exit(137)
+
+
+def _reaped_all() -> bool:
+    try:
+        while os.waitpid(-1, os.WNOHANG)[0] > 0:
+            pass
+    except ChildProcessError:
+        return True
+    return False
+
+
+def _end_tree_like(client: int, me: int, status: int, watched: set[signal.Signals]) -> None:
+    """The command ended: what it left in the tree gets SIGTERM, SIGKILL after
+    END_GRACE_S; then end like the command."""
+    termed: set[int] = set()
+    deadline = time.monotonic() + END_GRACE_S
+    while not _reaped_all():
+        if time.monotonic() >= deadline:
+            _kill_all_children(me)
+            break
+        for pid in set(_children(me)) - termed:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+            termed.add(pid)
+        signal.sigtimedwait(watched, 0.1)
+        if os.getppid() != client:
+            _kill_everything_and_exit(me)
+    _end_like(status)
 
 
 def _end_like(status: int) -> None:
@@ -191,7 +226,7 @@ def main(argv: list[str]) -> int:
                     if pid == 0:
                         break
                     if pid == child:
-                        _end_like(status)
+                        _end_tree_like(client, me, status, watched)
             except ChildProcessError:
                 pass
 

@@ -141,7 +141,7 @@ Started = SpawnedProcess | launcher.LaunchedProcess
 """A command started by `spawn()`: by this process, or by the kept reaper."""
 
 
-def spawn(
+async def spawn(
     argv: Sequence[str],
     *,
     output_fd: int,
@@ -153,8 +153,9 @@ def spawn(
     `output_fd`; OSError when it cannot start (as exec says).
 
     `reaped`: under a reaper, so that none of its processes outlives this one. The
-    loop's kept reaper starts it (renderclient/launcher.py); without a compiled
-    reaper, or for a request too large for it, a reaper of its own runs it.
+    loop's kept reaper starts it (renderclient/launcher.py; its answer is awaited,
+    LauncherError when it fails); without a compiled reaper, or for a request too
+    large for it, a reaper of its own runs it.
 
     Descriptors the client inherited without close-on-exec are not closed here
     (os.posix_spawn cannot): the reaper closes them before it runs the command."""
@@ -162,7 +163,7 @@ def spawn(
         kept = launcher.for_loop()
         if kept is not None:
             with contextlib.suppress(launcher.RequestTooLarge):
-                return kept.spawn(argv, output_fd=output_fd, env=env, cwd=cwd)
+                return await kept.spawn(argv, output_fd=output_fd, env=env, cwd=cwd)
         argv = reaper.wrap(list(argv))
     pid = _start(list(argv), output_fd, env, cwd)
     try:

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -84,6 +85,37 @@ def test_each_reaper_kills_the_tree_when_its_parent_dies(tmp_path: Path, kind: s
     process.wait()
     wait_for(lambda: gone(grandchild), 5, "the grandchild to die")
     wait_for(lambda: all(gone(pid) for pid in [*command_pids, reaper_pid]), 5, "the rest")
+
+
+def leaving_daemons(pid_file: Path, *, deaf: bool) -> list[str]:
+    """A command that starts a daemon in a session of its own (deaf to SIGTERM if
+    asked), waits for it to record its pid, and exits 6."""
+    trap = 'trap "" TERM; ' if deaf else ""
+    inner = f"{trap}echo $$ > {pid_file}.tmp && mv {pid_file}.tmp {pid_file} && exec sleep 300"
+    wait = f"while [ ! -e {pid_file} ]; do sleep 0.01; done"
+    return ["sh", "-c", f"(setsid sh -c '{inner}' &); {wait}; exit 6"]
+
+
+@pytest.mark.parametrize("kind", ["compiled", "python"])
+def test_each_reaper_ends_what_its_command_left_once_the_command_ends(
+    tmp_path: Path, kind: str
+) -> None:
+    if kind == "compiled":
+        built = reaper.compiled()
+        if built is None:
+            pytest.skip("no C compiler here: renders use the Python reaper")
+        prefix = [built]
+    else:
+        prefix = [sys.executable, "-I", "-S", reaper.__file__]
+    # SIGTERM first; a daemon deaf to it gets SIGKILL after the grace (once: 2 s).
+    for deaf in (False, True) if kind == "compiled" else (False,):
+        pid_file = tmp_path / f"daemon-{deaf}.pid"
+        began = time.monotonic()
+        argv = [*prefix, str(os.getpid()), "--", *leaving_daemons(pid_file, deaf=deaf)]
+        assert subprocess.run(argv, timeout=30).returncode == 6  # the command's own code
+        took_s = time.monotonic() - began
+        assert gone(int(pid_file.read_text()))  # ended before the reaper ended
+        assert (took_s >= 1.9) if deaf else (took_s < 1.5), took_s
 
 
 def _has_interpreter(path: Path) -> bool:

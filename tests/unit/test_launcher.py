@@ -7,6 +7,7 @@ import array
 import asyncio
 import errno
 import os
+import re
 import shutil
 import signal
 import socket
@@ -64,7 +65,7 @@ async def _run(
     """(exit code, output, pid) of one command."""
     read_fd, write_fd = os.pipe()
     try:
-        child = kept.spawn(argv, output_fd=write_fd, env=env, cwd=cwd or None)
+        child = await kept.spawn(argv, output_fd=write_fd, env=env, cwd=cwd or None)
     finally:
         os.close(write_fd)
     try:
@@ -97,8 +98,8 @@ async def test_exit_codes_signals_output_folder_and_environment(
 async def test_one_reaper_starts_them_all_and_is_their_parent(kept: launcher.Launcher) -> None:
     read_fd, write_fd = os.pipe()
     try:
-        first = kept.spawn(["sleep", "5"], output_fd=write_fd, env=None, cwd=None)
-        second = kept.spawn(["sleep", "5"], output_fd=write_fd, env=None, cwd=None)
+        first = await kept.spawn(["sleep", "5"], output_fd=write_fd, env=None, cwd=None)
+        second = await kept.spawn(["sleep", "5"], output_fd=write_fd, env=None, cwd=None)
         assert _ppid(first.pid) == _ppid(second.pid) == kept.reaper_pid != os.getpid()
         os.killpg(first.pid, signal.SIGKILL)
         assert await asyncio.wait_for(first.wait(), 5) == -signal.SIGKILL
@@ -127,11 +128,11 @@ async def test_commands_that_cannot_start_end_with_127_and_the_reason(
         code, output, _ = await _run(kept, argv, env=env, cwd=cwd)
         assert code == 127 and reason in output, (argv, output)
     with pytest.raises(ValueError):
-        kept.spawn(["echo", "a\0b"], output_fd=2, env=None, cwd=None)
+        await kept.spawn(["echo", "a\0b"], output_fd=2, env=None, cwd=None)
     with pytest.raises(ValueError):
-        kept.spawn(["true"], output_fd=2, env={"A=B": "c"}, cwd=None)
+        await kept.spawn(["true"], output_fd=2, env={"A=B": "c"}, cwd=None)
     with pytest.raises(launcher.RequestTooLarge):
-        kept.spawn(["true"], output_fd=2, env={"BIG": "x" * 4_000_000}, cwd=None)
+        await kept.spawn(["true"], output_fd=2, env={"BIG": "x" * 4_000_000}, cwd=None)
     assert (await _run(kept, ["true"]))[0] == 0  # the reaper is still fine
 
 
@@ -165,12 +166,25 @@ async def test_each_render_has_a_reaper_of_its_own_that_holds_its_escaped_daemon
     kept: launcher.Launcher, tmp_path: Path
 ) -> None:
     pid_file = tmp_path / "daemon.pid"
-    child = kept.spawn(_escaping(pid_file), output_fd=2, env=None, cwd=None)
+    child = await kept.spawn(_escaping(pid_file), output_fd=2, env=None, cwd=None)
     daemon = await _pid_from(pid_file)
     assert os.getsid(daemon) == daemon and _ppid(daemon) == child.pid
     assert _ppid(child.pid) == kept.reaper_pid
     os.killpg(child.pid, signal.SIGKILL)
     assert await asyncio.wait_for(child.wait(), 5) == -signal.SIGKILL
+
+
+@needs_compiled
+async def test_a_render_that_ends_by_itself_takes_its_escaped_daemon_with_it(
+    kept: launcher.Launcher, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "daemon.pid"
+    inner = f"echo $$ > {pid_file}.tmp && mv {pid_file}.tmp {pid_file} && exec sleep 30"
+    wait = f"while [ ! -e {pid_file} ]; do sleep 0.01; done"
+    argv = ["sh", "-c", f"(setsid sh -c '{inner}' &); {wait}; exit 3"]
+    code, _, _ = await _run(kept, argv)
+    assert code == 3  # the command's own
+    assert _state(int(pid_file.read_text())) == "gone"  # ended (and reaped) before it
 
 
 @needs_compiled
@@ -197,6 +211,109 @@ async def test_a_killed_kept_reaper_gives_a_failed_result(kept: launcher.Launche
     os.kill(kept.reaper_pid, signal.SIGKILL)
     result = await asyncio.wait_for(outcome, 5)
     assert result.exit_code is None and "reaper failed" in result.error
+
+
+async def _ticking(ticks: list[float]) -> None:
+    while True:
+        await asyncio.sleep(0.01)
+        ticks.append(time.monotonic())
+
+
+@needs_compiled
+async def test_a_delayed_start_holds_neither_the_loop_nor_the_other_renders(
+    kept: launcher.Launcher,
+) -> None:
+    running = await kept.spawn(["sleep", "30"], output_fd=2, env=None, cwd=None)
+    ticks: list[float] = []
+    ticker = asyncio.create_task(_ticking(ticks))
+    the_reaper = kept.reaper_pid
+    assert the_reaper > 0  # (0 would stop our own process group)
+    os.kill(the_reaper, signal.SIGSTOP)  # a fork that takes its time
+    try:
+        starting = asyncio.create_task(
+            kept.spawn(["sh", "-c", "exit 7"], output_fd=2, env=None, cwd=None)
+        )
+        await asyncio.sleep(0.5)
+        assert not starting.done() and len(ticks) >= 10  # the loop ran meanwhile
+        assert not running.exit_future.done()
+    finally:
+        os.kill(the_reaper, signal.SIGCONT)
+    started = await asyncio.wait_for(starting, 5)
+    assert await asyncio.wait_for(started.wait(), 5) == 7
+    assert running.returncode is None and kept.reaper_pid == the_reaper
+    os.killpg(running.pid, signal.SIGKILL)
+    assert await asyncio.wait_for(running.wait(), 5) == -signal.SIGKILL
+    ticker.cancel()
+
+
+async def _late_kill(caplog: pytest.LogCaptureFixture) -> int:
+    """The pid of the render the launcher killed for a start nobody waited for."""
+    for _ in range(250):  # its answer comes once the reaper runs again
+        for record in caplog.records:
+            found = re.match(r"action=launcher_late_start_killed pid=(\d+)", record.getMessage())
+            if found:
+                return int(found[1])
+        await asyncio.sleep(0.02)
+    raise AssertionError("no late start was killed")
+
+
+@needs_compiled
+async def test_a_start_that_times_out_fails_alone_and_its_late_render_is_killed(
+    kept: launcher.Launcher, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(launcher, "START_TIMEOUT_S", 0.2)
+    running = await kept.spawn(["sleep", "30"], output_fd=2, env=None, cwd=None)
+    the_reaper = kept.reaper_pid
+    assert the_reaper > 0  # (0 would stop our own process group)
+    os.kill(the_reaper, signal.SIGSTOP)
+    try:
+        with pytest.raises(launcher.StartTimedOut, match="no answer to the start of sleep"):
+            await kept.spawn(["sleep", "30"], output_fd=2, env=None, cwd=None)
+        assert not running.exit_future.done()
+    finally:
+        os.kill(the_reaper, signal.SIGCONT)
+    late = await _late_kill(caplog)
+    assert await _gone(late)
+    assert running.returncode is None and kept.reaper_pid == the_reaper
+    assert (await _run(kept, ["sh", "-c", "exit 4"]))[0] == 4  # answers still in order
+    os.killpg(running.pid, signal.SIGKILL)
+    assert await asyncio.wait_for(running.wait(), 5) == -signal.SIGKILL
+
+
+@needs_compiled
+async def test_a_start_whose_caller_is_cancelled_has_its_render_killed(
+    kept: launcher.Launcher, caplog: pytest.LogCaptureFixture
+) -> None:
+    kept.start()
+    the_reaper = kept.reaper_pid
+    assert the_reaper > 0  # (0 would stop our own process group)
+    os.kill(the_reaper, signal.SIGSTOP)
+    try:
+        starting = asyncio.create_task(kept.spawn(["sleep", "30"], output_fd=2, env=None, cwd=None))
+        await asyncio.sleep(0.05)
+        starting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await starting
+    finally:
+        os.kill(the_reaper, signal.SIGCONT)
+    assert await _gone(await _late_kill(caplog))
+    assert (await _run(kept, ["true"]))[0] == 0 and kept.reaper_pid == the_reaper
+
+
+@needs_compiled
+async def test_a_start_waiting_on_a_reaper_that_dies_fails_at_once(
+    kept: launcher.Launcher,
+) -> None:
+    assert (await _run(kept, ["true"]))[0] == 0
+    the_reaper = kept.reaper_pid
+    assert the_reaper > 0  # (0 would stop our own process group)
+    os.kill(the_reaper, signal.SIGSTOP)
+    starting = asyncio.create_task(kept.spawn(["true"], output_fd=2, env=None, cwd=None))
+    await asyncio.sleep(0.1)
+    os.kill(the_reaper, signal.SIGKILL)
+    with pytest.raises(launcher.LauncherError, match="did not start true") as raised:
+        await asyncio.wait_for(starting, 5)
+    assert not isinstance(raised.value, launcher.StartTimedOut)
 
 
 def _serving(*closed: int) -> tuple[socket.socket, int]:
@@ -270,12 +387,12 @@ async def test_a_reaper_that_died_unnoticed_is_replaced_on_the_next_start(
 async def test_an_exit_reported_before_the_reaper_died_is_kept(kept: launcher.Launcher) -> None:
     read_fd, write_fd = os.pipe()
     try:
-        done = kept.spawn(["true"], output_fd=write_fd, env=None, cwd=None)
+        done = await kept.spawn(["true"], output_fd=write_fd, env=None, cwd=None)
         time.sleep(0.3)  # (blocking: its exit report waits unread on the socket)
         dead = kept.reaper_pid
         os.kill(dead, signal.SIGKILL)
         os.waitpid(dead, 0)
-        again = kept.spawn(["true"], output_fd=write_fd, env=None, cwd=None)  # broken pipe
+        again = await kept.spawn(["true"], output_fd=write_fd, env=None, cwd=None)  # broken pipe
         assert await asyncio.wait_for(done.wait(), 5) == 0  # not "the reaper was gone"
         assert await asyncio.wait_for(again.wait(), 5) == 0
     finally:
@@ -289,7 +406,7 @@ async def test_a_killed_reaper_fails_the_waiters_takes_its_commands_and_is_repla
 ) -> None:
     read_fd, write_fd = os.pipe()
     try:
-        child = kept.spawn(["sleep", "30"], output_fd=write_fd, env=None, cwd=None)
+        child = await kept.spawn(["sleep", "30"], output_fd=write_fd, env=None, cwd=None)
         first_reaper = kept.reaper_pid
         os.kill(first_reaper, signal.SIGKILL)
         with pytest.raises(launcher.LauncherError, match="closed its end") as raised:
@@ -309,7 +426,7 @@ async def test_closing_kills_what_runs_and_reaps_the_reaper(tmp_path: Path) -> N
     kept = launcher.Launcher(str(reaper.compiled()))
     pid_file = tmp_path / "escaped.pid"
     inner = f"echo $$ > {pid_file}.tmp && mv {pid_file}.tmp {pid_file} && exec sleep 30"
-    child = kept.spawn(
+    child = await kept.spawn(
         ["sh", "-c", f"setsid sh -c '{inner}' & exec sleep 30"], output_fd=2, env=None, cwd=None
     )
     for _ in range(250):
@@ -339,7 +456,9 @@ async def test_spawn_takes_the_kept_reaper_and_falls_back_to_one_of_its_own(
     try:
         read_fd, write_fd = os.pipe()
         try:
-            child = spawn.spawn(["sleep", "5"], output_fd=write_fd, env=None, cwd=None, reaped=True)
+            child = await spawn.spawn(
+                ["sleep", "5"], output_fd=write_fd, env=None, cwd=None, reaped=True
+            )
             assert isinstance(child, launcher.LaunchedProcess)
             assert _ppid(child.pid) == kept.reaper_pid
             os.killpg(child.pid, signal.SIGKILL)
@@ -347,18 +466,18 @@ async def test_spawn_takes_the_kept_reaper_and_falls_back_to_one_of_its_own(
             # Too large for one request: a reaper of its own runs it, as our child.
             env = {f"BIG{index}": "x" * 60_000 for index in range(20)}
             check = [sys.executable, "-c", "import os, sys; sys.exit(len(os.environ['BIG19']))"]
-            own = spawn.spawn(check, output_fd=write_fd, env=env, cwd=None, reaped=True)
+            own = await spawn.spawn(check, output_fd=write_fd, env=env, cwd=None, reaped=True)
             assert isinstance(own, spawn.SpawnedProcess) and _ppid(own.pid) == os.getpid()
             assert await own.wait() == 60_000 % 256
             # Past the socket's buffer, whatever this machine allows it: either way it runs.
             env = {f"BIG{index}": "x" * 60_000 for index in range(8)}
             check[-1] = check[-1].replace("BIG19", "BIG7")
-            either = spawn.spawn(check, output_fd=write_fd, env=env, cwd=None, reaped=True)
+            either = await spawn.spawn(check, output_fd=write_fd, env=env, cwd=None, reaped=True)
             assert await either.wait() == 60_000 % 256
             monkeypatch.setattr(reaper, "compiled", lambda: None)
             monkeypatch.setattr(launcher, "_launchers", launcher.weakref.WeakKeyDictionary())
             assert launcher.for_loop() is None
-            own = spawn.spawn(["true"], output_fd=write_fd, env=None, cwd=None, reaped=True)
+            own = await spawn.spawn(["true"], output_fd=write_fd, env=None, cwd=None, reaped=True)
             assert isinstance(own, spawn.SpawnedProcess) and await own.wait() == 0
         finally:
             os.close(read_fd)

@@ -30,7 +30,7 @@ def _zombie_or_gone(pid: int) -> str:
 async def test_exit_code_output_and_reaping() -> None:
     read_fd, write_fd = os.pipe()
     try:
-        child = spawn.spawn(
+        child = await spawn.spawn(
             ["sh", "-c", "echo out; echo err >&2; pwd; exit 3"],
             output_fd=write_fd,
             env={"PATH": os.environ["PATH"]},
@@ -48,7 +48,7 @@ async def test_exit_code_output_and_reaping() -> None:
 
 
 async def test_a_signal_gives_its_negative_number_and_waiters_may_be_cancelled() -> None:
-    child = spawn.spawn(["sleep", "30"], output_fd=2, env=None, cwd=None)
+    child = await spawn.spawn(["sleep", "30"], output_fd=2, env=None, cwd=None)
     assert os.getpgid(child.pid) == child.pid  # its own session and group
     cancelled = asyncio.create_task(child.wait())
     await asyncio.sleep(0.05)
@@ -58,7 +58,7 @@ async def test_a_signal_gives_its_negative_number_and_waiters_may_be_cancelled()
 
 
 async def test_a_child_nobody_waits_for_is_reaped_anyway() -> None:
-    child = spawn.spawn(["true"], output_fd=2, env=None, cwd=None)
+    child = await spawn.spawn(["true"], output_fd=2, env=None, cwd=None)
     for _ in range(200):
         if _zombie_or_gone(child.pid) == "gone":
             break
@@ -69,7 +69,7 @@ async def test_a_child_nobody_waits_for_is_reaped_anyway() -> None:
 
 async def test_a_missing_program_raises_as_exec_does() -> None:
     with pytest.raises(FileNotFoundError):
-        spawn.spawn(["/nonexistent/program"], output_fd=2, env=None, cwd=None)
+        await spawn.spawn(["/nonexistent/program"], output_fd=2, env=None, cwd=None)
 
 
 def test_fast_spawn_only_when_nothing_runs_before_exec() -> None:
@@ -79,11 +79,11 @@ def test_fast_spawn_only_when_nothing_runs_before_exec() -> None:
 
 
 async def test_the_runner_starts_commands_the_fast_way(monkeypatch: pytest.MonkeyPatch) -> None:
-    started: list[spawn.SpawnedProcess] = []
+    started: list[spawn.Started] = []
     real = spawn.spawn
 
-    def recording(*args: object, **kwargs: object) -> spawn.SpawnedProcess:
-        child = real(*args, **kwargs)  # type: ignore[arg-type]
+    async def recording(*args: object, **kwargs: object) -> spawn.Started:
+        child = await real(*args, **kwargs)  # type: ignore[arg-type]
         started.append(child)
         return child
 
@@ -120,7 +120,7 @@ async def test_a_path_program_in_our_folder_starts_through_posix_spawn(
         env = {"PATH": os.environ["PATH"], "MARK": "env reached"}
         sh = shutil.which("sh")
         assert sh is not None
-        child = spawn.spawn(
+        child = await spawn.spawn(
             [sh, "-c", 'echo "$MARK"; read line; echo "stdin: $line"; exit 5'],
             output_fd=write_fd,
             env=env,
@@ -128,7 +128,7 @@ async def test_a_path_program_in_our_folder_starts_through_posix_spawn(
         )
         assert os.getsid(child.pid) == child.pid  # its own session
         # A folder, or a program looked up in PATH, take subprocess.Popen.
-        in_root = spawn.spawn(["sh", "-c", "pwd"], output_fd=write_fd, env=env, cwd="/")
+        in_root = await spawn.spawn(["sh", "-c", "pwd"], output_fd=write_fd, env=env, cwd="/")
         os.close(write_fd)
         assert await asyncio.wait_for(child.wait(), 10) == 5
         assert await asyncio.wait_for(in_root.wait(), 10) == 0
@@ -141,7 +141,7 @@ async def test_a_path_program_in_our_folder_starts_through_posix_spawn(
     assert b"env reached\n" in output and b"stdin: \n" in output and b"/\n" in output
     assert _zombie_or_gone(child.pid) == "gone" and _zombie_or_gone(in_root.pid) == "gone"
     with pytest.raises(FileNotFoundError):
-        spawn.spawn(["/nonexistent/program"], output_fd=2, env=None, cwd=None)
+        await spawn.spawn(["/nonexistent/program"], output_fd=2, env=None, cwd=None)
 
 
 FD_OPEN = "import os, sys\ntry:\n    os.fstat(int(sys.argv[1]))\nexcept OSError:\n    sys.exit(9)\n"
@@ -193,7 +193,9 @@ async def test_a_render_gets_the_default_action_for_sigpipe_and_sigxfsz() -> Non
     assert _ignored(b"".join(output)) & PIPE_AND_XFSZ == 0
     read, write = os.pipe()
     try:  # the fast start on its own, with no reaper in between
-        child = spawn.spawn(["/bin/sh", "-c", SIG_IGNORED], output_fd=write, env=None, cwd=None)
+        child = await spawn.spawn(
+            ["/bin/sh", "-c", SIG_IGNORED], output_fd=write, env=None, cwd=None
+        )
         os.close(write)
         assert await child.wait() == 0
         assert _ignored(os.read(read, 4096)) & PIPE_AND_XFSZ == 0
