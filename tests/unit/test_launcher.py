@@ -13,7 +13,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -59,6 +59,22 @@ async def kept() -> AsyncIterator[launcher.Launcher]:
     made.close()
 
 
+@pytest.fixture
+def output_fd() -> Iterator[int]:
+    """The write end of a pipe nobody reads, for commands' output; both ends closed after."""
+    read_fd, write_fd = os.pipe()
+    yield write_fd
+    os.close(read_fd)
+    os.close(write_fd)
+
+
+def _read_all(fd: int) -> bytes:
+    output = b""
+    while part := os.read(fd, 65536):
+        output += part
+    return output
+
+
 async def _run(
     kept: launcher.Launcher, argv: list[str], *, env: dict[str, str] | None = None, cwd: str = ""
 ) -> tuple[int, bytes, int]:
@@ -70,9 +86,7 @@ async def _run(
         os.close(write_fd)
     try:
         code = await asyncio.wait_for(child.wait(), 10)
-        output = b""
-        while part := os.read(read_fd, 65536):
-            output += part
+        output = _read_all(read_fd)
     finally:
         os.close(read_fd)
     assert child.returncode == code
@@ -95,20 +109,17 @@ async def test_exit_codes_signals_output_folder_and_environment(
 
 
 @needs_compiled
-async def test_one_reaper_starts_them_all_and_is_their_parent(kept: launcher.Launcher) -> None:
-    read_fd, write_fd = os.pipe()
-    try:
-        first = await kept.spawn(["sleep", "5"], output_fd=write_fd, env=None, cwd=None)
-        second = await kept.spawn(["sleep", "5"], output_fd=write_fd, env=None, cwd=None)
-        assert _ppid(first.pid) == _ppid(second.pid) == kept.reaper_pid != os.getpid()
-        os.killpg(first.pid, signal.SIGKILL)
-        assert await asyncio.wait_for(first.wait(), 5) == -signal.SIGKILL
-        assert second.returncode is None
-        os.killpg(second.pid, signal.SIGKILL)
-        assert await asyncio.wait_for(second.wait(), 5) == -signal.SIGKILL
-    finally:
-        os.close(read_fd)
-        os.close(write_fd)
+async def test_one_reaper_starts_them_all_and_is_their_parent(
+    kept: launcher.Launcher, output_fd: int
+) -> None:
+    first = await kept.spawn(["sleep", "5"], output_fd=output_fd, env=None, cwd=None)
+    second = await kept.spawn(["sleep", "5"], output_fd=output_fd, env=None, cwd=None)
+    assert _ppid(first.pid) == _ppid(second.pid) == kept.reaper_pid != os.getpid()
+    os.killpg(first.pid, signal.SIGKILL)
+    assert await asyncio.wait_for(first.wait(), 5) == -signal.SIGKILL
+    assert second.returncode is None
+    os.killpg(second.pid, signal.SIGKILL)
+    assert await asyncio.wait_for(second.wait(), 5) == -signal.SIGKILL
     assert launcher.for_loop() is kept
 
 
@@ -361,10 +372,7 @@ async def test_a_client_without_stdout_and_stderr_still_gives_both_to_a_command(
         os.close(write_fd)
         kind, started, _ = _answer(ours)
         assert kind == b"P" and _answer(ours) == (b"X", started, 0)
-        output = b""
-        while part := os.read(read_fd, 4096):
-            output += part
-        assert output == b"out\nerr\n"
+        assert _read_all(read_fd) == b"out\nerr\n"
     finally:
         os.close(read_fd)
         ours.close()
@@ -384,39 +392,31 @@ async def test_a_reaper_that_died_unnoticed_is_replaced_on_the_next_start(
 
 
 @needs_compiled
-async def test_an_exit_reported_before_the_reaper_died_is_kept(kept: launcher.Launcher) -> None:
-    read_fd, write_fd = os.pipe()
-    try:
-        done = await kept.spawn(["true"], output_fd=write_fd, env=None, cwd=None)
-        time.sleep(0.3)  # (blocking: its exit report waits unread on the socket)
-        dead = kept.reaper_pid
-        os.kill(dead, signal.SIGKILL)
-        os.waitpid(dead, 0)
-        again = await kept.spawn(["true"], output_fd=write_fd, env=None, cwd=None)  # broken pipe
-        assert await asyncio.wait_for(done.wait(), 5) == 0  # not "the reaper was gone"
-        assert await asyncio.wait_for(again.wait(), 5) == 0
-    finally:
-        os.close(read_fd)
-        os.close(write_fd)
+async def test_an_exit_reported_before_the_reaper_died_is_kept(
+    kept: launcher.Launcher, output_fd: int
+) -> None:
+    done = await kept.spawn(["true"], output_fd=output_fd, env=None, cwd=None)
+    time.sleep(0.3)  # (blocking: its exit report waits unread on the socket)
+    dead = kept.reaper_pid
+    os.kill(dead, signal.SIGKILL)
+    os.waitpid(dead, 0)
+    again = await kept.spawn(["true"], output_fd=output_fd, env=None, cwd=None)  # broken pipe
+    assert await asyncio.wait_for(done.wait(), 5) == 0  # not "the reaper was gone"
+    assert await asyncio.wait_for(again.wait(), 5) == 0
 
 
 @needs_compiled
 async def test_a_killed_reaper_fails_the_waiters_takes_its_commands_and_is_replaced(
-    kept: launcher.Launcher,
+    kept: launcher.Launcher, output_fd: int
 ) -> None:
-    read_fd, write_fd = os.pipe()
-    try:
-        child = await kept.spawn(["sleep", "30"], output_fd=write_fd, env=None, cwd=None)
-        first_reaper = kept.reaper_pid
-        os.kill(first_reaper, signal.SIGKILL)
-        with pytest.raises(launcher.LauncherError, match="closed its end") as raised:
-            await asyncio.wait_for(child.wait(), 5)
-        assert raised.value.status is not None and os.WTERMSIG(raised.value.status) == 9
-        assert await _gone(child.pid)  # its parent-death signal
-        assert _state(first_reaper) == "gone"  # reaped
-    finally:
-        os.close(read_fd)
-        os.close(write_fd)
+    child = await kept.spawn(["sleep", "30"], output_fd=output_fd, env=None, cwd=None)
+    first_reaper = kept.reaper_pid
+    os.kill(first_reaper, signal.SIGKILL)
+    with pytest.raises(launcher.LauncherError, match="closed its end") as raised:
+        await asyncio.wait_for(child.wait(), 5)
+    assert raised.value.status is not None and os.WTERMSIG(raised.value.status) == 9
+    assert await _gone(child.pid)  # its parent-death signal
+    assert _state(first_reaper) == "gone"  # reaped
     code, _, pid = await _run(kept, ["true"])
     assert code == 0 and kept.reaper_pid not in (0, first_reaper)
 
@@ -429,11 +429,7 @@ async def test_closing_kills_what_runs_and_reaps_the_reaper(tmp_path: Path) -> N
     child = await kept.spawn(
         ["sh", "-c", f"setsid sh -c '{inner}' & exec sleep 30"], output_fd=2, env=None, cwd=None
     )
-    for _ in range(250):
-        if pid_file.exists():
-            break
-        await asyncio.sleep(0.02)
-    escaped = int(pid_file.read_text())
+    escaped = await _pid_from(pid_file)
     assert os.getsid(escaped) == escaped
     the_reaper = kept.reaper_pid
     kept.close()
@@ -449,38 +445,33 @@ async def test_closing_kills_what_runs_and_reaps_the_reaper(tmp_path: Path) -> N
 
 @needs_compiled
 async def test_spawn_takes_the_kept_reaper_and_falls_back_to_one_of_its_own(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, output_fd: int
 ) -> None:
     kept = launcher.for_loop()
     assert kept is not None
     try:
-        read_fd, write_fd = os.pipe()
-        try:
-            child = await spawn.spawn(
-                ["sleep", "5"], output_fd=write_fd, env=None, cwd=None, reaped=True
-            )
-            assert isinstance(child, launcher.LaunchedProcess)
-            assert _ppid(child.pid) == kept.reaper_pid
-            os.killpg(child.pid, signal.SIGKILL)
-            assert await child.wait() == -signal.SIGKILL
-            # Too large for one request: a reaper of its own runs it, as our child.
-            env = {f"BIG{index}": "x" * 60_000 for index in range(20)}
-            check = [sys.executable, "-c", "import os, sys; sys.exit(len(os.environ['BIG19']))"]
-            own = await spawn.spawn(check, output_fd=write_fd, env=env, cwd=None, reaped=True)
-            assert isinstance(own, spawn.SpawnedProcess) and _ppid(own.pid) == os.getpid()
-            assert await own.wait() == 60_000 % 256
-            # Past the socket's buffer, whatever this machine allows it: either way it runs.
-            env = {f"BIG{index}": "x" * 60_000 for index in range(8)}
-            check[-1] = check[-1].replace("BIG19", "BIG7")
-            either = await spawn.spawn(check, output_fd=write_fd, env=env, cwd=None, reaped=True)
-            assert await either.wait() == 60_000 % 256
-            monkeypatch.setattr(reaper, "compiled", lambda: None)
-            monkeypatch.setattr(launcher, "_launchers", launcher.weakref.WeakKeyDictionary())
-            assert launcher.for_loop() is None
-            own = await spawn.spawn(["true"], output_fd=write_fd, env=None, cwd=None, reaped=True)
-            assert isinstance(own, spawn.SpawnedProcess) and await own.wait() == 0
-        finally:
-            os.close(read_fd)
-            os.close(write_fd)
+        child = await spawn.spawn(
+            ["sleep", "5"], output_fd=output_fd, env=None, cwd=None, reaped=True
+        )
+        assert isinstance(child, launcher.LaunchedProcess)
+        assert _ppid(child.pid) == kept.reaper_pid
+        os.killpg(child.pid, signal.SIGKILL)
+        assert await child.wait() == -signal.SIGKILL
+        # Too large for one request: a reaper of its own runs it, as our child.
+        env = {f"BIG{index}": "x" * 60_000 for index in range(20)}
+        check = [sys.executable, "-c", "import os, sys; sys.exit(len(os.environ['BIG19']))"]
+        own = await spawn.spawn(check, output_fd=output_fd, env=env, cwd=None, reaped=True)
+        assert isinstance(own, spawn.SpawnedProcess) and _ppid(own.pid) == os.getpid()
+        assert await own.wait() == 60_000 % 256
+        # Past the socket's buffer, whatever this machine allows it: either way it runs.
+        env = {f"BIG{index}": "x" * 60_000 for index in range(8)}
+        check[-1] = check[-1].replace("BIG19", "BIG7")
+        either = await spawn.spawn(check, output_fd=output_fd, env=env, cwd=None, reaped=True)
+        assert await either.wait() == 60_000 % 256
+        monkeypatch.setattr(reaper, "compiled", lambda: None)
+        monkeypatch.setattr(launcher, "_launchers", launcher.weakref.WeakKeyDictionary())
+        assert launcher.for_loop() is None
+        own = await spawn.spawn(["true"], output_fd=output_fd, env=None, cwd=None, reaped=True)
+        assert isinstance(own, spawn.SpawnedProcess) and await own.wait() == 0
     finally:
         kept.close()
