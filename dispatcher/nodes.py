@@ -52,7 +52,9 @@ UNATTACHED = Node(id=-1, name="?", uuid="")
 class NodeSession(asyncio.Protocol):
     """One render-client instance's connection."""
 
-    def __init__(self, server: NodeServer, peer: str = "?") -> None:
+    def __init__(
+        self, server: NodeServer, peer: str = "?", loop: asyncio.AbstractEventLoop | None = None
+    ) -> None:
         self.server = server
         settings = server.settings
         self.reader = p.FrameReader(min(p.MAX_HANDSHAKE_FRAME_BYTES, settings.max_frame_bytes))
@@ -77,13 +79,14 @@ class NodeSession(asyncio.Protocol):
         # the start of the dispatch latency the metrics measure.
         self.result_at = 0.0
         # Until the Welcome is sent this session holds a handshake slot.
-        self._deadline = asyncio.get_running_loop().call_later(
+        self._deadline = (loop or asyncio.get_running_loop()).call_later(
             settings.handshake_timeout_s, self._handshake_expired
         )
 
     # -- transport -----------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # (the peer's address and TCP_NODELAY were set on the accepted socket)
+        # (the peer's address came with the accept; the loop made the socket
+        # non-blocking and set TCP_NODELAY as it wrapped it)
         self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
         if self.closed:  # its handshake time ran out while TLS was still negotiating
             transport.close()
@@ -133,8 +136,16 @@ class NodeSession(asyncio.Protocol):
         except p.ProtocolError as exc:
             self.abort(str(exc))
         except Exception:  # a bug must cost one session, never the dispatcher
-            log.exception("action=session_error node=%s peer=%s", self.node.label, self.peer)
+            log.exception("action=session_error node=%s peer=%s", self.label, self.peer)
             self.abort("internal error handling a message")
+
+    @property
+    def label(self) -> str:
+        """The node's label for logs; before the node is attached, the hello's name."""
+        hello = self.hello
+        if self.node is UNATTACHED and hello is not None:
+            return hello.name if hello.instance == 0 else f"{hello.name}#{hello.instance}"
+        return self.node.label
 
     def send(self, message: p.Message) -> None:
         if self.closed:
@@ -160,7 +171,7 @@ class NodeSession(asyncio.Protocol):
     def abort(self, reason: str) -> None:
         """Close this session with a logged reason; the dispatcher goes on."""
         log.warning(
-            "action=session_closed node=%s peer=%s reason=%r", self.node.label, self.peer, reason
+            "action=session_closed node=%s peer=%s reason=%r", self.label, self.peer, reason
         )
         if self.transport is not None and not self.closed:
             self._flush()
@@ -232,8 +243,7 @@ class NodeSession(asyncio.Protocol):
             self.send(p.Refused(f"a hello nonce has at least {MIN_NONCE_BYTES} bytes"))
             self.abort("short nonce")
             return
-        self.hello = hello
-        self.node = Node(id=-1, name=hello.name, instance=hello.instance, uuid="")
+        self.hello = hello  # (it names the session in logs until the node is attached)
         self.server_nonce = secrets.token_bytes(32)
         proof = p.proof(self.server.secret, "dispatcher", hello.nonce, self.server_nonce)
         self.send(p.Challenge(version=p.PROTOCOL_VERSION, nonce=self.server_nonce, proof=proof))
@@ -394,6 +404,7 @@ class NodeServer:
         listener = self._listener
         if listener is None:
             return
+        loop = asyncio.get_running_loop()  # (once a wakeup, not once a connection)
         for _ in range(ACCEPT_BATCH):
             if len(self.handshaking) >= self.settings.max_handshaking:
                 self._pause_for_handshakes()
@@ -408,15 +419,15 @@ class NodeServer:
                 log.warning("action=accept_failed error=%r", exc)
                 if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
                     self._pause_accepting()
-                    asyncio.get_running_loop().call_later(ACCEPT_RETRY_S, self._resume_accepting)
+                    loop.call_later(ACCEPT_RETRY_S, self._resume_accepting)
                     return
                 continue
-            conn.setblocking(False)
-            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            session = NodeSession(self, f"{address[0]}:{address[1]}")
+            # (no setblocking nor TCP_NODELAY here: wrapping the socket in its
+            # transport does both, on either loop)
+            session = NodeSession(self, f"{address[0]}:{address[1]}", loop)
             self.handshaking.add(session)
             if self._tls is None:
-                self._open(conn, session)
+                self._open(conn, session, loop)
             else:
                 self._spawn(self._connect(conn, session), "render-accept")
 
@@ -434,7 +445,9 @@ class NodeServer:
                     self.accept_pauses,
                 )
 
-    def _open(self, conn: socket.socket, session: NodeSession) -> None:
+    def _open(
+        self, conn: socket.socket, session: NodeSession, loop: asyncio.AbstractEventLoop
+    ) -> None:
         """Wrap an accepted plain socket in a transport, without a task per connection.
 
         The loop's connect_accepted_socket makes the transport at its first step and
@@ -442,7 +455,7 @@ class NodeServer:
         the callback of what it awaits, and kept in `_opening` until it ends (close()
         closes what is still opening, as cancelling a task would).
         """
-        opening = asyncio.get_running_loop().connect_accepted_socket(lambda: session, conn)
+        opening = loop.connect_accepted_socket(lambda: session, conn)
         self._opening.add(opening)
         self._step_open(opening, conn, session)
 
