@@ -85,8 +85,8 @@ class NodeSession(asyncio.Protocol):
 
     # -- transport -----------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # (the peer's address came with the accept; the loop made the socket
-        # non-blocking and set TCP_NODELAY as it wrapped it)
+        # (the peer's address came with the accept, TCP_NODELAY was set on the accepted
+        # socket, and the loop made it non-blocking as it wrapped it)
         self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
         if self.closed:  # its handshake time ran out while TLS was still negotiating
             transport.close()
@@ -422,8 +422,9 @@ class NodeServer:
                     loop.call_later(ACCEPT_RETRY_S, self._resume_accepting)
                     return
                 continue
-            # (no setblocking nor TCP_NODELAY here: wrapping the socket in its
-            # transport does both, on either loop)
+            # (no setblocking: wrapping the socket in its transport does it, on either
+            # loop; TCP_NODELAY only uvloop's does)
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             session = NodeSession(self, f"{address[0]}:{address[1]}", loop)
             self.handshaking.add(session)
             if self._tls is None:
