@@ -16,6 +16,7 @@ until a slot frees (nothing is refused).
 
 from __future__ import annotations
 
+import _socket
 import asyncio
 import errno
 import functools
@@ -338,6 +339,7 @@ class NodeServer:
         # Accepting: our own listening socket, read only while fewer than
         # `max_handshaking` sessions are in their handshake.
         self._listener: socket.socket | None = None
+        self._family = int(socket.AF_INET)  # the listener's, as a plain int
         self._tls: ssl.SSLContext | None = None
         self.handshaking: set[NodeSession] = set()
         self._accepting = False
@@ -353,6 +355,7 @@ class NodeServer:
     async def start(self) -> None:
         self._tls = tls.server_context(self.settings)
         self._listener = _listening_socket(self.settings.host, self.settings.port)
+        self._family = int(self._listener.family)
         sock = self._listener.getsockname()
         self.address = (sock[0], sock[1])
         self._resume_accepting()
@@ -410,7 +413,7 @@ class NodeServer:
                 self._pause_for_handshakes()
                 return
             try:
-                conn, address = listener.accept()
+                fd, address = listener._accept()  # (socket.accept less its enum lookups)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:
@@ -424,6 +427,7 @@ class NodeServer:
                 continue
             # (no setblocking: wrapping the socket in its transport does it, on either
             # loop; TCP_NODELAY only uvloop's does)
+            conn = _Accepted(self._family, socket.SOCK_STREAM, 0, fd)
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             session = NodeSession(self, f"{address[0]}:{address[1]}", loop)
             self.handshaking.add(session)
@@ -961,6 +965,16 @@ def _last_two(nodes: dict[int, Node]) -> tuple[Node | None, Node | None]:
 
 def _ignore(session: NodeSession, message: object) -> None:
     return None
+
+
+class _Accepted(socket.socket):
+    """An accepted connection whose `family` and `type` read as plain ints: the enum
+    conversions of socket.socket's, asked for by the accept and again by the loop as
+    it wraps the socket, cost more than the accept's system call."""
+
+    __slots__ = ()
+    family = _socket.socket.family  # type: ignore[assignment]
+    type = _socket.socket.type  # type: ignore[assignment]
 
 
 def _listening_socket(host: str, port: int) -> socket.socket:
