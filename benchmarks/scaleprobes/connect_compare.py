@@ -123,7 +123,13 @@ class AtOnce:
 
 
 def one_run(
-    data: Path, clients: int, base: str, log: Path, profile: str, at_once: bool = False
+    data: Path,
+    clients: int,
+    base: str,
+    log: Path,
+    profile: str,
+    at_once: bool = False,
+    processes: int = 0,
 ) -> dict[str, Any]:
     env = {"PYTHONPATH": base} if base else {}
     if profile:
@@ -131,7 +137,9 @@ def one_run(
     d = Dispatcher(data, extra_env=env, log_path=log)
     with d.start(), contextlib.ExitStack() as stack:
         if not at_once:
-            fleet: Fleet | AtOnce = stack.enter_context(Fleet(d, clients, label="probe").start())
+            fleet: Fleet | AtOnce = stack.enter_context(
+                Fleet(d, clients, label="probe", processes=processes).start()
+            )
         ticks = process_ticks(d.pid)
         user, system = _user_system_ticks(d.pid)
         loop_ticks = _main_thread_ticks(d.pid)
@@ -182,6 +190,9 @@ def main() -> None:
         "--at-once", action="store_true", help="clients answer Assigns while others connect"
     )
     parser.add_argument("--profile", default="", help="cProfile stats to FILE.this / FILE.base")
+    parser.add_argument(
+        "--processes", type=int, default=0, help="client processes (0: one per 2,500 clients)"
+    )
     args = parser.parse_args()
     raise_open_files(args.clients + 256)
     with tempfile.TemporaryDirectory(prefix="probe-connect-") as scratch:
@@ -199,7 +210,13 @@ def main() -> None:
                     copy_data_dir(seeded, data)
                 began = time.perf_counter()
                 result = one_run(
-                    data, args.clients, base, root / f"d-{runs}.log", args.profile, args.at_once
+                    data,
+                    args.clients,
+                    base,
+                    root / f"d-{runs}.log",
+                    args.profile,
+                    args.at_once,
+                    args.processes,
                 )
                 result["run_s"] = round(time.perf_counter() - began, 1)
                 print(json.dumps(result), flush=True)
