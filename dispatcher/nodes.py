@@ -79,10 +79,12 @@ class NodeSession(asyncio.Protocol):
         # When the oldest result not yet followed by an assignment arrived (0: none):
         # the start of the dispatch latency the metrics measure.
         self.result_at = 0.0
-        # Until the Welcome is sent this session holds a handshake slot.
-        self._deadline = (loop or asyncio.get_running_loop()).call_later(
-            settings.handshake_timeout_s, self._handshake_expired
-        )
+        # Until the Welcome is sent this session holds a handshake slot. (None after:
+        # a cancelled timer kept by every idle session is three objects the collector
+        # walks for nothing.)
+        self._deadline: asyncio.TimerHandle | None = (
+            loop or asyncio.get_running_loop()
+        ).call_later(settings.handshake_timeout_s, self._handshake_expired)
 
     # -- transport -----------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -102,7 +104,9 @@ class NodeSession(asyncio.Protocol):
 
     def handshake_over(self) -> None:
         """Give back the handshake slot (welcomed, closed or never connected). Idempotent."""
-        self._deadline.cancel()
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
         self.server.handshake_ended(self)
 
     def _handshake_expired(self) -> None:
