@@ -947,15 +947,19 @@ class _NodeNames:
             and before is self._last
         )
         if was_fresh:
-            self._mark(nodes)
+            self._table, self._size, self._last = nodes, len(nodes), last
 
     def _fresh(self, nodes: dict[int, Node]) -> bool:
-        return (
-            nodes is self._table and len(nodes) == self._size and _last_two(nodes)[0] is self._last
-        )
+        return nodes is self._table and len(nodes) == self._size and _last(nodes) is self._last
 
     def _mark(self, nodes: dict[int, Node]) -> None:
-        self._table, self._size, self._last = nodes, len(nodes), _last_two(nodes)[0]
+        self._table, self._size, self._last = nodes, len(nodes), _last(nodes)
+
+
+def _last(nodes: dict[int, Node]) -> Node | None:
+    """The node added last; None when there is none."""
+    key = next(reversed(nodes), None)
+    return nodes[key] if key is not None else None
 
 
 def _last_two(nodes: dict[int, Node]) -> tuple[Node | None, Node | None]:
