@@ -74,7 +74,8 @@ class SimSession(asyncio.Protocol):
         self.killed = killed
         self.pools = list(pools)
         self.fail_rate = fail_rate
-        self.rng = random.Random(name)
+        # (seeded from the name only when results may fail: seeding costs a hash)
+        self.rng = random.Random(name) if fail_rate else None
         self.reader = p.FrameReader()
         self.transport: asyncio.Transport | None = None
         self.nonce = secrets.token_bytes(32)
@@ -153,7 +154,9 @@ class SimSession(asyncio.Protocol):
             self.counters.results += 1
         if self.killed:  # the dispatcher requeues a killed chunk: the queue keeps its depth
             return p.encode(p.Result(ref, False, None, "sim", wall, wall, killed=True))
-        if self.fail_rate and self.rng.random() < self.fail_rate:  # retried by its requeue count
+        if (
+            self.rng is not None and self.rng.random() < self.fail_rate
+        ):  # retried by its requeue count
             if self.counters.measuring:
                 self.counters.failed += 1
             return p.encode(p.Result(ref, False, 1, "sim failure", wall, wall))
@@ -178,6 +181,11 @@ class SimSession(asyncio.Protocol):
     def finish_later(self, ref: p.Ref) -> None:
         if self.transport is not None and not self.closed:
             self.transport.write(self.result(ref, time.perf_counter()))
+
+    def expire(self, timeout_s: float) -> None:
+        """No Welcome within `timeout_s`: the waiting connect fails."""
+        if not self.welcome.done():
+            self.welcome.set_exception(TimeoutError(f"{self.name}: no welcome in {timeout_s:g} s"))
 
     def heartbeat(self) -> None:
         if self.transport is not None and not self.closed and self.state == "ready":
@@ -205,10 +213,13 @@ def phase(name: str) -> None:
 async def connect(
     args: argparse.Namespace, secret: bytes, counters: Counters, sessions: list[SimSession]
 ) -> tuple[str, float]:
-    """Connect every session into `sessions`; the first alone, to learn the digest."""
+    """Connect every session into `sessions`: the first alone, to learn the digest, then
+    the others with `--wave` handshakes under way at once, the next one begun as soon as
+    one ends (a sliding window: no batch waits for its slowest handshake)."""
     loop = asyncio.get_running_loop()
     started = time.perf_counter()
     prefix = args.name_prefix or f"sim{os.getpid()}-"
+    timeout_s = args.connect_timeout_s
 
     async def one(index: int, digest: str) -> SimSession:
         name = f"{prefix}{index:05d}"
@@ -230,16 +241,25 @@ async def connect(
             args.host,
             args.port,
         )
-        await asyncio.wait_for(session.welcome, args.connect_timeout_s)
+        # (a timer on the session's own future: wait_for would add a future and a task step)
+        expiry = loop.call_later(timeout_s, session.expire, timeout_s)
+        try:
+            await session.welcome
+        finally:
+            expiry.cancel()
         return session
 
     first = await one(0, "")
     sessions.append(first)
     digest = first.welcome.result().templates_digest
-    wave = max(1, args.wave)
-    for begin in range(1, args.clients, wave):
-        batch = range(begin, min(args.clients, begin + wave))
-        sessions += await asyncio.gather(*(one(index, digest) for index in batch))
+    indexes = iter(range(1, args.clients))
+
+    async def lane() -> None:
+        for index in indexes:  # (shared: each lane takes the next number left)
+            sessions.append(await one(index, digest))
+
+    lanes = max(1, min(args.wave, args.clients - 1))
+    await asyncio.gather(*(lane() for _ in range(lanes)))
     return digest, time.perf_counter() - started
 
 

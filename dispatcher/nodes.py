@@ -16,6 +16,7 @@ until a slot frees (nothing is refused).
 
 from __future__ import annotations
 
+import _socket
 import asyncio
 import errno
 import functools
@@ -52,7 +53,9 @@ UNATTACHED = Node(id=-1, name="?", uuid="")
 class NodeSession(asyncio.Protocol):
     """One render-client instance's connection."""
 
-    def __init__(self, server: NodeServer, peer: str = "?") -> None:
+    def __init__(
+        self, server: NodeServer, peer: str = "?", loop: asyncio.AbstractEventLoop | None = None
+    ) -> None:
         self.server = server
         settings = server.settings
         self.reader = p.FrameReader(min(p.MAX_HANDSHAKE_FRAME_BYTES, settings.max_frame_bytes))
@@ -76,14 +79,17 @@ class NodeSession(asyncio.Protocol):
         # When the oldest result not yet followed by an assignment arrived (0: none):
         # the start of the dispatch latency the metrics measure.
         self.result_at = 0.0
-        # Until the Welcome is sent this session holds a handshake slot.
-        self._deadline = asyncio.get_running_loop().call_later(
-            settings.handshake_timeout_s, self._handshake_expired
-        )
+        # Until the Welcome is sent this session holds a handshake slot. (None after:
+        # a cancelled timer kept by every idle session is three objects the collector
+        # walks for nothing.)
+        self._deadline: asyncio.TimerHandle | None = (
+            loop or asyncio.get_running_loop()
+        ).call_later(settings.handshake_timeout_s, self._handshake_expired)
 
     # -- transport -----------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # (the peer's address and TCP_NODELAY were set on the accepted socket)
+        # (the peer's address came with the accept, TCP_NODELAY was set on the accepted
+        # socket, and the loop made it non-blocking as it wrapped it)
         self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
         if self.closed:  # its handshake time ran out while TLS was still negotiating
             transport.close()
@@ -98,7 +104,9 @@ class NodeSession(asyncio.Protocol):
 
     def handshake_over(self) -> None:
         """Give back the handshake slot (welcomed, closed or never connected). Idempotent."""
-        self._deadline.cancel()
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
         self.server.handshake_ended(self)
 
     def _handshake_expired(self) -> None:
@@ -133,8 +141,16 @@ class NodeSession(asyncio.Protocol):
         except p.ProtocolError as exc:
             self.abort(str(exc))
         except Exception:  # a bug must cost one session, never the dispatcher
-            log.exception("action=session_error node=%s peer=%s", self.node.label, self.peer)
+            log.exception("action=session_error node=%s peer=%s", self.label, self.peer)
             self.abort("internal error handling a message")
+
+    @property
+    def label(self) -> str:
+        """The node's label for logs; before the node is attached, the hello's name."""
+        hello = self.hello
+        if self.node is UNATTACHED and hello is not None:
+            return hello.name if hello.instance == 0 else f"{hello.name}#{hello.instance}"
+        return self.node.label
 
     def send(self, message: p.Message) -> None:
         if self.closed:
@@ -160,7 +176,7 @@ class NodeSession(asyncio.Protocol):
     def abort(self, reason: str) -> None:
         """Close this session with a logged reason; the dispatcher goes on."""
         log.warning(
-            "action=session_closed node=%s peer=%s reason=%r", self.node.label, self.peer, reason
+            "action=session_closed node=%s peer=%s reason=%r", self.label, self.peer, reason
         )
         if self.transport is not None and not self.closed:
             self._flush()
@@ -232,8 +248,7 @@ class NodeSession(asyncio.Protocol):
             self.send(p.Refused(f"a hello nonce has at least {MIN_NONCE_BYTES} bytes"))
             self.abort("short nonce")
             return
-        self.hello = hello
-        self.node = Node(id=-1, name=hello.name, instance=hello.instance, uuid="")
+        self.hello = hello  # (it names the session in logs until the node is attached)
         self.server_nonce = secrets.token_bytes(32)
         proof = p.proof(self.server.secret, "dispatcher", hello.nonce, self.server_nonce)
         self.send(p.Challenge(version=p.PROTOCOL_VERSION, nonce=self.server_nonce, proof=proof))
@@ -328,6 +343,7 @@ class NodeServer:
         # Accepting: our own listening socket, read only while fewer than
         # `max_handshaking` sessions are in their handshake.
         self._listener: socket.socket | None = None
+        self._family = int(socket.AF_INET)  # the listener's, as a plain int
         self._tls: ssl.SSLContext | None = None
         self.handshaking: set[NodeSession] = set()
         self._accepting = False
@@ -343,6 +359,7 @@ class NodeServer:
     async def start(self) -> None:
         self._tls = tls.server_context(self.settings)
         self._listener = _listening_socket(self.settings.host, self.settings.port)
+        self._family = int(self._listener.family)
         sock = self._listener.getsockname()
         self.address = (sock[0], sock[1])
         self._resume_accepting()
@@ -394,12 +411,13 @@ class NodeServer:
         listener = self._listener
         if listener is None:
             return
+        loop = asyncio.get_running_loop()  # (once a wakeup, not once a connection)
         for _ in range(ACCEPT_BATCH):
             if len(self.handshaking) >= self.settings.max_handshaking:
                 self._pause_for_handshakes()
                 return
             try:
-                conn, address = listener.accept()
+                fd, address = listener._accept()  # (socket.accept less its enum lookups)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:
@@ -408,15 +426,17 @@ class NodeServer:
                 log.warning("action=accept_failed error=%r", exc)
                 if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
                     self._pause_accepting()
-                    asyncio.get_running_loop().call_later(ACCEPT_RETRY_S, self._resume_accepting)
+                    loop.call_later(ACCEPT_RETRY_S, self._resume_accepting)
                     return
                 continue
-            conn.setblocking(False)
+            # (no setblocking: wrapping the socket in its transport does it, on either
+            # loop; TCP_NODELAY only uvloop's does)
+            conn = _Accepted(self._family, socket.SOCK_STREAM, 0, fd)
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            session = NodeSession(self, f"{address[0]}:{address[1]}")
+            session = NodeSession(self, f"{address[0]}:{address[1]}", loop)
             self.handshaking.add(session)
             if self._tls is None:
-                self._open(conn, session)
+                self._open(conn, session, loop)
             else:
                 self._spawn(self._connect(conn, session), "render-accept")
 
@@ -434,7 +454,9 @@ class NodeServer:
                     self.accept_pauses,
                 )
 
-    def _open(self, conn: socket.socket, session: NodeSession) -> None:
+    def _open(
+        self, conn: socket.socket, session: NodeSession, loop: asyncio.AbstractEventLoop
+    ) -> None:
         """Wrap an accepted plain socket in a transport, without a task per connection.
 
         The loop's connect_accepted_socket makes the transport at its first step and
@@ -442,7 +464,7 @@ class NodeServer:
         the callback of what it awaits, and kept in `_opening` until it ends (close()
         closes what is still opening, as cancelling a task would).
         """
-        opening = asyncio.get_running_loop().connect_accepted_socket(lambda: session, conn)
+        opening = loop.connect_accepted_socket(lambda: session, conn)
         self._opening.add(opening)
         self._step_open(opening, conn, session)
 
@@ -925,15 +947,19 @@ class _NodeNames:
             and before is self._last
         )
         if was_fresh:
-            self._mark(nodes)
+            self._table, self._size, self._last = nodes, len(nodes), last
 
     def _fresh(self, nodes: dict[int, Node]) -> bool:
-        return (
-            nodes is self._table and len(nodes) == self._size and _last_two(nodes)[0] is self._last
-        )
+        return nodes is self._table and len(nodes) == self._size and _last(nodes) is self._last
 
     def _mark(self, nodes: dict[int, Node]) -> None:
-        self._table, self._size, self._last = nodes, len(nodes), _last_two(nodes)[0]
+        self._table, self._size, self._last = nodes, len(nodes), _last(nodes)
+
+
+def _last(nodes: dict[int, Node]) -> Node | None:
+    """The node added last; None when there is none."""
+    key = next(reversed(nodes), None)
+    return nodes[key] if key is not None else None
 
 
 def _last_two(nodes: dict[int, Node]) -> tuple[Node | None, Node | None]:
@@ -947,6 +973,16 @@ def _last_two(nodes: dict[int, Node]) -> tuple[Node | None, Node | None]:
 
 def _ignore(session: NodeSession, message: object) -> None:
     return None
+
+
+class _Accepted(socket.socket):
+    """An accepted connection whose `family` and `type` read as plain ints: the enum
+    conversions of socket.socket's, asked for by the accept and again by the loop as
+    it wraps the socket, cost more than the accept's system call."""
+
+    __slots__ = ()
+    family = _socket.socket.family  # type: ignore[assignment]
+    type = _socket.socket.type  # type: ignore[assignment]
 
 
 def _listening_socket(host: str, port: int) -> socket.socket:

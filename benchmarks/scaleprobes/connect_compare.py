@@ -37,6 +37,16 @@ def _user_system_ticks(pid: int) -> tuple[int, int]:
     return int(fields[11]), int(fields[12])
 
 
+def _loop_schedstat(pid: int) -> tuple[float, float]:
+    """(seconds on a CPU, seconds runnable but waiting for one) of the main thread."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/schedstat") as stat:
+            ran, waited, _ = stat.read().split()
+    except OSError:
+        return math.nan, math.nan
+    return int(ran) / 1e9, int(waited) / 1e9
+
+
 def _main_thread_ticks(pid: int) -> int:
     """user + system ticks of a process's main thread (the event loop) alone."""
     with open(f"/proc/{pid}/task/{pid}/stat") as stat:
@@ -113,22 +123,38 @@ class AtOnce:
 
 
 def one_run(
-    data: Path, clients: int, base: str, log: Path, profile: str, at_once: bool = False
+    data: Path,
+    clients: int,
+    base: str,
+    log: Path,
+    profile: str,
+    at_once: bool = False,
+    processes: int = 0,
 ) -> dict[str, Any]:
     env = tree_env(base, profile and f"{profile}.{'base' if base else 'this'}")
     d = Dispatcher(data, extra_env=env, log_path=log)
     with d.start(), contextlib.ExitStack() as stack:
         if not at_once:
-            fleet: Fleet | AtOnce = stack.enter_context(Fleet(d, clients, label="probe").start())
+            fleet: Fleet | AtOnce = stack.enter_context(
+                Fleet(d, clients, label="probe", processes=processes).start()
+            )
         ticks = process_ticks(d.pid)
         user, system = _user_system_ticks(d.pid)
         loop_ticks = _main_thread_ticks(d.pid)
+        ran, waited = _loop_schedstat(d.pid)
+        sim_ticks = 0 if at_once else sum(process_ticks(pid) for pid in fleet.pids)
         if at_once:
             fleet = AtOnce(d, clients)
         connect_s = fleet.connect()
         used_s = (process_ticks(d.pid) - ticks) / TICKS_PER_S
+        sim_s = (
+            math.nan
+            if isinstance(fleet, AtOnce)
+            else (sum(process_ticks(pid) for pid in fleet.pids) - sim_ticks) / TICKS_PER_S
+        )
         user_after, system_after = _user_system_ticks(d.pid)
         loop_s = (_main_thread_ticks(d.pid) - loop_ticks) / TICKS_PER_S
+        ran_after, waited_after = _loop_schedstat(d.pid)
         online = d.status()["nodes_online"]
     return {
         "tree": "base" if base else "this",
@@ -136,6 +162,10 @@ def one_run(
         "dispatcher_cpu_s": round(used_s, 2),
         "cpu_us_per_handshake": round(1e6 * used_s / clients, 1),
         "loop_us_per_handshake": round(1e6 * loop_s / clients, 1),
+        "sim_us_per_handshake": round(1e6 * sim_s / clients, 1),
+        # Where the loop thread's wall time went: running, waiting for a CPU, or idle.
+        "loop_ran_s": round(ran_after - ran, 3),
+        "loop_queued_s": round(waited_after - waited, 3),
         "system_share": round(
             (system_after - system) / max(1, user_after - user + system_after - system), 2
         ),
@@ -157,6 +187,9 @@ def main() -> None:
         "--at-once", action="store_true", help="clients answer Assigns while others connect"
     )
     parser.add_argument("--profile", default="", help="cProfile stats to FILE.this / FILE.base")
+    parser.add_argument(
+        "--processes", type=int, default=0, help="client processes (0: one per 2,500 clients)"
+    )
     args = parser.parse_args()
     raise_open_files(args.clients + 256)
     with tempfile.TemporaryDirectory(prefix="probe-connect-") as scratch:
@@ -174,7 +207,13 @@ def main() -> None:
                     copy_data_dir(seeded, data)
                 began = time.perf_counter()
                 result = one_run(
-                    data, args.clients, base, root / f"d-{runs}.log", args.profile, args.at_once
+                    data,
+                    args.clients,
+                    base,
+                    root / f"d-{runs}.log",
+                    args.profile,
+                    args.at_once,
+                    args.processes,
                 )
                 result["run_s"] = round(time.perf_counter() - began, 1)
                 print(json.dumps(result), flush=True)

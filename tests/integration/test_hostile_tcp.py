@@ -100,7 +100,11 @@ def test_a_connection_that_does_not_finish_its_handshake_is_closed(
         assert closed_by_peer(sock, timeout_s=5.0), "a silent connection was kept open"
         sock.close()
     assert time.monotonic() - started < 4.0
-    assert "no handshake within 0.5 s" in farm_log(farm)
+    log = farm_log(farm)
+    assert "no handshake within 0.5 s" in log
+    # Named in the log by its hello once it said one, "?" before.
+    assert "action=session_closed node=evil peer=" in log
+    assert "action=session_closed node=? peer=" in log
 
 
 def test_frames_before_authentication_are_small(farm: Farm) -> None:
