@@ -675,15 +675,18 @@ class NodeServer:
         one is issued."""
         hello = session.hello
         assert hello is not None
+        new_node = node is None
         if node is None:
             node = Node(id=self.queue.new_node_id(), name=hello.name, instance=hello.instance)
             self.queue.nodes[node.id] = node
             self._names.added(self.queue.nodes, node)
-            log.info("action=node_registered node=%d name=%s", node.id, node.label)
         new_key = b""
         if not node.key:
             new_key = secrets.token_bytes(p.NODE_KEY_BYTES)
             node.key = new_key.hex()
+        if new_node:  # one line for both (a farm's first start registers thousands)
+            log.info("action=node_registered node=%d name=%s key=issued", node.id, node.label)
+        elif new_key:
             log.info("action=node_key_issued node=%d name=%s", node.id, node.label)
         node.host, node.platform, node.pools = auth.host, auth.platform, list(auth.pools)
         node.software = [(name[:255], version[:64]) for name, version in auth.software]
