@@ -24,7 +24,8 @@ from typing import Any
 
 from renderclient import processes, reaper, spawn
 from renderclient.cgroups import MemoryCgroup
-from renderclient.launcher import LauncherError
+from renderclient import launcher
+from renderclient.launcher import LauncherError, StartTimedOut
 
 logger = logging.getLogger(__name__)
 
@@ -206,6 +207,10 @@ class ProcessRunner:
                         None,
                         f"could not start {argv[0] if argv else '(empty)'}: {exc}",
                     )
+                    break
+                except StartTimedOut:
+                    exit_code = None
+                    error = f"the start of {argv[0]} got no answer in {launcher.START_TIMEOUT_S:g} s"
                     break
                 except LauncherError as exc:  # the kept reaper failed: this render with it
                     exit_code, error = None, f"the render's reaper failed: {exc}"

@@ -125,15 +125,40 @@ static int each_child(void (*act)(pid_t child, void *data), void *data) {
     return found;
 }
 
+/* Signal a child, and the process group it leads if it leads one (not ours): what it
+ * started in its group goes at once, not a round later. The child is not reaped yet,
+ * so neither its pid nor its group's id can have been taken by another process. */
+static void signal_child(pid_t child, int sig) {
+    if (getpgid(child) == child && child != getpgrp())
+        kill(-child, sig);
+    kill(child, sig);
+}
+
 static void send_kill(pid_t child, void *data) {
     (void)data;
-    kill(child, SIGKILL);
+    signal_child(child, SIGKILL);
 }
+
+static void print_pid(pid_t child, void *data) {
+    (void)data;
+    fprintf(stderr, " %d", (int)child);
+}
+
+static long ms_since(const struct timespec *began) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (long)(now.tv_sec - began->tv_sec) * 1000 + (now.tv_nsec - began->tv_nsec) / 1000000;
+}
+
+/* A child SIGKILL cannot end (in uninterruptible sleep, or not ours to signal) must
+ * not hold the render for ever: past this, it is named on our stderr and left. */
+#define KILL_LIMIT_MS 5000
 
 /* SIGKILL children until none is left: each killed child's children are re-parented
  * to us and killed in the next round. */
 static void kill_all_children(void) {
-    struct timespec pause = {0, 10 * 1000 * 1000};
+    struct timespec pause = {0, 10 * 1000 * 1000}, began;
+    clock_gettime(CLOCK_MONOTONIC, &began);
     for (;;) {
         each_child(send_kill, NULL);
         pid_t pid;
@@ -141,8 +166,14 @@ static void kill_all_children(void) {
         }
         if (pid < 0 && errno == ECHILD)
             return;
+        if (ms_since(&began) >= KILL_LIMIT_MS)
+            break;
         nanosleep(&pause, NULL);
     }
+    fprintf(stderr, "corral-reaper: still running %d ms after SIGKILL, left behind:",
+            KILL_LIMIT_MS);
+    each_child(print_pid, NULL);
+    fputc('\n', stderr);
 }
 
 static void kill_everything_and_exit(void) {
@@ -179,7 +210,7 @@ static void send_term_once(pid_t child, void *data) {
         if (termed->pids[i] == child)
             return;
     }
-    kill(child, SIGTERM);
+    signal_child(child, SIGTERM);
     if (termed->count < sizeof termed->pids / sizeof termed->pids[0])
         termed->pids[termed->count++] = child;
 }
@@ -196,7 +227,7 @@ static void end_tree_like(pid_t watched_parent, int status, sigset_t *watched) {
     if (pid < 0 && errno == ECHILD)
         end_like(status);
     struct termed termed = {{0}, 0};
-    struct timespec began, now, tick = {0, 100 * 1000 * 1000};
+    struct timespec began, tick = {0, 100 * 1000 * 1000};
     clock_gettime(CLOCK_MONOTONIC, &began);
     for (;;) {
         each_child(send_term_once, &termed); /* orphans of the ones that ended too */
@@ -207,10 +238,7 @@ static void end_tree_like(pid_t watched_parent, int status, sigset_t *watched) {
         }
         if (pid < 0 && errno == ECHILD)
             end_like(status);
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        long waited_ms = (long)(now.tv_sec - began.tv_sec) * 1000 +
-                         (now.tv_nsec - began.tv_nsec) / (1000 * 1000);
-        if (waited_ms >= END_GRACE_MS)
+        if (ms_since(&began) >= END_GRACE_MS)
             break;
     }
     kill_all_children();
@@ -386,18 +414,37 @@ static void start_command(int sock, char *request, size_t length, int output,
     answer(sock, 'P', child, 0);
 }
 
+/* A child that is no render reaper of ours: an orphan of a render whose reaper died
+ * before it could end its tree (SIGKILLed), re-parented to us. */
+static void kill_orphan(pid_t child, void *data) {
+    (void)data;
+    for (size_t i = 0; i < started_count; i++) {
+        if (started[i] == child)
+            return;
+    }
+    signal_child(child, SIGKILL);
+}
+
 static void reap_and_report(int sock) {
-    int status;
+    int status, orphans = 0;
     pid_t pid;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        int reported = 0;
         for (size_t i = 0; i < started_count; i++) {
             if (started[i] == pid) { /* an orphan of a render is reaped without a word */
                 started[i] = started[--started_count];
                 answer(sock, 'X', pid, status);
+                reported = 1;
                 break;
             }
         }
+        /* A render reaper that exits has ended its tree; one killed by a signal may
+         * not have (its orphans come to us), nor may an orphan that ended. */
+        if (!reported || WIFSIGNALED(status))
+            orphans = 1;
     }
+    if (orphans)
+        each_child(kill_orphan, NULL);
 }
 
 /* Descriptors 1 and 2 closed in the client: hold them with /dev/null, so that no
