@@ -305,17 +305,28 @@ async def test_a_stuck_reaper_fails_with_its_renders_and_the_next_start_replaces
     the_reaper = kept.reaper_pid
     assert the_reaper > 0  # (0 would stop our own process group)
     os.kill(the_reaper, signal.SIGSTOP)  # alive, and answering nothing for good
-    # More starts than its socket queues: some wait to be sent, and fail as well.
-    starts = [kept.spawn(["true"], output_fd=2, env=None, cwd=None) for _ in range(15)]
-    failed = await asyncio.wait_for(asyncio.gather(*starts, return_exceptions=True), 5)
+    # More starts than its socket queues: some wait to be sent.
+    starts = [kept.spawn(["true"], output_fd=2, env=_big_env(), cwd=None) for _ in range(15)]
+    results = await asyncio.wait_for(asyncio.gather(*starts, return_exceptions=True), 5)
+    failed = [result for result in results if isinstance(result, BaseException)]
     assert all(isinstance(error, launcher.LauncherError) for error in failed), failed
     assert any(isinstance(error, launcher.StartTimedOut) for error in failed)
+    for result in results:  # some sent once it was replaced: started by the new one
+        if not isinstance(result, BaseException):
+            assert await asyncio.wait_for(result.wait(), 5) == 0
     with pytest.raises(launcher.LauncherError):
         await asyncio.wait_for(running.wait(), 5)
     assert "stuck" in caplog.text
     assert await _gone(the_reaper) and await _gone(running.pid)
     assert (await _run(kept, ["sh", "-c", "exit 4"]))[0] == 4
     assert kept.reaper_pid not in (0, the_reaper)
+
+
+def _big_env() -> dict[str, str]:
+    """An environment of 240 kB: 15 requests with it are more than the socket queues
+    (each string under exec's 128 kB limit)."""
+    filler = {f"FILLER{index}": "x" * 60_000 for index in range(4)}
+    return {"PATH": os.environ.get("PATH", os.defpath), **filler}
 
 
 @needs_compiled
@@ -329,7 +340,8 @@ async def test_starts_past_what_the_socket_queues_wait_to_be_sent(
     try:
         argvs = [["sh", "-c", f"exit {code}"] for code in range(15)]
         starts = [
-            asyncio.create_task(kept.spawn(argv, output_fd=2, env=None, cwd=None)) for argv in argvs
+            asyncio.create_task(kept.spawn(argv, output_fd=2, env=_big_env(), cwd=None))
+            for argv in argvs
         ]
         await asyncio.sleep(0.2)
         assert not any(start.done() for start in starts)
