@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import array
 import asyncio
+import contextlib
 import errno
 import os
 import re
@@ -224,6 +225,44 @@ async def test_a_killed_kept_reaper_gives_a_failed_result(kept: launcher.Launche
     os.kill(kept.reaper_pid, signal.SIGKILL)
     result = await asyncio.wait_for(outcome, 5)
     assert result.exit_code is None and "reaper failed" in result.error
+
+
+@needs_compiled
+async def test_a_start_with_no_answer_says_so_in_the_result(
+    kept: launcher.Launcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(launcher, "START_TIMEOUT_S", 0.2)
+    kept.start()
+    the_reaper = kept.reaper_pid
+    assert the_reaper > 0  # (0 would stop our own process group)
+    os.kill(the_reaper, signal.SIGSTOP)
+    try:
+        result = await ProcessRunner([["sleep", "30"]], on_output=lambda _: None).run()
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # (it was stuck: it was killed)
+            os.kill(the_reaper, signal.SIGCONT)
+    assert result.exit_code is None
+    assert result.error == "the start of sleep got no answer in 0.2 s"
+
+
+@needs_compiled
+async def test_a_kill_while_the_start_waits_takes_effect_once_it_starts(
+    kept: launcher.Launcher,
+) -> None:
+    kept.start()
+    the_reaper = kept.reaper_pid
+    assert the_reaper > 0  # (0 would stop our own process group)
+    running = ProcessRunner([["sleep", "30"]], on_output=lambda _: None, term_grace_s=5)
+    os.kill(the_reaper, signal.SIGSTOP)
+    try:
+        outcome = asyncio.ensure_future(running.run())
+        await asyncio.sleep(0.1)
+        running.kill("stopped by the test")
+    finally:
+        os.kill(the_reaper, signal.SIGCONT)
+    result = await asyncio.wait_for(outcome, 5)
+    assert result.killed and result.error == "stopped by the test"
+    assert running.pid is not None and await _gone(running.pid)
 
 
 async def _ticking(ticks: list[float]) -> None:
