@@ -14,15 +14,24 @@ SIGXFSZ at their default actions, no other descriptor inherited. A command
 that cannot run (not found, not executable, a folder that cannot be entered)
 ends with 127 and the reason on its output, as under the one-shot reaper; a
 command that ends has what it left in its tree (daemons included) ended by its
-reaper, SIGTERM then SIGKILL 2 s later, before the exit is reported.
+reaper, SIGTERM then SIGKILL 2 s later, before the exit is reported (a process
+SIGKILL cannot end is named on the output after 5 s more, and left). A render
+reaper that is itself killed by a signal may leave its tree: the kept reaper
+kills every child of its own that is no render reaper whenever a render reaper
+ends by a signal. A late render (see below) is killed through a pidfd, only while the kept
+reaper is still its parent: its pid may have been reaped and taken since.
 
 The start's answer only waits for the kept reaper's fork(), never for the
 command's exec or folder, and `await spawn()` waits for it without holding the
 loop: the answers come in the order of the requests, so the socket's reader
 settles the oldest start waiting with each pid or errno, and exit reports as they
-come. A start with no answer within START_TIMEOUT_S (a fork stalled on a loaded
-or swapping machine) fails alone with `StartTimedOut`; if its render starts
-later, nobody waits for it, and its tree is killed at once. If the reaper ends
+come. A start with no answer within START_TIMEOUT_S fails with `StartTimedOut`. If
+the reaper answered something else meanwhile (a fork stalled on a loaded or
+swapping machine), it fails alone: if its render starts later, nobody waits for
+it, and it is killed at once. If the reaper answered nothing at all, it is
+stuck: it fails as if it had ended (below). A start that finds the socket full
+waits for it to take the request whole (a datagram: queued whole or not at
+all, so the answers keep the requests' order). If the reaper ends
 (it was killed, or its end of the socket closed), the starts and the commands
 waiting on it get `LauncherError`, the latter with its exit status, and the next
 start begins a new reaper.
@@ -54,7 +63,8 @@ ANSWER = struct.Struct("=cii")
 REQUEST_HEAD = struct.Struct("=cII")
 MAX_REQUEST_BYTES = 1 << 20  # the reaper's receive buffer (reaper.c REQUEST_BYTES)
 # A start is a fork of a small process, answered in milliseconds; a loaded or swapping
-# machine can take seconds. Past this the start fails alone: the renders running stay.
+# machine can take seconds. Past this the start fails: alone (the renders running stay)
+# if the reaper answered anything meanwhile, else the reaper is stuck and fails too.
 START_TIMEOUT_S = 30.0
 RETIRED_POLL_S = 0.02
 RETIRED_MAX_POLL_S = 5.0  # (a retired reaper polled less often the longer it takes)

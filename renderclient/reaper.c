@@ -16,6 +16,9 @@
  *    1 s tick): it SIGKILLs its children until it has none left. Each killed
  *    child's children are re-parented to it and killed in the next round, so
  *    grandchildren in their own sessions die too.
+ * Each signal goes to a child and to the process group it leads, if it leads
+ * one. The SIGKILL rounds last KILL_LIMIT_MS at most: a child SIGKILL cannot
+ * end (uninterruptible sleep, another user's) is named on stderr and left.
  * SIGTERM, SIGINT, SIGHUP and SIGQUIT are left to the command (the client
  * signals the whole group); the reaper waits for the command's end.
  *
@@ -37,7 +40,9 @@
  * output, as above), "E" and an errno for a bad request or a failed fork (one
  * of the two per request, in the requests' order), later "X", the pid and its
  * wait status. The client dying, or closing its
- * end, ends the reaper as above: every child killed.
+ * end, ends the reaper as above: every child killed. A render reaper that ends
+ * by a signal (SIGKILLed, it could not end its tree) leaves orphans to us: when
+ * one does, every child of ours that is no render reaper is killed.
  * renderclient/reaper.py builds this file and holds the same logic in Python
  * for hosts without a C compiler.
  */
