@@ -18,8 +18,9 @@ reaper, SIGTERM then SIGKILL 2 s later, before the exit is reported (a process
 SIGKILL cannot end is named on the output after 5 s more, and left). A render
 reaper that is itself killed by a signal may leave its tree: the kept reaper
 kills every child of its own that is no render reaper whenever a render reaper
-ends by a signal. A late render (see below) is killed through a pidfd, only while the kept
-reaper is still its parent: its pid may have been reaped and taken since.
+ends by a signal. A late render (see below) is killed through a pidfd, only
+while the kept reaper is still its parent: its pid may have been reaped and
+taken since.
 
 The start's answer only waits for the kept reaper's fork(), never for the
 command's exec or folder, and `await spawn()` waits for it without holding the
