@@ -14,15 +14,25 @@ SIGXFSZ at their default actions, no other descriptor inherited. A command
 that cannot run (not found, not executable, a folder that cannot be entered)
 ends with 127 and the reason on its output, as under the one-shot reaper; a
 command that ends has what it left in its tree (daemons included) ended by its
-reaper, SIGTERM then SIGKILL 2 s later, before the exit is reported.
+reaper, SIGTERM then SIGKILL 2 s later, before the exit is reported (a process
+SIGKILL cannot end is named on the output after 5 s more, and left). A render
+reaper that is itself killed by a signal may leave its tree: the kept reaper
+kills every child of its own that is no render reaper whenever a render reaper
+ends by a signal. A late render (see below) is killed through a pidfd, only
+while the kept reaper is still its parent: its pid may have been reaped and
+taken since.
 
 The start's answer only waits for the kept reaper's fork(), never for the
 command's exec or folder, and `await spawn()` waits for it without holding the
 loop: the answers come in the order of the requests, so the socket's reader
 settles the oldest start waiting with each pid or errno, and exit reports as they
-come. A start with no answer within START_TIMEOUT_S (a fork stalled on a loaded
-or swapping machine) fails alone with `StartTimedOut`; if its render starts
-later, nobody waits for it, and its tree is killed at once. If the reaper ends
+come. A start with no answer within START_TIMEOUT_S fails with `StartTimedOut`. If
+the reaper answered something else meanwhile (a fork stalled on a loaded or
+swapping machine), it fails alone: if its render starts later, nobody waits for
+it, and it is killed at once. If the reaper answered nothing at all, it is
+stuck: it fails as if it had ended (below). A start that finds the socket full
+waits for it to take the request whole (a datagram: queued whole or not at
+all, so the answers keep the requests' order). If the reaper ends
 (it was killed, or its end of the socket closed), the starts and the commands
 waiting on it get `LauncherError`, the latter with its exit status, and the next
 start begins a new reaper.
@@ -46,7 +56,7 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 
 from dispatcher.errors import CorralError
-from renderclient import processes, reaper
+from renderclient import reaper
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +64,8 @@ ANSWER = struct.Struct("=cii")
 REQUEST_HEAD = struct.Struct("=cII")
 MAX_REQUEST_BYTES = 1 << 20  # the reaper's receive buffer (reaper.c REQUEST_BYTES)
 # A start is a fork of a small process, answered in milliseconds; a loaded or swapping
-# machine can take seconds. Past this the start fails alone: the renders running stay.
+# machine can take seconds. Past this the start fails: alone (the renders running stay)
+# if the reaper answered anything meanwhile, else the reaper is stuck and fails too.
 START_TIMEOUT_S = 30.0
 RETIRED_POLL_S = 0.02
 RETIRED_MAX_POLL_S = 5.0  # (a retired reaper polled less often the longer it takes)
@@ -105,17 +116,20 @@ class LaunchedProcess:
 
 
 class _Start:
-    """A start sent and not yet answered: settled by its answer, or failed by its timer."""
+    """A start sent and not yet answered: settled by its answer, or failed by its timer.
+    `heard` counts the reaper's answers when it was sent."""
 
-    __slots__ = ("answered", "program", "timer")
+    __slots__ = ("answered", "heard", "program", "timer")
 
     def __init__(
         self,
         program: str,
+        heard: int,
         loop: asyncio.AbstractEventLoop,
         expire: Callable[[_Start], None],
     ) -> None:
         self.program = program
+        self.heard = heard
         self.answered: asyncio.Future[LaunchedProcess] = loop.create_future()
         self.timer = loop.call_later(START_TIMEOUT_S, expire, self)
 
@@ -129,6 +143,8 @@ class Launcher:
         self._loop = weakref.ref(asyncio.get_running_loop())
         self._running: dict[int, asyncio.Future[int]] = {}
         self._starts: deque[_Start] = deque()  # sent, in order, awaiting their answers
+        self._heard = 0  # answers read from the reaper (P, E and X), for telling it stuck
+        self._send_waiters: list[asyncio.Future[bool]] = []  # starts the full socket holds
         self._reaper_pid = 0
         self._sock: socket.socket | None = None
         self._finalizer: weakref.finalize[..., None] | None = None
@@ -184,6 +200,8 @@ class Launcher:
         loop = self._loop()
         if loop is not None and not loop.is_closed():
             loop.remove_reader(sock.fileno())
+            loop.remove_writer(sock.fileno())
+        self._wake_senders()  # they send again, to the next reaper
         sock.close()
         return True
 
@@ -198,14 +216,24 @@ class Launcher:
         """Start `argv` (looked up in `env`'s PATH when it names no folder) under a render
         reaper of its own; ValueError for a NUL in a string, OSError when the reaper
         cannot fork, StartTimedOut past START_TIMEOUT_S without an answer, LauncherError
-        when the kept reaper fails (it is then replaced). The loop runs meanwhile."""
+        when the kept reaper fails (it is then replaced). The loop runs meanwhile, and
+        while the socket is full (a slow reaper) the request waits to be sent whole."""
         request = _request(argv, os.environ if env is None else env, cwd)
         fds = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [output_fd]))]
-        for attempt in (1, 2):
+        deadline = 0.0
+        sock = None
+        attempt = 1
+        while True:
             self.start()
             assert self._sock is not None
+            if self._sock is not sock:  # (a new reaper: the start has its full time again)
+                sock, deadline = self._sock, self._running_loop().time() + START_TIMEOUT_S
             try:
+                # One datagram: queued whole or not at all, so the answers keep their order.
                 self._sock.sendmsg([request], fds)
+            except BlockingIOError:
+                await self._writable(argv[0], deadline)
+                continue
             except OSError as exc:
                 if exc.errno == errno.EMSGSIZE:
                     raise RequestTooLarge(f"a request of {len(request)} bytes") from exc
@@ -215,32 +243,76 @@ class Launcher:
                 self._fail(f"the reaper was gone: {exc}")
                 if attempt == 2:
                     raise LauncherError(f"the reaper did not start {argv[0]}: {exc}") from exc
+                attempt += 1
                 continue
             return await self._answer(argv[0])
-        raise AssertionError("unreachable")
+
+    async def _writable(self, program: str, deadline: float) -> None:
+        """Wait until the socket takes a request again (or it was replaced); past the
+        start's deadline StartTimedOut. (A reaper that reads nothing is told stuck by the
+        starts it has not answered: they were sent first, and time out first.)"""
+        sock = self._sock
+        assert sock is not None
+        loop = self._running_loop()
+        waiter: asyncio.Future[bool] = loop.create_future()
+        if not self._send_waiters:
+            loop.add_writer(sock.fileno(), self._wake_senders)
+        self._send_waiters.append(waiter)
+        timer = loop.call_at(deadline, lambda: waiter.done() or waiter.set_result(False))
+        try:
+            sent = await waiter
+        finally:
+            timer.cancel()
+            if waiter in self._send_waiters:
+                self._send_waiters.remove(waiter)
+                if not self._send_waiters and sock is self._sock:
+                    loop.remove_writer(sock.fileno())
+        if not sent:
+            raise StartTimedOut(
+                f"the reaper took no request to start {program} within {START_TIMEOUT_S:g} s"
+            )
+
+    def _wake_senders(self) -> None:
+        """The socket takes requests again (or is gone): the waiting starts send."""
+        waiters, self._send_waiters = self._send_waiters, []
+        if self._sock is not None:
+            loop = self._loop()
+            if loop is not None and not loop.is_closed():
+                loop.remove_writer(self._sock.fileno())
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(True)
 
     async def _answer(self, program: str) -> LaunchedProcess:
         """The answer to the start just sent, settled by the socket's reader."""
-        start = _Start(program, self._running_loop(), self._expire)
+        start = _Start(program, self._heard, self._running_loop(), self._expire)
         self._starts.append(start)
+        reaper_pid = self._reaper_pid
         try:
             return await start.answered
         except asyncio.CancelledError:
             answered = start.answered
             if answered.done() and not answered.cancelled() and answered.exception() is None:
-                _kill_render(answered.result().pid, program)  # started as we were cancelled
+                # started as we were cancelled
+                _kill_render(answered.result().pid, program, reaper_pid)
             raise
 
     def _expire(self, start: _Start) -> None:
-        """No answer in time: this start fails; it stays in line for its late answer."""
+        """No answer in time: this start fails. A reaper that answered something since
+        it was sent is slow, and the start stays in line for its late answer; one that
+        answered nothing at all is stuck, and fails as if it had died (so that the
+        next start brings up a new one instead of waiting for it in vain)."""
         if start.answered.done():
             return
+        stuck = self._heard == start.heard
         logger.warning(
-            "action=launcher_start_timeout reaper_pid=%d program=%s timeout_s=%g: the render "
-            "fails, and is killed if it starts later",
+            "action=launcher_start_timeout reaper_pid=%d program=%s timeout_s=%g stuck=%s: "
+            "the render fails, %s",
             self._reaper_pid,
             start.program,
             START_TIMEOUT_S,
+            stuck,
+            "and the reaper with its renders" if stuck else "and is killed if it starts later",
         )
         start.answered.set_exception(
             StartTimedOut(
@@ -248,6 +320,11 @@ class Launcher:
                 f"within {START_TIMEOUT_S:g} s"
             )
         )
+        if stuck:
+            self._fail(
+                f"stuck: no answer at all within {START_TIMEOUT_S:g} s of the start of "
+                f"{start.program}"
+            )
 
     def _on_readable(self) -> None:
         sock = self._sock
@@ -265,6 +342,7 @@ class Launcher:
         """Settle an exit report, or the oldest start with its pid or errno."""
         if not answer:
             raise LauncherError("the reaper closed its end")
+        self._heard += 1
         kind, value, status = ANSWER.unpack(answer)
         if kind == b"X":
             exited = self._running.pop(value, None)
@@ -279,7 +357,7 @@ class Launcher:
             if not start.answered.done():
                 start.answered.set_exception(OSError(value, os.strerror(value), start.program))
         elif start.answered.done():  # timed out or cancelled: nobody waits for it
-            _kill_render(value, start.program)
+            _kill_render(value, start.program, self._reaper_pid)
         else:
             exited = self._running_loop().create_future()
             self._running[value] = exited
@@ -313,13 +391,64 @@ class Launcher:
         _end_reaper(pid, running, why, self._loop(), REAP_POLLS)
 
 
-def _kill_render(pid: int, program: str) -> None:
-    """A render started for a start nobody waits for any more: its tree dies at once
-    (the kept reaper reaps its reaper; the exit report finds no waiter)."""
-    killed = processes.signal_tree(pid, signal.SIGKILL)
+def _kill_render(pid: int, program: str, reaper_pid: int) -> None:
+    """A render started for a start nobody waits for any more: its reaper and its group
+    die at once (the kept reaper reaps the reaper, kills the orphans it leaves, and its
+    exit report finds no waiter)."""
+    killed = _kill_child_of(pid, reaper_pid)
     logger.warning(
-        "action=launcher_late_start_killed pid=%d program=%s processes=%d", pid, program, killed
+        "action=launcher_late_start_killed pid=%d program=%s killed=%s", pid, program, killed
     )
+
+
+def _kill_child_of(pid: int, parent: int) -> bool:
+    """SIGKILL `pid` and the process group it leads, only while it is `parent`'s child.
+
+    We are not its parent: it may have ended and been reaped, and its pid taken by
+    another process. A pidfd names the process itself; the parent is read after it was
+    opened, so a pid reused since then fails the check or the signal (ESRCH). The
+    leader is stopped first: alive, it holds its group's id while the group is killed."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return False
+    except OSError:  # no pidfd here (Linux before 5.3): the parent check alone
+        pidfd = -1
+    try:
+        found_parent, group = _parent_and_group(pid)
+        if found_parent != parent:
+            return False
+        if group == pid:
+            if pidfd >= 0:
+                with contextlib.suppress(ProcessLookupError):
+                    signal.pidfd_send_signal(pidfd, signal.SIGSTOP)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+        return _kill(pidfd, pid)
+    finally:
+        if pidfd >= 0:
+            os.close(pidfd)
+
+
+def _kill(pidfd: int, pid: int) -> bool:
+    try:
+        if pidfd >= 0:
+            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+        else:
+            os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _parent_and_group(pid: int) -> tuple[int, int]:
+    """(parent pid, process group id) from /proc, or (0, 0) for a process gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as file:
+            fields = file.read().rpartition(b")")[2].split()
+        return int(fields[1]), int(fields[2])
+    except (OSError, IndexError, ValueError):
+        return 0, 0
 
 
 def _end_reaper(

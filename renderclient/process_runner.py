@@ -22,9 +22,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from renderclient import processes, reaper, spawn
+from renderclient import launcher, processes, reaper, spawn
 from renderclient.cgroups import MemoryCgroup
-from renderclient.launcher import LauncherError
+from renderclient.launcher import LauncherError, StartTimedOut
 
 logger = logging.getLogger(__name__)
 
@@ -205,6 +205,12 @@ class ProcessRunner:
                     exit_code, error = (
                         None,
                         f"could not start {argv[0] if argv else '(empty)'}: {exc}",
+                    )
+                    break
+                except StartTimedOut:
+                    exit_code = None
+                    error = (
+                        f"the start of {argv[0]} got no answer in {launcher.START_TIMEOUT_S:g} s"
                     )
                     break
                 except LauncherError as exc:  # the kept reaper failed: this render with it

@@ -16,6 +16,9 @@
  *    1 s tick): it SIGKILLs its children until it has none left. Each killed
  *    child's children are re-parented to it and killed in the next round, so
  *    grandchildren in their own sessions die too.
+ * Each signal goes to a child and to the process group it leads, if it leads
+ * one. The SIGKILL rounds last KILL_LIMIT_MS at most: a child SIGKILL cannot
+ * end (uninterruptible sleep, another user's) is named on stderr and left.
  * SIGTERM, SIGINT, SIGHUP and SIGQUIT are left to the command (the client
  * signals the whole group); the reaper waits for the command's end.
  *
@@ -37,7 +40,9 @@
  * output, as above), "E" and an errno for a bad request or a failed fork (one
  * of the two per request, in the requests' order), later "X", the pid and its
  * wait status. The client dying, or closing its
- * end, ends the reaper as above: every child killed.
+ * end, ends the reaper as above: every child killed. A render reaper that ends
+ * by a signal (SIGKILLed, it could not end its tree) leaves orphans to us: when
+ * one does, every child of ours that is no render reaper is killed.
  * renderclient/reaper.py builds this file and holds the same logic in Python
  * for hosts without a C compiler.
  */
@@ -125,15 +130,40 @@ static int each_child(void (*act)(pid_t child, void *data), void *data) {
     return found;
 }
 
+/* Signal a child, and the process group it leads if it leads one (not ours): what it
+ * started in its group goes at once, not a round later. The child is not reaped yet,
+ * so neither its pid nor its group's id can have been taken by another process. */
+static void signal_child(pid_t child, int sig) {
+    if (getpgid(child) == child && child != getpgrp())
+        kill(-child, sig);
+    kill(child, sig);
+}
+
 static void send_kill(pid_t child, void *data) {
     (void)data;
-    kill(child, SIGKILL);
+    signal_child(child, SIGKILL);
 }
+
+static void print_pid(pid_t child, void *data) {
+    (void)data;
+    fprintf(stderr, " %d", (int)child);
+}
+
+static long ms_since(const struct timespec *began) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (long)(now.tv_sec - began->tv_sec) * 1000 + (now.tv_nsec - began->tv_nsec) / 1000000;
+}
+
+/* A child SIGKILL cannot end (in uninterruptible sleep, or not ours to signal) must
+ * not hold the render for ever: past this, it is named on our stderr and left. */
+#define KILL_LIMIT_MS 5000
 
 /* SIGKILL children until none is left: each killed child's children are re-parented
  * to us and killed in the next round. */
 static void kill_all_children(void) {
-    struct timespec pause = {0, 10 * 1000 * 1000};
+    struct timespec pause = {0, 10 * 1000 * 1000}, began;
+    clock_gettime(CLOCK_MONOTONIC, &began);
     for (;;) {
         each_child(send_kill, NULL);
         pid_t pid;
@@ -141,8 +171,14 @@ static void kill_all_children(void) {
         }
         if (pid < 0 && errno == ECHILD)
             return;
+        if (ms_since(&began) >= KILL_LIMIT_MS)
+            break;
         nanosleep(&pause, NULL);
     }
+    fprintf(stderr, "corral-reaper: still running %d ms after SIGKILL, left behind:",
+            KILL_LIMIT_MS);
+    each_child(print_pid, NULL);
+    fputc('\n', stderr);
 }
 
 static void kill_everything_and_exit(void) {
@@ -179,7 +215,7 @@ static void send_term_once(pid_t child, void *data) {
         if (termed->pids[i] == child)
             return;
     }
-    kill(child, SIGTERM);
+    signal_child(child, SIGTERM);
     if (termed->count < sizeof termed->pids / sizeof termed->pids[0])
         termed->pids[termed->count++] = child;
 }
@@ -196,7 +232,7 @@ static void end_tree_like(pid_t watched_parent, int status, sigset_t *watched) {
     if (pid < 0 && errno == ECHILD)
         end_like(status);
     struct termed termed = {{0}, 0};
-    struct timespec began, now, tick = {0, 100 * 1000 * 1000};
+    struct timespec began, tick = {0, 100 * 1000 * 1000};
     clock_gettime(CLOCK_MONOTONIC, &began);
     for (;;) {
         each_child(send_term_once, &termed); /* orphans of the ones that ended too */
@@ -207,10 +243,7 @@ static void end_tree_like(pid_t watched_parent, int status, sigset_t *watched) {
         }
         if (pid < 0 && errno == ECHILD)
             end_like(status);
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        long waited_ms = (long)(now.tv_sec - began.tv_sec) * 1000 +
-                         (now.tv_nsec - began.tv_nsec) / (1000 * 1000);
-        if (waited_ms >= END_GRACE_MS)
+        if (ms_since(&began) >= END_GRACE_MS)
             break;
     }
     kill_all_children();
@@ -386,18 +419,37 @@ static void start_command(int sock, char *request, size_t length, int output,
     answer(sock, 'P', child, 0);
 }
 
+/* A child that is no render reaper of ours: an orphan of a render whose reaper died
+ * before it could end its tree (SIGKILLed), re-parented to us. */
+static void kill_orphan(pid_t child, void *data) {
+    (void)data;
+    for (size_t i = 0; i < started_count; i++) {
+        if (started[i] == child)
+            return;
+    }
+    signal_child(child, SIGKILL);
+}
+
 static void reap_and_report(int sock) {
-    int status;
+    int status, orphans = 0;
     pid_t pid;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        int reported = 0;
         for (size_t i = 0; i < started_count; i++) {
             if (started[i] == pid) { /* an orphan of a render is reaped without a word */
                 started[i] = started[--started_count];
                 answer(sock, 'X', pid, status);
+                reported = 1;
                 break;
             }
         }
+        /* A render reaper that exits has ended its tree; one killed by a signal may
+         * not have (its orphans come to us), nor may an orphan that ended. */
+        if (!reported || WIFSIGNALED(status))
+            orphans = 1;
     }
+    if (orphans)
+        each_child(kill_orphan, NULL);
 }
 
 /* Descriptors 1 and 2 closed in the client: hold them with /dev/null, so that no

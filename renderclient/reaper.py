@@ -41,6 +41,9 @@ PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 BUILD_TIMEOUT_S = 60.0
 END_GRACE_S = 2.0  # what a render's command left behind has this long after SIGTERM
+# A leftover SIGKILL cannot end (uninterruptible sleep, not ours to signal) must not hold
+# the render for ever: past this it is named on the render's output and left.
+KILL_LIMIT_S = 5.0
 BUILD_VERSION = b"static-first"  # how it is built: a change names a new cached file
 
 _command: list[str] | None = None
@@ -130,18 +133,37 @@ def _children(me: int) -> list[int]:
     return found
 
 
+def _signal_child(pid: int, signum: int) -> None:
+    """Signal a child, and the group it leads if it leads one (not ours); unreaped, its
+    pid and its group's id are still its own."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        if os.getpgid(pid) == pid and pid != os.getpgrp():
+            os.killpg(pid, signum)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, signum)
+
+
 def _kill_all_children(me: int) -> None:
-    """SIGKILL children until none is left (the killed ones' orphans come to us)."""
+    """SIGKILL children until none is left (the killed ones' orphans come to us), or
+    until KILL_LIMIT_S has passed: then the ones left are named on stderr."""
+    deadline = time.monotonic() + KILL_LIMIT_S
     while True:
         for pid in _children(me):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+            _signal_child(pid, signal.SIGKILL)
         try:
             while os.waitpid(-1, os.WNOHANG)[0] > 0:
                 pass
         except ChildProcessError:
             return
+        if time.monotonic() >= deadline:
+            break
         time.sleep(0.01)
+    left = " ".join(str(pid) for pid in _children(me))
+    print(
+        f"reaper: still running {KILL_LIMIT_S:g} s after SIGKILL, left behind: {left}",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _kill_everything_and_exit(me: int) -> None:
@@ -168,8 +190,7 @@ def _end_tree_like(client: int, me: int, status: int, watched: set[signal.Signal
             _kill_all_children(me)
             break
         for pid in set(_children(me)) - termed:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
+            _signal_child(pid, signal.SIGTERM)
             termed.add(pid)
         signal.sigtimedwait(watched, 0.1)
         if os.getppid() != client:

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import array
 import asyncio
+import contextlib
 import errno
 import os
 import re
+import select
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -224,6 +227,44 @@ async def test_a_killed_kept_reaper_gives_a_failed_result(kept: launcher.Launche
     assert result.exit_code is None and "reaper failed" in result.error
 
 
+@needs_compiled
+async def test_a_start_with_no_answer_says_so_in_the_result(
+    kept: launcher.Launcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(launcher, "START_TIMEOUT_S", 0.2)
+    kept.start()
+    the_reaper = kept.reaper_pid
+    assert the_reaper > 0  # (0 would stop our own process group)
+    os.kill(the_reaper, signal.SIGSTOP)
+    try:
+        result = await ProcessRunner([["sleep", "30"]], on_output=lambda _: None).run()
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # (it was stuck: it was killed)
+            os.kill(the_reaper, signal.SIGCONT)
+    assert result.exit_code is None
+    assert result.error == "the start of sleep got no answer in 0.2 s"
+
+
+@needs_compiled
+async def test_a_kill_while_the_start_waits_takes_effect_once_it_starts(
+    kept: launcher.Launcher,
+) -> None:
+    kept.start()
+    the_reaper = kept.reaper_pid
+    assert the_reaper > 0  # (0 would stop our own process group)
+    running = ProcessRunner([["sleep", "30"]], on_output=lambda _: None, term_grace_s=5)
+    os.kill(the_reaper, signal.SIGSTOP)
+    try:
+        outcome = asyncio.ensure_future(running.run())
+        await asyncio.sleep(0.1)
+        running.kill("stopped by the test")
+    finally:
+        os.kill(the_reaper, signal.SIGCONT)
+    result = await asyncio.wait_for(outcome, 5)
+    assert result.killed and result.error == "stopped by the test"
+    assert running.pid is not None and await _gone(running.pid)
+
+
 async def _ticking(ticks: list[float]) -> None:
     while True:
         await asyncio.sleep(0.01)
@@ -269,17 +310,20 @@ async def _late_kill(caplog: pytest.LogCaptureFixture) -> int:
 
 
 @needs_compiled
-async def test_a_start_that_times_out_fails_alone_and_its_late_render_is_killed(
+async def test_a_start_that_times_out_while_the_reaper_answers_fails_alone(
     kept: launcher.Launcher, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(launcher, "START_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(launcher, "START_TIMEOUT_S", 0.3)
     running = await kept.spawn(["sleep", "30"], output_fd=2, env=None, cwd=None)
     the_reaper = kept.reaper_pid
     assert the_reaper > 0  # (0 would stop our own process group)
     os.kill(the_reaper, signal.SIGSTOP)
     try:
+        starting = asyncio.create_task(kept.spawn(["sleep", "30"], output_fd=2, env=None, cwd=None))
+        await asyncio.sleep(0.1)
+        kept._settle(launcher.ANSWER.pack(b"X", 0, 0))  # it answered something meanwhile
         with pytest.raises(launcher.StartTimedOut, match="no answer to the start of sleep"):
-            await kept.spawn(["sleep", "30"], output_fd=2, env=None, cwd=None)
+            await starting
         assert not running.exit_future.done()
     finally:
         os.kill(the_reaper, signal.SIGCONT)
@@ -289,6 +333,130 @@ async def test_a_start_that_times_out_fails_alone_and_its_late_render_is_killed(
     assert (await _run(kept, ["sh", "-c", "exit 4"]))[0] == 4  # answers still in order
     os.killpg(running.pid, signal.SIGKILL)
     assert await asyncio.wait_for(running.wait(), 5) == -signal.SIGKILL
+
+
+@needs_compiled
+async def test_a_stuck_reaper_fails_with_its_renders_and_the_next_start_replaces_it(
+    kept: launcher.Launcher, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(launcher, "START_TIMEOUT_S", 0.3)
+    running = await kept.spawn(["sleep", "30"], output_fd=2, env=None, cwd=None)
+    the_reaper = kept.reaper_pid
+    assert the_reaper > 0  # (0 would stop our own process group)
+    os.kill(the_reaper, signal.SIGSTOP)  # alive, and answering nothing for good
+    # More starts than its socket queues: some wait to be sent.
+    starts = [kept.spawn(["true"], output_fd=2, env=_big_env(), cwd=None) for _ in range(15)]
+    results = await asyncio.wait_for(asyncio.gather(*starts, return_exceptions=True), 5)
+    failed = [result for result in results if isinstance(result, BaseException)]
+    assert all(isinstance(error, launcher.LauncherError) for error in failed), failed
+    assert any(isinstance(error, launcher.StartTimedOut) for error in failed)
+    for result in results:  # some sent once it was replaced: started by the new one
+        if not isinstance(result, BaseException):
+            assert await asyncio.wait_for(result.wait(), 5) == 0
+    with pytest.raises(launcher.LauncherError):
+        await asyncio.wait_for(running.wait(), 5)
+    assert "stuck" in caplog.text
+    assert await _gone(the_reaper) and await _gone(running.pid)
+    assert (await _run(kept, ["sh", "-c", "exit 4"]))[0] == 4
+    assert kept.reaper_pid not in (0, the_reaper)
+
+
+def _big_env() -> dict[str, str]:
+    """An environment of 240 kB: 15 requests with it are more than the socket queues
+    (each string under exec's 128 kB limit)."""
+    filler = {f"FILLER{index}": "x" * 60_000 for index in range(4)}
+    return {"PATH": os.environ.get("PATH", os.defpath), **filler}
+
+
+@needs_compiled
+async def test_starts_past_what_the_socket_queues_wait_to_be_sent(
+    kept: launcher.Launcher,
+) -> None:
+    kept.start()
+    the_reaper = kept.reaper_pid
+    assert the_reaper > 0  # (0 would stop our own process group)
+    os.kill(the_reaper, signal.SIGSTOP)
+    try:
+        argvs = [["sh", "-c", f"exit {code}"] for code in range(15)]
+        starts = [
+            asyncio.create_task(kept.spawn(argv, output_fd=2, env=_big_env(), cwd=None))
+            for argv in argvs
+        ]
+        await asyncio.sleep(0.2)
+        assert not any(start.done() for start in starts)
+    finally:
+        os.kill(the_reaper, signal.SIGCONT)
+    started = await asyncio.wait_for(asyncio.gather(*starts), 5)
+    codes = [await asyncio.wait_for(child.wait(), 5) for child in started]
+    assert codes == list(range(15)) and kept.reaper_pid == the_reaper
+
+
+@needs_compiled
+async def test_a_start_cancelled_once_its_answer_came_has_its_render_killed(
+    kept: launcher.Launcher, caplog: pytest.LogCaptureFixture
+) -> None:
+    kept.start()
+    the_reaper = kept.reaper_pid
+    assert the_reaper > 0  # (0 would stop our own process group)
+    os.kill(the_reaper, signal.SIGSTOP)
+    try:
+        starting = asyncio.create_task(kept.spawn(["sleep", "30"], output_fd=2, env=None, cwd=None))
+        await asyncio.sleep(0.05)  # sent: it waits for its answer
+    finally:
+        os.kill(the_reaper, signal.SIGCONT)
+    assert kept._sock is not None
+    ready, _, _ = select.select([kept._sock], [], [], 5)  # the answer is there, unread
+    assert ready
+    kept._on_readable()  # the reader settles the start, then its caller is cancelled
+    starting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await starting
+    assert await _gone(await _late_kill(caplog))
+    assert (await _run(kept, ["true"]))[0] == 0 and kept.reaper_pid == the_reaper
+
+
+@needs_compiled
+async def test_a_render_whose_reaper_is_killed_has_its_escaped_daemon_killed_too(
+    kept: launcher.Launcher, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "daemon.pid"
+    child = await kept.spawn(_escaping(pid_file), output_fd=2, env=None, cwd=None)
+    daemon = await _pid_from(pid_file)
+    os.kill(child.pid, signal.SIGKILL)  # the render's reaper alone: its tree is not ended
+    assert await asyncio.wait_for(child.wait(), 5) == -signal.SIGKILL
+    assert await _gone(daemon)  # the kept reaper, its new parent, killed it
+
+
+def test_a_late_render_is_killed_only_while_the_reaper_is_its_parent() -> None:
+    # Not the reaper's child (its pid may have been taken by another process): spared.
+    other = subprocess.Popen(["sleep", "30"])
+    try:
+        launcher._kill_render(other.pid, "sleep", other.pid + 1)
+        assert _state(other.pid) not in ("gone", "Z", "X")
+        # Ours and in our own group: it dies, and our group is left alone.
+        launcher._kill_render(other.pid, "sleep", os.getpid())
+        assert other.wait(5) == -signal.SIGKILL
+    finally:
+        other.kill()
+        other.wait()
+    # A group leader: its group dies with it.
+    leader = subprocess.Popen(
+        ["sh", "-c", "sleep 30 & echo $!; wait"], stdout=subprocess.PIPE, start_new_session=True
+    )
+    try:
+        assert leader.stdout is not None
+        member = int(leader.stdout.readline())
+        launcher._kill_render(leader.pid, "sh", os.getpid())
+        assert leader.wait(5) == -signal.SIGKILL
+        deadline = time.monotonic() + 5
+        while _state(member) not in ("gone", "Z", "X") and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert _state(member) in ("gone", "Z", "X")
+    finally:
+        leader.kill()
+        leader.wait()
+        if leader.stdout is not None:
+            leader.stdout.close()
 
 
 @needs_compiled
