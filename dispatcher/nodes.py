@@ -818,9 +818,10 @@ class NodeServer:
                 return
             now = time.monotonic()
             latency = self.dispatch_latency
+            is_current, encode = self.queue.is_current, p.encode
             for session, message, result_at in messages:
-                if self.queue.is_current(message.ref, session.node.id):
-                    session.send(message)
+                if is_current(message.ref, session.node.id):
+                    session.write(encode(message))  # (what send does, one call less)
                     if result_at:
                         latency.observe(now - result_at)
 

@@ -22,11 +22,11 @@ import bisect
 import heapq
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Protocol
 
 from dispatcher import frame_waits, logic, software
-from dispatcher.licenses import Licenses
+from dispatcher.licenses import Licenses, TemplateLimits
 from dispatcher.model import CHUNK_QUEUED, Job, JobKind, Node
 from dispatcher.protocol import Ref
 from dispatcher.queue import Queue
@@ -117,6 +117,8 @@ class Scheduler:
         # (the requirement lists are held, not copied: an edit replaces them)
         self._gates: dict[int, tuple[object, ...]] = {}
         self._held_templates: set[str] = set()
+        # The templates with licenses or a delay, as the current slice read them.
+        self._limited: Mapping[str, TemplateLimits] = {}
         # Free nodes a sliced pass has not looked at yet (the next slice does first).
         self.unreached: set[int] = set()
 
@@ -208,6 +210,8 @@ class Scheduler:
     def released(self, job: Job) -> None:
         """An attempt of the job ended: a license of its group may be free for a free node
         (a node that frees a slot kicks by itself; a lost node's chunk does not)."""
+        if self._kicked:  # (a pass is due already: every result after a tick's first)
+            return
         if self.free and self.indexed and self.licenses.limits_for(job.template) is not None:
             self.kick()
 
@@ -255,6 +259,7 @@ class Scheduler:
         # Templates whose licenses or delay hold them for the rest of the slice (a slice
         # only takes licenses and starts delays; it never frees one).
         self._held_templates.clear()
+        limited = self._limited = self.licenses.limited()
         deadline = time.perf_counter() + self.slice_s
         looked: list[int] = []  # nodes this slice left free (nothing for them now)
         waiting = list(self.free)
@@ -272,7 +277,8 @@ class Scheduler:
                     break
                 job, index = found
                 ref = self.queue.start_attempt(job, index, node_id)
-                self.licenses.started(job.template)
+                if job.template in limited:
+                    self.licenses.started(job.template)
                 slot.take(ref)
                 assigns.append((slot, ref))
                 started[job.id] = job
@@ -293,6 +299,9 @@ class Scheduler:
 
     def _candidates(self, node: Node) -> Iterator[Key]:
         """Keys of the buckets this node may draw from, best first (live lists: no copies)."""
+        if not node.pools:  # (the usual node: the bucket of jobs open to every node)
+            bucket = self.buckets.get(ANY_POOL)
+            return iter(bucket.keys if bucket is not None else ())
         lists = [
             self.buckets[pool].keys for pool in (ANY_POOL, *node.pools) if pool in self.buckets
         ]
@@ -322,7 +331,7 @@ class Scheduler:
                 index = self._retry_fit(job, index, node)
             if index is None:
                 continue
-            wait = self.licenses.wait(job.template)
+            wait = self.licenses.wait(job.template) if job.template in self._limited else None
             if wait is not None:
                 self._held_templates.add(job.template)
                 if wait.retry_s > 0:

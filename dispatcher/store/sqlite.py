@@ -355,20 +355,27 @@ class SqliteStore:
         """Record the job's chunk arrays only; with `index`, only that chunk changed
         (written as a chunk change while the job has few: store/chunk_changes.py)."""
         pending = self._pending
-        if job.id in pending.dirty_jobs or job.id in pending.dirty_chunks:
+        job_id = job.id
+        if job_id in pending.dirty_jobs or job_id in pending.dirty_chunks:
             pass
         elif index is None:
-            pending.dirty_chunks[job.id] = job
-            pending.dirty_cells.pop(job.id, None)
+            pending.dirty_chunks[job_id] = job
+            pending.dirty_cells.pop(job_id, None)
         else:
-            cells = pending.dirty_cells.get(job.id)
-            if self._changes.wants_whole(job, chunk_changes.pending_after(cells, index)):
-                pending.dirty_chunks[job.id] = job
-                pending.dirty_cells.pop(job.id, None)
-            elif cells is None:
-                pending.dirty_cells[job.id] = (job, {index})
+            # (twice per chunk: ChunkChanges.wants_whole and pending_after, inline)
+            cells = pending.dirty_cells.get(job_id)
+            indexes = None if cells is None else cells[1]
+            if indexes is not None and index in indexes:
+                pass  # (its count was checked when it joined, and holds until the take)
+            elif self._changes.since_whole.get(job_id, 0) + (
+                1 if indexes is None else len(indexes) + 1
+            ) >= chunk_changes.change_limit(job):
+                pending.dirty_chunks[job_id] = job
+                pending.dirty_cells.pop(job_id, None)
+            elif indexes is None:
+                pending.dirty_cells[job_id] = (job, {index})
             else:
-                cells[1].add(index)
+                indexes.add(index)
         self._wake.set()
 
     def delete_job(self, job_id: int) -> None:
