@@ -296,7 +296,8 @@ class Job:
         return self.chunk_count if found < 0 else found
 
     def advance_cursor(self) -> None:
-        self.cursor = self._first_queued(self.cursor)
+        found = self.chunk_status.find(CHUNK_QUEUED, self.cursor)  # (_first_queued, inline)
+        self.cursor = len(self.chunk_status) if found < 0 else found
 
     def set_chunk(self, index: int, code: int) -> None:
         """Change one chunk's status byte and keep counts and cursor in step."""

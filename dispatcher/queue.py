@@ -747,10 +747,11 @@ class Queue:
         )  # fmt: skip
         if actions:
             self._template_actions(job, ref, node_id, actions)
-        log.info(
-            "action=chunk_%s job=%d chunk=%d attempt=%d node=%d exit=%s",
-            state, ref.job, ref.chunk, ref.attempt, node_id, result.exit_code,
-        )  # fmt: skip
+        if log.isEnabledFor(logging.INFO):  # (a record not logged: no call with its arguments)
+            log.info(
+                "action=chunk_%s job=%d chunk=%d attempt=%d node=%d exit=%s",
+                state, ref.job, ref.chunk, ref.attempt, node_id, result.exit_code,
+            )  # fmt: skip
         self._after_chunk_change(job, settle_later, ref.chunk)
         return True
 

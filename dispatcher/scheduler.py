@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import functools
 import heapq
 import logging
 import time
@@ -43,6 +44,7 @@ SLICE_S = 0.003
 wait for the next loop turn (an HTTP request waits at most about one slice)."""
 
 
+@functools.lru_cache(maxsize=64)  # (a few distinct values, asked on every pick)
 def platform_name(platform: str) -> str:
     """A node's `sys.platform` as a template platform's name ("" when unknown)."""
     if platform.startswith(("win", "cygwin", "msys")):
@@ -178,7 +180,7 @@ class Scheduler:
         checks_frames = job.per_frame and bool(job.depends_on)
         status = job.chunk_status
         jobs = self.queue.jobs
-        while 0 <= index < job.chunk_count:
+        while 0 <= index < len(status):
             after = index + 1
             if logic.assembly_waits(job, index):
                 pass  # (the last chunk: the walk ends)
@@ -271,8 +273,11 @@ class Scheduler:
                 self.unreached = set(waiting[visited:])
                 break
             slot = self.free[node_id]
-            while slot.free_slots() > 0 and not slot.node.paused:
-                found = self._pick(slot.node)
+            node = slot.node
+            # (only a take changes the room in a slice, and nothing in it pauses a node)
+            room = 0 if node.paused else slot.free_slots()
+            while room > 0:
+                found = self._pick(node)
                 if found is None:
                     break
                 job, index = found
@@ -284,7 +289,8 @@ class Scheduler:
                 started[job.id] = job
                 if job.max_nodes and len(self.queue.job_nodes[job.id]) >= job.max_nodes:
                     self._unindex(job.id)  # (full: the next nodes of the slice skip it)
-            if slot.free_slots() <= 0 or slot.node.paused:
+                room = slot.free_slots()
+            if room <= 0:
                 del self.free[node_id]
             else:
                 looked.append(node_id)
