@@ -357,26 +357,27 @@ class SqliteStore:
         (written as a chunk change while the job has few: store/chunk_changes.py)."""
         pending = self._pending
         job_id = job.id
-        if job_id in pending.dirty_jobs or job_id in pending.dirty_chunks:
+        # Changed chunks a job may gather before its arrays are written whole instead
+        # (ChunkChanges.wants_whole, inline: twice per chunk).
+        since_whole = self._changes.since_whole
+        # (a job with changed cells in the batch is in neither dirty_jobs nor dirty_chunks)
+        cells = pending.dirty_cells.get(job_id)
+        if cells is not None and index is not None:  # (the usual change: a chunk more)
+            indexes = cells[1]
+            if index in indexes:
+                pass  # (its count was checked when it joined, and holds until the take)
+            elif since_whole.get(job_id, 0) + len(indexes) + 1 < chunk_changes.change_limit(job):
+                indexes.add(index)
+            else:
+                pending.dirty_chunks[job_id] = job
+                del pending.dirty_cells[job_id]
+        elif job_id in pending.dirty_jobs or job_id in pending.dirty_chunks:
             pass
-        elif index is None:
+        elif index is not None and since_whole.get(job_id, 0) + 1 < chunk_changes.change_limit(job):
+            pending.dirty_cells[job_id] = (job, {index})
+        else:
             pending.dirty_chunks[job_id] = job
             pending.dirty_cells.pop(job_id, None)
-        else:
-            # (twice per chunk: ChunkChanges.wants_whole and pending_after, inline)
-            cells = pending.dirty_cells.get(job_id)
-            indexes = None if cells is None else cells[1]
-            if indexes is not None and index in indexes:
-                pass  # (its count was checked when it joined, and holds until the take)
-            elif self._changes.since_whole.get(job_id, 0) + (
-                1 if indexes is None else len(indexes) + 1
-            ) >= chunk_changes.change_limit(job):
-                pending.dirty_chunks[job_id] = job
-                pending.dirty_cells.pop(job_id, None)
-            elif indexes is None:
-                pending.dirty_cells[job_id] = (job, {index})
-            else:
-                indexes.add(index)
         self._wake.set()
 
     def delete_job(self, job_id: int) -> None:
