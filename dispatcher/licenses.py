@@ -81,10 +81,15 @@ class Licenses:
 
     def limits_for(self, template: str) -> TemplateLimits | None:
         """The template's limits, None when it has neither a cap nor a delay group."""
+        return self.limited().get(template)
+
+    def limited(self) -> Mapping[str, TemplateLimits]:
+        """The limits of every template that has a cap or a delay group, by key (the
+        catalog's current templates: a dispatch slice reads them once, not per pick)."""
         source = self.templates()
         if source is not self._source:
             self._reload(source)
-        return self._limits.get(template)
+        return self._limits
 
     def _reload(self, source: Iterable[Any]) -> None:
         self._source = source

@@ -98,6 +98,13 @@ class JobKind(enum.StrEnum):
     FOLDER = "folder"
 
 
+# Members read once: a member read from its Enum class costs a descriptor call, and
+# `Job.state` runs on every chunk's start and end.
+_FOLDER = JobKind.FOLDER
+_QUEUED, _RUNNING, _DONE = Status.QUEUED, Status.RUNNING, Status.DONE
+_FAILED, _PAUSED = Status.FAILED, Status.PAUSED
+
+
 def frame(value: object) -> Decimal:
     """A frame number as a Decimal with 4 places; raises ValueError when it is not one."""
     if isinstance(value, bool):
@@ -289,7 +296,8 @@ class Job:
         return self.chunk_count if found < 0 else found
 
     def advance_cursor(self) -> None:
-        self.cursor = self._first_queued(self.cursor)
+        found = self.chunk_status.find(CHUNK_QUEUED, self.cursor)  # (_first_queued, inline)
+        self.cursor = len(self.chunk_status) if found < 0 else found
 
     def set_chunk(self, index: int, code: int) -> None:
         """Change one chunk's status byte and keep counts and cursor in step."""
@@ -337,15 +345,14 @@ class Job:
     @property
     def state(self) -> Status:
         """The job's status, derived from its chunks."""
-        if self.kind is JobKind.FOLDER:
-            return Status.PAUSED if self.paused else Status.QUEUED
-        if self.finished and self.chunk_count:
-            return Status.FAILED if self.counts[CHUNK_FAILED] else Status.DONE
+        counts = self.counts
+        if self.kind is _FOLDER:
+            return _PAUSED if self.paused else _QUEUED
+        if not counts[CHUNK_QUEUED] and not counts[CHUNK_RUNNING] and self.chunk_status:
+            return _FAILED if counts[CHUNK_FAILED] else _DONE  # (finished, with chunks)
         if self.paused:
-            return Status.PAUSED
-        if self.counts[CHUNK_RUNNING]:
-            return Status.RUNNING
-        return Status.QUEUED
+            return _PAUSED
+        return _RUNNING if counts[CHUNK_RUNNING] else _QUEUED
 
     @property
     def progress(self) -> float:

@@ -79,6 +79,8 @@ class NodeSession(asyncio.Protocol):
         # When the oldest result not yet followed by an assignment arrived (0: none):
         # the start of the dispatch latency the metrics measure.
         self.result_at = 0.0
+        # Assignments made for this node and waiting for their commit to be sent.
+        self.assigns_due = 0
         # Until the Welcome is sent this session holds a handshake slot. (None after:
         # a cancelled timer kept by every idle session is three objects the collector
         # walks for nothing.)
@@ -164,6 +166,18 @@ class NodeSession(asyncio.Protocol):
             return
         self._out.append(frame)
         if not self._flush_pending:
+            self._flush_pending = True
+            self.server.flush_soon(self)
+
+    def hold(self, frame: bytes) -> None:
+        """Queue one encoded frame to go with the next frame written (a ResultAck held for
+        the node's next Assign: one write for both); `release` sends it alone."""
+        if not self.closed:
+            self._out.append(frame)
+
+    def release(self) -> None:
+        """Write what `hold` queued at the end of this loop tick (nothing else came)."""
+        if self._out and not self._flush_pending and not self.closed:
             self._flush_pending = True
             self.server.flush_soon(self)
 
@@ -780,8 +794,9 @@ class NodeServer:
         for session in sessions:
             if session.node.id in unreached:
                 self._awaiting.append(session)
-            else:
+            elif session.result_at:  # (reached, and given nothing)
                 session.result_at = 0.0
+                session.release()  # (an acknowledgement held for an Assign that did not come)
         if self._awaiting:
             asyncio.get_running_loop().call_soon(self._settle_awaiting)
 
@@ -795,8 +810,19 @@ class NodeServer:
                 _abort_all({session for session, _ in results}, done)
                 return
             frame = p.result_ack_frame
+            # A node with an Assign waiting for a later commit, or that a sliced pass has
+            # not reached yet, gets its acknowledgement with that Assign, in one write (it
+            # waits for the Assign anyway); a pass that reaches it without work for it, or
+            # an Assign no longer current, sends the acknowledgement alone.
+            unreached = self.scheduler.unreached
             for session, ref in results:
-                if not session.closed:
+                if session.closed:
+                    continue
+                if session.assigns_due or (
+                    unreached and session.result_at and session.node.id in unreached
+                ):
+                    session.hold(frame(ref))
+                else:
                     session.write(frame(ref))
 
         self.store.commit_future().add_done_callback(ack)
@@ -835,6 +861,7 @@ class NodeServer:
             )
             messages.append((slot, assign, slot.result_at))
             slot.result_at = 0.0
+            slot.assigns_due += 1
 
         def deliver(done: asyncio.Future[None]) -> None:
             if done.cancelled() or done.exception() is not None:
@@ -843,11 +870,15 @@ class NodeServer:
                 return
             now = time.monotonic()
             latency = self.dispatch_latency
+            is_current, encode = self.queue.is_current, p.encode
             for session, message, result_at in messages:
-                if self.queue.is_current(message.ref, session.node.id):
-                    session.send(message)
+                session.assigns_due -= 1
+                if is_current(message.ref, session.node.id):
+                    session.write(encode(message))  # (what send does, one call less)
                     if result_at:
                         latency.observe(now - result_at)
+                else:
+                    session.release()  # (an acknowledgement held for this Assign)
 
         self.store.commit_future().add_done_callback(deliver)
 

@@ -19,14 +19,15 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import functools
 import heapq
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Protocol
 
 from dispatcher import frame_waits, logic, software
-from dispatcher.licenses import Licenses
+from dispatcher.licenses import Licenses, TemplateLimits
 from dispatcher.model import CHUNK_QUEUED, Job, JobKind, Node
 from dispatcher.protocol import Ref
 from dispatcher.queue import Queue
@@ -43,6 +44,7 @@ SLICE_S = 0.003
 wait for the next loop turn (an HTTP request waits at most about one slice)."""
 
 
+@functools.lru_cache(maxsize=64)  # (a few distinct values, asked on every pick)
 def platform_name(platform: str) -> str:
     """A node's `sys.platform` as a template platform's name ("" when unknown)."""
     if platform.startswith(("win", "cygwin", "msys")):
@@ -117,6 +119,8 @@ class Scheduler:
         # (the requirement lists are held, not copied: an edit replaces them)
         self._gates: dict[int, tuple[object, ...]] = {}
         self._held_templates: set[str] = set()
+        # The templates with licenses or a delay, as the current slice read them.
+        self._limited: Mapping[str, TemplateLimits] = {}
         # Free nodes a sliced pass has not looked at yet (the next slice does first).
         self.unreached: set[int] = set()
 
@@ -176,7 +180,7 @@ class Scheduler:
         checks_frames = job.per_frame and bool(job.depends_on)
         status = job.chunk_status
         jobs = self.queue.jobs
-        while 0 <= index < job.chunk_count:
+        while 0 <= index < len(status):
             after = index + 1
             if logic.assembly_waits(job, index):
                 pass  # (the last chunk: the walk ends)
@@ -208,6 +212,8 @@ class Scheduler:
     def released(self, job: Job) -> None:
         """An attempt of the job ended: a license of its group may be free for a free node
         (a node that frees a slot kicks by itself; a lost node's chunk does not)."""
+        if self._kicked:  # (a pass is due already: every result after a tick's first)
+            return
         if self.free and self.indexed and self.licenses.limits_for(job.template) is not None:
             self.kick()
 
@@ -255,6 +261,7 @@ class Scheduler:
         # Templates whose licenses or delay hold them for the rest of the slice (a slice
         # only takes licenses and starts delays; it never frees one).
         self._held_templates.clear()
+        limited = self._limited = self.licenses.limited()
         deadline = time.perf_counter() + self.slice_s
         looked: list[int] = []  # nodes this slice left free (nothing for them now)
         waiting = list(self.free)
@@ -266,19 +273,24 @@ class Scheduler:
                 self.unreached = set(waiting[visited:])
                 break
             slot = self.free[node_id]
-            while slot.free_slots() > 0 and not slot.node.paused:
-                found = self._pick(slot.node)
+            node = slot.node
+            # (only a take changes the room in a slice, and nothing in it pauses a node)
+            room = 0 if node.paused else slot.free_slots()
+            while room > 0:
+                found = self._pick(node)
                 if found is None:
                     break
                 job, index = found
                 ref = self.queue.start_attempt(job, index, node_id)
-                self.licenses.started(job.template)
+                if job.template in limited:
+                    self.licenses.started(job.template)
                 slot.take(ref)
                 assigns.append((slot, ref))
                 started[job.id] = job
                 if job.max_nodes and len(self.queue.job_nodes[job.id]) >= job.max_nodes:
                     self._unindex(job.id)  # (full: the next nodes of the slice skip it)
-            if slot.free_slots() <= 0 or slot.node.paused:
+                room = slot.free_slots()
+            if room <= 0:
                 del self.free[node_id]
             else:
                 looked.append(node_id)
@@ -293,6 +305,9 @@ class Scheduler:
 
     def _candidates(self, node: Node) -> Iterator[Key]:
         """Keys of the buckets this node may draw from, best first (live lists: no copies)."""
+        if not node.pools:  # (the usual node: the bucket of jobs open to every node)
+            bucket = self.buckets.get(ANY_POOL)
+            return iter(bucket.keys if bucket is not None else ())
         lists = [
             self.buckets[pool].keys for pool in (ANY_POOL, *node.pools) if pool in self.buckets
         ]
@@ -322,7 +337,7 @@ class Scheduler:
                 index = self._retry_fit(job, index, node)
             if index is None:
                 continue
-            wait = self.licenses.wait(job.template)
+            wait = self.licenses.wait(job.template) if job.template in self._limited else None
             if wait is not None:
                 self._held_templates.add(job.template)
                 if wait.retry_s > 0:

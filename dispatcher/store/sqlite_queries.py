@@ -18,3 +18,20 @@ def named_queries(text: str) -> dict[str, str]:
 
 
 Q = named_queries((SQL_DIR / "queries.sql").read_text())
+
+# Rows a statement of `put_runs` takes: a batch's attempt rows go in the fewest of
+# these (from the largest down), each one step of SQLite with the GIL let go.
+RUN_ROWS = (512, 256, 128, 64, 32, 16, 8, 4, 2, 1)
+
+
+def many_rows(single: str, rows: int) -> str:
+    """A one-row `INSERT ... VALUES (?, ...) ...` statement that takes `rows` rows."""
+    head, values, tail = single.partition("VALUES ")
+    group, close, rest = tail.partition(")")
+    if not values or not close:
+        raise ValueError("not a one-row INSERT ... VALUES (...) statement")
+    return head + values + ", ".join([group + close] * rows) + rest
+
+
+# put_run for many rows: one statement per size of RUN_ROWS, as `put_runs` uses them.
+PUT_RUNS = [(size, many_rows(Q["put_run"], size)) for size in RUN_ROWS]

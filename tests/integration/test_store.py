@@ -111,6 +111,25 @@ async def test_changed_chunks_are_one_small_row_a_batch_until_their_job_has_many
     await store.close()
 
 
+async def test_a_batch_of_attempts_lands_whole_whatever_its_count(tmp_path: Path) -> None:
+    # (the rows go in statements of 512, 256 ... 1 rows: 777 takes one of most sizes)
+    store = SqliteStore(tmp_path / "corral.db", durability="normal")
+    await store.open()
+    for chunk in range(777):
+        store.put_run((1, chunk, 1), 7, "running", 100.0 + chunk)
+    await store.commit()
+    for chunk in range(0, 777, 3):  # 259 of them end: the same keys, other values
+        store.put_run((1, chunk, 1), 8, "done", 1.0, 2.0 + chunk, 0, "", (chunk, 1, 2))
+    store.put_run((2, 0, 1), 7, "running", 5.0)
+    await store.commit()
+    stored = await store.runs(1)
+    assert [row[1] for row in stored] == list(range(777))
+    assert stored[3] == (1, 3, 1, 8, "done", 1.0, 5.0, 0, "", 3, 1, 2)
+    assert stored[4] == (1, 4, 1, 7, "running", 104.0, None, None, "", 0, 0, 0)
+    assert sum(row[4] == "done" for row in stored) == 259 and len(await store.runs(2)) == 1
+    await store.close()
+
+
 async def test_a_schema_newer_than_this_corral_is_refused_unchanged(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "corral.db")
     await store.open()

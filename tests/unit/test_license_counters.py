@@ -63,6 +63,16 @@ def test_a_reload_reads_the_new_templates() -> None:
     assert licenses.wait("nuke") is None
 
 
+def test_limited_names_the_templates_with_a_cap_or_a_delay_and_follows_a_reload() -> None:
+    source: list[list[dict[str, Any]]] = [TEMPLATES]
+    licenses = Licenses(Counter(), lambda: source[0])
+    assert set(licenses.limited()) == {"katana", "katana_old", "nuke", "slow"}
+    assert licenses.limited()["slow"].delay_s == 5.0
+    assert licenses.limited()["katana_old"].licenses_group == "kat"
+    source[0] = [{"key": "cmdline"}, {"key": "nuke", "maximum_licenses": 2}]
+    assert list(licenses.limited()) == ["nuke"] and licenses.limited()["nuke"].max_licenses == 2
+
+
 async def test_the_scheduler_holds_chunks_past_the_licenses_and_a_release_frees_one() -> None:
     farm = Farm()
     farm.queue.on_released = farm.scheduler.released

@@ -45,21 +45,6 @@ ON CONFLICT (job_id, chunk, attempt) DO UPDATE SET node_id = excluded.node_id,
     exit_code = excluded.exit_code, error = excluded.error,
     frames_done = excluded.frames_done, warnings = excluded.warnings, errors = excluded.errors;
 
--- name: put_runs_json
--- put_run for a whole batch in one statement: a JSON array of rows in put_run's order.
--- One step instead of one per row, so the store thread rarely holds the GIL.
-INSERT INTO runs (job_id, chunk, attempt, node_id, state, started, finished, exit_code, error,
-    frames_done, warnings, errors)
-SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
-    json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'),
-    json_extract(value, '$[6]'), json_extract(value, '$[7]'), json_extract(value, '$[8]'),
-    json_extract(value, '$[9]'), json_extract(value, '$[10]'), json_extract(value, '$[11]')
-FROM json_each(?) WHERE true
-ON CONFLICT (job_id, chunk, attempt) DO UPDATE SET node_id = excluded.node_id,
-    state = excluded.state, started = excluded.started, finished = excluded.finished,
-    exit_code = excluded.exit_code, error = excluded.error,
-    frames_done = excluded.frames_done, warnings = excluded.warnings, errors = excluded.errors;
-
 -- name: load_runs
 SELECT job_id, chunk, attempt, node_id, state, started, finished, exit_code, error,
     frames_done, warnings, errors
