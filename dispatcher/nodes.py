@@ -31,6 +31,7 @@ from dispatcher import paths, tls
 from dispatcher import protocol as p
 from dispatcher.config import Settings
 from dispatcher.histogram import LoopHistogram
+from dispatcher.inbox import Inbox
 from dispatcher.logs import ChunkLogKeeper
 from dispatcher.model import Node
 from dispatcher.queue import Queue
@@ -45,6 +46,7 @@ LISTEN_BACKLOG = 4096
 ACCEPT_BATCH = 64  # connections accepted per readiness callback before others run
 ACCEPT_RETRY_S = 1.0  # pause after running out of descriptors
 MIN_NONCE_BYTES = 16
+FLUSH_SLICE_S = 0.0005  # writing sessions' frames gives the loop back after this long
 # The node of a session that has not said hello yet: only read (its label in logs).
 UNATTACHED = Node(id=-1, name="?", uuid="")
 
@@ -91,6 +93,7 @@ class NodeSession(asyncio.Protocol):
         self.server.sessions.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.server.inbox.handle_from(self)  # what it sent before it went, first
         self.closed = True
         self.server.sessions.discard(self)
         self.handshake_over()
@@ -120,16 +123,27 @@ class NodeSession(asyncio.Protocol):
                     if self.closed:
                         return
                 return
-            # The hot path: every whole frame of this read decoded in one pass, and a
-            # result (nearly every frame) handed on without the general dispatch.
+            # The hot path: every whole frame of this read decoded in one pass, handled
+            # now or, past this read cycle's budget, in a later slice (dispatcher/inbox.py).
+            self.server.inbox.put(self, self.reader.messages(data))
+        except p.ProtocolError as exc:
+            self.abort(str(exc))
+        except Exception:  # a bug must cost one session, never the dispatcher
+            log.exception("action=session_error node=%s peer=%s", self.node.label, self.peer)
+            self.abort("internal error handling a message")
+
+    def receive(self, messages: list[p.Message]) -> None:
+        """Handle one read's messages, in order (the server's inbox calls it)."""
+        try:
+            # A result (nearly every frame) is handed on without the general dispatch.
             on_result = self.server.on_result
-            for message in self.reader.messages(data):
+            for message in messages:
+                if self.closed:
+                    return
                 if type(message) is p.Result:
                     on_result(self, message)
                 else:
                     self._handle_ready(message)
-                if self.closed:
-                    return
         except p.ProtocolError as exc:
             self.abort(str(exc))
         except Exception:  # a bug must cost one session, never the dispatcher
@@ -293,6 +307,8 @@ class NodeServer:
         self.secret = secret
         self.templates = templates
         self.scheduler = Scheduler(queue, self.send_assigns)
+        # The ready sessions' messages, handled in arrival order in bounded slices.
+        self.inbox: Inbox[NodeSession, p.Message] = Inbox(NodeSession.receive)
         self.scheduler.memory_of = self.memory_available
         self.scheduler.online_nodes = lambda: [
             session.node for session in self.live.values() if session.state == "ready"
@@ -727,7 +743,7 @@ class NodeServer:
         if not session.result_at:
             # Scheduled after the dispatch pass node_free asked for (call_soon is FIFO):
             # a session that pass gave nothing stops timing (it waits for work, idle).
-            session.result_at = time.monotonic()
+            session.result_at = session.last_seen  # (read then: it may have waited in the inbox)
             if not self._awaiting:
                 asyncio.get_running_loop().call_soon(self._settle_awaiting)
             self._awaiting.append(session)
@@ -741,7 +757,14 @@ class NodeServer:
 
     def _flush_sessions(self) -> None:
         sessions, self._flushing = self._flushing, []
-        for session in sessions:
+        deadline = time.perf_counter() + FLUSH_SLICE_S
+        for index, session in enumerate(sessions):
+            if index and time.perf_counter() >= deadline:
+                # The rest next loop turn, first: a why request waits one slice at most.
+                if not self._flushing:
+                    asyncio.get_running_loop().call_soon(self._flush_sessions)
+                self._flushing[:0] = sessions[index:]
+                return
             try:
                 session._flush()
             except Exception:  # one connection's failure must not keep the others' frames
