@@ -773,15 +773,13 @@ class NodeServer:
                 session.abort("internal error writing to the connection")
 
     def _settle_awaiting(self) -> None:
-        sessions, self._awaiting = self._awaiting, []
         unreached = self.scheduler.unreached  # (a sliced pass looks at them next turn)
-        for session in sessions:
-            if session.node.id in unreached:
-                self._awaiting.append(session)
-            else:
-                session.result_at = 0.0
-        if self._awaiting:
+        if unreached:  # the pass goes on: its last slice settles them all (one walk)
             asyncio.get_running_loop().call_soon(self._settle_awaiting)
+            return
+        sessions, self._awaiting = self._awaiting, []
+        for session in sessions:
+            session.result_at = 0.0
 
     def _ack_when_durable(self) -> None:
         """Acknowledge the results recorded so far once the store has committed them."""
