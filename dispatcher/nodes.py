@@ -32,6 +32,7 @@ from dispatcher import paths, tls
 from dispatcher import protocol as p
 from dispatcher.config import Settings
 from dispatcher.histogram import LoopHistogram
+from dispatcher.inbox import Inbox
 from dispatcher.logs import ChunkLogKeeper
 from dispatcher.model import Node
 from dispatcher.queue import Queue
@@ -46,6 +47,7 @@ LISTEN_BACKLOG = 4096
 ACCEPT_BATCH = 64  # connections accepted per readiness callback before others run
 ACCEPT_RETRY_S = 1.0  # pause after running out of descriptors
 MIN_NONCE_BYTES = 16
+FLUSH_SLICE_S = 0.0005  # writing sessions' frames gives the loop back after this long
 # The node of a session that has not said hello yet: only read (its label in logs).
 UNATTACHED = Node(id=-1, name="?", uuid="")
 
@@ -99,6 +101,7 @@ class NodeSession(asyncio.Protocol):
         self.server.sessions.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.server.inbox.handle_from(self)  # what it sent before it went, first
         self.closed = True
         self.server.sessions.discard(self)
         self.handshake_over()
@@ -130,16 +133,27 @@ class NodeSession(asyncio.Protocol):
                     if self.closed:
                         return
                 return
-            # The hot path: every whole frame of this read decoded in one pass, and a
-            # result (nearly every frame) handed on without the general dispatch.
+            # The hot path: every whole frame of this read decoded in one pass, handled
+            # now or, past this read cycle's budget, in a later slice (dispatcher/inbox.py).
+            self.server.inbox.put(self, self.reader.messages(data))
+        except p.ProtocolError as exc:
+            self.abort(str(exc))
+        except Exception:  # a bug must cost one session, never the dispatcher
+            log.exception("action=session_error node=%s peer=%s", self.node.label, self.peer)
+            self.abort("internal error handling a message")
+
+    def receive(self, messages: list[p.Message]) -> None:
+        """Handle one read's messages, in order (the server's inbox calls it)."""
+        try:
+            # A result (nearly every frame) is handed on without the general dispatch.
             on_result = self.server.on_result
-            for message in self.reader.messages(data):
+            for message in messages:
+                if self.closed:
+                    return
                 if type(message) is p.Result:
                     on_result(self, message)
                 else:
                     self._handle_ready(message)
-                if self.closed:
-                    return
         except p.ProtocolError as exc:
             self.abort(str(exc))
         except Exception:  # a bug must cost one session, never the dispatcher
@@ -322,6 +336,8 @@ class NodeServer:
         self.secret = secret
         self.templates = templates
         self.scheduler = Scheduler(queue, self.send_assigns)
+        # The ready sessions' messages, handled in arrival order in bounded slices.
+        self.inbox: Inbox[NodeSession, p.Message] = Inbox(NodeSession.receive)
         self.scheduler.memory_of = self.memory_available
         self.scheduler.online_nodes = lambda: [
             session.node for session in self.live.values() if session.state == "ready"
@@ -354,6 +370,8 @@ class NodeServer:
         # Sessions with frames to write at the end of this loop tick (one callback for all).
         self._flushing: list[NodeSession] = []
         self._awaiting: list[NodeSession] = []
+        # Sessions holding an acknowledgement until the sliced pass reaches their node.
+        self._holding: list[NodeSession] = []
         # Accepting: our own listening socket, read only while fewer than
         # `max_handshaking` sessions are in their handshake.
         self._listener: socket.socket | None = None
@@ -766,7 +784,7 @@ class NodeServer:
         if not session.result_at:
             # Scheduled after the dispatch pass node_free asked for (call_soon is FIFO):
             # a session that pass gave nothing stops timing (it waits for work, idle).
-            session.result_at = time.monotonic()
+            session.result_at = session.last_seen  # (read then: it may have waited in the inbox)
             if not self._awaiting:
                 asyncio.get_running_loop().call_soon(self._settle_awaiting)
             self._awaiting.append(session)
@@ -780,7 +798,14 @@ class NodeServer:
 
     def _flush_sessions(self) -> None:
         sessions, self._flushing = self._flushing, []
-        for session in sessions:
+        deadline = time.perf_counter() + FLUSH_SLICE_S
+        for index, session in enumerate(sessions):
+            if index and time.perf_counter() >= deadline:
+                # The rest next loop turn, first: a why request waits one slice at most.
+                if not self._flushing:
+                    asyncio.get_running_loop().call_soon(self._flush_sessions)
+                self._flushing[:0] = sessions[index:]
+                return
             try:
                 session._flush()
             except Exception:  # one connection's failure must not keep the others' frames
@@ -789,16 +814,20 @@ class NodeServer:
                 session.abort("internal error writing to the connection")
 
     def _settle_awaiting(self) -> None:
-        sessions, self._awaiting = self._awaiting, []
         unreached = self.scheduler.unreached  # (a sliced pass looks at them next turn)
-        for session in sessions:
-            if session.node.id in unreached:
-                self._awaiting.append(session)
-            elif session.result_at:  # (reached, and given nothing)
-                session.result_at = 0.0
-                session.release()  # (an acknowledgement held for an Assign that did not come)
-        if self._awaiting:
+        if self._holding:  # acknowledgements held for a pass that has now looked at their node
+            holding, self._holding = self._holding, []
+            for session in holding:
+                if unreached and session.node.id in unreached:
+                    self._holding.append(session)
+                elif not session.assigns_due:  # (an Assign due takes them along)
+                    session.release()  # given nothing: they go alone
+        if unreached:  # the pass goes on: its last slice settles them all (one walk)
             asyncio.get_running_loop().call_soon(self._settle_awaiting)
+            return
+        sessions, self._awaiting = self._awaiting, []
+        for session in sessions:
+            session.result_at = 0.0
 
     def _ack_when_durable(self) -> None:
         """Acknowledge the results recorded so far once the store has committed them."""
@@ -818,10 +847,11 @@ class NodeServer:
             for session, ref in results:
                 if session.closed:
                     continue
-                if session.assigns_due or (
-                    unreached and session.result_at and session.node.id in unreached
-                ):
+                if session.assigns_due:
                     session.hold(frame(ref))
+                elif unreached and session.result_at and session.node.id in unreached:
+                    session.hold(frame(ref))  # (in _awaiting: its settling is due)
+                    self._holding.append(session)
                 else:
                     session.write(frame(ref))
 

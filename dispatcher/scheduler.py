@@ -39,7 +39,7 @@ MIB = 1024 * 1024
 
 Key = tuple[int, int, int]  # (-priority, seq, job id)
 NAMED_NODES = 20  # a `why` names this many nodes, then counts the others
-SLICE_S = 0.003
+SLICE_S = 0.002
 """How long one dispatch slice may hold the loop before the rest of the free nodes
 wait for the next loop turn (an HTTP request waits at most about one slice)."""
 
