@@ -27,12 +27,17 @@ command's exec or folder, and `await spawn()` waits for it without holding the
 loop: the answers come in the order of the requests, so the socket's reader
 settles the oldest start waiting with each pid or errno, and exit reports as they
 come. A start with no answer within START_TIMEOUT_S fails with `StartTimedOut`. If
-the reaper answered something else meanwhile (a fork stalled on a loaded or
-swapping machine), it fails alone: if its render starts later, nobody waits for
-it, and it is killed at once. If the reaper answered nothing at all, it is
-stuck: it fails as if it had ended (below). A start that finds the socket full
-waits for it to take the request whole (a datagram: queued whole or not at
-all, so the answers keep the requests' order). If the reaper ends
+the reaper answered something else meanwhile, or read all we sent it (TIOCOUTQ on
+our end says nothing waits unread: a fork stalled on a loaded or swapping
+machine), it is slow and the start fails alone: if its render starts later,
+nobody waits for it, and it is killed at once. If the reaper answered nothing and
+left requests unread, it is stuck: it fails as if it had ended (below). (A fork
+stalled while later requests wait behind it is taken for stuck too.) The check is
+made for a start whose caller was cancelled as well. A start that finds the socket
+full waits for it to take the request whole (a datagram: queued whole or not at
+all, so the answers keep the requests' order); past its time, with no answer from
+the reaper meanwhile, the same check replaces a stuck reaper and the request goes
+to the next one, else the start fails. If the reaper ends
 (it was killed, or its end of the socket closed), the starts and the commands
 waiting on it get `LauncherError`, the latter with its exit status, and the next
 start begins a new reaper.
@@ -46,11 +51,13 @@ import array
 import asyncio
 import contextlib
 import errno
+import fcntl
 import logging
 import os
 import signal
 import socket
 import struct
+import termios
 import weakref
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -221,6 +228,7 @@ class Launcher:
         request = _request(argv, os.environ if env is None else env, cwd)
         fds = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [output_fd]))]
         deadline = 0.0
+        heard = 0
         sock = None
         attempt = 1
         while True:
@@ -228,11 +236,12 @@ class Launcher:
             assert self._sock is not None
             if self._sock is not sock:  # (a new reaper: the start has its full time again)
                 sock, deadline = self._sock, self._running_loop().time() + START_TIMEOUT_S
+                heard = self._heard
             try:
                 # One datagram: queued whole or not at all, so the answers keep their order.
                 self._sock.sendmsg([request], fds)
             except BlockingIOError:
-                await self._writable(argv[0], deadline)
+                await self._writable(argv[0], deadline, heard)
                 continue
             except OSError as exc:
                 if exc.errno == errno.EMSGSIZE:
@@ -247,10 +256,11 @@ class Launcher:
                 continue
             return await self._answer(argv[0])
 
-    async def _writable(self, program: str, deadline: float) -> None:
-        """Wait until the socket takes a request again (or it was replaced); past the
-        start's deadline StartTimedOut. (A reaper that reads nothing is told stuck by the
-        starts it has not answered: they were sent first, and time out first.)"""
+    async def _writable(self, program: str, deadline: float, heard: int) -> None:
+        """Wait until the socket takes a request again (or it was replaced). Past the
+        start's deadline a reaper that answered nothing since `heard` (answers read when
+        the wait began) and left requests unread is stuck: it fails, and the start goes
+        to the next one; else StartTimedOut."""
         sock = self._sock
         assert sock is not None
         loop = self._running_loop()
@@ -267,10 +277,17 @@ class Launcher:
                 self._send_waiters.remove(waiter)
                 if not self._send_waiters and sock is self._sock:
                     loop.remove_writer(sock.fileno())
-        if not sent:
-            raise StartTimedOut(
-                f"the reaper took no request to start {program} within {START_TIMEOUT_S:g} s"
-            )
+        if sent:
+            return
+        self._on_readable()  # (answers may wait unread: the loop was busy)
+        if sock is not self._sock:  # replaced meanwhile: the start goes to the next one
+            return
+        if self._stuck(heard):
+            self._fail(f"stuck: no answer and no request taken in {START_TIMEOUT_S:g} s")
+            return
+        raise StartTimedOut(
+            f"the reaper took no request to start {program} within {START_TIMEOUT_S:g} s"
+        )
 
     def _wake_senders(self) -> None:
         """The socket takes requests again (or is gone): the waiting starts send."""
@@ -298,13 +315,25 @@ class Launcher:
             raise
 
     def _expire(self, start: _Start) -> None:
-        """No answer in time: this start fails. A reaper that answered something since
-        it was sent is slow, and the start stays in line for its late answer; one that
-        answered nothing at all is stuck, and fails as if it had died (so that the
-        next start brings up a new one instead of waiting for it in vain)."""
-        if start.answered.done():
+        """No answer in time: this start fails (unless its caller was cancelled), and the
+        reaper is checked either way. One that answered something since it was sent, or
+        read all we sent it, is slow, and the start stays in line for its late answer;
+        one that answered nothing and left requests unread is stuck, and fails as if it
+        had died (so that the next start brings up a new one instead of waiting for it
+        in vain)."""
+        self._on_readable()  # (its answer may wait unread: the loop was busy)
+        if start not in self._starts:  # answered meanwhile, or the reaper ended
             return
-        stuck = self._heard == start.heard
+        stuck = self._stuck(start.heard)
+        if not start.answered.done():  # (done: its caller was cancelled, nobody to tell)
+            self._time_out(start, stuck)
+        if stuck:
+            self._fail(
+                f"stuck: no answer at all within {START_TIMEOUT_S:g} s of the start of "
+                f"{start.program}"
+            )
+
+    def _time_out(self, start: _Start, stuck: bool) -> None:
         logger.warning(
             "action=launcher_start_timeout reaper_pid=%d program=%s timeout_s=%g stuck=%s: "
             "the render fails, %s",
@@ -320,11 +349,11 @@ class Launcher:
                 f"within {START_TIMEOUT_S:g} s"
             )
         )
-        if stuck:
-            self._fail(
-                f"stuck: no answer at all within {START_TIMEOUT_S:g} s of the start of "
-                f"{start.program}"
-            )
+
+    def _stuck(self, heard: int) -> bool:
+        """The reaper answered nothing since `heard` answers were read, and requests we
+        sent wait unread (not known: taken as unread)."""
+        return self._heard == heard and (self._sock is None or _unread(self._sock) != 0)
 
     def _on_readable(self) -> None:
         sock = self._sock
@@ -391,6 +420,16 @@ class Launcher:
         _end_reaper(pid, running, why, self._loop(), REAP_POLLS)
 
 
+def _unread(sock: socket.socket) -> int:
+    """How much of what we sent the peer has not read yet (its queue's size, not exact
+    bytes on a Unix socket: 0 when it read everything), or -1 when not known."""
+    try:
+        queued = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, bytes(4))
+    except OSError:
+        return -1
+    return struct.unpack("=i", queued)[0]
+
+
 def _kill_render(pid: int, program: str, reaper_pid: int) -> None:
     """A render started for a start nobody waits for any more: its reaper and its group
     die at once (the kept reaper reaps the reaper, kills the orphans it leaves, and its
@@ -407,7 +446,10 @@ def _kill_child_of(pid: int, parent: int) -> bool:
     We are not its parent: it may have ended and been reaped, and its pid taken by
     another process. A pidfd names the process itself; the parent is read after it was
     opened, so a pid reused since then fails the check or the signal (ESRCH). The
-    leader is stopped first: alive, it holds its group's id while the group is killed."""
+    leader is stopped first: alive, it holds its group's id while the group is killed;
+    gone already, its group's id may be taken, and nothing is killed."""
+    if pid <= 1 or parent <= 1:  # (never a signal to our own group, or to every process)
+        return False
     try:
         pidfd = os.pidfd_open(pid)
     except ProcessLookupError:
@@ -420,8 +462,10 @@ def _kill_child_of(pid: int, parent: int) -> bool:
             return False
         if group == pid:
             if pidfd >= 0:
-                with contextlib.suppress(ProcessLookupError):
+                try:
                     signal.pidfd_send_signal(pidfd, signal.SIGSTOP)
+                except ProcessLookupError:
+                    return False
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
         return _kill(pidfd, pid)

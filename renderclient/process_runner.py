@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from renderclient import launcher, processes, reaper, spawn
+from renderclient import processes, reaper, spawn
 from renderclient.cgroups import MemoryCgroup
 from renderclient.launcher import LauncherError, StartTimedOut
 
@@ -207,11 +207,8 @@ class ProcessRunner:
                         f"could not start {argv[0] if argv else '(empty)'}: {exc}",
                     )
                     break
-                except StartTimedOut:
-                    exit_code = None
-                    error = (
-                        f"the start of {argv[0]} got no answer in {launcher.START_TIMEOUT_S:g} s"
-                    )
+                except StartTimedOut as exc:  # (sent with no answer, or never taken)
+                    exit_code, error = None, str(exc)
                     break
                 except LauncherError as exc:  # the kept reaper failed: this render with it
                     exit_code, error = None, f"the render's reaper failed: {exc}"

@@ -242,7 +242,7 @@ async def test_a_start_with_no_answer_says_so_in_the_result(
         with contextlib.suppress(ProcessLookupError):  # (it was stuck: it was killed)
             os.kill(the_reaper, signal.SIGCONT)
     assert result.exit_code is None
-    assert result.error == "the start of sleep got no answer in 0.2 s"
+    assert result.error == "the reaper gave no answer to the start of sleep within 0.2 s"
 
 
 @needs_compiled
@@ -309,6 +309,15 @@ async def _late_kill(caplog: pytest.LogCaptureFixture) -> int:
     raise AssertionError("no late start was killed")
 
 
+async def _sent(kept: launcher.Launcher) -> None:
+    """Until a start was sent and waits for its answer."""
+    for _ in range(100):
+        if kept._starts:
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("no start was sent")
+
+
 @needs_compiled
 async def test_a_start_that_times_out_while_the_reaper_answers_fails_alone(
     kept: launcher.Launcher, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
@@ -320,7 +329,7 @@ async def test_a_start_that_times_out_while_the_reaper_answers_fails_alone(
     os.kill(the_reaper, signal.SIGSTOP)
     try:
         starting = asyncio.create_task(kept.spawn(["sleep", "30"], output_fd=2, env=None, cwd=None))
-        await asyncio.sleep(0.1)
+        await _sent(kept)
         kept._settle(launcher.ANSWER.pack(b"X", 0, 0))  # it answered something meanwhile
         with pytest.raises(launcher.StartTimedOut, match="no answer to the start of sleep"):
             await starting
@@ -366,6 +375,114 @@ def _big_env() -> dict[str, str]:
     (each string under exec's 128 kB limit)."""
     filler = {f"FILLER{index}": "x" * 60_000 for index in range(4)}
     return {"PATH": os.environ.get("PATH", os.defpath), **filler}
+
+
+@needs_compiled
+async def test_a_stuck_reaper_whose_starts_were_all_cancelled_is_replaced(
+    kept: launcher.Launcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(launcher, "START_TIMEOUT_S", 0.3)
+    kept.start()
+    the_reaper = kept.reaper_pid
+    assert the_reaper > 0  # (0 would stop our own process group)
+    os.kill(the_reaper, signal.SIGSTOP)
+    try:
+        starts = [
+            asyncio.create_task(kept.spawn(["true"], output_fd=2, env=_big_env(), cwd=None))
+            for _ in range(12)
+        ]
+        await asyncio.sleep(0.05)  # the socket is full: later starts wait to be sent
+        for start in starts:
+            start.cancel()
+        await asyncio.gather(*starts, return_exceptions=True)
+        assert (await asyncio.wait_for(_run(kept, ["sh", "-c", "exit 4"]), 5))[0] == 4
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # (it was stuck: it was killed)
+            os.kill(the_reaper, signal.SIGCONT)
+    assert kept.reaper_pid not in (0, the_reaper) and await _gone(the_reaper)
+
+
+@needs_compiled
+async def test_a_start_waiting_to_be_sent_replaces_a_reaper_stuck_since_and_is_sent(
+    kept: launcher.Launcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(launcher, "START_TIMEOUT_S", 0.3)
+    kept.start()
+    the_reaper = kept.reaper_pid
+    assert the_reaper > 0  # (0 would stop our own process group)
+    os.kill(the_reaper, signal.SIGSTOP)
+    try:
+        starts = [
+            asyncio.create_task(kept.spawn(["true"], output_fd=2, env=_big_env(), cwd=None))
+            for _ in range(12)
+        ]
+        await asyncio.sleep(0.05)
+        assert kept._send_waiters  # the socket is full
+        kept._settle(launcher.ANSWER.pack(b"X", 0, 0))  # an answer: those are slow, not stuck
+        last = asyncio.create_task(_run(kept, ["sh", "-c", "exit 6"]))  # it waits too
+        results = await asyncio.wait_for(asyncio.gather(*starts, return_exceptions=True), 5)
+        assert all(isinstance(result, launcher.StartTimedOut) for result in results), results
+        assert (await asyncio.wait_for(last, 5))[0] == 6  # nothing since it began: stuck
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # (it was stuck: it was killed)
+            os.kill(the_reaper, signal.SIGCONT)
+    assert kept.reaper_pid not in (0, the_reaper) and await _gone(the_reaper)
+
+
+async def test_a_reaper_that_took_the_request_and_gives_no_answer_is_slow_not_stuck(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A stand-in for a kept reaper whose fork stalls, which the compiled one cannot be
+    # made to do on cue: it reads one request, and answers nothing.
+    program = tmp_path / "slow-reaper"
+    program.write_text("#!/bin/sh\ndd bs=1 count=1 of=/dev/null 2>/dev/null\nexec sleep 30\n")
+    program.chmod(0o755)
+    monkeypatch.setattr(launcher, "START_TIMEOUT_S", 0.5)
+    slow = launcher.Launcher(str(program))
+    slow.start()
+    stand_in = slow.reaper_pid
+    try:
+        with pytest.raises(launcher.StartTimedOut, match="no answer to the start of true"):
+            await slow.spawn(["true"], output_fd=2, env=None, cwd=None)
+        assert slow.reaper_pid == stand_in and _state(stand_in) not in ("gone", "Z", "X")
+        assert "stuck=False" in caplog.text
+    finally:
+        os.kill(stand_in, signal.SIGKILL)
+        slow.close()
+
+
+@needs_compiled
+async def test_a_start_whose_answer_waits_unread_as_its_time_ends_is_started(
+    kept: launcher.Launcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(launcher, "START_TIMEOUT_S", 0.3)
+    kept.start()
+    the_reaper = kept.reaper_pid
+    assert the_reaper > 0  # (0 would stop our own process group)
+    os.kill(the_reaper, signal.SIGSTOP)
+    starting = asyncio.create_task(_run(kept, ["sh", "-c", "exit 3"]))
+    await _sent(kept)
+    expires = kept._starts[0].timer.when()
+    loop = asyncio.get_running_loop()
+
+    def answered() -> None:  # the answer comes while the loop is busy
+        os.kill(the_reaper, signal.SIGCONT)
+        assert select.select([kept._sock], [], [], 5)[0]
+
+    # A busy loop: both callbacks come due on the same turn, before the socket is read.
+    loop.call_at(expires - 0.1, time.sleep, 0.15)
+    loop.call_at(expires - 0.05, answered)
+    assert (await asyncio.wait_for(starting, 5))[0] == 3
+    assert kept.reaper_pid == the_reaper
+
+
+def test_a_late_render_is_never_looked_for_in_our_own_group_or_init() -> None:
+    # In a session of its own: a signal to "group 0" would end that process alone.
+    check = "from renderclient import launcher; print(launcher._kill_child_of(0, 0))"
+    done = subprocess.run(
+        [sys.executable, "-c", check], capture_output=True, start_new_session=True, timeout=30
+    )
+    assert (done.returncode, done.stdout) == (0, b"False\n")
 
 
 @needs_compiled
