@@ -27,17 +27,15 @@ command's exec or folder, and `await spawn()` waits for it without holding the
 loop: the answers come in the order of the requests, so the socket's reader
 settles the oldest start waiting with each pid or errno, and exit reports as they
 come. A start with no answer within START_TIMEOUT_S fails with `StartTimedOut`. If
-the reaper answered something else meanwhile, or read all we sent it (TIOCOUTQ on
-our end says nothing waits unread: a fork stalled on a loaded or swapping
-machine), it is slow and the start fails alone: if its render starts later,
-nobody waits for it, and it is killed at once. If the reaper answered nothing and
-left requests unread, it is stuck: it fails as if it had ended (below). (A fork
-stalled while later requests wait behind it is taken for stuck too.) The check is
-made for a start whose caller was cancelled as well. A start that finds the socket
-full waits for it to take the request whole (a datagram: queued whole or not at
-all, so the answers keep the requests' order); past its time, with no answer from
-the reaper meanwhile, the same check replaces a stuck reaper and the request goes
-to the next one, else the start fails. If the reaper ends
+the reaper answered something else meanwhile, or read all we sent it (TIOCOUTQ: a
+fork stalled on a loaded or swapping machine), it is slow and the start fails
+alone: if its render starts later, nobody waits for it, and it is killed at once.
+If it answered nothing and left requests unread (a stalled fork with later requests
+behind it looks so too), it is stuck, checked even when the start's caller was
+cancelled: it fails as if it had ended (below). A start that finds the socket full
+waits for it to take the request whole (a datagram: queued whole or not at all, so
+the answers keep their order); past its time the same check replaces a stuck
+reaper and the request goes to the next one, else the start fails. If the reaper ends
 (it was killed, or its end of the socket closed), the starts and the commands
 waiting on it get `LauncherError`, the latter with its exit status, and the next
 start begins a new reaper.
@@ -227,8 +225,7 @@ class Launcher:
         while the socket is full (a slow reaper) the request waits to be sent whole."""
         request = _request(argv, os.environ if env is None else env, cwd)
         fds = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [output_fd]))]
-        deadline = 0.0
-        heard = 0
+        deadline, heard = 0.0, 0
         sock = None
         attempt = 1
         while True:
@@ -315,12 +312,9 @@ class Launcher:
             raise
 
     def _expire(self, start: _Start) -> None:
-        """No answer in time: this start fails (unless its caller was cancelled), and the
-        reaper is checked either way. One that answered something since it was sent, or
-        read all we sent it, is slow, and the start stays in line for its late answer;
-        one that answered nothing and left requests unread is stuck, and fails as if it
-        had died (so that the next start brings up a new one instead of waiting for it
-        in vain)."""
+        """No answer in time: this start fails (unless its caller was cancelled). A slow
+        reaper keeps it in line for its late answer; a stuck one fails as if it had died
+        (so that the next start brings up a new one instead of waiting for it in vain)."""
         self._on_readable()  # (its answer may wait unread: the loop was busy)
         if start not in self._starts:  # answered meanwhile, or the reaper ended
             return
