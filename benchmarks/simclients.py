@@ -75,7 +75,7 @@ class SimSession(asyncio.Protocol):
         self.pools = list(pools)
         self.fail_rate = fail_rate
         # (seeded from the name only when results may fail: seeding costs a hash)
-        self.rng = random.Random(name) if fail_rate else None
+        self.rng = random.Random(name) if fail_rate or hold_jitter else None
         self.reader = p.FrameReader()
         self.transport: asyncio.Transport | None = None
         self.nonce = secrets.token_bytes(32)
