@@ -37,7 +37,7 @@ from dispatcher.model import Job, Node
 from dispatcher.store import chunk_changes, rows, sqlite_changes, sqlite_reads, startup
 from dispatcher.store.batch import Batch, Refusal
 from dispatcher.store.chunk_changes import ChunkChanges
-from dispatcher.store.sqlite_queries import PUT_RUNS, SQL_DIR, Q
+from dispatcher.store.sqlite_queries import SQL_DIR, Q, put_runs_within
 from dispatcher.store.sqlite_reads import Snapshot
 from dispatcher.tasks import cancel_all
 
@@ -751,9 +751,10 @@ class SqliteStore:
 def _put_runs(db: sqlite3.Connection, runs: list[tuple[Any, ...]]) -> None:
     """put_run for every row, in the fewest multi-row statements (sqlite_queries.RUN_ROWS):
     a plain VALUES list costs SQLite less than half of what reading the rows out of one
-    JSON parameter did, and the store thread takes the GIL once per statement."""
+    JSON parameter did, and the store thread takes the GIL once per statement. Sizes
+    past the connection's parameter limit are left out (an older SQLite allows 999)."""
     start, left = 0, len(runs)
-    for size, statement in PUT_RUNS:
+    for size, statement in put_runs_within(db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)):
         while left >= size:
             db.execute(statement, list(chain.from_iterable(runs[start : start + size])))
             start, left = start + size, left - size

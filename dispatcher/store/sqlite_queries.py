@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
@@ -35,3 +36,15 @@ def many_rows(single: str, rows: int) -> str:
 
 # put_run for many rows: one statement per size of RUN_ROWS, as `put_runs` uses them.
 PUT_RUNS = [(size, many_rows(Q["put_run"], size)) for size in RUN_ROWS]
+RUN_PARAMETERS = Q["put_run"].count("?")
+
+
+@functools.cache
+def put_runs_within(max_parameters: int) -> tuple[tuple[int, str], ...]:
+    """The PUT_RUNS statements that bind at most `max_parameters` parameters (a
+    connection's SQLITE_LIMIT_VARIABLE_NUMBER: 999 before SQLite 3.32); one row always."""
+    return tuple(
+        (size, statement)
+        for size, statement in PUT_RUNS
+        if size == 1 or size * RUN_PARAMETERS <= max_parameters
+    )

@@ -130,6 +130,19 @@ async def test_a_batch_of_attempts_lands_whole_whatever_its_count(tmp_path: Path
     await store.close()
 
 
+async def test_attempt_rows_fit_a_connection_that_allows_999_parameters(tmp_path: Path) -> None:
+    # (SQLite before 3.32 binds at most 999: the 512-row statement takes 6,144)
+    store = SqliteStore(tmp_path / "corral.db", durability="normal")
+    await store.open()
+    assert store._db is not None
+    store._db.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)
+    for chunk in range(300):
+        store.put_run((1, chunk, 1), 7, "running", 100.0 + chunk)
+    await store.commit()
+    assert [row[1] for row in await store.runs(1)] == list(range(300))
+    await store.close()
+
+
 async def test_a_schema_newer_than_this_corral_is_refused_unchanged(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "corral.db")
     await store.open()
