@@ -9,9 +9,10 @@ handle one more slice and give the loop back.
 
 Order: a read is handled at once only when nothing waits before it, so every node's
 messages are handled in the order they came, and the nodes' reads in the order they
-were read. Memory: past `max_waiting` waiting messages, a read is handled at once
-again (with everything before it), as the loop did before, so a flood of messages
-cannot grow the inbox without bound.
+were read. Memory: past `max_waiting` waiting messages or `max_waiting_bytes` of their
+frames (a deferred log frame keeps its text), a read is handled at once again (with
+everything before it), as the loop did before, so a flood of messages cannot grow the
+inbox without bound.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ SLICE_S = 0.0005
 """How long a read cycle, or one later callback, may spend handling messages."""
 MAX_WAITING = 20_000
 """Waiting messages past which a read is handled at once with everything before it."""
+MAX_WAITING_BYTES = 64 * 1024 * 1024
+"""Bytes of waiting frames past which a read is handled at once with everything before it."""
 
 Sender = TypeVar("Sender")
 Message = TypeVar("Message")
@@ -47,12 +50,16 @@ class Inbox(Generic[Sender, Message]):
         *,
         slice_s: float = SLICE_S,
         max_waiting: int = MAX_WAITING,
+        max_waiting_bytes: int = MAX_WAITING_BYTES,
     ) -> None:
         self._handle = handle
         self.slice_s = slice_s
         self.max_waiting = max_waiting
-        self._waiting: deque[tuple[Sender, list[Message]]] = deque()
+        self.max_waiting_bytes = max_waiting_bytes
+        self._waiting: deque[tuple[Sender, list[Message], int]] = deque()
+        self._reads_of: dict[Sender, int] = {}  # waiting reads per sender (none: absent)
         self.waiting_messages = 0
+        self.waiting_bytes = 0
         self._budget_ends = 0.0  # end of this read cycle's budget (0: not started)
         self._scheduled = False
         self.deferred = 0  # reads that waited for a later callback (the metrics)
@@ -60,35 +67,40 @@ class Inbox(Generic[Sender, Message]):
     def __len__(self) -> int:
         return len(self._waiting)
 
-    def put(self, sender: Sender, messages: list[Message]) -> None:
-        """One read's messages: handled now when nothing waits and the budget lasts,
-        else kept for a later slice."""
+    def put(self, sender: Sender, messages: list[Message], size_bytes: int = 0) -> None:
+        """One read's messages (`size_bytes`: their frames' size): handled now when nothing
+        waits and the budget lasts, else kept for a later slice."""
         if not messages:
             return
         if not self._waiting:
             if self._within_budget():
                 self._handle_one(sender, messages)
                 return
-        elif self.waiting_messages + len(messages) > self.max_waiting:
+        elif (
+            self.waiting_messages + len(messages) > self.max_waiting
+            or self.waiting_bytes + size_bytes > self.max_waiting_bytes
+        ):
             self.handle_all()
             self._handle_one(sender, messages)
             return
-        self._waiting.append((sender, messages))
+        self._waiting.append((sender, messages, size_bytes))
+        self._reads_of[sender] = self._reads_of.get(sender, 0) + 1
         self.waiting_messages += len(messages)
+        self.waiting_bytes += size_bytes
         self.deferred += 1
         self._schedule()
 
     def handle_from(self, sender: Sender) -> None:
         """Handle now, in order, what waits from `sender` (it is going away)."""
-        if not self._waiting:
+        if sender not in self._reads_of:  # (a mass disconnect scans nothing for them)
             return
-        mine = [entry for entry in self._waiting if entry[0] is sender]
-        if not mine:
-            return
-        self._waiting = deque(entry for entry in self._waiting if entry[0] is not sender)
-        for entry in mine:
-            self.waiting_messages -= len(entry[1])
-            self._handle_one(*entry)
+        del self._reads_of[sender]
+        mine = [entry for entry in self._waiting if entry[0] == sender]
+        self._waiting = deque(entry for entry in self._waiting if entry[0] != sender)
+        for _, messages, size_bytes in mine:
+            self.waiting_messages -= len(messages)
+            self.waiting_bytes -= size_bytes
+            self._handle_one(sender, messages)
 
     def handle_all(self) -> None:
         """Handle everything waiting now (shutdown, or a flood past `max_waiting`)."""
@@ -122,8 +134,14 @@ class Inbox(Generic[Sender, Message]):
             self._schedule()
 
     def _take_one(self) -> None:
-        sender, messages = self._waiting.popleft()
+        sender, messages, size_bytes = self._waiting.popleft()
+        left = self._reads_of[sender] - 1
+        if left:
+            self._reads_of[sender] = left
+        else:
+            del self._reads_of[sender]
         self.waiting_messages -= len(messages)
+        self.waiting_bytes -= size_bytes
         self._handle_one(sender, messages)
 
     def _handle_one(self, sender: Sender, messages: list[Message]) -> None:

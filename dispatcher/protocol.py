@@ -349,6 +349,7 @@ class FrameReader:
     def __init__(self, max_frame_bytes: int = MAX_FRAME_BYTES) -> None:
         self.max_frame_bytes = max_frame_bytes
         self._buffer = bytearray()
+        self.decoded_bytes = 0  # the size of the frames the last `messages` decoded
 
     def feed(self, data: bytes) -> list[bytes]:
         self._buffer += data
@@ -395,6 +396,7 @@ class FrameReader:
                     break
                 found.append(decode(view[offset + 4 : end]))
                 offset = end
+        self.decoded_bytes = offset
         if source is buffer:
             if offset:
                 del buffer[:offset]

@@ -6,6 +6,8 @@ away has its reads handled first; a flood past the bound is handled at once."""
 from __future__ import annotations
 
 import asyncio
+from collections import deque
+from collections.abc import Iterator
 
 import pytest
 
@@ -98,6 +100,44 @@ async def test_a_flood_past_the_bound_is_handled_at_once_in_order() -> None:
     inbox.put("a", ["a3"])  # 4 waiting would pass the bound
     assert handled == [("a", "a1"), ("a", "a2"), ("b", "b1"), ("a", "a3")]
     assert len(inbox) == 0 and inbox.waiting_messages == 0
+
+
+async def test_waiting_bytes_past_the_bound_are_handled_at_once_in_order() -> None:
+    handled = Handled()
+    inbox = Inbox(handled, slice_s=0.0, max_waiting_bytes=100)
+    inbox.put("a", ["a1"], 60)  # (a deferred log frame keeps its data)
+    inbox.put("b", ["b1"], 30)
+    assert handled == [] and inbox.waiting_bytes == 90
+    inbox.put("a", ["a2"], 20)  # 110 bytes waiting would pass the bound
+    assert handled == [("a", "a1"), ("b", "b1"), ("a", "a2")]
+    assert len(inbox) == 0 and inbox.waiting_bytes == 0
+    inbox.put("c", ["c1"], 50)
+    inbox.handle_from("c")
+    assert inbox.waiting_bytes == 0 and handled[-1] == ("c", "c1")
+
+
+class Unscanned(deque[tuple[str, list[str], int]]):
+    """The waiting reads, which a sender with nothing waiting must not cost a scan."""
+
+    def __iter__(self) -> Iterator[tuple[str, list[str], int]]:
+        raise AssertionError("the waiting reads were scanned")
+
+
+async def test_a_sender_with_nothing_waiting_goes_away_without_a_scan() -> None:
+    handled = Handled()
+    inbox = Inbox(handled, slice_s=0.0)
+    for sender, message in [("a", "a1"), ("b", "b1"), ("a", "a2")]:
+        inbox.put(sender, [message])
+    await turns(2)  # b's only read handled in its slice: b has nothing waiting now
+    assert handled == [("a", "a1"), ("b", "b1")]
+    waiting = inbox._waiting
+    inbox._waiting = Unscanned(waiting)
+    for sender in ["b", "c", "d"]:  # (a mass disconnect while backed up)
+        inbox.handle_from(sender)
+    inbox._waiting = waiting
+    assert len(inbox) == 1 and handled == [("a", "a1"), ("b", "b1")]
+    inbox.handle_from("a")
+    assert handled[-1] == ("a", "a2") and len(inbox) == 0
 
 
 async def test_a_failing_read_is_logged_and_the_next_one_goes_on(

@@ -131,6 +131,16 @@ def test_messages_decodes_whole_frames_and_keeps_a_partial_one() -> None:
     assert reader.messages(stream[3:]) == messages * 3
 
 
+def test_messages_tells_the_size_of_the_frames_it_decoded() -> None:
+    log = p.encode(p.Log(ref=p.Ref(1, 2, 3), data=b"x" * 5000))
+    heartbeat = p.encode(p.Heartbeat())
+    reader = p.FrameReader()
+    reader.messages(log[:4000])  # (a part of a frame: nothing decoded)
+    assert reader.decoded_bytes == 0
+    reader.messages(log[4000:] + heartbeat + heartbeat[:2])
+    assert reader.decoded_bytes == len(log) + len(heartbeat)  # the whole frame, read twice
+
+
 def test_messages_refuses_an_oversized_or_bad_frame() -> None:
     with pytest.raises(p.ProtocolError, match="over the 1024 limit"):
         p.FrameReader(max_frame_bytes=1024).messages(p.HEADER.pack(4096) + b"x")
