@@ -48,6 +48,8 @@ ACCEPT_BATCH = 64  # connections accepted per readiness callback before others r
 ACCEPT_RETRY_S = 1.0  # pause after running out of descriptors
 MIN_NONCE_BYTES = 16
 FLUSH_SLICE_S = 0.0005  # writing sessions' frames gives the loop back after this long
+# Loop turns of a long sliced pass between walks of the sessions timing a dispatch latency.
+SETTLE_WALK_TURNS = 50
 # The node of a session that has not said hello yet: only read (its label in logs).
 UNATTACHED = Node(id=-1, name="?", uuid="")
 
@@ -81,6 +83,7 @@ class NodeSession(asyncio.Protocol):
         # When the oldest result not yet followed by an assignment arrived (0: none):
         # the start of the dispatch latency the metrics measure.
         self.result_at = 0.0
+        self.awaiting = False  # listed in the server's `_awaiting` (once at most)
         # Assignments made for this node and waiting for their commit to be sent.
         self.assigns_due = 0
         # Until the Welcome is sent this session holds a handshake slot. (None after:
@@ -135,11 +138,13 @@ class NodeSession(asyncio.Protocol):
                 return
             # The hot path: every whole frame of this read decoded in one pass, handled
             # now or, past this read cycle's budget, in a later slice (dispatcher/inbox.py).
-            self.server.inbox.put(self, self.reader.messages(data))
+            reader = self.reader
+            messages = reader.messages(data)
+            self.server.inbox.put(self, messages, reader.decoded_bytes)
         except p.ProtocolError as exc:
             self.abort(str(exc))
         except Exception:  # a bug must cost one session, never the dispatcher
-            log.exception("action=session_error node=%s peer=%s", self.node.label, self.peer)
+            log.exception("action=session_error node=%s peer=%s", self.label, self.peer)
             self.abort("internal error handling a message")
 
     def receive(self, messages: list[p.Message]) -> None:
@@ -369,9 +374,12 @@ class NodeServer:
         self._unacked: list[tuple[NodeSession, p.Ref]] = []
         # Sessions with frames to write at the end of this loop tick (one callback for all).
         self._flushing: list[NodeSession] = []
+        # Sessions that may be timing a dispatch latency (result_at), each listed once.
         self._awaiting: list[NodeSession] = []
         # Sessions holding an acknowledgement until the sliced pass reaches their node.
         self._holding: list[NodeSession] = []
+        self._settle_due = False  # _settle_awaiting is scheduled
+        self._settle_turns = 0  # turns of a sliced pass since `_awaiting` was walked
         # Accepting: our own listening socket, read only while fewer than
         # `max_handshaking` sessions are in their handshake.
         self._listener: socket.socket | None = None
@@ -785,9 +793,10 @@ class NodeServer:
             # Scheduled after the dispatch pass node_free asked for (call_soon is FIFO):
             # a session that pass gave nothing stops timing (it waits for work, idle).
             session.result_at = session.last_seen  # (read then: it may have waited in the inbox)
-            if not self._awaiting:
-                asyncio.get_running_loop().call_soon(self._settle_awaiting)
-            self._awaiting.append(session)
+            if not session.awaiting:  # (a long pass must not list it once per result)
+                session.awaiting = True
+                self._awaiting.append(session)
+                self._settle_soon()
 
     def flush_soon(self, session: NodeSession) -> None:
         """Write `session`'s queued frames at the end of this loop tick, with every other
@@ -813,8 +822,16 @@ class NodeServer:
                 session._out.clear()
                 session.abort("internal error writing to the connection")
 
+    def _settle_soon(self) -> None:
+        if not self._settle_due:
+            self._settle_due = True
+            asyncio.get_running_loop().call_soon(self._settle_awaiting)
+
     def _settle_awaiting(self) -> None:
-        unreached = self.scheduler.unreached  # (a sliced pass looks at them next turn)
+        """After a dispatch slice: a session the pass gave nothing stops timing (idle)."""
+        self._settle_due = False
+        scheduler = self.scheduler
+        unreached = scheduler.unreached  # (a sliced pass looks at them next turn)
         if self._holding:  # acknowledgements held for a pass that has now looked at their node
             holding, self._holding = self._holding, []
             for session in holding:
@@ -822,12 +839,36 @@ class NodeServer:
                     self._holding.append(session)
                 elif not session.assigns_due:  # (an Assign due takes them along)
                     session.release()  # given nothing: they go alone
-        if unreached:  # the pass goes on: its last slice settles them all (one walk)
-            asyncio.get_running_loop().call_soon(self._settle_awaiting)
+        if not unreached:  # the pass is over: one walk settles them all
+            self._settle_turns = 0
+            sessions, self._awaiting = self._awaiting, []
+            for session in sessions:
+                session.result_at, session.awaiting = 0.0, False
             return
-        sessions, self._awaiting = self._awaiting, []
-        for session in sessions:
-            session.result_at = 0.0
+        # The pass goes on (it may never end while a job waits for nodes it cannot reach).
+        if self._awaiting:
+            live = self.live
+            for node_id in scheduler.looked:  # reached by the last slice, given nothing
+                session = live.get(node_id)
+                if session is not None:
+                    session.result_at = 0.0
+            self._settle_turns += 1
+            if self._settle_turns >= SETTLE_WALK_TURNS:
+                self._settle_turns = 0
+                self._walk_awaiting(scheduler.free)
+        if self._awaiting or self._holding:
+            self._settle_soon()
+
+    def _walk_awaiting(self, free: dict[int, Slot]) -> None:
+        """Keep listed only the sessions still timing and waiting for the pass to reach
+        them; one not free (paused, draining, gone) waits for no pass: it stops timing."""
+        kept: list[NodeSession] = []
+        for session in self._awaiting:
+            if session.result_at and not session.closed and session.node.id in free:
+                kept.append(session)
+            else:
+                session.result_at, session.awaiting = 0.0, False
+        self._awaiting = kept
 
     def _ack_when_durable(self) -> None:
         """Acknowledge the results recorded so far once the store has committed them."""
@@ -850,8 +891,9 @@ class NodeServer:
                 if session.assigns_due:
                     session.hold(frame(ref))
                 elif unreached and session.result_at and session.node.id in unreached:
-                    session.hold(frame(ref))  # (in _awaiting: its settling is due)
+                    session.hold(frame(ref))  # (released once the pass has looked at it)
                     self._holding.append(session)
+                    self._settle_soon()
                 else:
                     session.write(frame(ref))
 

@@ -123,6 +123,8 @@ class Scheduler:
         self._limited: Mapping[str, TemplateLimits] = {}
         # Free nodes a sliced pass has not looked at yet (the next slice does first).
         self.unreached: set[int] = set()
+        # Free nodes the last slice looked at and left free (nothing more for them now).
+        self.looked: list[int] = []
 
     # -- the index -----------------------------------------------------------
     def job_changed(self, job: Job) -> None:
@@ -253,6 +255,7 @@ class Scheduler:
         self.queue.settle()  # results of this tick not yet announced: the index first
         self._kicked = False  # (after: a kick from settling is this pass itself)
         self.unreached = set()
+        self.looked = []
         if self.paused or not self.queue.store.writable:  # (kicked again when it is)
             return
         assigns: list[tuple[Slot, Ref]] = []
@@ -263,7 +266,7 @@ class Scheduler:
         self._held_templates.clear()
         limited = self._limited = self.licenses.limited()
         deadline = time.perf_counter() + self.slice_s
-        looked: list[int] = []  # nodes this slice left free (nothing for them now)
+        looked: list[int] = self.looked  # nodes this slice left free (nothing for them now)
         waiting = list(self.free)
         for visited, node_id in enumerate(waiting):
             if not self.indexed:

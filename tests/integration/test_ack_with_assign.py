@@ -7,9 +7,12 @@ sessions are past the handshake and write into a transport that records each wri
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from dispatcher import protocol as p
 from dispatcher.model import Node
@@ -81,3 +84,65 @@ async def test_an_ack_waits_for_the_assign_of_a_pass_that_reaches_its_node_later
         for session, recorder in pairs:
             assert recorder.writes == [["ResultAck"]] and not session.assigned
             assert session.assigns_due == 0 and not session._out
+
+
+async def test_a_pass_that_never_ends_lists_each_session_once_and_settles_idle_ones(
+    tmp_path: Path,
+) -> None:
+    async with live_dispatcher(tmp_path / "d") as live:
+        server = live.dispatcher.node_server
+        server.scheduler.slice_s = 0.0  # one node a slice: free nodes outnumber a slice
+        (worker, worker_writes), *idle = [ready_session(server, index) for index in range(3)]
+        worker.node.pools = ["work"]
+        await submit(live, "1-2")  # one chunk for each idle node, then nothing for them
+        for session, _ in idle:
+            server.scheduler.node_free(session)
+        await live.wait(lambda: all(recorder.writes for _, recorder in idle), what="assigns")
+        # A job no node can take stays indexed: the pass goes on turn after turn.
+        body: dict[str, Any] = {"title": "nowhere", "frames": "1", "command": ["true"],
+                                "pools": ["nowhere"]}  # fmt: skip
+        await live.rest("POST", "/api/v1/jobs/", body)
+        body = {"title": "work", "frames": "1-60", "batch": 1, "command": ["true"],
+                "pools": ["work"]}  # fmt: skip
+        await live.rest("POST", "/api/v1/jobs/", body)
+        server.scheduler.node_free(worker)
+        listed = []
+        for turn in range(40):
+            if turn == 5:  # the idle nodes' last results, while the pass goes on
+                for session, recorder in idle:
+                    recorder.writes.clear()
+                    (ref,) = session.assigned.values()
+                    session.data_received(p.encode(p.Result(ref, True, 0, "", 1.0, 1.0)))
+            for _ in range(2000):  # (a few loop turns and a commit; no 50 ms polls)
+                if worker.assigned and worker_writes.writes:
+                    break
+                await asyncio.sleep(0.0005)
+            else:
+                raise AssertionError("no assign for the working node")
+            worker_writes.writes.clear()
+            (ref,) = worker.assigned.values()
+            worker.data_received(p.encode(p.Result(ref, True, 0, "", 1.0, 1.0)))
+            listed.append(len(server._awaiting))
+        assert max(listed) <= 3, listed
+        assert all(not session.result_at for session, _ in idle)  # reached, given nothing
+        for _, recorder in idle:  # their acknowledgements went alone
+            assert recorder.writes == [["ResultAck"]]
+        assert server.scheduler.unreached, "the pass was meant to go on"
+
+
+async def test_a_session_error_in_the_handshake_names_the_hello(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with live_dispatcher(tmp_path / "d") as live:
+        server = live.dispatcher.node_server
+        session = NodeSession(server, peer="10.0.0.9:5000")
+        session.transport = Recorder()  # type: ignore[assignment]
+        session.hello = p.Hello(p.PROTOCOL_VERSION, "named", 2, b"n" * 16)
+
+        def broken() -> str:
+            raise RuntimeError("a bug")
+
+        server.refuse_with = broken
+        session.data_received(p.encode(p.Hello(p.PROTOCOL_VERSION, "named", 2, b"n" * 16)))
+        assert "action=session_error node=named#2 peer=10.0.0.9:5000" in caplog.text
+        assert session.closed
