@@ -16,7 +16,7 @@ import pytest
 
 from dispatcher import protocol as p
 from dispatcher.model import Node
-from dispatcher.nodes import NodeServer, NodeSession
+from dispatcher.nodes import SETTLE_WALK_TURNS, NodeServer, NodeSession
 from tests.integration.inprocess import Live, live_dispatcher
 
 
@@ -128,6 +128,16 @@ async def test_a_pass_that_never_ends_lists_each_session_once_and_settles_idle_o
         for _, recorder in idle:  # their acknowledgements went alone
             assert recorder.writes == [["ResultAck"]]
         assert server.scheduler.unreached, "the pass was meant to go on"
+
+        # A paused node is no free slot, so no pass reaches it: a walk settles it.
+        await live.wait(lambda: worker.assigned and not worker.assigns_due, what="an assign")
+        worker.node.paused = True
+        (ref,) = worker.assigned.values()
+        worker.data_received(p.encode(p.Result(ref, True, 0, "", 1.0, 1.0)))
+        assert worker.result_at and worker.awaiting
+        for _ in range(2 * SETTLE_WALK_TURNS):
+            await asyncio.sleep(0)
+        assert not worker.result_at and not worker.awaiting and server.scheduler.unreached
 
 
 async def test_a_session_error_in_the_handshake_names_the_hello(
