@@ -796,7 +796,9 @@ class NodeServer:
             if not session.awaiting:  # (a long pass must not list it once per result)
                 session.awaiting = True
                 self._awaiting.append(session)
-                self._settle_soon()
+                if not self._settle_due:  # (_settle_soon, inline: once per result)
+                    self._settle_due = True
+                    asyncio.get_running_loop().call_soon(self._settle_awaiting)
 
     def flush_soon(self, session: NodeSession) -> None:
         """Write `session`'s queued frames at the end of this loop tick, with every other
@@ -843,7 +845,8 @@ class NodeServer:
             self._settle_turns = 0
             sessions, self._awaiting = self._awaiting, []
             for session in sessions:
-                session.result_at, session.awaiting = 0.0, False
+                session.result_at = 0.0
+                session.awaiting = False
             return
         # The pass goes on (it may never end while a job waits for nodes it cannot reach).
         if self._awaiting:
