@@ -125,6 +125,10 @@ class Scheduler:
         self.unreached: set[int] = set()
         # Free nodes the last slice looked at and left free (nothing more for them now).
         self.looked: list[int] = []
+        # Free nodes this pass's slices looked at and left free: a slice that continues
+        # the pass passes them over, so a pass over more nodes than a slice sees ends
+        # (any kick from a change begins a new pass that looks at them all again).
+        self._passed: set[int] = set()
 
     # -- the index -----------------------------------------------------------
     def job_changed(self, job: Job) -> None:
@@ -244,7 +248,12 @@ class Scheduler:
             self._delay_timer = None
 
     def kick(self) -> None:
-        """Run one dispatch pass at the end of this loop tick (coalesced)."""
+        """Run one dispatch pass at the end of this loop tick (coalesced), looking at
+        every free node anew (something changed)."""
+        self._passed.clear()
+        self._schedule()
+
+    def _schedule(self) -> None:
         if not self._kicked and not self.paused:
             self._kicked = True
             asyncio.get_running_loop().call_soon(self._dispatch)
@@ -267,13 +276,19 @@ class Scheduler:
         limited = self._limited = self.licenses.limited()
         deadline = time.perf_counter() + self.slice_s
         looked: list[int] = self.looked  # nodes this slice left free (nothing for them now)
-        waiting = list(self.free)
+        passed = self._passed
+        waiting = (
+            [node_id for node_id in self.free if node_id not in passed]
+            if passed
+            else list(self.free)
+        )
         for visited, node_id in enumerate(waiting):
             if not self.indexed:
                 break
             if visited and time.perf_counter() >= deadline:
-                self.kick()  # (the nodes not looked at yet come first next time)
+                self._schedule()  # (the nodes not looked at yet come first next time)
                 self.unreached = set(waiting[visited:])
+                passed.update(looked)
                 break
             slot = self.free[node_id]
             node = slot.node
@@ -297,6 +312,8 @@ class Scheduler:
                 del self.free[node_id]
             else:
                 looked.append(node_id)
+        if not self.unreached:
+            passed.clear()  # the pass is over: every free node was looked at
         if self._kicked:
             for node_id in looked:  # behind the nodes this slice did not reach
                 self.free[node_id] = self.free.pop(node_id)

@@ -188,3 +188,31 @@ async def test_paused_job_and_deleted_job_leave_the_index() -> None:
     farm.queue.delete(job)
     assert killed == [ref] and job.id not in farm.scheduler.indexed
     assert not farm.queue.finish_attempt(Result(ref=ref, ok=True), slot.node.id)
+
+
+async def test_a_sliced_pass_over_nodes_with_nothing_for_them_ends() -> None:
+    farm = Farm()
+    farm.scheduler.slice_s = 0.0  # (a slice looks at one node)
+    farm.submit(pools=["gpu"])  # indexed, and no node here can take it
+    slots = [farm.node() for _ in range(4)]
+    for slot in slots:
+        farm.scheduler.free[slot.node.id] = slot
+    slices = 0
+    dispatch = farm.scheduler._dispatch
+
+    def counted() -> None:
+        nonlocal slices
+        slices += 1
+        dispatch()
+
+    farm.scheduler._dispatch = counted  # type: ignore[method-assign]
+    farm.scheduler.kick()
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert slices == 4  # one slice a node, then the pass is over: no slice for ever
+    assert not farm.scheduler.unreached and len(farm.scheduler.free) == 4
+    gpu = farm.node(pools=("gpu",))  # a change begins a new pass over every free node
+    farm.scheduler.node_free(gpu)
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert len(gpu.refs) == 1 and slices == 4 + 5
