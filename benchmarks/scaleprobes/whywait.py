@@ -30,13 +30,20 @@ from benchmarks.scale_figures import constrained_run
 from benchmarks.simclients import percentile
 
 TIMER = """
-import atexit, gc, json, os, time
-_clock, _cpu, _steps, _gc = time.perf_counter, time.thread_time, [], [0.0]
+import array, atexit, gc, json, os, time
+_clock, _cpu, _gc = time.perf_counter, time.thread_time, [0.0]
+# Steps kept in arrays and a list of names, no tuple each: objects the collector tracks,
+# kept by the thousand, made the young collections the log then saw in the window.
+_names, _starts, _spents = [], array.array("d"), array.array("d")
+def _step(name, began, spent):
+    _names.append(name)
+    _starts.append(began)
+    _spents.append(spent)
 def _collected(phase, info):
     if phase == "start":
         _gc[0] = _clock()
     else:
-        _steps.append(("gc", _gc[0], _clock() - _gc[0]))
+        _step("gc", _gc[0], _clock() - _gc[0])
 def _wrap(owner, attribute, name):
     inner = getattr(owner, attribute, None)
     if inner is None:
@@ -46,7 +53,7 @@ def _wrap(owner, attribute, name):
         try:
             return inner(*args, **kwargs)
         finally:
-            _steps.append((name, began, _cpu() - spent))
+            _step(name, began, _cpu() - spent)
     setattr(owner, attribute, timed)
 def _install():
     import aiohttp.web_protocol as web
@@ -75,7 +82,7 @@ def _install():
                 try:
                     return callback(done)
                 finally:
-                    _steps.append((name, began, _cpu() - spent))
+                    _step(name, began, _cpu() - spent)
             self._future.add_done_callback(timed, **kwargs)
         def __await__(self):
             return self._future.__await__()
@@ -84,7 +91,8 @@ def _install():
     sqlite.SqliteStore.commit_future = lambda self: Timed(made(self))
 gc.callbacks.append(_collected)
 _install()
-atexit.register(lambda: open(os.environ["STEPS_FILE"], "w").write(json.dumps(_steps)))
+atexit.register(lambda: open(os.environ["STEPS_FILE"], "w").write(
+    json.dumps(list(zip(_names, _starts, _spents)))))
 """
 
 

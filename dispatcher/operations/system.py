@@ -373,6 +373,7 @@ class SystemOperations(Area):
             "templates": sorted(farm.templates.keys()),
             "render_port": farm.render_address[1],
             "rss_bytes": _rss_bytes(),
+            "gc": _collector_view(),
             "hook_host_pid": farm.hook_host.pid,
             "hook_host_starts": farm.hook_host.starts,
             "hook_faults": farm.hook_host.faults,
@@ -384,6 +385,15 @@ class SystemOperations(Area):
             "user": actor.name,
             **farm.role_view(),  # role, epoch, leader_url, leader_render (hot standby)
         }
+
+
+def _collector_view() -> dict[str, Any]:
+    """The garbage collector's settings and its collections so far, by generation."""
+    return {
+        "threshold": list(gc.get_threshold()),
+        "frozen": gc.get_freeze_count(),
+        "collections": [generation["collections"] for generation in gc.get_stats()],
+    }
 
 
 def _rss_bytes() -> int | None:

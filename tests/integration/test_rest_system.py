@@ -58,6 +58,16 @@ def test_engine(setup: tuple[Farm, str]) -> None:
     assert api(farm, "print(json.dumps(MDispatcherAPI.systemQueryEngineStatus()[1]))") == 1
 
 
+def test_status_shows_the_collector_settings(setup: tuple[Farm, str]) -> None:
+    """The `corral dispatcher` process tunes its collector once its queue is loaded."""
+    farm, _ = setup
+    collector = ok(farm, "GET", "/api/v1/status")["gc"]
+    assert collector["threshold"] == [10_000, 20, 20]
+    assert collector["frozen"] > 1_000  # what the process loaded is out of every collection
+    assert len(collector["collections"]) == 3
+    assert all(isinstance(count, int) and count >= 0 for count in collector["collections"])
+
+
 def test_configuration(setup: tuple[Farm, str]) -> None:
     farm, submitter = setup
     config = ok(farm, "GET", "/api/v1/system/configuration", token=submitter)
