@@ -1,23 +1,25 @@
 """The job views Assign messages carry, encoded once and kept until the job changes.
 
 Every Assign carries its job's fields (`views.job_fields`), translated for the node's
-platform when the job marks fields for it (`paths.translate_job`). A dispatch pass used
-to build and encode the view of each job it served; passes come every few milliseconds,
-so the same bytes were made again and again. Here a view is kept per job and platform
-while the job object is the same one, at the same `Job.version` (the queue bumps it on
-every change of the job's fields), and a translated view while the repositories are the
-ones it was made with. The frames are byte for byte what a fresh view would give.
+platform when the job marks fields for it (`paths.translate_job`), and its chunk's
+frames as text (`views.frame_texts`). A dispatch pass used to build both for each job
+it served; passes come every few milliseconds, so the same bytes were made again and
+again. Here a view is kept per job and platform while the job object is the same one,
+at the same `Job.version` (the queue bumps it on every change of the job's fields), and
+a translated view while the repositories are the ones it was made with; the frame
+texts likewise, while the job also has as many chunks. The frames are byte for byte
+what fresh ones would give.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from dispatcher import paths
 from dispatcher import protocol as p
 from dispatcher.model import Job
-from dispatcher.views import job_fields
+from dispatcher.views import frame_texts, job_fields
 
 # Views kept at most (per job and platform); past this, finished and deleted jobs'
 # views go first, then the least recently used.
@@ -26,6 +28,7 @@ MAX_VIEWS = 8192
 # (job id, platform: "" for a view nothing is translated in) -> (job, version, view)
 _Key = tuple[int, str]
 _Entry = tuple[Job, int, dict[str, Any]]
+_Texts = Callable[[int], tuple[str, str]]
 
 
 class AssignViews:
@@ -39,6 +42,8 @@ class AssignViews:
         self.max_views = max_views
         self.encoded = 0  # views built and encoded so far (the rest were reused)
         self._views: dict[_Key, _Entry] = {}
+        # job id -> (job, version, chunk count, frame_texts of the job)
+        self._texts: dict[int, tuple[Job, int, int, _Texts]] = {}
         self._repositories: list[dict[str, Any]] | None = None
 
     def __len__(self) -> int:
@@ -72,15 +77,37 @@ class AssignViews:
             self._trim()
         return view
 
+    def texts(self, job: Job) -> _Texts:
+        """`views.frame_texts(job)`: chunk index -> its first and last frame as text."""
+        texts = self._texts
+        entry = texts.pop(job.id, None)
+        if (
+            entry is not None
+            and entry[0] is job
+            and entry[1] == job.version
+            and entry[2] == len(job.chunk_status)
+        ):
+            texts[job.id] = entry
+            return entry[3]
+        made = frame_texts(job)
+        texts[job.id] = (job, job.version, len(job.chunk_status), made)
+        if len(texts) > self.max_views:
+            self._trim()
+        return made
+
     def _trim(self) -> None:
-        """Down to three quarters of the cap: views of jobs finished or no longer in the
-        queue first, then the least recently used."""
-        views, jobs = self._views, self.jobs
-        for key in [
-            key for key, (job, _, _) in views.items() if job.finished or jobs.get(key[0]) is not job
-        ]:
-            del views[key]
-        excess = len(views) - self.max_views * 3 // 4
-        if excess > 0:
-            for key in list(views)[:excess]:
-                del views[key]
+        """Each table down to three quarters of the cap: entries of jobs finished or no
+        longer in the queue first, then the least recently used."""
+        jobs, keep = self.jobs, self.max_views * 3 // 4
+        tables: tuple[dict[Any, Any], ...] = (self._views, self._texts)
+        for table in tables:
+            if len(table) <= keep:
+                continue
+            for key in [
+                key
+                for key, (job, *_) in table.items()
+                if job.finished or jobs.get(job.id) is not job
+            ]:
+                del table[key]
+            for key in list(table)[: max(0, len(table) - keep)]:
+                del table[key]

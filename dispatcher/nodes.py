@@ -40,7 +40,6 @@ from dispatcher.queue import Queue
 from dispatcher.scheduler import Scheduler, Slot
 from dispatcher.store.sqlite import SqliteStore
 from dispatcher.tasks import cancel_all
-from dispatcher.views import frame_texts
 
 log = logging.getLogger(__name__)
 
@@ -879,7 +878,7 @@ class NodeServer:
                 views[key] = kept.view(job, key[1])
             texts = frames.get(job.id)
             if texts is None:
-                texts = frames[job.id] = frame_texts(job)
+                texts = frames[job.id] = kept.texts(job)
             first, last = texts(ref.chunk)
             assign = p.Assign(
                 ref,

@@ -142,3 +142,19 @@ def test_views_stay_under_the_cap_dropping_deleted_jobs_first() -> None:
     assert kept.encoded == encoded + 1
     with pytest.raises(ValueError, match="max_views"):
         AssignViews(farm.queue.jobs, max_views=0)
+
+
+def test_frame_texts_are_kept_until_the_frames_or_the_chunks_change() -> None:
+    farm = Farm()
+    job = farm.submit(frames="1-9", batch=2, command=["render"])
+    kept = AssignViews(farm.queue.jobs)
+    texts = kept.texts(job)
+    assert kept.texts(job) is texts and texts(4) == ("9.0000", "9.0000")
+    farm.queue.edit(job, {"end": job.end + 2})
+    assert kept.texts(job)(4) == ("9.0000", "10.0000") and kept.texts(job)(5) == (
+        "11.0000",
+        "11.0000",
+    )
+    made = kept.texts(job)
+    job.chunk_status.append(0)  # (another chunk, whatever made it: made again)
+    assert kept.texts(job) is not made
