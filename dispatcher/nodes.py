@@ -30,6 +30,7 @@ from typing import Any
 
 from dispatcher import paths, tls
 from dispatcher import protocol as p
+from dispatcher.assign_views import AssignViews
 from dispatcher.config import Settings
 from dispatcher.histogram import LoopHistogram
 from dispatcher.inbox import Inbox
@@ -39,7 +40,6 @@ from dispatcher.queue import Queue
 from dispatcher.scheduler import Scheduler, Slot
 from dispatcher.store.sqlite import SqliteStore
 from dispatcher.tasks import cancel_all
-from dispatcher.views import frame_texts, job_fields
 
 log = logging.getLogger(__name__)
 
@@ -341,6 +341,8 @@ class NodeServer:
         self.secret = secret
         self.templates = templates
         self.scheduler = Scheduler(queue, self.send_assigns)
+        # Each job's encoded Assign view, kept from one pass to the next until it changes.
+        self.assign_views = AssignViews(queue.jobs)
         # The ready sessions' messages, handled in arrival order in bounded slices.
         self.inbox: Inbox[NodeSession, p.Message] = Inbox(NodeSession.receive)
         self.scheduler.memory_of = self.memory_available
@@ -907,7 +909,7 @@ class NodeServer:
         views: dict[tuple[int, str], dict[str, Any]] = {}
         frames: dict[int, Callable[[int], tuple[str, str]]] = {}
         messages: list[tuple[NodeSession, p.Assign, float]] = []
-        repositories: list[dict[str, Any]] | None = None
+        kept, repositories_read = self.assign_views, False
         for slot, ref in assigns:
             assert isinstance(slot, NodeSession)
             job = self.queue.jobs[ref.job]
@@ -915,15 +917,13 @@ class NodeServer:
             marked = bool(job.subst) or "muster" in job.data
             key = (job.id, paths.platform_of(slot.node.platform) if marked else "")
             if key not in views:
-                fields = job_fields(job)
-                if marked:
-                    if repositories is None:
-                        repositories = self.repositories()
-                    fields = paths.translate_job(fields, repositories, key[1])
-                views[key] = p.preencoded(fields)
+                if marked and not repositories_read:
+                    kept.repositories_are(self.repositories())
+                    repositories_read = True
+                views[key] = kept.view(job, key[1])
             texts = frames.get(job.id)
             if texts is None:
-                texts = frames[job.id] = frame_texts(job)
+                texts = frames[job.id] = kept.texts(job)
             first, last = texts(ref.chunk)
             assign = p.Assign(
                 ref,

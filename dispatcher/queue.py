@@ -186,6 +186,7 @@ class Queue:
                 for name in rows.STORED_FIELDS:
                     setattr(current, name, getattr(stored, name))
                 current.recount()
+                current.version += 1
                 job = current
             self.jobs[job_id] = job
             self.index.update(job)
@@ -392,6 +393,7 @@ class Queue:
             if any(dep.job_id == job.id for dep in child.depends_on):
                 continue
             child.depends_on.append(Dependency(job.id))
+            child.version += 1
             self.dependants.setdefault(job.id, set()).add(child_id)
             self.store.put_job(child)
             self.on_change(child)
@@ -439,6 +441,7 @@ class Queue:
             self._check_range(job, *new_range)  # type: ignore[arg-type]
         for name, value in changes.items():
             setattr(job, name, value)
+        job.version += 1
         if reframe:
             self._reframe(job, *new_range)  # type: ignore[arg-type]
             changes.update(frames)
@@ -560,6 +563,7 @@ class Queue:
         """Recount the job from its chunks, record it and let the scheduler (and the
         hooks' held verdicts) look at it again."""
         job.recount()
+        job.version += 1  # (a pool rename changes the fields before this call)
         self.index.update_state(job)
         self.store.put_job(job)
         self.on_change(job)

@@ -1,7 +1,7 @@
 """The dispatcher loop thread's CPU per no-op chunk, without sockets, A/B against another tree.
 
 `python -m benchmarks.scaleprobes.loopcpu [--sessions 200] [--rounds 80] [--pairs 3]
-[--base DIR]`
+[--mix] [--group 0] [--base DIR]`
 
 A real dispatcher (its SQLite store and writer thread, every listener wired) runs in
 this process on uvloop, on a seeded queue of 10 jobs of 100,000 chunks. Sessions past
@@ -11,7 +11,11 @@ is acknowledged. The figure is the loop thread's own CPU time (`time.thread_time
 chunk, the least of `--rounds` rounds of 5 results per session: what the other
 processes of a busy machine take shows far less in it than in chunks/s. The socket
 reads and writes, frame decoding and the store's thread are not in it. `--base DIR`
-measures another source tree too, alternating with this one.
+measures another source tree too, alternating with this one. `--mix` seeds the
+constrained mix of case 3 instead (2,000 jobs of 200 chunks, without the licensed
+template; the sessions spread over its pools), and `--group N` hands the results of N
+sessions at a time, each lot answered before the next: dispatch passes of about N
+chunks, as short loop turns make them.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ class _Sink:
         return False
 
 
-async def _measure(data: Path, sessions: int, rounds: int) -> float:
+async def _measure(data: Path, sessions: int, rounds: int, mix: bool, group: int) -> float:
     from dispatcher import protocol as p
     from dispatcher.app import Dispatcher
     from dispatcher.config import Settings
@@ -56,10 +60,21 @@ async def _measure(data: Path, sessions: int, rounds: int) -> float:
     dispatcher = Dispatcher(settings)
     await dispatcher.start()
     try:
+        if mix:
+            from benchmarks.scale_figures import POOLS, constrained_jobs
+            from dispatcher.jobspec import parse_spec
+
+            specs = constrained_jobs(2000, 200)
+            for spec in specs:
+                spec.pop("template", None)  # (its license group's template is not loaded)
+            dispatcher.queue.submit([parse_spec(spec) for spec in specs], "bench")
+            await dispatcher.store.commit_future()
         server = dispatcher.node_server
         open_sessions: list[Any] = []
         for index in range(sessions):
             node = Node(id=1_000_000 + index, name=f"loop{index}", uuid=str(uuid.uuid4()))
+            if mix:
+                node.pools = [f"pool{index % POOLS:02d}"]
             node.online = True
             dispatcher.queue.nodes[node.id] = node
             session = NodeSession(server)
@@ -85,26 +100,30 @@ async def _measure(data: Path, sessions: int, rounds: int) -> float:
         best = float("inf")
         for _ in range(rounds):
             began, chunks = time.thread_time(), 0
+            lot = group or len(open_sessions)
             for _ in range(RESULTS_PER_ROUND):
-                for session in open_sessions:
-                    for ref in list(session.assigned.values()):
-                        server.on_result(session, p.Result(ref, True, 0, "", 1.0, 1.0))
-                        chunks += 1
-                await answered()
+                for first in range(0, len(open_sessions), lot):
+                    for session in open_sessions[first : first + lot]:
+                        for ref in list(session.assigned.values()):
+                            server.on_result(session, p.Result(ref, True, 0, "", 1.0, 1.0))
+                            chunks += 1
+                    await answered()
             best = min(best, (time.thread_time() - began) / chunks)
         return best
     finally:
         await dispatcher.close()
 
 
-def _child(sessions: int, rounds: int) -> dict[str, float]:
+def _child(sessions: int, rounds: int, mix: bool, group: int) -> dict[str, float]:
     import uvloop
 
     from benchmarks.seed import seed_queue
 
     with tempfile.TemporaryDirectory(prefix="probe-loopcpu-") as scratch:
-        data = seed_queue(Path(scratch) / "data", jobs=10, chunks_per_job=100_000)
-        best = uvloop.run(_measure(data, sessions, rounds))
+        data = Path(scratch) / "data"
+        if not mix:
+            seed_queue(data, jobs=10, chunks_per_job=100_000)
+        best = uvloop.run(_measure(data, sessions, rounds, mix, group))
     return {"loop_cpu_us_per_chunk": round(best * 1e6, 2)}
 
 
@@ -113,11 +132,13 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=80)
     parser.add_argument("--pairs", type=int, default=3)
+    parser.add_argument("--mix", action="store_true", help="the constrained mix of case 3")
+    parser.add_argument("--group", type=int, default=0, help="sessions per lot (0: all)")
     parser.add_argument("--base", default="")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(_child(args.sessions, args.rounds)))
+        print(json.dumps(_child(args.sessions, args.rounds, args.mix, args.group)))
         return
     this = str(Path(__file__).resolve().parents[2])
     trees = {"this": this} if not args.base else {"base": args.base, "this": this}
@@ -126,7 +147,8 @@ def main() -> None:
         for name, tree in trees.items():
             # This file runs in each tree (the base may predate it) on that tree's code:
             # -P keeps this file's folder off sys.path.
-            command = [sys.executable, "-P", __file__, "--child"]
+            command = [sys.executable, "-P", __file__, "--child", "--group", str(args.group)]
+            command += ["--mix"] if args.mix else []
             child = subprocess.run(
                 [*command, "--sessions", str(args.sessions), "--rounds", str(args.rounds)],
                 env={**os.environ, "PYTHONPATH": tree},
