@@ -258,7 +258,9 @@ class Dispatcher:
         self.queue.on_kill = self.node_server.kill
         self.queue.on_progress = self.progress.job_moved
         self.progress.running_of = self.queue.chunks_progress
-        self.queue.on_remove = chain(self.queue.on_remove, self.progress.job_removed)
+        self.queue.on_remove = chain(
+            self.queue.on_remove, self.progress.job_removed, self.node_server.assign_views.forget
+        )
         self.node_server.on_node_change = self.progress.node_changed
         self.control = NodeControl(queue=self.queue, store=self.store, nodes=self.node_server)
         self.node_server.on_attached = chain(

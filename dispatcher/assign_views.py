@@ -95,6 +95,13 @@ class AssignViews:
             self._trim()
         return made
 
+    def forget(self, job_id: int) -> None:
+        """Drop what is kept of a job that left the queue (deleted, or replaced by an
+        import): nothing holds it, or its chunk arrays, alive."""
+        self._texts.pop(job_id, None)
+        for key in [key for key in self._views if key[0] == job_id]:
+            del self._views[key]
+
     def _trim(self) -> None:
         """Each table down to three quarters of the cap: entries of jobs finished or no
         longer in the queue first, then the least recently used."""

@@ -226,7 +226,7 @@ class Job:
     subst: list[str] = field(default_factory=list)
     # Counts changes of the job's fields (not stored): the queue bumps it on each, so
     # what is built from them (each Assign's job view) is kept while it stays the same.
-    version: int = 0
+    version: int = field(default=0, compare=False, repr=False)
 
     def task_id(self, index: int) -> int:
         """The global task id of chunk `index` (-1 when the job has none yet)."""

@@ -441,10 +441,10 @@ class Queue:
             self._check_range(job, *new_range)  # type: ignore[arg-type]
         for name, value in changes.items():
             setattr(job, name, value)
-        job.version += 1
         if reframe:
             self._reframe(job, *new_range)  # type: ignore[arg-type]
             changes.update(frames)
+        job.version += 1  # (after the new frames too: what is built from it sees them)
         self.index.update(job)
         self.store.put_job(job)
         self.on_change(job)

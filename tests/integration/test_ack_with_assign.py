@@ -156,3 +156,16 @@ async def test_a_session_error_in_the_handshake_names_the_hello(
         session.data_received(p.encode(p.Hello(p.PROTOCOL_VERSION, "named", 2, b"n" * 16)))
         assert "action=session_error node=named#2 peer=10.0.0.9:5000" in caplog.text
         assert session.closed
+
+
+async def test_a_deleted_jobs_kept_assign_view_goes_with_it(tmp_path: Path) -> None:
+    async with live_dispatcher(tmp_path / "d") as live:
+        server = live.dispatcher.node_server
+        session, recorder = ready_session(server, 0)
+        await submit(live, "1-2")
+        server.scheduler.node_free(session)
+        await live.wait(lambda: recorder.writes, what="an assign")
+        (job_id,) = live.dispatcher.queue.jobs
+        assert len(server.assign_views) == 1  # the view is kept for the next pass
+        await live.rest("DELETE", f"/api/v1/jobs/{job_id}")
+        assert len(server.assign_views) == 0  # and not held once the job is gone
