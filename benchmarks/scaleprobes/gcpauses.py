@@ -27,7 +27,7 @@ from benchmarks.dispatcher_figures import Context
 from benchmarks.fleet import RssSampler
 from benchmarks.runner import HEADLINE
 from benchmarks.scale_figures import constrained_run
-from benchmarks.scaleprobes.trees import trees
+from benchmarks.scaleprobes.trees import constrained_parser, trees
 from benchmarks.simclients import percentile
 
 TIMER = """
@@ -118,12 +118,7 @@ def _one_run(ctx: Context, args: argparse.Namespace, tree: str, index: int) -> d
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--clients", type=int, default=1000)
-    parser.add_argument("--jobs", type=int, default=2000)
-    parser.add_argument("--licenses", type=int, default=100)
-    parser.add_argument("--base", default="", help="the other source tree (empty: this only)")
-    parser.add_argument("--rounds", type=int, default=2)
+    parser = constrained_parser()
     parser.add_argument("--types", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="probe-gcpauses-") as scratch:

@@ -16,6 +16,18 @@ def probe_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def constrained_parser(
+    clients: int = 1000, jobs: int = 2000, licenses: int = 100
+) -> argparse.ArgumentParser:
+    """`probe_parser` with the size of a constrained-case run and the rounds to alternate."""
+    parser = probe_parser()
+    parser.add_argument("--clients", type=int, default=clients)
+    parser.add_argument("--jobs", type=int, default=jobs)
+    parser.add_argument("--licenses", type=int, default=licenses)
+    parser.add_argument("--rounds", type=int, default=2)
+    return parser
+
+
 def trees(base: str) -> list[tuple[str, str]]:
     """("this", this tree) and, when `base` is given, ("base", base) after it."""
     return [("this", THIS_TREE)] + ([("base", base)] if base else [])

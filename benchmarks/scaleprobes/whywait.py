@@ -27,6 +27,7 @@ from typing import Any
 from benchmarks.dispatcher_figures import Context
 from benchmarks.runner import HEADLINE
 from benchmarks.scale_figures import constrained_run
+from benchmarks.scaleprobes.trees import constrained_parser
 from benchmarks.simclients import percentile
 
 TIMER = """
@@ -143,12 +144,7 @@ def _one_run(ctx: Context, args: argparse.Namespace, tree: str, index: int) -> d
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--clients", type=int, default=1000)
-    parser.add_argument("--jobs", type=int, default=2000)
-    parser.add_argument("--licenses", type=int, default=100)
-    parser.add_argument("--base", default="", help="the other source tree (empty: this only)")
-    parser.add_argument("--rounds", type=int, default=2)
+    parser = constrained_parser()
     args = parser.parse_args()
     trees = [("this", str(Path(__file__).resolve().parents[2]))]
     if args.base:

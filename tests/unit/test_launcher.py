@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -377,36 +378,10 @@ def _big_env() -> dict[str, str]:
     return {"PATH": os.environ.get("PATH", os.defpath), **filler}
 
 
-@needs_compiled
-async def test_a_stuck_reaper_whose_starts_were_all_cancelled_is_replaced(
-    kept: launcher.Launcher, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(launcher, "START_TIMEOUT_S", 0.3)
-    kept.start()
-    the_reaper = kept.reaper_pid
-    assert the_reaper > 0  # (0 would stop our own process group)
-    os.kill(the_reaper, signal.SIGSTOP)
-    try:
-        starts = [
-            asyncio.create_task(kept.spawn(["true"], output_fd=2, env=_big_env(), cwd=None))
-            for _ in range(12)
-        ]
-        await asyncio.sleep(0.05)  # the socket is full: later starts wait to be sent
-        for start in starts:
-            start.cancel()
-        await asyncio.gather(*starts, return_exceptions=True)
-        assert (await asyncio.wait_for(_run(kept, ["sh", "-c", "exit 4"]), 5))[0] == 4
-    finally:
-        with contextlib.suppress(ProcessLookupError):  # (it was stuck: it was killed)
-            os.kill(the_reaper, signal.SIGCONT)
-    assert kept.reaper_pid not in (0, the_reaper) and await _gone(the_reaper)
-
-
-@needs_compiled
-async def test_a_start_waiting_to_be_sent_replaces_a_reaper_stuck_since_and_is_sent(
-    kept: launcher.Launcher, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(launcher, "START_TIMEOUT_S", 0.3)
+@contextlib.asynccontextmanager
+async def _stopped_and_full(kept: launcher.Launcher) -> AsyncIterator[tuple[int, list[Any]]]:
+    """The kept reaper stopped, with more large starts sent than its socket queues (the
+    rest wait to be sent); the reaper's pid and the starts. It is let go after."""
     kept.start()
     the_reaper = kept.reaper_pid
     assert the_reaper > 0  # (0 would stop our own process group)
@@ -417,15 +392,37 @@ async def test_a_start_waiting_to_be_sent_replaces_a_reaper_stuck_since_and_is_s
             for _ in range(12)
         ]
         await asyncio.sleep(0.05)
+        yield the_reaper, starts
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # (it was stuck: it was killed)
+            os.kill(the_reaper, signal.SIGCONT)
+
+
+@needs_compiled
+async def test_a_stuck_reaper_whose_starts_were_all_cancelled_is_replaced(
+    kept: launcher.Launcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(launcher, "START_TIMEOUT_S", 0.3)
+    async with _stopped_and_full(kept) as (the_reaper, starts):
+        for start in starts:
+            start.cancel()
+        await asyncio.gather(*starts, return_exceptions=True)
+        assert (await asyncio.wait_for(_run(kept, ["sh", "-c", "exit 4"]), 5))[0] == 4
+    assert kept.reaper_pid not in (0, the_reaper) and await _gone(the_reaper)
+
+
+@needs_compiled
+async def test_a_start_waiting_to_be_sent_replaces_a_reaper_stuck_since_and_is_sent(
+    kept: launcher.Launcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(launcher, "START_TIMEOUT_S", 0.3)
+    async with _stopped_and_full(kept) as (the_reaper, starts):
         assert kept._send_waiters  # the socket is full
         kept._settle(launcher.ANSWER.pack(b"X", 0, 0))  # an answer: those are slow, not stuck
         last = asyncio.create_task(_run(kept, ["sh", "-c", "exit 6"]))  # it waits too
         results = await asyncio.wait_for(asyncio.gather(*starts, return_exceptions=True), 5)
         assert all(isinstance(result, launcher.StartTimedOut) for result in results), results
         assert (await asyncio.wait_for(last, 5))[0] == 6  # nothing since it began: stuck
-    finally:
-        with contextlib.suppress(ProcessLookupError):  # (it was stuck: it was killed)
-            os.kill(the_reaper, signal.SIGCONT)
     assert kept.reaper_pid not in (0, the_reaper) and await _gone(the_reaper)
 
 
