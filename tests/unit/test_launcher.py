@@ -228,20 +228,28 @@ async def test_a_killed_kept_reaper_gives_a_failed_result(kept: launcher.Launche
     assert result.exit_code is None and "reaper failed" in result.error
 
 
-@needs_compiled
-async def test_a_start_with_no_answer_says_so_in_the_result(
-    kept: launcher.Launcher, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(launcher, "START_TIMEOUT_S", 0.2)
+@contextlib.contextmanager
+def _stopped(kept: launcher.Launcher) -> Iterator[int]:
+    """The kept reaper (started if need be) stopped, as a fork that takes its time leaves
+    it; its pid. It is let go after, unless it was killed as stuck meanwhile."""
     kept.start()
     the_reaper = kept.reaper_pid
     assert the_reaper > 0  # (0 would stop our own process group)
     os.kill(the_reaper, signal.SIGSTOP)
     try:
-        result = await ProcessRunner([["sleep", "30"]], on_output=lambda _: None).run()
+        yield the_reaper
     finally:
         with contextlib.suppress(ProcessLookupError):  # (it was stuck: it was killed)
             os.kill(the_reaper, signal.SIGCONT)
+
+
+@needs_compiled
+async def test_a_start_with_no_answer_says_so_in_the_result(
+    kept: launcher.Launcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(launcher, "START_TIMEOUT_S", 0.2)
+    with _stopped(kept):
+        result = await ProcessRunner([["sleep", "30"]], on_output=lambda _: None).run()
     assert result.exit_code is None
     assert result.error == "the reaper gave no answer to the start of sleep within 0.2 s"
 
@@ -250,17 +258,11 @@ async def test_a_start_with_no_answer_says_so_in_the_result(
 async def test_a_kill_while_the_start_waits_takes_effect_once_it_starts(
     kept: launcher.Launcher,
 ) -> None:
-    kept.start()
-    the_reaper = kept.reaper_pid
-    assert the_reaper > 0  # (0 would stop our own process group)
     running = ProcessRunner([["sleep", "30"]], on_output=lambda _: None, term_grace_s=5)
-    os.kill(the_reaper, signal.SIGSTOP)
-    try:
+    with _stopped(kept):
         outcome = asyncio.ensure_future(running.run())
         await asyncio.sleep(0.1)
         running.kill("stopped by the test")
-    finally:
-        os.kill(the_reaper, signal.SIGCONT)
     result = await asyncio.wait_for(outcome, 5)
     assert result.killed and result.error == "stopped by the test"
     assert running.pid is not None and await _gone(running.pid)
@@ -279,18 +281,13 @@ async def test_a_delayed_start_holds_neither_the_loop_nor_the_other_renders(
     running = await kept.spawn(["sleep", "30"], output_fd=2, env=None, cwd=None)
     ticks: list[float] = []
     ticker = asyncio.create_task(_ticking(ticks))
-    the_reaper = kept.reaper_pid
-    assert the_reaper > 0  # (0 would stop our own process group)
-    os.kill(the_reaper, signal.SIGSTOP)  # a fork that takes its time
-    try:
+    with _stopped(kept) as the_reaper:  # a fork that takes its time
         starting = asyncio.create_task(
             kept.spawn(["sh", "-c", "exit 7"], output_fd=2, env=None, cwd=None)
         )
         await asyncio.sleep(0.5)
         assert not starting.done() and len(ticks) >= 10  # the loop ran meanwhile
         assert not running.exit_future.done()
-    finally:
-        os.kill(the_reaper, signal.SIGCONT)
     started = await asyncio.wait_for(starting, 5)
     assert await asyncio.wait_for(started.wait(), 5) == 7
     assert running.returncode is None and kept.reaper_pid == the_reaper
@@ -325,18 +322,13 @@ async def test_a_start_that_times_out_while_the_reaper_answers_fails_alone(
 ) -> None:
     monkeypatch.setattr(launcher, "START_TIMEOUT_S", 0.3)
     running = await kept.spawn(["sleep", "30"], output_fd=2, env=None, cwd=None)
-    the_reaper = kept.reaper_pid
-    assert the_reaper > 0  # (0 would stop our own process group)
-    os.kill(the_reaper, signal.SIGSTOP)
-    try:
+    with _stopped(kept) as the_reaper:
         starting = asyncio.create_task(kept.spawn(["sleep", "30"], output_fd=2, env=None, cwd=None))
         await _sent(kept)
         kept._settle(launcher.ANSWER.pack(b"X", 0, 0))  # it answered something meanwhile
         with pytest.raises(launcher.StartTimedOut, match="no answer to the start of sleep"):
             await starting
         assert not running.exit_future.done()
-    finally:
-        os.kill(the_reaper, signal.SIGCONT)
     late = await _late_kill(caplog)
     assert await _gone(late)
     assert running.returncode is None and kept.reaper_pid == the_reaper
@@ -382,20 +374,13 @@ def _big_env() -> dict[str, str]:
 async def _stopped_and_full(kept: launcher.Launcher) -> AsyncIterator[tuple[int, list[Any]]]:
     """The kept reaper stopped, with more large starts sent than its socket queues (the
     rest wait to be sent); the reaper's pid and the starts. It is let go after."""
-    kept.start()
-    the_reaper = kept.reaper_pid
-    assert the_reaper > 0  # (0 would stop our own process group)
-    os.kill(the_reaper, signal.SIGSTOP)
-    try:
+    with _stopped(kept) as the_reaper:
         starts = [
             asyncio.create_task(kept.spawn(["true"], output_fd=2, env=_big_env(), cwd=None))
             for _ in range(12)
         ]
         await asyncio.sleep(0.05)
         yield the_reaper, starts
-    finally:
-        with contextlib.suppress(ProcessLookupError):  # (it was stuck: it was killed)
-            os.kill(the_reaper, signal.SIGCONT)
 
 
 @needs_compiled
@@ -486,11 +471,7 @@ def test_a_late_render_is_never_looked_for_in_our_own_group_or_init() -> None:
 async def test_starts_past_what_the_socket_queues_wait_to_be_sent(
     kept: launcher.Launcher,
 ) -> None:
-    kept.start()
-    the_reaper = kept.reaper_pid
-    assert the_reaper > 0  # (0 would stop our own process group)
-    os.kill(the_reaper, signal.SIGSTOP)
-    try:
+    with _stopped(kept) as the_reaper:
         argvs = [["sh", "-c", f"exit {code}"] for code in range(15)]
         starts = [
             asyncio.create_task(kept.spawn(argv, output_fd=2, env=_big_env(), cwd=None))
@@ -498,8 +479,6 @@ async def test_starts_past_what_the_socket_queues_wait_to_be_sent(
         ]
         await asyncio.sleep(0.2)
         assert not any(start.done() for start in starts)
-    finally:
-        os.kill(the_reaper, signal.SIGCONT)
     started = await asyncio.wait_for(asyncio.gather(*starts), 5)
     codes = [await asyncio.wait_for(child.wait(), 5) for child in started]
     assert codes == list(range(15)) and kept.reaper_pid == the_reaper
@@ -509,15 +488,9 @@ async def test_starts_past_what_the_socket_queues_wait_to_be_sent(
 async def test_a_start_cancelled_once_its_answer_came_has_its_render_killed(
     kept: launcher.Launcher, caplog: pytest.LogCaptureFixture
 ) -> None:
-    kept.start()
-    the_reaper = kept.reaper_pid
-    assert the_reaper > 0  # (0 would stop our own process group)
-    os.kill(the_reaper, signal.SIGSTOP)
-    try:
+    with _stopped(kept) as the_reaper:
         starting = asyncio.create_task(kept.spawn(["sleep", "30"], output_fd=2, env=None, cwd=None))
         await asyncio.sleep(0.05)  # sent: it waits for its answer
-    finally:
-        os.kill(the_reaper, signal.SIGCONT)
     assert kept._sock is not None
     ready, _, _ = select.select([kept._sock], [], [], 5)  # the answer is there, unread
     assert ready
@@ -577,18 +550,12 @@ def test_a_late_render_is_killed_only_while_the_reaper_is_its_parent() -> None:
 async def test_a_start_whose_caller_is_cancelled_has_its_render_killed(
     kept: launcher.Launcher, caplog: pytest.LogCaptureFixture
 ) -> None:
-    kept.start()
-    the_reaper = kept.reaper_pid
-    assert the_reaper > 0  # (0 would stop our own process group)
-    os.kill(the_reaper, signal.SIGSTOP)
-    try:
+    with _stopped(kept) as the_reaper:
         starting = asyncio.create_task(kept.spawn(["sleep", "30"], output_fd=2, env=None, cwd=None))
         await asyncio.sleep(0.05)
         starting.cancel()
         with pytest.raises(asyncio.CancelledError):
             await starting
-    finally:
-        os.kill(the_reaper, signal.SIGCONT)
     assert await _gone(await _late_kill(caplog))
     assert (await _run(kept, ["true"]))[0] == 0 and kept.reaper_pid == the_reaper
 
