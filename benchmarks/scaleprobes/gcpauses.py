@@ -27,7 +27,7 @@ from benchmarks.dispatcher_figures import Context
 from benchmarks.fleet import RssSampler
 from benchmarks.runner import HEADLINE
 from benchmarks.scale_figures import constrained_run
-from benchmarks.scaleprobes.trees import constrained_parser, trees
+from benchmarks.scaleprobes.trees import constrained_parser, tree_env_with_site, trees
 from benchmarks.simclients import percentile
 
 TIMER = """
@@ -86,11 +86,8 @@ def _summary(log: list[list[float]], began: float, ended: float) -> dict[str, An
 
 
 def _one_run(ctx: Context, args: argparse.Namespace, tree: str, index: int) -> dict[str, Any]:
-    site = ctx.scratch / "site"
-    site.mkdir(exist_ok=True)
-    (site / "sitecustomize.py").write_text(TIMER)
     gc_file = ctx.scratch / "gc.json"
-    env = {"GC_FILE": str(gc_file), "PYTHONPATH": f"{tree}:{site}"}
+    env = {"GC_FILE": str(gc_file), **tree_env_with_site(tree, ctx.scratch, TIMER)}
     if args.types:
         env["GC_TYPES"] = "1"
     edges: dict[str, float] = {}

@@ -40,3 +40,12 @@ def tree_env(tree: str, profile: str = "") -> dict[str, str]:
     if tree:
         env["PYTHONPATH"] = tree
     return env
+
+
+def tree_env_with_site(tree: str, scratch: Path, sitecustomize: str) -> dict[str, str]:
+    """`PYTHONPATH` that runs a Corral process on `tree` with `sitecustomize` (a probe's
+    own timing code, written under `scratch`) loaded at its start."""
+    site = scratch / "site"
+    site.mkdir(exist_ok=True)
+    (site / "sitecustomize.py").write_text(sitecustomize)
+    return {"PYTHONPATH": f"{tree}:{site}"}

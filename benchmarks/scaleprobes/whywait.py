@@ -27,7 +27,7 @@ from typing import Any
 from benchmarks.dispatcher_figures import Context
 from benchmarks.runner import HEADLINE
 from benchmarks.scale_figures import constrained_run
-from benchmarks.scaleprobes.trees import constrained_parser
+from benchmarks.scaleprobes.trees import constrained_parser, tree_env_with_site
 from benchmarks.simclients import percentile
 
 TIMER = """
@@ -132,11 +132,8 @@ def _summary(steps: list[tuple[str, float, float]]) -> dict[str, Any]:
 
 
 def _one_run(ctx: Context, args: argparse.Namespace, tree: str, index: int) -> dict[str, Any]:
-    site = ctx.scratch / "site"
-    site.mkdir(exist_ok=True)
-    (site / "sitecustomize.py").write_text(TIMER)
     steps_file = ctx.scratch / "steps.json"
-    env = {"STEPS_FILE": str(steps_file), "PYTHONPATH": f"{tree}:{site}"}
+    env = {"STEPS_FILE": str(steps_file), **tree_env_with_site(tree, ctx.scratch, TIMER)}
     metrics, _, _ = constrained_run(ctx, args.clients, args.jobs, args.licenses, index, env)
     steps = [tuple(step) for step in json.loads(steps_file.read_text())]
     shown = ("chunks_per_s", "rate_ratio", "p99_ms", "why_p99_ms")
